@@ -1,0 +1,76 @@
+"""The ``galvae`` command line: argument parsing, logging, progress and one-line errors.
+
+Each subcommand lives in its own small module of this package, exposing
+``register(subparsers)``, which adds its parser and sets ``func`` to a
+function ``run(args) -> int``.  The work itself is done by the public Python
+API; these modules only translate arguments.
+
+Errors from galvae (:class:`galvae.errors.GalvaeError`) and operating-system
+errors are printed as one line on standard error with exit status 2; an
+interrupt exits with 130.  ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from .._version import __version__
+from ..errors import GalvaeError
+
+__all__ = ["main", "build_parser", "COMMANDS"]
+
+#: Subcommand modules, in the order ``galvae --help`` lists them.
+COMMANDS: tuple[str, ...] = ("simulate", "download", "ingest", "labels", "info")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="galvae",
+        description=(
+            "Variational autoencoders and domain adaptation for galaxy images (g, r, z) "
+            "across the DESI Legacy Imaging Surveys."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"galvae {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings and errors only")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    if quiet:
+        level = logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose, args.quiet)
+    args.progress = not args.quiet
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"galvae {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (GalvaeError, OSError) as exc:
+        if args.debug:
+            raise
+        msg = str(exc).replace("\n", " ")
+        print(f"galvae {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data in: readers, Galaxy Zoo labels, downloads, preprocessing, the image store, datasets."""

@@ -1,0 +1,413 @@
+"""The HDF5 image store: galvae's one on-disk format for images.
+
+Layout (see ``shared/design.md``)::
+
+    /images   float32 (N, 3, S, S)  bands g, r, z; chunked by whole images
+    /id       variable-length UTF-8 strings, unique
+    /mask     bool (N, S, S), optional: True where a pixel is invalid
+    attrs     bands, pixel_scale_arcsec, size, survey,
+              normalisation (JSON: kind and parameters), galvae_version,
+              plus any extra attributes the writer was given
+
+A store is written under a temporary name in the same directory and renamed
+only when it is complete, so a killed writer never leaves a file that looks
+finished.  Readers open the file lazily and reopen it after a ``fork`` (as in
+DataLoader workers) rather than inherit an h5py handle.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import h5py
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .._version import __version__
+from ..config import BANDS, StretchConfig, config_from_dict, config_to_dict
+from ..errors import GalvaeFileError, GalvaeKeyError, GalvaeValueError
+
+__all__ = ["ImageStore", "ImageStoreWriter", "write_store", "open_store"]
+
+log = logging.getLogger(__name__)
+
+_STR = h5py.string_dtype(encoding="utf-8")
+_CHUNK_BYTES = 1 << 20  # aim for ~1 MiB chunks of whole images
+
+
+def _images_per_chunk(size: int) -> int:
+    per_image = 3 * size * size * 4
+    return max(1, min(256, _CHUNK_BYTES // per_image))
+
+
+class ImageStoreWriter:
+    """Write an image store incrementally, atomically.
+
+    Use as a context manager; images are appended in blocks, and the file
+    appears under its final name only when the ``with`` block ends without an
+    error (otherwise the temporary file is removed).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Final file name (conventionally ``.h5``).
+    size : int
+        Image side S in pixels.
+    survey : str
+        Survey name recorded in the attributes (e.g. ``"decals"``).
+    normalisation : StretchConfig
+        The stretch that produced the stored values.
+    pixel_scale_arcsec : float, optional
+        Pixel scale of the stored images; NaN when unknown (e.g. Galaxy Zoo
+        composites, whose scale varies with galaxy size).
+    with_mask : bool, default False
+        Whether to write a ``mask`` dataset.
+    attrs : dict, optional
+        Extra attributes (JSON-serialisable values are stored as JSON text).
+    overwrite : bool, default False
+        Replace an existing file at ``path``.
+
+    Raises
+    ------
+    GalvaeFileError
+        If ``path`` exists and ``overwrite`` is False.
+    GalvaeValueError
+        On images of the wrong shape or duplicate ids when appending.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        size: int,
+        survey: str,
+        normalisation: StretchConfig,
+        pixel_scale_arcsec: float = math.nan,
+        with_mask: bool = False,
+        attrs: dict[str, Any] | None = None,
+        overwrite: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.size = int(size)
+        self.survey = str(survey)
+        self.normalisation = normalisation
+        self.pixel_scale_arcsec = float(pixel_scale_arcsec)
+        self.with_mask = bool(with_mask)
+        self.attrs = dict(attrs or {})
+        self.overwrite = bool(overwrite)
+        self._ids: set[str] = set()
+        self._n = 0
+        self._file: h5py.File | None = None
+        self._tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+
+    # -- context management
+    def __enter__(self) -> ImageStoreWriter:
+        self.open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def open(self) -> None:
+        """Create the temporary file and its datasets."""
+        if self.path.exists() and not self.overwrite:
+            raise GalvaeFileError(self.path, "already exists (pass overwrite=True / --overwrite to replace it)")
+        if not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        s = self.size
+        chunk = _images_per_chunk(s)
+        f = h5py.File(self._tmp, "w")
+        f.create_dataset("images", shape=(0, 3, s, s), maxshape=(None, 3, s, s), dtype="f4", chunks=(chunk, 3, s, s))
+        f.create_dataset("id", shape=(0,), maxshape=(None,), dtype=_STR, chunks=(max(chunk, 1024),))
+        if self.with_mask:
+            f.create_dataset("mask", shape=(0, s, s), maxshape=(None, s, s), dtype=bool, chunks=(chunk, s, s))
+        f.attrs["bands"] = "".join(BANDS)
+        f.attrs["size"] = s
+        f.attrs["survey"] = self.survey
+        f.attrs["pixel_scale_arcsec"] = self.pixel_scale_arcsec
+        f.attrs["normalisation"] = json.dumps(config_to_dict(self.normalisation), sort_keys=True)
+        f.attrs["galvae_version"] = __version__
+        for key, value in self.attrs.items():
+            f.attrs[key] = value if isinstance(value, str | int | float | np.number) else json.dumps(value)
+        self._file = f
+
+    def append(self, images: ArrayLike, ids: Sequence[str], masks: ArrayLike | None = None) -> None:
+        """Append a block of images.
+
+        Parameters
+        ----------
+        images : array_like, shape (n, 3, S, S)
+            Values in [0, 1] (the stretch is the caller's job).
+        ids : sequence of str, length n
+            Unique across the whole store.
+        masks : array_like of bool, shape (n, S, S), optional
+            Required when the writer was made ``with_mask=True``; when
+            omitted there, no pixel is invalid.
+        """
+        if self._file is None:
+            raise GalvaeValueError("ImageStoreWriter.append called before open() / outside its with-block")
+        imgs = np.asarray(images, dtype=np.float32)
+        s = self.size
+        if imgs.ndim != 4 or imgs.shape[1:] != (3, s, s):
+            raise GalvaeValueError(f"images must have shape (n, 3, {s}, {s})", imgs.shape)
+        ids = [str(i) for i in ids]
+        if len(ids) != imgs.shape[0]:
+            raise GalvaeValueError(f"got {imgs.shape[0]} images but {len(ids)} ids")
+        dup = [i for i in ids if i in self._ids]
+        if len(set(ids)) != len(ids):
+            seen: set[str] = set()
+            dup += [i for i in ids if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
+        if dup:
+            raise GalvaeValueError("duplicate ids in image store", sorted(set(dup))[:10])
+        n0, n1 = self._n, self._n + len(ids)
+        f = self._file
+        f["images"].resize(n1, axis=0)
+        f["images"][n0:n1] = imgs
+        f["id"].resize(n1, axis=0)
+        f["id"][n0:n1] = ids
+        if self.with_mask:
+            m = np.zeros((len(ids), s, s), dtype=bool) if masks is None else np.asarray(masks, dtype=bool)
+            if m.shape != (len(ids), s, s):
+                raise GalvaeValueError(f"masks must have shape ({len(ids)}, {s}, {s})", m.shape)
+            f["mask"].resize(n1, axis=0)
+            f["mask"][n0:n1] = m
+        elif masks is not None and np.any(masks):
+            raise GalvaeValueError("masks given to a writer made with with_mask=False")
+        self._ids.update(ids)
+        self._n = n1
+
+    def __len__(self) -> int:
+        return self._n
+
+    def close(self) -> Path:
+        """Flush, fsync and rename the temporary file to its final name."""
+        if self._file is None:
+            return self.path
+        self._file.attrs["n_images"] = self._n
+        self._file.flush()
+        self._file.close()
+        self._file = None
+        with open(self._tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(self._tmp, self.path)
+        log.info("wrote %d images to %s", self._n, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Close and delete the temporary file, leaving nothing behind."""
+        if self._file is not None:
+            try:
+                self._file.close()
+            finally:
+                self._file = None
+        self._tmp.unlink(missing_ok=True)
+
+
+def write_store(
+    path: str | os.PathLike[str],
+    images: ArrayLike,
+    ids: Sequence[str],
+    *,
+    survey: str,
+    normalisation: StretchConfig,
+    masks: ArrayLike | None = None,
+    pixel_scale_arcsec: float = math.nan,
+    attrs: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write a whole store from in-memory arrays (see :class:`ImageStoreWriter`)."""
+    imgs = np.asarray(images, dtype=np.float32)
+    if imgs.ndim != 4:
+        raise GalvaeValueError("images must have shape (n, 3, S, S)", imgs.shape)
+    with ImageStoreWriter(
+        path,
+        size=imgs.shape[-1],
+        survey=survey,
+        normalisation=normalisation,
+        pixel_scale_arcsec=pixel_scale_arcsec,
+        with_mask=masks is not None,
+        attrs=attrs,
+        overwrite=overwrite,
+    ) as w:
+        w.append(imgs, ids, masks)
+    return Path(path)
+
+
+class ImageStore:
+    """Read-only, lazily opened view of an image store.
+
+    The HDF5 file is opened on first access and reopened in a child process
+    after ``fork``, so an ``ImageStore`` can be handed to DataLoader workers.
+
+    Parameters
+    ----------
+    path : str or PathLike
+
+    Attributes
+    ----------
+    path : Path
+    size : int
+    survey : str
+    bands : str
+    pixel_scale_arcsec : float
+    normalisation : StretchConfig
+    attrs : dict
+        All file attributes (JSON text decoded where possible).
+
+    Raises
+    ------
+    GalvaeFileError
+        If the file is missing, not HDF5, or lacks the store layout.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._file: h5py.File | None = None
+        self._pid: int | None = None
+        self._ids: NDArray | None = None
+        self._index: dict[str, int] | None = None
+        f = self._h5()
+        missing = [k for k in ("images", "id") if k not in f]
+        if missing:
+            raise GalvaeFileError(self.path, f"not a galvae image store (no dataset {', '.join(missing)})")
+        shape = f["images"].shape
+        if len(shape) != 4 or shape[1] != 3 or shape[2] != shape[3]:
+            raise GalvaeFileError(self.path, f"images dataset has shape {shape}, expected (N, 3, S, S)")
+        if f["id"].shape[0] != shape[0]:
+            raise GalvaeFileError(self.path, f"{shape[0]} images but {f['id'].shape[0]} ids")
+        self.attrs: dict[str, Any] = {}
+        for k, v in f.attrs.items():
+            if isinstance(v, bytes):
+                v = v.decode()
+            if isinstance(v, str) and v[:1] in "[{":
+                try:
+                    v = json.loads(v)
+                except json.JSONDecodeError:
+                    pass
+            elif isinstance(v, np.generic):
+                v = v.item()
+            self.attrs[k] = v
+        self.size = int(shape[-1])
+        self.survey = str(self.attrs.get("survey", "unknown"))
+        self.bands = str(self.attrs.get("bands", "".join(BANDS)))
+        self.pixel_scale_arcsec = float(self.attrs.get("pixel_scale_arcsec", math.nan))
+        norm = self.attrs.get("normalisation", {"kind": "none"})
+        try:
+            self.normalisation = config_from_dict(StretchConfig, norm) if isinstance(norm, dict) else StretchConfig(kind=norm)
+        except GalvaeValueError as exc:
+            raise GalvaeFileError(self.path, f"unreadable normalisation attribute: {exc}") from None
+        self.has_mask = "mask" in f
+        self._len = int(shape[0])
+
+    def _h5(self) -> h5py.File:
+        pid = os.getpid()
+        if self._file is None or self._pid != pid:
+            if not self.path.exists():
+                raise GalvaeFileError(self.path, "image store not found")
+            try:
+                self._file = h5py.File(self.path, "r")
+            except OSError as exc:
+                raise GalvaeFileError(self.path, f"cannot open as HDF5 ({exc})") from None
+            self._pid = pid
+        return self._file
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_file"] = None
+        state["_pid"] = None
+        return state
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __repr__(self) -> str:
+        return f"ImageStore({str(self.path)!r}, n={self._len}, size={self.size}, survey={self.survey!r})"
+
+    def close(self) -> None:
+        """Close the HDF5 handle (it reopens on next access)."""
+        if self._file is not None and self._pid == os.getpid():
+            self._file.close()
+        self._file = None
+
+    def __enter__(self) -> ImageStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def ids(self) -> NDArray:
+        """All ids, as a numpy array of str (cached)."""
+        if self._ids is None:
+            self._ids = np.asarray(self._h5()["id"].asstr()[:], dtype=str)
+        return self._ids
+
+    def index_of(self, ids: Iterable[str]) -> NDArray:
+        """Row numbers of ``ids``; raises :class:`GalvaeKeyError` for unknown ids."""
+        if self._index is None:
+            self._index = {k: i for i, k in enumerate(self.ids.tolist())}
+        out = []
+        for i in ids:
+            try:
+                out.append(self._index[str(i)])
+            except KeyError:
+                raise GalvaeKeyError(f"id not in image store {self.path}", i) from None
+        return np.asarray(out, dtype=np.int64)
+
+    def _rows(self, ds: h5py.Dataset, index: Any) -> NDArray:
+        if isinstance(index, slice):
+            return ds[index]
+        idx = np.asarray(index)
+        if idx.ndim == 0:
+            return ds[int(idx)]
+        if idx.size == 0:
+            return np.empty((0,) + ds.shape[1:], dtype=ds.dtype)
+        idx = idx.astype(np.int64)
+        if idx.min() < -self._len or idx.max() >= self._len:
+            raise GalvaeValueError(f"index out of range for a store of {self._len} images", int(idx.max()))
+        idx = np.where(idx < 0, idx + self._len, idx)
+        order = np.argsort(idx, kind="stable")
+        uniq, inverse = np.unique(idx[order], return_inverse=True)
+        block = ds[uniq]  # h5py needs increasing, unique indices
+        out = np.empty((idx.size,) + ds.shape[1:], dtype=ds.dtype)
+        out[order] = block[inverse]
+        return out
+
+    def read(self, index: Any = slice(None)) -> NDArray:
+        """Images at ``index`` (int, slice or integer array), float32 (…, 3, S, S)."""
+        return self._rows(self._h5()["images"], index)
+
+    def read_mask(self, index: Any = slice(None)) -> NDArray:
+        """Masks at ``index``; all False when the store has no mask."""
+        if not self.has_mask:
+            shape = self.read(index).shape
+            return np.zeros(shape[:-3] + shape[-2:], dtype=bool)
+        return self._rows(self._h5()["mask"], index)
+
+    @property
+    def images(self) -> h5py.Dataset:
+        """The raw ``images`` dataset (lazy; slice it to read)."""
+        return self._h5()["images"]
+
+    def nbytes(self) -> int:
+        """Size of the image array in bytes."""
+        return self._len * 3 * self.size * self.size * 4
+
+
+def open_store(path: str | os.PathLike[str]) -> ImageStore:
+    """Open an image store for reading (see :class:`ImageStore`)."""
+    return ImageStore(path)
