@@ -1,0 +1,173 @@
+"""PyTorch datasets over one or several image stores.
+
+:class:`GalaxyDataset` streams images from HDF5 stores, opening each file
+lazily in whichever process reads it (so it is safe with DataLoader worker
+processes, which must never inherit an open h5py handle), and has a fast path
+that holds small stores in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch.utils.data import Dataset
+
+from ..errors import GalvaeValueError
+from .store import ImageStore
+
+__all__ = ["GalaxyDataset"]
+
+log = logging.getLogger(__name__)
+
+StoreLike = str | os.PathLike[str] | ImageStore
+
+#: Stores whose images total at most this many bytes are held in memory when
+#: ``in_memory="auto"``.
+DEFAULT_MEMORY_LIMIT = 1 << 30
+
+
+class GalaxyDataset(Dataset):
+    """Images of one or several image stores as a map-style torch Dataset.
+
+    Parameters
+    ----------
+    stores : path, ImageStore, or sequence of them
+        Stores to concatenate, in order.  They must share image size and
+        normalisation.
+    indices : array_like of int, optional
+        Global row numbers (over the concatenated stores) to expose, e.g. a
+        train/validation split; default all rows.
+    in_memory : bool or "auto", default "auto"
+        Hold the selected images in memory.  ``"auto"`` does so when they
+        take at most ``memory_limit`` bytes.
+    memory_limit : int, default 1 GiB
+        Threshold for ``in_memory="auto"``.
+    return_index : bool, default False
+        Return ``(image, index)`` pairs, where ``index`` is the position in
+        this dataset, instead of the image alone.
+    transform : callable, optional
+        Applied to each image tensor (3, S, S) before it is returned.
+
+    Attributes
+    ----------
+    ids : ndarray of str, shape (len(self),)
+        Ids of the exposed images, in order.
+    size : int
+        Image side S.
+    normalisation : StretchConfig
+        Normalisation shared by the stores.
+
+    Raises
+    ------
+    GalvaeValueError
+        If the stores disagree on size or normalisation, or an index is out
+        of range.
+    GalvaeFileError
+        If a store cannot be opened.
+    """
+
+    def __init__(
+        self,
+        stores: StoreLike | Sequence[StoreLike],
+        *,
+        indices: Sequence[int] | NDArray | None = None,
+        in_memory: bool | str = "auto",
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        return_index: bool = False,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
+        if isinstance(stores, str | os.PathLike | ImageStore):
+            stores = [stores]
+        self.stores: list[ImageStore] = [s if isinstance(s, ImageStore) else ImageStore(s) for s in stores]
+        if not self.stores:
+            raise GalvaeValueError("GalaxyDataset needs at least one image store")
+        first = self.stores[0]
+        for s in self.stores[1:]:
+            if s.size != first.size:
+                raise GalvaeValueError(
+                    f"image stores differ in size: {first.path} has {first.size}, {s.path} has", s.size
+                )
+            if s.normalisation != first.normalisation:
+                raise GalvaeValueError(
+                    f"image stores differ in normalisation: {first.path} and {s.path}", s.normalisation
+                )
+        self.size = first.size
+        self.normalisation = first.normalisation
+        self._offsets = np.cumsum([0] + [len(s) for s in self.stores])
+        total = int(self._offsets[-1])
+        if indices is None:
+            rows = np.arange(total, dtype=np.int64)
+        else:
+            rows = np.asarray(indices, dtype=np.int64).reshape(-1)
+            if rows.size and (rows.min() < 0 or rows.max() >= total):
+                raise GalvaeValueError(f"indices must lie in [0, {total})", int(rows.max() if rows.max() >= total else rows.min()))
+        self.rows = rows
+        self.return_index = bool(return_index)
+        self.transform = transform
+        if in_memory not in (True, False, "auto"):
+            raise GalvaeValueError("in_memory", in_memory, (True, False, "auto"))
+        nbytes = rows.size * 3 * self.size * self.size * 4
+        self.in_memory = bool(in_memory is True or (in_memory == "auto" and nbytes <= memory_limit))
+        self._cache: NDArray | None = None
+        if self.in_memory:
+            self._cache = self._read_rows(rows)
+            for s in self.stores:
+                s.close()
+            log.debug("GalaxyDataset holds %d images (%.1f MiB) in memory", rows.size, nbytes / 2**20)
+
+    def _locate(self, rows: NDArray) -> tuple[NDArray, NDArray]:
+        which = np.searchsorted(self._offsets, rows, side="right") - 1
+        return which, rows - self._offsets[which]
+
+    def _read_rows(self, rows: NDArray) -> NDArray:
+        out = np.empty((rows.size, 3, self.size, self.size), dtype=np.float32)
+        which, local = self._locate(rows)
+        for k, store in enumerate(self.stores):
+            sel = np.flatnonzero(which == k)
+            if sel.size:
+                out[sel] = store.read(local[sel])
+        return out
+
+    @property
+    def ids(self) -> NDArray:
+        which, local = self._locate(self.rows)
+        out = np.empty(self.rows.size, dtype=object)
+        for k, store in enumerate(self.stores):
+            sel = np.flatnonzero(which == k)
+            out[sel] = store.ids[local[sel]]
+        return out.astype(str)
+
+    def __len__(self) -> int:
+        return int(self.rows.size)
+
+    def get_batch(self, positions: Sequence[int] | NDArray) -> torch.Tensor:
+        """Images at several positions as one tensor (N, 3, S, S), read in one go."""
+        pos = np.asarray(positions, dtype=np.int64)
+        if self._cache is not None:
+            arr = self._cache[pos]
+        else:
+            arr = self._read_rows(self.rows[pos])
+        return torch.from_numpy(np.ascontiguousarray(arr))
+
+    def __getitem__(self, i: int) -> Any:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} out of range for a dataset of {len(self)} images")
+        i = int(i) % len(self)
+        if self._cache is not None:
+            img = torch.from_numpy(self._cache[i])
+        else:
+            k, local = self._locate(self.rows[i : i + 1])
+            img = torch.from_numpy(np.ascontiguousarray(self.stores[int(k[0])].read(int(local[0]))))
+        if self.transform is not None:
+            img = self.transform(img)
+        return (img, i) if self.return_index else img
+
+    def __repr__(self) -> str:
+        names = ", ".join(str(s.path) for s in self.stores)
+        return f"GalaxyDataset([{names}], n={len(self)}, size={self.size}, in_memory={self.in_memory})"
