@@ -1,0 +1,849 @@
+"""Download g, r, z FITS cutouts from the Legacy Survey cutout service.
+
+The service (`legacysurvey.org/viewer <https://www.legacysurvey.org/viewer>`_)
+returns, for ::
+
+    GET {base_url}/fits-cutout?ra=RA&dec=DEC&layer=LAYER&pixscale=P&size=N&bands=grz
+
+a FITS file whose primary HDU is a float32 cube of shape ``(3, N, N)`` (bands
+g, r, z; header ``BANDS = 'grz'``).  :func:`download_cutouts` fetches one such
+cutout per catalogue row, concurrently over a bounded number of connections,
+with retries and exponential back-off, into a resumable cache::
+
+    OUT_DIR/
+        <id>.fits          one cutout per galaxy, only ever complete and valid
+        <id>.fits.part     transient; never counted as complete
+        catalog.parquet    the manifest: id, ra, dec, file, layer, pixscale, size, status
+        download.json      the layer, pixel scale and size this directory holds
+
+A cutout is first written as ``<id>.fits.part`` and renamed to ``<id>.fits``
+only after it has been checked (full length, parses as FITS, three bands, the
+requested size, not all zero), so an interrupted run never leaves a file that
+looks finished; re-running skips the files already there.  A target outside
+the layer's footprint yields an all-zero cutout, which is recorded as
+``empty`` and not kept.
+
+``ls-dr9-south`` is DECaLS and ``ls-dr9-north`` is BASS+MzLS: downloading both
+layers for the same galaxies (into two directories) gives the overlap sample
+used for domain adaptation.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import io
+import json
+import logging
+import math
+import os
+import re
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.client import HTTPException, IncompleteRead
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._version import __version__
+from ..errors import GalvaeFileError, GalvaeValueError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "LAYERS",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_PIXSCALE",
+    "DEFAULT_SIZE",
+    "MANIFEST_NAME",
+    "DownloadReport",
+    "cutout_url",
+    "read_targets",
+    "cutout_path",
+    "download_cutouts",
+]
+
+log = logging.getLogger(__name__)
+
+#: Layers of the cutout service that serve g, r and z, with what they hold.
+LAYERS: Mapping[str, str] = {
+    "ls-dr9-south": "DR9 south: DECaLS (DECam), plus DES",
+    "ls-dr9-north": "DR9 north: BASS (g, r) + MzLS (z)",
+    "ls-dr10": "DR10 south: DECam (DECaLS, DES, DELVE...), requested as bands=grz",
+}
+
+#: The public Legacy Survey viewer; ``/fits-cutout`` is appended to it.
+DEFAULT_BASE_URL = "https://www.legacysurvey.org/viewer"
+#: Native DECam / Mosaic-3 pixel scale, in arcsec per pixel.
+DEFAULT_PIXSCALE = 0.262
+#: Cutout side in pixels: 64 × 0.262″ = 16.8″, the simulator's default field of view.
+DEFAULT_SIZE = 64
+#: File name of the manifest written in the output directory.
+MANIFEST_NAME = "catalog.parquet"
+
+_SETTINGS_NAME = "download.json"
+_BANDS = "grz"
+_MAX_CONNECTIONS = 32  # the service is shared; more than this is impolite
+_MAX_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is capped to this
+_MAX_BACKOFF = 60.0  # seconds; cap on one exponential back-off step
+_CHUNK = 1 << 16
+_FITS_BLOCK = 2880
+_FITS_CARD = 80
+_MAX_HEADER_BLOCKS = 64
+_MAX_NAME = 200
+_SAFE_CHARS = re.compile(r"[^A-Za-z0-9._+-]")
+_USER_AGENT = f"galvae/{__version__} (Python urllib)"
+
+
+@dataclass(frozen=True)
+class DownloadReport:
+    """What :func:`download_cutouts` did.
+
+    Attributes
+    ----------
+    out_dir : Path
+        The output directory.
+    manifest : Path
+        The manifest, ``out_dir / "catalog.parquet"``.
+    layer : str
+        The layer downloaded.
+    n_ok : int
+        Cutouts downloaded and kept in this run.
+    n_cached : int
+        Cutouts already complete in ``out_dir``, not requested again.
+    n_empty : int
+        Targets whose cutout was all zero (outside the footprint); not kept.
+    n_failed : int
+        Targets whose download failed after its retries (or without retry,
+        for a 4xx status other than 429).
+    failures : tuple of (str, str)
+        ``(id, reason)`` of each failed target, in catalogue order.
+    """
+
+    out_dir: Path
+    manifest: Path
+    layer: str
+    n_ok: int
+    n_cached: int
+    n_empty: int
+    n_failed: int
+    failures: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def n_total(self) -> int:
+        """Number of catalogue rows."""
+        return self.n_ok + self.n_cached + self.n_empty + self.n_failed
+
+    @property
+    def n_available(self) -> int:
+        """Cutouts now on disk for this catalogue (``n_ok + n_cached``)."""
+        return self.n_ok + self.n_cached
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of targets per status: ``ok``, ``cached``, ``empty``, ``failed``."""
+        return {"ok": self.n_ok, "cached": self.n_cached, "empty": self.n_empty, "failed": self.n_failed}
+
+    def summary(self) -> str:
+        """One line: counts per status, layer and directory."""
+        counts = ", ".join(f"{k} {v}" for k, v in self.counts.items())
+        return f"{self.n_total} targets, layer {self.layer}: {counts}; cutouts in {self.out_dir}"
+
+
+# ---------------------------------------------------------------------------
+# parameters and catalogue
+# ---------------------------------------------------------------------------
+
+
+def _check_layer(layer: str) -> str:
+    if layer not in LAYERS:
+        raise GalvaeValueError("layer is not a Legacy Survey layer with g, r, z", value=layer, allowed=list(LAYERS))
+    return layer
+
+
+def _check_pixscale(pixscale: float) -> float:
+    try:
+        value = float(pixscale)
+    except (TypeError, ValueError):
+        raise GalvaeValueError("pixscale must be a positive number of arcsec per pixel", value=pixscale) from None
+    if not math.isfinite(value) or value <= 0:
+        raise GalvaeValueError("pixscale must be a positive number of arcsec per pixel", value=pixscale)
+    return value
+
+
+def _check_size(size: int) -> int:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise GalvaeValueError("size must be a positive integer number of pixels", value=size)
+    return int(size)
+
+
+def _check_base_url(base_url: str) -> str:
+    parsed = urllib.parse.urlsplit(str(base_url))
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise GalvaeValueError("base_url must be an http:// or https:// address", value=base_url)
+    return str(base_url).rstrip("/")
+
+
+def cutout_url(
+    ra: float,
+    dec: float,
+    *,
+    layer: str = "ls-dr9-south",
+    pixscale: float = DEFAULT_PIXSCALE,
+    size: int = DEFAULT_SIZE,
+    base_url: str = DEFAULT_BASE_URL,
+) -> str:
+    """Address of one g, r, z FITS cutout on the Legacy Survey cutout service.
+
+    Parameters
+    ----------
+    ra, dec : float
+        Centre of the cutout, degrees (ICRS).
+    layer : str, default "ls-dr9-south"
+        One of :data:`LAYERS`.
+    pixscale : float, default 0.262
+        Pixel scale, arcsec per pixel.
+    size : int, default 64
+        Side of the cutout, pixels.
+    base_url : str, default :data:`DEFAULT_BASE_URL`
+        Root of the service; ``/fits-cutout`` is appended.
+
+    Returns
+    -------
+    str
+        ``{base_url}/fits-cutout?ra=..&dec=..&layer=..&pixscale=..&size=..&bands=grz``.
+
+    Raises
+    ------
+    GalvaeValueError
+        If the layer, pixel scale, size or base URL is not acceptable.
+    """
+    query = urllib.parse.urlencode(
+        {
+            "ra": f"{float(ra):.7f}",
+            "dec": f"{float(dec):.7f}",
+            "layer": _check_layer(layer),
+            "pixscale": repr(_check_pixscale(pixscale)),
+            "size": str(_check_size(size)),
+            "bands": _BANDS,
+        }
+    )
+    return f"{_check_base_url(base_url)}/fits-cutout?{query}"
+
+
+def _read_catalog_file(path: Path) -> pd.DataFrame:
+    """Read a Parquet, CSV or FITS table into a DataFrame."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise GalvaeFileError(path, "catalogue file not found")
+    suffix = "".join(path.suffixes[-2:]).lower()
+    try:
+        if suffix.endswith((".parquet", ".pq")):
+            return pd.read_parquet(path)
+        if suffix.endswith((".csv", ".csv.gz", ".txt")):
+            return pd.read_csv(path)
+        if suffix.endswith((".fits", ".fit", ".fits.gz")):
+            from astropy.table import Table
+
+            return Table.read(path).to_pandas()
+    except (OSError, ValueError) as exc:
+        raise GalvaeFileError(path, f"cannot read catalogue: {exc}") from exc
+    raise GalvaeFileError(path, "unknown catalogue format; accepted: .parquet, .csv, .fits")
+
+
+def _find_column(df: pd.DataFrame, name: str) -> str | None:
+    if name in df.columns:
+        return name
+    matches = [c for c in df.columns if isinstance(c, str) and c.lower() == name]
+    return matches[0] if len(matches) == 1 else None
+
+
+def read_targets(catalog: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
+    """Read and check the targets of a download: ``id``, ``ra``, ``dec``.
+
+    Parameters
+    ----------
+    catalog : DataFrame or path
+        A table with columns ``ra`` and ``dec`` (degrees; matched
+        case-insensitively, so ``RA``/``DEC`` work too) and optionally ``id``.
+        Without an ``id`` column the row index, as a string, is the id.
+        Files may be Parquet, CSV or FITS tables.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``id`` (str, unique), ``ra`` and ``dec`` (float64, degrees),
+        one row per catalogue row, in catalogue order, with a fresh
+        ``RangeIndex``.
+
+    Raises
+    ------
+    GalvaeValueError
+        If a column is missing, a coordinate is not a finite number in range
+        (``0 <= ra <= 360``, ``-90 <= dec <= 90``), the catalogue is empty, or
+        ids are missing or repeated.
+    GalvaeFileError
+        If the catalogue file is missing or unreadable.
+    """
+    import pandas as pd
+
+    if isinstance(catalog, pd.DataFrame):
+        df = catalog
+    elif isinstance(catalog, (str, os.PathLike)):
+        df = _read_catalog_file(Path(catalog))
+    else:
+        raise GalvaeValueError("catalog must be a pandas DataFrame or a path", value=type(catalog).__name__)
+    if len(df) == 0:
+        raise GalvaeValueError("catalog has no rows")
+    cols = {}
+    for name in ("ra", "dec"):
+        col = _find_column(df, name)
+        if col is None:
+            raise GalvaeValueError(
+                f"catalog has no {name!r} column (degrees)", allowed=[str(c) for c in df.columns][:20] or "none"
+            )
+        cols[name] = col
+    id_col = _find_column(df, "id")
+    if id_col is None:
+        log.info("catalogue has no 'id' column; using the row index as id")
+        ids = pd.Series(df.index, dtype=object)
+    else:
+        ids = pd.Series(df[id_col].to_numpy(), dtype=object)
+    if ids.isna().any():
+        raise GalvaeValueError("catalog ids must not be missing", value=f"{int(ids.isna().sum())} missing")
+    ids = ids.map(lambda v: v.decode("utf-8", "replace").strip() if isinstance(v, bytes) else str(v))
+    if ids.duplicated().any():
+        raise GalvaeValueError("catalog ids must be unique", value=ids[ids.duplicated()].iloc[0])
+    out = pd.DataFrame({"id": ids.to_numpy(dtype=object)})
+    limits = {"ra": (0.0, 360.0), "dec": (-90.0, 90.0)}
+    for name, (lo, hi) in limits.items():
+        values = pd.to_numeric(pd.Series(df[cols[name]].to_numpy()), errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values) | (values < lo) | (values > hi)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise GalvaeValueError(
+                f"catalog column {cols[name]!r} must hold finite {name} in [{lo:g}, {hi:g}] degrees; "
+                f"{int(bad.sum())} row(s) do not, first id {out['id'].iloc[first]!r}",
+                value=df[cols[name]].iloc[first],
+            )
+        out[name] = values
+    return out
+
+
+def cutout_path(out_dir: str | os.PathLike[str], galaxy_id: str) -> Path:
+    """File a galaxy's cutout is saved to: ``out_dir / "<safe id>.fits"``.
+
+    Characters other than letters, digits and ``. _ + -`` become ``_``, and a
+    leading dot becomes ``_`` (no hidden files).
+
+    Parameters
+    ----------
+    out_dir : str or PathLike
+        Output directory.
+    galaxy_id : str
+        Catalogue id.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    GalvaeValueError
+        If the id is empty, longer than 200 characters, or would lead out of
+        ``out_dir`` (absolute, or with a ``..`` component).
+    """
+    text = str(galaxy_id)
+    if not text.strip():
+        raise GalvaeValueError("catalog id cannot be empty", value=text)
+    if len(text) > _MAX_NAME:
+        raise GalvaeValueError(f"catalog id is longer than {_MAX_NAME} characters", value=text[:40] + "...")
+    for pure in (PurePosixPath(text), PureWindowsPath(text)):
+        if pure.is_absolute() or pure.anchor or ".." in pure.parts:
+            raise GalvaeValueError("catalog id would name a file outside the output directory", value=text)
+    name = _SAFE_CHARS.sub("_", text)
+    if name.startswith("."):
+        name = "_" + name[1:]
+    return Path(out_dir) / f"{name}.fits"
+
+
+# ---------------------------------------------------------------------------
+# one download
+# ---------------------------------------------------------------------------
+
+
+class _Retry(Exception):
+    """A transient failure: try again after a delay."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class _Fail(Exception):
+    """A permanent failure: record it and do not retry."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class _Options:
+    retries: int
+    backoff: float
+    timeout: float
+    size: int
+    seed: int
+    overwrite: bool
+
+
+@dataclass(frozen=True)
+class _Job:
+    index: int
+    galaxy_id: str
+    url: str
+    path: Path
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def _retry_delay(attempt: int, backoff: float, retry_after: float | None, rng: np.random.Generator) -> float:
+    """Seconds to wait before retry number ``attempt + 1``.
+
+    ``Retry-After`` (capped at 60 s) wins when the server sent one; otherwise
+    ``backoff * 2**attempt`` (capped at 60 s) times a jitter factor drawn
+    uniformly from [0.5, 1.5).
+    """
+    if retry_after is not None:
+        return min(retry_after, _MAX_RETRY_AFTER)
+    base = min(backoff * 2.0**attempt, _MAX_BACKOFF)
+    return base * (0.5 + float(rng.random()))
+
+
+def _fetch(url: str, timeout: float) -> bytes:
+    """GET ``url`` and return the whole body, or raise :class:`_Retry` / :class:`_Fail`."""
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT, "Accept": "application/fits, */*"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            expected = response.headers.get("Content-Length")
+            chunks = []
+            while chunk := response.read(_CHUNK):
+                chunks.append(chunk)
+    except urllib.error.HTTPError as exc:
+        try:
+            reason = f"HTTP {exc.code} {exc.reason}".strip()
+            if exc.code == 429 or 500 <= exc.code < 600:
+                after = _parse_retry_after(exc.headers.get("Retry-After")) if exc.code in (429, 503) else None
+                raise _Retry(reason, retry_after=after) from None
+            raise _Fail(reason) from None
+        finally:
+            exc.close()
+    except IncompleteRead as exc:
+        raise _Retry(f"truncated body ({len(exc.partial)} bytes, {exc.expected} more expected)") from None
+    except TimeoutError:
+        raise _Retry(f"timed out after {timeout:g} s") from None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError):
+            raise _Retry(f"timed out after {timeout:g} s") from None
+        raise _Retry(f"connection error: {exc.reason}") from None
+    except (HTTPException, OSError) as exc:
+        raise _Retry(f"connection error: {type(exc).__name__}: {exc}") from None
+    body = b"".join(chunks)
+    if expected is not None and expected.strip().isdigit() and int(expected) != len(body):
+        raise _Retry(f"truncated body ({len(body)} of {int(expected)} bytes)")
+    return body
+
+
+def _header_length(body: bytes) -> int | None:
+    """Length in bytes of the primary FITS header (whole 2880-byte blocks), or None if cut short."""
+    limit = min(len(body), _MAX_HEADER_BLOCKS * _FITS_BLOCK)
+    for start in range(0, limit - _FITS_CARD + 1, _FITS_CARD):
+        if body[start : start + 8] == b"END     ":
+            length = math.ceil((start + _FITS_CARD) / _FITS_BLOCK) * _FITS_BLOCK
+            return length if length <= len(body) else None
+    return None
+
+
+def _parse_cutout(body: bytes, size: int) -> tuple[bytes, np.ndarray]:
+    """Check a cutout; return the bytes to save and the (3, size, size) float32 data.
+
+    The header is parsed first, so a short body is reported as truncated here
+    rather than as astropy's "File may have been truncated" warning.  A body
+    complete but for the final block's zero padding is padded.
+    """
+    from astropy.io import fits
+
+    if not body.startswith(b"SIMPLE  ="):
+        raise _Retry(f"response is not a FITS file ({len(body)} bytes)")
+    header_length = _header_length(body)
+    if header_length is None:
+        raise _Retry(f"truncated FITS header ({len(body)} bytes)")
+    try:
+        header = fits.Header.fromstring(body[:header_length])
+        bitpix = int(header["BITPIX"])
+        shape = [int(header.get(f"NAXIS{i}", 0)) for i in range(1, int(header.get("NAXIS", 0)) + 1)]
+    except Exception as exc:  # untrusted bytes: astropy may raise many types
+        raise _Retry(f"unreadable FITS header: {exc}") from None
+    data_bytes = abs(bitpix) // 8 * math.prod(shape) if shape else 0
+    if len(body) < header_length + data_bytes:
+        raise _Retry(f"truncated FITS data ({len(body) - header_length} of {data_bytes} bytes)")
+    padded = header_length + math.ceil(data_bytes / _FITS_BLOCK) * _FITS_BLOCK
+    if len(body) < padded:
+        body = body + b"\0" * (padded - len(body))
+    try:
+        with fits.open(io.BytesIO(body), memmap=False) as hdul:
+            raw = hdul[0].data
+            data = None if raw is None else np.array(raw, dtype=np.float32)
+    except Exception as exc:  # untrusted bytes: astropy may raise many types
+        raise _Retry(f"unreadable FITS data: {exc}") from None
+    if data is None or data.shape != (3, size, size):
+        got = None if data is None else data.shape
+        raise _Fail(f"expected a (3, {size}, {size}) g, r, z cube, got shape {got}")
+    bands = header.get("BANDS")
+    if bands is not None and str(bands).strip() != _BANDS:
+        raise _Fail(f"expected bands 'grz', got BANDS = {bands!r}")
+    return body, data
+
+
+def _is_empty(data: np.ndarray) -> bool:
+    """True when no pixel holds a finite non-zero value (outside the footprint)."""
+    return not bool(np.any(np.isfinite(data) & (data != 0)))
+
+
+def _part_path(path: Path) -> Path:
+    return path.with_name(path.name + ".part")
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise GalvaeFileError(path, f"cannot remove: {exc.strerror or exc}") from exc
+
+
+def _save(body: bytes, path: Path) -> None:
+    """Write ``body`` to ``<path>.part``, flush it to disk, then rename it to ``path``."""
+    part = _part_path(path)
+    try:
+        with open(part, "wb") as fh:
+            fh.write(body)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(part, path)
+    except OSError as exc:
+        _remove(part)
+        raise GalvaeFileError(part, f"cannot write cutout: {exc.strerror or exc}") from exc
+
+
+def _download_one(job: _Job, opts: _Options, stop: threading.Event) -> tuple[str, str]:
+    """Fetch, check and save one cutout; return ``(status, reason)``."""
+    rng = np.random.default_rng([opts.seed, job.index])
+    reason = ""
+    attempts = opts.retries + 1
+    for attempt in range(attempts):
+        if stop.is_set():
+            return "failed", "interrupted"
+        try:
+            body, data = _parse_cutout(_fetch(job.url, opts.timeout), opts.size)
+        except _Fail as exc:
+            log.warning("%s: %s (not retried) %s", job.galaxy_id, exc.reason, job.url)
+            return "failed", exc.reason
+        except _Retry as exc:
+            reason = exc.reason
+            if attempt + 1 < attempts:
+                delay = _retry_delay(attempt, opts.backoff, exc.retry_after, rng)
+                log.info("%s: %s; retry %d/%d in %.2f s", job.galaxy_id, reason, attempt + 1, opts.retries, delay)
+                if stop.wait(delay):
+                    return "failed", "interrupted"
+            continue
+        if _is_empty(data):
+            _remove(_part_path(job.path))
+            if opts.overwrite:
+                _remove(job.path)
+            log.info("%s: empty cutout (outside the footprint?) %s", job.galaxy_id, job.url)
+            return "empty", ""
+        _save(body, job.path)
+        return "ok", ""
+    _remove(_part_path(job.path))
+    reason = f"{reason} (after {attempts} attempt{'s' if attempts > 1 else ''})"
+    log.warning("%s: %s %s", job.galaxy_id, reason, job.url)
+    return "failed", reason
+
+
+# ---------------------------------------------------------------------------
+# the run
+# ---------------------------------------------------------------------------
+
+
+def _check_settings(out_dir: Path, settings: dict[str, Any], overwrite: bool) -> None:
+    """Refuse to mix cutouts of another layer, pixel scale or size in one directory."""
+    path = out_dir / _SETTINGS_NAME
+    keys = ("layer", "pixscale", "size", "bands")
+    if path.is_file() and not overwrite:
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise GalvaeFileError(path, f"cannot read download settings: {exc}") from exc
+        different = {k: old.get(k) for k in keys if old.get(k) != settings[k]}
+        if different:
+            now = {k: settings[k] for k in different}
+            raise GalvaeValueError(
+                f"out_dir {str(out_dir)!r} holds cutouts with {different}, not {now}; "
+                "use another directory (one per layer) or overwrite=True (--overwrite)"
+            )
+        if all(old.get(k) == settings[k] for k in settings):
+            return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        _remove(tmp)
+        raise GalvaeFileError(path, f"cannot write download settings: {exc.strerror or exc}") from exc
+
+
+def _write_manifest(path: Path, frame: pd.DataFrame) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except OSError as exc:
+        _remove(tmp)
+        raise GalvaeFileError(path, f"cannot write manifest: {exc.strerror or exc}") from exc
+
+
+def download_cutouts(
+    catalog: pd.DataFrame | str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    layer: str = "ls-dr9-south",
+    pixscale: float = DEFAULT_PIXSCALE,
+    size: int = DEFAULT_SIZE,
+    base_url: str = DEFAULT_BASE_URL,
+    max_connections: int = 4,
+    retries: int = 4,
+    backoff: float = 1.0,
+    timeout: float = 30.0,
+    overwrite: bool = False,
+    seed: int = 0,
+    progress: bool = True,
+) -> DownloadReport:
+    """Download g, r, z FITS cutouts of every catalogue target into ``out_dir``.
+
+    Each target's cutout is saved as ``out_dir/<id>.fits`` (see
+    :func:`cutout_path`) and a manifest ``out_dir/catalog.parquet`` lists
+    every catalogue row with columns ``id, ra, dec, file, layer, pixscale,
+    size, status``; ``file`` (relative to ``out_dir``) is set only where
+    status is ``ok`` or ``cached``, so ``galvae ingest DIR/catalog.parquet
+    --images-root DIR`` reads exactly the cutouts on disk.  ``status`` is
+
+    - ``ok``: downloaded and checked in this run;
+    - ``cached``: ``<id>.fits`` was already there (complete files are only
+      ever created by renaming a checked ``.part`` file), not requested;
+    - ``empty``: the cutout was all zero (outside the layer's footprint), not kept;
+    - ``failed:<reason>``: HTTP status, time-out, truncated body, ...
+
+    Parameters
+    ----------
+    catalog : DataFrame or path
+        Targets: ``ra``, ``dec`` in degrees and ``id`` (see :func:`read_targets`;
+        without an ``id`` column the row index is used).
+    out_dir : str or PathLike
+        Output directory, created if needed.  Keep one directory per layer.
+    layer : str, default "ls-dr9-south"
+        ``ls-dr9-south`` (DECaLS), ``ls-dr9-north`` (BASS+MzLS) or ``ls-dr10``.
+    pixscale : float, default 0.262
+        Pixel scale, arcsec per pixel.
+    size : int, default 64
+        Cutout side, pixels (64 × 0.262″ = 16.8″, the simulator's default field).
+    base_url : str, default "https://www.legacysurvey.org/viewer"
+        Root of the cutout service.
+    max_connections : int, default 4
+        Most requests in flight at once, 1 to 32.
+    retries : int, default 4
+        Further attempts after a transient failure (connection error,
+        time-out, HTTP 429 or 5xx, truncated or unreadable body).  Other 4xx
+        statuses are not retried.
+    backoff : float, default 1.0
+        Seconds before the first retry; doubled at each retry (capped at
+        60 s) and multiplied by a jitter factor in [0.5, 1.5).  A
+        ``Retry-After`` header on 429/503 replaces it (capped at 60 s).
+    timeout : float, default 30.0
+        Seconds to wait for the connection and for each read.
+    overwrite : bool, default False
+        Download again even where ``<id>.fits`` exists.
+    seed : int, default 0
+        Seed of the back-off jitter (one stream per catalogue row).
+    progress : bool, default True
+        Show a progress bar (one tick per target).
+
+    Returns
+    -------
+    DownloadReport
+
+    Raises
+    ------
+    GalvaeValueError
+        For a bad parameter or catalogue, or an ``out_dir`` that already holds
+        cutouts of another layer, pixel scale or size (unless ``overwrite``).
+    GalvaeFileError
+        If the catalogue cannot be read or ``out_dir`` cannot be written.
+
+    Examples
+    --------
+    >>> report = download_cutouts("overlap.csv", "cutouts/decals", layer="ls-dr9-south")  # doctest: +SKIP
+    >>> report = download_cutouts("overlap.csv", "cutouts/bass-mzls", layer="ls-dr9-north")  # doctest: +SKIP
+    >>> report.counts  # doctest: +SKIP
+    {'ok': 3431, 'cached': 0, 'empty': 3, 'failed': 0}
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    layer = _check_layer(layer)
+    pixscale = _check_pixscale(pixscale)
+    size = _check_size(size)
+    base_url = _check_base_url(base_url)
+    if (
+        isinstance(max_connections, bool)
+        or not isinstance(max_connections, (int, np.integer))
+        or not 1 <= max_connections <= _MAX_CONNECTIONS
+    ):
+        raise GalvaeValueError(
+            f"max_connections must be an integer from 1 to {_MAX_CONNECTIONS}", value=max_connections
+        )
+    if isinstance(retries, bool) or not isinstance(retries, (int, np.integer)) or retries < 0:
+        raise GalvaeValueError("retries must be a non-negative integer", value=retries)
+    if not isinstance(backoff, (int, float)) or not math.isfinite(backoff) or backoff < 0:
+        raise GalvaeValueError("backoff must be a non-negative number of seconds", value=backoff)
+    if not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
+        raise GalvaeValueError("timeout must be a positive number of seconds", value=timeout)
+
+    targets = read_targets(catalog)
+    out = Path(out_dir)
+    paths = [cutout_path(out, gid) for gid in targets["id"]]
+    names = pd.Series([p.name for p in paths])
+    if names.duplicated().any():
+        clash = names[names.duplicated(keep=False)].index[:2]
+        raise GalvaeValueError(
+            "catalog ids map to the same file name",
+            value=(targets["id"].iloc[clash[0]], targets["id"].iloc[clash[1]]),
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GalvaeFileError(out, f"cannot create output directory: {exc.strerror or exc}") from exc
+    settings = {"layer": layer, "pixscale": pixscale, "size": size, "bands": _BANDS, "base_url": base_url}
+    _check_settings(out, settings, overwrite)
+
+    n = len(targets)
+    status: list[str] = [""] * n
+    reasons: list[str] = [""] * n
+    jobs: list[_Job] = []
+    for i, (gid, ra, dec) in enumerate(targets[["id", "ra", "dec"]].itertuples(index=False)):
+        path = paths[i]
+        if not overwrite and path.is_file() and path.stat().st_size > 0:
+            status[i] = "cached"
+            continue
+        url = cutout_url(ra, dec, layer=layer, pixscale=pixscale, size=size, base_url=base_url)
+        jobs.append(_Job(index=i, galaxy_id=gid, url=url, path=path))
+    n_cached = n - len(jobs)
+    if n_cached:
+        log.info("%d of %d cutouts already in %s", n_cached, n, out)
+
+    opts = _Options(
+        retries=int(retries), backoff=float(backoff), timeout=float(timeout), size=size, seed=int(seed),
+        overwrite=bool(overwrite),
+    )
+    stop = threading.Event()
+    counts = {"ok": 0, "cached": n_cached, "empty": 0, "failed": 0}
+    started = time.monotonic()
+    with tqdm(total=n, desc=f"download {layer}", unit="galaxy", disable=not progress, initial=n_cached) as bar:
+        bar.set_postfix(counts, refresh=False)
+        executor = ThreadPoolExecutor(max_workers=int(max_connections), thread_name_prefix="galvae-download")
+        try:
+            futures: dict[Future[tuple[str, str]], _Job] = {}
+            queue = iter(jobs)
+            # submit lazily (a bounded window), so an interrupt leaves little queued work
+            for job in queue:
+                futures[executor.submit(_download_one, job, opts, stop)] = job
+                if len(futures) >= 2 * max_connections:
+                    break
+            while futures:
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    job = futures.pop(fut)
+                    result, reason = fut.result()
+                    status[job.index] = result
+                    reasons[job.index] = reason
+                    counts[result] += 1
+                    bar.set_postfix(counts, refresh=False)
+                    bar.update(1)
+                    nxt = next(queue, None)
+                    if nxt is not None:
+                        futures[executor.submit(_download_one, nxt, opts, stop)] = nxt
+        except BaseException:
+            stop.set()
+            executor.shutdown(wait=True, cancel_futures=True)
+            raise
+        executor.shutdown(wait=True)
+    log.info("downloaded %d cutouts in %.1f s", counts["ok"], time.monotonic() - started)
+
+    manifest = out / MANIFEST_NAME
+    kept = [s in ("ok", "cached") for s in status]
+    frame = pd.DataFrame(
+        {
+            "id": pd.array(targets["id"].tolist(), dtype="string"),
+            "ra": targets["ra"].to_numpy(),
+            "dec": targets["dec"].to_numpy(),
+            "file": pd.array([p.name if k else None for p, k in zip(paths, kept)], dtype="string"),
+            "layer": pd.array([layer] * n, dtype="string"),
+            "pixscale": np.full(n, pixscale),
+            "size": np.full(n, size, dtype=np.int32),
+            "status": pd.array(
+                [f"failed:{r}" if s == "failed" else s for s, r in zip(status, reasons)], dtype="string"
+            ),
+        }
+    )
+    _write_manifest(manifest, frame)
+    failures = tuple((targets["id"].iloc[i], reasons[i]) for i in range(n) if status[i] == "failed")
+    return DownloadReport(
+        out_dir=out,
+        manifest=manifest,
+        layer=layer,
+        n_ok=counts["ok"],
+        n_cached=counts["cached"],
+        n_empty=counts["empty"],
+        n_failed=counts["failed"],
+        failures=failures,
+    )
