@@ -23,7 +23,7 @@ setup: $(BIN)/.galvae-installed
 
 demo: setup
 	$(BIN)/galvae simulate $(DEMO_DIR) --n-galaxies 2000 --overlap 400 --size 64 --seed 0 --overwrite
-	$(BIN)/galvae labels $(DEMO_DIR)/catalog.parquet --out $(DEMO_DIR)/labels.parquet
+	$(BIN)/galvae labels $(DEMO_DIR)/catalog.parquet --out $(DEMO_DIR)/labels.parquet --overwrite
 	$(BIN)/galvae info $(DEMO_DIR)/decals.h5
 
 test: setup

@@ -239,27 +239,6 @@ def cutout_url(
     return f"{_check_base_url(base_url)}/fits-cutout?{query}"
 
 
-def _read_catalog_file(path: Path) -> pd.DataFrame:
-    """Read a Parquet, CSV or FITS table into a DataFrame."""
-    import pandas as pd
-
-    if not path.is_file():
-        raise GalvaeFileError(path, "catalogue file not found")
-    suffix = "".join(path.suffixes[-2:]).lower()
-    try:
-        if suffix.endswith((".parquet", ".pq")):
-            return pd.read_parquet(path)
-        if suffix.endswith((".csv", ".csv.gz", ".txt")):
-            return pd.read_csv(path)
-        if suffix.endswith((".fits", ".fit", ".fits.gz")):
-            from astropy.table import Table
-
-            return Table.read(path).to_pandas()
-    except (OSError, ValueError) as exc:
-        raise GalvaeFileError(path, f"cannot read catalogue: {exc}") from exc
-    raise GalvaeFileError(path, "unknown catalogue format; accepted: .parquet, .csv, .fits")
-
-
 def _find_column(df: pd.DataFrame, name: str) -> str | None:
     if name in df.columns:
         return name
@@ -299,7 +278,9 @@ def read_targets(catalog: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame
     if isinstance(catalog, pd.DataFrame):
         df = catalog
     elif isinstance(catalog, (str, os.PathLike)):
-        df = _read_catalog_file(Path(catalog))
+        from .labels import read_catalog
+
+        df = read_catalog(catalog)
     else:
         raise GalvaeValueError("catalog must be a pandas DataFrame or a path", value=type(catalog).__name__)
     if len(df) == 0:
