@@ -26,7 +26,7 @@ from skimage.transform import resize as _sk_resize
 from ..config import PreprocessConfig, StretchConfig
 from ..errors import GalvaeValueError
 
-__all__ = ["center_crop", "resize", "stretch", "inverse_stretch", "preprocess"]
+__all__ = ["center_crop", "resize", "crop_and_resize", "stretch", "inverse_stretch", "preprocess"]
 
 
 def _check_cube(image: NDArray, name: str = "image") -> None:
@@ -116,6 +116,55 @@ def inverse_stretch(image: NDArray, config: StretchConfig | None = None) -> NDAr
     return x.astype(np.float32)
 
 
+def crop_and_resize(
+    image: NDArray,
+    mask: NDArray | None,
+    size: int,
+    crop: int | None = None,
+) -> tuple[NDArray, NDArray]:
+    """Mask and fill invalid pixels, centre-crop and resize; no stretch.
+
+    Parameters
+    ----------
+    image : ndarray, shape (3, H, W)
+        Non-finite values count as invalid.
+    mask : ndarray of bool, shape (3, H, W) or (H, W), optional
+        True where a pixel is invalid.
+    size : int
+        Output side S.
+    crop : int or None
+        Centre-crop side in input pixels; None takes the largest square.
+
+    Returns
+    -------
+    image : ndarray of float32, shape (3, size, size)
+        Input units, invalid pixels filled with 0 before resampling.
+    mask : ndarray of bool, shape (size, size)
+        True where any band of the output pixel drew on an invalid input pixel.
+    """
+    img = np.asarray(image, dtype=np.float32)
+    _check_cube(img)
+    if img.shape[0] != 3:
+        raise GalvaeValueError("images need 3 bands (g, r, z)", img.shape)
+    bad = ~np.isfinite(img)
+    if mask is not None:
+        m = np.asarray(mask, dtype=bool)
+        if m.shape == img.shape[-2:]:
+            m = np.broadcast_to(m, img.shape)
+        if m.shape != img.shape:
+            raise GalvaeValueError(f"mask shape must be {img.shape} or {img.shape[-2:]}", m.shape)
+        bad = bad | m
+    img = np.where(bad, np.float32(0.0), img)
+    img = center_crop(img, crop)
+    bad2d = center_crop(bad, crop).any(axis=0)
+    img = resize(img, size)
+    if bad2d.any():
+        out_mask = resize(bad2d[None].astype(np.float32), size)[0] > 1e-3
+    else:
+        out_mask = np.zeros((size, size), dtype=bool)
+    return img, out_mask
+
+
 def preprocess(
     image: NDArray,
     mask: NDArray | None = None,
@@ -140,25 +189,5 @@ def preprocess(
         True where any band of the output pixel drew on an invalid input pixel.
     """
     config = PreprocessConfig() if config is None else config
-    img = np.asarray(image, dtype=np.float32)
-    _check_cube(img)
-    if img.shape[0] != 3:
-        raise GalvaeValueError("preprocess needs 3 bands (g, r, z)", img.shape)
-    bad = ~np.isfinite(img)
-    if mask is not None:
-        m = np.asarray(mask, dtype=bool)
-        if m.shape == img.shape[-2:]:
-            m = np.broadcast_to(m, img.shape)
-        if m.shape != img.shape:
-            raise GalvaeValueError(f"mask shape must be {img.shape} or {img.shape[-2:]}", m.shape)
-        bad = bad | m
-    img = np.where(bad, np.float32(0.0), img)
-    img = center_crop(img, config.crop)
-    bad2d = center_crop(bad, config.crop).any(axis=0)
-    img = resize(img, config.size)
-    if bad2d.any():
-        frac = resize(bad2d[None].astype(np.float32), config.size)[0]
-        out_mask = frac > 1e-3
-    else:
-        out_mask = np.zeros((config.size, config.size), dtype=bool)
+    img, out_mask = crop_and_resize(image, mask, config.size, config.crop)
     return stretch(img, config.stretch), out_mask

@@ -1,0 +1,400 @@
+"""Ingest: image files → one HDF5 image store.
+
+:func:`ingest` reads a catalogue with file locations, or a directory of
+images, preprocesses each image (:mod:`galvae.data.preprocess`: mask and
+fill, centre crop, resize to S, stretch) and streams them into an
+:class:`~galvae.data.store.ImageStoreWriter` in blocks, so memory stays
+bounded whatever the number of images.  The store appears under its final
+name only when complete.
+
+Sources
+-------
+* A **catalogue** (Parquet, CSV or FITS table) with an ``id`` column and
+  either a ``file`` column (one file holding g, r, z) or ``file_g``,
+  ``file_r``, ``file_z`` columns (one FITS file per band; a missing band may
+  be left empty).  Locations are relative to ``images_root`` (default: the
+  catalogue's directory); a location that escapes the root (``..``, an
+  absolute path or a symbolic link pointing elsewhere) is refused.  The
+  manifest ``catalog.parquet`` written by ``galvae download`` is such a
+  catalogue; its rows without a file are reported.
+* A **directory**: its own image files (see
+  :data:`~galvae.data.readers.IMAGE_SUFFIXES`), sorted by name, each with
+  the id of its file name without the extension.
+
+Nothing is dropped silently: files that cannot be read, locations outside
+the root and repeated ids are skipped, counted and listed in the returned
+:class:`IngestReport`, which is also written as JSON beside the store
+(``<store>.ingest.json``).
+
+Normalisation
+-------------
+``stretch=None`` chooses by what was read: the asinh stretch
+(:class:`~galvae.config.StretchConfig` defaults) for flux images (FITS,
+float arrays) and ``x / 255`` for 8-bit composites (JPEG/PNG, uint8
+arrays).  One store holds one normalisation, so mixing the two kinds in one
+run is an error.  The store always has a ``mask`` dataset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..config import BANDS, PreprocessConfig, StretchConfig
+from ..errors import GalvaeError, GalvaeFileError, GalvaeValueError
+from .preprocess import crop_and_resize
+from .preprocess import stretch as apply_stretch
+from .readers import IMAGE_SUFFIXES, ImageData, read_fits_bands, read_image
+from .store import ImageStoreWriter
+
+__all__ = ["IngestReport", "ingest", "list_sources"]
+
+log = logging.getLogger(__name__)
+
+#: Images per block handed to the writer (and to a worker process).
+BLOCK = 128
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What :func:`ingest` did.
+
+    Attributes
+    ----------
+    out : str
+        The store written.
+    n_written : int
+    n_sources : int
+        Rows of the catalogue, or image files of the directory.
+    unreadable : tuple of (id, location, reason)
+        Files skipped because they could not be read or were refused.
+    duplicates : tuple of str
+        Ids seen more than once (the first occurrence was kept).
+    normalisation : dict
+        The stretch applied.
+    pixel_scale_arcsec : float
+        Scale of the stored pixels; NaN when unknown.
+    """
+
+    out: str
+    n_written: int
+    n_sources: int
+    unreadable: tuple[tuple[str, str, str], ...] = ()
+    duplicates: tuple[str, ...] = ()
+    normalisation: dict[str, Any] = field(default_factory=dict)
+    pixel_scale_arcsec: float = math.nan
+
+    def to_json(self) -> str:
+        d = dataclasses.asdict(self)
+        d["unreadable"] = [list(u) for u in self.unreadable]
+        d["duplicates"] = list(self.duplicates)
+        d["pixel_scale_arcsec"] = None if math.isnan(self.pixel_scale_arcsec) else self.pixel_scale_arcsec
+        return json.dumps(d, indent=2)
+
+
+# --------------------------------------------------------------------------- sources
+
+# A source: (id, {"file": path} or {"g": path, "r": ..., "z": ...}) or (id, reason-it-is-refused)
+_Source = tuple[str, dict[str, str] | str]
+
+
+def _inside(root: Path, location: str) -> Path | str:
+    """Resolve ``location`` under ``root``; a reason string if it escapes."""
+    p = Path(location)
+    full = p if p.is_absolute() else root / p
+    try:
+        resolved = full.resolve()
+    except OSError as exc:
+        return f"cannot resolve location ({exc})"
+    if not resolved.is_relative_to(root.resolve()):
+        return f"location escapes the images root {root}"
+    return resolved
+
+
+def list_sources(source: str | os.PathLike[str], images_root: str | os.PathLike[str] | None = None) -> list[_Source]:
+    """List ``(id, files)`` pairs of a catalogue or directory (see module docs).
+
+    Raises
+    ------
+    GalvaeFileError
+        If ``source`` does not exist or cannot be read.
+    GalvaeValueError
+        If a catalogue lacks the ``id`` / ``file`` columns.
+    """
+    src = Path(source)
+    if not src.exists():
+        raise GalvaeFileError(src, "ingest source not found (expected a catalogue or a directory of images)")
+    if src.is_dir():
+        root = Path(images_root) if images_root is not None else src
+        out: list[_Source] = []
+        for f in sorted(src.iterdir()):
+            name = f.name.lower()
+            suf = next((s for s in sorted(IMAGE_SUFFIXES, key=len, reverse=True) if name.endswith(s)), None)
+            if suf is None or not f.is_file() and not f.is_symlink():
+                continue
+            gid = f.name[: -len(suf)]
+            loc = _inside(root, str(f))
+            out.append((gid, loc if isinstance(loc, str) else {"file": str(loc)}))
+        if not out:
+            raise GalvaeFileError(src, f"no image files in directory (accepted: {', '.join(IMAGE_SUFFIXES)})")
+        return out
+
+    from .labels import read_catalog
+
+    cat = read_catalog(src)
+    root = Path(images_root) if images_root is not None else src.parent
+    if "id" not in cat.columns:
+        raise GalvaeValueError(f"catalogue {src} has no 'id' column", None, "columns id and file (or file_g, file_r, file_z)")
+    band_cols = [f"file_{b}" for b in BANDS]
+    if "file" in cat.columns:
+        mode = "file"
+    elif any(c in cat.columns for c in band_cols):
+        mode = "bands"
+    else:
+        raise GalvaeValueError(
+            f"catalogue {src} has no file location column", sorted(map(str, cat.columns))[:10], "file, or file_g/file_r/file_z"
+        )
+
+    def _missing(v: Any) -> bool:
+        return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
+
+    out = []
+    for row in cat.itertuples(index=False):
+        rec = row._asdict()
+        gid = rec["id"]
+        gid = gid.decode() if isinstance(gid, bytes) else str(gid)
+        if mode == "file":
+            loc = rec["file"]
+            if _missing(loc):
+                status = rec.get("status", "")
+                out.append((gid, f"no file in catalogue{f' (status {status})' if status else ''}"))
+                continue
+            res = _inside(root, str(loc))
+            out.append((gid, res if isinstance(res, str) else {"file": str(res)}))
+        else:
+            files: dict[str, str] = {}
+            reason = None
+            for b in BANDS:
+                v = rec.get(f"file_{b}")
+                if _missing(v):
+                    continue
+                res = _inside(root, str(v))
+                if isinstance(res, str):
+                    reason = res
+                    break
+                files[b] = str(res)
+            if reason is None and not files:
+                reason = "no file in catalogue for any band"
+            out.append((gid, reason if reason is not None else files))
+    return out
+
+
+# --------------------------------------------------------------------------- reading (in workers)
+
+
+def _read_one(files: dict[str, str]) -> ImageData:
+    if "file" in files:
+        return read_image(files["file"])
+    return read_fits_bands(files)
+
+
+def _load_block(items: Sequence[tuple[str, dict[str, str]]], size: int, crop: int | None) -> list[tuple[Any, ...]]:
+    """Read, crop and resize a block; return (id, image, mask2d, kind, scale, side) or (id, None, reason)."""
+    out: list[tuple[Any, ...]] = []
+    for gid, files in items:
+        try:
+            data = _read_one(files)
+            side = crop if crop is not None else min(data.image.shape[-2:])
+            img, m = crop_and_resize(data.image, data.mask, size, crop)
+            out.append((gid, img, m, data.kind, data.pixel_scale_arcsec, side))
+        except GalvaeError as exc:
+            out.append((gid, None, str(exc)))
+        except Exception as exc:  # a reader bug must not kill a long ingest; it is reported
+            out.append((gid, None, f"{type(exc).__name__}: {exc}"))
+    return out
+
+
+def _blocks(items: list[tuple[str, dict[str, str]]], n: int) -> Iterator[list[tuple[str, dict[str, str]]]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+def ingest(
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    size: int = 64,
+    images_root: str | os.PathLike[str] | None = None,
+    survey: str = "unknown",
+    pixel_scale_arcsec: float | None = None,
+    stretch: StretchConfig | None = None,
+    crop: int | None = None,
+    workers: int = 1,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> IngestReport:
+    """Preprocess images into one HDF5 image store.
+
+    Parameters
+    ----------
+    source : path
+        A catalogue (Parquet, CSV, FITS) with ``id`` and ``file`` (or
+        ``file_g``/``file_r``/``file_z``) columns, or a directory of images.
+    out : path
+        The store to write (``.h5``).
+    size : int, default 64
+        Side S of the stored images: a multiple of 8 from 32 to 256 for real
+        data (8-24 are allowed for tests).
+    images_root : path, optional
+        Directory catalogue locations are relative to, and must stay within;
+        default the catalogue's directory (for a directory source: itself).
+    survey : str, default "unknown"
+        Recorded in the store's ``survey`` attribute (e.g. ``"decals"``).
+    pixel_scale_arcsec : float, optional
+        Input pixel scale; default read from the files' WCS (NaN if absent).
+        The store records the scale of its own pixels, ``input × crop / S``.
+    stretch : StretchConfig, optional
+        Normalisation; default chosen by input kind (see module docs).
+    crop : int, optional
+        Side of the centre crop in input pixels; default the largest square.
+    workers : int, default 1
+        Processes reading and resizing; the store is identical for any value.
+    overwrite : bool, default False
+        Replace an existing store.
+    progress : bool, default True
+        Show a progress bar.
+
+    Returns
+    -------
+    IngestReport
+
+    Raises
+    ------
+    GalvaeFileError
+        If the source is missing, or ``out`` exists and ``overwrite`` is False.
+    GalvaeValueError
+        On bad parameters, mixed input kinds, or when no image could be read.
+    """
+    PreprocessConfig(size=size, crop=crop)  # validates size and crop
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise GalvaeValueError("workers must be a positive integer", workers)
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise GalvaeFileError(out, "already exists (use --overwrite / overwrite=True to replace it)")
+    sources = list_sources(source, images_root)
+
+    unreadable: list[tuple[str, str, str]] = []
+    duplicates: list[str] = []
+    seen: set[str] = set()
+    todo: list[tuple[str, dict[str, str]]] = []
+    for gid, files in sources:
+        if gid in seen:
+            duplicates.append(gid)
+            continue
+        seen.add(gid)
+        if isinstance(files, str):
+            unreadable.append((gid, "", files))
+        else:
+            todo.append((gid, files))
+
+    def _where(files: dict[str, str]) -> str:
+        return files.get("file") or ",".join(f"{b}={p}" for b, p in files.items())
+
+    locations = {gid: _where(files) for gid, files in todo}
+    writer: ImageStoreWriter | None = None
+    kind: str | None = None
+    in_scale = math.nan if pixel_scale_arcsec is None else float(pixel_scale_arcsec)
+    side_seen: int | None = None
+    chosen = stretch
+    n_written = 0
+    bar = tqdm(total=len(todo), desc=f"ingest {out.name}", unit="img", disable=not progress)
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        chunks = list(_blocks(todo, BLOCK))
+        results = (
+            pool.map(_load_block, chunks, [size] * len(chunks), [crop] * len(chunks))
+            if pool is not None
+            else (_load_block(c, size, crop) for c in chunks)
+        )
+        for block in results:
+            imgs, ids, masks = [], [], []
+            for rec in block:
+                gid = rec[0]
+                if rec[1] is None:
+                    unreadable.append((gid, locations[gid], rec[2]))
+                    continue
+                _, img, m, k, scale, side = rec
+                if kind is None:
+                    kind = k
+                    if chosen is None:
+                        chosen = StretchConfig(kind="asinh" if k == "flux" else "uint8")
+                    if pixel_scale_arcsec is None:
+                        in_scale = scale
+                    side_seen = side
+                elif k != kind:
+                    raise GalvaeValueError(
+                        f"{locations[gid]} is a {k} image but earlier inputs were {kind} images; "
+                        "one store holds one kind (ingest FITS/float and JPEG/PNG/uint8 separately)"
+                    )
+                imgs.append(apply_stretch(img, chosen))
+                ids.append(gid)
+                masks.append(m)
+            if imgs:
+                if writer is None:
+                    writer = ImageStoreWriter(
+                        out,
+                        size=size,
+                        survey=survey,
+                        normalisation=chosen,
+                        pixel_scale_arcsec=in_scale * side_seen / size,
+                        with_mask=True,
+                        attrs={"source": str(source)},
+                        overwrite=overwrite,
+                    )
+                    writer.open()
+                writer.append(np.stack(imgs), ids, np.stack(masks))
+                n_written += len(ids)
+            bar.update(len(block))
+        if writer is None:
+            reasons = "; ".join(f"{g}: {r}" for g, _, r in unreadable[:3])
+            raise GalvaeValueError(f"no image could be read from {source} ({len(unreadable)} unreadable: {reasons})")
+        writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+    report = IngestReport(
+        out=str(out),
+        n_written=n_written,
+        n_sources=len(sources),
+        unreadable=tuple(unreadable),
+        duplicates=tuple(duplicates),
+        normalisation=dataclasses.asdict(chosen) if chosen is not None else {},
+        pixel_scale_arcsec=in_scale * (side_seen or size) / size,
+    )
+    report_path = out.with_name(out.name + ".ingest.json")
+    report_path.write_text(report.to_json() + "\n", encoding="utf-8")
+    if unreadable:
+        log.warning("%d of %d sources could not be ingested (listed in %s)", len(unreadable), len(sources), report_path)
+    if duplicates:
+        log.warning("%d duplicate ids skipped (first occurrence kept): %s", len(duplicates), ", ".join(duplicates[:10]))
+    return report

@@ -1,0 +1,457 @@
+"""Readers for galaxy images: Legacy Survey FITS cutouts, Galaxy Zoo JPEG/PNG, numpy arrays.
+
+Every reader returns an :class:`ImageData`: a float32 ``(3, H, W)`` array in
+band order g, r, z plus a boolean mask of invalid pixels of the same shape.
+
+Invalid pixels
+--------------
+A pixel is invalid when it is NaN or infinite (FITS ``BLANK`` values of
+scaled integer data become NaN when astropy reads them), when an
+inverse-variance plane says ``ivar == 0``, or when its whole band is exactly
+zero -- which is how the Legacy Survey cutout service serves a band with no
+coverage.  A band absent from the file is invalid everywhere.  Invalid
+pixels are **filled with 0**, the level of the sky-subtracted background, so
+they never spread NaN through resampling; the mask keeps the record.  An
+image whose every pixel is invalid (an all-empty cutout, a target outside the
+footprint) is refused.
+
+FITS
+----
+:func:`read_fits` reads a cube ``(n_bands, H, W)`` from the first HDU with
+data, naming its planes from the header as the cutout service writes them
+(``BANDS = 'grz'`` and/or ``BAND0 = 'g'``, ``BAND1``, ...); planes come back
+reordered to g, r, z, missing bands are masked, other bands (e.g. ``i``) are
+dropped.  A cube of exactly three planes without band keywords is taken to
+be g, r, z (logged).  :func:`read_fits_bands` reads one 2-D file per band.
+A truncated file, which astropy only warns about, is an error here.
+
+JPEG / PNG
+----------
+Galaxy Zoo DECaLS images are colour composites made from the g, r, z
+cutouts with the Legacy Survey's own asinh-type stretch (Lupton et al. 2004
+style, as the Legacy Survey viewer does), mapping **z → red, r → green,
+g → blue**.  :func:`read_rgb` returns them in g, r, z order as the 8-bit
+values they are (0-255), already stretched: ingest scales them by 1/255 and
+applies no further stretch.  Pillow opens only JPEG and PNG (explicit
+``formats``) and keeps its decompression-bomb guard.
+
+Arrays
+------
+:func:`read_array` reads ``.npy`` holding ``(3, H, W)``, or ``.npz`` holding
+an ``image`` array (or a single array) and optionally a ``mask`` array of
+shape ``(H, W)`` or ``(3, H, W)``.  Values are taken as flux unless the array
+is 8-bit (then it is treated like a JPEG composite).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..config import BANDS
+from ..errors import GalvaeFileError, GalvaeValueError
+
+__all__ = [
+    "ImageData",
+    "IMAGE_SUFFIXES",
+    "read_image",
+    "read_fits",
+    "read_fits_bands",
+    "read_rgb",
+    "read_array",
+]
+
+log = logging.getLogger(__name__)
+
+#: File name endings :func:`read_image` understands.
+IMAGE_SUFFIXES: tuple[str, ...] = (
+    ".fits",
+    ".fits.gz",
+    ".fits.fz",
+    ".fit",
+    ".fts",
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".npy",
+    ".npz",
+)
+
+#: Smallest side accepted, in pixels.
+MIN_SIDE = 8
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """One image read from disk.
+
+    Attributes
+    ----------
+    image : ndarray of float32, shape (3, H, W)
+        Bands g, r, z; invalid pixels filled with 0.  Flux (e.g. nanomaggies)
+        for ``kind == "flux"``, 0-255 for ``kind == "display"``.
+    mask : ndarray of bool, shape (3, H, W)
+        True where a pixel is invalid.
+    kind : {"flux", "display"}
+        Linear flux, or an already-stretched 8-bit composite.
+    pixel_scale_arcsec : float
+        Pixel scale from the file's WCS; NaN when unknown.
+    bands_present : tuple of str
+        Bands with at least one valid pixel.
+    path : str
+        The file read (the first one, for one-file-per-band FITS).
+    """
+
+    image: NDArray[np.float32]
+    mask: NDArray[np.bool_]
+    kind: Literal["flux", "display"]
+    pixel_scale_arcsec: float
+    bands_present: tuple[str, ...]
+    path: str
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suf in sorted(IMAGE_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suf):
+            return suf
+    return path.suffix.lower()
+
+
+def _finish(
+    path: Path,
+    planes: dict[str, NDArray],
+    masks: dict[str, NDArray],
+    kind: Literal["flux", "display"],
+    pixel_scale: float,
+) -> ImageData:
+    """Stack bands in g, r, z order, mask and fill invalid pixels, check the result."""
+    shapes = {p.shape for p in planes.values()}
+    if not planes:
+        raise GalvaeFileError(path, f"no g, r or z band found (accepted bands: {', '.join(BANDS)})")
+    if len(shapes) != 1:
+        raise GalvaeFileError(path, f"bands have different shapes {sorted(shapes)}")
+    (shape,) = shapes
+    if len(shape) != 2:
+        raise GalvaeFileError(path, f"band images must be 2-D, got shape {shape}")
+    if min(shape) < MIN_SIDE:
+        raise GalvaeFileError(path, f"image is {shape[0]}x{shape[1]} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed")
+    image = np.zeros((3,) + shape, dtype=np.float32)
+    mask = np.ones((3,) + shape, dtype=bool)
+    present = []
+    for b, band in enumerate(BANDS):
+        if band not in planes:
+            continue
+        data = np.asarray(planes[band], dtype=np.float32)
+        bad = ~np.isfinite(data)
+        if band in masks:
+            bad |= masks[band]
+        if kind == "flux" and np.all((data == 0) | bad):
+            bad[:] = True  # a band that is all zero has no coverage
+        image[b] = np.where(bad, np.float32(0.0), data)
+        mask[b] = bad
+        if not bad.all():
+            present.append(band)
+    if mask.all():
+        raise GalvaeFileError(path, "every pixel is invalid (empty cutout: no coverage, all zero or NaN)")
+    missing = [b for b in BANDS if b not in present]
+    if missing:
+        log.debug("%s: band(s) %s missing or empty; masked and filled with 0", path, ",".join(missing))
+    return ImageData(image, mask, kind, float(pixel_scale), tuple(present), str(path))
+
+
+# --------------------------------------------------------------------------- FITS
+
+
+@dataclass(frozen=True)
+class _HDU:
+    name: str
+    data: NDArray
+    header: object
+
+
+def _load_fits(path: Path) -> list[_HDU]:
+    """Every image HDU with data, read eagerly; the file is closed on return."""
+    from astropy.io import fits
+
+    if not path.exists():
+        raise GalvaeFileError(path, "file not found")
+    if path.is_dir():
+        raise GalvaeFileError(path, "is a directory, not an image file")
+    out = []
+    try:
+        with open(path, "rb") as fh, warnings.catch_warnings():
+            # astropy only warns about a truncated file; make it an error here.
+            warnings.simplefilter("error")
+            with fits.open(fh, memmap=False) as hdul:
+                for hdu in hdul:
+                    if getattr(hdu, "is_image", False) and hdu.data is not None:
+                        out.append(_HDU(hdu.name, np.array(hdu.data), hdu.header.copy()))
+    except Warning as exc:
+        raise GalvaeFileError(path, f"truncated or damaged FITS file ({exc})") from None
+    except (OSError, ValueError, TypeError, IndexError, EOFError) as exc:
+        raise GalvaeFileError(path, f"not a readable FITS file ({exc})") from None
+    if not out:
+        raise GalvaeFileError(path, "no image data in any HDU")
+    return out
+
+
+def _pixel_scale(header) -> float:  # noqa: ANN001 - astropy Header
+    try:
+        if "CD1_1" in header:
+            cd11 = float(header["CD1_1"])
+            cd21 = float(header.get("CD2_1", 0.0))
+            return float(np.hypot(cd11, cd21) * 3600.0)
+        if "CDELT1" in header:
+            return abs(float(header["CDELT1"])) * 3600.0
+        if "PIXSCALE" in header:
+            return float(header["PIXSCALE"])
+    except (TypeError, ValueError):
+        return float("nan")
+    return float("nan")
+
+
+def _band_names(header, n: int) -> list[str] | None:  # noqa: ANN001
+    names = []
+    for i in range(n):
+        key = f"BAND{i}"
+        if key not in header:
+            names = []
+            break
+        names.append(str(header[key]).strip().lower())
+    if names:
+        return names
+    if "BANDS" in header:
+        text = str(header["BANDS"]).strip().lower().replace(",", "")
+        if len(text) == n:
+            return list(text)
+    if "FILTER" in header and n == 1:
+        return [str(header["FILTER"]).strip().lower()[:1]]
+    return None
+
+
+def read_fits(path: str | os.PathLike[str], *, bands: str | None = None) -> ImageData:
+    """Read a Legacy Survey FITS cutout cube.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A FITS file whose first HDU with data holds ``(n_bands, H, W)`` (or a
+        2-D image for a single band).  An HDU named ``INVVAR``/``IVAR`` of the
+        same shape, if present, masks pixels with zero inverse variance.
+    bands : str, optional
+        Band of each plane (e.g. ``"grz"``) when the header does not say.
+
+    Returns
+    -------
+    ImageData
+        ``kind == "flux"``.
+
+    Raises
+    ------
+    GalvaeFileError
+        If the file is missing, truncated, not FITS, holds no image, has the
+        wrong number of dimensions or bands, or is empty.
+    """
+    path = Path(path)
+    hdus = _load_fits(path)
+    sci = hdus[0]
+    data = sci.data
+    header = sci.header
+    ivar = None
+    for h in hdus[1:]:
+        if h.name.upper() in ("INVVAR", "IVAR", "INVVARS") and h.data.shape == data.shape:
+            ivar = np.asarray(h.data, dtype=np.float32)
+    if data.ndim == 2:
+        data = data[None]
+        if ivar is not None:
+            ivar = ivar[None]
+    if data.ndim != 3:
+        raise GalvaeFileError(path, f"image has shape {data.shape}; expected (bands, H, W) or (H, W)")
+    n = data.shape[0]
+    if bands is not None:
+        names = list(bands.lower())
+        if len(names) != n:
+            raise GalvaeFileError(path, f"has {n} image plane(s) but bands={bands!r} names {len(names)}")
+    else:
+        names = _band_names(header, n)
+        if names is None:
+            if n == 3:
+                log.info("%s: no band keywords; taking the 3 planes as g, r, z", path)
+                names = list(BANDS)
+            else:
+                raise GalvaeFileError(
+                    path,
+                    f"{n} image plane(s) without band names (BANDS / BAND0.. keywords); "
+                    "expected 3 planes g, r, z or named bands (pass bands='grz')",
+                )
+    if len(set(names)) != len(names):
+        raise GalvaeFileError(path, f"band names repeat: {names}")
+    planes = {b: data[i] for i, b in enumerate(names) if b in BANDS}
+    masks = {b: ivar[i] <= 0 for i, b in enumerate(names) if b in BANDS and ivar is not None}
+    if not planes:
+        raise GalvaeFileError(path, f"bands {names} include none of g, r, z")
+    return _finish(path, planes, masks, "flux", _pixel_scale(header))
+
+
+def read_fits_bands(paths: dict[str, str | os.PathLike[str]]) -> ImageData:
+    """Read one 2-D FITS image per band.
+
+    Parameters
+    ----------
+    paths : dict
+        Band name (``"g"``, ``"r"``, ``"z"``) to file.  Bands left out are
+        masked.
+
+    Raises
+    ------
+    GalvaeValueError
+        If a key is not one of g, r, z.
+    GalvaeFileError
+        As :func:`read_fits`, or when a file holds more than one plane.
+    """
+    unknown = sorted(set(paths) - set(BANDS))
+    if unknown:
+        raise GalvaeValueError("read_fits_bands keys must be band names", unknown, BANDS)
+    if not paths:
+        raise GalvaeValueError("read_fits_bands needs at least one band file")
+    planes: dict[str, NDArray] = {}
+    masks: dict[str, NDArray] = {}
+    scale = float("nan")
+    first = Path(next(iter(paths.values())))
+    for band, p in paths.items():
+        one = read_fits(p, bands=band)
+        b = BANDS.index(band)
+        planes[band] = one.image[b]
+        masks[band] = one.mask[b]
+        if np.isnan(scale):
+            scale = one.pixel_scale_arcsec
+    return _finish(first, planes, masks, "flux", scale)
+
+
+# --------------------------------------------------------------------------- JPEG / PNG
+
+
+def read_rgb(path: str | os.PathLike[str]) -> ImageData:
+    """Read a JPEG/PNG colour composite (z → red, r → green, g → blue).
+
+    Returns
+    -------
+    ImageData
+        ``kind == "display"``, values 0-255 in g, r, z order; nothing masked
+        (composites carry no mask).
+
+    Raises
+    ------
+    GalvaeFileError
+        If the file is missing, is not a JPEG/PNG, is truncated, or is not a
+        3-channel colour image.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.exists():
+        raise GalvaeFileError(path, "file not found")
+    try:
+        with Image.open(path, formats=["JPEG", "PNG"]) as im:
+            im.load()
+            mode = im.mode
+            if mode in ("RGBA", "P", "LA", "L", "I;16", "I"):
+                if mode in ("L", "LA", "I;16", "I"):
+                    raise GalvaeFileError(path, f"a single-channel ({mode}) image; expected an RGB colour composite of z, r, g")
+                im = im.convert("RGB")
+            elif mode != "RGB":
+                raise GalvaeFileError(path, f"image mode {mode}; expected RGB")
+            arr = np.asarray(im, dtype=np.float32)
+    except UnidentifiedImageError:
+        raise GalvaeFileError(path, "not a JPEG or PNG image") from None
+    except Image.DecompressionBombError as exc:
+        raise GalvaeFileError(path, f"refused: {exc}") from None
+    except (OSError, SyntaxError) as exc:
+        raise GalvaeFileError(path, f"truncated or damaged image ({exc})") from None
+    rgb = np.moveaxis(arr, -1, 0)  # (3, H, W) as R, G, B
+    planes = {"z": rgb[0], "r": rgb[1], "g": rgb[2]}
+    return _finish(path, planes, {}, "display", float("nan"))
+
+
+# --------------------------------------------------------------------------- numpy
+
+
+def read_array(path: str | os.PathLike[str]) -> ImageData:
+    """Read a ``(3, H, W)`` array from ``.npy`` or ``.npz`` (keys ``image``, optional ``mask``).
+
+    Raises
+    ------
+    GalvaeFileError
+        If the file is missing or corrupt, or the array has the wrong shape.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise GalvaeFileError(path, "file not found")
+    mask = None
+    try:
+        if path.suffix.lower() == ".npz":
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as loaded:
+                keys = list(loaded.keys())
+                others = [k for k in keys if k != "mask"]
+                if "image" in keys:
+                    arr = loaded["image"]
+                elif len(others) == 1:
+                    arr = loaded[others[0]]
+                else:
+                    raise GalvaeFileError(path, f"npz holds arrays {keys}; expected 'image' (and optionally 'mask')")
+                if "mask" in keys:
+                    mask = np.asarray(loaded["mask"], dtype=bool)
+        else:
+            with open(path, "rb") as fh:
+                arr = np.load(fh, allow_pickle=False)
+    except GalvaeFileError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise GalvaeFileError(path, f"not a readable numpy file ({exc})") from None
+    arr = np.asarray(arr)
+    if arr.ndim != 3 or arr.shape[0] != 3:
+        raise GalvaeFileError(path, f"array has shape {arr.shape}; expected (3, H, W) with bands g, r, z")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise GalvaeFileError(path, f"array dtype {arr.dtype} is not real numeric")
+    kind: Literal["flux", "display"] = "display" if arr.dtype == np.uint8 else "flux"
+    masks: dict[str, NDArray] = {}
+    if mask is not None:
+        if mask.shape == arr.shape[1:]:
+            mask = np.broadcast_to(mask, arr.shape)
+        if mask.shape != arr.shape:
+            raise GalvaeFileError(path, f"mask has shape {mask.shape}; expected {arr.shape[1:]} or {arr.shape}")
+        masks = {b: mask[i] for i, b in enumerate(BANDS)}
+    return _finish(path, {b: arr[i] for i, b in enumerate(BANDS)}, masks, kind, float("nan"))
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def read_image(path: str | os.PathLike[str], **kwargs: object) -> ImageData:
+    """Read any supported image by its file name ending (see :data:`IMAGE_SUFFIXES`).
+
+    Keyword arguments go to the matching reader (e.g. ``bands=`` for FITS).
+
+    Raises
+    ------
+    GalvaeFileError
+        For an unknown ending, or anything the reader refuses.
+    """
+    path = Path(path)
+    suf = _suffix(path)
+    if suf in (".fits", ".fits.gz", ".fits.fz", ".fit", ".fts"):
+        return read_fits(path, **kwargs)  # type: ignore[arg-type]
+    if suf in (".jpg", ".jpeg", ".png"):
+        return read_rgb(path)
+    if suf in (".npy", ".npz"):
+        return read_array(path)
+    raise GalvaeFileError(path, f"unknown image type {suf!r}; accepted: {', '.join(IMAGE_SUFFIXES)}")

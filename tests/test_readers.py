@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from PIL import Image
+
+from galvae import GalvaeFileError, GalvaeValueError
+from galvae.data.readers import read_array, read_fits, read_fits_bands, read_image, read_rgb
+
+
+def _cube(rng, n=3, h=20, w=24):
+    return rng.normal(1.0, 0.1, size=(n, h, w)).astype(np.float32)
+
+
+def _write_cube(path, data, bands="grz", header_style="both", cd=0.262 / 3600):
+    hdu = fits.PrimaryHDU(data)
+    if header_style in ("both", "bands"):
+        hdu.header["BANDS"] = bands
+    if header_style in ("both", "bandn"):
+        for i, b in enumerate(bands):
+            hdu.header[f"BAND{i}"] = b
+    if cd:
+        hdu.header["CD1_1"] = -cd
+        hdu.header["CD2_2"] = cd
+    hdu.writeto(path)
+    return path
+
+
+@pytest.mark.parametrize("style", ["both", "bands", "bandn"])
+def test_fits_cube_band_keywords(tmp_path, rng, style):
+    data = _cube(rng)
+    d = read_fits(_write_cube(tmp_path / "c.fits", data, header_style=style))
+    assert d.image.dtype == np.float32 and d.image.shape == (3, 20, 24)
+    np.testing.assert_array_equal(d.image, data)
+    assert not d.mask.any() and d.kind == "flux" and d.bands_present == ("g", "r", "z")
+    assert d.pixel_scale_arcsec == pytest.approx(0.262)
+
+
+def test_fits_reorders_and_drops_extra_bands(tmp_path, rng):
+    data = _cube(rng, n=4)
+    d = read_fits(_write_cube(tmp_path / "c.fits", data, bands="zirg"))
+    np.testing.assert_array_equal(d.image[0], data[3])  # g
+    np.testing.assert_array_equal(d.image[1], data[2])  # r
+    np.testing.assert_array_equal(d.image[2], data[0])  # z
+
+
+def test_fits_missing_band_masked_and_zero_filled(tmp_path, rng):
+    data = _cube(rng, n=2)
+    d = read_fits(_write_cube(tmp_path / "c.fits", data, bands="gr"))
+    assert d.bands_present == ("g", "r")
+    assert d.mask[2].all() and not d.mask[:2].any()
+    assert (d.image[2] == 0).all()
+
+
+def test_fits_nan_zero_band_and_ivar(tmp_path, rng):
+    data = _cube(rng)
+    data[0, 3, 4] = np.nan
+    data[2] = 0.0  # no coverage in z
+    ivar = np.ones_like(data)
+    ivar[1, 5, 6] = 0
+    hdul = fits.HDUList([fits.PrimaryHDU(data), fits.ImageHDU(ivar, name="INVVAR")])
+    hdul[0].header["BANDS"] = "grz"
+    hdul.writeto(tmp_path / "c.fits")
+    d = read_fits(tmp_path / "c.fits")
+    assert d.mask[0, 3, 4] and d.image[0, 3, 4] == 0.0
+    assert d.mask[1, 5, 6] and d.image[1, 5, 6] == data[1, 5, 6] * 0  # filled with 0
+    assert d.mask[2].all()
+    assert d.mask.sum() == 2 + 20 * 24
+
+
+def test_fits_blank_scaled_ints_become_masked(tmp_path):
+    raw = np.full((3, 10, 10), 100, dtype=np.int16)
+    raw[1, 2, 2] = -32768
+    hdu = fits.PrimaryHDU(raw)
+    hdu.header["BSCALE"] = 0.01
+    hdu.header["BZERO"] = 0.0
+    hdu.header["BLANK"] = -32768
+    hdu.header["BANDS"] = "grz"
+    hdu.writeto(tmp_path / "s.fits")
+    d = read_fits(tmp_path / "s.fits")
+    assert d.mask[1, 2, 2] and d.mask.sum() == 1
+    assert d.image[0, 0, 0] == pytest.approx(1.0)
+
+
+def test_fits_three_planes_without_names_taken_as_grz(tmp_path, rng):
+    data = _cube(rng)
+    fits.PrimaryHDU(data).writeto(tmp_path / "c.fits")
+    np.testing.assert_array_equal(read_fits(tmp_path / "c.fits").image, data)
+
+
+def test_fits_one_file_per_band(tmp_path, rng):
+    data = _cube(rng)
+    paths = {}
+    for i, b in enumerate("gz"):
+        paths[b] = tmp_path / f"x-{b}.fits"
+        fits.PrimaryHDU(data[i]).writeto(paths[b])
+    d = read_fits_bands(paths)
+    np.testing.assert_array_equal(d.image[0], data[0])
+    np.testing.assert_array_equal(d.image[2], data[1])
+    assert d.mask[1].all()
+    with pytest.raises(GalvaeValueError, match="keys must be band names.*'i'"):
+        read_fits_bands({"i": paths["g"]})
+
+
+def test_fits_errors_name_file_and_problem(tmp_path, rng):
+    with pytest.raises(GalvaeFileError, match="nope.fits: file not found"):
+        read_fits(tmp_path / "nope.fits")
+    good = _write_cube(tmp_path / "good.fits", _cube(rng, h=40, w=40))
+    trunc = tmp_path / "trunc.fits"
+    trunc.write_bytes(good.read_bytes()[:5000])
+    with pytest.raises(GalvaeFileError, match="trunc.fits: truncated or damaged FITS"):
+        read_fits(trunc)
+    txt = tmp_path / "text.fits"
+    txt.write_text("hello, not fits")
+    with pytest.raises(GalvaeFileError, match="text.fits: not a readable FITS file"):
+        read_fits(txt)
+    fits.PrimaryHDU().writeto(tmp_path / "empty.fits")
+    with pytest.raises(GalvaeFileError, match="empty.fits: no image data"):
+        read_fits(tmp_path / "empty.fits")
+    fits.PrimaryHDU(np.zeros((2, 3, 8, 8), np.float32)).writeto(tmp_path / "4d.fits")
+    with pytest.raises(GalvaeFileError, match=r"4d.fits: image has shape \(2, 3, 8, 8\)"):
+        read_fits(tmp_path / "4d.fits")
+    fits.PrimaryHDU(np.ones((2, 16, 16), np.float32)).writeto(tmp_path / "two.fits")
+    with pytest.raises(GalvaeFileError, match="two.fits: 2 image plane.*without band names"):
+        read_fits(tmp_path / "two.fits")
+    _write_cube(tmp_path / "zero.fits", np.zeros((3, 16, 16), np.float32))
+    with pytest.raises(GalvaeFileError, match="zero.fits: every pixel is invalid"):
+        read_fits(tmp_path / "zero.fits")
+    _write_cube(tmp_path / "tiny.fits", np.ones((3, 4, 4), np.float32))
+    with pytest.raises(GalvaeFileError, match="tiny.fits: image is 4x4 pixels"):
+        read_fits(tmp_path / "tiny.fits")
+    _write_cube(tmp_path / "iz.fits", np.ones((2, 16, 16), np.float32), bands="iy")
+    with pytest.raises(GalvaeFileError, match="include none of g, r, z"):
+        read_fits(tmp_path / "iz.fits")
+
+
+@pytest.mark.parametrize("fmt,ext", [("PNG", "png"), ("JPEG", "jpg")])
+def test_rgb_channel_mapping(tmp_path, fmt, ext):
+    arr = np.zeros((16, 16, 3), dtype=np.uint8)
+    arr[..., 0] = 200  # red   -> z
+    arr[..., 1] = 120  # green -> r
+    arr[..., 2] = 40   # blue  -> g
+    Image.fromarray(arr).save(tmp_path / f"a.{ext}", format=fmt, quality=100)
+    d = read_rgb(tmp_path / f"a.{ext}")
+    assert d.kind == "display" and d.image.shape == (3, 16, 16)
+    np.testing.assert_allclose(d.image[:, 8, 8], [40, 120, 200], atol=2)
+    assert not d.mask.any()
+
+
+def test_rgb_errors(tmp_path):
+    (tmp_path / "t.png").write_text("not an image")
+    with pytest.raises(GalvaeFileError, match="t.png: not a JPEG or PNG"):
+        read_rgb(tmp_path / "t.png")
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / "l.png")
+    with pytest.raises(GalvaeFileError, match="l.png: a single-channel"):
+        read_rgb(tmp_path / "l.png")
+    Image.fromarray(np.full((64, 64, 3), 9, np.uint8)).save(tmp_path / "full.png")
+    (tmp_path / "cut.png").write_bytes((tmp_path / "full.png").read_bytes()[:60])
+    with pytest.raises(GalvaeFileError, match="cut.png: (truncated or damaged|not a JPEG)"):
+        read_rgb(tmp_path / "cut.png")
+    # a GIF is a real image but not an accepted format
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "g.png", format="GIF")
+    with pytest.raises(GalvaeFileError, match="g.png: not a JPEG or PNG"):
+        read_rgb(tmp_path / "g.png")
+
+
+def test_arrays(tmp_path, rng):
+    data = _cube(rng)
+    np.save(tmp_path / "a.npy", data)
+    np.testing.assert_array_equal(read_array(tmp_path / "a.npy").image, data)
+    mask = np.zeros((20, 24), bool)
+    mask[1, 1] = True
+    np.savez(tmp_path / "b.npz", image=data, mask=mask)
+    d = read_array(tmp_path / "b.npz")
+    assert d.mask[:, 1, 1].all() and d.mask.sum() == 3 and d.image[0, 1, 1] == 0
+    np.savez(tmp_path / "c.npz", whatever=data)
+    np.testing.assert_array_equal(read_array(tmp_path / "c.npz").image, data)
+    assert read_array_kind(tmp_path, rng) == "display"
+
+
+def read_array_kind(tmp_path, rng):
+    np.save(tmp_path / "u8.npy", (rng.random((3, 16, 16)) * 255).astype(np.uint8))
+    return read_array(tmp_path / "u8.npy").kind
+
+
+def test_array_errors(tmp_path):
+    np.save(tmp_path / "v.npy", np.ones(10))
+    with pytest.raises(GalvaeFileError, match=r"v.npy: array has shape \(10,\)"):
+        read_array(tmp_path / "v.npy")
+    np.save(tmp_path / "four.npy", np.ones((4, 16, 16)))
+    with pytest.raises(GalvaeFileError, match=r"four.npy: array has shape \(4, 16, 16\); expected \(3, H, W\)"):
+        read_array(tmp_path / "four.npy")
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04garbage")
+    with pytest.raises(GalvaeFileError, match="bad.npz: not a readable numpy file"):
+        read_array(tmp_path / "bad.npz")
+    np.savez(tmp_path / "two.npz", a=np.ones((3, 8, 8)), b=np.ones((3, 8, 8)))
+    with pytest.raises(GalvaeFileError, match="two.npz: npz holds arrays"):
+        read_array(tmp_path / "two.npz")
+
+
+def test_dispatch(tmp_path, rng):
+    data = _cube(rng)
+    _write_cube(tmp_path / "x.fits", data)
+    np.save(tmp_path / "x.npy", data)
+    np.testing.assert_array_equal(read_image(tmp_path / "x.fits").image, read_image(tmp_path / "x.npy").image)
+    (tmp_path / "x.tiff").write_bytes(b"")
+    with pytest.raises(GalvaeFileError, match="x.tiff: unknown image type '.tiff'"):
+        read_image(tmp_path / "x.tiff")
