@@ -1,15 +1,18 @@
 """galvae: variational autoencoders and domain adaptation for galaxy images.
 
-The public API is curated here; see the README for a tour.
+The public API is curated here; see the README for a tour.  Names are
+imported on first use (PEP 562), so ``import galvae`` and the command line
+start quickly and torch is loaded only when a model or dataset is needed.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .config import BANDS, PreprocessConfig, StretchConfig
-from .data.store import ImageStore, ImageStoreWriter, open_store, write_store
 from .errors import (
     GalvaeDownloadError,
     GalvaeError,
@@ -20,18 +23,77 @@ from .errors import (
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
+#: Public name -> module that defines it (imported lazily).
+_LAZY: dict[str, str] = {
+    # data in
+    "ImageStore": "galvae.data.store",
+    "ImageStoreWriter": "galvae.data.store",
+    "open_store": "galvae.data.store",
+    "write_store": "galvae.data.store",
+    "GalaxyDataset": "galvae.data.dataset",
+    "ImageData": "galvae.data.readers",
+    "read_image": "galvae.data.readers",
+    "preprocess": "galvae.data.preprocess",
+    "IngestReport": "galvae.data.ingest",
+    "ingest": "galvae.data.ingest",
+    "LAYERS": "galvae.data.download",
+    "DownloadReport": "galvae.data.download",
+    "download_cutouts": "galvae.data.download",
+    "LabelConfig": "galvae.data.labels",
+    "labels_from_catalog": "galvae.data.labels",
+    "label_counts": "galvae.data.labels",
+    "read_catalog": "galvae.data.labels",
+    "write_table": "galvae.data.labels",
+    # models and training
+    "ModelConfig": "galvae.models.config",
+    "TrainConfig": "galvae.training.config",
+    "TrainResult": "galvae.training.train",
+    "train": "galvae.training.train",
+    # latents
+    "GalaxyVAE": "galvae.latents.model",
+    "encode_store": "galvae.latents.catalog",
+    "reconstruct_store": "galvae.latents.catalog",
+    "generate_mocks": "galvae.latents.catalog",
+    "read_latent_catalog": "galvae.latents.catalog",
+}
+
 __all__ = [
     "__version__",
     "BANDS",
     "PreprocessConfig",
     "StretchConfig",
-    "ImageStore",
-    "ImageStoreWriter",
-    "open_store",
-    "write_store",
     "GalvaeError",
     "GalvaeValueError",
     "GalvaeFileError",
     "GalvaeKeyError",
     "GalvaeDownloadError",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'galvae' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .data.dataset import GalaxyDataset
+    from .data.download import LAYERS, DownloadReport, download_cutouts
+    from .data.ingest import IngestReport, ingest
+    from .data.labels import LabelConfig, label_counts, labels_from_catalog, read_catalog, write_table
+    from .data.preprocess import preprocess
+    from .data.readers import ImageData, read_image
+    from .data.store import ImageStore, ImageStoreWriter, open_store, write_store
+    from .latents.catalog import encode_store, generate_mocks, read_latent_catalog, reconstruct_store
+    from .latents.model import GalaxyVAE
+    from .models.config import ModelConfig
+    from .training.config import TrainConfig
+    from .training.train import TrainResult, train

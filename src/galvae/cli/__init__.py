@@ -24,7 +24,17 @@ from ..errors import GalvaeError
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 #: Subcommand modules, in the order ``galvae --help`` lists them.
-COMMANDS: tuple[str, ...] = ("simulate", "download", "ingest", "labels", "info")
+COMMANDS: tuple[str, ...] = (
+    "simulate",
+    "download",
+    "ingest",
+    "labels",
+    "info",
+    "train",
+    "encode",
+    "reconstruct",
+    "generate",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

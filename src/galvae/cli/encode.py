@@ -1,0 +1,37 @@
+"""``galvae encode RUN STORE --out latents.parquet``: the latent catalogue of a store."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["register", "run"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "encode",
+        help="encode an image store into a latent catalogue (Parquet or FITS)",
+        description=(
+            "Write one row per image: id, mu_0..mu_{NL-1}, logvar_0..logvar_{NL-1} and recon_error "
+            "(per-image mean squared reconstruction error of the decoded mean). "
+            "A FITS table is written when OUT ends in .fits, Parquet otherwise."
+        ),
+    )
+    p.add_argument("run", help="run directory or exported model (model.json / model.safetensors)")
+    p.add_argument("store", help="image store (.h5) in the normalisation the model was trained on")
+    p.add_argument("--out", required=True, help="latent catalogue (.parquet or .fits)")
+    p.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..latents.catalog import encode_store
+
+    out = encode_store(
+        args.run, args.store, args.out, batch_size=args.batch_size, device=args.device,
+        overwrite=args.overwrite, progress=args.progress,
+    )
+    print(f"wrote latent catalogue {out}")
+    return 0

@@ -1,0 +1,82 @@
+"""``galvae train STORE --out RUN``: train the paper's VAE on an image store."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["register", "run"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train the VAE on one or more image stores (one run directory)",
+        description=(
+            "Train the convolutional VAE of the paper (Section 3.1) with PyTorch Lightning. "
+            "The run directory RUN receives config.json, split.json, checkpoints/, metrics.csv "
+            "and the exported model (model.safetensors + model.json)."
+        ),
+    )
+    p.add_argument("store", nargs="+", help="image store(s) (.h5); several are concatenated")
+    p.add_argument("--out", required=True, metavar="RUN", help="run directory")
+    p.add_argument("--latent-dim", type=int, default=40, help="latent dimension NL (default 40)")
+    p.add_argument("--loss", default="mse", choices=("mse", "mae"), help="reconstruction loss (default mse)")
+    p.add_argument("--kl-weight", type=float, default=1.0, help="k, the weight of the KL term (default 1)")
+    p.add_argument("--activation", default="leaky_relu", choices=("leaky_relu", "relu"),
+                   help="activation of the encoder/decoder blocks (default leaky_relu)")
+    p.add_argument("--kl-warmup", type=int, default=0, metavar="EPOCHS",
+                   help="variant: ramp k linearly over EPOCHS epochs (default 0, off, as in the paper)")
+    p.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3, the paper's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and data order")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="fraction of ids held out (default 0.1)")
+    p.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
+                   help="stop after PATIENCE epochs without a better validation loss")
+    p.add_argument("--precision", default="32", choices=("32", "bf16-mixed", "16-mixed"),
+                   help="numerical precision passed to lightning.Trainer (default 32)")
+    p.add_argument("--accelerator", default="auto", help="lightning accelerator: auto, cpu, gpu, mps (default auto)")
+    p.add_argument("--devices", default="1", help="lightning devices (default 1)")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
+    p.add_argument("--resume", action="store_true", help="continue RUN from RUN/checkpoints/last.ckpt")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.set_defaults(func=run)
+
+
+def _devices(text: str) -> int | str:
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..training.train import train
+
+    result = train(
+        args.store if len(args.store) > 1 else args.store[0],
+        args.out,
+        latent_dim=args.latent_dim,
+        loss=args.loss,
+        kl_weight=args.kl_weight,
+        activation=args.activation,
+        kl_warmup_epochs=args.kl_warmup,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+        early_stopping=args.early_stopping,
+        precision=args.precision,
+        accelerator=args.accelerator,
+        devices=_devices(args.devices),
+        num_workers=args.workers,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=args.progress,
+    )
+    print(
+        f"trained {result.epochs} epochs ({result.global_step} steps); best validation loss "
+        f"{result.best_val_loss:.4g}; model in {result.model_path}"
+    )
+    return 0

@@ -1,0 +1,293 @@
+"""Store-level products: latent catalogues, reconstructions and mock images.
+
+Latent catalogue columns: ``id``; ``mu_0`` … ``mu_{NL-1}`` (latent means);
+``logvar_0`` … (log-variances log σ²); ``recon_error``, the mean over the
+3 × S × S pixels of the model's reconstruction loss (squared error for
+"mse", absolute error for "mae") between an image and the decoding of its
+μ.  Written as Parquet (schema metadata key ``galvae``, JSON) or, when the
+name ends in ``.fits``/``.fit``/``.fits.gz``, as a FITS binary table (header
+keys MODEL, STORE, SURVEY, NLATENT, IMSIZE, LOSS, GALVAEV, and the JSON in
+``GALVAEMD``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .._version import __version__
+from ..config import config_to_dict
+from ..data.store import ImageStore, ImageStoreWriter
+from ..errors import GalvaeFileError, GalvaeValueError
+from .export import check_store_matches
+from .model import GalaxyVAE
+
+__all__ = ["encode_store", "reconstruct_store", "generate_mocks", "read_latent_catalog"]
+
+log = logging.getLogger(__name__)
+
+ModelLike = str | os.PathLike[str] | GalaxyVAE
+_FITS_SUFFIXES = (".fits", ".fit", ".fits.gz")
+
+
+def _model(model: ModelLike, device: str) -> GalaxyVAE:
+    if isinstance(model, GalaxyVAE):
+        return model
+    return GalaxyVAE.load(model, device=device)
+
+
+def _open(store: str | os.PathLike[str] | ImageStore) -> ImageStore:
+    return store if isinstance(store, ImageStore) else ImageStore(store)
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and not overwrite:
+        raise GalvaeFileError(out, "already exists (pass overwrite=True / --overwrite to replace it)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _is_fits(path: Path) -> bool:
+    return path.name.lower().endswith(_FITS_SUFFIXES)
+
+
+def encode_store(
+    model: ModelLike,
+    store: str | os.PathLike[str] | ImageStore,
+    out: str | os.PathLike[str],
+    *,
+    batch_size: int = 256,
+    device: str = "cpu",
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Write the latent catalogue of every image of a store.
+
+    Parameters
+    ----------
+    model : GalaxyVAE or path
+        Loaded model, run directory or exported model file.
+    store : ImageStore or path
+        Must have the size and normalisation the model expects.
+    out : path
+        ``.fits`` (FITS table) or anything else (Parquet).
+    batch_size : int, default 256
+        Images read and encoded at a time.
+    device : str, default "cpu"
+        Used when ``model`` is a path.
+    overwrite : bool, default False
+    progress : bool, default True
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    GalvaeValueError
+        If the store does not match the model.
+    GalvaeFileError
+        If ``out`` exists without ``overwrite`` or a file cannot be read.
+    """
+    import torch
+
+    from ..losses.elbo import reconstruction_error
+
+    vae = _model(model, device)
+    st = _open(store)
+    check_store_matches(vae.meta, st)
+    out = Path(out)
+    _check_out(out, overwrite)
+    batch_size = GalaxyVAE._check_batch(batch_size)
+    n, nl = len(st), vae.latent_dim
+    mu = np.empty((n, nl), np.float32)
+    lv = np.empty((n, nl), np.float32)
+    err = np.empty(n, np.float32)
+    npix = 3 * vae.size * vae.size
+    net, dev = vae.network, vae.device
+    with torch.inference_mode():
+        for i in tqdm(range(0, n, batch_size), desc="encode", unit="batch", disable=not progress):
+            x = torch.from_numpy(st.read(slice(i, i + batch_size))).to(dev)
+            m, v = net.encode(x)
+            r = net.decode(m)
+            mu[i : i + len(x)] = m.float().cpu().numpy()
+            lv[i : i + len(x)] = v.float().cpu().numpy()
+            err[i : i + len(x)] = (reconstruction_error(r, x, vae.config.loss) / npix).cpu().numpy()
+    columns: dict[str, Any] = {"id": st.ids.astype(str)}
+    columns.update({f"mu_{j}": mu[:, j] for j in range(nl)})
+    columns.update({f"logvar_{j}": lv[:, j] for j in range(nl)})
+    columns["recon_error"] = err
+    meta = {
+        "model": os.path.abspath(vae.path), "store": os.path.abspath(st.path), "survey": st.survey,
+        "latent_dim": nl, "size": vae.size, "loss": vae.config.loss, "galvae_version": __version__,
+        "normalisation": config_to_dict(st.normalisation),
+        "recon_error": f"mean over the 3 x S x S pixels of the per-pixel {vae.config.loss} of the decoded mean",
+    }
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        if _is_fits(out):
+            _write_fits(tmp, columns, meta)
+        else:
+            _write_parquet(tmp, columns, meta)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("wrote latent catalogue of %d images (NL=%d) to %s", n, nl, out)
+    return out
+
+
+def _write_parquet(path: Path, columns: dict[str, Any], meta: dict[str, Any]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({k: pa.array(v) for k, v in columns.items()})
+    table = table.replace_schema_metadata({b"galvae": json.dumps(meta).encode()})
+    pq.write_table(table, path)
+
+
+def _write_fits(path: Path, columns: dict[str, Any], meta: dict[str, Any]) -> None:
+    from astropy.io import fits
+    from astropy.table import Table
+
+    table = Table(columns)
+    hdu = fits.table_to_hdu(table)
+    hdr = hdu.header
+    hdr["EXTNAME"] = "LATENTS"
+    # Paths may be long: no comments on these cards (astropy continues long strings).
+    hdr["MODEL"] = meta["model"]
+    hdr["STORE"] = meta["store"]
+    hdr["SURVEY"] = meta["survey"]
+    hdr["NLATENT"] = (meta["latent_dim"], "latent dimension NL")
+    hdr["IMSIZE"] = (meta["size"], "image side S in pixels")
+    hdr["LOSS"] = (meta["loss"], "reconstruction loss of recon_error")
+    hdr["GALVAEV"] = (meta["galvae_version"], "galvae version")
+    hdr["GALVAEMD"] = json.dumps(meta)
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=True)
+
+
+def read_latent_catalog(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
+    """Read a latent catalogue as a pandas DataFrame plus its metadata dict.
+
+    Raises
+    ------
+    GalvaeFileError
+        If the file is missing or carries no galvae metadata.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise GalvaeFileError(p, "latent catalogue not found")
+    if _is_fits(p):
+        from astropy.io import fits
+        from astropy.table import Table
+
+        with fits.open(p) as hdul:
+            raw = hdul[1].header.get("GALVAEMD")
+            df = Table(hdul[1].data).to_pandas()
+        if "id" in df and df["id"].dtype == object:
+            df["id"] = df["id"].map(lambda v: v.decode() if isinstance(v, bytes) else str(v))
+    else:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(p)
+        raw = (table.schema.metadata or {}).get(b"galvae")
+        df = table.to_pandas()
+    if raw is None:
+        raise GalvaeFileError(p, "not a galvae latent catalogue (no galvae metadata)")
+    return df, json.loads(raw)
+
+
+def reconstruct_store(
+    model: ModelLike,
+    store: str | os.PathLike[str] | ImageStore,
+    out: str | os.PathLike[str],
+    *,
+    batch_size: int = 256,
+    device: str = "cpu",
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Write an image store of reconstructions (decoded μ), same ids and order.
+
+    The output keeps the input's survey, normalisation and pixel scale and
+    records ``reconstructed_from`` and ``model`` attributes.
+
+    Raises
+    ------
+    GalvaeValueError
+        If the store does not match the model.
+    GalvaeFileError
+        If ``out`` exists without ``overwrite``.
+    """
+    vae = _model(model, device)
+    st = _open(store)
+    check_store_matches(vae.meta, st)
+    batch_size = GalaxyVAE._check_batch(batch_size)
+    ids = st.ids
+    with ImageStoreWriter(
+        out, size=st.size, survey=st.survey, normalisation=st.normalisation,
+        pixel_scale_arcsec=st.pixel_scale_arcsec, overwrite=overwrite,
+        attrs={"reconstructed_from": os.path.abspath(st.path), "model": os.path.abspath(vae.path), "kind": "reconstruction"},
+    ) as w:
+        for i in tqdm(range(0, len(st), batch_size), desc="reconstruct", unit="batch", disable=not progress):
+            w.append(vae.reconstruct(st.read(slice(i, i + batch_size)), batch_size=batch_size), ids[i : i + batch_size])
+    return Path(out)
+
+
+def generate_mocks(
+    model: ModelLike,
+    out: str | os.PathLike[str],
+    *,
+    n: int = 16,
+    seed: int | None = 0,
+    between: tuple[str, str] | None = None,
+    store: str | os.PathLike[str] | ImageStore | None = None,
+    steps: int = 8,
+    batch_size: int = 256,
+    device: str = "cpu",
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Write an image store of mock galaxies decoded from the latent space.
+
+    Without ``between``: ``n`` draws z ~ N(0, I) with
+    ``np.random.default_rng(seed)``, ids ``mock_00000`` …  With ``between=(id_a,
+    id_b)`` and ``store``: ``steps`` points on the line between the two
+    galaxies' μ, ids ``path_00`` ….  The latents are stored as attribute
+    ``latents`` (JSON) only for paths; prior draws are reproducible from the
+    seed (attribute ``seed``).
+
+    Raises
+    ------
+    GalvaeValueError
+        On bad n/steps, ``between`` without ``store``, or a store that does
+        not match the model.
+    GalvaeKeyError
+        On an id not in the store.
+    GalvaeFileError
+        If ``out`` exists without ``overwrite``.
+    """
+    vae = _model(model, device)
+    attrs: dict[str, Any] = {"model": os.path.abspath(vae.path)}
+    if between is not None:
+        if store is None:
+            raise GalvaeValueError("between=(id_a, id_b) needs store= holding both ids")
+        if len(between) != 2:
+            raise GalvaeValueError("between must be two ids", between)
+        st = _open(store)
+        imgs, z = vae.interpolate(str(between[0]), str(between[1]), steps=steps, store=st, return_latents=True)
+        ids = [f"path_{k:02d}" for k in range(len(imgs))]
+        attrs.update(kind="interpolation", between=[str(b) for b in between], store=os.path.abspath(st.path),
+                     latents=np.asarray(z).tolist())
+    else:
+        imgs = vae.generate(n, seed=seed, batch_size=batch_size, progress=progress)
+        ids = [f"mock_{k:05d}" for k in range(len(imgs))]
+        attrs.update(kind="prior_sample", seed=-1 if seed is None else int(seed))
+    with ImageStoreWriter(out, size=vae.size, survey="vae_mock", normalisation=vae.normalisation,
+                          overwrite=overwrite, attrs=attrs) as w:
+        w.append(imgs, ids)
+    return Path(out)

@@ -1,0 +1,241 @@
+"""``GalaxyVAE``: the trained model for notebooks (numpy in, numpy out)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from tqdm.auto import tqdm
+
+from ..config import StretchConfig
+from ..errors import GalvaeValueError
+from ..models.config import ModelConfig
+from .export import check_store_matches, load_exported
+
+__all__ = ["GalaxyVAE"]
+
+log = logging.getLogger(__name__)
+
+
+class GalaxyVAE:
+    """A trained VAE loaded from a run directory or an exported model.
+
+    Images are numpy arrays (N, 3, S, S) (or one (3, S, S) image) in the
+    normalisation of the store the model was trained on; they are processed
+    in batches, under ``torch.inference_mode()``, on the model's device, in
+    eval mode (the decoder sees μ, no sampling).  Results are float32 numpy
+    arrays.
+
+    Use :meth:`load` to create one::
+
+        model = GalaxyVAE.load("runs/decals64")
+        mu = model.encode(images)                  # (N, NL)
+        mu, logvar = model.encode(images, return_logvar=True)
+        recon = model.reconstruct(images)          # (N, 3, S, S)
+        mocks = model.generate(16, seed=1)         # (16, 3, S, S)
+
+    Attributes
+    ----------
+    network : galvae.models.VAE
+        The torch module.
+    config : ModelConfig
+    size : int
+    latent_dim : int
+    normalisation : StretchConfig
+    meta : dict
+        The exported model's description (``model.json``).
+    path : str
+    """
+
+    def __init__(self, network: Any, meta: dict[str, Any]) -> None:
+        self.network = network.eval()
+        self.meta = meta
+        self.config: ModelConfig = meta["model_config"]
+        self.normalisation: StretchConfig = meta["normalisation"]
+        self.path = str(meta.get("path", ""))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], device: str = "cpu") -> GalaxyVAE:
+        """Load from a run directory, ``model.json`` or ``model.safetensors``.
+
+        Raises
+        ------
+        GalvaeFileError
+            If no valid exported model is found.
+        """
+        network, meta = load_exported(path, device=device)
+        return cls(network, meta)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def size(self) -> int:
+        """Image side S the model expects."""
+        return self.config.size
+
+    @property
+    def latent_dim(self) -> int:
+        """NL."""
+        return self.config.latent_dim
+
+    @property
+    def device(self) -> Any:
+        """torch.device of the weights."""
+        return next(self.network.parameters()).device
+
+    def to(self, device: Any) -> GalaxyVAE:
+        """Move the weights to ``device`` (e.g. "cuda"); returns self."""
+        self.network.to(device)
+        return self
+
+    def __repr__(self) -> str:
+        return f"GalaxyVAE({self.path!r}, size={self.size}, latent_dim={self.latent_dim}, device={self.device})"
+
+    # ------------------------------------------------------------------ helpers
+    def _images(self, images: ArrayLike) -> tuple[NDArray, bool]:
+        arr = np.asarray(images, dtype=np.float32)
+        single = arr.ndim == 3
+        if single:
+            arr = arr[None]
+        s = self.size
+        if arr.ndim != 4 or arr.shape[1:] != (3, s, s):
+            raise GalvaeValueError(f"images must have shape (N, 3, {s}, {s}) or (3, {s}, {s}) for this model", arr.shape)
+        return arr, single
+
+    def _latents(self, z: ArrayLike) -> NDArray:
+        arr = np.asarray(z, dtype=np.float32)
+        if arr.ndim == 1:
+            arr = arr[None]
+        if arr.ndim != 2 or arr.shape[1] != self.latent_dim:
+            raise GalvaeValueError(f"latents must have shape (N, {self.latent_dim})", arr.shape)
+        return arr
+
+    @staticmethod
+    def _check_batch(batch_size: int) -> int:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
+            raise GalvaeValueError("batch_size must be a positive integer", batch_size)
+        return int(batch_size)
+
+    def _batched(self, fn: Any, arr: NDArray, batch_size: int, progress: bool, desc: str) -> list[tuple[NDArray, ...]]:
+        import torch
+
+        batch_size = self._check_batch(batch_size)
+        dev = self.device
+        out = []
+        with torch.inference_mode():
+            for i in tqdm(range(0, arr.shape[0], batch_size), desc=desc, unit="batch", disable=not progress, leave=False):
+                x = torch.from_numpy(np.ascontiguousarray(arr[i : i + batch_size])).to(dev)
+                out.append(tuple(t.float().cpu().numpy() for t in fn(x)))
+        return out
+
+    # ------------------------------------------------------------------ API
+    def encode(
+        self, images: ArrayLike, return_logvar: bool = False, batch_size: int = 256, progress: bool = False
+    ) -> NDArray | tuple[NDArray, NDArray]:
+        """Latent means μ (N, NL) of images (N, 3, S, S).
+
+        Parameters
+        ----------
+        images : array_like, shape (N, 3, S, S) or (3, S, S)
+        return_logvar : bool, default False
+            Also return log σ² (N, NL).
+        batch_size : int, default 256
+        progress : bool, default False
+
+        Raises
+        ------
+        GalvaeValueError
+            On images of the wrong shape.
+        """
+        arr, single = self._images(images)
+        parts = self._batched(self.network.encode, arr, batch_size, progress, "encode")
+        mu = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, self.latent_dim), np.float32)
+        lv = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, self.latent_dim), np.float32)
+        if single:
+            mu, lv = mu[0], lv[0]
+        return (mu, lv) if return_logvar else mu
+
+    def decode(self, z: ArrayLike, batch_size: int = 256, progress: bool = False) -> NDArray:
+        """Images (N, 3, S, S) decoded from latents z (N, NL)."""
+        arr = self._latents(z)
+        parts = self._batched(lambda t: (self.network.decode(t),), arr, batch_size, progress, "decode")
+        s = self.size
+        return np.concatenate([p[0] for p in parts]) if parts else np.empty((0, 3, s, s), np.float32)
+
+    def reconstruct(self, images: ArrayLike, batch_size: int = 256, progress: bool = False) -> NDArray:
+        """Decoded latent means of images: (N, 3, S, S) (or (3, S, S) for one image)."""
+        arr, single = self._images(images)
+        parts = self._batched(lambda t: (self.network.decode(self.network.encode(t)[0]),), arr, batch_size, progress, "reconstruct")
+        s = self.size
+        out = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, 3, s, s), np.float32)
+        return out[0] if single else out
+
+    def sample_prior(self, n: int, seed: int | None = None) -> NDArray:
+        """n draws z ~ N(0, I), shape (n, NL), from ``np.random.default_rng(seed)``."""
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise GalvaeValueError("n must be a positive integer", n)
+        return np.random.default_rng(seed).standard_normal((int(n), self.latent_dim)).astype(np.float32)
+
+    def generate(self, n: int, seed: int | None = None, batch_size: int = 256, progress: bool = False) -> NDArray:
+        """Mock images (n, 3, S, S): decoded draws from the prior N(0, I)."""
+        return self.decode(self.sample_prior(n, seed), batch_size=batch_size, progress=progress)
+
+    def interpolate(
+        self,
+        a: ArrayLike | str,
+        b: ArrayLike | str,
+        steps: int = 8,
+        store: Any = None,
+        return_latents: bool = False,
+    ) -> NDArray | tuple[NDArray, NDArray]:
+        """Decode points on the straight line between two latents.
+
+        Parameters
+        ----------
+        a, b : latent (NL,), image (3, S, S), or id (str, with ``store``)
+            End points; images and ids are encoded to their μ.
+        steps : int, default 8
+            Number of points, both ends included (at least 2).
+        store : ImageStore or path, optional
+            Where the ids are looked up.
+        return_latents : bool, default False
+            Also return the latents (steps, NL).
+
+        Returns
+        -------
+        ndarray, shape (steps, 3, S, S)
+
+        Raises
+        ------
+        GalvaeValueError
+            On a bad end point, too few steps, or an id without a store.
+        GalvaeKeyError
+            On an id not in the store.
+        """
+        if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 2:
+            raise GalvaeValueError("steps must be an integer of at least 2", steps)
+        za, zb = self._endpoint(a, store), self._endpoint(b, store)
+        t = np.linspace(0.0, 1.0, int(steps), dtype=np.float32)[:, None]
+        z = ((1 - t) * za[None] + t * zb[None]).astype(np.float32)
+        imgs = self.decode(z)
+        return (imgs, z) if return_latents else imgs
+
+    def _endpoint(self, p: Any, store: Any) -> NDArray:
+        if isinstance(p, str):
+            if store is None:
+                raise GalvaeValueError("an id as end point needs store=", p)
+            from ..data.store import ImageStore
+
+            st = store if isinstance(store, ImageStore) else ImageStore(store)
+            check_store_matches(self.meta, st)
+            return self.encode(st.read(int(st.index_of([p])[0])))
+        arr = np.asarray(p, dtype=np.float32)
+        if arr.shape == (self.latent_dim,):
+            return arr
+        if arr.shape == (3, self.size, self.size):
+            return self.encode(arr)
+        raise GalvaeValueError(
+            f"end point must be an id, a latent ({self.latent_dim},) or an image (3, {self.size}, {self.size})", arr.shape
+        )

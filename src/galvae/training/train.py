@@ -1,0 +1,323 @@
+"""``train``: fit the VAE on image stores into one run directory.
+
+Run directory layout::
+
+    RUN/config.json              resolved ModelConfig, TrainConfig and data (stores, size, normalisation)
+    RUN/split.json               seed, validation fraction, train and validation ids
+    RUN/checkpoints/last.ckpt    end of the latest epoch (used by resume)
+    RUN/checkpoints/best.ckpt    lowest validation loss
+    RUN/logs/metrics.csv         Lightning's CSV log (copied to RUN/metrics.csv after each fit)
+    RUN/logs/tensorboard/        TensorBoard events, when tensorboard is installed
+    RUN/model.safetensors        exported weights of the best checkpoint
+    RUN/model.json               its architecture, preprocessing and galvae version
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from ..config import config_from_dict, config_to_dict
+from ..errors import GalvaeFileError, GalvaeValueError
+from ..models.config import ModelConfig
+from .config import TrainConfig
+
+__all__ = ["train", "TrainResult"]
+
+log = logging.getLogger(__name__)
+
+StorePaths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+
+# Lightning warnings that are harmless here and would otherwise be printed on
+# every run (and turned into errors under pytest's filterwarnings=error).
+_HARMLESS_WARNINGS = (
+    r".*does not have many workers.*",
+    r".*GPU available but not used.*",
+    r".*TPU available but not used.*",
+    r".*LeafSpec.*is deprecated.*",
+    r".*Experiment logs directory .* exists and is not empty.*",
+    r".*Checkpoint directory .* exists and is not empty.*",
+    r".*smaller than the logging interval.*",
+    r".*isinstance\(treespec, LeafSpec\).*",
+    r".*You are using `torch.load` with `weights_only=False`.*",
+    r".*The number of training batches .* is smaller than.*",
+    r".*`training_step` returned `None`.*",
+)
+
+
+class _DropAdverts(logging.Filter):
+    """Drop Lightning's advertisement for its cloud logger from the run's output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` produced.
+
+    Attributes
+    ----------
+    run_dir : Path
+    model_path : Path
+        The exported ``model.json`` (weights beside it).
+    best_checkpoint : Path
+    last_checkpoint : Path
+    best_val_loss : float
+        Lowest epoch-mean validation loss (per galaxy: summed reconstruction
+        error + k · KL).
+    epochs : int
+        Epochs completed in total (a resumed run counts the earlier ones).
+    global_step : int
+        Optimiser steps in total.
+    """
+
+    run_dir: Path
+    model_path: Path
+    best_checkpoint: Path
+    last_checkpoint: Path
+    best_val_loss: float
+    epochs: int
+    global_step: int
+
+
+def _store_list(store: StorePaths) -> list[str]:
+    if isinstance(store, str | os.PathLike):
+        return [os.path.abspath(os.fspath(store))]
+    out = [os.path.abspath(os.fspath(s)) for s in store]
+    if not out:
+        raise GalvaeValueError("train needs at least one image store")
+    return out
+
+
+def _tensorboard_available() -> bool:
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def train(
+    store: StorePaths,
+    out: str | os.PathLike[str],
+    *,
+    latent_dim: int = 40,
+    loss: str = "mse",
+    kl_weight: float = 1.0,
+    activation: str = "leaky_relu",
+    kl_warmup_epochs: int = 0,
+    epochs: int = 10,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    early_stopping: int | None = None,
+    precision: str = "32",
+    accelerator: str = "auto",
+    devices: int | str = 1,
+    num_workers: int = 0,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    model_config: ModelConfig | None = None,
+    trainer_kwargs: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train the paper's VAE on one or more image stores.
+
+    Parameters
+    ----------
+    store : path or sequence of paths
+        Image store(s) of the same size and normalisation; several are
+        concatenated (their ids must be unique together).
+    out : path
+        Run directory (created).
+    latent_dim : int, default 40
+        NL.
+    loss : {"mse", "mae"}, default "mse"
+        Reconstruction loss, summed over each galaxy's pixels.
+    kl_weight : float, default 1.0
+        k of the paper's eq. 2.
+    activation : {"leaky_relu", "relu"}, default "leaky_relu"
+        Activation of the encoder/decoder blocks (see :class:`ModelConfig`).
+    kl_warmup_epochs : int, default 0
+        β-schedule variant: ramp k linearly over this many epochs (0: off,
+        the paper).
+    epochs : int, default 10
+        Total epochs; with ``resume``, training continues up to this many.
+    batch_size : int, default 64
+    lr : float, default 1e-3
+        Adam learning rate.
+    seed : int, default 0
+        Seeds the split, initial weights, data order and sampling noise.
+    val_fraction : float, default 0.1
+        Fraction of ids held out for validation.
+    early_stopping : int or None, default None
+        Patience in epochs on the validation loss.
+    precision : {"32", "bf16-mixed", "16-mixed"}, default "32"
+    accelerator : str, default "auto"
+    devices : int or str, default 1
+        Passed to ``lightning.Trainer``.
+    num_workers : int, default 0
+        DataLoader worker processes.
+    resume : bool, default False
+        Continue ``out`` from ``checkpoints/last.ckpt`` (same step, optimiser
+        state and RNG state) using the configuration saved in
+        ``config.json``; only ``epochs`` and the hardware options
+        (precision, accelerator, devices, num_workers) are taken from the
+        arguments.
+    overwrite : bool, default False
+        Delete an existing non-empty ``out`` first (ignored with ``resume``).
+    progress : bool, default True
+        Show Lightning's progress bar.
+    model_config : ModelConfig, optional
+        Full architecture for variants (channels, activation, KL warm-up);
+        when given, its ``size`` is replaced by the store's (``latent_dim``, ``loss``,
+        ``kl_weight``, ``activation`` and ``kl_warmup_epochs`` are then
+        ignored).
+    trainer_kwargs : dict, optional
+        Extra keyword arguments for ``lightning.Trainer`` (e.g.
+        ``limit_train_batches``).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    GalvaeValueError
+        On invalid options, a store size the architecture cannot take, or a
+        resumed run whose stores differ.
+    GalvaeFileError
+        If ``out`` exists without ``overwrite``/``resume``, or ``resume``
+        finds no checkpoint.
+    """
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+    from lightning.pytorch.loggers import CSVLogger
+
+    from ..latents.export import export_model
+    from .datamodule import GalaxyDataModule
+    from .module import VAEModule
+
+    run = Path(out)
+    stores = _store_list(store)
+    last = run / "checkpoints" / "last.ckpt"
+    hw = dict(precision=precision, accelerator=accelerator, devices=devices, num_workers=num_workers)
+    if resume:
+        if not last.is_file():
+            raise GalvaeFileError(last, "cannot resume: no last checkpoint in this run directory")
+        try:
+            saved = json.loads((run / "config.json").read_text())
+            mcfg = config_from_dict(ModelConfig, saved["model"])
+            tcfg = replace(config_from_dict(TrainConfig, saved["train"]), epochs=epochs, **hw)
+            saved_stores = saved["data"]["stores"]
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, GalvaeValueError) as exc:
+            raise GalvaeFileError(run / "config.json", f"cannot resume: unreadable run configuration ({exc})") from None
+        if saved_stores != stores:
+            raise GalvaeValueError(f"resumed run {run} was trained on {saved_stores}, not on", stores)
+        log.info("resuming %s from %s with its saved configuration", run, last)
+    else:
+        tcfg = TrainConfig(
+            epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, val_fraction=val_fraction,
+            early_stopping=early_stopping, **hw,
+        )
+        if run.exists() and any(run.iterdir()):
+            if not overwrite:
+                raise GalvaeFileError(run, "run directory exists and is not empty (pass overwrite=True / --overwrite, or resume=True / --resume)")
+            shutil.rmtree(run)
+        mcfg = None
+    dm = GalaxyDataModule(
+        stores, batch_size=tcfg.batch_size, val_fraction=tcfg.val_fraction, seed=tcfg.seed,
+        num_workers=tcfg.num_workers,
+    )
+    if mcfg is None:
+        base = model_config or ModelConfig(
+            size=dm.size, latent_dim=latent_dim, loss=loss, kl_weight=kl_weight, activation=activation,
+            kl_warmup_epochs=kl_warmup_epochs,
+        )
+        mcfg = replace(base, size=dm.size)
+    elif mcfg.size != dm.size:
+        raise GalvaeValueError(f"store size differs from the resumed model's size {mcfg.size}", dm.size)
+    run.mkdir(parents=True, exist_ok=True)
+    data = {"stores": stores, "size": dm.size, "normalisation": config_to_dict(dm.normalisation)}
+    (run / "config.json").write_text(json.dumps(
+        {"galvae_version": __version__, "model": config_to_dict(mcfg), "train": config_to_dict(tcfg), "data": data},
+        indent=2,
+    ) + "\n")
+    (run / "split.json").write_text(json.dumps({
+        "seed": tcfg.seed, "val_fraction": tcfg.val_fraction,
+        "train_ids": dm.ids[dm.train_rows].tolist(), "val_ids": dm.ids[dm.val_rows].tolist(),
+    }) + "\n")
+
+    L.seed_everything(tcfg.seed, workers=True, verbose=False)
+    module = VAEModule(config_to_dict(mcfg), lr=tcfg.lr)
+    ckpt = ModelCheckpoint(
+        dirpath=run / "checkpoints", filename="best", monitor="val_loss", mode="min",
+        save_top_k=1, save_last=True, enable_version_counter=False,
+    )
+    callbacks: list[Any] = [ckpt]
+    if tcfg.early_stopping is not None:
+        callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=tcfg.early_stopping))
+    if progress:
+        callbacks.append(TQDMProgressBar())
+    loggers: list[Any] = [CSVLogger(save_dir=run, name="logs", version="")]
+    if _tensorboard_available():
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(save_dir=run / "logs", name="tensorboard", version=""))
+    n_batches = max(1, -(-len(dm.train_rows) // tcfg.batch_size))
+    kwargs: dict[str, Any] = dict(
+        max_epochs=tcfg.epochs, precision=tcfg.precision, accelerator=tcfg.accelerator, devices=tcfg.devices,
+        callbacks=callbacks, logger=loggers, enable_progress_bar=progress, enable_model_summary=False,
+        log_every_n_steps=min(50, n_batches), num_sanity_val_steps=0, default_root_dir=run,
+    )
+    kwargs.update(trainer_kwargs or {})
+    lightning_log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    advert_filter = _DropAdverts()
+    lightning_log.addFilter(advert_filter)
+    try:
+        with warnings.catch_warnings():
+            for pattern in _HARMLESS_WARNINGS:
+                warnings.filterwarnings("ignore", message=pattern)
+            trainer = L.Trainer(**kwargs)
+            trainer.fit(module, datamodule=dm, ckpt_path=last if resume else None)
+    finally:
+        lightning_log.removeFilter(advert_filter)
+    metrics = run / "logs" / "metrics.csv"
+    if metrics.is_file():
+        shutil.copyfile(metrics, run / "metrics.csv")
+    best_path = Path(ckpt.best_model_path) if ckpt.best_model_path else last
+    best_score = float(ckpt.best_model_score) if ckpt.best_model_score is not None else float("nan")
+    _export_best(best_path, module, run, dm, tcfg, best_score, trainer, export_model)
+    result = TrainResult(
+        run_dir=run, model_path=run / "model.json", best_checkpoint=best_path, last_checkpoint=last,
+        best_val_loss=best_score, epochs=int(trainer.current_epoch), global_step=int(trainer.global_step),
+    )
+    log.info("trained %s: %d epochs, %d steps, best val loss %.4g", run, result.epochs, result.global_step, best_score)
+    return result
+
+
+def _export_best(best_path: Path, module: Any, run: Path, dm: Any, tcfg: TrainConfig, best: float, trainer: Any, export_model: Any) -> None:
+    import torch
+
+    from ..models.vae import VAE
+
+    state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
+    model = VAE(module.config)
+    model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
+    export_model(
+        model, run, normalisation=dm.normalisation,
+        training={
+            "stores": dm.store_paths, "seed": tcfg.seed, "epochs": int(trainer.current_epoch),
+            "global_step": int(trainer.global_step), "best_val_loss": best, "checkpoint": best_path.name,
+        },
+    )

@@ -1,0 +1,205 @@
+"""Tests of the exported model, GalaxyVAE and store-level products (galvae.latents)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+from astropy.io import fits
+
+from galvae.config import StretchConfig
+from galvae.data.store import ImageStore, write_store
+from galvae.errors import GalvaeFileError, GalvaeKeyError, GalvaeValueError
+from galvae.latents import (
+    GalaxyVAE,
+    encode_store,
+    export_model,
+    generate_mocks,
+    load_exported,
+    read_latent_catalog,
+    reconstruct_store,
+)
+from galvae.models import VAE, ModelConfig
+
+NORM = StretchConfig(kind="none")
+
+
+@pytest.fixture
+def exported(tmp_path):
+    torch.manual_seed(0)
+    net = VAE(ModelConfig(size=16, latent_dim=3))
+    path = export_model(net, tmp_path / "run", normalisation=NORM, training={"seed": 0})
+    return path, net
+
+
+@pytest.fixture
+def store16(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.random((10, 3, 16, 16), dtype=np.float32)
+    path = write_store(tmp_path / "s16.h5", images, [f"x{i}" for i in range(10)], survey="sim", normalisation=NORM)
+    return path, images
+
+
+def test_export_files_and_metadata(exported):
+    path, _ = exported
+    meta = json.loads(path.read_text())
+    assert meta["format"] == "galvae-vae" and meta["galvae_version"]
+    assert meta["model_config"]["latent_dim"] == 3 and meta["model_config"]["channels"] == [32, 64, 128]
+    assert meta["preprocessing"] == {"size": 16, "normalisation": {"kind": "none", "softening": list(NORM.softening),
+                                                                   "maximum": list(NORM.maximum)}}
+    assert (path.parent / "model.safetensors").is_file()
+
+
+def test_reload_gives_identical_encodings(exported, store16):
+    path, net = exported
+    _, images = store16
+    model = GalaxyVAE.load(path.parent)
+    with torch.no_grad():
+        mu_ref, lv_ref = net.eval().encode(torch.from_numpy(images))
+    mu, lv = model.encode(images, return_logvar=True)
+    np.testing.assert_array_equal(mu, mu_ref.numpy())
+    np.testing.assert_array_equal(lv, lv_ref.numpy())
+    again = GalaxyVAE.load(path.parent / "model.safetensors")
+    np.testing.assert_array_equal(again.encode(images), mu)
+    assert model.size == 16 and model.latent_dim == 3 and model.normalisation == NORM
+
+
+def test_mu_is_batch_invariant(exported, store16):
+    model = GalaxyVAE.load(exported[0])
+    _, images = store16
+    full = model.encode(images, batch_size=10)
+    small = model.encode(images, batch_size=3)
+    single = model.encode(images[4])
+    perm = np.random.default_rng(1).permutation(10)
+    shuffled = model.encode(images[perm], batch_size=4)
+    np.testing.assert_allclose(small, full, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(single, full[4], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(shuffled, full[perm], rtol=1e-5, atol=1e-6)
+
+
+def test_reconstruct_decode_generate(exported, store16):
+    model = GalaxyVAE.load(exported[0])
+    _, images = store16
+    recon = model.reconstruct(images, batch_size=4)
+    assert recon.shape == images.shape and recon.dtype == np.float32
+    np.testing.assert_allclose(recon, model.decode(model.encode(images)), rtol=1e-5, atol=1e-6)
+    g1, g2, g3 = model.generate(5, seed=3), model.generate(5, seed=3), model.generate(5, seed=4)
+    assert g1.shape == (5, 3, 16, 16)
+    np.testing.assert_array_equal(g1, g2)
+    assert not np.array_equal(g1, g3)
+    path = model.interpolate(np.zeros(3), np.ones(3), steps=4, return_latents=True)
+    np.testing.assert_allclose(path[1][:, 0], [0, 1 / 3, 2 / 3, 1], rtol=1e-6)
+    assert path[0].shape == (4, 3, 16, 16)
+
+
+def test_bad_inputs(exported, store16):
+    model = GalaxyVAE.load(exported[0])
+    with pytest.raises(GalvaeValueError, match=r"images must have shape \(N, 3, 16, 16\)"):
+        model.encode(np.zeros((2, 3, 32, 32)))
+    with pytest.raises(GalvaeValueError, match=r"latents must have shape \(N, 3\)"):
+        model.decode(np.zeros((2, 5)))
+    with pytest.raises(GalvaeValueError, match="batch_size"):
+        model.encode(np.zeros((2, 3, 16, 16)), batch_size=0)
+    with pytest.raises(GalvaeValueError, match="steps"):
+        model.interpolate(np.zeros(3), np.ones(3), steps=1)
+    with pytest.raises(GalvaeKeyError, match="nope"):
+        model.interpolate("x1", "nope", store=store16[0])
+
+
+def test_model_to_device(exported):
+    model = GalaxyVAE.load(exported[0]).to("cpu")
+    assert model.device == torch.device("cpu")
+
+
+def test_load_errors(tmp_path, exported):
+    with pytest.raises(GalvaeFileError, match="no exported galvae model"):
+        GalaxyVAE.load(tmp_path / "missing")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "other"}))
+    with pytest.raises(GalvaeFileError, match="not a galvae model description"):
+        load_exported(bad)
+    meta = json.loads(exported[0].read_text())
+    meta["model_config"]["latent_dim"] = 7
+    wrong = exported[0].parent / "wrong.json"
+    wrong.write_text(json.dumps(meta))
+    with pytest.raises(GalvaeFileError, match="weights do not fit the architecture"):
+        load_exported(wrong)
+    del meta["model_config"]
+    wrong.write_text(json.dumps(meta))
+    with pytest.raises(GalvaeFileError, match="lacks 'model_config'"):
+        load_exported(wrong)
+
+
+def test_version_mismatch_warns(exported, caplog):
+    meta = json.loads(exported[0].read_text())
+    meta["galvae_version"] = "97.3.0"
+    exported[0].write_text(json.dumps(meta))
+    with caplog.at_level(logging.WARNING, logger="galvae.latents.export"):
+        GalaxyVAE.load(exported[0])
+    assert "galvae 97.3.0" in caplog.text
+
+
+def test_store_must_match_model(exported, tmp_path):
+    other = write_store(tmp_path / "s24.h5", np.zeros((2, 3, 24, 24), np.float32), ["a", "b"], survey="sim",
+                        normalisation=NORM)
+    with pytest.raises(GalvaeValueError, match="has size 24 but model .* expects size 16"):
+        encode_store(exported[0], other, tmp_path / "l.parquet", progress=False)
+    asinh = write_store(tmp_path / "asinh.h5", np.zeros((2, 3, 16, 16), np.float32), ["a", "b"], survey="sim",
+                        normalisation=StretchConfig())
+    with pytest.raises(GalvaeValueError, match="normalisation .*asinh.* but model .* expects .*none"):
+        reconstruct_store(exported[0], asinh, tmp_path / "r.h5", progress=False)
+
+
+@pytest.mark.parametrize("name", ["lat.parquet", "lat.fits"])
+def test_latent_catalogue(exported, store16, tmp_path, name):
+    path, images = store16
+    model = GalaxyVAE.load(exported[0])
+    out = encode_store(model, path, tmp_path / name, batch_size=4, progress=False)
+    df, meta = read_latent_catalog(out)
+    assert list(df.columns) == ["id"] + [f"mu_{j}" for j in range(3)] + [f"logvar_{j}" for j in range(3)] + ["recon_error"]
+    assert df["id"].tolist() == [f"x{i}" for i in range(10)]
+    mu, lv = model.encode(images, return_logvar=True)
+    np.testing.assert_allclose(df[["mu_0", "mu_1", "mu_2"]].to_numpy(), mu, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(df[["logvar_0", "logvar_1", "logvar_2"]].to_numpy(), lv, rtol=1e-5, atol=1e-6)
+    expected_err = ((model.reconstruct(images) - images) ** 2).mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(df["recon_error"].to_numpy(), expected_err, rtol=1e-4)
+    assert meta["store"] == str(path.resolve()) and meta["model"] == str(exported[0].resolve())
+    assert meta["latent_dim"] == 3
+    if name.endswith(".fits"):
+        hdr = fits.getheader(out, 1)
+        assert hdr["NLATENT"] == 3 and hdr["STORE"] == str(path.resolve())
+    else:
+        assert b"galvae" in pq.read_schema(out).metadata
+    with pytest.raises(GalvaeFileError, match="already exists"):
+        encode_store(model, path, out, progress=False)
+
+
+def test_reconstruct_store(exported, store16, tmp_path):
+    path, images = store16
+    out = reconstruct_store(exported[0], path, tmp_path / "rec.h5", batch_size=3, progress=False)
+    with ImageStore(out) as st:
+        assert len(st) == 10 and st.size == 16 and st.normalisation == NORM
+        assert st.ids.tolist() == [f"x{i}" for i in range(10)]
+        assert st.attrs["kind"] == "reconstruction" and st.attrs["reconstructed_from"] == str(path.resolve())
+        np.testing.assert_allclose(st.read(), GalaxyVAE.load(exported[0]).reconstruct(images), rtol=1e-5, atol=1e-6)
+
+
+def test_generate_mocks(exported, store16, tmp_path):
+    out = generate_mocks(exported[0], tmp_path / "m.h5", n=6, seed=2, progress=False)
+    with ImageStore(out) as st:
+        assert len(st) == 6 and st.size == 16 and st.attrs["kind"] == "prior_sample" and st.attrs["seed"] == 2
+        np.testing.assert_allclose(st.read(), GalaxyVAE.load(exported[0]).generate(6, seed=2), rtol=1e-6)
+    out2 = generate_mocks(exported[0], tmp_path / "p.h5", between=("x1", "x2"), store=store16[0], steps=5,
+                          progress=False)
+    model = GalaxyVAE.load(exported[0])
+    with ImageStore(out2) as st:
+        assert len(st) == 5 and st.attrs["between"] == ["x1", "x2"]
+        z = np.asarray(st.attrs["latents"])
+        np.testing.assert_allclose(z[0], model.encode(store16[1][1]), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(z[-1], model.encode(store16[1][2]), rtol=1e-5, atol=1e-6)
+    with pytest.raises(GalvaeValueError, match="needs store="):
+        generate_mocks(exported[0], tmp_path / "q.h5", between=("x1", "x2"), progress=False)

@@ -1,0 +1,115 @@
+"""Tests of the VAE network (galvae.models)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from galvae.errors import GalvaeValueError
+from galvae.models import VAE, DecoderBlock, EncoderBlock, ModelConfig, make_activation, reparameterise
+
+
+@pytest.mark.parametrize("size", [8, 16, 32])
+@pytest.mark.parametrize("nl", [1, 5])
+def test_output_shapes(size, nl):
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(size=size, latent_dim=nl))
+    x = torch.rand(3, 3, size, size)
+    recon, mu, logvar = model(x)
+    assert recon.shape == (3, 3, size, size)
+    assert mu.shape == (3, nl) and logvar.shape == (3, nl)
+    assert model.decode(torch.zeros(2, nl)).shape == (2, 3, size, size)
+    assert (recon >= 0).all()  # final ReLU
+
+
+def test_architecture_is_the_papers():
+    model = VAE(ModelConfig(size=16, latent_dim=40))
+    enc = [b[0] for b in model.encoder]
+    assert [(c.in_channels, c.out_channels) for c in enc] == [(3, 32), (32, 64), (64, 128)]
+    assert all(isinstance(b[1], nn.MaxPool2d) and isinstance(b[2], nn.LeakyReLU) for b in model.encoder)
+    dec = [b[0] for b in model.decoder]
+    assert all(isinstance(c, nn.ConvTranspose2d) and c.stride == (1, 1) for c in dec)
+    assert [(c.in_channels, c.out_channels) for c in dec] == [(128, 64), (64, 32), (32, 32)]
+    assert all(isinstance(b[1], nn.Upsample) for b in model.decoder)
+    assert model.fc_mu.in_features == 128 * 2 * 2 and model.fc_mu.out_features == 40
+    assert isinstance(model.final[0], nn.Conv2d) and model.final[0].out_channels == 3
+    assert isinstance(model.final[1], nn.ReLU)
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm | nn.Dropout) for m in model.modules())
+
+
+def test_defaults():
+    cfg = ModelConfig()
+    assert (cfg.size, cfg.latent_dim, cfg.channels, cfg.loss, cfg.kl_weight, cfg.kl_warmup_epochs) == (
+        64, 40, (32, 64, 128), "mse", 1.0, 0,
+    )
+
+
+def test_width_and_depth_variants():
+    model = VAE(ModelConfig(size=12, latent_dim=3, channels=(8, 16), activation="relu"))
+    recon, mu, _ = model(torch.rand(2, 3, 12, 12))
+    assert recon.shape == (2, 3, 12, 12) and mu.shape == (2, 3)
+    assert isinstance(model.encoder[0][2], nn.ReLU)
+
+
+@pytest.mark.parametrize("size", [12, 20, 0, 7, 4])
+def test_size_not_multiple_of_8(size):
+    with pytest.raises(GalvaeValueError, match="multiple of 8"):
+        ModelConfig(size=size)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"latent_dim": 0}, "latent_dim"),
+        ({"loss": "huber"}, "unknown reconstruction loss.*huber.*'mse', 'mae'"),
+        ({"activation": "tanh"}, "activation.*tanh"),
+        ({"kl_weight": -1.0}, "kl_weight"),
+        ({"channels": ()}, "channels"),
+        ({"kl_warmup_epochs": -2}, "kl_warmup_epochs"),
+    ],
+)
+def test_bad_config(kwargs, match):
+    with pytest.raises(GalvaeValueError, match=match):
+        ModelConfig(size=16, **kwargs)
+
+
+def test_make_activation_rejects_unknown():
+    with pytest.raises(GalvaeValueError, match="activation.*gelu"):
+        make_activation("gelu")
+
+
+def test_blocks_halve_and_double():
+    x = torch.rand(1, 4, 8, 8)
+    assert EncoderBlock(4, 6)(x).shape == (1, 6, 4, 4)
+    assert DecoderBlock(4, 6)(x).shape == (1, 6, 16, 16)
+
+
+def test_eval_mode_uses_mean_and_is_batch_invariant():
+    torch.manual_seed(1)
+    model = VAE(ModelConfig(size=16, latent_dim=4)).eval()
+    x = torch.rand(6, 3, 16, 16)
+    r1, mu1, _ = model(x)
+    r2, _, _ = model(x)
+    assert torch.equal(r1, r2)
+    _, mu_one, _ = model(x[2:3])
+    torch.testing.assert_close(mu_one[0], mu1[2], rtol=1e-5, atol=1e-6)
+
+
+def test_training_mode_samples():
+    torch.manual_seed(2)
+    model = VAE(ModelConfig(size=16, latent_dim=4)).train()
+    x = torch.rand(2, 3, 16, 16)
+    g1 = torch.Generator().manual_seed(0)
+    g2 = torch.Generator().manual_seed(0)
+    assert torch.equal(model(x, generator=g1)[0], model(x, generator=g2)[0])
+    assert not torch.equal(model(x)[0], model(x)[0])
+
+
+def test_reparameterise_statistics():
+    g = torch.Generator().manual_seed(0)
+    mu = torch.full((20000, 1), 2.0)
+    logvar = torch.full((20000, 1), torch.log(torch.tensor(0.25)).item())
+    z = reparameterise(mu, logvar, generator=g)
+    assert abs(z.mean().item() - 2.0) < 0.02
+    assert abs(z.std().item() - 0.5) < 0.02

@@ -1,0 +1,234 @@
+"""Tests of VAE training (galvae.training): objective, split, Lightning run, exact resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import cross_val_score
+
+from galvae.config import StretchConfig
+from galvae.data.store import write_store
+from galvae.errors import GalvaeFileError, GalvaeValueError
+from galvae.losses import elbo_loss
+from galvae.models import VAE, ModelConfig
+from galvae.training import TrainConfig, train
+from galvae.training.datamodule import EpochSeededSampler, GalaxyDataModule, split_ids
+
+
+def blobs(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Round (label 0) and elongated (label 1) Gaussian blobs at random angles, with noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:size, :size] - (size - 1) / 2
+    labels = np.arange(n) % 2
+    images = np.empty((n, 3, size, size), np.float32)
+    for i in range(n):
+        q = 1.0 if labels[i] == 0 else 0.3
+        th = rng.uniform(0, np.pi)
+        r = size / 6 * rng.uniform(0.8, 1.2)
+        xr = x * np.cos(th) + y * np.sin(th)
+        yr = -x * np.sin(th) + y * np.cos(th)
+        g = np.exp(-0.5 * ((xr / r) ** 2 + (yr / (r * q)) ** 2))
+        images[i] = g[None] * np.array([0.5, 0.7, 0.9])[:, None, None]
+    images = np.clip(images + rng.normal(0, 0.02, images.shape), 0, 1).astype(np.float32)
+    return images, labels
+
+
+def _fit(model, x, steps, batch=None, seed=0):
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(seed)
+    losses = []
+    n = x.shape[0]
+    for _ in range(steps):
+        perm = torch.randperm(n, generator=gen)
+        for b in range(0, n, batch or n):
+            xb = x[perm[b : b + (batch or n)]]
+            recon, mu, logvar = model(xb, generator=gen)
+            loss = elbo_loss(recon, xb, mu, logvar).loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    return losses
+
+
+def test_small_model_overfits_a_handful():
+    torch.manual_seed(0)
+    x = torch.from_numpy(blobs(8, 16)[0])
+    losses = _fit(VAE(ModelConfig(size=16, latent_dim=4)), x, steps=250)
+    assert losses[-1] < losses[0] / 4
+
+
+def test_latents_separate_classes():
+    torch.manual_seed(0)
+    images, labels = blobs(64, 16, seed=3)
+    model = VAE(ModelConfig(size=16, latent_dim=4))
+    _fit(model, torch.from_numpy(images), steps=12, batch=16)
+    with torch.no_grad():
+        mu = model.eval().encode(torch.from_numpy(images))[0].numpy()
+    acc = cross_val_score(RandomForestClassifier(50, random_state=0), mu, labels, cv=4).mean()
+    assert acc > 0.8
+
+
+def test_split_by_id_is_seeded_and_order_free():
+    ids = [f"g{i:03d}" for i in range(50)]
+    tr, va = split_ids(ids, 0.2, seed=7)
+    assert len(va) == 10 and len(tr) == 40 and not set(tr) & set(va)
+    tr2, va2 = split_ids(ids, 0.2, seed=7)
+    assert np.array_equal(va, va2)
+    _, va3 = split_ids(ids, 0.2, seed=8)
+    assert not np.array_equal(va, va3)
+    rev = ids[::-1]
+    _, va_rev = split_ids(rev, 0.2, seed=7)
+    assert sorted(np.asarray(rev)[va_rev]) == sorted(np.asarray(ids)[va])
+    with pytest.raises(GalvaeValueError, match="at least 2 images"):
+        split_ids(["only"], 0.5, 0)
+
+
+def test_sampler_order_depends_on_epoch():
+    s = EpochSeededSampler(20, seed=3)
+    first = list(s)
+    assert sorted(first) == list(range(20)) and list(s) == first
+    s.set_epoch(1)
+    assert list(s) != first
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"val_fraction": 1.0}, "val_fraction"),
+        ({"precision": "64"}, "precision.*'64'"),
+        ({"lr": -1.0}, "lr"),
+        ({"early_stopping": 0}, "early_stopping"),
+    ],
+)
+def test_bad_train_config(kwargs, match):
+    with pytest.raises(GalvaeValueError, match=match):
+        TrainConfig(**kwargs)
+
+
+@pytest.fixture
+def blob_store(tmp_path):
+    images, _ = blobs(24, 16, seed=1)
+    return write_store(tmp_path / "blobs.h5", images, [f"b{i:02d}" for i in range(24)], survey="sim",
+                       normalisation=StretchConfig(kind="none"))
+
+
+def _train(store, out, **kw):
+    opts = dict(latent_dim=3, epochs=2, batch_size=8, val_fraction=0.25, progress=False, accelerator="cpu", seed=5)
+    opts.update(kw)
+    return train(store, out, **opts)
+
+
+def _ckpt(path):
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def test_train_run_directory(blob_store, tmp_path):
+    run = tmp_path / "run"
+    res = _train(blob_store, run, epochs=2, activation="relu", kl_warmup_epochs=2)
+    assert res.epochs == 2 and res.global_step == 2 * 3  # 18 training images / batch 8 -> 3 steps
+    for name in ("config.json", "split.json", "metrics.csv", "model.json", "model.safetensors",
+                 "checkpoints/last.ckpt", "checkpoints/best.ckpt"):
+        assert (run / name).is_file(), name
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["model"]["latent_dim"] == 3 and cfg["model"]["size"] == 16
+    assert cfg["model"]["activation"] == "relu" and cfg["model"]["kl_warmup_epochs"] == 2
+    assert cfg["train"]["lr"] == 1e-3 and cfg["train"]["seed"] == 5
+    assert cfg["data"]["normalisation"]["kind"] == "none"
+    split = json.loads((run / "split.json").read_text())
+    assert len(split["val_ids"]) == 6 and len(split["train_ids"]) == 18
+    rows = list(csv.DictReader((run / "metrics.csv").read_text().splitlines()))
+    assert any(r.get("val_loss") for r in rows) and any(r.get("train_loss_epoch") for r in rows)
+    assert np.isfinite(res.best_val_loss)
+    hp = _ckpt(run / "checkpoints/last.ckpt")["hyper_parameters"]
+    assert hp["model_config"]["latent_dim"] == 3 and hp["lr"] == 1e-3
+
+
+def test_resume_is_exact(blob_store, tmp_path):
+    straight = _train(blob_store, tmp_path / "a", epochs=2)
+    first = _train(blob_store, tmp_path / "b", epochs=1)
+    assert first.global_step == 3
+    mid = _ckpt(tmp_path / "b/checkpoints/last.ckpt")
+    resumed = _train(blob_store, tmp_path / "b", epochs=2, resume=True)
+    assert resumed.global_step == straight.global_step == 6
+    a = _ckpt(tmp_path / "a/checkpoints/last.ckpt")
+    b = _ckpt(tmp_path / "b/checkpoints/last.ckpt")
+    assert b["global_step"] == 6 and b["epoch"] == a["epoch"]
+    for k, v in a["state_dict"].items():
+        assert torch.equal(v, b["state_dict"][k]), k
+    state_a = a["optimizer_states"][0]["state"]
+    state_b = b["optimizer_states"][0]["state"]
+    assert state_a.keys() == state_b.keys()
+    for k in state_a:
+        assert torch.equal(state_a[k]["exp_avg"], state_b[k]["exp_avg"])
+        assert torch.equal(state_a[k]["exp_avg_sq"], state_b[k]["exp_avg_sq"])
+    # the resumed run really started from the saved optimiser state, not from scratch
+    key = next(iter(mid["optimizer_states"][0]["state"]))
+    assert float(mid["optimizer_states"][0]["state"][key]["step"]) == 3
+    assert float(state_b[key]["step"]) == 6
+
+
+def test_existing_run_needs_overwrite(blob_store, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "x").write_text("x")
+    with pytest.raises(GalvaeFileError, match="not empty.*overwrite"):
+        _train(blob_store, run)
+
+
+def test_resume_without_checkpoint(blob_store, tmp_path):
+    with pytest.raises(GalvaeFileError, match="cannot resume"):
+        _train(blob_store, tmp_path / "none", resume=True)
+
+
+def test_bad_options(blob_store, tmp_path):
+    with pytest.raises(GalvaeValueError, match="unknown reconstruction loss.*'huber'"):
+        _train(blob_store, tmp_path / "r1", loss="huber")
+    with pytest.raises(GalvaeValueError, match="precision"):
+        _train(blob_store, tmp_path / "r2", precision="8")
+
+
+def test_store_size_not_multiple_of_8(tmp_path):
+    path = write_store(tmp_path / "s12.h5", np.zeros((4, 3, 12, 12), np.float32), list("abcd"), survey="sim",
+                       normalisation=StretchConfig(kind="none"))
+    with pytest.raises(GalvaeValueError, match="multiple of 8.*12"):
+        _train(path, tmp_path / "run")
+
+
+def test_datamodule_rejects_duplicate_ids_across_stores(blob_store):
+    with pytest.raises(GalvaeValueError, match="not unique"):
+        GalaxyDataModule([blob_store, blob_store])
+
+
+def test_early_stopping_stops(blob_store, tmp_path):
+    # A learning rate this large makes the validation loss stop improving at once.
+    res = _train(blob_store, tmp_path / "es", epochs=15, lr=50.0, early_stopping=1)
+    assert res.epochs < 15
+
+
+def test_kl_warmup_variant():
+    from galvae.config import config_to_dict
+    from galvae.training.module import VAEModule
+
+    plain = VAEModule(config_to_dict(ModelConfig(size=16, latent_dim=2, kl_weight=2.0)))
+    ramp = VAEModule(config_to_dict(ModelConfig(size=16, latent_dim=2, kl_weight=2.0, kl_warmup_epochs=4)))
+    assert plain.kl_weight() == 2.0
+    assert ramp.kl_weight() == pytest.approx(0.5)  # epoch 0 of 4
+
+
+def test_resume_checks_run_configuration(blob_store, tmp_path):
+    run = tmp_path / "run"
+    _train(blob_store, run, epochs=1)
+    other = write_store(tmp_path / "other.h5", blobs(8, 16)[0], [f"o{i}" for i in range(8)], survey="sim",
+                        normalisation=StretchConfig(kind="none"))
+    with pytest.raises(GalvaeValueError, match="was trained on .*blobs.h5.*not on.*other.h5"):
+        _train(other, run, epochs=2, resume=True)
+    (run / "config.json").write_text("{")
+    with pytest.raises(GalvaeFileError, match="unreadable run configuration"):
+        _train(blob_store, run, epochs=2, resume=True)
