@@ -47,13 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"galvae {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings and errors only")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    _add_common(parser, None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
+    for subparser in sub.choices.values():  # the same flags are accepted after the subcommand
+        _add_common(subparser, argparse.SUPPRESS)
     return parser
+
+
+def _add_common(parser: argparse.ArgumentParser, default: object) -> None:
+    verbose = 0 if default is None else default
+    flag = False if default is None else default
+    parser.add_argument("-v", "--verbose", action="count", default=verbose, help="more log output (-vv for debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", default=flag, help="no progress bars, warnings and errors only")
+    parser.add_argument("--debug", action="store_true", default=flag, help="show full tracebacks on errors")
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:

@@ -1,1 +1,36 @@
-"""The GalSim simulator of galaxies seen by two surveys (built-in default data)."""
+"""The GalSim simulator of galaxies seen by two surveys (galvae's built-in default data).
+
+Pieces, each usable alone: :mod:`~galvae.simulate.surveys` (survey
+configurations), :mod:`~galvae.simulate.morphology` (true parameters),
+:mod:`~galvae.simulate.render` (GalSim rendering), :mod:`~galvae.simulate.votes`
+(Galaxy Zoo vote fractions), :mod:`~galvae.simulate.defects` (planted
+defects) and :mod:`~galvae.simulate.core` (:func:`simulate`, which writes image
+stores and a catalogue).
+"""
+
+from .core import SimulationConfig, SimulationResult, simulate
+from .defects import DEFECT_KINDS, DefectConfig
+from .morphology import MorphologyConfig, sample_truth
+from .render import render_galaxy, render_point_source
+from .surveys import BASS_MZLS, DECALS, BandConfig, SurveyConfig, get_survey, load_survey
+from .votes import VoteConfig, vote_fractions
+
+__all__ = [
+    "SimulationConfig",
+    "SimulationResult",
+    "simulate",
+    "DEFECT_KINDS",
+    "DefectConfig",
+    "MorphologyConfig",
+    "sample_truth",
+    "render_galaxy",
+    "render_point_source",
+    "BASS_MZLS",
+    "DECALS",
+    "BandConfig",
+    "SurveyConfig",
+    "get_survey",
+    "load_survey",
+    "VoteConfig",
+    "vote_fractions",
+]

@@ -1,0 +1,373 @@
+"""``simulate``: the same galaxies seen by two (or more) surveys, written as galvae products.
+
+:func:`simulate` draws a truth table, Galaxy Zoo vote fractions and planted
+defects, renders every galaxy in the first survey and the first ``overlap``
+galaxies again in each further survey, and writes::
+
+    OUT/<survey>.h5        one image store per survey (ids match across surveys)
+    OUT/catalog.parquet    id, ra, dec, in_overlap, truth_*, defect, defect_<survey>,
+                           psf_fwhm_<survey>_<band>, GZ DECaLS fraction and total-vote columns
+    OUT/simulation.json    the resolved SimulationConfig, the survey configurations, galvae version
+
+Determinism: every random draw comes from a :class:`numpy.random.SeedSequence`
+keyed by ``(seed, galaxy index, stream)``; the galaxy's shape (knots, tails,
+companion) uses one stream shared by all surveys, and each survey has its own
+for the PSF scatter, noise and defects.  The files are therefore identical
+whatever the number of worker processes.
+
+Overlap and bright stars: the overlap galaxies (the first ``overlap`` ids)
+sit in a strip of declination 32-34° (the BASS+MzLS / DECaLS overlap), the
+others at -10-32°.  Defects are drawn independently per survey; a bright star
+is a star on the sky, so when one survey of an overlap galaxy has one, the
+other survey shows the *same* star (same position, magnitude, colour), seen
+with its own PSF, pixel scale and saturation, with probability
+``star_shared_probability`` (default 0.5) — bright-star contamination can
+thus differ between the surveys, as in the paper's Fig. 5.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .._version import __version__
+from ..config import BANDS, StretchConfig, config_to_dict
+from ..data.labels import write_table
+from ..data.preprocess import crop_and_resize, stretch
+from ..data.store import ImageStoreWriter
+from ..errors import GalvaeFileError, GalvaeValueError
+from .defects import DefectConfig, assign_defects, plant_defect, sample_star
+from .morphology import MorphologyConfig, sample_truth
+from .render import REFERENCE_PIXEL_SCALE, render_galaxy
+from .surveys import SurveyConfig, resolve_survey, survey_to_dict
+from .votes import vote_fractions
+
+__all__ = ["SimulationConfig", "SimulationResult", "simulate", "default_workers"]
+
+log = logging.getLogger(__name__)
+
+#: Default field of view: what a 64-pixel Legacy Survey cutout at 0.262″ covers.
+DEFAULT_FOV = 64 * REFERENCE_PIXEL_SCALE
+_CHUNK = 16
+_STREAM_GALAXY, _STREAM_SURVEY, _STREAM_STAR = 0, 1, 2
+
+
+def default_workers() -> int:
+    """Cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """What :func:`simulate` renders.
+
+    Parameters
+    ----------
+    n_galaxies : int, default 2000
+        Galaxies seen by the first survey.
+    overlap : int or None, default None
+        Of those, how many the other surveys see too (the first ``overlap``
+        ids); None means 20 % of ``n_galaxies``.
+    size : int, default 64
+        Side S of the stored images (a multiple of 8).
+    seed : int, default 0
+    surveys : tuple of str, default ("decals", "bass_mzls")
+        Built-in survey names or paths to survey TOML/JSON files; the first
+        is the survey of the whole sample.
+    fov_arcsec : float, default 16.768
+        Field of view (64 × 0.262″), fixed whatever ``size`` is.
+    defect_fraction : float, default 0.005
+        Fraction of images with a planted defect, per survey.
+    star_shared_probability : float, default 0.5
+        Chance that a bright star planted in one survey of an overlap galaxy
+        also shows in the other.
+    balance : bool, default False
+        Draw morphology classes uniformly (see :mod:`galvae.simulate.morphology`).
+    """
+
+    n_galaxies: int = 2000
+    overlap: int | None = None
+    size: int = 64
+    seed: int = 0
+    surveys: tuple[str, ...] = ("decals", "bass_mzls")
+    fov_arcsec: float = DEFAULT_FOV
+    defect_fraction: float = 0.005
+    star_shared_probability: float = 0.5
+    balance: bool = False
+    morphology: MorphologyConfig = field(default_factory=MorphologyConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.n_galaxies, bool) or not isinstance(self.n_galaxies, int) or self.n_galaxies < 1:
+            raise GalvaeValueError("n_galaxies must be a positive integer", self.n_galaxies)
+        if self.overlap is not None and not (0 <= self.overlap <= self.n_galaxies):
+            raise GalvaeValueError(f"overlap must be between 0 and n_galaxies={self.n_galaxies}", self.overlap)
+        if not (8 <= self.size <= 256 and self.size % 8 == 0):
+            raise GalvaeValueError("size must be a multiple of 8 from 8 to 256", self.size)
+        if not self.surveys:
+            raise GalvaeValueError("surveys must name at least one survey")
+        if not (self.fov_arcsec > 0 and math.isfinite(self.fov_arcsec)):
+            raise GalvaeValueError("fov_arcsec must be positive", self.fov_arcsec)
+        for name in ("defect_fraction", "star_shared_probability"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise GalvaeValueError(f"{name} must be in [0, 1]", getattr(self, name))
+
+    @property
+    def n_overlap(self) -> int:
+        return int(round(0.2 * self.n_galaxies)) if self.overlap is None else int(self.overlap)
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Paths and counts of a :func:`simulate` run."""
+
+    out_dir: Path
+    stores: dict[str, Path]
+    catalog: Path
+    n_galaxies: int
+    n_overlap: int
+    defects: dict[str, dict[str, int]]
+    seconds: float
+    galaxies_per_second: float
+
+
+def _rng(seed: int, index: int, stream: int, survey: int = 0) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, index, stream, survey]))
+
+
+# --------------------------------------------------------------------------- worker side
+
+_STATE: dict[str, Any] = {}
+
+
+def _init_worker(state: dict[str, Any]) -> None:
+    _STATE.clear()
+    _STATE.update(state)
+
+
+def _render_chunk(task: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Render galaxies [start, stop) in survey ``s``; return stretched images, masks, PSF FWHMs."""
+    s, start, stop = task
+    st = _STATE
+    survey: SurveyConfig = st["surveys"][s]
+    size, fov, seed = st["size"], st["fov"], st["seed"]
+    norm: StretchConfig = st["stretch"]
+    defects = st["defects"][s]
+    imgs = np.empty((stop - start, 3, size, size), dtype=np.float32)
+    masks = np.zeros((stop - start, size, size), dtype=bool)
+    fwhms = np.empty((stop - start, 3))
+    dcfg = st["defect_config"]
+    for k, i in enumerate(range(start, stop)):
+        row = st["rows"][i]
+        srng = _rng(seed, i, _STREAM_SURVEY, s)
+        r = render_galaxy(row, survey, fov_arcsec=fov, galaxy_rng=_rng(seed, i, _STREAM_GALAXY), survey_rng=srng)
+        image = r.image
+        mask = None
+        kind = defects[i]
+        if kind != "none":
+            star = sample_star(_rng(seed, i, _STREAM_STAR), field_arcsec=fov, config=dcfg) if kind == "bright_star" else None
+            to_ref = (REFERENCE_PIXEL_SCALE / r.pixel_scale) ** 2
+            image, mask = plant_defect(
+                image,
+                kind,
+                srng,
+                pixel_scale=r.pixel_scale,
+                psf_fwhm=r.psf_fwhm,
+                sky_sigma=r.sky_sigma,
+                saturation=[b.saturation_nmgy * to_ref for b in survey.bands],
+                config=dcfg,
+                star=star,
+            )
+        flux, m = crop_and_resize(image, mask, size)
+        imgs[k] = stretch(flux, norm)
+        masks[k] = m
+        fwhms[k] = r.psf_fwhm
+    return imgs, masks, fwhms
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _sky_positions(n: int, n_overlap: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    ra = rng.uniform(120.0, 240.0, n)
+    sin_lo, sin_hi = np.sin(np.radians([32.0, 34.0]))
+    dec_ov = np.degrees(np.arcsin(rng.uniform(sin_lo, sin_hi, n)))
+    sin_lo2, sin_hi2 = np.sin(np.radians([-10.0, 32.0]))
+    dec_rest = np.degrees(np.arcsin(rng.uniform(sin_lo2, sin_hi2, n)))
+    dec = np.where(np.arange(n) < n_overlap, dec_ov, dec_rest)
+    return ra, dec
+
+
+def simulate(
+    out_dir: str | os.PathLike[str],
+    config: SimulationConfig | None = None,
+    *,
+    surveys: Sequence[str | os.PathLike[str] | SurveyConfig] | None = None,
+    workers: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    **kwargs: Any,
+) -> SimulationResult:
+    """Render the built-in simulated surveys into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : path
+        Output directory (created).
+    config : SimulationConfig, optional
+        What to render; keyword arguments (``n_galaxies=``, ``overlap=``,
+        ``size=``, ``seed=``, ``balance=``, ``defect_fraction=``,
+        ``fov_arcsec=``...) build one when omitted.
+    surveys : sequence, optional
+        Survey names, TOML/JSON paths or :class:`SurveyConfig` objects,
+        overriding ``config.surveys``; the first sees every galaxy.
+    workers : int, optional
+        Processes rendering; default all cores.  Output is identical for any
+        value.
+    overwrite : bool, default False
+        Replace existing stores and catalogue.
+    progress : bool, default True
+
+    Returns
+    -------
+    SimulationResult
+
+    Raises
+    ------
+    GalvaeFileError
+        If outputs exist and ``overwrite`` is False.
+    GalvaeValueError
+        On bad parameters.
+    """
+    if config is None:
+        config = SimulationConfig(**kwargs)
+    elif kwargs:
+        raise GalvaeValueError("give either config or keyword arguments, not both", sorted(kwargs))
+    specs = list(config.surveys) if surveys is None else list(surveys)
+    resolved = [resolve_survey(s) for s in specs]
+    names = [s.name for s in resolved]
+    if len(set(names)) != len(names):
+        raise GalvaeValueError("survey names must be distinct", names)
+    config = dataclasses.replace(config, surveys=tuple(names))
+    workers = default_workers() if workers is None else int(workers)
+    if workers < 1:
+        raise GalvaeValueError("workers must be at least 1", workers)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    store_paths = {name: out / f"{name}.h5" for name in names}
+    catalog_path = out / "catalog.parquet"
+    for p in [*store_paths.values(), catalog_path]:
+        if p.exists() and not overwrite:
+            raise GalvaeFileError(p, "already exists (use --overwrite / overwrite=True to replace it)")
+
+    t0 = time.perf_counter()
+    n, n_ov, seed = config.n_galaxies, config.n_overlap, config.seed
+    truth = sample_truth(n, np.random.default_rng([seed, 101]), balance=config.balance, config=config.morphology)
+    ids = np.array([f"sim{i:06d}" for i in range(n)])
+    ra, dec = _sky_positions(n, n_ov, np.random.default_rng([seed, 102]))
+    dcfg = DefectConfig(fraction=config.defect_fraction)
+    counts = [n] + [n_ov] * (len(resolved) - 1)
+    defects = [assign_defects(c, np.random.default_rng([seed, 103, s]), dcfg) for s, c in enumerate(counts)]
+    share = np.random.default_rng([seed, 104]).random(n_ov) < config.star_shared_probability
+    for s in range(1, len(resolved)):
+        shared = share & ((defects[0][:n_ov] == "bright_star") | (defects[s] == "bright_star"))
+        defects[0][:n_ov][shared] = "bright_star"
+        defects[s][shared] = "bright_star"
+    defects = [np.asarray(d, dtype=object) for d in defects]
+
+    rows = truth.to_dict("records")
+    state = {
+        "rows": rows,
+        "surveys": resolved,
+        "size": config.size,
+        "fov": config.fov_arcsec,
+        "seed": seed,
+        "stretch": StretchConfig(),
+        "defects": defects,
+        "defect_config": dcfg,
+    }
+    fwhm_cols: dict[str, np.ndarray] = {}
+    total = sum(counts)
+    bar = tqdm(total=total, desc="simulate", unit="gal", disable=not progress)
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(state,)) if workers > 1 else None
+    if pool is None:
+        _init_worker(state)
+    try:
+        for s, survey in enumerate(resolved):
+            tasks = [(s, a, min(a + _CHUNK, counts[s])) for a in range(0, counts[s], _CHUNK)]
+            fwhm = np.full((n, 3), np.nan)
+            results = pool.map(_render_chunk, tasks) if pool is not None else map(_render_chunk, tasks)
+            with ImageStoreWriter(
+                store_paths[survey.name],
+                size=config.size,
+                survey=survey.name,
+                normalisation=StretchConfig(),
+                pixel_scale_arcsec=config.fov_arcsec / config.size,
+                with_mask=True,
+                attrs={"simulation_seed": seed, "fov_arcsec": config.fov_arcsec, "survey_config": survey_to_dict(survey)},
+                overwrite=overwrite,
+            ) as writer:
+                bar.set_description(f"simulate {survey.name}")
+                for (_, a, b), (imgs, masks, fw) in zip(tasks, results, strict=True):
+                    writer.append(imgs, ids[a:b].tolist(), masks)
+                    fwhm[a:b] = fw
+                    bar.update(b - a)
+            for j, band in enumerate(BANDS):
+                fwhm_cols[f"psf_fwhm_{survey.name}_{band}"] = fwhm[:, j]
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        _STATE.clear()
+
+    cat = pd.DataFrame({"id": ids, "ra": ra, "dec": dec, "in_overlap": np.arange(n) < n_ov})
+    cat = pd.concat([cat, truth.reset_index(drop=True)], axis=1)
+    cat["defect"] = defects[0].astype(str)
+    for s, survey in enumerate(resolved):
+        col = np.full(n, None, dtype=object)
+        col[: counts[s]] = defects[s]
+        cat[f"defect_{survey.name}"] = col
+    for k, v in fwhm_cols.items():
+        cat[k] = v
+    votes = vote_fractions(cat, np.random.default_rng([seed, 105]))
+    cat = pd.concat([cat, votes], axis=1)
+    write_table(cat, catalog_path, overwrite=overwrite)
+    seconds = time.perf_counter() - t0
+    meta = {
+        "config": config_to_dict(config),
+        "surveys": [survey_to_dict(s) for s in resolved],
+        "galvae_version": __version__,
+        "seconds": seconds,
+        "workers": workers,
+    }
+    (out / "simulation.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    dcounts = {
+        survey.name: {str(k): int(v) for k, v in zip(*np.unique(defects[s].astype(str), return_counts=True), strict=True)}
+        for s, survey in enumerate(resolved)
+    }
+    log.info("simulated %d galaxies (%d in the overlap) in %.1f s", n, n_ov, seconds)
+    return SimulationResult(
+        out_dir=out,
+        stores=store_paths,
+        catalog=catalog_path,
+        n_galaxies=n,
+        n_overlap=n_ov,
+        defects=dcounts,
+        seconds=seconds,
+        galaxies_per_second=total / seconds if seconds > 0 else float("inf"),
+    )

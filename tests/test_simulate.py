@@ -1,0 +1,262 @@
+"""Simulator tests: surveys, morphology priors, GalSim rendering and the full run.
+
+Reference values: configured PSF FWHMs and depths are those of
+galvae.simulate.surveys (Dey et al. 2019); the tolerances are the issue's (FWHM 5 %).
+"""
+
+from __future__ import annotations
+
+import math
+
+import galsim
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from galvae import GalvaeFileError, GalvaeKeyError, GalvaeValueError, ImageStore, labels_from_catalog
+from galvae.cli import main
+from galvae.data.labels import TABLE2_RULES
+from galvae.simulate import (
+    BASS_MZLS,
+    DECALS,
+    BandConfig,
+    SimulationConfig,
+    SurveyConfig,
+    get_survey,
+    load_survey,
+    sample_truth,
+    simulate,
+    vote_fractions,
+)
+from galvae.simulate.render import _draw_native, render_galaxy, render_point_source
+
+FOV = 64 * 0.262
+
+
+def _row(**over):
+    row = sample_truth(1, 0).iloc[0].to_dict()
+    row.update(
+        truth_smooth_or_featured="featured-or-disk", truth_mag_r=15.0, truth_hlr_arcsec=1.0,
+        truth_inclination_deg=10.0, truth_disk_thickness=0.1, truth_bulge_to_total=0.0, truth_bar_strength=0.0,
+        truth_arm_strength=0.0, truth_n_arms=0, truth_companion_mag_r=float("nan"), truth_tidal_strength=0.0,
+        truth_edge_on_bulge=None, truth_pa_deg=30.0,
+    )
+    row.update(over)
+    return row
+
+
+def _render(row, survey=DECALS, noise=False, seed=0):
+    return render_galaxy(row, survey, fov_arcsec=FOV, galaxy_rng=np.random.default_rng(seed),
+                         survey_rng=np.random.default_rng(seed + 1), noise=noise)
+
+
+@pytest.mark.parametrize("survey", [DECALS, BASS_MZLS], ids=lambda s: s.name)
+@pytest.mark.parametrize("band", ["g", "r", "z"])
+def test_point_source_fwhm_matches_configuration(survey, band):
+    b = survey.band(band)
+    img = render_point_source(survey, band, size=160, pixel_scale=b.native_pixel_scale_arcsec / 8)
+    assert img.calculateFWHM() == pytest.approx(b.psf_fwhm_arcsec, rel=0.05)
+    # on the native grid the pixel response widens it only slightly
+    native = render_point_source(survey, band, size=48)
+    assert native.array.sum() == pytest.approx(1000.0, rel=0.01)
+
+
+@pytest.mark.parametrize("survey", [DECALS, BASS_MZLS], ids=lambda s: s.name)
+def test_sky_noise_matches_depth(survey):
+    rng = np.random.default_rng(5)
+    for i, band in enumerate(survey.bands):
+        img = _draw_native([], i, band, galsim.Gaussian(fwhm=1.0), 3 * FOV, rng)
+        assert img.array.std() == pytest.approx(band.sky_sigma, rel=0.03)
+    # DECaLS g from its 24.0 mag 5-sigma galaxy depth: ~0.0056 nanomaggies per pixel
+    assert DECALS.band("g").sky_sigma == pytest.approx(0.00556, rel=0.01)
+
+
+def test_flux_is_conserved_on_the_stamp():
+    row = _row(truth_mag_r=16.0)
+    img = _render(row).image
+    f_r = 10 ** (-0.4 * (16.0 - 22.5))
+    assert img[1].sum() == pytest.approx(f_r, rel=0.03)
+    # bluer-than-red disk colour: g flux = r flux * 10^(-0.4 (g - r))
+    assert img[0].sum() / img[1].sum() == pytest.approx(10 ** (-0.4 * row["truth_disk_gr"]), rel=0.03)
+
+
+def _axis_ratio(image):
+    mom = galsim.hsm.FindAdaptiveMom(galsim.Image(image.astype(np.float64)))
+    return mom.observed_shape.q, mom.moments_sigma
+
+
+def test_edge_on_truth_gives_low_measured_axis_ratio():
+    edge = _render(_row(truth_inclination_deg=88.0, truth_hlr_arcsec=3.0)).image[1]
+    face = _render(_row(truth_inclination_deg=10.0, truth_hlr_arcsec=3.0)).image[1]
+    assert _axis_ratio(edge)[0] < 0.45
+    assert _axis_ratio(face)[0] > 0.8
+
+
+def test_bass_g_r_are_blurrier_than_decals():
+    row = _row(truth_hlr_arcsec=0.5)
+    d = _render(row, DECALS).image
+    b = _render(row, BASS_MZLS).image
+    for band in (0, 1):  # g, r: 1.6/1.5" vs 1.29/1.18" PSFs
+        assert _axis_ratio(b[band])[1] > 1.15 * _axis_ratio(d[band])[1]
+    # MzLS z (1.0") is if anything sharper than DECaLS z (1.11")
+    assert _axis_ratio(b[2])[1] < _axis_ratio(d[2])[1] * 1.02
+
+
+def test_same_galaxy_same_structure_in_both_surveys():
+    row = _row(truth_arm_strength=0.5, truth_n_arms=2, truth_arm_pitch_deg=15.0, truth_hlr_arcsec=3.0)
+    d = _render(row, DECALS, seed=3).image
+    b = _render(row, BASS_MZLS, seed=3).image
+    assert np.corrcoef(d[2].ravel(), b[2].ravel())[0, 1] > 0.95
+
+
+def test_every_table2_class_in_a_default_sample():
+    rng = np.random.default_rng(11)
+    truth = sample_truth(4000, rng)
+    labels = labels_from_catalog(vote_fractions(truth, rng))
+    for rule in TABLE2_RULES:
+        assert (labels[rule.feature] == rule.label).sum() > 0, (rule.feature, rule.label)
+
+
+def test_truth_sampler_deterministic_and_mgs_like():
+    a, b = sample_truth(500, 3), sample_truth(500, 3)
+    pd.testing.assert_frame_equal(a, b)
+    assert a["truth_mag_r"].between(14, 17.77).all()
+    assert 0.07 < a["truth_redshift"].median() < 0.13
+    assert (a["truth_mag_r"] > 17).mean() > 0.4  # counts rise steeply towards the limit
+    bal = sample_truth(3000, 4, balance=True)
+    frac = bal["truth_bar"].value_counts(normalize=True)
+    assert frac.min() > 0.28  # strong / weak / no equally often
+    with pytest.raises(GalvaeValueError, match="n must be a non-negative integer"):
+        sample_truth(-1, 0)
+
+
+def test_survey_configuration_and_errors(tmp_path):
+    assert get_survey("decals") is DECALS
+    with pytest.raises(GalvaeKeyError, match="unknown survey.*'hsc'"):
+        get_survey("hsc")
+    with pytest.raises(GalvaeValueError, match="band name"):
+        BandConfig("i")
+    with pytest.raises(GalvaeValueError, match="psf_fwhm_arcsec must be a positive"):
+        BandConfig("g", psf_fwhm_arcsec=-1)
+    with pytest.raises(GalvaeValueError, match="bands must be g, r, z"):
+        SurveyConfig("x", bands=(BandConfig("r"), BandConfig("g"), BandConfig("z")))
+    (tmp_path / "bad.toml").write_text("name = [")
+    with pytest.raises(GalvaeFileError, match="bad.toml: not a valid survey file"):
+        load_survey(tmp_path / "bad.toml")
+
+
+SDSS_TOML = """
+name = "sdss"
+description = "SDSS-like: 0.396 arcsec pixels, 1.4 arcsec seeing"
+[[bands]]
+name = "g"
+pixel_scale_arcsec = 0.396
+native_pixel_scale_arcsec = 0.396
+psf_fwhm_arcsec = 1.5
+depth_mag = 22.2
+[[bands]]
+name = "r"
+pixel_scale_arcsec = 0.396
+native_pixel_scale_arcsec = 0.396
+psf_fwhm_arcsec = 1.4
+depth_mag = 22.2
+[[bands]]
+name = "z"
+pixel_scale_arcsec = 0.396
+native_pixel_scale_arcsec = 0.396
+psf_fwhm_arcsec = 1.3
+depth_mag = 20.5
+"""
+
+
+def test_a_third_survey_by_configuration_alone(tmp_path):
+    (tmp_path / "sdss.toml").write_text(SDSS_TOML)
+    sdss = load_survey(tmp_path / "sdss.toml")
+    assert sdss.band("r").pixel_scale_arcsec == 0.396
+    res = simulate(tmp_path / "out", n_galaxies=6, overlap=3, size=16, surveys=["decals", tmp_path / "sdss.toml"],
+                   workers=1, progress=False)
+    s = ImageStore(res.stores["sdss"])
+    assert len(s) == 3 and s.size == 16 and s.survey == "sdss"
+    # flux units are per reference (0.262") pixel whatever the survey: similar surface brightness
+    d = ImageStore(res.stores["decals"]).read([0, 1, 2])
+    assert abs(float(s.read().mean()) - float(d.mean())) < 0.3 * float(d.mean())
+
+
+def _run(tmp_path, name, workers, **kw):
+    cfg = dict(n_galaxies=24, overlap=8, size=16, seed=7)
+    cfg.update(kw)
+    return simulate(tmp_path / name, workers=workers, progress=False, **cfg)
+
+
+def test_same_seed_identical_files_whatever_workers(tmp_path):
+    a = _run(tmp_path, "one", 1)
+    b = _run(tmp_path, "two", 2)
+    for name in ("decals", "bass_mzls"):
+        with h5py.File(a.stores[name]) as fa, h5py.File(b.stores[name]) as fb:
+            assert fa["images"][:].tobytes() == fb["images"][:].tobytes()
+            assert fa["mask"][:].tobytes() == fb["mask"][:].tobytes()
+            assert list(fa["id"].asstr()[:]) == list(fb["id"].asstr()[:])
+    pd.testing.assert_frame_equal(pd.read_parquet(a.catalog), pd.read_parquet(b.catalog))
+    c = _run(tmp_path, "other-seed", 1, seed=8)
+    with h5py.File(a.stores["decals"]) as fa, h5py.File(c.stores["decals"]) as fc:
+        assert fa["images"][:].tobytes() != fc["images"][:].tobytes()
+
+
+def test_outputs_follow_the_contracts(tmp_path):
+    res = _run(tmp_path, "run", 1)
+    cat = pd.read_parquet(res.catalog)
+    assert len(cat) == 24 and cat["id"].is_unique
+    assert {"id", "ra", "dec", "defect", "defect_decals", "defect_bass_mzls", "in_overlap",
+            "smooth-or-featured_smooth_fraction", "psf_fwhm_bass_mzls_g"} <= set(cat.columns)
+    assert cat["in_overlap"].sum() == 8 and (cat.loc[cat.in_overlap, "dec"] > 32).all()
+    d, b = ImageStore(res.stores["decals"]), ImageStore(res.stores["bass_mzls"])
+    assert d.ids.tolist() == cat["id"].tolist() and b.ids.tolist() == cat["id"].tolist()[:8]
+    assert d.pixel_scale_arcsec == pytest.approx(FOV / 16)
+    imgs = d.read()
+    assert imgs.min() >= 0 and imgs.max() <= 1 and imgs.mean() > 0.01
+    labels = labels_from_catalog(cat)
+    assert labels["merger"].notna().sum() > 10
+    with pytest.raises(GalvaeFileError, match="already exists"):
+        _run(tmp_path, "run", 1)
+
+
+def test_planted_defects_are_where_the_catalogue_says(tmp_path):
+    clean = _run(tmp_path, "clean", 1, n_galaxies=40, overlap=10, defect_fraction=0.0)
+    dirty = _run(tmp_path, "dirty", 1, n_galaxies=40, overlap=10, defect_fraction=0.5)
+    cat = pd.read_parquet(dirty.catalog)
+    a = ImageStore(clean.stores["decals"]).read()
+    b = ImageStore(dirty.stores["decals"]).read()
+    mask = ImageStore(dirty.stores["decals"]).read_mask()
+    changed = np.abs(a - b).max(axis=(1, 2, 3)) > 1e-6
+    has = (cat["defect_decals"] != "none").to_numpy()
+    assert has.sum() >= 10
+    np.testing.assert_array_equal(changed, has)
+    for i in np.flatnonzero(cat["defect_decals"] == "missing_band"):
+        assert (b[i].max(axis=(1, 2)) == 0).any() and mask[i].all()
+    for i in np.flatnonzero(cat["defect_decals"] == "chip_edge"):
+        assert mask[i].any() and b[i][:, mask[i]].mean() < a[i][:, mask[i]].mean()  # zeroed, blended on resize
+    for i in np.flatnonzero(cat["defect_decals"] == "bright_star"):
+        assert (b[i] - a[i]).max() > 0.2
+
+
+def test_cli_simulate(tmp_path, capsys):
+    out = tmp_path / "sim"
+    assert main(["simulate", str(out), "--n-galaxies", "10", "--overlap", "4", "--size", "16", "--workers", "1",
+                 "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "simulated 10 galaxies (4 in the overlap)" in text
+    assert ImageStore(out / "bass_mzls.h5").size == 16
+    assert main(["simulate", str(out), "--n-galaxies", "10", "-q"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["simulate", str(out), "--n-galaxies", "10", "--size", "12", "-q"]) == 2
+    assert "size must be a multiple of 8" in capsys.readouterr().err
+
+
+def test_config_validation():
+    with pytest.raises(GalvaeValueError, match="overlap must be between 0 and n_galaxies=5"):
+        SimulationConfig(n_galaxies=5, overlap=6)
+    with pytest.raises(GalvaeValueError, match="defect_fraction must be in"):
+        SimulationConfig(defect_fraction=2.0)
+    assert SimulationConfig(n_galaxies=10).n_overlap == 2
+    assert math.isclose(SimulationConfig().fov_arcsec, 16.768)
