@@ -65,6 +65,8 @@ REFERENCE_PIXEL_SCALE = 0.262
 
 _GSP = galsim.GSParams(folding_threshold=1e-2, maxk_threshold=5e-3, maximum_fft_size=4096)
 _LAYER_OVERSAMPLE = 1  # numpy layers are made at REFERENCE_PIXEL_SCALE
+#: Sérsic profiles are truncated at this many half-light radii (flux renormalised): keeps FFTs small.
+_TRUNC = 6.0
 
 
 def served_size(fov_arcsec: float, band: BandConfig) -> int:
@@ -200,7 +202,7 @@ def galaxy_profiles(
     out: list[tuple[galsim.GSObject, NDArray]] = []
     smooth = row["truth_smooth_or_featured"] == "smooth"
     if smooth:
-        prof = galsim.Sersic(n=n_s, half_light_radius=row["truth_hlr_arcsec"], gsparams=_GSP)
+        prof = galsim.Sersic(n=n_s, half_light_radius=row["truth_hlr_arcsec"], trunc=_TRUNC * row["truth_hlr_arcsec"], gsparams=_GSP)
         out.append((prof.shear(q=row["truth_axis_ratio"], beta=pa), f_r * bulge_col))
         main_col = bulge_col
     else:
@@ -214,7 +216,7 @@ def galaxy_profiles(
                     galsim.Gaussian(sigma=w / 3.0, gsparams=_GSP),
                 ).rotate(pa)
             else:
-                bulge = galsim.Sersic(n=n_s, half_light_radius=bhlr, gsparams=_GSP).shear(q=row["truth_bulge_q"], beta=pa)
+                bulge = galsim.Sersic(n=n_s, half_light_radius=bhlr, trunc=_TRUNC * bhlr, gsparams=_GSP).shear(q=row["truth_bulge_q"], beta=pa)
             out.append((bulge, f_r * bt * bulge_col))
         incl = min(float(row["truth_inclination_deg"]), 89.5)
         arm_frac = float(row["truth_arm_strength"])
@@ -241,7 +243,7 @@ def galaxy_profiles(
         hlr_c = row["truth_hlr_arcsec"] * 10 ** (-0.2 * (row["truth_companion_mag_r"] - row["truth_mag_r"]))
         ang = math.radians(row["truth_companion_angle_deg"])
         sep = row["truth_companion_sep_arcsec"]
-        comp = galsim.Sersic(n=float(rng.choice([1.0, 2.0, 4.0])), half_light_radius=hlr_c, gsparams=_GSP)
+        comp = galsim.Sersic(n=float(rng.choice([1.0, 2.0, 4.0])), half_light_radius=hlr_c, trunc=_TRUNC * hlr_c, gsparams=_GSP)
         comp = comp.shear(q=float(rng.uniform(0.5, 1.0)), beta=rng.uniform(0, 180) * galsim.degrees)
         out.append((comp.shift(sep * math.cos(ang), sep * math.sin(ang)), f_c * bulge_col))
     if row["truth_tidal_strength"] > 0:
