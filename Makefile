@@ -22,9 +22,12 @@ $(BIN)/.galvae-installed: pyproject.toml
 setup: $(BIN)/.galvae-installed
 
 demo: setup
-	$(BIN)/galvae simulate $(DEMO_DIR) --n-galaxies 2000 --overlap 400 --size 64 --seed 0 --overwrite
-	$(BIN)/galvae labels $(DEMO_DIR)/catalog.parquet --out $(DEMO_DIR)/labels.parquet --overwrite
-	$(BIN)/galvae info $(DEMO_DIR)/decals.h5
+	$(BIN)/galvae simulate $(DEMO_DIR)/data --n-galaxies 2000 --overlap 400 --size 64 --seed 0 --overwrite
+	$(BIN)/galvae labels $(DEMO_DIR)/data/catalog.parquet --out $(DEMO_DIR)/labels.parquet --overwrite
+	$(BIN)/galvae train $(DEMO_DIR)/data/decals.h5 --out $(DEMO_DIR)/run --latent-dim 40 --epochs 5 --seed 0 --overwrite
+	$(BIN)/galvae encode $(DEMO_DIR)/run $(DEMO_DIR)/data/decals.h5 --out $(DEMO_DIR)/latents_decals.parquet --overwrite
+	$(BIN)/galvae encode $(DEMO_DIR)/run $(DEMO_DIR)/data/bass_mzls.h5 --out $(DEMO_DIR)/latents_bass_mzls.parquet --overwrite
+	$(BIN)/galvae generate $(DEMO_DIR)/run --n 16 --seed 1 --out $(DEMO_DIR)/mocks.h5 --overwrite
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -204,6 +204,11 @@ def train(
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
 
+    # Lightning's own INFO banners ("GPU available: ...") follow galvae's log level.
+    lightning_level = logging.INFO if log.isEnabledFor(logging.INFO) else logging.WARNING
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(lightning_level)
+
     from ..latents.export import export_model
     from .datamodule import GalaxyDataModule
     from .module import VAEModule
