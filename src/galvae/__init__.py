@@ -85,15 +85,15 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .data.dataset import GalaxyDataset
-    from .data.download import LAYERS, DownloadReport, download_cutouts
-    from .data.ingest import IngestReport, ingest
-    from .data.labels import LabelConfig, label_counts, labels_from_catalog, read_catalog, write_table
-    from .data.preprocess import preprocess
-    from .data.readers import ImageData, read_image
-    from .data.store import ImageStore, ImageStoreWriter, open_store, write_store
-    from .latents.catalog import encode_store, generate_mocks, read_latent_catalog, reconstruct_store
-    from .latents.model import GalaxyVAE
-    from .models.config import ModelConfig
-    from .training.config import TrainConfig
-    from .training.train import TrainResult, train
+    from .data.dataset import GalaxyDataset  # noqa: F401
+    from .data.download import LAYERS, DownloadReport, download_cutouts  # noqa: F401
+    from .data.ingest import IngestReport, ingest  # noqa: F401
+    from .data.labels import LabelConfig, label_counts, labels_from_catalog, read_catalog, write_table  # noqa: F401
+    from .data.preprocess import preprocess  # noqa: F401
+    from .data.readers import ImageData, read_image  # noqa: F401
+    from .data.store import ImageStore, ImageStoreWriter, open_store, write_store  # noqa: F401
+    from .latents.catalog import encode_store, generate_mocks, read_latent_catalog, reconstruct_store  # noqa: F401
+    from .latents.model import GalaxyVAE  # noqa: F401
+    from .models.config import ModelConfig  # noqa: F401
+    from .training.config import TrainConfig  # noqa: F401
+    from .training.train import TrainResult, train  # noqa: F401

@@ -196,12 +196,11 @@ def config_from_dict(cls: type[T], data: dict[str, Any]) -> T:
 
 def save_config(config: Any, path: str | os.PathLike[str]) -> None:
     """Write a config as indented JSON (atomically: temporary name, then rename)."""
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
+    from ._io import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         json.dump(config_to_dict(config), fh, indent=2, sort_keys=True)
         fh.write("\n")
-    os.replace(tmp, path)
 
 
 def load_config(cls: type[T], path: str | os.PathLike[str]) -> T:

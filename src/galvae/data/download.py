@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._io import atomic_path
 from .._version import __version__
 from ..errors import GalvaeFileError, GalvaeValueError
 
@@ -605,22 +606,18 @@ def _check_settings(out_dir: Path, settings: dict[str, Any], overwrite: bool) ->
             )
         if all(old.get(k) == settings[k] for k in settings):
             return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
-        _remove(tmp)
         raise GalvaeFileError(path, f"cannot write download settings: {exc.strerror or exc}") from exc
 
 
 def _write_manifest(path: Path, frame: pd.DataFrame) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            frame.to_parquet(tmp, index=False)
     except OSError as exc:
-        _remove(tmp)
         raise GalvaeFileError(path, f"cannot write manifest: {exc.strerror or exc}") from exc
 
 

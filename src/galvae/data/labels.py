@@ -75,6 +75,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._io import atomic_path
 from .._version import __version__
 from ..config import config_to_dict
 from ..errors import GalvaeFileError, GalvaeKeyError, GalvaeValueError
@@ -952,8 +953,7 @@ def write_table(
     if not isinstance(df, pd.DataFrame):
         raise GalvaeValueError("write_table needs a pandas DataFrame", type(df).__name__)
     path, fmt = check_table_path(path, overwrite=overwrite)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         if fmt == "parquet":
             df.to_parquet(tmp, engine="pyarrow")
         elif fmt == "csv":
@@ -961,11 +961,5 @@ def write_table(
         else:
             table = _fits_table(df)
             table.write(tmp, format="fits", overwrite=True)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     log.info("wrote %d rows to %s", len(df), path)
     return path

@@ -30,6 +30,7 @@ import h5py
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .._io import temporary_name
 from .._version import __version__
 from ..config import BANDS, StretchConfig, config_from_dict, config_to_dict
 from ..errors import GalvaeFileError, GalvaeKeyError, GalvaeValueError
@@ -104,7 +105,7 @@ class ImageStoreWriter:
         self._ids: set[str] = set()
         self._n = 0
         self._file: h5py.File | None = None
-        self._tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self._tmp = temporary_name(self.path)
 
     # -- context management
     def __enter__(self) -> ImageStoreWriter:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from .._io import atomic_path
 from .._version import __version__
 from ..config import config_to_dict
 from ..data.store import ImageStore, ImageStoreWriter
@@ -128,15 +129,11 @@ def encode_store(
         "normalisation": config_to_dict(st.normalisation),
         "recon_error": f"mean over the 3 x S x S pixels of the per-pixel {vae.config.loss} of the decoded mean",
     }
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(out) as tmp:
         if _is_fits(out):
             _write_fits(tmp, columns, meta)
         else:
             _write_parquet(tmp, columns, meta)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     log.info("wrote latent catalogue of %d images (NL=%d) to %s", n, nl, out)
     return out
 

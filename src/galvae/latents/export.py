@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .._io import atomic_path
 from .._version import __version__
 from ..config import StretchConfig, config_from_dict, config_to_dict
 from ..errors import GalvaeFileError, GalvaeValueError
@@ -44,12 +45,8 @@ FORMAT_VERSION = 1
 
 
 def _atomic_write(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def export_model(
