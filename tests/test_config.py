@@ -48,3 +48,19 @@ def test_unknown_keys_and_bad_files(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(GalvaeFileError, match="bad.json: not valid JSON"):
         load_config(PreprocessConfig, tmp_path / "bad.json")
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    from galvae._io import atomic_path
+
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError, match="midway"):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("midway")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new"
