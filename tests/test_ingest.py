@@ -178,8 +178,84 @@ def test_cli_bad_file_is_one_line(tmp_path):
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "x.png").write_text("not a png")
     proc = subprocess.run([sys.executable, "-m", "galvae", "-q", "ingest", str(tmp_path / "d"), "--out",
-                           str(tmp_path / "s.h5"), "--size", "16"], capture_output=True, text=True, timeout=120)
+                           str(tmp_path / "s.h5"), "--size", "16"], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "x.png: not a JPEG or PNG image" in lines[0]
+
+
+def test_absolute_and_symlink_escapes_refused(cutouts, tmp_path):
+    outside = _fits(tmp_path / "outside.fits")
+    (cutouts / "link.fits").symlink_to(outside)
+    cat = pd.DataFrame({"id": ["abs", "link", "ok"], "file": [str(outside), "link.fits", "gal0.fits"]})
+    cat.to_csv(cutouts / "cat.csv", index=False)
+    rep = ingest(cutouts / "cat.csv", tmp_path / "s.h5", size=16, progress=False)
+    reasons = {gid: reason for gid, _, reason in rep.unreadable}
+    assert set(reasons) == {"abs", "link"}
+    assert all("escapes the images root" in r for r in reasons.values())
+    assert ImageStore(tmp_path / "s.h5").ids.tolist() == ["ok"]
+    # the same symbolic link in a directory source is refused too
+    rep = ingest(cutouts, tmp_path / "d.h5", size=16, progress=False)
+    assert [(gid, "escapes the images root" in r) for gid, _, r in rep.unreadable] == [("link", True)]
+    assert rep.n_written == 5
+
+
+def test_reader_bug_is_reported_not_fatal(cutouts, tmp_path, monkeypatch):
+    real = ingest_mod._read_one
+
+    def buggy(files):
+        if files["file"].endswith("gal3.fits"):
+            raise RuntimeError("reader bug")
+        return real(files)
+
+    monkeypatch.setattr(ingest_mod, "_read_one", buggy)
+    rep = ingest(cutouts, tmp_path / "s.h5", size=16, progress=False)
+    assert rep.n_written == 4
+    assert [(gid, r) for gid, _, r in rep.unreadable] == [("gal3", "RuntimeError: reader bug")]
+    assert "gal3" not in ImageStore(tmp_path / "s.h5").ids.tolist()
+
+
+def test_other_pixel_scale_is_warned(cutouts, tmp_path, caplog):
+    _fits(cutouts / "gal9.fits", size=32)
+    with caplog.at_level("WARNING", logger="galvae.data.ingest"):
+        rep = ingest(cutouts, tmp_path / "s.h5", size=16, progress=False)
+    assert rep.pixel_scale_arcsec == pytest.approx(0.262 * 24 / 16)
+    assert "1 image(s) have another pixel scale or crop side" in caplog.text and "gal9" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="galvae.data.ingest"):
+        rep = ingest(cutouts, tmp_path / "c.h5", size=16, crop=16, progress=False)
+    assert rep.pixel_scale_arcsec == pytest.approx(0.262)
+    assert "another pixel scale" not in caplog.text
+
+
+def test_pool_keeps_a_bounded_number_of_blocks_in_flight():
+    from concurrent.futures import Future
+
+    class Immediate:
+        def __init__(self):
+            self.submitted = 0
+
+        def submit(self, fn, *args):
+            self.submitted += 1
+            fut = Future()
+            fut.set_result(self.submitted)
+            return fut
+
+    pool = Immediate()
+    consumed = 0
+    for result in ingest_mod._pooled(pool, iter([[]] * 10), 16, None, window=3):
+        consumed += 1
+        assert result == consumed  # input order
+        assert pool.submitted - consumed <= 3
+    assert consumed == 10 and pool.submitted == 10
+
+
+def test_relative_directory_and_catalogue_paths(cutouts, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    rep = ingest("cut", "rel.h5", size=16, progress=False)
+    assert rep.n_written == 5 and rep.unreadable == ()
+    pd.DataFrame({"id": ["a"], "file": ["gal1.fits"]}).to_csv(cutouts / "cat.csv", index=False)
+    assert main(["-q", "ingest", "cut/cat.csv", "--out", "cat.h5", "--size", "16"]) == 0
+    assert "wrote 1 of 1 images" in capsys.readouterr().out
+    assert ImageStore(tmp_path / "cat.h5").ids.tolist() == ["a"]

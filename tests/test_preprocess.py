@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from galvae import GalvaeValueError, PreprocessConfig, StretchConfig
-from galvae.data.preprocess import center_crop, crop_and_resize, inverse_stretch, preprocess, resize, stretch
+from galvae.data.preprocess import (
+    center_crop,
+    crop_and_resize,
+    inverse_stretch,
+    preprocess,
+    resize,
+    stretch,
+)
 
 
 def test_center_crop_is_centred():

@@ -6,7 +6,13 @@ from astropy.io import fits
 from PIL import Image
 
 from galvae import GalvaeFileError, GalvaeValueError
-from galvae.data.readers import read_array, read_fits, read_fits_bands, read_image, read_rgb
+from galvae.data.readers import (
+    read_array,
+    read_fits,
+    read_fits_bands,
+    read_image,
+    read_rgb,
+)
 
 
 def _cube(rng, n=3, h=20, w=24):
@@ -109,7 +115,7 @@ def test_fits_errors_name_file_and_problem(tmp_path, rng):
     good = _write_cube(tmp_path / "good.fits", _cube(rng, h=40, w=40))
     trunc = tmp_path / "trunc.fits"
     trunc.write_bytes(good.read_bytes()[:5000])
-    with pytest.raises(GalvaeFileError, match="trunc.fits: truncated or damaged FITS"):
+    with pytest.raises(GalvaeFileError, match=r"trunc.fits: truncated FITS file \(File may have been truncated"):
         read_fits(trunc)
     txt = tmp_path / "text.fits"
     txt.write_text("hello, not fits")
@@ -133,6 +139,21 @@ def test_fits_errors_name_file_and_problem(tmp_path, rng):
     _write_cube(tmp_path / "iz.fits", np.ones((2, 16, 16), np.float32), bands="iy")
     with pytest.raises(GalvaeFileError, match="include none of g, r, z"):
         read_fits(tmp_path / "iz.fits")
+    _write_cube(tmp_path / "gr3.fits", np.ones((3, 16, 16), np.float32), bands="gr", header_style="bands")
+    with pytest.raises(GalvaeFileError, match=r"gr3.fits: header BANDS='gr' names 2 band\(s\) but the cube has 3"):
+        read_fits(tmp_path / "gr3.fits")
+
+
+def test_fits_harmless_astropy_warnings_are_not_errors(tmp_path, rng):
+    # Extra bytes after the last HDU make astropy warn ("Unexpected extra
+    # padding"); the data are whole, so the file must be read, not refused.
+    data = _cube(rng, h=16, w=16)
+    padded = _write_cube(tmp_path / "padded.fits", data)
+    with open(padded, "ab") as fh:
+        fh.write(b"\0" * 100)
+    d = read_fits(padded)
+    np.testing.assert_array_equal(d.image, data)
+    assert d.bands_present == ("g", "r", "z")
 
 
 @pytest.mark.parametrize("fmt,ext", [("PNG", "png"), ("JPEG", "jpg")])

@@ -42,8 +42,9 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,7 +145,7 @@ def list_sources(source: str | os.PathLike[str], images_root: str | os.PathLike[
             if suf is None or not f.is_file() and not f.is_symlink():
                 continue
             gid = f.name[: -len(suf)]
-            loc = _inside(root, str(f))
+            loc = _inside(root, str(f.absolute()))  # f already includes the directory
             out.append((gid, loc if isinstance(loc, str) else {"file": str(loc)}))
         if not out:
             raise GalvaeFileError(src, f"no image files in directory (accepted: {', '.join(IMAGE_SUFFIXES)})")
@@ -220,7 +221,7 @@ def _load_block(items: Sequence[tuple[str, dict[str, str]]], size: int, crop: in
             out.append((gid, img, m, data.kind, data.pixel_scale_arcsec, side))
         except GalvaeError as exc:
             out.append((gid, None, str(exc)))
-        except Exception as exc:  # a reader bug must not kill a long ingest; it is reported
+        except Exception as exc:  # noqa: BLE001 - a reader bug must not kill a long ingest; it is reported
             out.append((gid, None, f"{type(exc).__name__}: {exc}"))
     return out
 
@@ -228,6 +229,33 @@ def _load_block(items: Sequence[tuple[str, dict[str, str]]], size: int, crop: in
 def _blocks(items: list[tuple[str, dict[str, str]]], n: int) -> Iterator[list[tuple[str, dict[str, str]]]]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
+
+
+def _pooled(
+    pool: ProcessPoolExecutor,
+    chunks: Iterable[list[tuple[str, dict[str, str]]]],
+    size: int,
+    crop: int | None,
+    window: int,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Results of :func:`_load_block` in input order, at most ``window`` blocks in flight.
+
+    ``Executor.map`` submits every block at once and keeps finished ones until
+    they are consumed; the window keeps memory bounded whatever the number of
+    images.
+    """
+    todo = iter(chunks)
+    pending: deque[Future[list[tuple[Any, ...]]]] = deque()
+    for chunk in todo:
+        pending.append(pool.submit(_load_block, chunk, size, crop))
+        if len(pending) >= window:
+            break
+    while pending:
+        result = pending.popleft().result()
+        nxt = next(todo, None)
+        if nxt is not None:
+            pending.append(pool.submit(_load_block, nxt, size, crop))
+        yield result
 
 
 # --------------------------------------------------------------------------- ingest
@@ -319,14 +347,15 @@ def ingest(
     kind: str | None = None
     in_scale = math.nan if pixel_scale_arcsec is None else float(pixel_scale_arcsec)
     side_seen: int | None = None
+    other_scale: list[str] = []
     chosen = stretch
     n_written = 0
     bar = tqdm(total=len(todo), desc=f"ingest {out.name}", unit="img", disable=not progress)
     pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
-        chunks = list(_blocks(todo, BLOCK))
+        chunks = _blocks(todo, BLOCK)
         results = (
-            pool.map(_load_block, chunks, [size] * len(chunks), [crop] * len(chunks))
+            _pooled(pool, chunks, size, crop, window=2 * workers)
             if pool is not None
             else (_load_block(c, size, crop) for c in chunks)
         )
@@ -350,6 +379,12 @@ def ingest(
                         f"{locations[gid]} is a {k} image but earlier inputs were {kind} images; "
                         "one store holds one kind (ingest FITS/float and JPEG/PNG/uint8 separately)"
                     )
+                elif side != side_seen or (
+                    pixel_scale_arcsec is None
+                    and not (math.isnan(scale) and math.isnan(in_scale))
+                    and not math.isclose(scale, in_scale, rel_tol=1e-6)
+                ):
+                    other_scale.append(gid)
                 imgs.append(apply_stretch(img, chosen))
                 ids.append(gid)
                 masks.append(m)
@@ -395,6 +430,12 @@ def ingest(
     report_path.write_text(report.to_json() + "\n", encoding="utf-8")
     if unreadable:
         log.warning("%d of %d sources could not be ingested (listed in %s)", len(unreadable), len(sources), report_path)
+    if other_scale:
+        log.warning(
+            "%d image(s) have another pixel scale or crop side than the first one, so the store's "
+            "pixel_scale_arcsec (%.4g) does not hold for them (e.g. %s); pass --crop / pixel_scale_arcsec",
+            len(other_scale), report.pixel_scale_arcsec, ", ".join(other_scale[:5]),
+        )
     if duplicates:
         log.warning("%d duplicate ids skipped (first occurrence kept): %s", len(duplicates), ", ".join(duplicates[:10]))
     return report

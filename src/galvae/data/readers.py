@@ -60,13 +60,13 @@ from ..config import BANDS
 from ..errors import GalvaeFileError, GalvaeValueError
 
 __all__ = [
-    "ImageData",
     "IMAGE_SUFFIXES",
-    "read_image",
+    "ImageData",
+    "read_array",
     "read_fits",
     "read_fits_bands",
+    "read_image",
     "read_rgb",
-    "read_array",
 ]
 
 log = logging.getLogger(__name__)
@@ -187,24 +187,31 @@ def _load_fits(path: Path) -> list[_HDU]:
     if path.is_dir():
         raise GalvaeFileError(path, "is a directory, not an image file")
     out = []
-    try:
-        with open(path, "rb") as fh, warnings.catch_warnings():
-            # astropy only warns about a truncated file; make it an error here.
-            warnings.simplefilter("error")
-            with fits.open(fh, memmap=False) as hdul:
+    failure: Exception | None = None
+    with warnings.catch_warnings(record=True) as caught:
+        # astropy only *warns* that a file is truncated (the data read may then
+        # fail or come back short); record the warnings and decide below.
+        warnings.simplefilter("always")
+        try:
+            with open(path, "rb") as fh, fits.open(fh, memmap=False) as hdul:
                 for hdu in hdul:
                     if getattr(hdu, "is_image", False) and hdu.data is not None:
                         out.append(_HDU(hdu.name, np.array(hdu.data), hdu.header.copy()))
-    except Warning as exc:
-        raise GalvaeFileError(path, f"truncated or damaged FITS file ({exc})") from None
-    except (OSError, ValueError, TypeError, IndexError, EOFError) as exc:
-        raise GalvaeFileError(path, f"not a readable FITS file ({exc})") from None
+        except (OSError, ValueError, TypeError, IndexError, EOFError) as exc:
+            failure = exc
+    truncated = [str(w.message) for w in caught if "truncated" in str(w.message).lower()]
+    if truncated:
+        raise GalvaeFileError(path, f"truncated FITS file ({truncated[0]})")
+    if failure is not None:
+        raise GalvaeFileError(path, f"not a readable FITS file ({failure})")
+    for w in caught:
+        log.debug("%s: astropy warned: %s", path, w.message)
     if not out:
         raise GalvaeFileError(path, "no image data in any HDU")
     return out
 
 
-def _pixel_scale(header) -> float:  # noqa: ANN001 - astropy Header
+def _pixel_scale(header) -> float:
     try:
         if "CD1_1" in header:
             cd11 = float(header["CD1_1"])
@@ -219,7 +226,8 @@ def _pixel_scale(header) -> float:  # noqa: ANN001 - astropy Header
     return float("nan")
 
 
-def _band_names(header, n: int) -> list[str] | None:  # noqa: ANN001
+def _band_names(path: Path, header, n: int) -> list[str] | None:
+    """Plane names from ``BAND0``.. or ``BANDS``; None when the header names none."""
     names = []
     for i in range(n):
         key = f"BAND{i}"
@@ -231,8 +239,9 @@ def _band_names(header, n: int) -> list[str] | None:  # noqa: ANN001
         return names
     if "BANDS" in header:
         text = str(header["BANDS"]).strip().lower().replace(",", "")
-        if len(text) == n:
-            return list(text)
+        if len(text) != n:
+            raise GalvaeFileError(path, f"header BANDS={text!r} names {len(text)} band(s) but the cube has {n} plane(s)")
+        return list(text)
     if "FILTER" in header and n == 1:
         return [str(header["FILTER"]).strip().lower()[:1]]
     return None
@@ -282,7 +291,7 @@ def read_fits(path: str | os.PathLike[str], *, bands: str | None = None) -> Imag
         if len(names) != n:
             raise GalvaeFileError(path, f"has {n} image plane(s) but bands={bands!r} names {len(names)}")
     else:
-        names = _band_names(header, n)
+        names = _band_names(path, header, n)
         if names is None:
             if n == 3:
                 log.info("%s: no band keywords; taking the 3 planes as g, r, z", path)
