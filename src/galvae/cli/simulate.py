@@ -33,6 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--fov", type=float, help="field of view in arcsec (default 16.768 = 64 x 0.262)")
     p.add_argument("--defect-fraction", type=float, default=0.005, help="fraction of images with a planted defect (default 0.005)")
+    p.add_argument(
+        "--defect-kinds",
+        help="comma-separated defect kinds to plant, equally often (default: all, weighted as "
+        "galvae.simulate.DefectConfig: bright_star, satellite_trail, missing_band, bleed_trail, chip_edge)",
+    )
     p.add_argument("--balance", action="store_true", help="draw morphology classes uniformly instead of with sky frequencies")
     p.add_argument("--overwrite", action="store_true", help="replace existing stores and catalogue")
     p.set_defaults(func=run)
@@ -41,11 +46,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from ..errors import GalvaeValueError
     from ..simulate.core import SimulationConfig, simulate
+    from ..simulate.defects import DEFECT_KINDS, DefectConfig
 
     kw = {}
     if args.fov is not None:
         kw["fov_arcsec"] = args.fov
+    if args.defect_kinds is not None:
+        kinds = [k.strip() for k in args.defect_kinds.split(",") if k.strip()]
+        bad = [k for k in kinds if k not in DEFECT_KINDS]
+        if bad or not kinds:
+            raise GalvaeValueError("--defect-kinds", args.defect_kinds, DEFECT_KINDS)
+        kw["defects"] = DefectConfig(weights=tuple(float(k in kinds) for k in DEFECT_KINDS))
     config = SimulationConfig(
         n_galaxies=args.n_galaxies,
         overlap=args.overlap,

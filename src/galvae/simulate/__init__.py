@@ -8,29 +8,44 @@ defects) and :mod:`~galvae.simulate.core` (:func:`simulate`, which writes image
 stores and a catalogue).
 """
 
-from .core import SimulationConfig, SimulationResult, simulate
+from .core import (
+    SimulationConfig,
+    SimulationResult,
+    load_simulation_config,
+    render_galaxies,
+    simulate,
+)
 from .defects import DEFECT_KINDS, DefectConfig
 from .morphology import MorphologyConfig, sample_truth
 from .render import render_galaxy, render_point_source
-from .surveys import BASS_MZLS, DECALS, BandConfig, SurveyConfig, get_survey, load_survey
+from .surveys import (
+    BASS_MZLS,
+    DECALS,
+    BandConfig,
+    SurveyConfig,
+    get_survey,
+    load_survey,
+)
 from .votes import VoteConfig, vote_fractions
 
 __all__ = [
-    "SimulationConfig",
-    "SimulationResult",
-    "simulate",
-    "DEFECT_KINDS",
-    "DefectConfig",
-    "MorphologyConfig",
-    "sample_truth",
-    "render_galaxy",
-    "render_point_source",
     "BASS_MZLS",
     "DECALS",
+    "DEFECT_KINDS",
     "BandConfig",
+    "DefectConfig",
+    "MorphologyConfig",
+    "SimulationConfig",
+    "SimulationResult",
     "SurveyConfig",
-    "get_survey",
-    "load_survey",
     "VoteConfig",
+    "get_survey",
+    "load_simulation_config",
+    "load_survey",
+    "render_galaxies",
+    "render_galaxy",
+    "render_point_source",
+    "sample_truth",
+    "simulate",
     "vote_fractions",
 ]

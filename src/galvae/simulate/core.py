@@ -8,6 +8,7 @@ galaxies again in each further survey, and writes::
     OUT/catalog.parquet    id, ra, dec, in_overlap, truth_*, defect, defect_<survey>,
                            psf_fwhm_<survey>_<band>, GZ DECaLS fraction and total-vote columns
     OUT/simulation.json    the resolved SimulationConfig, the survey configurations, galvae version
+                           (:func:`load_simulation_config` reads them back to re-run it)
 
 Determinism: every random draw comes from a :class:`numpy.random.SeedSequence`
 keyed by ``(seed, galaxy index, stream)``; the galaxy's shape (knots, tails,
@@ -43,8 +44,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .._io import atomic_path
 from .._version import __version__
-from ..config import BANDS, StretchConfig, config_to_dict
+from ..config import BANDS, StretchConfig, config_from_dict, config_to_dict
 from ..data.labels import write_table
 from ..data.preprocess import crop_and_resize, stretch
 from ..data.store import ImageStoreWriter
@@ -55,7 +57,14 @@ from .render import REFERENCE_PIXEL_SCALE, render_galaxy
 from .surveys import SurveyConfig, resolve_survey, survey_to_dict
 from .votes import vote_fractions
 
-__all__ = ["SimulationConfig", "SimulationResult", "simulate", "default_workers"]
+__all__ = [
+    "SimulationConfig",
+    "SimulationResult",
+    "simulate",
+    "render_galaxies",
+    "default_workers",
+    "load_simulation_config",
+]
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +108,12 @@ class SimulationConfig:
         also shows in the other.
     balance : bool, default False
         Draw morphology classes uniformly (see :mod:`galvae.simulate.morphology`).
+    morphology : MorphologyConfig
+        Priors of the truth table.
+    defects : DefectConfig or None, default None
+        Kind weights and shapes of planted defects
+        (:class:`galvae.simulate.defects.DefectConfig`); its ``fraction`` is
+        replaced by ``defect_fraction``.
     """
 
     n_galaxies: int = 2000
@@ -111,6 +126,7 @@ class SimulationConfig:
     star_shared_probability: float = 0.5
     balance: bool = False
     morphology: MorphologyConfig = field(default_factory=MorphologyConfig)
+    defects: DefectConfig | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.n_galaxies, bool) or not isinstance(self.n_galaxies, int) or self.n_galaxies < 1:
@@ -193,11 +209,93 @@ def _render_chunk(task: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, n
                 config=dcfg,
                 star=star,
             )
+        if mask is not None:
+            mask = _band_mask(image, mask, kind)
         flux, m = crop_and_resize(image, mask, size)
         imgs[k] = stretch(flux, norm)
         masks[k] = m
         fwhms[k] = r.psf_fwhm
     return imgs, masks, fwhms
+
+
+def _band_mask(image: np.ndarray, mask: np.ndarray, kind: str) -> np.ndarray:
+    """Per-band invalid pixels (3, H, W) from a planted defect's (H, W) mask.
+
+    A missing band invalidates only its own plane (its zero pixels), as
+    :mod:`galvae.data.readers` masks a band without coverage in a real
+    cutout: the other two bands keep their data and the stored mask (any
+    band) is still all True.  Every other defect masks all bands.
+    """
+    m3 = np.broadcast_to(mask, image.shape).copy()
+    if kind == "missing_band":
+        m3 &= (image == 0).all(axis=(1, 2))[:, None, None]
+    return m3
+
+
+def render_galaxies(
+    truth: pd.DataFrame,
+    survey: str | os.PathLike[str] | SurveyConfig,
+    *,
+    size: int = 64,
+    seed: int = 0,
+    fov_arcsec: float = DEFAULT_FOV,
+    noise: bool = True,
+    survey_index: int = 0,
+    progress: bool = True,
+) -> np.ndarray:
+    """Render any set of galaxies in any survey, as flux images on an S-pixel grid.
+
+    Parameters
+    ----------
+    truth : pandas.DataFrame
+        Rows of :func:`~galvae.simulate.morphology.sample_truth` (or a
+        catalogue written by :func:`simulate`, whose ``truth_*`` columns
+        it reads); row ``i`` (by position) is galaxy ``i``.
+    survey : str, path or SurveyConfig
+        A built-in survey name, a survey TOML/JSON file, or a configuration.
+    size : int, default 64
+        Side S of the output images, covering ``fov_arcsec``.
+    seed : int, default 0
+    fov_arcsec : float, default 16.768
+    noise : bool, default True
+        Add sky and source noise (False: noiseless, PSF-convolved images).
+    survey_index : int, default 0
+        Position of the survey in a :func:`simulate` run: with the same
+        ``seed``, ``survey_index`` and rows, the images are exactly that
+        run's before defects and the stretch.  Galaxy shapes (knots, tails,
+        companions) do not depend on it, so a galaxy looks the same in
+        every survey.
+    progress : bool, default True
+
+    Returns
+    -------
+    ndarray of float32, shape (N, 3, size, size)
+        g, r, z in nanomaggies per 0.262″ pixel (surface brightness, as
+        :func:`simulate` stores before its asinh stretch).
+
+    Raises
+    ------
+    GalvaeValueError
+        If ``size`` or ``fov_arcsec`` is not positive.
+    """
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+        raise GalvaeValueError("size must be a positive integer", size)
+    if not (fov_arcsec > 0 and math.isfinite(fov_arcsec)):
+        raise GalvaeValueError("fov_arcsec must be positive", fov_arcsec)
+    resolved = resolve_survey(survey)
+    rows = truth.to_dict("records")
+    out = np.empty((len(rows), 3, size, size), dtype=np.float32)
+    for i, row in enumerate(tqdm(rows, desc=f"render {resolved.name}", unit="gal", disable=not progress)):
+        r = render_galaxy(
+            row,
+            resolved,
+            fov_arcsec=fov_arcsec,
+            galaxy_rng=_rng(seed, i, _STREAM_GALAXY),
+            survey_rng=_rng(seed, i, _STREAM_SURVEY, survey_index),
+            noise=noise,
+        )
+        out[i] = crop_and_resize(r.image, None, size)[0]
+    return out
 
 
 # --------------------------------------------------------------------------- driver
@@ -280,7 +378,7 @@ def simulate(
     truth = sample_truth(n, np.random.default_rng([seed, 101]), balance=config.balance, config=config.morphology)
     ids = np.array([f"sim{i:06d}" for i in range(n)])
     ra, dec = _sky_positions(n, n_ov, np.random.default_rng([seed, 102]))
-    dcfg = DefectConfig(fraction=config.defect_fraction)
+    dcfg = dataclasses.replace(config.defects or DefectConfig(), fraction=config.defect_fraction)
     counts = [n] + [n_ov] * (len(resolved) - 1)
     defects = [assign_defects(c, np.random.default_rng([seed, 103, s]), dcfg) for s, c in enumerate(counts)]
     share = np.random.default_rng([seed, 104]).random(n_ov) < config.star_shared_probability
@@ -347,15 +445,16 @@ def simulate(
     votes = vote_fractions(cat, np.random.default_rng([seed, 105]))
     cat = pd.concat([cat, votes], axis=1)
     write_table(cat, catalog_path, overwrite=overwrite)
-    seconds = time.perf_counter() - t0
+    # simulation.json holds only what determines the output (no timings, no worker count),
+    # so that every file of a run is identical whatever ``workers`` is
     meta = {
         "config": config_to_dict(config),
         "surveys": [survey_to_dict(s) for s in resolved],
         "galvae_version": __version__,
-        "seconds": seconds,
-        "workers": workers,
     }
-    (out / "simulation.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    with atomic_path(out / "simulation.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    seconds = time.perf_counter() - t0
     dcounts = {
         survey.name: {str(k): int(v) for k, v in zip(*np.unique(defects[s].astype(str), return_counts=True), strict=True)}
         for s, survey in enumerate(resolved)
@@ -371,3 +470,46 @@ def simulate(
         seconds=seconds,
         galaxies_per_second=total / seconds if seconds > 0 else float("inf"),
     )
+
+
+def load_simulation_config(path: str | os.PathLike[str]) -> tuple[SimulationConfig, list[SurveyConfig]]:
+    """Read back the configuration of a run from its ``simulation.json``.
+
+    Parameters
+    ----------
+    path : path
+        ``OUT/simulation.json`` or the directory ``OUT`` holding it.
+
+    Returns
+    -------
+    config : SimulationConfig
+    surveys : list of SurveyConfig
+        The surveys exactly as rendered (also those read from TOML/JSON
+        files), so that ``simulate(new_out, config, surveys=surveys)``
+        reproduces the run byte for byte.
+
+    Raises
+    ------
+    GalvaeFileError
+        If the file is missing or not a galvae simulation record.
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / "simulation.json"
+    try:
+        meta = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GalvaeFileError(p, "simulation record not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise GalvaeFileError(p, f"not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or "config" not in meta or "surveys" not in meta:
+        raise GalvaeFileError(p, "not a galvae simulation record (needs 'config' and 'surveys')")
+    try:
+        config = config_from_dict(SimulationConfig, meta["config"])
+        surveys = []
+        for d in meta["surveys"]:
+            bands = [{k: v for k, v in b.items() if k != "sky_sigma_nmgy_derived"} for b in d["bands"]]
+            surveys.append(config_from_dict(SurveyConfig, {**d, "bands": bands}))
+    except (GalvaeValueError, KeyError, TypeError) as exc:
+        raise GalvaeFileError(p, f"not a valid simulation record ({exc})") from None
+    return config, surveys

@@ -31,9 +31,13 @@ Sources and choices
   large/dominant (B/T < 0.03, 0.03-0.15, 0.15-0.35, 0.35-0.55, > 0.55) at
   10/30/35/18/7 %; mergers: none 85 %, minor disturbance 7 %, major
   disturbance 4 %, merger 4 % (Darg et al. 2010 find a few per cent).
-* **Colours** (g - r, r - z): bulges and ellipticals red (0.78, 0.45),
-  discs bluer (0.50, 0.30), arms and star-forming knots blue (0.30, 0.15),
-  each with 0.05 mag scatter.
+* **Colours** (observed g - r, r - z at z ≈ 0.1): bulges and ellipticals
+  red (0.78, 0.62: the red sequence of the Legacy Surveys' bright galaxies,
+  e.g. Ruiz-Macias et al. 2020 for DESI BGS), discs bluer (0.50, 0.40),
+  arms and star-forming knots blue (0.28, 0.22), each with 0.05 mag
+  scatter.
+* **Bars**: half-length 0.6-1.2 × the galaxy half-light radius (bars reach
+  about the disc scale length and beyond, Erwin 2005).
 
 ``balance=True`` draws every categorical truth uniformly among its classes
 (smooth/featured 50/50, each Table 2 class of a reached question equally
@@ -207,7 +211,7 @@ def sample_truth(
     bulge_q = np.where(eob == "boxy", rng.uniform(0.55, 0.75, n), bulge_q)
 
     bar_strength = np.select([bar == "strong", bar == "weak"], [rng.uniform(0.55, 1.0, n), rng.uniform(0.15, 0.4, n)], 0.0)
-    bar_len = np.where(bar_strength > 0, hlr * rng.uniform(0.5, 1.0, n), 0.0)
+    bar_len = np.where(bar_strength > 0, hlr * rng.uniform(0.6, 1.2, n), 0.0)
     bar_angle = rng.uniform(0, 180, n)
 
     n_arms = np.select(
@@ -274,11 +278,11 @@ def sample_truth(
             "truth_tidal_strength": tidal,
             "truth_shells": shells,
             "truth_bulge_gr": col(0.78),
-            "truth_bulge_rz": col(0.45),
+            "truth_bulge_rz": col(0.62),
             "truth_disk_gr": col(0.50),
-            "truth_disk_rz": col(0.30),
-            "truth_arm_gr": col(0.30),
-            "truth_arm_rz": col(0.15),
+            "truth_disk_rz": col(0.40),
+            "truth_arm_gr": col(0.28),
+            "truth_arm_rz": col(0.22),
         }
     )
     for c in df.columns:

@@ -9,8 +9,11 @@ sum of GalSim profiles, each with its own colour:
   rounded rectangle), the usual look of a boxy/peanut bulge;
 * **disc**: :class:`galsim.InclinedExponential` with the true inclination
   and thickness (scale height / scale radius), so edge-on discs are thin;
-* **bar**: an elongated Gaussian (axis ratio 0.25) in the disc plane,
-  projected with the disc;
+* **bar**: an elongated Gaussian (a Sérsic n = 0.5; axis ratio 0.25,
+  major-axis σ of half the bar half-length) in the disc plane, projected
+  with the disc, holding 30 % × bar strength of the disc light (so strong
+  bars hold ~16-30 %, weak ones 5-12 %: Gadotti 2009 finds bar-to-total
+  ratios up to ~0.3);
 * **spiral arms and star-forming knots**: a numpy image, made in the disc
   plane and projected, of ``m`` logarithmic arms of pitch angle ``p``
   (``[(1 + cos(m (φ - ln(r / r_d) / tan p) + φ0)) / 2]^4`` times an
@@ -67,6 +70,23 @@ _GSP = galsim.GSParams(folding_threshold=1e-2, maxk_threshold=5e-3, maximum_fft_
 _LAYER_OVERSAMPLE = 1  # numpy layers are made at REFERENCE_PIXEL_SCALE
 #: Sérsic profiles are truncated at this many half-light radii (flux renormalised): keeps FFTs small.
 _TRUNC = 6.0
+#: Axis ratio of bars in the disc plane.
+_BAR_Q = 0.25
+
+
+def _lanczos_noise_factor(n: int = 3) -> float:
+    """Phase-averaged ∑ K² of a Lanczos-n interpolant: the variance kept when white noise is resampled.
+
+    A resampled pixel is ∑_j K(x - j) n_j over native pixels j (per axis), so
+    its variance averaged over sub-pixel phases is σ² (∫K²)² in two
+    dimensions; the standard deviation scales by ∫K² (0.893 for Lanczos-3).
+    """
+    x = np.linspace(-n, n, 6001)
+    k = galsim.Lanczos(n).xval(x)
+    return float(np.sum(k**2) * (x[1] - x[0]))
+
+
+_NOISE_KEPT = _lanczos_noise_factor(3)
 
 
 def served_size(fov_arcsec: float, band: BandConfig) -> int:
@@ -220,7 +240,7 @@ def galaxy_profiles(
             out.append((bulge, f_r * bt * bulge_col))
         incl = min(float(row["truth_inclination_deg"]), 89.5)
         arm_frac = float(row["truth_arm_strength"])
-        bar_frac = 0.15 * float(row["truth_bar_strength"])
+        bar_frac = 0.3 * float(row["truth_bar_strength"])
         disk_frac = (1 - bt) * (1 - arm_frac - bar_frac)
         disk = galsim.InclinedExponential(
             inclination=incl * galsim.degrees,
@@ -231,8 +251,9 @@ def galaxy_profiles(
         out.append((disk, f_r * disk_frac * disk_col))
         cos_i = math.cos(math.radians(incl))
         if bar_frac > 0:
-            sigma = max(row["truth_bar_length_arcsec"] / 2.5, 0.2)
-            bar = galsim.Gaussian(sigma=sigma, gsparams=_GSP).shear(q=0.25, beta=row["truth_bar_angle_deg"] * galsim.degrees)
+            # sigma_major = sigma / sqrt(q) after a unit-area shear of axis ratio q
+            sigma = max(row["truth_bar_length_arcsec"] / 2.0, 0.2) * math.sqrt(_BAR_Q)
+            bar = galsim.Gaussian(sigma=sigma, gsparams=_GSP).shear(q=_BAR_Q, beta=row["truth_bar_angle_deg"] * galsim.degrees)
             bar = bar.transform(1.0, 0.0, 0.0, cos_i).rotate(pa)
             out.append((bar, f_r * (1 - bt) * bar_frac * bulge_col))
         if arm_frac > 0 and row["truth_n_arms"] > 0:
@@ -352,10 +373,10 @@ def render_galaxy(
     for i, band in enumerate(bands):
         native = _draw_native(profiles, i, band, make_psf(band, fwhm[i]), fov_arcsec, survey_rng if noise else None)
         out.append(_to_served(native, band, fov_arcsec) * to_ref)
-        # resampling spreads each native pixel's noise over (native/served)^2 served pixels;
-        # Lanczos-3 keeps about 80 % of the per-pixel sigma of that flux-conserving spread.
+        # resampling turns flux per native pixel into flux per served pixel (× ratio) and
+        # Lanczos-3 interpolation of white noise keeps a fraction _NOISE_KEPT of its sigma
         ratio = (scale / band.native_pixel_scale_arcsec) ** 2
-        sky[i] = band.sky_sigma * ratio * to_ref * (0.8 if ratio != 1 else 1.0)
+        sky[i] = band.sky_sigma * ratio * to_ref * (_NOISE_KEPT if ratio != 1 else 1.0)
     return RenderedGalaxy(np.asarray(out, dtype=np.float32), sky, fwhm, scale)
 
 

@@ -1,0 +1,159 @@
+"""Truth sampler (galvae.simulate.morphology): the contract columns, MGS-like priors, balance, errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from galvae import GalvaeValueError, labels_from_catalog
+from galvae.data.labels import GZ_DECALS_QUESTIONS, TABLE2_RULES
+from galvae.simulate import MorphologyConfig, sample_truth, vote_fractions
+from galvae.simulate.morphology import BULGE_SIZE_LIMITS
+
+CATEGORICAL = {
+    "truth_smooth_or_featured": "smooth-or-featured",
+    "truth_how_rounded": "how-rounded",
+    "truth_disk_edge_on": "disk-edge-on",
+    "truth_edge_on_bulge": "edge-on-bulge",
+    "truth_bar": "bar",
+    "truth_has_spiral_arms": "has-spiral-arms",
+    "truth_bulge_size": "bulge-size",
+    "truth_spiral_winding": "spiral-winding",
+    "truth_spiral_arm_count": "spiral-arm-count",
+    "truth_merging": "merging",
+}
+CONTINUOUS = [
+    "truth_mag_r", "truth_redshift", "truth_hlr_arcsec", "truth_axis_ratio", "truth_inclination_deg", "truth_pa_deg",
+    "truth_bulge_to_total", "truth_bar_strength", "truth_arm_strength", "truth_arm_pitch_deg",
+    "truth_companion_mag_r", "truth_tidal_strength",
+]
+
+
+@pytest.fixture(scope="module")
+def truth() -> pd.DataFrame:
+    return sample_truth(6000, np.random.default_rng(2))
+
+
+def test_contract_columns_use_gzd5_answer_spelling(truth):
+    for col, question in CATEGORICAL.items():
+        answers = set(GZ_DECALS_QUESTIONS[question])
+        seen = set(truth[col].dropna())
+        assert seen <= answers, (col, seen - answers)
+    for col in CONTINUOUS:
+        assert truth[col].dtype == np.float64, col
+
+
+def test_questions_apply_down_the_decision_tree(truth):
+    smooth = truth["truth_smooth_or_featured"] == "smooth"
+    edge = truth["truth_disk_edge_on"] == "yes"
+    face = ~smooth & ~edge
+    arms = truth["truth_has_spiral_arms"] == "yes"
+    assert truth.loc[smooth, "truth_how_rounded"].notna().all() and truth.loc[~smooth, "truth_how_rounded"].isna().all()
+    assert truth.loc[~smooth, "truth_disk_edge_on"].notna().all() and truth.loc[smooth, "truth_disk_edge_on"].isna().all()
+    assert truth.loc[edge, "truth_edge_on_bulge"].notna().all() and truth.loc[~edge, "truth_edge_on_bulge"].isna().all()
+    for col in ("truth_bar", "truth_has_spiral_arms", "truth_bulge_size"):
+        assert truth.loc[face, col].notna().all() and truth.loc[~face, col].isna().all(), col
+    for col in ("truth_spiral_winding", "truth_spiral_arm_count"):
+        assert truth.loc[arms, col].notna().all() and truth.loc[~arms, col].isna().all(), col
+    assert truth["truth_merging"].notna().all()
+    assert truth.loc[smooth, "truth_inclination_deg"].isna().all()
+    assert truth.loc[~arms, "truth_arm_pitch_deg"].isna().all() and (truth.loc[~arms, "truth_arm_strength"] == 0).all()
+    assert (truth.loc[truth["truth_bar"] != "strong", "truth_bar_strength"] < 0.5).all()
+
+
+def test_continuous_truth_agrees_with_the_classes(truth):
+    # edge-on discs are thin on the sky, face-on ones round
+    assert truth.loc[truth["truth_disk_edge_on"] == "yes", "truth_axis_ratio"].max() < 0.35
+    assert truth.loc[truth["truth_disk_edge_on"] == "yes", "truth_inclination_deg"].min() >= 78
+    for cls, (lo, hi) in {"round": (0.8, 1.0), "in-between": (0.45, 0.8), "cigar-shaped": (0.0, 0.45)}.items():
+        q = truth.loc[truth["truth_how_rounded"] == cls, "truth_axis_ratio"]
+        assert q.between(lo, hi).all(), cls
+    for cls, (lo, hi) in BULGE_SIZE_LIMITS.items():
+        bt = truth.loc[truth["truth_bulge_size"] == cls, "truth_bulge_to_total"]
+        assert bt.between(lo, hi).all(), cls
+    pitch = truth.groupby("truth_spiral_winding")["truth_arm_pitch_deg"].median()
+    assert pitch["tight"] < pitch["medium"] < pitch["loose"]
+    comp = truth["truth_companion_mag_r"].notna()
+    assert comp[truth["truth_merging"] == "merger"].all() and not comp[truth["truth_merging"] == "none"].any()
+    assert (truth.loc[truth["truth_merging"] != "none", "truth_tidal_strength"] > 0).all()
+    # colours: bulges redder than discs, discs redder than arms
+    assert truth["truth_bulge_gr"].mean() > truth["truth_disk_gr"].mean() + 0.2 > truth["truth_arm_gr"].mean() + 0.4
+
+
+def test_mgs_like_magnitudes_redshifts_and_sizes(truth):
+    mag = truth["truth_mag_r"]
+    assert mag.between(14.0, 17.77).all()
+    # Euclidean-like counts N(<m) ∝ 10^(0.6 m): half a magnitude fainter, twice as many
+    n_bright, n_faint = ((mag > 16.0) & (mag < 16.5)).sum(), ((mag > 16.5) & (mag < 17.0)).sum()
+    assert n_faint / n_bright == pytest.approx(10**0.3, rel=0.15)
+    assert 0.08 < truth["truth_redshift"].median() < 0.12
+    assert 1.2 < truth["truth_hlr_arcsec"].median() < 2.5
+    # brighter galaxies are larger and nearer
+    bright = mag < 16
+    assert truth.loc[bright, "truth_hlr_arcsec"].median() > 1.3 * truth.loc[~bright, "truth_hlr_arcsec"].median()
+    assert truth.loc[bright, "truth_redshift"].median() < truth.loc[~bright, "truth_redshift"].median()
+
+
+def test_default_class_frequencies_follow_the_configuration(truth):
+    cfg = MorphologyConfig()
+    n = len(truth)
+    assert (truth["truth_smooth_or_featured"] == "smooth").mean() == pytest.approx(cfg.p_smooth, abs=0.025)
+    featured = truth["truth_smooth_or_featured"] != "smooth"
+    edge = (truth.loc[featured, "truth_disk_edge_on"] == "yes").mean()
+    assert edge == pytest.approx(math.cos(math.radians(cfg.edge_on_min_inclination_deg)), abs=0.03)  # isotropic
+    bars = truth["truth_bar"].value_counts(normalize=True)
+    assert bars["strong"] == pytest.approx(cfg.bar[0], abs=0.03)
+    counts = truth["truth_spiral_arm_count"].value_counts(normalize=True)
+    assert counts.idxmax() == "2"
+    assert (truth["truth_merging"] == "merger").sum() / n == pytest.approx(cfg.merging[3], abs=0.015)
+
+
+def test_balance_equalises_classes():
+    bal = sample_truth(4000, 9, balance=True)
+    for col in CATEGORICAL:
+        frac = bal[col].value_counts(normalize=True)
+        assert frac.max() - frac.min() < 0.08, (col, frac.to_dict())
+
+
+def test_every_table2_class_appears_in_a_default_sample_after_votes():
+    rng = np.random.default_rng(11)
+    truth = sample_truth(3000, rng)
+    labels = labels_from_catalog(vote_fractions(truth, rng))
+    missing = [(r.feature, r.label) for r in TABLE2_RULES if not (labels[r.feature] == r.label).any()]
+    assert not missing
+
+
+def test_deterministic_for_a_seed_and_different_for_another():
+    a, b, c = sample_truth(200, 5), sample_truth(200, np.random.default_rng(5)), sample_truth(200, 6)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a["truth_mag_r"].equals(c["truth_mag_r"])
+    assert len(sample_truth(0, 1)) == 0
+
+
+def test_a_changed_prior_changes_the_sample():
+    all_smooth = sample_truth(300, 1, config=MorphologyConfig(p_smooth=1.0))
+    assert (all_smooth["truth_smooth_or_featured"] == "smooth").all()
+    bright = sample_truth(300, 1, config=MorphologyConfig(mag_range=(12.0, 14.0)))
+    assert bright["truth_mag_r"].max() <= 14.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"bar": (0.5, 0.5, 0.5)}, r"MorphologyConfig.bar must be probabilities summing to 1"),
+        ({"p_smooth": 1.5}, r"MorphologyConfig.p_smooth must be in \[0, 1\]"),
+        ({"mag_range": (17.0, 14.0)}, r"mag_range must be \(bright, faint\)"),
+    ],
+)
+def test_config_errors_name_the_field(kwargs, match):
+    with pytest.raises(GalvaeValueError, match=match):
+        MorphologyConfig(**kwargs)
+
+
+@pytest.mark.parametrize("n", [-1, 2.5, True, "3"])
+def test_bad_n_is_refused(n):
+    with pytest.raises(GalvaeValueError, match="n must be a non-negative integer"):
+        sample_truth(n, 0)
