@@ -44,6 +44,12 @@ _LAZY: dict[str, str] = {
     "label_counts": "galvae.data.labels",
     "read_catalog": "galvae.data.labels",
     "write_table": "galvae.data.labels",
+    # simulation
+    "simulate": "galvae.simulate.core",
+    "SimulationConfig": "galvae.simulate.core",
+    "render_galaxies": "galvae.simulate.core",
+    "sample_truth": "galvae.simulate.morphology",
+    "load_survey": "galvae.simulate.surveys",
     # models and training
     "ModelConfig": "galvae.models.config",
     "TrainConfig": "galvae.training.config",
@@ -88,12 +94,26 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .data.dataset import GalaxyDataset  # noqa: F401
     from .data.download import LAYERS, DownloadReport, download_cutouts  # noqa: F401
     from .data.ingest import IngestReport, ingest  # noqa: F401
-    from .data.labels import LabelConfig, label_counts, labels_from_catalog, read_catalog, write_table  # noqa: F401
+    from .data.labels import (  # noqa: F401
+        LabelConfig,
+        label_counts,
+        labels_from_catalog,
+        read_catalog,
+        write_table,
+    )
     from .data.preprocess import preprocess  # noqa: F401
     from .data.readers import ImageData, read_image  # noqa: F401
     from .data.store import ImageStore, ImageStoreWriter, open_store, write_store  # noqa: F401
-    from .latents.catalog import encode_store, generate_mocks, read_latent_catalog, reconstruct_store  # noqa: F401
+    from .latents.catalog import (  # noqa: F401
+        encode_store,
+        generate_mocks,
+        read_latent_catalog,
+        reconstruct_store,
+    )
     from .latents.model import GalaxyVAE  # noqa: F401
     from .models.config import ModelConfig  # noqa: F401
+    from .simulate.core import SimulationConfig, render_galaxies, simulate  # noqa: F401
+    from .simulate.morphology import sample_truth  # noqa: F401
+    from .simulate.surveys import load_survey  # noqa: F401
     from .training.config import TrainConfig  # noqa: F401
     from .training.train import TrainResult, train  # noqa: F401
