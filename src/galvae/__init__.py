@@ -55,6 +55,19 @@ _LAZY: dict[str, str] = {
     "TrainConfig": "galvae.training.config",
     "TrainResult": "galvae.training.train",
     "train": "galvae.training.train",
+    # evaluation
+    "ssim": "galvae.evaluate.ssim",
+    "sweep": "galvae.evaluate.sweep",
+    "SweepResult": "galvae.evaluate.sweep",
+    "find_knee": "galvae.evaluate.sweep",
+    "first_branch_category": "galvae.evaluate.sweep",
+    "classify": "galvae.evaluate.classify",
+    "ClassifyResult": "galvae.evaluate.classify",
+    "classification_metrics": "galvae.evaluate.classify",
+    "find_outliers": "galvae.evaluate.outliers",
+    "OutlierResult": "galvae.evaluate.outliers",
+    "outlier_precision_recall": "galvae.evaluate.outliers",
+    "outliers_report": "galvae.evaluate.outliers",
     # latents
     "GalaxyVAE": "galvae.latents.model",
     "encode_store": "galvae.latents.catalog",
@@ -104,6 +117,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .data.preprocess import preprocess  # noqa: F401
     from .data.readers import ImageData, read_image  # noqa: F401
     from .data.store import ImageStore, ImageStoreWriter, open_store, write_store  # noqa: F401
+    from .evaluate.classify import ClassifyResult, classification_metrics, classify  # noqa: F401
+    from .evaluate.outliers import (  # noqa: F401
+        OutlierResult,
+        find_outliers,
+        outlier_precision_recall,
+        outliers_report,
+    )
+    from .evaluate.ssim import ssim  # noqa: F401
+    from .evaluate.sweep import SweepResult, find_knee, first_branch_category, sweep  # noqa: F401
     from .latents.catalog import (  # noqa: F401
         encode_store,
         generate_mocks,

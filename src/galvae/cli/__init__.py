@@ -34,6 +34,9 @@ COMMANDS: tuple[str, ...] = (
     "encode",
     "reconstruct",
     "generate",
+    "sweep",
+    "classify",
+    "outliers",
 )
 
 

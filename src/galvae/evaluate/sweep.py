@@ -1,0 +1,445 @@
+"""The latent-dimension sweep (the paper's Section 4.1, Figs. 3 and 4).
+
+One VAE is trained per (latent dimension NL, reconstruction loss) pair with
+:func:`galvae.train`, each in its own run directory ``<out>/nl{NL}_{loss}``.
+A pair whose exported model (``model.json``) exists is not trained again; a
+pair with a last checkpoint but no exported model is resumed; so a killed
+sweep restarts where it stopped.  The per-galaxy SSIM of each model is
+stored in ``<run>/ssim.csv`` and reused on the next call.
+
+SSIM (:func:`galvae.evaluate.ssim.ssim`, L = 1, per band then averaged) is
+computed between every image and the reconstruction of its latent mean μ,
+over **all** galaxies of the store by default (``evaluate_on="all"``, as the
+paper's figures) or over the validation split only (``"val"``: the ids the
+training held out, :func:`galvae.training.datamodule.split_ids`).
+
+First-branch category (Fig. 4), from the catalogue's GZ DECaLS fractions
+(``smooth-or-featured_{smooth,featured-or-disk,artifact}_fraction``; dr5
+vote counts ``smooth-or-featured-dr5_*`` are turned into fractions): the
+answer with the largest fraction; a "featured-or-disk" galaxy with
+``disk-edge-on_yes_fraction > 0.5`` is "edge-on" instead of "featured".
+Galaxies without these fractions have no category.
+
+Knee (the NL where more latents stop paying): the Kneedle rule
+(Satopää et al. 2011) without smoothing — scale NL and mean SSIM to [0, 1]
+(min–max), and take the NL whose point lies farthest *above* the straight
+line joining the first and the last point.  None when fewer than three NL
+or no point lies above that line (a straight or convex curve has no knee).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import GalvaeValueError
+from ._common import load_catalog, save_figure, write_csv, write_json
+
+__all__ = [
+    "CATEGORIES",
+    "SweepResult",
+    "find_knee",
+    "first_branch_category",
+    "reconstruction_ssim",
+    "sweep",
+]
+
+log = logging.getLogger(__name__)
+
+CATEGORIES = ("smooth", "featured", "edge-on", "artifact")
+_ANSWERS = ("smooth", "featured-or-disk", "artifact")
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What :func:`sweep` produced.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per pair: ``latent_dim``, ``loss``, ``n_eval``,
+        ``ssim_mean``, ``ssim_std``, ``ssim_<category>`` and
+        ``n_<category>`` (with a catalogue), ``best_val_loss``, ``epochs``,
+        ``trained`` (False when the pair was already finished), ``run_dir``.
+    knees : dict
+        Loss → NL at the knee (or None).
+    out_dir : Path
+    """
+
+    table: Any
+    knees: dict[str, int | None]
+    out_dir: Path
+
+
+def find_knee(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Knee of an increasing, flattening curve (Kneedle, no smoothing).
+
+    Parameters
+    ----------
+    x, y : sequence of float
+        The curve; sorted by ``x`` here.
+
+    Returns
+    -------
+    float or None
+        The ``x`` of the point farthest above the chord joining the first
+        and last points, after min–max scaling both axes; None with fewer
+        than three points, a flat curve, or no point above the chord.
+    """
+    xs = np.asarray(x, dtype=np.float64)
+    ys = np.asarray(y, dtype=np.float64)
+    if xs.shape != ys.shape or xs.ndim != 1:
+        raise GalvaeValueError(
+            "x and y must be 1-D of the same length", (xs.shape, ys.shape)
+        )
+    ok = np.isfinite(ys)
+    xs, ys = xs[ok], ys[ok]
+    if len(xs) < 3:
+        return None
+    order = np.argsort(xs)
+    xs, ys = xs[order], ys[order]
+    xr, yr = np.ptp(xs), np.ptp(ys)
+    if xr == 0 or yr == 0:
+        return None
+    xn = (xs - xs[0]) / xr
+    yn = (ys - ys.min()) / yr
+    chord = yn[0] + (yn[-1] - yn[0]) * xn
+    d = yn - chord
+    i = int(np.argmax(d))
+    return float(xs[i]) if d[i] > 1e-12 else None
+
+
+def first_branch_category(catalog: Any) -> Any:
+    """First-branch category per galaxy: smooth, featured, edge-on, artifact.
+
+    Parameters
+    ----------
+    catalog : DataFrame
+        GZ DECaLS fractions or dr5 vote counts (see the module notes).
+
+    Returns
+    -------
+    Series of str (object), same index; None where the fractions are missing.
+
+    Raises
+    ------
+    GalvaeValueError
+        If the catalogue has neither smooth-or-featured fractions nor votes.
+    """
+    import pandas as pd
+
+    frac_cols = [f"smooth-or-featured_{a}_fraction" for a in _ANSWERS]
+    vote_cols = [f"smooth-or-featured-dr5_{a}" for a in _ANSWERS]
+    if all(c in catalog.columns for c in frac_cols):
+        f = catalog[frac_cols].to_numpy(dtype=np.float64)
+        edge = (
+            catalog["disk-edge-on_yes_fraction"].to_numpy(dtype=np.float64)
+            if "disk-edge-on_yes_fraction" in catalog
+            else None
+        )
+    elif all(c in catalog.columns for c in vote_cols):
+        v = catalog[vote_cols].to_numpy(dtype=np.float64)
+        tot = v.sum(axis=1, keepdims=True)
+        f = np.divide(v, tot, out=np.full_like(v, np.nan), where=tot > 0)
+        edge = None
+        ecols = ["disk-edge-on-dr5_yes", "disk-edge-on-dr5_no"]
+        if all(c in catalog.columns for c in ecols):
+            e = catalog[ecols].to_numpy(dtype=np.float64)
+            et = e.sum(axis=1)
+            edge = np.divide(e[:, 0], et, out=np.full(len(e), np.nan), where=et > 0)
+    else:
+        raise GalvaeValueError(
+            "catalogue has no smooth-or-featured fractions or dr5 votes",
+            list(catalog.columns)[:8],
+        )
+    valid = np.all(np.isfinite(f), axis=1)
+    arg = np.argmax(np.where(np.isfinite(f), f, -1), axis=1)
+    names = np.array(["smooth", "featured", "artifact"], dtype=object)[arg]
+    if edge is not None:
+        names[(arg == 1) & (np.nan_to_num(edge, nan=0.0) > 0.5)] = "edge-on"
+    names[~valid] = None
+    return pd.Series(names, index=catalog.index, dtype=object)
+
+
+def reconstruction_ssim(
+    model: Any,
+    store: Any,
+    rows: np.ndarray | None = None,
+    *,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> np.ndarray:
+    """SSIM between each image and the reconstruction of its latent mean.
+
+    Parameters
+    ----------
+    model : GalaxyVAE
+    store : ImageStore
+    rows : array of int, optional
+        Rows of the store (default all).
+    batch_size : int, default 256
+    progress : bool, default True
+
+    Returns
+    -------
+    ndarray, shape (len(rows),), float64
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from .ssim import ssim
+
+    rows = np.arange(len(store)) if rows is None else np.asarray(rows, dtype=np.int64)
+    out = np.empty(len(rows), np.float64)
+    net, dev = model.network, model.device
+    with torch.inference_mode():
+        for i in tqdm(
+            range(0, len(rows), batch_size),
+            desc="ssim",
+            unit="batch",
+            disable=not progress,
+            leave=False,
+        ):
+            x = torch.from_numpy(store.read(rows[i : i + batch_size])).to(dev)
+            mu, _ = net.encode(x)
+            out[i : i + len(x)] = ssim(net.decode(mu), x).double().cpu().numpy()
+    return out
+
+
+def _run_pair(
+    store_path: str,
+    run: Path,
+    nl: int,
+    loss: str,
+    train_kw: dict[str, Any],
+    progress: bool,
+) -> tuple[bool, Any]:
+    from dataclasses import replace
+
+    from ..training.train import train
+
+    if (run / "model.json").is_file():
+        log.info("%s finished: not trained again", run.name)
+        return False, None
+    resume = (run / "checkpoints" / "last.ckpt").is_file()
+    kw = dict(train_kw)
+    if kw.get("model_config") is not None:
+        kw["model_config"] = replace(kw["model_config"], latent_dim=nl, loss=loss)
+    log.info("training %s (%s)", run.name, "resuming" if resume else "new")
+    res = train(
+        store_path,
+        run,
+        latent_dim=nl,
+        loss=loss,
+        resume=resume,
+        overwrite=not resume,
+        progress=progress,
+        **kw,
+    )
+    return True, res
+
+
+def sweep(
+    store: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    latent_dims: Sequence[int] = (10, 20, 40, 60, 80, 100),
+    losses: Sequence[str] = ("mse", "mae"),
+    epochs: int = 10,
+    catalog: Any = None,
+    evaluate_on: str = "all",
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    accelerator: str = "auto",
+    device: str = "cpu",
+    model_config: Any = None,
+    train_kwargs: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> SweepResult:
+    """Train one VAE per (NL, loss) pair and measure SSIM (Figs. 3, 4).
+
+    Parameters
+    ----------
+    store : path
+        Image store.
+    out_dir : path
+        Sweep directory: run directories ``nl{NL}_{loss}``, ``sweep.csv``,
+        ``sweep.json``, ``fig3_ssim_vs_nl.png`` and (with a catalogue)
+        ``fig4_ssim_per_category.png``.
+    latent_dims : sequence of int, default (10, 20, 40, 60, 80, 100)
+    losses : sequence of {"mse", "mae"}, default ("mse", "mae")
+    epochs : int, default 10
+        Epochs per model.
+    catalog : path or DataFrame, optional
+        For the SSIM per first-branch category (matched on ``id``).
+    evaluate_on : {"all", "val"}, default "all"
+        Galaxies whose SSIM is averaged.
+    batch_size, lr, seed, val_fraction, accelerator
+        Passed to :func:`galvae.train`.
+    device : str, default "cpu"
+        Device for the SSIM evaluation.
+    model_config : ModelConfig, optional
+        Architecture variant (its latent_dim and loss are set per pair).
+    train_kwargs : dict, optional
+        Further keyword arguments for :func:`galvae.train`.
+    progress : bool, default True
+
+    Returns
+    -------
+    SweepResult
+
+    Raises
+    ------
+    GalvaeValueError
+        On empty or non-positive latent dimensions, unknown losses or
+        ``evaluate_on``.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from ..data.store import ImageStore
+    from ..latents.model import GalaxyVAE
+    from ..plots import plot_ssim_per_category, plot_ssim_vs_nl
+    from ..training.datamodule import split_ids
+
+    dims = [int(d) for d in latent_dims]
+    if not dims or any(d < 1 for d in dims) or len(set(dims)) != len(dims):
+        raise GalvaeValueError(
+            "latent_dims must be distinct positive integers", list(latent_dims)
+        )
+    losses = [str(s).lower() for s in losses]
+    bad = [s for s in losses if s not in ("mse", "mae")]
+    if not losses or bad:
+        raise GalvaeValueError(
+            f"unknown loss {bad[0] if bad else None!r}",
+            bad[0] if bad else None,
+            allowed=("mse", "mae"),
+        )
+    if evaluate_on not in ("all", "val"):
+        raise GalvaeValueError(
+            "evaluate_on must be 'all' or 'val'", evaluate_on, allowed=("all", "val")
+        )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    store_path = os.path.abspath(os.fspath(store))
+    st = ImageStore(store_path)
+    ids = st.ids.astype(str)
+    rows = (
+        np.arange(len(ids))
+        if evaluate_on == "all"
+        else split_ids(ids, val_fraction, seed)[1]
+    )
+    cats = None
+    if catalog is not None:
+        cat = load_catalog(catalog)
+        if "id" not in cat.columns:
+            raise GalvaeValueError(
+                "catalogue has no 'id' column", list(cat.columns)[:8]
+            )
+        c = first_branch_category(cat)
+        lookup = dict(zip(cat["id"].astype(str), c))
+        cats = np.array([lookup.get(i) for i in ids[rows]], dtype=object)
+        if all(v is None for v in cats):
+            log.warning("no store id has a first-branch category in the catalogue")
+    train_kw = dict(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        val_fraction=val_fraction,
+        accelerator=accelerator,
+        model_config=model_config,
+        **(train_kwargs or {}),
+    )
+    records = []
+    pairs = [(nl, loss) for loss in losses for nl in dims]
+    for nl, loss in tqdm(pairs, desc="sweep", unit="model", disable=not progress):
+        run = out / f"nl{nl}_{loss}"
+        trained, res = _run_pair(store_path, run, nl, loss, train_kw, progress)
+        ssim_file = run / f"ssim_{evaluate_on}.csv"
+        if not trained and ssim_file.is_file():
+            prev = pd.read_csv(ssim_file, dtype={"id": str})
+            if prev["id"].tolist() == ids[rows].tolist():
+                s = prev["ssim"].to_numpy()
+            else:
+                s = None
+        else:
+            s = None
+        if s is None:
+            vae = GalaxyVAE.load(run, device=device)
+            s = reconstruction_ssim(vae, st, rows, progress=progress)
+            write_csv(ssim_file, pd.DataFrame({"id": ids[rows], "ssim": s}))
+        meta = json.loads((run / "model.json").read_text())
+        rec: dict[str, Any] = {
+            "latent_dim": nl,
+            "loss": loss,
+            "n_eval": len(s),
+            "ssim_mean": float(s.mean()),
+            "ssim_std": float(s.std()),
+            "best_val_loss": (meta.get("training") or {}).get(
+                "best_val_loss", res.best_val_loss if res else None
+            ),
+            "epochs": res.epochs if res else (meta.get("training") or {}).get("epochs"),
+            "trained": trained,
+            "run_dir": str(run),
+        }
+        if cats is not None:
+            for name in CATEGORIES:
+                m = cats == name
+                rec[f"n_{name}"] = int(m.sum())
+                rec[f"ssim_{name}"] = float(s[m].mean()) if m.any() else float("nan")
+        records.append(rec)
+    st.close()
+    table = pd.DataFrame(records)
+    knees: dict[str, int | None] = {}
+    for loss, grp in table.groupby("loss", sort=False):
+        k = find_knee(grp["latent_dim"], grp["ssim_mean"])
+        knees[loss] = None if k is None else int(k)
+    write_csv(out / "sweep.csv", table)
+    save_figure(plot_ssim_vs_nl(table, knees=knees), out / "fig3_ssim_vs_nl.png")
+    files = ["sweep.csv", "fig3_ssim_vs_nl.png"]
+    if cats is not None:
+        save_figure(
+            plot_ssim_per_category(table, CATEGORIES),
+            out / "fig4_ssim_per_category.png",
+        )
+        files.append("fig4_ssim_per_category.png")
+    write_json(
+        out / "sweep.json",
+        {
+            "store": store_path,
+            "evaluate_on": evaluate_on,
+            "n_eval": len(rows),
+            "ssim": "per band, Gaussian window 11x11 sigma 1.5, valid region, L=1, averaged over g,r,z; image vs decode(mu)",
+            "knee_method": "Kneedle without smoothing: NL farthest above the chord joining the ends of the min-max scaled SSIM(NL) curve",
+            "knees": knees,
+            "category_rule": "argmax of smooth-or-featured fractions; featured with disk-edge-on_yes_fraction > 0.5 -> edge-on",
+            "results": [
+                {
+                    k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                    for k, v in r.items()
+                }
+                for r in records
+            ],
+            "params": {
+                "latent_dims": dims,
+                "losses": losses,
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "lr": lr,
+                "seed": seed,
+                "val_fraction": val_fraction,
+            },
+            "files": files + ["sweep.json"],
+        },
+    )
+    return SweepResult(table, knees, out)

@@ -1,0 +1,240 @@
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from galvae.config import StretchConfig
+from galvae.data.store import write_store
+from galvae.errors import GalvaeValueError
+from galvae.evaluate.sweep import find_knee, first_branch_category, sweep
+
+
+def test_knee_known() -> None:
+    x = [10, 20, 40, 60, 80, 100]
+    y = [0.50, 0.65, 0.80, 0.81, 0.82, 0.83]
+    assert find_knee(x, y) == 40
+    assert find_knee(x[::-1], y[::-1]) == 40  # order does not matter
+    xs = np.arange(1, 11)
+    assert find_knee(xs, 1 - np.exp(-xs / 2.0)) in (3, 4)
+    assert find_knee([1, 2, 3], [1, 2, 3]) is None  # straight: no knee
+    assert find_knee([1, 2, 3, 4], [1, 1.5, 3, 8]) is None  # convex: no knee
+    assert find_knee([1, 2], [0.1, 0.9]) is None
+    with pytest.raises(GalvaeValueError, match="same length"):
+        find_knee([1, 2, 3], [1, 2])
+
+
+def test_first_branch_category() -> None:
+    cat = pd.DataFrame(
+        {
+            "smooth-or-featured_smooth_fraction": [0.8, 0.1, 0.2, 0.1, np.nan],
+            "smooth-or-featured_featured-or-disk_fraction": [
+                0.1,
+                0.8,
+                0.7,
+                0.2,
+                np.nan,
+            ],
+            "smooth-or-featured_artifact_fraction": [0.1, 0.1, 0.1, 0.7, np.nan],
+            "disk-edge-on_yes_fraction": [0.9, 0.2, 0.9, 0.9, np.nan],
+        }
+    )
+    assert first_branch_category(cat).tolist() == [
+        "smooth",
+        "featured",
+        "edge-on",
+        "artifact",
+        None,
+    ]
+    votes = pd.DataFrame(
+        {
+            "smooth-or-featured-dr5_smooth": [1, 8],
+            "smooth-or-featured-dr5_featured-or-disk": [9, 1],
+            "smooth-or-featured-dr5_artifact": [0, 1],
+        }
+    )
+    assert first_branch_category(votes).tolist() == ["featured", "smooth"]
+    with pytest.raises(GalvaeValueError, match="smooth-or-featured"):
+        first_branch_category(pd.DataFrame({"id": [1]}))
+
+
+def _store(tmp_path, n=40, s=16):
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:s, :s] - (s - 1) / 2
+    w = rng.uniform(1.5, 3.5, n)
+    imgs = np.exp(-(xx**2 + yy**2)[None] / (2 * w[:, None, None] ** 2))[:, None].repeat(
+        3, 1
+    )
+    ids = [f"g{i:02d}" for i in range(n)]
+    path = write_store(
+        tmp_path / "s.h5",
+        imgs.astype(np.float32),
+        ids,
+        survey="t",
+        normalisation=StretchConfig(),
+    )
+    smooth = np.arange(n) % 2 == 0
+    cat = pd.DataFrame(
+        {
+            "id": ids,
+            "smooth-or-featured_smooth_fraction": np.where(smooth, 0.8, 0.1),
+            "smooth-or-featured_featured-or-disk_fraction": np.where(smooth, 0.1, 0.8),
+            "smooth-or-featured_artifact_fraction": 0.1,
+            "disk-edge-on_yes_fraction": np.where(np.arange(n) % 4 == 1, 0.9, 0.1),
+        }
+    )
+    return path, cat
+
+
+def test_sweep_tiny_and_resumable(tmp_path) -> None:
+    from galvae.models.config import ModelConfig
+
+    store, cat = _store(tmp_path)
+    kw = {
+        "latent_dims": (2, 4),
+        "losses": ("mse",),
+        "epochs": 1,
+        "catalog": cat,
+        "batch_size": 16,
+        "accelerator": "cpu",
+        "model_config": ModelConfig(size=16, channels=(4, 8)),
+        "progress": False,
+    }
+    res = sweep(store, tmp_path / "sw", **kw)
+    t = res.table
+    assert t["latent_dim"].tolist() == [2, 4] and t["trained"].all()
+    assert ((t["ssim_mean"] > -1) & (t["ssim_mean"] <= 1)).all()
+    assert (
+        t["n_smooth"].iloc[0] == 20
+        and t["n_edge-on"].iloc[0] == 10
+        and t["n_featured"].iloc[0] == 10
+    )
+    assert t["n_eval"].iloc[0] == 40
+    mix = (
+        t["ssim_smooth"] * 20 + t["ssim_featured"] * 10 + t["ssim_edge-on"] * 10
+    ) / 40
+    np.testing.assert_allclose(mix, t["ssim_mean"], rtol=1e-9)
+    out = tmp_path / "sw"
+    for name in (
+        "sweep.csv",
+        "sweep.json",
+        "fig3_ssim_vs_nl.png",
+        "fig4_ssim_per_category.png",
+        "nl2_mse/model.json",
+        "nl4_mse/ssim_all.csv",
+    ):
+        assert (out / name).is_file(), name
+    js = json.loads((out / "sweep.json").read_text())
+    assert js["knees"] == {"mse": None}  # two points: no knee
+    mtime = (out / "nl2_mse" / "model.json").stat().st_mtime_ns
+    again = sweep(store, tmp_path / "sw", **{**kw, "latent_dims": (2, 4, 6)})
+    assert again.table["trained"].tolist() == [False, False, True]
+    assert (out / "nl2_mse" / "model.json").stat().st_mtime_ns == mtime
+    np.testing.assert_allclose(again.table["ssim_mean"].iloc[:2], t["ssim_mean"])
+    val = sweep(store, tmp_path / "sw", **{**kw, "evaluate_on": "val"})
+    assert (
+        not val.table["trained"].any() and (val.table["n_eval"] == 4).all()
+    )  # ceil(0.1 * 40) held out
+    assert (out / "nl2_mse" / "ssim_val.csv").is_file()
+
+
+def test_errors(tmp_path) -> None:
+    store, _ = _store(tmp_path, n=4)
+    with pytest.raises(GalvaeValueError, match="unknown loss 'l1'"):
+        sweep(store, tmp_path / "x", losses=("l1",), progress=False)
+    with pytest.raises(GalvaeValueError, match="latent_dims"):
+        sweep(store, tmp_path / "x", latent_dims=(0,), progress=False)
+    with pytest.raises(GalvaeValueError, match="evaluate_on"):
+        sweep(store, tmp_path / "x", evaluate_on="test", progress=False)
+
+
+def test_cli_parses(tmp_path) -> None:
+    from galvae.cli import sweep as cli
+
+    p = argparse.ArgumentParser()
+    cli.register(p.add_subparsers())
+    args = p.parse_args(["sweep", "s.h5", "--out", "o", "--latent-dims", "2,x"])
+    args.progress = False
+    with pytest.raises(
+        GalvaeValueError, match="--latent-dims must be comma-separated integers"
+    ):
+        args.func(args)
+
+
+def test_chain_through_cli_frame(tmp_path, capsys) -> None:
+    """sweep → encode_store → classify → outliers, all through ``galvae.cli.main``."""
+    import galvae.cli as frame
+    from galvae import encode_store
+    store, cat = _store(tmp_path)
+    cat["merging_none_fraction"] = np.where(np.arange(40) % 2 == 0, 0.9, 0.1)
+    cat["merging_merger_fraction"] = 1 - cat["merging_none_fraction"]
+    cat["merging_minor-disturbance_fraction"] = 0.0
+    cat["merging_major-disturbance_fraction"] = 0.0
+    cat["defect"] = np.where(np.arange(40) == 3, "satellite_trail", "none")
+    cat.to_csv(tmp_path / "cat.csv", index=False)
+    rc = frame.main(
+        [
+            "sweep",
+            str(store),
+            "--out",
+            str(tmp_path / "sw"),
+            "--latent-dims",
+            "3",
+            "--losses",
+            "mae",
+            "--epochs",
+            "1",
+            "--catalog",
+            str(tmp_path / "cat.csv"),
+            "--accelerator",
+            "cpu",
+            "-q",
+        ]
+    )
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "knee (mae): NL = none found" in out and "ssim_smooth" in out
+    lat = encode_store(
+        tmp_path / "sw" / "nl3_mae", store, tmp_path / "lat.parquet", progress=False
+    )
+    rc = frame.main(
+        [
+            "classify",
+            str(lat),
+            str(tmp_path / "cat.csv"),
+            "--store",
+            str(store),
+            "--out",
+            str(tmp_path / "cl"),
+            "--n-estimators",
+            "5",
+            "--cnn-epochs",
+            "1",
+            "--features",
+            "merger",
+            "-q",
+        ]
+    )
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "merger" in out and "CNN" in out and "PCA" in out
+    rc = frame.main(
+        [
+            "outliers",
+            str(lat),
+            "--catalog",
+            str(tmp_path / "cat.csv"),
+            "--store",
+            str(store),
+            "--sigma",
+            "2",
+            "--out",
+            str(tmp_path / "ou"),
+            "-q",
+        ]
+    )
+    assert rc == 0
+    assert "planted defects: 1" in capsys.readouterr().out
