@@ -28,6 +28,8 @@ demo: setup
 	$(BIN)/galvae encode $(DEMO_DIR)/run $(DEMO_DIR)/data/decals.h5 --out $(DEMO_DIR)/latents_decals.parquet --overwrite
 	$(BIN)/galvae encode $(DEMO_DIR)/run $(DEMO_DIR)/data/bass_mzls.h5 --out $(DEMO_DIR)/latents_bass_mzls.parquet --overwrite
 	$(BIN)/galvae generate $(DEMO_DIR)/run --n 16 --seed 1 --out $(DEMO_DIR)/mocks.h5 --overwrite
+	$(BIN)/galvae classify $(DEMO_DIR)/latents_decals.parquet $(DEMO_DIR)/data/catalog.parquet --store $(DEMO_DIR)/data/decals.h5 --out $(DEMO_DIR)/table3
+	$(BIN)/galvae outliers $(DEMO_DIR)/latents_decals.parquet --sigma 8 --catalog $(DEMO_DIR)/data/catalog.parquet --store $(DEMO_DIR)/data/decals.h5 --out $(DEMO_DIR)/outliers
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
