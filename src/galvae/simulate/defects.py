@@ -66,6 +66,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GalvaeValueError
+from ._checks import as_rng, set_float, set_int_pair
 
 __all__ = [
     "DEFECT_KINDS",
@@ -167,7 +168,7 @@ class DefectConfig:
     reference_pixel_scale: float | None = 0.262
 
     def __post_init__(self) -> None:
-        _set_float(self, "fraction", 0.0, 1.0)
+        set_float(self, "fraction", 0.0, 1.0)
         weights = _floats(self, "weights", len(DEFECT_KINDS))
         if any(w < 0 for w in weights) or sum(weights) <= 0:
             raise GalvaeValueError(
@@ -177,34 +178,25 @@ class DefectConfig:
             )
         object.__setattr__(self, "weights", weights)
         _range(self, "star_mag_range", -30.0, 40.0)
-        _set_float(self, "star_count_slope", -5.0, 5.0)
+        set_float(self, "star_count_slope", -5.0, 5.0)
         _range(self, "star_gr_range", -2.0, 5.0)
         _range(self, "star_distance_range", 0.0, 10.0)
-        _set_float(self, "star_beta", 1.1, 20.0, open_low=True)
-        _set_float(self, "halo_fraction", 0.0, 1.0, open_high=True)
-        _set_float(self, "halo_beta", 1.1, 20.0, open_low=True)
-        _set_float(self, "halo_fwhm_factor", 1.0, 100.0)
-        _set_float(self, "spike_mag", -30.0, 40.0)
-        _set_float(self, "spike_fraction", 0.0, 0.5)
-        _set_float(self, "spike_angle_deg", -360.0, 360.0)
-        _set_float(self, "bleed_efficiency", 0.0, 1.0)
-        _set_float(self, "effective_gain", 0.0, math.inf)
+        set_float(self, "star_beta", 1.1, 20.0, open_low=True)
+        set_float(self, "halo_fraction", 0.0, 1.0, open_high=True)
+        set_float(self, "halo_beta", 1.1, 20.0, open_low=True)
+        set_float(self, "halo_fwhm_factor", 1.0, 100.0)
+        set_float(self, "spike_mag", -30.0, 40.0)
+        set_float(self, "spike_fraction", 0.0, 0.5)
+        set_float(self, "spike_angle_deg", -360.0, 360.0)
+        set_float(self, "bleed_efficiency", 0.0, 1.0)
+        set_float(self, "effective_gain", 0.0, math.inf)
         _range(self, "trail_peak_range", 0.0, 1e6)
-        _set_float(self, "trail_single_band_probability", 0.0, 1.0)
-        width = tuple(self.bleed_width_range) if isinstance(self.bleed_width_range, list | tuple) else ()
-        if (
-            len(width) != 2
-            or not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in width)
-            or not 1 <= width[0] <= width[1]
-        ):
-            raise GalvaeValueError(
-                "DefectConfig.bleed_width_range must be two integers 1 <= low <= high", self.bleed_width_range
-            )
-        object.__setattr__(self, "bleed_width_range", (int(width[0]), int(width[1])))
+        set_float(self, "trail_single_band_probability", 0.0, 1.0)
+        set_int_pair(self, "bleed_width_range")
         _range(self, "bleed_length_range", 0.0, 1.0, positive=True)
         _range(self, "chip_edge_depth_range", 0.0, 1.0, positive=True)
         if self.reference_pixel_scale is not None:
-            _set_float(self, "reference_pixel_scale", 0.0, math.inf, open_low=True)
+            set_float(self, "reference_pixel_scale", 0.0, math.inf, open_low=True)
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -224,21 +216,6 @@ def _floats(obj: Any, name: str, n: int) -> tuple[float, ...]:
     return out
 
 
-def _set_float(
-    obj: Any, name: str, low: float, high: float, *, open_low: bool = False, open_high: bool = False
-) -> None:
-    value = getattr(obj, name)
-    ok = not isinstance(value, bool) and isinstance(value, int | float | np.integer | np.floating)
-    if ok:
-        value = float(value)
-        ok = (math.isfinite(value) or value == high == math.inf) and (value > low if open_low else value >= low)
-        ok = ok and (value < high if open_high else value <= high)
-    if not ok:
-        bound = f"{'(' if open_low else '['}{low}, {high}{')' if open_high else ']'}"
-        raise GalvaeValueError(f"{type(obj).__name__}.{name} must be a number in {bound}", getattr(obj, name))
-    object.__setattr__(obj, name, float(value))
-
-
 def _range(obj: Any, name: str, low: float, high: float, *, positive: bool = False) -> None:
     lo, hi = _floats(obj, name, 2)
     if not (low <= lo <= hi <= high) or (positive and lo <= 0):
@@ -251,14 +228,6 @@ def _range(obj: Any, name: str, low: float, high: float, *, positive: bool = Fal
 
 
 # --------------------------------------------------------------------------- randomness and inputs
-
-
-def _as_rng(rng: Any) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, int | np.integer) and not isinstance(rng, bool) and rng >= 0:
-        return np.random.default_rng(int(rng))
-    raise GalvaeValueError("rng must be a numpy Generator or a non-negative integer seed", type(rng).__name__)
 
 
 def _config(config: Any) -> DefectConfig:
@@ -327,7 +296,7 @@ def assign_defects(n: int, rng: np.random.Generator | int, config: DefectConfig 
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
         raise GalvaeValueError("n must be a non-negative integer", n)
     cfg = _config(config)
-    gen = _as_rng(rng)
+    gen = as_rng(rng)
     hit = gen.random(int(n)) < cfg.fraction
     kinds = gen.choice(len(DEFECT_KINDS), size=int(n), p=cfg.probabilities)
     names = np.asarray(DEFECT_KINDS + ("none",))
@@ -367,7 +336,7 @@ class StarSpec:
 
     def __post_init__(self) -> None:
         for name in ("x_arcsec", "y_arcsec", "mag_r", "g_r", "r_z"):
-            _set_float(self, name, -math.inf, math.inf, open_low=True, open_high=True)
+            set_float(self, name, -math.inf, math.inf, open_low=True, open_high=True)
 
     @property
     def fluxes(self) -> np.ndarray:
@@ -405,7 +374,7 @@ def sample_star(
         If ``field_arcsec`` is not a positive number.
     """
     cfg = _config(config)
-    gen = _as_rng(rng)
+    gen = as_rng(rng)
     field = _positive(field_arcsec, "field_arcsec (stamp side in arcsec)")
     lo, hi = cfg.star_mag_range
     u = gen.random()
@@ -491,7 +460,7 @@ def add_star(
     scale = _positive(pixel_scale, "pixel_scale (arcsec per pixel)")
     fwhm = _per_band(psf_fwhm, "psf_fwhm")
     sat = _per_band(saturation, "saturation")
-    gen = None if rng is None else _as_rng(rng)
+    gen = None if rng is None else as_rng(rng)
     _, height, width = out.shape
     to_ref = 1.0 if cfg.reference_pixel_scale is None else (cfg.reference_pixel_scale / scale) ** 2
     ox, oy = star.x_arcsec / scale, star.y_arcsec / scale
@@ -671,7 +640,7 @@ def plant_defect(
     cfg = _config(config)
     if not isinstance(kind, str) or kind not in DEFECT_KINDS + ("none",):
         raise GalvaeValueError("unknown defect kind", kind, ("none",) + DEFECT_KINDS)
-    gen = _as_rng(rng)
+    gen = as_rng(rng)
     out = _check_image(image)
     scale = _positive(pixel_scale, "pixel_scale (arcsec per pixel)")
     fwhm = _per_band(psf_fwhm, "psf_fwhm")

@@ -106,8 +106,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..data.labels import GZ_DECALS_PARENTS, GZ_DECALS_QUESTIONS, LabelConfig, fraction_column
+from ..data.labels import (
+    GZ_DECALS_PARENTS,
+    GZ_DECALS_QUESTIONS,
+    LabelConfig,
+    fraction_column,
+)
 from ..errors import GalvaeKeyError, GalvaeValueError
+from ._checks import as_rng, set_float, set_int_pair
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -368,33 +374,24 @@ class VoteConfig:
         if isinstance(n_vol, bool) or not isinstance(n_vol, int | np.integer) or n_vol < 1:
             raise GalvaeValueError("VoteConfig.n_volunteers must be a positive integer", self.n_volunteers)
         object.__setattr__(self, "n_volunteers", int(self.n_volunteers))
-        _number(self, "n_volunteers_sd", 0.0, math.inf)
-        _number(self, "low_vote_fraction", 0.0, 1.0)
-        low = tuple(self.low_vote_range) if isinstance(self.low_vote_range, list | tuple) else ()
-        if (
-            len(low) != 2
-            or not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in low)
-            or not 1 <= low[0] <= low[1]
-        ):
-            raise GalvaeValueError(
-                "VoteConfig.low_vote_range must be two integers 1 <= low <= high", self.low_vote_range
-            )
-        object.__setattr__(self, "low_vote_range", (int(low[0]), int(low[1])))
-        _number(self, "concentration", 0.0, math.inf, open_low=True)
-        _number(self, "floor", 0.0, 1.0)
-        _number(self, "neighbour_weight", 0.0, 1.0)
-        _number(self, "neighbour_scale", 0.0, math.inf, open_low=True)
-        _number(self, "psf_fwhm_arcsec", 0.0, math.inf, open_low=True)
-        _number(self, "face_on_full_deg", 0.0, 90.0)
-        _number(self, "face_on_limit_deg", 0.0, 90.0)
+        set_float(self, "n_volunteers_sd", 0.0, math.inf)
+        set_float(self, "low_vote_fraction", 0.0, 1.0)
+        set_int_pair(self, "low_vote_range")
+        set_float(self, "concentration", 0.0, math.inf, open_low=True)
+        set_float(self, "floor", 0.0, 1.0)
+        set_float(self, "neighbour_weight", 0.0, 1.0)
+        set_float(self, "neighbour_scale", 0.0, math.inf, open_low=True)
+        set_float(self, "psf_fwhm_arcsec", 0.0, math.inf, open_low=True)
+        set_float(self, "face_on_full_deg", 0.0, 90.0)
+        set_float(self, "face_on_limit_deg", 0.0, 90.0)
         if self.face_on_limit_deg <= self.face_on_full_deg:
             raise GalvaeValueError(
                 "VoteConfig.face_on_limit_deg must be larger than face_on_full_deg",
                 (self.face_on_full_deg, self.face_on_limit_deg),
             )
-        _number(self, "fallback_clarity", 0.0, 1.0)
-        _number(self, "artifact_probability", 0.0, 1.0)
-        _number(self, "defect_artifact_probability", 0.0, 1.0)
+        set_float(self, "fallback_clarity", 0.0, 1.0)
+        set_float(self, "artifact_probability", 0.0, 1.0)
+        set_float(self, "defect_artifact_probability", 0.0, 1.0)
         models = tuple(self.questions) if isinstance(self.questions, list | tuple) else None
         if models is None or not all(isinstance(m, QuestionModel) for m in models):
             raise GalvaeValueError(
@@ -419,30 +416,6 @@ class VoteConfig:
             if m.question == question:
                 return m
         raise GalvaeKeyError("no volunteer model for question", question, [m.question for m in self.questions])
-
-
-def _number(obj: Any, name: str, low: float, high: float, *, open_low: bool = False) -> None:
-    value = getattr(obj, name)
-    ok = not isinstance(value, bool) and isinstance(value, int | float | np.integer | np.floating)
-    if ok:
-        value = float(value)
-        ok = math.isfinite(value) or high == math.inf and value == math.inf
-        ok = ok and (value > low if open_low else value >= low) and value <= high
-    if not ok:
-        bound = f"({low}, {high}]" if open_low else f"[{low}, {high}]"
-        raise GalvaeValueError(f"{type(obj).__name__}.{name} must be a number in {bound}", getattr(obj, name))
-    object.__setattr__(obj, name, float(value))
-
-
-# --------------------------------------------------------------------------- the model
-
-
-def _as_rng(rng: Any) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, int | np.integer) and not isinstance(rng, bool) and rng >= 0:
-        return np.random.default_rng(int(rng))
-    raise GalvaeValueError("rng must be a numpy Generator or a non-negative integer seed", type(rng).__name__)
 
 
 def _tree_order() -> list[str]:
@@ -711,7 +684,7 @@ def vote_fractions(
     cfg = VoteConfig() if config is None else config
     if not isinstance(cfg, VoteConfig):
         raise GalvaeValueError("config must be a VoteConfig", type(cfg).__name__)
-    gen = _as_rng(rng)
+    gen = as_rng(rng)
     t = _check_truth(truth)
     n = len(truth)
     info = _Truth(t, cfg)
