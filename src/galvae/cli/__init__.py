@@ -37,6 +37,7 @@ COMMANDS: tuple[str, ...] = (
     "sweep",
     "classify",
     "outliers",
+    "compare_domains",
 )
 
 

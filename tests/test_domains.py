@@ -1,0 +1,250 @@
+"""``compare_domains`` / ``galvae compare-domains``: latent MSE, MMD², Table 4 and defect shares."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+import galvae
+from galvae.cli import main
+from galvae.config import StretchConfig
+from galvae.data.store import ImageStore, write_store
+from galvae.errors import GalvaeFileError, GalvaeValueError
+from galvae.evaluate.domains import (
+    PAPER_TABLE4,
+    compare_domains,
+    high_mse_defects,
+    table4_markdown,
+)
+from galvae.latents import GalaxyVAE
+from galvae.losses.mmd import mmd2
+from galvae.plots.domains import plot_mse_histogram, plot_pair_gallery
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    """80 simulated galaxies (60 also in BASS+MzLS), a 'before' run on DECaLS and a stand-in 'after' run."""
+    root = tmp_path_factory.mktemp("domains")
+    res = galvae.simulate(root / "sim", n_galaxies=80, overlap=60, size=32, seed=0, workers=1,
+                          defect_fraction=0.15, progress=False)
+    opts = dict(latent_dim=4, epochs=1, batch_size=32, val_fraction=0.2, progress=False, accelerator="cpu")
+    galvae.train(res.stores["decals"], root / "before", seed=0, **opts)
+    galvae.train(res.stores["bass_mzls"], root / "after", seed=1, **opts)
+    return res, root
+
+
+@pytest.fixture(scope="module")
+def compared(sim):
+    res, root = sim
+    out = root / "out"
+    r = compare_domains(root / "before", res.stores["decals"], res.stores["bass_mzls"], res.catalog,
+                        after=root / "after", out_dir=out, min_galaxies=10, n_estimators=10, n_gallery=3,
+                        batch_size=16, progress=False)
+    return r, out
+
+
+def test_mse_and_mmd_exact(sim, compared):
+    res, root = sim
+    r, _ = compared
+    assert r.n_matched == 60 and r.unmatched == {"source": 20, "target": 0}
+    with ImageStore(res.stores["decals"]) as s, ImageStore(res.stores["bass_mzls"]) as t:
+        ids = [f"sim{i:06d}" for i in range(60)]
+        assert r.pairs["id"].tolist() == ids
+        for stage in ("before", "after"):
+            vae = GalaxyVAE.load(root / stage)
+            ms = vae.encode(s.read(s.index_of(ids))).astype(np.float64)
+            mt = vae.encode(t.read(t.index_of(ids))).astype(np.float64)
+            want = ((ms - mt) ** 2).mean(axis=1)
+            np.testing.assert_allclose(r.pairs[f"mse_{stage}"], want, rtol=1e-5, atol=1e-12)
+            assert r.mse[stage]["median"] == pytest.approx(np.median(want), rel=1e-5)
+            assert r.mse[stage]["mean"] == pytest.approx(want.mean(), rel=1e-5)
+            assert r.mmd2[stage] == pytest.approx(mmd2(ms, mt), rel=1e-4, abs=1e-7)
+    # the two runs differ, so before and after differ
+    assert not np.allclose(r.pairs["mse_before"], r.pairs["mse_after"])
+
+
+def test_outputs(compared):
+    r, out = compared
+    for name in ("pairs.csv", "mse_hist.png", "table4.csv", "table4.md", "domains.json",
+                 "pairs_lowest_before.png", "pairs_highest_before.png",
+                 "pairs_lowest_after.png", "pairs_highest_after.png"):
+        assert (out / name).is_file(), name
+    pairs = pd.read_csv(out / "pairs.csv", dtype={"id": str})
+    assert {"id", "mse_before", "mse_after", "defect", "defect_decals", "defect_bass_mzls"} <= set(pairs.columns)
+    s = json.loads((out / "domains.json").read_text())
+    assert s["n_matched"] == 60 and s["unmatched"] == {"source": 20, "target": 0}
+    assert s["mmd2"]["before"] == pytest.approx(r.mmd2["before"])
+    assert [row["feature"] for row in s["table4"]] == r.table["feature"].tolist()
+    assert s["params"]["min_galaxies"] == 10 and s["defects"]["before"]["n_pairs"] == 60
+    md = (out / "table4.md").read_text()
+    assert "Before DA BASS+MzLS" in md and "82.53 %" in md  # the paper's bar row is quoted
+    t = r.table
+    assert len(t) and (t["total"] > 10).all() and (t["n_train"] + t["n_test"] == t["total"]).all()
+    assert t[["decals_before", "target_before", "target_after", "source_after"]].notna().all().all()
+    assert set(r.skipped) | set(t["feature"]) == set(galvae.LabelConfig().features)
+
+
+def test_defect_share_hand_built():
+    pairs = pd.DataFrame({
+        "mse_before": [9.0, 8.0, 7.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],
+        "defect_a": ["bright_star", "none", "chip_edge", "none", "bright_star"] + ["none"] * 5,
+        "defect_b": ["none", "none", "bright_star", None, "none"] + ["none"] * 5,
+    })
+    d = high_mse_defects(pairs, fraction=0.3, threshold=7.5)
+    assert d["defect_columns"] == ["defect_a", "defect_b"]
+    assert d["top"]["n"] == 3 and d["top"]["n_defect"] == 2 and d["top"]["share"] == pytest.approx(2 / 3)
+    assert d["top"]["by_kind"]["bright_star"]["n"] == 2 and d["top"]["by_kind"]["chip_edge"]["n"] == 1
+    assert d["all"]["n_defect"] == 3 and d["all"]["share"] == pytest.approx(0.3)
+    assert d["all"]["by_kind"]["bright_star"]["n"] == 3  # counted once per pair
+    assert d["above_threshold"]["n"] == 2 and d["above_threshold"]["n_defect"] == 1
+    assert d["enrichment"] == pytest.approx((2 / 3) / 0.3) and d["mse_cut"] == 7.0
+    assert high_mse_defects(pairs, fraction=0.01)["top"]["n"] == 1  # at least one pair
+    only = high_mse_defects(pairs.rename(columns={"defect_a": "defect"}).drop(columns="defect_b"), fraction=0.1)
+    assert only["defect_columns"] == ["defect"] and only["top"]["n_defect"] == 1
+    with pytest.raises(GalvaeValueError, match="no defect column"):
+        high_mse_defects(pairs[["mse_before"]])
+    with pytest.raises(GalvaeValueError, match="fraction must be in"):
+        high_mse_defects(pairs, fraction=1.5)
+    with pytest.raises(GalvaeValueError, match="'mse_after'"):
+        high_mse_defects(pairs, column="mse_after")
+
+
+def _latent_df(ids, mu):
+    return pd.DataFrame({"id": ids, **{f"mu_{j}": mu[:, j] for j in range(mu.shape[1])}})
+
+
+def _synthetic(n=150, seed=0):
+    """Overlap ids whose 'bar' class is coded in mu_0 (none 0, weak 1, strong 2)."""
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"x{i:03d}" for i in range(n)])
+    y = rng.choice(["none", "weak", "strong"], n)
+    code = pd.Series(y).map({"none": 0.0, "weak": 1.0, "strong": 2.0}).to_numpy()
+    mu = np.column_stack([code + rng.normal(0, 0.05, n), rng.normal(0, 1, (n, 2))])
+    return ids, y, mu
+
+
+def test_target_before_uses_source_forest():
+    ids, y, mu = _synthetic()
+    cat = pd.DataFrame({"id": ids, "bar": y})
+    src = _latent_df(ids, mu)
+    same = compare_domains((src, src.copy()), catalog=cat, after=(src, src.copy()), features=["bar"],
+                           min_galaxies=20, n_estimators=20, progress=False)
+    row = same.table.iloc[0]
+    assert row["decals_before"] == 1.0 and row["target_before"] == row["decals_before"]
+    assert row["target_after"] == row["source_after"] == 1.0
+    assert same.mse["before"]["max"] == 0.0
+    # target latents shifted by one class: the source forest is fooled, a retrained one is not
+    shifted = mu.copy()
+    shifted[:, 0] += 1.0
+    tgt = _latent_df(ids, shifted)
+    r = compare_domains((src, tgt), catalog=cat, after=(src, tgt), features=["bar"], min_galaxies=20,
+                        n_estimators=20, progress=False)
+    row = r.table.iloc[0]
+    test = r.splits["bar"]["test"]
+    strong_share = np.mean(pd.Series(y, index=ids).loc[test].to_numpy() == "strong")
+    assert row["decals_before"] == 1.0 and row["target_after"] == 1.0
+    assert row["target_before"] == pytest.approx(strong_share)  # only 'strong' stays right
+    assert r.pairs["mse_before"].to_numpy() == pytest.approx(np.full(len(ids), 1.0 / 3))
+
+
+def test_source_train_all_and_min_galaxies():
+    ids, y, mu = _synthetic(n=200, seed=1)
+    extra_ids = np.array([f"e{i:03d}" for i in range(50)])
+    extra_y = np.array(["none"] * 50)
+    src = _latent_df(np.concatenate([ids, extra_ids]), np.vstack([mu, np.zeros((50, 3))]))
+    tgt = _latent_df(ids, mu)
+    cat = pd.DataFrame({"id": np.concatenate([ids, extra_ids]), "bar": np.concatenate([y, extra_y])})
+    kw = dict(catalog=cat, features=["bar"], min_galaxies=20, n_estimators=10, progress=False)
+    r = compare_domains((src, tgt), source_train="all", **kw)
+    assert r.unmatched == {"source": 50, "target": 0} and r.n_matched == 200
+    row = r.table.iloc[0]
+    assert row["total"] == 200 and row["n_test"] == 60
+    assert row["n_train_source"] == 250 - 60  # every labelled source galaxy except the overlap test set
+    assert np.isnan(row["target_after"])  # no 'after' stage
+    o = compare_domains((src, tgt), **kw)
+    assert o.table.iloc[0]["n_train_source"] == 140 and o.splits == r.splits
+    skip = compare_domains((src, tgt), **{**kw, "min_galaxies": 200})  # needs *more* than min_galaxies
+    assert skip.table.empty and "not more than min_galaxies=200" in skip.skipped["bar"]
+
+
+def test_mmd_subsample_and_latent_dims():
+    ids, _, mu = _synthetic(n=60)
+    rng = np.random.default_rng(3)
+    tgt = mu + rng.normal(0, 0.5, mu.shape)
+    r = compare_domains((_latent_df(ids, mu), _latent_df(ids, tgt)), max_mmd_points=20, seed=4, progress=False)
+    sub = np.sort(np.random.default_rng(4).choice(60, 20, replace=False))
+    assert r.summary["mmd_points"] == 20 and r.mmd2["before"] == pytest.approx(mmd2(mu[sub], tgt[sub]))
+    assert r.table.empty and r.defects == {}
+
+
+def test_errors(sim, tmp_path):
+    res, root = sim
+    ids, y, mu = _synthetic(n=10)
+    pair = (_latent_df(ids, mu), _latent_df(ids, mu))
+    with pytest.raises(GalvaeValueError, match="unknown source_train.*'everything'"):
+        compare_domains(pair, source_train="everything")
+    with pytest.raises(GalvaeValueError, match="high_mse_fraction"):
+        compare_domains(pair, high_mse_fraction=0)
+    with pytest.raises(GalvaeValueError, match="unknown feature 'bars'"):
+        compare_domains(pair, features=["bars"])
+    with pytest.raises(GalvaeValueError, match="n_gallery must be an integer >= 0"):
+        compare_domains(pair, n_gallery=-1)
+    with pytest.raises(GalvaeValueError, match="fewer than two ids"):
+        compare_domains((_latent_df(ids[:5], mu[:5]), _latent_df(ids[5:], mu[5:])))
+    with pytest.raises(GalvaeValueError, match="source_store and target_store are needed"):
+        compare_domains(root / "before")
+    with pytest.raises(GalvaeValueError, match="a GalaxyVAE, or a"):
+        compare_domains(42, res.stores["decals"], res.stores["bass_mzls"])
+    big = write_store(tmp_path / "b.h5", np.zeros((2, 3, 16, 16), np.float32), ["a", "b"], survey="x",
+                      normalisation=StretchConfig(kind="none"))
+    with pytest.raises(GalvaeValueError, match="expects size 32"):
+        compare_domains(root / "before", res.stores["decals"], big)
+    with pytest.raises(GalvaeFileError, match="no exported galvae model"):
+        compare_domains(tmp_path, res.stores["decals"], res.stores["bass_mzls"])
+
+
+def test_cli(sim, tmp_path, capsys):
+    res, root = sim
+    out = tmp_path / "cli"
+    rc = main(["-q", "compare-domains", str(root / "before"), str(res.stores["decals"]),
+               str(res.stores["bass_mzls"]), "--catalog", str(res.catalog), "--after", str(root / "after"),
+               "--out", str(out), "--min-galaxies", "10", "--n-estimators", "5", "--n-gallery", "2",
+               "--high-mse-fraction", "0.1"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "60 galaxies in both surveys (20 only in the source, 0 only in the target)" in text
+    assert "MMD^2" in text and " -> " in text and "| Feature |" in text and "highest-MSE pairs" in text
+    s = json.loads((out / "domains.json").read_text())
+    assert s["params"]["high_mse_fraction"] == 0.1 and s["defects"]["before"]["top"]["n"] == 6
+    assert main(["compare-domains", str(tmp_path / "nope"), str(res.stores["decals"]),
+                 str(res.stores["bass_mzls"]), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("galvae compare-domains: error:") and "no exported galvae model" in err
+
+
+def test_plots():
+    imgs = np.random.default_rng(0).random((3, 3, 8, 8), dtype=np.float32)
+    fig = plot_pair_gallery(imgs, imgs[::-1], ["a", "b", "c"], row_names=("DECaLS", "BASS+MzLS"), title="t")
+    assert isinstance(fig, Figure) and len(fig.axes) == 6
+    assert fig.axes[0].get_title() == "a" and fig.axes[0].get_ylabel() == "DECaLS"
+    with pytest.raises(GalvaeValueError, match="same number of images"):
+        plot_pair_gallery(imgs, imgs[:2])
+    h = plot_mse_histogram({"before": [0.0, 0.1, 1.0, 10.0], "after": [0.05, 0.2]}, threshold=8)
+    assert h.axes[0].get_xscale() == "log" and len(h.axes[0].get_legend().get_texts()) == 3
+    with pytest.raises(GalvaeValueError, match="non-finite"):
+        plot_mse_histogram({"before": [np.nan, 1.0]})
+
+
+def test_paper_table4_and_markdown():
+    assert set(PAPER_TABLE4) <= set(galvae.LabelConfig().features)
+    assert PAPER_TABLE4["bar"]["decals_before"] == 0.8253 and PAPER_TABLE4["edge_on"]["total"] == 1229
+    t = pd.DataFrame([{"feature": "bar", "n_classes": 3, "classes": "none,weak,strong", "total": 150,
+                       "n_train": 105, "n_test": 45, "n_train_source": 105, "decals_before": 0.5,
+                       "target_before": 0.25, "target_after": float("nan"), "source_after": float("nan"),
+                       "majority_rate": 0.4}])
+    md = table4_markdown(t, paper=False)
+    assert "| bar | 3 | 150 | 50.00 % | 25.00 % | – | – | 40.00 % |" in md and "paper" not in md
