@@ -37,7 +37,9 @@ COMMANDS: tuple[str, ...] = (
     "sweep",
     "classify",
     "outliers",
+    "adapt",
     "compare_domains",
+    "report",
 )
 
 

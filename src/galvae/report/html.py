@@ -1,0 +1,1118 @@
+"""One self-contained HTML file summarising a galvae run.
+
+:func:`write_report` reads the products the galvae commands write (Table 3
+from ``galvae classify``, Table 4 and the domain summary from ``galvae
+compare-domains``, the SSIM sweep from ``galvae sweep``, image stores,
+reconstructions, labels, latent catalogues, ``galvae outliers`` and mock
+stores) and writes ``report.html``: inline CSS, a table of contents, the
+paper's published numbers next to this run's, and every figure embedded as
+a base64 PNG ``data:`` URI, so the file opens offline in any browser and
+can be mailed as one attachment.  A Content-Security-Policy forbids any
+other resource, so nothing is ever fetched from the network.
+
+Every product is optional: a section whose input is missing says "not
+run".  A product that exists but cannot be read gives an error box in its
+section (and a warning in the log) unless ``strict=True``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import importlib.metadata
+import io
+import json
+import logging
+import math
+import os
+import platform
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import atomic_path
+from .._version import __version__
+from ..errors import GalvaeError, GalvaeFileError, GalvaeValueError
+
+__all__ = [
+    "EMBEDDINGS",
+    "PAPER_OUTLIER_FRACTION",
+    "PAPER_TABLE3",
+    "PAPER_TABLE4",
+    "ReportInputs",
+    "collect_versions",
+    "galaxy_classes",
+    "write_report",
+]
+
+log = logging.getLogger(__name__)
+
+EMBEDDINGS = ("pca", "tsne", "both")
+
+# The paper: "Dimensionality reduction of galaxy images with VAE and domain
+# adaptation" (shared/reference/paper-vae-da-galaxy-morphology.txt).
+
+#: Table 3 of the paper ("Nine Random forests classification result of GZD-5
+#: morphological feature questions"): random forests on the 40 VAE latents of
+#: DECaLS images, in per cent, quoted verbatim.  Feature names are galvae's
+#: (:data:`galvae.data.labels.TABLE2_RULES`): How round → how_rounded,
+#: Edge-on → edge_on, Bulge Shape → edge_on_bulge, Bar → bar, Have Arm →
+#: has_arms, Arm Tightness → arm_tightness, Arm Count → arm_count, Bulge Size
+#: → bulge_size, Merger → merger.
+PAPER_TABLE3: dict[str, dict[str, float]] = {
+    "how_rounded": {"classes": 3, "accuracy": 90.68, "precision": 90.68, "recall": 90.68, "f1": 90.68},
+    "edge_on": {"classes": 2, "accuracy": 84.25, "precision": 98.78, "recall": 84.43, "f1": 91.04},
+    "edge_on_bulge": {"classes": 3, "accuracy": 84.08, "precision": 84.08, "recall": 84.08, "f1": 84.08},
+    "bar": {"classes": 3, "accuracy": 76.21, "precision": 76.21, "recall": 76.21, "f1": 76.21},
+    "has_arms": {"classes": 2, "accuracy": 91.91, "precision": 73.38, "recall": 96.68, "f1": 83.44},
+    "arm_tightness": {"classes": 3, "accuracy": 75.84, "precision": 75.84, "recall": 75.84, "f1": 75.84},
+    "arm_count": {"classes": 4, "accuracy": 86.32, "precision": 86.32, "recall": 86.32, "f1": 86.32},
+    "bulge_size": {"classes": 4, "accuracy": 82.60, "precision": 82.60, "recall": 82.60, "f1": 82.60},
+    "merger": {"classes": 2, "accuracy": 96.36, "precision": 99.90, "recall": 96.45, "f1": 98.15},
+}
+
+#: Table 4 of the paper ("Comparison of classification accuracy before and
+#: after VAE domain adaptation"), accuracies in per cent, quoted verbatim:
+#: DECaLS before DA, BASS+MzLS before DA, BASS+MzLS after DA, on the 3,434
+#: overlap galaxies (features with more than 100 galaxies).  The paper gives
+#: no DECaLS-after-DA column.  (Its bulge size row has 3 classes.)
+PAPER_TABLE4: dict[str, dict[str, float]] = {
+    "how_rounded": {"classes": 3, "total": 112, "decals_before": 76.47, "target_before": 70.59, "target_after": 79.41},
+    "edge_on": {"classes": 2, "total": 1229, "decals_before": 87.53, "target_before": 86.72, "target_after": 89.43},
+    "bar": {"classes": 3, "total": 168, "decals_before": 82.53, "target_before": 70.59, "target_after": 86.27},
+    "has_arms": {"classes": 2, "total": 642, "decals_before": 82.90, "target_before": 76.68, "target_after": 82.38},
+    "arm_tightness": {"classes": 3, "total": 240, "decals_before": 65.28, "target_before": 56.94, "target_after": 63.89},
+    "bulge_size": {"classes": 3, "total": 179, "decals_before": 73.58, "target_before": 66.04, "target_after": 77.36},
+    "merger": {"classes": 2, "total": 1135, "decals_before": 97.36, "target_before": 97.65, "target_after": 98.53},
+}
+
+#: The paper's 8σ outliers: 1,308 galaxies, 0.417 % of the GZ DECaLS images (Section 6).
+PAPER_OUTLIER_FRACTION = 0.00417
+
+#: Report classes, in legend order.
+CLASS_ORDER = ("smooth", "featured", "edge-on", "merger", "artifact")
+
+_PathLike = str | os.PathLike
+
+
+def _opt_path(v: Any, name: str) -> Path | None:
+    if v is None:
+        return None
+    if isinstance(v, str | os.PathLike):
+        return Path(v)
+    raise GalvaeValueError(f"ReportInputs.{name} must be a path or None", type(v).__name__)
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What goes into the report; every field is optional.
+
+    Parameters
+    ----------
+    title : str, default "galvae report"
+    run_config : mapping, optional
+        Run configuration (name → value), shown as a table.
+    stage_seconds : mapping, optional
+        Stage → wall time in seconds, shown with the total.
+    versions : mapping, optional
+        Package → version; default :func:`collect_versions`.
+    table3_csv : path, optional
+        ``table3.csv`` of ``galvae classify``.
+    table4_csv : path, optional
+        ``table4.csv`` of ``galvae compare-domains`` (``feature``,
+        ``classes``, ``total``, ``decals_before``, ``target_before``,
+        ``target_after``, ``source_after``; fractions or per cent).
+    domains_json : path, optional
+        Summary JSON of ``galvae compare-domains`` (any keys; scalars and
+        one level of nesting are shown).
+    pair_galleries : sequence of paths, default ()
+        Fig. 5-style PNGs of the same galaxies in both surveys.
+    mse_histogram : path, optional
+        PNG of the paired latent MSE histogram.
+    sweep_csv : path, optional
+        ``sweep.csv`` of ``galvae sweep``.
+    store : path, optional
+        Image store of the originals.
+    reconstructions : path, optional
+        Image store of their reconstructions (``galvae reconstruct``).
+    labels : path, optional
+        Table 2 labels (``galvae labels``) or a Galaxy Zoo catalogue.
+    latents : path, optional
+        Latent catalogue (``galvae encode``).
+    outliers_dir : path, optional
+        Output directory of ``galvae outliers``.
+    mocks : mapping survey → path, optional
+        Image stores of mock galaxies (``galvae generate``), one per decoder.
+    date : str, optional
+        Shown in the header; default now (UTC).
+    """
+
+    title: str = "galvae report"
+    run_config: Mapping[str, Any] | None = None
+    stage_seconds: Mapping[str, float] | None = None
+    versions: Mapping[str, str] | None = None
+    table3_csv: _PathLike | None = None
+    table4_csv: _PathLike | None = None
+    domains_json: _PathLike | None = None
+    pair_galleries: Sequence[_PathLike] = ()
+    mse_histogram: _PathLike | None = None
+    sweep_csv: _PathLike | None = None
+    store: _PathLike | None = None
+    reconstructions: _PathLike | None = None
+    labels: _PathLike | None = None
+    latents: _PathLike | None = None
+    outliers_dir: _PathLike | None = None
+    mocks: Mapping[str, _PathLike] | None = None
+    date: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in (
+            "table3_csv", "table4_csv", "domains_json", "mse_histogram", "sweep_csv",
+            "store", "reconstructions", "labels", "latents", "outliers_dir",
+        ):
+            object.__setattr__(self, name, _opt_path(getattr(self, name), name))
+        if isinstance(self.pair_galleries, str | os.PathLike) or not isinstance(self.pair_galleries, Sequence):
+            raise GalvaeValueError(
+                "ReportInputs.pair_galleries must be a sequence of paths", type(self.pair_galleries).__name__
+            )
+        object.__setattr__(
+            self, "pair_galleries", tuple(_opt_path(p, "pair_galleries") for p in self.pair_galleries)
+        )
+        for name in ("run_config", "stage_seconds", "versions", "mocks"):
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, Mapping):
+                raise GalvaeValueError(f"ReportInputs.{name} must be a mapping or None", type(v).__name__)
+        if self.mocks is not None:
+            object.__setattr__(
+                self, "mocks", {str(k): _opt_path(v, f"mocks[{k!r}]") for k, v in self.mocks.items()}
+            )
+        if self.stage_seconds is not None:
+            secs: dict[str, float] = {}
+            for k, v in self.stage_seconds.items():
+                try:
+                    secs[str(k)] = float(v)
+                except (TypeError, ValueError):
+                    raise GalvaeValueError(f"ReportInputs.stage_seconds[{k!r}] must be a number", v) from None
+            object.__setattr__(self, "stage_seconds", secs)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def collect_versions() -> dict[str, str]:
+    """Versions of Python, galvae and the main libraries ("not installed" when absent)."""
+    out = {"python": platform.python_version(), "galvae": __version__}
+    for label, dist in (
+        ("torch", "torch"),
+        ("lightning", "lightning"),
+        ("galsim", "GalSim"),
+        ("numpy", "numpy"),
+        ("scikit-learn", "scikit-learn"),
+        ("pandas", "pandas"),
+        ("h5py", "h5py"),
+        ("matplotlib", "matplotlib"),
+    ):
+        try:
+            out[label] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[label] = "not installed"
+    out["platform"] = platform.platform(terse=True)
+    return out
+
+
+class _Raw(str):
+    """HTML already escaped or built here."""
+
+
+def _esc(v: Any) -> str:
+    return v if isinstance(v, _Raw) else html.escape(str(v), quote=True)
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool | np.bool_):
+        return "yes" if v else "no"
+    if isinstance(v, int | np.integer):
+        return f"{int(v):,}"
+    if isinstance(v, float | np.floating):
+        f = float(v)
+        if not math.isfinite(f):
+            return "–"
+        if f != 0 and (abs(f) >= 1e5 or abs(f) < 10 ** -digits):
+            return f"{f:.{digits}g}"
+        return f"{f:.{digits}f}"
+    return str(v)
+
+
+def _pct(v: Any, digits: int = 1) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return "–"
+    return "–" if not math.isfinite(f) else f"{f:.{digits}f} %"
+
+
+def _table(
+    header: Sequence[Any],
+    rows: Sequence[Sequence[Any]],
+    *,
+    caption: str = "",
+    group_header: Sequence[tuple[str, int]] | None = None,
+    first_col_text: bool = True,
+) -> str:
+    parts = ['<div class="tablewrap"><table>']
+    if caption:
+        parts.append(f"<caption>{_esc(caption)}</caption>")
+    parts.append("<thead>")
+    if group_header:
+        parts.append("<tr>" + "".join(
+            f'<th colspan="{n}" class="group">{_esc(t)}</th>' for t, n in group_header
+        ) + "</tr>")
+    parts.append("<tr>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr></thead><tbody>")
+    for r in rows:
+        cells = []
+        for j, c in enumerate(r):
+            cls = "" if (j == 0 and first_col_text) else ' class="num"'
+            cells.append(f"<td{cls}>{_esc(c)}</td>")
+        parts.append("<tr>" + "".join(cells) + "</tr>")
+    parts.append("</tbody></table></div>")
+    return "".join(parts)
+
+
+def _kv_table(d: Mapping[str, Any], caption: str = "") -> str:
+    rows = []
+    for k, v in d.items():
+        if isinstance(v, Mapping | list | tuple):
+            v = json.dumps(v, default=str)
+        rows.append([k, _fmt(v)])
+    return _table(["name", "value"], rows, caption=caption, first_col_text=True)
+
+
+def _png_bytes_from_file(path: Path, max_width: int) -> bytes:
+    from PIL import Image
+
+    data = path.read_bytes()
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise GalvaeFileError(path, "not a PNG image")
+    with Image.open(io.BytesIO(data), formats=["PNG"]) as im:
+        im.load()
+        if im.width <= max_width:
+            return data
+        h = max(1, round(im.height * max_width / im.width))
+        small = im.convert("RGBA" if "A" in im.getbands() else "RGB").resize((max_width, h), Image.LANCZOS)
+    buf = io.BytesIO()
+    small.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+class _Report:
+    """Accumulates sections and figure numbers."""
+
+    def __init__(self, dpi: int, max_width: int) -> None:
+        self.dpi = dpi
+        self.max_width = max_width
+        self.n_fig = 0
+        self.n_bytes = 0
+
+    def figure(self, png: bytes, caption: str, alt: str) -> str:
+        self.n_fig += 1
+        self.n_bytes += len(png)
+        uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        return (
+            f'<figure id="fig{self.n_fig}"><img src="{uri}" alt="{_esc(alt)}" loading="eager">'
+            f"<figcaption><b>Figure {self.n_fig}.</b> {_esc(caption)}</figcaption></figure>"
+        )
+
+    def fig_obj(self, fig: Any, caption: str, alt: str) -> str:
+        from ..plots.report import figure_png
+
+        return self.figure(figure_png(fig, self.dpi), caption, alt)
+
+    def fig_file(self, path: Path, caption: str, alt: str) -> str:
+        return self.figure(_png_bytes_from_file(path, self.max_width), caption, alt)
+
+
+def _not_run(what: str, path: Path | None = None) -> str:
+    extra = "" if path is None else f" ({_esc(str(path))} not found)"
+    return f'<p class="notrun"><b>Not run.</b> {_esc(what)}{extra}</p>'
+
+
+def _exists(path: Path | None) -> bool:
+    if path is None:
+        return False
+    if not path.exists():
+        log.warning("report: %s not found; its section says 'not run'", path)
+        return False
+    return True
+
+
+def _read_csv(path: Path, required: Sequence[str]) -> Any:
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path)
+    except (ValueError, OSError) as exc:
+        raise GalvaeFileError(path, f"unreadable CSV ({exc})") from None
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise GalvaeFileError(path, f"missing column(s) {', '.join(missing)}; has {', '.join(map(str, df.columns))}")
+    return df
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        obj = json.loads(path.read_text())
+    except (ValueError, OSError) as exc:
+        raise GalvaeFileError(path, f"unreadable JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise GalvaeFileError(path, "expected a JSON object")
+    return obj
+
+
+# --------------------------------------------------------------------------- classes
+
+
+def galaxy_classes(table: Any) -> Any:
+    """One report class per galaxy: smooth, featured, edge-on, merger or artifact.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A Galaxy Zoo catalogue (``smooth-or-featured`` fractions or dr5
+        votes: the first-branch category of
+        :func:`galvae.evaluate.sweep.first_branch_category`, with
+        ``merger`` from the Table 2 labels taking precedence) or a Table 2
+        labels table (``galvae labels``: ``merger`` = "merger" → merger,
+        ``edge_on`` = "edge-on" → edge-on, a ``how_rounded`` class →
+        smooth, ``edge_on`` = "other" or a ``has_arms``/``bar`` class →
+        featured).
+
+    Returns
+    -------
+    Series of str (object), same index; None where no class applies.
+
+    Raises
+    ------
+    GalvaeValueError
+        If the table has neither Galaxy Zoo columns nor Table 2 labels.
+    """
+    import pandas as pd
+
+    from ..evaluate.sweep import first_branch_category
+
+    cols = set(map(str, table.columns))
+    has_gz = any(c.startswith("smooth-or-featured") for c in cols)
+    if has_gz:
+        from ..data.labels import labels_from_catalog
+
+        out = first_branch_category(table).astype(object)
+        try:
+            merger = labels_from_catalog(table)["merger"]
+            out[(merger == "merger").fillna(False).to_numpy(dtype=bool)] = "merger"
+        except GalvaeValueError as exc:
+            log.info("no merger labels from the catalogue: %s", exc)
+        return out
+    features = ("merger", "edge_on", "how_rounded", "has_arms", "bar")
+    if not any(f in cols for f in features):
+        raise GalvaeValueError(
+            "labels need Galaxy Zoo smooth-or-featured columns or Table 2 label columns",
+            sorted(cols)[:8],
+            allowed=features,
+        )
+    n = len(table)
+
+    def col(name: str) -> np.ndarray:
+        if name not in cols:
+            return np.full(n, None, dtype=object)
+        return table[name].astype(object).where(table[name].notna(), None).to_numpy(dtype=object)
+
+    merger, edge, rounded, arms, bar = (col(f) for f in features)
+    out = np.full(n, None, dtype=object)
+    featured = (edge == "other") | np.array([a is not None for a in arms]) | np.array([b is not None for b in bar])
+    out[featured] = "featured"
+    out[np.array([r is not None for r in rounded])] = "smooth"
+    out[edge == "edge-on"] = "edge-on"
+    out[merger == "merger"] = "merger"
+    return pd.Series(out, index=table.index, dtype=object)
+
+
+def _load_classes(path: Path) -> Any:
+    """id → class Series from a labels table or catalogue."""
+    from ..data.labels import read_catalog
+
+    df = read_catalog(path)
+    if "id" not in df.columns:
+        raise GalvaeFileError(path, "labels table has no 'id' column")
+    s = galaxy_classes(df)
+    s.index = df["id"].astype(str).to_numpy()
+    return s[~s.index.duplicated()]
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _section_header(inp: ReportInputs, rep: _Report) -> str:
+    parts = []
+    versions = dict(inp.versions) if inp.versions is not None else collect_versions()
+    if inp.run_config:
+        parts.append("<h3>Run configuration</h3>" + _kv_table(inp.run_config))
+    else:
+        parts.append("<h3>Run configuration</h3>" + _not_run("No run configuration was given."))
+    parts.append("<h3>Software</h3>" + _kv_table(versions))
+    if inp.stage_seconds:
+        rows = [[k, _fmt(v, 1), _dur(v)] for k, v in inp.stage_seconds.items()]
+        total = sum(inp.stage_seconds.values())
+        rows.append([_Raw("<b>total</b>"), _fmt(total, 1), _dur(total)])
+        parts.append("<h3>Time per stage</h3>" + _table(["stage", "seconds", "wall time"], rows))
+    else:
+        parts.append("<h3>Time per stage</h3>" + _not_run("No stage timings were given."))
+    return "".join(parts)
+
+
+def _dur(s: float) -> str:
+    s = float(s)
+    if not math.isfinite(s):
+        return "–"
+    m, sec = divmod(int(round(s)), 60)
+    h, m = divmod(m, 60)
+    return f"{h} h {m:02d} min" if h else (f"{m} min {sec:02d} s" if m else f"{sec} s")
+
+
+def _section_table3(inp: ReportInputs, rep: _Report) -> str:
+    path = inp.table3_csv
+    if not _exists(path):
+        return _not_run("Table 3 needs the table3.csv of `galvae classify`.", path)
+    df = _read_csv(path, ["feature", "method", "accuracy"])
+    by: dict[str, dict[str, Any]] = {}
+    for _, r in df.iterrows():
+        by.setdefault(str(r["feature"]), {})[str(r["method"])] = r
+    features = [f for f in PAPER_TABLE3 if f in by] + [f for f in by if f not in PAPER_TABLE3]
+    features += [f for f in PAPER_TABLE3 if f not in by]
+    rows = []
+    for f in features:
+        p = PAPER_TABLE3.get(f, {})
+        m = by.get(f, {})
+        any_row = next(iter(m.values()), None)
+        vae, pca, cnn = m.get("vae"), m.get("pca"), m.get("cnn")
+
+        def g(r: Any, k: str) -> str:
+            if r is None or k not in r:
+                return "–"
+            v = float(r[k])
+            return f"{100 * v:.1f}" if math.isfinite(v) else "–"
+
+        delta = "–"
+        if vae is not None and "accuracy" in p:
+            delta = f"{100 * float(vae['accuracy']) - p['accuracy']:+.1f}"
+        k_run = int(any_row["n_classes"]) if any_row is not None and "n_classes" in any_row else None
+        k_txt = str(k_run) if k_run is not None else "–"
+        if p and k_run is not None and k_run != int(p["classes"]):
+            k_txt = f"{k_run} (paper {int(p['classes'])})"
+        elif p and k_run is None:
+            k_txt = f"– (paper {int(p['classes'])})"
+        rows.append([
+            f,
+            k_txt,
+            _fmt(int(any_row["n_test"])) if any_row is not None and "n_test" in any_row else "not classified",
+            g(any_row, "majority_rate"),
+            *([f"{p[k]:.2f}" for k in ("accuracy", "precision", "recall", "f1")] if p else ["–"] * 4),
+            g(vae, "accuracy"), g(vae, "precision"), g(vae, "recall"), g(vae, "f1"), g(vae, "f1_macro"),
+            delta,
+            g(pca, "accuracy"), g(pca, "f1"),
+            g(cnn, "accuracy"), g(cnn, "f1"),
+        ])
+    header = ["feature", "classes", "N test", "majority",
+              "acc", "P", "R", "F1",
+              "acc", "P", "R", "F1", "F1 macro", "Δacc",
+              "acc", "F1", "acc", "F1"]
+    groups = [("", 3), ("run", 1), ("paper: VAE + RF", 4), ("this run: VAE + RF", 6), ("PCA + RF", 2), ("CNN", 2)]
+    out = [_table(header, rows, group_header=groups, caption="Table 3: random forests on the latent means next to the paper's published values (all in per cent)")]
+    notes = [
+        "Accuracy is on the 30 % test split of each feature. Precision, recall and F1 are micro-averaged "
+        "for features with more than two classes (so they equal the accuracy, as in the paper) and binary, "
+        "with the first Table 2 class positive, for two classes; F1 macro is the unweighted mean over classes. "
+        "“majority” is the test accuracy of always predicting the most common training class: a classifier "
+        "is only useful above it. Δacc = this run − paper, in percentage points. The paper used 314k real "
+        "GZ DECaLS galaxies; a small or simulated run is not expected to reproduce its numbers."
+    ]
+    meta = path.parent / "classify.json"
+    if meta.is_file():
+        try:
+            info = _read_json(meta)
+            if info.get("skipped"):
+                notes.append("Skipped features: " + "; ".join(f"{k} ({v})" for k, v in info["skipped"].items()) + ".")
+            if info.get("dropped_classes"):
+                notes.append("Dropped rare classes: " + "; ".join(
+                    f"{k}: {', '.join(map(str, v))}" for k, v in info["dropped_classes"].items()) + ".")
+        except GalvaeFileError as exc:
+            log.warning("report: %s", exc)
+    out += [f'<p class="note">{_esc(n)}</p>' for n in notes]
+    return "".join(out)
+
+
+_T4_COLS = ("decals_before", "target_before", "target_after", "source_after")
+
+
+def _n_classes(r: Any) -> str:
+    """K of a Table 4 row: ``n_classes``, or ``classes`` as a count or comma-separated names."""
+    for key in ("n_classes", "classes"):
+        v = r.get(key)
+        if v is None or (isinstance(v, float) and not math.isfinite(v)):
+            continue
+        try:
+            return _fmt(int(float(v)))
+        except (TypeError, ValueError):
+            names = [c for c in str(v).split(",") if c.strip()]
+            if names:
+                return _fmt(len(names))
+    return "–"
+
+
+def _section_domains(inp: ReportInputs, rep: _Report) -> str:
+    out = []
+    path = inp.table4_csv
+    if _exists(path):
+        df = _read_csv(path, ["feature", "decals_before", "target_before", "target_after"])
+        present = [c for c in _T4_COLS if c in df.columns]
+        vals = df[present].apply(lambda s: s.astype(float)).to_numpy()
+        scale = 100.0 if np.nanmax(np.abs(vals), initial=0.0) <= 1.0 + 1e-9 else 1.0
+        rows = []
+        seen = set()
+        for _, r in df.iterrows():
+            f = str(r["feature"])
+            seen.add(f)
+            p = PAPER_TABLE4.get(f, {})
+            run = [f"{scale * float(r[c]):.1f}" if c in r and r[c] == r[c] else "–" for c in _T4_COLS]
+            paper = [f"{p[c]:.2f}" if c in p else "–" for c in _T4_COLS[:3]]
+            rows.append([
+                f,
+                _n_classes(r),
+                _fmt(int(r["total"])) if "total" in r and r["total"] == r["total"] else "–",
+                run[0], paper[0], run[1], paper[1], run[2], paper[2], run[3],
+            ])
+        for f, p in PAPER_TABLE4.items():
+            if f not in seen:
+                rows.append([f, f"– (paper {p['classes']:g})", f"– (paper {p['total']:,.0f})", "–", f"{p['decals_before']:.2f}",
+                             "–", f"{p['target_before']:.2f}", "–", f"{p['target_after']:.2f}", "–"])
+        header = ["feature", "K", "N overlap", "run", "paper", "run", "paper", "run", "paper", "run"]
+        groups = [("", 3), ("DECaLS, before DA", 2), ("BASS+MzLS, before DA", 2),
+                  ("BASS+MzLS, after DA", 2), ("DECaLS, after DA", 1)]
+        out.append(_table(header, rows, group_header=groups,
+                          caption="Table 4: random-forest accuracy (per cent) on the overlap galaxies before and after domain adaptation"))
+        out.append('<p class="note">The paper (3,434 overlap galaxies, features with more than 100 of them) '
+                   "found BASS+MzLS after DA above BASS+MzLS before DA, and above DECaLS before DA on most features. "
+                   "It gives no DECaLS-after-DA column. N overlap is this run's count.</p>")
+    else:
+        out.append("<h3>Table 4</h3>" + _not_run("Table 4 needs the table4.csv of `galvae compare-domains`.", path))
+    path = inp.domains_json
+    if _exists(path):
+        out.append("<h3>Latent agreement of the same galaxies in both surveys</h3>")
+        out.append(_domains_summary(_read_json(path)))
+        out.append('<p class="note">The paper found paired latent MSE from ~0.05 to ~10 before DA, the '
+                   "largest ones mostly from a bright star near the galaxy (its Fig. 5).</p>")
+    else:
+        out.append("<h3>Latent agreement</h3>" + _not_run("No domain summary (domains.json).", path))
+    figs = []
+    if _exists(inp.mse_histogram):
+        figs.append(rep.fig_file(inp.mse_histogram, "Paired latent MSE of the same galaxies in DECaLS and BASS+MzLS, before and after domain adaptation.", "paired latent MSE histogram"))
+    for p in inp.pair_galleries:
+        if _exists(p):
+            figs.append(rep.fig_file(p, f"Fig. 5-style pairs ({p.stem}): the same galaxies in DECaLS and BASS+MzLS.", f"pair gallery {p.stem}"))
+    if figs:
+        out += figs
+    elif inp.mse_histogram is None and not inp.pair_galleries:
+        out.append(_not_run("No pair galleries or MSE histogram were given."))
+    return "".join(out)
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "", depth: int = 3) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            if depth > 1:
+                flat.update(_flatten(v, key + ".", depth - 1))
+        elif not isinstance(v, list | tuple):
+            flat[key] = v
+    return flat
+
+
+def _get(d: Any, *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(d, Mapping):
+            return None
+        d = d.get(k)
+    return d
+
+
+def _domains_summary(d: Mapping[str, Any]) -> str:
+    """The summary of ``galvae compare-domains``, read defensively."""
+    mse, mmd, defects = d.get("mse"), d.get("mmd2"), d.get("defects")
+    if not any(isinstance(x, Mapping) and x for x in (mse, mmd)):
+        return _kv_table(_flatten(d), caption="Summary of galvae compare-domains")
+    stages: list[str] = []
+    listed = d.get("stages")
+    if isinstance(listed, Mapping):
+        listed = list(listed)
+    for st in (listed if isinstance(listed, list) else []) + [
+        k for x in (mse, mmd, defects) if isinstance(x, Mapping) for k in x
+    ]:
+        if isinstance(st, str) and st not in stages:
+            stages.append(st)
+    top_frac = next((_get(defects, st, "fraction") for st in stages if _get(defects, st, "fraction") is not None), None)
+    top_name = f"top {100 * float(top_frac):g} % MSE" if top_frac is not None else "highest MSE"
+    rows = []
+    for st in stages:
+        rows.append([
+            st,
+            _fmt(_get(mse, st, "median")), _fmt(_get(mse, st, "mean")),
+            _fmt(_get(mse, st, "min")), _fmt(_get(mse, st, "max")),
+            _fmt(_get(mmd, st) if not isinstance(_get(mmd, st), Mapping) else None, 4),
+            _pct(100 * _get(defects, st, "all", "share")) if _get(defects, st, "all", "share") is not None else "–",
+            _pct(100 * _get(defects, st, "top", "share")) if _get(defects, st, "top", "share") is not None else "–",
+            _fmt(_get(defects, st, "enrichment"), 2),
+        ])
+    surveys = d.get("surveys") if isinstance(d.get("surveys"), Mapping) else {}
+    head = (f"{_fmt(d.get('n_matched'))} galaxies seen by both {surveys.get('source', 'source')} and "
+            f"{surveys.get('target', 'target')}" if d.get("n_matched") is not None else "")
+    out = _table(
+        ["stage", "median MSE", "mean MSE", "min MSE", "max MSE", "MMD²",
+         "pairs with a defect", f"defects in the {top_name}", "enrichment"],
+        rows,
+        caption="Paired latent MSE, MMD² between the surveys' latent means, and planted defects among the worst pairs",
+    )
+    if head:
+        out = f'<p class="note">{_esc(head)}; MMD² on {_fmt(d.get("mmd_points"))} pairs.</p>' + out
+    return out
+
+
+def _section_sweep(inp: ReportInputs, rep: _Report) -> str:
+    from ..evaluate.sweep import CATEGORIES, find_knee
+    from ..plots import plot_ssim_per_category
+    from ..plots.report import plot_ssim_knee
+
+    path = inp.sweep_csv
+    if not _exists(path):
+        return _not_run("The SSIM sweep needs the sweep.csv of `galvae sweep`.", path)
+    df = _read_csv(path, ["latent_dim", "loss", "ssim_mean"])
+    df = df.sort_values(["loss", "latent_dim"], kind="stable").reset_index(drop=True)
+    knees: dict[str, float | None] = {}
+    for loss, grp in df.groupby("loss", sort=True):
+        knees[str(loss)] = find_knee(grp["latent_dim"], grp["ssim_mean"])
+    out = [rep.fig_obj(
+        plot_ssim_knee(df, knees),
+        "Mean SSIM of reconstructions against the latent dimension NL, one line per loss (the paper's Fig. 3); "
+        "dashed: the knee found here (Kneedle: farthest above the chord of the min–max scaled curve); "
+        "dotted: the paper's NL = 40.",
+        "SSIM against NL",
+    )]
+    cats = [c for c in CATEGORIES if f"ssim_{c}" in df.columns and df[f"ssim_{c}"].notna().any()]
+    if cats:
+        out.append(rep.fig_obj(
+            plot_ssim_per_category(df, cats),
+            "Mean SSIM per first-branch category against NL (the paper's Fig. 4); solid: first loss, dashed: second.",
+            "SSIM per category against NL",
+        ))
+    knee_text = ", ".join(f"{k.upper()}: {'none' if v is None else f'NL = {v:g}'}" for k, v in knees.items())
+    header = ["loss", "NL", "N eval", "SSIM mean", "SSIM std"] + [f"SSIM {c}" for c in cats]
+    rows = [[str(r["loss"]).upper(), _fmt(int(r["latent_dim"])), _fmt(int(r["n_eval"])) if "n_eval" in r else "–",
+             _fmt(r["ssim_mean"]), _fmt(r.get("ssim_std"))] + [_fmt(r[f"ssim_{c}"]) for c in cats]
+            for _, r in df.iterrows()]
+    out.append(_table(header, rows, caption="SSIM of each sweep model"))
+    out.append(f'<p class="note">Knee: {_esc(knee_text)}. The paper found the knee near NL ≈ 40 for both '
+               "losses and SSIM between 0.80 and 0.90 for all morphology types, with smooth and cigar-shaped "
+               "galaxies reconstructed best.</p>")
+    return "".join(out)
+
+
+def _pick_per_class(classes: Any, ids: np.ndarray, per_class: int, seed: int) -> dict[str, list[str]]:
+    rng = np.random.default_rng(seed)
+    have = classes.reindex(ids)
+    picks: dict[str, list[str]] = {}
+    for name in CLASS_ORDER + tuple(sorted(set(have.dropna()) - set(CLASS_ORDER))):
+        pool = np.asarray(have.index[(have == name).to_numpy(dtype=bool)])
+        if len(pool):
+            picks[name] = sorted(rng.choice(pool, size=min(per_class, len(pool)), replace=False).tolist(),
+                                 key=lambda i: np.flatnonzero(ids == i)[0])
+    return picks
+
+
+def _section_recon(inp: ReportInputs, rep: _Report, per_class: int, seed: int, max_ssim: int) -> str:
+    import pandas as pd
+
+    from ..data.store import ImageStore
+    from ..evaluate.ssim import ssim
+    from ..plots.report import plot_reconstructions
+
+    if not _exists(inp.store) or not _exists(inp.reconstructions):
+        missing = inp.store if not _exists(inp.store) else inp.reconstructions
+        return _not_run("The reconstruction gallery needs the image store and its reconstructions "
+                        "(`galvae reconstruct`).", missing)
+    with ImageStore(inp.store) as st, ImageStore(inp.reconstructions) as rc:
+        if st.size != rc.size:
+            raise GalvaeFileError(inp.reconstructions, f"image size {rc.size} differs from the store's {st.size}")
+        ids = st.ids
+        common = np.intersect1d(ids, rc.ids)
+        if len(common) == 0:
+            raise GalvaeFileError(inp.reconstructions, "no id in common with the image store")
+        ids = ids[np.isin(ids, common)]
+        if _exists(inp.labels):
+            classes = _load_classes(inp.labels)
+        else:
+            classes = pd.Series(["all"] * len(ids), index=ids, dtype=object)
+        # per-class SSIM over (a seeded sample of) the store
+        rng = np.random.default_rng(seed)
+        sample = ids if len(ids) <= max_ssim else np.sort(rng.choice(ids, max_ssim, replace=False))
+        scores = np.empty(len(sample))
+        for i in range(0, len(sample), 256):
+            chunk = sample[i:i + 256]
+            scores[i:i + 256] = ssim(st.read(st.index_of(chunk)), rc.read(rc.index_of(chunk)))
+        s_all = pd.Series(scores, index=sample)
+        picks = _pick_per_class(classes, ids, per_class, seed)
+        out = []
+        cls_sample = classes.reindex(sample)
+        rows = [["all", _fmt(len(sample)), _fmt(float(np.mean(scores))), _fmt(float(np.median(scores))),
+                 _fmt(float(np.percentile(scores, 10)))]]
+        for name in picks:
+            v = s_all[(cls_sample == name).to_numpy(dtype=bool)]
+            if len(v):
+                rows.append([name, _fmt(len(v)), _fmt(float(v.mean())), _fmt(float(v.median())),
+                             _fmt(float(np.percentile(v, 10)))])
+        out.append(_table(["class", "N", "mean SSIM", "median SSIM", "10th percentile"], rows,
+                          caption="SSIM between each image and the reconstruction of its latent mean"))
+        note = (f"SSIM over a seeded random sample of {len(sample):,} of {len(ids):,} galaxies. " if len(sample) < len(ids) else "")
+        out.append(f'<p class="note">{_esc(note)}The paper reports SSIM 0.80–0.90 for all morphology types at NL = 40. '
+                   "Classes: first-branch Galaxy Zoo answer (edge-on: featured with edge-on fraction &gt; 0.5), mergers from "
+                   "the Table 2 merger label.</p>")
+        if not picks:
+            out.append(_not_run("No galaxy of the store has a class in the labels."))
+        vmax = None
+        for name, chosen in picks.items():
+            a = st.read(st.index_of(chosen))
+            b = rc.read(rc.index_of(chosen))
+            s = np.atleast_1d(ssim(a, b))
+            labels = [f"{i}\nSSIM {v:.3f}" for i, v in zip(chosen, s)]
+            if vmax is None:
+                vmax = max(0.05, float(np.percentile(np.abs((a - b).mean(axis=1)), 99.5)))
+            out.append(rep.fig_obj(
+                plot_reconstructions(a, b, labels, title=f"{name}", vmax=vmax),
+                f"{name}: {len(chosen)} galaxies picked at random (seed {seed}). Top: original; middle: reconstruction "
+                f"from the latent mean; bottom: residual (original − reconstruction, mean of g, r, z; same colour "
+                f"scale ±{vmax:.2f} in every class). RGB: z → red, r → green, g → blue.",
+                f"reconstructions of {name} galaxies",
+            ))
+    return "".join(out)
+
+
+def _section_latent_map(
+    inp: ReportInputs, rep: _Report, embedding: str, seed: int, max_points: int, max_tsne: int
+) -> str:
+    from ..evaluate._common import latent_matrix
+    from ..latents.catalog import read_latent_catalog
+    from ..plots.report import plot_latent_map
+
+    if not _exists(inp.latents):
+        return _not_run("The latent map needs a latent catalogue (`galvae encode`).", inp.latents)
+    df, meta = read_latent_catalog(inp.latents)
+    x = latent_matrix(df)
+    ids = df["id"].astype(str).to_numpy() if "id" in df.columns else np.arange(len(x)).astype(str)
+    if len(x) < 3:
+        return _not_run(f"The latent catalogue has only {len(x)} galaxies; a map needs at least 3.")
+    if _exists(inp.labels):
+        classes = _load_classes(inp.labels).reindex(ids).to_numpy(dtype=object)
+    else:
+        classes = np.full(len(ids), None, dtype=object)
+    def sample(n_max: int) -> tuple[np.ndarray, np.ndarray, str]:
+        rng = np.random.default_rng(seed)
+        keep = np.arange(len(x)) if len(x) <= n_max else np.sort(rng.choice(len(x), n_max, replace=False))
+        sub = f" (a seeded random sample of {len(keep):,} of {len(x):,})" if len(keep) < len(x) else ""
+        return x[keep], classes[keep], sub
+
+    out = []
+    if embedding in ("pca", "both"):
+        from sklearn.decomposition import PCA
+
+        xs, cs, sub = sample(max_points)
+        pca = PCA(n_components=2, random_state=seed)
+        xy = pca.fit_transform(xs)
+        ev = pca.explained_variance_ratio_
+        out.append(rep.fig_obj(
+            plot_latent_map(xy, cs, title="latent means: PCA", xlabel=f"PC 1 ({100 * ev[0]:.1f} % of variance)",
+                            ylabel=f"PC 2 ({100 * ev[1]:.1f} % of variance)", order=CLASS_ORDER),
+            f"The {x.shape[1]}-dimensional latent means μ{sub} projected on their first two principal components, "
+            "coloured by class (grey: no class).",
+            "PCA map of the latent space",
+        ))
+    if embedding in ("tsne", "both"):
+        from sklearn.manifold import TSNE
+        from threadpoolctl import threadpool_limits
+
+        xs, cs, sub = sample(max_tsne)
+        perplexity = float(min(30.0, max(2.0, (len(xs) - 1) / 3.0)))
+        # one thread: torch and scikit-learn each bring an OpenMP runtime, and their idle threads spinning
+        # against each other made a small t-SNE take 100x longer after training in the same process
+        with threadpool_limits(limits=1):
+            xy = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(xs)
+        out.append(rep.fig_obj(
+            plot_latent_map(xy, cs, title=f"latent means: t-SNE (perplexity {perplexity:.0f})", xlabel="t-SNE 1",
+                            ylabel="t-SNE 2", order=CLASS_ORDER),
+            f"t-SNE of the latent means μ{sub} (scikit-learn, perplexity {perplexity:.1f}, seed {seed}). "
+            "t-SNE keeps neighbourhoods, not distances: cluster sizes and gaps between clusters mean little.",
+            "t-SNE map of the latent space",
+        ))
+    model = meta.get("model") if isinstance(meta, dict) else None
+    if model:
+        out.append(f'<p class="note">Model: {_esc(model)}.</p>')
+    return "".join(out)
+
+
+def _section_outliers(inp: ReportInputs, rep: _Report) -> str:
+    import pandas as pd
+
+    d = inp.outliers_dir
+    if not _exists(d) or not (d / "outliers.json").is_file():
+        return _not_run("Outliers need the output directory of `galvae outliers`.",
+                        d / "outliers.json" if d is not None and d.exists() else d)
+    s = _read_json(d / "outliers.json")
+    frac = s.get("flagged_fraction")
+    rows = [
+        ["threshold", f"{_fmt(s.get('sigma'), 1)} σ ({s.get('centre', 'mean')}, {s.get('scale', 'standard deviation')})",
+         "8 σ (mean, standard deviation)"],
+        ["galaxies", _fmt(s.get("n_galaxies")), "≈ 314,000 (GZ DECaLS)"],
+        ["flagged", _fmt(s.get("n_flagged")), "1,308"],
+        ["flagged fraction", _pct(100 * frac, 3) if frac is not None else "–", _pct(100 * PAPER_OUTLIER_FRACTION, 3)],
+    ]
+    if "n_defects" in s:
+        rows += [["planted defects", _fmt(s.get("n_defects")), "–"],
+                 ["precision (flagged that are defects)", _fmt(s.get("precision")), "“most were defects”"],
+                 ["recall (defects flagged)", _fmt(s.get("recall")), "–"]]
+    out = [_table(["", "this run", "paper"], rows, caption="Latent-space outliers")]
+    pr = None
+    if (d / "outliers_pr.csv").is_file():
+        pr = _read_csv(d / "outliers_pr.csv", ["k", "precision", "recall"])
+    elif s.get("precision_recall_vs_k"):
+        pr = pd.DataFrame(s["precision_recall_vs_k"])
+    if pr is not None:
+        cols = [c for c in ("k", "n_flagged", "flagged_fraction", "true_positives", "n_defects", "precision", "recall") if c in pr.columns]
+        prow = []
+        for _, r in pr.iterrows():
+            prow.append([(_pct(100 * r[c], 3) if c == "flagged_fraction" else
+                          _fmt(int(r[c])) if c in ("n_flagged", "true_positives", "n_defects") else
+                          _fmt(r[c], 1 if c == "k" else 3)) for c in cols])
+        out.append(_table(cols, prow, caption="Precision and recall against the planted defects, per threshold k"))
+    if (d / "outliers_pr.png").is_file():
+        out.append(rep.fig_file(d / "outliers_pr.png", "Precision, recall and flagged fraction against the threshold k.", "outlier precision and recall"))
+    if (d / "outliers_gallery.png").is_file():
+        out.append(rep.fig_file(d / "outliers_gallery.png", "The most extreme flagged galaxies (id, largest |z|, latent index), as the paper's Fig. A1. RGB: z → red, r → green, g → blue.", "outlier gallery"))
+    else:
+        out.append('<p class="note">No gallery (nothing flagged, or `galvae outliers` ran without --store).</p>')
+    return "".join(out)
+
+
+def _section_mocks(inp: ReportInputs, rep: _Report, max_mocks: int) -> str:
+    from ..data.store import ImageStore
+    from ..plots import plot_gallery
+
+    if not inp.mocks:
+        return _not_run("No mock image stores (`galvae generate`) were given.")
+    out = []
+    for survey, path in inp.mocks.items():
+        if not _exists(path):
+            out.append(f"<h3>{_esc(survey)}</h3>" + _not_run(f"No mocks for {survey}.", path))
+            continue
+        with ImageStore(path) as st:
+            n = min(len(st), max_mocks)
+            if n == 0:
+                out.append(f"<h3>{_esc(survey)}</h3>" + _not_run(f"The mock store of {survey} is empty."))
+                continue
+            imgs = st.read(slice(0, n))
+            ids = st.ids[:n].tolist()
+            seed = st.attrs.get("seed")
+        out.append(rep.fig_obj(
+            plot_gallery(imgs, ids, ncols=8),
+            f"{n} of {len(st)} mock galaxies from the {survey} decoder"
+            + (f" (z ~ N(0, I), seed {seed})" if seed is not None else "")
+            + ". RGB: z → red, r → green, g → blue.",
+            f"mock galaxies, {survey}",
+        ))
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- page
+
+_CSS = """
+:root{--fg:#1d2330;--muted:#5b6475;--line:#d8dde6;--accent:#2456a6;--bg:#ffffff;--soft:#f4f6fa}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+main{max-width:1240px;margin:0 auto;padding:24px 28px 80px}
+header.top{border-bottom:3px solid var(--accent);margin-bottom:18px;padding-bottom:10px}
+h1{font-size:1.8em;margin:0 0 4px}
+h2{font-size:1.35em;margin:42px 0 10px;padding-bottom:4px;border-bottom:1px solid var(--line)}
+h3{font-size:1.05em;margin:22px 0 8px;color:var(--muted)}
+.meta{color:var(--muted);font-size:.92em}
+nav.toc{background:var(--soft);border:1px solid var(--line);border-radius:6px;padding:10px 18px;margin:16px 0}
+nav.toc ol{margin:6px 0;padding-left:22px}
+nav.toc a{color:var(--accent);text-decoration:none}
+nav.toc a:hover{text-decoration:underline}
+.badge{display:inline-block;font-size:.75em;padding:0 6px;border-radius:8px;margin-left:6px;vertical-align:middle}
+.badge.notrun{background:#eceff4;color:#6b7384}.badge.error{background:#fde2e2;color:#9b1c1c}
+.tablewrap{overflow-x:auto;margin:10px 0}
+table{border-collapse:collapse;font-size:.84em}
+caption{caption-side:top;text-align:left;font-weight:600;padding:4px 0;color:var(--fg)}
+th,td{padding:3px 7px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+th{background:var(--soft);font-weight:600;white-space:nowrap}
+th.group{text-align:center;border-bottom:2px solid var(--accent);background:#fff}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tbody tr:nth-child(even){background:#fafbfd}
+figure{margin:18px 0;padding:10px;border:1px solid var(--line);border-radius:6px;background:#fff}
+figure img{display:block;max-width:100%;height:auto;margin:0 auto}
+figcaption{font-size:.88em;color:var(--muted);margin-top:8px}
+p.note{font-size:.88em;color:var(--muted);max-width:60em}
+p.notrun{background:var(--soft);border-left:4px solid #b8c0cc;padding:8px 12px;color:var(--muted)}
+div.error{background:#fff4f4;border-left:4px solid #c53030;padding:8px 12px;color:#7a1f1f}
+code{background:var(--soft);padding:0 3px;border-radius:3px}
+footer{margin-top:50px;color:var(--muted);font-size:.85em;border-top:1px solid var(--line);padding-top:8px}
+@media print{nav.toc{display:none}figure{break-inside:avoid}h2{break-after:avoid}}
+"""
+
+# Counts the images that decoded (used by tests driving a headless browser).
+_SCRIPT = """
+window.addEventListener('load', function () {
+  var imgs = document.images, ok = 0;
+  for (var i = 0; i < imgs.length; i++) { if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++; }
+  document.body.setAttribute('data-images-total', String(imgs.length));
+  document.body.setAttribute('data-images-loaded', String(ok));
+});
+"""
+
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+
+
+def write_report(
+    out_html: str | os.PathLike[str],
+    inputs: ReportInputs,
+    *,
+    embedding: str = "both",
+    seed: int = 0,
+    per_class: int = 4,
+    max_points: int = 20000,
+    max_tsne: int = 3000,
+    max_ssim: int = 5000,
+    max_mocks: int = 16,
+    dpi: int = 100,
+    max_image_width: int = 1400,
+    strict: bool = False,
+) -> Path:
+    """Write the self-contained HTML report of a galvae run.
+
+    Parameters
+    ----------
+    out_html : path
+        The HTML file (its directory is created); written atomically.
+    inputs : ReportInputs
+        The products to show; missing ones make their section say "not run".
+    embedding : {"pca", "tsne", "both"}, default "both"
+        2-D maps of the latent space (t-SNE from scikit-learn).
+    seed : int, default 0
+        Seeds the galaxies picked for the galleries, the samples and t-SNE.
+    per_class : int, default 4
+        Galaxies per class in the reconstruction gallery.
+    max_points : int, default 20000
+        Galaxies in the PCA map (a seeded random sample beyond).
+    max_tsne : int, default 3000
+        Galaxies in the t-SNE map (a seeded random sample beyond; t-SNE
+        takes ~11 s for 3000 galaxies, on one thread).
+    max_ssim : int, default 5000
+        Galaxies whose SSIM is computed for the per-class table.
+    max_mocks : int, default 16
+        Mock galaxies shown per survey.
+    dpi : int, default 100
+        Resolution of the figures drawn here.
+    max_image_width : int, default 1400
+        Embedded PNG files wider than this (pixels) are downsampled.
+    strict : bool, default False
+        Raise when a product exists but cannot be read, instead of showing
+        the error in its section.
+
+    Returns
+    -------
+    Path
+        ``out_html``.
+
+    Raises
+    ------
+    GalvaeValueError
+        On a bad option, or ``inputs`` not a :class:`ReportInputs`.
+    GalvaeError, OSError
+        With ``strict=True``, when a product cannot be read.
+    """
+    if not isinstance(inputs, ReportInputs):
+        raise GalvaeValueError("inputs must be a ReportInputs", type(inputs).__name__)
+    if embedding not in EMBEDDINGS:
+        raise GalvaeValueError("embedding must be one of pca, tsne, both", embedding, allowed=EMBEDDINGS)
+    for name, v, lo in (
+        ("per_class", per_class, 1),
+        ("max_points", max_points, 3),
+        ("max_tsne", max_tsne, 3),
+        ("max_ssim", max_ssim, 1),
+        ("max_mocks", max_mocks, 1),
+        ("max_image_width", max_image_width, 16),
+        ("dpi", dpi, 10),
+    ):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
+            raise GalvaeValueError(f"{name} must be an integer >= {lo}", v)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise GalvaeValueError("seed must be an integer", seed)
+    out = Path(out_html)
+    rep = _Report(int(dpi), int(max_image_width))
+    sections: list[tuple[str, str, Callable[[], str]]] = [
+        ("run", "Run", lambda: _section_header(inputs, rep)),
+        ("table3", "Morphology from the latents (Table 3)", lambda: _section_table3(inputs, rep)),
+        ("domains", "Domain adaptation DECaLS → BASS+MzLS (Table 4, Fig. 5)", lambda: _section_domains(inputs, rep)),
+        ("sweep", "SSIM against the latent dimension (Figs. 3, 4)", lambda: _section_sweep(inputs, rep)),
+        ("reconstructions", "Reconstructions per class", lambda: _section_recon(inputs, rep, per_class, int(seed), max_ssim)),
+        ("latent-map", "The latent space in two dimensions", lambda: _section_latent_map(inputs, rep, embedding, int(seed), max_points, max_tsne)),
+        ("outliers", "Outliers in latent space (Appendix A)", lambda: _section_outliers(inputs, rep)),
+        ("mocks", "Mock galaxies from the decoders", lambda: _section_mocks(inputs, rep, max_mocks)),
+    ]
+    bodies, toc = [], []
+    for i, (anchor, title, make) in enumerate(sections, 1):
+        status = ""
+        try:
+            body = make()
+        except (GalvaeError, OSError, ValueError, KeyError) as exc:
+            if strict:
+                raise
+            log.warning("report section %r failed: %s", title, exc)
+            body = f'<div class="error"><b>Could not build this section:</b> {_esc(exc)}</div>'
+            status = '<span class="badge error">error</span>'
+        if not status and 'class="notrun"' in body and "<figure" not in body and "<table" not in body:
+            status = '<span class="badge notrun">not run</span>'
+        toc.append(f'<li><a href="#{anchor}">{_esc(title)}</a>{status}</li>')
+        bodies.append(f'<section id="{anchor}"><h2>{i}. {_esc(title)}</h2>{body}</section>')
+    date = inputs.date or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    page = (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_esc(inputs.title)}</title><style>{_CSS}</style><script>{_SCRIPT}</script></head>"
+        "<body><main>"
+        f'<header class="top"><h1>{_esc(inputs.title)}</h1>'
+        f'<div class="meta">galvae {_esc(__version__)} · {_esc(date)} · {rep.n_fig} figures · '
+        "compared with “Dimensionality reduction of galaxy images with VAE and domain adaptation” "
+        "(VAE, NL = 40, DECaLS → BASS+MzLS)</div></header>"
+        f'<nav class="toc"><b>Contents</b><ol>{"".join(toc)}</ol></nav>'
+        + "".join(bodies)
+        + f"<footer>Written by galvae {_esc(__version__)}. Self-contained: every figure is embedded; "
+        "nothing is loaded from the network.</footer></main></body></html>\n"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        Path(tmp).write_text(page, encoding="utf-8")
+    log.info("report: %d figures, %.1f MB -> %s", rep.n_fig, len(page) / 1e6, out)
+    return out

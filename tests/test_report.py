@@ -1,0 +1,286 @@
+"""The HTML report: built from tiny real products, rendered in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from galvae.cli import main
+from galvae.data.labels import TABLE2_RULES, labels_from_catalog, read_catalog, write_table
+from galvae.data.store import ImageStore
+from galvae.errors import GalvaeFileError, GalvaeValueError
+from galvae.evaluate.classify import classify
+from galvae.evaluate.outliers import outliers_report
+from galvae.latents.catalog import encode_store, generate_mocks, reconstruct_store
+from galvae.plots import new_figure, plot_gallery
+from galvae.report import (
+    PAPER_TABLE3,
+    PAPER_TABLE4,
+    ReportInputs,
+    collect_versions,
+    galaxy_classes,
+    write_report,
+)
+from galvae.simulate.core import simulate
+from galvae.training.train import train
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+SECTIONS = ("run", "table3", "domains", "sweep", "reconstructions", "latent-map", "outliers", "mocks")
+
+
+# --------------------------------------------------------------------------- products
+
+
+@pytest.fixture(scope="module")
+def products(tmp_path_factory) -> dict:
+    """Every product the report reads, made small: ~10 s on 2 cores."""
+    d = tmp_path_factory.mktemp("products")
+    sim = simulate(d / "data", n_galaxies=80, overlap=16, size=32, seed=0, workers=1, progress=False,
+                   balance=True, defect_fraction=0.05)
+    run = train(sim.stores["decals"], d / "run", latent_dim=8, epochs=1, batch_size=32, seed=0,
+                accelerator="cpu", progress=False)
+    latents = encode_store(run.run_dir, sim.stores["decals"], d / "latents.parquet", progress=False)
+    recon = reconstruct_store(run.run_dir, sim.stores["decals"], d / "recon.h5", progress=False)
+    mocks = {s: generate_mocks(run.run_dir, d / f"mocks_{s}.h5", n=8, seed=i, progress=False)
+             for i, s in enumerate(("decals", "bass_mzls"))}
+    classify(latents, sim.catalog, out_dir=d / "table3", baselines=(), n_estimators=20, min_galaxies=10,
+             progress=False)
+    outliers_report(latents, d / "outliers", sigma=3, catalog=sim.catalog, store=sim.stores["decals"])
+    labels = write_table(labels_from_catalog(read_catalog(sim.catalog)), d / "labels.parquet")
+    # Table 4 and the domain summary, by hand, in the layout of galvae compare-domains
+    pd.DataFrame({
+        "feature": ["how_rounded", "merger"], "n_classes": [3, 2], "classes": ["round,in-between,cigar", "merger,none"],
+        "total": [12, 16], "decals_before": [0.75, 0.9375], "target_before": [0.5, 0.875],
+        "target_after": [0.8125, 1.0], "source_after": [0.75, 0.9375], "majority_rate": [0.4, 0.6],
+    }).to_csv(d / "table4.csv", index=False)
+    (d / "domains.json").write_text(json.dumps({
+        "n_matched": 16, "surveys": {"source": "decals", "target": "bass_mzls"}, "stages": ["before", "after"],
+        "mse": {"before": {"median": 1.25, "mean": 2.0, "min": 0.05, "max": 9.5},
+                "after": {"median": 0.3125, "mean": 0.5, "min": 0.01, "max": 2.0}},
+        "mmd2": {"before": 0.4375, "after": 0.0123}, "mmd_points": 16,
+        "defects": {"before": {"fraction": 0.1, "all": {"n": 16, "n_defect": 2, "share": 0.125},
+                               "top": {"n": 2, "n_defect": 1, "share": 0.5}, "enrichment": 4.0}},
+    }))
+    with ImageStore(sim.stores["decals"]) as a, ImageStore(sim.stores["bass_mzls"]) as b:
+        ids = b.ids[:6]
+        pair = np.concatenate([a.read(a.index_of(ids)), b.read(b.index_of(ids))])
+    plot_gallery(pair, [*ids, *ids], ncols=6, title="DECaLS (top) and BASS+MzLS (bottom)").savefig(
+        d / "pairs_lowest_before.png", dpi=60)
+    fig, ax = new_figure((4, 3))
+    ax.hist(np.random.default_rng(0).lognormal(0, 1, 200), bins=20)
+    fig.savefig(d / "mse_hist.png", dpi=60)
+    # the columns of galvae sweep's sweep.csv
+    pd.DataFrame({
+        "latent_dim": [4, 8, 16, 32] * 2, "loss": ["mse"] * 4 + ["mae"] * 4, "n_eval": [80] * 8,
+        "ssim_mean": [0.50, 0.70, 0.78, 0.80, 0.45, 0.66, 0.75, 0.79], "ssim_std": [0.05] * 8,
+        "ssim_smooth": [0.60, 0.75, 0.80, 0.82] * 2, "n_smooth": [30] * 8,
+    }).to_csv(d / "sweep.csv", index=False)
+    return {
+        "dir": d, "sim": sim, "latents": latents, "recon": recon, "mocks": mocks, "labels": labels,
+        "table3": d / "table3" / "table3.csv", "table4": d / "table4.csv", "domains": d / "domains.json",
+        "pairs": d / "pairs_lowest_before.png", "hist": d / "mse_hist.png", "sweep": d / "sweep.csv",
+        "outliers": d / "outliers",
+    }
+
+
+def _inputs(p: dict, **kw) -> ReportInputs:
+    args = dict(
+        title="galvae test report", run_config={"latent_dim": 8, "epochs": 1, "note": "<script>alert(1)</script>"},
+        stage_seconds={"simulate": 2.5, "train": 3.75}, table3_csv=p["table3"], table4_csv=p["table4"],
+        domains_json=p["domains"], pair_galleries=[p["pairs"]], mse_histogram=p["hist"], sweep_csv=p["sweep"],
+        store=p["sim"].stores["decals"], reconstructions=p["recon"], labels=p["labels"], latents=p["latents"],
+        outliers_dir=p["outliers"], mocks=p["mocks"], date="2024-01-02 03:04 UTC",
+    )
+    args.update(kw)
+    return ReportInputs(**args)
+
+
+@pytest.fixture(scope="module")
+def report(products, tmp_path_factory) -> Path:
+    return write_report(tmp_path_factory.mktemp("report") / "report.html", _inputs(products), per_class=3)
+
+
+# --------------------------------------------------------------------------- browser
+
+
+def _chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; CI must install it (Debian package 'chromium')")
+        pytest.skip("chromium is not installed")
+    return exe
+
+
+def _chromium_run(exe: str, page: Path, tmp: Path, *extra: str) -> subprocess.CompletedProcess:
+    profile = tmp / "chromium-profile"
+    profile.mkdir(exist_ok=True)
+    return subprocess.run(
+        [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+         f"--user-data-dir={profile}", "--virtual-time-budget=10000", *extra, page.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def _images_loaded(exe: str, page: Path, tmp: Path) -> tuple[int, int]:
+    """(total, loaded) images counted by the report's own script after the load event."""
+    res = _chromium_run(exe, page, tmp, "--dump-dom")
+    assert res.returncode == 0, res.stderr[-2000:]
+    body = re.search(r"<body[^>]*>", res.stdout)
+    assert body is not None, res.stdout[:500]
+    total = re.search(r'data-images-total="(\d+)"', body.group(0))
+    loaded = re.search(r'data-images-loaded="(\d+)"', body.group(0))
+    assert total and loaded, f"the load script did not run: {body.group(0)}"
+    return int(total.group(1)), int(loaded.group(1))
+
+
+def test_report_renders_and_every_image_loads(report, tmp_path) -> None:
+    exe = _chromium()
+    text = report.read_text(encoding="utf-8")
+    n_img = text.count("<img ")
+    assert n_img >= 12  # 2 domain PNGs, 2 sweep, >= 4 classes, 2 maps, 2 outlier PNGs, 2 mock galleries
+    total, loaded = _images_loaded(exe, report, tmp_path)
+    assert total == n_img
+    assert loaded == total
+    shot = tmp_path / "shot.png"
+    res = _chromium_run(exe, report, tmp_path, "--hide-scrollbars", "--window-size=1280,4000", f"--screenshot={shot}")
+    assert res.returncode == 0 and shot.is_file(), res.stderr[-2000:]
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copyfile(shot, ARTIFACTS / "report-screenshot.png")
+    from PIL import Image
+
+    with Image.open(shot, formats=["PNG"]) as im:
+        assert im.size == (1280, 4000)
+        px = np.asarray(im.convert("RGB"))
+    assert px.std() > 20  # not a blank page
+    assert len(np.unique(px.reshape(-1, 3), axis=0)) > 500  # text, tables and figures, not a flat colour
+
+
+def test_broken_image_is_detected(report, tmp_path) -> None:
+    exe = _chromium()
+    text = report.read_text(encoding="utf-8")
+    broken = tmp_path / "broken.html"
+    broken.write_text(text.replace("data:image/png;base64,iVBOR", "data:image/png;base64,AAAAA", 1), encoding="utf-8")
+    total, loaded = _images_loaded(exe, broken, tmp_path)
+    assert total == text.count("<img ") and loaded == total - 1
+
+
+def test_report_content(report, products) -> None:
+    text = report.read_text(encoding="utf-8")
+    assert report.stat().st_size < 5e6
+    for anchor in SECTIONS:
+        assert f'<section id="{anchor}">' in text and f'href="#{anchor}"' in text
+    assert "not run" not in text.replace("“not run”", "")  # every product was given...
+    assert "Could not build" not in text
+    assert re.search(r"""(src|href)=["']?(https?:)?//""", text) is None  # ...and nothing is fetched
+    assert "Content-Security-Policy" in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>alert" not in text
+    # Table 3: paper values beside this run's
+    t3 = pd.read_csv(products["table3"])
+    acc = t3[(t3.feature == "merger") & (t3.method == "vae")]["accuracy"].iloc[0]
+    assert f"<td class=\"num\">{100 * acc:.1f}</td>" in text and "96.36" in text
+    # Table 4: fractions shown in per cent next to the paper
+    assert ">81.2<" in text and ">79.41<" in text
+    # domain summary, sweep knee, outliers vs the paper, mocks
+    assert "1.250" in text and "0.4375" in text and "50.0 %" in text
+    assert "knee" in text.lower() and "MSE: NL = 8" in text
+    assert "0.417 %" in text
+    summary = json.loads((products["outliers"] / "outliers.json").read_text())
+    assert f"{100 * summary['flagged_fraction']:.3f} %" in text
+    assert "bass_mzls decoder" in text and "decals decoder" in text
+    for name in ("smooth", "edge-on"):
+        assert f'alt="reconstructions of {name} galaxies"' in text
+    assert 'alt="t-SNE map of the latent space"' in text and 'alt="PCA map of the latent space"' in text
+
+
+def test_missing_products_say_not_run(tmp_path) -> None:
+    out = write_report(tmp_path / "sub" / "r.html", ReportInputs(latents=tmp_path / "nope.parquet"))
+    text = out.read_text(encoding="utf-8")
+    assert text.count('class="badge notrun"') == len(SECTIONS) - 1  # the header still shows the versions
+    assert "nope.parquet not found" in text and "<img" not in text
+    assert not list((tmp_path / "sub").glob(".*tmp*"))
+
+
+def test_unreadable_product_is_reported_or_raised(tmp_path) -> None:
+    bad = tmp_path / "table3.csv"
+    bad.write_text("feature,score\nbar,1\n")
+    text = write_report(tmp_path / "r.html", ReportInputs(table3_csv=bad)).read_text(encoding="utf-8")
+    assert "Could not build this section" in text and "missing column(s) method, accuracy" in text
+    with pytest.raises(GalvaeFileError, match="missing column"):
+        write_report(tmp_path / "r2.html", ReportInputs(table3_csv=bad), strict=True)
+    assert not (tmp_path / "r2.html").exists()
+
+
+def test_embedding_choice(products, tmp_path) -> None:
+    inp = ReportInputs(latents=products["latents"], labels=products["labels"])
+    text = write_report(tmp_path / "r.html", inp, embedding="pca").read_text(encoding="utf-8")
+    assert "PCA map" in text and "t-SNE map" not in text
+    text = write_report(tmp_path / "r2.html", inp, max_points=50, max_tsne=20).read_text(encoding="utf-8")
+    assert "PCA map" in text and "t-SNE map" in text
+    assert "sample of 50 of 80" in text and "sample of 20 of 80" in text
+
+
+def test_bad_options() -> None:
+    with pytest.raises(GalvaeValueError, match="embedding must be one of"):
+        write_report("x.html", ReportInputs(), embedding="umap")
+    with pytest.raises(GalvaeValueError, match="per_class must be an integer >= 1"):
+        write_report("x.html", ReportInputs(), per_class=0)
+    with pytest.raises(GalvaeValueError, match="inputs must be a ReportInputs"):
+        write_report("x.html", {"store": "a.h5"})
+    with pytest.raises(GalvaeValueError, match="mocks must be a mapping"):
+        ReportInputs(mocks=["a.h5"])
+    with pytest.raises(GalvaeValueError, match="pair_galleries must be a sequence"):
+        ReportInputs(pair_galleries="a.png")
+    with pytest.raises(GalvaeValueError, match=r"stage_seconds\['train'\] must be a number"):
+        ReportInputs(stage_seconds={"train": "slow"})
+
+
+def test_paper_tables_and_versions() -> None:
+    features = list(dict.fromkeys(r.feature for r in TABLE2_RULES))
+    assert list(PAPER_TABLE3) == features
+    assert PAPER_TABLE3["merger"]["accuracy"] == 96.36 and PAPER_TABLE3["has_arms"]["precision"] == 73.38
+    assert set(PAPER_TABLE4) <= set(features) and PAPER_TABLE4["bar"]["target_after"] == 86.27
+    v = collect_versions()
+    for k in ("python", "galvae", "torch", "lightning", "galsim", "numpy", "scikit-learn"):
+        assert v[k] and v[k] != "not installed"
+
+
+def test_galaxy_classes(products) -> None:
+    cat = read_catalog(products["sim"].catalog)
+    from_cat = galaxy_classes(cat)
+    from_labels = galaxy_classes(read_catalog(products["labels"]))
+    assert set(from_cat.dropna()) <= {"smooth", "featured", "edge-on", "merger", "artifact"}
+    assert {"smooth", "edge-on", "merger"} <= set(from_labels.dropna())
+    merger = labels_from_catalog(cat)["merger"] == "merger"
+    assert (from_cat[merger.to_numpy()] == "merger").all() and (from_labels[merger.to_numpy()] == "merger").all()
+    table = pd.DataFrame({"merger": ["none", "merger", None, None], "edge_on": ["edge-on", None, "other", None],
+                          "how_rounded": [None, "round", None, "cigar"]})
+    assert galaxy_classes(table).tolist() == ["edge-on", "merger", "featured", "smooth"]
+    with pytest.raises(GalvaeValueError, match="labels need Galaxy Zoo"):
+        galaxy_classes(pd.DataFrame({"id": ["a"]}))
+
+
+def test_cli(products, tmp_path, capsys) -> None:
+    p = products
+    out = tmp_path / "cli.html"
+    (tmp_path / "timings.json").write_text(json.dumps({"train": 61.0}))
+    rc = main(["report", "-q", "--table3", str(p["table3"].parent), "--domains", str(p["dir"]),
+               "--sweep", str(p["sweep"]), "--outliers", str(p["outliers"]), "--latents", str(p["latents"]),
+               "--labels", str(p["labels"]), "--embedding", "pca", "--timings", str(tmp_path / "timings.json"),
+               "--mock", f"decals={p['mocks']['decals']}", "--out", str(out)])
+    assert rc == 0 and f"wrote {out}" in capsys.readouterr().out
+    text = out.read_text(encoding="utf-8")
+    assert "1 min 01 s" in text and "pairs_lowest_before" in text and "96.36" in text and ">81.2<" in text
+    assert 'id="reconstructions"' in text and text.count('class="badge notrun"') == 1  # no --store
+    rc = main(["report", "--mock", "decals", "--out", str(tmp_path / "x.html")])
+    assert rc == 2 and "--mock must be SURVEY=STORE (got 'decals')" in capsys.readouterr().err
+    rc = main(["report", "--timings", str(tmp_path / "none.json"), "--out", str(tmp_path / "x.html")])
+    assert rc == 2 and "--timings file not found" in capsys.readouterr().err
