@@ -37,7 +37,6 @@ COMMANDS: tuple[str, ...] = (
     "sweep",
     "classify",
     "outliers",
-    "adapt",
     "compare_domains",
     "report",
 )
