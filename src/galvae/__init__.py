@@ -55,6 +55,16 @@ _LAZY: dict[str, str] = {
     "TrainConfig": "galvae.training.config",
     "TrainResult": "galvae.training.train",
     "train": "galvae.training.train",
+    # domain adaptation
+    "AdaptConfig": "galvae.training.config",
+    "AdaptResult": "galvae.training.adapt",
+    "adapt": "galvae.training.adapt",
+    "mmd2": "galvae.losses.mmd",
+    "compare_domains": "galvae.evaluate.domains",
+    "DomainComparison": "galvae.evaluate.domains",
+    # report
+    "ReportInputs": "galvae.report",
+    "write_report": "galvae.report",
     # evaluation
     "ssim": "galvae.evaluate.ssim",
     "sweep": "galvae.evaluate.sweep",
@@ -137,5 +147,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .simulate.core import SimulationConfig, render_galaxies, simulate  # noqa: F401
     from .simulate.morphology import sample_truth  # noqa: F401
     from .simulate.surveys import load_survey  # noqa: F401
-    from .training.config import TrainConfig  # noqa: F401
+    from .evaluate.domains import DomainComparison, compare_domains  # noqa: F401
+    from .losses.mmd import mmd2  # noqa: F401
+    from .report import ReportInputs, write_report  # noqa: F401
+    from .training.adapt import AdaptResult, adapt  # noqa: F401
+    from .training.config import AdaptConfig, TrainConfig  # noqa: F401
     from .training.train import TrainResult, train  # noqa: F401

@@ -37,6 +37,7 @@ COMMANDS: tuple[str, ...] = (
     "sweep",
     "classify",
     "outliers",
+    "adapt",
     "compare_domains",
     "report",
 )

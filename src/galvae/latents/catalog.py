@@ -43,6 +43,15 @@ def _model(model: ModelLike, device: str) -> GalaxyVAE:
     return GalaxyVAE.load(model, device=device)
 
 
+def _pick_decoder(vae: GalaxyVAE, survey: str | None, decoder: str | None) -> GalaxyVAE:
+    """The decoder to use: ``"auto"`` picks the store's survey when the run has a decoder for it."""
+    if decoder is None:
+        return vae
+    if decoder == "auto":
+        return vae.with_decoder(survey) if survey in vae.decoders else vae
+    return vae.with_decoder(decoder)
+
+
 def _open(store: str | os.PathLike[str] | ImageStore) -> ImageStore:
     return store if isinstance(store, ImageStore) else ImageStore(store)
 
@@ -64,6 +73,7 @@ def encode_store(
     *,
     batch_size: int = 256,
     device: str = "cpu",
+    decoder: str | None = "auto",
     overwrite: bool = False,
     progress: bool = True,
 ) -> Path:
@@ -81,6 +91,11 @@ def encode_store(
         Images read and encoded at a time.
     device : str, default "cpu"
         Used when ``model`` is a path.
+    decoder : str or None, default "auto"
+        Decoder used for ``recon_error`` in a domain-adapted run (the
+        latents come from the shared encoder whatever the decoder):
+        ``"auto"`` takes the store's survey when the run has a decoder for
+        it, else the run's default; a survey name forces that decoder.
     overwrite : bool, default False
     progress : bool, default True
 
@@ -91,7 +106,7 @@ def encode_store(
     Raises
     ------
     GalvaeValueError
-        If the store does not match the model.
+        If the store does not match the model, or on an unknown decoder.
     GalvaeFileError
         If ``out`` exists without ``overwrite`` or a file cannot be read.
     """
@@ -102,6 +117,7 @@ def encode_store(
     vae = _model(model, device)
     st = _open(store)
     check_store_matches(vae.meta, st)
+    vae = _pick_decoder(vae, st.survey, decoder)
     out = Path(out)
     _check_out(out, overwrite)
     batch_size = GalaxyVAE._check_batch(batch_size)
@@ -126,7 +142,7 @@ def encode_store(
     meta = {
         "model": os.path.abspath(vae.path), "store": os.path.abspath(st.path), "survey": st.survey,
         "latent_dim": nl, "size": vae.size, "loss": vae.config.loss, "galvae_version": __version__,
-        "normalisation": config_to_dict(st.normalisation),
+        "normalisation": config_to_dict(st.normalisation), "decoder": vae.decoder,
         "recon_error": f"mean over the 3 x S x S pixels of the per-pixel {vae.config.loss} of the decoded mean",
     }
     with atomic_path(out) as tmp:
@@ -205,30 +221,37 @@ def reconstruct_store(
     *,
     batch_size: int = 256,
     device: str = "cpu",
+    decoder: str | None = "auto",
     overwrite: bool = False,
     progress: bool = True,
 ) -> Path:
     """Write an image store of reconstructions (decoded μ), same ids and order.
 
     The output keeps the input's survey, normalisation and pixel scale and
-    records ``reconstructed_from`` and ``model`` attributes.
+    records ``reconstructed_from``, ``model`` and (domain-adapted runs)
+    ``decoder`` attributes.  ``decoder`` is as in :func:`encode_store`:
+    ``"auto"`` reconstructs with the store's survey's decoder when the run
+    has one.
 
     Raises
     ------
     GalvaeValueError
-        If the store does not match the model.
+        If the store does not match the model, or on an unknown decoder.
     GalvaeFileError
         If ``out`` exists without ``overwrite``.
     """
     vae = _model(model, device)
     st = _open(store)
     check_store_matches(vae.meta, st)
+    vae = _pick_decoder(vae, st.survey, decoder)
     batch_size = GalaxyVAE._check_batch(batch_size)
     ids = st.ids
+    attrs = {"reconstructed_from": os.path.abspath(st.path), "model": os.path.abspath(vae.path), "kind": "reconstruction"}
+    if vae.decoder:
+        attrs["decoder"] = vae.decoder
     with ImageStoreWriter(
         out, size=st.size, survey=st.survey, normalisation=st.normalisation,
-        pixel_scale_arcsec=st.pixel_scale_arcsec, overwrite=overwrite,
-        attrs={"reconstructed_from": os.path.abspath(st.path), "model": os.path.abspath(vae.path), "kind": "reconstruction"},
+        pixel_scale_arcsec=st.pixel_scale_arcsec, overwrite=overwrite, attrs=attrs,
     ) as w:
         for i in tqdm(range(0, len(st), batch_size), desc="reconstruct", unit="batch", disable=not progress):
             w.append(vae.reconstruct(st.read(slice(i, i + batch_size)), batch_size=batch_size), ids[i : i + batch_size])
@@ -246,6 +269,7 @@ def generate_mocks(
     steps: int = 8,
     batch_size: int = 256,
     device: str = "cpu",
+    decoder: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
 ) -> Path:
@@ -258,18 +282,25 @@ def generate_mocks(
     ``latents`` (JSON) only for paths; prior draws are reproducible from the
     seed (attribute ``seed``).
 
+    In a domain-adapted run (``galvae adapt``), ``decoder`` names the survey
+    whose decoder renders the mocks (default: the run's source survey), so
+    the same latents give survey-specific images; the store's ``survey``
+    attribute is then ``vae_mock_<survey>``.
+
     Raises
     ------
     GalvaeValueError
-        On bad n/steps, ``between`` without ``store``, or a store that does
-        not match the model.
+        On bad n/steps, ``between`` without ``store``, a store that does
+        not match the model, or an unknown decoder.
     GalvaeKeyError
         On an id not in the store.
     GalvaeFileError
         If ``out`` exists without ``overwrite``.
     """
-    vae = _model(model, device)
+    vae = _pick_decoder(_model(model, device), None, decoder)
     attrs: dict[str, Any] = {"model": os.path.abspath(vae.path)}
+    if vae.decoder:
+        attrs["decoder"] = vae.decoder
     if between is not None:
         if store is None:
             raise GalvaeValueError("between=(id_a, id_b) needs store= holding both ids")
@@ -284,7 +315,8 @@ def generate_mocks(
         imgs = vae.generate(n, seed=seed, batch_size=batch_size, progress=progress)
         ids = [f"mock_{k:05d}" for k in range(len(imgs))]
         attrs.update(kind="prior_sample", seed=-1 if seed is None else int(seed))
-    with ImageStoreWriter(out, size=vae.size, survey="vae_mock", normalisation=vae.normalisation,
+    survey = f"vae_mock_{vae.decoder}" if vae.decoder else "vae_mock"
+    with ImageStoreWriter(out, size=vae.size, survey=survey, normalisation=vae.normalisation,
                           overwrite=overwrite, attrs=attrs) as w:
         w.append(imgs, ids)
     return Path(out)

@@ -9,6 +9,10 @@ code); ``model.json`` beside it holds::
     preprocessing     {"size": S, "normalisation": StretchConfig as a dict}
     weights           file name of the safetensors file
     training          stores, seed, epochs, best validation loss, … (informative)
+    decoders          only in a domain-adapted run (``galvae adapt``): survey → the
+                      ``model_<survey>.json`` holding the shared encoder and that
+                      survey's decoder; ``surveys`` lists them source first and
+                      ``default_decoder`` names the one this file holds
 
 Loading checks the format, that the galvae major.minor version matches (a
 warning is logged otherwise), that the architecture configuration is present
@@ -35,6 +39,7 @@ __all__ = [
     "export_model",
     "load_exported",
     "resolve_model_path",
+    "decoder_path",
     "check_store_matches",
 ]
 
@@ -56,6 +61,7 @@ def export_model(
     normalisation: StretchConfig,
     training: dict[str, Any] | None = None,
     name: str = "model",
+    extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``<directory>/<name>.safetensors`` and ``<directory>/<name>.json``.
 
@@ -71,6 +77,9 @@ def export_model(
         Informative JSON-able facts about the training run.
     name : str, default "model"
         Stem of the two files.
+    extra : dict, optional
+        Further JSON-able keys for the description (e.g. ``decoders`` of a
+        domain-adapted run).
 
     Returns
     -------
@@ -93,6 +102,7 @@ def export_model(
         "preprocessing": {"size": model.config.size, "normalisation": config_to_dict(normalisation)},
         "weights": weights.name,
         "training": training or {},
+        **(extra or {}),
     }
     _atomic_write(meta_path, lambda p: p.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n"))
     log.info("exported model to %s (+ %s)", meta_path, weights.name)
@@ -130,7 +140,28 @@ def _check_version(written: str, path: Path) -> None:
         )
 
 
-def load_exported(path: str | os.PathLike[str], device: str = "cpu") -> tuple[Any, dict[str, Any]]:
+def decoder_path(meta_path: Path, meta: dict[str, Any], decoder: str) -> Path:
+    """The model file holding ``decoder`` in a domain-adapted run.
+
+    Raises
+    ------
+    GalvaeValueError
+        If the model has no per-survey decoders, or none named ``decoder``.
+    """
+    decoders = meta.get("decoders")
+    if not isinstance(decoders, dict) or not decoders:
+        raise GalvaeValueError(
+            f"model {meta_path} has a single decoder (per-survey decoders come from galvae adapt); "
+            "leave the decoder unset", decoder,
+        )
+    if decoder not in decoders:
+        raise GalvaeValueError(f"model {meta_path} has no decoder for survey", decoder, tuple(decoders))
+    return meta_path.parent / str(decoders[decoder])
+
+
+def load_exported(
+    path: str | os.PathLike[str], device: str = "cpu", decoder: str | None = None
+) -> tuple[Any, dict[str, Any]]:
     """Load an exported model without unpickling code.
 
     Parameters
@@ -139,6 +170,10 @@ def load_exported(path: str | os.PathLike[str], device: str = "cpu") -> tuple[An
         Run directory, ``model.json`` or ``model.safetensors``.
     device : str, default "cpu"
         Where to put the weights.
+    decoder : str, optional
+        In a domain-adapted run, the survey whose decoder to load (the
+        encoder is shared); default: the run's default decoder (the source
+        survey's).
 
     Returns
     -------
@@ -153,6 +188,8 @@ def load_exported(path: str | os.PathLike[str], device: str = "cpu") -> tuple[An
     GalvaeFileError
         If the files are missing, unreadable or not a galvae model, or the
         weights do not fit the architecture.
+    GalvaeValueError
+        On a ``decoder`` the model does not have.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -166,6 +203,8 @@ def load_exported(path: str | os.PathLike[str], device: str = "cpu") -> tuple[An
         raise GalvaeFileError(meta_path, f"cannot read model description ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise GalvaeFileError(meta_path, f"not a galvae model description (format should be {FORMAT!r})")
+    if decoder is not None and decoder != meta.get("default_decoder"):
+        return load_exported(decoder_path(meta_path, meta, decoder), device=device)
     if int(meta.get("format_version", 0)) > FORMAT_VERSION:
         raise GalvaeFileError(meta_path, f"model format version {meta.get('format_version')} is newer than this galvae reads ({FORMAT_VERSION})")
     _check_version(str(meta.get("galvae_version", "0.0")), meta_path)

@@ -58,16 +58,52 @@ class GalaxyVAE:
         self.path = str(meta.get("path", ""))
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], device: str = "cpu") -> GalaxyVAE:
+    def load(cls, path: str | os.PathLike[str], device: str = "cpu", decoder: str | None = None) -> GalaxyVAE:
         """Load from a run directory, ``model.json`` or ``model.safetensors``.
+
+        Parameters
+        ----------
+        path : path
+        device : str, default "cpu"
+        decoder : str, optional
+            For a domain-adapted run (``galvae adapt``): the survey whose
+            decoder reconstructs and generates (the encoder is shared by all
+            surveys); default the source survey's.
 
         Raises
         ------
         GalvaeFileError
             If no valid exported model is found.
+        GalvaeValueError
+            On a ``decoder`` the run does not have.
         """
-        network, meta = load_exported(path, device=device)
+        network, meta = load_exported(path, device=device, decoder=decoder)
         return cls(network, meta)
+
+    @property
+    def decoders(self) -> tuple[str, ...]:
+        """Surveys with a decoder of their own (domain-adapted runs); empty for a plain run."""
+        dec = self.meta.get("decoders")
+        if not isinstance(dec, dict):
+            return ()
+        return tuple(self.meta.get("surveys") or sorted(dec))
+
+    @property
+    def decoder(self) -> str | None:
+        """The survey whose decoder this model holds (domain-adapted runs), else None."""
+        return self.meta.get("default_decoder")
+
+    def with_decoder(self, survey: str) -> GalaxyVAE:
+        """The same run with ``survey``'s decoder (self when it already has it).
+
+        Raises
+        ------
+        GalvaeValueError
+            If the run has no decoder for ``survey``.
+        """
+        if survey == self.decoder:
+            return self
+        return GalaxyVAE.load(self.path, device=str(self.device), decoder=survey)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -91,7 +127,8 @@ class GalaxyVAE:
         return self
 
     def __repr__(self) -> str:
-        return f"GalaxyVAE({self.path!r}, size={self.size}, latent_dim={self.latent_dim}, device={self.device})"
+        dec = f", decoder={self.decoder!r}" if self.decoder else ""
+        return f"GalaxyVAE({self.path!r}, size={self.size}, latent_dim={self.latent_dim}{dec}, device={self.device})"
 
     # ------------------------------------------------------------------ helpers
     def _images(self, images: ArrayLike) -> tuple[NDArray, bool]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..errors import GalvaeValueError
 from ..models.config import ModelConfig
 
-__all__ = ["ModelConfig", "TrainConfig", "PRECISIONS"]
+__all__ = ["AdaptConfig", "ModelConfig", "TrainConfig", "PRECISIONS"]
 
 #: Numerical precisions accepted by :class:`TrainConfig` (passed to ``lightning.Trainer``).
 PRECISIONS: tuple[str, ...] = ("32", "bf16-mixed", "16-mixed")
@@ -77,3 +77,70 @@ class TrainConfig:
             raise GalvaeValueError("precision", self.precision, PRECISIONS)
         if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or self.num_workers < 0:
             raise GalvaeValueError("num_workers must be a non-negative integer", self.num_workers)
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    """How a trained VAE is adapted to a second survey (the paper's Section 5.2).
+
+    Parameters
+    ----------
+    lam : float, default 0.5
+        λ, the weight of MMD² in eq. 6 (the paper's value).
+    mmd_on : {"mu", "z"}, default "mu"
+        MMD² between the latent means (default) or the sampled latents.
+    pair_weight : float, default 0.0
+        Weight of the optional paired-latent term (mean squared difference of
+        a galaxy's two latent means); 0 is the paper's loss.
+    epochs : int, default 20
+        Total fine-tuning epochs (a resumed run trains up to this many).
+    batch_size : int, default 32
+        Galaxy pairs per step (each step sees 2 × batch_size images).
+    lr : float, default 1e-3
+        Adam learning rate (the paper's rate for the VAE; 1e-4 barely moves
+        the latents in 20 epochs of a few hundred pairs).
+    seed : int, default 0
+        Seeds the train/validation split of the pairs, the data order and the
+        sampling noise.
+    val_fraction : float, default 0.2
+        Fraction of the matched ids held out for validation.
+    early_stopping : int or None, default None
+        Patience in epochs on the validation loss.
+    precision, accelerator, devices, num_workers
+        As :class:`TrainConfig`.
+
+    Raises
+    ------
+    GalvaeValueError
+        On out-of-range values.
+    """
+
+    lam: float = 0.5
+    mmd_on: str = "mu"
+    pair_weight: float = 0.0
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 1e-3
+    seed: int = 0
+    val_fraction: float = 0.2
+    early_stopping: int | None = None
+    precision: str = "32"
+    accelerator: str = "auto"
+    devices: int | str = 1
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("lam", "pair_weight"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
+                raise GalvaeValueError(f"{name} must be a non-negative number", v)
+            object.__setattr__(self, name, float(v))
+        if self.mmd_on not in ("mu", "z"):
+            raise GalvaeValueError("mmd_on", self.mmd_on, ("mu", "z"))
+        # the remaining fields follow TrainConfig's rules (batch_size >= 2: MMD² needs two points)
+        TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
+                    val_fraction=self.val_fraction, early_stopping=self.early_stopping, precision=self.precision,
+                    accelerator=self.accelerator, devices=self.devices, num_workers=self.num_workers)
+        if self.batch_size < 2:
+            raise GalvaeValueError("batch_size must be at least 2 (MMD² compares two points or more per survey)",
+                                   self.batch_size)

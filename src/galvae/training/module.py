@@ -14,10 +14,41 @@ from ..losses.elbo import elbo_loss
 from ..models.config import ModelConfig
 from ..models.vae import VAE
 
-__all__ = ["VAEModule"]
+__all__ = ["RngStateMixin", "VAEModule"]
 
 
-class VAEModule(L.LightningModule):
+class RngStateMixin:
+    """Save the torch, CUDA, numpy and Python RNG states in a checkpoint (as
+    tensors and plain lists, so ``weights_only`` loading accepts them) and
+    restore them on load: a resumed run continues with the same sampling
+    noise as an uninterrupted one."""
+
+    config: ModelConfig
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:  # noqa: D102
+        np_state = np.random.get_state()
+        checkpoint["galvae_rng"] = {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": [np_state[0], [int(v) for v in np_state[1]], int(np_state[2]), int(np_state[3]), float(np_state[4])],
+            "python": random.getstate(),
+            "model_config": config_to_dict(self.config),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:  # noqa: D102
+        state = checkpoint.get("galvae_rng")
+        if not state:
+            return
+        torch.set_rng_state(state["torch"])
+        if state["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+        name, keys, pos, has_gauss, cached = state["numpy"]
+        np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+        version, internal, gauss = state["python"]
+        random.setstate((version, tuple(internal), gauss))
+
+
+class VAEModule(RngStateMixin, L.LightningModule):
     """Lightning wrapper: Adam on the batch-mean of (summed reconstruction + k · KL).
 
     Parameters
@@ -71,25 +102,3 @@ class VAEModule(L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:  # noqa: D102
         return torch.optim.Adam(self.parameters(), lr=self.lr)
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:  # noqa: D102
-        np_state = np.random.get_state()
-        checkpoint["galvae_rng"] = {
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "numpy": [np_state[0], [int(v) for v in np_state[1]], int(np_state[2]), int(np_state[3]), float(np_state[4])],
-            "python": random.getstate(),
-            "model_config": config_to_dict(self.config),
-        }
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:  # noqa: D102
-        state = checkpoint.get("galvae_rng")
-        if not state:
-            return
-        torch.set_rng_state(state["torch"])
-        if state["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda"])
-        name, keys, pos, has_gauss, cached = state["numpy"]
-        np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
-        version, internal, gauss = state["python"]
-        random.setstate((version, tuple(internal), gauss))

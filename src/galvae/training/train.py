@@ -201,13 +201,8 @@ def train(
         finds no checkpoint.
     """
     import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
-    from lightning.pytorch.loggers import CSVLogger
 
-    # Lightning's own INFO banners ("GPU available: ...") follow galvae's log level.
-    lightning_level = logging.INFO if log.isEnabledFor(logging.INFO) else logging.WARNING
-    for name in ("lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(lightning_level)
+    quiet_lightning()
 
     from ..latents.export import export_model
     from .datamodule import GalaxyDataModule
@@ -265,6 +260,45 @@ def train(
 
     L.seed_everything(tcfg.seed, workers=True, verbose=False)
     module = VAEModule(config_to_dict(mcfg), lr=tcfg.lr)
+    n_batches = max(1, -(-len(dm.train_rows) // tcfg.batch_size))
+    trainer, ckpt = fit_lightning(
+        module, dm, run, tcfg, n_batches=n_batches, progress=progress, resume_from=last if resume else None,
+        trainer_kwargs=trainer_kwargs,
+    )
+    best_path = Path(ckpt.best_model_path) if ckpt.best_model_path else last
+    best_score = float(ckpt.best_model_score) if ckpt.best_model_score is not None else float("nan")
+    _export_best(best_path, module, run, dm, tcfg, best_score, trainer, export_model)
+    result = TrainResult(
+        run_dir=run, model_path=run / "model.json", best_checkpoint=best_path, last_checkpoint=last,
+        best_val_loss=best_score, epochs=int(trainer.current_epoch), global_step=int(trainer.global_step),
+    )
+    log.info("trained %s: %d epochs, %d steps, best val loss %.4g", run, result.epochs, result.global_step, best_score)
+    return result
+
+
+def fit_lightning(
+    module: Any,
+    datamodule: Any,
+    run: Path,
+    tcfg: Any,
+    *,
+    n_batches: int,
+    progress: bool,
+    resume_from: Path | None,
+    trainer_kwargs: dict[str, Any] | None,
+) -> tuple[Any, Any]:
+    """Fit ``module`` with galvae's standard Lightning set-up; return (trainer, checkpoint callback).
+
+    Checkpoints ``RUN/checkpoints/{best,last}.ckpt`` on ``val_loss``, CSV (and
+    TensorBoard when installed) logs under ``RUN/logs``, optional early
+    stopping (``tcfg.early_stopping``), progress bar, and the precision,
+    accelerator and devices of ``tcfg``; copies the metrics to
+    ``RUN/metrics.csv``.  Shared by :func:`train` and :func:`galvae.adapt`.
+    """
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+    from lightning.pytorch.loggers import CSVLogger
+
     ckpt = ModelCheckpoint(
         dirpath=run / "checkpoints", filename="best", monitor="val_loss", mode="min",
         save_top_k=1, save_last=True, enable_version_counter=False,
@@ -279,7 +313,6 @@ def train(
         from lightning.pytorch.loggers import TensorBoardLogger
 
         loggers.append(TensorBoardLogger(save_dir=run / "logs", name="tensorboard", version=""))
-    n_batches = max(1, -(-len(dm.train_rows) // tcfg.batch_size))
     kwargs: dict[str, Any] = dict(
         max_epochs=tcfg.epochs, precision=tcfg.precision, accelerator=tcfg.accelerator, devices=tcfg.devices,
         callbacks=callbacks, logger=loggers, enable_progress_bar=progress, enable_model_summary=False,
@@ -294,21 +327,20 @@ def train(
             for pattern in _HARMLESS_WARNINGS:
                 warnings.filterwarnings("ignore", message=pattern)
             trainer = L.Trainer(**kwargs)
-            trainer.fit(module, datamodule=dm, ckpt_path=last if resume else None)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
     finally:
         lightning_log.removeFilter(advert_filter)
     metrics = run / "logs" / "metrics.csv"
     if metrics.is_file():
         shutil.copyfile(metrics, run / "metrics.csv")
-    best_path = Path(ckpt.best_model_path) if ckpt.best_model_path else last
-    best_score = float(ckpt.best_model_score) if ckpt.best_model_score is not None else float("nan")
-    _export_best(best_path, module, run, dm, tcfg, best_score, trainer, export_model)
-    result = TrainResult(
-        run_dir=run, model_path=run / "model.json", best_checkpoint=best_path, last_checkpoint=last,
-        best_val_loss=best_score, epochs=int(trainer.current_epoch), global_step=int(trainer.global_step),
-    )
-    log.info("trained %s: %d epochs, %d steps, best val loss %.4g", run, result.epochs, result.global_step, best_score)
-    return result
+    return trainer, ckpt
+
+
+def quiet_lightning() -> None:
+    """Make Lightning's INFO banners ("GPU available: ...") follow galvae's log level."""
+    lightning_level = logging.INFO if log.isEnabledFor(logging.INFO) else logging.WARNING
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(lightning_level)
 
 
 def _export_best(best_path: Path, module: Any, run: Path, dm: Any, tcfg: TrainConfig, best: float, trainer: Any, export_model: Any) -> None:

@@ -1,0 +1,479 @@
+"""``adapt``: domain adaptation of a trained VAE to a second survey (the paper's Section 5.2).
+
+The encoder of a trained run is shared by both surveys and two decoders, one
+per survey, both start from the trained decoder (Fig. 6).  The network is
+fine-tuned on the galaxies both surveys observed (matched by id) with the
+loss of eq. 6, L_VAE(source) + L_VAE(target) + λ · MMD²
+(:func:`galvae.losses.adaptation.adaptation_loss`).
+
+The result is a normal run directory::
+
+    RUN_DA/config.json                resolved ModelConfig, AdaptConfig, the base model, stores and surveys
+    RUN_DA/matching.json              matched and unmatched ids of the two stores
+    RUN_DA/split.json                 seed, validation fraction, train and validation ids (pairs)
+    RUN_DA/checkpoints/{last,best}.ckpt
+    RUN_DA/metrics.csv                per-epoch losses: vae_source, vae_target, mmd2, pair_mse
+    RUN_DA/model_<survey>.json/.safetensors   shared encoder + that survey's decoder
+    RUN_DA/model.json                 the source survey's model, listing every decoder
+
+so ``galvae encode RUN_DA STORE`` works on either survey (one shared
+encoder), and ``galvae generate RUN_DA --decoder SURVEY`` renders mock images
+as that survey would see them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .._io import atomic_path
+from .._version import __version__
+from ..config import config_from_dict, config_to_dict
+from ..data.dataset import GalaxyDataset
+from ..data.store import ImageStore
+from ..errors import GalvaeFileError, GalvaeValueError
+from ..losses.adaptation import adaptation_loss
+from ..models.config import ModelConfig
+from ..models.da import DomainAdaptationVAE, check_survey_names
+from ..models.vae import reparameterise
+from .config import AdaptConfig
+from .datamodule import EpochSeededSampler, split_ids
+from .module import RngStateMixin
+from .train import fit_lightning, quiet_lightning
+
+__all__ = ["AdaptResult", "DAModule", "PairedDataModule", "adapt", "match_ids"]
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class AdaptResult:
+    """What :func:`adapt` produced.
+
+    Attributes
+    ----------
+    run_dir : Path
+    model_path : Path
+        ``model.json`` (the source survey's decoder; lists all decoders).
+    surveys : tuple of str
+        Decoder names, source first.
+    n_pairs : int
+        Galaxies seen by both surveys (trained and validated on).
+    n_source_only, n_target_only : int
+        Ids found in only one of the stores (not used).
+    best_val_loss : float
+    epochs, global_step : int
+    """
+
+    run_dir: Path
+    model_path: Path
+    surveys: tuple[str, ...]
+    n_pairs: int
+    n_source_only: int
+    n_target_only: int
+    best_val_loss: float
+    epochs: int
+    global_step: int
+
+
+def match_ids(source_ids: Any, target_ids: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of the galaxies present in both stores, matched by id.
+
+    Parameters
+    ----------
+    source_ids, target_ids : array_like of str
+
+    Returns
+    -------
+    ids : ndarray of str
+        Matched ids, sorted.
+    source_rows, target_rows : ndarray of int64
+        Their rows in each store.
+    source_only, target_only : ndarray of str
+        Ids in one store only, sorted.
+    """
+    s = np.asarray(source_ids, dtype=str)
+    t = np.asarray(target_ids, dtype=str)
+    common, si, ti = np.intersect1d(s, t, assume_unique=True, return_indices=True)
+    return (common, si.astype(np.int64), ti.astype(np.int64),
+            np.setdiff1d(s, common), np.setdiff1d(t, common))
+
+
+class _Pairs(Dataset):
+    """(source image, target image) of the same galaxy."""
+
+    def __init__(self, source: GalaxyDataset, target: GalaxyDataset) -> None:
+        self.source, self.target = source, target
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.source[i], self.target[i]
+
+
+class PairedDataModule(L.LightningDataModule):
+    """Train/validation loaders of galaxy pairs seen by two surveys.
+
+    Parameters
+    ----------
+    source_store, target_store : path
+        Image stores of the same size and normalisation.
+    batch_size : int, default 32
+        Pairs per batch.
+    val_fraction : float, default 0.2
+    seed : int, default 0
+        Seeds the split (by id, :func:`split_ids`) and the epoch order.
+    num_workers : int, default 0
+
+    Attributes
+    ----------
+    ids : ndarray of str
+        Matched ids.
+    source_rows, target_rows : ndarray of int
+        Their rows in each store.
+    source_only, target_only : ndarray of str
+        Unmatched ids.
+    train_pos, val_pos : ndarray of int
+        Positions in ``ids`` of the two sets.
+    size : int
+    normalisation : StretchConfig
+    surveys : tuple of str
+        The stores' ``survey`` attributes.
+
+    Raises
+    ------
+    GalvaeValueError
+        If the stores differ in size or normalisation, or share fewer than
+        three ids.
+    """
+
+    def __init__(
+        self,
+        source_store: PathLike,
+        target_store: PathLike,
+        *,
+        batch_size: int = 32,
+        val_fraction: float = 0.2,
+        seed: int = 0,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.source_path, self.target_path = os.fspath(source_store), os.fspath(target_store)
+        self.batch_size, self.seed, self.num_workers = int(batch_size), int(seed), int(num_workers)
+        with ImageStore(self.source_path) as s, ImageStore(self.target_path) as t:
+            if s.size != t.size:
+                raise GalvaeValueError(
+                    f"source store {s.path} has size {s.size} but target store {t.path} has", t.size)
+            if s.normalisation != t.normalisation:
+                raise GalvaeValueError(
+                    f"source store {s.path} and target store {t.path} differ in normalisation",
+                    (config_to_dict(s.normalisation), config_to_dict(t.normalisation)))
+            self.size, self.normalisation = s.size, s.normalisation
+            self.surveys = (str(s.survey), str(t.survey))
+            self.ids, self.source_rows, self.target_rows, self.source_only, self.target_only = match_ids(s.ids, t.ids)
+        if self.ids.size < 3:
+            raise GalvaeValueError(
+                f"domain adaptation needs galaxies seen by both surveys; {self.source_path} and "
+                f"{self.target_path} share only {self.ids.size} ids (at least 3 needed)", self.ids.size)
+        self.train_pos, self.val_pos = split_ids(self.ids, val_fraction, seed)
+        self._sets: dict[str, _Pairs] = {}
+
+    def _pairs(self, which: str) -> _Pairs:
+        if which not in self._sets:
+            pos = self.train_pos if which == "train" else self.val_pos
+            self._sets[which] = _Pairs(
+                GalaxyDataset(self.source_path, indices=self.source_rows[pos]),
+                GalaxyDataset(self.target_path, indices=self.target_rows[pos]),
+            )
+        return self._sets[which]
+
+    def setup(self, stage: str | None = None) -> None:
+        """Open both pair sets (once)."""
+        self._pairs("train")
+        self._pairs("val")
+        log.info("adapting on %d pairs, validating on %d", len(self.train_pos), len(self.val_pos))
+
+    def _loader(self, ds: _Pairs, sampler: Any, drop_last: bool) -> DataLoader:
+        return DataLoader(
+            ds, batch_size=self.batch_size, sampler=sampler, shuffle=False, num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0, drop_last=drop_last,
+            generator=torch.Generator().manual_seed(self.seed),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled pairs (order seeded by ``seed + epoch``); a last batch of one pair is dropped (MMD² needs two)."""
+        ds = self._pairs("train")
+        return self._loader(ds, EpochSeededSampler(len(ds), self.seed), drop_last=len(ds) % self.batch_size == 1)
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation pairs in id order."""
+        ds = self._pairs("val")
+        return self._loader(ds, None, drop_last=len(ds) > 1 and len(ds) % self.batch_size == 1)
+
+
+class DAModule(RngStateMixin, L.LightningModule):
+    """Lightning wrapper of :class:`DomainAdaptationVAE` with the loss of eq. 6.
+
+    Parameters
+    ----------
+    model_config : dict
+        :class:`ModelConfig` as a plain dict.
+    surveys : list of str
+        Decoder names, source first.
+    lam : float, default 0.5
+        λ of eq. 6.
+    mmd_on : {"mu", "z"}, default "mu"
+    pair_weight : float, default 0.0
+    lr : float, default 1e-3
+        Adam learning rate.
+    """
+
+    def __init__(
+        self,
+        model_config: dict[str, Any],
+        surveys: list[str],
+        lam: float = 0.5,
+        mmd_on: str = "mu",
+        pair_weight: float = 0.0,
+        lr: float = 1e-3,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.config: ModelConfig = config_from_dict(ModelConfig, model_config)
+        self.surveys = check_survey_names(surveys)
+        self.model = DomainAdaptationVAE(self.config, self.surveys)
+        self.lam, self.mmd_on, self.pair_weight, self.lr = float(lam), mmd_on, float(pair_weight), float(lr)
+
+    def _survey(self, x: torch.Tensor, survey: str) -> tuple[torch.Tensor, ...]:
+        mu, logvar = self.model.encode(x)
+        z = reparameterise(mu, logvar) if self.training else mu
+        return self.model.decode(z, survey), mu, logvar, z
+
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor | None:
+        xs, xt = batch
+        if xs.shape[0] < 2:  # MMD² needs two points per survey
+            return None
+        rs, mus, lvs, zs = self._survey(xs, self.surveys[0])
+        rt, mut, lvt, zt = self._survey(xt, self.surveys[1])
+        use_z = self.mmd_on == "z"
+        terms = adaptation_loss(
+            (rs, xs, mus, lvs), (rt, xt, mut, lvt), lam=self.lam, pair_weight=self.pair_weight,
+            loss=self.config.loss, kl_weight=self.config.kl_weight,
+            z_source=zs if use_z else None, z_target=zt if use_z else None,
+        )
+        n = xs.shape[0]
+        self.log(f"{stage}_loss", terms.loss, prog_bar=True, on_step=stage == "train", on_epoch=True, batch_size=n)
+        for name in ("vae_source", "vae_target", "mmd2", "pair_mse"):
+            self.log(f"{stage}_{name}", getattr(terms, name), prog_bar=name == "mmd2", on_step=False,
+                     on_epoch=True, batch_size=n)
+        return terms.loss
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:  # noqa: D102
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:  # noqa: D102
+        return self._step(batch, "val")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:  # noqa: D102
+        return torch.optim.Adam(self.parameters(), lr=self.lr)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def adapt(
+    run: PathLike,
+    source_store: PathLike,
+    target_store: PathLike,
+    out: PathLike,
+    *,
+    lam: float = 0.5,
+    mmd_on: str = "mu",
+    pair_weight: float = 0.0,
+    epochs: int = 20,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    early_stopping: int | None = None,
+    precision: str = "32",
+    accelerator: str = "auto",
+    devices: int | str = 1,
+    num_workers: int = 0,
+    source_name: str | None = None,
+    target_name: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    trainer_kwargs: dict[str, Any] | None = None,
+) -> AdaptResult:
+    """Adapt a trained VAE to a second survey: shared encoder, one decoder per survey, MMD².
+
+    Parameters
+    ----------
+    run : path
+        Trained run directory (or exported ``model.json``) whose encoder and
+        decoder start the adaptation.
+    source_store, target_store : path
+        Image stores of the two surveys (e.g. DECaLS and BASS+MzLS), in the
+        size and normalisation the model expects; galaxies are matched by
+        id, ids in only one store are counted, listed in ``matching.json``
+        and left out.
+    out : path
+        New run directory.
+    lam : float, default 0.5
+        λ, the weight of MMD² (eq. 6).
+    mmd_on : {"mu", "z"}, default "mu"
+        MMD² between latent means or sampled latents.
+    pair_weight : float, default 0.0
+        Optional paired-latent term (0: the paper's loss).
+    epochs : int, default 20
+        Fine-tuning epochs (total, with ``resume``).
+    batch_size : int, default 32
+        Pairs per step (at least 2).
+    lr : float, default 1e-3
+        Adam learning rate.
+    seed : int, default 0
+    val_fraction : float, default 0.2
+        Fraction of the pairs held out for validation (split by id).
+    early_stopping : int or None, default None
+    precision, accelerator, devices, num_workers
+        As :func:`galvae.train`.
+    source_name, target_name : str, optional
+        Decoder names; default the stores' ``survey`` attributes.
+    resume : bool, default False
+        Continue ``out`` from its last checkpoint with its saved
+        configuration (only ``epochs`` and the hardware options are taken
+        from the arguments).
+    overwrite : bool, default False
+        Replace a non-empty ``out``.
+    progress : bool, default True
+    trainer_kwargs : dict, optional
+        Extra ``lightning.Trainer`` arguments.
+
+    Returns
+    -------
+    AdaptResult
+
+    Raises
+    ------
+    GalvaeValueError
+        On invalid options, stores that do not match the model or each
+        other, too few shared ids, or clashing survey names.
+    GalvaeFileError
+        If ``run`` holds no exported model, ``out`` exists without
+        ``overwrite``/``resume``, or ``resume`` finds no checkpoint.
+    """
+    from ..latents.export import check_store_matches, export_model, load_exported
+
+    quiet_lightning()
+    out = Path(out)
+    last = out / "checkpoints" / "last.ckpt"
+    hw = dict(precision=precision, accelerator=accelerator, devices=devices, num_workers=num_workers)
+    src, tgt = os.path.abspath(os.fspath(source_store)), os.path.abspath(os.fspath(target_store))
+    if resume:
+        if not last.is_file():
+            raise GalvaeFileError(last, "cannot resume: no last checkpoint in this run directory")
+        try:
+            saved = json.loads((out / "config.json").read_text())
+            acfg = replace(config_from_dict(AdaptConfig, saved["adapt"]), epochs=epochs, **hw)
+            base_path = saved["base_model"]
+            surveys = tuple(saved["data"]["surveys"])
+            saved_stores = [saved["data"]["source_store"], saved["data"]["target_store"]]
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, GalvaeValueError) as exc:
+            raise GalvaeFileError(out / "config.json", f"cannot resume: unreadable run configuration ({exc})") from None
+        if saved_stores != [src, tgt]:
+            raise GalvaeValueError(f"resumed run {out} adapted {saved_stores}, not", [src, tgt])
+    else:
+        acfg = AdaptConfig(lam=lam, mmd_on=mmd_on, pair_weight=pair_weight, epochs=epochs, batch_size=batch_size,
+                           lr=lr, seed=seed, val_fraction=val_fraction, early_stopping=early_stopping, **hw)
+        base_path = None
+        surveys = ()
+    base, meta = load_exported(base_path or run)
+    base_path = meta["path"]
+    dm = PairedDataModule(src, tgt, batch_size=acfg.batch_size, val_fraction=acfg.val_fraction, seed=acfg.seed,
+                          num_workers=acfg.num_workers)
+    for path in (src, tgt):
+        with ImageStore(path) as st:
+            check_store_matches(meta, st)
+    if not resume:
+        names = (source_name or dm.surveys[0], target_name or dm.surveys[1])
+        if names[0] == names[1]:
+            raise GalvaeValueError(
+                "both stores carry the same survey name; name the decoders with source_name/target_name "
+                "(--source-name/--target-name)", names[0])
+        surveys = check_survey_names(names)
+        if out.exists() and any(out.iterdir()):
+            if not overwrite:
+                raise GalvaeFileError(out, "run directory exists and is not empty (pass overwrite=True / --overwrite, "
+                                           "or resume=True / --resume)")
+            shutil.rmtree(out)
+    mcfg: ModelConfig = meta["model_config"]
+    out.mkdir(parents=True, exist_ok=True)
+    if dm.source_only.size or dm.target_only.size:
+        log.warning("%d ids only in %s and %d only in %s are not used (listed in %s)", dm.source_only.size, src,
+                    dm.target_only.size, tgt, out / "matching.json")
+    data = {"source_store": src, "target_store": tgt, "surveys": list(surveys), "size": dm.size,
+            "normalisation": config_to_dict(dm.normalisation), "n_pairs": int(dm.ids.size)}
+    _write_json(out / "config.json", {
+        "galvae_version": __version__, "kind": "domain_adaptation", "base_model": base_path,
+        "model": config_to_dict(mcfg), "adapt": config_to_dict(acfg), "data": data,
+    })
+    _write_json(out / "matching.json", {
+        "n_matched": int(dm.ids.size), "n_source_only": int(dm.source_only.size),
+        "n_target_only": int(dm.target_only.size), "source_only": dm.source_only.tolist(),
+        "target_only": dm.target_only.tolist(),
+    })
+    _write_json(out / "split.json", {
+        "seed": acfg.seed, "val_fraction": acfg.val_fraction,
+        "train_ids": dm.ids[dm.train_pos].tolist(), "val_ids": dm.ids[dm.val_pos].tolist(),
+    })
+
+    L.seed_everything(acfg.seed, workers=True, verbose=False)
+    module = DAModule(config_to_dict(mcfg), list(surveys), lam=acfg.lam, mmd_on=acfg.mmd_on,
+                      pair_weight=acfg.pair_weight, lr=acfg.lr)
+    if not resume:
+        module.model.load_state_dict(DomainAdaptationVAE.from_vae(base, surveys).state_dict())
+    n_batches = max(1, len(dm.train_pos) // acfg.batch_size)
+    trainer, ckpt = fit_lightning(module, dm, out, acfg, n_batches=n_batches, progress=progress,
+                                  resume_from=last if resume else None, trainer_kwargs=trainer_kwargs)
+    best_path = Path(ckpt.best_model_path) if ckpt.best_model_path else last
+    best = float(ckpt.best_model_score) if ckpt.best_model_score is not None else float("nan")
+    state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
+    net = DomainAdaptationVAE(mcfg, surveys)
+    net.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
+    decoders = {s: f"model_{s}.json" for s in surveys}
+    training = {
+        "kind": "domain_adaptation", "base_model": base_path, "stores": [src, tgt], "seed": acfg.seed,
+        "lam": acfg.lam, "mmd_on": acfg.mmd_on, "pair_weight": acfg.pair_weight,
+        "epochs": int(trainer.current_epoch), "global_step": int(trainer.global_step), "best_val_loss": best,
+        "checkpoint": best_path.name,
+    }
+    for s in surveys:
+        export_model(net.to_vae(s), out, normalisation=dm.normalisation, training=training, name=f"model_{s}",
+                     extra={"decoders": decoders, "surveys": list(surveys), "default_decoder": s})
+    default = json.loads((out / decoders[surveys[0]]).read_text())
+    _write_json(out / "model.json", default)
+    result = AdaptResult(
+        run_dir=out, model_path=out / "model.json", surveys=tuple(surveys), n_pairs=int(dm.ids.size),
+        n_source_only=int(dm.source_only.size), n_target_only=int(dm.target_only.size), best_val_loss=best,
+        epochs=int(trainer.current_epoch), global_step=int(trainer.global_step),
+    )
+    log.info("adapted %s -> %s: %d pairs, %d epochs, best val loss %.4g", base_path, out, result.n_pairs,
+             result.epochs, best)
+    return result

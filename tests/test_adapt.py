@@ -1,0 +1,247 @@
+"""Domain adaptation (issue 6): the Fig. 6 network, eq. 6, ``galvae adapt`` and its run directory."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from galvae.cli import main
+from galvae.errors import GalvaeKeyError, GalvaeValueError
+from galvae.latents.catalog import encode_store, generate_mocks, read_latent_catalog
+from galvae.latents.model import GalaxyVAE
+from galvae.losses.adaptation import adaptation_loss
+from galvae.losses.elbo import elbo_loss
+from galvae.losses.mmd import mmd2, mmd2_unbiased
+from galvae.models.config import ModelConfig
+from galvae.models.da import DomainAdaptationVAE
+from galvae.models.vae import VAE
+from galvae.training.adapt import adapt, match_ids
+from galvae.training.config import AdaptConfig
+from galvae.training.train import train
+
+SURVEYS = ("decals", "bass_mzls")
+
+
+# ----------------------------------------------------------------------------- the network
+def _vae(seed: int = 0, size: int = 16, nl: int = 4) -> VAE:
+    torch.manual_seed(seed)
+    return VAE(ModelConfig(size=size, latent_dim=nl, channels=(4, 8, 8))).eval()
+
+
+def test_from_vae_shares_encoder_and_copies_decoder():
+    base = _vae()
+    da = DomainAdaptationVAE.from_vae(base, SURVEYS).eval()
+    x = torch.rand(5, 3, 16, 16)
+    mu_b, lv_b = base.encode(x)
+    mu_d, lv_d = da.encode(x)
+    assert torch.equal(mu_b, mu_d) and torch.equal(lv_b, lv_d)
+    for s in SURVEYS:
+        assert torch.equal(da.decode(mu_d, s), base.decode(mu_b))
+        assert torch.equal(da.to_vae(s).decode(mu_b), base.decode(mu_b))
+
+
+def test_decoders_are_independent_and_encoder_shared():
+    da = DomainAdaptationVAE.from_vae(_vae(), SURVEYS)
+    before = {k: v.clone() for k, v in da.state_dict().items()}
+    opt = torch.optim.SGD(da.parameters(), lr=0.1)
+    x = torch.rand(4, 3, 16, 16)
+    recon, _, _ = da(x, "bass_mzls")
+    recon.sum().backward()
+    opt.step()
+    after = da.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert any(k.startswith("decoders.bass_mzls.") for k in changed)
+    assert any(k.startswith("encoder.") for k in changed)
+    assert not any(k.startswith("decoders.decals.") for k in changed)
+    # to_vae takes the encoder the two surveys share, and its own decoder
+    x2 = torch.rand(3, 3, 16, 16)
+    with torch.no_grad():
+        v_src, v_tgt = da.to_vae("decals").eval(), da.to_vae("bass_mzls").eval()
+        assert torch.equal(v_src.encode(x2)[0], v_tgt.encode(x2)[0])
+        assert not torch.equal(v_src.decode(v_src.encode(x2)[0]), v_tgt.decode(v_tgt.encode(x2)[0]))
+
+
+@pytest.mark.parametrize(
+    ("surveys", "match"),
+    [(("decals",), "at least two surveys"), (("a", "a"), "distinct"), (("decals", "bass.mzls"), "letters, digits")],
+)
+def test_bad_survey_names(surveys, match):
+    with pytest.raises(GalvaeValueError, match=match):
+        DomainAdaptationVAE(ModelConfig(size=16, latent_dim=4, channels=(4, 8, 8)), surveys)
+
+
+def test_unknown_decoder():
+    da = DomainAdaptationVAE.from_vae(_vae(), SURVEYS)
+    with pytest.raises(GalvaeKeyError, match="no decoder for survey.*'sdss'"):
+        da.decode(torch.zeros(2, 4), "sdss")
+
+
+# ----------------------------------------------------------------------------- eq. 6
+def test_adaptation_loss_is_eq6():
+    g = torch.Generator().manual_seed(3)
+    xs, xt = torch.rand(6, 3, 8, 8, generator=g), torch.rand(6, 3, 8, 8, generator=g)
+    rs, rt = torch.rand(6, 3, 8, 8, generator=g), torch.rand(6, 3, 8, 8, generator=g)
+    ms, mt = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g) + 1
+    ls, lt = torch.randn(6, 5, generator=g) * 0.1, torch.randn(6, 5, generator=g) * 0.1
+    terms = adaptation_loss((rs, xs, ms, ls), (rt, xt, mt, lt), lam=0.5)
+    es = elbo_loss(rs, xs, ms, ls).loss
+    et = elbo_loss(rt, xt, mt, lt).loss
+    mmd = mmd2_unbiased(ms, mt)
+    assert float(terms.loss) == pytest.approx(float(es + et + 0.5 * mmd), rel=1e-6)
+    assert float(terms.mmd2) == pytest.approx(mmd2(ms.numpy(), mt.numpy()), rel=1e-5)
+    pair = float(((ms - mt) ** 2).mean())
+    assert float(terms.pair_mse) == pytest.approx(pair, rel=1e-6)
+    with_pair = adaptation_loss((rs, xs, ms, ls), (rt, xt, mt, lt), lam=0.5, pair_weight=2.0)
+    assert float(with_pair.loss) == pytest.approx(float(terms.loss) + 2 * pair, rel=1e-6)
+    zero = adaptation_loss((rs, xs, ms, ls), (rt, xt, mt, lt), lam=0.0)
+    assert float(zero.loss) == pytest.approx(float(es + et), rel=1e-6)
+
+
+def test_adaptation_loss_errors():
+    x = torch.rand(3, 3, 8, 8)
+    m = torch.zeros(3, 2)
+    with pytest.raises(GalvaeValueError, match="lambda .* non-negative"):
+        adaptation_loss((x, x, m, m), (x, x, m, m), lam=-1)
+    with pytest.raises(GalvaeValueError, match="equal length"):
+        adaptation_loss((x, x, m, m), (x[:2], x[:2], m[:2], m[:2]), pair_weight=1.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"lam": -0.1}, "lam must be a non-negative"),
+        ({"mmd_on": "x"}, "mmd_on"),
+        ({"batch_size": 1}, "at least 2"),
+        ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"val_fraction": 1.5}, "val_fraction"),
+    ],
+)
+def test_adapt_config_validation(kwargs, match):
+    with pytest.raises(GalvaeValueError, match=match):
+        AdaptConfig(**kwargs)
+
+
+def test_match_ids():
+    ids, si, ti, s_only, t_only = match_ids(["c", "a", "b", "x"], ["b", "y", "a"])
+    assert ids.tolist() == ["a", "b"]
+    assert si.tolist() == [1, 2] and ti.tolist() == [2, 0]
+    assert s_only.tolist() == ["c", "x"] and t_only.tolist() == ["y"]
+
+
+# ----------------------------------------------------------------------------- adapt() on tiny random stores
+@pytest.fixture
+def pair_stores(make_store):
+    src, _, _ = make_store("src.h5", n=24, size=16, seed=1, survey="decals", prefix="g")
+    tgt, _, _ = make_store("tgt.h5", n=20, size=16, seed=2, survey="bass_mzls", prefix="g")
+    return src, tgt
+
+
+@pytest.fixture
+def base_run(pair_stores, tmp_path):
+    train(pair_stores[0], tmp_path / "run", epochs=1, batch_size=8, latent_dim=4, seed=0, progress=False,
+          model_config=ModelConfig(size=16, latent_dim=4, channels=(4, 8, 8)))
+    return tmp_path / "run"
+
+
+def _weights(path):
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def test_adapt_run_directory(pair_stores, base_run, tmp_path):
+    src, tgt = pair_stores
+    res = adapt(base_run, src, tgt, tmp_path / "da", epochs=2, batch_size=4, seed=0, progress=False)
+    assert res.surveys == SURVEYS and res.n_pairs == 20 and res.n_source_only == 4 and res.n_target_only == 0
+    da = res.run_dir
+    for name in ("config.json", "matching.json", "split.json", "metrics.csv", "model.json",
+                 "model_decals.json", "model_bass_mzls.json", "checkpoints/last.ckpt"):
+        assert (da / name).is_file(), name
+    matching = json.loads((da / "matching.json").read_text())
+    assert matching["source_only"] == ["g0020", "g0021", "g0022", "g0023"]
+    cfg = json.loads((da / "config.json").read_text())
+    assert cfg["adapt"]["lam"] == 0.5 and cfg["data"]["surveys"] == list(SURVEYS)
+    # both decoders start from the trained one and then move apart; the encoder is shared
+    w_src, w_tgt = _weights(da / "model_decals.safetensors"), _weights(da / "model_bass_mzls.safetensors")
+    w_base = _weights(base_run / "model.safetensors")
+    assert all(torch.equal(w_src[k], w_tgt[k]) for k in w_src if k.startswith(("encoder.", "fc_mu", "fc_logvar")))
+    assert not torch.equal(w_src["final.0.weight"], w_tgt["final.0.weight"])
+    assert not torch.equal(w_src["encoder.0.0.weight"], w_base["encoder.0.0.weight"])
+    model = GalaxyVAE.load(da)
+    assert model.decoders == SURVEYS and model.decoder == "decals"
+    assert model.with_decoder("bass_mzls").decoder == "bass_mzls"
+    with pytest.raises(GalvaeValueError, match="no decoder for survey.*'sdss'"):
+        GalaxyVAE.load(da, decoder="sdss")
+    with pytest.raises(GalvaeValueError, match="single decoder"):
+        GalaxyVAE.load(base_run, decoder="decals")
+
+
+def test_encode_and_generate_with_decoders(pair_stores, base_run, tmp_path):
+    src, tgt = pair_stores
+    da = adapt(base_run, src, tgt, tmp_path / "da", epochs=2, batch_size=4, progress=False).run_dir
+    # the latents come from the shared encoder; recon_error uses the store's own survey decoder
+    out_auto = encode_store(da, tgt, tmp_path / "t_auto.parquet", progress=False)
+    out_src = encode_store(da, tgt, tmp_path / "t_src.parquet", decoder="decals", progress=False)
+    a, meta_a = read_latent_catalog(out_auto)
+    b, meta_b = read_latent_catalog(out_src)
+    assert meta_a["decoder"] == "bass_mzls" and meta_b["decoder"] == "decals"
+    mu = [c for c in a.columns if c.startswith("mu_")]
+    np.testing.assert_array_equal(a[mu].to_numpy(), b[mu].to_numpy())
+    assert not np.allclose(a["recon_error"], b["recon_error"])
+    m1 = generate_mocks(da, tmp_path / "m_src.h5", n=4, seed=1, progress=False)
+    m2 = generate_mocks(da, tmp_path / "m_tgt.h5", n=4, seed=1, decoder="bass_mzls", progress=False)
+    from galvae.data.store import ImageStore
+
+    with ImageStore(m1) as s1, ImageStore(m2) as s2:
+        assert s1.survey == "vae_mock_decals" and s2.survey == "vae_mock_bass_mzls"
+        assert not np.allclose(s1.read(), s2.read())
+
+
+def test_resume_is_exact(pair_stores, base_run, tmp_path):
+    src, tgt = pair_stores
+    adapt(base_run, src, tgt, tmp_path / "straight", epochs=2, batch_size=4, seed=3, progress=False)
+    adapt(base_run, src, tgt, tmp_path / "resumed", epochs=1, batch_size=4, seed=3, progress=False)
+    res = adapt(base_run, src, tgt, tmp_path / "resumed", epochs=2, resume=True, progress=False)
+    assert res.epochs == 2
+    a = torch.load(tmp_path / "straight/checkpoints/last.ckpt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "resumed/checkpoints/last.ckpt", weights_only=True)["state_dict"]
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_adapt_errors(pair_stores, base_run, make_store, tmp_path):
+    src, tgt = pair_stores
+    same, _, _ = make_store("same.h5", n=20, size=16, seed=3, survey="decals", prefix="g")
+    with pytest.raises(GalvaeValueError, match="same survey name"):
+        adapt(base_run, src, same, tmp_path / "x", epochs=1, progress=False)
+    adapt(base_run, src, same, tmp_path / "named", epochs=1, batch_size=4, target_name="decals_b", progress=False)
+    assert GalaxyVAE.load(tmp_path / "named").decoders == ("decals", "decals_b")
+    other, _, _ = make_store("other.h5", n=5, size=16, seed=4, survey="bass_mzls", prefix="h")
+    with pytest.raises(GalvaeValueError, match="share only 0 ids"):
+        adapt(base_run, src, other, tmp_path / "y", epochs=1, progress=False)
+    big, _, _ = make_store("big.h5", n=5, size=32, seed=4, survey="bass_mzls", prefix="g")
+    with pytest.raises(GalvaeValueError, match="size"):
+        adapt(base_run, src, big, tmp_path / "z", epochs=1, progress=False)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "f").write_text("x")
+    with pytest.raises(OSError, match="not empty"):
+        adapt(base_run, src, tgt, tmp_path / "full", epochs=1, progress=False)
+    with pytest.raises(OSError, match="no last checkpoint"):
+        adapt(base_run, src, tgt, tmp_path / "nothing", epochs=1, resume=True, progress=False)
+
+
+def test_cli_adapt_and_generate(pair_stores, base_run, tmp_path, capsys):
+    src, tgt = pair_stores
+    da = tmp_path / "da"
+    assert main(["adapt", str(base_run), str(src), str(tgt), "--out", str(da), "--epochs", "1",
+                 "--batch-size", "4", "--lambda", "2", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "matched 20 galaxies" in out and "4 only in the source store" in out
+    assert json.loads((da / "config.json").read_text())["adapt"]["lam"] == 2.0
+    assert main(["generate", str(da), "--decoder", "bass_mzls", "--n", "3", "--out", str(tmp_path / "m.h5"), "-q"]) == 0
+    assert main(["generate", str(da), "--decoder", "sdss", "--n", "3", "--out", str(tmp_path / "m2.h5"), "-q"]) == 2
+    assert "no decoder for survey" in capsys.readouterr().err
+    assert main(["encode", str(da), str(tgt), "--out", str(tmp_path / "l.parquet"), "-q"]) == 0
