@@ -62,6 +62,9 @@ _LAZY: dict[str, str] = {
     "mmd2": "galvae.losses.mmd",
     "compare_domains": "galvae.evaluate.domains",
     "DomainComparison": "galvae.evaluate.domains",
+    # the main job
+    "DemoConfig": "galvae.demo",
+    "run_demo": "galvae.demo",
     # report
     "ReportInputs": "galvae.report",
     "write_report": "galvae.report",
@@ -147,6 +150,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .simulate.core import SimulationConfig, render_galaxies, simulate  # noqa: F401
     from .simulate.morphology import sample_truth  # noqa: F401
     from .simulate.surveys import load_survey  # noqa: F401
+    from .demo import DemoConfig, run_demo  # noqa: F401
     from .evaluate.domains import DomainComparison, compare_domains  # noqa: F401
     from .losses.mmd import mmd2  # noqa: F401
     from .report import ReportInputs, write_report  # noqa: F401

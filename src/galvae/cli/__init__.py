@@ -25,6 +25,7 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 
 #: Subcommand modules, in the order ``galvae --help`` lists them.
 COMMANDS: tuple[str, ...] = (
+    "demo",
     "simulate",
     "download",
     "ingest",

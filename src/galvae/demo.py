@@ -1,0 +1,445 @@
+"""``galvae demo``: the whole paper on the built-in simulated surveys, in one call.
+
+Stages, each reading what the one before wrote (the same functions the
+individual commands use)::
+
+    simulate   GalSim DECaLS-like sample + BASS+MzLS overlap   -> data/{decals,bass_mzls}.h5, data/catalog.parquet
+    labels     Galaxy Zoo vote fractions -> Table 2 classes    -> labels.parquet
+    train      the paper's VAE, NL = 40                        -> run/
+    sweep      reduced latent-dimension sweep (SSIM vs NL)     -> sweep/
+    encode     latent catalogues of both surveys, reconstructions -> latents_*.parquet, recon_decals.h5
+    classify   Table 3: random forests on the latents + PCA and CNN baselines -> table3/
+    outliers   8-sigma outliers vs planted defects             -> outliers/
+    adapt      shared encoder, one decoder per survey, MMD²    -> run_da/
+    compare    Table 4, Fig. 5, latent MSE and MMD² before/after -> domains/
+    mocks      mock galaxies from each survey's decoder        -> mocks_<survey>.h5
+    report     one self-contained HTML page                    -> report.html
+
+The simulator writes image stores directly, in the format ``galvae ingest``
+writes for real cutouts, so no separate ingest step is needed.
+
+Stages are cached: each finished stage leaves ``.stages/<stage>.json`` with a
+key made of its own parameters and the key of the stage before it; a later
+run skips a stage whose key matches and whose outputs exist.  Once a stage
+runs (a changed parameter, a deleted output), every stage after it runs too.
+``force=True`` runs everything again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ._io import atomic_path
+from ._version import __version__
+from .config import config_to_dict
+from .errors import GalvaeValueError
+
+__all__ = ["DemoConfig", "DemoResult", "StageEvent", "STAGES", "QUICK", "run_demo"]
+
+log = logging.getLogger(__name__)
+
+SURVEYS = ("decals", "bass_mzls")
+
+#: Stage names, in order, with what each does.
+STAGES: dict[str, str] = {
+    "simulate": "GalSim: DECaLS-like sample and BASS+MzLS overlap",
+    "labels": "Galaxy Zoo vote fractions -> Table 2 classes",
+    "train": "train the VAE",
+    "sweep": "reduced latent-dimension sweep (SSIM vs NL)",
+    "encode": "latent catalogues of both surveys and reconstructions",
+    "classify": "Table 3: random forests on latents + PCA/CNN baselines",
+    "outliers": "k-sigma outliers against planted defects",
+    "adapt": "domain adaptation: shared encoder, two decoders, MMD²",
+    "compare": "Table 4, Fig. 5: the surveys before and after adaptation",
+    "mocks": "mock galaxies from each survey's decoder",
+    "report": "HTML report",
+}
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Everything the demo does, saved as ``demo_config.json`` and shown in the report.
+
+    Parameters
+    ----------
+    n_galaxies : int, default 2000
+        Galaxies of the DECaLS-like sample.
+    overlap : int, default 500
+        Of which also observed by BASS+MzLS (the paper had 3,434).
+    size : int, default 64
+        Image side in pixels (64, the input of the paper's network).
+    defect_fraction : float, default 0.02
+        Planted defects per survey (the simulator's default is 0.005; more
+        defects give the outlier precision/recall something to count).
+    latent_dim : int, default 40
+        NL of the main model (the paper's knee).
+    epochs : int, default 8
+    sweep_dims : tuple of int, default (10, 20, 40, 80)
+        Latent dimensions of the reduced sweep (the paper: 10 … 100, two losses).
+    sweep_epochs : int, default 2
+    cnn_epochs : int, default 3
+        Training epochs of the CNN baseline per feature.
+    adapt_epochs : int, default 10
+    lam : float, default 0.5
+        λ of eq. 6.
+    min_galaxies : int, default 100
+        Table 4 features need more labelled overlap galaxies than this (the paper: 100).
+    n_mocks : int, default 16
+    embedding : {"both", "pca", "tsne"}, default "both"
+        Latent-space maps in the report.
+    seed : int, default 0
+    workers : int, default 2
+        Simulation processes.
+    accelerator : str, default "auto"
+        Lightning accelerator for training and adaptation.
+    device : str, default "cpu"
+        Torch device for encoding, classification baselines and the report.
+
+    Raises
+    ------
+    GalvaeValueError
+        On an overlap larger than the sample, or too few galaxies.
+    """
+
+    n_galaxies: int = 2000
+    overlap: int = 500
+    size: int = 64
+    defect_fraction: float = 0.02
+    latent_dim: int = 40
+    epochs: int = 8
+    sweep_dims: tuple[int, ...] = (10, 20, 40, 80)
+    sweep_epochs: int = 2
+    cnn_epochs: int = 3
+    adapt_epochs: int = 10
+    lam: float = 0.5
+    min_galaxies: int = 100
+    n_mocks: int = 16
+    embedding: str = "both"
+    seed: int = 0
+    workers: int = 2
+    accelerator: str = "auto"
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sweep_dims", tuple(int(d) for d in self.sweep_dims))
+        for name in ("n_galaxies", "epochs", "sweep_epochs", "cnn_epochs", "adapt_epochs", "n_mocks", "workers",
+                     "latent_dim"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise GalvaeValueError(f"demo {name} must be a positive integer", v)
+        if self.n_galaxies < 50:
+            raise GalvaeValueError("the demo needs at least 50 galaxies (train/validation splits, 70/30 forests)",
+                                   self.n_galaxies)
+        if isinstance(self.overlap, bool) or not isinstance(self.overlap, int) or not 10 <= self.overlap <= self.n_galaxies:
+            raise GalvaeValueError(f"demo overlap must be an integer in [10, n_galaxies={self.n_galaxies}]", self.overlap)
+        if not self.sweep_dims or any(d < 1 for d in self.sweep_dims):
+            raise GalvaeValueError("demo sweep_dims must be positive integers", self.sweep_dims)
+        if self.embedding not in ("both", "pca", "tsne"):
+            raise GalvaeValueError("demo embedding", self.embedding, ("both", "pca", "tsne"))
+
+
+#: The ``--quick`` configuration: tiny images and few galaxies, for tests and a first look (< 3 minutes).
+QUICK = DemoConfig(
+    n_galaxies=300, overlap=150, size=32, defect_fraction=0.03, epochs=4, sweep_dims=(8, 40), sweep_epochs=1,
+    cnn_epochs=1, adapt_epochs=4, min_galaxies=30, n_mocks=8, embedding="pca",
+)
+
+
+@dataclass(frozen=True)
+class StageEvent:
+    """A stage starting or ending, for progress display.
+
+    Attributes
+    ----------
+    stage : str
+    index, total : int
+        1-based position among the stages.
+    status : {"start", "done", "cached"}
+    seconds : float
+        Time spent (for "done"; for "cached" the time of the run that made it).
+    """
+
+    stage: str
+    index: int
+    total: int
+    status: str
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What :func:`run_demo` produced.
+
+    Attributes
+    ----------
+    out_dir : Path
+    report : Path
+        ``report.html``.
+    seconds : dict
+        Stage → seconds it took when it was run.
+    cached : tuple of str
+        Stages reused from an earlier run.
+    summary : dict
+        Headline numbers (best validation loss, MMD² and median paired MSE
+        before/after adaptation, outlier fraction).
+    """
+
+    out_dir: Path
+    report: Path
+    seconds: dict[str, float]
+    cached: tuple[str, ...]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _key(previous: str, params: dict[str, Any]) -> str:
+    text = json.dumps({"previous": previous, "params": params, "galvae": __version__}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+class _Stages:
+    """Runs the stages with caching and timing."""
+
+    def __init__(self, out: Path, force: bool, callback: Callable[[StageEvent], None] | None) -> None:
+        self.out = out
+        self.force = force
+        self.callback = callback
+        self.marks = out / ".stages"
+        self.marks.mkdir(parents=True, exist_ok=True)
+        self.key = ""
+        self.dirty = False  # once a stage runs, every later stage runs too
+        self.seconds: dict[str, float] = {}
+        self.cached: list[str] = []
+
+    def _emit(self, event: StageEvent) -> None:
+        if self.callback is not None:
+            self.callback(event)
+
+    def run(self, index: int, name: str, params: dict[str, Any], outputs: list[Path], fn: Callable[[], Any]) -> None:
+        key = _key(self.key, params)
+        self.key = key
+        mark = self.marks / f"{name}.json"
+        total = len(STAGES)
+        if not (self.force or self.dirty) and mark.is_file() and all(p.exists() for p in outputs):
+            try:
+                saved = json.loads(mark.read_text())
+            except (OSError, json.JSONDecodeError):
+                saved = {}
+            if saved.get("key") == key:
+                self.seconds[name] = float(saved.get("seconds", 0.0))
+                self.cached.append(name)
+                log.info("demo stage %s: reusing the finished stage (%s)", name, mark)
+                self._emit(StageEvent(name, index, total, "cached", self.seconds[name]))
+                return
+        mark.unlink(missing_ok=True)
+        self.dirty = True
+        self._emit(StageEvent(name, index, total, "start"))
+        t0 = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t0
+        self.seconds[name] = dt
+        _write_json(mark, {"key": key, "seconds": dt, "params": params, "galvae_version": __version__})
+        self._emit(StageEvent(name, index, total, "done", dt))
+
+
+def _rm(*paths: Path) -> None:
+    for p in paths:
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+
+
+def run_demo(
+    out_dir: str | os.PathLike[str] = "galvae-demo",
+    config: DemoConfig | None = None,
+    *,
+    quick: bool = False,
+    force: bool = False,
+    progress: bool = True,
+    callback: Callable[[StageEvent], None] | None = None,
+) -> DemoResult:
+    """Run the whole paper on the built-in simulated surveys and write ``report.html``.
+
+    Parameters
+    ----------
+    out_dir : path, default "galvae-demo"
+        Where every product goes (created).
+    config : DemoConfig, optional
+        Default :class:`DemoConfig` (about 10–15 minutes on a 2-core CPU), or
+        :data:`QUICK` with ``quick=True``.
+    quick : bool, default False
+        Use :data:`QUICK` (32-pixel images, 300 galaxies; a few minutes at most).
+        Ignored when ``config`` is given.
+    force : bool, default False
+        Run every stage even when a finished one could be reused.
+    progress : bool, default True
+        Progress bars inside the stages.
+    callback : callable, optional
+        Called with a :class:`StageEvent` when a stage starts, ends or is reused.
+
+    Returns
+    -------
+    DemoResult
+
+    Raises
+    ------
+    GalvaeValueError
+        On an invalid configuration.
+    """
+    from .data.labels import labels_from_catalog, read_catalog, write_table
+    from .evaluate.classify import classify
+    from .evaluate.domains import compare_domains
+    from .evaluate.outliers import outliers_report
+    from .evaluate.sweep import sweep
+    from .latents.catalog import encode_store, generate_mocks, reconstruct_store
+    from .report import ReportInputs, write_report
+    from .simulate.core import SimulationConfig
+    from .simulate.core import simulate as run_simulation
+    from .training.adapt import adapt
+    from .training.train import train
+
+    cfg = config if config is not None else (QUICK if quick else DemoConfig())
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / "demo_config.json", {"galvae_version": __version__, "demo": config_to_dict(cfg)})
+    st = _Stages(out, force, callback)
+    data = out / "data"
+    stores = {s: data / f"{s}.h5" for s in SURVEYS}
+    catalog = data / "catalog.parquet"
+    labels = out / "labels.parquet"
+    run, run_da = out / "run", out / "run_da"
+    latents = {s: out / f"latents_{s}.parquet" for s in SURVEYS}
+    recon = out / "recon_decals.h5"
+    mocks = {s: out / f"mocks_{s}.h5" for s in SURVEYS}
+    hw = dict(accelerator=cfg.accelerator)
+
+    def do_simulate() -> None:
+        sim_cfg = SimulationConfig(n_galaxies=cfg.n_galaxies, overlap=cfg.overlap, size=cfg.size, seed=cfg.seed,
+                                   defect_fraction=cfg.defect_fraction)
+        run_simulation(data, sim_cfg, workers=cfg.workers, overwrite=True, progress=progress)
+
+    st.run(1, "simulate", {"n": cfg.n_galaxies, "overlap": cfg.overlap, "size": cfg.size, "seed": cfg.seed,
+                           "defects": cfg.defect_fraction}, [*stores.values(), catalog], do_simulate)
+
+    def do_labels() -> None:
+        write_table(labels_from_catalog(read_catalog(catalog)), labels, overwrite=True)
+
+    st.run(2, "labels", {}, [labels], do_labels)
+
+    def do_train() -> None:
+        train(stores["decals"], run, latent_dim=cfg.latent_dim, epochs=cfg.epochs, seed=cfg.seed, overwrite=True,
+              progress=progress, **hw)
+
+    st.run(3, "train", {"nl": cfg.latent_dim, "epochs": cfg.epochs}, [run / "model.json"], do_train)
+
+    def do_sweep() -> None:
+        _rm(out / "sweep")
+        sweep(stores["decals"], out / "sweep", latent_dims=cfg.sweep_dims, losses=("mse",), epochs=cfg.sweep_epochs,
+              catalog=catalog, seed=cfg.seed, device=cfg.device, progress=progress, **hw)
+
+    st.run(4, "sweep", {"dims": list(cfg.sweep_dims), "epochs": cfg.sweep_epochs}, [out / "sweep" / "sweep.csv"],
+           do_sweep)
+
+    def do_encode() -> None:
+        for s in SURVEYS:
+            encode_store(run, stores[s], latents[s], device=cfg.device, overwrite=True, progress=progress)
+        reconstruct_store(run, stores["decals"], recon, device=cfg.device, overwrite=True, progress=progress)
+
+    st.run(5, "encode", {}, [*latents.values(), recon], do_encode)
+
+    def do_classify() -> None:
+        _rm(out / "table3")
+        classify(latents["decals"], labels, store=stores["decals"], out_dir=out / "table3", seed=cfg.seed,
+                 cnn_epochs=cfg.cnn_epochs, device=cfg.device, progress=progress)
+
+    st.run(6, "classify", {"cnn_epochs": cfg.cnn_epochs}, [out / "table3" / "table3.csv"], do_classify)
+
+    def do_outliers() -> None:
+        _rm(out / "outliers")
+        outliers_report(latents["decals"], out / "outliers", sigma=8.0, catalog=catalog, store=stores["decals"])
+
+    st.run(7, "outliers", {"sigma": 8.0}, [out / "outliers" / "outliers.json"], do_outliers)
+
+    def do_adapt() -> None:
+        adapt(run, stores["decals"], stores["bass_mzls"], run_da, lam=cfg.lam, epochs=cfg.adapt_epochs,
+              seed=cfg.seed, overwrite=True, progress=progress, **hw)
+
+    st.run(8, "adapt", {"lam": cfg.lam, "epochs": cfg.adapt_epochs}, [run_da / "model.json"], do_adapt)
+
+    def do_compare() -> None:
+        _rm(out / "domains")
+        compare_domains(run, stores["decals"], stores["bass_mzls"], catalog, after=run_da, out_dir=out / "domains",
+                        min_galaxies=cfg.min_galaxies, seed=cfg.seed, device=cfg.device, progress=progress)
+
+    st.run(9, "compare", {"min_galaxies": cfg.min_galaxies}, [out / "domains" / "domains.json"], do_compare)
+
+    def do_mocks() -> None:
+        for s in SURVEYS:
+            generate_mocks(run_da, mocks[s], n=cfg.n_mocks, seed=cfg.seed + 1, decoder=s, device=cfg.device,
+                           overwrite=True, progress=progress)
+
+    st.run(10, "mocks", {"n": cfg.n_mocks}, list(mocks.values()), do_mocks)
+
+    report = out / "report.html"
+    domains = out / "domains"
+
+    def do_report() -> None:
+        galleries = sorted(domains.glob("pairs_*.png"))
+        inputs = ReportInputs(
+            title="galvae demo: the paper on simulated DECaLS and BASS+MzLS",
+            run_config=config_to_dict(cfg),
+            stage_seconds=dict(st.seconds),
+            table3_csv=out / "table3" / "table3.csv",
+            table4_csv=domains / "table4.csv" if (domains / "table4.csv").exists() else None,
+            domains_json=domains / "domains.json",
+            pair_galleries=galleries,
+            mse_histogram=domains / "mse_hist.png" if (domains / "mse_hist.png").exists() else None,
+            sweep_csv=out / "sweep" / "sweep.csv",
+            store=stores["decals"],
+            reconstructions=recon,
+            labels=labels,
+            latents=latents["decals"],
+            outliers_dir=out / "outliers",
+            mocks=mocks,
+        )
+        write_report(report, inputs, embedding=cfg.embedding, seed=cfg.seed)
+
+    st.run(11, "report", {"embedding": cfg.embedding}, [report], do_report)
+    summary = _summary(out)
+    _write_json(out / "timings.json", {"seconds": st.seconds, "cached": st.cached})
+    return DemoResult(out_dir=out, report=report, seconds=dict(st.seconds), cached=tuple(st.cached), summary=summary)
+
+
+def _summary(out: Path) -> dict[str, Any]:
+    """Headline numbers from the products (missing ones are left out)."""
+    summary: dict[str, Any] = {}
+    for path, keys in ((out / "outliers" / "outliers.json", ("n_flagged", "flagged_fraction")),):
+        if path.is_file():
+            d = json.loads(path.read_text())
+            summary.update({f"outliers_{k}": d.get(k) for k in keys if k in d})
+    dj = out / "domains" / "domains.json"
+    if dj.is_file():
+        d = json.loads(dj.read_text())
+        summary["mmd2"] = d.get("mmd2")
+        mse = d.get("mse") or {}
+        summary["median_pair_mse"] = {k: v.get("median") for k, v in mse.items() if isinstance(v, dict)}
+    return summary
+
+
+def with_overrides(config: DemoConfig, **changes: Any) -> DemoConfig:
+    """A copy of ``config`` with the non-None ``changes`` applied (for the CLI)."""
+    return replace(config, **{k: v for k, v in changes.items() if v is not None})
