@@ -14,6 +14,9 @@ PYTEST_ARGS ?=
 .PHONY: setup demo test bench clean
 
 $(BIN)/.galvae-installed: pyproject.toml
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
+		echo "galvae setup: could not install Debian's chromium; the browser tests of the HTML report are skipped (and fail under CI=true)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH_PIN)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -22,20 +25,15 @@ $(BIN)/.galvae-installed: pyproject.toml
 setup: $(BIN)/.galvae-installed
 
 demo: setup
-	$(BIN)/galvae simulate $(DEMO_DIR)/data --n-galaxies 2000 --overlap 400 --size 64 --seed 0 --overwrite
-	$(BIN)/galvae labels $(DEMO_DIR)/data/catalog.parquet --out $(DEMO_DIR)/labels.parquet --overwrite
-	$(BIN)/galvae train $(DEMO_DIR)/data/decals.h5 --out $(DEMO_DIR)/run --latent-dim 40 --epochs 5 --seed 0 --overwrite
-	$(BIN)/galvae encode $(DEMO_DIR)/run $(DEMO_DIR)/data/decals.h5 --out $(DEMO_DIR)/latents_decals.parquet --overwrite
-	$(BIN)/galvae encode $(DEMO_DIR)/run $(DEMO_DIR)/data/bass_mzls.h5 --out $(DEMO_DIR)/latents_bass_mzls.parquet --overwrite
-	$(BIN)/galvae generate $(DEMO_DIR)/run --n 16 --seed 1 --out $(DEMO_DIR)/mocks.h5 --overwrite
-	$(BIN)/galvae classify $(DEMO_DIR)/latents_decals.parquet $(DEMO_DIR)/data/catalog.parquet --store $(DEMO_DIR)/data/decals.h5 --out $(DEMO_DIR)/table3
-	$(BIN)/galvae outliers $(DEMO_DIR)/latents_decals.parquet --sigma 8 --catalog $(DEMO_DIR)/data/catalog.parquet --store $(DEMO_DIR)/data/decals.h5 --out $(DEMO_DIR)/outliers
+	$(BIN)/galvae demo --out $(DEMO_DIR)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python benchmarks/bench_simulate.py
+	$(BIN)/python benchmarks/bench_adapt.py
+	$(BIN)/python benchmarks/bench_demo.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

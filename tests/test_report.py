@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from _browser import ARTIFACTS
+from _browser import chromium_run as _chromium_run
+from _browser import find_chromium as _chromium
+from _browser import images_loaded as _images_loaded
 from galvae.cli import main
 from galvae.data.labels import TABLE2_RULES, labels_from_catalog, read_catalog, write_table
 from galvae.data.store import ImageStore
@@ -32,7 +34,6 @@ from galvae.report import (
 from galvae.simulate.core import simulate
 from galvae.training.train import train
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 SECTIONS = ("run", "table3", "domains", "sweep", "reconstructions", "latent-map", "outliers", "mocks")
 
 
@@ -109,37 +110,6 @@ def report(products, tmp_path_factory) -> Path:
 
 
 # --------------------------------------------------------------------------- browser
-
-
-def _chromium() -> str:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; CI must install it (Debian package 'chromium')")
-        pytest.skip("chromium is not installed")
-    return exe
-
-
-def _chromium_run(exe: str, page: Path, tmp: Path, *extra: str) -> subprocess.CompletedProcess:
-    profile = tmp / "chromium-profile"
-    profile.mkdir(exist_ok=True)
-    return subprocess.run(
-        [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-         f"--user-data-dir={profile}", "--virtual-time-budget=10000", *extra, page.resolve().as_uri()],
-        capture_output=True, text=True, timeout=120, check=False,
-    )
-
-
-def _images_loaded(exe: str, page: Path, tmp: Path) -> tuple[int, int]:
-    """(total, loaded) images counted by the report's own script after the load event."""
-    res = _chromium_run(exe, page, tmp, "--dump-dom")
-    assert res.returncode == 0, res.stderr[-2000:]
-    body = re.search(r"<body[^>]*>", res.stdout)
-    assert body is not None, res.stdout[:500]
-    total = re.search(r'data-images-total="(\d+)"', body.group(0))
-    loaded = re.search(r'data-images-loaded="(\d+)"', body.group(0))
-    assert total and loaded, f"the load script did not run: {body.group(0)}"
-    return int(total.group(1)), int(loaded.group(1))
 
 
 def test_report_renders_and_every_image_loads(report, tmp_path) -> None:

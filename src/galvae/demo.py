@@ -149,8 +149,8 @@ class DemoConfig:
 
 #: The ``--quick`` configuration: tiny images and few galaxies, for tests and a first look (< 3 minutes).
 QUICK = DemoConfig(
-    n_galaxies=300, overlap=150, size=32, defect_fraction=0.03, epochs=4, sweep_dims=(8, 40), sweep_epochs=1,
-    cnn_epochs=1, adapt_epochs=4, min_galaxies=30, n_mocks=8, embedding="pca",
+    n_galaxies=300, overlap=150, size=32, defect_fraction=0.03, epochs=20, sweep_dims=(8, 40), sweep_epochs=6,
+    cnn_epochs=2, adapt_epochs=6, min_galaxies=30, n_mocks=8, embedding="pca",
 )
 
 

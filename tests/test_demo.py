@@ -1,0 +1,153 @@
+"""``galvae demo`` (issue 7): the quick configuration end to end, stage caching, the report in Chromium."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from _browser import ARTIFACTS, chromium_run, find_chromium, images_loaded
+from galvae.cli import main
+from galvae.demo import QUICK, STAGES, DemoConfig, _Stages, run_demo
+from galvae.errors import GalvaeValueError
+
+# The tests' own quick configuration: QUICK shrunk further (fewer galaxies and epochs) so the suite
+# stays fast; `galvae demo --quick` itself is timed in benchmarks/bench_demo.py.
+TINY = replace(QUICK, n_galaxies=160, overlap=100, epochs=6, sweep_epochs=2, cnn_epochs=1, adapt_epochs=2,
+               min_galaxies=20, n_mocks=4)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    events = []
+    res = run_demo(out, TINY, progress=False, callback=events.append)
+    return res, events
+
+
+@pytest.mark.slow
+def test_demo_runs_every_stage_and_writes_the_products(demo):
+    res, events = demo
+    out = res.out_dir
+    assert [e.stage for e in events if e.status == "done"] == list(STAGES)
+    assert [e.index for e in events if e.status == "start"] == list(range(1, len(STAGES) + 1))
+    assert res.cached == ()
+    assert set(res.seconds) == set(STAGES) and all(v >= 0 for v in res.seconds.values())
+    for rel in ("data/decals.h5", "data/bass_mzls.h5", "data/catalog.parquet", "labels.parquet", "run/model.json",
+                "sweep/sweep.csv", "latents_decals.parquet", "latents_bass_mzls.parquet", "recon_decals.h5",
+                "table3/table3.csv", "outliers/outliers.json", "run_da/model_bass_mzls.json",
+                "domains/domains.json", "domains/table4.csv", "mocks_decals.h5", "mocks_bass_mzls.h5",
+                "report.html", "timings.json", "demo_config.json"):
+        assert (out / rel).exists(), rel
+    sweep = pd.read_csv(out / "sweep" / "sweep.csv")
+    assert sorted(sweep["latent_dim"].unique().tolist()) == list(TINY.sweep_dims)
+    t3 = pd.read_csv(out / "table3" / "table3.csv")
+    assert {"vae", "pca", "cnn"} <= set(t3["method"])
+    domains = json.loads((out / "domains" / "domains.json").read_text())
+    assert set(domains["mmd2"]) == {"before", "after"}
+    assert json.loads((out / "demo_config.json").read_text())["demo"]["n_galaxies"] == 160
+    text = (out / "report.html").read_text(encoding="utf-8")
+    for needle in ("Table 3", "Table 4", "96.36", "79.41", "decals decoder", "bass_mzls decoder", "0.417 %"):
+        assert needle in text, needle
+    for stage in STAGES:  # time per stage in the report (all but the report's own)
+        if stage != "report":
+            assert stage in text
+
+
+@pytest.mark.slow
+def test_second_run_reuses_every_stage(demo):
+    res, _ = demo
+    report_mtime = res.report.stat().st_mtime_ns
+    again = run_demo(res.out_dir, TINY, progress=False)
+    assert again.cached == tuple(STAGES)
+    assert again.seconds == pytest.approx(res.seconds)
+    assert res.report.stat().st_mtime_ns == report_mtime
+
+
+@pytest.mark.slow
+def test_cli_shows_each_stage_and_reuses(demo, capsys, monkeypatch):
+    res, _ = demo
+    # The CLI's --quick is QUICK; point it at the TINY products by making QUICK the TINY config.
+    monkeypatch.setattr("galvae.demo.QUICK", TINY)
+    assert main(["demo", "--quick", "--out", str(res.out_dir), "-q"]) == 0
+    cap = capsys.readouterr()
+    lines = [ln for ln in cap.err.splitlines() if ln.startswith("[")]
+    assert len(lines) == len(STAGES) and all("reused" in ln for ln in lines)
+    assert f"report: {res.report}" in cap.out and "0.417 %" in cap.out
+
+
+@pytest.mark.slow
+def test_demo_report_renders_in_chromium(demo, tmp_path):
+    exe = find_chromium()
+    res, _ = demo
+    text = res.report.read_text(encoding="utf-8")
+    total, loaded = images_loaded(exe, res.report, tmp_path)
+    assert total == text.count("<img ") and total >= 12
+    assert loaded == total
+    shot = tmp_path / "demo.png"
+    run = chromium_run(exe, res.report, tmp_path, "--hide-scrollbars", "--window-size=1280,3000",
+                       f"--screenshot={shot}")
+    assert run.returncode == 0 and shot.is_file(), run.stderr[-2000:]
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copyfile(shot, ARTIFACTS / "demo-report-screenshot.png")
+    from PIL import Image
+
+    with Image.open(shot, formats=["PNG"]) as im:
+        px = np.asarray(im.convert("RGB"))
+    assert px.std() > 20
+
+
+# ----------------------------------------------------------------------------- caching rules, on cheap stages
+def test_stage_cache_rules(tmp_path):
+    calls: list[str] = []
+
+    def stage(name):
+        def fn():
+            calls.append(name)
+            (tmp_path / f"{name}.out").write_text(name)
+        return fn
+
+    def run_all(params_b=1, force=False):
+        st = _Stages(tmp_path, force, None)
+        for i, name in enumerate("abc", 1):
+            st.run(i, name, {"p": params_b if name == "b" else 0}, [tmp_path / f"{name}.out"], stage(name))
+        return st
+
+    run_all()
+    assert calls == ["a", "b", "c"]
+    calls.clear()
+    assert run_all().cached == ["a", "b", "c"] and calls == []
+    run_all(params_b=2)  # a changed parameter re-runs that stage and everything after it
+    assert calls == ["b", "c"]
+    calls.clear()
+    (tmp_path / "b.out").unlink()  # a missing output too
+    run_all(params_b=2)
+    assert calls == ["b", "c"]
+    calls.clear()
+    run_all(params_b=2, force=True)
+    assert calls == ["a", "b", "c"]
+
+
+def test_stage_failure_leaves_no_mark(tmp_path):
+    st = _Stages(tmp_path, False, None)
+
+    def boom():
+        raise RuntimeError("stage failed")
+
+    with pytest.raises(RuntimeError, match="stage failed"):
+        st.run(1, "a", {}, [], boom)
+    assert not (tmp_path / ".stages" / "a.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"overlap": 5000}, "overlap must be an integer"), ({"n_galaxies": 10}, "at least 50 galaxies"),
+     ({"epochs": 0}, "epochs must be a positive integer"), ({"embedding": "umap"}, "embedding")],
+)
+def test_demo_config_validation(kwargs, match):
+    with pytest.raises(GalvaeValueError, match=match):
+        DemoConfig(**kwargs)
