@@ -16,19 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import cpu_model
 from galvae import __version__
 from galvae.simulate import simulate
 from galvae.simulate.core import default_workers
 
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:
@@ -55,7 +47,7 @@ def main() -> None:
     result = {
         "benchmark": "simulate: one survey (decals), bands g, r, z, S=64, default morphology mix",
         "galvae_version": __version__,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "load_average_at_start": round(load, 2),

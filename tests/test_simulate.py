@@ -260,3 +260,11 @@ def test_config_validation():
         SimulationConfig(defect_fraction=2.0)
     assert SimulationConfig(n_galaxies=10).n_overlap == 2
     assert math.isclose(SimulationConfig().fov_arcsec, 16.768)
+
+
+def test_galvae_simulate_is_callable_after_submodule_import(tmp_path):
+    import galvae
+    import galvae.simulate.surveys  # binds galvae.simulate to the subpackage
+
+    res = galvae.simulate(tmp_path / "sim", n_galaxies=3, overlap=1, size=16, workers=1, progress=False)
+    assert set(res.stores) == {"decals", "bass_mzls"} and res.n_galaxies == 3

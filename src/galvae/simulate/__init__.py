@@ -8,6 +8,10 @@ defects) and :mod:`~galvae.simulate.core` (:func:`simulate`, which writes image
 stores and a catalogue).
 """
 
+import sys
+import types
+from typing import Any
+
 from .core import (
     SimulationConfig,
     SimulationResult,
@@ -49,3 +53,18 @@ __all__ = [
     "simulate",
     "vote_fractions",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """``galvae.simulate(...)`` calls :func:`simulate` even once this subpackage is imported.
+
+    The top-level API exposes the function :func:`simulate` as ``galvae.simulate``; importing any
+    ``galvae.simulate.*`` submodule makes Python bind the name to this package instead.  Making the
+    package callable keeps ``galvae.simulate(out, ...)`` working either way.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> SimulationResult:
+        return simulate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
