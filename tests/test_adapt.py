@@ -245,3 +245,28 @@ def test_cli_adapt_and_generate(pair_stores, base_run, tmp_path, capsys):
     assert main(["generate", str(da), "--decoder", "sdss", "--n", "3", "--out", str(tmp_path / "m2.h5"), "-q"]) == 2
     assert "no decoder for survey" in capsys.readouterr().err
     assert main(["encode", str(da), str(tgt), "--out", str(tmp_path / "l.parquet"), "-q"]) == 0
+
+
+def test_export_last_or_best(pair_stores, base_run, tmp_path):
+    src, tgt = pair_stores
+    # validating every second epoch only: best.ckpt is epoch 1, last.ckpt epoch 2
+    kw = dict(epochs=3, batch_size=4, progress=False, trainer_kwargs={"check_val_every_n_epoch": 2})
+    last = adapt(base_run, src, tgt, tmp_path / "last", **kw)
+    best = adapt(base_run, src, tgt, tmp_path / "best", export="best", **kw)
+    assert torch.load(last.run_dir / "checkpoints/last.ckpt", weights_only=True)["epoch"] == 2
+    assert torch.load(last.run_dir / "checkpoints/best.ckpt", weights_only=True)["epoch"] == 1
+    meta_last = json.loads((last.run_dir / "model.json").read_text())
+    meta_best = json.loads((best.run_dir / "model.json").read_text())
+    assert meta_last["training"]["checkpoint"] == "last.ckpt" and meta_best["training"]["checkpoint"] == "best.ckpt"
+    ck = torch.load(last.run_dir / "checkpoints/last.ckpt", weights_only=True)["state_dict"]
+    w = _weights(last.run_dir / "model_bass_mzls.safetensors")
+    assert torch.equal(w["final.0.weight"], ck["model.decoders.bass_mzls.final.0.weight"])
+    assert not torch.equal(w["final.0.weight"], _weights(best.run_dir / "model_bass_mzls.safetensors")["final.0.weight"])
+    with pytest.raises(GalvaeValueError, match="export"):
+        AdaptConfig(export="first")
+
+
+def test_diverged_adaptation_is_refused(pair_stores, base_run, tmp_path):
+    src, tgt = pair_stores
+    with pytest.raises(GalvaeValueError, match="diverged.*lower the learning rate"):
+        adapt(base_run, src, tgt, tmp_path / "nan", epochs=3, batch_size=4, lr=5.0, progress=False)

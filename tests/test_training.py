@@ -232,3 +232,21 @@ def test_resume_checks_run_configuration(blob_store, tmp_path):
     (run / "config.json").write_text("{")
     with pytest.raises(GalvaeFileError, match="unreadable run configuration"):
         _train(blob_store, run, epochs=2, resume=True)
+
+
+def test_last_checkpoint_is_the_last_epoch_even_when_validation_gets_worse(make_store, tmp_path):
+    # Lightning >= 2.6 writes save_last=True's last.ckpt only together with a new best checkpoint;
+    # galvae keeps its own last.ckpt.  An absurd learning rate makes the validation loss worse after
+    # the first epoch, so the best checkpoint stays at epoch 0 while last.ckpt must follow.
+    import torch
+
+    from galvae.models.config import ModelConfig
+    from galvae.training.train import train
+
+    path, _, _ = make_store(n=24, size=16, seed=5)
+    res = train(path, tmp_path / "run", epochs=3, batch_size=8, lr=5.0, seed=0, progress=False,
+                model_config=ModelConfig(size=16, latent_dim=4, channels=(4, 8, 8)))
+    last = torch.load(res.last_checkpoint, map_location="cpu", weights_only=True)
+    best = torch.load(res.best_checkpoint, map_location="cpu", weights_only=True)
+    assert last["epoch"] == 2 and last["global_step"] == res.global_step
+    assert best["epoch"] < last["epoch"]

@@ -37,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-fraction", type=float, default=0.2, help="fraction of pairs held out (default 0.2)")
     p.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without a better validation loss")
+    p.add_argument("--export", default="last", choices=("last", "best"),
+                   help="checkpoint to export: end of the last epoch (default) or lowest validation loss")
     p.add_argument("--source-name", default=None, help="decoder name of the source survey (default: its store's survey)")
     p.add_argument("--target-name", default=None, help="decoder name of the target survey (default: its store's survey)")
     p.add_argument("--precision", default="32", choices=("32", "bf16-mixed", "16-mixed"),
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         args.run, args.source_store, args.target_store, args.out,
         lam=args.lam, mmd_on=args.mmd_on, pair_weight=args.pair_weight, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, val_fraction=args.val_fraction,
-        early_stopping=args.early_stopping, precision=args.precision, accelerator=args.accelerator,
+        early_stopping=args.early_stopping, export=args.export, precision=args.precision, accelerator=args.accelerator,
         devices=_devices(args.devices), num_workers=args.workers, source_name=args.source_name,
         target_name=args.target_name, resume=args.resume, overwrite=args.overwrite, progress=args.progress,
     )

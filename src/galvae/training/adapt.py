@@ -13,7 +13,7 @@ The result is a normal run directory::
     RUN_DA/split.json                 seed, validation fraction, train and validation ids (pairs)
     RUN_DA/checkpoints/{last,best}.ckpt
     RUN_DA/metrics.csv                per-epoch losses: vae_source, vae_target, mmd2, pair_mse
-    RUN_DA/model_<survey>.json/.safetensors   shared encoder + that survey's decoder
+    RUN_DA/model_<survey>.json/.safetensors   shared encoder + that survey's decoder (last epoch by default)
     RUN_DA/model.json                 the source survey's model, listing every decoder
 
 so ``galvae encode RUN_DA STORE`` works on either survey (one shared
@@ -311,6 +311,7 @@ def adapt(
     seed: int = 0,
     val_fraction: float = 0.2,
     early_stopping: int | None = None,
+    export: str = "last",
     precision: str = "32",
     accelerator: str = "auto",
     devices: int | str = 1,
@@ -352,6 +353,9 @@ def adapt(
     val_fraction : float, default 0.2
         Fraction of the pairs held out for validation (split by id).
     early_stopping : int or None, default None
+    export : {"last", "best"}, default "last"
+        Export the end of the last epoch, or the epoch of lowest validation
+        loss (see :class:`AdaptConfig`).
     precision, accelerator, devices, num_workers
         As :func:`galvae.train`.
     source_name, target_name : str, optional
@@ -401,7 +405,8 @@ def adapt(
             raise GalvaeValueError(f"resumed run {out} adapted {saved_stores}, not", [src, tgt])
     else:
         acfg = AdaptConfig(lam=lam, mmd_on=mmd_on, pair_weight=pair_weight, epochs=epochs, batch_size=batch_size,
-                           lr=lr, seed=seed, val_fraction=val_fraction, early_stopping=early_stopping, **hw)
+                           lr=lr, seed=seed, val_fraction=val_fraction, early_stopping=early_stopping, export=export,
+                           **hw)
         base_path = None
         surveys = ()
     base, meta = load_exported(base_path or run)
@@ -454,7 +459,13 @@ def adapt(
                                   resume_from=last if resume else None, trainer_kwargs=trainer_kwargs)
     best_path = Path(ckpt.best_model_path) if ckpt.best_model_path else last
     best = float(ckpt.best_model_score) if ckpt.best_model_score is not None else float("nan")
-    state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
+    exported = last if acfg.export == "last" else best_path
+    state = torch.load(exported, map_location="cpu", weights_only=True)["state_dict"]
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise GalvaeValueError(
+            f"adaptation diverged: {exported} holds non-finite weights ({bad[0]}, ...); lower the learning rate "
+            "(lr / --lr) or lambda", acfg.lr)
     net = DomainAdaptationVAE(mcfg, surveys)
     net.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
     decoders = {s: f"model_{s}.json" for s in surveys}
@@ -462,7 +473,7 @@ def adapt(
         "kind": "domain_adaptation", "base_model": base_path, "stores": [src, tgt], "seed": acfg.seed,
         "lam": acfg.lam, "mmd_on": acfg.mmd_on, "pair_weight": acfg.pair_weight,
         "epochs": int(trainer.current_epoch), "global_step": int(trainer.global_step), "best_val_loss": best,
-        "checkpoint": best_path.name,
+        "checkpoint": exported.name,
     }
     for s in surveys:
         export_model(net.to_vae(s), out, normalisation=dm.normalisation, training=training, name=f"model_{s}",

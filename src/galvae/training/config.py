@@ -106,6 +106,12 @@ class AdaptConfig:
         Fraction of the matched ids held out for validation.
     early_stopping : int or None, default None
         Patience in epochs on the validation loss.
+    export : {"last", "best"}, default "last"
+        Which checkpoint becomes the exported models: the end of the last
+        epoch (default: fine-tuning for a fixed number of epochs; on a few
+        hundred pairs the validation loss is dominated by reconstruction
+        noise and "best" can pick an almost unadapted early epoch), or the
+        lowest validation loss.
     precision, accelerator, devices, num_workers
         As :class:`TrainConfig`.
 
@@ -124,12 +130,15 @@ class AdaptConfig:
     seed: int = 0
     val_fraction: float = 0.2
     early_stopping: int | None = None
+    export: str = "last"
     precision: str = "32"
     accelerator: str = "auto"
     devices: int | str = 1
     num_workers: int = 0
 
     def __post_init__(self) -> None:
+        if self.export not in ("last", "best"):
+            raise GalvaeValueError("export (which checkpoint to export)", self.export, ("last", "best"))
         for name in ("lam", "pair_weight"):
             v = getattr(self, name)
             if isinstance(v, bool) or not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):

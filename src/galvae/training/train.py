@@ -289,7 +289,8 @@ def fit_lightning(
 ) -> tuple[Any, Any]:
     """Fit ``module`` with galvae's standard Lightning set-up; return (trainer, checkpoint callback).
 
-    Checkpoints ``RUN/checkpoints/{best,last}.ckpt`` on ``val_loss``, CSV (and
+    Checkpoints ``RUN/checkpoints/best.ckpt`` (lowest ``val_loss``) and
+    ``RUN/checkpoints/last.ckpt`` (end of the latest epoch), CSV (and
     TensorBoard when installed) logs under ``RUN/logs``, optional early
     stopping (``tcfg.early_stopping``), progress bar, and the precision,
     accelerator and devices of ``tcfg``; copies the metrics to
@@ -301,9 +302,14 @@ def fit_lightning(
 
     ckpt = ModelCheckpoint(
         dirpath=run / "checkpoints", filename="best", monitor="val_loss", mode="min",
-        save_top_k=1, save_last=True, enable_version_counter=False,
+        save_top_k=1, enable_version_counter=False,
     )
-    callbacks: list[Any] = [ckpt]
+    # A second callback rewrites last.ckpt after every epoch.  ModelCheckpoint(save_last=True) no
+    # longer does that since Lightning 2.6: it copies last.ckpt only when a top-k checkpoint is
+    # saved, so resuming would restart from the best epoch instead of the last one.
+    last = ModelCheckpoint(dirpath=run / "checkpoints", filename="last", monitor=None, save_top_k=1,
+                           enable_version_counter=False, save_on_train_epoch_end=True)
+    callbacks: list[Any] = [ckpt, last]
     if tcfg.early_stopping is not None:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=tcfg.early_stopping))
     if progress:
