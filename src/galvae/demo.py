@@ -82,13 +82,13 @@ class DemoConfig:
         defects give the outlier precision/recall something to count).
     latent_dim : int, default 40
         NL of the main model (the paper's knee).
-    epochs : int, default 8
+    epochs : int, default 15
     sweep_dims : tuple of int, default (10, 20, 40, 80)
         Latent dimensions of the reduced sweep (the paper: 10 … 100, two losses).
-    sweep_epochs : int, default 2
-    cnn_epochs : int, default 3
+    sweep_epochs : int, default 4
+    cnn_epochs : int, default 4
         Training epochs of the CNN baseline per feature.
-    adapt_epochs : int, default 10
+    adapt_epochs : int, default 15
     lam : float, default 0.5
         λ of eq. 6.
     min_galaxies : int, default 100
@@ -115,11 +115,11 @@ class DemoConfig:
     size: int = 64
     defect_fraction: float = 0.02
     latent_dim: int = 40
-    epochs: int = 8
+    epochs: int = 15
     sweep_dims: tuple[int, ...] = (10, 20, 40, 80)
-    sweep_epochs: int = 2
-    cnn_epochs: int = 3
-    adapt_epochs: int = 10
+    sweep_epochs: int = 4
+    cnn_epochs: int = 4
+    adapt_epochs: int = 15
     lam: float = 0.5
     min_galaxies: int = 100
     n_mocks: int = 16
@@ -279,10 +279,10 @@ def run_demo(
     out_dir : path, default "galvae-demo"
         Where every product goes (created).
     config : DemoConfig, optional
-        Default :class:`DemoConfig` (about 10–15 minutes on a 2-core CPU), or
+        Default :class:`DemoConfig` (about 8 minutes on an idle 2-core CPU), or
         :data:`QUICK` with ``quick=True``.
     quick : bool, default False
-        Use :data:`QUICK` (32-pixel images, 300 galaxies; a few minutes at most).
+        Use :data:`QUICK` (32-pixel images, 300 galaxies; under a minute on an idle 2-core CPU).
         Ignored when ``config`` is given.
     force : bool, default False
         Run every stage even when a finished one could be reused.

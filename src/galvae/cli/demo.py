@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "simulate (DECaLS-like sample + BASS+MzLS overlap) -> labels -> train (NL=40) -> reduced latent sweep "
             "-> encode -> classify (Table 3 + baselines) -> outliers -> adapt -> compare domains (Table 4, Fig. 5) "
-            "-> mock images -> report.html. About 10-15 minutes on a 2-core CPU; --quick takes a few minutes at most. "
+            "-> mock images -> report.html. About 8 minutes on an idle 2-core CPU; --quick well under a minute. "
             "Finished stages are reused on a second run unless --force."
         ),
     )
@@ -25,8 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-galaxies", type=int, default=None, help="galaxies of the DECaLS-like sample (default 2000; quick 300)")
     p.add_argument("--overlap", type=int, default=None, help="of which also seen by BASS+MzLS (default 500; quick 150)")
     p.add_argument("--size", type=int, default=None, help="image side in pixels (default 64; quick 32)")
-    p.add_argument("--epochs", type=int, default=None, help="VAE training epochs (default 8; quick 4)")
-    p.add_argument("--adapt-epochs", type=int, default=None, help="domain-adaptation epochs (default 10; quick 4)")
+    p.add_argument("--epochs", type=int, default=None, help="VAE training epochs (default 15; quick 20)")
+    p.add_argument("--adapt-epochs", type=int, default=None, help="domain-adaptation epochs (default 15; quick 6)")
     p.add_argument("--lambda", dest="lam", type=float, default=None, help="MMD² weight of eq. 6 (default 0.5)")
     p.add_argument("--seed", type=int, default=None, help="seed of every stage (default 0)")
     p.add_argument("--workers", type=int, default=None, help="simulation processes (default 2)")
