@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from _common import cpu_model
 from galvae import __version__
 from galvae.data.store import ImageStore
 from galvae.evaluate.ssim import ssim
@@ -55,15 +56,6 @@ GAP_SURVEY = SurveyConfig(
     ),
 )
 
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def throughput(pairs: int, repeat: int, batch: int = 32, size: int = 64, nl: int = 40) -> dict:
@@ -175,7 +167,7 @@ def main() -> None:
                      "of overlap pairs before/after adaptation",
         "galvae_version": __version__,
         "torch_version": torch.__version__,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "load_average_at_start": round(load, 2),
