@@ -43,7 +43,7 @@ from ._version import __version__
 from .config import config_to_dict
 from .errors import GalvaeValueError
 
-__all__ = ["DemoConfig", "DemoResult", "StageEvent", "STAGES", "QUICK", "run_demo"]
+__all__ = ["DemoConfig", "DemoResult", "StageEvent", "STAGES", "QUICK", "run_demo", "with_overrides"]
 
 log = logging.getLogger(__name__)
 
@@ -427,10 +427,10 @@ def run_demo(
 def _summary(out: Path) -> dict[str, Any]:
     """Headline numbers from the products (missing ones are left out)."""
     summary: dict[str, Any] = {}
-    for path, keys in ((out / "outliers" / "outliers.json", ("n_flagged", "flagged_fraction")),):
-        if path.is_file():
-            d = json.loads(path.read_text())
-            summary.update({f"outliers_{k}": d.get(k) for k in keys if k in d})
+    oj = out / "outliers" / "outliers.json"
+    if oj.is_file():
+        d = json.loads(oj.read_text())
+        summary.update({f"outliers_{k}": d[k] for k in ("n_flagged", "flagged_fraction") if k in d})
     dj = out / "domains" / "domains.json"
     if dj.is_file():
         d = json.loads(dj.read_text())

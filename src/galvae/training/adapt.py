@@ -422,7 +422,11 @@ def adapt(
             raise GalvaeValueError(
                 "both stores carry the same survey name; name the decoders with source_name/target_name "
                 "(--source-name/--target-name)", names[0])
-        surveys = check_survey_names(names)
+        try:
+            surveys = check_survey_names(names)
+        except GalvaeValueError as exc:
+            raise GalvaeValueError(f"{exc.message}; name the decoders with source_name/target_name "
+                                   "(--source-name/--target-name)", exc.value) from None
         if out.exists() and any(out.iterdir()):
             if not overwrite:
                 raise GalvaeFileError(out, "run directory exists and is not empty (pass overwrite=True / --overwrite, "
