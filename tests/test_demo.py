@@ -13,11 +13,9 @@ from galvae.cli import main
 from galvae.demo import QUICK, STAGES, DemoConfig, _Stages, run_demo
 from galvae.errors import GalvaeValueError
 
-# The tests run the --quick configuration itself (22 s on the idle 2-core CPU, benchmarks/demo.md).
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
+    """The --quick configuration itself (22 s on the idle 2-core CPU, benchmarks/demo.md)."""
     out = tmp_path_factory.mktemp("demo")
     events = []
     res = run_demo(out, QUICK, progress=False, callback=events.append)
