@@ -270,3 +270,16 @@ def test_diverged_adaptation_is_refused(pair_stores, base_run, tmp_path):
     src, tgt = pair_stores
     with pytest.raises(GalvaeValueError, match="diverged.*lower the learning rate"):
         adapt(base_run, src, tgt, tmp_path / "nan", epochs=3, batch_size=4, lr=5.0, progress=False)
+
+
+def test_unmatched_target_ids_warn(pair_stores, base_run, make_store, tmp_path, caplog):
+    src, _ = pair_stores
+    tgt, _, _ = make_store("tgt_extra.h5", n=28, size=16, seed=6, survey="bass_mzls", prefix="g")  # g0024..g0027 extra
+    with caplog.at_level("INFO", logger="galvae.training.adapt"):
+        res = adapt(base_run, src, tgt, tmp_path / "da", epochs=1, batch_size=4, progress=False)
+    assert res.n_target_only == 4 and res.n_source_only == 0
+    assert [r.levelname for r in caplog.records if "are not used" in r.getMessage()] == ["WARNING"]
+    caplog.clear()
+    with caplog.at_level("INFO", logger="galvae.training.adapt"):
+        adapt(base_run, src, pair_stores[1], tmp_path / "da2", epochs=1, batch_size=4, progress=False)
+    assert [r.levelname for r in caplog.records if "are not used" in r.getMessage()] == ["INFO"]

@@ -435,8 +435,11 @@ def adapt(
     mcfg: ModelConfig = meta["model_config"]
     out.mkdir(parents=True, exist_ok=True)
     if dm.source_only.size or dm.target_only.size:
-        log.warning("%d ids only in %s and %d only in %s are not used (listed in %s)", dm.source_only.size, src,
-                    dm.target_only.size, tgt, out / "matching.json")
+        # Source galaxies outside the overlap are the normal case (the overlap is a strip of the
+        # source survey); target galaxies without a source image are not.
+        level = logging.WARNING if dm.target_only.size else logging.INFO
+        log.log(level, "%d ids only in %s and %d only in %s are not used (listed in %s)", dm.source_only.size, src,
+                dm.target_only.size, tgt, out / "matching.json")
     data = {"source_store": src, "target_store": tgt, "surveys": list(surveys), "size": dm.size,
             "normalisation": config_to_dict(dm.normalisation), "n_pairs": int(dm.ids.size)}
     _write_json(out / "config.json", {
