@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .train import add_hardware_arguments
+
 __all__ = ["register", "run"]
 
 
@@ -41,11 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="checkpoint to export: end of the last epoch (default) or lowest validation loss")
     p.add_argument("--source-name", default=None, help="decoder name of the source survey (default: its store's survey)")
     p.add_argument("--target-name", default=None, help="decoder name of the target survey (default: its store's survey)")
-    p.add_argument("--precision", default="32", choices=("32", "bf16-mixed", "16-mixed"),
-                   help="numerical precision passed to lightning.Trainer (default 32)")
-    p.add_argument("--accelerator", default="auto", help="lightning accelerator: auto, cpu, gpu, mps (default auto)")
-    p.add_argument("--devices", default="1", help="lightning devices (default 1)")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
+    add_hardware_arguments(p)
     p.add_argument("--resume", action="store_true", help="continue RUN_DA from RUN_DA/checkpoints/last.ckpt")
     p.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DA")
     p.set_defaults(func=run)

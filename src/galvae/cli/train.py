@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["register", "run"]
+__all__ = ["add_hardware_arguments", "register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,14 +33,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-fraction", type=float, default=0.1, help="fraction of ids held out (default 0.1)")
     p.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without a better validation loss")
+    add_hardware_arguments(p)
+    p.add_argument("--resume", action="store_true", help="continue RUN from RUN/checkpoints/last.ckpt")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.set_defaults(func=run)
+
+
+def add_hardware_arguments(p: argparse.ArgumentParser) -> None:
+    """--precision, --accelerator, --devices and --workers, shared by the Lightning-trained commands."""
     p.add_argument("--precision", default="32", choices=("32", "bf16-mixed", "16-mixed"),
                    help="numerical precision passed to lightning.Trainer (default 32)")
     p.add_argument("--accelerator", default="auto", help="lightning accelerator: auto, cpu, gpu, mps (default auto)")
     p.add_argument("--devices", default="1", help="lightning devices (default 1)")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
-    p.add_argument("--resume", action="store_true", help="continue RUN from RUN/checkpoints/last.ckpt")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
-    p.set_defaults(func=run)
 
 
 def _devices(text: str) -> int | str:

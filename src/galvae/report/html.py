@@ -37,6 +37,7 @@ import numpy as np
 from .._io import atomic_path
 from .._version import __version__
 from ..errors import GalvaeError, GalvaeFileError, GalvaeValueError
+from ..evaluate.domains import PAPER_TABLE4 as _DOMAINS_PAPER_TABLE4
 
 __all__ = [
     "EMBEDDINGS",
@@ -75,19 +76,16 @@ PAPER_TABLE3: dict[str, dict[str, float]] = {
     "merger": {"classes": 2, "accuracy": 96.36, "precision": 99.90, "recall": 96.45, "f1": 98.15},
 }
 
-#: Table 4 of the paper ("Comparison of classification accuracy before and
-#: after VAE domain adaptation"), accuracies in per cent, quoted verbatim:
-#: DECaLS before DA, BASS+MzLS before DA, BASS+MzLS after DA, on the 3,434
-#: overlap galaxies (features with more than 100 galaxies).  The paper gives
-#: no DECaLS-after-DA column.  (Its bulge size row has 3 classes.)
+#: Table 4 of the paper in per cent, for display: the published numbers are kept once, as
+#: fractions, in :data:`galvae.evaluate.domains.PAPER_TABLE4` (DECaLS before DA, BASS+MzLS
+#: before DA, BASS+MzLS after DA on the 3,434 overlap galaxies; no DECaLS-after-DA column).
 PAPER_TABLE4: dict[str, dict[str, float]] = {
-    "how_rounded": {"classes": 3, "total": 112, "decals_before": 76.47, "target_before": 70.59, "target_after": 79.41},
-    "edge_on": {"classes": 2, "total": 1229, "decals_before": 87.53, "target_before": 86.72, "target_after": 89.43},
-    "bar": {"classes": 3, "total": 168, "decals_before": 82.53, "target_before": 70.59, "target_after": 86.27},
-    "has_arms": {"classes": 2, "total": 642, "decals_before": 82.90, "target_before": 76.68, "target_after": 82.38},
-    "arm_tightness": {"classes": 3, "total": 240, "decals_before": 65.28, "target_before": 56.94, "target_after": 63.89},
-    "bulge_size": {"classes": 3, "total": 179, "decals_before": 73.58, "target_before": 66.04, "target_after": 77.36},
-    "merger": {"classes": 2, "total": 1135, "decals_before": 97.36, "target_before": 97.65, "target_after": 98.53},
+    feature: {
+        "classes": row["n_classes"],
+        "total": row["total"],
+        **{col: round(100 * row[col], 2) for col in ("decals_before", "target_before", "target_after")},
+    }
+    for feature, row in _DOMAINS_PAPER_TABLE4.items()
 }
 
 #: The paper's 8σ outliers: 1,308 galaxies, 0.417 % of the GZ DECaLS images (Section 6).
