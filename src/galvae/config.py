@@ -59,11 +59,19 @@ class StretchConfig:
     maximum : tuple of 3 float, default (50, 100, 200)
         Per band flux per pixel, in nanomaggies, that maps to 1; brighter
         pixels saturate at 1.
+    floor : float, default 0
+        Black point of the asinh stretch in units of the softening: with
+        ``f = floor`` the stretch is ``(asinh(x / b) + asinh(f)) /
+        (asinh(m / b) + asinh(f))``, so ``x = -f b`` maps to 0 and the sky
+        (x = 0) to a dark grey instead of black.  0 (default) is the plain
+        form above; the Galaxy Zoo DECaLS images use 0.5
+        (:data:`galvae.data.presentation.GZ_DECALS_STRETCH`).
     """
 
     kind: StretchKind = "asinh"
     softening: tuple[float, float, float] = (0.01, 0.015, 0.04)
     maximum: tuple[float, float, float] = (50.0, 100.0, 200.0)
+    floor: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in ("asinh", "uint8", "none"):
@@ -76,6 +84,10 @@ class StretchConfig:
                     getattr(self, name),
                 )
             object.__setattr__(self, name, vals)
+        if isinstance(self.floor, bool) or not (isinstance(self.floor, int | float) and math.isfinite(self.floor)
+                                                and self.floor >= 0):
+            raise GalvaeValueError("stretch floor must be a non-negative finite number", self.floor)
+        object.__setattr__(self, "floor", float(self.floor))
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,8 @@ def stretch(image: NDArray, config: StretchConfig | None = None) -> NDArray:
     if config.kind == "asinh":
         b = np.asarray(config.softening, dtype=np.float64)[:, None, None]
         m = np.asarray(config.maximum, dtype=np.float64)[:, None, None]
-        y = np.arcsinh(x / b) / np.arcsinh(m / b)
+        f = np.arcsinh(config.floor)
+        y = (np.arcsinh(x / b) + f) / (np.arcsinh(m / b) + f)
     elif config.kind == "uint8":
         y = x / 255.0
     else:
@@ -108,7 +109,8 @@ def inverse_stretch(image: NDArray, config: StretchConfig | None = None) -> NDAr
     if config.kind == "asinh":
         b = np.asarray(config.softening, dtype=np.float64)[:, None, None]
         m = np.asarray(config.maximum, dtype=np.float64)[:, None, None]
-        x = b * np.sinh(y * np.arcsinh(m / b))
+        f = np.arcsinh(config.floor)
+        x = b * np.sinh(y * (np.arcsinh(m / b) + f) - f)
     elif config.kind == "uint8":
         x = y * 255.0
     else:

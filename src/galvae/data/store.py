@@ -7,6 +7,7 @@ Layout (see ``shared/design.md``)::
     /mask     bool (N, S, S), optional: True where a pixel is invalid
     attrs     bands, pixel_scale_arcsec, size, survey,
               normalisation (JSON: kind and parameters), galvae_version,
+              profile (presentation profile, see galvae.data.presentation; "fixed" when absent),
               plus any extra attributes the writer was given
 
 A store is written under a temporary name in the same directory and renamed
@@ -306,6 +307,8 @@ class ImageStore:
         self.survey = str(self.attrs.get("survey", "unknown"))
         self.bands = str(self.attrs.get("bands", "".join(BANDS)))
         self.pixel_scale_arcsec = float(self.attrs.get("pixel_scale_arcsec", math.nan))
+        #: presentation profile (:mod:`galvae.data.presentation`); stores written before profiles were "fixed"
+        self.profile = str(self.attrs.get("profile", "fixed"))
         norm = self.attrs.get("normalisation", {"kind": "none"})
         try:
             self.normalisation = config_from_dict(StretchConfig, norm) if isinstance(norm, dict) else StretchConfig(kind=norm)
