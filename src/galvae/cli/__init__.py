@@ -71,18 +71,50 @@ def _add_common(parser: argparse.ArgumentParser, default: object) -> None:
     parser.add_argument("--debug", action="store_true", default=flag, help="show full tracebacks on errors")
 
 
-def _setup_logging(verbose: int, quiet: bool) -> None:
+class _StderrHandler(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is at emit time.
+
+    Binding the stream once (``StreamHandler(sys.stderr)``) would keep a
+    stream that a caller may have replaced and closed since, such as
+    pytest's capture of standard error when ``main`` runs in-process.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: D102
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:  # StreamHandler.__init__ assigns it
+        pass
+
+
+def _setup_logging(verbose: int, quiet: bool) -> tuple[logging.Handler, int]:
+    """Attach galvae's handler to the root logger; return it and the root's previous level.
+
+    The root logger (not only ``galvae``) gets it so that Lightning's and
+    Python's warnings are shown in the same format.  :func:`main` removes it
+    again when it returns, so an in-process caller keeps its own logging.
+    """
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     if quiet:
         level = logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(level)
+    return handler, previous
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(args.verbose, args.quiet)
+    handler, previous_level = _setup_logging(args.verbose, args.quiet)
     args.progress = not args.quiet
     try:
         return int(args.func(args) or 0)
@@ -95,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = str(exc).replace("\n", " ")
         print(f"galvae {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    finally:
+        root = logging.getLogger()
+        root.removeHandler(handler)
+        root.setLevel(previous_level)
 
 
 if __name__ == "__main__":  # pragma: no cover
