@@ -244,7 +244,7 @@ def test_pool_keeps_a_bounded_number_of_blocks_in_flight():
 
     pool = Immediate()
     consumed = 0
-    for result in ingest_mod._pooled(pool, iter([[]] * 10), 16, None, window=3):
+    for result in ingest_mod._pooled(pool, iter([[]] * 10), lambda chunk: chunk, window=3):
         consumed += 1
         assert result == consumed  # input order
         assert pool.submitted - consumed <= 3

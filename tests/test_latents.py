@@ -49,8 +49,9 @@ def test_export_files_and_metadata(exported):
     meta = json.loads(path.read_text())
     assert meta["format"] == "galvae-vae" and meta["galvae_version"]
     assert meta["model_config"]["latent_dim"] == 3 and meta["model_config"]["channels"] == [32, 64, 128]
-    assert meta["preprocessing"] == {"size": 16, "normalisation": {"kind": "none", "softening": list(NORM.softening),
-                                                                   "maximum": list(NORM.maximum)}}
+    assert meta["preprocessing"] == {"size": 16, "profile": "fixed",
+                                     "normalisation": {"kind": "none", "softening": list(NORM.softening),
+                                                       "maximum": list(NORM.maximum), "floor": 0.0}}
     assert (path.parent / "model.safetensors").is_file()
 
 
@@ -150,8 +151,12 @@ def test_store_must_match_model(exported, tmp_path):
         encode_store(exported[0], other, tmp_path / "l.parquet", progress=False)
     asinh = write_store(tmp_path / "asinh.h5", np.zeros((2, 3, 16, 16), np.float32), ["a", "b"], survey="sim",
                         normalisation=StretchConfig())
-    with pytest.raises(GalvaeValueError, match="normalisation .*asinh.* but model .* expects .*none"):
+    with pytest.raises(GalvaeValueError, match="normalisation .*asinh.* but model .* has .*none"):
         reconstruct_store(exported[0], asinh, tmp_path / "r.h5", progress=False)
+    gz = write_store(tmp_path / "gz.h5", np.zeros((2, 3, 16, 16), np.float32), ["a", "b"], survey="sim",
+                     normalisation=StretchConfig(kind="uint8"), attrs={"profile": "gz-decals"})
+    with pytest.raises(GalvaeValueError, match="presented as 'gz-decals' but model .* as 'fixed'"):
+        encode_store(exported[0], gz, tmp_path / "l.parquet", progress=False)
 
 
 @pytest.mark.parametrize("name", ["lat.parquet", "lat.fits"])

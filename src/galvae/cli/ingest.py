@@ -38,6 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="normalisation: auto = asinh for flux images, uint8 (x/255) for JPEG/PNG (default auto)")
     p.add_argument("--softening", type=_triple, help="asinh softening per band g,r,z in nanomaggies (default 0.01,0.015,0.04)")
     p.add_argument("--maximum", type=_triple, help="flux per band g,r,z mapped to 1 by the asinh stretch (default 50,100,200)")
+    p.add_argument("--profile", choices=("fixed", "gz-decals"), default="fixed",
+                   help="presentation profile recorded in the store: 'gz-decals' for Galaxy Zoo DECaLS JPEG/PNG "
+                   "(taken whole) or FITS cutouts cropped to each galaxy's Galaxy Zoo field from the catalogue's "
+                   "petro_th50/petro_th90 and stretched the Galaxy Zoo way (default fixed)")
     p.add_argument("--crop", type=int, help="side of the centre crop in input pixels before resizing (default: largest square)")
     p.add_argument("--workers", type=int, default=1, help="processes reading images (default 1)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
@@ -65,12 +69,14 @@ def run(args: argparse.Namespace) -> int:
         pixel_scale_arcsec=args.pixel_scale,
         stretch=stretch,
         crop=args.crop,
+        profile=args.profile,
         workers=args.workers,
         overwrite=args.overwrite,
         progress=args.progress,
     )
     print(f"wrote {report.n_written} of {report.n_sources} images to {report.out} "
-          f"(stretch {report.normalisation.get('kind')}, {report.pixel_scale_arcsec:.3f}\"/px)")
+          f"(stretch {report.normalisation.get('kind')}, profile {args.profile}, "
+          f"{report.pixel_scale_arcsec:.3f}\"/px)")
     if report.unreadable:
         print(f"{len(report.unreadable)} unreadable (all listed in {report.out}.ingest.json):")
         for gid, where, reason in report.unreadable[:10]:

@@ -31,7 +31,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="comma-separated built-in survey names or survey .toml/.json files; the first sees every "
         "galaxy (default decals,bass_mzls)",
     )
-    p.add_argument("--fov", type=float, help="field of view in arcsec (default 16.768 = 64 x 0.262)")
+    p.add_argument("--fov", type=float, help="field of view in arcsec of the 'fixed' profile (default 16.768 = 64 x 0.262)")
+    p.add_argument(
+        "--profile",
+        choices=("fixed", "gz-decals"),
+        default="fixed",
+        help="presentation: 'fixed' = one field for every galaxy and galvae's asinh stretch; 'gz-decals' = "
+        "each galaxy on the field Galaxy Zoo DECaLS gives it (424 x max(min(0.04 p50, 0.02 p90), 0.1) arcsec) "
+        "with the Galaxy Zoo DECaLS stretch, i.e. the images the paper trained on (default fixed)",
+    )
     p.add_argument("--defect-fraction", type=float, default=0.005, help="fraction of images with a planted defect (default 0.005)")
     p.add_argument(
         "--defect-kinds",
@@ -67,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         surveys=tuple(s.strip() for s in args.surveys.split(",") if s.strip()),
         defect_fraction=args.defect_fraction,
         balance=args.balance,
+        profile=args.profile,
         **kw,
     )
     res = simulate(args.out, config, workers=args.workers, overwrite=args.overwrite, progress=args.progress)

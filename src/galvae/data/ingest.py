@@ -38,12 +38,13 @@ run is an error.  The store always has a ``mask`` dataset.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,7 @@ from tqdm.auto import tqdm
 
 from ..config import BANDS, PreprocessConfig, StretchConfig
 from ..errors import GalvaeError, GalvaeFileError, GalvaeValueError
+from .presentation import check_profile, gz_decals_field, profile_stretch
 from .preprocess import crop_and_resize
 from .preprocess import stretch as apply_stretch
 from .readers import IMAGE_SUFFIXES, ImageData, read_fits_bands, read_image
@@ -201,6 +203,40 @@ def list_sources(source: str | os.PathLike[str], images_root: str | os.PathLike[
     return out
 
 
+#: Catalogue column names accepted for the Petrosian 50 % / 90 % radii (arcsec), compared case-insensitively.
+PETRO_COLUMNS: dict[str, tuple[str, ...]] = {
+    "p50": ("petro_th50", "petroth50", "petro_theta_50", "petror50_r"),
+    "p90": ("petro_th90", "petroth90", "petro_theta_90", "petror90_r"),
+}
+
+
+def _catalog_fields(source: str | os.PathLike[str]) -> dict[str, float] | None:
+    """id → gz-decals field (arcsec) from a catalogue's Petrosian radii; None without such columns.
+
+    Galaxy Zoo JPEG/PNG need no radii (they already show the field); FITS
+    cutouts without them are refused when read.
+    """
+    from .labels import read_catalog
+
+    cat = read_catalog(source)
+    lower = {str(c).lower(): c for c in cat.columns}
+    cols = {}
+    for key, names in PETRO_COLUMNS.items():
+        found = next((lower[n] for n in names if n in lower), None)
+        if found is None:
+            return None
+        cols[key] = found
+    ok = np.isfinite(cat[cols["p50"]].to_numpy(float)) & (cat[cols["p50"]].to_numpy(float) > 0) & \
+        np.isfinite(cat[cols["p90"]].to_numpy(float)) & (cat[cols["p90"]].to_numpy(float) > 0)
+    sub = cat[ok]
+    field = gz_decals_field(sub[cols["p50"]].to_numpy(float), sub[cols["p90"]].to_numpy(float))
+    fields = {str(g): float(f) for g, f in zip(sub["id"].astype(str), field, strict=True)}
+    if (~ok).any():
+        log.warning("%d galaxies lack valid Petrosian radii in %s and cannot be presented as gz-decals",
+                    int((~ok).sum()), source)
+    return fields
+
+
 # --------------------------------------------------------------------------- reading (in workers)
 
 
@@ -210,14 +246,41 @@ def _read_one(files: dict[str, str]) -> ImageData:
     return read_fits_bands(files)
 
 
-def _load_block(items: Sequence[tuple[str, dict[str, str]]], size: int, crop: int | None) -> list[tuple[Any, ...]]:
-    """Read, crop and resize a block; return (id, image, mask2d, kind, scale, side) or (id, None, reason)."""
+def _field_side(field_arcsec: float, scale: float, shape: tuple[int, ...], where: str) -> int:
+    """Input pixels across a gz-decals field; refuses a cutout that does not cover it."""
+    if not (math.isfinite(scale) and scale > 0):
+        raise GalvaeValueError(f"{where}: the gz-decals profile needs the input pixel scale (a FITS WCS or "
+                               "--pixel-scale)", scale)
+    side = int(round(field_arcsec / scale))
+    if side > min(shape[-2:]):
+        raise GalvaeValueError(
+            f"{where}: cutout of {min(shape[-2:])} px x {scale:.3g}\" does not cover the gz-decals field of "
+            f"{field_arcsec:.1f}\" ({side} px); download larger cutouts", min(shape[-2:]), (side,))
+    return side
+
+
+def _load_block(
+    items: Sequence[tuple[str, dict[str, str]]], size: int, crop: int | None,
+    fields: dict[str, float] | None = None, scale_override: float | None = None,
+) -> list[tuple[Any, ...]]:
+    """Read, crop and resize a block; return (id, image, mask2d, kind, scale, side) or (id, None, reason).
+
+    ``fields`` maps ids to the gz-decals field (arcsec) to crop, from the
+    catalogue's Petrosian radii.
+    """
     out: list[tuple[Any, ...]] = []
     for gid, files in items:
         try:
             data = _read_one(files)
-            side = crop if crop is not None else min(data.image.shape[-2:])
-            img, m = crop_and_resize(data.image, data.mask, size, crop)
+            crop_i = crop
+            if fields is not None and data.kind == "flux":
+                if gid not in fields:
+                    raise GalvaeValueError("no valid Petrosian radii (petro_th50, petro_th90) in the catalogue for "
+                                           "the gz-decals profile", gid)
+                scale = data.pixel_scale_arcsec if scale_override is None else scale_override
+                crop_i = _field_side(fields[gid], scale, data.image.shape, files.get("file") or gid)
+            side = crop_i if crop_i is not None else min(data.image.shape[-2:])
+            img, m = crop_and_resize(data.image, data.mask, size, crop_i)
             out.append((gid, img, m, data.kind, data.pixel_scale_arcsec, side))
         except GalvaeError as exc:
             out.append((gid, None, str(exc)))
@@ -234,11 +297,10 @@ def _blocks(items: list[tuple[str, dict[str, str]]], n: int) -> Iterator[list[tu
 def _pooled(
     pool: ProcessPoolExecutor,
     chunks: Iterable[list[tuple[str, dict[str, str]]]],
-    size: int,
-    crop: int | None,
+    load: Callable[[list[tuple[str, dict[str, str]]]], list[tuple[Any, ...]]],
     window: int,
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """Results of :func:`_load_block` in input order, at most ``window`` blocks in flight.
+    """Results of ``load`` (a :func:`_load_block` partial) in input order, at most ``window`` blocks in flight.
 
     ``Executor.map`` submits every block at once and keeps finished ones until
     they are consumed; the window keeps memory bounded whatever the number of
@@ -247,14 +309,14 @@ def _pooled(
     todo = iter(chunks)
     pending: deque[Future[list[tuple[Any, ...]]]] = deque()
     for chunk in todo:
-        pending.append(pool.submit(_load_block, chunk, size, crop))
+        pending.append(pool.submit(load, chunk))
         if len(pending) >= window:
             break
     while pending:
         result = pending.popleft().result()
         nxt = next(todo, None)
         if nxt is not None:
-            pending.append(pool.submit(_load_block, nxt, size, crop))
+            pending.append(pool.submit(load, nxt))
         yield result
 
 
@@ -271,6 +333,7 @@ def ingest(
     pixel_scale_arcsec: float | None = None,
     stretch: StretchConfig | None = None,
     crop: int | None = None,
+    profile: str = "fixed",
     workers: int = 1,
     overwrite: bool = False,
     progress: bool = True,
@@ -299,6 +362,15 @@ def ingest(
         Normalisation; default chosen by input kind (see module docs).
     crop : int, optional
         Side of the centre crop in input pixels; default the largest square.
+    profile : {"fixed", "gz-decals"}, default "fixed"
+        Presentation profile (:mod:`galvae.data.presentation`) recorded in
+        the store.  ``"gz-decals"``: Galaxy Zoo JPEG/PNG files are taken whole
+        (they are already in this presentation); FITS flux cutouts are
+        cropped to the field Galaxy Zoo DECaLS gives each galaxy (424 ×
+        max(min(0.04 p50, 0.02 p90), 0.1)″), which needs Petrosian radii in
+        the catalogue (``petro_th50``/``petro_th90``; NSA ``PETROTH50``/
+        ``PETROTH90`` and other capitalisations accepted), and stretched with
+        :data:`~galvae.data.presentation.GZ_DECALS_STRETCH` unless ``stretch`` is given.
     workers : int, default 1
         Processes reading and resizing; the store is identical for any value.
     overwrite : bool, default False
@@ -323,7 +395,9 @@ def ingest(
     out = Path(out)
     if out.exists() and not overwrite:
         raise GalvaeFileError(out, "already exists (use --overwrite / overwrite=True to replace it)")
+    check_profile(profile)
     sources = list_sources(source, images_root)
+    fields = _catalog_fields(source) if profile == "gz-decals" and not Path(source).is_dir() else None
 
     unreadable: list[tuple[str, str, str]] = []
     duplicates: list[str] = []
@@ -354,11 +428,8 @@ def ingest(
     pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
         chunks = _blocks(todo, BLOCK)
-        results = (
-            _pooled(pool, chunks, size, crop, window=2 * workers)
-            if pool is not None
-            else (_load_block(c, size, crop) for c in chunks)
-        )
+        load = functools.partial(_load_block, size=size, crop=crop, fields=fields, scale_override=pixel_scale_arcsec)
+        results = _pooled(pool, chunks, load, window=2 * workers) if pool is not None else map(load, chunks)
         for block in results:
             imgs, ids, masks = [], [], []
             for rec in block:
@@ -370,7 +441,15 @@ def ingest(
                 if kind is None:
                     kind = k
                     if chosen is None:
-                        chosen = StretchConfig(kind="asinh" if k == "flux" else "uint8")
+                        if k == "flux":
+                            chosen = profile_stretch(profile)
+                        else:
+                            chosen = StretchConfig(kind="uint8")
+                    if k == "flux" and profile == "gz-decals" and fields is None:
+                        raise GalvaeValueError(
+                            f"{locations[gid]}: the gz-decals profile crops FITS cutouts to each galaxy's field, "
+                            "which needs a catalogue with Petrosian radii (one of "
+                            f"{', '.join(PETRO_COLUMNS['p50'])} and of {', '.join(PETRO_COLUMNS['p90'])})")
                     if pixel_scale_arcsec is None:
                         in_scale = scale
                     side_seen = side
@@ -379,7 +458,7 @@ def ingest(
                         f"{locations[gid]} is a {k} image but earlier inputs were {kind} images; "
                         "one store holds one kind (ingest FITS/float and JPEG/PNG/uint8 separately)"
                     )
-                elif side != side_seen or (
+                elif fields is None and side != side_seen or (
                     pixel_scale_arcsec is None
                     and not (math.isnan(scale) and math.isnan(in_scale))
                     and not math.isclose(scale, in_scale, rel_tol=1e-6)
@@ -395,9 +474,10 @@ def ingest(
                         size=size,
                         survey=survey,
                         normalisation=chosen,
-                        pixel_scale_arcsec=in_scale * side_seen / size,
+                        # gz-decals fields vary with the galaxy: no single pixel scale holds
+                        pixel_scale_arcsec=in_scale * side_seen / size if fields is None else math.nan,
                         with_mask=True,
-                        attrs={"source": str(source)},
+                        attrs={"source": str(source), "profile": profile},
                         overwrite=overwrite,
                     )
                     writer.open()

@@ -161,7 +161,7 @@ def petrosian_radii(image: ArrayLike, pixel_scale: float, eta: float = 0.2) -> t
     def flux_within(radius: NDArray) -> NDArray:
         return np.interp(radius, r_sorted, cum)
 
-    radii = np.linspace(0.5, r_max / 1.25, 400)
+    radii = np.linspace(2.0, r_max / 1.25, 400)
     inner = flux_within(radii)
     annulus = flux_within(1.25 * radii) - flux_within(0.8 * radii)
     ratio = (annulus / (math.pi * (1.25**2 - 0.8**2) * radii**2)) / np.maximum(inner / (math.pi * radii**2), 1e-300)

@@ -246,7 +246,8 @@ def reconstruct_store(
     vae = _pick_decoder(vae, st.survey, decoder)
     batch_size = GalaxyVAE._check_batch(batch_size)
     ids = st.ids
-    attrs = {"reconstructed_from": os.path.abspath(st.path), "model": os.path.abspath(vae.path), "kind": "reconstruction"}
+    attrs = {"reconstructed_from": os.path.abspath(st.path), "model": os.path.abspath(vae.path), "kind": "reconstruction",
+             "profile": st.profile}
     if vae.decoder:
         attrs["decoder"] = vae.decoder
     with ImageStoreWriter(
@@ -315,6 +316,7 @@ def generate_mocks(
         imgs = vae.generate(n, seed=seed, batch_size=batch_size, progress=progress)
         ids = [f"mock_{k:05d}" for k in range(len(imgs))]
         attrs.update(kind="prior_sample", seed=-1 if seed is None else int(seed))
+    attrs["profile"] = vae.profile
     survey = f"vae_mock_{vae.decoder}" if vae.decoder else "vae_mock"
     with ImageStoreWriter(out, size=vae.size, survey=survey, normalisation=vae.normalisation,
                           overwrite=overwrite, attrs=attrs) as w:

@@ -30,6 +30,7 @@ from typing import Any
 from .._io import atomic_path
 from .._version import __version__
 from ..config import StretchConfig, config_from_dict, config_to_dict
+from ..data.presentation import check_profile, check_same_presentation
 from ..errors import GalvaeFileError, GalvaeValueError
 from ..models.config import ModelConfig
 
@@ -59,6 +60,7 @@ def export_model(
     directory: str | os.PathLike[str],
     *,
     normalisation: StretchConfig,
+    profile: str = "fixed",
     training: dict[str, Any] | None = None,
     name: str = "model",
     extra: dict[str, Any] | None = None,
@@ -73,6 +75,8 @@ def export_model(
         Created if missing.
     normalisation : StretchConfig
         Normalisation of the images the model was trained on (and expects).
+    profile : {"fixed", "gz-decals"}, default "fixed"
+        Presentation profile of those images (:mod:`galvae.data.presentation`).
     training : dict, optional
         Informative JSON-able facts about the training run.
     name : str, default "model"
@@ -99,7 +103,8 @@ def export_model(
         "format_version": FORMAT_VERSION,
         "galvae_version": __version__,
         "model_config": config_to_dict(model.config),
-        "preprocessing": {"size": model.config.size, "normalisation": config_to_dict(normalisation)},
+        "preprocessing": {"size": model.config.size, "normalisation": config_to_dict(normalisation),
+                          "profile": check_profile(profile)},
         "weights": weights.name,
         "training": training or {},
         **(extra or {}),
@@ -232,12 +237,13 @@ def load_exported(
         msg = str(exc).splitlines()[0]
         raise GalvaeFileError(weights, f"weights do not fit the architecture in {meta_path.name}: {msg}") from None
     model.eval().to(device)
-    meta = dict(meta, model_config=cfg, normalisation=norm, path=str(meta_path))
+    meta = dict(meta, model_config=cfg, normalisation=norm, profile=str(meta["preprocessing"].get("profile", "fixed")),
+                path=str(meta_path))
     return model, meta
 
 
 def check_store_matches(meta: dict[str, Any], store: Any) -> None:
-    """Raise unless ``store`` has the size and normalisation the model expects.
+    """Raise unless ``store`` has the size and presentation (profile, normalisation) the model expects.
 
     Parameters
     ----------
@@ -256,8 +262,5 @@ def check_store_matches(meta: dict[str, Any], store: Any) -> None:
             f"image store {store.path} has size {store.size} but model {meta['path']} expects size {cfg.size}",
             store.size, (cfg.size,),
         )
-    if store.normalisation != meta["normalisation"]:
-        raise GalvaeValueError(
-            f"image store {store.path} has normalisation {config_to_dict(store.normalisation)} but model "
-            f"{meta['path']} expects {config_to_dict(meta['normalisation'])}"
-        )
+    check_same_presentation(f"image store {store.path}", store.normalisation, store.profile,
+                            f"model {meta['path']}", meta["normalisation"], meta.get("profile", "fixed"))

@@ -55,6 +55,8 @@ class GalaxyVAE:
         self.meta = meta
         self.config: ModelConfig = meta["model_config"]
         self.normalisation: StretchConfig = meta["normalisation"]
+        #: presentation profile of the images the model was trained on (:mod:`galvae.data.presentation`)
+        self.profile: str = str(meta.get("profile", "fixed"))
         self.path = str(meta.get("path", ""))
 
     @classmethod

@@ -48,11 +48,13 @@ from .._io import atomic_path
 from .._version import __version__
 from ..config import BANDS, StretchConfig, config_from_dict, config_to_dict
 from ..data.labels import write_table
+from ..data.presentation import check_profile, profile_stretch
 from ..data.preprocess import crop_and_resize, stretch
 from ..data.store import ImageStoreWriter
 from ..errors import GalvaeFileError, GalvaeValueError
 from .defects import DefectConfig, assign_defects, plant_defect, sample_star
 from .morphology import MorphologyConfig, sample_truth
+from .present import presentation_field
 from .render import REFERENCE_PIXEL_SCALE, render_galaxy
 from .surveys import SurveyConfig, resolve_survey, survey_to_dict
 from .votes import vote_fractions
@@ -100,7 +102,16 @@ class SimulationConfig:
         Built-in survey names or paths to survey TOML/JSON files; the first
         is the survey of the whole sample.
     fov_arcsec : float, default 16.768
-        Field of view (64 × 0.262″), fixed whatever ``size`` is.
+        Field of view of the ``"fixed"`` profile (64 × 0.262″), whatever
+        ``size`` is.
+    profile : {"fixed", "gz-decals"}, default "fixed"
+        Presentation (:mod:`galvae.data.presentation`): ``"fixed"`` renders
+        every galaxy on ``fov_arcsec`` with the default asinh stretch;
+        ``"gz-decals"`` renders each galaxy on the field Galaxy Zoo DECaLS
+        gives it (424 × max(min(0.04 p50, 0.02 p90), 0.1)″ from its
+        Petrosian radii, measured on its noiseless r-band image) and applies
+        the Galaxy Zoo DECaLS stretch, so the stored images are what the
+        paper trained on, at S × S.
     defect_fraction : float, default 0.005
         Fraction of images with a planted defect, per survey.
     star_shared_probability : float, default 0.5
@@ -122,6 +133,7 @@ class SimulationConfig:
     seed: int = 0
     surveys: tuple[str, ...] = ("decals", "bass_mzls")
     fov_arcsec: float = DEFAULT_FOV
+    profile: str = "fixed"
     defect_fraction: float = 0.005
     star_shared_probability: float = 0.5
     balance: bool = False
@@ -139,6 +151,7 @@ class SimulationConfig:
             raise GalvaeValueError("surveys must name at least one survey")
         if not (self.fov_arcsec > 0 and math.isfinite(self.fov_arcsec)):
             raise GalvaeValueError("fov_arcsec must be positive", self.fov_arcsec)
+        check_profile(self.profile)
         for name in ("defect_fraction", "star_shared_probability"):
             if not 0 <= getattr(self, name) <= 1:
                 raise GalvaeValueError(f"{name} must be in [0, 1]", getattr(self, name))
@@ -176,20 +189,28 @@ def _init_worker(state: dict[str, Any]) -> None:
     _STATE.update(state)
 
 
-def _render_chunk(task: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Render galaxies [start, stop) in survey ``s``; return stretched images, masks, PSF FWHMs."""
+def _render_chunk(task: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Render galaxies [start, stop) in survey ``s``.
+
+    Returns stretched images, masks, PSF FWHMs and the presentation
+    (field, Petrosian radius, p50, p90) of each galaxy.
+    """
     s, start, stop = task
     st = _STATE
     survey: SurveyConfig = st["surveys"][s]
-    size, fov, seed = st["size"], st["fov"], st["seed"]
+    size, seed = st["size"], st["seed"]
     norm: StretchConfig = st["stretch"]
     defects = st["defects"][s]
     imgs = np.empty((stop - start, 3, size, size), dtype=np.float32)
     masks = np.zeros((stop - start, size, size), dtype=bool)
     fwhms = np.empty((stop - start, 3))
+    present = np.empty((stop - start, 4))
     dcfg = st["defect_config"]
     for k, i in enumerate(range(start, stop)):
         row = st["rows"][i]
+        # the field depends on the galaxy alone (measured in the first survey), so every survey shares it
+        present[k] = presentation_field(row, st["surveys"][0], st["profile"], st["fov"])
+        fov = float(present[k, 0])
         srng = _rng(seed, i, _STREAM_SURVEY, s)
         r = render_galaxy(row, survey, fov_arcsec=fov, galaxy_rng=_rng(seed, i, _STREAM_GALAXY), survey_rng=srng)
         image = r.image
@@ -215,7 +236,7 @@ def _render_chunk(task: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, n
         imgs[k] = stretch(flux, norm)
         masks[k] = m
         fwhms[k] = r.psf_fwhm
-    return imgs, masks, fwhms
+    return imgs, masks, fwhms, present
 
 
 def _band_mask(image: np.ndarray, mask: np.ndarray, kind: str) -> np.ndarray:
@@ -242,6 +263,8 @@ def render_galaxies(
     noise: bool = True,
     survey_index: int = 0,
     progress: bool = True,
+    profile: str = "fixed",
+    reference_survey: str | os.PathLike[str] | SurveyConfig | None = None,
 ) -> np.ndarray:
     """Render any set of galaxies in any survey, as flux images on an S-pixel grid.
 
@@ -266,12 +289,18 @@ def render_galaxies(
         companions) do not depend on it, so a galaxy looks the same in
         every survey.
     progress : bool, default True
+    profile : {"fixed", "gz-decals"}, default "fixed"
+        ``"fixed"`` renders every galaxy on ``fov_arcsec``; ``"gz-decals"``
+        on its own Galaxy Zoo DECaLS field (see :class:`SimulationConfig`).
+    reference_survey : survey, optional
+        Survey whose r-band PSF the Petrosian radii are measured through
+        (the first survey of a :func:`simulate` run); default ``survey``.
 
     Returns
     -------
     ndarray of float32, shape (N, 3, size, size)
         g, r, z in nanomaggies per 0.262″ pixel (surface brightness, as
-        :func:`simulate` stores before its asinh stretch).
+        :func:`simulate` stores before its stretch).
 
     Raises
     ------
@@ -283,13 +312,15 @@ def render_galaxies(
     if not (fov_arcsec > 0 and math.isfinite(fov_arcsec)):
         raise GalvaeValueError("fov_arcsec must be positive", fov_arcsec)
     resolved = resolve_survey(survey)
+    reference = resolved if reference_survey is None else resolve_survey(reference_survey)
+    check_profile(profile)
     rows = truth.to_dict("records")
     out = np.empty((len(rows), 3, size, size), dtype=np.float32)
     for i, row in enumerate(tqdm(rows, desc=f"render {resolved.name}", unit="gal", disable=not progress)):
         r = render_galaxy(
             row,
             resolved,
-            fov_arcsec=fov_arcsec,
+            fov_arcsec=presentation_field(row, reference, profile, fov_arcsec).field_arcsec,
             galaxy_rng=_rng(seed, i, _STREAM_GALAXY),
             survey_rng=_rng(seed, i, _STREAM_SURVEY, survey_index),
             noise=noise,
@@ -394,12 +425,14 @@ def simulate(
         "surveys": resolved,
         "size": config.size,
         "fov": config.fov_arcsec,
+        "profile": config.profile,
         "seed": seed,
-        "stretch": StretchConfig(),
+        "stretch": profile_stretch(config.profile),
         "defects": defects,
         "defect_config": dcfg,
     }
     fwhm_cols: dict[str, np.ndarray] = {}
+    presentation = np.full((n, 4), np.nan)
     total = sum(counts)
     bar = tqdm(total=total, desc="simulate", unit="gal", disable=not progress)
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(state,)) if workers > 1 else None
@@ -414,16 +447,20 @@ def simulate(
                 store_paths[survey.name],
                 size=config.size,
                 survey=survey.name,
-                normalisation=StretchConfig(),
-                pixel_scale_arcsec=config.fov_arcsec / config.size,
+                normalisation=state["stretch"],
+                # gz-decals fields vary with the galaxy: the catalogue's field_arcsec / size gives each scale
+                pixel_scale_arcsec=config.fov_arcsec / config.size if config.profile == "fixed" else math.nan,
                 with_mask=True,
-                attrs={"simulation_seed": seed, "fov_arcsec": config.fov_arcsec, "survey_config": survey_to_dict(survey)},
+                attrs={"simulation_seed": seed, "fov_arcsec": config.fov_arcsec, "profile": config.profile,
+                       "survey_config": survey_to_dict(survey)},
                 overwrite=overwrite,
             ) as writer:
                 bar.set_description(f"simulate {survey.name}")
-                for (_, a, b), (imgs, masks, fw) in zip(tasks, results, strict=True):
+                for (_, a, b), (imgs, masks, fw, pres) in zip(tasks, results, strict=True):
                     writer.append(imgs, ids[a:b].tolist(), masks)
                     fwhm[a:b] = fw
+                    if s == 0:
+                        presentation[a:b] = pres
                     bar.update(b - a)
             for j, band in enumerate(BANDS):
                 fwhm_cols[f"psf_fwhm_{survey.name}_{band}"] = fwhm[:, j]
@@ -442,6 +479,10 @@ def simulate(
         cat[f"defect_{survey.name}"] = col
     for k, v in fwhm_cols.items():
         cat[k] = v
+    # NSA / Galaxy Zoo DECaLS names for the Petrosian radii (arcsec), and each galaxy's presented field
+    cat["field_arcsec"] = presentation[:, 0]
+    if config.profile != "fixed":
+        cat["petro_theta"], cat["petro_th50"], cat["petro_th90"] = presentation[:, 1], presentation[:, 2], presentation[:, 3]
     votes = vote_fractions(cat, np.random.default_rng([seed, 105]))
     cat = pd.concat([cat, votes], axis=1)
     write_table(cat, catalog_path, overwrite=overwrite)

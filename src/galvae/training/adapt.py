@@ -40,6 +40,7 @@ from .._io import atomic_path
 from .._version import __version__
 from ..config import config_from_dict, config_to_dict
 from ..data.dataset import GalaxyDataset
+from ..data.presentation import check_same_presentation
 from ..data.store import ImageStore
 from ..errors import GalvaeFileError, GalvaeValueError
 from ..losses.adaptation import adaptation_loss
@@ -177,11 +178,9 @@ class PairedDataModule(L.LightningDataModule):
             if s.size != t.size:
                 raise GalvaeValueError(
                     f"source store {s.path} has size {s.size} but target store {t.path} has", t.size)
-            if s.normalisation != t.normalisation:
-                raise GalvaeValueError(
-                    f"source store {s.path} and target store {t.path} differ in normalisation",
-                    (config_to_dict(s.normalisation), config_to_dict(t.normalisation)))
-            self.size, self.normalisation = s.size, s.normalisation
+            check_same_presentation(f"source store {s.path}", s.normalisation, s.profile,
+                                    f"target store {t.path}", t.normalisation, t.profile)
+            self.size, self.normalisation, self.profile = s.size, s.normalisation, s.profile
             self.surveys = (str(s.survey), str(t.survey))
             self.ids, self.source_rows, self.target_rows, self.source_only, self.target_only = match_ids(s.ids, t.ids)
         if self.ids.size < 3:
@@ -483,7 +482,7 @@ def adapt(
         "checkpoint": exported.name,
     }
     for s in surveys:
-        export_model(net.to_vae(s), out, normalisation=dm.normalisation, training=training, name=f"model_{s}",
+        export_model(net.to_vae(s), out, normalisation=dm.normalisation, profile=dm.profile, training=training, name=f"model_{s}",
                      extra={"decoders": decoders, "surveys": list(surveys), "default_decoder": s})
     default = json.loads((out / decoders[surveys[0]]).read_text())
     _write_json(out / "model.json", default)

@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from ..data.dataset import GalaxyDataset
+from ..data.presentation import check_same_presentation
 from ..data.store import ImageStore
 from ..errors import GalvaeValueError
 
@@ -124,6 +125,14 @@ class GalaxyDataModule(L.LightningDataModule):
                 raise GalvaeValueError("ids are not unique across the training stores", self.store_paths)
             self.size = opened[0].size
             self.normalisation = opened[0].normalisation
+            self.profile = opened[0].profile
+            for other in opened[1:]:
+                if other.size != self.size:
+                    raise GalvaeValueError(
+                        f"training stores differ in image size: {opened[0].path} has {self.size}, {other.path} has",
+                        other.size, (self.size,))
+                check_same_presentation(f"training store {opened[0].path}", self.normalisation, self.profile,
+                                        f"training store {other.path}", other.normalisation, other.profile)
         finally:
             for s in opened:
                 s.close()

@@ -358,7 +358,7 @@ def _export_best(best_path: Path, module: Any, run: Path, dm: Any, tcfg: TrainCo
     model = VAE(module.config)
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
     export_model(
-        model, run, normalisation=dm.normalisation,
+        model, run, normalisation=dm.normalisation, profile=dm.profile,
         training={
             "stores": dm.store_paths, "seed": tcfg.seed, "epochs": int(trainer.current_epoch),
             "global_step": int(trainer.global_step), "best_val_loss": best, "checkpoint": best_path.name,

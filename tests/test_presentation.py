@@ -1,0 +1,150 @@
+"""The presentation profiles: Galaxy Zoo DECaLS field and stretch, Petrosian radii, store/model compatibility."""
+
+from __future__ import annotations
+
+import math
+
+import galsim
+import numpy as np
+import pandas as pd
+import pytest
+from astropy.io import fits
+from PIL import Image
+
+from galvae import GalvaeValueError, ImageStore, StretchConfig
+from galvae.data.ingest import ingest
+from galvae.data.presentation import (
+    GZ_DECALS_STRETCH,
+    check_same_presentation,
+    gz_decals_field,
+    gz_decals_pixel_scale,
+    petrosian_radii,
+)
+from galvae.data.preprocess import inverse_stretch, stretch
+from galvae.simulate import DECALS, sample_truth, simulate
+from galvae.simulate.present import presentation_field
+
+
+def test_gz_stretch_hand_values():
+    # (asinh(x / c) - asinh(-0.5)) / (asinh(300) - asinh(-0.5)), c = 0.008, 0.014, 0.019 (design.md)
+    a5, a300 = math.asinh(0.5), math.asinh(300.0)
+    x = np.zeros((3, 1, 4))
+    x[:, 0, 0] = 0.0  # the sky: a dark grey, 0.0700
+    x[:, 0, 1] = [-0.004, -0.007, -0.0095]  # -0.5 c: black
+    x[:, 0, 2] = [2.4, 4.2, 5.7]  # 300 c: white
+    x[:, 0, 3] = [0.008, 0.014, 0.019]  # c
+    y = stretch(x, GZ_DECALS_STRETCH)
+    np.testing.assert_allclose(y[:, 0, 0], a5 / (a300 + a5), rtol=1e-6)
+    assert y[0, 0, 0] == pytest.approx(0.07, abs=5e-4)
+    np.testing.assert_allclose(y[:, 0, 1], 0.0, atol=1e-7)
+    np.testing.assert_allclose(y[:, 0, 2], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(y[:, 0, 3], (math.asinh(1.0) + a5) / (a300 + a5), rtol=1e-6)
+    # inside the clipping range the inverse returns the fluxes
+    np.testing.assert_allclose(inverse_stretch(y, GZ_DECALS_STRETCH)[:, 0, 3], x[:, 0, 3], rtol=1e-5)
+
+
+def test_floor_zero_is_the_plain_asinh():
+    x = np.random.default_rng(0).uniform(0, 5, (3, 4, 4))
+    plain = StretchConfig()
+    b, m = np.array(plain.softening)[:, None, None], np.array(plain.maximum)[:, None, None]
+    np.testing.assert_allclose(stretch(x, plain), np.arcsinh(x / b) / np.arcsinh(m / b), rtol=1e-6)
+    with pytest.raises(GalvaeValueError, match="floor"):
+        StretchConfig(floor=-1)
+
+
+def test_gz_pixel_scale_formula():
+    # s = max(min(0.04 p50, 0.02 p90), 0.1) (Walmsley et al. 2022, §2.3)
+    p50 = np.array([2.0, 5.0, 5.0, 4.0])
+    p90 = np.array([5.0, 10.0, 8.0, 20.0])
+    np.testing.assert_allclose(gz_decals_pixel_scale(p50, p90), [0.1, 0.2, 0.16, 0.16])
+    np.testing.assert_allclose(gz_decals_field(p50, p90), 424 * np.array([0.1, 0.2, 0.16, 0.16]))
+    with pytest.raises(GalvaeValueError, match="p90"):
+        gz_decals_pixel_scale(2.0, 0.0)
+
+
+def _exponential(hlr, scale=0.1, n=801):
+    return galsim.Exponential(half_light_radius=hlr).drawImage(nx=n, ny=n, scale=scale, method="no_pixel").array
+
+
+def test_petrosian_radii_of_an_exponential_disc():
+    # an exponential disc: the Petrosian aperture (eta = 0.2, 2 R_P) holds ~99 % of the light, so p50 is
+    # the half-light radius to ~1 %, and R_P = 2.16 r_e (Graham et al. 2005, PASA 22, 118, Table 1)
+    rp, p50, p90 = petrosian_radii(_exponential(3.0), 0.1)
+    assert p50 == pytest.approx(3.0, rel=0.02)
+    assert rp == pytest.approx(2.16 * 3.0, rel=0.03)
+    assert 2.0 < p90 / p50 < 2.5
+    # radii scale with the galaxy
+    rp2, p50_2, p90_2 = petrosian_radii(_exponential(1.5), 0.1)
+    assert p50 / p50_2 == pytest.approx(2.0, rel=0.03) and p90 / p90_2 == pytest.approx(2.0, rel=0.03)
+    with pytest.raises(GalvaeValueError, match="positive flux"):
+        petrosian_radii(np.zeros((20, 20)), 0.1)
+
+
+def test_field_grows_with_the_galaxy():
+    row = sample_truth(1, 3).iloc[0].to_dict()
+    row.update(truth_smooth_or_featured="smooth", truth_companion_mag_r=math.nan, truth_tidal_strength=0.0,
+               truth_sersic_n=1.0, truth_axis_ratio=1.0)
+    fields = []
+    for hlr in (6.0, 12.0):
+        row["truth_hlr_arcsec"] = hlr
+        fields.append(presentation_field(row, DECALS, "gz-decals", 16.8))
+    assert fields[0].field_arcsec > 42.4  # above the 0.1"/px floor for such a large galaxy
+    assert fields[1].field_arcsec / fields[0].field_arcsec == pytest.approx(2.0, rel=0.06)
+    assert fields[1].petro_th50 / fields[0].petro_th50 == pytest.approx(2.0, rel=0.06)
+    # a small galaxy sits on the floor: 424 x 0.1"
+    row["truth_hlr_arcsec"] = 1.0
+    assert presentation_field(row, DECALS, "gz-decals", 16.8).field_arcsec == pytest.approx(42.4)
+    assert presentation_field(row, DECALS, "fixed", 16.8).field_arcsec == 16.8
+
+
+def test_simulate_gz_profile(tmp_path):
+    res = simulate(tmp_path / "s", n_galaxies=6, overlap=2, size=16, seed=0, profile="gz-decals", workers=1,
+                   progress=False)
+    cat = pd.read_parquet(res.catalog)
+    assert {"petro_th50", "petro_th90", "petro_theta", "field_arcsec"} <= set(cat.columns)
+    np.testing.assert_allclose(cat["field_arcsec"], gz_decals_field(cat["petro_th50"], cat["petro_th90"]))
+    for name in ("decals", "bass_mzls"):
+        with ImageStore(res.stores[name]) as st:
+            assert st.profile == "gz-decals" and st.normalisation == GZ_DECALS_STRETCH
+            sky = np.median(st.read()[:, :, :2, :2])
+            # the sky of a gz-decals image is a dark grey near asinh(0.5) / (asinh(300) + asinh(0.5)) = 0.07
+            assert 0.03 < sky < 0.12
+    with pytest.raises(GalvaeValueError, match="profile"):
+        simulate(tmp_path / "t", n_galaxies=2, profile="sdss")
+
+
+def test_combining_presentations():
+    uint8 = StretchConfig(kind="uint8")
+    check_same_presentation("a", GZ_DECALS_STRETCH, "gz-decals", "b", uint8, "gz-decals")  # same pixels
+    check_same_presentation("a", StretchConfig(), "fixed", "b", StretchConfig(), "fixed")
+    with pytest.raises(GalvaeValueError, match="'fixed' but b as 'gz-decals'"):
+        check_same_presentation("a", StretchConfig(), "fixed", "b", uint8, "gz-decals")
+    with pytest.raises(GalvaeValueError, match="normalisation"):
+        check_same_presentation("a", StretchConfig(), "fixed", "b", uint8, "fixed")
+
+
+def test_ingest_gz_profile(tmp_path):
+    # a Galaxy Zoo JPEG is taken whole; a FITS cutout is cropped to the galaxy's field from its radii
+    Image.fromarray(np.full((40, 40, 3), 90, np.uint8)).save(tmp_path / "gz.png")
+    pd.DataFrame({"id": ["g1"], "file": ["gz.png"]}).to_csv(tmp_path / "jpg.csv", index=False)
+    ingest(tmp_path / "jpg.csv", tmp_path / "jpg.h5", size=8, profile="gz-decals", progress=False)
+    with ImageStore(tmp_path / "jpg.h5") as st:
+        assert st.profile == "gz-decals" and st.normalisation.kind == "uint8"
+    data = np.zeros((3, 201, 201), np.float32)
+    data[:, 100 - 40 : 100 + 41, 100 - 40 : 100 + 41] = 1.0  # a bright square of 81 px = 21.2"
+    hdu = fits.PrimaryHDU(data)
+    hdu.header["BANDS"] = "grz"
+    hdu.header["CD1_1"], hdu.header["CD2_2"] = -0.262 / 3600, 0.262 / 3600
+    hdu.writeto(tmp_path / "c.fits")
+    # p50 = 2, p90 = 5: 0.1"/px, 42.4" = 162 px of 0.262": the square fills 81/162 of the side
+    pd.DataFrame({"id": ["c1"], "file": ["c.fits"], "PETRO_TH50": [2.0], "PETRO_TH90": [5.0]}).to_csv(
+        tmp_path / "fits.csv", index=False)
+    ingest(tmp_path / "fits.csv", tmp_path / "fits.h5", size=32, profile="gz-decals", progress=False)
+    with ImageStore(tmp_path / "fits.h5") as st:
+        assert st.profile == "gz-decals" and st.normalisation == GZ_DECALS_STRETCH
+        width = (st.read()[0, 1] > 0.5).any(axis=0).sum()
+        assert width == pytest.approx(32 * 81 / 162, abs=1.5)  # the whole cutout (201 px) would give 13
+    # without radii a FITS cutout cannot be presented this way: one clear line
+    pd.DataFrame({"id": ["c1"], "file": ["c.fits"]}).to_csv(tmp_path / "bare.csv", index=False)
+    with pytest.raises(GalvaeValueError, match="Petrosian radii"):
+        ingest(tmp_path / "bare.csv", tmp_path / "bare.h5", size=32, profile="gz-decals", progress=False)
