@@ -7,8 +7,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from matplotlib.figure import Figure
 
+from _float32 import latent_tolerance, mmd_tolerance, mse_tolerance
 import galvae
 from galvae.cli import main
 from galvae.config import StretchConfig
@@ -21,7 +23,7 @@ from galvae.evaluate.domains import (
     table4_markdown,
 )
 from galvae.latents import GalaxyVAE
-from galvae.losses.mmd import mmd2
+from galvae.losses.mmd import median_bandwidth, mmd2
 from galvae.plots.domains import plot_mse_histogram, plot_pair_gallery
 
 
@@ -59,10 +61,17 @@ def test_mse_and_mmd_exact(sim, compared):
             ms = vae.encode(s.read(s.index_of(ids))).astype(np.float64)
             mt = vae.encode(t.read(t.index_of(ids))).astype(np.float64)
             want = ((ms - mt) ** 2).mean(axis=1)
-            np.testing.assert_allclose(r.pairs[f"mse_{stage}"], want, rtol=1e-5, atol=1e-12)
-            assert r.mse[stage]["median"] == pytest.approx(np.median(want), rel=1e-5)
-            assert r.mse[stage]["mean"] == pytest.approx(want.mean(), rel=1e-5)
-            assert r.mmd2[stage] == pytest.approx(mmd2(ms, mt), rel=1e-4, abs=1e-7)
+            # compare_domains encodes in batches of 16, this test in one batch of 60: the float32 latents
+            # agree to rounding only, and the MSE of two nearly equal latents magnifies that (tests/_float32.py)
+            tol = mse_tolerance(want, 2 * latent_tolerance(np.concatenate([ms, mt]), vae.network.fc_mu.in_features))
+            got = r.pairs[f"mse_{stage}"].to_numpy()
+            assert np.all(np.abs(got - want) <= tol), np.max(np.abs(got - want) / tol)
+            assert np.median(tol / want) < 0.2  # the bound still tells a wrong pairing or a factor apart
+            assert abs(r.mse[stage]["median"] - np.median(want)) <= tol.max()
+            assert abs(r.mse[stage]["mean"] - want.mean()) <= tol.mean()
+            sigma0 = float(median_bandwidth(torch.from_numpy(ms), torch.from_numpy(mt)))
+            dmu = latent_tolerance(np.concatenate([ms, mt]), vae.network.fc_mu.in_features)
+            assert abs(r.mmd2[stage] - mmd2(ms, mt)) <= mmd_tolerance(dmu, ms.shape[1], sigma0)
     # the two runs differ, so before and after differ
     assert not np.allclose(r.pairs["mse_before"], r.pairs["mse_after"])
 
