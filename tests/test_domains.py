@@ -157,6 +157,10 @@ def test_target_before_uses_source_forest():
     strong_share = np.mean(pd.Series(y, index=ids).loc[test].to_numpy() == "strong")
     assert row["decals_before"] == 1.0 and row["target_after"] == 1.0
     assert row["target_before"] == pytest.approx(strong_share)  # only 'strong' stays right
+    # no adaptation happened (after == before): the controls say so. Retraining alone reaches "after",
+    # and the adapted source forest applied to the target is as fooled as before
+    assert row["target_before_retrained"] == row["target_after"] == 1.0
+    assert row["target_after_source_forest"] == pytest.approx(strong_share) != row["target_after"]
     assert r.pairs["mse_before"].to_numpy() == pytest.approx(np.full(len(ids), 1.0 / 3))
 
 
@@ -174,7 +178,8 @@ def test_source_train_all_and_min_galaxies():
     assert row["total"] == 200 and row["n_test"] == 60
     assert row["n_train_source"] == 250 - 60  # every labelled source galaxy except the overlap test set
     assert np.isnan(row["target_after"])  # no 'after' stage
-    o = compare_domains((src, tgt), **kw)
+    assert compare_domains((src, tgt), **kw).table.iloc[0]["n_train_source"] == 250 - 60  # "all" is the default
+    o = compare_domains((src, tgt), source_train="overlap", **kw)
     assert o.table.iloc[0]["n_train_source"] == 140 and o.splits == r.splits
     skip = compare_domains((src, tgt), **{**kw, "min_galaxies": 200})  # needs *more* than min_galaxies
     assert skip.table.empty and "not more than min_galaxies=200" in skip.skipped["bar"]
@@ -254,6 +259,7 @@ def test_paper_table4_and_markdown():
     t = pd.DataFrame([{"feature": "bar", "n_classes": 3, "classes": "none,weak,strong", "total": 150,
                        "n_train": 105, "n_test": 45, "n_train_source": 105, "decals_before": 0.5,
                        "target_before": 0.25, "target_after": float("nan"), "source_after": float("nan"),
+                       "target_before_retrained": 0.3, "target_after_source_forest": float("nan"),
                        "majority_rate": 0.4}])
     md = table4_markdown(t, paper=False)
-    assert "| bar | 3 | 150 | 50.00 % | 25.00 % | – | – | 40.00 % |" in md and "paper" not in md
+    assert "| bar | 3 | 150 | 50.00 % | 25.00 % | – | – | 30.00 % | – | 40.00 % |" in md and "paper" not in md

@@ -41,10 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-per-class", type=int, default=2, help="drop classes with fewer members (default 2)")
     p.add_argument(
         "--source-train",
-        choices=("overlap", "all"),
-        default="overlap",
-        help="source forest trained on the overlap training split, or on all labelled source galaxies "
-        "outside the overlap test set (default overlap)",
+        choices=("all", "overlap"),
+        default="all",
+        help="source forest trained on all labelled source galaxies outside the overlap test set (the paper's "
+        "Section 4.2 forest), or on the overlap training split only (default all)",
     )
     p.add_argument("--test-size", type=float, default=0.3, help="test fraction (default 0.3)")
     p.add_argument("--seed", type=int, default=0, help="seed of the splits, forests and MMD subsample (default 0)")
