@@ -133,3 +133,70 @@ def test_store_reopens_after_fork(make_store):
     assert p.exitcode == 0
     assert value == pytest.approx(float(images[1].sum()), rel=1e-6)
     assert s._pid == os.getpid()
+
+
+# ----------------------------------------------------------------------------- non-finite and out-of-range pixels
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, -0.5, 1.5])
+def test_writer_refuses_non_finite_and_out_of_range_pixels(tmp_path, bad):
+    images = np.random.default_rng(0).random((4, 3, 16, 16), dtype=np.float32)
+    images[2, 1, 3, 4] = bad
+    path = tmp_path / "bad.h5"
+    with pytest.raises(GalvaeValueError) as info:
+        with ImageStoreWriter(path, size=16, survey="test", normalisation=StretchConfig()) as w:
+            w.append(images, ["a", "b", "c", "d"])
+    msg = str(info.value)
+    assert "\n" not in msg and str(path) in msg and "'c'" in msg and repr(float(np.float32(bad))) in msg
+    assert "[0, 1]" in msg
+    assert not path.exists() and not list(tmp_path.iterdir())  # nothing half-written is left
+
+
+def test_writer_range_follows_the_kind_of_store(tmp_path):
+    """Decoder outputs (reconstructions, mocks) are non-negative but may exceed 1; NaN is refused everywhere."""
+    images = np.full((2, 3, 16, 16), 1.7, np.float32)
+    with ImageStoreWriter(tmp_path / "rec.h5", size=16, survey="t", normalisation=StretchConfig(),
+                          attrs={"kind": "reconstruction"}) as w:
+        w.append(images, ["a", "b"])
+    images[1, 0, 0, 0] = np.nan
+    with pytest.raises(GalvaeValueError, match=r"image 'b' has a pixel outside \[0, inf\].*got nan"):
+        with ImageStoreWriter(tmp_path / "rec2.h5", size=16, survey="t", normalisation=StretchConfig(),
+                              attrs={"kind": "reconstruction"}) as w:
+            w.append(images, ["a", "b"])
+    with pytest.raises(GalvaeValueError, match="value_range must be"):
+        ImageStoreWriter(tmp_path / "x.h5", size=16, survey="t", normalisation=StretchConfig(), value_range=(1, 0))
+
+
+def _foreign_store(path, images, ids):
+    """A store in galvae's layout written with h5py directly, as another tool would."""
+    with h5py.File(path, "w") as f:
+        f.create_dataset("images", data=images, chunks=(2, 3, 16, 16))
+        f.create_dataset("id", data=np.asarray(ids, dtype=object), dtype=h5py.string_dtype())
+        f.attrs["survey"] = "other"
+
+
+def test_reader_refuses_non_finite_pixels_naming_file_and_id(tmp_path):
+    images = np.random.default_rng(1).random((6, 3, 16, 16), dtype=np.float32)
+    images[4, 2, 8, 8] = np.nan
+    path = tmp_path / "foreign.h5"
+    _foreign_store(path, images, [f"x{i}" for i in range(6)])
+    s = ImageStore(path)  # opening is cheap: nothing is read yet
+    np.testing.assert_array_equal(s.read(slice(0, 4)), images[:4])  # the good rows still read
+    np.testing.assert_array_equal(s.read([3, 0]), images[[3, 0]])
+    for index in (slice(None), [5, 4, 0], 4, -2, slice(3, 6)):
+        with pytest.raises(GalvaeFileError) as info:
+            s.read(index)
+        msg = str(info.value)
+        assert msg.startswith(str(path)) and "'x4'" in msg and "non-finite" in msg and "\n" not in msg
+
+
+def test_training_loader_refuses_a_foreign_nan(tmp_path):
+    from galvae.data.dataset import GalaxyDataset
+
+    images = np.random.default_rng(2).random((5, 3, 16, 16), dtype=np.float32)
+    images[1, 0, 0, 0] = np.inf
+    _foreign_store(tmp_path / "f.h5", images, [f"y{i}" for i in range(5)])
+    with pytest.raises(GalvaeFileError, match="'y1'"):
+        GalaxyDataset(tmp_path / "f.h5")  # a small store is read into memory at once: refused before training
+    lazy = GalaxyDataset(tmp_path / "f.h5", in_memory=False)
+    lazy[0]
+    with pytest.raises(GalvaeFileError, match="'y1'"):
+        lazy[1]

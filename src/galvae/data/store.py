@@ -12,7 +12,10 @@ Layout (see ``shared/design.md``)::
 
 A store is written under a temporary name in the same directory and renamed
 only when it is complete, so a killed writer never leaves a file that looks
-finished.  Readers open the file lazily and reopen it after a ``fork`` (as in
+finished.  The writer refuses non-finite pixels and values outside the range
+the store's normalisation declares (:func:`value_range`); readers check every
+block they read for non-finite values (a store written by another tool), so
+a NaN never reaches a model.  Readers open the file lazily and reopen it after a ``fork`` (as in
 DataLoader workers) rather than inherit an h5py handle.
 """
 
@@ -36,12 +39,78 @@ from .._version import __version__
 from ..config import BANDS, StretchConfig, config_from_dict, config_to_dict
 from ..errors import GalvaeFileError, GalvaeKeyError, GalvaeValueError
 
-__all__ = ["ImageStore", "ImageStoreWriter", "write_store", "open_store"]
+__all__ = ["ImageStore", "ImageStoreWriter", "write_store", "open_store", "value_range", "MODEL_OUTPUT_KINDS"]
 
 log = logging.getLogger(__name__)
 
 _STR = h5py.string_dtype(encoding="utf-8")
 _CHUNK_BYTES = 1 << 20  # aim for ~1 MiB chunks of whole images
+
+
+#: ``kind`` attributes of stores holding decoder outputs (``galvae reconstruct`` / ``generate``): a VAE's
+#: final ReLU makes them non-negative but not bounded by 1.
+MODEL_OUTPUT_KINDS: tuple[str, ...] = ("reconstruction", "prior_sample", "interpolation")
+
+
+def value_range(normalisation: StretchConfig, kind: str | None = None) -> tuple[float, float]:
+    """The pixel values a store of this normalisation (and ``kind`` attribute) may hold.
+
+    Every galvae stretch (``asinh``, ``uint8``, ``none``) maps onto [0, 1];
+    stores of decoder outputs (:data:`MODEL_OUTPUT_KINDS`) hold [0, inf).
+
+    Parameters
+    ----------
+    normalisation : StretchConfig
+    kind : str, optional
+        The store's ``kind`` attribute.
+
+    Returns
+    -------
+    (float, float)
+        Inclusive lower and upper bounds.
+    """
+    if kind in MODEL_OUTPUT_KINDS:
+        return 0.0, math.inf
+    return 0.0, 1.0  # asinh and uint8 clip to [0, 1]; "none" requires it
+
+
+def _first_bad(imgs: NDArray, lo: float, hi: float) -> tuple[int, float] | None:
+    """(row, value) of the first non-finite or out-of-range pixel, or None (three vector passes when all is well)."""
+    finite = np.isfinite(imgs)
+    if finite.all() and (imgs.size == 0 or (imgs.min() >= lo and imgs.max() <= hi)):
+        return None
+    bad = ~finite | (np.where(finite, imgs, lo) < lo) | (np.where(finite, imgs, lo) > hi)
+    row = int(np.flatnonzero(bad.reshape(len(imgs), -1).any(axis=1))[0])
+    return row, float(imgs[row][bad[row]].flat[0])
+
+
+def _all_finite(block: NDArray) -> bool:
+    """Whether every value of a float32 block is finite, in one fast pass.
+
+    x·x (BLAS) is non-finite exactly when some x is, or when the sum
+    overflows (values beyond ~1e19): only then is the exact elementwise
+    test run.  On a 2000 × 3 × 64 × 64 block this costs about 3 ms against
+    5 ms for ``np.isfinite(x).all()`` (which allocates a boolean copy).
+    """
+    flat = block.reshape(-1)
+    if flat.size >= 1 << 16 and flat.dtype == np.float32 and flat.flags.c_contiguous:
+        if np.isfinite(np.dot(flat, flat)):
+            return True
+    return bool(np.isfinite(flat).all())
+
+
+def _value_range_arg(
+    given: tuple[float, float] | None, normalisation: StretchConfig, kind: str | None
+) -> tuple[float, float]:
+    if given is None:
+        return value_range(normalisation, kind)
+    try:
+        lo, hi = (float(v) for v in given)
+    except (TypeError, ValueError):
+        raise GalvaeValueError("value_range must be two numbers (low, high)", given) from None
+    if math.isnan(lo) or math.isnan(hi) or lo > hi:
+        raise GalvaeValueError("value_range must be (low, high) with low <= high", given)
+    return lo, hi
 
 
 def _images_per_chunk(size: int) -> int:
@@ -75,13 +144,17 @@ class ImageStoreWriter:
         Extra attributes (JSON-serialisable values are stored as JSON text).
     overwrite : bool, default False
         Replace an existing file at ``path``.
+    value_range : (float, float), optional
+        Inclusive bounds of the pixel values; default :func:`value_range` of
+        ``normalisation`` and ``attrs["kind"]``.
 
     Raises
     ------
     GalvaeFileError
         If ``path`` exists and ``overwrite`` is False.
     GalvaeValueError
-        On images of the wrong shape or duplicate ids when appending.
+        On images of the wrong shape, non-finite or out-of-range pixels, or
+        duplicate ids when appending (nothing of that block is written).
     """
 
     def __init__(
@@ -94,6 +167,7 @@ class ImageStoreWriter:
         with_mask: bool = False,
         attrs: dict[str, Any] | None = None,
         overwrite: bool = False,
+        value_range: tuple[float, float] | None = None,
     ) -> None:
         self.path = Path(path)
         self.size = int(size)
@@ -103,6 +177,8 @@ class ImageStoreWriter:
         self.with_mask = bool(with_mask)
         self.attrs = dict(attrs or {})
         self.overwrite = bool(overwrite)
+        kind = self.attrs.get("kind")
+        self.value_range = _value_range_arg(value_range, normalisation, kind if isinstance(kind, str) else None)
         self._ids: set[str] = set()
         self._n = 0
         self._file: h5py.File | None = None
@@ -153,7 +229,8 @@ class ImageStoreWriter:
         Parameters
         ----------
         images : array_like, shape (n, 3, S, S)
-            Values in [0, 1] (the stretch is the caller's job).
+            Finite values in ``value_range`` ([0, 1] for every stretch; the
+            stretch is the caller's job).
         ids : sequence of str, length n
             Unique across the whole store.
         masks : array_like of bool, shape (n, S, S), optional
@@ -175,6 +252,13 @@ class ImageStoreWriter:
             dup += [i for i in ids if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
         if dup:
             raise GalvaeValueError("duplicate ids in image store", sorted(set(dup))[:10])
+        lo, hi = self.value_range
+        bad = _first_bad(imgs, lo, hi)
+        if bad is not None:
+            row, value = bad
+            raise GalvaeValueError(
+                f"image store {self.path}: image {ids[row]!r} has a pixel outside [{lo:g}, {hi:g}] "
+                f"(the range of normalisation {self.normalisation.kind!r}); non-finite values are never stored", value)
         n0, n1 = self._n, self._n + len(ids)
         f = self._file
         f["images"].resize(n1, axis=0)
@@ -392,8 +476,28 @@ class ImageStore:
         return out
 
     def read(self, index: Any = slice(None)) -> NDArray:
-        """Images at ``index`` (int, slice or integer array), float32 (…, 3, S, S)."""
-        return self._rows(self._h5()["images"], index)
+        """Images at ``index`` (int, slice or integer array), float32 (…, 3, S, S).
+
+        Raises
+        ------
+        GalvaeFileError
+            If the block read holds a non-finite pixel (a store written by
+            another tool); the message names the first such id.
+        """
+        block = self._rows(self._h5()["images"], index)
+        if not _all_finite(block):
+            self._refuse_non_finite(block, index)
+        return block
+
+    def _refuse_non_finite(self, block: NDArray, index: Any) -> None:
+        flat = block.reshape((-1,) + block.shape[-3:])
+        row = int(np.flatnonzero(~np.isfinite(flat).reshape(len(flat), -1).all(axis=1))[0])
+        rows = np.arange(self._len)[index] if isinstance(index, slice) else np.atleast_1d(np.asarray(index))
+        store_row = int(rows.reshape(-1)[row]) % max(self._len, 1)
+        value = float(flat[row][~np.isfinite(flat[row])].flat[0])
+        raise GalvaeFileError(
+            self.path, f"image {str(self.ids[store_row])!r} (row {store_row}) holds a non-finite pixel ({value}); "
+                       "galvae never trains or encodes on NaN/inf: fix or drop that image and rewrite the store")
 
     def read_mask(self, index: Any = slice(None)) -> NDArray:
         """Masks at ``index``; all False when the store has no mask."""
