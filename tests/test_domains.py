@@ -23,7 +23,7 @@ from galvae.evaluate.domains import (
     table4_markdown,
 )
 from galvae.latents import GalaxyVAE
-from galvae.losses.mmd import median_bandwidth, mmd2
+from galvae.losses.mmd import DEFAULT_SCALES, median_bandwidth, mmd2
 from galvae.plots.domains import plot_mse_histogram, plot_pair_gallery
 
 
@@ -56,6 +56,7 @@ def test_mse_and_mmd_exact(sim, compared):
     with ImageStore(res.stores["decals"]) as s, ImageStore(res.stores["bass_mzls"]) as t:
         ids = [f"sim{i:06d}" for i in range(60)]
         assert r.pairs["id"].tolist() == ids
+        bandwidths = None
         for stage in ("before", "after"):
             vae = GalaxyVAE.load(root / stage)
             ms = vae.encode(s.read(s.index_of(ids))).astype(np.float64)
@@ -69,9 +70,13 @@ def test_mse_and_mmd_exact(sim, compared):
             assert np.median(tol / want) < 0.2  # the bound still tells a wrong pairing or a factor apart
             assert abs(r.mse[stage]["median"] - np.median(want)) <= tol.max()
             assert abs(r.mse[stage]["mean"] - want.mean()) <= tol.mean()
-            sigma0 = float(median_bandwidth(torch.from_numpy(ms), torch.from_numpy(mt)))
+            if bandwidths is None:  # one kernel for both stages, fixed on the "before" latents
+                sigma0 = float(median_bandwidth(torch.from_numpy(ms), torch.from_numpy(mt)))
+                bandwidths = [sigma0 * np.sqrt(s) for s in DEFAULT_SCALES]
             dmu = latent_tolerance(np.concatenate([ms, mt]), vae.network.fc_mu.in_features)
-            assert abs(r.mmd2[stage] - mmd2(ms, mt)) <= mmd_tolerance(dmu, ms.shape[1], sigma0)
+            assert abs(r.mmd2[stage] - mmd2(ms, mt, bandwidths=bandwidths)) <= mmd_tolerance(dmu, ms.shape[1], sigma0)
+            rand = np.median(((ms - mt[np.random.default_rng(0).permutation(60)]) ** 2).mean(axis=1))
+            assert r.mse[stage]["paired_over_random"] == pytest.approx(np.median(want) / rand, rel=0.05)
     # the two runs differ, so before and after differ
     assert not np.allclose(r.pairs["mse_before"], r.pairs["mse_after"])
 

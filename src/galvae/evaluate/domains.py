@@ -10,9 +10,13 @@ domain-adapted encoder ("after"), and measures:
    largest values, Fig. 5).  Galleries of the lowest- and highest-MSE pairs
    and a histogram are drawn.
 2. **MMD²** between the two surveys' latent means (unbiased, multi-bandwidth
-   Gaussian kernel, median heuristic; :func:`galvae.losses.mmd.mmd2`), on at
-   most ``max_mmd_points`` pairs drawn with the seed (the same pairs for both
-   stages).
+   Gaussian kernel; :func:`galvae.losses.mmd.mmd2`), on at most
+   ``max_mmd_points`` pairs drawn with the seed (the same pairs for both
+   stages), with one set of bandwidths for both stages, fixed by the median
+   heuristic on the "before" sample (re-estimating it per stage would rescale
+   the kernel with the latents).  Alongside, the median paired MSE over that
+   of random pairs (``paired_over_random``), which does not depend on the
+   scale of the latents at all.
 3. **Table 4**: per Table 2 feature with more than ``min_galaxies`` labelled
    overlap galaxies, a 70/30 split stratified by class (fixed seed) and random
    forests scored by accuracy:
@@ -736,13 +740,17 @@ def compare_domains(
         stages = [s for s in ("before", "after") if s in tables]
 
         # ---- MSE and MMD²
-        from ..losses.mmd import mmd2
+        import torch
+
+        from ..losses.mmd import DEFAULT_SCALES, median_bandwidth, mmd2
 
         pairs = pd.DataFrame({"id": matched})
         mse_stats: dict[str, dict[str, float]] = {}
         mmd: dict[str, float] = {}
         rng = np.random.default_rng(seed)
         sub = np.sort(rng.choice(len(matched), max_mmd_points, replace=False)) if len(matched) > max_mmd_points else np.arange(len(matched))
+        perm = rng.permutation(len(matched))  # random pairs: the scale a paired MSE is judged against
+        bandwidths: list[float] | None = None
         for stage in stages:
             s_mu = tables[stage]["source"].at(matched)
             t_mu = tables[stage]["target"].at(matched)
@@ -757,8 +765,15 @@ def compare_domains(
                 "mean": float(np.mean(mse)),
                 "min": float(np.min(mse)),
                 "max": float(np.max(mse)),
+                # scale-free: the same galaxy's MSE over that of two random overlap galaxies
+                "random_median": float(np.median(np.mean((s_mu - t_mu[perm]) ** 2, axis=1))),
             }
-            mmd[stage] = mmd2(s_mu[sub], t_mu[sub])
+            rand = mse_stats[stage]["random_median"]
+            mse_stats[stage]["paired_over_random"] = float(np.median(mse) / rand) if rand > 0 else float("nan")
+            if bandwidths is None:  # one kernel for every stage, fixed on the first ("before") sample
+                sigma0 = float(median_bandwidth(torch.as_tensor(s_mu[sub]), torch.as_tensor(t_mu[sub])))
+                bandwidths = [sigma0 * float(np.sqrt(sc)) for sc in DEFAULT_SCALES]
+            mmd[stage] = mmd2(s_mu[sub], t_mu[sub], bandwidths=bandwidths)
 
         # ---- defects
         src_name = src_st.survey if src_st is not None else "source"
