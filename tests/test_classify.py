@@ -239,3 +239,42 @@ def test_prelabelled_table_from_csv(tmp_path) -> None:
         res.table[res.table.feature == "how_rounded"].iloc[0].classes
         == "round,in-between,cigar"
     )
+
+
+def test_one_protocol_pca_fit_ids_and_cnn_convergence(tmp_path) -> None:
+    store, cat, lat = _make(tmp_path)
+    kw = dict(store=store, features=["how_rounded"], n_estimators=20, cnn_channels=(8, 16), progress=False)
+    # PCA sees exactly the images it is told (the VAE's training galaxies), the forests the same 70/30 split
+    fit = lat["id"].tolist()[::3]
+    res = classify(lat, cat, out_dir=tmp_path / "o", fit_ids=fit, cnn_epochs=12, **kw)
+    js = json.loads((tmp_path / "o" / "classify.json").read_text())
+    assert js["params"]["pca_fit_images"] == len(fit)
+    t = res.table.set_index("method")
+    # the ellipses are easy: the CNN is the upper bound it should be
+    assert t.loc["cnn", "accuracy"] >= t.loc["cnn", "majority_rate"] + 0.3
+    assert t.loc["cnn", "epochs_trained"] <= 12 and np.isnan(t.loc["vae", "epochs_trained"])
+    # early stopping by patience: labels shuffled against the images cannot be learnt, the held-out loss
+    # stops improving, and training ends long before the cap (but not before patience + 1 epochs)
+    shuffled = cat.assign(id=cat["id"].sample(frac=1.0, random_state=1).to_numpy())
+    r = classify(lat, shuffled, cnn_epochs=60, cnn_patience=2, **kw).table.set_index("method")
+    assert 3 <= r.loc["cnn", "epochs_trained"] < 30
+    # with no run to read the training ids from, every labelled galaxy's image fits the PCA
+    res2 = classify(lat, cat, out_dir=tmp_path / "o2", cnn_epochs=1, **kw)
+    assert json.loads((tmp_path / "o2" / "classify.json").read_text())["params"]["pca_fit_images"] == 90
+    assert res2.splits == res.splits
+    with pytest.raises(GalvaeValueError, match="class_weight"):
+        classify(lat, cat, class_weight="equal", **kw)
+    with pytest.raises(GalvaeValueError, match="n_jobs"):
+        classify(lat, cat, n_jobs=0, **kw)
+
+
+def test_averaging_follows_table2_when_a_class_is_dropped() -> None:
+    # how_rounded has three Table 2 classes; with "cigar" dropped as rare, two remain: still micro averaging
+    y = np.array(["round"] * 6 + ["in-between"] * 4)
+    p = np.array(["round"] * 5 + ["in-between"] * 5)
+    micro = classification_metrics(y, p, ["round", "in-between"], averaging="micro")
+    assert micro["averaging"] == "micro" and micro["f1"] == pytest.approx(micro["accuracy"]) == pytest.approx(0.9)
+    binary = classification_metrics(y, p, ["round", "in-between"])
+    assert binary["averaging"].startswith("binary") and binary["precision"] == pytest.approx(1.0)
+    with pytest.raises(GalvaeValueError, match="two classes"):
+        classification_metrics(y, p, ["round", "in-between", "cigar"], averaging="binary")

@@ -64,8 +64,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--cnn-epochs",
         type=int,
-        default=10,
-        help="epochs of the CNN baseline (default 10)",
+        default=30,
+        help="most epochs of the CNN baseline; it stops early on a held-out part of its training split (default 30)",
+    )
+    p.add_argument(
+        "--cnn-patience",
+        type=int,
+        default=4,
+        help="epochs without a better validation loss before the CNN baseline stops (default 4)",
+    )
+    p.add_argument(
+        "--class-weight",
+        choices=("none", "balanced"),
+        default="none",
+        help="class weighting of every classifier alike: forests and CNN (default none, the paper's forest)",
+    )
+    p.add_argument(
+        "--n-jobs",
+        type=int,
+        default=1,
+        help="processes per random forest (-1 = all cores; default 1)",
     )
     p.add_argument(
         "--cnn-batch-size",
@@ -110,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
         min_per_class=args.min_per_class,
         baselines=baselines,
         cnn_epochs=args.cnn_epochs,
+        cnn_patience=args.cnn_patience,
+        class_weight=None if args.class_weight == "none" else args.class_weight,
+        n_jobs=args.n_jobs,
         cnn_batch_size=args.cnn_batch_size,
         cnn_lr=args.cnn_lr,
         device=args.device,

@@ -8,16 +8,23 @@ scored on the *same* test galaxies:
 
 * ``vae``: a random forest on the latent means μ;
 * ``pca``: PCA with as many components as the latent dimension, fitted on
-  the training images (flattened 3 × S × S pixels), + the same forest;
+  the images the VAE was trained on (flattened 3 × S × S pixels; no labels
+  used, so both unsupervised methods have seen the same images), + the same
+  forest;
 * ``cnn``: the VAE encoder architecture (three conv/pool/activation blocks)
   + a linear classification head, trained with cross-entropy directly on the
-  training images (the paper's "direct neural network" comparison).
+  training images to convergence (early stopping on a held-out part of the
+  training split): the supervised upper bound (the paper's "direct neural
+  network" comparison).
+
+Every method uses the same class weighting (``class_weight``).
 
 Metrics (Table 3's columns): accuracy; precision, recall and F1 with
-**micro** averaging for features with more than two classes (so they equal
-the accuracy, as in the paper's multi-class rows) and **binary** averaging
-with the first class of Table 2 as positive for two-class features
-(``edge_on``: "edge-on", ``has_arms``: "yes", ``merger``: "merger").
+**micro** averaging for features with more than two classes in Table 2 (so
+they equal the accuracy, as in the paper's multi-class rows; kept when a rare
+class is dropped) and **binary** averaging with the first class of Table 2 as
+positive for two-class features (``edge_on``: "edge-on", ``has_arms``:
+"yes", ``merger``: "merger").
 The macro-averaged F1 is reported too (``f1_macro``), since micro scores
 hide poor performance on rare classes.
 """
@@ -84,7 +91,7 @@ class ClassifyResult:
 
 
 def classification_metrics(
-    y_true: Sequence[Any], y_pred: Sequence[Any], classes: Sequence[Any]
+    y_true: Sequence[Any], y_pred: Sequence[Any], classes: Sequence[Any], averaging: str | None = None
 ) -> dict[str, Any]:
     """Table 3's metrics for one classifier.
 
@@ -95,6 +102,11 @@ def classification_metrics(
     classes : sequence
         The feature's classes in Table 2 order; with two, the first is the
         positive class.
+    averaging : {"binary", "micro"} or None
+        None chooses by ``len(classes)`` (binary for two).  :func:`classify`
+        passes the averaging of the feature's *Table 2* class count, so a
+        three-class feature that lost a rare class keeps micro averaging
+        instead of switching to binary silently.
 
     Returns
     -------
@@ -111,10 +123,12 @@ def classification_metrics(
     classes = list(classes)
     if len(classes) < 2:
         raise GalvaeValueError("metrics need at least two classes", classes)
-    if len(classes) == 2:
-        avg, kw = "binary", {"pos_label": classes[0]}
-    else:
-        avg, kw = "micro", {"labels": classes}
+    if averaging not in (None, "binary", "micro"):
+        raise GalvaeValueError("averaging", averaging, ("binary", "micro"))
+    avg = averaging or ("binary" if len(classes) == 2 else "micro")
+    if avg == "binary" and len(classes) != 2:
+        raise GalvaeValueError("binary averaging needs exactly two classes", classes)
+    kw: dict[str, Any] = {"pos_label": classes[0]} if avg == "binary" else {"labels": classes}
     p, r, f, _ = precision_recall_fscore_support(
         y_true, y_pred, average=avg, zero_division=0, **kw
     )
@@ -130,11 +144,11 @@ def classification_metrics(
     }
 
 
-def _forest(n_estimators: int, seed: int) -> Any:
+def _forest(n_estimators: int, seed: int, n_jobs: int = 1, class_weight: str | None = None) -> Any:
     from sklearn.ensemble import RandomForestClassifier
 
     return RandomForestClassifier(
-        n_estimators=n_estimators, random_state=seed, n_jobs=1
+        n_estimators=n_estimators, random_state=seed, n_jobs=n_jobs, class_weight=class_weight
     )
 
 
@@ -152,9 +166,21 @@ def _train_cnn(
     device: str,
     progress: bool,
     desc: str,
-) -> np.ndarray:
-    """Train encoder + linear head; return test predictions (class codes)."""
+    patience: int = 4,
+    val_fraction: float = 0.15,
+    class_weight: str | None = None,
+) -> tuple[np.ndarray, int]:
+    """Train encoder + linear head to convergence; return (test predictions, epochs trained).
+
+    A stratified ``val_fraction`` of the training galaxies is held out; the
+    weights of the epoch with the lowest validation loss are kept, and
+    training stops after ``patience`` epochs without improvement (or at
+    ``epochs``).  The test galaxies are never seen.
+    """
+    import copy
+
     import torch
+    from sklearn.model_selection import train_test_split
     from torch import nn
     from tqdm.auto import tqdm
 
@@ -166,6 +192,10 @@ def _train_cnn(
             f"image size must be a multiple of {2 ** len(channels)} for the CNN baseline",
             size,
         )
+    idx = np.arange(len(y_train))
+    counts = np.bincount(y_train, minlength=n_classes)
+    strat = y_train if counts[counts > 0].min() >= 2 else None
+    fit_i, val_i = train_test_split(idx, test_size=val_fraction, random_state=seed, stratify=strat)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         blocks, c_in = [], x_train.shape[1]
@@ -178,27 +208,36 @@ def _train_cnn(
         ).to(device)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    xt = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32))
-    yt = torch.from_numpy(y_train.astype(np.int64))
-    # class-balanced loss weights, so a majority class does not swamp the rest
-    counts = np.bincount(y_train, minlength=n_classes).astype(np.float64)
-    weight = torch.tensor(
-        len(y_train) / (n_classes * np.maximum(counts, 1)),
-        dtype=torch.float32,
-        device=device,
-    )
+    xt = torch.from_numpy(np.ascontiguousarray(x_train[fit_i], dtype=np.float32))
+    yt = torch.from_numpy(y_train[fit_i].astype(np.int64))
+    xv = torch.from_numpy(np.ascontiguousarray(x_train[val_i], dtype=np.float32)).to(device)
+    yv = torch.from_numpy(y_train[val_i].astype(np.int64)).to(device)
+    weight = None
+    if class_weight == "balanced":  # the forests' class_weight="balanced", for the same weighting
+        fc = np.bincount(y_train[fit_i], minlength=n_classes).astype(np.float64)
+        weight = torch.tensor(len(fit_i) / (n_classes * np.maximum(fc, 1)), dtype=torch.float32, device=device)
     lossf = nn.CrossEntropyLoss(weight=weight)
-    net.train()
-    for _ in tqdm(
-        range(epochs), desc=desc, unit="epoch", disable=not progress, leave=False
-    ):
+    best, best_state, since, trained = float("inf"), copy.deepcopy(net.state_dict()), 0, 0
+    for _ in tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress, leave=False):
+        net.train()
         order = torch.randperm(len(xt), generator=gen)
         for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
+            b = order[i : i + batch_size]
             opt.zero_grad()
-            loss = lossf(net(xt[idx].to(device)), yt[idx].to(device))
+            loss = lossf(net(xt[b].to(device)), yt[b].to(device))
             loss.backward()
             opt.step()
+        trained += 1
+        net.eval()
+        with torch.inference_mode():
+            val = float(lossf(net(xv), yv)) if len(val_i) else 0.0
+        if val < best - 1e-4:
+            best, best_state, since = val, copy.deepcopy(net.state_dict()), 0
+        else:
+            since += 1
+            if since >= patience:
+                break
+    net.load_state_dict(best_state)
     net.eval()
     preds = []
     with torch.inference_mode():
@@ -207,7 +246,26 @@ def _train_cnn(
                 np.ascontiguousarray(x_test[i : i + 256], dtype=np.float32)
             ).to(device)
             preds.append(net(xb).argmax(1).cpu().numpy())
-    return np.concatenate(preds) if preds else np.empty(0, np.int64)
+    return (np.concatenate(preds) if preds else np.empty(0, np.int64)), trained
+
+
+#: At most this many images fit the PCA baseline (a seeded subsample beyond it).
+_MAX_PCA_FIT = 20000
+
+
+def _run_train_ids(meta: dict[str, Any]) -> list[str] | None:
+    """Training ids of the run that wrote a latent catalogue (its ``split.json``), or None."""
+    import json
+
+    model = meta.get("model") if isinstance(meta, dict) else None
+    if not model:
+        return None
+    split = Path(str(model)).parent / "split.json"
+    try:
+        ids = json.loads(split.read_text()).get("train_ids")
+    except (OSError, ValueError):
+        return None
+    return [str(i) for i in ids] if ids else None
 
 
 def classify(
@@ -224,7 +282,11 @@ def classify(
     min_galaxies: int = 20,
     min_per_class: int = 2,
     baselines: Sequence[str] = BASELINES,
-    cnn_epochs: int = 10,
+    fit_ids: Sequence[str] | None = None,
+    class_weight: str | None = None,
+    n_jobs: int = 1,
+    cnn_epochs: int = 30,
+    cnn_patience: int = 4,
     cnn_batch_size: int = 64,
     cnn_lr: float = 1e-3,
     cnn_channels: tuple[int, ...] = (32, 64, 128),
@@ -265,8 +327,28 @@ def classify(
         Classes with fewer members are dropped (and reported); stratification
         needs at least 2.  A feature left with fewer than 2 classes is skipped.
     baselines : sequence of {"pca", "cnn"}, default ("pca", "cnn")
-    cnn_epochs, cnn_batch_size, cnn_lr : int, int, float
-        Training of the CNN baseline (Adam, class-weighted cross-entropy).
+    fit_ids : sequence of str, optional
+        Galaxies whose images the unsupervised methods are fitted on, so
+        that PCA sees the same images the VAE was trained on (one protocol
+        for both).  Default: the training ids of the run whose model wrote
+        the latent catalogue (its ``split.json``), when found; otherwise
+        every labelled galaxy's image (as the VAE of an unknown run may have
+        seen them all).  Labels are never used by these fits; the forests
+        and the CNN are trained on each feature's 70 % and scored on the same
+        30 % test ids.
+    class_weight : {None, "balanced"}, default None
+        Class weighting of every classifier alike: the forests'
+        ``class_weight`` and the CNN's cross-entropy weights.  None is the
+        paper's plain random forest.
+    n_jobs : int, default 1
+        Processes per random forest (scikit-learn's ``n_jobs``; -1 = all cores).
+    cnn_epochs : int, default 30
+        Most epochs of the CNN baseline; it stops earlier when the loss on a
+        held-out 15 % of its training galaxies has not improved for
+        ``cnn_patience`` epochs, and keeps the best epoch's weights (Adam,
+        cross-entropy): trained to convergence, the supervised upper bound.
+    cnn_patience : int, default 4
+    cnn_batch_size, cnn_lr : int, float
     cnn_channels : tuple of int, default (32, 64, 128)
         Encoder blocks of the CNN baseline (the VAE's).
     device : str, default "cpu"
@@ -300,6 +382,10 @@ def classify(
         )
     if not (0 < float(test_size) < 1):
         raise GalvaeValueError("test_size must be in (0, 1)", test_size)
+    if class_weight not in (None, "balanced"):
+        raise GalvaeValueError("class_weight", class_weight, (None, "balanced"))
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise GalvaeValueError("n_jobs must be a positive integer or -1 (all cores)", n_jobs)
     if baselines and store is None:
         raise GalvaeValueError(
             "the pca/cnn baselines need the image store (store=...); pass baselines=() to skip them",
@@ -337,9 +423,29 @@ def classify(
     z = latent_matrix(merged)
     nl = z.shape[1]
     st = None
+    pca_all = None
     if baselines:
         st = store if isinstance(store, ImageStore) else ImageStore(store)
         rows_all = st.index_of(merged["id"])
+        if fit_ids is None:
+            fit_ids = _run_train_ids(meta)
+        fit_source = "the VAE run's training galaxies" if fit_ids is not None else "every labelled galaxy"
+        if fit_ids is None:
+            fit_ids = merged["id"].tolist()
+        known = set(st.ids.astype(str).tolist())
+        fit_rows = np.sort(st.index_of([str(i) for i in fit_ids if str(i) in known]))
+        if len(fit_rows) < 2:
+            raise GalvaeValueError(f"fewer than two of the fit_ids are in the store {st.path}", len(fit_rows))
+        if len(fit_rows) > _MAX_PCA_FIT:
+            fit_rows = np.sort(np.random.default_rng(seed).choice(fit_rows, _MAX_PCA_FIT, replace=False))
+        if "pca" in baselines:
+            from sklearn.decomposition import PCA
+
+            fit = st.read(fit_rows).reshape(len(fit_rows), -1)
+            pca = PCA(n_components=min(nl, len(fit_rows), fit.shape[1]), random_state=seed).fit(fit)
+            del fit
+            pca_all = pca.transform(st.read(rows_all).reshape(len(rows_all), -1))
+            log.info("PCA baseline fitted on %d images (%s)", len(fit_rows), fit_source)
     rows: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}
     dropped: dict[str, list[str]] = {}
@@ -396,21 +502,17 @@ def classify(
         values, freq = np.unique(ytr, return_counts=True)
         majority = float(np.mean(yte == values[np.argmax(freq)]))
         preds: dict[str, np.ndarray] = {}
-        rf = _forest(n_estimators, seed).fit(z[keep][tr], ytr)
+        rf = _forest(n_estimators, seed, n_jobs, class_weight).fit(z[keep][tr], ytr)
         preds["vae"] = rf.predict(z[keep][te])
+        cnn_trained = None
         if baselines:
-            imgs = st.read(rows_all[keep])
-            if "pca" in baselines:
-                from sklearn.decomposition import PCA
-
-                flat = imgs.reshape(len(imgs), -1)
-                ncomp = min(nl, len(tr), flat.shape[1])
-                pca = PCA(n_components=ncomp, random_state=seed).fit(flat[tr])
-                rfp = _forest(n_estimators, seed).fit(pca.transform(flat[tr]), ytr)
-                preds["pca"] = rfp.predict(pca.transform(flat[te]))
+            if pca_all is not None:
+                rfp = _forest(n_estimators, seed, n_jobs, class_weight).fit(pca_all[keep][tr], ytr)
+                preds["pca"] = rfp.predict(pca_all[keep][te])
             if "cnn" in baselines:
+                imgs = st.read(rows_all[keep])
                 code = {c: i for i, c in enumerate(classes)}
-                p = _train_cnn(
+                p, cnn_trained = _train_cnn(
                     imgs[tr],
                     np.array([code[v] for v in ytr]),
                     imgs[te],
@@ -423,10 +525,13 @@ def classify(
                     device=device,
                     progress=progress,
                     desc=f"cnn {feature}",
+                    patience=cnn_patience,
+                    class_weight=class_weight,
                 )
                 preds["cnn"] = np.asarray(classes, dtype=object)[p].astype(str)
+        averaging = "binary" if len(table2) == 2 else "micro"  # by Table 2's classes, whatever was dropped
         for method, pred in preds.items():
-            m = classification_metrics(yte, pred, classes)
+            m = classification_metrics(yte, pred, classes, averaging)
             rows.append(
                 {
                     "feature": feature,
@@ -437,6 +542,7 @@ def classify(
                     "n_test": len(te),
                     **m,
                     "majority_rate": majority,
+                    "epochs_trained": cnn_trained if method == "cnn" else None,
                 }
             )
             confusion[(feature, method)] = confusion_matrix(yte, pred, labels=classes)
@@ -456,6 +562,7 @@ def classify(
         "f1_macro",
         "averaging",
         "majority_rate",
+        "epochs_trained",
     ]
     table = pd.DataFrame(rows, columns=columns)
     out = None
@@ -478,6 +585,10 @@ def classify(
                 "min_per_class": min_per_class,
                 "baselines": list(baselines),
                 "cnn_epochs": cnn_epochs,
+                "cnn_patience": cnn_patience,
+                "class_weight": class_weight,
+                "n_jobs": n_jobs,
+                "pca_fit_images": int(len(fit_rows)) if baselines else 0,
                 "cnn_batch_size": cnn_batch_size,
                 "cnn_lr": cnn_lr,
                 "cnn_channels": list(cnn_channels),
