@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .train import add_hardware_arguments
+from .train import add_guard_arguments, add_hardware_arguments
 
 __all__ = ["register", "run"]
 
@@ -44,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source-name", default=None, help="decoder name of the source survey (default: its store's survey)")
     p.add_argument("--target-name", default=None, help="decoder name of the target survey (default: its store's survey)")
     add_hardware_arguments(p)
+    add_guard_arguments(p)
     p.add_argument("--resume", action="store_true", help="continue RUN_DA from RUN_DA/checkpoints/last.ckpt")
     p.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DA")
     p.set_defaults(func=run)
@@ -58,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         lam=args.lam, mmd_on=args.mmd_on, pair_weight=args.pair_weight, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, val_fraction=args.val_fraction,
         early_stopping=args.early_stopping, export=args.export, precision=args.precision, accelerator=args.accelerator,
-        devices=_devices(args.devices), num_workers=args.workers, source_name=args.source_name,
+        devices=_devices(args.devices), num_workers=args.workers, max_nonfinite_batches=args.max_nonfinite_batches,
+        source_name=args.source_name,
         target_name=args.target_name, resume=args.resume, overwrite=args.overwrite, progress=args.progress,
     )
     print(f"matched {res.n_pairs} galaxies in both stores ({res.n_source_only} only in the source store, "

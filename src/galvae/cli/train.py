@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_hardware_arguments", "register", "run"]
+__all__ = ["add_guard_arguments", "add_hardware_arguments", "register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without a better validation loss")
     add_hardware_arguments(p)
+    add_guard_arguments(p)
     p.add_argument("--resume", action="store_true", help="continue RUN from RUN/checkpoints/last.ckpt")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.set_defaults(func=run)
@@ -46,6 +47,13 @@ def add_hardware_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accelerator", default="auto", help="lightning accelerator: auto, cpu, gpu, mps (default auto)")
     p.add_argument("--devices", default="1", help="lightning devices (default 1)")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
+
+
+def add_guard_arguments(p: argparse.ArgumentParser) -> None:
+    """--max-nonfinite-batches, shared by the Lightning-trained commands (see galvae.training.guards)."""
+    p.add_argument("--max-nonfinite-batches", type=int, default=10, metavar="N",
+                   help="skip up to N batches with a NaN/inf loss or gradient (no optimiser step, a warning each), "
+                        "then stop with an error (default 10)")
 
 
 def _devices(text: str) -> int | str:
@@ -76,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         accelerator=args.accelerator,
         devices=_devices(args.devices),
         num_workers=args.workers,
+        max_nonfinite_batches=args.max_nonfinite_batches,
         resume=args.resume,
         overwrite=args.overwrite,
         progress=args.progress,

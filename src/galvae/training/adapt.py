@@ -49,6 +49,7 @@ from ..models.da import DomainAdaptationVAE, check_survey_names
 from ..models.vae import reparameterise
 from .config import AdaptConfig
 from .datamodule import EpochSeededSampler, split_ids
+from .guards import check_finite_weights
 from .module import RngStateMixin
 from .train import fit_lightning, quiet_lightning
 
@@ -315,6 +316,7 @@ def adapt(
     accelerator: str = "auto",
     devices: int | str = 1,
     num_workers: int = 0,
+    max_nonfinite_batches: int = 10,
     source_name: str | None = None,
     target_name: str | None = None,
     resume: bool = False,
@@ -355,7 +357,7 @@ def adapt(
     export : {"last", "best"}, default "last"
         Export the end of the last epoch, or the epoch of lowest validation
         loss (see :class:`AdaptConfig`).
-    precision, accelerator, devices, num_workers
+    precision, accelerator, devices, num_workers, max_nonfinite_batches
         As :func:`galvae.train`.
     source_name, target_name : str, optional
         Decoder names; default the stores' ``survey`` attributes.
@@ -387,7 +389,8 @@ def adapt(
     quiet_lightning()
     out = Path(out)
     last = out / "checkpoints" / "last.ckpt"
-    hw = dict(precision=precision, accelerator=accelerator, devices=devices, num_workers=num_workers)
+    hw = dict(precision=precision, accelerator=accelerator, devices=devices, num_workers=num_workers,
+              max_nonfinite_batches=max_nonfinite_batches)
     src, tgt = os.path.abspath(os.fspath(source_store)), os.path.abspath(os.fspath(target_store))
     if resume:
         if not last.is_file():
@@ -467,11 +470,8 @@ def adapt(
     best = float(ckpt.best_model_score) if ckpt.best_model_score is not None else float("nan")
     exported = last if acfg.export == "last" else best_path
     state = torch.load(exported, map_location="cpu", weights_only=True)["state_dict"]
-    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
-    if bad:
-        raise GalvaeValueError(
-            f"adaptation diverged: {exported} holds non-finite weights ({bad[0]}, ...); lower the learning rate "
-            "(lr / --lr) or lambda", acfg.lr)
+    check_finite_weights(state, exported, f"adaptation diverged: lower the learning rate (lr / --lr, got {acfg.lr!r}) "
+                                          "or lambda")
     net = DomainAdaptationVAE(mcfg, surveys)
     net.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
     decoders = {s: f"model_{s}.json" for s in surveys}

@@ -44,6 +44,10 @@ class TrainConfig:
         Passed to ``lightning.Trainer``.
     num_workers : int, default 0
         DataLoader worker processes.
+    max_nonfinite_batches : int, default 10
+        Training batches with a NaN/inf loss or gradient that are skipped
+        (no optimiser step, a warning each) before training stops with an
+        error; see :mod:`galvae.training.guards`.
 
     Raises
     ------
@@ -61,6 +65,7 @@ class TrainConfig:
     accelerator: str = "auto"
     devices: int | str = 1
     num_workers: int = 0
+    max_nonfinite_batches: int = 10
 
     def __post_init__(self) -> None:
         _pos_int("epochs", self.epochs)
@@ -77,6 +82,14 @@ class TrainConfig:
             raise GalvaeValueError("precision", self.precision, PRECISIONS)
         if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or self.num_workers < 0:
             raise GalvaeValueError("num_workers must be a non-negative integer", self.num_workers)
+        check_max_nonfinite_batches(self.max_nonfinite_batches)
+
+
+def check_max_nonfinite_batches(value: object) -> int:
+    """Validate ``max_nonfinite_batches`` (a non-negative integer; see :mod:`galvae.training.guards`)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise GalvaeValueError("max_nonfinite_batches must be a non-negative integer", value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -112,7 +125,7 @@ class AdaptConfig:
         hundred pairs the validation loss is dominated by reconstruction
         noise and "best" can pick an almost unadapted early epoch), or the
         lowest validation loss.
-    precision, accelerator, devices, num_workers
+    precision, accelerator, devices, num_workers, max_nonfinite_batches
         As :class:`TrainConfig`.
 
     Raises
@@ -135,6 +148,7 @@ class AdaptConfig:
     accelerator: str = "auto"
     devices: int | str = 1
     num_workers: int = 0
+    max_nonfinite_batches: int = 10
 
     def __post_init__(self) -> None:
         if self.export not in ("last", "best"):
@@ -149,7 +163,8 @@ class AdaptConfig:
         # the remaining fields follow TrainConfig's rules (batch_size >= 2: MMD² needs two points)
         TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
                     val_fraction=self.val_fraction, early_stopping=self.early_stopping, precision=self.precision,
-                    accelerator=self.accelerator, devices=self.devices, num_workers=self.num_workers)
+                    accelerator=self.accelerator, devices=self.devices, num_workers=self.num_workers,
+                    max_nonfinite_batches=self.max_nonfinite_batches)
         if self.batch_size < 2:
             raise GalvaeValueError("batch_size must be at least 2 (MMD² compares two points or more per survey)",
                                    self.batch_size)

@@ -29,6 +29,7 @@ from ..config import config_from_dict, config_to_dict
 from ..errors import GalvaeFileError, GalvaeValueError
 from ..models.config import ModelConfig
 from .config import TrainConfig
+from .guards import NonFiniteGuard, check_finite_weights
 
 __all__ = ["train", "TrainResult"]
 
@@ -125,6 +126,7 @@ def train(
     accelerator: str = "auto",
     devices: int | str = 1,
     num_workers: int = 0,
+    max_nonfinite_batches: int = 10,
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
@@ -168,12 +170,15 @@ def train(
         Passed to ``lightning.Trainer``.
     num_workers : int, default 0
         DataLoader worker processes.
+    max_nonfinite_batches : int, default 10
+        Batches with a NaN/inf loss or gradient skipped before training
+        stops with an error (:mod:`galvae.training.guards`).
     resume : bool, default False
         Continue ``out`` from ``checkpoints/last.ckpt`` (same step, optimiser
         state and RNG state) using the configuration saved in
-        ``config.json``; only ``epochs`` and the hardware options
-        (precision, accelerator, devices, num_workers) are taken from the
-        arguments.
+        ``config.json``; only ``epochs``, the hardware options
+        (precision, accelerator, devices, num_workers) and
+        ``max_nonfinite_batches`` are taken from the arguments.
     overwrite : bool, default False
         Delete an existing non-empty ``out`` first (ignored with ``resume``).
     progress : bool, default True
@@ -211,7 +216,8 @@ def train(
     run = Path(out)
     stores = _store_list(store)
     last = run / "checkpoints" / "last.ckpt"
-    hw = dict(precision=precision, accelerator=accelerator, devices=devices, num_workers=num_workers)
+    hw = dict(precision=precision, accelerator=accelerator, devices=devices, num_workers=num_workers,
+              max_nonfinite_batches=max_nonfinite_batches)
     if resume:
         if not last.is_file():
             raise GalvaeFileError(last, "cannot resume: no last checkpoint in this run directory")
@@ -309,7 +315,7 @@ def fit_lightning(
     # saved, so resuming would restart from the best epoch instead of the last one.
     last = ModelCheckpoint(dirpath=run / "checkpoints", filename="last", monitor=None, save_top_k=1,
                            enable_version_counter=False, save_on_train_epoch_end=True)
-    callbacks: list[Any] = [ckpt, last]
+    callbacks: list[Any] = [NonFiniteGuard(tcfg.max_nonfinite_batches), ckpt, last]  # skip NaN/inf batches
     if tcfg.early_stopping is not None:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=tcfg.early_stopping))
     if progress:
@@ -355,6 +361,7 @@ def _export_best(best_path: Path, module: Any, run: Path, dm: Any, tcfg: TrainCo
     from ..models.vae import VAE
 
     state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
+    check_finite_weights(state, best_path, "lower the learning rate (lr / --lr) or check the input stores")
     model = VAE(module.config)
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
     export_model(
