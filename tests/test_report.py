@@ -34,7 +34,7 @@ from galvae.report import (
 from galvae.simulate.core import simulate
 from galvae.training.train import train
 
-SECTIONS = ("run", "table3", "domains", "sweep", "reconstructions", "latent-map", "outliers", "mocks")
+SECTIONS = ("claims", "run", "table3", "domains", "sweep", "reconstructions", "latent-map", "outliers", "mocks")
 
 
 # --------------------------------------------------------------------------- products
@@ -157,6 +157,13 @@ def test_report_content(report, products) -> None:
     t3 = pd.read_csv(products["table3"])
     acc = t3[(t3.feature == "merger") & (t3.method == "vae")]["accuracy"].iloc[0]
     assert f"<td class=\"num\">{100 * acc:.1f}</td>" in text and "96.36" in text
+    # the first screen: each claim with this run's number and a verdict
+    claims = text[text.index('<section id="claims">'):text.index('<section id="run">')]
+    vae = t3[t3.method == "vae"]["accuracy"]
+    verdict = "reproduced" if vae.min() >= 0.75 else "not reproduced"
+    assert (f"{100 * vae.min():.0f}–{100 * vae.max():.0f} % over {len(vae)} features</td>"
+            f'<td class="num"><span class="badge {"ok" if vae.min() >= 0.75 else "error"}">{verdict}</span>') in claims
+    assert "nats per galaxy" in claims and "KL per latent" in claims and "(8-bit, L = 255)" in claims
     # Table 4: fractions shown in per cent next to the paper
     assert ">81.2<" in text and ">79.41<" in text
     # domain summary, sweep knee, outliers vs the paper, mocks

@@ -20,6 +20,7 @@ from . import new_figure, plot_ssim_vs_nl, rgb_composite
 __all__ = [
     "CLASS_COLOURS",
     "figure_png",
+    "plot_kl_per_dim",
     "plot_latent_map",
     "plot_reconstructions",
     "plot_ssim_knee",
@@ -189,4 +190,26 @@ def plot_ssim_knee(table: Any, knees: Mapping[str, float | None], *, paper_nl: f
             fontsize=7,
         )
     ax.legend(fontsize="small")
+    return fig
+
+
+def plot_kl_per_dim(kl_per_dim: Sequence[float], *, threshold: float = 0.01) -> Any:
+    """Mean KL per latent dimension (nats), sorted from the largest: how much each latent holds.
+
+    Parameters
+    ----------
+    kl_per_dim : sequence of float, shape (NL,)
+        Mean over galaxies of KL(q(z_d | x) ‖ N(0, 1)).
+    threshold : float, default 0.01
+        Drawn as a dotted line: below it a latent carries (almost) nothing.
+    """
+    kl = np.sort(np.asarray(kl_per_dim, dtype=np.float64))[::-1]
+    if kl.ndim != 1 or kl.size == 0:
+        raise GalvaeValueError("kl_per_dim must be a non-empty 1-d sequence", np.shape(kl_per_dim))
+    fig, ax = new_figure((5.0, 2.6))
+    ax.bar(np.arange(1, kl.size + 1), kl, color="#0072B2")
+    ax.axhline(threshold, ls=":", color="0.5", lw=1)
+    ax.set_xlabel("latent dimension (sorted by KL)")
+    ax.set_ylabel("KL (nats)")
+    ax.set_title(f"{kl.sum():.1f} nats per galaxy in {int((kl > threshold).sum())} of {kl.size} latents", fontsize=9)
     return fig
