@@ -103,7 +103,7 @@ def test_sweep_tiny_and_resumable(tmp_path) -> None:
         "model_config": ModelConfig(size=16, channels=(4, 8)),
         "progress": False,
     }
-    res = sweep(store, tmp_path / "sw", **kw)
+    res = sweep(store, tmp_path / "sw", **{**kw, "evaluate_on": "all"})
     t = res.table
     assert t["latent_dim"].tolist() == [2, 4] and t["trained"].all()
     assert ((t["ssim_mean"] > -1) & (t["ssim_mean"] <= 1)).all()
@@ -130,15 +130,19 @@ def test_sweep_tiny_and_resumable(tmp_path) -> None:
     js = json.loads((out / "sweep.json").read_text())
     assert js["knees"] == {"mse": None}  # two points: no knee
     mtime = (out / "nl2_mse" / "model.json").stat().st_mtime_ns
-    again = sweep(store, tmp_path / "sw", **{**kw, "latent_dims": (2, 4, 6)})
+    again = sweep(store, tmp_path / "sw", **{**kw, "latent_dims": (2, 4, 6), "evaluate_on": "all"})
     assert again.table["trained"].tolist() == [False, False, True]
     assert (out / "nl2_mse" / "model.json").stat().st_mtime_ns == mtime
     np.testing.assert_allclose(again.table["ssim_mean"].iloc[:2], t["ssim_mean"])
-    val = sweep(store, tmp_path / "sw", **{**kw, "evaluate_on": "val"})
+    val = sweep(store, tmp_path / "sw", **kw)  # held-out galaxies by default
     assert (
         not val.table["trained"].any() and (val.table["n_eval"] == 4).all()
     )  # ceil(0.1 * 40) held out
     assert (out / "nl2_mse" / "ssim_val.csv").is_file()
+    # a finished run is reused only when it was made with the settings asked for now
+    other = sweep(store, tmp_path / "sw", **{**kw, "latent_dims": (2,), "lr": 5e-4})
+    assert other.table["trained"].tolist() == [True]
+    assert json.loads((out / "nl2_mse" / "config.json").read_text())["train"]["lr"] == 5e-4
 
 
 def test_errors(tmp_path) -> None:

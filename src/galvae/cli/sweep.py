@@ -39,9 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--evaluate-on",
-        choices=("all", "val"),
-        default="all",
-        help="galaxies whose SSIM is averaged: all, or the validation split (default all)",
+        choices=("val", "all"),
+        default="val",
+        help="galaxies whose SSIM is averaged: the held-out validation split, or all (default val)",
     )
     p.add_argument(
         "--batch-size", type=int, default=64, help="training batch size (default 64)"

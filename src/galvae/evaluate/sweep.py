@@ -2,16 +2,20 @@
 
 One VAE is trained per (latent dimension NL, reconstruction loss) pair with
 :func:`galvae.train`, each in its own run directory ``<out>/nl{NL}_{loss}``.
-A pair whose exported model (``model.json``) exists is not trained again; a
+A pair whose exported model (``model.json``) exists is not trained again when
+the run's saved configuration (``config.json``: architecture, objective,
+epochs, batch size, learning rate, seed, split, training store) is the one
+asked for now; a finished run made with other settings is trained again.  A
 pair with a last checkpoint but no exported model is resumed; so a killed
 sweep restarts where it stopped.  The per-galaxy SSIM of each model is
 stored in ``<run>/ssim.csv`` and reused on the next call.
 
 SSIM (:func:`galvae.evaluate.ssim.ssim`, L = 1, per band then averaged) is
 computed between every image and the reconstruction of its latent mean μ,
-over **all** galaxies of the store by default (``evaluate_on="all"``, as the
-paper's figures) or over the validation split only (``"val"``: the ids the
-training held out, :func:`galvae.training.datamodule.split_ids`).
+over the validation split by default (``evaluate_on="val"``: the ids the
+training held out, :func:`galvae.training.datamodule.split_ids`, so that a
+model that memorised its training images is not rewarded) or over **all**
+galaxies of the store (``"all"``).
 
 First-branch category (Fig. 4), from the catalogue's GZ DECaLS fractions
 (``smooth-or-featured_{smooth,featured-or-disk,artifact}_fraction``; dr5
@@ -213,6 +217,39 @@ def reconstruction_ssim(
     return out
 
 
+def _config_mismatch(run: Path, store_path: str, nl: int, loss: str, train_kw: dict[str, Any]) -> str | None:
+    """None when ``run`` was configured as asked (or is new); else what differs, for the log.
+
+    Compares the saved ``config.json`` with the latent dimension, loss,
+    training store and every setting in ``train_kw`` that the run records
+    (model fields and training fields alike; hardware settings excluded).
+    """
+    from ..config import config_to_dict
+
+    cfg_path = run / "config.json"
+    if not cfg_path.is_file():
+        return None if not (run / "model.json").is_file() else "no config.json"
+    try:
+        saved = json.loads(cfg_path.read_text())
+        model, training, data = saved["model"], saved["train"], saved["data"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unreadable config.json"
+    want: dict[str, Any] = {"latent_dim": nl, "loss": loss}
+    if train_kw.get("model_config") is not None:
+        want = {**config_to_dict(train_kw["model_config"]), **want}
+    hardware = {"accelerator", "devices", "num_workers", "precision", "model_config", "progress"}
+    want.update({k: v for k, v in train_kw.items() if k not in hardware and v is not None})
+    if data.get("stores") != [store_path]:
+        return f"trained on {data.get('stores')}"
+    for key, value in want.items():
+        have = model.get(key, training.get(key, value))
+        if isinstance(value, tuple):
+            value = list(value)
+        if have != value:
+            return f"{key} = {have!r}, asked {value!r}"
+    return None
+
+
 def _run_pair(
     store_path: str,
     run: Path,
@@ -225,10 +262,13 @@ def _run_pair(
 
     from ..training.train import train
 
-    if (run / "model.json").is_file():
+    mismatch = _config_mismatch(run, store_path, nl, loss, train_kw)
+    if (run / "model.json").is_file() and mismatch is None:
         log.info("%s finished: not trained again", run.name)
         return False, None
-    resume = (run / "checkpoints" / "last.ckpt").is_file()
+    if mismatch is not None and run.exists():
+        log.warning("%s was made with other settings (%s): training it again", run.name, mismatch)
+    resume = mismatch is None and (run / "checkpoints" / "last.ckpt").is_file()
     kw = dict(train_kw)
     if kw.get("model_config") is not None:
         kw["model_config"] = replace(kw["model_config"], latent_dim=nl, loss=loss)
@@ -254,7 +294,7 @@ def sweep(
     losses: Sequence[str] = ("mse", "mae"),
     epochs: int = 10,
     catalog: Any = None,
-    evaluate_on: str = "all",
+    evaluate_on: str = "val",
     batch_size: int = 64,
     lr: float = 1e-3,
     seed: int = 0,
@@ -281,8 +321,8 @@ def sweep(
         Epochs per model.
     catalog : path or DataFrame, optional
         For the SSIM per first-branch category (matched on ``id``).
-    evaluate_on : {"all", "val"}, default "all"
-        Galaxies whose SSIM is averaged.
+    evaluate_on : {"val", "all"}, default "val"
+        Galaxies whose SSIM is averaged: the held-out validation split, or all.
     batch_size, lr, seed, val_fraction, accelerator
         Passed to :func:`galvae.train`.
     device : str, default "cpu"
