@@ -35,7 +35,7 @@ pixel scale on the field ``field_arcsec``, brought to S × S by
 through.  With ``Δ_b`` the difference of the two presented images in band
 *b*, the visibility is a signal-to-noise ratio::
 
-    V_f = sqrt( Σ_b Σ_pixels (Δ_b / σ_b)² × min(1, n / S)² )
+    V_f = sqrt( Σ_b Σ_pixels (Δ_b / σ_b)² )
 
 * ``σ_b`` is the presented sky noise: the band's sky sigma per served
   pixel (in the units of the image, as :func:`render_galaxy` reports it),
@@ -47,8 +47,11 @@ through.  With ``Δ_b`` the difference of the two presented images in band
   sky's slope everywhere means the stretch's compression of bright regions
   lowers a feature's visibility there, as it lowers its contrast on
   screen; a pixel clipped at 1 (a saturated core) shows no feature at all.
-* ``min(1, n / S)²`` undoes the count of an upsampled image's correlated
-  pixels (S > n), so that V does not grow by resampling.
+* where S is at least the ``n`` served pixels across the field (Galaxy
+  Zoo's 424-pixel images of all but the largest galaxies), the sum runs on
+  the served grid itself: upsampling adds no information and only
+  correlates the noise, so V is the same for any S >= n.  Where S < n the
+  images are brought to S × S first, losing what the coarser pixels lose.
 * the sum runs over every pixel: it is the matched-filter S/N of the
   feature's pattern, the most an observer could see.  Human observers reach
   roughly half of it (Burgess, Wagner, Jennings & Barlow 1981, Science 214,
@@ -215,7 +218,8 @@ def presented_noise(
         g, r, z sigma in the presented image's [0, 1] units.
     """
     n = served_size(field_arcsec, survey.bands[0])
-    sigma = _sky_per_served_pixel(survey) * _resize_noise_factor(n, int(size)) * _stretch_slope(stretch)
+    factor = _resize_noise_factor(n, int(size)) if size < n else 1.0
+    sigma = _sky_per_served_pixel(survey) * factor * _stretch_slope(stretch)
     if quantisation:
         sigma = np.sqrt(sigma**2 + _QUANTISATION_SIGMA**2)
     return sigma
@@ -265,7 +269,9 @@ class _Drawer:
             for prof, f in profiles:
                 if f[b] > _TINY * total:
                     flux[b] += float(f[b]) * self._component(b, prof)
-        return apply_stretch(crop_and_resize(flux, None, self.size)[0], self.norm).astype(np.float64)
+        if self.size < self.n:
+            flux = crop_and_resize(flux, None, self.size)[0]
+        return apply_stretch(flux, self.norm).astype(np.float64)
 
 
 # --------------------------------------------------------------------------- comparisons
@@ -359,7 +365,9 @@ def feature_visibility(
     field_arcsec : float
         Field the galaxy is rendered on (``presentation_field(...).field_arcsec``).
     size : int
-        Side S of the presented image.
+        Side S of the presented image: the store's size for what a model
+        sees, :data:`galvae.data.presentation.GZ_DECALS_PIXELS` (424) for
+        what Galaxy Zoo volunteers saw.
     stretch : StretchConfig
         The presentation's stretch (``profile_stretch(profile)``).
     galaxy_rng_seed : int, sequence of int or numpy.random.SeedSequence, default 0
@@ -412,7 +420,6 @@ def feature_visibility(
     bands = [BANDS.index(b) for b in cfg.bands]
     drawer = _Drawer(survey, field, size, stretch, bands, psf_fwhm)
     sigma = presented_noise(survey, field_arcsec=field, size=size, stretch=stretch, quantisation=cfg.quantisation)
-    weight = min(1.0, drawer.n / size) ** 2
 
     def profiles(r: Mapping[str, Any], fov: float = field) -> list[tuple[galsim.GSObject, NDArray]]:
         # a fresh generator from the same seed: every variant draws the same knots and tails
@@ -424,12 +431,14 @@ def feature_visibility(
         return out
     full_profiles = profiles(row)
     full = drawer.presented(full_profiles)
-    alone: NDArray | None = None  # the galaxy without companion and tidal features
+    # the galaxy without companion and tidal features (itself when it has none)
+    alone: NDArray | None = full if _comparisons(row, cfg, ("merger",))["merger"] is None else None
     for f in (f for f in _FLUX_ONLY + ("edge_on",) if comparisons.get(f) is not None):
         alt = comparisons[f]
         if f in _FLUX_ONLY:
             # only the fluxes change: take them from a variant built on a tiny field (cheap layers)
-            small = profiles(alt, _SMALL_FIELD)
+            with np.errstate(invalid="ignore", divide="ignore"):  # knots off the tiny grid: unused layers
+                small = profiles(alt, _SMALL_FIELD)
             if _same_structure(small, full_profiles):
                 variant = drawer.presented([(p, fl) for (p, _), (_, fl) in zip(full_profiles, small, strict=True)])
             else:  # a renderer whose structure changes with the feature: draw the variant itself
@@ -443,5 +452,5 @@ def feature_visibility(
             ref, variant = alone, drawer.presented(profiles(alt))
         delta = ref - variant
         chi2 = sum(float(np.sum((delta[b] / sigma[b]) ** 2)) for b in bands)
-        out[f] = math.sqrt(chi2 * weight)
+        out[f] = math.sqrt(chi2)
     return out

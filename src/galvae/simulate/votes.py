@@ -82,6 +82,51 @@ The volunteer model
    reached the question.  Fractions vary smoothly rather than only by
    counting noise.
 
+6. **Votes that follow the pixels** (``visibility=`` given, as the
+   simulator does).  A volunteer can only report a feature the image
+   shows.  :func:`galvae.simulate.visibility.feature_visibility` measures
+   each feature's signal-to-noise ``V`` in the presented image (the
+   feature's change of the stretched pixels against the presented sky
+   noise); a volunteer *sees* it with probability::
+
+       r = 1 / (1 + exp(-(ln V - ln V_half) / w))
+
+   (:func:`recognition_probability`; ``V_half`` is
+   :attr:`QuestionModel.visibility_half`, ``w`` is
+   :attr:`VoteConfig.visibility_width`, 0.5).  For a question with an
+   ``absent`` answer (bar: "no", has arms: "no", arm count: "cant-tell",
+   merging: "none") a volunteer who sees the feature answers as in point 3
+   with ``c = clarity[t]`` (brightness, size and inclination are already in
+   ``V``), one who does not answers as for the absent answer (``c =
+   clarity[absent] x bright x resolved (x face)``)::
+
+       p = r * p(t) + (1 - r) * p(absent)
+
+   so an invisible strong bar collects "no bar" votes, not "weak" or
+   "strong" ones.  For the other questions (edge-on: ``edge_on``; bulge
+   size: ``bulge``; winding: ``arms``) ``c = clarity[t] x r``: not seeing
+   means not being able to tell.  Arms and bars count in the
+   featured-or-disk structure by ``r`` instead of their strength.  Truth
+   answers that are the absent answer, inferred answers (the fallback
+   below) and NaN visibilities keep points 3-4.
+
+   The ``V_half`` values are set by hand from the ideal-observer argument
+   of :mod:`galvae.simulate.visibility` (people reach about half the S/N of
+   the matched filter, Burgess et al. 1981; detection of a known pattern
+   needs S/N ~ 5, recognising and classifying it more): bar 15, has arms 12,
+   arm count and winding 25 (the arms must be traced, not just noticed),
+   bulge-size step 8, edge-on 10, merger 10.  They are not fitted to Galaxy
+   Zoo data.  Literature to compare the resulting Table 2 selection with
+   (unverified here; the figures could not be read from the sources
+   available to this project): Géron et al. (2021, MNRAS, "Galaxy Zoo:
+   stronger bars facilitate quenching in star-forming galaxies") find
+   15.5 % strong bars in a volume-limited GZ DECaLS sample (abstract; their
+   weak-bar share, about 28 %, is from memory); Walmsley et al. (2022,
+   MNRAS 509, 3966) compare GZD-5 bars with Nair & Abraham (2010)'s expert
+   classifications.  No completeness or purity of Table 2's thresholds
+   against a truth is published for real galaxies (there is no truth);
+   the simulator reports its own with :func:`selection_purity`.
+
 **Fallback truth.**  Volunteers who took a wrong turn reach questions the
 truth does not answer (a smooth galaxy's bulge size, an edge-on disk's arm
 count).  There the answer is inferred from the continuous truth -- axis
@@ -89,7 +134,7 @@ ratio for roundness and edge-on, bulge-to-total ratio for the bulge, pitch
 angle for the winding, arm strength for arms -- or is "no bar" / "can't
 tell", with clarity multiplied by ``fallback_clarity`` (default 0.5).
 
-The default parameters were set by hand so that, on the simulator's truth
+Without visibilities, the default parameters were set by hand so that, on the simulator's truth
 sample, Table 2's thresholds select most but not all galaxies of the clear
 classes with high purity, while the hard classes (weak bars, 4 arms,
 medium winding, boxy bulges) are rarely selected -- the ordering of the
@@ -114,6 +159,7 @@ from ..data.labels import (
 )
 from ..errors import GalvaeKeyError, GalvaeValueError
 from ._checks import as_rng, set_float, set_int_pair
+from .visibility import VISIBILITY_FEATURES, visibility_column
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -127,6 +173,7 @@ __all__ = [
     "total_votes_column",
     "vote_fractions",
     "selection_purity",
+    "recognition_probability",
 ]
 
 log = logging.getLogger(__name__)
@@ -199,6 +246,18 @@ class QuestionModel:
         factor is ``1 - 1/e``.
     inclination : bool, default False
         Whether the feature fades as the disk is inclined (bars, arms).
+    visibility : str or None, default None
+        The feature of :data:`galvae.simulate.visibility.VISIBILITY_FEATURES`
+        a volunteer must see to give this question's feature answers; used
+        only when :func:`vote_fractions` is given visibilities.
+    visibility_half : float, default 10.0
+        Visibility (S/N in the presented image) at which half of the
+        volunteers recognise the feature.
+    absent : str or None, default None
+        The answer of the galaxy without the feature ("no" bar, "no" arms,
+        "none" for merging, "cant-tell" arm count): what a volunteer who does
+        not see the feature answers from.  None: such a volunteer cannot
+        tell (the ``unsure`` answers).
 
     Raises
     ------
@@ -215,6 +274,9 @@ class QuestionModel:
     mag_width: float = 0.5
     size_scale: float = 1.0
     inclination: bool = False
+    visibility: str | None = None
+    visibility_half: float = 10.0
+    absent: str | None = None
 
     def __post_init__(self) -> None:
         if self.question not in GZ_DECALS_QUESTIONS:
@@ -252,12 +314,34 @@ class QuestionModel:
             raise GalvaeValueError(
                 f"QuestionModel({self.question}).inclination must be True or False", self.inclination
             )
+        if self.visibility is not None and self.visibility not in VISIBILITY_FEATURES:
+            raise GalvaeValueError(
+                f"QuestionModel({self.question}).visibility must be None or a visibility feature",
+                self.visibility, VISIBILITY_FEATURES,
+            )
+        half = self.visibility_half
+        if isinstance(half, bool) or not isinstance(half, int | float) or not (math.isfinite(half) and half > 0):
+            raise GalvaeValueError(f"QuestionModel({self.question}).visibility_half must be a positive number", half)
+        object.__setattr__(self, "visibility_half", float(half))
+        if self.absent is not None and self.absent not in answers:
+            raise GalvaeValueError(f"QuestionModel({self.question}).absent must be None or one of its answers",
+                                   self.absent, answers)
 
     @property
     def answers(self) -> tuple[str, ...]:
         """The question's answers, in GZD-5 order."""
         return GZ_DECALS_QUESTIONS[self.question]
 
+
+# Visibility (S/N in the presented image) at which half of the volunteers see a feature; see the
+# module documentation ("Votes that follow the pixels") for the reasoning behind each.
+_HALF_BAR = 15.0
+_HALF_ARMS = 12.0
+_HALF_ARM_COUNT = 25.0
+_HALF_WINDING = 25.0
+_HALF_BULGE = 8.0
+_HALF_EDGE_ON = 10.0
+_HALF_MERGER = 10.0
 
 #: The default volunteer model, one entry per GZD-5 question (see the module documentation).
 DEFAULT_QUESTION_MODELS: tuple[QuestionModel, ...] = (
@@ -268,19 +352,22 @@ DEFAULT_QUESTION_MODELS: tuple[QuestionModel, ...] = (
     QuestionModel(
         "disk-edge-on", clarity=(0.95, 0.96), unsure=(0.15, 0.85),
         order=("yes", "no"), mag_half=19.5, mag_width=0.5, size_scale=0.6,
+        visibility="edge_on", visibility_half=_HALF_EDGE_ON,
     ),
     QuestionModel(
         "has-spiral-arms", clarity=(0.97, 0.7), unsure=(0.85, 0.15),
         order=("yes", "no"), mag_half=19.0, mag_width=0.5, size_scale=0.8, inclination=True,
+        visibility="arms", visibility_half=_HALF_ARMS, absent="no",
     ),
     QuestionModel(
         "bar", clarity=(0.93, 0.5, 0.92), unsure=(0.05, 0.25, 0.70),
         order=("strong", "weak", "no"), mag_half=18.8, mag_width=0.5, size_scale=1.1, inclination=True,
+        visibility="bar", visibility_half=_HALF_BAR, absent="no",
     ),
     QuestionModel(
         "bulge-size", clarity=(0.5, 0.5, 0.8, 0.8, 0.7), unsure=(0.04, 0.11, 0.5, 0.3, 0.05),
         order=("dominant", "large", "moderate", "small", "none"), mag_half=19.0, mag_width=0.5,
-        size_scale=0.9, inclination=True,
+        size_scale=0.9, inclination=True, visibility="bulge", visibility_half=_HALF_BULGE,
     ),
     QuestionModel(
         "how-rounded", clarity=(0.93, 0.92, 0.92), unsure=(0.4, 0.55, 0.05),
@@ -293,16 +380,18 @@ DEFAULT_QUESTION_MODELS: tuple[QuestionModel, ...] = (
     QuestionModel(
         "spiral-winding", clarity=(0.8, 0.5, 0.8), unsure=(0.35, 0.35, 0.3),
         order=("tight", "medium", "loose"), mag_half=18.8, mag_width=0.5, size_scale=1.2, inclination=True,
+        visibility="arms", visibility_half=_HALF_WINDING,
     ),
     QuestionModel(
         "spiral-arm-count", clarity=(0.45, 0.97, 0.5, 0.3, 0.5, 0.0),
         unsure=(0.06, 0.5, 0.08, 0.02, 0.04, 0.30),
         order=("1", "2", "3", "4", "more-than-4"), mag_half=19.0, mag_width=0.5, size_scale=0.9, inclination=True,
+        visibility="arms", visibility_half=_HALF_ARM_COUNT, absent="cant-tell",
     ),
     QuestionModel(
         "merging", clarity=(0.96, 0.5, 0.65, 0.88), unsure=(0.85, 0.10, 0.03, 0.02),
         order=("none", "minor-disturbance", "major-disturbance", "merger"), mag_half=19.5, mag_width=0.5,
-        size_scale=0.6,
+        size_scale=0.6, visibility="merger", visibility_half=_HALF_MERGER, absent="none",
     ),
 )
 
@@ -344,6 +433,10 @@ class VoteConfig:
         Probability of an "artifact" vote at the first question.
     defect_artifact_probability : float, default 0.1
         The same where the truth table's ``defect`` column is not "none".
+    visibility_width : float, default 0.5
+        Width, in natural log of the visibility, of the logistic chance of
+        recognising a feature (:attr:`QuestionModel.visibility_half` is its
+        middle): from 27 % to 73 % over a factor e² ≈ 7.4 in S/N.
     questions : tuple of QuestionModel
         One model per GZD-5 question; default :data:`DEFAULT_QUESTION_MODELS`.
 
@@ -367,6 +460,7 @@ class VoteConfig:
     fallback_clarity: float = 0.5
     artifact_probability: float = 0.003
     defect_artifact_probability: float = 0.1
+    visibility_width: float = 0.5
     questions: tuple[QuestionModel, ...] = DEFAULT_QUESTION_MODELS
 
     def __post_init__(self) -> None:
@@ -392,6 +486,7 @@ class VoteConfig:
         set_float(self, "fallback_clarity", 0.0, 1.0)
         set_float(self, "artifact_probability", 0.0, 1.0)
         set_float(self, "defect_artifact_probability", 0.0, 1.0)
+        set_float(self, "visibility_width", 0.0, math.inf, open_low=True)
         models = tuple(self.questions) if isinstance(self.questions, list | tuple) else None
         if models is None or not all(isinstance(m, QuestionModel) for m in models):
             raise GalvaeValueError(
@@ -545,11 +640,17 @@ class _Truth:
         self.bt = t["truth_bulge_to_total"]
         comp = t["truth_companion_mag_r"]
         self.companion = np.where(np.isnan(comp), 0.0, _sigmoid((19.0 - np.nan_to_num(comp, nan=99.0)) / 0.5))
-        edge = np.clip((np.nan_to_num(incl, nan=0.0) - 60.0) / 20.0, 0.0, 1.0)
-        disk = np.clip((1.0 - np.nan_to_num(self.bt, nan=1.0)) / 0.7, 0.0, 1.0)
+        self.edge = np.clip((np.nan_to_num(incl, nan=0.0) - 60.0) / 20.0, 0.0, 1.0)
+        self.disk = np.clip((1.0 - np.nan_to_num(self.bt, nan=1.0)) / 0.7, 0.0, 1.0)
         self.structure = np.clip(
-            np.maximum.reduce([self.arm_strength / 0.3, self.bar_strength / 0.5, disk, edge]), 0.0, 1.0
+            np.maximum.reduce([self.arm_strength / 0.3, self.bar_strength / 0.5, self.disk, self.edge]), 0.0, 1.0
         )
+
+    def seen_structure(self, arms_seen: np.ndarray, bar_seen: np.ndarray) -> None:
+        """Count arms and bars in the featured-or-disk structure by their chance of being seen (NaN: truth)."""
+        arms = np.where(np.isnan(arms_seen), self.arm_strength / 0.3, arms_seen)
+        bar = np.where(np.isnan(bar_seen), self.bar_strength / 0.5, bar_seen)
+        self.structure = np.clip(np.maximum.reduce([arms, bar, self.disk, self.edge]), 0.0, 1.0)
 
     def base(self, model: QuestionModel) -> np.ndarray:
         """Brightness x resolution (x face-on-ness) factor of one question."""
@@ -616,6 +717,54 @@ class _Truth:
         return out
 
 
+def recognition_probability(visibility: np.ndarray, half: float, width: float) -> np.ndarray:
+    """Chance that a volunteer sees a feature of visibility ``V``: ``1 / (1 + (half / V)^(1 / width))``.
+
+    That is the logistic function of ``ln V`` with middle ``ln half`` and
+    width ``width``; 0 where ``V = 0``, NaN where ``V`` is NaN.
+    """
+    v = np.asarray(visibility, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.where(v > 0, _sigmoid((np.log(np.where(v > 0, v, 1.0)) - math.log(half)) / width),
+                        np.where(np.isnan(v), np.nan, 0.0))
+
+
+def _check_visibility(visibility: Any, truth: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Visibility per feature as float arrays aligned with ``truth`` (NaN: not measured)."""
+    import pandas as pd
+
+    n = len(truth)
+    out: dict[str, np.ndarray] = {}
+    if isinstance(visibility, pd.DataFrame):
+        if len(visibility) != n or not visibility.index.equals(truth.index):
+            raise GalvaeValueError("visibility must have the index of truth (the same galaxies in the same order)")
+        cols = [visibility_column(f) for f in VISIBILITY_FEATURES]
+        missing = [c for c in cols if c not in visibility.columns]
+        if missing:
+            raise GalvaeKeyError("visibility table lacks column(s)", ", ".join(missing), cols)
+        raw = {f: visibility[visibility_column(f)] for f in VISIBILITY_FEATURES}
+    elif isinstance(visibility, dict):
+        unknown = [k for k in visibility if k not in VISIBILITY_FEATURES]
+        if unknown:
+            raise GalvaeValueError("unknown visibility feature(s)", unknown, VISIBILITY_FEATURES)
+        raw = {f: visibility.get(f, np.full(n, np.nan)) for f in VISIBILITY_FEATURES}
+    else:
+        raise GalvaeValueError("visibility must be None, a DataFrame of visibility_* columns or a dict of arrays",
+                               type(visibility).__name__)
+    for f, values in raw.items():
+        try:
+            arr = np.asarray(values, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise GalvaeValueError(f"visibility of {f!r} must hold numbers") from None
+        if arr.shape != (n,):
+            raise GalvaeValueError(f"visibility of {f!r} must have one value per galaxy", (arr.size, n))
+        if (arr[~np.isnan(arr)] < 0).any() or np.isinf(arr).any():
+            raise GalvaeValueError(f"visibility of {f!r} must be finite and non-negative (NaN: not measured)",
+                                   float(arr[np.isinf(arr) | (arr < 0)][0]))
+        out[f] = arr
+    return out
+
+
 def _dirichlet(rng: np.random.Generator, mean: np.ndarray, concentration: float) -> np.ndarray:
     """One Dirichlet draw per row of mean (rows sum to 1)."""
     g = rng.gamma(mean * concentration)
@@ -624,12 +773,51 @@ def _dirichlet(rng: np.random.Generator, mean: np.ndarray, concentration: float)
     return np.where(total > 0, g / np.where(total > 0, total, 1.0), mean)
 
 
+def _seen_probabilities(
+    model: QuestionModel,
+    idx: np.ndarray,
+    inferred: np.ndarray,
+    clarity: np.ndarray,
+    visibility: np.ndarray,
+    info: _Truth,
+    cfg: VoteConfig,
+    p_truth: np.ndarray,
+) -> np.ndarray:
+    """Answer probabilities where the feature's visibility decides (module documentation, point 6).
+
+    Rows whose answer is inferred, whose visibility is NaN or (for questions
+    with an ``absent`` answer) whose true answer is that absent answer keep
+    ``p_truth``.
+    """
+    r = recognition_probability(visibility, model.visibility_half, cfg.visibility_width)
+    clar = np.asarray(model.clarity)
+    use = ~inferred & ~np.isnan(r)
+    if model.absent is not None:
+        a = model.answers.index(model.absent)
+        use &= idx != a
+    if not use.any():
+        return p_truth
+    r_u = r[use][:, None]
+    seen = _answer_probabilities(model, idx[use], clar[idx[use]], cfg)
+    if model.absent is not None:
+        absent_idx = np.full(int(use.sum()), a)
+        c_abs = np.clip(clar[a] * info.base(model)[use], 0.0, 1.0)
+        unseen = _answer_probabilities(model, absent_idx, c_abs, cfg)
+        mixed = r_u * seen + (1.0 - r_u) * unseen
+    else:
+        mixed = _answer_probabilities(model, idx[use], clar[idx[use]] * r[use], cfg)
+    out = p_truth.copy()
+    out[use] = mixed
+    return out
+
+
 def vote_fractions(
     truth: pd.DataFrame,
     rng: np.random.Generator | int,
     *,
     config: VoteConfig | None = None,
     counts: bool = False,
+    visibility: pd.DataFrame | dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Draw Galaxy Zoo DECaLS vote fractions from the morphology truth.
 
@@ -652,6 +840,16 @@ def vote_fractions(
     counts : bool, default False
         Also return the vote counts as ``<question>_<answer>`` columns (the
         Zenodo catalogue's count columns).
+    visibility : DataFrame or dict, optional
+        Measured visibility of each feature in each galaxy's presented image
+        (:func:`galvae.simulate.visibility.feature_visibility`): a table with
+        the columns ``visibility_<feature>`` for every feature of
+        :data:`~galvae.simulate.visibility.VISIBILITY_FEATURES` and the index
+        of ``truth``, or a dict feature -> array (features left out count as
+        not measured).  Given, volunteers recognise a feature with the
+        chance :func:`recognition_probability` (see "Votes that follow the
+        pixels" in the module documentation); NaN entries, and None (the
+        default), keep the truth-only clarity model.
 
     Returns
     -------
@@ -668,7 +866,8 @@ def vote_fractions(
         If ``truth`` is not a DataFrame, holds an unknown answer, non-numeric
         or infinite numbers, or a required value is missing.
     GalvaeKeyError
-        If a truth column is missing.
+        If a truth column, or a visibility column of a visibility table, is
+        missing.
 
     Examples
     --------
@@ -687,7 +886,15 @@ def vote_fractions(
     gen = as_rng(rng)
     t = _check_truth(truth)
     n = len(truth)
+    vis = None if visibility is None else _check_visibility(visibility, truth)
     info = _Truth(t, cfg)
+    if vis is not None:
+        # featured-or-disk: arms and bars count as structure as far as they are seen
+        recog = {
+            f: recognition_probability(vis[f], cfg.model(q).visibility_half, cfg.visibility_width)
+            for f, q in (("arms", "has-spiral-arms"), ("bar", "bar"))
+        }
+        info.seen_structure(recog["arms"], recog["bar"])
 
     full = np.maximum(np.rint(gen.normal(cfg.n_volunteers, cfg.n_volunteers_sd, n)), 1).astype(np.int64)
     low = gen.integers(cfg.low_vote_range[0], cfg.low_vote_range[1] + 1, n)
@@ -716,6 +923,8 @@ def vote_fractions(
         clarity = np.asarray(model.clarity)[idx] * info.base(model) * info.strength(question, idx)
         clarity = np.where(inferred, clarity * cfg.fallback_clarity, clarity)
         p = _answer_probabilities(model, idx, np.clip(clarity, 0.0, 1.0), cfg)
+        if vis is not None and model.visibility is not None:
+            p = _seen_probabilities(model, idx, inferred, clarity, vis[model.visibility], info, cfg, p)
         if question == "smooth-or-featured":
             art = np.zeros(len(answers))
             art[answers.index("artifact")] = 1.0
