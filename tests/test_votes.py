@@ -274,3 +274,69 @@ def test_selection_purity_counts_truth_and_selections():
     assert large["n_truth"] == truth["truth_bulge_size"].isin(["large", "dominant"]).sum()
     with pytest.raises(GalvaeValueError, match="same index"):
         selection_purity(truth, labels.iloc[1:])
+
+
+# ------------------------------------------------------------------ votes that follow the visibility
+
+
+def _visibility(n: int, **values: float) -> pd.DataFrame:
+    base = {f: np.nan for f in ("bar", "arms", "bulge", "edge_on", "merger")}
+    base.update(values)
+    return pd.DataFrame({f"visibility_{f}": [v] * n for f, v in base.items()})
+
+
+def test_votes_for_a_feature_fall_with_its_visibility():
+    n = 400
+    truth = _truth(_SPIRAL, n, truth_bar="strong", truth_bar_strength=0.8)
+    strong = fraction_column("bar", "strong")
+    arms = fraction_column("has-spiral-arms", "yes")
+    means = {}
+    for v in (60.0, 15.0, 3.0, 0.0):
+        votes = vote_fractions(truth, 21, visibility=_visibility(n, bar=v, arms=v))
+        means[v] = (votes[strong].mean(), votes[arms].mean(), votes[fraction_column("bar", "no")].mean())
+    assert means[60.0][0] > means[15.0][0] + 0.2 > means[3.0][0] + 0.2
+    assert means[60.0][1] > means[15.0][1] + 0.2 > means[3.0][1] + 0.2
+    # an invisible strong bar is voted "no bar", not "weak" or "strong"
+    assert means[0.0][0] < 0.05 and means[0.0][2] > 0.7
+    labels = labels_from_catalog(vote_fractions(truth, 22, visibility=_visibility(n, bar=0.0)))
+    assert labels["bar"].astype(object).eq("strong").sum() == 0
+
+
+def test_merger_votes_follow_the_merger_visibility():
+    n = 300
+    truth = _truth(_SPIRAL, n, truth_merging="merger", truth_tidal_strength=0.7, truth_companion_mag_r=16.0)
+    seen = vote_fractions(truth, 23, visibility=_visibility(n, merger=80.0))
+    unseen = vote_fractions(truth, 23, visibility=_visibility(n, merger=1.0))
+    col = fraction_column("merging", "merger")
+    assert seen[col].mean() > unseen[col].mean() + 0.4
+
+
+def test_without_visibility_the_votes_are_unchanged():
+    truth = _mixed(40)
+    old = vote_fractions(truth, 24)
+    pd.testing.assert_frame_equal(vote_fractions(truth, 24, visibility=None), old)
+    # not measured (NaN) anywhere: the truth-only clarity, draw for draw
+    pd.testing.assert_frame_equal(vote_fractions(truth, 24, visibility=_visibility(len(truth))), old)
+    pd.testing.assert_frame_equal(vote_fractions(truth, 24, visibility={}), old)
+    # measured: different votes
+    assert not vote_fractions(truth, 24, visibility=_visibility(len(truth), bar=1.0, arms=1.0)).equals(old)
+
+
+def test_bad_visibility_is_rejected():
+    truth = _truth(_SPIRAL, 3)
+    with pytest.raises(GalvaeKeyError, match="visibility_merger"):
+        vote_fractions(truth, 0, visibility=_visibility(3).drop(columns=["visibility_merger"]))
+    with pytest.raises(GalvaeValueError, match="non-negative"):
+        vote_fractions(truth, 0, visibility={"bar": [1.0, -1.0, 2.0]})
+    with pytest.raises(GalvaeValueError, match="one value per galaxy"):
+        vote_fractions(truth, 0, visibility={"bar": [1.0, 2.0]})
+    with pytest.raises(GalvaeValueError, match="unknown visibility feature"):
+        vote_fractions(truth, 0, visibility={"ring": [1.0, 1.0, 1.0]})
+    with pytest.raises(GalvaeValueError, match="index of truth"):
+        vote_fractions(truth, 0, visibility=_visibility(3).set_axis([5, 6, 7]))
+    with pytest.raises(GalvaeValueError, match="visibility_half"):
+        QuestionModel("bar", clarity=(0.9, 0.5, 0.9), unsure=(0.1, 0.3, 0.6), order=("strong", "weak", "no"),
+                      visibility="bar", visibility_half=0.0)
+    with pytest.raises(GalvaeValueError, match="absent"):
+        QuestionModel("bar", clarity=(0.9, 0.5, 0.9), unsure=(0.1, 0.3, 0.6), order=("strong", "weak", "no"),
+                      absent="none")

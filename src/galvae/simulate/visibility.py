@@ -37,13 +37,16 @@ through.  With ``Δ_b`` the difference of the two presented images in band
 
     V_f = sqrt( Σ_b Σ_pixels (Δ_b / σ_b)² )
 
-* ``σ_b`` is the presented sky noise: the band's sky sigma per served
-  pixel (in the units of the image, as :func:`render_galaxy` reports it),
-  times the factor by which ``crop_and_resize`` reduces white noise from
-  ``n`` to ``S`` pixels (measured once per ``(n, S)`` on a fixed white-noise
-  field), times the stretch's slope at the sky level (its numerical
-  derivative at flux 0), added in quadrature to the rounding noise of an
-  8-bit image (``1 / (255 √12)``, Galaxy Zoo's images are 8-bit).  Using the
+* ``σ_b`` is the presented sky noise, white-equivalent
+  (:func:`presented_noise`): the band's sky sigma per served pixel (for a
+  band resampled from coarser native pixels, the white noise with the same
+  low-frequency power), times ``S / n`` where the image is brought from
+  ``n`` to ``S < n`` pixels (a sum over the coarser pixels averages the sky
+  as the finer ones do, whatever the resampling filter: the pixel-to-pixel
+  sigma of a resized image is smaller, but its pixels are correlated),
+  times the stretch's slope at the sky level, added in quadrature to the
+  rounding noise of an 8-bit image (``1 / (255 √12)``; Galaxy Zoo's images
+  are 8-bit).  Using the
   sky's slope everywhere means the stretch's compression of bright regions
   lowers a feature's visibility there, as it lowers its contrast on
   screen; a pixel clipped at 1 (a saturated core) shows no feature at all.
@@ -185,19 +188,36 @@ def _stretch_slope(norm: StretchConfig) -> NDArray[np.float64]:
     return np.full(3, 1.0 / 255.0 if norm.kind == "uint8" else 1.0)
 
 
-def _sky_per_served_pixel(survey: SurveyConfig) -> NDArray[np.float64]:
-    """Sky sigma per served pixel in nanomaggies per reference pixel, as render_galaxy reports it."""
+def _sky_per_served_pixel(survey: SurveyConfig, per_pixel: bool) -> NDArray[np.float64]:
+    """Sky sigma per served pixel, nanomaggies per reference pixel.
+
+    ``per_pixel``: each pixel's own sigma, as :func:`render_galaxy` reports
+    it.  Otherwise the *white-equivalent* sigma -- that of white noise with
+    the same power at low spatial frequencies: a band resampled from coarser
+    native pixels (BASS g, r) has correlated served pixels, and sums over
+    many of them average down as the native pixels do, i.e. as white noise
+    of ``sigma_native × served / native scale`` per served pixel.
+    """
     scale = survey.bands[0].pixel_scale_arcsec
     to_ref = (REFERENCE_PIXEL_SCALE / scale) ** 2
     out = np.empty(3)
     for i, band in enumerate(survey.bands):
         ratio = (scale / band.native_pixel_scale_arcsec) ** 2
-        out[i] = band.sky_sigma * ratio * to_ref * (_render._NOISE_KEPT if ratio != 1 else 1.0)
+        if per_pixel:
+            out[i] = band.sky_sigma * ratio * to_ref * (_render._NOISE_KEPT if ratio != 1 else 1.0)
+        else:
+            out[i] = band.sky_sigma * math.sqrt(ratio) * to_ref
     return out
 
 
 def presented_noise(
-    survey: SurveyConfig, *, field_arcsec: float, size: int, stretch: StretchConfig, quantisation: bool = True
+    survey: SurveyConfig,
+    *,
+    field_arcsec: float,
+    size: int,
+    stretch: StretchConfig,
+    quantisation: bool = True,
+    per_pixel: bool = False,
 ) -> NDArray[np.float64]:
     """Per-band sigma of the sky noise in a presented (resized, stretched) image.
 
@@ -211,15 +231,29 @@ def presented_noise(
     stretch : StretchConfig
     quantisation : bool, default True
         Add 8-bit rounding noise in quadrature.
+    per_pixel : bool, default False
+        False: the white-equivalent sigma the visibility uses -- sky noise
+        averaged as it is over smooth features: ``sigma_white × min(1, S / n)``
+        after a resize from ``n`` to ``S`` pixels, whatever the resampling
+        filter.  True: the standard deviation of one presented pixel (the
+        grain seen in the sky), measured once per ``(n, S)`` by passing
+        white noise through :func:`~galvae.data.preprocess.crop_and_resize`;
+        neighbouring pixels of a resized image are correlated, so summing
+        ``(Δ / σ_pixel)²`` over them would overcount.
 
     Returns
     -------
     ndarray, shape (3,)
-        g, r, z sigma in the presented image's [0, 1] units.
+        g, r, z sigma in the presented image's [0, 1] units (the stretch's
+        slope at the sky level times the flux sigma).
     """
     n = served_size(field_arcsec, survey.bands[0])
-    factor = _resize_noise_factor(n, int(size)) if size < n else 1.0
-    sigma = _sky_per_served_pixel(survey) * factor * _stretch_slope(stretch)
+    size = int(size)
+    if per_pixel:
+        factor = _resize_noise_factor(n, size) if size < n else 1.0
+    else:
+        factor = min(1.0, size / n)
+    sigma = _sky_per_served_pixel(survey, per_pixel) * factor * _stretch_slope(stretch)
     if quantisation:
         sigma = np.sqrt(sigma**2 + _QUANTISATION_SIGMA**2)
     return sigma
