@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_guard_arguments", "add_hardware_arguments", "register", "run"]
+__all__ = ["add_guard_arguments", "add_hardware_arguments", "add_likelihood_arguments", "register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--activation", default="leaky_relu", choices=("leaky_relu", "relu"),
                    help="activation of the encoder/decoder blocks (default leaky_relu)")
     p.add_argument("--kl-warmup", type=int, default=0, metavar="EPOCHS",
-                   help="variant: ramp k linearly over EPOCHS epochs (default 0, off, as in the paper)")
+                   help="variant: ramp k linearly over EPOCHS epochs (default 0, off, as in the paper); "
+                        "checkpoints and early stopping use the validation loss at the full k")
+    add_likelihood_arguments(p)
     p.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3, the paper's)")
@@ -38,6 +40,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue RUN from RUN/checkpoints/last.ckpt")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.set_defaults(func=run)
+
+
+def add_likelihood_arguments(p: argparse.ArgumentParser) -> None:
+    """--likelihood, --noise-sigma and --learn-sigma, shared by train and sweep."""
+    p.add_argument("--likelihood", default="sum", metavar="{sum,mean,gaussian}",
+                   help="reconstruction term: sum over pixels (the paper's eq. 2 as written; a Gaussian decoder "
+                        "with sigma^2 = 1/2), mean over pixels, or gaussian: the negative log-likelihood of a "
+                        "decoder with noise sigma per band, whose k = 1 is the true ELBO (default sum)")
+    p.add_argument("--noise-sigma", type=float, nargs=3, default=None, metavar=("G", "R", "Z"),
+                   help="sigma of the gaussian decoder per band (default: estimated from the stores' sky pixels)")
+    p.add_argument("--learn-sigma", action="store_true",
+                   help="learn the gaussian decoder's sigma per band (initial value: --noise-sigma or the estimate)")
 
 
 def add_hardware_arguments(p: argparse.ArgumentParser) -> None:
@@ -74,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
         kl_weight=args.kl_weight,
         activation=args.activation,
         kl_warmup_epochs=args.kl_warmup,
+        likelihood=args.likelihood,
+        noise_sigma=args.noise_sigma,
+        learn_sigma=args.learn_sigma,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,

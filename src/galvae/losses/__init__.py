@@ -1,14 +1,19 @@
-"""Loss functions: the VAE objective (reconstruction + k · KL) and MMD² for domain adaptation."""
+"""Loss functions: the VAE objective (reconstruction + k · KL), the decoder's noise σ, and MMD² for domain adaptation."""
 
 from __future__ import annotations
 
-from .elbo import ElboTerms, elbo_loss, kl_divergence, reconstruction_error
+from .elbo import LIKELIHOODS, ElboTerms, elbo_loss, kl_divergence, reconstruction_error
 from .mmd import DEFAULT_SCALES, median_bandwidth, mmd2, mmd2_unbiased
+from .noise import SIGMA_FLOOR, LearnedSigma, estimate_noise_sigma
 
 __all__ = [
     "DEFAULT_SCALES",
     "ElboTerms",
+    "LIKELIHOODS",
+    "LearnedSigma",
+    "SIGMA_FLOOR",
     "elbo_loss",
+    "estimate_noise_sigma",
     "kl_divergence",
     "median_bandwidth",
     "mmd2",

@@ -1,34 +1,69 @@
-"""The VAE objective: reconstruction error summed over pixels plus k · KL.
+"""The VAE objective: a reconstruction negative log-likelihood plus k · KL.
 
-Reduction
----------
-Per galaxy, the reconstruction term is **summed** over its 3 × S × S pixels
-and the KL divergence of q(z|x) = N(μ, σ²) from the prior N(0, I) is summed
-over the NL latents; the total is averaged over the batch:
+    L = mean_i [ R_i + k · Σ_j KL_ij ],   KL_ij = -½ (1 + log σ²_ij − μ²_ij − σ²_ij)
 
-    L = mean_i [ Σ_pixels ℓ(x̂_i, x_i) + k · Σ_j KL_ij ],
-    KL_ij = -½ (1 + log σ²_ij − μ²_ij − σ²_ij)
+The KL divergence of q(z|x) = N(μ, σ²) from the prior N(0, I) is summed over
+the NL latents of galaxy i; the total is averaged over the batch, so the loss
+scale does not depend on the batch size.  The reconstruction term R_i of a
+galaxy depends on the *likelihood* (``ModelConfig.likelihood``); d = x − x̂
+is the difference of one pixel, b the pixel's band:
 
-With the MSE, this is (up to constants) the negative ELBO of a Gaussian
-likelihood of unit variance per pixel.  Averaging over pixels instead would
-divide the reconstruction term by 3 S² (12 288 at S = 64) while leaving the
-KL term untouched, so with k = 1 the KL would dominate, q(z|x) would collapse
-onto the prior and the latents would carry no information about the galaxy.
-Averaging over the batch keeps the loss scale independent of the batch
-size.
+``"sum"`` (default; galvae's reading of the paper's eq. 2)
+    R_i = Σ_pixels d² (``loss="mse"``) or Σ_pixels |d| (``"mae"``).
+    The paper writes ‖x − x̂‖² + k · KL with k = 1; ‖·‖² is a sum over the
+    pixels, so this is the paper's objective as written, with images in
+    [0, 1].  Up to a constant it is the negative log-likelihood of a
+    Gaussian decoder with σ² = ½ (σ ≈ 0.71; MAE: a Laplace decoder of scale
+    1), an order of magnitude above the sky noise of stretched images
+    (a few hundredths), so with k = 1 the KL term outweighs what a latent
+    can buy in reconstruction and q(z|x) collapses onto the prior
+    (posterior collapse; Rybkin et al. 2021, "σ-VAE").  "sum" with weight k
+    is the same objective as "gaussian" at noise σ with weight
+    k_gauss = k / (2σ²): k = 1 here is k_gauss ≈ 310 at σ = 0.04, and the
+    true ELBO at σ = 0.04 is "sum" with k = 2σ² ≈ 0.003.
+``"mean"``
+    R_i = mean over the galaxy's 3 S² pixels of d² (or |d|): the other
+    literal reading of eq. 2 (a framework's default ``reduction="mean"``).
+    It equals "sum" divided by 3 S², i.e. "sum" with k multiplied by 3 S²
+    (12 288 at S = 64): a Gaussian decoder with σ² = 3 S² / 2.  It collapses
+    even harder; kept as a measured alternative.
+``"gaussian"``
+    A calibrated decoder: with ``loss="mse"`` the exact Gaussian negative
+    log-likelihood with one σ_b per band,
+
+        R_i = Σ_pixels [ d² / (2 σ_b²) + log σ_b + ½ log 2π ],
+
+    and with ``loss="mae"`` the Laplace negative log-likelihood of the same
+    standard deviation σ_b (scale β_b = σ_b / √2),
+
+        R_i = Σ_pixels [ |d| / β_b + log 2β_b ].
+
+    σ is either fixed (``ModelConfig.noise_sigma``, by default estimated
+    from the stores' sky pixels by :func:`galvae.losses.estimate_noise_sigma`)
+    or learned (``learn_sigma``, :class:`galvae.losses.LearnedSigma`).  With
+    k = 1 the loss is the true negative ELBO in nats per galaxy (−log p(x)
+    bound of the continuous pixel values); k ≠ 1 is a β-VAE around it.
+    Values may be negative (a density, not a probability).
+
+In every case the KL term and ``kl_weight`` k are the same; only R changes.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
 
 from ..errors import GalvaeValueError
+from ..models.config import LIKELIHOODS
+from .noise import SIGMA_FLOOR
 
-__all__ = ["ElboTerms", "elbo_loss", "kl_divergence", "reconstruction_error"]
+__all__ = ["ElboTerms", "LIKELIHOODS", "elbo_loss", "kl_divergence", "reconstruction_error"]
 
 _LOSSES = ("mse", "mae")
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 class ElboTerms(NamedTuple):
@@ -39,31 +74,78 @@ class ElboTerms(NamedTuple):
     kl: torch.Tensor
 
 
-def reconstruction_error(recon: torch.Tensor, target: torch.Tensor, loss: str = "mse") -> torch.Tensor:
-    """Per-galaxy reconstruction error summed over pixels.
+def _band_sigma(sigma: torch.Tensor | Sequence[float] | float | None, like: torch.Tensor) -> torch.Tensor:
+    """σ as a float tensor of shape (C, 1, 1) on ``like``'s device, floored at SIGMA_FLOOR."""
+    if sigma is None:
+        raise GalvaeValueError("the gaussian likelihood needs the noise sigma (one value per band)", None)
+    s = sigma if isinstance(sigma, torch.Tensor) else torch.as_tensor(sigma, dtype=torch.float32)
+    s = s.to(device=like.device, dtype=torch.float32).reshape(-1)
+    n_bands = like.shape[1]
+    if s.numel() == 1:
+        s = s.expand(n_bands)
+    if s.numel() != n_bands:
+        raise GalvaeValueError(f"noise sigma needs one value per band ({n_bands})", tuple(s.tolist()))
+    if not isinstance(sigma, torch.Tensor) and (not bool(torch.isfinite(s).all()) or bool((s <= 0).any())):
+        # plain numbers are checked; a tensor σ (learned) is only floored, without a device sync per step
+        raise GalvaeValueError("noise sigma must be positive and finite", tuple(s.tolist()))
+    return s.clamp_min(SIGMA_FLOOR)[:, None, None]
+
+
+def reconstruction_error(
+    recon: torch.Tensor,
+    target: torch.Tensor,
+    loss: str = "mse",
+    *,
+    likelihood: str = "sum",
+    sigma: torch.Tensor | Sequence[float] | float | None = None,
+) -> torch.Tensor:
+    """Per-galaxy reconstruction term R_i of the objective (see the module docstring).
 
     Parameters
     ----------
-    recon, target : Tensor, shape (N, 3, S, S)
+    recon, target : Tensor, shape (N, C, S, S)
+        C = 3 bands for galvae's images.
     loss : {"mse", "mae"}, default "mse"
-        Squared or absolute difference per pixel.
+        Squared or absolute difference per pixel (Gaussian or Laplace decoder).
+    likelihood : {"sum", "mean", "gaussian"}, default "sum"
+        Sum over pixels, mean over pixels, or the negative log-likelihood of a
+        decoder with noise σ.
+    sigma : Tensor or sequence of float or float, optional
+        Noise standard deviation per band, shape (C,) (a scalar is used for
+        every band), floored at 1e-3; required by ``"gaussian"``, ignored
+        otherwise.  Gradients flow to a tensor σ (a learned σ).
 
     Returns
     -------
     Tensor, shape (N,)
+        float32.
 
     Raises
     ------
     GalvaeValueError
-        On an unknown loss or mismatched shapes.
+        On an unknown loss or likelihood, mismatched shapes, or a missing,
+        non-positive or wrongly sized σ for ``"gaussian"``.
     """
     if loss not in _LOSSES:
         raise GalvaeValueError("unknown reconstruction loss", loss, _LOSSES)
+    if likelihood not in LIKELIHOODS:
+        raise GalvaeValueError("unknown likelihood", likelihood, LIKELIHOODS)
     if recon.shape != target.shape:
         raise GalvaeValueError(f"reconstruction shape {tuple(recon.shape)} differs from the target's", tuple(target.shape))
     diff = recon.float() - target.float()
+    if likelihood == "gaussian":
+        if diff.ndim != 4:
+            raise GalvaeValueError("the gaussian likelihood needs images of shape (N, C, S, S)", tuple(diff.shape))
+        s = _band_sigma(sigma, diff)
+        if loss == "mse":
+            per_pixel = diff.square() / (2.0 * s.square()) + torch.log(s) + _HALF_LOG_2PI
+        else:
+            scale = s / math.sqrt(2.0)  # Laplace scale with standard deviation σ
+            per_pixel = diff.abs() / scale + torch.log(2.0 * scale)
+        return per_pixel.flatten(1).sum(dim=1)
     per_pixel = diff.square() if loss == "mse" else diff.abs()
-    return per_pixel.flatten(1).sum(dim=1)
+    flat = per_pixel.flatten(1)
+    return flat.sum(dim=1) if likelihood == "sum" else flat.mean(dim=1)
 
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -80,8 +162,10 @@ def elbo_loss(
     *,
     loss: str = "mse",
     kl_weight: float = 1.0,
+    likelihood: str = "sum",
+    sigma: torch.Tensor | Sequence[float] | float | None = None,
 ) -> ElboTerms:
-    """The training objective: batch mean of (summed reconstruction + k · KL).
+    """The training objective: batch mean of (R_i + k · KL_i).
 
     Parameters
     ----------
@@ -89,7 +173,11 @@ def elbo_loss(
     mu, logvar : Tensor, shape (N, NL)
     loss : {"mse", "mae"}, default "mse"
     kl_weight : float, default 1.0
-        k of the paper's eq. 2.
+        k of the paper's eq. 2 (its meaning under each likelihood: module docstring).
+    likelihood : {"sum", "mean", "gaussian"}, default "sum"
+        Reconstruction term (:func:`reconstruction_error`).
+    sigma : Tensor or sequence of float, optional
+        Noise σ per band, shape (3,); required by ``"gaussian"``.
 
     Returns
     -------
@@ -100,10 +188,11 @@ def elbo_loss(
     Raises
     ------
     GalvaeValueError
-        On an unknown loss, a negative k, or mismatched shapes.
+        On an unknown loss or likelihood, a negative k, mismatched shapes, or
+        a missing or invalid σ for ``"gaussian"``.
     """
     if not kl_weight >= 0:
         raise GalvaeValueError("kl_weight (k) must be a non-negative number", kl_weight)
-    rec = reconstruction_error(recon, target, loss).mean()
+    rec = reconstruction_error(recon, target, loss, likelihood=likelihood, sigma=sigma).mean()
     kl = kl_divergence(mu, logvar).mean()
     return ElboTerms(rec + kl_weight * kl, rec, kl)

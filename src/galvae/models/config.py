@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import GalvaeValueError
 
-__all__ = ["ModelConfig", "ACTIVATIONS", "LOSSES"]
+__all__ = ["ModelConfig", "ACTIVATIONS", "LIKELIHOODS", "LOSSES"]
 
 #: Activation names accepted by :class:`ModelConfig`.
 ACTIVATIONS: tuple[str, ...] = ("leaky_relu", "relu")
 #: Reconstruction losses accepted by :class:`ModelConfig`.
 LOSSES: tuple[str, ...] = ("mse", "mae")
+#: Reconstruction likelihoods accepted by :class:`ModelConfig` (see :mod:`galvae.losses.elbo`).
+LIKELIHOODS: tuple[str, ...] = ("sum", "mean", "gaussian")
 
 
 @dataclass(frozen=True)
@@ -38,20 +41,40 @@ class ModelConfig:
         zero-valued sky pixels of asinh-stretched images.  The final layer
         is always a ReLU, as in the paper.
     loss : {"mse", "mae"}, default "mse"
-        Reconstruction loss, summed over a galaxy's pixels (see
-        :func:`galvae.losses.elbo_loss`).
+        Reconstruction loss per pixel: squared (Gaussian decoder) or absolute
+        (Laplace decoder) difference (see :func:`galvae.losses.elbo_loss`).
     kl_weight : float, default 1.0
-        k, the weight of the KL term (the paper's eq. 2 has k = 1).
+        k, the weight of the KL term (the paper's eq. 2 has k = 1); what it
+        means depends on ``likelihood`` (:mod:`galvae.losses.elbo`).
     kl_warmup_epochs : int, default 0
         β-schedule variant: ramp k linearly from 0 over this many epochs.
-        0 (the paper) uses k from the first step.
+        0 (the paper) uses k from the first step.  The validation loss
+        (best checkpoint, early stopping) is always taken at the full k.
+    likelihood : {"sum", "mean", "gaussian"}, default "sum"
+        Reconstruction term: ``"sum"`` over a galaxy's pixels (the paper's
+        eq. 2 as written; a Gaussian decoder with σ² = ½), ``"mean"`` over
+        them, or ``"gaussian"``, the negative log-likelihood of a decoder
+        with noise σ per band (with ``loss="mae"`` a Laplace decoder of the
+        same standard deviation).  See :mod:`galvae.losses.elbo`.
+    noise_sigma : tuple of 3 float or None, default None
+        σ of the ``"gaussian"`` decoder per band (g, r, z), in the stretched
+        pixel units the model sees; floored at 1e-3 when used.  ``galvae
+        train`` estimates it from the stores' sky pixels when not given
+        (:func:`galvae.losses.estimate_noise_sigma`) and records it here.
+        With ``learn_sigma`` it is the initial value (0.1 when None); in an
+        exported ``model.json`` it is the learned σ of the exported weights.
+    learn_sigma : bool, default False
+        Learn σ (one per band) with the network (σ-VAE); ``"gaussian"`` only.
 
     Raises
     ------
     GalvaeValueError
         On a size that is not a positive multiple of ``2 ** len(channels)``,
         a non-positive latent dimension or channel count, an unknown
-        activation or loss, or a negative k or warm-up.
+        activation, loss or likelihood, a negative k or warm-up, a
+        ``noise_sigma`` that is not 3 positive finite numbers, or
+        ``noise_sigma``/``learn_sigma`` given with a likelihood other than
+        ``"gaussian"``.
     """
 
     size: int = 64
@@ -61,6 +84,9 @@ class ModelConfig:
     loss: Literal["mse", "mae"] = "mse"
     kl_weight: float = 1.0
     kl_warmup_epochs: int = 0
+    likelihood: Literal["sum", "mean", "gaussian"] = "sum"
+    noise_sigma: tuple[float, float, float] | None = None
+    learn_sigma: bool = False
 
     def __post_init__(self) -> None:
         chans = tuple(self.channels)
@@ -84,3 +110,19 @@ class ModelConfig:
         object.__setattr__(self, "kl_weight", float(self.kl_weight))
         if isinstance(self.kl_warmup_epochs, bool) or not isinstance(self.kl_warmup_epochs, int) or self.kl_warmup_epochs < 0:
             raise GalvaeValueError("kl_warmup_epochs must be a non-negative integer", self.kl_warmup_epochs)
+        if self.likelihood not in LIKELIHOODS:
+            raise GalvaeValueError("unknown likelihood", self.likelihood, LIKELIHOODS)
+        if self.noise_sigma is not None:
+            try:
+                sig = tuple(float(v) for v in self.noise_sigma)
+            except (TypeError, ValueError):
+                raise GalvaeValueError("noise_sigma must be 3 positive numbers (g, r, z)", self.noise_sigma) from None
+            if len(sig) != 3 or not all(math.isfinite(v) and v > 0 for v in sig):
+                raise GalvaeValueError("noise_sigma must be 3 positive numbers (g, r, z)", self.noise_sigma)
+            object.__setattr__(self, "noise_sigma", sig)
+        if not isinstance(self.learn_sigma, bool):
+            raise GalvaeValueError("learn_sigma must be True or False", self.learn_sigma)
+        if self.likelihood != "gaussian" and (self.noise_sigma is not None or self.learn_sigma):
+            raise GalvaeValueError(
+                "noise_sigma and learn_sigma apply to likelihood='gaussian' only", self.likelihood, ("gaussian",)
+            )

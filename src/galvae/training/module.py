@@ -1,4 +1,18 @@
-"""LightningModule wrapping the VAE and its objective."""
+"""LightningModule wrapping the VAE and its objective.
+
+The network (:class:`galvae.models.VAE`) and the objective
+(:func:`galvae.losses.elbo_loss`) stay separate: the module owns the decoder
+noise σ of a ``"gaussian"`` likelihood (a fixed buffer, or a learned
+:class:`galvae.losses.LearnedSigma` under ``noise``), so the exported network
+is the same whatever the objective.
+
+Logged per epoch: ``train_loss`` (at the ramped k of a KL warm-up),
+``val_loss``, ``val_recon`` and ``val_kl`` (always at the full k, so a
+warm-up epoch cannot win the best checkpoint or stop training early by its
+smaller k), ``val_active_units`` (Burda et al. 2016: latent dimensions whose
+μ varies over the validation galaxies with variance above 0.01) and, for a
+learned σ, ``noise_sigma_g``, ``noise_sigma_r``, ``noise_sigma_z``.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +23,45 @@ import lightning as L
 import numpy as np
 import torch
 
-from ..config import config_from_dict, config_to_dict
+from ..config import BANDS, config_from_dict, config_to_dict
+from ..errors import GalvaeValueError
 from ..losses.elbo import elbo_loss
+from ..losses.noise import DEFAULT_LEARNED_SIGMA, LearnedSigma
 from ..models.config import ModelConfig
 from ..models.vae import VAE
 
-__all__ = ["RngStateMixin", "VAEModule"]
+__all__ = ["ACTIVE_UNIT_THRESHOLD", "RngStateMixin", "SIGMA_LR_FACTOR", "VAEModule", "active_units"]
+
+#: A latent dimension is active when the variance of its μ over galaxies exceeds this (Burda et al. 2016).
+ACTIVE_UNIT_THRESHOLD: float = 0.01
+#: Learning-rate multiplier of a learned decoder σ: Adam moves a parameter by about lr per step, and
+#: log σ must travel ~1 (e.g. 0.1 → 0.04) within the few hundred steps of a short run.
+SIGMA_LR_FACTOR: float = 10.0
+
+
+def active_units(mu: torch.Tensor | np.ndarray, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
+    """Number of latent dimensions whose μ has a variance over galaxies above ``threshold``.
+
+    Parameters
+    ----------
+    mu : Tensor or ndarray, shape (N, NL)
+        Latent means of N ≥ 2 galaxies.
+    threshold : float, default 0.01
+        Burda et al. (2016)'s threshold on Var_x(E_q[z_d | x]).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    GalvaeValueError
+        If ``mu`` is not 2-d with at least two rows.
+    """
+    m = torch.as_tensor(np.asarray(mu) if not isinstance(mu, torch.Tensor) else mu).double()
+    if m.ndim != 2 or m.shape[0] < 2:
+        raise GalvaeValueError("active units need latent means of shape (N, NL) with N >= 2", tuple(m.shape))
+    return int((m.var(dim=0, correction=0) > threshold).sum())
 
 
 class RngStateMixin:
@@ -49,7 +96,7 @@ class RngStateMixin:
 
 
 class VAEModule(RngStateMixin, L.LightningModule):
-    """Lightning wrapper: Adam on the batch-mean of (summed reconstruction + k · KL).
+    """Lightning wrapper: Adam on the batch mean of (reconstruction term + k · KL).
 
     Parameters
     ----------
@@ -57,7 +104,12 @@ class VAEModule(RngStateMixin, L.LightningModule):
         :class:`ModelConfig` as a plain dict (so that ``save_hyperparameters``
         stores JSON-able values only).
     lr : float, default 1e-3
-        Adam learning rate.
+        Adam learning rate (a learned σ uses ``SIGMA_LR_FACTOR`` × lr).
+
+    Raises
+    ------
+    GalvaeValueError
+        If ``likelihood="gaussian"`` has neither ``noise_sigma`` nor ``learn_sigma``.
 
     Notes
     -----
@@ -72,6 +124,18 @@ class VAEModule(RngStateMixin, L.LightningModule):
         self.config: ModelConfig = config_from_dict(ModelConfig, model_config)
         self.model = VAE(self.config)
         self.lr = float(lr)
+        cfg = self.config
+        self.noise: LearnedSigma | None = None
+        if cfg.likelihood == "gaussian":
+            if cfg.learn_sigma:
+                self.noise = LearnedSigma(cfg.noise_sigma or DEFAULT_LEARNED_SIGMA)
+            elif cfg.noise_sigma is None:
+                raise GalvaeValueError(
+                    "likelihood='gaussian' needs noise_sigma (3 values, g r z) or learn_sigma=True", None)
+            else:
+                self.register_buffer("fixed_sigma", torch.tensor(cfg.noise_sigma, dtype=torch.float32),
+                                     persistent=False)
+        self._val_mu: list[torch.Tensor] = []
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(reconstruction, μ, log σ²) of images (N, 3, S, S)."""
@@ -84,9 +148,21 @@ class VAEModule(RngStateMixin, L.LightningModule):
             return cfg.kl_weight
         return cfg.kl_weight * min(1.0, (self.current_epoch + 1) / cfg.kl_warmup_epochs)
 
+    def sigma(self) -> torch.Tensor | None:
+        """Decoder noise σ per band, shape (3,) (learned or fixed), or None for "sum"/"mean"."""
+        if self.noise is not None:
+            return self.noise()
+        return getattr(self, "fixed_sigma", None)
+
     def _step(self, batch: torch.Tensor, stage: str) -> torch.Tensor:
+        cfg = self.config
         recon, mu, logvar = self.model(batch)
-        terms = elbo_loss(recon, batch, mu, logvar, loss=self.config.loss, kl_weight=self.kl_weight())
+        # Training follows the warm-up's ramped k; validation (best checkpoint, early stopping) the full k.
+        k = self.kl_weight() if stage == "train" else cfg.kl_weight
+        terms = elbo_loss(recon, batch, mu, logvar, loss=cfg.loss, kl_weight=k, likelihood=cfg.likelihood,
+                          sigma=self.sigma())
+        if stage == "val":
+            self._val_mu.append(mu.detach().float().cpu())
         n = batch.shape[0]
         on_step = stage == "train"
         self.log(f"{stage}_loss", terms.loss, prog_bar=True, on_step=on_step, on_epoch=True, batch_size=n)
@@ -100,5 +176,20 @@ class VAEModule(RngStateMixin, L.LightningModule):
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:  # noqa: D102
         return self._step(batch, "val")
 
+    def on_validation_epoch_start(self) -> None:  # noqa: D102
+        self._val_mu = []
+
+    def on_validation_epoch_end(self) -> None:
+        """Log ``val_active_units`` over the epoch's validation galaxies and a learned σ per band."""
+        if sum(len(m) for m in self._val_mu) >= 2:
+            self.log("val_active_units", float(active_units(torch.cat(self._val_mu))))
+        self._val_mu = []
+        if self.noise is not None:
+            for band, value in zip(BANDS, self.noise.values(), strict=True):
+                self.log(f"noise_sigma_{band}", value)
+
     def configure_optimizers(self) -> torch.optim.Optimizer:  # noqa: D102
-        return torch.optim.Adam(self.parameters(), lr=self.lr)
+        groups: list[dict[str, Any]] = [{"params": list(self.model.parameters()), "lr": self.lr}]
+        if self.noise is not None:
+            groups.append({"params": list(self.noise.parameters()), "lr": self.lr * SIGMA_LR_FACTOR})
+        return torch.optim.Adam(groups, lr=self.lr)

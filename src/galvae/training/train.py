@@ -116,6 +116,9 @@ def train(
     kl_weight: float = 1.0,
     activation: str = "leaky_relu",
     kl_warmup_epochs: int = 0,
+    likelihood: str = "sum",
+    noise_sigma: Sequence[float] | None = None,
+    learn_sigma: bool = False,
     epochs: int = 10,
     batch_size: int = 64,
     lr: float = 1e-3,
@@ -152,7 +155,22 @@ def train(
         Activation of the encoder/decoder blocks (see :class:`ModelConfig`).
     kl_warmup_epochs : int, default 0
         β-schedule variant: ramp k linearly over this many epochs (0: off,
-        the paper).
+        the paper).  Checkpoints and early stopping use the validation loss
+        at the full k.
+    likelihood : {"sum", "mean", "gaussian"}, default "sum"
+        Reconstruction term (:mod:`galvae.losses.elbo`): summed over a
+        galaxy's pixels (the paper's eq. 2 as written), their mean, or the
+        negative log-likelihood of a Gaussian decoder with noise σ per band
+        (Laplace with ``loss="mae"``), whose k = 1 is the true ELBO.
+    noise_sigma : sequence of 3 float, optional
+        σ of the ``"gaussian"`` decoder per band (g, r, z); when not given it
+        is estimated from the sky pixels of up to 512 training images
+        (:func:`galvae.losses.estimate_noise_sigma`).  The value used is
+        recorded in ``RUN/config.json``.  With ``learn_sigma``, the initial σ.
+    learn_sigma : bool, default False
+        Learn σ per band with the network (``"gaussian"`` only); the learned
+        value of the exported checkpoint is written to ``model.json``'s
+        ``model_config.noise_sigma``.
     epochs : int, default 10
         Total epochs; with ``resume``, training continues up to this many.
     batch_size : int, default 64
@@ -186,8 +204,9 @@ def train(
     model_config : ModelConfig, optional
         Full architecture for variants (channels, activation, KL warm-up);
         when given, its ``size`` is replaced by the store's (``latent_dim``, ``loss``,
-        ``kl_weight``, ``activation`` and ``kl_warmup_epochs`` are then
-        ignored).
+        ``kl_weight``, ``activation``, ``kl_warmup_epochs``, ``likelihood``,
+        ``noise_sigma`` and ``learn_sigma`` are then ignored; its σ is still
+        estimated when it has ``likelihood="gaussian"`` and no ``noise_sigma``).
     trainer_kwargs : dict, optional
         Extra keyword arguments for ``lightning.Trainer`` (e.g.
         ``limit_train_batches``).
@@ -248,9 +267,16 @@ def train(
     if mcfg is None:
         base = model_config or ModelConfig(
             size=dm.size, latent_dim=latent_dim, loss=loss, kl_weight=kl_weight, activation=activation,
-            kl_warmup_epochs=kl_warmup_epochs,
+            kl_warmup_epochs=kl_warmup_epochs, likelihood=likelihood,
+            noise_sigma=None if noise_sigma is None else tuple(noise_sigma), learn_sigma=learn_sigma,
         )
         mcfg = replace(base, size=dm.size)
+        if mcfg.likelihood == "gaussian" and mcfg.noise_sigma is None:
+            from ..losses.noise import estimate_store_noise_sigma
+
+            mcfg = replace(mcfg, noise_sigma=estimate_store_noise_sigma(stores, dm.train_rows))
+            log.info("noise sigma (g, r, z) estimated from the training stores' sky pixels: %s",
+                     ", ".join(f"{v:.4g}" for v in mcfg.noise_sigma or ()))
     elif mcfg.size != dm.size:
         raise GalvaeValueError(f"store size differs from the resumed model's size {mcfg.size}", dm.size)
     run.mkdir(parents=True, exist_ok=True)
@@ -362,8 +388,11 @@ def _export_best(best_path: Path, module: Any, run: Path, dm: Any, tcfg: TrainCo
 
     state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
     check_finite_weights(state, best_path, "lower the learning rate (lr / --lr) or check the input stores")
-    model = VAE(module.config)
-    model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
+    config = module.config
+    if "noise.log_sigma" in state:  # a learned decoder σ is exported as the model's noise_sigma
+        config = replace(config, noise_sigma=module.noise.sigma_from_state(state["noise.log_sigma"]))
+    model = VAE(config)
+    model.load_state_dict({k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")})
     export_model(
         model, run, normalisation=dm.normalisation, profile=dm.profile,
         training={
