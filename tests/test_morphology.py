@@ -11,7 +11,7 @@ import pytest
 from galvae import GalvaeValueError, labels_from_catalog
 from galvae.data.labels import GZ_DECALS_QUESTIONS, TABLE2_RULES
 from galvae.simulate import MorphologyConfig, sample_truth, vote_fractions
-from galvae.simulate.morphology import BULGE_SIZE_LIMITS
+from galvae.simulate.morphology import BULGE_SIZE_LIMITS, approximate_petro_th50
 
 CATEGORICAL = {
     "truth_smooth_or_featured": "smooth-or-featured",
@@ -83,7 +83,9 @@ def test_continuous_truth_agrees_with_the_classes(truth):
     assert truth["truth_bulge_gr"].mean() > truth["truth_disk_gr"].mean() + 0.2 > truth["truth_arm_gr"].mean() + 0.4
 
 
-def test_mgs_like_magnitudes_redshifts_and_sizes(truth):
+def test_mgs_like_magnitudes_redshifts_and_sizes():
+    """Without the sample's size cut: the MGS magnitude counts and size-magnitude relation."""
+    truth = sample_truth(6000, np.random.default_rng(2), config=MorphologyConfig(min_petro_th50_arcsec=0.0))
     mag = truth["truth_mag_r"]
     assert mag.between(14.0, 17.77).all()
     # Euclidean-like counts N(<m) ∝ 10^(0.6 m): half a magnitude fainter, twice as many
@@ -95,6 +97,30 @@ def test_mgs_like_magnitudes_redshifts_and_sizes(truth):
     bright = mag < 16
     assert truth.loc[bright, "truth_hlr_arcsec"].median() > 1.3 * truth.loc[~bright, "truth_hlr_arcsec"].median()
     assert truth.loc[bright, "truth_redshift"].median() < truth.loc[~bright, "truth_redshift"].median()
+
+
+def test_the_default_sample_has_the_gz_decals_size_cut(truth):
+    """Every galaxy's approximate Petrosian p50 passes 3″; the cut keeps large galaxies and favours bright ones."""
+    p50 = approximate_petro_th50(truth)
+    assert (p50 >= 3.0).all()
+    assert 3.2 < np.median(p50) < 6.0
+    uncut = sample_truth(6000, np.random.default_rng(2), config=MorphologyConfig(min_petro_th50_arcsec=0.0))
+    assert truth["truth_mag_r"].median() < uncut["truth_mag_r"].median() - 0.2
+    # the same galaxy's Petrosian p50, measured on its rendered profile, agrees with the approximation
+    from galvae.simulate import DECALS
+    from galvae.simulate.present import measure_petrosian
+
+    for row in truth.iloc[:6].to_dict("records"):
+        _, p50_measured, _ = measure_petrosian(row, DECALS)
+        assert p50_measured > 0.65 * 3.0, row["truth_hlr_arcsec"]
+
+
+def test_colour_order_and_redshift_trend(truth):
+    """Bulges redder than discs, discs than arms, in every galaxy; red bulges redden with redshift (k-correction)."""
+    assert (truth["truth_bulge_gr"] > truth["truth_disk_gr"]).mean() > 0.99
+    assert (truth["truth_disk_gr"] > truth["truth_arm_gr"]).mean() > 0.99
+    near, far = truth["truth_redshift"] < 0.06, truth["truth_redshift"] > 0.12
+    assert truth.loc[far, "truth_bulge_gr"].mean() > truth.loc[near, "truth_bulge_gr"].mean() + 0.05
 
 
 def test_default_class_frequencies_follow_the_configuration(truth):
@@ -146,6 +172,8 @@ def test_a_changed_prior_changes_the_sample():
         ({"bar": (0.5, 0.5, 0.5)}, r"MorphologyConfig.bar must be probabilities summing to 1"),
         ({"p_smooth": 1.5}, r"MorphologyConfig.p_smooth must be in \[0, 1\]"),
         ({"mag_range": (17.0, 14.0)}, r"mag_range must be \(bright, faint\)"),
+        ({"min_petro_th50_arcsec": -1.0}, r"min_petro_th50_arcsec must be in"),
+        ({"arm_strength": (0.5, 1.2)}, r"arm_strength must be"),
     ],
 )
 def test_config_errors_name_the_field(kwargs, match):

@@ -40,9 +40,10 @@ def _row(**over):
     return row
 
 
-def _render(row, survey=DECALS, *, noise=False, seed=0, fov=FOV):
+def _render(row, survey=DECALS, *, noise=False, seed=0, fov=FOV, neighbours=False):
+    """The galaxy alone by default (neighbours are tested in tests/test_field.py and below)."""
     return render_galaxy(row, survey, fov_arcsec=fov, galaxy_rng=np.random.default_rng(seed),
-                         survey_rng=np.random.default_rng(seed + 1), noise=noise)
+                         survey_rng=np.random.default_rng(seed + 1), noise=noise, neighbours=neighbours)
 
 
 def _moffat_fwhm(image: np.ndarray, scale: float, beta: float) -> float:

@@ -18,7 +18,24 @@ Sources and choices
   relation built from Shen et al. (2003, MNRAS 343, 978): median
   2.5″ × 10^(-0.2 (m - 16.5)) (≈ 1.6″ at the limit, 4″ at r = 14.5),
   log-normal scatter 0.3 in ln, ellipticals 20 % smaller, clipped to
-  0.6-8″.
+  0.6-12″.
+* **Sample selection** (``min_petro_th50_arcsec``, default 3″): the Galaxy
+  Zoo DECaLS sample is drawn from the NASA-Sloan Atlas (NSA v1_0_1) with
+  r < 17.77 and a minimum Petrosian size (Walmsley et al. 2022, §2.1).  We
+  believe the cut is ``petro_th50 > 3″`` but could not verify the exact
+  column (``petro_theta`` vs ``petro_th50``) in a stored copy of the paper;
+  the 200 real GZ DECaLS images in ``shared/data`` settle it empirically:
+  their galaxies fill ~14 % of the frame (median) and their sky noise,
+  which falls with the field (the field is 17 p50 across), implies median
+  fields of ~80″, i.e. p50 ≈ 5″; a p50 > 3″ cut reproduces both, a
+  ``petro_theta`` > 3″ cut (≈ p50 > 1.3″) leaves the simulated galaxies at
+  a third of the real frame fraction (``benchmarks/realism.md``).  Galaxies are
+  given their classes, then their magnitude and size are redrawn until
+  their Petrosian p50, approximated by :func:`approximate_petro_th50`,
+  passes the cut (class frequencies stay as configured) (the PSF term measured
+  with :func:`galvae.data.presentation.petrosian_radii` on Sérsic n = 1-4.5
+  profiles through a 1.2″ Moffat PSF); the cut favours bright galaxies, as
+  the real selection does.
 * **Classes** (approximate GZ DECaLS frequencies, Walmsley et al. 2022,
   MNRAS 509, 3966): 40 % smooth (round 35 %, in-between 50 %, cigar-shaped
   15 %, by projected axis ratio >0.8, 0.45-0.8, <0.45); 60 % featured, with
@@ -26,18 +43,34 @@ Sources and choices
   i ≥ 78°; edge-on bulges rounded 65 %, boxy 12 %, none 23 %; face-on bars
   none 55 %, weak 20 %, strong 25 % (Masters et al. 2011 find ~30 % barred);
   arms in 80 % of face-on discs, with 1/2/3/4/more arms at
-  5/55/20/10/10 % and tight/medium/loose winding (pitch 5-13°, 13-22°,
-  22-40°) at 35/35/30 %; bulge-to-total ratio classes none/small/moderate/
+  5/55/20/10/10 % and tight/medium/loose winding at 35/35/30 %, pitch
+  angles 5-15°, 15-25°, 25-40° (the range of measured pitch angles,
+  Davis et al. 2012, ApJS 199, 33; winding votes against pitch angle,
+  Hart et al. 2017, MNRAS 472, 2263); arm strength (the fraction of the
+  disc light redistributed into the arms) 0.3-0.65 (arm-interarm contrasts
+  of 1-2 mag in optical images, Elmegreen et al. 2011, ApJ 737, 32); bulge-to-total ratio classes none/small/moderate/
   large/dominant (B/T < 0.03, 0.03-0.15, 0.15-0.35, 0.35-0.55, > 0.55) at
-  10/30/35/18/7 %; mergers: none 85 %, minor disturbance 7 %, major
+  10/30/35/18/7 %, bulge effective radius (0.1 + 0.45 B/T) × the disc's
+  half-light radius (0.2-0.8 disc scale lengths; Gadotti 2009, MNRAS 393,
+  1531); mergers: none 85 %, minor disturbance 7 %, major
   disturbance 4 %, merger 4 % (Darg et al. 2010 find a few per cent).
-* **Colours** (observed g - r, r - z at z ≈ 0.1): bulges and ellipticals
-  red (0.78, 0.62: the red sequence of the Legacy Surveys' bright galaxies,
-  e.g. Ruiz-Macias et al. 2020 for DESI BGS), discs bluer (0.50, 0.40),
-  arms and star-forming knots blue (0.28, 0.22), each with 0.05 mag
-  scatter.
-* **Bars**: half-length 0.6-1.2 × the galaxy half-light radius (bars reach
-  about the disc scale length and beyond, Erwin 2005).
+* **Colours** (observed g - r, r - z): bulges and ellipticals red
+  (g - r = 0.80 + 1.0 z, i.e. 0.87 at the sample's median z ≈ 0.07: the
+  red sequence reddened by the k-correction, e.g. Blanton et al. 2003,
+  ApJ 594, 186; r - z 0.62), discs bluer (0.60 + 0.8 z; 0.47), arms and
+  star-forming knots blue (0.36 + 0.6 z; 0.30); levels raised by ~0.05-0.1
+  mag over the textbook values to match the real GZ DECaLS images measured
+  through the same stretch (``benchmarks/realism.md``);
+  each galaxy has one colour offset shared by its components (σ = 0.06)
+  plus 0.04 mag per component, so galaxies differ in colour but keep the
+  order bulge > disc > arms; the real GZ DECaLS images
+  (``benchmarks/realism.md``) set the level: centres g - r ≈ 0.8, outer
+  parts ≈ 0.7 (a sample rich in early-type and ring discs).
+* **Bars**: half-length 0.6-1.2 × the galaxy half-light radius, i.e.
+  1-2 disc scale lengths (Erwin 2005, MNRAS 364, 283); bar strength s sets
+  the bar-to-total ratio 0.25 s of the disc light (weak bars s 0.15-0.4:
+  Bar/T 0.04-0.1; strong s 0.55-1: 0.14-0.25; Gadotti 2009, MNRAS 393,
+  1531 finds Bar/T up to ~0.3, typically 0.1).
 
 ``balance=True`` draws every categorical truth uniformly among its classes
 (smooth/featured 50/50, each Table 2 class of a reached question equally
@@ -55,9 +88,12 @@ import pandas as pd
 
 from ..errors import GalvaeValueError
 
-__all__ = ["MorphologyConfig", "sample_truth", "BULGE_SIZE_LIMITS"]
+__all__ = ["MorphologyConfig", "sample_truth", "approximate_petro_th50", "BULGE_SIZE_LIMITS"]
 
 #: B/T class boundaries for none, small, moderate, large, dominant.
+#: p50² ≈ hlr² + this (arcsec²): the PSF's share of a Petrosian half-light radius (DECaLS r, FWHM ≈ 1.2″).
+_PSF_P50_TERM = 0.85
+
 BULGE_SIZE_LIMITS: dict[str, tuple[float, float]] = {
     "none": (0.0, 0.03),
     "small": (0.03, 0.15),
@@ -84,6 +120,9 @@ class MorphologyConfig:
     merging: tuple[float, float, float, float] = (0.85, 0.07, 0.04, 0.04)
     hlr_at_16p5: float = 2.5
     hlr_scatter: float = 0.3
+    hlr_max: float = 12.0
+    min_petro_th50_arcsec: float = 3.0
+    arm_strength: tuple[float, float] = (0.3, 0.65)
     disk_thickness: tuple[float, float] = (0.08, 0.2)
 
     def __post_init__(self) -> None:
@@ -94,6 +133,13 @@ class MorphologyConfig:
         for name in ("p_smooth", "p_arms"):
             if not 0 <= getattr(self, name) <= 1:
                 raise GalvaeValueError(f"MorphologyConfig.{name} must be in [0, 1]", getattr(self, name))
+        if not (math.isfinite(self.min_petro_th50_arcsec) and 0 <= self.min_petro_th50_arcsec < self.hlr_max):
+            raise GalvaeValueError("MorphologyConfig.min_petro_th50_arcsec must be in [0, hlr_max)",
+                                   self.min_petro_th50_arcsec)
+        a_lo, a_hi = self.arm_strength
+        if not 0 < a_lo <= a_hi < 1:
+            raise GalvaeValueError("MorphologyConfig.arm_strength must be (low, high) with 0 < low <= high < 1",
+                                   self.arm_strength)
         lo, hi = self.mag_range
         if not lo < hi:
             raise GalvaeValueError("MorphologyConfig.mag_range must be (bright, faint)", self.mag_range)
@@ -158,24 +204,35 @@ def sample_truth(
     rng = np.random.default_rng(rng)
     cfg = MorphologyConfig() if config is None else config
     n = int(n)
+    return _sample_all(n, rng, balance, cfg)
 
-    # magnitudes from N(<m) ∝ 10^(a m)
-    a = cfg.count_slope
-    lo, hi = (10 ** (a * m) for m in cfg.mag_range)
-    mag = np.log10(lo + rng.random(n) * (hi - lo)) / a
-    z = np.clip(0.1 * 10 ** (0.2 * (mag - 17.0)) * np.exp(rng.normal(0, 0.3, n)), 0.01, 0.3)
-    hlr = cfg.hlr_at_16p5 * 10 ** (-0.2 * (mag - 16.5)) * np.exp(rng.normal(0, cfg.hlr_scatter, n))
+
+def approximate_petro_th50(truth: pd.DataFrame) -> np.ndarray:
+    """Petrosian half-light radius (arcsec) of truth rows, approximated without rendering.
+
+    The light-weighted mean of the bulge's and the disc's half-light radii,
+    added in quadrature to the PSF's share (``p50² ≈ r² + 0.85″²``, DECaLS r
+    FWHM ≈ 1.2″); within ~20 % (median 7 % low) of
+    :func:`galvae.simulate.present.measure_petrosian` on the default sample.
+    """
+    bt = truth["truth_bulge_to_total"].to_numpy(dtype=np.float64)
+    r = (1 - bt) * truth["truth_hlr_arcsec"].to_numpy(dtype=np.float64) + bt * truth[
+        "truth_bulge_hlr_arcsec"].to_numpy(dtype=np.float64)
+    return np.sqrt(r**2 + _PSF_P50_TERM)
+
+
+def _sample_all(n: int, rng: np.random.Generator, balance: bool, cfg: MorphologyConfig) -> pd.DataFrame:
+    """:func:`sample_truth` before the sample's size cut."""
 
     sof = _choice(rng, ("smooth", "featured-or-disk"), (cfg.p_smooth, 1 - cfg.p_smooth), n, balance)
     smooth = sof == "smooth"
     feat = ~smooth
 
+
     # smooth galaxies: projected axis ratio by how-rounded class
     rounded = np.where(smooth, _choice(rng, ("round", "in-between", "cigar-shaped"), cfg.how_rounded, n, balance), None)
     q_limits = {"round": (0.82, 1.0), "in-between": (0.47, 0.78), "cigar-shaped": (0.18, 0.42)}
     q_smooth = _uniform_in(rng, q_limits, np.where(smooth, rounded, "round"))
-    hlr = np.where(smooth, hlr * 0.8, hlr)
-    hlr = np.clip(hlr, 0.6, 8.0)
 
     # discs: isotropic inclinations
     cos_i = rng.random(n)
@@ -206,7 +263,33 @@ def sample_truth(
     bt = np.where(smooth, 1.0, bt)
 
     sersic_n = np.where(smooth, rng.choice([2.5, 3.0, 3.5, 4.0, 4.5], n), rng.choice([1.5, 2.0, 2.5, 3.0, 4.0], n))
-    bulge_hlr = np.where(smooth, hlr, hlr * rng.uniform(0.15, 0.35, n))
+    # bulge effective radius 0.1-0.6 disc scale lengths, larger for larger B/T (Gadotti 2009)
+    bulge_factor = np.where(smooth, 1.0, (0.1 + 0.45 * bt) * rng.uniform(0.8, 1.25, n))
+
+    # magnitudes from N(<m) ∝ 10^(a m), sizes from the size-magnitude relation; a galaxy whose
+    # Petrosian p50 misses the sample's cut redraws its magnitude and size (not its class), so the
+    # class frequencies stay those configured while sizes and magnitudes follow the selection
+    a = cfg.count_slope
+    lo, hi = (10 ** (a * m) for m in cfg.mag_range)
+    mag = np.empty(n)
+    hlr = np.empty(n)
+    todo = np.arange(n)
+    for _ in range(500):
+        k = todo.size
+        if k == 0:
+            break
+        m_try = np.log10(lo + rng.random(k) * (hi - lo)) / a
+        h_try = cfg.hlr_at_16p5 * 10 ** (-0.2 * (m_try - 16.5)) * np.exp(rng.normal(0, cfg.hlr_scatter, k))
+        h_try = np.clip(np.where(smooth[todo], h_try * 0.8, h_try), 0.6, cfg.hlr_max)
+        r = ((1 - bt[todo]) + bt[todo] * bulge_factor[todo]) * h_try
+        ok = np.sqrt(r**2 + _PSF_P50_TERM) >= cfg.min_petro_th50_arcsec
+        mag[todo[ok]], hlr[todo[ok]] = m_try[ok], h_try[ok]
+        todo = todo[~ok]
+    if todo.size:
+        raise GalvaeValueError("MorphologyConfig: too few galaxies pass min_petro_th50_arcsec; lower it",
+                               cfg.min_petro_th50_arcsec)
+    z = np.clip(0.1 * 10 ** (0.2 * (mag - 17.0)) * np.exp(rng.normal(0, 0.3, n)), 0.01, 0.3)
+    bulge_hlr = hlr * bulge_factor
     bulge_q = np.where(smooth, q_smooth, rng.uniform(0.7, 1.0, n))
     bulge_q = np.where(eob == "boxy", rng.uniform(0.55, 0.75, n), bulge_q)
 
@@ -219,9 +302,9 @@ def sample_truth(
         [1, 2, 3, 4, rng.choice([5, 6], n)],
         0,
     )
-    pitch_limits = {"tight": (5.0, 13.0), "medium": (13.0, 22.0), "loose": (22.0, 40.0), "x": (0.0, 0.0)}
+    pitch_limits = {"tight": (5.0, 15.0), "medium": (15.0, 25.0), "loose": (25.0, 40.0), "x": (0.0, 0.0)}
     pitch = np.where(n_arms > 0, _uniform_in(rng, pitch_limits, np.where(n_arms > 0, winding, "x")), np.nan)
-    arm_strength = np.where(n_arms > 0, rng.uniform(0.2, 0.6, n), 0.0)
+    arm_strength = np.where(n_arms > 0, rng.uniform(*cfg.arm_strength, n), 0.0)
 
     merging = _choice(rng, ("none", "minor-disturbance", "major-disturbance", "merger"), cfg.merging, n, balance)
     comp = (merging == "merger") | ((merging == "major-disturbance") & (rng.random(n) < 0.5))
@@ -240,8 +323,10 @@ def sample_truth(
 
     axis_ratio = np.where(smooth, q_smooth, np.where(bt > 0.55, np.maximum(q_disk, bulge_q * 0.9), q_disk))
 
-    def col(mean: float) -> np.ndarray:
-        return mean + rng.normal(0, 0.05, n)
+    redness = rng.normal(0, 0.06, n)  # one offset per galaxy, shared by its components
+
+    def col(mean: float | np.ndarray) -> np.ndarray:
+        return mean + redness + rng.normal(0, 0.04, n)
 
     df = pd.DataFrame(
         {
@@ -277,12 +362,12 @@ def sample_truth(
             "truth_companion_angle_deg": comp_angle,
             "truth_tidal_strength": tidal,
             "truth_shells": shells,
-            "truth_bulge_gr": col(0.78),
+            "truth_bulge_gr": col(0.80 + 1.0 * z),
             "truth_bulge_rz": col(0.62),
-            "truth_disk_gr": col(0.50),
-            "truth_disk_rz": col(0.40),
-            "truth_arm_gr": col(0.28),
-            "truth_arm_rz": col(0.22),
+            "truth_disk_gr": col(0.60 + 0.8 * z),
+            "truth_disk_rz": col(0.47),
+            "truth_arm_gr": col(0.36 + 0.6 * z),
+            "truth_arm_rz": col(0.30),
         }
     )
     for c in df.columns:

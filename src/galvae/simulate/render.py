@@ -9,20 +9,33 @@ sum of GalSim profiles, each with its own colour:
   rounded rectangle), the usual look of a boxy/peanut bulge;
 * **disc**: :class:`galsim.InclinedExponential` with the true inclination
   and thickness (scale height / scale radius), so edge-on discs are thin;
-* **bar**: an elongated Gaussian (a Sérsic n = 0.5; axis ratio 0.25,
-  major-axis σ of half the bar half-length) in the disc plane, projected
-  with the disc, holding 30 % × bar strength of the disc light (so strong
-  bars hold ~16-30 %, weak ones 5-12 %: Gadotti 2009 finds bar-to-total
-  ratios up to ~0.3);
-* **spiral arms and star-forming knots**: a numpy image, made in the disc
-  plane and projected, of ``m`` logarithmic arms of pitch angle ``p``
-  (``[(1 + cos(m (φ - ln(r / r_d) / tan p) + φ0)) / 2]^4`` times an
-  exponential disc with a central hole) plus Gaussian knots along the arm
-  ridges, wrapped in :class:`galsim.InterpolatedImage`; it takes its flux
-  from the disc;
+* **bar**: a flat, Ferrers-like bar (bars have flat major-axis profiles,
+  Elmegreen & Elmegreen 1985, ApJ 288, 438; Ferrers profiles are the usual
+  fit, e.g. Gadotti 2009): a rectangle of 1.7 × the bar half-length by
+  axis ratio 0.25 convolved with a Gaussian of 0.15 half-lengths (a
+  rounded box), in the disc plane, projected with the disc, holding 25 % ×
+  bar strength of the disc light (Bar/T 0.04-0.1 for weak bars, 0.14-0.25
+  for strong ones: Gadotti 2009, MNRAS 393, 1531, finds up to ~0.3), in
+  the bulge's colour (bars hold old stars);
+* **spiral arms and star-forming knots**: the disc light *redistributed*:
+  the smooth disc keeps ``1 - arm strength`` of its light and a numpy
+  image, made in the disc plane and projected, of ``m`` logarithmic arms of
+  pitch angle ``p`` (``[(1 + cos(m (φ - ln(r / r_d) / tan p) + φ0)) / 2]^4``
+  times an exponential disc of the disc's scale length with a central hole
+  out to the bar's end or 0.7 r_d, so arms start at the bar's ends) holds
+  the rest, 30 % of it in Gaussian knots along the arm ridges, wrapped in
+  :class:`galsim.InterpolatedImage`; with strengths 0.3-0.65 the
+  arm-interarm contrast at the arms' peaks is 1-2.5 mag, as measured in
+  optical images (Elmegreen et al. 2011, ApJ 737, 32);
 * **companion** (mergers, some major disturbances): a second Sérsic galaxy;
 * **tidal tails** (two curved streams) or **shells** (arcs on alternate
   sides, for disturbed ellipticals): another numpy layer.
+
+* **neighbours** (``neighbours=True``): stars and background galaxies of
+  the field at realistic densities (:mod:`galvae.simulate.field`), drawn
+  from a stream derived from the galaxy-level one, so both surveys of an
+  overlap galaxy see them at the same positions; not masked, as in real
+  Galaxy Zoo cutouts.
 
 For each band the sum is convolved with the band's PSF (Moffat, Kolmogorov
 or Gaussian, with per-galaxy FWHM scatter) and drawn with GalSim's default
@@ -51,6 +64,7 @@ from numpy.typing import NDArray
 
 from ..config import BANDS
 from ..errors import GalvaeValueError
+from .field import FieldConfig, Source, add_sources, neighbour_profiles, neighbour_rng
 from .surveys import BandConfig, SurveyConfig
 
 __all__ = [
@@ -72,6 +86,8 @@ _LAYER_OVERSAMPLE = 1  # numpy layers are made at REFERENCE_PIXEL_SCALE
 _TRUNC = 6.0
 #: Axis ratio of bars in the disc plane.
 _BAR_Q = 0.25
+#: Bar-to-disc light ratio per unit bar strength.
+_BAR_FRACTION = 0.25
 
 
 def _lanczos_noise_factor(n: int = 3) -> float:
@@ -133,7 +149,8 @@ def _arms_layer(row: Mapping[str, Any], fov: float, rng: np.random.Generator) ->
     tan_p = math.tan(math.radians(row["truth_arm_pitch_deg"]))
     phi0 = rng.uniform(0, 2 * math.pi)
     wave = 0.5 * (1 + np.cos(m * (phi - np.log(r / rd) / tan_p) + phi0))
-    envelope = np.exp(-r / rd) * (1 - np.exp(-((r / (0.7 * rd)) ** 2)))
+    hole = max(0.7 * rd, float(row.get("truth_bar_length_arcsec", 0.0) or 0.0) if row.get("truth_bar_strength", 0) else 0.0)
+    envelope = np.exp(-r / rd) * (1 - np.exp(-((r / hole) ** 2)))
     arms = envelope * wave**4
     total = arms.sum()
     # star-forming knots on the arm ridges: 30 % of the arm light
@@ -240,7 +257,7 @@ def galaxy_profiles(
             out.append((bulge, f_r * bt * bulge_col))
         incl = min(float(row["truth_inclination_deg"]), 89.5)
         arm_frac = float(row["truth_arm_strength"])
-        bar_frac = 0.3 * float(row["truth_bar_strength"])
+        bar_frac = _BAR_FRACTION * float(row["truth_bar_strength"])
         disk_frac = (1 - bt) * (1 - arm_frac - bar_frac)
         disk = galsim.InclinedExponential(
             inclination=incl * galsim.degrees,
@@ -251,9 +268,12 @@ def galaxy_profiles(
         out.append((disk, f_r * disk_frac * disk_col))
         cos_i = math.cos(math.radians(incl))
         if bar_frac > 0:
-            # sigma_major = sigma / sqrt(q) after a unit-area shear of axis ratio q
-            sigma = max(row["truth_bar_length_arcsec"] / 2.0, 0.2) * math.sqrt(_BAR_Q)
-            bar = galsim.Gaussian(sigma=sigma, gsparams=_GSP).shear(q=_BAR_Q, beta=row["truth_bar_angle_deg"] * galsim.degrees)
+            half = max(float(row["truth_bar_length_arcsec"]), 0.3)
+            bar = galsim.Convolve(
+                galsim.Box(width=1.7 * half, height=1.7 * half * _BAR_Q, gsparams=_GSP),
+                galsim.Gaussian(sigma=0.15 * half, gsparams=_GSP),
+                gsparams=_GSP,
+            ).rotate(row["truth_bar_angle_deg"] * galsim.degrees)
             bar = bar.transform(1.0, 0.0, 0.0, cos_i).rotate(pa)
             out.append((bar, f_r * (1 - bt) * bar_frac * bulge_col))
         if arm_frac > 0 and row["truth_n_arms"] > 0:
@@ -306,14 +326,21 @@ def _draw_native(
     psf: galsim.GSObject,
     fov: float,
     rng: np.random.Generator | None,
+    sources: list[Source] | None = None,
+    psf_fwhm: float = 1.0,
 ) -> galsim.Image:
-    """Draw band ``b`` on the native grid (flux per native pixel), with noise when ``rng`` is given."""
+    """Draw band ``b`` on the native grid (flux per native pixel), with noise when ``rng`` is given.
+
+    ``sources`` (neighbours) are drawn on stamps of their own, before the noise.
+    """
     scale = band.native_pixel_scale_arcsec
     n = int(math.ceil(fov / scale)) + (2 if scale != band.pixel_scale_arcsec else 0)
     image = galsim.ImageF(n, n, scale=scale)
     parts = [p * float(f[b]) for p, f in profiles if f[b] > 0]
     if parts:
         galsim.Convolve(galsim.Add(parts) if len(parts) > 1 else parts[0], psf, gsparams=_GSP).drawImage(image=image)
+    if sources:
+        add_sources(image, sources, b, psf, psf_fwhm)
     if rng is not None:
         arr = image.array
         var = band.sky_sigma**2 + np.clip(arr, 0, None) / band.gain
@@ -339,6 +366,8 @@ def render_galaxy(
     galaxy_rng: np.random.Generator,
     survey_rng: np.random.Generator,
     noise: bool = True,
+    neighbours: bool = True,
+    field_config: FieldConfig | None = None,
 ) -> RenderedGalaxy:
     """Render one galaxy in the three bands of ``survey``.
 
@@ -355,12 +384,22 @@ def render_galaxy(
         This survey's randomness: PSF scatter and noise.
     noise : bool, default True
         Add sky and Poisson noise.
+    neighbours : bool, default True
+        Add the field's stars and background galaxies
+        (:func:`galvae.simulate.field.neighbour_profiles`), drawn from a
+        stream derived from ``galaxy_rng``'s state (which is not advanced by
+        it), so they are the same in every survey and whatever features the
+        galaxy has.
+    field_config : FieldConfig, optional
+        Their densities.
 
     Returns
     -------
     RenderedGalaxy
     """
+    nb_rng = neighbour_rng(galaxy_rng) if neighbours else None
     profiles = galaxy_profiles(row, fov_arcsec, galaxy_rng)
+    sources = neighbour_profiles(fov_arcsec, nb_rng, field_config) if nb_rng is not None else None
     bands = survey.bands
     served = {b.pixel_scale_arcsec for b in bands}
     if len(served) != 1:
@@ -371,7 +410,8 @@ def render_galaxy(
     out = []
     sky = np.empty(3)
     for i, band in enumerate(bands):
-        native = _draw_native(profiles, i, band, make_psf(band, fwhm[i]), fov_arcsec, survey_rng if noise else None)
+        native = _draw_native(profiles, i, band, make_psf(band, fwhm[i]), fov_arcsec, survey_rng if noise else None,
+                              sources, float(fwhm[i]))
         out.append(_to_served(native, band, fov_arcsec) * to_ref)
         # resampling turns flux per native pixel into flux per served pixel (× ratio) and
         # Lanczos-3 interpolation of white noise keeps a fraction _NOISE_KEPT of its sigma
