@@ -203,3 +203,87 @@ def test_same_galaxy_rng_gives_the_same_structure_in_every_survey():
 def test_render_point_source_rejects_a_bad_band():
     with pytest.raises(ValueError, match="band.*'i'"):
         render_point_source(DECALS, "i")
+
+
+# --------------------------------------------------------------------------- presented visibility (gz-decals, 64 px)
+
+
+def _present(row, *, noise, seed=0, size=64, survey=DECALS):
+    """The gz-decals presentation of one galaxy alone: its own field, brought to S x S, stretched."""
+    from galvae.data.presentation import GZ_DECALS_STRETCH
+    from galvae.data.preprocess import crop_and_resize, stretch
+    from galvae.simulate.present import presentation_field
+
+    fov = presentation_field(row, survey, "gz-decals", FOV).field_arcsec
+    r = _render(row, survey, noise=noise, seed=seed, fov=fov)
+    return stretch(crop_and_resize(r.image, None, size)[0], GZ_DECALS_STRETCH)
+
+
+def test_a_strong_bar_shows_above_the_noise_at_the_gz_decals_presentation():
+    """Bar minus no bar, inside the bar's region, exceeds the noise there (64 px, presented)."""
+    base = {"truth_hlr_arcsec": 4.0, "truth_mag_r": 16.0, "truth_bulge_to_total": 0.1,
+            "truth_bulge_hlr_arcsec": 0.6, "truth_bar_angle_deg": 60.0}
+    plain = _row(**base)
+    barred = _row(**base, truth_bar_strength=0.8, truth_bar_length_arcsec=4.0)
+    a, b = _present(plain, noise=False), _present(barred, noise=False)
+    noisy = np.stack([_present(barred, noise=True, seed=s) for s in (11, 13, 15)])
+    sigma = (noisy - b).std(axis=0)  # per-pixel noise of the presented image
+    diff = (b - a)[1]  # r band
+    region = diff > 0.5 * diff.max()
+    assert region.sum() >= 6  # the bar covers several output pixels
+    # mean excess over the region, against the noise of that mean
+    assert diff[region].mean() > 5 * sigma[1][region].mean() / math.sqrt(region.sum())
+    # and pixel by pixel it is above the noise at the bar's ridge
+    assert np.median(diff[region] / sigma[1][region]) > 1.0
+
+
+def test_arm_strength_changes_the_m2_mode_of_a_face_on_disc():
+    base = {"truth_hlr_arcsec": 4.0, "truth_mag_r": 15.5, "truth_inclination_deg": 0.0}
+    plain = _row(**base)
+    spiral = _row(**base, truth_n_arms=2, truth_arm_strength=0.6, truth_arm_pitch_deg=20.0)
+    a, b = _present(plain, noise=False, size=128), _present(spiral, noise=False, size=128)
+    n = 128
+    y, x = np.indices((n, n)) - (n - 1) / 2
+    rr, phi = np.hypot(x, y), np.arctan2(y, x)
+
+    def m2(img):
+        """Mean over 2-px annuli (6-30 px) of |m = 2 mode| / annulus light, on the presented r band."""
+        amps = []
+        for lo in range(6, 30, 2):
+            ring = (rr >= lo) & (rr < lo + 2)
+            w = img[1][ring] - img[1].min()
+            amps.append(abs(np.sum(w * np.exp(-2j * phi[ring]))) / np.sum(w))
+        return float(np.mean(amps))
+
+    assert m2(a) < 0.01
+    assert m2(b) > 0.1
+
+
+def test_red_bulge_and_blue_disc_keep_their_colour_order_after_presentation():
+    from galvae.data.presentation import GZ_DECALS_STRETCH
+    from galvae.data.preprocess import inverse_stretch
+
+    row = _row(truth_hlr_arcsec=4.0, truth_mag_r=15.5, truth_bulge_to_total=0.4, truth_bulge_hlr_arcsec=1.0,
+               truth_sersic_n=4.0, truth_bulge_q=0.9, truth_bulge_gr=0.9, truth_disk_gr=0.55)
+    img = inverse_stretch(_present(row, noise=False), GZ_DECALS_STRETCH)
+    n = img.shape[-1]
+    y, x = np.indices((n, n)) - (n - 1) / 2
+    rr = np.hypot(x, y)
+    centre, outer = rr < 2, (rr > 6) & (rr < 14)
+    gr = [-2.5 * math.log10(img[0][m].sum() / img[1][m].sum()) for m in (centre, outer)]
+    assert gr[0] > gr[1] + 0.15
+
+
+def test_neighbours_are_the_same_in_both_surveys_and_do_not_depend_on_the_galaxy_features():
+    row = _row(truth_mag_r=40.0)  # no galaxy: only the field's neighbours
+    fov = 120.0
+    d = _render(row, DECALS, fov=fov, neighbours=True, seed=7).image
+    b = _render(row, BASS_MZLS, fov=fov, neighbours=True, seed=7).image
+    assert d[1].sum() > 0
+    # the same sources at the same places: the r-band images correlate strongly despite different PSFs
+    assert np.corrcoef(d[1].ravel(), b[1].ravel())[0, 1] > 0.8
+    np.testing.assert_allclose(b.sum(axis=(1, 2)), d.sum(axis=(1, 2)), rtol=0.05)
+    # a galaxy with a bar sees the same neighbours as without it (the galaxy stream is not consumed)
+    bright = _row(truth_hlr_arcsec=2.0, truth_mag_r=30.0, truth_bar_strength=0.9, truth_bar_length_arcsec=2.0)
+    c = _render(bright, DECALS, fov=fov, neighbours=True, seed=7).image
+    np.testing.assert_allclose(c, d, atol=1e-4)  # the r = 30 galaxy adds ~1e-3 nmgy in all
