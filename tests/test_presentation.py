@@ -103,6 +103,8 @@ def test_simulate_gz_profile(tmp_path):
     cat = pd.read_parquet(res.catalog)
     assert {"petro_th50", "petro_th90", "petro_theta", "field_arcsec"} <= set(cat.columns)
     np.testing.assert_allclose(cat["field_arcsec"], gz_decals_field(cat["petro_th50"], cat["petro_th90"]))
+    vis = cat[[c for c in cat.columns if c.startswith("visibility_")]]
+    assert vis.shape[1] == 5 and np.isfinite(vis.to_numpy()).all() and (vis.to_numpy() >= 0).all()
     for name in ("decals", "bass_mzls"):
         with ImageStore(res.stores[name]) as st:
             assert st.profile == "gz-decals" and st.normalisation == GZ_DECALS_STRETCH

@@ -46,6 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="comma-separated defect kinds to plant, equally often (default: all, weighted as "
         "galvae.simulate.DefectConfig: bright_star, satellite_trail, missing_band, bleed_trail, chip_edge)",
     )
+    p.add_argument("--votes-from-truth", action="store_true",
+                   help="simulated volunteers vote from the truth (older clarity model) instead of from each "
+                   "feature's measured visibility in the Galaxy Zoo presentation (faster, but votes may name "
+                   "features the pixels do not show)")
     p.add_argument("--balance", action="store_true", help="draw morphology classes uniformly instead of with sky frequencies")
     p.add_argument("--overwrite", action="store_true", help="replace existing stores and catalogue")
     p.set_defaults(func=run)
@@ -76,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         defect_fraction=args.defect_fraction,
         balance=args.balance,
         profile=args.profile,
+        votes_follow_visibility=not args.votes_from_truth,
         **kw,
     )
     res = simulate(args.out, config, workers=args.workers, overwrite=args.overwrite, progress=args.progress)

@@ -48,13 +48,14 @@ from .._io import atomic_path
 from .._version import __version__
 from ..config import BANDS, StretchConfig, config_from_dict, config_to_dict
 from ..data.labels import write_table
-from ..data.presentation import check_profile, profile_stretch
+from ..data.presentation import GZ_DECALS_PIXELS, GZ_DECALS_STRETCH, check_profile, profile_stretch
 from ..data.preprocess import crop_and_resize, stretch
 from ..data.store import ImageStoreWriter
 from ..errors import GalvaeFileError, GalvaeValueError
 from .defects import DefectConfig, assign_defects, plant_defect, sample_star
 from .morphology import MorphologyConfig, sample_truth
 from .present import presentation_field
+from .visibility import VISIBILITY_FEATURES, feature_visibility, visibility_column
 from .render import REFERENCE_PIXEL_SCALE, render_galaxy
 from .surveys import SurveyConfig, resolve_survey, survey_to_dict
 from .votes import vote_fractions
@@ -112,6 +113,13 @@ class SimulationConfig:
         Petrosian radii, measured on its noiseless r-band image) and applies
         the Galaxy Zoo DECaLS stretch, so the stored images are what the
         paper trained on, at S × S.
+    votes_follow_visibility : bool, default True
+        Simulated Galaxy Zoo volunteers recognise a feature with a chance
+        that grows with its measured visibility (S/N of the feature in the
+        Galaxy Zoo presentation, :mod:`galvae.simulate.visibility`;
+        catalogue columns ``visibility_<feature>``), so a bar the pixels do
+        not show is not voted "strong bar".  False: votes from the truth
+        through the older clarity model only (faster: no visibility renders).
     defect_fraction : float, default 0.005
         Fraction of images with a planted defect, per survey.
     star_shared_probability : float, default 0.5
@@ -134,6 +142,7 @@ class SimulationConfig:
     surveys: tuple[str, ...] = ("decals", "bass_mzls")
     fov_arcsec: float = DEFAULT_FOV
     profile: str = "fixed"
+    votes_follow_visibility: bool = True
     defect_fraction: float = 0.005
     star_shared_probability: float = 0.5
     balance: bool = False
@@ -189,11 +198,14 @@ def _init_worker(state: dict[str, Any]) -> None:
     _STATE.update(state)
 
 
-def _render_chunk(task: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _render_chunk(task: tuple[int, int, int]) -> tuple[np.ndarray, ...]:
     """Render galaxies [start, stop) in survey ``s``.
 
-    Returns stretched images, masks, PSF FWHMs and the presentation
-    (field, Petrosian radius, p50, p90) of each galaxy.
+    Returns stretched images, masks, PSF FWHMs, the presentation (field,
+    Petrosian radius, p50, p90) of each galaxy and, for the first survey,
+    the visibility of each feature (:mod:`galvae.simulate.visibility`) at
+    the Galaxy Zoo DECaLS presentation the volunteers saw (424 px, their
+    stretch, on the galaxy's Galaxy Zoo field whatever the store's profile).
     """
     s, start, stop = task
     st = _STATE
@@ -205,6 +217,7 @@ def _render_chunk(task: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, n
     masks = np.zeros((stop - start, size, size), dtype=bool)
     fwhms = np.empty((stop - start, 3))
     present = np.empty((stop - start, 4))
+    vis = np.full((stop - start, len(VISIBILITY_FEATURES)), np.nan)
     dcfg = st["defect_config"]
     for k, i in enumerate(range(start, stop)):
         row = st["rows"][i]
@@ -213,6 +226,14 @@ def _render_chunk(task: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, n
         fov = float(present[k, 0])
         srng = _rng(seed, i, _STREAM_SURVEY, s)
         r = render_galaxy(row, survey, fov_arcsec=fov, galaxy_rng=_rng(seed, i, _STREAM_GALAXY), survey_rng=srng)
+        if s == 0 and st["visibility"]:
+            gz_field = fov if st["profile"] == "gz-decals" else presentation_field(
+                row, survey, "gz-decals", st["fov"]).field_arcsec
+            # the same seed sequence as _rng(seed, i, _STREAM_GALAXY): the knots and tails measured are those drawn
+            v = feature_visibility(row, survey, field_arcsec=gz_field, size=GZ_DECALS_PIXELS,
+                                   stretch=GZ_DECALS_STRETCH, galaxy_rng_seed=[seed, i, _STREAM_GALAXY, 0],
+                                   psf_fwhm=r.psf_fwhm)
+            vis[k] = [v[f] for f in VISIBILITY_FEATURES]
         image = r.image
         mask = None
         kind = defects[i]
@@ -236,7 +257,7 @@ def _render_chunk(task: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, n
         imgs[k] = stretch(flux, norm)
         masks[k] = m
         fwhms[k] = r.psf_fwhm
-    return imgs, masks, fwhms, present
+    return imgs, masks, fwhms, present, vis
 
 
 def _band_mask(image: np.ndarray, mask: np.ndarray, kind: str) -> np.ndarray:
@@ -426,6 +447,7 @@ def simulate(
         "size": config.size,
         "fov": config.fov_arcsec,
         "profile": config.profile,
+        "visibility": config.votes_follow_visibility,
         "seed": seed,
         "stretch": profile_stretch(config.profile),
         "defects": defects,
@@ -433,6 +455,7 @@ def simulate(
     }
     fwhm_cols: dict[str, np.ndarray] = {}
     presentation = np.full((n, 4), np.nan)
+    visibility = np.full((n, len(VISIBILITY_FEATURES)), np.nan)
     total = sum(counts)
     bar = tqdm(total=total, desc="simulate", unit="gal", disable=not progress)
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(state,)) if workers > 1 else None
@@ -456,11 +479,12 @@ def simulate(
                 overwrite=overwrite,
             ) as writer:
                 bar.set_description(f"simulate {survey.name}")
-                for (_, a, b), (imgs, masks, fw, pres) in zip(tasks, results, strict=True):
+                for (_, a, b), (imgs, masks, fw, pres, vis) in zip(tasks, results, strict=True):
                     writer.append(imgs, ids[a:b].tolist(), masks)
                     fwhm[a:b] = fw
                     if s == 0:
                         presentation[a:b] = pres
+                        visibility[a:b] = vis
                     bar.update(b - a)
             for j, band in enumerate(BANDS):
                 fwhm_cols[f"psf_fwhm_{survey.name}_{band}"] = fwhm[:, j]
@@ -483,7 +507,12 @@ def simulate(
     cat["field_arcsec"] = presentation[:, 0]
     if config.profile != "fixed":
         cat["petro_theta"], cat["petro_th50"], cat["petro_th90"] = presentation[:, 1], presentation[:, 2], presentation[:, 3]
-    votes = vote_fractions(cat, np.random.default_rng([seed, 105]))
+    vcols = [visibility_column(f) for f in VISIBILITY_FEATURES]
+    if config.votes_follow_visibility:
+        for j, c in enumerate(vcols):
+            cat[c] = visibility[:, j]
+    votes = vote_fractions(cat, np.random.default_rng([seed, 105]),
+                           visibility=cat[vcols] if config.votes_follow_visibility else None)
     cat = pd.concat([cat, votes], axis=1)
     write_table(cat, catalog_path, overwrite=overwrite)
     # simulation.json holds only what determines the output (no timings, no worker count),
