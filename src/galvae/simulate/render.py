@@ -164,9 +164,15 @@ def _arms_layer(row: Mapping[str, Any], fov: float, rng: np.random.Generator) ->
     sig = rng.uniform(0.15, 0.3, n_knots)
     wk = rng.uniform(0.5, 1.5, n_knots) * np.exp(-rk / rd)
     wk = 0.3 * total * wk / wk.sum()
+    # each knot on a window of ±5 sigma around it (the grid is uniform: x along axis 1, y along axis 0)
+    c0, step, n = x[0, 0], x[0, 1] - x[0, 0], x.shape[0]
     for xi, yi, si, wi in zip(xk, yk, sig, wk, strict=True):
-        g = np.exp(-((x - xi) ** 2 + (y - yi) ** 2) / (2 * si**2))
-        arms += wi * g / g.sum()
+        w = int(math.ceil(5 * si / step))
+        ix, iy = int(round((xi - c0) / step)), int(round((yi - c0) / step))
+        sx, sy = slice(max(ix - w, 0), min(ix + w + 1, n)), slice(max(iy - w, 0), min(iy + w + 1, n))
+        g = np.exp(-((x[sy, sx] - xi) ** 2 + (y[sy, sx] - yi) ** 2) / (2 * si**2))
+        if g.size and g.sum() > 0:
+            arms[sy, sx] += wi * g / g.sum()
     return arms
 
 
