@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from galvae.errors import GalvaeValueError
-from galvae.losses import elbo_loss, kl_divergence, reconstruction_error
+from galvae.losses import (
+    SIGMA_FLOOR,
+    LearnedSigma,
+    elbo_loss,
+    estimate_noise_sigma,
+    kl_divergence,
+    reconstruction_error,
+)
+from galvae.models import ModelConfig
 
 
 def _pair():
@@ -76,3 +85,183 @@ def test_negative_k():
     recon, target = _pair()
     with pytest.raises(GalvaeValueError, match="kl_weight"):
         elbo_loss(recon, target, torch.zeros(2, 1), torch.zeros(2, 1), kl_weight=-1.0)
+
+
+# --- likelihoods: sum (the paper's eq. 2 as written), mean, gaussian/laplace with σ per band -----------------
+
+
+def _random_pair(seed=0, n=3, size=4):
+    gen = torch.Generator().manual_seed(seed)
+    target = torch.rand(n, 3, size, size, generator=gen)
+    recon = torch.rand(n, 3, size, size, generator=gen)
+    return recon, target
+
+
+def test_gaussian_nll_by_hand():
+    recon, target = _random_pair(1, n=2, size=2)
+    sigma = (0.05, 0.2, 0.7)
+    got = reconstruction_error(recon, target, "mse", likelihood="gaussian", sigma=sigma)
+    r, t = recon.double().numpy(), target.double().numpy()
+    expected = []
+    for i in range(2):
+        total = 0.0
+        for b in range(3):
+            for y in range(2):
+                for x in range(2):
+                    d = r[i, b, y, x] - t[i, b, y, x]
+                    total += d * d / (2 * sigma[b] ** 2) + math.log(sigma[b]) + 0.5 * math.log(2 * math.pi)
+        expected.append(total)
+    torch.testing.assert_close(got.double(), torch.tensor(expected, dtype=torch.float64), rtol=2e-6, atol=1e-5)
+
+
+def test_laplace_nll_by_hand():
+    recon, target = _random_pair(2, n=1, size=2)
+    sigma = (0.1, 0.3, 0.5)
+    got = reconstruction_error(recon, target, "mae", likelihood="gaussian", sigma=sigma)
+    r, t = recon.double().numpy(), target.double().numpy()
+    total = 0.0
+    for b in range(3):
+        scale = sigma[b] / math.sqrt(2.0)  # a Laplace of standard deviation σ
+        total += float(abs(r[0, b] - t[0, b]).sum() / scale + 4 * math.log(2 * scale))
+    assert got.item() == pytest.approx(total, rel=2e-6)
+
+
+def test_sum_reproduces_the_old_objective_exactly():
+    recon, target = _random_pair(3)
+    mu, logvar = torch.randn(3, 5, generator=torch.Generator().manual_seed(4)), torch.zeros(3, 5)
+    old_rec = (recon - target).square().flatten(1).sum(dim=1)  # the summed MSE galvae always used
+    assert torch.equal(reconstruction_error(recon, target, "mse", likelihood="sum"), old_rec)
+    assert torch.equal(reconstruction_error(recon, target, "mse"), old_rec)
+    old = old_rec.mean() + 1.5 * kl_divergence(mu, logvar).mean()
+    assert torch.equal(elbo_loss(recon, target, mu, logvar, kl_weight=1.5, likelihood="sum").loss, old)
+    assert torch.equal(elbo_loss(recon, target, mu, logvar, kl_weight=1.5).loss, old)
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae"])
+def test_mean_is_sum_over_3_s_squared(loss):
+    recon, target = _random_pair(5, size=8)
+    total = reconstruction_error(recon, target, loss, likelihood="sum")
+    mean = reconstruction_error(recon, target, loss, likelihood="mean")
+    torch.testing.assert_close(mean, total / (3 * 8 * 8))
+
+
+def test_sum_equals_gaussian_with_half_variance_up_to_a_constant():
+    # "sum" with k is the Gaussian decoder of σ² = ½ (module docstring): same gradients, constant offset.
+    recon, target = _random_pair(6, size=4)
+    s = math.sqrt(0.5)
+    gauss = reconstruction_error(recon, target, likelihood="gaussian", sigma=(s, s, s))
+    const = 3 * 16 * (math.log(s) + 0.5 * math.log(2 * math.pi))
+    torch.testing.assert_close(gauss - const, reconstruction_error(recon, target, likelihood="sum"))
+
+
+def test_learned_sigma_moves_to_the_residual_sigma():
+    gen = torch.Generator().manual_seed(7)
+    true = torch.tensor([0.02, 0.05, 0.15])
+    target = torch.rand(64, 3, 8, 8, generator=gen)
+    recon = target + torch.randn(64, 3, 8, 8, generator=gen) * true[None, :, None, None]
+    rms = (recon - target).square().mean(dim=(0, 2, 3)).sqrt()
+    noise = LearnedSigma(0.3)
+    opt = torch.optim.Adam(noise.parameters(), lr=0.05)
+    for _ in range(400):
+        loss = reconstruction_error(recon, target, likelihood="gaussian", sigma=noise()).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    torch.testing.assert_close(noise(), rms, rtol=0.03, atol=0.0)
+    assert all(abs(v - 0.3) > 0.1 for v in noise.values())
+
+
+def test_learned_sigma_has_a_floor_and_a_gradient_there():
+    noise = LearnedSigma(1e-5)
+    with torch.no_grad():
+        noise.log_sigma.fill_(-50.0)
+    sigma = noise()
+    assert torch.all(sigma >= SIGMA_FLOOR)
+    sigma.sum().backward()
+    assert noise.log_sigma.grad is not None and torch.all(noise.log_sigma.grad != 0)
+    assert LearnedSigma((0.1, 0.2, 0.3)).values() == pytest.approx((0.1, 0.2, 0.3), rel=1e-4)
+
+
+def test_fixed_sigma_is_floored():
+    recon, target = _random_pair(8, n=1, size=2)
+    tiny = reconstruction_error(recon, target, likelihood="gaussian", sigma=torch.full((3,), 1e-6))
+    floor = reconstruction_error(recon, target, likelihood="gaussian", sigma=(SIGMA_FLOOR,) * 3)
+    torch.testing.assert_close(tiny, floor)
+
+
+def test_estimate_noise_sigma_recovers_synthetic_noise():
+    rng = np.random.default_rng(0)
+    true = np.array([0.02, 0.05, 0.03])
+    n, size = 64, 32
+    y, x = np.mgrid[:size, :size] - (size - 1) / 2
+    galaxy = 0.8 * np.exp(-0.5 * (x**2 + y**2) / 4.0**2)  # bright and centred: the frame stays sky
+    images = 0.1 + galaxy[None, None] * rng.uniform(0.5, 1.5, (n, 1, 1, 1))
+    images = images + rng.normal(0.0, 1.0, (n, 3, size, size)) * true[None, :, None, None]
+    est = estimate_noise_sigma(images.astype(np.float32))
+    assert len(est) == 3 and all(isinstance(v, float) for v in est)
+    np.testing.assert_allclose(est, true, rtol=0.10)
+    # a blank (noise-free) image has no measurable noise: the floor, never 0
+    assert estimate_noise_sigma(np.zeros((2, 3, 16, 16))) == (SIGMA_FLOOR,) * 3
+    assert estimate_noise_sigma(torch.from_numpy(images[:4].astype(np.float32))) == pytest.approx(
+        estimate_noise_sigma(images[:4]), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("images", "match"),
+    [
+        (np.zeros((2, 1, 16, 16)), r"shape \(N, 3, S, S\)"),
+        (np.zeros((0, 3, 16, 16)), r"N >= 1"),
+        (np.full((1, 3, 16, 16), np.nan), "non-finite"),
+    ],
+)
+def test_estimate_noise_sigma_rejects_bad_input(images, match):
+    with pytest.raises(GalvaeValueError, match=match):
+        estimate_noise_sigma(images)
+    with pytest.raises(GalvaeValueError, match="border"):
+        estimate_noise_sigma(np.zeros((1, 3, 8, 8)), border=4)
+
+
+def test_unknown_likelihood():
+    recon, target = _pair()
+    with pytest.raises(GalvaeValueError, match=r"unknown likelihood \(got 'poisson'\); accepted: 'sum', 'mean', 'gaussian'"):
+        reconstruction_error(recon, target, likelihood="poisson")
+    with pytest.raises(GalvaeValueError, match=r"unknown likelihood \(got 'gauss'\); accepted: 'sum', 'mean', 'gaussian'"):
+        ModelConfig(likelihood="gauss")
+
+
+def test_gaussian_needs_a_valid_sigma():
+    recon, target = _pair()
+    with pytest.raises(GalvaeValueError, match="gaussian likelihood needs the noise sigma"):
+        reconstruction_error(recon, target, likelihood="gaussian")
+    with pytest.raises(GalvaeValueError, match=r"one value per band \(3\)"):
+        reconstruction_error(recon, target, likelihood="gaussian", sigma=(0.1, 0.2))
+    with pytest.raises(GalvaeValueError, match="positive and finite"):
+        reconstruction_error(recon, target, likelihood="gaussian", sigma=(0.1, 0.0, 0.1))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(likelihood="gaussian", noise_sigma=(0.1, 0.2)), "noise_sigma must be 3 positive numbers"),
+        (dict(likelihood="gaussian", noise_sigma=(0.1, -0.2, 0.1)), "noise_sigma must be 3 positive numbers"),
+        (dict(likelihood="gaussian", noise_sigma=(0.1, float("nan"), 0.1)), "noise_sigma must be 3 positive numbers"),
+        (dict(likelihood="sum", noise_sigma=(0.1, 0.1, 0.1)), "apply to likelihood='gaussian' only.*'sum'"),
+        (dict(likelihood="mean", learn_sigma=True), "apply to likelihood='gaussian' only.*'mean'"),
+        (dict(likelihood="gaussian", learn_sigma=1), "learn_sigma must be True or False"),
+    ],
+)
+def test_model_config_likelihood_options(kwargs, match):
+    with pytest.raises(GalvaeValueError, match=match):
+        ModelConfig(**kwargs)
+
+
+def test_model_config_likelihood_round_trip():
+    from galvae.config import config_from_dict, config_to_dict
+
+    cfg = ModelConfig(likelihood="gaussian", noise_sigma=[0.01, 0.02, 0.03], learn_sigma=True)
+    assert cfg.noise_sigma == (0.01, 0.02, 0.03)
+    assert config_from_dict(ModelConfig, config_to_dict(cfg)) == cfg
+    old = config_to_dict(ModelConfig())
+    for key in ("likelihood", "noise_sigma", "learn_sigma"):  # a run saved before these fields existed
+        old.pop(key)
+    assert config_from_dict(ModelConfig, old).likelihood == "sum"
