@@ -250,3 +250,219 @@ def test_last_checkpoint_is_the_last_epoch_even_when_validation_gets_worse(make_
     best = torch.load(res.best_checkpoint, map_location="cpu", weights_only=True)
     assert last["epoch"] == 2 and last["global_step"] == res.global_step
     assert best["epoch"] < last["epoch"]
+
+
+# --- the likelihood, the warm-up checkpoint rule, active units ------------------------------------------------
+
+
+def _logged(module, monkeypatch):
+    """Replace ``module.log`` by a recorder: name -> float."""
+    logged: dict[str, float] = {}
+    monkeypatch.setattr(module, "log", lambda name, value, **kw: logged.__setitem__(name, float(torch.as_tensor(value).detach())))
+    return logged
+
+
+def test_validation_loss_is_at_the_full_k_during_warm_up(monkeypatch):
+    from galvae.config import config_to_dict
+    from galvae.training.module import VAEModule
+
+    torch.manual_seed(0)
+    # k = 20 ramped over 4 epochs: epoch 0 trains at k = 5, but selects checkpoints at k = 20.
+    module = VAEModule(config_to_dict(ModelConfig(size=16, latent_dim=3, channels=(4, 8, 8), kl_weight=20.0,
+                                                  kl_warmup_epochs=4)))
+    x = torch.from_numpy(blobs(6, 16)[0])
+    logged = _logged(module, monkeypatch)
+    module.eval()
+    module.on_validation_epoch_start()
+    with torch.no_grad():
+        module.validation_step(x, 0)
+        recon, mu, logvar = module.model(x)
+    full = elbo_loss(recon, x, mu, logvar, kl_weight=20.0)
+    ramped = elbo_loss(recon, x, mu, logvar, kl_weight=5.0)
+    assert full.kl.item() > 1e-3  # the two differ by 15 · KL
+    assert logged["val_loss"] == pytest.approx(full.loss.item(), rel=1e-6)
+    assert logged["val_loss"] != pytest.approx(ramped.loss.item(), rel=1e-3)
+    assert logged["val_kl"] == pytest.approx(full.kl.item(), rel=1e-6)
+    assert logged["val_recon"] == pytest.approx(full.reconstruction.item(), rel=1e-6)
+    module.train()
+    torch.manual_seed(1)
+    loss = module.training_step(x, 0)
+    torch.manual_seed(1)
+    recon, mu, logvar = module.model(x)
+    assert loss.item() == pytest.approx(elbo_loss(recon, x, mu, logvar, kl_weight=5.0).loss.item(), rel=1e-6)
+
+
+def test_warm_up_epoch_does_not_win_the_best_checkpoint(blob_store, tmp_path, monkeypatch):
+    # A constructed run: the weights are frozen (lr 1e-12) and the posterior log σ² is set before each
+    # validation, so the reconstruction is the same every epoch and only the KL changes: epoch 0 holds
+    # ~10.5 nats, epoch 1 ~6.8.  At the full k (1) epoch 1 is better; at the warm-up's ramped k (0.01 then
+    # 0.02) epoch 0 would look better.  The best checkpoint must be epoch 1.
+    from galvae.training.module import VAEModule
+
+    start = VAEModule.on_validation_epoch_start
+
+    def set_posterior_variance(self):
+        start(self)
+        fc = self.model.fc_logvar
+        with torch.no_grad():
+            fc.weight.zero_()
+            fc.bias.fill_(-8.0 if self.current_epoch == 0 else -5.5)
+
+    monkeypatch.setattr(VAEModule, "on_validation_epoch_start", set_posterior_variance)
+    res = _train(blob_store, tmp_path / "wu", epochs=2, kl_weight=1.0, kl_warmup_epochs=100, lr=1e-12)
+    rows = [r for r in csv.DictReader((tmp_path / "wu/metrics.csv").read_text().splitlines()) if r.get("val_loss")]
+    assert len(rows) == 2
+    recon = [float(r["val_recon"]) for r in rows]
+    kl = [float(r["val_kl"]) for r in rows]
+    assert recon[0] == pytest.approx(recon[1], rel=1e-6) and kl[0] > kl[1] + 3
+    full = [recon[e] + kl[e] for e in range(2)]
+    ramped = [recon[e] + (e + 1) / 100 * kl[e] for e in range(2)]
+    assert ramped[0] < ramped[1] and full[1] < full[0]  # the case the rule is for
+    np.testing.assert_allclose([float(r["val_loss"]) for r in rows], full, rtol=1e-6)
+    assert res.best_val_loss == pytest.approx(full[1], rel=1e-6)
+    assert _ckpt(res.best_checkpoint)["epoch"] == 1
+    for r in rows:
+        assert 0 <= float(r["val_active_units"]) <= 3
+
+
+def test_active_units_by_hand():
+    from galvae.training.module import active_units
+
+    mu = np.zeros((200, 4))
+    rng = np.random.default_rng(0)
+    mu[:, 0] = rng.normal(0, 1.0, 200)  # variance ~1: active
+    mu[:, 1] = rng.normal(0, 0.2, 200)  # ~0.04: active
+    mu[:, 2] = rng.normal(0, 0.05, 200)  # ~0.0025: inactive
+    mu[:, 3] = 5.0  # constant: inactive whatever its value
+    assert active_units(mu) == 2
+    assert active_units(torch.from_numpy(mu)) == 2
+    assert active_units(mu, threshold=1e-4) == 3
+    with pytest.raises(GalvaeValueError, match=r"N >= 2"):
+        active_units(mu[:1])
+
+
+def test_gaussian_module_needs_sigma():
+    from galvae.config import config_to_dict
+    from galvae.training.module import VAEModule
+
+    with pytest.raises(GalvaeValueError, match="needs noise_sigma.*or learn_sigma"):
+        VAEModule(config_to_dict(ModelConfig(size=16, latent_dim=2, likelihood="gaussian")))
+    learned = VAEModule(config_to_dict(ModelConfig(size=16, latent_dim=2, likelihood="gaussian", learn_sigma=True)))
+    assert learned.noise is not None and learned.noise.values() == pytest.approx((0.1, 0.1, 0.1), rel=1e-4)
+    assert all(not k.startswith("noise") for k in learned.model.state_dict())  # σ is not part of the network
+
+
+def test_train_gaussian_estimates_and_records_sigma(blob_store, tmp_path):
+    from galvae import GalaxyVAE
+    from galvae.losses import estimate_noise_sigma
+
+    res = _train(blob_store, tmp_path / "g", epochs=1, likelihood="gaussian")
+    cfg = json.loads((tmp_path / "g/config.json").read_text())["model"]
+    assert cfg["likelihood"] == "gaussian" and cfg["learn_sigma"] is False
+    split = json.loads((tmp_path / "g/split.json").read_text())
+    rows = [int(i[1:]) for i in split["train_ids"]]
+    expected = estimate_noise_sigma(blobs(24, 16, seed=1)[0][sorted(rows)])
+    assert cfg["noise_sigma"] == pytest.approx(list(expected), rel=1e-5)
+    assert np.isfinite(res.best_val_loss)
+    vae = GalaxyVAE.load(tmp_path / "g")
+    assert vae.meta["model_config"].noise_sigma == pytest.approx(expected, rel=1e-5)
+
+
+def test_train_learned_sigma_is_exported(blob_store, tmp_path):
+    from galvae import GalaxyVAE
+
+    res = _train(blob_store, tmp_path / "l", epochs=2, likelihood="gaussian", learn_sigma=True,
+                 noise_sigma=(0.2, 0.2, 0.2))
+    cfg = json.loads((tmp_path / "l/config.json").read_text())["model"]
+    assert cfg["noise_sigma"] == [0.2, 0.2, 0.2] and cfg["learn_sigma"] is True  # the initial value
+    state = _ckpt(res.best_checkpoint)["state_dict"]
+    assert "noise.log_sigma" in state
+    learned = torch.sqrt(torch.exp(2 * state["noise.log_sigma"]) + 1e-6).tolist()
+    assert all(abs(v - 0.2) > 1e-3 for v in learned)  # it moved
+    meta = json.loads((tmp_path / "l/model.json").read_text())
+    assert meta["model_config"]["noise_sigma"] == pytest.approx(learned, rel=1e-5)
+    rows = [r for r in csv.DictReader((tmp_path / "l/metrics.csv").read_text().splitlines()) if r.get("noise_sigma_g")]
+    assert len(rows) == 2
+    GalaxyVAE.load(tmp_path / "l")  # the exported network loads without the σ parameter
+    resumed = _train(blob_store, tmp_path / "l", epochs=3, resume=True)
+    assert resumed.epochs == 3
+
+
+def test_train_rejects_bad_likelihood(blob_store, tmp_path):
+    with pytest.raises(GalvaeValueError, match=r"unknown likelihood \(got 'l2'\); accepted: 'sum', 'mean', 'gaussian'"):
+        _train(blob_store, tmp_path / "bad", likelihood="l2")
+    with pytest.raises(GalvaeValueError, match="noise_sigma must be 3 positive numbers"):
+        _train(blob_store, tmp_path / "bad2", likelihood="gaussian", noise_sigma=(0.1, 0.1))
+
+
+def test_cli_train_likelihood_options(blob_store, tmp_path, capsys):
+    from galvae.cli import main
+
+    run = tmp_path / "cli"
+    rc = main(["-q", "train", str(blob_store), "--out", str(run), "--latent-dim", "2", "--epochs", "1",
+               "--batch-size", "8", "--accelerator", "cpu", "--likelihood", "gaussian",
+               "--noise-sigma", "0.03", "0.04", "0.05", "--learn-sigma"])
+    assert rc == 0
+    cfg = json.loads((run / "config.json").read_text())["model"]
+    assert cfg["likelihood"] == "gaussian" and cfg["noise_sigma"] == [0.03, 0.04, 0.05] and cfg["learn_sigma"]
+    capsys.readouterr()
+    rc = main(["-q", "train", str(blob_store), "--out", str(tmp_path / "cli2"), "--likelihood", "poisson"])
+    assert rc == 2
+    assert "unknown likelihood (got 'poisson'); accepted: 'sum', 'mean', 'gaussian'" in capsys.readouterr().err
+
+
+def test_sweep_passes_the_likelihood_through(blob_store, tmp_path):
+    from galvae.cli import main
+    from galvae.evaluate.sweep import sweep
+
+    with pytest.raises(GalvaeValueError, match=r"unknown likelihood \(got 'sse'\)"):
+        sweep(blob_store, tmp_path / "x", latent_dims=(2,), losses=("mse",), likelihood="sse", progress=False)
+    assert not (tmp_path / "x" / "nl2_mse").exists()  # refused before training anything
+    rc = main(["-q", "sweep", str(blob_store), "--out", str(tmp_path / "sw"), "--latent-dims", "2", "--losses", "mse",
+               "--epochs", "1", "--batch-size", "8", "--val-fraction", "0.25", "--accelerator", "cpu",
+               "--likelihood", "gaussian", "--learn-sigma"])
+    assert rc == 0
+    cfg = json.loads((tmp_path / "sw/nl2_mse/config.json").read_text())["model"]
+    assert cfg["likelihood"] == "gaussian" and cfg["learn_sigma"] is True and len(cfg["noise_sigma"]) == 3
+    params = json.loads((tmp_path / "sw/sweep.json").read_text())["params"]
+    assert params["likelihood"] == "gaussian" and params["learn_sigma"] is True
+    # the finished gaussian run is reused for the same request, retrained for another likelihood
+    again = sweep(blob_store, tmp_path / "sw", latent_dims=(2,), losses=("mse",), epochs=1, batch_size=8,
+                  val_fraction=0.25, accelerator="cpu", likelihood="gaussian", learn_sigma=True, progress=False)
+    assert not again.table["trained"].iloc[0]
+    other = sweep(blob_store, tmp_path / "sw", latent_dims=(2,), losses=("mse",), epochs=1, batch_size=8,
+                  val_fraction=0.25, accelerator="cpu", likelihood="sum", progress=False)
+    assert other.table["trained"].iloc[0]
+
+
+def test_gaussian_likelihood_keeps_latents_active_where_sum_does_not(tmp_path):
+    # Posterior collapse, measured: the summed MSE (a decoder with σ² = ½) against a Gaussian decoder at the
+    # estimated sky noise, both at k = 1, same data, seed and network (300 simulated 32 px galaxies, 8 epochs,
+    # NL = 32).  Measured on seeds 0-5 with two simulator versions: gaussian 32/32 active units and 61-90 nats
+    # per galaxy; sum 25-31 active units and 2.0-3.4 nats.  Burda's count separates the two only by a few
+    # units: "sum" leaves many dimensions nominally active (a spread of μ of a few tenths against a posterior
+    # σ ≈ 1) that carry almost nothing; the information held (total KL) separates them by 20×.
+    import galvae
+    from galvae.data.store import ImageStore
+    from galvae.losses import kl_divergence
+    from galvae.training.module import active_units
+
+    galvae.simulate(tmp_path / "sim", n_galaxies=300, size=32, overlap=0, seed=0, progress=False)
+    store = tmp_path / "sim" / "decals.h5"
+    with ImageStore(store) as st:
+        x = torch.from_numpy(st.read(np.arange(len(st))))
+    found = {}
+    for likelihood in ("sum", "gaussian"):
+        cfg = ModelConfig(size=32, latent_dim=32, channels=(8, 16, 32), likelihood=likelihood)
+        run = tmp_path / likelihood
+        train(store, run, epochs=8, batch_size=16, lr=2e-3, seed=0, progress=False, accelerator="cpu",
+              model_config=cfg)
+        vae = galvae.GalaxyVAE.load(run)
+        mu = np.asarray(vae.encode(x.numpy()))
+        with torch.no_grad():
+            m, logvar = vae.network.encode(x)
+        found[likelihood] = (active_units(mu), float(kl_divergence(m, logvar).mean()))
+    (au_sum, kl_sum), (au_gauss, kl_gauss) = found["sum"], found["gaussian"]
+    assert au_gauss >= 30, found
+    assert au_sum < au_gauss, found
+    assert kl_gauss >= 30.0 and kl_sum <= 10.0, found

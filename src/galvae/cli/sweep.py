@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .train import add_likelihood_arguments
+
 __all__ = ["register", "run"]
 
 
@@ -33,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--epochs", type=int, default=10, help="epochs per model (default 10)"
     )
+    add_likelihood_arguments(p)
     p.add_argument(
         "--catalog",
         help="GZ DECaLS catalogue (id + fractions) for the SSIM per category (Fig. 4)",
@@ -83,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr,
         seed=args.seed,
         val_fraction=args.val_fraction,
+        likelihood=args.likelihood,
+        noise_sigma=args.noise_sigma,
+        learn_sigma=args.learn_sigma,
         accelerator=args.accelerator,
         device=args.device,
         progress=getattr(args, "progress", True),

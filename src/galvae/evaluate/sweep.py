@@ -236,7 +236,9 @@ def _config_mismatch(run: Path, store_path: str, nl: int, loss: str, train_kw: d
         return "unreadable config.json"
     want: dict[str, Any] = {"latent_dim": nl, "loss": loss}
     if train_kw.get("model_config") is not None:
-        want = {**config_to_dict(train_kw["model_config"]), **want}
+        # None fields (e.g. a noise_sigma that train estimates and records) match whatever was recorded
+        mc = {k: v for k, v in config_to_dict(train_kw["model_config"]).items() if v is not None}
+        want = {**mc, **want}
     hardware = {"accelerator", "devices", "num_workers", "precision", "model_config", "progress"}
     want.update({k: v for k, v in train_kw.items() if k not in hardware and v is not None})
     if data.get("stores") != [store_path]:
@@ -302,6 +304,9 @@ def sweep(
     accelerator: str = "auto",
     device: str = "cpu",
     model_config: Any = None,
+    likelihood: str = "sum",
+    noise_sigma: Sequence[float] | None = None,
+    learn_sigma: bool = False,
     train_kwargs: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> SweepResult:
@@ -328,7 +333,15 @@ def sweep(
     device : str, default "cpu"
         Device for the SSIM evaluation.
     model_config : ModelConfig, optional
-        Architecture variant (its latent_dim and loss are set per pair).
+        Architecture variant (its latent_dim and loss are set per pair, its
+        likelihood, noise_sigma and learn_sigma by the three arguments below).
+    likelihood : {"sum", "mean", "gaussian"}, default "sum"
+        Reconstruction term of every model (:mod:`galvae.losses.elbo`).
+    noise_sigma : sequence of 3 float, optional
+        σ of a ``"gaussian"`` decoder per band; estimated from the store when
+        not given (:func:`galvae.train`).
+    learn_sigma : bool, default False
+        Learn the ``"gaussian"`` decoder's σ.
     train_kwargs : dict, optional
         Further keyword arguments for :func:`galvae.train`.
     progress : bool, default True
@@ -340,8 +353,9 @@ def sweep(
     Raises
     ------
     GalvaeValueError
-        On empty or non-positive latent dimensions, unknown losses or
-        ``evaluate_on``.
+        On empty or non-positive latent dimensions, unknown losses,
+        likelihood or ``evaluate_on``, or likelihood options that do not fit
+        together (:class:`~galvae.models.ModelConfig`).
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -368,6 +382,23 @@ def sweep(
         raise GalvaeValueError(
             "evaluate_on must be 'all' or 'val'", evaluate_on, allowed=("all", "val")
         )
+    from dataclasses import replace
+
+    from ..models.config import ModelConfig
+
+    # validates the likelihood options together, before any model is trained
+    objective = ModelConfig(
+        likelihood=likelihood,
+        noise_sigma=None if noise_sigma is None else tuple(noise_sigma),
+        learn_sigma=learn_sigma,
+    )
+    likelihood_kw = dict(
+        likelihood=objective.likelihood,
+        noise_sigma=objective.noise_sigma,
+        learn_sigma=objective.learn_sigma,
+    )
+    if model_config is not None:
+        model_config = replace(model_config, **likelihood_kw)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     store_path = os.path.abspath(os.fspath(store))
@@ -398,6 +429,7 @@ def sweep(
         val_fraction=val_fraction,
         accelerator=accelerator,
         model_config=model_config,
+        **(likelihood_kw if model_config is None else {}),
         **(train_kwargs or {}),
     )
     records = []
@@ -478,6 +510,9 @@ def sweep(
                 "lr": lr,
                 "seed": seed,
                 "val_fraction": val_fraction,
+                "likelihood": objective.likelihood,
+                "noise_sigma": None if noise_sigma is None else list(objective.noise_sigma or ()),
+                "learn_sigma": objective.learn_sigma,
             },
             "files": files + ["sweep.json"],
         },
