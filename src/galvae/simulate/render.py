@@ -283,7 +283,9 @@ def galaxy_profiles(
             bar = bar.transform(1.0, 0.0, 0.0, cos_i).rotate(pa)
             out.append((bar, f_r * (1 - bt) * bar_frac * bulge_col))
         if arm_frac > 0 and row["truth_n_arms"] > 0:
-            out.append((_interp(_arms_layer(row, fov_arcsec, rng), 1.0), f_r * (1 - bt) * arm_frac * arm_col))
+            layer = _arms_layer(row, fov_arcsec, rng)
+            if layer.sum() > 0:  # a field smaller than the arms (e.g. a visibility cut-out) may hold none of them
+                out.append((_interp(layer, 1.0), f_r * (1 - bt) * arm_frac * arm_col))
         main_col = disk_col
     if np.isfinite(row["truth_companion_mag_r"]):
         f_c = 10 ** (-0.4 * (row["truth_companion_mag_r"] - 22.5))
@@ -295,7 +297,9 @@ def galaxy_profiles(
         out.append((comp.shift(sep * math.cos(ang), sep * math.sin(ang)), f_c * bulge_col))
     if row["truth_tidal_strength"] > 0:
         frac = 0.12 * float(row["truth_tidal_strength"])
-        out.append((_interp(_tidal_layer(row, fov_arcsec, rng), 1.0), f_r * frac * main_col))
+        layer = _tidal_layer(row, fov_arcsec, rng)
+        if layer.sum() > 0:  # tails or shells wholly outside a small field add nothing
+            out.append((_interp(layer, 1.0), f_r * frac * main_col))
     return out
 
 
