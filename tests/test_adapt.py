@@ -98,6 +98,13 @@ def test_adaptation_loss_is_eq6():
     assert float(with_pair.loss) == pytest.approx(float(terms.loss) + 2 * pair, rel=1e-6)
     zero = adaptation_loss((rs, xs, ms, ls), (rt, xt, mt, lt), lam=0.0)
     assert float(zero.loss) == pytest.approx(float(es + et), rel=1e-6)
+    # adaptation keeps the VAE's own likelihood: a Gaussian decoder of σ per band
+    sig = (0.02, 0.03, 0.05)
+    gauss = adaptation_loss((rs, xs, ms, ls), (rt, xt, mt, lt), lam=0.0, likelihood="gaussian", sigma=sig)
+    want = elbo_loss(rs, xs, ms, ls, likelihood="gaussian", sigma=sig).loss + elbo_loss(
+        rt, xt, mt, lt, likelihood="gaussian", sigma=sig).loss
+    assert float(gauss.loss) == pytest.approx(float(want), rel=1e-6)
+    assert abs(float(gauss.loss) - float(zero.loss)) > 10 * abs(float(zero.loss))  # the σ's change the scale
 
 
 def test_adaptation_loss_errors():

@@ -18,7 +18,7 @@ it pulls each galaxy's two latent means together, the per-galaxy MSE that
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
@@ -52,6 +52,8 @@ def adaptation_loss(
     kl_weight: float = 1.0,
     z_source: torch.Tensor | None = None,
     z_target: torch.Tensor | None = None,
+    likelihood: str = "sum",
+    sigma: Any = None,
 ) -> AdaptationTerms:
     """Eq. 6 for one batch of source and one batch of target images.
 
@@ -67,6 +69,12 @@ def adaptation_loss(
         be the same galaxy.  0 (the paper) leaves it out of the loss (it is
         still computed and returned when the batches have equal length).
     loss : {"mse", "mae"}, default "mse"
+    likelihood : {"sum", "mean", "gaussian"}, default "sum"
+        The reconstruction term of each ELBO, as in
+        :func:`galvae.losses.elbo_loss` (the VAE's own, so adaptation keeps
+        the objective the model was trained with).
+    sigma : sequence of 3 float or Tensor, optional
+        The decoder noise σ per band for ``likelihood="gaussian"``.
     kl_weight : float, default 1.0
         k of the paper's eq. 2.
     z_source, z_target : Tensor, optional
@@ -87,8 +95,8 @@ def adaptation_loss(
         raise GalvaeValueError("pair_weight must be a non-negative number", pair_weight)
     rs, xs, mus, lvs = source
     rt, xt, mut, lvt = target
-    es = elbo_loss(rs, xs, mus, lvs, loss=loss, kl_weight=kl_weight)
-    et = elbo_loss(rt, xt, mut, lvt, loss=loss, kl_weight=kl_weight)
+    es = elbo_loss(rs, xs, mus, lvs, loss=loss, kl_weight=kl_weight, likelihood=likelihood, sigma=sigma)
+    et = elbo_loss(rt, xt, mut, lvt, loss=loss, kl_weight=kl_weight, likelihood=likelihood, sigma=sigma)
     a, b = (z_source, z_target) if z_source is not None and z_target is not None else (mus, mut)
     mmd = mmd2_unbiased(a, b)
     if mus.shape == mut.shape:

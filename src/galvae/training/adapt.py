@@ -272,6 +272,8 @@ class DAModule(RngStateMixin, L.LightningModule):
         terms = adaptation_loss(
             (rs, xs, mus, lvs), (rt, xt, mut, lvt), lam=self.lam, pair_weight=self.pair_weight,
             loss=self.config.loss, kl_weight=self.config.kl_weight,
+            # the VAE's own objective; a learned σ was exported into model_config.noise_sigma and stays fixed here
+            likelihood=self.config.likelihood, sigma=self.config.noise_sigma,
             z_source=zs if use_z else None, z_target=zt if use_z else None,
         )
         n = xs.shape[0]
