@@ -137,7 +137,8 @@ def test_stage_failure_leaves_no_mark(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [({"overlap": 5000}, "overlap must be an integer"), ({"n_galaxies": 10}, "at least 50 galaxies"),
-     ({"epochs": 0}, "epochs must be a positive integer"), ({"embedding": "umap"}, "embedding")],
+     ({"epochs": 0}, "epochs must be a positive integer"), ({"embedding": "umap"}, "embedding"),
+     ({"likelihood": "poisson"}, "demo likelihood .*'gaussian'"), ({"profile": "sdss"}, "profile .*'gz-decals'")],
 )
 def test_demo_config_validation(kwargs, match):
     with pytest.raises(GalvaeValueError, match=match):

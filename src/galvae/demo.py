@@ -96,6 +96,11 @@ class DemoConfig:
     n_mocks : int, default 16
     embedding : {"both", "pca", "tsne"}, default "both"
         Latent-space maps in the report.
+    profile : {"fixed", "gz-decals"}, default "fixed"
+        Presentation of the simulated images (:mod:`galvae.data.presentation`).
+    likelihood : {"sum", "mean", "gaussian"}, default "sum"
+        Reconstruction term of the VAE (:class:`galvae.ModelConfig`), for the
+        main model and the sweep.
     seed : int, default 0
     workers : int, default 2
         Simulation processes.
@@ -124,6 +129,8 @@ class DemoConfig:
     min_galaxies: int = 100
     n_mocks: int = 16
     embedding: str = "both"
+    profile: str = "fixed"
+    likelihood: str = "sum"
     seed: int = 0
     workers: int = 2
     accelerator: str = "auto"
@@ -145,6 +152,12 @@ class DemoConfig:
             raise GalvaeValueError("demo sweep_dims must be positive integers", self.sweep_dims)
         if self.embedding not in ("both", "pca", "tsne"):
             raise GalvaeValueError("demo embedding", self.embedding, ("both", "pca", "tsne"))
+        from .data.presentation import check_profile
+        from .models.config import LIKELIHOODS
+
+        check_profile(self.profile)
+        if self.likelihood not in LIKELIHOODS:
+            raise GalvaeValueError("demo likelihood", self.likelihood, LIKELIHOODS)
 
 
 #: The ``--quick`` configuration: tiny images and few galaxies, for tests and a first look (< 3 minutes).
@@ -329,11 +342,12 @@ def run_demo(
 
     def do_simulate() -> None:
         sim_cfg = SimulationConfig(n_galaxies=cfg.n_galaxies, overlap=cfg.overlap, size=cfg.size, seed=cfg.seed,
-                                   defect_fraction=cfg.defect_fraction)
+                                   defect_fraction=cfg.defect_fraction, profile=cfg.profile)
         run_simulation(data, sim_cfg, workers=cfg.workers, overwrite=True, progress=progress)
 
     st.run(1, "simulate", {"n": cfg.n_galaxies, "overlap": cfg.overlap, "size": cfg.size, "seed": cfg.seed,
-                           "defects": cfg.defect_fraction}, [*stores.values(), catalog], do_simulate)
+                           "defects": cfg.defect_fraction, "profile": cfg.profile}, [*stores.values(), catalog],
+           do_simulate)
 
     def do_labels() -> None:
         write_table(labels_from_catalog(read_catalog(catalog)), labels, overwrite=True)
@@ -342,14 +356,15 @@ def run_demo(
 
     def do_train() -> None:
         train(stores["decals"], run, latent_dim=cfg.latent_dim, epochs=cfg.epochs, seed=cfg.seed, overwrite=True,
-              progress=progress, **hw)
+              likelihood=cfg.likelihood, progress=progress, **hw)
 
-    st.run(3, "train", {"nl": cfg.latent_dim, "epochs": cfg.epochs}, [run / "model.json"], do_train)
+    st.run(3, "train", {"nl": cfg.latent_dim, "epochs": cfg.epochs, "likelihood": cfg.likelihood},
+           [run / "model.json"], do_train)
 
     def do_sweep() -> None:
         _rm(out / "sweep")
         sweep(stores["decals"], out / "sweep", latent_dims=cfg.sweep_dims, losses=("mse",), epochs=cfg.sweep_epochs,
-              catalog=catalog, seed=cfg.seed, device=cfg.device, progress=progress, **hw)
+              catalog=catalog, seed=cfg.seed, device=cfg.device, likelihood=cfg.likelihood, progress=progress, **hw)
 
     st.run(4, "sweep", {"dims": list(cfg.sweep_dims), "epochs": cfg.sweep_epochs}, [out / "sweep" / "sweep.csv"],
            do_sweep)

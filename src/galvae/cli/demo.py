@@ -28,6 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None, help="VAE training epochs (default 15; quick 20)")
     p.add_argument("--adapt-epochs", type=int, default=None, help="domain-adaptation epochs (default 15; quick 6)")
     p.add_argument("--lambda", dest="lam", type=float, default=None, help="MMD² weight of eq. 6 (default 0.5)")
+    p.add_argument("--profile", choices=("fixed", "gz-decals"), default=None,
+                   help="presentation of the simulated images (default fixed; gz-decals = Galaxy Zoo DECaLS fields "
+                   "and stretch, the paper's images)")
+    p.add_argument("--likelihood", default=None,
+                   help="VAE reconstruction term: sum (the paper's eq. 2 as written, default), mean or gaussian "
+                   "(a Gaussian decoder at the stores' sky noise)")
     p.add_argument("--seed", type=int, default=None, help="seed of every stage (default 0)")
     p.add_argument("--workers", type=int, default=None, help="simulation processes (default 2)")
     p.add_argument("--accelerator", default=None, help="lightning accelerator for training: auto, cpu, gpu (default auto)")
@@ -42,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = with_overrides(
         base, n_galaxies=args.n_galaxies, overlap=args.overlap, size=args.size, epochs=args.epochs,
         adapt_epochs=args.adapt_epochs, lam=args.lam, seed=args.seed, workers=args.workers,
+        profile=args.profile, likelihood=args.likelihood,
         accelerator=args.accelerator, device=args.device,
     )
 
