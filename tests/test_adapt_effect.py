@@ -40,6 +40,7 @@ from galvae.evaluate.ssim import ssim
 from galvae.latents.model import GalaxyVAE
 from galvae.losses.mmd import mmd2
 from galvae.simulate.core import simulate
+from galvae.simulate.morphology import MorphologyConfig
 from galvae.simulate.surveys import BandConfig, SurveyConfig
 from galvae.training.adapt import adapt
 from galvae.training.train import train
@@ -74,8 +75,10 @@ def _gap(run, xs: np.ndarray, xt: np.ndarray) -> dict[str, float]:
 def bed(tmp_path_factory):
     """Simulated overlap set, base VAE and its gap; ``adapted(lam)`` runs adapt once per λ (cached)."""
     root = tmp_path_factory.mktemp("adapt_effect")
+    # the Main Galaxy Sample sizes the thresholds were measured on (no Galaxy Zoo DECaLS p50 > 3" cut, which
+    # makes galaxies overflow the fixed 16.8" field at 32 px and shrinks the summed-likelihood latents' scale)
     simulate(root / "sim", n_galaxies=400, overlap=300, size=32, seed=0, workers=2, progress=False,
-             surveys=("decals", SHALLOW))
+             surveys=("decals", SHALLOW), morphology=MorphologyConfig(min_petro_th50_arcsec=0.0))
     src, tgt = root / "sim" / "decals.h5", root / "sim" / "shallow.h5"
     train(src, root / "base", epochs=40, seed=0, progress=False)
     with ImageStore(src) as s, ImageStore(tgt) as t:
