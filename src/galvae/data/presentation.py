@@ -35,8 +35,6 @@ decides whether two of them can be combined.
 from __future__ import annotations
 
 import math
-from typing import Any
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -135,8 +133,8 @@ def petrosian_radii(image: ArrayLike, pixel_scale: float, eta: float = 0.2) -> t
     -------
     r_petro, p50, p90 : float
         In arcsec.  When the ratio never falls to ``eta`` inside the image,
-        R_P is taken as half the image side / 2 (the largest aperture
-        that fits) and a warning-worthy but usable value results.
+        R_P is capped so that the 2 R_P aperture still fits in the image
+        (draw a larger image for such a galaxy).
 
     Raises
     ------
@@ -208,10 +206,7 @@ def check_same_presentation(
         )
     if norm_a != norm_b:
         raise GalvaeValueError(
-            f"{what_a} has normalisation {_describe(norm_a)} but {what_b} has {_describe(norm_b)}",
+            f"{what_a} has normalisation {config_to_dict(norm_a)} but {what_b} has {config_to_dict(norm_b)}",
             (profile_a, profile_b),
         )
 
-
-def _describe(norm: StretchConfig) -> dict[str, Any]:
-    return config_to_dict(norm)
