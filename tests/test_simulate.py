@@ -70,8 +70,9 @@ def test_sky_noise_matches_depth(survey):
     for i, band in enumerate(survey.bands):
         img = _draw_native([], i, band, galsim.Gaussian(fwhm=1.0), 3 * FOV, rng)
         assert img.array.std() == pytest.approx(band.sky_sigma, rel=0.03)
-    # DECaLS g from its 24.0 mag 5-sigma galaxy depth: ~0.0056 nanomaggies per pixel
-    assert DECALS.band("g").sky_sigma == pytest.approx(0.00556, rel=0.01)
+    # DECaLS g from its 24.7 mag 5-sigma depth (simulate/surveys.py): 10**(-0.4 * 2.2) / (5 * sqrt(NEA)) with
+    # NEA = 4 pi ((1.29 / 2.3548)**2 + (0.45 / 1.1774)**2) / 0.262**2 = 81.6 pixels: 0.00292 nanomaggies per pixel
+    assert DECALS.band("g").sky_sigma == pytest.approx(0.00292, rel=0.01)
 
 
 def test_flux_is_conserved_on_the_stamp():
