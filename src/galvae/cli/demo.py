@@ -32,8 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="presentation of the simulated images (default fixed; gz-decals = Galaxy Zoo DECaLS fields "
                    "and stretch, the paper's images)")
     p.add_argument("--likelihood", default=None,
-                   help="VAE reconstruction term: sum (the paper's eq. 2 as written, default), mean or gaussian "
-                   "(a Gaussian decoder at the stores' sky noise)")
+                   help="VAE reconstruction term: gaussian (a Gaussian decoder at the stores' sky noise, default), "
+                   "sum (the paper's eq. 2 as written) or mean")
     p.add_argument("--seed", type=int, default=None, help="seed of every stage (default 0)")
     p.add_argument("--workers", type=int, default=None, help="simulation processes (default 2)")
     p.add_argument("--accelerator", default=None, help="lightning accelerator for training: auto, cpu, gpu (default auto)")
