@@ -13,6 +13,7 @@ on one line of standard error and exits with status 2.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,6 +23,7 @@ __all__ = [
     "GalvaeFileError",
     "GalvaeKeyError",
     "GalvaeDownloadError",
+    "GalvaeInterruptedError",
 ]
 
 
@@ -119,3 +121,34 @@ class GalvaeDownloadError(GalvaeError, OSError):
 
     def __str__(self) -> str:
         return f"{self.url}: {self.message}"
+
+
+class GalvaeInterruptedError(GalvaeError):
+    """Training stopped on a signal (SIGTERM, SIGUSR1) after writing a checkpoint to resume from.
+
+    Not a failure of the run: ``resume=True`` (``--resume``) continues it.
+    The command line prints the message on one line and exits with
+    ``128 + signal number`` (143 for SIGTERM), the status of a process
+    ended by that signal.
+
+    Parameters
+    ----------
+    message : str
+        Where it stopped and what to do.
+    signal_name : str
+        ``"SIGTERM"`` or ``"SIGUSR1"``.
+    checkpoint : str or os.PathLike, optional
+        The checkpoint written (None if none could be).
+    """
+
+    def __init__(self, message: str, signal_name: str, checkpoint: str | os.PathLike[str] | None = None) -> None:
+        self.message = message
+        self.signal_name = signal_name
+        self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
+        super().__init__(message)
+
+    @property
+    def exit_status(self) -> int:
+        """``128 + signal number``, or 1 for a name that is not a signal here."""
+        number = getattr(signal, self.signal_name, None)
+        return 128 + int(number) if number is not None else 1

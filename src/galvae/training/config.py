@@ -48,6 +48,11 @@ class TrainConfig:
         Training batches with a NaN/inf loss or gradient that are skipped
         (no optimiser step, a warning each) before training stops with an
         error; see :mod:`galvae.training.guards`.
+    keep_last : int, default 2
+        Newest training states kept in ``RUN/checkpoints``: ``last.ckpt``
+        and ``keep_last - 1`` older ones (``last-1.ckpt``, ...), besides
+        ``best.ckpt``; a damaged ``last.ckpt`` then falls back to them on
+        resume (see :mod:`galvae.training.checkpoints`).
 
     Raises
     ------
@@ -66,6 +71,7 @@ class TrainConfig:
     devices: int | str = 1
     num_workers: int = 0
     max_nonfinite_batches: int = 10
+    keep_last: int = 2
 
     def __post_init__(self) -> None:
         _pos_int("epochs", self.epochs)
@@ -83,6 +89,15 @@ class TrainConfig:
         if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or self.num_workers < 0:
             raise GalvaeValueError("num_workers must be a non-negative integer", self.num_workers)
         check_max_nonfinite_batches(self.max_nonfinite_batches)
+        check_keep_last(self.keep_last)
+
+
+def check_keep_last(value: object) -> int:
+    """Validate ``keep_last`` (a positive integer: ``last.ckpt`` and its older rotations kept)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise GalvaeValueError("keep_last (last.ckpt and the older training states kept beside it) must be a "
+                               "positive integer", value)
+    return value
 
 
 def check_max_nonfinite_batches(value: object) -> int:
@@ -125,7 +140,7 @@ class AdaptConfig:
         hundred pairs the validation loss is dominated by reconstruction
         noise and "best" can pick an almost unadapted early epoch), or the
         lowest validation loss.
-    precision, accelerator, devices, num_workers, max_nonfinite_batches
+    precision, accelerator, devices, num_workers, max_nonfinite_batches, keep_last
         As :class:`TrainConfig`.
 
     Raises
@@ -149,6 +164,7 @@ class AdaptConfig:
     devices: int | str = 1
     num_workers: int = 0
     max_nonfinite_batches: int = 10
+    keep_last: int = 2
 
     def __post_init__(self) -> None:
         if self.export not in ("last", "best"):
@@ -164,7 +180,7 @@ class AdaptConfig:
         TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
                     val_fraction=self.val_fraction, early_stopping=self.early_stopping, precision=self.precision,
                     accelerator=self.accelerator, devices=self.devices, num_workers=self.num_workers,
-                    max_nonfinite_batches=self.max_nonfinite_batches)
+                    max_nonfinite_batches=self.max_nonfinite_batches, keep_last=self.keep_last)
         if self.batch_size < 2:
             raise GalvaeValueError("batch_size must be at least 2 (MMD² compares two points or more per survey)",
                                    self.batch_size)
