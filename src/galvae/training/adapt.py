@@ -11,7 +11,7 @@ The result is a normal run directory::
     RUN_DA/config.json                resolved ModelConfig, AdaptConfig, the base model, stores and surveys
     RUN_DA/matching.json              matched and unmatched ids of the two stores
     RUN_DA/split.json                 seed, validation fraction, train and validation ids (pairs)
-    RUN_DA/checkpoints/{last,best}.ckpt
+    RUN_DA/checkpoints/{last,last-1,best}.ckpt   as ``train``'s (rotation, fallback on resume, SIGTERM)
     RUN_DA/metrics.csv                per-epoch losses: vae_source, vae_target, mmd2, pair_mse
     RUN_DA/model_<survey>.json/.safetensors   shared encoder + that survey's decoder (last epoch by default)
     RUN_DA/model.json                 the source survey's model, listing every decoder
@@ -47,6 +47,7 @@ from ..losses.adaptation import adaptation_loss
 from ..models.config import ModelConfig
 from ..models.da import DomainAdaptationVAE, check_survey_names
 from ..models.vae import reparameterise
+from .checkpoints import check_checkpoint, resumable_loader, resume_candidates, select_resume_checkpoint
 from .config import AdaptConfig
 from .datamodule import EpochSeededSampler, split_ids
 from .guards import check_finite_weights
@@ -214,9 +215,14 @@ class PairedDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        """Shuffled pairs (order seeded by ``seed + epoch``); a last batch of one pair is dropped (MMD² needs two)."""
+        """Shuffled pairs (order seeded by ``seed + epoch``); a last batch of one pair is dropped (MMD² needs two).
+
+        The position in the epoch is saved in checkpoints, so a resume continues mid-epoch
+        (:func:`galvae.training.checkpoints.resumable_loader`).
+        """
         ds = self._pairs("train")
-        return self._loader(ds, EpochSeededSampler(len(ds), self.seed), drop_last=len(ds) % self.batch_size == 1)
+        return resumable_loader(
+            self._loader(ds, EpochSeededSampler(len(ds), self.seed), drop_last=len(ds) % self.batch_size == 1))
 
     def val_dataloader(self) -> DataLoader:
         """Validation pairs in id order."""
@@ -319,6 +325,7 @@ def adapt(
     devices: int | str = 1,
     num_workers: int = 0,
     max_nonfinite_batches: int = 10,
+    keep_last: int = 2,
     source_name: str | None = None,
     target_name: str | None = None,
     resume: bool = False,
@@ -359,14 +366,16 @@ def adapt(
     export : {"last", "best"}, default "last"
         Export the end of the last epoch, or the epoch of lowest validation
         loss (see :class:`AdaptConfig`).
-    precision, accelerator, devices, num_workers, max_nonfinite_batches
+    precision, accelerator, devices, num_workers, max_nonfinite_batches, keep_last
         As :func:`galvae.train`.
     source_name, target_name : str, optional
         Decoder names; default the stores' ``survey`` attributes.
     resume : bool, default False
         Continue ``out`` from its last checkpoint with its saved
-        configuration (only ``epochs`` and the hardware options are taken
-        from the arguments).
+        configuration (only ``epochs``, the hardware options,
+        ``max_nonfinite_batches`` and ``keep_last`` are taken from the
+        arguments); a damaged or foreign ``last.ckpt`` falls back to
+        ``last-1.ckpt``, ..., then ``best.ckpt``, as in :func:`galvae.train`.
     overwrite : bool, default False
         Replace a non-empty ``out``.
     progress : bool, default True
@@ -384,7 +393,10 @@ def adapt(
         other, too few shared ids, or clashing survey names.
     GalvaeFileError
         If ``run`` holds no exported model, ``out`` exists without
-        ``overwrite``/``resume``, or ``resume`` finds no checkpoint.
+        ``overwrite``/``resume``, or ``resume`` finds no usable checkpoint.
+    GalvaeInterruptedError
+        If SIGTERM or SIGUSR1 stopped the fine-tuning (``last.ckpt`` was
+        written at the end of the batch; ``resume=True`` continues there).
     """
     from ..latents.export import check_store_matches, export_model, load_exported
 
@@ -392,10 +404,10 @@ def adapt(
     out = Path(out)
     last = out / "checkpoints" / "last.ckpt"
     hw = dict(precision=precision, accelerator=accelerator, devices=devices, num_workers=num_workers,
-              max_nonfinite_batches=max_nonfinite_batches)
+              max_nonfinite_batches=max_nonfinite_batches, keep_last=keep_last)
     src, tgt = os.path.abspath(os.fspath(source_store)), os.path.abspath(os.fspath(target_store))
     if resume:
-        if not last.is_file():
+        if not resume_candidates(last.parent):
             raise GalvaeFileError(last, "cannot resume: no last checkpoint in this run directory")
         try:
             saved = json.loads((out / "config.json").read_text())
@@ -437,6 +449,10 @@ def adapt(
                                            "or resume=True / --resume)")
             shutil.rmtree(out)
     mcfg: ModelConfig = meta["model_config"]
+    L.seed_everything(acfg.seed, workers=True, verbose=False)
+    module = DAModule(config_to_dict(mcfg), list(surveys), lam=acfg.lam, mmd_on=acfg.mmd_on,
+                      pair_weight=acfg.pair_weight, lr=acfg.lr)
+    resume_from = select_resume_checkpoint(last.parent, expected=module.state_dict()) if resume else None
     out.mkdir(parents=True, exist_ok=True)
     if dm.source_only.size or dm.target_only.size:
         # Source galaxies outside the overlap are the normal case (the overlap is a strip of the
@@ -460,18 +476,15 @@ def adapt(
         "train_ids": dm.ids[dm.train_pos].tolist(), "val_ids": dm.ids[dm.val_pos].tolist(),
     })
 
-    L.seed_everything(acfg.seed, workers=True, verbose=False)
-    module = DAModule(config_to_dict(mcfg), list(surveys), lam=acfg.lam, mmd_on=acfg.mmd_on,
-                      pair_weight=acfg.pair_weight, lr=acfg.lr)
     if not resume:
         module.model.load_state_dict(DomainAdaptationVAE.from_vae(base, surveys).state_dict())
     n_batches = max(1, len(dm.train_pos) // acfg.batch_size)
     trainer, ckpt = fit_lightning(module, dm, out, acfg, n_batches=n_batches, progress=progress,
-                                  resume_from=last if resume else None, trainer_kwargs=trainer_kwargs)
+                                  resume_from=resume_from, trainer_kwargs=trainer_kwargs)
     best_path = Path(ckpt.best_model_path) if ckpt.best_model_path else last
     best = float(ckpt.best_model_score) if ckpt.best_model_score is not None else float("nan")
     exported = last if acfg.export == "last" else best_path
-    state = torch.load(exported, map_location="cpu", weights_only=True)["state_dict"]
+    state = check_checkpoint(exported, finite=False)["state_dict"]
     check_finite_weights(state, exported, f"adaptation diverged: lower the learning rate (lr / --lr, got {acfg.lr!r}) "
                                           "or lambda")
     net = DomainAdaptationVAE(mcfg, surveys)

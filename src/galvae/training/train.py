@@ -4,7 +4,8 @@ Run directory layout::
 
     RUN/config.json              resolved ModelConfig, TrainConfig and data (stores, size, normalisation)
     RUN/split.json               seed, validation fraction, train and validation ids
-    RUN/checkpoints/last.ckpt    end of the latest epoch (used by resume)
+    RUN/checkpoints/last.ckpt    end of the latest epoch, or where a SIGTERM/SIGUSR1 stopped training (used by resume)
+    RUN/checkpoints/last-1.ckpt  the state before it (keep_last - 1 such rotations; resume falls back to them)
     RUN/checkpoints/best.ckpt    lowest validation loss
     RUN/logs/metrics.csv         Lightning's CSV log (copied to RUN/metrics.csv after each fit)
     RUN/logs/tensorboard/        TensorBoard events, when tensorboard is installed
@@ -14,6 +15,7 @@ Run directory layout::
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
@@ -24,11 +26,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .._io import atomic_path
 from .._version import __version__
 from ..config import config_from_dict, config_to_dict
-from ..errors import GalvaeFileError, GalvaeValueError
+from ..errors import GalvaeFileError, GalvaeInterruptedError, GalvaeValueError
 from ..models.config import ModelConfig
+from .checkpoints import (
+    LAST,
+    PreemptionCheckpoint,
+    RotatingCheckpointIO,
+    check_checkpoint,
+    resumable_loader,
+    resume_candidates,
+    select_resume_checkpoint,
+)
 from .config import TrainConfig
+from .datamodule import GalaxyDataModule
 from .guards import NonFiniteGuard, check_finite_weights
 
 __all__ = ["train", "TrainResult"]
@@ -59,6 +72,14 @@ class _DropAdverts(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "litlogger" not in record.getMessage()
+
+
+class _ResumableGalaxyDataModule(GalaxyDataModule):
+    """:class:`GalaxyDataModule` whose training loader resumes mid-epoch (:func:`resumable_loader`)."""
+
+    def train_dataloader(self) -> Any:
+        """Shuffled training batches, order seeded by ``seed + epoch``; position saved in checkpoints."""
+        return resumable_loader(super().train_dataloader())
 
 
 @dataclass(frozen=True)
@@ -130,6 +151,7 @@ def train(
     devices: int | str = 1,
     num_workers: int = 0,
     max_nonfinite_batches: int = 10,
+    keep_last: int = 2,
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
@@ -191,12 +213,18 @@ def train(
     max_nonfinite_batches : int, default 10
         Batches with a NaN/inf loss or gradient skipped before training
         stops with an error (:mod:`galvae.training.guards`).
+    keep_last : int, default 2
+        Training states kept: ``checkpoints/last.ckpt`` and ``keep_last - 1``
+        older ones (``last-1.ckpt``, ...), besides ``best.ckpt``.
     resume : bool, default False
         Continue ``out`` from ``checkpoints/last.ckpt`` (same step, optimiser
-        state and RNG state) using the configuration saved in
-        ``config.json``; only ``epochs``, the hardware options
-        (precision, accelerator, devices, num_workers) and
-        ``max_nonfinite_batches`` are taken from the arguments.
+        state, RNG state and position in the epoch) using the configuration
+        saved in ``config.json``; only ``epochs``, the hardware options
+        (precision, accelerator, devices, num_workers),
+        ``max_nonfinite_batches`` and ``keep_last`` are taken from the
+        arguments.  A damaged or foreign ``last.ckpt`` is skipped (a warning
+        names it and why) for ``last-1.ckpt``, ..., then ``best.ckpt``
+        (:func:`galvae.training.checkpoints.select_resume_checkpoint`).
     overwrite : bool, default False
         Delete an existing non-empty ``out`` first (ignored with ``resume``).
     progress : bool, default True
@@ -209,7 +237,8 @@ def train(
         estimated when it has ``likelihood="gaussian"`` and no ``noise_sigma``).
     trainer_kwargs : dict, optional
         Extra keyword arguments for ``lightning.Trainer`` (e.g.
-        ``limit_train_batches``).
+        ``limit_train_batches``); its ``callbacks`` and ``plugins`` are added
+        to galvae's.
 
     Returns
     -------
@@ -222,23 +251,26 @@ def train(
         resumed run whose stores differ.
     GalvaeFileError
         If ``out`` exists without ``overwrite``/``resume``, or ``resume``
-        finds no checkpoint.
+        finds no usable checkpoint (naming each file and why).
+    GalvaeInterruptedError
+        If SIGTERM or SIGUSR1 stopped training; ``checkpoints/last.ckpt``
+        was written at the end of the batch then, and ``resume=True``
+        continues exactly there.
     """
     import lightning as L
 
     quiet_lightning()
 
     from ..latents.export import export_model
-    from .datamodule import GalaxyDataModule
     from .module import VAEModule
 
     run = Path(out)
     stores = _store_list(store)
     last = run / "checkpoints" / "last.ckpt"
     hw = dict(precision=precision, accelerator=accelerator, devices=devices, num_workers=num_workers,
-              max_nonfinite_batches=max_nonfinite_batches)
+              max_nonfinite_batches=max_nonfinite_batches, keep_last=keep_last)
     if resume:
-        if not last.is_file():
+        if not resume_candidates(last.parent):
             raise GalvaeFileError(last, "cannot resume: no last checkpoint in this run directory")
         try:
             saved = json.loads((run / "config.json").read_text())
@@ -249,7 +281,6 @@ def train(
             raise GalvaeFileError(run / "config.json", f"cannot resume: unreadable run configuration ({exc})") from None
         if saved_stores != stores:
             raise GalvaeValueError(f"resumed run {run} was trained on {saved_stores}, not on", stores)
-        log.info("resuming %s from %s with its saved configuration", run, last)
     else:
         tcfg = TrainConfig(
             epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, val_fraction=val_fraction,
@@ -260,7 +291,7 @@ def train(
                 raise GalvaeFileError(run, "run directory exists and is not empty (pass overwrite=True / --overwrite, or resume=True / --resume)")
             shutil.rmtree(run)
         mcfg = None
-    dm = GalaxyDataModule(
+    dm = _ResumableGalaxyDataModule(
         stores, batch_size=tcfg.batch_size, val_fraction=tcfg.val_fraction, seed=tcfg.seed,
         num_workers=tcfg.num_workers,
     )
@@ -279,6 +310,12 @@ def train(
                      ", ".join(f"{v:.4g}" for v in mcfg.noise_sigma or ()))
     elif mcfg.size != dm.size:
         raise GalvaeValueError(f"store size differs from the resumed model's size {mcfg.size}", dm.size)
+    L.seed_everything(tcfg.seed, workers=True, verbose=False)
+    module = VAEModule(config_to_dict(mcfg), lr=tcfg.lr)
+    resume_from = None
+    if resume:
+        resume_from = select_resume_checkpoint(last.parent, expected=module.state_dict())
+        log.info("resuming %s from %s with its saved configuration", run, resume_from)
     run.mkdir(parents=True, exist_ok=True)
     data = {"stores": stores, "size": dm.size, "normalisation": config_to_dict(dm.normalisation)}
     (run / "config.json").write_text(json.dumps(
@@ -290,11 +327,9 @@ def train(
         "train_ids": dm.ids[dm.train_rows].tolist(), "val_ids": dm.ids[dm.val_rows].tolist(),
     }) + "\n")
 
-    L.seed_everything(tcfg.seed, workers=True, verbose=False)
-    module = VAEModule(config_to_dict(mcfg), lr=tcfg.lr)
     n_batches = max(1, -(-len(dm.train_rows) // tcfg.batch_size))
     trainer, ckpt = fit_lightning(
-        module, dm, run, tcfg, n_batches=n_batches, progress=progress, resume_from=last if resume else None,
+        module, dm, run, tcfg, n_batches=n_batches, progress=progress, resume_from=resume_from,
         trainer_kwargs=trainer_kwargs,
     )
     best_path = Path(ckpt.best_model_path) if ckpt.best_model_path else last
@@ -322,15 +357,37 @@ def fit_lightning(
     """Fit ``module`` with galvae's standard Lightning set-up; return (trainer, checkpoint callback).
 
     Checkpoints ``RUN/checkpoints/best.ckpt`` (lowest ``val_loss``) and
-    ``RUN/checkpoints/last.ckpt`` (end of the latest epoch), CSV (and
-    TensorBoard when installed) logs under ``RUN/logs``, optional early
-    stopping (``tcfg.early_stopping``), progress bar, and the precision,
-    accelerator and devices of ``tcfg``; copies the metrics to
+    ``RUN/checkpoints/last.ckpt`` (end of the latest epoch, rotated to
+    ``last-1.ckpt``, ... up to ``tcfg.keep_last`` states), all written
+    atomically (:class:`~galvae.training.checkpoints.RotatingCheckpointIO`);
+    CSV (and TensorBoard when installed) logs under ``RUN/logs``, optional
+    early stopping (``tcfg.early_stopping``), progress bar, and the
+    precision, accelerator and devices of ``tcfg``; copies the metrics to
     ``RUN/metrics.csv``.  Shared by :func:`train` and :func:`galvae.adapt`.
+
+    Pre-emption uses Lightning's own SIGTERM mechanism (its signal connector
+    sets ``trainer.received_sigterm``; the loops raise ``SIGTERMException``
+    after the current batch), with SIGUSR1 routed to it:
+    :class:`~galvae.training.checkpoints.PreemptionCheckpoint` then writes
+    ``last.ckpt``, and this function raises
+    :class:`~galvae.errors.GalvaeInterruptedError`.  For an exact mid-epoch
+    resume the datamodule's training loader should be a
+    :class:`~galvae.training.checkpoints.ResumableDataLoader`.
+
+    ``resume_from`` (validated beforehand, see
+    :func:`~galvae.training.checkpoints.select_resume_checkpoint`) is loaded
+    with ``weights_only=True``.
+    ``trainer_kwargs`` ``callbacks`` and ``plugins`` are added to galvae's.
+
+    Raises
+    ------
+    GalvaeInterruptedError
+        When SIGTERM or SIGUSR1 stopped training (after writing ``last.ckpt``).
     """
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     ckpt = ModelCheckpoint(
         dirpath=run / "checkpoints", filename="best", monitor="val_loss", mode="min",
@@ -341,7 +398,8 @@ def fit_lightning(
     # saved, so resuming would restart from the best epoch instead of the last one.
     last = ModelCheckpoint(dirpath=run / "checkpoints", filename="last", monitor=None, save_top_k=1,
                            enable_version_counter=False, save_on_train_epoch_end=True)
-    callbacks: list[Any] = [NonFiniteGuard(tcfg.max_nonfinite_batches), ckpt, last]  # skip NaN/inf batches
+    preemption = PreemptionCheckpoint(run / "checkpoints" / LAST)
+    callbacks: list[Any] = [NonFiniteGuard(tcfg.max_nonfinite_batches), ckpt, last, preemption]  # skip NaN/inf batches
     if tcfg.early_stopping is not None:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=tcfg.early_stopping))
     if progress:
@@ -351,27 +409,97 @@ def fit_lightning(
         from lightning.pytorch.loggers import TensorBoardLogger
 
         loggers.append(TensorBoardLogger(save_dir=run / "logs", name="tensorboard", version=""))
+    extra = dict(trainer_kwargs or {})
+    callbacks.extend(extra.pop("callbacks", None) or [])
+    plugins: list[Any] = [RotatingCheckpointIO(tcfg.keep_last)]
+    plugins.extend(extra.pop("plugins", None) or [])
     kwargs: dict[str, Any] = dict(
         max_epochs=tcfg.epochs, precision=tcfg.precision, accelerator=tcfg.accelerator, devices=tcfg.devices,
         callbacks=callbacks, logger=loggers, enable_progress_bar=progress, enable_model_summary=False,
-        log_every_n_steps=min(50, n_batches), num_sanity_val_steps=0, default_root_dir=run,
+        log_every_n_steps=min(50, n_batches), num_sanity_val_steps=0, default_root_dir=run, plugins=plugins,
     )
-    kwargs.update(trainer_kwargs or {})
+    kwargs.update(extra)
     lightning_log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     advert_filter = _DropAdverts()
     lightning_log.addFilter(advert_filter)
+    # Lightning's CSVLogger deletes RUN/logs/metrics.csv when it starts in a non-empty directory: the
+    # rows of the run so far are kept here and put back in front of the resumed run's.
+    previous = _read_metrics(run) if resume_from is not None else None
+    stopped = False
     try:
         with warnings.catch_warnings():
             for pattern in _HARMLESS_WARNINGS:
                 warnings.filterwarnings("ignore", message=pattern)
             trainer = L.Trainer(**kwargs)
-            trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from,
+                        weights_only=True if resume_from is not None else None)
+    except SIGTERMException:  # Lightning's: raised after the batch during which the signal came
+        stopped = True
     finally:
         lightning_log.removeFilter(advert_filter)
-    metrics = run / "logs" / "metrics.csv"
-    if metrics.is_file():
-        shutil.copyfile(metrics, run / "metrics.csv")
+        _save_metrics(run, previous, preemption.start_step)
+    if stopped:
+        raise _interrupted(run, preemption, trainer)
     return trainer, ckpt
+
+
+def _read_metrics(run: Path) -> tuple[list[str], list[dict[str, str]]] | None:
+    """Header and rows of the run's metrics so far (``RUN/logs/metrics.csv``, else ``RUN/metrics.csv``)."""
+    for path in (run / "logs" / "metrics.csv", run / "metrics.csv"):
+        if path.is_file():
+            with open(path, newline="", encoding="utf-8") as fh:
+                reader = csv.DictReader(fh)
+                rows = list(reader)
+                return list(reader.fieldnames or []), rows
+    return None
+
+
+def _row_step(row: dict[str, str]) -> float:
+    try:
+        return float(row.get("step") or "nan")
+    except ValueError:
+        return float("nan")
+
+
+def _save_metrics(run: Path, previous: tuple[list[str], list[dict[str, str]]] | None, start_step: int | None) -> None:
+    """Copy ``RUN/logs/metrics.csv`` to ``RUN/metrics.csv``, first putting back the rows logged before a resume.
+
+    Rows of ``previous`` logged at a step before the resumed one (``start_step``) are kept, later ones
+    (from after the checkpoint resumed from; the resumed run logs them again) dropped.
+    """
+    logs = run / "logs" / "metrics.csv"
+    try:
+        if previous is not None and previous[1]:
+            fields, rows = previous
+            kept = rows if start_step is None else [r for r in rows if _row_step(r) < start_step]
+            new = _read_metrics(run) if logs.is_file() else None
+            if new is not None:
+                fields = sorted(set(fields) | set(new[0]))
+                kept = kept + new[1]
+            logs.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(logs) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=fields, restval="")
+                writer.writeheader()
+                writer.writerows(kept)
+        if logs.is_file():
+            with atomic_path(run / "metrics.csv") as tmp:
+                shutil.copyfile(logs, tmp)
+    except (OSError, ValueError, csv.Error) as exc:  # the metrics must not hide the training's own outcome
+        log.warning("could not update %s: %s", run / "metrics.csv", exc)
+
+
+def _interrupted(run: Path, preemption: PreemptionCheckpoint, trainer: Any) -> GalvaeInterruptedError:
+    """The one-line error of a run stopped by a signal."""
+    name = preemption.signal_name or "SIGTERM"
+    where = (f"in epoch {preemption.epoch} after {preemption.batches} of its {int(trainer.num_training_batches)} "
+             "training batches "
+             f"(global step {int(trainer.global_step)})")
+    if preemption.saved is None:
+        return GalvaeInterruptedError(f"{run}: training stopped by {name} {where}; no checkpoint could be written",
+                                      name)
+    return GalvaeInterruptedError(
+        f"{run}: training stopped by {name} {where}; checkpoint {preemption.saved} written; continue with "
+        "resume=True (--resume)", name, preemption.saved)
 
 
 def quiet_lightning() -> None:
@@ -382,11 +510,9 @@ def quiet_lightning() -> None:
 
 
 def _export_best(best_path: Path, module: Any, run: Path, dm: Any, tcfg: TrainConfig, best: float, trainer: Any, export_model: Any) -> None:
-    import torch
-
     from ..models.vae import VAE
 
-    state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
+    state = check_checkpoint(best_path, finite=False)["state_dict"]
     check_finite_weights(state, best_path, "lower the learning rate (lr / --lr) or check the input stores")
     config = module.config
     if "noise.log_sigma" in state:  # a learned decoder σ is exported as the model's noise_sigma
