@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .train import add_guard_arguments, add_hardware_arguments
+from .train import add_checkpoint_arguments, add_guard_arguments, add_hardware_arguments
 
 __all__ = ["register", "run"]
 
@@ -45,24 +45,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target-name", default=None, help="decoder name of the target survey (default: its store's survey)")
     add_hardware_arguments(p)
     add_guard_arguments(p)
-    p.add_argument("--resume", action="store_true", help="continue RUN_DA from RUN_DA/checkpoints/last.ckpt")
+    add_checkpoint_arguments(p)
+    p.add_argument("--resume", action="store_true",
+                   help="continue RUN_DA from RUN_DA/checkpoints/last.ckpt (a damaged one falls back to last-1.ckpt, "
+                        "..., then best.ckpt, with a warning)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DA")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..training.adapt import adapt
-    from .train import _devices
+    from .train import _devices, run_interruptible
 
-    res = adapt(
+    status, res = run_interruptible("adapt", lambda: adapt(
         args.run, args.source_store, args.target_store, args.out,
         lam=args.lam, mmd_on=args.mmd_on, pair_weight=args.pair_weight, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, val_fraction=args.val_fraction,
         early_stopping=args.early_stopping, export=args.export, precision=args.precision, accelerator=args.accelerator,
         devices=_devices(args.devices), num_workers=args.workers, max_nonfinite_batches=args.max_nonfinite_batches,
-        source_name=args.source_name,
+        keep_last=args.keep_last, source_name=args.source_name,
         target_name=args.target_name, resume=args.resume, overwrite=args.overwrite, progress=args.progress,
-    )
+    ))
+    if status:
+        return status
     print(f"matched {res.n_pairs} galaxies in both stores ({res.n_source_only} only in the source store, "
           f"{res.n_target_only} only in the target store; listed in {res.run_dir / 'matching.json'})")
     print(f"adapted {res.epochs} epochs ({res.global_step} steps); best validation loss {res.best_val_loss:.4g}; "

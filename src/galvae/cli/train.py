@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["add_guard_arguments", "add_hardware_arguments", "add_likelihood_arguments", "register", "run"]
+__all__ = ["add_checkpoint_arguments", "add_guard_arguments", "add_hardware_arguments", "add_likelihood_arguments",
+           "register", "run", "run_interruptible"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="stop after PATIENCE epochs without a better validation loss")
     add_hardware_arguments(p)
     add_guard_arguments(p)
-    p.add_argument("--resume", action="store_true", help="continue RUN from RUN/checkpoints/last.ckpt")
+    add_checkpoint_arguments(p)
+    p.add_argument("--resume", action="store_true",
+                   help="continue RUN from RUN/checkpoints/last.ckpt (a damaged one falls back to last-1.ckpt, ..., "
+                        "then best.ckpt, with a warning)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.set_defaults(func=run)
 
@@ -70,6 +77,32 @@ def add_guard_arguments(p: argparse.ArgumentParser) -> None:
                         "then stop with an error (default 10)")
 
 
+def add_checkpoint_arguments(p: argparse.ArgumentParser) -> None:
+    """--keep-last, shared by the Lightning-trained commands (see galvae.training.checkpoints)."""
+    p.add_argument("--keep-last", type=int, default=2, metavar="K",
+                   help="training states kept in RUN/checkpoints: last.ckpt and K-1 older ones (last-1.ckpt, ...), "
+                        "besides best.ckpt (default 2). SIGTERM or SIGUSR1 writes last.ckpt at the end of the current "
+                        "batch and exits with status 128 + the signal's number (143 for SIGTERM); --resume continues")
+
+
+def run_interruptible(command: str, work: Callable[[], Any]) -> tuple[int, Any]:
+    """Run ``work()``; a run stopped by SIGTERM/SIGUSR1 prints one line and gives 128 + the signal's number.
+
+    Returns
+    -------
+    (status, result)
+        ``(0, work())``, or ``(128 + signal number, None)`` after
+        :class:`galvae.errors.GalvaeInterruptedError`.
+    """
+    from ..errors import GalvaeInterruptedError
+
+    try:
+        return 0, work()
+    except GalvaeInterruptedError as exc:
+        print(f"galvae {command}: {exc}", file=sys.stderr)
+        return exc.exit_status, None
+
+
 def _devices(text: str) -> int | str:
     try:
         return int(text)
@@ -80,7 +113,7 @@ def _devices(text: str) -> int | str:
 def run(args: argparse.Namespace) -> int:
     from ..training.train import train
 
-    result = train(
+    status, result = run_interruptible("train", lambda: train(
         args.store if len(args.store) > 1 else args.store[0],
         args.out,
         latent_dim=args.latent_dim,
@@ -102,10 +135,13 @@ def run(args: argparse.Namespace) -> int:
         devices=_devices(args.devices),
         num_workers=args.workers,
         max_nonfinite_batches=args.max_nonfinite_batches,
+        keep_last=args.keep_last,
         resume=args.resume,
         overwrite=args.overwrite,
         progress=args.progress,
-    )
+    ))
+    if status:
+        return status
     print(
         f"trained {result.epochs} epochs ({result.global_step} steps); best validation loss "
         f"{result.best_val_loss:.4g}; model in {result.model_path}"
