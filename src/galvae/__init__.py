@@ -17,6 +17,7 @@ from .errors import (
     GalvaeDownloadError,
     GalvaeError,
     GalvaeFileError,
+    GalvaeInterruptedError,
     GalvaeKeyError,
     GalvaeValueError,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "GalvaeError",
     "GalvaeValueError",
     "GalvaeFileError",
+    "GalvaeInterruptedError",
     "GalvaeKeyError",
     "GalvaeDownloadError",
     *_LAZY,

@@ -7,7 +7,9 @@ API; these modules only translate arguments.
 
 Errors from galvae (:class:`galvae.errors.GalvaeError`) and operating-system
 errors are printed as one line on standard error with exit status 2; an
-interrupt exits with 130.  ``--debug`` shows the traceback instead.
+interrupt exits with 130, a run pre-empted by SIGTERM/SIGUSR1 after writing
+its checkpoint (:class:`galvae.errors.GalvaeInterruptedError`, e.g. inside
+``galvae sweep`` or ``galvae demo``) with 128 + the signal's number.  ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from ..errors import GalvaeError
+from ..errors import GalvaeError, GalvaeInterruptedError
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
@@ -121,6 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"galvae {args.command}: interrupted", file=sys.stderr)
         return 130
+    except GalvaeInterruptedError as exc:  # pre-empted (SIGTERM/SIGUSR1) with a checkpoint: not an error
+        print(f"galvae {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_status
     except (GalvaeError, OSError) as exc:
         if args.debug:
             raise
