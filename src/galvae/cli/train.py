@@ -51,10 +51,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_likelihood_arguments(p: argparse.ArgumentParser) -> None:
     """--likelihood, --noise-sigma and --learn-sigma, shared by train and sweep."""
-    p.add_argument("--likelihood", default="sum", metavar="{sum,mean,gaussian}",
+    p.add_argument("--likelihood", default="gaussian", metavar="{gaussian,sum,mean}",
                    help="reconstruction term: sum over pixels (the paper's eq. 2 as written; a Gaussian decoder "
                         "with sigma^2 = 1/2), mean over pixels, or gaussian: the negative log-likelihood of a "
-                        "decoder with noise sigma per band, whose k = 1 is the true ELBO (default sum)")
+                        "decoder with noise sigma per band, whose k = 1 is the true ELBO (default gaussian, sigma from the stores' sky pixels)")
     p.add_argument("--noise-sigma", type=float, nargs=3, default=None, metavar=("G", "R", "Z"),
                    help="sigma of the gaussian decoder per band (default: estimated from the stores' sky pixels)")
     p.add_argument("--learn-sigma", action="store_true",

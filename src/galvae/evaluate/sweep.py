@@ -304,7 +304,7 @@ def sweep(
     accelerator: str = "auto",
     device: str = "cpu",
     model_config: Any = None,
-    likelihood: str = "sum",
+    likelihood: str = "gaussian",
     noise_sigma: Sequence[float] | None = None,
     learn_sigma: bool = False,
     train_kwargs: dict[str, Any] | None = None,
@@ -335,7 +335,7 @@ def sweep(
     model_config : ModelConfig, optional
         Architecture variant (its latent_dim and loss are set per pair, its
         likelihood, noise_sigma and learn_sigma by the three arguments below).
-    likelihood : {"sum", "mean", "gaussian"}, default "sum"
+    likelihood : {"gaussian", "sum", "mean"}, default "gaussian"
         Reconstruction term of every model (:mod:`galvae.losses.elbo`).
     noise_sigma : sequence of 3 float, optional
         σ of a ``"gaussian"`` decoder per band; estimated from the store when

@@ -137,7 +137,7 @@ def train(
     kl_weight: float = 1.0,
     activation: str = "leaky_relu",
     kl_warmup_epochs: int = 0,
-    likelihood: str = "sum",
+    likelihood: str = "gaussian",
     noise_sigma: Sequence[float] | None = None,
     learn_sigma: bool = False,
     epochs: int = 10,
@@ -179,11 +179,14 @@ def train(
         β-schedule variant: ramp k linearly over this many epochs (0: off,
         the paper).  Checkpoints and early stopping use the validation loss
         at the full k.
-    likelihood : {"sum", "mean", "gaussian"}, default "sum"
+    likelihood : {"gaussian", "sum", "mean"}, default "gaussian"
         Reconstruction term (:mod:`galvae.losses.elbo`): summed over a
         galaxy's pixels (the paper's eq. 2 as written), their mean, or the
         negative log-likelihood of a Gaussian decoder with noise σ per band
-        (Laplace with ``loss="mae"``), whose k = 1 is the true ELBO.
+        (Laplace with ``loss="mae"``), whose k = 1 is the true ELBO.  The
+        default, ``"gaussian"``, is the one measured to keep the latents
+        informative (``benchmarks/science.md``: 40/40 active units and
+        ~115 nats per galaxy against 32 and 7 for ``"sum"``).
     noise_sigma : sequence of 3 float, optional
         σ of the ``"gaussian"`` decoder per band (g, r, z); when not given it
         is estimated from the sky pixels of up to 512 training images
