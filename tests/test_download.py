@@ -413,7 +413,8 @@ def test_write_error_stops_the_run(service, tmp_path, monkeypatch):
         raise GalvaeFileError(path, "cannot write cutout: No space left on device")
 
     monkeypatch.setattr(dl, "_save", refuse)
-    with pytest.raises(GalvaeFileError, match="g0.fits: cannot write cutout: No space left"):
+    # every write fails; which galaxy's error surfaces first depends on thread scheduling (g0 or g1 seen)
+    with pytest.raises(GalvaeFileError, match=r"g\d\.fits: cannot write cutout: No space left"):
         download_cutouts(catalog(10), tmp_path, base_url=service.url, max_connections=1, **FAST)
     assert len(service.requests) < 10
     assert not (tmp_path / "catalog.parquet").exists()
