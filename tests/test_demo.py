@@ -10,7 +10,7 @@ import pytest
 
 from _browser import ARTIFACTS, chromium_run, find_chromium, images_loaded
 from galvae.cli import main
-from galvae.demo import QUICK, STAGES, DemoConfig, _Stages, run_demo
+from galvae.demo import QUICK, STAGES, DemoConfig, _Stages, resolve_precision, run_demo
 from galvae.errors import GalvaeValueError
 
 @pytest.fixture(scope="module")
@@ -56,9 +56,10 @@ def test_demo_latents_hold_information_and_classify(demo):
     """Outcomes, not the paper's constants: the quick demo's default (gaussian) model keeps its latents
     active and informative, and forests on them beat the majority rate on how-rounded by a wide margin.
 
-    Measured on the quick configuration (2026-12-04, 2-core CPU, torch 2.13.0+cpu): 40/40 active units,
-    ~100 nats per galaxy, how-rounded 0.78 against a majority rate of 0.47 on 32 test galaxies; with the
-    summed likelihood the same demo keeps a few nats.  Thresholds leave wide margins for other CPUs.
+    Measured on the quick configuration (2026-12-04, 2-core AMD EPYC, torch 2.13.0+cpu): 40/40 active units,
+    103 nats (fp32) / 113 nats (bf16-mixed, what ``precision="auto"`` picks on a CPU with native bf16) per
+    galaxy, how-rounded 0.78 / 0.75 against a majority rate of 0.47 on 32 test galaxies; with the summed
+    likelihood the same demo keeps a few nats.  Thresholds leave wide margins for other CPUs and precisions.
     """
     res, _ = demo
     out = res.out_dir
@@ -158,8 +159,27 @@ def test_stage_failure_leaves_no_mark(tmp_path):
     ("kwargs", "match"),
     [({"overlap": 5000}, "overlap must be an integer"), ({"n_galaxies": 10}, "at least 50 galaxies"),
      ({"epochs": 0}, "epochs must be a positive integer"), ({"embedding": "umap"}, "embedding"),
-     ({"likelihood": "poisson"}, "demo likelihood .*'gaussian'"), ({"profile": "sdss"}, "profile .*'gz-decals'")],
+     ({"likelihood": "poisson"}, "demo likelihood .*'gaussian'"), ({"profile": "sdss"}, "profile .*'gz-decals'"),
+     ({"precision": "fp8"}, "demo precision .*'fp8'.*'bf16-mixed'")],
 )
 def test_demo_config_validation(kwargs, match):
     with pytest.raises(GalvaeValueError, match=match):
         DemoConfig(**kwargs)
+
+
+def test_auto_precision_is_bf16_only_on_a_cpu_with_native_bf16(tmp_path):
+    native = tmp_path / "native"
+    native.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16\n\nprocessor\t: 1\n")
+    amx = tmp_path / "amx"
+    amx.write_text("flags\t\t: fpu avx512f amx_tile amx_bf16\n")
+    emulated = tmp_path / "emulated"  # AVX-512 without native bfloat16: oneDNN would emulate it, slower than fp32
+    emulated.write_text("flags\t\t: fpu sse2 avx2 avx512f avx512bw\n")
+    assert resolve_precision("auto", "cpu", cpuinfo=native) == "bf16-mixed"
+    assert resolve_precision("auto", "cpu", cpuinfo=amx) == "bf16-mixed"
+    assert resolve_precision("auto", "cpu", cpuinfo=emulated) == "32"
+    assert resolve_precision("auto", "cpu", cpuinfo=tmp_path / "absent") == "32"
+    assert resolve_precision("auto", "gpu", cpuinfo=native) == "32"
+    assert resolve_precision("32", "cpu", cpuinfo=native) == "32"
+    assert resolve_precision("16-mixed", "gpu", cpuinfo=emulated) == "16-mixed"
+    with pytest.raises(GalvaeValueError, match="precision.*'fp8'"):
+        resolve_precision("fp8")

@@ -43,7 +43,61 @@ from ._version import __version__
 from .config import config_to_dict
 from .errors import GalvaeValueError
 
-__all__ = ["DemoConfig", "DemoResult", "StageEvent", "STAGES", "QUICK", "run_demo", "with_overrides"]
+__all__ = ["DemoConfig", "DemoResult", "PRECISIONS", "StageEvent", "STAGES", "QUICK", "resolve_precision", "run_demo",
+           "with_overrides"]
+
+#: Precisions the demo accepts ("auto" resolves with :func:`resolve_precision`).
+PRECISIONS: tuple[str, ...] = ("auto", "32", "bf16-mixed", "16-mixed")
+
+#: /proc/cpuinfo flags of native bfloat16 arithmetic (AVX512-BF16, AMX).
+_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def _cpu_has_native_bf16(cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo") -> bool:
+    """Whether the processor lists a native bfloat16 flag (Linux; False where unknown)."""
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return bool(_BF16_FLAGS & set(line.split(":", 1)[-1].split()))
+    return False
+
+
+def resolve_precision(precision: str, accelerator: str = "auto", *,
+                      cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo") -> str:
+    """The Lightning precision ``"auto"`` stands for; other values are returned unchanged.
+
+    Parameters
+    ----------
+    precision : {"auto", "32", "bf16-mixed", "16-mixed"}
+    accelerator : str, default "auto"
+        The Lightning accelerator: ``"cpu"``, or ``"auto"`` without a CUDA
+        device, counts as a CPU run.
+    cpuinfo : path, default "/proc/cpuinfo"
+        Where the processor's flags are read.
+
+    Returns
+    -------
+    str
+        ``"bf16-mixed"`` for a CPU run on a processor with native bfloat16
+        (``avx512_bf16`` or ``amx_bf16``), else ``"32"`` (GPUs keep fp32:
+        galvae has not measured mixed precision on one).
+
+    Raises
+    ------
+    GalvaeValueError
+        On a precision not in :data:`PRECISIONS`.
+    """
+    if precision not in PRECISIONS:
+        raise GalvaeValueError("precision", precision, PRECISIONS)
+    if precision != "auto":
+        return precision
+    import torch
+
+    cpu_run = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    return "bf16-mixed" if cpu_run and _cpu_has_native_bf16(cpuinfo) else "32"
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +166,15 @@ class DemoConfig:
         Simulation processes.
     accelerator : str, default "auto"
         Lightning accelerator for training and adaptation.
+    precision : {"auto", "32", "bf16-mixed", "16-mixed"}, default "auto"
+        Lightning precision of training, the sweep and adaptation.
+        ``"auto"`` is ``"bf16-mixed"`` when training runs on a CPU with
+        native bfloat16 instructions (AVX512-BF16 or AMX, read from
+        ``/proc/cpuinfo``) and ``"32"`` otherwise (see
+        :func:`resolve_precision`): on this project's 2-core AMD EPYC,
+        bf16 trains 1.6× faster (2 epochs: 25 s against 37 s) with the
+        same active units and a validation loss 1.7 % higher; on a CPU
+        without native bf16 it would be emulated, and slower.
     device : str, default "cpu"
         Torch device for encoding, classification baselines and the report.
 
@@ -140,6 +203,7 @@ class DemoConfig:
     seed: int = 0
     workers: int = 2
     accelerator: str = "auto"
+    precision: str = "auto"
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -162,6 +226,8 @@ class DemoConfig:
         from .models.config import LIKELIHOODS
 
         check_profile(self.profile)
+        if self.precision not in PRECISIONS:
+            raise GalvaeValueError("demo precision", self.precision, PRECISIONS)
         if self.likelihood not in LIKELIHOODS:
             raise GalvaeValueError("demo likelihood", self.likelihood, LIKELIHOODS)
 
@@ -344,7 +410,8 @@ def run_demo(
     latents = {s: out / f"latents_{s}.parquet" for s in SURVEYS}
     recon = out / "recon_decals.h5"
     mocks = {s: out / f"mocks_{s}.h5" for s in SURVEYS}
-    hw = dict(accelerator=cfg.accelerator)
+    precision = resolve_precision(cfg.precision, cfg.accelerator)
+    hw = dict(accelerator=cfg.accelerator, precision=precision)
 
     def do_simulate() -> None:
         sim_cfg = SimulationConfig(n_galaxies=cfg.n_galaxies, overlap=cfg.overlap, size=cfg.size, seed=cfg.seed,
@@ -364,15 +431,18 @@ def run_demo(
         train(stores["decals"], run, latent_dim=cfg.latent_dim, epochs=cfg.epochs, seed=cfg.seed, overwrite=True,
               likelihood=cfg.likelihood, progress=progress, **hw)
 
-    st.run(3, "train", {"nl": cfg.latent_dim, "epochs": cfg.epochs, "likelihood": cfg.likelihood},
+    st.run(3, "train", {"nl": cfg.latent_dim, "epochs": cfg.epochs, "likelihood": cfg.likelihood,
+                        "precision": precision},
            [run / "model.json"], do_train)
 
     def do_sweep() -> None:
         _rm(out / "sweep")
         sweep(stores["decals"], out / "sweep", latent_dims=cfg.sweep_dims, losses=("mse",), epochs=cfg.sweep_epochs,
-              catalog=catalog, seed=cfg.seed, device=cfg.device, likelihood=cfg.likelihood, progress=progress, **hw)
+              catalog=catalog, seed=cfg.seed, device=cfg.device, likelihood=cfg.likelihood, progress=progress,
+              accelerator=cfg.accelerator, train_kwargs={"precision": precision})
 
-    st.run(4, "sweep", {"dims": list(cfg.sweep_dims), "epochs": cfg.sweep_epochs}, [out / "sweep" / "sweep.csv"],
+    st.run(4, "sweep", {"dims": list(cfg.sweep_dims), "epochs": cfg.sweep_epochs, "precision": precision},
+           [out / "sweep" / "sweep.csv"],
            do_sweep)
 
     def do_encode() -> None:
@@ -399,7 +469,8 @@ def run_demo(
         adapt(run, stores["decals"], stores["bass_mzls"], run_da, lam=cfg.lam, epochs=cfg.adapt_epochs,
               seed=cfg.seed, overwrite=True, progress=progress, **hw)
 
-    st.run(8, "adapt", {"lam": cfg.lam, "epochs": cfg.adapt_epochs}, [run_da / "model.json"], do_adapt)
+    st.run(8, "adapt", {"lam": cfg.lam, "epochs": cfg.adapt_epochs, "precision": precision}, [run_da / "model.json"],
+           do_adapt)
 
     def do_compare() -> None:
         _rm(out / "domains")

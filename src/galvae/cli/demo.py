@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "sum (the paper's eq. 2 as written) or mean")
     p.add_argument("--seed", type=int, default=None, help="seed of every stage (default 0)")
     p.add_argument("--workers", type=int, default=None, help="simulation processes (default 2)")
+    p.add_argument("--precision", default=None, choices=("auto", "32", "bf16-mixed", "16-mixed"),
+                   help="training precision (default auto: bf16-mixed on a CPU with native bfloat16, else 32)")
     p.add_argument("--accelerator", default=None, help="lightning accelerator for training: auto, cpu, gpu (default auto)")
     p.add_argument("--device", default=None, help="torch device for encoding and baselines (default cpu)")
     p.set_defaults(func=run)
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         base, n_galaxies=args.n_galaxies, overlap=args.overlap, size=args.size, epochs=args.epochs,
         adapt_epochs=args.adapt_epochs, lam=args.lam, seed=args.seed, workers=args.workers,
         profile=args.profile, likelihood=args.likelihood,
-        accelerator=args.accelerator, device=args.device,
+        accelerator=args.accelerator, precision=args.precision, device=args.device,
     )
 
     def show(ev: StageEvent) -> None:
