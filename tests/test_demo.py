@@ -15,7 +15,7 @@ from galvae.errors import GalvaeValueError
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """The --quick configuration itself (22 s on the idle 2-core CPU, benchmarks/demo.md)."""
+    """The --quick configuration itself (46 s on the idle 2-core CPU, benchmarks/demo.md)."""
     out = tmp_path_factory.mktemp("demo")
     events = []
     res = run_demo(out, QUICK, progress=False, callback=events.append)
