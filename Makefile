@@ -11,7 +11,7 @@ TORCH_PIN ?= torch==2.13.0
 DEMO_DIR ?= galvae-demo
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo lint test bench clean
 
 $(BIN)/.galvae-installed: pyproject.toml
 	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
@@ -27,7 +27,12 @@ setup: $(BIN)/.galvae-installed
 demo: setup
 	$(BIN)/galvae demo --out $(DEMO_DIR)
 
-test: setup
+# ruff is pinned in the [test] extra so that the formatter's verdict does not change under CI's feet.
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup

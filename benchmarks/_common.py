@@ -22,5 +22,9 @@ def cpu_model() -> str:
 
 def machine() -> dict[str, object]:
     """CPU model, core count, Python version and the 1-minute load average now."""
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-            "load_average": round(os.getloadavg()[0], 2)}
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average": round(os.getloadavg()[0], 2),
+    }

@@ -57,7 +57,6 @@ GAP_SURVEY = SurveyConfig(
 )
 
 
-
 def throughput(pairs: int, repeat: int, batch: int = 32, size: int = 64, nl: int = 40) -> dict:
     """Pairs per second of the adapt optimisation step on CPU (random images)."""
     torch.manual_seed(0)
@@ -74,8 +73,9 @@ def throughput(pairs: int, repeat: int, batch: int = 32, size: int = 64, nl: int
 
         rs, mus, lvs, _ = module._survey(xs, "decals")
         rt, mut, lvt, _ = module._survey(xt, "bass_mzls")
-        terms = adaptation_loss((rs, xs, mus, lvs), (rt, xt, mut, lvt), lam=module.lam,
-                                loss=cfg.loss, kl_weight=cfg.kl_weight)
+        terms = adaptation_loss(
+            (rs, xs, mus, lvs), (rt, xt, mut, lvt), lam=module.lam, loss=cfg.loss, kl_weight=cfg.kl_weight
+        )
         opt.zero_grad(set_to_none=True)
         terms.loss.backward()
         opt.step()
@@ -89,27 +89,46 @@ def throughput(pairs: int, repeat: int, batch: int = 32, size: int = 64, nl: int
         times.append(time.perf_counter() - t0)
     n = steps * batch
     best = min(times)
-    return {"size": size, "latent_dim": nl, "channels": list(cfg.channels), "batch_pairs": batch, "pairs": n,
-            "torch_threads": torch.get_num_threads(), "seconds": round(best, 2),
-            "pairs_per_s": round(n / best, 1), "images_per_s": round(2 * n / best, 1),
-            "all_seconds": [round(t, 2) for t in times]}
+    return {
+        "size": size,
+        "latent_dim": nl,
+        "channels": list(cfg.channels),
+        "batch_pairs": batch,
+        "pairs": n,
+        "torch_threads": torch.get_num_threads(),
+        "seconds": round(best, 2),
+        "pairs_per_s": round(n / best, 1),
+        "images_per_s": round(2 * n / best, 1),
+        "all_seconds": [round(t, 2) for t in times],
+    }
 
 
 def _latent_metrics(run: Path, xs: np.ndarray, xt: np.ndarray) -> dict:
     m = GalaxyVAE.load(run)
     ms, mt = m.encode(xs), m.encode(xt)
     h = ms.shape[0] // 2
-    return {"mmd2": mmd2(ms, mt), "mmd2_disjoint": mmd2(ms[:h], mt[h:]),
-            "median_pair_mse": float(np.median(((ms - mt) ** 2).mean(axis=1))),
-            "source_ssim": float(ssim(xs, m.reconstruct(xs)).mean())}
+    return {
+        "mmd2": mmd2(ms, mt),
+        "mmd2_disjoint": mmd2(ms[:h], mt[h:]),
+        "median_pair_mse": float(np.median(((ms - mt) ** 2).mean(axis=1))),
+        "source_ssim": float(ssim(xs, m.reconstruct(xs)).mean()),
+    }
 
 
 def effect(bed: str, surveys: tuple, args: argparse.Namespace, tmp: Path) -> dict:
     """Before/after latent gap on one simulated overlap set."""
     d = tmp / bed
     t0 = time.perf_counter()
-    simulate(d, n_galaxies=args.n_galaxies, overlap=args.overlap, size=args.size, seed=args.seed,
-             workers=2, progress=False, surveys=surveys)
+    simulate(
+        d,
+        n_galaxies=args.n_galaxies,
+        overlap=args.overlap,
+        size=args.size,
+        seed=args.seed,
+        workers=2,
+        progress=False,
+        surveys=surveys,
+    )
     t1 = time.perf_counter()
     names = [s if isinstance(s, str) else s.name for s in surveys]
     src, tgt = d / f"{names[0]}.h5", d / f"{names[1]}.h5"
@@ -122,18 +141,35 @@ def effect(bed: str, surveys: tuple, args: argparse.Namespace, tmp: Path) -> dic
     rows = []
     for lam in args.lams:
         t3 = time.perf_counter()
-        adapt(tmp / f"{bed}_base", src, tgt, tmp / f"{bed}_da_{lam}", lam=lam, epochs=args.adapt_epochs,
-              seed=args.seed, progress=False)
+        adapt(
+            tmp / f"{bed}_base",
+            src,
+            tgt,
+            tmp / f"{bed}_da_{lam}",
+            lam=lam,
+            epochs=args.adapt_epochs,
+            seed=args.seed,
+            progress=False,
+        )
         dt = time.perf_counter() - t3
         after = _latent_metrics(tmp / f"{bed}_da_{lam}", xs, xt)
         rows.append({"lam": lam, "adapt_seconds": round(dt, 1), **{k: round(v, 6) for k, v in after.items()}})
-        print(f"{bed} λ={lam}: MMD² {before['mmd2']:.4f} -> {after['mmd2']:.4f} (disjoint "
-              f"{before['mmd2_disjoint']:.4f} -> {after['mmd2_disjoint']:.4f}), median pair MSE "
-              f"{before['median_pair_mse']:.5f} -> {after['median_pair_mse']:.5f}, source SSIM "
-              f"{before['source_ssim']:.3f} -> {after['source_ssim']:.3f} ({dt:.0f} s)", flush=True)
-    return {"bed": bed, "surveys": names, "pairs": int(ids.size), "simulate_seconds": round(t1 - t0, 1),
-            "train_seconds": round(t2 - t1, 1), "before": {k: round(v, 6) for k, v in before.items()},
-            "after": rows}
+        print(
+            f"{bed} λ={lam}: MMD² {before['mmd2']:.4f} -> {after['mmd2']:.4f} (disjoint "
+            f"{before['mmd2_disjoint']:.4f} -> {after['mmd2_disjoint']:.4f}), median pair MSE "
+            f"{before['median_pair_mse']:.5f} -> {after['median_pair_mse']:.5f}, source SSIM "
+            f"{before['source_ssim']:.3f} -> {after['source_ssim']:.3f} ({dt:.0f} s)",
+            flush=True,
+        )
+    return {
+        "bed": bed,
+        "surveys": names,
+        "pairs": int(ids.size),
+        "simulate_seconds": round(t1 - t0, 1),
+        "train_seconds": round(t2 - t1, 1),
+        "before": {k: round(v, 6) for k, v in before.items()},
+        "after": rows,
+    }
 
 
 def main() -> None:
@@ -145,8 +181,12 @@ def main() -> None:
     parser.add_argument("--overlap", type=int, default=300, help="of which seen by both surveys (default 300)")
     parser.add_argument("--train-epochs", type=int, default=40, help="base VAE epochs (default 40)")
     parser.add_argument("--adapt-epochs", type=int, default=20, help="adapt epochs (default 20)")
-    parser.add_argument("--lams", type=lambda s: [float(v) for v in s.split(",")], default=[0.0, 0.5, 5.0],
-                        help="comma-separated λ values (default 0,0.5,5)")
+    parser.add_argument(
+        "--lams",
+        type=lambda s: [float(v) for v in s.split(",")],
+        default=[0.0, 0.5, 5.0],
+        help="comma-separated λ values (default 0,0.5,5)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="simulation, training and adapt seed (default 0)")
     parser.add_argument("--skip-effect", action="store_true", help="throughput only")
     args = parser.parse_args()
@@ -155,8 +195,11 @@ def main() -> None:
     here = Path(__file__).parent
     load = os.getloadavg()[0]
     t = throughput(args.pairs, args.repeat)
-    print(f"throughput: {t['pairs_per_s']} pairs/s ({t['images_per_s']} images/s), best of {args.repeat} runs of "
-          f"{t['pairs']} pairs: {t['all_seconds']} s", flush=True)
+    print(
+        f"throughput: {t['pairs_per_s']} pairs/s ({t['images_per_s']} images/s), best of {args.repeat} runs of "
+        f"{t['pairs']} pairs: {t['all_seconds']} s",
+        flush=True,
+    )
     beds = []
     if not args.skip_effect:
         with tempfile.TemporaryDirectory() as tmp:
@@ -164,7 +207,7 @@ def main() -> None:
             beds.append(effect("default", ("decals", "bass_mzls"), args, Path(tmp)))
     result = {
         "benchmark": "adapt: optimisation-step throughput (CPU, S=64, NL=40, batch 32 pairs) and the latent gap "
-                     "of overlap pairs before/after adaptation",
+        "of overlap pairs before/after adaptation",
         "galvae_version": __version__,
         "torch_version": torch.__version__,
         "cpu": cpu_model(),
@@ -201,7 +244,7 @@ def main() -> None:
             f"S = {args.size}, {args.n_galaxies} source galaxies of which {args.overlap} in the overlap; base VAE "
             f"{args.train_epochs} epochs on the source survey; `adapt` {args.adapt_epochs} epochs (lr 1e-3, batch 32, "
             f"seed {args.seed}).  MMD² of the latent means and the median paired latent MSE over all overlap pairs "
-            "(in-sample; \"disjoint\": source μ of one half against target μ of the other), source SSIM of "
+            '(in-sample; "disjoint": source μ of one half against target μ of the other), source SSIM of '
             "the source survey's reconstructions.  One seed: see "
             "tests/test_adapt_effect.py for the spread over seeds.  The exported model is `adapt`'s best-validation "
             "epoch (the tests export the final epoch instead).",
@@ -213,10 +256,12 @@ def main() -> None:
         for b in beds:
             bb = b["before"]
             for r in b["after"]:
-                lines.append(f"| {b['bed']} ({' vs '.join(b['surveys'])}) | {r['lam']} | {bb['mmd2']:.4f} | "
-                             f"{r['mmd2']:.4f} | {bb['mmd2_disjoint']:.4f} | {r['mmd2_disjoint']:.4f} | "
-                             f"{bb['median_pair_mse']:.5f} | {r['median_pair_mse']:.5f} | "
-                             f"{bb['source_ssim']:.3f} | {r['source_ssim']:.3f} | {r['adapt_seconds']} |")
+                lines.append(
+                    f"| {b['bed']} ({' vs '.join(b['surveys'])}) | {r['lam']} | {bb['mmd2']:.4f} | "
+                    f"{r['mmd2']:.4f} | {bb['mmd2_disjoint']:.4f} | {r['mmd2_disjoint']:.4f} | "
+                    f"{bb['median_pair_mse']:.5f} | {r['median_pair_mse']:.5f} | "
+                    f"{bb['source_ssim']:.3f} | {r['source_ssim']:.3f} | {r['adapt_seconds']} |"
+                )
         lines.append("")
     (here / "adapt.md").write_text("\n".join(lines))
 

@@ -21,7 +21,6 @@ from galvae import __version__
 from galvae.demo import QUICK, STAGES, DemoConfig, run_demo
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--which", nargs="+", default=["quick", "default"], choices=("quick", "default"))
@@ -35,22 +34,37 @@ def main() -> None:
         t0 = time.perf_counter()
         res = run_demo(Path(args.out) / which, cfg, force=True, progress=False)
         wall = time.perf_counter() - t0
-        results[which] = {"wall_seconds": round(wall, 1), "load_average_at_start": round(load, 2),
-                          "stages": {k: round(v, 1) for k, v in res.seconds.items()}, "summary": res.summary}
+        results[which] = {
+            "wall_seconds": round(wall, 1),
+            "load_average_at_start": round(load, 2),
+            "stages": {k: round(v, 1) for k, v in res.seconds.items()},
+            "summary": res.summary,
+        }
         print(f"{which}: {wall:.0f} s (load {load:.2f})")
-    out = {"benchmark": "galvae demo, every stage forced", "galvae_version": __version__, "cpu": cpu_model(),
-           "cores": os.cpu_count(), "python": platform.python_version(), "results": results}
+    out = {
+        "benchmark": "galvae demo, every stage forced",
+        "galvae_version": __version__,
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "results": results,
+    }
     (here / "demo.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
     names = list(results)
-    lines = ["# `galvae demo` wall time", "",
-             f"galvae {__version__}; {out['cpu']}, {out['cores']} cores, CPU only; every stage forced.", "",
-             "| stage | " + " | ".join(f"{n} (s)" for n in names) + " |",
-             "|---|" + "---:|" * len(names)]
+    lines = [
+        "# `galvae demo` wall time",
+        "",
+        f"galvae {__version__}; {out['cpu']}, {out['cores']} cores, CPU only; every stage forced.",
+        "",
+        "| stage | " + " | ".join(f"{n} (s)" for n in names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
     for stage in STAGES:
         lines.append(f"| {stage} | " + " | ".join(str(results[n]["stages"].get(stage, "")) for n in names) + " |")
     lines.append("| **total wall** | " + " | ".join(f"**{results[n]['wall_seconds']}**" for n in names) + " |")
-    lines.append("| load average at start | " + " | ".join(str(results[n]["load_average_at_start"]) for n in names)
-                 + " |")
+    lines.append(
+        "| load average at start | " + " | ".join(str(results[n]["load_average_at_start"]) for n in names) + " |"
+    )
     lines.append("")
     (here / "demo.md").write_text("\n".join(lines))
 

@@ -22,7 +22,6 @@ from galvae.simulate import simulate
 from galvae.simulate.core import default_workers
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=600, help="galaxies per measurement (default 600)")
@@ -36,14 +35,31 @@ def main() -> None:
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory() as tmp:
                 t0 = time.perf_counter()
-                simulate(tmp, n_galaxies=args.n, overlap=0, size=64, seed=0, surveys=["decals"],
-                         workers=workers, progress=False)
+                simulate(
+                    tmp,
+                    n_galaxies=args.n,
+                    overlap=0,
+                    size=64,
+                    seed=0,
+                    surveys=["decals"],
+                    workers=workers,
+                    progress=False,
+                )
                 times.append(time.perf_counter() - t0)
         dt = min(times)
-        rows.append({"workers": workers, "galaxies": args.n, "seconds": round(dt, 2),
-                     "galaxies_per_s": round(args.n / dt, 1), "all_seconds": [round(t, 2) for t in times]})
-        print(f"workers={workers}: {args.n / dt:.1f} galaxies/s (best of {args.repeat}: {dt:.1f} s, "
-              "including votes and file writing)")
+        rows.append(
+            {
+                "workers": workers,
+                "galaxies": args.n,
+                "seconds": round(dt, 2),
+                "galaxies_per_s": round(args.n / dt, 1),
+                "all_seconds": [round(t, 2) for t in times],
+            }
+        )
+        print(
+            f"workers={workers}: {args.n / dt:.1f} galaxies/s (best of {args.repeat}: {dt:.1f} s, "
+            "including votes and file writing)"
+        )
     result = {
         "benchmark": "simulate: one survey (decals), bands g, r, z, S=64, default morphology mix",
         "galvae_version": __version__,
@@ -63,8 +79,11 @@ def main() -> None:
         "",
         "| workers | galaxies | seconds (best) | galaxies/s | all runs (s) |",
         "|---:|---:|---:|---:|---|",
-        *[f"| {r['workers']} | {r['galaxies']} | {r['seconds']} | {r['galaxies_per_s']} | "
-          f"{', '.join(map(str, r['all_seconds']))} |" for r in rows],
+        *[
+            f"| {r['workers']} | {r['galaxies']} | {r['seconds']} | {r['galaxies_per_s']} | "
+            f"{', '.join(map(str, r['all_seconds']))} |"
+            for r in rows
+        ],
         "",
     ]
     (here / "simulate.md").write_text("\n".join(lines))

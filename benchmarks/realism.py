@@ -45,12 +45,12 @@ from scipy import ndimage, stats
 from skimage.feature import peak_local_max
 
 import galvae
-from galvae.data.presentation import GZ_DECALS_STRETCH
 from galvae.data.preprocess import inverse_stretch
+from galvae.data.presentation import GZ_DECALS_STRETCH
 from galvae.data.store import open_store
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine  # noqa: E402
+from _common import machine
 
 log = logging.getLogger("galvae.benchmarks.realism")
 
@@ -93,8 +93,16 @@ def simulate_images(n: int, size: int, seed: int, workers: int) -> tuple[np.ndar
     """``n`` galaxies in the gz-decals presentation via :func:`galvae.simulate`; images and galaxies/s."""
     with tempfile.TemporaryDirectory() as tmp:
         res = galvae.simulate(
-            Path(tmp) / "sim", n_galaxies=n, overlap=0, size=size, seed=seed, profile="gz-decals",
-            defect_fraction=0.0, surveys=["decals"], workers=workers, progress=False,
+            Path(tmp) / "sim",
+            n_galaxies=n,
+            overlap=0,
+            size=size,
+            seed=seed,
+            profile="gz-decals",
+            defect_fraction=0.0,
+            surveys=["decals"],
+            workers=workers,
+            progress=False,
         )
         store = open_store(next(iter(res.stores.values())))
         try:
@@ -169,8 +177,14 @@ def compare(real: np.ndarray, sim: np.ndarray) -> dict[str, dict[str, float]]:
         b = np.array([m[key] for m in ms])
         a, b = a[np.isfinite(a)], b[np.isfinite(b)]
         ks = stats.ks_2samp(a, b)
-        out[key] = {"ks": float(ks.statistic), "p": float(ks.pvalue), "median_real": float(np.median(a)),
-                    "median_sim": float(np.median(b)), "n_real": int(a.size), "n_sim": int(b.size)}
+        out[key] = {
+            "ks": float(ks.statistic),
+            "p": float(ks.pvalue),
+            "median_real": float(np.median(a)),
+            "median_sim": float(np.median(b)),
+            "n_real": int(a.size),
+            "n_sim": int(b.size),
+        }
     return out
 
 
@@ -197,13 +211,19 @@ def to_markdown(res: dict, before: dict | None) -> str:
     for key, v in res["quantities"].items():
         if before and key in before:
             b = before[key]
-            lines.append(f"| {key} | {b['ks']:.2f} | {v['ks']:.2f} | {v['median_real']:.3g} | "
-                         f"{b['median_sim']:.3g} | {v['median_sim']:.3g} |")
+            lines.append(
+                f"| {key} | {b['ks']:.2f} | {v['ks']:.2f} | {v['median_real']:.3g} | "
+                f"{b['median_sim']:.3g} | {v['median_sim']:.3g} |"
+            )
         else:
             lines.append(f"| {key} | {v['ks']:.2f} | {v['median_real']:.3g} | {v['median_sim']:.3g} |")
     ks = [v["ks"] for v in res["quantities"].values()]
-    lines += ["", f"Mean KS over quantities: {np.mean(ks):.2f}" + (
-        f" (before: {np.mean([b['ks'] for b in before.values()]):.2f})" if before else ""), ""]
+    lines += [
+        "",
+        f"Mean KS over quantities: {np.mean(ks):.2f}"
+        + (f" (before: {np.mean([b['ks'] for b in before.values()]):.2f})" if before else ""),
+        "",
+    ]
     lines += ["![montage: 8 real (top), 8 simulated (bottom)](realism.png)", ""]
     if res.get("notes"):
         lines += ["## Notes", "", res["notes"], ""]
@@ -229,10 +249,18 @@ def main(argv: list[str] | None = None) -> int:
     log.info("simulated %d galaxies at %.1f/s; measuring", len(sim), gps)
     quantities = compare(real, sim)
     montage(real, sim, args.out.with_suffix(".png"), seed=args.seed)
-    res = {"n_real": len(real), "n_sim": len(sim), "size": args.size, "seed": args.seed, "workers": args.workers,
-           "galaxies_per_second": gps, "machine": machine(), "seconds": time.perf_counter() - t0,
-           "quantities": quantities,
-           "notes": args.notes.read_text() if args.notes else ""}
+    res = {
+        "n_real": len(real),
+        "n_sim": len(sim),
+        "size": args.size,
+        "seed": args.seed,
+        "workers": args.workers,
+        "galaxies_per_second": gps,
+        "machine": machine(),
+        "seconds": time.perf_counter() - t0,
+        "quantities": quantities,
+        "notes": args.notes.read_text() if args.notes else "",
+    }
     before = json.loads(args.before.read_text())["quantities"] if args.before else None
     if before is not None:
         res["before"] = before

@@ -38,7 +38,7 @@ import galvae
 from galvae.evaluate.sweep import find_knee
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine  # noqa: E402
+from _common import machine
 
 log = logging.getLogger("galvae.benchmarks.science")
 
@@ -82,12 +82,16 @@ def truth_table(mu: np.ndarray, pca: np.ndarray, cat: pd.DataFrame, seed: int) -
             continue
         tr, te = train_test_split(np.arange(idx.size), test_size=0.3, random_state=seed, stratify=yk)
         _, c = np.unique(yk[te], return_counts=True)
-        rows.append({
-            "feature": name, "n": int(idx.size), "classes": int(np.unique(yk).size),
-            "majority": float(c.max() / c.sum()),
-            "latents": _forest_accuracy(mu[idx], yk, tr, te, seed),
-            "pca40": _forest_accuracy(pca[idx], yk, tr, te, seed),
-        })
+        rows.append(
+            {
+                "feature": name,
+                "n": int(idx.size),
+                "classes": int(np.unique(yk).size),
+                "majority": float(c.max() / c.sum()),
+                "latents": _forest_accuracy(mu[idx], yk, tr, te, seed),
+                "pca40": _forest_accuracy(pca[idx], yk, tr, te, seed),
+            }
+        )
     return rows
 
 
@@ -146,8 +150,11 @@ def evaluate_run(run: Path, store: Path, overlap_store: Path | None, cat: pd.Dat
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--configs", default="fixed:sum,gz-decals:sum,gz-decals:gaussian",
-                   help="comma-separated PROFILE:LIKELIHOOD[:K] (default %(default)s)")
+    p.add_argument(
+        "--configs",
+        default="fixed:sum,gz-decals:sum,gz-decals:gaussian",
+        help="comma-separated PROFILE:LIKELIHOOD[:K] (default %(default)s)",
+    )
     p.add_argument("--n", type=int, default=2000, help="galaxies (default 2000, the demo's)")
     p.add_argument("--overlap", type=int, default=500)
     p.add_argument("--size", type=int, default=64)
@@ -170,23 +177,51 @@ def main(argv: list[str] | None = None) -> int:
     for profile, likelihood, k in configs:
         if profile not in sims:
             t0 = time.perf_counter()
-            sim = galvae.simulate(work / f"sim_{profile}", n_galaxies=args.n, overlap=args.overlap, size=args.size,
-                                  seed=args.seed, profile=profile, overwrite=True, progress=False)
+            sim = galvae.simulate(
+                work / f"sim_{profile}",
+                n_galaxies=args.n,
+                overlap=args.overlap,
+                size=args.size,
+                seed=args.seed,
+                profile=profile,
+                overwrite=True,
+                progress=False,
+            )
             log.warning("simulated %s in %.0f s", profile, time.perf_counter() - t0)
             sims[profile] = (sim.stores["decals"], sim.stores["bass_mzls"], pd.read_parquet(sim.catalog))
         store, ostore, cat = sims[profile]
         name = f"{profile}:{likelihood}:k{k:g}"
         run = work / f"run_{profile}_{likelihood}_k{k:g}"
         t0 = time.perf_counter()
-        galvae.train(store, run, latent_dim=args.latent_dim, epochs=args.epochs, seed=args.seed, overwrite=True,
-                     progress=False, **_train_kwargs(likelihood, k))
+        galvae.train(
+            store,
+            run,
+            latent_dim=args.latent_dim,
+            epochs=args.epochs,
+            seed=args.seed,
+            overwrite=True,
+            progress=False,
+            **_train_kwargs(likelihood, k),
+        )
         seconds = time.perf_counter() - t0
-        res = {"config": name, "profile": profile, "likelihood": likelihood, "k": k, "train_seconds": seconds,
-               **evaluate_run(run, store, ostore, cat, args.seed)}
+        res = {
+            "config": name,
+            "profile": profile,
+            "likelihood": likelihood,
+            "k": k,
+            "train_seconds": seconds,
+            **evaluate_run(run, store, ostore, cat, args.seed),
+        }
         results["configs"].append(res)
-        log.warning("%s: %d active units, KL %.1f nats, SSIM %.3f (8-bit %.3f), paired/random %.3f", name,
-                    res["active_units"], res["kl_total"], res["ssim_val"], res["ssim_val_8bit"],
-                    res.get("paired_over_random", float("nan")))
+        log.warning(
+            "%s: %d active units, KL %.1f nats, SSIM %.3f (8-bit %.3f), paired/random %.3f",
+            name,
+            res["active_units"],
+            res["kl_total"],
+            res["ssim_val"],
+            res["ssim_val_8bit"],
+            res.get("paired_over_random", float("nan")),
+        )
         _write(results, Path(args.out))
     if args.sweep:
         profile, likelihood, k = configs[0]
@@ -194,16 +229,29 @@ def main(argv: list[str] | None = None) -> int:
         points = []
         for nl in [int(v) for v in args.sweep.split(",")]:
             run = work / f"sweep_{profile}_{likelihood}_nl{nl}"
-            galvae.train(store, run, latent_dim=nl, epochs=args.sweep_epochs or args.epochs, seed=args.seed,
-                         overwrite=True, progress=False, **_train_kwargs(likelihood, k))
+            galvae.train(
+                store,
+                run,
+                latent_dim=nl,
+                epochs=args.sweep_epochs or args.epochs,
+                seed=args.seed,
+                overwrite=True,
+                progress=False,
+                **_train_kwargs(likelihood, k),
+            )
             vae = galvae.GalaxyVAE.load(run)
             split = json.loads((run / "split.json").read_text())
             with galvae.ImageStore(store) as st:
                 imgs = st.read(st.index_of(split["val_ids"]))
             mu, logvar = vae.encode(imgs, return_logvar=True)
-            points.append({"latent_dim": nl, "ssim_val": float(np.mean(galvae.ssim(imgs, vae.reconstruct(imgs)))),
-                           "active_units": int((mu.var(axis=0) > 0.01).sum()),
-                           "kl_total": float((-0.5 * (1 + logvar - mu**2 - np.exp(logvar))).sum(axis=1).mean())})
+            points.append(
+                {
+                    "latent_dim": nl,
+                    "ssim_val": float(np.mean(galvae.ssim(imgs, vae.reconstruct(imgs)))),
+                    "active_units": int((mu.var(axis=0) > 0.01).sum()),
+                    "kl_total": float((-0.5 * (1 + logvar - mu**2 - np.exp(logvar))).sum(axis=1).mean()),
+                }
+            )
             log.warning("sweep NL=%d: SSIM %.3f, %d active", nl, points[-1]["ssim_val"], points[-1]["active_units"])
         knee = find_knee([q["latent_dim"] for q in points], [q["ssim_val"] for q in points])
         results["sweep"] = {"config": f"{profile}:{likelihood}:k{k:g}", "points": points, "knee": knee}
@@ -227,11 +275,17 @@ def _write(results: dict, out: Path) -> None:
         "|---|---|---|---|---|---|---|",
     ]
     for r in results["configs"]:
-        lines.append(f"| {r['config']} | {r['active_units']} | {r['kl_total']:.1f} | {r['ssim_val']:.3f} | "
-                     f"{r['ssim_val_8bit']:.3f} | {r.get('paired_over_random', float('nan')):.3f} | "
-                     f"{r['train_seconds']:.0f} |")
-    lines += ["", "Random forests on the simulator's truth classes, test accuracy: latents / PCA-40 of the same "
-              "configuration's pixels (**bold**: latents ≥ PCA-40):", ""]
+        lines.append(
+            f"| {r['config']} | {r['active_units']} | {r['kl_total']:.1f} | {r['ssim_val']:.3f} | "
+            f"{r['ssim_val_8bit']:.3f} | {r.get('paired_over_random', float('nan')):.3f} | "
+            f"{r['train_seconds']:.0f} |"
+        )
+    lines += [
+        "",
+        "Random forests on the simulator's truth classes, test accuracy: latents / PCA-40 of the same "
+        "configuration's pixels (**bold**: latents ≥ PCA-40):",
+        "",
+    ]
     feats = [row["feature"] for row in results["configs"][0]["truth"]] if results["configs"] else []
     lines.append("| feature | n | majority | " + " | ".join(r["config"] for r in results["configs"]) + " |")
     lines.append("|---|---|---|" + "---|" * len(results["configs"]))
@@ -248,10 +302,17 @@ def _write(results: dict, out: Path) -> None:
         lines.append(f"| {f} | {base['n']} | {base['majority']:.3f} | " + " | ".join(cells) + " |")
     if "sweep" in results:
         s = results["sweep"]
-        lines += ["", f"Held-out SSIM against NL ({s['config']}); knee at NL = {s['knee']}:", "",
-                  "| NL | SSIM val | active units | KL (nats) |", "|---|---|---|---|"]
-        lines += [f"| {q['latent_dim']} | {q['ssim_val']:.3f} | {q['active_units']} | {q['kl_total']:.1f} |"
-                  for q in s["points"]]
+        lines += [
+            "",
+            f"Held-out SSIM against NL ({s['config']}); knee at NL = {s['knee']}:",
+            "",
+            "| NL | SSIM val | active units | KL (nats) |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {q['latent_dim']} | {q['ssim_val']:.3f} | {q['active_units']} | {q['kl_total']:.1f} |"
+            for q in s["points"]
+        ]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 

@@ -29,9 +29,22 @@ def chromium_run(exe: str, page: Path, tmp: Path, *extra: str) -> subprocess.Com
     profile = tmp / "chromium-profile"
     profile.mkdir(exist_ok=True)
     return subprocess.run(
-        [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-         f"--user-data-dir={profile}", "--virtual-time-budget=10000", *extra, page.resolve().as_uri()],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-extensions",
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=10000",
+            *extra,
+            page.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

@@ -18,14 +18,28 @@ def rng() -> np.random.Generator:
 def make_store(tmp_path):
     """Return a function writing a small random store; images are reproducible from ``seed``."""
 
-    def _make(name: str = "store.h5", n: int = 10, size: int = 16, seed: int = 0, survey: str = "test",
-              prefix: str = "g", masks: bool = False):
+    def _make(
+        name: str = "store.h5",
+        n: int = 10,
+        size: int = 16,
+        seed: int = 0,
+        survey: str = "test",
+        prefix: str = "g",
+        masks: bool = False,
+    ):
         r = np.random.default_rng(seed)
         images = r.random((n, 3, size, size), dtype=np.float32)
         ids = [f"{prefix}{i:04d}" for i in range(n)]
         m = r.random((n, size, size)) < 0.05 if masks else None
-        path = write_store(tmp_path / name, images, ids, survey=survey, normalisation=StretchConfig(),
-                           masks=m, pixel_scale_arcsec=0.262)
+        path = write_store(
+            tmp_path / name,
+            images,
+            ids,
+            survey=survey,
+            normalisation=StretchConfig(),
+            masks=m,
+            pixel_scale_arcsec=0.262,
+        )
         return path, images, ids
 
     return _make

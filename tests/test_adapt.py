@@ -101,8 +101,10 @@ def test_adaptation_loss_is_eq6():
     # adaptation keeps the VAE's own likelihood: a Gaussian decoder of σ per band
     sig = (0.02, 0.03, 0.05)
     gauss = adaptation_loss((rs, xs, ms, ls), (rt, xt, mt, lt), lam=0.0, likelihood="gaussian", sigma=sig)
-    want = elbo_loss(rs, xs, ms, ls, likelihood="gaussian", sigma=sig).loss + elbo_loss(
-        rt, xt, mt, lt, likelihood="gaussian", sigma=sig).loss
+    want = (
+        elbo_loss(rs, xs, ms, ls, likelihood="gaussian", sigma=sig).loss
+        + elbo_loss(rt, xt, mt, lt, likelihood="gaussian", sigma=sig).loss
+    )
     assert float(gauss.loss) == pytest.approx(float(want), rel=1e-6)
     assert abs(float(gauss.loss) - float(zero.loss)) > 10 * abs(float(zero.loss))  # the σ's change the scale
 
@@ -148,8 +150,16 @@ def pair_stores(make_store):
 
 @pytest.fixture
 def base_run(pair_stores, tmp_path):
-    train(pair_stores[0], tmp_path / "run", epochs=1, batch_size=8, latent_dim=4, seed=0, progress=False,
-          model_config=ModelConfig(size=16, latent_dim=4, channels=(4, 8, 8)))
+    train(
+        pair_stores[0],
+        tmp_path / "run",
+        epochs=1,
+        batch_size=8,
+        latent_dim=4,
+        seed=0,
+        progress=False,
+        model_config=ModelConfig(size=16, latent_dim=4, channels=(4, 8, 8)),
+    )
     return tmp_path / "run"
 
 
@@ -164,8 +174,16 @@ def test_adapt_run_directory(pair_stores, base_run, tmp_path):
     res = adapt(base_run, src, tgt, tmp_path / "da", epochs=2, batch_size=4, seed=0, progress=False)
     assert res.surveys == SURVEYS and res.n_pairs == 20 and res.n_source_only == 4 and res.n_target_only == 0
     da = res.run_dir
-    for name in ("config.json", "matching.json", "split.json", "metrics.csv", "model.json",
-                 "model_decals.json", "model_bass_mzls.json", "checkpoints/last.ckpt"):
+    for name in (
+        "config.json",
+        "matching.json",
+        "split.json",
+        "metrics.csv",
+        "model.json",
+        "model_decals.json",
+        "model_bass_mzls.json",
+        "checkpoints/last.ckpt",
+    ):
         assert (da / name).is_file(), name
     matching = json.loads((da / "matching.json").read_text())
     assert matching["source_only"] == ["g0020", "g0021", "g0022", "g0023"]
@@ -243,8 +261,26 @@ def test_adapt_errors(pair_stores, base_run, make_store, tmp_path):
 def test_cli_adapt_and_generate(pair_stores, base_run, tmp_path, capsys):
     src, tgt = pair_stores
     da = tmp_path / "da"
-    assert main(["adapt", str(base_run), str(src), str(tgt), "--out", str(da), "--epochs", "1",
-                 "--batch-size", "4", "--lambda", "2", "-q"]) == 0
+    assert (
+        main(
+            [
+                "adapt",
+                str(base_run),
+                str(src),
+                str(tgt),
+                "--out",
+                str(da),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+                "--lambda",
+                "2",
+                "-q",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "matched 20 galaxies" in out and "4 only in the source store" in out
     assert json.loads((da / "config.json").read_text())["adapt"]["lam"] == 2.0
@@ -268,7 +304,9 @@ def test_export_last_or_best(pair_stores, base_run, tmp_path):
     ck = torch.load(last.run_dir / "checkpoints/last.ckpt", weights_only=True)["state_dict"]
     w = _weights(last.run_dir / "model_bass_mzls.safetensors")
     assert torch.equal(w["final.0.weight"], ck["model.decoders.bass_mzls.final.0.weight"])
-    assert not torch.equal(w["final.0.weight"], _weights(best.run_dir / "model_bass_mzls.safetensors")["final.0.weight"])
+    assert not torch.equal(
+        w["final.0.weight"], _weights(best.run_dir / "model_bass_mzls.safetensors")["final.0.weight"]
+    )
     with pytest.raises(GalvaeValueError, match="export"):
         AdaptConfig(export="first")
 

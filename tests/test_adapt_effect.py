@@ -77,8 +77,17 @@ def bed(tmp_path_factory):
     root = tmp_path_factory.mktemp("adapt_effect")
     # the Main Galaxy Sample sizes the thresholds were measured on (no Galaxy Zoo DECaLS p50 > 3" cut, which
     # makes galaxies overflow the fixed 16.8" field at 32 px and shrinks the summed-likelihood latents' scale)
-    simulate(root / "sim", n_galaxies=400, overlap=300, size=32, seed=0, workers=2, progress=False,
-             surveys=("decals", SHALLOW), morphology=MorphologyConfig(min_petro_th50_arcsec=0.0))
+    simulate(
+        root / "sim",
+        n_galaxies=400,
+        overlap=300,
+        size=32,
+        seed=0,
+        workers=2,
+        progress=False,
+        surveys=("decals", SHALLOW),
+        morphology=MorphologyConfig(min_petro_th50_arcsec=0.0),
+    )
     src, tgt = root / "sim" / "decals.h5", root / "sim" / "shallow.h5"
     train(src, root / "base", epochs=40, seed=0, progress=False)
     with ImageStore(src) as s, ImageStore(tgt) as t:
@@ -89,8 +98,17 @@ def bed(tmp_path_factory):
     def adapted(lam: float) -> dict[str, float]:
         if lam not in cache:
             out = root / f"da_lam{lam}"
-            res = adapt(root / "base", src, tgt, out, lam=lam, epochs=EPOCHS, seed=0, progress=False,
-                        trainer_kwargs=FINAL_EPOCH_ONLY)
+            res = adapt(
+                root / "base",
+                src,
+                tgt,
+                out,
+                lam=lam,
+                epochs=EPOCHS,
+                seed=0,
+                progress=False,
+                trainer_kwargs=FINAL_EPOCH_ONLY,
+            )
             assert res.n_pairs == 300 and res.epochs == EPOCHS
             cache[lam] = _gap(out, xs, xt)
         return cache[lam]

@@ -71,7 +71,7 @@ class BatchRecorder(L.Callback):
     def __init__(self) -> None:
         self.sums: list[float] = []
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):  # noqa: D102
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         x = batch[0] if isinstance(batch, list | tuple) else batch
         self.sums.append(round(float(x.double().sum()), 6))
 
@@ -91,11 +91,11 @@ class RaiseSignal(L.Callback):
         self.sent = True
         signal.raise_signal(self.sig)
 
-    def on_train_batch_end(self, trainer, *args):  # noqa: D102
+    def on_train_batch_end(self, trainer, *args):
         if self.during == "training":
             self._send(trainer)
 
-    def on_validation_batch_end(self, trainer, *args):  # noqa: D102
+    def on_validation_batch_end(self, trainer, *args):
         if self.during == "validation":
             self._send(trainer)
 
@@ -103,16 +103,24 @@ class RaiseSignal(L.Callback):
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("stores")
-    return Path(write_store(d / "s.h5", _images(24, 1), [f"g{i:02d}" for i in range(24)], survey="decals",
-                            normalisation=StretchConfig(kind="none")))
+    return Path(
+        write_store(
+            d / "s.h5",
+            _images(24, 1),
+            [f"g{i:02d}" for i in range(24)],
+            survey="decals",
+            normalisation=StretchConfig(kind="none"),
+        )
+    )
 
 
 @pytest.fixture(scope="module")
 def straight(store, tmp_path_factory):
     """An uninterrupted 2-epoch run (10 steps) and the batches it trained, in order."""
     rec = BatchRecorder()
-    res = train(store, tmp_path_factory.mktemp("straight") / "run", epochs=2, trainer_kwargs={"callbacks": [rec]},
-                **OPTS)
+    res = train(
+        store, tmp_path_factory.mktemp("straight") / "run", epochs=2, trainer_kwargs={"callbacks": [rec]}, **OPTS
+    )
     assert res.global_step == 10
     return res, rec.sums
 
@@ -161,7 +169,7 @@ _DAMAGE = {
     "empty": r"empty file",
     "refused pickle": r"holds pickled objects \(fractions\.Fraction\) that torch\.load's weights_only loader refuses",
     "no lightning keys": r"a PyTorch file but not a Lightning training checkpoint: missing 'epoch', 'global_step', "
-                         r"'optimizer_states', 'loops'",
+    r"'optimizer_states', 'loops'",
     "not a dict": r"a PyTorch file holding a list, not a Lightning checkpoint",
     "non-finite": r"holds non-finite weights \(model\.",
 }
@@ -182,8 +190,11 @@ def test_check_checkpoint_refuses_another_models_weights(straight, tmp_path):
     good = straight[0].last_checkpoint
     assert check_checkpoint(good)["global_step"] == 10
     other = VAEModule(config_to_dict(ModelConfig(size=16, latent_dim=5, channels=(4, 8, 8)))).state_dict()
-    with pytest.raises(GalvaeFileError, match=r"weights of another model than this run's \(model\..* has shape "
-                                              r"\(\d+, \d+\), the run's model \(\d+, \d+\)\)"):
+    with pytest.raises(
+        GalvaeFileError,
+        match=r"weights of another model than this run's \(model\..* has shape "
+        r"\(\d+, \d+\), the run's model \(\d+, \d+\)\)",
+    ):
         check_checkpoint(good, expected=other)
 
 
@@ -209,8 +220,9 @@ def test_resume_falls_back_to_the_previous_rotation(store, straight, tmp_path, c
     _assert_same_weights(res.last_checkpoint, ckdir / "last.ckpt")
 
 
-def test_resume_falls_back_to_best_and_cli_errors_in_one_line_when_none_is_usable(store, straight, tmp_path,
-                                                                                  caplog, capsys):
+def test_resume_falls_back_to_best_and_cli_errors_in_one_line_when_none_is_usable(
+    store, straight, tmp_path, caplog, capsys
+):
     res, _ = straight
     run = _run(store, tmp_path / "run")
     ckdir = run / "checkpoints"
@@ -224,7 +236,9 @@ def test_resume_falls_back_to_best_and_cli_errors_in_one_line_when_none_is_usabl
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert err.startswith(f"galvae train: error: {ckdir / 'last.ckpt'}: cannot resume: no usable checkpoint in {ckdir} ")
+    assert err.startswith(
+        f"galvae train: error: {ckdir / 'last.ckpt'}: cannot resume: no usable checkpoint in {ckdir} "
+    )
     assert "last.ckpt: not a readable PyTorch checkpoint" in err
     assert "last-1.ckpt: holds pickled objects (fractions.Fraction)" in err
     assert "best.ckpt: a PyTorch file but not a Lightning training checkpoint: missing 'epoch'" in err
@@ -245,8 +259,13 @@ def test_resume_falls_back_to_best_and_cli_errors_in_one_line_when_none_is_usabl
 
 
 def _fake_checkpoint(n: int) -> dict:
-    return {"state_dict": {"w": torch.full((4,), float(n))}, "epoch": n, "global_step": n, "optimizer_states": [],
-            "loops": {}}
+    return {
+        "state_dict": {"w": torch.full((4,), float(n))},
+        "epoch": n,
+        "global_step": n,
+        "optimizer_states": [],
+        "loops": {},
+    }
 
 
 def test_rotation_keeps_the_newest_states(tmp_path):
@@ -318,10 +337,14 @@ def test_sigterm_mid_epoch_writes_a_checkpoint_and_resume_is_exact(store, straig
     run = tmp_path / "run"
     handlers = (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGUSR1))
     rec = BatchRecorder()
-    with pytest.raises(GalvaeInterruptedError, match=(
+    with pytest.raises(
+        GalvaeInterruptedError,
+        match=(
             rf"^{re.escape(str(run))}: training stopped by SIGTERM in epoch 1 after 2 of its 5 training batches "
             rf"\(global step 7\); checkpoint {re.escape(str(run / 'checkpoints' / 'last.ckpt'))} written; continue "
-            r"with resume=True")) as info:
+            r"with resume=True"
+        ),
+    ) as info:
         train(store, run, epochs=2, trainer_kwargs={"callbacks": [rec, RaiseSignal(7)]}, **OPTS)
     assert info.value.exit_status == 128 + signal.SIGTERM and info.value.signal_name == "SIGTERM"
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGUSR1)) == handlers  # put back
@@ -343,10 +366,14 @@ def test_sigterm_mid_epoch_writes_a_checkpoint_and_resume_is_exact(store, straig
 def test_sigusr1_during_validation_revalidates_that_epoch_on_resume(store, straight, tmp_path):
     res, sums = straight
     run = tmp_path / "run"
-    with pytest.raises(GalvaeInterruptedError, match=r"stopped by SIGUSR1 in epoch 0 after 5 of its 5 training "
-                                                     r"batches \(global step 5\)") as info:
-        train(store, run, epochs=2, trainer_kwargs={"callbacks": [RaiseSignal(5, signal.SIGUSR1, "validation")]},
-              **OPTS)
+    with pytest.raises(
+        GalvaeInterruptedError,
+        match=r"stopped by SIGUSR1 in epoch 0 after 5 of its 5 training "
+        r"batches \(global step 5\)",
+    ) as info:
+        train(
+            store, run, epochs=2, trainer_kwargs={"callbacks": [RaiseSignal(5, signal.SIGUSR1, "validation")]}, **OPTS
+        )
     assert info.value.exit_status == 128 + signal.SIGUSR1
     assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
     progress = _load(run / "checkpoints" / "last.ckpt")["loops"]["fit_loop"]["epoch_loop.val_loop.batch_progress"]
@@ -364,8 +391,27 @@ def test_sigusr1_during_validation_revalidates_that_epoch_on_resume(store, strai
 def test_cli_sigterm_to_the_process_group_then_resume(store, tmp_path, capsys):
     """A real SIGTERM from outside, to the whole process group (a DataLoader worker included)."""
     run, mark = tmp_path / "run", tmp_path / "at_step_3"
-    args = ["-q", "train", str(store), "--out", str(run), "--epochs", "2", "--batch-size", "4", "--val-fraction",
-            "0.25", "--seed", "5", "--latent-dim", "3", "--accelerator", "cpu", "--keep-last", "3"]
+    args = [
+        "-q",
+        "train",
+        str(store),
+        "--out",
+        str(run),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "4",
+        "--val-fraction",
+        "0.25",
+        "--seed",
+        "5",
+        "--latent-dim",
+        "3",
+        "--accelerator",
+        "cpu",
+        "--keep-last",
+        "3",
+    ]
     script = textwrap.dedent(f"""
         import pathlib, sys, time
         import lightning as L
@@ -388,8 +434,13 @@ def test_cli_sigterm_to_the_process_group_then_resume(store, tmp_path, capsys):
         from galvae.cli import main
         sys.exit(main(sys.argv[1:]))
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script, *args, "--workers", "1"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, *args, "--workers", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         t0 = time.monotonic()
         while not mark.exists() and proc.poll() is None and time.monotonic() - t0 < 240:
@@ -403,7 +454,8 @@ def test_cli_sigterm_to_the_process_group_then_resume(store, tmp_path, capsys):
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert err.strip().splitlines() == [
         f"galvae train: {run}: training stopped by SIGTERM in epoch 0 after 3 of its 5 training batches (global step "
-        f"3); checkpoint {run / 'checkpoints' / 'last.ckpt'} written; continue with resume=True (--resume)"]
+        f"3); checkpoint {run / 'checkpoints' / 'last.ckpt'} written; continue with resume=True (--resume)"
+    ]
     assert out == ""
     assert _load(run / "checkpoints" / "last.ckpt")["global_step"] == 3
     assert '"keep_last": 3' in (run / "config.json").read_text()
@@ -418,14 +470,22 @@ def test_cli_sigterm_to_the_process_group_then_resume(store, tmp_path, capsys):
 
 
 def test_adapt_sigterm_fallback_and_exact_resume(store, straight, tmp_path, caplog, capsys):
-    target = write_store(tmp_path / "t.h5", _images(24, 2), [f"g{i:02d}" for i in range(24)], survey="bass_mzls",
-                         normalisation=StretchConfig(kind="none"))
+    target = write_store(
+        tmp_path / "t.h5",
+        _images(24, 2),
+        [f"g{i:02d}" for i in range(24)],
+        survey="bass_mzls",
+        normalisation=StretchConfig(kind="none"),
+    )
     base = straight[0].run_dir
     whole = adapt(base, store, target, tmp_path / "straight", epochs=2, **ADAPT_OPTS)
     assert whole.global_step == 10  # 19 training pairs: 5 batches of 4 per epoch
     out = tmp_path / "da"
-    with pytest.raises(GalvaeInterruptedError, match=r"stopped by SIGTERM in epoch 1 after 3 of its 5 training "
-                                                     r"batches \(global step 8\)"):
+    with pytest.raises(
+        GalvaeInterruptedError,
+        match=r"stopped by SIGTERM in epoch 1 after 3 of its 5 training "
+        r"batches \(global step 8\)",
+    ):
         adapt(base, store, target, out, epochs=2, trainer_kwargs={"callbacks": [RaiseSignal(8)]}, **ADAPT_OPTS)
     ckdir = out / "checkpoints"
     assert _load(ckdir / "last.ckpt")["global_step"] == 8 and _load(ckdir / "last-1.ckpt")["global_step"] == 5
@@ -433,8 +493,20 @@ def test_adapt_sigterm_fallback_and_exact_resume(store, straight, tmp_path, capl
     _damage(ckdir / "last.ckpt", "no lightning keys", ckdir / "last-1.ckpt")
     _damage(ckdir / "last-1.ckpt", "truncated", ckdir / "last-1.ckpt")
     _damage(ckdir / "best.ckpt", "empty", ckdir / "best.ckpt")
-    argv = ["-q", "adapt", str(base), str(store), str(target), "--out", str(out), "--epochs", "2", "--resume",
-            "--accelerator", "cpu"]
+    argv = [
+        "-q",
+        "adapt",
+        str(base),
+        str(store),
+        str(target),
+        "--out",
+        str(out),
+        "--epochs",
+        "2",
+        "--resume",
+        "--accelerator",
+        "cpu",
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

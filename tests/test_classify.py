@@ -26,10 +26,7 @@ def _make(tmp_path, n_per=30, s=16, seed=0):
             u = xx * np.cos(th) + yy * np.sin(th)
             v = -xx * np.sin(th) + yy * np.cos(th)
             img = np.exp(-(u**2 + (v / q) ** 2) / (2 * 2.5**2))
-            imgs.append(
-                np.stack([img * f for f in (0.6, 0.8, 1.0)])
-                + rng.normal(0, 0.02, (3, s, s))
-            )
+            imgs.append(np.stack([img * f for f in (0.6, 0.8, 1.0)]) + rng.normal(0, 0.02, (3, s, s)))
             gid = f"g{k:03d}"
             ids.append(gid)
             frac = {c: 0.05 for c in ("round", "in-between", "cigar-shaped")}
@@ -51,9 +48,7 @@ def _make(tmp_path, n_per=30, s=16, seed=0):
             lat.append([q + rng.normal(0, 0.05), *rng.normal(0, 1, 3)])
             k += 1
     imgs = np.clip(np.asarray(imgs, np.float32), 0, 1)
-    store = write_store(
-        tmp_path / "s.h5", imgs, ids, survey="test", normalisation=StretchConfig()
-    )
+    store = write_store(tmp_path / "s.h5", imgs, ids, survey="test", normalisation=StretchConfig())
     lat = np.asarray(lat)
     latents = pd.DataFrame({"id": ids, **{f"mu_{j}": lat[:, j] for j in range(4)}})
     return store, pd.DataFrame(rows), latents
@@ -75,9 +70,7 @@ def test_forest_beats_majority_and_baselines_share_split(tmp_path) -> None:
     vae = t[(t.feature == "how_rounded") & (t.method == "vae")].iloc[0]
     assert vae.n_classes == 3 and vae.n_test == 27
     assert vae.accuracy > vae.majority_rate + 0.3
-    assert (
-        vae.accuracy == pytest.approx(vae.precision) == pytest.approx(vae.f1)
-    )  # micro averaging
+    assert vae.accuracy == pytest.approx(vae.precision) == pytest.approx(vae.f1)  # micro averaging
     assert set(t[t.feature == "how_rounded"].method) == {"vae", "pca", "cnn"}
     rows = t[t.feature == "how_rounded"]
     assert rows.n_test.nunique() == 1 and rows.n_train.nunique() == 1
@@ -86,18 +79,14 @@ def test_forest_beats_majority_and_baselines_share_split(tmp_path) -> None:
     split = res.splits["how_rounded"]
     assert not set(split["train"]) & set(split["test"])
     # the split is stratified: 9 of each class in the test set
-    truth = dict(zip(lat["id"], np.repeat(list(CLASSES), 30)))
+    truth = dict(zip(lat["id"], np.repeat(list(CLASSES), 30), strict=True))
     assert pd.Series([truth[i] for i in split["test"]]).value_counts().tolist() == [
         9,
         9,
         9,
     ]
     # binary feature, positive = first Table 2 class
-    assert (
-        t[(t.feature == "merger") & (t.method == "vae")]
-        .iloc[0]
-        .averaging.startswith("binary (positive: merger")
-    )
+    assert t[(t.feature == "merger") & (t.method == "vae")].iloc[0].averaging.startswith("binary (positive: merger")
     assert "bar" in res.skipped and "edge_on" in res.skipped
     out = tmp_path / "out"
     for name in (
@@ -151,9 +140,7 @@ def test_metrics_hand_made() -> None:
     p = ["a", "b", "b", "b"]
     m = classification_metrics(y, p, ["a", "b"])
     assert m["precision"] == 1.0 and m["recall"] == 0.5 and m["accuracy"] == 0.75
-    m3 = classification_metrics(
-        ["a", "b", "c", "c"], ["a", "c", "c", "c"], ["a", "b", "c"]
-    )
+    m3 = classification_metrics(["a", "b", "c", "c"], ["a", "c", "c", "c"], ["a", "b", "c"])
     assert m3["precision"] == m3["recall"] == m3["f1"] == m3["accuracy"] == 0.75
     assert m3["f1_macro"] == pytest.approx((1 + 0 + 0.8) / 3)
 
@@ -184,12 +171,8 @@ def test_cli(tmp_path, capsys) -> None:
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(lat, preserve_index=False)
-    pq.write_table(
-        table.replace_schema_metadata({b"galvae": b'{"latent_dim": 4}'}), lat_path
-    )
-    assert (
-        write_table
-    )  # the catalogue writer exists; the CSV above is read by read_catalog
+    pq.write_table(table.replace_schema_metadata({b"galvae": b'{"latent_dim": 4}'}), lat_path)
+    assert write_table  # the catalogue writer exists; the CSV above is read by read_catalog
     p = argparse.ArgumentParser()
     sub = p.add_subparsers()
     cli.register(sub)
@@ -235,10 +218,7 @@ def test_prelabelled_table_from_csv(tmp_path) -> None:
     )
     row = res.table[res.table.feature == "merger"].iloc[0]
     assert row.classes == "merger,none" and row.averaging == "binary (positive: merger)"
-    assert (
-        res.table[res.table.feature == "how_rounded"].iloc[0].classes
-        == "round,in-between,cigar"
-    )
+    assert res.table[res.table.feature == "how_rounded"].iloc[0].classes == "round,in-between,cigar"
 
 
 def test_one_protocol_pca_fit_ids_and_cnn_convergence(tmp_path) -> None:

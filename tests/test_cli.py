@@ -35,7 +35,9 @@ def test_info_on_a_store(make_store, capsys):
 def test_errors_are_one_line_without_traceback(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "galvae", "info", str(tmp_path / "missing.h5")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

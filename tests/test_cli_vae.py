@@ -23,8 +23,27 @@ def trained(tmp_path_factory):
     images = np.random.default_rng(0).random((20, 3, 16, 16), dtype=np.float32) * 0.5
     store = write_store(root / "s.h5", images, [f"g{i:02d}" for i in range(20)], survey="sim", normalisation=NORM)
     run = root / "run"
-    rc = main(["-q", "train", str(store), "--out", str(run), "--latent-dim", "3", "--epochs", "1",
-               "--batch-size", "8", "--val-fraction", "0.2", "--accelerator", "cpu", "--seed", "1"])
+    rc = main(
+        [
+            "-q",
+            "train",
+            str(store),
+            "--out",
+            str(run),
+            "--latent-dim",
+            "3",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--val-fraction",
+            "0.2",
+            "--accelerator",
+            "cpu",
+            "--seed",
+            "1",
+        ]
+    )
     assert rc == 0
     return store, run, root
 
@@ -59,23 +78,43 @@ def test_reconstruct_and_generate(trained):
     assert main(["-q", "generate", str(run), "--n", "4", "--seed", "3", "--out", str(root / "mock.h5")]) == 0
     with ImageStore(root / "mock.h5") as st:
         assert len(st) == 4 and st.attrs["seed"] == 3
-    assert main(["-q", "generate", str(run), "--between", "g01", "g05", "--store", str(store), "--steps", "3",
-                 "--out", str(root / "path.h5")]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "generate",
+                str(run),
+                "--between",
+                "g01",
+                "g05",
+                "--store",
+                str(store),
+                "--steps",
+                "3",
+                "--out",
+                str(root / "path.h5"),
+            ]
+        )
+        == 0
+    )
     with ImageStore(root / "path.h5") as st:
         assert len(st) == 3 and st.attrs["between"] == ["g01", "g05"]
 
 
 def test_one_line_errors(trained, capsys, tmp_path):
     store, run, _ = trained
-    big = write_store(tmp_path / "b.h5", np.zeros((2, 3, 24, 24), np.float32), ["a", "b"], survey="sim",
-                      normalisation=NORM)
+    big = write_store(
+        tmp_path / "b.h5", np.zeros((2, 3, 24, 24), np.float32), ["a", "b"], survey="sim", normalisation=NORM
+    )
     assert main(["encode", str(run), str(big), "--out", str(tmp_path / "x.parquet")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("galvae encode: error:") and "expects size 16" in err and err.count("\n") == 1
     assert main(["generate", str(run), "--between", "g01", "g02", "--out", str(tmp_path / "y.h5")]) == 2
     assert "--between needs --store" in capsys.readouterr().err
-    assert main(["generate", str(run), "--between", "g01", "zzz", "--store", str(store),
-                 "--out", str(tmp_path / "z.h5")]) == 2
+    assert (
+        main(["generate", str(run), "--between", "g01", "zzz", "--store", str(store), "--out", str(tmp_path / "z.h5")])
+        == 2
+    )
     assert "zzz" in capsys.readouterr().err
     assert main(["-q", "train", str(store), "--out", str(run)]) == 2
     assert "not empty" in capsys.readouterr().err
@@ -94,8 +133,19 @@ def test_unknown_loss_is_rejected_by_the_parser(trained, capsys, tmp_path):
 def test_subprocess_error_has_no_traceback(trained, tmp_path):
     store, _, _ = trained
     proc = subprocess.run(
-        [sys.executable, "-m", "galvae", "encode", str(tmp_path / "norun"), str(store), "--out", str(tmp_path / "o.parquet")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "galvae",
+            "encode",
+            str(tmp_path / "norun"),
+            str(store),
+            "--out",
+            str(tmp_path / "o.parquet"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

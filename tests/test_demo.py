@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +13,7 @@ from _browser import ARTIFACTS, chromium_run, find_chromium, images_loaded
 from galvae.cli import main
 from galvae.demo import QUICK, STAGES, DemoConfig, _Stages, resolve_precision, run_demo
 from galvae.errors import GalvaeValueError
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
@@ -30,11 +32,27 @@ def test_demo_runs_every_stage_and_writes_the_products(demo):
     assert [e.index for e in events if e.status == "start"] == list(range(1, len(STAGES) + 1))
     assert res.cached == ()
     assert set(res.seconds) == set(STAGES) and all(v >= 0 for v in res.seconds.values())
-    for rel in ("data/decals.h5", "data/bass_mzls.h5", "data/catalog.parquet", "labels.parquet", "run/model.json",
-                "sweep/sweep.csv", "latents_decals.parquet", "latents_bass_mzls.parquet", "recon_decals.h5",
-                "table3/table3.csv", "outliers/outliers.json", "run_da/model_bass_mzls.json",
-                "domains/domains.json", "domains/table4.csv", "mocks_decals.h5", "mocks_bass_mzls.h5",
-                "report.html", "timings.json", "demo_config.json"):
+    for rel in (
+        "data/decals.h5",
+        "data/bass_mzls.h5",
+        "data/catalog.parquet",
+        "labels.parquet",
+        "run/model.json",
+        "sweep/sweep.csv",
+        "latents_decals.parquet",
+        "latents_bass_mzls.parquet",
+        "recon_decals.h5",
+        "table3/table3.csv",
+        "outliers/outliers.json",
+        "run_da/model_bass_mzls.json",
+        "domains/domains.json",
+        "domains/table4.csv",
+        "mocks_decals.h5",
+        "mocks_bass_mzls.h5",
+        "report.html",
+        "timings.json",
+        "demo_config.json",
+    ):
         assert (out / rel).exists(), rel
     sweep = pd.read_csv(out / "sweep" / "sweep.csv")
     assert sorted(sweep["latent_dim"].unique().tolist()) == list(QUICK.sweep_dims)
@@ -101,8 +119,9 @@ def test_demo_report_renders_in_chromium(demo, tmp_path):
     assert total == text.count("<img ") and total >= 12
     assert loaded == total
     shot = tmp_path / "demo.png"
-    run = chromium_run(exe, res.report, tmp_path, "--hide-scrollbars", "--window-size=1280,3000",
-                       f"--screenshot={shot}")
+    run = chromium_run(
+        exe, res.report, tmp_path, "--hide-scrollbars", "--window-size=1280,3000", f"--screenshot={shot}"
+    )
     assert run.returncode == 0 and shot.is_file(), run.stderr[-2000:]
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copyfile(shot, ARTIFACTS / "demo-report-screenshot.png")
@@ -121,6 +140,7 @@ def test_stage_cache_rules(tmp_path):
         def fn():
             calls.append(name)
             (tmp_path / f"{name}.out").write_text(name)
+
         return fn
 
     def run_all(params_b=1, force=False):
@@ -157,10 +177,15 @@ def test_stage_failure_leaves_no_mark(tmp_path):
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"overlap": 5000}, "overlap must be an integer"), ({"n_galaxies": 10}, "at least 50 galaxies"),
-     ({"epochs": 0}, "epochs must be a positive integer"), ({"embedding": "umap"}, "embedding"),
-     ({"likelihood": "poisson"}, "demo likelihood .*'gaussian'"), ({"profile": "sdss"}, "profile .*'gz-decals'"),
-     ({"precision": "fp8"}, "demo precision .*'fp8'.*'bf16-mixed'")],
+    [
+        ({"overlap": 5000}, "overlap must be an integer"),
+        ({"n_galaxies": 10}, "at least 50 galaxies"),
+        ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"embedding": "umap"}, "embedding"),
+        ({"likelihood": "poisson"}, "demo likelihood .*'gaussian'"),
+        ({"profile": "sdss"}, "profile .*'gz-decals'"),
+        ({"precision": "fp8"}, "demo precision .*'fp8'.*'bf16-mixed'"),
+    ],
 )
 def test_demo_config_validation(kwargs, match):
     with pytest.raises(GalvaeValueError, match=match):

@@ -10,8 +10,8 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from _float32 import latent_tolerance, mmd_tolerance, mse_tolerance
 import galvae
+from _float32 import latent_tolerance, mmd_tolerance, mse_tolerance
 from galvae.cli import main
 from galvae.config import StretchConfig
 from galvae.data.store import ImageStore, write_store
@@ -31,8 +31,9 @@ from galvae.plots.domains import plot_mse_histogram, plot_pair_gallery
 def sim(tmp_path_factory):
     """80 simulated galaxies (60 also in BASS+MzLS), a 'before' run on DECaLS and a stand-in 'after' run."""
     root = tmp_path_factory.mktemp("domains")
-    res = galvae.simulate(root / "sim", n_galaxies=80, overlap=60, size=32, seed=0, workers=1,
-                          defect_fraction=0.15, progress=False)
+    res = galvae.simulate(
+        root / "sim", n_galaxies=80, overlap=60, size=32, seed=0, workers=1, defect_fraction=0.15, progress=False
+    )
     opts = dict(latent_dim=4, epochs=1, batch_size=32, val_fraction=0.2, progress=False, accelerator="cpu")
     galvae.train(res.stores["decals"], root / "before", seed=0, **opts)
     galvae.train(res.stores["bass_mzls"], root / "after", seed=1, **opts)
@@ -43,9 +44,19 @@ def sim(tmp_path_factory):
 def compared(sim):
     res, root = sim
     out = root / "out"
-    r = compare_domains(root / "before", res.stores["decals"], res.stores["bass_mzls"], res.catalog,
-                        after=root / "after", out_dir=out, min_galaxies=10, n_estimators=10, n_gallery=3,
-                        batch_size=16, progress=False)
+    r = compare_domains(
+        root / "before",
+        res.stores["decals"],
+        res.stores["bass_mzls"],
+        res.catalog,
+        after=root / "after",
+        out_dir=out,
+        min_galaxies=10,
+        n_estimators=10,
+        n_gallery=3,
+        batch_size=16,
+        progress=False,
+    )
     return r, out
 
 
@@ -83,9 +94,17 @@ def test_mse_and_mmd_exact(sim, compared):
 
 def test_outputs(compared):
     r, out = compared
-    for name in ("pairs.csv", "mse_hist.png", "table4.csv", "table4.md", "domains.json",
-                 "pairs_lowest_before.png", "pairs_highest_before.png",
-                 "pairs_lowest_after.png", "pairs_highest_after.png"):
+    for name in (
+        "pairs.csv",
+        "mse_hist.png",
+        "table4.csv",
+        "table4.md",
+        "domains.json",
+        "pairs_lowest_before.png",
+        "pairs_highest_before.png",
+        "pairs_lowest_after.png",
+        "pairs_highest_after.png",
+    ):
         assert (out / name).is_file(), name
     pairs = pd.read_csv(out / "pairs.csv", dtype={"id": str})
     assert {"id", "mse_before", "mse_after", "defect", "defect_decals", "defect_bass_mzls"} <= set(pairs.columns)
@@ -103,11 +122,13 @@ def test_outputs(compared):
 
 
 def test_defect_share_hand_built():
-    pairs = pd.DataFrame({
-        "mse_before": [9.0, 8.0, 7.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],
-        "defect_a": ["bright_star", "none", "chip_edge", "none", "bright_star"] + ["none"] * 5,
-        "defect_b": ["none", "none", "bright_star", None, "none"] + ["none"] * 5,
-    })
+    pairs = pd.DataFrame(
+        {
+            "mse_before": [9.0, 8.0, 7.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],
+            "defect_a": ["bright_star", "none", "chip_edge", "none", "bright_star"] + ["none"] * 5,
+            "defect_b": ["none", "none", "bright_star", None, "none"] + ["none"] * 5,
+        }
+    )
     d = high_mse_defects(pairs, fraction=0.3, threshold=7.5)
     assert d["defect_columns"] == ["defect_a", "defect_b"]
     assert d["top"]["n"] == 3 and d["top"]["n_defect"] == 2 and d["top"]["share"] == pytest.approx(2 / 3)
@@ -145,8 +166,15 @@ def test_target_before_uses_source_forest():
     ids, y, mu = _synthetic()
     cat = pd.DataFrame({"id": ids, "bar": y})
     src = _latent_df(ids, mu)
-    same = compare_domains((src, src.copy()), catalog=cat, after=(src, src.copy()), features=["bar"],
-                           min_galaxies=20, n_estimators=20, progress=False)
+    same = compare_domains(
+        (src, src.copy()),
+        catalog=cat,
+        after=(src, src.copy()),
+        features=["bar"],
+        min_galaxies=20,
+        n_estimators=20,
+        progress=False,
+    )
     row = same.table.iloc[0]
     assert row["decals_before"] == 1.0 and row["target_before"] == row["decals_before"]
     assert row["target_after"] == row["source_after"] == 1.0
@@ -155,8 +183,9 @@ def test_target_before_uses_source_forest():
     shifted = mu.copy()
     shifted[:, 0] += 1.0
     tgt = _latent_df(ids, shifted)
-    r = compare_domains((src, tgt), catalog=cat, after=(src, tgt), features=["bar"], min_galaxies=20,
-                        n_estimators=20, progress=False)
+    r = compare_domains(
+        (src, tgt), catalog=cat, after=(src, tgt), features=["bar"], min_galaxies=20, n_estimators=20, progress=False
+    )
     row = r.table.iloc[0]
     test = r.splits["bar"]["test"]
     strong_share = np.mean(pd.Series(y, index=ids).loc[test].to_numpy() == "strong")
@@ -218,8 +247,13 @@ def test_errors(sim, tmp_path):
         compare_domains(root / "before")
     with pytest.raises(GalvaeValueError, match="a GalaxyVAE, or a"):
         compare_domains(42, res.stores["decals"], res.stores["bass_mzls"])
-    big = write_store(tmp_path / "b.h5", np.zeros((2, 3, 16, 16), np.float32), ["a", "b"], survey="x",
-                      normalisation=StretchConfig(kind="none"))
+    big = write_store(
+        tmp_path / "b.h5",
+        np.zeros((2, 3, 16, 16), np.float32),
+        ["a", "b"],
+        survey="x",
+        normalisation=StretchConfig(kind="none"),
+    )
     with pytest.raises(GalvaeValueError, match="expects size 32"):
         compare_domains(root / "before", res.stores["decals"], big)
     with pytest.raises(GalvaeFileError, match="no exported galvae model"):
@@ -229,18 +263,48 @@ def test_errors(sim, tmp_path):
 def test_cli(sim, tmp_path, capsys):
     res, root = sim
     out = tmp_path / "cli"
-    rc = main(["-q", "compare-domains", str(root / "before"), str(res.stores["decals"]),
-               str(res.stores["bass_mzls"]), "--catalog", str(res.catalog), "--after", str(root / "after"),
-               "--out", str(out), "--min-galaxies", "10", "--n-estimators", "5", "--n-gallery", "2",
-               "--high-mse-fraction", "0.1"])
+    rc = main(
+        [
+            "-q",
+            "compare-domains",
+            str(root / "before"),
+            str(res.stores["decals"]),
+            str(res.stores["bass_mzls"]),
+            "--catalog",
+            str(res.catalog),
+            "--after",
+            str(root / "after"),
+            "--out",
+            str(out),
+            "--min-galaxies",
+            "10",
+            "--n-estimators",
+            "5",
+            "--n-gallery",
+            "2",
+            "--high-mse-fraction",
+            "0.1",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "60 galaxies in both surveys (20 only in the source, 0 only in the target)" in text
     assert "MMD^2" in text and " -> " in text and "| Feature |" in text and "highest-MSE pairs" in text
     s = json.loads((out / "domains.json").read_text())
     assert s["params"]["high_mse_fraction"] == 0.1 and s["defects"]["before"]["top"]["n"] == 6
-    assert main(["compare-domains", str(tmp_path / "nope"), str(res.stores["decals"]),
-                 str(res.stores["bass_mzls"]), "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "compare-domains",
+                str(tmp_path / "nope"),
+                str(res.stores["decals"]),
+                str(res.stores["bass_mzls"]),
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith("galvae compare-domains: error:") and "no exported galvae model" in err
 
@@ -261,10 +325,25 @@ def test_plots():
 def test_paper_table4_and_markdown():
     assert set(PAPER_TABLE4) <= set(galvae.LabelConfig().features)
     assert PAPER_TABLE4["bar"]["decals_before"] == 0.8253 and PAPER_TABLE4["edge_on"]["total"] == 1229
-    t = pd.DataFrame([{"feature": "bar", "n_classes": 3, "classes": "none,weak,strong", "total": 150,
-                       "n_train": 105, "n_test": 45, "n_train_source": 105, "decals_before": 0.5,
-                       "target_before": 0.25, "target_after": float("nan"), "source_after": float("nan"),
-                       "target_before_retrained": 0.3, "target_after_source_forest": float("nan"),
-                       "majority_rate": 0.4}])
+    t = pd.DataFrame(
+        [
+            {
+                "feature": "bar",
+                "n_classes": 3,
+                "classes": "none,weak,strong",
+                "total": 150,
+                "n_train": 105,
+                "n_test": 45,
+                "n_train_source": 105,
+                "decals_before": 0.5,
+                "target_before": 0.25,
+                "target_after": float("nan"),
+                "source_after": float("nan"),
+                "target_before_retrained": 0.3,
+                "target_after_source_forest": float("nan"),
+                "majority_rate": 0.4,
+            }
+        ]
+    )
     md = table4_markdown(t, paper=False)
     assert "| bar | 3 | 150 | 50.00 % | 25.00 % | – | – | 30.00 % | – | 40.00 % |" in md and "paper" not in md

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -130,7 +130,10 @@ def make_handler(state: FakeCutoutService) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
             else:
                 body = cutout_bytes(
-                    ra, size, planes=2 if action == "shape" else 3, zero=action == "zero",
+                    ra,
+                    size,
+                    planes=2 if action == "shape" else 3,
+                    zero=action == "zero",
                     bands="gri" if action == "bands" else "grz",
                 )
                 self._send(body, len(body))
@@ -180,7 +183,7 @@ def test_success_writes_cutouts_and_manifest(service, tmp_path):
     assert report.counts == {"ok": 3, "cached": 0, "empty": 0, "failed": 0}
     assert report.n_total == 3 and report.n_available == 3 and report.failures == ()
     assert report.manifest == out / "catalog.parquet"
-    for gid, ra in zip(cat["id"], cat["ra"]):
+    for gid, ra in zip(cat["id"], cat["ra"], strict=True):
         with fits.open(out / f"{gid}.fits") as hdul:
             data = hdul[0].data
             assert data.shape == (3, SIZE, SIZE)
@@ -204,14 +207,22 @@ def test_query_string_carries_layer_pixscale_size_bands(service, tmp_path, layer
     download_cutouts(catalog(1), tmp_path / layer, base_url=service.url + "/", layer=layer, pixscale=0.5, **FAST)
     assert service.paths == ["/viewer/fits-cutout"]
     query = service.requests[0]
-    assert query == {"ra": "10.0000000", "dec": "0.5000000", "layer": layer, "pixscale": "0.5",
-                     "size": str(SIZE), "bands": "grz"}
+    assert query == {
+        "ra": "10.0000000",
+        "dec": "0.5000000",
+        "layer": layer,
+        "pixscale": "0.5",
+        "size": str(SIZE),
+        "bands": "grz",
+    }
 
 
 def test_cutout_url_default_service():
     url = cutout_url(150.25, -2.5)
-    assert url == ("https://www.legacysurvey.org/viewer/fits-cutout?ra=150.2500000&dec=-2.5000000"
-                   "&layer=ls-dr9-south&pixscale=0.262&size=64&bands=grz")
+    assert url == (
+        "https://www.legacysurvey.org/viewer/fits-cutout?ra=150.2500000&dec=-2.5000000"
+        "&layer=ls-dr9-south&pixscale=0.262&size=64&bands=grz"
+    )
 
 
 def test_fits_catalogue_with_byte_string_ids(service, tmp_path):
@@ -277,16 +288,14 @@ def test_too_many_requests_waits_retry_after(service, tmp_path):
 def test_timeout_then_success(service, tmp_path):
     service.script[10.0] = ["sleep", "ok"]
     service.sleep_s = 0.8
-    report = download_cutouts(catalog(1), tmp_path, base_url=service.url, retries=1,
-                              **{**FAST, "timeout": 0.3})
+    report = download_cutouts(catalog(1), tmp_path, base_url=service.url, retries=1, **{**FAST, "timeout": 0.3})
     assert report.n_ok == 1 and service.count(10.0) == 2
 
 
 def test_timeout_every_time_fails(service, tmp_path):
     service.script[10.0] = ["sleep"]
     service.sleep_s = 0.6
-    report = download_cutouts(catalog(1), tmp_path, base_url=service.url, retries=1,
-                              **{**FAST, "timeout": 0.2})
+    report = download_cutouts(catalog(1), tmp_path, base_url=service.url, retries=1, **{**FAST, "timeout": 0.2})
     assert report.n_failed == 1 and service.count(10.0) == 2
     assert "timed out" in report.failures[0][1]
     assert list(tmp_path.glob("g0.fits*")) == []
@@ -354,7 +363,7 @@ def test_parse_retry_after():
     assert dl._parse_retry_after(None) is None
     assert dl._parse_retry_after("soon") is None
     assert dl._parse_retry_after("-3") == 0.0
-    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     assert 20 < dl._parse_retry_after(when) <= 31
 
 
@@ -444,10 +453,12 @@ def test_missing_ra_column(tmp_path):
 
 @pytest.mark.parametrize(
     ("column", "value", "message"),
-    [("ra", 361.0, r"'ra' must hold finite ra in \[0, 360\].*first id 'g1'"),
-     ("dec", -91.0, r"'dec' must hold finite dec in \[-90, 90\]"),
-     ("dec", np.nan, "1 row"),
-     ("ra", "north", "finite ra")],
+    [
+        ("ra", 361.0, r"'ra' must hold finite ra in \[0, 360\].*first id 'g1'"),
+        ("dec", -91.0, r"'dec' must hold finite dec in \[-90, 90\]"),
+        ("dec", np.nan, "1 row"),
+        ("ra", "north", "finite ra"),
+    ],
 )
 def test_coordinates_out_of_range(column, value, message):
     cat = catalog(2).astype({column: object})
@@ -484,14 +495,16 @@ def test_ids_mapping_to_one_file_are_refused(tmp_path):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"max_connections": 0}, "max_connections must be an integer from 1 to 32"),
-     ({"max_connections": 100}, "from 1 to 32"),
-     ({"retries": -1}, "retries must be a non-negative"),
-     ({"timeout": 0}, "timeout must be a positive"),
-     ({"backoff": float("nan")}, "backoff"),
-     ({"size": 0}, "size must be a positive integer"),
-     ({"pixscale": -0.262}, "pixscale must be a positive"),
-     ({"base_url": "ftp://example.org"}, "base_url must be an http")],
+    [
+        ({"max_connections": 0}, "max_connections must be an integer from 1 to 32"),
+        ({"max_connections": 100}, "from 1 to 32"),
+        ({"retries": -1}, "retries must be a non-negative"),
+        ({"timeout": 0}, "timeout must be a positive"),
+        ({"backoff": float("nan")}, "backoff"),
+        ({"size": 0}, "size must be a positive integer"),
+        ({"pixscale": -0.262}, "pixscale must be a positive"),
+        ({"base_url": "ftp://example.org"}, "base_url must be an http"),
+    ],
 )
 def test_bad_parameters(tmp_path, kwargs, message):
     with pytest.raises(GalvaeValueError, match=message):
@@ -514,8 +527,27 @@ def test_cli_end_to_end(service, tmp_path, capsys):
     cat = tmp_path / "cat.parquet"
     catalog(3).to_parquet(cat)
     out = tmp_path / "north"
-    rc = main(["-q", "download", str(cat), "--layer", "ls-dr9-north", "--size", str(SIZE), "--out", str(out),
-               "--base-url", service.url, "--connections", "2", "--retries", "1", "--backoff", "0.01"])
+    rc = main(
+        [
+            "-q",
+            "download",
+            str(cat),
+            "--layer",
+            "ls-dr9-north",
+            "--size",
+            str(SIZE),
+            "--out",
+            str(out),
+            "--base-url",
+            service.url,
+            "--connections",
+            "2",
+            "--retries",
+            "1",
+            "--backoff",
+            "0.01",
+        ]
+    )
     stdout = capsys.readouterr().out
     assert rc == 0
     assert "3 targets, layer ls-dr9-north: ok 2, cached 0, empty 0, failed 1" in stdout
@@ -529,8 +561,9 @@ def test_cli_all_failed_exits_2(service, tmp_path, capsys):
     service.script[10.0] = ["403"]
     cat = tmp_path / "cat.csv"
     catalog(1).to_csv(cat, index=False)
-    rc = main(["-q", "download", str(cat), "--out", str(tmp_path / "o"), "--base-url", service.url,
-               "--size", str(SIZE)])
+    rc = main(
+        ["-q", "download", str(cat), "--out", str(tmp_path / "o"), "--base-url", service.url, "--size", str(SIZE)]
+    )
     captured = capsys.readouterr()
     assert rc == 2
     assert "failed g0: HTTP 403 Forbidden" in captured.out
@@ -543,8 +576,9 @@ def test_cli_all_empty_exits_2(service, tmp_path, capsys):
     service.script[10.0] = ["zero"]
     cat = tmp_path / "cat.csv"
     catalog(1).to_csv(cat, index=False)
-    rc = main(["-q", "download", str(cat), "--out", str(tmp_path / "o"), "--base-url", service.url,
-               "--size", str(SIZE)])
+    rc = main(
+        ["-q", "download", str(cat), "--out", str(tmp_path / "o"), "--base-url", service.url, "--size", str(SIZE)]
+    )
     assert rc == 2
     assert "no target lies in the footprint of layer ls-dr9-south" in capsys.readouterr().err
 
@@ -567,7 +601,9 @@ def test_cli_bad_layer_is_one_line_without_traceback(tmp_path):
     catalog(1).to_csv(cat, index=False)
     proc = subprocess.run(
         [sys.executable, "-m", "galvae", "download", str(cat), "--out", str(tmp_path / "o"), "--layer", "decals"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [

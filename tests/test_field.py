@@ -55,8 +55,11 @@ def test_profiles_carry_fluxes_in_three_bands_and_positions_in_the_field():
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"star_n_at_21": -1.0}, "star_n_at_21"), ({"galaxy_count_slope": 0.0}, "galaxy_count_slope"),
-     ({"galaxy_mag_range": (23.0, 16.0)}, "galaxy_mag_range")],
+    [
+        ({"star_n_at_21": -1.0}, "star_n_at_21"),
+        ({"galaxy_count_slope": 0.0}, "galaxy_count_slope"),
+        ({"galaxy_mag_range": (23.0, 16.0)}, "galaxy_mag_range"),
+    ],
 )
 def test_config_errors_name_the_field(kwargs, match):
     with pytest.raises(GalvaeValueError, match=match):

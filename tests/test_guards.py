@@ -23,8 +23,13 @@ from galvae.training.train import train
 @pytest.fixture
 def store(tmp_path):
     images = np.random.default_rng(0).random((40, 3, 16, 16), dtype=np.float32)
-    return write_store(tmp_path / "s.h5", images, [f"g{i:02d}" for i in range(40)], survey="sim",
-                       normalisation=StretchConfig(kind="none"))
+    return write_store(
+        tmp_path / "s.h5",
+        images,
+        [f"g{i:02d}" for i in range(40)],
+        survey="sim",
+        normalisation=StretchConfig(kind="none"),
+    )
 
 
 def _poison(monkeypatch, bad_steps):
@@ -77,11 +82,31 @@ def test_skipped_batch_leaves_weights_and_optimiser_untouched(store, tmp_path, m
 
 def test_more_than_the_limit_stops_with_one_line(store, tmp_path, monkeypatch, capsys):
     _poison(monkeypatch, {0, 1, 2})
-    with pytest.raises(GalvaeError, match=r"training stopped: 3 batches had a non-finite loss or gradient "
-                                          r"\(limit max_nonfinite_batches / --max-nonfinite-batches = 2\)"):
+    with pytest.raises(
+        GalvaeError,
+        match=r"training stopped: 3 batches had a non-finite loss or gradient "
+        r"\(limit max_nonfinite_batches / --max-nonfinite-batches = 2\)",
+    ):
         _train(store, tmp_path / "run", max_nonfinite_batches=2)
-    rc = main(["train", str(store), "--out", str(tmp_path / "cli"), "--epochs", "1", "--batch-size", "8",
-               "--latent-dim", "3", "--accelerator", "cpu", "-q", "--max-nonfinite-batches", "0"])
+    rc = main(
+        [
+            "train",
+            str(store),
+            "--out",
+            str(tmp_path / "cli"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--latent-dim",
+            "3",
+            "--accelerator",
+            "cpu",
+            "-q",
+            "--max-nonfinite-batches",
+            "0",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2
     line = [ln for ln in err.splitlines() if ln.startswith("galvae train: error:")]
@@ -106,7 +131,7 @@ def test_nonfinite_gradient_is_skipped():
     guard.on_before_backward(_Trainer(), net, torch.tensor(1.0))
     guard.on_before_optimizer_step(_Trainer(), net, opt)
     opt.step()
-    assert guard.skipped == 1 and all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+    assert guard.skipped == 1 and all(torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
     with torch.no_grad():
         net.weight[0, 0] = float("inf")
     with pytest.raises(GalvaeError, match="weight weight became non-finite"):
@@ -115,8 +140,11 @@ def test_nonfinite_gradient_is_skipped():
 
 def test_export_refuses_nonfinite_weights(tmp_path):
     state = {"a": torch.zeros(2), "b": torch.tensor([1.0, float("nan")]), "n": torch.tensor([3])}
-    with pytest.raises(GalvaeValueError, match=r"best\.ckpt holds non-finite weights \(b, \.\.\.\); nothing was "
-                                               r"exported; lower"):
+    with pytest.raises(
+        GalvaeValueError,
+        match=r"best\.ckpt holds non-finite weights \(b, \.\.\.\); nothing was "
+        r"exported; lower",
+    ):
         check_finite_weights(state, tmp_path / "best.ckpt", "lower the learning rate")
     check_finite_weights({"a": torch.zeros(2)}, "x", "")
 

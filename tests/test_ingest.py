@@ -65,10 +65,12 @@ def test_ingest_catalogue_reports_unreadable_duplicates_and_escapes(cutouts, tmp
     (cutouts / "broken.fits").write_text("garbage")
     outside = tmp_path / "outside.fits"
     _fits(outside)
-    cat = pd.DataFrame({
-        "id": ["a", "b", "a", "c", "d", "e"],
-        "file": ["gal0.fits", "gal1.fits", "gal3.fits", "broken.fits", "../outside.fits", None],
-    })
+    cat = pd.DataFrame(
+        {
+            "id": ["a", "b", "a", "c", "d", "e"],
+            "file": ["gal0.fits", "gal1.fits", "gal3.fits", "broken.fits", "../outside.fits", None],
+        }
+    )
     cat.to_parquet(cutouts / "cat.parquet")
     rep = ingest(cutouts / "cat.parquet", tmp_path / "s.h5", size=16, progress=False)
     assert rep.n_written == 2
@@ -86,7 +88,8 @@ def test_ingest_csv_per_band_files(tmp_path):
         hdu = fits.PrimaryHDU(np.full((16, 16), 0.5, np.float32))
         hdu.writeto(tmp_path / f"x_{b}.fits")
     pd.DataFrame({"id": ["x"], "file_g": ["x_g.fits"], "file_r": ["x_r.fits"], "file_z": ["x_z.fits"]}).to_csv(
-        tmp_path / "cat.csv", index=False)
+        tmp_path / "cat.csv", index=False
+    )
     rep = ingest(tmp_path / "cat.csv", tmp_path / "s.h5", size=8, progress=False)
     assert rep.n_written == 1
     img = ImageStore(tmp_path / "s.h5").read(0)
@@ -165,8 +168,24 @@ def test_bad_parameters(cutouts, tmp_path):
 
 def test_cli_ingest(cutouts, tmp_path, capsys):
     out = tmp_path / "s.h5"
-    assert main(["-q", "ingest", str(cutouts), "--out", str(out), "--size", "16", "--survey", "bass_mzls",
-                 "--softening", "0.1,0.1,0.1"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "ingest",
+                str(cutouts),
+                "--out",
+                str(out),
+                "--size",
+                "16",
+                "--survey",
+                "bass_mzls",
+                "--softening",
+                "0.1,0.1,0.1",
+            ]
+        )
+        == 0
+    )
     assert "wrote 5 of 5 images" in capsys.readouterr().out
     s = ImageStore(out)
     assert s.survey == "bass_mzls" and s.normalisation.softening == (0.1, 0.1, 0.1)
@@ -177,8 +196,24 @@ def test_cli_ingest(cutouts, tmp_path, capsys):
 def test_cli_bad_file_is_one_line(tmp_path):
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "x.png").write_text("not a png")
-    proc = subprocess.run([sys.executable, "-m", "galvae", "-q", "ingest", str(tmp_path / "d"), "--out",
-                           str(tmp_path / "s.h5"), "--size", "16"], capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "galvae",
+            "-q",
+            "ingest",
+            str(tmp_path / "d"),
+            "--out",
+            str(tmp_path / "s.h5"),
+            "--size",
+            "16",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()

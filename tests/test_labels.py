@@ -32,8 +32,17 @@ from galvae.data.labels import (
 )
 from galvae.errors import GalvaeFileError, GalvaeKeyError, GalvaeValueError
 
-FEATURES = ("how_rounded", "edge_on", "edge_on_bulge", "bar", "has_arms", "arm_tightness", "arm_count",
-            "bulge_size", "merger")
+FEATURES = (
+    "how_rounded",
+    "edge_on",
+    "edge_on_bulge",
+    "bar",
+    "has_arms",
+    "arm_tightness",
+    "arm_count",
+    "bulge_size",
+    "merger",
+)
 
 # Decision-tree paths: fractions that reach each branch with certainty.
 SMOOTH = {"smooth-or-featured": {"smooth": 1.0}}
@@ -42,8 +51,14 @@ EDGE_ON = {**FEATURED, "disk-edge-on": {"yes": 1.0}}
 FACE_ON = {**FEATURED, "disk-edge-on": {"no": 1.0}}
 ARMS = {**FACE_ON, "has-spiral-arms": {"yes": 1.0}}
 PATH_TO = {
-    "how-rounded": SMOOTH, "disk-edge-on": FEATURED, "edge-on-bulge": EDGE_ON, "bar": FACE_ON,
-    "has-spiral-arms": FACE_ON, "bulge-size": FACE_ON, "spiral-winding": ARMS, "spiral-arm-count": ARMS,
+    "how-rounded": SMOOTH,
+    "disk-edge-on": FEATURED,
+    "edge-on-bulge": EDGE_ON,
+    "bar": FACE_ON,
+    "has-spiral-arms": FACE_ON,
+    "bulge-size": FACE_ON,
+    "spiral-winding": ARMS,
+    "spiral-arm-count": ARMS,
     "merging": {},
 }
 
@@ -104,9 +119,15 @@ def test_default_config_is_table2():
     assert cfg.classes("bulge_size") == ("none", "small", "moderate", "large")
     assert cfg.classes("merger") == ("merger", "none")
     expected = {
-        "how_rounded": (0.8, 0.8, 0.8), "edge_on": (0.8, 0.8), "edge_on_bulge": (0.8, 0.5, 0.5),
-        "bar": (0.8, 0.6, 0.6), "has_arms": (0.8, 0.5), "arm_tightness": (0.8, 0.6, 0.8),
-        "arm_count": (0.5, 0.9, 0.5, 0.4), "bulge_size": (0.5, 0.7, 0.6, 0.4), "merger": (0.6, 0.8),
+        "how_rounded": (0.8, 0.8, 0.8),
+        "edge_on": (0.8, 0.8),
+        "edge_on_bulge": (0.8, 0.5, 0.5),
+        "bar": (0.8, 0.6, 0.6),
+        "has_arms": (0.8, 0.5),
+        "arm_tightness": (0.8, 0.6, 0.8),
+        "arm_count": (0.5, 0.9, 0.5, 0.4),
+        "bulge_size": (0.5, 0.7, 0.6, 0.4),
+        "merger": (0.6, 0.8),
     }
     for feature, thresholds in expected.items():
         assert tuple(cfg.threshold(feature, c) for c in cfg.classes(feature)) == thresholds
@@ -135,8 +156,16 @@ def test_a_smooth_galaxy_has_no_disc_labels():
     labels = labels_from_catalog(catalog([{**SMOOTH, "how-rounded": {"round": 0.9, "in-between": 0.1}}]))
     row = labels.iloc[0]
     assert row["how_rounded"] == "round"
-    for feature in ("edge_on", "edge_on_bulge", "bar", "has_arms", "arm_tightness", "arm_count", "bulge_size",
-                    "merger"):
+    for feature in (
+        "edge_on",
+        "edge_on_bulge",
+        "bar",
+        "has_arms",
+        "arm_tightness",
+        "arm_count",
+        "bulge_size",
+        "merger",
+    ):
         assert pd.isna(row[feature])
 
 
@@ -163,14 +192,16 @@ def test_without_id_column_only_features():
 def test_threshold_is_strictly_greater(fraction, expected):
     df = catalog([{**SMOOTH, "how-rounded": {"round": fraction, "in-between": 1.0 - fraction}}])
     value = labels_from_catalog(df)["how_rounded"].iloc[0]
-    assert (pd.isna(value) if expected is None else value == expected)
+    assert pd.isna(value) if expected is None else value == expected
 
 
 def test_parent_not_reached_gives_missing_even_with_a_confident_child():
-    df = catalog([
-        {"smooth-or-featured": {"smooth": 0.4, "featured-or-disk": 0.6}, "how-rounded": {"round": 1.0}},
-        {"smooth-or-featured": {"smooth": 0.5, "featured-or-disk": 0.5}, "how-rounded": {"round": 1.0}},
-    ])
+    df = catalog(
+        [
+            {"smooth-or-featured": {"smooth": 0.4, "featured-or-disk": 0.6}, "how-rounded": {"round": 1.0}},
+            {"smooth-or-featured": {"smooth": 0.5, "featured-or-disk": 0.5}, "how-rounded": {"round": 1.0}},
+        ]
+    )
     labels = labels_from_catalog(df)
     assert pd.isna(labels["how_rounded"].iloc[0])
     assert labels["how_rounded"].iloc[1] == "round"  # parent rule is >= parent_threshold
@@ -178,10 +209,16 @@ def test_parent_not_reached_gives_missing_even_with_a_confident_child():
 
 def test_parent_rule_is_the_product_down_the_tree():
     # featured 0.7 x not-edge-on 0.7 = 0.49: each step is a majority, but fewer than half were asked.
-    low = {"smooth-or-featured": {"featured-or-disk": 0.7, "smooth": 0.3}, "disk-edge-on": {"no": 0.7, "yes": 0.3},
-           "bar": {"no": 1.0}}
-    high = {"smooth-or-featured": {"featured-or-disk": 0.8, "smooth": 0.2}, "disk-edge-on": {"no": 0.7, "yes": 0.3},
-            "bar": {"no": 1.0}}
+    low = {
+        "smooth-or-featured": {"featured-or-disk": 0.7, "smooth": 0.3},
+        "disk-edge-on": {"no": 0.7, "yes": 0.3},
+        "bar": {"no": 1.0},
+    }
+    high = {
+        "smooth-or-featured": {"featured-or-disk": 0.8, "smooth": 0.2},
+        "disk-edge-on": {"no": 0.7, "yes": 0.3},
+        "bar": {"no": 1.0},
+    }
     df = catalog([low, high])
     labels = labels_from_catalog(df)
     assert pd.isna(labels["bar"].iloc[0]) and labels["bar"].iloc[1] == "none"
@@ -197,11 +234,13 @@ def test_parent_rule_is_the_product_down_the_tree():
 
 
 def test_nan_fractions_give_missing():
-    df = catalog([
-        {**SMOOTH, "how-rounded": {"round": np.nan, "in-between": 0.0, "cigar-shaped": 0.0}},
-        {"how-rounded": {"round": 1.0}},  # parent question never asked: NaN
-        SMOOTH,  # how-rounded never asked
-    ])
+    df = catalog(
+        [
+            {**SMOOTH, "how-rounded": {"round": np.nan, "in-between": 0.0, "cigar-shaped": 0.0}},
+            {"how-rounded": {"round": 1.0}},  # parent question never asked: NaN
+            SMOOTH,  # how-rounded never asked
+        ]
+    )
     labels = labels_from_catalog(df)
     assert labels["how_rounded"].isna().all()
     assert labels["merger"].isna().all()
@@ -253,13 +292,17 @@ def test_two_classes_passed_larger_fraction_wins_tie_is_missing():
 
 
 def test_bulge_large_is_large_plus_dominant():
-    df = catalog([
-        {**FACE_ON, "bulge-size": {"large": 0.25, "dominant": 0.25, "moderate": 0.5}},
-        {**FACE_ON, "bulge-size": {"dominant": 0.9, "moderate": 0.1}},
-    ])
+    df = catalog(
+        [
+            {**FACE_ON, "bulge-size": {"large": 0.25, "dominant": 0.25, "moderate": 0.5}},
+            {**FACE_ON, "bulge-size": {"dominant": 0.9, "moderate": 0.1}},
+        ]
+    )
     assert labels_from_catalog(df)["bulge_size"].tolist() == ["large", "large"]
-    rules = tuple(dataclasses.replace(r, answers=("large",)) if (r.feature, r.label) == ("bulge_size", "large") else r
-                  for r in TABLE2_RULES)
+    rules = tuple(
+        dataclasses.replace(r, answers=("large",)) if (r.feature, r.label) == ("bulge_size", "large") else r
+        for r in TABLE2_RULES
+    )
     alone = labels_from_catalog(df, LabelConfig(rules=rules))
     assert alone["bulge_size"].isna().all()
 
@@ -295,8 +338,10 @@ def test_config_round_trips_through_json_and_is_frozen(tmp_path):
         (lambda: LabelConfig(parent_threshold=math.nan), "parent_threshold must be a number"),
         (lambda: LabelConfig(rules=()), "non-empty tuple of LabelRule"),
         (lambda: LabelConfig(rules=TABLE2_RULES + TABLE2_RULES[:1]), "repeats a class.*how_rounded.round"),
-        (lambda: LabelConfig(rules=(TABLE2_RULES[0], LabelRule("how_rounded", "x", "bar", ("no",), 0.5))),
-         "must use one question"),
+        (
+            lambda: LabelConfig(rules=(TABLE2_RULES[0], LabelRule("how_rounded", "x", "bar", ("no",), 0.5))),
+            "must use one question",
+        ),
         (lambda: LabelRule("bar", "weak", "bars", ("weak",), 0.5), "unknown GZD-5 question.*'bars'"),
         (lambda: LabelRule("bar", "weak", "bar", ("wobbly",), 0.5), "answers must be distinct answers of 'bar'"),
         (lambda: LabelRule("bar", "weak", "bar", ("weak",), -0.1), r"threshold of bar.weak .*\(got -0.1\)"),
@@ -333,9 +378,12 @@ def test_both_conventions_present_prefers_fractions():
 
 def test_neither_convention_raises_naming_the_patterns():
     df = pd.DataFrame({"id": ["a"], "ra": [1.0], "dec": [2.0]})
-    with pytest.raises(GalvaeValueError, match=r"expected vote fractions '<question>_<answer>_fraction'.*"
-                                                r"'<question>-dr5_<answer>'.*missing e\.g\. how-rounded_round_fraction"
-                                                r".*got 'columns id, ra, dec'"):
+    with pytest.raises(
+        GalvaeValueError,
+        match=r"expected vote fractions '<question>_<answer>_fraction'.*"
+        r"'<question>-dr5_<answer>'.*missing e\.g\. how-rounded_round_fraction"
+        r".*got 'columns id, ra, dec'",
+    ):
         labels_from_catalog(df)
 
 
@@ -380,8 +428,12 @@ def test_missing_parent_columns_make_the_children_missing(caplog):
 @pytest.mark.parametrize(
     ("column", "values", "match"),
     [
-        (fraction_column("merging", "none"), [1.5], r"'merging_none_fraction' holds vote fractions outside \[0, 1\] "
-                                                    r"\(got 1.5\)"),
+        (
+            fraction_column("merging", "none"),
+            [1.5],
+            r"'merging_none_fraction' holds vote fractions outside \[0, 1\] "
+            r"\(got 1.5\)",
+        ),
         (fraction_column("merging", "none"), [-0.2], "outside"),
         (fraction_column("merging", "none"), ["lots"], "'merging_none_fraction' must hold numbers"),
         (fraction_column("merging", "none"), [np.inf], "'merging_none_fraction' holds infinite values"),
@@ -422,8 +474,11 @@ def test_empty_catalogue_gives_empty_labels():
 
 
 def _labels_with_index() -> pd.DataFrame:
-    df = catalog([class_spec(r) for r in TABLE2_RULES], ids=[f"J{i:03d}" for i in range(26)],
-                 index=pd.Index(np.arange(100, 126), name="row"))
+    df = catalog(
+        [class_spec(r) for r in TABLE2_RULES],
+        ids=[f"J{i:03d}" for i in range(26)],
+        index=pd.Index(np.arange(100, 126), name="row"),
+    )
     df["ra"] = np.linspace(0, 10, 26)
     df["n"] = pd.array([1, None] * 13, dtype="Int64")
     labels = labels_from_catalog(df)
@@ -546,8 +601,10 @@ def _gz_catalog() -> pd.DataFrame:
     return catalog(specs, ids=[f"g{i}" for i in range(len(specs))])
 
 
-@pytest.mark.parametrize(("cat_name", "out_name"), [("cat.csv", "labels.parquet"), ("cat.parquet", "labels.csv"),
-                                                    ("cat.fits", "labels.fits")])
+@pytest.mark.parametrize(
+    ("cat_name", "out_name"),
+    [("cat.csv", "labels.parquet"), ("cat.parquet", "labels.csv"), ("cat.fits", "labels.fits")],
+)
 def test_cli_writes_labels_and_prints_counts(tmp_path, capsys, cat_name, out_name):
     df = _gz_catalog()
     write_table(df, tmp_path / cat_name)
@@ -558,8 +615,9 @@ def test_cli_writes_labels_and_prints_counts(tmp_path, capsys, cat_name, out_nam
     back = read_catalog(out)
     assert back["id"].tolist() == df["id"].tolist()
     pd.testing.assert_frame_equal(label_counts(back), label_counts(expected))
-    assert text.startswith(f"27 galaxies from {tmp_path / cat_name} ('<question>_<answer>_fraction'; "
-                           "parent threshold 0.5)")
+    assert text.startswith(
+        f"27 galaxies from {tmp_path / cat_name} ('<question>_<answer>_fraction'; parent threshold 0.5)"
+    )
     lines = text.splitlines()
     assert lines[1].split() == ["feature", "class", "threshold", "count", "percent"]
     assert lines[2].split() == ["how_rounded", "round", ">", "0.8", "1", "3.70%"]
@@ -572,8 +630,21 @@ def test_cli_thresholds_parent_threshold_and_errors(tmp_path, capsys):
     df = catalog([{**FACE_ON, "bar": {"weak": 0.55, "no": 0.45}}], ids=["a"])
     write_table(df, tmp_path / "cat.parquet")
     out = tmp_path / "l.parquet"
-    assert main(["labels", str(tmp_path / "cat.parquet"), "--out", str(out), "--threshold", "bar.weak=0.5",
-                 "--parent-threshold", "0.2"]) == 0
+    assert (
+        main(
+            [
+                "labels",
+                str(tmp_path / "cat.parquet"),
+                "--out",
+                str(out),
+                "--threshold",
+                "bar.weak=0.5",
+                "--parent-threshold",
+                "0.2",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "parent threshold 0.2" in text
     assert any(line.split()[:4] == ["weak", ">", "0.5", "1"] for line in text.splitlines())
@@ -603,7 +674,9 @@ def test_cli_error_is_one_line_without_traceback(tmp_path):
     pd.DataFrame({"id": ["a"], "ra": [1.0]}).to_csv(tmp_path / "plain.csv", index=False)
     proc = subprocess.run(
         [sys.executable, "-m", "galvae", "labels", str(tmp_path / "plain.csv"), "--out", str(tmp_path / "l.parquet")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

@@ -50,9 +50,16 @@ def test_export_files_and_metadata(exported):
     meta = json.loads(path.read_text())
     assert meta["format"] == "galvae-vae" and meta["galvae_version"]
     assert meta["model_config"]["latent_dim"] == 3 and meta["model_config"]["channels"] == [32, 64, 128]
-    assert meta["preprocessing"] == {"size": 16, "profile": "fixed",
-                                     "normalisation": {"kind": "none", "softening": list(NORM.softening),
-                                                       "maximum": list(NORM.maximum), "floor": 0.0}}
+    assert meta["preprocessing"] == {
+        "size": 16,
+        "profile": "fixed",
+        "normalisation": {
+            "kind": "none",
+            "softening": list(NORM.softening),
+            "maximum": list(NORM.maximum),
+            "floor": 0.0,
+        },
+    }
     assert (path.parent / "model.safetensors").is_file()
 
 
@@ -148,16 +155,28 @@ def test_version_mismatch_warns(exported, caplog):
 
 
 def test_store_must_match_model(exported, tmp_path):
-    other = write_store(tmp_path / "s24.h5", np.zeros((2, 3, 24, 24), np.float32), ["a", "b"], survey="sim",
-                        normalisation=NORM)
+    other = write_store(
+        tmp_path / "s24.h5", np.zeros((2, 3, 24, 24), np.float32), ["a", "b"], survey="sim", normalisation=NORM
+    )
     with pytest.raises(GalvaeValueError, match="has size 24 but model .* expects size 16"):
         encode_store(exported[0], other, tmp_path / "l.parquet", progress=False)
-    asinh = write_store(tmp_path / "asinh.h5", np.zeros((2, 3, 16, 16), np.float32), ["a", "b"], survey="sim",
-                        normalisation=StretchConfig())
+    asinh = write_store(
+        tmp_path / "asinh.h5",
+        np.zeros((2, 3, 16, 16), np.float32),
+        ["a", "b"],
+        survey="sim",
+        normalisation=StretchConfig(),
+    )
     with pytest.raises(GalvaeValueError, match="normalisation .*asinh.* but model .* has .*none"):
         reconstruct_store(exported[0], asinh, tmp_path / "r.h5", progress=False)
-    gz = write_store(tmp_path / "gz.h5", np.zeros((2, 3, 16, 16), np.float32), ["a", "b"], survey="sim",
-                     normalisation=StretchConfig(kind="uint8"), attrs={"profile": "gz-decals"})
+    gz = write_store(
+        tmp_path / "gz.h5",
+        np.zeros((2, 3, 16, 16), np.float32),
+        ["a", "b"],
+        survey="sim",
+        normalisation=StretchConfig(kind="uint8"),
+        attrs={"profile": "gz-decals"},
+    )
     with pytest.raises(GalvaeValueError, match="presented as 'gz-decals' but model .* as 'fixed'"):
         encode_store(exported[0], gz, tmp_path / "l.parquet", progress=False)
 
@@ -168,13 +187,16 @@ def test_latent_catalogue(exported, store16, tmp_path, name):
     model = GalaxyVAE.load(exported[0])
     out = encode_store(model, path, tmp_path / name, batch_size=4, progress=False)
     df, meta = read_latent_catalog(out)
-    assert list(df.columns) == ["id"] + [f"mu_{j}" for j in range(3)] + [f"logvar_{j}" for j in range(3)] + ["recon_error"]
+    assert list(df.columns) == ["id"] + [f"mu_{j}" for j in range(3)] + [f"logvar_{j}" for j in range(3)] + [
+        "recon_error"
+    ]
     assert df["id"].tolist() == [f"x{i}" for i in range(10)]
     mu, lv = model.encode(images, return_logvar=True)  # one batch of 10; the catalogue used batches of 4
     fan_in = model.network.fc_mu.in_features
     np.testing.assert_allclose(df[["mu_0", "mu_1", "mu_2"]].to_numpy(), mu, rtol=0, atol=latent_tolerance(mu, fan_in))
-    np.testing.assert_allclose(df[["logvar_0", "logvar_1", "logvar_2"]].to_numpy(), lv, rtol=0,
-                               atol=latent_tolerance(lv, fan_in))
+    np.testing.assert_allclose(
+        df[["logvar_0", "logvar_1", "logvar_2"]].to_numpy(), lv, rtol=0, atol=latent_tolerance(lv, fan_in)
+    )
     recon = model.reconstruct(images)
     expected_err = ((recon - images) ** 2).mean(axis=(1, 2, 3))
     err_tol = mse_tolerance(expected_err, float32_tolerance(recon, decoder_fan_in(model.network)))
@@ -209,8 +231,9 @@ def test_generate_mocks(exported, store16, tmp_path):
         vae = GalaxyVAE.load(exported[0])
         want = vae.generate(6, seed=2)
         np.testing.assert_allclose(st.read(), want, rtol=0, atol=float32_tolerance(want, decoder_fan_in(vae.network)))
-    out2 = generate_mocks(exported[0], tmp_path / "p.h5", between=("x1", "x2"), store=store16[0], steps=5,
-                          progress=False)
+    out2 = generate_mocks(
+        exported[0], tmp_path / "p.h5", between=("x1", "x2"), store=store16[0], steps=5, progress=False
+    )
     model = GalaxyVAE.load(exported[0])
     with ImageStore(out2) as st:
         assert len(st) == 5 and st.attrs["between"] == ["x1", "x2"]

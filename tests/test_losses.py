@@ -65,7 +65,9 @@ def test_elbo_combines_terms_with_k(loss, k):
 def test_loss_does_not_depend_on_batch_size():
     recon, target = _pair()
     mu, logvar = torch.zeros(2, 3), torch.zeros(2, 3)
-    both = elbo_loss(torch.cat([recon, recon]), torch.cat([target, target]), torch.cat([mu, mu]), torch.cat([logvar, logvar]))
+    both = elbo_loss(
+        torch.cat([recon, recon]), torch.cat([target, target]), torch.cat([mu, mu]), torch.cat([logvar, logvar])
+    )
     once = elbo_loss(recon, target, mu, logvar)
     assert both.loss.item() == pytest.approx(once.loss.item())
 
@@ -203,7 +205,8 @@ def test_estimate_noise_sigma_recovers_synthetic_noise():
     # a blank (noise-free) image has no measurable noise: the floor, never 0
     assert estimate_noise_sigma(np.zeros((2, 3, 16, 16))) == (SIGMA_FLOOR,) * 3
     assert estimate_noise_sigma(torch.from_numpy(images[:4].astype(np.float32))) == pytest.approx(
-        estimate_noise_sigma(images[:4]), rel=1e-5)
+        estimate_noise_sigma(images[:4]), rel=1e-5
+    )
 
 
 @pytest.mark.parametrize(
@@ -223,9 +226,13 @@ def test_estimate_noise_sigma_rejects_bad_input(images, match):
 
 def test_unknown_likelihood():
     recon, target = _pair()
-    with pytest.raises(GalvaeValueError, match=r"unknown likelihood \(got 'poisson'\); accepted: 'sum', 'mean', 'gaussian'"):
+    with pytest.raises(
+        GalvaeValueError, match=r"unknown likelihood \(got 'poisson'\); accepted: 'sum', 'mean', 'gaussian'"
+    ):
         reconstruction_error(recon, target, likelihood="poisson")
-    with pytest.raises(GalvaeValueError, match=r"unknown likelihood \(got 'gauss'\); accepted: 'sum', 'mean', 'gaussian'"):
+    with pytest.raises(
+        GalvaeValueError, match=r"unknown likelihood \(got 'gauss'\); accepted: 'sum', 'mean', 'gaussian'"
+    ):
         ModelConfig(likelihood="gauss")
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from galvae.errors import GalvaeValueError
 from _float32 import latent_tolerance
+from galvae.errors import GalvaeValueError
 from galvae.models import VAE, DecoderBlock, EncoderBlock, ModelConfig, make_activation, reparameterise
 
 
@@ -42,7 +42,12 @@ def test_architecture_is_the_papers():
 def test_defaults():
     cfg = ModelConfig()
     assert (cfg.size, cfg.latent_dim, cfg.channels, cfg.loss, cfg.kl_weight, cfg.kl_warmup_epochs) == (
-        64, 40, (32, 64, 128), "mse", 1.0, 0,
+        64,
+        40,
+        (32, 64, 128),
+        "mse",
+        1.0,
+        0,
     )
 
 

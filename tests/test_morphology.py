@@ -26,9 +26,18 @@ CATEGORICAL = {
     "truth_merging": "merging",
 }
 CONTINUOUS = [
-    "truth_mag_r", "truth_redshift", "truth_hlr_arcsec", "truth_axis_ratio", "truth_inclination_deg", "truth_pa_deg",
-    "truth_bulge_to_total", "truth_bar_strength", "truth_arm_strength", "truth_arm_pitch_deg",
-    "truth_companion_mag_r", "truth_tidal_strength",
+    "truth_mag_r",
+    "truth_redshift",
+    "truth_hlr_arcsec",
+    "truth_axis_ratio",
+    "truth_inclination_deg",
+    "truth_pa_deg",
+    "truth_bulge_to_total",
+    "truth_bar_strength",
+    "truth_arm_strength",
+    "truth_arm_pitch_deg",
+    "truth_companion_mag_r",
+    "truth_tidal_strength",
 ]
 
 
@@ -52,7 +61,9 @@ def test_questions_apply_down_the_decision_tree(truth):
     face = ~smooth & ~edge
     arms = truth["truth_has_spiral_arms"] == "yes"
     assert truth.loc[smooth, "truth_how_rounded"].notna().all() and truth.loc[~smooth, "truth_how_rounded"].isna().all()
-    assert truth.loc[~smooth, "truth_disk_edge_on"].notna().all() and truth.loc[smooth, "truth_disk_edge_on"].isna().all()
+    assert (
+        truth.loc[~smooth, "truth_disk_edge_on"].notna().all() and truth.loc[smooth, "truth_disk_edge_on"].isna().all()
+    )
     assert truth.loc[edge, "truth_edge_on_bulge"].notna().all() and truth.loc[~edge, "truth_edge_on_bulge"].isna().all()
     for col in ("truth_bar", "truth_has_spiral_arms", "truth_bulge_size"):
         assert truth.loc[face, col].notna().all() and truth.loc[~face, col].isna().all(), col

@@ -47,9 +47,7 @@ def test_robust_scale_resists_contamination() -> None:
     robust = find_outliers(x, sigma=5, robust=True)
     assert plain.n_flagged == 0
     assert robust.flagged[:20].all() and robust.n_flagged == 20
-    assert robust.scale[1] == pytest.approx(
-        1.4826 * np.median(np.abs(x[:, 1] - np.median(x[:, 1])))
-    )
+    assert robust.scale[1] == pytest.approx(1.4826 * np.median(np.abs(x[:, 1] - np.median(x[:, 1]))))
 
 
 def test_precision_recall_hand_made() -> None:
@@ -127,9 +125,7 @@ def test_cli(tmp_path, capsys) -> None:
 
     lat, cat, store = _files(tmp_path)
     pq.write_table(
-        pa.Table.from_pandas(lat, preserve_index=False).replace_schema_metadata(
-            {b"galvae": b"{}"}
-        ),
+        pa.Table.from_pandas(lat, preserve_index=False).replace_schema_metadata({b"galvae": b"{}"}),
         tmp_path / "l.parquet",
     )
     cat.to_csv(tmp_path / "c.csv", index=False)
@@ -162,9 +158,7 @@ def test_through_cli_frame(tmp_path, capsys) -> None:
 
     lat, _cat, _store = _files(tmp_path)
     pq.write_table(
-        pa.Table.from_pandas(lat, preserve_index=False).replace_schema_metadata(
-            {b"galvae": b"{}"}
-        ),
+        pa.Table.from_pandas(lat, preserve_index=False).replace_schema_metadata({b"galvae": b"{}"}),
         tmp_path / "l.parquet",
     )
     assert (

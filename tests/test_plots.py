@@ -63,11 +63,7 @@ def test_figures_are_figures_and_save(tmp_path) -> None:
 def test_existing_axes_used() -> None:
     fig, axes = new_figure((6, 3), 1, 2)
     out = plot_confusion(np.eye(3), ["x", "y", "z"], ax=axes[1])
-    assert (
-        out is fig
-        and axes[1].get_xlabel() == "predicted"
-        and axes[0].get_xlabel() == ""
-    )
+    assert out is fig and axes[1].get_xlabel() == "predicted" and axes[0].get_xlabel() == ""
 
 
 def test_rgb_composite_band_order() -> None:

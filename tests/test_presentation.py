@@ -13,6 +13,7 @@ from PIL import Image
 
 from galvae import GalvaeValueError, ImageStore, StretchConfig
 from galvae.data.ingest import ingest
+from galvae.data.preprocess import inverse_stretch, stretch
 from galvae.data.presentation import (
     GZ_DECALS_STRETCH,
     check_same_presentation,
@@ -20,7 +21,6 @@ from galvae.data.presentation import (
     gz_decals_pixel_scale,
     petrosian_radii,
 )
-from galvae.data.preprocess import inverse_stretch, stretch
 from galvae.simulate import DECALS, sample_truth, simulate
 from galvae.simulate.present import presentation_field
 
@@ -82,8 +82,13 @@ def test_petrosian_radii_of_an_exponential_disc():
 
 def test_field_grows_with_the_galaxy():
     row = sample_truth(1, 3).iloc[0].to_dict()
-    row.update(truth_smooth_or_featured="smooth", truth_companion_mag_r=math.nan, truth_tidal_strength=0.0,
-               truth_sersic_n=1.0, truth_axis_ratio=1.0)
+    row.update(
+        truth_smooth_or_featured="smooth",
+        truth_companion_mag_r=math.nan,
+        truth_tidal_strength=0.0,
+        truth_sersic_n=1.0,
+        truth_axis_ratio=1.0,
+    )
     fields = []
     for hlr in (6.0, 12.0):
         row["truth_hlr_arcsec"] = hlr
@@ -98,8 +103,9 @@ def test_field_grows_with_the_galaxy():
 
 
 def test_simulate_gz_profile(tmp_path):
-    res = simulate(tmp_path / "s", n_galaxies=6, overlap=2, size=16, seed=0, profile="gz-decals", workers=1,
-                   progress=False)
+    res = simulate(
+        tmp_path / "s", n_galaxies=6, overlap=2, size=16, seed=0, profile="gz-decals", workers=1, progress=False
+    )
     cat = pd.read_parquet(res.catalog)
     assert {"petro_th50", "petro_th90", "petro_theta", "field_arcsec"} <= set(cat.columns)
     np.testing.assert_allclose(cat["field_arcsec"], gz_decals_field(cat["petro_th50"], cat["petro_th90"]))
@@ -140,7 +146,8 @@ def test_ingest_gz_profile(tmp_path):
     hdu.writeto(tmp_path / "c.fits")
     # p50 = 2, p90 = 5: 0.1"/px, 42.4" = 162 px of 0.262": the square fills 81/162 of the side
     pd.DataFrame({"id": ["c1"], "file": ["c.fits"], "PETRO_TH50": [2.0], "PETRO_TH90": [5.0]}).to_csv(
-        tmp_path / "fits.csv", index=False)
+        tmp_path / "fits.csv", index=False
+    )
     ingest(tmp_path / "fits.csv", tmp_path / "fits.h5", size=32, profile="gz-decals", progress=False)
     with ImageStore(tmp_path / "fits.h5") as st:
         assert st.profile == "gz-decals" and st.normalisation == GZ_DECALS_STRETCH

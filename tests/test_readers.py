@@ -161,7 +161,7 @@ def test_rgb_channel_mapping(tmp_path, fmt, ext):
     arr = np.zeros((16, 16, 3), dtype=np.uint8)
     arr[..., 0] = 200  # red   -> z
     arr[..., 1] = 120  # green -> r
-    arr[..., 2] = 40   # blue  -> g
+    arr[..., 2] = 40  # blue  -> g
     Image.fromarray(arr).save(tmp_path / f"a.{ext}", format=fmt, quality=100)
     d = read_rgb(tmp_path / f"a.{ext}")
     assert d.kind == "display" and d.image.shape == (3, 16, 16)

@@ -44,61 +44,129 @@ SECTIONS = ("claims", "run", "table3", "domains", "sweep", "reconstructions", "l
 def products(tmp_path_factory) -> dict:
     """Every product the report reads, made small: ~10 s on 2 cores."""
     d = tmp_path_factory.mktemp("products")
-    sim = simulate(d / "data", n_galaxies=80, overlap=16, size=32, seed=0, workers=1, progress=False,
-                   balance=True, defect_fraction=0.05)
-    run = train(sim.stores["decals"], d / "run", latent_dim=8, epochs=1, batch_size=32, seed=0,
-                accelerator="cpu", progress=False)
+    sim = simulate(
+        d / "data",
+        n_galaxies=80,
+        overlap=16,
+        size=32,
+        seed=0,
+        workers=1,
+        progress=False,
+        balance=True,
+        defect_fraction=0.05,
+    )
+    run = train(
+        sim.stores["decals"],
+        d / "run",
+        latent_dim=8,
+        epochs=1,
+        batch_size=32,
+        seed=0,
+        accelerator="cpu",
+        progress=False,
+    )
     latents = encode_store(run.run_dir, sim.stores["decals"], d / "latents.parquet", progress=False)
     recon = reconstruct_store(run.run_dir, sim.stores["decals"], d / "recon.h5", progress=False)
-    mocks = {s: generate_mocks(run.run_dir, d / f"mocks_{s}.h5", n=8, seed=i, progress=False)
-             for i, s in enumerate(("decals", "bass_mzls"))}
-    classify(latents, sim.catalog, out_dir=d / "table3", baselines=(), n_estimators=20, min_galaxies=10,
-             progress=False)
+    mocks = {
+        s: generate_mocks(run.run_dir, d / f"mocks_{s}.h5", n=8, seed=i, progress=False)
+        for i, s in enumerate(("decals", "bass_mzls"))
+    }
+    classify(latents, sim.catalog, out_dir=d / "table3", baselines=(), n_estimators=20, min_galaxies=10, progress=False)
     outliers_report(latents, d / "outliers", sigma=3, catalog=sim.catalog, store=sim.stores["decals"])
     labels = write_table(labels_from_catalog(read_catalog(sim.catalog)), d / "labels.parquet")
     # Table 4 and the domain summary, by hand, in the layout of galvae compare-domains
-    pd.DataFrame({
-        "feature": ["how_rounded", "merger"], "n_classes": [3, 2], "classes": ["round,in-between,cigar", "merger,none"],
-        "total": [12, 16], "decals_before": [0.75, 0.9375], "target_before": [0.5, 0.875],
-        "target_after": [0.8125, 1.0], "source_after": [0.75, 0.9375], "majority_rate": [0.4, 0.6],
-    }).to_csv(d / "table4.csv", index=False)
-    (d / "domains.json").write_text(json.dumps({
-        "n_matched": 16, "surveys": {"source": "decals", "target": "bass_mzls"}, "stages": ["before", "after"],
-        "mse": {"before": {"median": 1.25, "mean": 2.0, "min": 0.05, "max": 9.5},
-                "after": {"median": 0.3125, "mean": 0.5, "min": 0.01, "max": 2.0}},
-        "mmd2": {"before": 0.4375, "after": 0.0123}, "mmd_points": 16,
-        "defects": {"before": {"fraction": 0.1, "all": {"n": 16, "n_defect": 2, "share": 0.125},
-                               "top": {"n": 2, "n_defect": 1, "share": 0.5}, "enrichment": 4.0}},
-    }))
+    pd.DataFrame(
+        {
+            "feature": ["how_rounded", "merger"],
+            "n_classes": [3, 2],
+            "classes": ["round,in-between,cigar", "merger,none"],
+            "total": [12, 16],
+            "decals_before": [0.75, 0.9375],
+            "target_before": [0.5, 0.875],
+            "target_after": [0.8125, 1.0],
+            "source_after": [0.75, 0.9375],
+            "majority_rate": [0.4, 0.6],
+        }
+    ).to_csv(d / "table4.csv", index=False)
+    (d / "domains.json").write_text(
+        json.dumps(
+            {
+                "n_matched": 16,
+                "surveys": {"source": "decals", "target": "bass_mzls"},
+                "stages": ["before", "after"],
+                "mse": {
+                    "before": {"median": 1.25, "mean": 2.0, "min": 0.05, "max": 9.5},
+                    "after": {"median": 0.3125, "mean": 0.5, "min": 0.01, "max": 2.0},
+                },
+                "mmd2": {"before": 0.4375, "after": 0.0123},
+                "mmd_points": 16,
+                "defects": {
+                    "before": {
+                        "fraction": 0.1,
+                        "all": {"n": 16, "n_defect": 2, "share": 0.125},
+                        "top": {"n": 2, "n_defect": 1, "share": 0.5},
+                        "enrichment": 4.0,
+                    }
+                },
+            }
+        )
+    )
     with ImageStore(sim.stores["decals"]) as a, ImageStore(sim.stores["bass_mzls"]) as b:
         ids = b.ids[:6]
         pair = np.concatenate([a.read(a.index_of(ids)), b.read(b.index_of(ids))])
     plot_gallery(pair, [*ids, *ids], ncols=6, title="DECaLS (top) and BASS+MzLS (bottom)").savefig(
-        d / "pairs_lowest_before.png", dpi=60)
+        d / "pairs_lowest_before.png", dpi=60
+    )
     fig, ax = new_figure((4, 3))
     ax.hist(np.random.default_rng(0).lognormal(0, 1, 200), bins=20)
     fig.savefig(d / "mse_hist.png", dpi=60)
     # the columns of galvae sweep's sweep.csv
-    pd.DataFrame({
-        "latent_dim": [4, 8, 16, 32] * 2, "loss": ["mse"] * 4 + ["mae"] * 4, "n_eval": [80] * 8,
-        "ssim_mean": [0.50, 0.70, 0.78, 0.80, 0.45, 0.66, 0.75, 0.79], "ssim_std": [0.05] * 8,
-        "ssim_smooth": [0.60, 0.75, 0.80, 0.82] * 2, "n_smooth": [30] * 8,
-    }).to_csv(d / "sweep.csv", index=False)
+    pd.DataFrame(
+        {
+            "latent_dim": [4, 8, 16, 32] * 2,
+            "loss": ["mse"] * 4 + ["mae"] * 4,
+            "n_eval": [80] * 8,
+            "ssim_mean": [0.50, 0.70, 0.78, 0.80, 0.45, 0.66, 0.75, 0.79],
+            "ssim_std": [0.05] * 8,
+            "ssim_smooth": [0.60, 0.75, 0.80, 0.82] * 2,
+            "n_smooth": [30] * 8,
+        }
+    ).to_csv(d / "sweep.csv", index=False)
     return {
-        "dir": d, "sim": sim, "latents": latents, "recon": recon, "mocks": mocks, "labels": labels,
-        "table3": d / "table3" / "table3.csv", "table4": d / "table4.csv", "domains": d / "domains.json",
-        "pairs": d / "pairs_lowest_before.png", "hist": d / "mse_hist.png", "sweep": d / "sweep.csv",
+        "dir": d,
+        "sim": sim,
+        "latents": latents,
+        "recon": recon,
+        "mocks": mocks,
+        "labels": labels,
+        "table3": d / "table3" / "table3.csv",
+        "table4": d / "table4.csv",
+        "domains": d / "domains.json",
+        "pairs": d / "pairs_lowest_before.png",
+        "hist": d / "mse_hist.png",
+        "sweep": d / "sweep.csv",
         "outliers": d / "outliers",
     }
 
 
 def _inputs(p: dict, **kw) -> ReportInputs:
     args = dict(
-        title="galvae test report", run_config={"latent_dim": 8, "epochs": 1, "note": "<script>alert(1)</script>"},
-        stage_seconds={"simulate": 2.5, "train": 3.75}, table3_csv=p["table3"], table4_csv=p["table4"],
-        domains_json=p["domains"], pair_galleries=[p["pairs"]], mse_histogram=p["hist"], sweep_csv=p["sweep"],
-        store=p["sim"].stores["decals"], reconstructions=p["recon"], labels=p["labels"], latents=p["latents"],
-        outliers_dir=p["outliers"], mocks=p["mocks"], date="2024-01-02 03:04 UTC",
+        title="galvae test report",
+        run_config={"latent_dim": 8, "epochs": 1, "note": "<script>alert(1)</script>"},
+        stage_seconds={"simulate": 2.5, "train": 3.75},
+        table3_csv=p["table3"],
+        table4_csv=p["table4"],
+        domains_json=p["domains"],
+        pair_galleries=[p["pairs"]],
+        mse_histogram=p["hist"],
+        sweep_csv=p["sweep"],
+        store=p["sim"].stores["decals"],
+        reconstructions=p["recon"],
+        labels=p["labels"],
+        latents=p["latents"],
+        outliers_dir=p["outliers"],
+        mocks=p["mocks"],
+        date="2024-01-02 03:04 UTC",
     )
     args.update(kw)
     return ReportInputs(**args)
@@ -156,13 +224,15 @@ def test_report_content(report, products) -> None:
     # Table 3: paper values beside this run's
     t3 = pd.read_csv(products["table3"])
     acc = t3[(t3.feature == "merger") & (t3.method == "vae")]["accuracy"].iloc[0]
-    assert f"<td class=\"num\">{100 * acc:.1f}</td>" in text and "96.36" in text
+    assert f'<td class="num">{100 * acc:.1f}</td>' in text and "96.36" in text
     # the first screen: each claim with this run's number and a verdict
-    claims = text[text.index('<section id="claims">'):text.index('<section id="run">')]
+    claims = text[text.index('<section id="claims">') : text.index('<section id="run">')]
     vae = t3[t3.method == "vae"]["accuracy"]
     verdict = "reproduced" if vae.min() >= 0.75 else "not reproduced"
-    assert (f"{100 * vae.min():.0f}–{100 * vae.max():.0f} % over {len(vae)} features</td>"
-            f'<td class="num"><span class="badge {"ok" if vae.min() >= 0.75 else "error"}">{verdict}</span>') in claims
+    assert (
+        f"{100 * vae.min():.0f}–{100 * vae.max():.0f} % over {len(vae)} features</td>"
+        f'<td class="num"><span class="badge {"ok" if vae.min() >= 0.75 else "error"}">{verdict}</span>'
+    ) in claims
     assert "nats per galaxy" in claims and "KL per latent" in claims and "(8-bit, L = 255)" in claims
     # Table 4: fractions shown in per cent next to the paper
     assert ">81.2<" in text and ">79.41<" in text
@@ -238,8 +308,13 @@ def test_galaxy_classes(products) -> None:
     assert {"smooth", "edge-on", "merger"} <= set(from_labels.dropna())
     merger = labels_from_catalog(cat)["merger"] == "merger"
     assert (from_cat[merger.to_numpy()] == "merger").all() and (from_labels[merger.to_numpy()] == "merger").all()
-    table = pd.DataFrame({"merger": ["none", "merger", None, None], "edge_on": ["edge-on", None, "other", None],
-                          "how_rounded": [None, "round", None, "cigar"]})
+    table = pd.DataFrame(
+        {
+            "merger": ["none", "merger", None, None],
+            "edge_on": ["edge-on", None, "other", None],
+            "how_rounded": [None, "round", None, "cigar"],
+        }
+    )
     assert galaxy_classes(table).tolist() == ["edge-on", "merger", "featured", "smooth"]
     with pytest.raises(GalvaeValueError, match="labels need Galaxy Zoo"):
         galaxy_classes(pd.DataFrame({"id": ["a"]}))
@@ -249,10 +324,32 @@ def test_cli(products, tmp_path, capsys) -> None:
     p = products
     out = tmp_path / "cli.html"
     (tmp_path / "timings.json").write_text(json.dumps({"train": 61.0}))
-    rc = main(["report", "-q", "--table3", str(p["table3"].parent), "--domains", str(p["dir"]),
-               "--sweep", str(p["sweep"]), "--outliers", str(p["outliers"]), "--latents", str(p["latents"]),
-               "--labels", str(p["labels"]), "--embedding", "pca", "--timings", str(tmp_path / "timings.json"),
-               "--mock", f"decals={p['mocks']['decals']}", "--out", str(out)])
+    rc = main(
+        [
+            "report",
+            "-q",
+            "--table3",
+            str(p["table3"].parent),
+            "--domains",
+            str(p["dir"]),
+            "--sweep",
+            str(p["sweep"]),
+            "--outliers",
+            str(p["outliers"]),
+            "--latents",
+            str(p["latents"]),
+            "--labels",
+            str(p["labels"]),
+            "--embedding",
+            "pca",
+            "--timings",
+            str(tmp_path / "timings.json"),
+            "--mock",
+            f"decals={p['mocks']['decals']}",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0 and f"wrote {out}" in capsys.readouterr().out
     text = out.read_text(encoding="utf-8")
     assert "1 min 01 s" in text and "pairs_lowest_before" in text and "96.36" in text and ">81.2<" in text

@@ -14,8 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from galvae.simulate.morphology import approximate_petro_th50
-
 from galvae import GalvaeFileError, GalvaeKeyError, GalvaeValueError, ImageStore, labels_from_catalog
 from galvae.cli import main
 from galvae.data.labels import TABLE2_RULES
@@ -31,6 +29,7 @@ from galvae.simulate import (
     simulate,
     vote_fractions,
 )
+from galvae.simulate.morphology import approximate_petro_th50
 from galvae.simulate.render import _draw_native, render_galaxy, render_point_source
 
 FOV = 64 * 0.262
@@ -39,18 +38,33 @@ FOV = 64 * 0.262
 def _row(**over):
     row = sample_truth(1, 0).iloc[0].to_dict()
     row.update(
-        truth_smooth_or_featured="featured-or-disk", truth_mag_r=15.0, truth_hlr_arcsec=1.0,
-        truth_inclination_deg=10.0, truth_disk_thickness=0.1, truth_bulge_to_total=0.0, truth_bar_strength=0.0,
-        truth_arm_strength=0.0, truth_n_arms=0, truth_companion_mag_r=float("nan"), truth_tidal_strength=0.0,
-        truth_edge_on_bulge=None, truth_pa_deg=30.0,
+        truth_smooth_or_featured="featured-or-disk",
+        truth_mag_r=15.0,
+        truth_hlr_arcsec=1.0,
+        truth_inclination_deg=10.0,
+        truth_disk_thickness=0.1,
+        truth_bulge_to_total=0.0,
+        truth_bar_strength=0.0,
+        truth_arm_strength=0.0,
+        truth_n_arms=0,
+        truth_companion_mag_r=float("nan"),
+        truth_tidal_strength=0.0,
+        truth_edge_on_bulge=None,
+        truth_pa_deg=30.0,
     )
     row.update(over)
     return row
 
 
 def _render(row, survey=DECALS, noise=False, seed=0):
-    return render_galaxy(row, survey, fov_arcsec=FOV, galaxy_rng=np.random.default_rng(seed),
-                         survey_rng=np.random.default_rng(seed + 1), noise=noise)
+    return render_galaxy(
+        row,
+        survey,
+        fov_arcsec=FOV,
+        galaxy_rng=np.random.default_rng(seed),
+        survey_rng=np.random.default_rng(seed + 1),
+        noise=noise,
+    )
 
 
 @pytest.mark.parametrize("survey", [DECALS, BASS_MZLS], ids=lambda s: s.name)
@@ -181,8 +195,15 @@ def test_a_third_survey_by_configuration_alone(tmp_path):
     (tmp_path / "sdss.toml").write_text(SDSS_TOML)
     sdss = load_survey(tmp_path / "sdss.toml")
     assert sdss.band("r").pixel_scale_arcsec == 0.396
-    res = simulate(tmp_path / "out", n_galaxies=6, overlap=3, size=16, surveys=["decals", tmp_path / "sdss.toml"],
-                   workers=1, progress=False)
+    res = simulate(
+        tmp_path / "out",
+        n_galaxies=6,
+        overlap=3,
+        size=16,
+        surveys=["decals", tmp_path / "sdss.toml"],
+        workers=1,
+        progress=False,
+    )
     s = ImageStore(res.stores["sdss"])
     assert len(s) == 3 and s.size == 16 and s.survey == "sdss"
     # flux units are per reference (0.262") pixel whatever the survey: similar surface brightness
@@ -214,8 +235,17 @@ def test_outputs_follow_the_contracts(tmp_path):
     res = _run(tmp_path, "run", 1)
     cat = pd.read_parquet(res.catalog)
     assert len(cat) == 24 and cat["id"].is_unique
-    assert {"id", "ra", "dec", "defect", "defect_decals", "defect_bass_mzls", "in_overlap",
-            "smooth-or-featured_smooth_fraction", "psf_fwhm_bass_mzls_g"} <= set(cat.columns)
+    assert {
+        "id",
+        "ra",
+        "dec",
+        "defect",
+        "defect_decals",
+        "defect_bass_mzls",
+        "in_overlap",
+        "smooth-or-featured_smooth_fraction",
+        "psf_fwhm_bass_mzls_g",
+    } <= set(cat.columns)
     assert cat["in_overlap"].sum() == 8 and (cat.loc[cat.in_overlap, "dec"] > 32).all()
     d, b = ImageStore(res.stores["decals"]), ImageStore(res.stores["bass_mzls"])
     assert d.ids.tolist() == cat["id"].tolist() and b.ids.tolist() == cat["id"].tolist()[:8]
@@ -249,8 +279,10 @@ def test_planted_defects_are_where_the_catalogue_says(tmp_path):
 
 def test_cli_simulate(tmp_path, capsys):
     out = tmp_path / "sim"
-    assert main(["simulate", str(out), "--n-galaxies", "10", "--overlap", "4", "--size", "16", "--workers", "1",
-                 "-q"]) == 0
+    assert (
+        main(["simulate", str(out), "--n-galaxies", "10", "--overlap", "4", "--size", "16", "--workers", "1", "-q"])
+        == 0
+    )
     text = capsys.readouterr().out
     assert "simulated 10 galaxies (4 in the overlap)" in text
     assert ImageStore(out / "bass_mzls.h5").size == 16

@@ -21,8 +21,13 @@ SDSS_JSON = {
     "name": "sdss",
     "description": "SDSS-like, 0.396 arcsec pixels",
     "bands": [
-        {"name": b, "pixel_scale_arcsec": 0.396, "native_pixel_scale_arcsec": 0.396, "psf_fwhm_arcsec": f,
-         "depth_mag": d}
+        {
+            "name": b,
+            "pixel_scale_arcsec": 0.396,
+            "native_pixel_scale_arcsec": 0.396,
+            "psf_fwhm_arcsec": f,
+            "depth_mag": d,
+        }
         for b, f, d in (("g", 1.5, 22.2), ("r", 1.4, 22.2), ("z", 1.3, 20.5))
     ],
 }
@@ -56,8 +61,15 @@ def test_load_simulation_config_errors(tmp_path):
 
 
 def test_missing_band_keeps_the_other_two_bands(tmp_path):
-    res = _run(tmp_path, "mb", n_galaxies=12, overlap=0, surveys=["decals"], defect_fraction=1.0,
-               defects=DefectConfig(weights=(0.0, 0.0, 1.0, 0.0, 0.0)))
+    res = _run(
+        tmp_path,
+        "mb",
+        n_galaxies=12,
+        overlap=0,
+        surveys=["decals"],
+        defect_fraction=1.0,
+        defects=DefectConfig(weights=(0.0, 0.0, 1.0, 0.0, 0.0)),
+    )
     cat = pd.read_parquet(res.catalog)
     assert (cat["defect"] == "missing_band").all()
     store = ImageStore(res.stores["decals"])
@@ -77,8 +89,12 @@ def test_defect_kinds_follow_the_defect_config(tmp_path):
 
 
 def test_a_shared_bright_star_shows_in_both_surveys(tmp_path):
-    kw = {"n_galaxies": 24, "overlap": 24, "star_shared_probability": 1.0,
-          "defects": DefectConfig(weights=(1.0, 0, 0, 0, 0))}
+    kw = {
+        "n_galaxies": 24,
+        "overlap": 24,
+        "star_shared_probability": 1.0,
+        "defects": DefectConfig(weights=(1.0, 0, 0, 0, 0)),
+    }
     res = _run(tmp_path, "stars", defect_fraction=0.5, **kw)
     clean = _run(tmp_path, "clean", defect_fraction=0.0, **kw)  # same galaxies and noise, no defects
     cat = pd.read_parquet(res.catalog)
@@ -88,7 +104,8 @@ def test_a_shared_bright_star_shows_in_both_surveys(tmp_path):
     for survey in ("decals", "bass_mzls"):
         dirty = ImageStore(res.stores[survey])
         added = inverse_stretch(dirty.read(), StretchConfig()) - inverse_stretch(
-            ImageStore(clean.stores[survey]).read(), StretchConfig())
+            ImageStore(clean.stores[survey]).read(), StretchConfig()
+        )
         added = np.where(dirty.read_mask()[:, None], 0.0, added)[:, 1].sum(axis=(1, 2))  # r band, valid pixels
         assert (added[star_d] > 0.05).all(), survey
         assert (added[~star_d] == 0).all(), survey
@@ -102,8 +119,10 @@ def test_smaller_stores_keep_the_field_and_surface_brightness(tmp_path):
     assert ImageStore(small.stores["decals"]).pixel_scale_arcsec == pytest.approx(2 * 0.262)
     # same field, same surface brightness (nanomaggies per 0.262" pixel): the centre (the galaxy,
     # 4.2" across) has the same mean; the stretch's clip at 0 biases noise-dominated pixels, so not those
-    np.testing.assert_allclose(sb32[:, :, 12:20, 12:20].mean(axis=(2, 3)), sb64[:, :, 24:40, 24:40].mean(axis=(2, 3)),
-                               rtol=0.04)
+    np.testing.assert_allclose(
+        sb32[:, :, 12:20, 12:20].mean(axis=(2, 3)), sb64[:, :, 24:40, 24:40].mean(axis=(2, 3)), rtol=0.04
+    )
+
     # noise per pixel is lower on the coarser grid (binning): median |difference of neighbours| in z
     def noise(x):
         return np.median(np.abs(np.diff(x[:, 2], axis=-1)))
@@ -140,13 +159,35 @@ def test_config_errors(tmp_path):
 def test_cli_with_a_toml_survey_and_defect_kinds(tmp_path, capsys):
     toml = "\n".join(
         ['name = "sdss"']
-        + [f'[[bands]]\nname = "{b["name"]}"\npixel_scale_arcsec = 0.396\nnative_pixel_scale_arcsec = 0.396\n'
-           f'psf_fwhm_arcsec = {b["psf_fwhm_arcsec"]}\ndepth_mag = {b["depth_mag"]}' for b in SDSS_JSON["bands"]]
+        + [
+            f'[[bands]]\nname = "{b["name"]}"\npixel_scale_arcsec = 0.396\nnative_pixel_scale_arcsec = 0.396\n'
+            f"psf_fwhm_arcsec = {b['psf_fwhm_arcsec']}\ndepth_mag = {b['depth_mag']}"
+            for b in SDSS_JSON["bands"]
+        ]
     )
     (tmp_path / "sdss.toml").write_text(toml)
     out = tmp_path / "sim"
-    rc = main(["-q", "simulate", str(out), "--n-galaxies", "8", "--overlap", "3", "--size", "16", "--workers", "1",
-               "--surveys", f"decals,{tmp_path / 'sdss.toml'}", "--defect-fraction", "1", "--defect-kinds", "chip_edge"])
+    rc = main(
+        [
+            "-q",
+            "simulate",
+            str(out),
+            "--n-galaxies",
+            "8",
+            "--overlap",
+            "3",
+            "--size",
+            "16",
+            "--workers",
+            "1",
+            "--surveys",
+            f"decals,{tmp_path / 'sdss.toml'}",
+            "--defect-fraction",
+            "1",
+            "--defect-kinds",
+            "chip_edge",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "simulated 8 galaxies (3 in the overlap)" in text and "chip_edge 8" in text and "chip_edge 3" in text
@@ -158,7 +199,10 @@ def test_cli_with_a_toml_survey_and_defect_kinds(tmp_path, capsys):
 def test_cli_error_is_one_line_without_traceback(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "galvae", "-q", "simulate", str(tmp_path / "o"), "--surveys", "decals,nosuch.toml"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

@@ -29,12 +29,28 @@ def _row(**over):
     """A face-on pure disc at r = 15 with nothing else; ``over`` changes fields."""
     row = sample_truth(1, 0).iloc[0].to_dict()
     row.update(
-        truth_smooth_or_featured="featured-or-disk", truth_mag_r=15.0, truth_hlr_arcsec=2.0,
-        truth_inclination_deg=5.0, truth_disk_thickness=0.1, truth_bulge_to_total=0.0, truth_bar_strength=0.0,
-        truth_bar_length_arcsec=0.0, truth_arm_strength=0.0, truth_n_arms=0, truth_arm_pitch_deg=float("nan"),
-        truth_companion_mag_r=float("nan"), truth_tidal_strength=0.0, truth_shells=False,
-        truth_edge_on_bulge=None, truth_pa_deg=30.0, truth_bulge_gr=0.8, truth_bulge_rz=0.6,
-        truth_disk_gr=0.5, truth_disk_rz=0.4, truth_arm_gr=0.3, truth_arm_rz=0.2,
+        truth_smooth_or_featured="featured-or-disk",
+        truth_mag_r=15.0,
+        truth_hlr_arcsec=2.0,
+        truth_inclination_deg=5.0,
+        truth_disk_thickness=0.1,
+        truth_bulge_to_total=0.0,
+        truth_bar_strength=0.0,
+        truth_bar_length_arcsec=0.0,
+        truth_arm_strength=0.0,
+        truth_n_arms=0,
+        truth_arm_pitch_deg=float("nan"),
+        truth_companion_mag_r=float("nan"),
+        truth_tidal_strength=0.0,
+        truth_shells=False,
+        truth_edge_on_bulge=None,
+        truth_pa_deg=30.0,
+        truth_bulge_gr=0.8,
+        truth_bulge_rz=0.6,
+        truth_disk_gr=0.5,
+        truth_disk_rz=0.4,
+        truth_arm_gr=0.3,
+        truth_arm_rz=0.2,
     )
     row.update(over)
     return row
@@ -42,8 +58,15 @@ def _row(**over):
 
 def _render(row, survey=DECALS, *, noise=False, seed=0, fov=FOV, neighbours=False):
     """The galaxy alone by default (neighbours are tested in tests/test_field.py and below)."""
-    return render_galaxy(row, survey, fov_arcsec=fov, galaxy_rng=np.random.default_rng(seed),
-                         survey_rng=np.random.default_rng(seed + 1), noise=noise, neighbours=neighbours)
+    return render_galaxy(
+        row,
+        survey,
+        fov_arcsec=fov,
+        galaxy_rng=np.random.default_rng(seed),
+        survey_rng=np.random.default_rng(seed + 1),
+        noise=noise,
+        neighbours=neighbours,
+    )
 
 
 def _moffat_fwhm(image: np.ndarray, scale: float, beta: float) -> float:
@@ -81,8 +104,9 @@ def test_per_galaxy_psf_scatter_is_lognormal_with_the_configured_width():
     median = np.exp(np.median(logs, axis=0))
     np.testing.assert_allclose(median, [b.psf_fwhm_arcsec for b in DECALS.bands], rtol=0.04)
     np.testing.assert_allclose(logs.std(axis=0), [b.psf_fwhm_scatter for b in DECALS.bands], rtol=0.25)
-    fixed = SurveyConfig("fixed", bands=tuple(BandConfig(b.name, psf_fwhm_arcsec=1.0, psf_fwhm_scatter=0.0)
-                                              for b in DECALS.bands))
+    fixed = SurveyConfig(
+        "fixed", bands=tuple(BandConfig(b.name, psf_fwhm_arcsec=1.0, psf_fwhm_scatter=0.0) for b in DECALS.bands)
+    )
     assert np.all(_render(row, fixed, seed=3, fov=4.0).psf_fwhm == 1.0)
 
 
@@ -111,8 +135,14 @@ def test_resampled_bass_images_keep_flux_and_surface_brightness():
 
 @pytest.mark.parametrize("sersic_n", [1.0, 4.0])
 def test_smooth_galaxy_flux_and_colour(sersic_n):
-    row = _row(truth_smooth_or_featured="smooth", truth_sersic_n=sersic_n, truth_mag_r=16.0,
-               truth_hlr_arcsec=1.5, truth_axis_ratio=0.7, truth_inclination_deg=float("nan"))
+    row = _row(
+        truth_smooth_or_featured="smooth",
+        truth_sersic_n=sersic_n,
+        truth_mag_r=16.0,
+        truth_hlr_arcsec=1.5,
+        truth_axis_ratio=0.7,
+        truth_inclination_deg=float("nan"),
+    )
     img = _render(row, fov=40.0).image
     f = img.sum(axis=(1, 2))
     assert f[1] == pytest.approx(10 ** (-0.4 * (16.0 - 22.5)), rel=0.03)
@@ -138,8 +168,9 @@ def test_measured_axis_ratio_follows_inclination_and_position_angle():
 
 def test_bars_elongate_the_centre_along_the_bar():
     plain = _render(_row(truth_hlr_arcsec=2.5)).image[1]
-    barred = _render(_row(truth_hlr_arcsec=2.5, truth_bar_strength=0.9, truth_bar_length_arcsec=2.5,
-                          truth_bar_angle_deg=80.0)).image[1]
+    barred = _render(
+        _row(truth_hlr_arcsec=2.5, truth_bar_strength=0.9, truth_bar_length_arcsec=2.5, truth_bar_angle_deg=80.0)
+    ).image[1]
     c = slice(22, 42)  # the central 5"
     q_plain, _ = _q_and_angle(plain[c, c])
     q_bar, angle = _q_and_angle(barred[c, c])
@@ -177,8 +208,14 @@ def test_spiral_arms_show_as_azimuthal_modes(arms):
 
 def test_companion_and_tidal_features_add_light_where_the_truth_puts_them():
     base = _row(truth_hlr_arcsec=1.0, truth_mag_r=16.0)
-    merger = dict(base, truth_companion_mag_r=16.5, truth_companion_sep_arcsec=5.0, truth_companion_angle_deg=0.0,
-                  truth_tidal_strength=0.8, truth_merging="merger")
+    merger = dict(
+        base,
+        truth_companion_mag_r=16.5,
+        truth_companion_sep_arcsec=5.0,
+        truth_companion_angle_deg=0.0,
+        truth_tidal_strength=0.8,
+        truth_merging="merger",
+    )
     a, b = _render(base).image[1], _render(merger).image[1]
     # the companion sits 5" (19 px) along +x of the centre (x is the second array axis)
     cy, cx = 31.5, 31.5 + 5.0 / REFERENCE_PIXEL_SCALE
@@ -191,8 +228,9 @@ def test_companion_and_tidal_features_add_light_where_the_truth_puts_them():
 
 
 def test_same_galaxy_rng_gives_the_same_structure_in_every_survey():
-    row = _row(truth_arm_strength=0.5, truth_n_arms=2, truth_arm_pitch_deg=15.0, truth_hlr_arcsec=3.0,
-               truth_tidal_strength=0.5)
+    row = _row(
+        truth_arm_strength=0.5, truth_n_arms=2, truth_arm_pitch_deg=15.0, truth_hlr_arcsec=3.0, truth_tidal_strength=0.5
+    )
     a = _render(row, DECALS, seed=3).image
     b = _render(row, DECALS, seed=3).image
     c = _render(row, DECALS, seed=5).image
@@ -210,8 +248,8 @@ def test_render_point_source_rejects_a_bad_band():
 
 def _present(row, *, noise, seed=0, size=64, survey=DECALS):
     """The gz-decals presentation of one galaxy alone: its own field, brought to S x S, stretched."""
-    from galvae.data.presentation import GZ_DECALS_STRETCH
     from galvae.data.preprocess import crop_and_resize, stretch
+    from galvae.data.presentation import GZ_DECALS_STRETCH
     from galvae.simulate.present import presentation_field
 
     fov = presentation_field(row, survey, "gz-decals", FOV).field_arcsec
@@ -221,8 +259,13 @@ def _present(row, *, noise, seed=0, size=64, survey=DECALS):
 
 def test_a_strong_bar_shows_above_the_noise_at_the_gz_decals_presentation():
     """Bar minus no bar, inside the bar's region, exceeds the noise there (64 px, presented)."""
-    base = {"truth_hlr_arcsec": 4.0, "truth_mag_r": 16.0, "truth_bulge_to_total": 0.1,
-            "truth_bulge_hlr_arcsec": 0.6, "truth_bar_angle_deg": 60.0}
+    base = {
+        "truth_hlr_arcsec": 4.0,
+        "truth_mag_r": 16.0,
+        "truth_bulge_to_total": 0.1,
+        "truth_bulge_hlr_arcsec": 0.6,
+        "truth_bar_angle_deg": 60.0,
+    }
     plain = _row(**base)
     barred = _row(**base, truth_bar_strength=0.8, truth_bar_length_arcsec=4.0)
     a, b = _present(plain, noise=False), _present(barred, noise=False)
@@ -260,11 +303,19 @@ def test_arm_strength_changes_the_m2_mode_of_a_face_on_disc():
 
 
 def test_red_bulge_and_blue_disc_keep_their_colour_order_after_presentation():
-    from galvae.data.presentation import GZ_DECALS_STRETCH
     from galvae.data.preprocess import inverse_stretch
+    from galvae.data.presentation import GZ_DECALS_STRETCH
 
-    row = _row(truth_hlr_arcsec=4.0, truth_mag_r=15.5, truth_bulge_to_total=0.4, truth_bulge_hlr_arcsec=1.0,
-               truth_sersic_n=4.0, truth_bulge_q=0.9, truth_bulge_gr=0.9, truth_disk_gr=0.55)
+    row = _row(
+        truth_hlr_arcsec=4.0,
+        truth_mag_r=15.5,
+        truth_bulge_to_total=0.4,
+        truth_bulge_hlr_arcsec=1.0,
+        truth_sersic_n=4.0,
+        truth_bulge_q=0.9,
+        truth_bulge_gr=0.9,
+        truth_disk_gr=0.55,
+    )
     img = inverse_stretch(_present(row, noise=False), GZ_DECALS_STRETCH)
     n = img.shape[-1]
     y, x = np.indices((n, n)) - (n - 1) / 2

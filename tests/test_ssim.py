@@ -16,9 +16,7 @@ def _blobs(n: int, s: int, rng: np.random.Generator) -> np.ndarray:
     for i in range(n):
         cx, cy, w = rng.uniform(s * 0.3, s * 0.7, 2).tolist() + [rng.uniform(1.5, 4)]
         for b in range(3):
-            out[i, b] = np.exp(
-                -((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * (w * (1 + 0.2 * b)) ** 2)
-            )
+            out[i, b] = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * (w * (1 + 0.2 * b)) ** 2))
     return out
 
 
@@ -73,9 +71,7 @@ def test_data_range_and_float64() -> None:
     rng = np.random.default_rng(3)
     a = rng.uniform(0, 1, (2, 3, 16, 16))
     b = rng.uniform(0, 1, (2, 3, 16, 16))
-    np.testing.assert_allclose(
-        ssim(a * 255, b * 255, data_range=255.0), ssim(a, b), atol=1e-10
-    )
+    np.testing.assert_allclose(ssim(a * 255, b * 255, data_range=255.0), ssim(a, b), atol=1e-10)
     assert ssim(a, b).dtype == np.float64
 
 
@@ -106,9 +102,7 @@ def test_chunking_and_package_names(monkeypatch) -> None:
 
     import galvae.evaluate as ev
 
-    mod = importlib.import_module(
-        "galvae.evaluate.ssim"
-    )  # the module, not the function of that name
+    mod = importlib.import_module("galvae.evaluate.ssim")  # the module, not the function of that name
 
     rng = np.random.default_rng(5)
     a = rng.uniform(0, 1, (7, 3, 16, 16))

@@ -153,13 +153,15 @@ def test_writer_refuses_non_finite_and_out_of_range_pixels(tmp_path, bad):
 def test_writer_range_follows_the_kind_of_store(tmp_path):
     """Decoder outputs (reconstructions, mocks) are non-negative but may exceed 1; NaN is refused everywhere."""
     images = np.full((2, 3, 16, 16), 1.7, np.float32)
-    with ImageStoreWriter(tmp_path / "rec.h5", size=16, survey="t", normalisation=StretchConfig(),
-                          attrs={"kind": "reconstruction"}) as w:
+    with ImageStoreWriter(
+        tmp_path / "rec.h5", size=16, survey="t", normalisation=StretchConfig(), attrs={"kind": "reconstruction"}
+    ) as w:
         w.append(images, ["a", "b"])
     images[1, 0, 0, 0] = np.nan
     with pytest.raises(GalvaeValueError, match=r"image 'b' has a pixel outside \[0, inf\].*got nan"):
-        with ImageStoreWriter(tmp_path / "rec2.h5", size=16, survey="t", normalisation=StretchConfig(),
-                              attrs={"kind": "reconstruction"}) as w:
+        with ImageStoreWriter(
+            tmp_path / "rec2.h5", size=16, survey="t", normalisation=StretchConfig(), attrs={"kind": "reconstruction"}
+        ) as w:
             w.append(images, ["a", "b"])
     with pytest.raises(GalvaeValueError, match="value_range must be"):
         ImageStoreWriter(tmp_path / "x.h5", size=16, survey="t", normalisation=StretchConfig(), value_range=(1, 0))

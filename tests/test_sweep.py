@@ -65,9 +65,7 @@ def _store(tmp_path, n=40, s=16):
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[:s, :s] - (s - 1) / 2
     w = rng.uniform(1.5, 3.5, n)
-    imgs = np.exp(-(xx**2 + yy**2)[None] / (2 * w[:, None, None] ** 2))[:, None].repeat(
-        3, 1
-    )
+    imgs = np.exp(-(xx**2 + yy**2)[None] / (2 * w[:, None, None] ** 2))[:, None].repeat(3, 1)
     ids = [f"g{i:02d}" for i in range(n)]
     path = write_store(
         tmp_path / "s.h5",
@@ -107,15 +105,9 @@ def test_sweep_tiny_and_resumable(tmp_path) -> None:
     t = res.table
     assert t["latent_dim"].tolist() == [2, 4] and t["trained"].all()
     assert ((t["ssim_mean"] > -1) & (t["ssim_mean"] <= 1)).all()
-    assert (
-        t["n_smooth"].iloc[0] == 20
-        and t["n_edge-on"].iloc[0] == 10
-        and t["n_featured"].iloc[0] == 10
-    )
+    assert t["n_smooth"].iloc[0] == 20 and t["n_edge-on"].iloc[0] == 10 and t["n_featured"].iloc[0] == 10
     assert t["n_eval"].iloc[0] == 40
-    mix = (
-        t["ssim_smooth"] * 20 + t["ssim_featured"] * 10 + t["ssim_edge-on"] * 10
-    ) / 40
+    mix = (t["ssim_smooth"] * 20 + t["ssim_featured"] * 10 + t["ssim_edge-on"] * 10) / 40
     np.testing.assert_allclose(mix, t["ssim_mean"], rtol=1e-9)
     out = tmp_path / "sw"
     for name in (
@@ -135,9 +127,7 @@ def test_sweep_tiny_and_resumable(tmp_path) -> None:
     assert (out / "nl2_mse" / "model.json").stat().st_mtime_ns == mtime
     np.testing.assert_allclose(again.table["ssim_mean"].iloc[:2], t["ssim_mean"])
     val = sweep(store, tmp_path / "sw", **kw)  # held-out galaxies by default
-    assert (
-        not val.table["trained"].any() and (val.table["n_eval"] == 4).all()
-    )  # ceil(0.1 * 40) held out
+    assert not val.table["trained"].any() and (val.table["n_eval"] == 4).all()  # ceil(0.1 * 40) held out
     assert (out / "nl2_mse" / "ssim_val.csv").is_file()
     # a finished run is reused only when it was made with the settings asked for now
     other = sweep(store, tmp_path / "sw", **{**kw, "latent_dims": (2,), "lr": 5e-4})
@@ -162,9 +152,7 @@ def test_cli_parses(tmp_path) -> None:
     cli.register(p.add_subparsers())
     args = p.parse_args(["sweep", "s.h5", "--out", "o", "--latent-dims", "2,x"])
     args.progress = False
-    with pytest.raises(
-        GalvaeValueError, match="--latent-dims must be comma-separated integers"
-    ):
+    with pytest.raises(GalvaeValueError, match="--latent-dims must be comma-separated integers"):
         args.func(args)
 
 
@@ -172,6 +160,7 @@ def test_chain_through_cli_frame(tmp_path, capsys) -> None:
     """sweep → encode_store → classify → outliers, all through ``galvae.cli.main``."""
     import galvae.cli as frame
     from galvae import encode_store
+
     store, cat = _store(tmp_path)
     cat["merging_none_fraction"] = np.where(np.arange(40) % 2 == 0, 0.9, 0.1)
     cat["merging_merger_fraction"] = 1 - cat["merging_none_fraction"]
@@ -201,9 +190,7 @@ def test_chain_through_cli_frame(tmp_path, capsys) -> None:
     assert rc == 0
     out = capsys.readouterr().out
     assert "knee (mae): NL = none found" in out and "ssim_smooth" in out
-    lat = encode_store(
-        tmp_path / "sw" / "nl3_mae", store, tmp_path / "lat.parquet", progress=False
-    )
+    lat = encode_store(tmp_path / "sw" / "nl3_mae", store, tmp_path / "lat.parquet", progress=False)
     rc = frame.main(
         [
             "classify",

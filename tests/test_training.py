@@ -115,8 +115,13 @@ def test_bad_train_config(kwargs, match):
 @pytest.fixture
 def blob_store(tmp_path):
     images, _ = blobs(24, 16, seed=1)
-    return write_store(tmp_path / "blobs.h5", images, [f"b{i:02d}" for i in range(24)], survey="sim",
-                       normalisation=StretchConfig(kind="none"))
+    return write_store(
+        tmp_path / "blobs.h5",
+        images,
+        [f"b{i:02d}" for i in range(24)],
+        survey="sim",
+        normalisation=StretchConfig(kind="none"),
+    )
 
 
 def _train(store, out, **kw):
@@ -133,8 +138,15 @@ def test_train_run_directory(blob_store, tmp_path):
     run = tmp_path / "run"
     res = _train(blob_store, run, epochs=2, activation="relu", kl_warmup_epochs=2)
     assert res.epochs == 2 and res.global_step == 2 * 3  # 18 training images / batch 8 -> 3 steps
-    for name in ("config.json", "split.json", "metrics.csv", "model.json", "model.safetensors",
-                 "checkpoints/last.ckpt", "checkpoints/best.ckpt"):
+    for name in (
+        "config.json",
+        "split.json",
+        "metrics.csv",
+        "model.json",
+        "model.safetensors",
+        "checkpoints/last.ckpt",
+        "checkpoints/best.ckpt",
+    ):
         assert (run / name).is_file(), name
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["model"]["latent_dim"] == 3 and cfg["model"]["size"] == 16
@@ -195,8 +207,13 @@ def test_bad_options(blob_store, tmp_path):
 
 
 def test_store_size_not_multiple_of_8(tmp_path):
-    path = write_store(tmp_path / "s12.h5", np.zeros((4, 3, 12, 12), np.float32), list("abcd"), survey="sim",
-                       normalisation=StretchConfig(kind="none"))
+    path = write_store(
+        tmp_path / "s12.h5",
+        np.zeros((4, 3, 12, 12), np.float32),
+        list("abcd"),
+        survey="sim",
+        normalisation=StretchConfig(kind="none"),
+    )
     with pytest.raises(GalvaeValueError, match="multiple of 8.*12"):
         _train(path, tmp_path / "run")
 
@@ -225,8 +242,13 @@ def test_kl_warmup_variant():
 def test_resume_checks_run_configuration(blob_store, tmp_path):
     run = tmp_path / "run"
     _train(blob_store, run, epochs=1)
-    other = write_store(tmp_path / "other.h5", blobs(8, 16)[0], [f"o{i}" for i in range(8)], survey="sim",
-                        normalisation=StretchConfig(kind="none"))
+    other = write_store(
+        tmp_path / "other.h5",
+        blobs(8, 16)[0],
+        [f"o{i}" for i in range(8)],
+        survey="sim",
+        normalisation=StretchConfig(kind="none"),
+    )
     with pytest.raises(GalvaeValueError, match="was trained on .*blobs.h5.*not on.*other.h5"):
         _train(other, run, epochs=2, resume=True)
     (run / "config.json").write_text("{")
@@ -244,8 +266,16 @@ def test_last_checkpoint_is_the_last_epoch_even_when_validation_gets_worse(make_
     from galvae.training.train import train
 
     path, _, _ = make_store(n=24, size=16, seed=5)
-    res = train(path, tmp_path / "run", epochs=3, batch_size=8, lr=5.0, seed=0, progress=False,
-                model_config=ModelConfig(size=16, latent_dim=4, channels=(4, 8, 8)))
+    res = train(
+        path,
+        tmp_path / "run",
+        epochs=3,
+        batch_size=8,
+        lr=5.0,
+        seed=0,
+        progress=False,
+        model_config=ModelConfig(size=16, latent_dim=4, channels=(4, 8, 8)),
+    )
     last = torch.load(res.last_checkpoint, map_location="cpu", weights_only=True)
     best = torch.load(res.best_checkpoint, map_location="cpu", weights_only=True)
     assert last["epoch"] == 2 and last["global_step"] == res.global_step
@@ -258,7 +288,9 @@ def test_last_checkpoint_is_the_last_epoch_even_when_validation_gets_worse(make_
 def _logged(module, monkeypatch):
     """Replace ``module.log`` by a recorder: name -> float."""
     logged: dict[str, float] = {}
-    monkeypatch.setattr(module, "log", lambda name, value, **kw: logged.__setitem__(name, float(torch.as_tensor(value).detach())))
+    monkeypatch.setattr(
+        module, "log", lambda name, value, **kw: logged.__setitem__(name, float(torch.as_tensor(value).detach()))
+    )
     return logged
 
 
@@ -268,8 +300,9 @@ def test_validation_loss_is_at_the_full_k_during_warm_up(monkeypatch):
 
     torch.manual_seed(0)
     # k = 20 ramped over 4 epochs: epoch 0 trains at k = 5, but selects checkpoints at k = 20.
-    module = VAEModule(config_to_dict(ModelConfig(size=16, latent_dim=3, channels=(4, 8, 8), kl_weight=20.0,
-                                                  kl_warmup_epochs=4)))
+    module = VAEModule(
+        config_to_dict(ModelConfig(size=16, latent_dim=3, channels=(4, 8, 8), kl_weight=20.0, kl_warmup_epochs=4))
+    )
     x = torch.from_numpy(blobs(6, 16)[0])
     logged = _logged(module, monkeypatch)
     module.eval()
@@ -371,8 +404,9 @@ def test_train_gaussian_estimates_and_records_sigma(blob_store, tmp_path):
 def test_train_learned_sigma_is_exported(blob_store, tmp_path):
     from galvae import GalaxyVAE
 
-    res = _train(blob_store, tmp_path / "l", epochs=2, likelihood="gaussian", learn_sigma=True,
-                 noise_sigma=(0.2, 0.2, 0.2))
+    res = _train(
+        blob_store, tmp_path / "l", epochs=2, likelihood="gaussian", learn_sigma=True, noise_sigma=(0.2, 0.2, 0.2)
+    )
     cfg = json.loads((tmp_path / "l/config.json").read_text())["model"]
     assert cfg["noise_sigma"] == [0.2, 0.2, 0.2] and cfg["learn_sigma"] is True  # the initial value
     state = _ckpt(res.best_checkpoint)["state_dict"]
@@ -399,9 +433,30 @@ def test_cli_train_likelihood_options(blob_store, tmp_path, capsys):
     from galvae.cli import main
 
     run = tmp_path / "cli"
-    rc = main(["-q", "train", str(blob_store), "--out", str(run), "--latent-dim", "2", "--epochs", "1",
-               "--batch-size", "8", "--accelerator", "cpu", "--likelihood", "gaussian",
-               "--noise-sigma", "0.03", "0.04", "0.05", "--learn-sigma"])
+    rc = main(
+        [
+            "-q",
+            "train",
+            str(blob_store),
+            "--out",
+            str(run),
+            "--latent-dim",
+            "2",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--accelerator",
+            "cpu",
+            "--likelihood",
+            "gaussian",
+            "--noise-sigma",
+            "0.03",
+            "0.04",
+            "0.05",
+            "--learn-sigma",
+        ]
+    )
     assert rc == 0
     cfg = json.loads((run / "config.json").read_text())["model"]
     assert cfg["likelihood"] == "gaussian" and cfg["noise_sigma"] == [0.03, 0.04, 0.05] and cfg["learn_sigma"]
@@ -418,20 +473,62 @@ def test_sweep_passes_the_likelihood_through(blob_store, tmp_path):
     with pytest.raises(GalvaeValueError, match=r"unknown likelihood \(got 'sse'\)"):
         sweep(blob_store, tmp_path / "x", latent_dims=(2,), losses=("mse",), likelihood="sse", progress=False)
     assert not (tmp_path / "x" / "nl2_mse").exists()  # refused before training anything
-    rc = main(["-q", "sweep", str(blob_store), "--out", str(tmp_path / "sw"), "--latent-dims", "2", "--losses", "mse",
-               "--epochs", "1", "--batch-size", "8", "--val-fraction", "0.25", "--accelerator", "cpu",
-               "--likelihood", "gaussian", "--learn-sigma"])
+    rc = main(
+        [
+            "-q",
+            "sweep",
+            str(blob_store),
+            "--out",
+            str(tmp_path / "sw"),
+            "--latent-dims",
+            "2",
+            "--losses",
+            "mse",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--val-fraction",
+            "0.25",
+            "--accelerator",
+            "cpu",
+            "--likelihood",
+            "gaussian",
+            "--learn-sigma",
+        ]
+    )
     assert rc == 0
     cfg = json.loads((tmp_path / "sw/nl2_mse/config.json").read_text())["model"]
     assert cfg["likelihood"] == "gaussian" and cfg["learn_sigma"] is True and len(cfg["noise_sigma"]) == 3
     params = json.loads((tmp_path / "sw/sweep.json").read_text())["params"]
     assert params["likelihood"] == "gaussian" and params["learn_sigma"] is True
     # the finished gaussian run is reused for the same request, retrained for another likelihood
-    again = sweep(blob_store, tmp_path / "sw", latent_dims=(2,), losses=("mse",), epochs=1, batch_size=8,
-                  val_fraction=0.25, accelerator="cpu", likelihood="gaussian", learn_sigma=True, progress=False)
+    again = sweep(
+        blob_store,
+        tmp_path / "sw",
+        latent_dims=(2,),
+        losses=("mse",),
+        epochs=1,
+        batch_size=8,
+        val_fraction=0.25,
+        accelerator="cpu",
+        likelihood="gaussian",
+        learn_sigma=True,
+        progress=False,
+    )
     assert not again.table["trained"].iloc[0]
-    other = sweep(blob_store, tmp_path / "sw", latent_dims=(2,), losses=("mse",), epochs=1, batch_size=8,
-                  val_fraction=0.25, accelerator="cpu", likelihood="sum", progress=False)
+    other = sweep(
+        blob_store,
+        tmp_path / "sw",
+        latent_dims=(2,),
+        losses=("mse",),
+        epochs=1,
+        batch_size=8,
+        val_fraction=0.25,
+        accelerator="cpu",
+        likelihood="sum",
+        progress=False,
+    )
     assert other.table["trained"].iloc[0]
 
 
@@ -455,8 +552,7 @@ def test_gaussian_likelihood_keeps_latents_active_where_sum_does_not(tmp_path):
     for likelihood in ("sum", "gaussian"):
         cfg = ModelConfig(size=32, latent_dim=32, channels=(8, 16, 32), likelihood=likelihood)
         run = tmp_path / likelihood
-        train(store, run, epochs=8, batch_size=16, lr=2e-3, seed=0, progress=False, accelerator="cpu",
-              model_config=cfg)
+        train(store, run, epochs=8, batch_size=16, lr=2e-3, seed=0, progress=False, accelerator="cpu", model_config=cfg)
         vae = galvae.GalaxyVAE.load(run)
         mu = np.asarray(vae.encode(x.numpy()))
         with torch.no_grad():

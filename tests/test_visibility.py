@@ -35,11 +35,24 @@ def _disc(**changes) -> dict:
     truth = sample_truth(60, 5)
     row = truth[truth["truth_smooth_or_featured"].eq("featured-or-disk")].iloc[0].to_dict()
     row.update(
-        truth_mag_r=15.0, truth_hlr_arcsec=4.0, truth_inclination_deg=25.0, truth_axis_ratio=0.9,
-        truth_disk_edge_on="no", truth_bulge_to_total=0.15, truth_bulge_hlr_arcsec=0.8, truth_bar="strong",
-        truth_bar_strength=0.8, truth_bar_length_arcsec=3.0, truth_has_spiral_arms="yes", truth_arm_strength=0.4,
-        truth_n_arms=2, truth_spiral_arm_count="2", truth_arm_pitch_deg=20.0, truth_companion_mag_r=math.nan,
-        truth_tidal_strength=0.0, truth_merging="none",
+        truth_mag_r=15.0,
+        truth_hlr_arcsec=4.0,
+        truth_inclination_deg=25.0,
+        truth_axis_ratio=0.9,
+        truth_disk_edge_on="no",
+        truth_bulge_to_total=0.15,
+        truth_bulge_hlr_arcsec=0.8,
+        truth_bar="strong",
+        truth_bar_strength=0.8,
+        truth_bar_length_arcsec=3.0,
+        truth_has_spiral_arms="yes",
+        truth_arm_strength=0.4,
+        truth_n_arms=2,
+        truth_spiral_arm_count="2",
+        truth_arm_pitch_deg=20.0,
+        truth_companion_mag_r=math.nan,
+        truth_tidal_strength=0.0,
+        truth_merging="none",
     )
     row.update(changes)
     return row
@@ -74,8 +87,9 @@ def test_arm_visibility_is_zero_at_strength_zero_and_grows_with_strength():
 def test_fainter_and_smaller_galaxies_show_their_bar_less():
     bright = _vis(_disc(), features=("bar",))["bar"]
     faint = _vis(_disc(truth_mag_r=17.5), features=("bar",))["bar"]
-    small = _vis(_disc(truth_hlr_arcsec=1.2, truth_bar_length_arcsec=0.9, truth_bulge_hlr_arcsec=0.25),
-                 features=("bar",))["bar"]
+    small = _vis(
+        _disc(truth_hlr_arcsec=1.2, truth_bar_length_arcsec=0.9, truth_bulge_hlr_arcsec=0.25), features=("bar",)
+    )["bar"]
     assert faint < 0.5 * bright
     assert small < 0.5 * bright
 
@@ -85,8 +99,15 @@ def test_other_features_zero_where_absent_and_positive_where_present():
     assert set(v) == set(VISIBILITY_FEATURES)
     assert v["merger"] == 0.0
     assert v["bulge"] > 0 and v["edge_on"] > 0
-    merging = _vis(_disc(truth_companion_mag_r=16.0, truth_companion_sep_arcsec=8.0,
-                         truth_companion_angle_deg=30.0, truth_tidal_strength=0.6, truth_merging="merger"))
+    merging = _vis(
+        _disc(
+            truth_companion_mag_r=16.0,
+            truth_companion_sep_arcsec=8.0,
+            truth_companion_angle_deg=30.0,
+            truth_tidal_strength=0.6,
+            truth_merging="merger",
+        )
+    )
     assert merging["merger"] > 10.0
     # the other features are measured on the same galaxy: the merger does not change the bar's
     assert merging["bar"] == pytest.approx(v["bar"], rel=0.35)
@@ -109,13 +130,20 @@ def test_deterministic_and_independent_of_survey_order():
 
 def test_presented_noise_matches_a_noisy_render():
     row = _disc(truth_mag_r=17.7, truth_hlr_arcsec=1.0)
-    rendered = render_galaxy(row, DECALS, fov_arcsec=FIELD, galaxy_rng=np.random.default_rng(1),
-                             survey_rng=np.random.default_rng(2), noise=True)
+    rendered = render_galaxy(
+        row,
+        DECALS,
+        fov_arcsec=FIELD,
+        galaxy_rng=np.random.default_rng(1),
+        survey_rng=np.random.default_rng(2),
+        noise=True,
+    )
     shown = stretch(crop_and_resize(rendered.image, None, SIZE)[0], GZ_DECALS_STRETCH)
     border = np.concatenate([shown[:, 4:12, 4:-4].reshape(3, -1), shown[:, -12:-4, 4:-4].reshape(3, -1)], axis=1)
     robust = 1.4826 * np.median(np.abs(border - np.median(border, axis=1, keepdims=True)), axis=1)
-    expected = presented_noise(DECALS, field_arcsec=FIELD, size=SIZE, stretch=GZ_DECALS_STRETCH, quantisation=False,
-                               per_pixel=True)
+    expected = presented_noise(
+        DECALS, field_arcsec=FIELD, size=SIZE, stretch=GZ_DECALS_STRETCH, quantisation=False, per_pixel=True
+    )
     np.testing.assert_allclose(robust, expected, rtol=0.2)
 
 

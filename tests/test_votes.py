@@ -21,25 +21,60 @@ from galvae.simulate.votes import (
 # ------------------------------------------------------------------ truth tables made here
 
 _SPIRAL = dict(
-    truth_smooth_or_featured="featured-or-disk", truth_how_rounded=None, truth_disk_edge_on="no",
-    truth_edge_on_bulge=None, truth_bar="no", truth_has_spiral_arms="yes", truth_bulge_size="small",
-    truth_spiral_winding="medium", truth_spiral_arm_count="2", truth_merging="none",
-    truth_mag_r=15.0, truth_redshift=0.05, truth_hlr_arcsec=5.0, truth_axis_ratio=0.9,
-    truth_inclination_deg=20.0, truth_pa_deg=30.0, truth_bulge_to_total=0.1, truth_bar_strength=0.0,
-    truth_arm_strength=0.4, truth_arm_pitch_deg=20.0, truth_companion_mag_r=np.nan, truth_tidal_strength=0.0,
+    truth_smooth_or_featured="featured-or-disk",
+    truth_how_rounded=None,
+    truth_disk_edge_on="no",
+    truth_edge_on_bulge=None,
+    truth_bar="no",
+    truth_has_spiral_arms="yes",
+    truth_bulge_size="small",
+    truth_spiral_winding="medium",
+    truth_spiral_arm_count="2",
+    truth_merging="none",
+    truth_mag_r=15.0,
+    truth_redshift=0.05,
+    truth_hlr_arcsec=5.0,
+    truth_axis_ratio=0.9,
+    truth_inclination_deg=20.0,
+    truth_pa_deg=30.0,
+    truth_bulge_to_total=0.1,
+    truth_bar_strength=0.0,
+    truth_arm_strength=0.4,
+    truth_arm_pitch_deg=20.0,
+    truth_companion_mag_r=np.nan,
+    truth_tidal_strength=0.0,
 )
 
 _SMOOTH = dict(
-    _SPIRAL, truth_smooth_or_featured="smooth", truth_how_rounded="round", truth_disk_edge_on=None,
-    truth_bar=None, truth_has_spiral_arms=None, truth_bulge_size=None, truth_spiral_winding=None,
-    truth_spiral_arm_count=None, truth_inclination_deg=np.nan, truth_bulge_to_total=1.0,
-    truth_arm_strength=0.0, truth_arm_pitch_deg=np.nan, truth_axis_ratio=0.9,
+    _SPIRAL,
+    truth_smooth_or_featured="smooth",
+    truth_how_rounded="round",
+    truth_disk_edge_on=None,
+    truth_bar=None,
+    truth_has_spiral_arms=None,
+    truth_bulge_size=None,
+    truth_spiral_winding=None,
+    truth_spiral_arm_count=None,
+    truth_inclination_deg=np.nan,
+    truth_bulge_to_total=1.0,
+    truth_arm_strength=0.0,
+    truth_arm_pitch_deg=np.nan,
+    truth_axis_ratio=0.9,
 )
 
 _EDGE_ON = dict(
-    _SPIRAL, truth_disk_edge_on="yes", truth_edge_on_bulge="rounded", truth_bar=None, truth_has_spiral_arms=None,
-    truth_bulge_size=None, truth_spiral_winding=None, truth_spiral_arm_count=None, truth_inclination_deg=88.0,
-    truth_axis_ratio=0.15, truth_bulge_to_total=0.3, truth_arm_pitch_deg=np.nan,
+    _SPIRAL,
+    truth_disk_edge_on="yes",
+    truth_edge_on_bulge="rounded",
+    truth_bar=None,
+    truth_has_spiral_arms=None,
+    truth_bulge_size=None,
+    truth_spiral_winding=None,
+    truth_spiral_arm_count=None,
+    truth_inclination_deg=88.0,
+    truth_axis_ratio=0.15,
+    truth_bulge_to_total=0.3,
+    truth_arm_pitch_deg=np.nan,
 )
 
 
@@ -53,8 +88,15 @@ def _mixed(n_each: int = 100) -> pd.DataFrame:
         _truth(_SPIRAL, n_each),
         _truth(_SMOOTH, n_each),
         _truth(_EDGE_ON, n_each),
-        _truth(_SPIRAL, n_each, truth_bar="strong", truth_bar_strength=0.8, truth_merging="merger",
-               truth_tidal_strength=0.7, truth_companion_mag_r=16.0),
+        _truth(
+            _SPIRAL,
+            n_each,
+            truth_bar="strong",
+            truth_bar_strength=0.8,
+            truth_merging="merger",
+            truth_tidal_strength=0.7,
+            truth_companion_mag_r=16.0,
+        ),
         _truth(_SPIRAL, n_each, truth_mag_r=17.7, truth_hlr_arcsec=1.3),
     ]
     return pd.concat(frames, ignore_index=True)
@@ -335,8 +377,15 @@ def test_bad_visibility_is_rejected():
     with pytest.raises(GalvaeValueError, match="index of truth"):
         vote_fractions(truth, 0, visibility=_visibility(3).set_axis([5, 6, 7]))
     with pytest.raises(GalvaeValueError, match="visibility_half"):
-        QuestionModel("bar", clarity=(0.9, 0.5, 0.9), unsure=(0.1, 0.3, 0.6), order=("strong", "weak", "no"),
-                      visibility="bar", visibility_half=0.0)
+        QuestionModel(
+            "bar",
+            clarity=(0.9, 0.5, 0.9),
+            unsure=(0.1, 0.3, 0.6),
+            order=("strong", "weak", "no"),
+            visibility="bar",
+            visibility_half=0.0,
+        )
     with pytest.raises(GalvaeValueError, match="absent"):
-        QuestionModel("bar", clarity=(0.9, 0.5, 0.9), unsure=(0.1, 0.3, 0.6), order=("strong", "weak", "no"),
-                      absent="none")
+        QuestionModel(
+            "bar", clarity=(0.9, 0.5, 0.9), unsure=(0.1, 0.3, 0.6), order=("strong", "weak", "no"), absent="none"
+        )

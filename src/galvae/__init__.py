@@ -90,7 +90,7 @@ _LAZY: dict[str, str] = {
     "read_latent_catalog": "galvae.latents.catalog",
 }
 
-__all__ = [
+__all__ = [  # noqa: PLE0604 (*_LAZY adds strings: the lazily imported names)
     "__version__",
     "BANDS",
     "PreprocessConfig",
@@ -132,7 +132,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .data.preprocess import preprocess  # noqa: F401
     from .data.readers import ImageData, read_image  # noqa: F401
     from .data.store import ImageStore, ImageStoreWriter, open_store, write_store  # noqa: F401
+    from .demo import DemoConfig, run_demo  # noqa: F401
     from .evaluate.classify import ClassifyResult, classification_metrics, classify  # noqa: F401
+    from .evaluate.domains import DomainComparison, compare_domains  # noqa: F401
     from .evaluate.outliers import (  # noqa: F401
         OutlierResult,
         find_outliers,
@@ -148,14 +150,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         reconstruct_store,
     )
     from .latents.model import GalaxyVAE  # noqa: F401
+    from .losses.mmd import mmd2  # noqa: F401
     from .models.config import ModelConfig  # noqa: F401
+    from .report import ReportInputs, write_report  # noqa: F401
     from .simulate.core import SimulationConfig, render_galaxies, simulate  # noqa: F401
     from .simulate.morphology import sample_truth  # noqa: F401
     from .simulate.surveys import load_survey  # noqa: F401
-    from .demo import DemoConfig, run_demo  # noqa: F401
-    from .evaluate.domains import DomainComparison, compare_domains  # noqa: F401
-    from .losses.mmd import mmd2  # noqa: F401
-    from .report import ReportInputs, write_report  # noqa: F401
     from .training.adapt import AdaptResult, adapt  # noqa: F401
     from .training.config import AdaptConfig, TrainConfig  # noqa: F401
     from .training.train import TrainResult, train  # noqa: F401

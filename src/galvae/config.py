@@ -84,8 +84,9 @@ class StretchConfig:
                     getattr(self, name),
                 )
             object.__setattr__(self, name, vals)
-        if isinstance(self.floor, bool) or not (isinstance(self.floor, int | float) and math.isfinite(self.floor)
-                                                and self.floor >= 0):
+        if isinstance(self.floor, bool) or not (
+            isinstance(self.floor, int | float) and math.isfinite(self.floor) and self.floor >= 0
+        ):
             raise GalvaeValueError("stretch floor must be a non-negative finite number", self.floor)
         object.__setattr__(self, "floor", float(self.floor))
 
@@ -112,13 +113,13 @@ class PreprocessConfig:
     stretch: StretchConfig = field(default_factory=StretchConfig)
 
     def __post_init__(self) -> None:
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or not (
-            8 <= self.size <= 256 and self.size % 8 == 0
+        if (
+            isinstance(self.size, bool)
+            or not isinstance(self.size, int)
+            or not (8 <= self.size <= 256 and self.size % 8 == 0)
         ):
             raise GalvaeValueError("size must be a multiple of 8 from 8 to 256", self.size)
-        if self.crop is not None and (
-            isinstance(self.crop, bool) or not isinstance(self.crop, int) or self.crop < 1
-        ):
+        if self.crop is not None and (isinstance(self.crop, bool) or not isinstance(self.crop, int) or self.crop < 1):
             raise GalvaeValueError("crop must be a positive number of pixels or None", self.crop)
 
 

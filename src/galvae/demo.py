@@ -43,8 +43,17 @@ from ._version import __version__
 from .config import config_to_dict
 from .errors import GalvaeValueError
 
-__all__ = ["DemoConfig", "DemoResult", "PRECISIONS", "StageEvent", "STAGES", "QUICK", "resolve_precision", "run_demo",
-           "with_overrides"]
+__all__ = [
+    "DemoConfig",
+    "DemoResult",
+    "PRECISIONS",
+    "StageEvent",
+    "STAGES",
+    "QUICK",
+    "resolve_precision",
+    "run_demo",
+    "with_overrides",
+]
 
 #: Precisions the demo accepts ("auto" resolves with :func:`resolve_precision`).
 PRECISIONS: tuple[str, ...] = ("auto", "32", "bf16-mixed", "16-mixed")
@@ -65,8 +74,9 @@ def _cpu_has_native_bf16(cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo") -> b
     return False
 
 
-def resolve_precision(precision: str, accelerator: str = "auto", *,
-                      cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo") -> str:
+def resolve_precision(
+    precision: str, accelerator: str = "auto", *, cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo"
+) -> str:
     """The Lightning precision ``"auto"`` stands for; other values are returned unchanged.
 
     Parameters
@@ -98,6 +108,7 @@ def resolve_precision(precision: str, accelerator: str = "auto", *,
 
     cpu_run = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
     return "bf16-mixed" if cpu_run and _cpu_has_native_bf16(cpuinfo) else "32"
+
 
 log = logging.getLogger(__name__)
 
@@ -208,16 +219,31 @@ class DemoConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sweep_dims", tuple(int(d) for d in self.sweep_dims))
-        for name in ("n_galaxies", "epochs", "sweep_epochs", "cnn_epochs", "adapt_epochs", "n_mocks", "workers",
-                     "latent_dim"):
+        for name in (
+            "n_galaxies",
+            "epochs",
+            "sweep_epochs",
+            "cnn_epochs",
+            "adapt_epochs",
+            "n_mocks",
+            "workers",
+            "latent_dim",
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise GalvaeValueError(f"demo {name} must be a positive integer", v)
         if self.n_galaxies < 50:
-            raise GalvaeValueError("the demo needs at least 50 galaxies (train/validation splits, 70/30 forests)",
-                                   self.n_galaxies)
-        if isinstance(self.overlap, bool) or not isinstance(self.overlap, int) or not 10 <= self.overlap <= self.n_galaxies:
-            raise GalvaeValueError(f"demo overlap must be an integer in [10, n_galaxies={self.n_galaxies}]", self.overlap)
+            raise GalvaeValueError(
+                "the demo needs at least 50 galaxies (train/validation splits, 70/30 forests)", self.n_galaxies
+            )
+        if (
+            isinstance(self.overlap, bool)
+            or not isinstance(self.overlap, int)
+            or not 10 <= self.overlap <= self.n_galaxies
+        ):
+            raise GalvaeValueError(
+                f"demo overlap must be an integer in [10, n_galaxies={self.n_galaxies}]", self.overlap
+            )
         if not self.sweep_dims or any(d < 1 for d in self.sweep_dims):
             raise GalvaeValueError("demo sweep_dims must be positive integers", self.sweep_dims)
         if self.embedding not in ("both", "pca", "tsne"):
@@ -234,8 +260,18 @@ class DemoConfig:
 
 #: The ``--quick`` configuration: tiny images and few galaxies, for tests and a first look (< 3 minutes).
 QUICK = DemoConfig(
-    n_galaxies=300, overlap=150, size=32, defect_fraction=0.03, epochs=20, sweep_dims=(8, 40), sweep_epochs=6,
-    cnn_epochs=2, adapt_epochs=6, min_galaxies=30, n_mocks=8, embedding="pca",
+    n_galaxies=300,
+    overlap=150,
+    size=32,
+    defect_fraction=0.03,
+    epochs=20,
+    sweep_dims=(8, 40),
+    sweep_epochs=6,
+    cnn_epochs=2,
+    adapt_epochs=6,
+    min_galaxies=30,
+    n_mocks=8,
+    embedding="pca",
 )
 
 
@@ -414,13 +450,30 @@ def run_demo(
     hw = dict(accelerator=cfg.accelerator, precision=precision)
 
     def do_simulate() -> None:
-        sim_cfg = SimulationConfig(n_galaxies=cfg.n_galaxies, overlap=cfg.overlap, size=cfg.size, seed=cfg.seed,
-                                   defect_fraction=cfg.defect_fraction, profile=cfg.profile)
+        sim_cfg = SimulationConfig(
+            n_galaxies=cfg.n_galaxies,
+            overlap=cfg.overlap,
+            size=cfg.size,
+            seed=cfg.seed,
+            defect_fraction=cfg.defect_fraction,
+            profile=cfg.profile,
+        )
         run_simulation(data, sim_cfg, workers=cfg.workers, overwrite=True, progress=progress)
 
-    st.run(1, "simulate", {"n": cfg.n_galaxies, "overlap": cfg.overlap, "size": cfg.size, "seed": cfg.seed,
-                           "defects": cfg.defect_fraction, "profile": cfg.profile}, [*stores.values(), catalog],
-           do_simulate)
+    st.run(
+        1,
+        "simulate",
+        {
+            "n": cfg.n_galaxies,
+            "overlap": cfg.overlap,
+            "size": cfg.size,
+            "seed": cfg.seed,
+            "defects": cfg.defect_fraction,
+            "profile": cfg.profile,
+        },
+        [*stores.values(), catalog],
+        do_simulate,
+    )
 
     def do_labels() -> None:
         write_table(labels_from_catalog(read_catalog(catalog)), labels, overwrite=True)
@@ -428,22 +481,50 @@ def run_demo(
     st.run(2, "labels", {}, [labels], do_labels)
 
     def do_train() -> None:
-        train(stores["decals"], run, latent_dim=cfg.latent_dim, epochs=cfg.epochs, seed=cfg.seed, overwrite=True,
-              likelihood=cfg.likelihood, progress=progress, **hw)
+        train(
+            stores["decals"],
+            run,
+            latent_dim=cfg.latent_dim,
+            epochs=cfg.epochs,
+            seed=cfg.seed,
+            overwrite=True,
+            likelihood=cfg.likelihood,
+            progress=progress,
+            **hw,
+        )
 
-    st.run(3, "train", {"nl": cfg.latent_dim, "epochs": cfg.epochs, "likelihood": cfg.likelihood,
-                        "precision": precision},
-           [run / "model.json"], do_train)
+    st.run(
+        3,
+        "train",
+        {"nl": cfg.latent_dim, "epochs": cfg.epochs, "likelihood": cfg.likelihood, "precision": precision},
+        [run / "model.json"],
+        do_train,
+    )
 
     def do_sweep() -> None:
         _rm(out / "sweep")
-        sweep(stores["decals"], out / "sweep", latent_dims=cfg.sweep_dims, losses=("mse",), epochs=cfg.sweep_epochs,
-              catalog=catalog, seed=cfg.seed, device=cfg.device, likelihood=cfg.likelihood, progress=progress,
-              accelerator=cfg.accelerator, train_kwargs={"precision": precision})
+        sweep(
+            stores["decals"],
+            out / "sweep",
+            latent_dims=cfg.sweep_dims,
+            losses=("mse",),
+            epochs=cfg.sweep_epochs,
+            catalog=catalog,
+            seed=cfg.seed,
+            device=cfg.device,
+            likelihood=cfg.likelihood,
+            progress=progress,
+            accelerator=cfg.accelerator,
+            train_kwargs={"precision": precision},
+        )
 
-    st.run(4, "sweep", {"dims": list(cfg.sweep_dims), "epochs": cfg.sweep_epochs, "precision": precision},
-           [out / "sweep" / "sweep.csv"],
-           do_sweep)
+    st.run(
+        4,
+        "sweep",
+        {"dims": list(cfg.sweep_dims), "epochs": cfg.sweep_epochs, "precision": precision},
+        [out / "sweep" / "sweep.csv"],
+        do_sweep,
+    )
 
     def do_encode() -> None:
         for s in SURVEYS:
@@ -454,8 +535,16 @@ def run_demo(
 
     def do_classify() -> None:
         _rm(out / "table3")
-        classify(latents["decals"], labels, store=stores["decals"], out_dir=out / "table3", seed=cfg.seed,
-                 cnn_epochs=cfg.cnn_epochs, device=cfg.device, progress=progress)
+        classify(
+            latents["decals"],
+            labels,
+            store=stores["decals"],
+            out_dir=out / "table3",
+            seed=cfg.seed,
+            cnn_epochs=cfg.cnn_epochs,
+            device=cfg.device,
+            progress=progress,
+        )
 
     st.run(6, "classify", {"cnn_epochs": cfg.cnn_epochs}, [out / "table3" / "table3.csv"], do_classify)
 
@@ -466,23 +555,56 @@ def run_demo(
     st.run(7, "outliers", {"sigma": 8.0}, [out / "outliers" / "outliers.json"], do_outliers)
 
     def do_adapt() -> None:
-        adapt(run, stores["decals"], stores["bass_mzls"], run_da, lam=cfg.lam, epochs=cfg.adapt_epochs,
-              seed=cfg.seed, overwrite=True, progress=progress, **hw)
+        adapt(
+            run,
+            stores["decals"],
+            stores["bass_mzls"],
+            run_da,
+            lam=cfg.lam,
+            epochs=cfg.adapt_epochs,
+            seed=cfg.seed,
+            overwrite=True,
+            progress=progress,
+            **hw,
+        )
 
-    st.run(8, "adapt", {"lam": cfg.lam, "epochs": cfg.adapt_epochs, "precision": precision}, [run_da / "model.json"],
-           do_adapt)
+    st.run(
+        8,
+        "adapt",
+        {"lam": cfg.lam, "epochs": cfg.adapt_epochs, "precision": precision},
+        [run_da / "model.json"],
+        do_adapt,
+    )
 
     def do_compare() -> None:
         _rm(out / "domains")
-        compare_domains(run, stores["decals"], stores["bass_mzls"], catalog, after=run_da, out_dir=out / "domains",
-                        min_galaxies=cfg.min_galaxies, seed=cfg.seed, device=cfg.device, progress=progress)
+        compare_domains(
+            run,
+            stores["decals"],
+            stores["bass_mzls"],
+            catalog,
+            after=run_da,
+            out_dir=out / "domains",
+            min_galaxies=cfg.min_galaxies,
+            seed=cfg.seed,
+            device=cfg.device,
+            progress=progress,
+        )
 
     st.run(9, "compare", {"min_galaxies": cfg.min_galaxies}, [out / "domains" / "domains.json"], do_compare)
 
     def do_mocks() -> None:
         for s in SURVEYS:
-            generate_mocks(run_da, mocks[s], n=cfg.n_mocks, seed=cfg.seed + 1, decoder=s, device=cfg.device,
-                           overwrite=True, progress=progress)
+            generate_mocks(
+                run_da,
+                mocks[s],
+                n=cfg.n_mocks,
+                seed=cfg.seed + 1,
+                decoder=s,
+                device=cfg.device,
+                overwrite=True,
+                progress=progress,
+            )
 
     st.run(10, "mocks", {"n": cfg.n_mocks}, list(mocks.values()), do_mocks)
 

@@ -69,7 +69,9 @@ def _add_common(parser: argparse.ArgumentParser, default: object) -> None:
     verbose = 0 if default is None else default
     flag = False if default is None else default
     parser.add_argument("-v", "--verbose", action="count", default=verbose, help="more log output (-vv for debug)")
-    parser.add_argument("-q", "--quiet", action="store_true", default=flag, help="no progress bars, warnings and errors only")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=flag, help="no progress bars, warnings and errors only"
+    )
     parser.add_argument("--debug", action="store_true", default=flag, help="show full tracebacks on errors")
 
 
@@ -85,7 +87,7 @@ class _StderrHandler(logging.StreamHandler):
         super().__init__(sys.stderr)
 
     @property  # type: ignore[override]
-    def stream(self):  # noqa: D102
+    def stream(self):
         return sys.stderr
 
     @stream.setter

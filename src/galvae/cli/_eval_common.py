@@ -18,18 +18,14 @@ def comma_ints(text: str, name: str) -> list[int]:
     try:
         return [int(t) for t in comma_list(text)]
     except ValueError:
-        raise GalvaeValueError(
-            f"{name} must be comma-separated integers", text
-        ) from None
+        raise GalvaeValueError(f"{name} must be comma-separated integers", text) from None
 
 
 def comma_floats(text: str, name: str) -> list[float]:
     try:
         return [float(t) for t in comma_list(text)]
     except ValueError:
-        raise GalvaeValueError(
-            f"{name} must be comma-separated numbers", text
-        ) from None
+        raise GalvaeValueError(f"{name} must be comma-separated numbers", text) from None
 
 
 def print_table(df: Any, columns: list[str], floatfmt: str = "{:.3f}") -> None:
@@ -37,14 +33,9 @@ def print_table(df: Any, columns: list[str], floatfmt: str = "{:.3f}") -> None:
     cols = [c for c in columns if c in df.columns]
     cells = [[str(c) for c in cols]]
     for i in range(len(df)):
-        cells.append(
-            [
-                floatfmt.format(v) if isinstance(v, float) else str(v)
-                for v in (df[c].iloc[i] for c in cols)
-            ]
-        )
+        cells.append([floatfmt.format(v) if isinstance(v, float) else str(v) for v in (df[c].iloc[i] for c in cols)])
     widths = [max(len(r[i]) for r in cells) for i in range(len(cols))]
     for j, r in enumerate(cells):
-        print("  ".join(v.rjust(w) for v, w in zip(r, widths)))
+        print("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)))
         if j == 0:
             print("  ".join("-" * w for w in widths))

@@ -25,30 +25,56 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("source_store", help="image store of the source survey (e.g. DECaLS)")
     p.add_argument("target_store", help="image store of the target survey (e.g. BASS+MzLS)")
     p.add_argument("--out", required=True, metavar="RUN_DA", help="new run directory")
-    p.add_argument("--lambda", dest="lam", type=float, default=0.5,
-                   help="weight of MMD² in the loss (default 0.5, the paper's eq. 6)")
-    p.add_argument("--mmd-on", default="mu", choices=("mu", "z"),
-                   help="compare latent means (default) or sampled latents")
-    p.add_argument("--pair-weight", type=float, default=0.0,
-                   help="option: weight of a paired-latent term pulling each galaxy's two latent means together "
-                        "(default 0, the paper's loss)")
+    p.add_argument(
+        "--lambda",
+        dest="lam",
+        type=float,
+        default=0.5,
+        help="weight of MMD² in the loss (default 0.5, the paper's eq. 6)",
+    )
+    p.add_argument(
+        "--mmd-on", default="mu", choices=("mu", "z"), help="compare latent means (default) or sampled latents"
+    )
+    p.add_argument(
+        "--pair-weight",
+        type=float,
+        default=0.0,
+        help="option: weight of a paired-latent term pulling each galaxy's two latent means together "
+        "(default 0, the paper's loss)",
+    )
     p.add_argument("--epochs", type=int, default=20, help="fine-tuning epochs (default 20)")
     p.add_argument("--batch-size", type=int, default=32, help="galaxy pairs per step (default 32)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, data order and sampling noise")
     p.add_argument("--val-fraction", type=float, default=0.2, help="fraction of pairs held out (default 0.2)")
-    p.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
-                   help="stop after PATIENCE epochs without a better validation loss")
-    p.add_argument("--export", default="last", choices=("last", "best"),
-                   help="checkpoint to export: end of the last epoch (default) or lowest validation loss")
-    p.add_argument("--source-name", default=None, help="decoder name of the source survey (default: its store's survey)")
-    p.add_argument("--target-name", default=None, help="decoder name of the target survey (default: its store's survey)")
+    p.add_argument(
+        "--early-stopping",
+        type=int,
+        default=None,
+        metavar="PATIENCE",
+        help="stop after PATIENCE epochs without a better validation loss",
+    )
+    p.add_argument(
+        "--export",
+        default="last",
+        choices=("last", "best"),
+        help="checkpoint to export: end of the last epoch (default) or lowest validation loss",
+    )
+    p.add_argument(
+        "--source-name", default=None, help="decoder name of the source survey (default: its store's survey)"
+    )
+    p.add_argument(
+        "--target-name", default=None, help="decoder name of the target survey (default: its store's survey)"
+    )
     add_hardware_arguments(p)
     add_guard_arguments(p)
     add_checkpoint_arguments(p)
-    p.add_argument("--resume", action="store_true",
-                   help="continue RUN_DA from RUN_DA/checkpoints/last.ckpt (a damaged one falls back to last-1.ckpt, "
-                        "..., then best.ckpt, with a warning)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue RUN_DA from RUN_DA/checkpoints/last.ckpt (a damaged one falls back to last-1.ckpt, "
+        "..., then best.ckpt, with a warning)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DA")
     p.set_defaults(func=run)
 
@@ -57,19 +83,44 @@ def run(args: argparse.Namespace) -> int:
     from ..training.adapt import adapt
     from .train import _devices, run_interruptible
 
-    status, res = run_interruptible("adapt", lambda: adapt(
-        args.run, args.source_store, args.target_store, args.out,
-        lam=args.lam, mmd_on=args.mmd_on, pair_weight=args.pair_weight, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, seed=args.seed, val_fraction=args.val_fraction,
-        early_stopping=args.early_stopping, export=args.export, precision=args.precision, accelerator=args.accelerator,
-        devices=_devices(args.devices), num_workers=args.workers, max_nonfinite_batches=args.max_nonfinite_batches,
-        keep_last=args.keep_last, source_name=args.source_name,
-        target_name=args.target_name, resume=args.resume, overwrite=args.overwrite, progress=args.progress,
-    ))
+    status, res = run_interruptible(
+        "adapt",
+        lambda: adapt(
+            args.run,
+            args.source_store,
+            args.target_store,
+            args.out,
+            lam=args.lam,
+            mmd_on=args.mmd_on,
+            pair_weight=args.pair_weight,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            val_fraction=args.val_fraction,
+            early_stopping=args.early_stopping,
+            export=args.export,
+            precision=args.precision,
+            accelerator=args.accelerator,
+            devices=_devices(args.devices),
+            num_workers=args.workers,
+            max_nonfinite_batches=args.max_nonfinite_batches,
+            keep_last=args.keep_last,
+            source_name=args.source_name,
+            target_name=args.target_name,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            progress=args.progress,
+        ),
+    )
     if status:
         return status
-    print(f"matched {res.n_pairs} galaxies in both stores ({res.n_source_only} only in the source store, "
-          f"{res.n_target_only} only in the target store; listed in {res.run_dir / 'matching.json'})")
-    print(f"adapted {res.epochs} epochs ({res.global_step} steps); best validation loss {res.best_val_loss:.4g}; "
-          f"decoders {', '.join(res.surveys)}; model in {res.model_path}")
+    print(
+        f"matched {res.n_pairs} galaxies in both stores ({res.n_source_only} only in the source store, "
+        f"{res.n_target_only} only in the target store; listed in {res.run_dir / 'matching.json'})"
+    )
+    print(
+        f"adapted {res.epochs} epochs ({res.global_step} steps); best validation loss {res.best_val_loss:.4g}; "
+        f"decoders {', '.join(res.surveys)}; model in {res.model_path}"
+    )
     return 0

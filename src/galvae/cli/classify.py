@@ -29,26 +29,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="image store, needed by the PCA and CNN baselines (omit to run the latent forest only)",
     )
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument(
-        "--features", help="comma-separated Table 2 features (default: all nine)"
-    )
+    p.add_argument("--features", help="comma-separated Table 2 features (default: all nine)")
     p.add_argument(
         "--baselines",
         default="pca,cnn",
         help="comma-separated baselines: pca, cnn, or 'none' (default: pca,cnn)",
     )
-    p.add_argument(
-        "--test-size", type=float, default=0.3, help="test fraction (default 0.3)"
-    )
+    p.add_argument("--test-size", type=float, default=0.3, help="test fraction (default 0.3)")
     p.add_argument(
         "--seed",
         type=int,
         default=0,
         help="seed of the split, forests, PCA and CNN (default 0)",
     )
-    p.add_argument(
-        "--n-estimators", type=int, default=200, help="trees per forest (default 200)"
-    )
+    p.add_argument("--n-estimators", type=int, default=200, help="trees per forest (default 200)")
     p.add_argument(
         "--min-galaxies",
         type=int,
@@ -97,9 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=1e-3,
         help="Adam learning rate of the CNN baseline (default 1e-3)",
     )
-    p.add_argument(
-        "--device", default="cpu", help="torch device of the CNN baseline (default cpu)"
-    )
+    p.add_argument("--device", default="cpu", help="torch device of the CNN baseline (default cpu)")
     p.set_defaults(func=run)
 
 
@@ -107,13 +99,9 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluate.classify import classify
     from ._eval_common import comma_list, print_table
 
-    baselines = (
-        [] if args.baselines.strip().lower() == "none" else comma_list(args.baselines)
-    )
+    baselines = [] if args.baselines.strip().lower() == "none" else comma_list(args.baselines)
     if args.store is None and baselines:
-        print(
-            "note: no --store given, running the latent forest only (no pca/cnn baselines)"
-        )
+        print("note: no --store given, running the latent forest only (no pca/cnn baselines)")
         baselines = []
     res = classify(
         args.latents,

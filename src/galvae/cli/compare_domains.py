@@ -50,9 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the splits, forests and MMD subsample (default 0)")
     p.add_argument("--n-estimators", type=int, default=200, help="trees per forest (default 200)")
     p.add_argument("--n-gallery", type=int, default=8, help="pairs per gallery, 0 for none (default 8)")
-    p.add_argument(
-        "--max-mmd-points", type=int, default=2000, help="at most this many pairs for MMD^2 (default 2000)"
-    )
+    p.add_argument("--max-mmd-points", type=int, default=2000, help="at most this many pairs for MMD^2 (default 2000)")
     p.add_argument(
         "--high-mse-fraction",
         type=float,

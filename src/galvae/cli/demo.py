@@ -21,24 +21,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", default="galvae-demo", help="output directory (default galvae-demo)")
     p.add_argument("--quick", action="store_true", help="tiny configuration: 32-pixel images, 300 galaxies")
-    p.add_argument("--force", action="store_true", help="run every stage again, even when a finished one could be reused")
-    p.add_argument("--n-galaxies", type=int, default=None, help="galaxies of the DECaLS-like sample (default 2000; quick 300)")
+    p.add_argument(
+        "--force", action="store_true", help="run every stage again, even when a finished one could be reused"
+    )
+    p.add_argument(
+        "--n-galaxies", type=int, default=None, help="galaxies of the DECaLS-like sample (default 2000; quick 300)"
+    )
     p.add_argument("--overlap", type=int, default=None, help="of which also seen by BASS+MzLS (default 500; quick 150)")
     p.add_argument("--size", type=int, default=None, help="image side in pixels (default 64; quick 32)")
     p.add_argument("--epochs", type=int, default=None, help="VAE training epochs (default 15; quick 20)")
     p.add_argument("--adapt-epochs", type=int, default=None, help="domain-adaptation epochs (default 15; quick 6)")
     p.add_argument("--lambda", dest="lam", type=float, default=None, help="MMD² weight of eq. 6 (default 0.5)")
-    p.add_argument("--profile", choices=("fixed", "gz-decals"), default=None,
-                   help="presentation of the simulated images (default fixed; gz-decals = Galaxy Zoo DECaLS fields "
-                   "and stretch, the paper's images)")
-    p.add_argument("--likelihood", default=None,
-                   help="VAE reconstruction term: gaussian (a Gaussian decoder at the stores' sky noise, default), "
-                   "sum (the paper's eq. 2 as written) or mean")
+    p.add_argument(
+        "--profile",
+        choices=("fixed", "gz-decals"),
+        default=None,
+        help="presentation of the simulated images (default fixed; gz-decals = Galaxy Zoo DECaLS fields "
+        "and stretch, the paper's images)",
+    )
+    p.add_argument(
+        "--likelihood",
+        default=None,
+        help="VAE reconstruction term: gaussian (a Gaussian decoder at the stores' sky noise, default), "
+        "sum (the paper's eq. 2 as written) or mean",
+    )
     p.add_argument("--seed", type=int, default=None, help="seed of every stage (default 0)")
     p.add_argument("--workers", type=int, default=None, help="simulation processes (default 2)")
-    p.add_argument("--precision", default=None, choices=("auto", "32", "bf16-mixed", "16-mixed"),
-                   help="training precision (default auto: bf16-mixed on a CPU with native bfloat16, else 32)")
-    p.add_argument("--accelerator", default=None, help="lightning accelerator for training: auto, cpu, gpu (default auto)")
+    p.add_argument(
+        "--precision",
+        default=None,
+        choices=("auto", "32", "bf16-mixed", "16-mixed"),
+        help="training precision (default auto: bf16-mixed on a CPU with native bfloat16, else 32)",
+    )
+    p.add_argument(
+        "--accelerator", default=None, help="lightning accelerator for training: auto, cpu, gpu (default auto)"
+    )
     p.add_argument("--device", default=None, help="torch device for encoding and baselines (default cpu)")
     p.set_defaults(func=run)
 
@@ -48,10 +65,20 @@ def run(args: argparse.Namespace) -> int:
 
     base = QUICK if args.quick else DemoConfig()
     cfg = with_overrides(
-        base, n_galaxies=args.n_galaxies, overlap=args.overlap, size=args.size, epochs=args.epochs,
-        adapt_epochs=args.adapt_epochs, lam=args.lam, seed=args.seed, workers=args.workers,
-        profile=args.profile, likelihood=args.likelihood,
-        accelerator=args.accelerator, precision=args.precision, device=args.device,
+        base,
+        n_galaxies=args.n_galaxies,
+        overlap=args.overlap,
+        size=args.size,
+        epochs=args.epochs,
+        adapt_epochs=args.adapt_epochs,
+        lam=args.lam,
+        seed=args.seed,
+        workers=args.workers,
+        profile=args.profile,
+        likelihood=args.likelihood,
+        accelerator=args.accelerator,
+        precision=args.precision,
+        device=args.device,
     )
 
     def show(ev: StageEvent) -> None:
@@ -65,8 +92,10 @@ def run(args: argparse.Namespace) -> int:
 
     res = run_demo(args.out, cfg, force=args.force, progress=args.progress, callback=show)
     total = sum(res.seconds.values())
-    print(f"demo finished: {len(res.seconds) - len(res.cached)} stages run, {len(res.cached)} reused; "
-          f"stage time {total:.0f} s")
+    print(
+        f"demo finished: {len(res.seconds) - len(res.cached)} stages run, {len(res.cached)} reused; "
+        f"stage time {total:.0f} s"
+    )
     s = res.summary
     if s.get("mmd2"):
         print(f"MMD² between the surveys' latents: {s['mmd2']}")

@@ -38,27 +38,55 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("catalog", help="catalogue (.parquet, .csv or .fits) with ra, dec (degrees) and id")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (one per layer)")
-    p.add_argument("--layer", default="ls-dr9-south", metavar="LAYER",
-                   help=f"survey layer (default: %(default)s). {layers}")
-    p.add_argument("--pixscale", type=float, default=DEFAULT_PIXSCALE,
-                   help="pixel scale, arcsec/pixel (default: %(default)s)")
-    p.add_argument("--size", type=int, default=DEFAULT_SIZE,
-                   help="cutout side in pixels (default: %(default)s; 64 x 0.262\" = 16.8\", "
-                        "the simulator's default field of view)")
+    p.add_argument(
+        "--layer", default="ls-dr9-south", metavar="LAYER", help=f"survey layer (default: %(default)s). {layers}"
+    )
+    p.add_argument(
+        "--pixscale", type=float, default=DEFAULT_PIXSCALE, help="pixel scale, arcsec/pixel (default: %(default)s)"
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        default=DEFAULT_SIZE,
+        help='cutout side in pixels (default: %(default)s; 64 x 0.262" = 16.8", '
+        "the simulator's default field of view)",
+    )
     p.add_argument("--base-url", default=DEFAULT_BASE_URL, help="cutout service root (default: %(default)s)")
-    p.add_argument("--connections", type=int, default=4, metavar="N",
-                   help="most simultaneous requests, 1-32 (default: %(default)s)")
-    p.add_argument("--retries", type=int, default=4, metavar="N",
-                   help="retries after a connection error, time-out, HTTP 429/5xx or truncated body "
-                        "(default: %(default)s)")
-    p.add_argument("--backoff", type=float, default=1.0, metavar="SECONDS",
-                   help="first retry delay, doubled each retry, with jitter (default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
-                   help="time-out of the connection and of each read (default: %(default)s)")
+    p.add_argument(
+        "--connections",
+        type=int,
+        default=4,
+        metavar="N",
+        help="most simultaneous requests, 1-32 (default: %(default)s)",
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=4,
+        metavar="N",
+        help="retries after a connection error, time-out, HTTP 429/5xx or truncated body (default: %(default)s)",
+    )
+    p.add_argument(
+        "--backoff",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="first retry delay, doubled each retry, with jitter (default: %(default)s)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="time-out of the connection and of each read (default: %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the back-off jitter (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="download again even where DIR/<id>.fits exists")
-    p.add_argument("--dry-run", action="store_true",
-                   help=f"check the catalogue and print the first {_DRY_RUN_URLS} addresses; download nothing")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help=f"check the catalogue and print the first {_DRY_RUN_URLS} addresses; download nothing",
+    )
     p.set_defaults(func=run)
 
 

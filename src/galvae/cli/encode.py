@@ -22,9 +22,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="latent catalogue (.parquet or .fits)")
     p.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
-    p.add_argument("--decoder", default="auto", metavar="SURVEY",
-                   help="domain-adapted runs: decoder for the reconstruction (default auto: the store's survey "
-                        "when the run has a decoder for it)")
+    p.add_argument(
+        "--decoder",
+        default="auto",
+        metavar="SURVEY",
+        help="domain-adapted runs: decoder for the reconstruction (default auto: the store's survey "
+        "when the run has a decoder for it)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=run)
 
@@ -33,8 +37,14 @@ def run(args: argparse.Namespace) -> int:
     from ..latents.catalog import encode_store
 
     out = encode_store(
-        args.run, args.store, args.out, batch_size=args.batch_size, device=args.device, decoder=args.decoder,
-        overwrite=args.overwrite, progress=args.progress,
+        args.run,
+        args.store,
+        args.out,
+        batch_size=args.batch_size,
+        device=args.device,
+        decoder=args.decoder,
+        overwrite=args.overwrite,
+        progress=args.progress,
     )
     print(f"wrote latent catalogue {out}")
     return 0

@@ -25,9 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=8, help="points on the path, ends included (default 8)")
     p.add_argument("--batch-size", type=int, default=256, help="latents per forward pass (default 256)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    p.add_argument("--decoder", default=None, metavar="SURVEY",
-                   help="domain-adapted runs (galvae adapt): render the mocks with this survey's decoder "
-                        "(default: the source survey's)")
+    p.add_argument(
+        "--decoder",
+        default=None,
+        metavar="SURVEY",
+        help="domain-adapted runs (galvae adapt): render the mocks with this survey's decoder "
+        "(default: the source survey's)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=run)
 
@@ -39,9 +43,18 @@ def run(args: argparse.Namespace) -> int:
     if args.between and not args.store:
         raise GalvaeValueError("--between needs --store STORE holding both ids")
     out = generate_mocks(
-        args.run, args.out, n=args.n, seed=args.seed,
-        between=tuple(args.between) if args.between else None, store=args.store, steps=args.steps,
-        batch_size=args.batch_size, device=args.device, decoder=args.decoder, overwrite=args.overwrite, progress=args.progress,
+        args.run,
+        args.out,
+        n=args.n,
+        seed=args.seed,
+        between=tuple(args.between) if args.between else None,
+        store=args.store,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        device=args.device,
+        decoder=args.decoder,
+        overwrite=args.overwrite,
+        progress=args.progress,
     )
     print(f"wrote mock images to {out}")
     return 0

@@ -28,21 +28,42 @@ def register(sub: argparse._SubParsersAction) -> None:
             "image store. Unreadable files and duplicate ids are reported, never dropped silently."
         ),
     )
-    p.add_argument("source", help="catalogue file (e.g. the catalog.parquet of galvae download) or a directory of images")
+    p.add_argument(
+        "source", help="catalogue file (e.g. the catalog.parquet of galvae download) or a directory of images"
+    )
     p.add_argument("--out", required=True, help="image store to write (.h5)")
-    p.add_argument("--size", type=int, default=64, help="side of the stored images in pixels, a multiple of 8 (default 64)")
-    p.add_argument("--images-root", help="directory file locations are relative to and must stay in (default: the catalogue's directory)")
+    p.add_argument(
+        "--size", type=int, default=64, help="side of the stored images in pixels, a multiple of 8 (default 64)"
+    )
+    p.add_argument(
+        "--images-root",
+        help="directory file locations are relative to and must stay in (default: the catalogue's directory)",
+    )
     p.add_argument("--survey", default="unknown", help="survey name recorded in the store (e.g. decals, bass_mzls)")
     p.add_argument("--pixel-scale", type=float, help="input pixel scale in arcsec (default: from the FITS WCS)")
-    p.add_argument("--stretch", choices=("auto", "asinh", "uint8", "none"), default="auto",
-                   help="normalisation: auto = asinh for flux images, uint8 (x/255) for JPEG/PNG (default auto)")
-    p.add_argument("--softening", type=_triple, help="asinh softening per band g,r,z in nanomaggies (default 0.01,0.015,0.04)")
-    p.add_argument("--maximum", type=_triple, help="flux per band g,r,z mapped to 1 by the asinh stretch (default 50,100,200)")
-    p.add_argument("--profile", choices=("fixed", "gz-decals"), default="fixed",
-                   help="presentation profile recorded in the store: 'gz-decals' for Galaxy Zoo DECaLS JPEG/PNG "
-                   "(taken whole) or FITS cutouts cropped to each galaxy's Galaxy Zoo field from the catalogue's "
-                   "petro_th50/petro_th90 and stretched the Galaxy Zoo way (default fixed)")
-    p.add_argument("--crop", type=int, help="side of the centre crop in input pixels before resizing (default: largest square)")
+    p.add_argument(
+        "--stretch",
+        choices=("auto", "asinh", "uint8", "none"),
+        default="auto",
+        help="normalisation: auto = asinh for flux images, uint8 (x/255) for JPEG/PNG (default auto)",
+    )
+    p.add_argument(
+        "--softening", type=_triple, help="asinh softening per band g,r,z in nanomaggies (default 0.01,0.015,0.04)"
+    )
+    p.add_argument(
+        "--maximum", type=_triple, help="flux per band g,r,z mapped to 1 by the asinh stretch (default 50,100,200)"
+    )
+    p.add_argument(
+        "--profile",
+        choices=("fixed", "gz-decals"),
+        default="fixed",
+        help="presentation profile recorded in the store: 'gz-decals' for Galaxy Zoo DECaLS JPEG/PNG "
+        "(taken whole) or FITS cutouts cropped to each galaxy's Galaxy Zoo field from the catalogue's "
+        "petro_th50/petro_th90 and stretched the Galaxy Zoo way (default fixed)",
+    )
+    p.add_argument(
+        "--crop", type=int, help="side of the centre crop in input pixels before resizing (default: largest square)"
+    )
     p.add_argument("--workers", type=int, default=1, help="processes reading images (default 1)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
     p.set_defaults(func=run)
@@ -74,12 +95,14 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=args.progress,
     )
-    print(f"wrote {report.n_written} of {report.n_sources} images to {report.out} "
-          f"(stretch {report.normalisation.get('kind')}, profile {args.profile}, "
-          f"{report.pixel_scale_arcsec:.3f}\"/px)")
+    print(
+        f"wrote {report.n_written} of {report.n_sources} images to {report.out} "
+        f"(stretch {report.normalisation.get('kind')}, profile {args.profile}, "
+        f'{report.pixel_scale_arcsec:.3f}"/px)'
+    )
     if report.unreadable:
         print(f"{len(report.unreadable)} unreadable (all listed in {report.out}.ingest.json):")
-        for gid, where, reason in report.unreadable[:10]:
+        for gid, _where, reason in report.unreadable[:10]:
             print(f"  {gid}: {reason}")
     if report.duplicates:
         print(f"{len(report.duplicates)} duplicate ids skipped: {', '.join(report.duplicates[:10])}")

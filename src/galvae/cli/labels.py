@@ -50,13 +50,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("catalog", help="Galaxy Zoo DECaLS catalogue (.parquet, .csv or .fits)")
-    p.add_argument("--out", required=True, metavar="LABELS",
-                   help="labels table to write (.parquet, .csv or .fits; columns id and one per feature)")
-    p.add_argument("--threshold", action="append", default=[], metavar="FEATURE.CLASS=VALUE",
-                   help="change one class threshold, e.g. bar.weak=0.5 (repeatable)")
-    p.add_argument("--parent-threshold", type=float, default=0.5, metavar="P",
-                   help="least fraction of volunteers asked a question for it to count; 0 ignores the "
-                        "decision tree (default: %(default)s)")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="LABELS",
+        help="labels table to write (.parquet, .csv or .fits; columns id and one per feature)",
+    )
+    p.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="FEATURE.CLASS=VALUE",
+        help="change one class threshold, e.g. bar.weak=0.5 (repeatable)",
+    )
+    p.add_argument(
+        "--parent-threshold",
+        type=float,
+        default=0.5,
+        metavar="P",
+        help="least fraction of volunteers asked a question for it to count; 0 ignores the "
+        "decision tree (default: %(default)s)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=run)
 

@@ -18,9 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("latents", help="latent catalogue (galvae encode)")
-    p.add_argument(
-        "--sigma", type=float, default=8.0, help="threshold k in sigma (default 8)"
-    )
+    p.add_argument("--sigma", type=float, default=8.0, help="threshold k in sigma (default 8)")
     p.add_argument(
         "--robust",
         action="store_true",

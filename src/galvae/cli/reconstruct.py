@@ -18,9 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output image store (.h5), same ids as STORE")
     p.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    p.add_argument("--decoder", default="auto", metavar="SURVEY",
-                   help="domain-adapted runs: decoder for the reconstruction (default auto: the store's survey "
-                        "when the run has a decoder for it)")
+    p.add_argument(
+        "--decoder",
+        default="auto",
+        metavar="SURVEY",
+        help="domain-adapted runs: decoder for the reconstruction (default auto: the store's survey "
+        "when the run has a decoder for it)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=run)
 
@@ -29,8 +33,14 @@ def run(args: argparse.Namespace) -> int:
     from ..latents.catalog import reconstruct_store
 
     out = reconstruct_store(
-        args.run, args.store, args.out, batch_size=args.batch_size, device=args.device, decoder=args.decoder,
-        overwrite=args.overwrite, progress=args.progress,
+        args.run,
+        args.store,
+        args.out,
+        batch_size=args.batch_size,
+        device=args.device,
+        decoder=args.decoder,
+        overwrite=args.overwrite,
+        progress=args.progress,
     )
     print(f"wrote reconstructions to {out}")
     return 0

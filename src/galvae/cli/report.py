@@ -43,19 +43,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mse-hist", metavar="PNG", help="histogram of the paired latent MSE")
     p.add_argument("--sweep", metavar="CSV|DIR", help="sweep.csv of galvae sweep (or its directory)")
     p.add_argument("--store", help="image store of the originals")
-    p.add_argument("--reconstructions", metavar="STORE", help="image store of their reconstructions (galvae reconstruct)")
+    p.add_argument(
+        "--reconstructions", metavar="STORE", help="image store of their reconstructions (galvae reconstruct)"
+    )
     p.add_argument("--labels", help="Table 2 labels (galvae labels) or Galaxy Zoo catalogue")
     p.add_argument("--latents", help="latent catalogue (galvae encode)")
     p.add_argument("--outliers", metavar="DIR", help="output directory of galvae outliers")
     p.add_argument(
-        "--mock", action="append", default=[], metavar="SURVEY=STORE",
+        "--mock",
+        action="append",
+        default=[],
+        metavar="SURVEY=STORE",
         help="mock image store of one decoder (galvae generate); repeatable",
     )
     p.add_argument("--config", metavar="JSON", help="run configuration to show (a JSON object)")
     p.add_argument("--timings", metavar="JSON", help="seconds per stage to show (a JSON object stage -> seconds)")
     p.add_argument("--embedding", choices=("pca", "tsne", "both"), default="both", help="latent maps (default both)")
     p.add_argument("--seed", type=int, default=0, help="seed of the galleries, samples and t-SNE (default 0)")
-    p.add_argument("--per-class", type=int, default=4, help="galaxies per class in the reconstruction gallery (default 4)")
+    p.add_argument(
+        "--per-class", type=int, default=4, help="galaxies per class in the reconstruction gallery (default 4)"
+    )
     p.add_argument("--strict", action="store_true", help="fail when a product cannot be read instead of noting it")
     p.set_defaults(func=run)
 

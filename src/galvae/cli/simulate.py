@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out", help="output directory")
     p.add_argument("--n-galaxies", type=int, default=2000, help="galaxies in the first survey (default 2000)")
     p.add_argument("--overlap", type=int, help="galaxies also seen by the other survey(s) (default 20%% of N)")
-    p.add_argument("--size", type=int, default=64, help="side of the stored images in pixels, a multiple of 8 (default 64)")
+    p.add_argument(
+        "--size", type=int, default=64, help="side of the stored images in pixels, a multiple of 8 (default 64)"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--workers", type=int, help="processes rendering (default: all cores)")
     p.add_argument(
@@ -31,7 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="comma-separated built-in survey names or survey .toml/.json files; the first sees every "
         "galaxy (default decals,bass_mzls)",
     )
-    p.add_argument("--fov", type=float, help="field of view in arcsec of the 'fixed' profile (default 16.768 = 64 x 0.262)")
+    p.add_argument(
+        "--fov", type=float, help="field of view in arcsec of the 'fixed' profile (default 16.768 = 64 x 0.262)"
+    )
     p.add_argument(
         "--profile",
         choices=("fixed", "gz-decals"),
@@ -40,17 +44,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         "each galaxy on the field Galaxy Zoo DECaLS gives it (424 x max(min(0.04 p50, 0.02 p90), 0.1) arcsec) "
         "with the Galaxy Zoo DECaLS stretch, i.e. the images the paper trained on (default fixed)",
     )
-    p.add_argument("--defect-fraction", type=float, default=0.005, help="fraction of images with a planted defect (default 0.005)")
+    p.add_argument(
+        "--defect-fraction", type=float, default=0.005, help="fraction of images with a planted defect (default 0.005)"
+    )
     p.add_argument(
         "--defect-kinds",
         help="comma-separated defect kinds to plant, equally often (default: all, weighted as "
         "galvae.simulate.DefectConfig: bright_star, satellite_trail, missing_band, bleed_trail, chip_edge)",
     )
-    p.add_argument("--votes-from-truth", action="store_true",
-                   help="simulated volunteers vote from the truth (older clarity model) instead of from each "
-                   "feature's measured visibility in the Galaxy Zoo presentation (faster, but votes may name "
-                   "features the pixels do not show)")
-    p.add_argument("--balance", action="store_true", help="draw morphology classes uniformly instead of with sky frequencies")
+    p.add_argument(
+        "--votes-from-truth",
+        action="store_true",
+        help="simulated volunteers vote from the truth (older clarity model) instead of from each "
+        "feature's measured visibility in the Galaxy Zoo presentation (faster, but votes may name "
+        "features the pixels do not show)",
+    )
+    p.add_argument(
+        "--balance", action="store_true", help="draw morphology classes uniformly instead of with sky frequencies"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing stores and catalogue")
     p.set_defaults(func=run)
 
@@ -84,15 +95,20 @@ def run(args: argparse.Namespace) -> int:
         **kw,
     )
     res = simulate(args.out, config, workers=args.workers, overwrite=args.overwrite, progress=args.progress)
-    print(f"simulated {res.n_galaxies} galaxies ({res.n_overlap} in the overlap) in {res.seconds:.1f} s "
-          f"({res.galaxies_per_second:.0f} galaxy images/s)")
+    print(
+        f"simulated {res.n_galaxies} galaxies ({res.n_overlap} in the overlap) in {res.seconds:.1f} s "
+        f"({res.galaxies_per_second:.0f} galaxy images/s)"
+    )
     for name, path in res.stores.items():
         d = res.defects[name]
         planted = ", ".join(f"{k} {v}" for k, v in sorted(d.items()) if k != "none") or "none"
         print(f"  {name:>10}: {path}  defects: {planted}")
     print(f"  {'catalogue':>10}: {res.catalog}")
     cat = pd.read_parquet(res.catalog, columns=["truth_smooth_or_featured", "truth_disk_edge_on", "truth_merging"])
-    print("  truth: " + ", ".join(f"{k} {v}" for k, v in cat["truth_smooth_or_featured"].value_counts().items())
-          + f"; edge-on {int((cat['truth_disk_edge_on'] == 'yes').sum())}"
-          + f"; mergers {int((cat['truth_merging'] == 'merger').sum())}")
+    print(
+        "  truth: "
+        + ", ".join(f"{k} {v}" for k, v in cat["truth_smooth_or_featured"].value_counts().items())
+        + f"; edge-on {int((cat['truth_disk_edge_on'] == 'yes').sum())}"
+        + f"; mergers {int((cat['truth_merging'] == 'merger').sum())}"
+    )
     return 0

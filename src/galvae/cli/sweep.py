@@ -32,9 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="mse,mae",
         help="comma-separated losses: mse, mae (default mse,mae)",
     )
-    p.add_argument(
-        "--epochs", type=int, default=10, help="epochs per model (default 10)"
-    )
+    p.add_argument("--epochs", type=int, default=10, help="epochs per model (default 10)")
     add_likelihood_arguments(p)
     p.add_argument(
         "--catalog",
@@ -46,12 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="val",
         help="galaxies whose SSIM is averaged: the held-out validation split, or all (default val)",
     )
-    p.add_argument(
-        "--batch-size", type=int, default=64, help="training batch size (default 64)"
-    )
-    p.add_argument(
-        "--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)"
-    )
+    p.add_argument("--batch-size", type=int, default=64, help="training batch size (default 64)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument(
         "--val-fraction",
@@ -59,9 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0.1,
         help="validation fraction (default 0.1)",
     )
-    p.add_argument(
-        "--accelerator", default="auto", help="lightning accelerator (default auto)"
-    )
+    p.add_argument("--accelerator", default="auto", help="lightning accelerator (default auto)")
     p.add_argument(
         "--device",
         default="cpu",

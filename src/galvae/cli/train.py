@@ -7,8 +7,15 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["add_checkpoint_arguments", "add_guard_arguments", "add_hardware_arguments", "add_likelihood_arguments",
-           "register", "run", "run_interruptible"]
+__all__ = [
+    "add_checkpoint_arguments",
+    "add_guard_arguments",
+    "add_hardware_arguments",
+    "add_likelihood_arguments",
+    "register",
+    "run",
+    "run_interruptible",
+]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,45 +33,79 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--latent-dim", type=int, default=40, help="latent dimension NL (default 40)")
     p.add_argument("--loss", default="mse", choices=("mse", "mae"), help="reconstruction loss (default mse)")
     p.add_argument("--kl-weight", type=float, default=1.0, help="k, the weight of the KL term (default 1)")
-    p.add_argument("--activation", default="leaky_relu", choices=("leaky_relu", "relu"),
-                   help="activation of the encoder/decoder blocks (default leaky_relu)")
-    p.add_argument("--kl-warmup", type=int, default=0, metavar="EPOCHS",
-                   help="variant: ramp k linearly over EPOCHS epochs (default 0, off, as in the paper); "
-                        "checkpoints and early stopping use the validation loss at the full k")
+    p.add_argument(
+        "--activation",
+        default="leaky_relu",
+        choices=("leaky_relu", "relu"),
+        help="activation of the encoder/decoder blocks (default leaky_relu)",
+    )
+    p.add_argument(
+        "--kl-warmup",
+        type=int,
+        default=0,
+        metavar="EPOCHS",
+        help="variant: ramp k linearly over EPOCHS epochs (default 0, off, as in the paper); "
+        "checkpoints and early stopping use the validation loss at the full k",
+    )
     add_likelihood_arguments(p)
     p.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3, the paper's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and data order")
     p.add_argument("--val-fraction", type=float, default=0.1, help="fraction of ids held out (default 0.1)")
-    p.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
-                   help="stop after PATIENCE epochs without a better validation loss")
+    p.add_argument(
+        "--early-stopping",
+        type=int,
+        default=None,
+        metavar="PATIENCE",
+        help="stop after PATIENCE epochs without a better validation loss",
+    )
     add_hardware_arguments(p)
     add_guard_arguments(p)
     add_checkpoint_arguments(p)
-    p.add_argument("--resume", action="store_true",
-                   help="continue RUN from RUN/checkpoints/last.ckpt (a damaged one falls back to last-1.ckpt, ..., "
-                        "then best.ckpt, with a warning)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue RUN from RUN/checkpoints/last.ckpt (a damaged one falls back to last-1.ckpt, ..., "
+        "then best.ckpt, with a warning)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.set_defaults(func=run)
 
 
 def add_likelihood_arguments(p: argparse.ArgumentParser) -> None:
     """--likelihood, --noise-sigma and --learn-sigma, shared by train and sweep."""
-    p.add_argument("--likelihood", default="gaussian", metavar="{gaussian,sum,mean}",
-                   help="reconstruction term: sum over pixels (the paper's eq. 2 as written; a Gaussian decoder "
-                        "with sigma^2 = 1/2), mean over pixels, or gaussian: the negative log-likelihood of a "
-                        "decoder with noise sigma per band, whose k = 1 is the true ELBO (default gaussian, sigma from the stores' sky pixels)")
-    p.add_argument("--noise-sigma", type=float, nargs=3, default=None, metavar=("G", "R", "Z"),
-                   help="sigma of the gaussian decoder per band (default: estimated from the stores' sky pixels)")
-    p.add_argument("--learn-sigma", action="store_true",
-                   help="learn the gaussian decoder's sigma per band (initial value: --noise-sigma or the estimate)")
+    p.add_argument(
+        "--likelihood",
+        default="gaussian",
+        metavar="{gaussian,sum,mean}",
+        help="reconstruction term: sum over pixels (the paper's eq. 2 as written; a Gaussian decoder "
+        "with sigma^2 = 1/2), mean over pixels, or gaussian: the negative log-likelihood of a "
+        "decoder with noise sigma per band, whose k = 1 is the true ELBO (default gaussian, sigma from the stores' sky pixels)",
+    )
+    p.add_argument(
+        "--noise-sigma",
+        type=float,
+        nargs=3,
+        default=None,
+        metavar=("G", "R", "Z"),
+        help="sigma of the gaussian decoder per band (default: estimated from the stores' sky pixels)",
+    )
+    p.add_argument(
+        "--learn-sigma",
+        action="store_true",
+        help="learn the gaussian decoder's sigma per band (initial value: --noise-sigma or the estimate)",
+    )
 
 
 def add_hardware_arguments(p: argparse.ArgumentParser) -> None:
     """--precision, --accelerator, --devices and --workers, shared by the Lightning-trained commands."""
-    p.add_argument("--precision", default="32", choices=("32", "bf16-mixed", "16-mixed"),
-                   help="numerical precision passed to lightning.Trainer (default 32)")
+    p.add_argument(
+        "--precision",
+        default="32",
+        choices=("32", "bf16-mixed", "16-mixed"),
+        help="numerical precision passed to lightning.Trainer (default 32)",
+    )
     p.add_argument("--accelerator", default="auto", help="lightning accelerator: auto, cpu, gpu, mps (default auto)")
     p.add_argument("--devices", default="1", help="lightning devices (default 1)")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
@@ -72,17 +113,27 @@ def add_hardware_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_guard_arguments(p: argparse.ArgumentParser) -> None:
     """--max-nonfinite-batches, shared by the Lightning-trained commands (see galvae.training.guards)."""
-    p.add_argument("--max-nonfinite-batches", type=int, default=10, metavar="N",
-                   help="skip up to N batches with a NaN/inf loss or gradient (no optimiser step, a warning each), "
-                        "then stop with an error (default 10)")
+    p.add_argument(
+        "--max-nonfinite-batches",
+        type=int,
+        default=10,
+        metavar="N",
+        help="skip up to N batches with a NaN/inf loss or gradient (no optimiser step, a warning each), "
+        "then stop with an error (default 10)",
+    )
 
 
 def add_checkpoint_arguments(p: argparse.ArgumentParser) -> None:
     """--keep-last, shared by the Lightning-trained commands (see galvae.training.checkpoints)."""
-    p.add_argument("--keep-last", type=int, default=2, metavar="K",
-                   help="training states kept in RUN/checkpoints: last.ckpt and K-1 older ones (last-1.ckpt, ...), "
-                        "besides best.ckpt (default 2). SIGTERM or SIGUSR1 writes last.ckpt at the end of the current "
-                        "batch and exits with status 128 + the signal's number (143 for SIGTERM); --resume continues")
+    p.add_argument(
+        "--keep-last",
+        type=int,
+        default=2,
+        metavar="K",
+        help="training states kept in RUN/checkpoints: last.ckpt and K-1 older ones (last-1.ckpt, ...), "
+        "besides best.ckpt (default 2). SIGTERM or SIGUSR1 writes last.ckpt at the end of the current "
+        "batch and exits with status 128 + the signal's number (143 for SIGTERM); --resume continues",
+    )
 
 
 def run_interruptible(command: str, work: Callable[[], Any]) -> tuple[int, Any]:
@@ -113,33 +164,36 @@ def _devices(text: str) -> int | str:
 def run(args: argparse.Namespace) -> int:
     from ..training.train import train
 
-    status, result = run_interruptible("train", lambda: train(
-        args.store if len(args.store) > 1 else args.store[0],
-        args.out,
-        latent_dim=args.latent_dim,
-        loss=args.loss,
-        kl_weight=args.kl_weight,
-        activation=args.activation,
-        kl_warmup_epochs=args.kl_warmup,
-        likelihood=args.likelihood,
-        noise_sigma=args.noise_sigma,
-        learn_sigma=args.learn_sigma,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        val_fraction=args.val_fraction,
-        early_stopping=args.early_stopping,
-        precision=args.precision,
-        accelerator=args.accelerator,
-        devices=_devices(args.devices),
-        num_workers=args.workers,
-        max_nonfinite_batches=args.max_nonfinite_batches,
-        keep_last=args.keep_last,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        progress=args.progress,
-    ))
+    status, result = run_interruptible(
+        "train",
+        lambda: train(
+            args.store if len(args.store) > 1 else args.store[0],
+            args.out,
+            latent_dim=args.latent_dim,
+            loss=args.loss,
+            kl_weight=args.kl_weight,
+            activation=args.activation,
+            kl_warmup_epochs=args.kl_warmup,
+            likelihood=args.likelihood,
+            noise_sigma=args.noise_sigma,
+            learn_sigma=args.learn_sigma,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            val_fraction=args.val_fraction,
+            early_stopping=args.early_stopping,
+            precision=args.precision,
+            accelerator=args.accelerator,
+            devices=_devices(args.devices),
+            num_workers=args.workers,
+            max_nonfinite_batches=args.max_nonfinite_batches,
+            keep_last=args.keep_last,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            progress=args.progress,
+        ),
+    )
     if status:
         return status
     print(

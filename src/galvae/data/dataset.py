@@ -106,7 +106,9 @@ class GalaxyDataset(Dataset):
         else:
             rows = np.asarray(indices, dtype=np.int64).reshape(-1)
             if rows.size and (rows.min() < 0 or rows.max() >= total):
-                raise GalvaeValueError(f"indices must lie in [0, {total})", int(rows.max() if rows.max() >= total else rows.min()))
+                raise GalvaeValueError(
+                    f"indices must lie in [0, {total})", int(rows.max() if rows.max() >= total else rows.min())
+                )
         self.rows = rows
         self.return_index = bool(return_index)
         self.transform = transform

@@ -45,7 +45,7 @@ import urllib.request
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.client import HTTPException, IncompleteRead
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
@@ -411,8 +411,8 @@ def _parse_retry_after(value: str | None) -> float | None:
         except (TypeError, ValueError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
@@ -760,7 +760,11 @@ def download_cutouts(
         log.info("%d of %d cutouts already in %s", n_cached, n, out)
 
     opts = _Options(
-        retries=int(retries), backoff=float(backoff), timeout=float(timeout), size=size, seed=int(seed),
+        retries=int(retries),
+        backoff=float(backoff),
+        timeout=float(timeout),
+        size=size,
+        seed=int(seed),
         overwrite=bool(overwrite),
     )
     stop = threading.Event()
@@ -804,12 +808,12 @@ def download_cutouts(
             "id": pd.array(targets["id"].tolist(), dtype="string"),
             "ra": targets["ra"].to_numpy(),
             "dec": targets["dec"].to_numpy(),
-            "file": pd.array([p.name if k else None for p, k in zip(paths, kept)], dtype="string"),
+            "file": pd.array([p.name if k else None for p, k in zip(paths, kept, strict=True)], dtype="string"),
             "layer": pd.array([layer] * n, dtype="string"),
             "pixscale": np.full(n, pixscale),
             "size": np.full(n, size, dtype=np.int32),
             "status": pd.array(
-                [f"failed:{r}" if s == "failed" else s for s, r in zip(status, reasons)], dtype="string"
+                [f"failed:{r}" if s == "failed" else s for s, r in zip(status, reasons, strict=True)], dtype="string"
             ),
         }
     )

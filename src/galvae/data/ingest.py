@@ -55,9 +55,9 @@ from tqdm.auto import tqdm
 
 from ..config import BANDS, PreprocessConfig, StretchConfig
 from ..errors import GalvaeError, GalvaeFileError, GalvaeValueError
-from .presentation import check_profile, gz_decals_field, profile_stretch
 from .preprocess import crop_and_resize
 from .preprocess import stretch as apply_stretch
+from .presentation import check_profile, gz_decals_field, profile_stretch
 from .readers import IMAGE_SUFFIXES, ImageData, read_fits_bands, read_image
 from .store import ImageStoreWriter
 
@@ -158,7 +158,9 @@ def list_sources(source: str | os.PathLike[str], images_root: str | os.PathLike[
     cat = read_catalog(src)
     root = Path(images_root) if images_root is not None else src.parent
     if "id" not in cat.columns:
-        raise GalvaeValueError(f"catalogue {src} has no 'id' column", None, "columns id and file (or file_g, file_r, file_z)")
+        raise GalvaeValueError(
+            f"catalogue {src} has no 'id' column", None, "columns id and file (or file_g, file_r, file_z)"
+        )
     band_cols = [f"file_{b}" for b in BANDS]
     if "file" in cat.columns:
         mode = "file"
@@ -166,7 +168,9 @@ def list_sources(source: str | os.PathLike[str], images_root: str | os.PathLike[
         mode = "bands"
     else:
         raise GalvaeValueError(
-            f"catalogue {src} has no file location column", sorted(map(str, cat.columns))[:10], "file, or file_g/file_r/file_z"
+            f"catalogue {src} has no file location column",
+            sorted(map(str, cat.columns))[:10],
+            "file, or file_g/file_r/file_z",
         )
 
     def _missing(v: Any) -> bool:
@@ -226,14 +230,21 @@ def _catalog_fields(source: str | os.PathLike[str]) -> dict[str, float] | None:
         if found is None:
             return None
         cols[key] = found
-    ok = np.isfinite(cat[cols["p50"]].to_numpy(float)) & (cat[cols["p50"]].to_numpy(float) > 0) & \
-        np.isfinite(cat[cols["p90"]].to_numpy(float)) & (cat[cols["p90"]].to_numpy(float) > 0)
+    ok = (
+        np.isfinite(cat[cols["p50"]].to_numpy(float))
+        & (cat[cols["p50"]].to_numpy(float) > 0)
+        & np.isfinite(cat[cols["p90"]].to_numpy(float))
+        & (cat[cols["p90"]].to_numpy(float) > 0)
+    )
     sub = cat[ok]
     field = gz_decals_field(sub[cols["p50"]].to_numpy(float), sub[cols["p90"]].to_numpy(float))
     fields = {str(g): float(f) for g, f in zip(sub["id"].astype(str), field, strict=True)}
     if (~ok).any():
-        log.warning("%d galaxies lack valid Petrosian radii in %s and cannot be presented as gz-decals",
-                    int((~ok).sum()), source)
+        log.warning(
+            "%d galaxies lack valid Petrosian radii in %s and cannot be presented as gz-decals",
+            int((~ok).sum()),
+            source,
+        )
     return fields
 
 
@@ -249,19 +260,26 @@ def _read_one(files: dict[str, str]) -> ImageData:
 def _field_side(field_arcsec: float, scale: float, shape: tuple[int, ...], where: str) -> int:
     """Input pixels across a gz-decals field; refuses a cutout that does not cover it."""
     if not (math.isfinite(scale) and scale > 0):
-        raise GalvaeValueError(f"{where}: the gz-decals profile needs the input pixel scale (a FITS WCS or "
-                               "--pixel-scale)", scale)
+        raise GalvaeValueError(
+            f"{where}: the gz-decals profile needs the input pixel scale (a FITS WCS or --pixel-scale)", scale
+        )
     side = int(round(field_arcsec / scale))
     if side > min(shape[-2:]):
         raise GalvaeValueError(
-            f"{where}: cutout of {min(shape[-2:])} px x {scale:.3g}\" does not cover the gz-decals field of "
-            f"{field_arcsec:.1f}\" ({side} px); download larger cutouts", min(shape[-2:]), (side,))
+            f'{where}: cutout of {min(shape[-2:])} px x {scale:.3g}" does not cover the gz-decals field of '
+            f'{field_arcsec:.1f}" ({side} px); download larger cutouts',
+            min(shape[-2:]),
+            (side,),
+        )
     return side
 
 
 def _load_block(
-    items: Sequence[tuple[str, dict[str, str]]], size: int, crop: int | None,
-    fields: dict[str, float] | None = None, scale_override: float | None = None,
+    items: Sequence[tuple[str, dict[str, str]]],
+    size: int,
+    crop: int | None,
+    fields: dict[str, float] | None = None,
+    scale_override: float | None = None,
 ) -> list[tuple[Any, ...]]:
     """Read, crop and resize a block; return (id, image, mask2d, kind, scale, side) or (id, None, reason).
 
@@ -275,8 +293,10 @@ def _load_block(
             crop_i = crop
             if fields is not None and data.kind == "flux":
                 if gid not in fields:
-                    raise GalvaeValueError("no valid Petrosian radii (petro_th50, petro_th90) in the catalogue for "
-                                           "the gz-decals profile", gid)
+                    raise GalvaeValueError(
+                        "no valid Petrosian radii (petro_th50, petro_th90) in the catalogue for the gz-decals profile",
+                        gid,
+                    )
                 scale = data.pixel_scale_arcsec if scale_override is None else scale_override
                 crop_i = _field_side(fields[gid], scale, data.image.shape, files.get("file") or gid)
             side = crop_i if crop_i is not None else min(data.image.shape[-2:])
@@ -284,7 +304,7 @@ def _load_block(
             out.append((gid, img, m, data.kind, data.pixel_scale_arcsec, side))
         except GalvaeError as exc:
             out.append((gid, None, str(exc)))
-        except Exception as exc:  # noqa: BLE001 - a reader bug must not kill a long ingest; it is reported
+        except Exception as exc:
             out.append((gid, None, f"{type(exc).__name__}: {exc}"))
     return out
 
@@ -449,7 +469,8 @@ def ingest(
                         raise GalvaeValueError(
                             f"{locations[gid]}: the gz-decals profile crops FITS cutouts to each galaxy's field, "
                             "which needs a catalogue with Petrosian radii (one of "
-                            f"{', '.join(PETRO_COLUMNS['p50'])} and of {', '.join(PETRO_COLUMNS['p90'])})")
+                            f"{', '.join(PETRO_COLUMNS['p50'])} and of {', '.join(PETRO_COLUMNS['p90'])})"
+                        )
                     if pixel_scale_arcsec is None:
                         in_scale = scale
                     side_seen = side
@@ -458,10 +479,14 @@ def ingest(
                         f"{locations[gid]} is a {k} image but earlier inputs were {kind} images; "
                         "one store holds one kind (ingest FITS/float and JPEG/PNG/uint8 separately)"
                     )
-                elif fields is None and side != side_seen or (
-                    pixel_scale_arcsec is None
-                    and not (math.isnan(scale) and math.isnan(in_scale))
-                    and not math.isclose(scale, in_scale, rel_tol=1e-6)
+                elif (
+                    fields is None
+                    and side != side_seen
+                    or (
+                        pixel_scale_arcsec is None
+                        and not (math.isnan(scale) and math.isnan(in_scale))
+                        and not math.isclose(scale, in_scale, rel_tol=1e-6)
+                    )
                 ):
                     other_scale.append(gid)
                 imgs.append(apply_stretch(img, chosen))
@@ -514,7 +539,9 @@ def ingest(
         log.warning(
             "%d image(s) have another pixel scale or crop side than the first one, so the store's "
             "pixel_scale_arcsec (%.4g) does not hold for them (e.g. %s); pass --crop / pixel_scale_arcsec",
-            len(other_scale), report.pixel_scale_arcsec, ", ".join(other_scale[:5]),
+            len(other_scale),
+            report.pixel_scale_arcsec,
+            ", ".join(other_scale[:5]),
         )
     if duplicates:
         log.warning("%d duplicate ids skipped (first occurrence kept): %s", len(duplicates), ", ".join(duplicates[:10]))

@@ -718,8 +718,13 @@ def _as_class_strings(series: pd.Series) -> pd.Series:
     series = series.dropna()
     if isinstance(series.dtype, pd.CategoricalDtype):
         series = series.astype(object)
-    return series.map(lambda v: format(v, "g") if isinstance(v, int | float | np.number) else
-                      (v.decode() if isinstance(v, bytes) else str(v)))
+    return series.map(
+        lambda v: (
+            format(v, "g")
+            if isinstance(v, int | float | np.number)
+            else (v.decode() if isinstance(v, bytes) else str(v))
+        )
+    )
 
 
 # --------------------------------------------------------------------------- table files
@@ -833,9 +838,7 @@ def _read_fits_table(path: Path) -> pd.DataFrame:
 def _is_default_index(index: pd.Index) -> bool:
     import pandas as pd
 
-    return (
-        isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None
-    )
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None
 
 
 def _fits_table(df: pd.DataFrame) -> Any:
@@ -854,7 +857,11 @@ def _fits_table(df: pd.DataFrame) -> Any:
         name = str(col)
         missing = series.isna().to_numpy()
         dtype = series.dtype
-        if isinstance(dtype, pd.CategoricalDtype) or dtype == object or pd.api.types.is_string_dtype(dtype):
+        if (
+            isinstance(dtype, pd.CategoricalDtype)
+            or pd.api.types.is_object_dtype(dtype)
+            or pd.api.types.is_string_dtype(dtype)
+        ):
             text = series.astype(object).where(~missing, "").astype(str).to_numpy().astype(str)
             if text.dtype.itemsize == 0:
                 text = text.astype("U1")

@@ -35,6 +35,7 @@ decides whether two of them can be combined.
 from __future__ import annotations
 
 import math
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -101,8 +102,10 @@ def gz_decals_pixel_scale(p50: ArrayLike, p90: ArrayLike) -> NDArray[np.float64]
     b = np.asarray(p90, dtype=np.float64)
     for name, v in (("p50", a), ("p90", b)):
         if not (np.isfinite(v).all() and (v > 0).all()):
-            raise GalvaeValueError(f"Petrosian radius {name} must be positive and finite (arcsec)",
-                                   v[~(np.isfinite(v) & (v > 0))].ravel()[:3].tolist())
+            raise GalvaeValueError(
+                f"Petrosian radius {name} must be positive and finite (arcsec)",
+                v[~(np.isfinite(v) & (v > 0))].ravel()[:3].tolist(),
+            )
     return np.maximum(np.minimum(0.04 * a, 0.02 * b), 0.1)
 
 
@@ -209,4 +212,3 @@ def check_same_presentation(
             f"{what_a} has normalisation {config_to_dict(norm_a)} but {what_b} has {config_to_dict(norm_b)}",
             (profile_a, profile_b),
         )
-

@@ -240,7 +240,9 @@ def _band_names(path: Path, header, n: int) -> list[str] | None:
     if "BANDS" in header:
         text = str(header["BANDS"]).strip().lower().replace(",", "")
         if len(text) != n:
-            raise GalvaeFileError(path, f"header BANDS={text!r} names {len(text)} band(s) but the cube has {n} plane(s)")
+            raise GalvaeFileError(
+                path, f"header BANDS={text!r} names {len(text)} band(s) but the cube has {n} plane(s)"
+            )
         return list(text)
     if "FILTER" in header and n == 1:
         return [str(header["FILTER"]).strip().lower()[:1]]
@@ -375,7 +377,9 @@ def read_rgb(path: str | os.PathLike[str]) -> ImageData:
             mode = im.mode
             if mode in ("RGBA", "P", "LA", "L", "I;16", "I"):
                 if mode in ("L", "LA", "I;16", "I"):
-                    raise GalvaeFileError(path, f"a single-channel ({mode}) image; expected an RGB colour composite of z, r, g")
+                    raise GalvaeFileError(
+                        path, f"a single-channel ({mode}) image; expected an RGB colour composite of z, r, g"
+                    )
                 im = im.convert("RGB")
             elif mode != "RGB":
                 raise GalvaeFileError(path, f"image mode {mode}; expected RGB")

@@ -258,7 +258,9 @@ class ImageStoreWriter:
             row, value = bad
             raise GalvaeValueError(
                 f"image store {self.path}: image {ids[row]!r} has a pixel outside [{lo:g}, {hi:g}] "
-                f"(the range of normalisation {self.normalisation.kind!r}); non-finite values are never stored", value)
+                f"(the range of normalisation {self.normalisation.kind!r}); non-finite values are never stored",
+                value,
+            )
         n0, n1 = self._n, self._n + len(ids)
         f = self._file
         f["images"].resize(n1, axis=0)
@@ -395,7 +397,9 @@ class ImageStore:
         self.profile = str(self.attrs.get("profile", "fixed"))
         norm = self.attrs.get("normalisation", {"kind": "none"})
         try:
-            self.normalisation = config_from_dict(StretchConfig, norm) if isinstance(norm, dict) else StretchConfig(kind=norm)
+            self.normalisation = (
+                config_from_dict(StretchConfig, norm) if isinstance(norm, dict) else StretchConfig(kind=norm)
+            )
         except GalvaeValueError as exc:
             raise GalvaeFileError(self.path, f"unreadable normalisation attribute: {exc}") from None
         self.has_mask = "mask" in f
@@ -496,8 +500,10 @@ class ImageStore:
         store_row = int(rows.reshape(-1)[row]) % max(self._len, 1)
         value = float(flat[row][~np.isfinite(flat[row])].flat[0])
         raise GalvaeFileError(
-            self.path, f"image {str(self.ids[store_row])!r} (row {store_row}) holds a non-finite pixel ({value}); "
-                       "galvae never trains or encodes on NaN/inf: fix or drop that image and rewrite the store")
+            self.path,
+            f"image {str(self.ids[store_row])!r} (row {store_row}) holds a non-finite pixel ({value}); "
+            "galvae never trains or encodes on NaN/inf: fix or drop that image and rewrite the store",
+        )
 
     def read_mask(self, index: Any = slice(None)) -> NDArray:
         """Masks at ``index``; all False when the store has no mask."""

@@ -35,9 +35,7 @@ def load_latents(latents: Any) -> tuple[Any, dict[str, Any]]:
         return latents, {}
     if isinstance(latents, str | os.PathLike):
         return read_latent_catalog(latents)
-    raise GalvaeValueError(
-        "latents must be a latent catalogue path or a DataFrame", type(latents).__name__
-    )
+    raise GalvaeValueError("latents must be a latent catalogue path or a DataFrame", type(latents).__name__)
 
 
 def load_catalog(catalog: Any) -> Any:
@@ -50,22 +48,14 @@ def load_catalog(catalog: Any) -> Any:
         return catalog
     if isinstance(catalog, str | os.PathLike):
         return read_catalog(catalog)
-    raise GalvaeValueError(
-        "catalog must be a catalogue path or a DataFrame", type(catalog).__name__
-    )
+    raise GalvaeValueError("catalog must be a catalogue path or a DataFrame", type(catalog).__name__)
 
 
 def latent_matrix(df: Any, prefix: str = "mu_") -> np.ndarray:
     """The ``mu_0 … mu_{NL-1}`` columns as a float64 (N, NL) array."""
-    cols = [
-        c
-        for c in df.columns
-        if str(c).startswith(prefix) and str(c)[len(prefix) :].isdigit()
-    ]
+    cols = [c for c in df.columns if str(c).startswith(prefix) and str(c)[len(prefix) :].isdigit()]
     if not cols:
-        raise GalvaeValueError(
-            f"latent catalogue has no {prefix}<j> columns", list(df.columns)[:8]
-        )
+        raise GalvaeValueError(f"latent catalogue has no {prefix}<j> columns", list(df.columns)[:8])
     cols.sort(key=lambda c: int(str(c)[len(prefix) :]))
     x = df[cols].to_numpy(dtype=np.float64)
     if not np.all(np.isfinite(x)):

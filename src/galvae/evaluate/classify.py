@@ -129,17 +129,13 @@ def classification_metrics(
     if avg == "binary" and len(classes) != 2:
         raise GalvaeValueError("binary averaging needs exactly two classes", classes)
     kw: dict[str, Any] = {"pos_label": classes[0]} if avg == "binary" else {"labels": classes}
-    p, r, f, _ = precision_recall_fscore_support(
-        y_true, y_pred, average=avg, zero_division=0, **kw
-    )
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average=avg, zero_division=0, **kw)
     return {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "precision": float(p),
         "recall": float(r),
         "f1": float(f),
-        "f1_macro": float(
-            f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)
-        ),
+        "f1_macro": float(f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
         "averaging": f"binary (positive: {classes[0]})" if avg == "binary" else "micro",
     }
 
@@ -203,9 +199,7 @@ def _train_cnn(
             blocks.append(EncoderBlock(c_in, c))
             c_in = c
         bottom = size // 2 ** len(channels)
-        net = nn.Sequential(
-            *blocks, nn.Flatten(), nn.Linear(channels[-1] * bottom * bottom, n_classes)
-        ).to(device)
+        net = nn.Sequential(*blocks, nn.Flatten(), nn.Linear(channels[-1] * bottom * bottom, n_classes)).to(device)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     xt = torch.from_numpy(np.ascontiguousarray(x_train[fit_i], dtype=np.float32))
@@ -242,9 +236,7 @@ def _train_cnn(
     preds = []
     with torch.inference_mode():
         for i in range(0, len(x_test), 256):
-            xb = torch.from_numpy(
-                np.ascontiguousarray(x_test[i : i + 256], dtype=np.float32)
-            ).to(device)
+            xb = torch.from_numpy(np.ascontiguousarray(x_test[i : i + 256], dtype=np.float32)).to(device)
             preds.append(net(xb).argmax(1).cpu().numpy())
     return (np.concatenate(preds) if preds else np.empty(0, np.int64)), trained
 
@@ -377,9 +369,7 @@ def classify(
     baselines = tuple(baselines)
     bad = [b for b in baselines if b not in BASELINES]
     if bad:
-        raise GalvaeValueError(
-            f"unknown baseline {bad[0]!r}", bad[0], allowed=BASELINES
-        )
+        raise GalvaeValueError(f"unknown baseline {bad[0]!r}", bad[0], allowed=BASELINES)
     if not (0 < float(test_size) < 1):
         raise GalvaeValueError("test_size must be in (0, 1)", test_size)
     if class_weight not in (None, "balanced"):
@@ -396,15 +386,11 @@ def classify(
     features = tuple(features) if features is not None else all_features
     unknown = [f for f in features if f not in all_features]
     if unknown:
-        raise GalvaeValueError(
-            f"unknown feature {unknown[0]!r}", unknown[0], allowed=all_features
-        )
+        raise GalvaeValueError(f"unknown feature {unknown[0]!r}", unknown[0], allowed=all_features)
 
     lat, meta = load_latents(latents)
     if "id" not in lat.columns:
-        raise GalvaeValueError(
-            "latent catalogue has no 'id' column", list(lat.columns)[:8]
-        )
+        raise GalvaeValueError("latent catalogue has no 'id' column", list(lat.columns)[:8])
     cat = load_catalog(catalog)
     if "id" not in cat.columns:
         raise GalvaeValueError("catalogue has no 'id' column", list(cat.columns)[:8])
@@ -453,9 +439,7 @@ def classify(
     confusion: dict[tuple[str, str], np.ndarray] = {}
     from sklearn.metrics import confusion_matrix
 
-    for feature in tqdm(
-        features, desc="classify", unit="feature", disable=not progress
-    ):
+    for feature in tqdm(features, desc="classify", unit="feature", disable=not progress):
         y_all = merged[feature]
         have = y_all.notna().to_numpy()
         y = y_all[have].astype(str).to_numpy()
@@ -470,17 +454,11 @@ def classify(
         keep = np.flatnonzero(have)[np.isin(y, classes)]
         yk = merged[feature].to_numpy()[keep].astype(str)
         if not present:
-            skipped[feature] = (
-                "no galaxy has a label (question missing from the catalogue or never reached)"
-            )
+            skipped[feature] = "no galaxy has a label (question missing from the catalogue or never reached)"
         elif len(classes) < 2:
-            skipped[feature] = (
-                f"{len(classes)} class(es) with at least {min_per_class} galaxies"
-            )
+            skipped[feature] = f"{len(classes)} class(es) with at least {min_per_class} galaxies"
         elif len(keep) < min_galaxies:
-            skipped[feature] = (
-                f"{len(keep)} labelled galaxies < min_galaxies={min_galaxies}"
-            )
+            skipped[feature] = f"{len(keep)} labelled galaxies < min_galaxies={min_galaxies}"
         if feature in skipped:
             log.warning("skipping %s: %s", feature, skipped[feature])
             continue
@@ -614,10 +592,7 @@ def markdown_table(table: Any) -> str:
             cells += (
                 ["–"] * 5
                 if r is None
-                else [
-                    f"{r[k]:.3f}"
-                    for k in ("accuracy", "precision", "recall", "f1", "f1_macro")
-                ]
+                else [f"{r[k]:.3f}" for k in ("accuracy", "precision", "recall", "f1", "f1_macro")]
             )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -639,29 +614,17 @@ def _write_outputs(
     md = markdown_table(table)
     md += "\nPrecision, recall and F1: micro-averaged for features with more than two classes, binary (positive class = first class of Table 2) for two classes; F1 macro = unweighted mean over classes.\n"
     if skipped:
-        md += (
-            "\nSkipped features: "
-            + "; ".join(f"{k} ({v})" for k, v in skipped.items())
-            + "\n"
-        )
+        md += "\nSkipped features: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()) + "\n"
     if dropped:
-        md += (
-            "\nDropped rare classes: "
-            + "; ".join(f"{k}: {', '.join(v)}" for k, v in dropped.items())
-            + "\n"
-        )
+        md += "\nDropped rare classes: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in dropped.items()) + "\n"
     (out / "table3.md").write_text(md)
     for feature in table["feature"].unique():
         methods = [m for m in METHODS if (feature, m) in confusion]
         classes = table[table["feature"] == feature].iloc[0]["classes"].split(",")
         k = len(classes)
-        fig, axes = new_figure(
-            (0.5 + (1.2 + 0.8 * k) * len(methods), 1.3 + 0.8 * k), 1, len(methods)
-        )
-        for ax, m in zip(np.atleast_1d(axes), methods):
-            plot_confusion(
-                confusion[(feature, m)], classes, ax=ax, title=f"{feature}: {m.upper()}"
-            )
+        fig, axes = new_figure((0.5 + (1.2 + 0.8 * k) * len(methods), 1.3 + 0.8 * k), 1, len(methods))
+        for ax, m in zip(np.atleast_1d(axes), methods, strict=True):
+            plot_confusion(confusion[(feature, m)], classes, ax=ax, title=f"{feature}: {m.upper()}")
         save_figure(fig, out / f"confusion_{feature}.png")
     write_json(
         out / "classify.json",
@@ -671,9 +634,7 @@ def _write_outputs(
             "dropped_classes": dropped,
             "params": params,
             "latents": meta,
-            "split_sizes": {
-                f: {k: len(v) for k, v in s.items()} for f, s in splits.items()
-            },
+            "split_sizes": {f: {k: len(v) for k, v in s.items()} for f, s in splits.items()},
             "averaging": "micro for >2 classes; binary with the first Table 2 class positive for 2 classes; f1_macro also given",
         },
     )

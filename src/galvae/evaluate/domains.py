@@ -108,12 +108,42 @@ _DISPLAY = {"decals": "DECaLS", "bass_mzls": "BASS+MzLS", "bass": "BASS", "mzls"
 #: "Arm Tightness" → ``arm_tightness``, "Bulge Size" → ``bulge_size``,
 #: "Merger" → ``merger``).  ``total`` is the paper's "Total Count".
 PAPER_TABLE4: dict[str, dict[str, float | int]] = {
-    "how_rounded": {"n_classes": 3, "total": 112, "decals_before": 0.7647, "target_before": 0.7059, "target_after": 0.7941},
-    "edge_on": {"n_classes": 2, "total": 1229, "decals_before": 0.8753, "target_before": 0.8672, "target_after": 0.8943},
+    "how_rounded": {
+        "n_classes": 3,
+        "total": 112,
+        "decals_before": 0.7647,
+        "target_before": 0.7059,
+        "target_after": 0.7941,
+    },
+    "edge_on": {
+        "n_classes": 2,
+        "total": 1229,
+        "decals_before": 0.8753,
+        "target_before": 0.8672,
+        "target_after": 0.8943,
+    },
     "bar": {"n_classes": 3, "total": 168, "decals_before": 0.8253, "target_before": 0.7059, "target_after": 0.8627},
-    "has_arms": {"n_classes": 2, "total": 642, "decals_before": 0.8290, "target_before": 0.7668, "target_after": 0.8238},
-    "arm_tightness": {"n_classes": 3, "total": 240, "decals_before": 0.6528, "target_before": 0.5694, "target_after": 0.6389},
-    "bulge_size": {"n_classes": 3, "total": 179, "decals_before": 0.7358, "target_before": 0.6604, "target_after": 0.7736},
+    "has_arms": {
+        "n_classes": 2,
+        "total": 642,
+        "decals_before": 0.8290,
+        "target_before": 0.7668,
+        "target_after": 0.8238,
+    },
+    "arm_tightness": {
+        "n_classes": 3,
+        "total": 240,
+        "decals_before": 0.6528,
+        "target_before": 0.5694,
+        "target_after": 0.6389,
+    },
+    "bulge_size": {
+        "n_classes": 3,
+        "total": 179,
+        "decals_before": 0.7358,
+        "target_before": 0.6604,
+        "target_after": 0.7736,
+    },
     "merger": {"n_classes": 2, "total": 1135, "decals_before": 0.9736, "target_before": 0.9765, "target_after": 0.9853},
 }
 
@@ -205,9 +235,7 @@ class _Latents:
     def at(self, ids: Any) -> np.ndarray:
         rows = self.index.get_indexer(np.asarray(ids, dtype=str))
         if (rows < 0).any():
-            raise GalvaeValueError(
-                f"id missing from the latents of {self.source}", str(np.asarray(ids)[rows < 0][0])
-            )
+            raise GalvaeValueError(f"id missing from the latents of {self.source}", str(np.asarray(ids)[rows < 0][0]))
         return self.mu[rows]
 
 
@@ -247,9 +275,7 @@ def _load_model(model: Any, device: str) -> Any:
     )
 
 
-def _encode(
-    vae: Any, store: Any, ids: np.ndarray, *, batch_size: int, progress: bool, desc: str
-) -> _Latents:
+def _encode(vae: Any, store: Any, ids: np.ndarray, *, batch_size: int, progress: bool, desc: str) -> _Latents:
     """μ of the store's images at ``ids`` (in that order), read and encoded in batches."""
     from tqdm.auto import tqdm
 
@@ -436,9 +462,7 @@ def _table4(
             log.warning("Table 4: skipping %s: %s", feature, skipped[feature])
             continue
         try:
-            tr, te = train_test_split(
-                np.arange(len(ids)), test_size=test_size, stratify=y, random_state=seed
-            )
+            tr, te = train_test_split(np.arange(len(ids)), test_size=test_size, stratify=y, random_state=seed)
         except ValueError as exc:
             skipped[feature] = f"stratified split impossible: {exc}"
             log.warning("Table 4: skipping %s: %s", feature, skipped[feature])
@@ -506,8 +530,18 @@ def table4_markdown(table: Any, *, names: tuple[str, str] = ("DECaLS", "BASS+MzL
     str
     """
     s, t = names
-    head = ["Feature", "Classes", "Total count", f"Before DA {s}", f"Before DA {t}", f"After DA {t}",
-            f"After DA {s}", f"control: before DA {t}, retrained", f"control: after DA {t}, {s} forest", "majority"]
+    head = [
+        "Feature",
+        "Classes",
+        "Total count",
+        f"Before DA {s}",
+        f"Before DA {t}",
+        f"After DA {t}",
+        f"After DA {s}",
+        f"control: before DA {t}, retrained",
+        f"control: after DA {t}, {s} forest",
+        "majority",
+    ]
 
     def pct(v: Any) -> str:
         return "–" if v is None or not np.isfinite(float(v)) else f"{100 * float(v):.2f} %"
@@ -709,7 +743,9 @@ def compare_domains(
                 "fewer than two ids are in both the source and the target (check the stores / latents)",
                 len(matched),
             )
-        log.info("%d matched ids; %d source-only, %d target-only", len(matched), unmatched["source"], unmatched["target"])
+        log.info(
+            "%d matched ids; %d source-only, %d target-only", len(matched), unmatched["source"], unmatched["target"]
+        )
 
         # ---- labels
         labels = None
@@ -732,10 +768,22 @@ def compare_domains(
                 extra = np.setdiff1d(np.intersect1d(src_st.ids, lab_ids), matched)
                 src_ids = np.concatenate([matched, extra])
             tables[stage] = {
-                "source": _encode(vae, src_st, src_ids, batch_size=batch_size, progress=progress,
-                                  desc=f"encode {stage} {src_st.survey}"),
-                "target": _encode(vae, tgt_st, matched, batch_size=batch_size, progress=progress,
-                                  desc=f"encode {stage} {tgt_st.survey}"),
+                "source": _encode(
+                    vae,
+                    src_st,
+                    src_ids,
+                    batch_size=batch_size,
+                    progress=progress,
+                    desc=f"encode {stage} {src_st.survey}",
+                ),
+                "target": _encode(
+                    vae,
+                    tgt_st,
+                    matched,
+                    batch_size=batch_size,
+                    progress=progress,
+                    desc=f"encode {stage} {tgt_st.survey}",
+                ),
             }
         stages = [s for s in ("before", "after") if s in tables]
 
@@ -748,7 +796,11 @@ def compare_domains(
         mse_stats: dict[str, dict[str, float]] = {}
         mmd: dict[str, float] = {}
         rng = np.random.default_rng(seed)
-        sub = np.sort(rng.choice(len(matched), max_mmd_points, replace=False)) if len(matched) > max_mmd_points else np.arange(len(matched))
+        sub = (
+            np.sort(rng.choice(len(matched), max_mmd_points, replace=False))
+            if len(matched) > max_mmd_points
+            else np.arange(len(matched))
+        )
         perm = rng.permutation(len(matched))  # random pairs: the scale a paired MSE is judged against
         bandwidths: list[float] | None = None
         for stage in stages:
@@ -788,20 +840,36 @@ def compare_domains(
                     log.warning("%d matched id(s) not in the catalogue: counted as without defect", n_missing)
                 per_survey = [c for c in (f"defect_{src_name}", f"defect_{tgt_name}") if c in all_defect]
                 defect_cols = per_survey or [c for c in all_defect if c != "defect"] or ["defect"]
-        defects = {
-            stage: high_mse_defects(
-                pairs, column=f"mse_{stage}", fraction=high_mse_fraction, threshold=mse_threshold,
-                defect_columns=defect_cols,
-            )
-            for stage in stages
-        } if defect_cols else {}
+        defects = (
+            {
+                stage: high_mse_defects(
+                    pairs,
+                    column=f"mse_{stage}",
+                    fraction=high_mse_fraction,
+                    threshold=mse_threshold,
+                    defect_columns=defect_cols,
+                )
+                for stage in stages
+            }
+            if defect_cols
+            else {}
+        )
 
         # ---- Table 4
         if labels is not None:
             table, skipped, dropped, splits, metrics = _table4(
-                labels, matched, tables, features=features, cfg=cfg, source_train=source_train,
-                test_size=float(test_size), seed=seed, n_estimators=n_estimators,
-                min_galaxies=min_galaxies, min_per_class=min_per_class, progress=progress,
+                labels,
+                matched,
+                tables,
+                features=features,
+                cfg=cfg,
+                source_train=source_train,
+                test_size=float(test_size),
+                seed=seed,
+                n_estimators=n_estimators,
+                min_galaxies=min_galaxies,
+                min_per_class=min_per_class,
+                progress=progress,
             )
         else:
             table, skipped, dropped, splits, metrics = pd.DataFrame(columns=_TABLE_COLUMNS), {}, {}, {}, {}
@@ -846,7 +914,9 @@ def compare_domains(
                 "after": _path(after) if after is not None else None,
                 "source_store": str(src_st.path) if src_st is not None else None,
                 "target_store": str(tgt_st.path) if tgt_st is not None else None,
-                "catalog": str(catalog) if isinstance(catalog, str | os.PathLike) else (None if catalog is None else "DataFrame"),
+                "catalog": str(catalog)
+                if isinstance(catalog, str | os.PathLike)
+                else (None if catalog is None else "DataFrame"),
             },
             "files": [],
         }
@@ -854,14 +924,36 @@ def compare_domains(
         if out_dir is not None:
             out = Path(out_dir)
             out.mkdir(parents=True, exist_ok=True)
-            _write_outputs(out, summary, pairs, table, stages, src_st, tgt_st, n_gallery, mse_threshold, defect_cols,
-                           labels is not None)
+            _write_outputs(
+                out,
+                summary,
+                pairs,
+                table,
+                stages,
+                src_st,
+                tgt_st,
+                n_gallery,
+                mse_threshold,
+                defect_cols,
+                labels is not None,
+            )
     finally:
         for s in opened:
             s.close()
     return DomainComparison(
-        pairs, table, mmd, mse_stats, defects, skipped, dropped, splits, metrics,
-        int(len(matched)), unmatched, summary, out,
+        pairs,
+        table,
+        mmd,
+        mse_stats,
+        defects,
+        skipped,
+        dropped,
+        splits,
+        metrics,
+        int(len(matched)),
+        unmatched,
+        summary,
+        out,
     )
 
 
@@ -931,9 +1023,11 @@ def _write_outputs(
         if summary["table4_skipped"]:
             md += "\nSkipped features: " + "; ".join(f"{k} ({v})" for k, v in summary["table4_skipped"].items()) + "\n"
         if summary["table4_dropped_classes"]:
-            md += "\nDropped rare classes: " + "; ".join(
-                f"{k}: {', '.join(v)}" for k, v in summary["table4_dropped_classes"].items()
-            ) + "\n"
+            md += (
+                "\nDropped rare classes: "
+                + "; ".join(f"{k}: {', '.join(v)}" for k, v in summary["table4_dropped_classes"].items())
+                + "\n"
+            )
         with atomic_path(out / "table4.md") as tmp:
             Path(tmp).write_text(md)
         files += ["table4.csv", "table4.md"]

@@ -101,9 +101,7 @@ class OutlierResult:
         )
         if only_flagged:
             df = df[df["flagged"]]
-        return df.sort_values("max_abs_z", ascending=False, kind="stable").reset_index(
-            drop=True
-        )
+        return df.sort_values("max_abs_z", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def _check_sigma(sigma: Any, name: str = "sigma") -> float:
@@ -116,9 +114,7 @@ def _check_sigma(sigma: Any, name: str = "sigma") -> float:
     return k
 
 
-def find_outliers(
-    latents: Any, *, sigma: float = 8.0, robust: bool = False
-) -> OutlierResult:
+def find_outliers(latents: Any, *, sigma: float = 8.0, robust: bool = False) -> OutlierResult:
     """Flag galaxies with any latent mean more than ``sigma`` σ from the centre.
 
     Parameters
@@ -150,18 +146,12 @@ def find_outliers(
         if x.ndim != 2:
             raise GalvaeValueError("latents must have shape (N, NL)", x.shape)
         if not np.all(np.isfinite(x)):
-            raise GalvaeValueError(
-                "latents hold non-finite values", int((~np.isfinite(x)).sum())
-            )
+            raise GalvaeValueError("latents hold non-finite values", int((~np.isfinite(x)).sum()))
         ids = np.arange(len(x)).astype(str)
     else:
         df = latents if isinstance(latents, pd.DataFrame) else load_latents(latents)[0]
         x = latent_matrix(df)
-        ids = (
-            df["id"].astype(str).to_numpy()
-            if "id" in df.columns
-            else np.arange(len(x)).astype(str)
-        )
+        ids = df["id"].astype(str).to_numpy() if "id" in df.columns else np.arange(len(x)).astype(str)
     if len(x) < 2:
         raise GalvaeValueError("outlier detection needs at least two galaxies", len(x))
     if robust:
@@ -181,14 +171,10 @@ def find_outliers(
     absz = np.abs(z)
     idx = absz.argmax(axis=1)
     mx = absz[np.arange(len(x)), idx]
-    return OutlierResult(
-        ids, z, mx, idx.astype(np.int64), mx > k, k, bool(robust), center, scale
-    )
+    return OutlierResult(ids, z, mx, idx.astype(np.int64), mx > k, k, bool(robust), center, scale)
 
 
-def outlier_precision_recall(
-    max_abs_z: Any, is_defect: Any, ks: Sequence[float] = DEFAULT_KS
-) -> Any:
+def outlier_precision_recall(max_abs_z: Any, is_defect: Any, ks: Sequence[float] = DEFAULT_KS) -> Any:
     """Precision and recall of ``max_abs_z > k`` against known defects.
 
     Parameters
@@ -234,13 +220,7 @@ def outlier_precision_recall(
 
 
 def _nan_to_none(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        {
-            k: (None if isinstance(v, float) and not np.isfinite(v) else v)
-            for k, v in r.items()
-        }
-        for r in records
-    ]
+    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()} for r in records]
 
 
 def outliers_report(
@@ -310,16 +290,12 @@ def outliers_report(
     if catalog is not None:
         cat = load_catalog(catalog)
         if "id" not in cat.columns:
-            raise GalvaeValueError(
-                "catalogue has no 'id' column", list(cat.columns)[:8]
-            )
+            raise GalvaeValueError("catalogue has no 'id' column", list(cat.columns)[:8])
         if "defect" in cat.columns:
             defect = cat.assign(id=cat["id"].astype(str)).set_index("id")["defect"]
             missing = [i for i in res.ids[:] if i not in defect.index]
             if missing:
-                raise GalvaeValueError(
-                    f"{len(missing)} latent id(s) not in the catalogue", missing[0]
-                )
+                raise GalvaeValueError(f"{len(missing)} latent id(s) not in the catalogue", missing[0])
             d = defect.loc[res.ids].astype(str).str.lower().to_numpy()
             is_defect = (d != "none") & (d != "") & (d != "nan")
             pr = outlier_precision_recall(res.max_abs_z, is_defect, ks)
@@ -329,12 +305,8 @@ def outliers_report(
             summary.update(
                 {
                     "n_defects": int(is_defect.sum()),
-                    "precision": None
-                    if not np.isfinite(at["precision"])
-                    else float(at["precision"]),
-                    "recall": None
-                    if not np.isfinite(at["recall"])
-                    else float(at["recall"]),
+                    "precision": None if not np.isfinite(at["precision"]) else float(at["precision"]),
+                    "recall": None if not np.isfinite(at["recall"]) else float(at["recall"]),
                     "precision_recall_vs_k": _nan_to_none(pr.to_dict(orient="records")),
                 }
             )
@@ -346,8 +318,7 @@ def outliers_report(
         top = flagged.head(max_gallery)
         imgs = st.read(st.index_of(top["id"]))
         labels = [
-            f"{i} ({z:.1f}σ, #{j})"
-            for i, z, j in zip(top["id"], top["max_abs_z"], top["latent_index"])
+            f"{i} ({z:.1f}σ, #{j})" for i, z, j in zip(top["id"], top["max_abs_z"], top["latent_index"], strict=True)
         ]
         fig = plot_gallery(
             imgs,

@@ -59,9 +59,7 @@ def _as_tensor(x: Any, name: str) -> tuple[Any, bool]:
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as exc:
-        raise GalvaeValueError(
-            f"{name} must be a numpy array or torch tensor", type(x).__name__
-        ) from exc
+        raise GalvaeValueError(f"{name} must be a numpy array or torch tensor", type(x).__name__) from exc
     if not np.issubdtype(arr.dtype, np.number):
         raise GalvaeValueError(f"{name} must hold numbers", arr.dtype)
     return torch.from_numpy(np.ascontiguousarray(arr)), False
@@ -114,23 +112,15 @@ def ssim(
     import torch.nn.functional as F
 
     if reduction not in ("none", "mean"):
-        raise GalvaeValueError(
-            "reduction must be 'none' or 'mean'", reduction, allowed=("none", "mean")
-        )
+        raise GalvaeValueError("reduction must be 'none' or 'mean'", reduction, allowed=("none", "mean"))
     if border not in ("valid", "reflect"):
-        raise GalvaeValueError(
-            "border must be 'valid' or 'reflect'", border, allowed=("valid", "reflect")
-        )
+        raise GalvaeValueError("border must be 'valid' or 'reflect'", border, allowed=("valid", "reflect"))
     try:
         L = float(data_range)
     except (TypeError, ValueError) as exc:
-        raise GalvaeValueError(
-            "data_range must be a positive number", data_range
-        ) from exc
+        raise GalvaeValueError("data_range must be a positive number", data_range) from exc
     if not (math.isfinite(L) and L > 0):
-        raise GalvaeValueError(
-            "data_range must be a positive finite number", data_range
-        )
+        raise GalvaeValueError("data_range must be a positive finite number", data_range)
     ta, a_torch = _as_tensor(a, "a")
     tb, _ = _as_tensor(b, "b")
     if tuple(ta.shape) != tuple(tb.shape):
@@ -142,14 +132,10 @@ def ssim(
     if single:
         ta, tb = ta[None], tb[None]
     if ta.ndim != 4:
-        raise GalvaeValueError(
-            "images must have shape (N, C, H, W) or (C, H, W)", tuple(ta.shape)
-        )
+        raise GalvaeValueError("images must have shape (N, C, H, W) or (C, H, W)", tuple(ta.shape))
     n, c, h, w = ta.shape
     if min(h, w) < 1 or c < 1:
-        raise GalvaeValueError(
-            "images must have at least one band and one pixel", tuple(ta.shape)
-        )
+        raise GalvaeValueError("images must have at least one band and one pixel", tuple(ta.shape))
     dtype = torch.float64 if ta.dtype == torch.float64 else torch.float32
     dev = ta.device
     x = ta.to(dtype)
@@ -187,15 +173,11 @@ def ssim(
     parts = []
     for i in range(0, n, _CHUNK):  # bounds the memory of the five filtered stacks
         xi, yi = x[i : i + _CHUNK], y[i : i + _CHUNK]
-        mx, my, exx, eyy, exy = filt(
-            torch.cat([xi, yi, xi * xi, yi * yi, xi * yi])
-        ).split(len(xi))
+        mx, my, exx, eyy, exy = filt(torch.cat([xi, yi, xi * xi, yi * yi, xi * yi])).split(len(xi))
         vx = exx - mx * mx
         vy = eyy - my * my
         vxy = exy - mx * my
-        smap = ((2 * mx * my + c1) * (2 * vxy + c2)) / (
-            (mx * mx + my * my + c1) * (vx + vy + c2)
-        )
+        smap = ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
         parts.append(smap.mean(dim=(2, 3)))
     out = torch.cat(parts)  # (N, C)
     if not per_band:

@@ -100,9 +100,7 @@ def find_knee(x: Sequence[float], y: Sequence[float]) -> float | None:
     xs = np.asarray(x, dtype=np.float64)
     ys = np.asarray(y, dtype=np.float64)
     if xs.shape != ys.shape or xs.ndim != 1:
-        raise GalvaeValueError(
-            "x and y must be 1-D of the same length", (xs.shape, ys.shape)
-        )
+        raise GalvaeValueError("x and y must be 1-D of the same length", (xs.shape, ys.shape))
     ok = np.isfinite(ys)
     xs, ys = xs[ok], ys[ok]
     if len(xs) < 3:
@@ -367,9 +365,7 @@ def sweep(
 
     dims = [int(d) for d in latent_dims]
     if not dims or any(d < 1 for d in dims) or len(set(dims)) != len(dims):
-        raise GalvaeValueError(
-            "latent_dims must be distinct positive integers", list(latent_dims)
-        )
+        raise GalvaeValueError("latent_dims must be distinct positive integers", list(latent_dims))
     losses = [str(s).lower() for s in losses]
     bad = [s for s in losses if s not in ("mse", "mae")]
     if not losses or bad:
@@ -379,9 +375,7 @@ def sweep(
             allowed=("mse", "mae"),
         )
     if evaluate_on not in ("all", "val"):
-        raise GalvaeValueError(
-            "evaluate_on must be 'all' or 'val'", evaluate_on, allowed=("all", "val")
-        )
+        raise GalvaeValueError("evaluate_on must be 'all' or 'val'", evaluate_on, allowed=("all", "val"))
     from dataclasses import replace
 
     from ..models.config import ModelConfig
@@ -404,20 +398,14 @@ def sweep(
     store_path = os.path.abspath(os.fspath(store))
     st = ImageStore(store_path)
     ids = st.ids.astype(str)
-    rows = (
-        np.arange(len(ids))
-        if evaluate_on == "all"
-        else split_ids(ids, val_fraction, seed)[1]
-    )
+    rows = np.arange(len(ids)) if evaluate_on == "all" else split_ids(ids, val_fraction, seed)[1]
     cats = None
     if catalog is not None:
         cat = load_catalog(catalog)
         if "id" not in cat.columns:
-            raise GalvaeValueError(
-                "catalogue has no 'id' column", list(cat.columns)[:8]
-            )
+            raise GalvaeValueError("catalogue has no 'id' column", list(cat.columns)[:8])
         c = first_branch_category(cat)
-        lookup = dict(zip(cat["id"].astype(str), c))
+        lookup = dict(zip(cat["id"].astype(str), c, strict=True))
         cats = np.array([lookup.get(i) for i in ids[rows]], dtype=object)
         if all(v is None for v in cats):
             log.warning("no store id has a first-branch category in the catalogue")
@@ -457,9 +445,7 @@ def sweep(
             "n_eval": len(s),
             "ssim_mean": float(s.mean()),
             "ssim_std": float(s.std()),
-            "best_val_loss": (meta.get("training") or {}).get(
-                "best_val_loss", res.best_val_loss if res else None
-            ),
+            "best_val_loss": (meta.get("training") or {}).get("best_val_loss", res.best_val_loss if res else None),
             "epochs": res.epochs if res else (meta.get("training") or {}).get("epochs"),
             "trained": trained,
             "run_dir": str(run),
@@ -496,11 +482,7 @@ def sweep(
             "knees": knees,
             "category_rule": "argmax of smooth-or-featured fractions; featured with disk-edge-on_yes_fraction > 0.5 -> edge-on",
             "results": [
-                {
-                    k: (None if isinstance(v, float) and not np.isfinite(v) else v)
-                    for k, v in r.items()
-                }
-                for r in records
+                {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()} for r in records
             ],
             "params": {
                 "latent_dims": dims,

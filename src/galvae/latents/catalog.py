@@ -140,9 +140,15 @@ def encode_store(
     columns.update({f"logvar_{j}": lv[:, j] for j in range(nl)})
     columns["recon_error"] = err
     meta = {
-        "model": os.path.abspath(vae.path), "store": os.path.abspath(st.path), "survey": st.survey,
-        "latent_dim": nl, "size": vae.size, "loss": vae.config.loss, "galvae_version": __version__,
-        "normalisation": config_to_dict(st.normalisation), "decoder": vae.decoder,
+        "model": os.path.abspath(vae.path),
+        "store": os.path.abspath(st.path),
+        "survey": st.survey,
+        "latent_dim": nl,
+        "size": vae.size,
+        "loss": vae.config.loss,
+        "galvae_version": __version__,
+        "normalisation": config_to_dict(st.normalisation),
+        "decoder": vae.decoder,
         "recon_error": f"mean over the 3 x S x S pixels of the per-pixel {vae.config.loss} of the decoded mean",
     }
     with atomic_path(out) as tmp:
@@ -246,13 +252,22 @@ def reconstruct_store(
     vae = _pick_decoder(vae, st.survey, decoder)
     batch_size = GalaxyVAE._check_batch(batch_size)
     ids = st.ids
-    attrs = {"reconstructed_from": os.path.abspath(st.path), "model": os.path.abspath(vae.path), "kind": "reconstruction",
-             "profile": st.profile}
+    attrs = {
+        "reconstructed_from": os.path.abspath(st.path),
+        "model": os.path.abspath(vae.path),
+        "kind": "reconstruction",
+        "profile": st.profile,
+    }
     if vae.decoder:
         attrs["decoder"] = vae.decoder
     with ImageStoreWriter(
-        out, size=st.size, survey=st.survey, normalisation=st.normalisation,
-        pixel_scale_arcsec=st.pixel_scale_arcsec, overwrite=overwrite, attrs=attrs,
+        out,
+        size=st.size,
+        survey=st.survey,
+        normalisation=st.normalisation,
+        pixel_scale_arcsec=st.pixel_scale_arcsec,
+        overwrite=overwrite,
+        attrs=attrs,
     ) as w:
         for i in tqdm(range(0, len(st), batch_size), desc="reconstruct", unit="batch", disable=not progress):
             w.append(vae.reconstruct(st.read(slice(i, i + batch_size)), batch_size=batch_size), ids[i : i + batch_size])
@@ -310,15 +325,20 @@ def generate_mocks(
         st = _open(store)
         imgs, z = vae.interpolate(str(between[0]), str(between[1]), steps=steps, store=st, return_latents=True)
         ids = [f"path_{k:02d}" for k in range(len(imgs))]
-        attrs.update(kind="interpolation", between=[str(b) for b in between], store=os.path.abspath(st.path),
-                     latents=np.asarray(z).tolist())
+        attrs.update(
+            kind="interpolation",
+            between=[str(b) for b in between],
+            store=os.path.abspath(st.path),
+            latents=np.asarray(z).tolist(),
+        )
     else:
         imgs = vae.generate(n, seed=seed, batch_size=batch_size, progress=progress)
         ids = [f"mock_{k:05d}" for k in range(len(imgs))]
         attrs.update(kind="prior_sample", seed=-1 if seed is None else int(seed))
     attrs["profile"] = vae.profile
     survey = f"vae_mock_{vae.decoder}" if vae.decoder else "vae_mock"
-    with ImageStoreWriter(out, size=vae.size, survey=survey, normalisation=vae.normalisation,
-                          overwrite=overwrite, attrs=attrs) as w:
+    with ImageStoreWriter(
+        out, size=vae.size, survey=survey, normalisation=vae.normalisation, overwrite=overwrite, attrs=attrs
+    ) as w:
         w.append(imgs, ids)
     return Path(out)

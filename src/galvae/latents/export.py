@@ -97,14 +97,19 @@ def export_model(
     weights = directory / f"{name}.safetensors"
     meta_path = directory / f"{name}.json"
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    _atomic_write(weights, lambda p: save_file(tensors, str(p), metadata={"format": FORMAT, "galvae_version": __version__}))
+    _atomic_write(
+        weights, lambda p: save_file(tensors, str(p), metadata={"format": FORMAT, "galvae_version": __version__})
+    )
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "galvae_version": __version__,
         "model_config": config_to_dict(model.config),
-        "preprocessing": {"size": model.config.size, "normalisation": config_to_dict(normalisation),
-                          "profile": check_profile(profile)},
+        "preprocessing": {
+            "size": model.config.size,
+            "normalisation": config_to_dict(normalisation),
+            "profile": check_profile(profile),
+        },
         "weights": weights.name,
         "training": training or {},
         **(extra or {}),
@@ -141,7 +146,9 @@ def _check_version(written: str, path: Path) -> None:
     if mm(written) != mm(__version__):
         log.warning(
             "%s was written by galvae %s; this is galvae %s (major.minor differ); results may differ",
-            path, written, __version__,
+            path,
+            written,
+            __version__,
         )
 
 
@@ -157,7 +164,8 @@ def decoder_path(meta_path: Path, meta: dict[str, Any], decoder: str) -> Path:
     if not isinstance(decoders, dict) or not decoders:
         raise GalvaeValueError(
             f"model {meta_path} has a single decoder (per-survey decoders come from galvae adapt); "
-            "leave the decoder unset", decoder,
+            "leave the decoder unset",
+            decoder,
         )
     if decoder not in decoders:
         raise GalvaeValueError(f"model {meta_path} has no decoder for survey", decoder, tuple(decoders))
@@ -211,7 +219,10 @@ def load_exported(
     if decoder is not None and decoder != meta.get("default_decoder"):
         return load_exported(decoder_path(meta_path, meta, decoder), device=device)
     if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-        raise GalvaeFileError(meta_path, f"model format version {meta.get('format_version')} is newer than this galvae reads ({FORMAT_VERSION})")
+        raise GalvaeFileError(
+            meta_path,
+            f"model format version {meta.get('format_version')} is newer than this galvae reads ({FORMAT_VERSION})",
+        )
     _check_version(str(meta.get("galvae_version", "0.0")), meta_path)
     for key in ("model_config", "preprocessing", "weights"):
         if key not in meta:
@@ -237,8 +248,13 @@ def load_exported(
         msg = str(exc).splitlines()[0]
         raise GalvaeFileError(weights, f"weights do not fit the architecture in {meta_path.name}: {msg}") from None
     model.eval().to(device)
-    meta = dict(meta, model_config=cfg, normalisation=norm, profile=str(meta["preprocessing"].get("profile", "fixed")),
-                path=str(meta_path))
+    meta = dict(
+        meta,
+        model_config=cfg,
+        normalisation=norm,
+        profile=str(meta["preprocessing"].get("profile", "fixed")),
+        path=str(meta_path),
+    )
     return model, meta
 
 
@@ -260,7 +276,14 @@ def check_store_matches(meta: dict[str, Any], store: Any) -> None:
     if store.size != cfg.size:
         raise GalvaeValueError(
             f"image store {store.path} has size {store.size} but model {meta['path']} expects size {cfg.size}",
-            store.size, (cfg.size,),
+            store.size,
+            (cfg.size,),
         )
-    check_same_presentation(f"image store {store.path}", store.normalisation, store.profile,
-                            f"model {meta['path']}", meta["normalisation"], meta.get("profile", "fixed"))
+    check_same_presentation(
+        f"image store {store.path}",
+        store.normalisation,
+        store.profile,
+        f"model {meta['path']}",
+        meta["normalisation"],
+        meta.get("profile", "fixed"),
+    )

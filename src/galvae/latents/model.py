@@ -140,7 +140,9 @@ class GalaxyVAE:
             arr = arr[None]
         s = self.size
         if arr.ndim != 4 or arr.shape[1:] != (3, s, s):
-            raise GalvaeValueError(f"images must have shape (N, 3, {s}, {s}) or (3, {s}, {s}) for this model", arr.shape)
+            raise GalvaeValueError(
+                f"images must have shape (N, 3, {s}, {s}) or (3, {s}, {s}) for this model", arr.shape
+            )
         return arr, single
 
     def _latents(self, z: ArrayLike) -> NDArray:
@@ -164,7 +166,9 @@ class GalaxyVAE:
         dev = self.device
         out = []
         with torch.inference_mode():
-            for i in tqdm(range(0, arr.shape[0], batch_size), desc=desc, unit="batch", disable=not progress, leave=False):
+            for i in tqdm(
+                range(0, arr.shape[0], batch_size), desc=desc, unit="batch", disable=not progress, leave=False
+            ):
                 x = torch.from_numpy(np.ascontiguousarray(arr[i : i + batch_size])).to(dev)
                 out.append(tuple(t.float().cpu().numpy() for t in fn(x)))
         return out
@@ -206,7 +210,9 @@ class GalaxyVAE:
     def reconstruct(self, images: ArrayLike, batch_size: int = 256, progress: bool = False) -> NDArray:
         """Decoded latent means of images: (N, 3, S, S) (or (3, S, S) for one image)."""
         arr, single = self._images(images)
-        parts = self._batched(lambda t: (self.network.decode(self.network.encode(t)[0]),), arr, batch_size, progress, "reconstruct")
+        parts = self._batched(
+            lambda t: (self.network.decode(self.network.encode(t)[0]),), arr, batch_size, progress, "reconstruct"
+        )
         s = self.size
         out = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, 3, s, s), np.float32)
         return out[0] if single else out
@@ -276,5 +282,6 @@ class GalaxyVAE:
         if arr.shape == (3, self.size, self.size):
             return self.encode(arr)
         raise GalvaeValueError(
-            f"end point must be an id, a latent ({self.latent_dim},) or an image (3, {self.size}, {self.size})", arr.shape
+            f"end point must be an id, a latent ({self.latent_dim},) or an image (3, {self.size}, {self.size})",
+            arr.shape,
         )

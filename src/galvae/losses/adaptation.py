@@ -28,13 +28,12 @@ it pulls each galaxy's two latent means together, the per-galaxy MSE that
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import torch
 
 from ..errors import GalvaeValueError
-import math
-
 from .elbo import _band_sigma, elbo_loss
 from .mmd import mmd2_unbiased
 
@@ -145,8 +144,9 @@ def adaptation_loss(
     if mus.shape == mut.shape:
         pair = (mus.float() - mut.float()).square().mean()
     elif pair_weight > 0:
-        raise GalvaeValueError("the paired-latent term needs source and target batches of equal length",
-                               (mus.shape[0], mut.shape[0]))
+        raise GalvaeValueError(
+            "the paired-latent term needs source and target batches of equal length", (mus.shape[0], mut.shape[0])
+        )
     else:
         pair = torch.zeros((), device=mus.device)
     total = es.loss + et.loss + lam * mmd_scale(likelihood, sigma, xs, loss) * mmd

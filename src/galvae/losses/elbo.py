@@ -131,7 +131,9 @@ def reconstruction_error(
     if likelihood not in LIKELIHOODS:
         raise GalvaeValueError("unknown likelihood", likelihood, LIKELIHOODS)
     if recon.shape != target.shape:
-        raise GalvaeValueError(f"reconstruction shape {tuple(recon.shape)} differs from the target's", tuple(target.shape))
+        raise GalvaeValueError(
+            f"reconstruction shape {tuple(recon.shape)} differs from the target's", tuple(target.shape)
+        )
     diff = recon.float() - target.float()
     if likelihood == "gaussian":
         if diff.ndim != 4:

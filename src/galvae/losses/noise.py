@@ -70,8 +70,7 @@ def estimate_noise_sigma(images: Any, border: int = 4) -> tuple[float, float, fl
     x = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     x = x.astype(np.float64, copy=False)
     if x.ndim != 4 or x.shape[1] != 3 or x.shape[0] < 1 or x.shape[2] != x.shape[3]:
-        raise GalvaeValueError("estimate_noise_sigma needs images of shape (N, 3, S, S) with N >= 1",
-                               tuple(x.shape))
+        raise GalvaeValueError("estimate_noise_sigma needs images of shape (N, 3, S, S) with N >= 1", tuple(x.shape))
     size = x.shape[2]
     if isinstance(border, bool) or not isinstance(border, int) or border < 1 or 2 * border >= size:
         raise GalvaeValueError(f"border must be a positive integer below half the image side {size}", border)

@@ -50,4 +50,3 @@ class DecoderBlock(nn.Sequential):
             nn.Upsample(scale_factor=2, mode="nearest"),
             make_activation(activation),
         )
-

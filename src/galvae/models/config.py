@@ -108,7 +108,11 @@ class ModelConfig:
         if not float(self.kl_weight) >= 0:
             raise GalvaeValueError("kl_weight (k) must be a non-negative number", self.kl_weight)
         object.__setattr__(self, "kl_weight", float(self.kl_weight))
-        if isinstance(self.kl_warmup_epochs, bool) or not isinstance(self.kl_warmup_epochs, int) or self.kl_warmup_epochs < 0:
+        if (
+            isinstance(self.kl_warmup_epochs, bool)
+            or not isinstance(self.kl_warmup_epochs, int)
+            or self.kl_warmup_epochs < 0
+        ):
             raise GalvaeValueError("kl_warmup_epochs must be a non-negative integer", self.kl_warmup_epochs)
         if self.likelihood not in LIKELIHOODS:
             raise GalvaeValueError("unknown likelihood", self.likelihood, LIKELIHOODS)

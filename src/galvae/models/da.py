@@ -70,10 +70,12 @@ class SurveyDecoder(nn.Module):
         self.fc_decode = nn.Linear(cfg.latent_dim, flat)
         dec_in = list(reversed(chans))
         dec_out = dec_in[1:] + [chans[0]]
-        self.decoder = nn.Sequential(*[DecoderBlock(i, o, cfg.activation) for i, o in zip(dec_in, dec_out)])
+        self.decoder = nn.Sequential(
+            *[DecoderBlock(i, o, cfg.activation) for i, o in zip(dec_in, dec_out, strict=True)]
+        )
         self.final = nn.Sequential(nn.Conv2d(chans[0], len(BANDS), kernel_size=3, padding=1), nn.ReLU())
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.fc_decode(z).view(z.shape[0], self.config.channels[-1], self.bottom, self.bottom)
         return self.final(self.decoder(h))
 
@@ -137,7 +139,7 @@ class DomainAdaptationVAE(nn.Module):
             if k.startswith(_ENCODER_PREFIXES):
                 state[k] = v.detach().clone()
             elif k.startswith(prefix):
-                state[k[len(prefix):]] = v.detach().clone()
+                state[k[len(prefix) :]] = v.detach().clone()
         vae.load_state_dict(state, strict=True)
         return vae
 

@@ -61,7 +61,9 @@ class VAE(nn.Module):
         self.fc_decode = nn.Linear(cfg.latent_dim, flat)
         dec_in = list(reversed(chans))  # 128, 64, 32
         dec_out = dec_in[1:] + [chans[0]]  # 64, 32, 32
-        self.decoder = nn.Sequential(*[DecoderBlock(i, o, cfg.activation) for i, o in zip(dec_in, dec_out)])
+        self.decoder = nn.Sequential(
+            *[DecoderBlock(i, o, cfg.activation) for i, o in zip(dec_in, dec_out, strict=True)]
+        )
         self.final = nn.Sequential(nn.Conv2d(chans[0], nb, kernel_size=3, padding=1), nn.ReLU())
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

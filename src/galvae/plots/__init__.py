@@ -30,9 +30,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def new_figure(
-    figsize: tuple[float, float] = (5.0, 4.0), nrows: int = 1, ncols: int = 1
-) -> tuple[Any, Any]:
+def new_figure(figsize: tuple[float, float] = (5.0, 4.0), nrows: int = 1, ncols: int = 1) -> tuple[Any, Any]:
     """A pyplot-free Figure with an Agg canvas and its axes (``subplots`` style)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -53,9 +51,7 @@ def rgb_composite(image: np.ndarray) -> np.ndarray:
     """(3, S, S) g, r, z image in [0, 1] → (S, S, 3) RGB with z → red, r → green, g → blue."""
     img = np.asarray(image, dtype=np.float32)
     if img.ndim != 3 or img.shape[0] != 3:
-        raise GalvaeValueError(
-            "image must have shape (3, S, S) in band order g, r, z", img.shape
-        )
+        raise GalvaeValueError("image must have shape (3, S, S) in band order g, r, z", img.shape)
     return np.clip(np.stack([img[2], img[1], img[0]], axis=-1), 0.0, 1.0)
 
 
@@ -106,9 +102,7 @@ def plot_confusion(
     return fig
 
 
-def plot_ssim_vs_nl(
-    table: Any, *, ax: Any = None, knees: Mapping[str, float] | None = None
-) -> Any:
+def plot_ssim_vs_nl(table: Any, *, ax: Any = None, knees: Mapping[str, float] | None = None) -> Any:
     """The paper's Fig. 3: mean SSIM against latent dimension, one line per loss.
 
     Parameters
@@ -135,16 +129,12 @@ def plot_ssim_vs_nl(
         if knees and knees.get(loss) is not None:
             ax.axvline(knees[loss], ls="--", color=line[0].get_color(), alpha=0.7)
     ax.set_xlabel("latent dimension NL")
-    ax.set_ylabel(
-        "mean SSIM (bars: std over galaxies)" if "ssim_std" in table else "mean SSIM"
-    )
+    ax.set_ylabel("mean SSIM (bars: std over galaxies)" if "ssim_std" in table else "mean SSIM")
     ax.legend()
     return fig
 
 
-def plot_ssim_per_category(
-    table: Any, categories: Sequence[str], *, ax: Any = None
-) -> Any:
+def plot_ssim_per_category(table: Any, categories: Sequence[str], *, ax: Any = None) -> Any:
     """The paper's Fig. 4: mean SSIM against NL per first-branch category.
 
     ``table`` has ``loss``, ``latent_dim`` and ``ssim_<category>`` columns;
@@ -191,9 +181,7 @@ def plot_precision_recall_vs_k(table: Any, *, ax: Any = None) -> Any:
     return fig
 
 
-def plot_gallery(
-    images: np.ndarray, labels: Sequence[str] = (), *, ncols: int = 8, title: str = ""
-) -> Any:
+def plot_gallery(images: np.ndarray, labels: Sequence[str] = (), *, ncols: int = 8, title: str = "") -> Any:
     """Grid of RGB composites (z → red, r → green, g → blue) of (N, 3, S, S) images."""
     imgs = np.asarray(images)
     if imgs.ndim != 4 or imgs.shape[1] != 3:

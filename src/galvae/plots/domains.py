@@ -127,15 +127,11 @@ def plot_pair_gallery(
         if a.ndim != 4 or a.shape[1] != 3:
             raise GalvaeValueError(f"{name} images must have shape (N, 3, S, S)", a.shape)
     if len(src) != len(tgt):
-        raise GalvaeValueError(
-            "source and target must hold the same number of images", (len(src), len(tgt))
-        )
+        raise GalvaeValueError("source and target must hold the same number of images", (len(src), len(tgt)))
     n = len(src)
     if n == 0:
         raise GalvaeValueError("a pair gallery needs at least one pair", n)
-    fig, axes = new_figure(
-        (max(1.6 * n + 0.4, 4.0 if title else 0.0), 3.6 + (0.3 if title else 0.0)), 2, n
-    )
+    fig, axes = new_figure((max(1.6 * n + 0.4, 4.0 if title else 0.0), 3.6 + (0.3 if title else 0.0)), 2, n)
     axes = np.asarray(axes).reshape(2, n)
     for j in range(n):
         for i, imgs in enumerate((src, tgt)):

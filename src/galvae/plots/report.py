@@ -137,7 +137,9 @@ def plot_latent_map(
     pts = np.asarray(xy, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[1] != 2:
         raise GalvaeValueError("xy must have shape (N, 2)", pts.shape)
-    cls = np.array([None if (c is None or (isinstance(c, float) and np.isnan(c))) else str(c) for c in classes], dtype=object)
+    cls = np.array(
+        [None if (c is None or (isinstance(c, float) and np.isnan(c))) else str(c) for c in classes], dtype=object
+    )
     if len(cls) != len(pts):
         raise GalvaeValueError(f"classes must have one entry per point ({len(pts)})", len(cls))
     present = sorted({c for c in cls if c is not None})

@@ -169,25 +169,29 @@ class ReportInputs:
 
     def __post_init__(self) -> None:
         for name in (
-            "table3_csv", "table4_csv", "domains_json", "mse_histogram", "sweep_csv",
-            "store", "reconstructions", "labels", "latents", "outliers_dir",
+            "table3_csv",
+            "table4_csv",
+            "domains_json",
+            "mse_histogram",
+            "sweep_csv",
+            "store",
+            "reconstructions",
+            "labels",
+            "latents",
+            "outliers_dir",
         ):
             object.__setattr__(self, name, _opt_path(getattr(self, name), name))
         if isinstance(self.pair_galleries, str | os.PathLike) or not isinstance(self.pair_galleries, Sequence):
             raise GalvaeValueError(
                 "ReportInputs.pair_galleries must be a sequence of paths", type(self.pair_galleries).__name__
             )
-        object.__setattr__(
-            self, "pair_galleries", tuple(_opt_path(p, "pair_galleries") for p in self.pair_galleries)
-        )
+        object.__setattr__(self, "pair_galleries", tuple(_opt_path(p, "pair_galleries") for p in self.pair_galleries))
         for name in ("run_config", "stage_seconds", "versions", "mocks"):
             v = getattr(self, name)
             if v is not None and not isinstance(v, Mapping):
                 raise GalvaeValueError(f"ReportInputs.{name} must be a mapping or None", type(v).__name__)
         if self.mocks is not None:
-            object.__setattr__(
-                self, "mocks", {str(k): _opt_path(v, f"mocks[{k!r}]") for k, v in self.mocks.items()}
-            )
+            object.__setattr__(self, "mocks", {str(k): _opt_path(v, f"mocks[{k!r}]") for k, v in self.mocks.items()})
         if self.stage_seconds is not None:
             secs: dict[str, float] = {}
             for k, v in self.stage_seconds.items():
@@ -241,7 +245,7 @@ def _fmt(v: Any, digits: int = 3) -> str:
         f = float(v)
         if not math.isfinite(f):
             return "–"
-        if f != 0 and (abs(f) >= 1e5 or abs(f) < 10 ** -digits):
+        if f != 0 and (abs(f) >= 1e5 or abs(f) < 10**-digits):
             return f"{f:.{digits}g}"
         return f"{f:.{digits}f}"
     return str(v)
@@ -268,9 +272,9 @@ def _table(
         parts.append(f"<caption>{_esc(caption)}</caption>")
     parts.append("<thead>")
     if group_header:
-        parts.append("<tr>" + "".join(
-            f'<th colspan="{n}" class="group">{_esc(t)}</th>' for t, n in group_header
-        ) + "</tr>")
+        parts.append(
+            "<tr>" + "".join(f'<th colspan="{n}" class="group">{_esc(t)}</th>' for t, n in group_header) + "</tr>"
+        )
     parts.append("<tr>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr></thead><tbody>")
     for r in rows:
         cells = []
@@ -513,23 +517,54 @@ def _section_table3(inp: ReportInputs, rep: _Report) -> str:
             k_txt = f"{k_run} (paper {int(p['classes'])})"
         elif p and k_run is None:
             k_txt = f"– (paper {int(p['classes'])})"
-        rows.append([
-            f,
-            k_txt,
-            _fmt(int(any_row["n_test"])) if any_row is not None and "n_test" in any_row else "not classified",
-            g(any_row, "majority_rate"),
-            *([f"{p[k]:.2f}" for k in ("accuracy", "precision", "recall", "f1")] if p else ["–"] * 4),
-            g(vae, "accuracy"), g(vae, "precision"), g(vae, "recall"), g(vae, "f1"), g(vae, "f1_macro"),
-            delta,
-            g(pca, "accuracy"), g(pca, "f1"),
-            g(cnn, "accuracy"), g(cnn, "f1"),
-        ])
-    header = ["feature", "classes", "N test", "majority",
-              "acc", "P", "R", "F1",
-              "acc", "P", "R", "F1", "F1 macro", "Δacc",
-              "acc", "F1", "acc", "F1"]
+        rows.append(
+            [
+                f,
+                k_txt,
+                _fmt(int(any_row["n_test"])) if any_row is not None and "n_test" in any_row else "not classified",
+                g(any_row, "majority_rate"),
+                *([f"{p[k]:.2f}" for k in ("accuracy", "precision", "recall", "f1")] if p else ["–"] * 4),
+                g(vae, "accuracy"),
+                g(vae, "precision"),
+                g(vae, "recall"),
+                g(vae, "f1"),
+                g(vae, "f1_macro"),
+                delta,
+                g(pca, "accuracy"),
+                g(pca, "f1"),
+                g(cnn, "accuracy"),
+                g(cnn, "f1"),
+            ]
+        )
+    header = [
+        "feature",
+        "classes",
+        "N test",
+        "majority",
+        "acc",
+        "P",
+        "R",
+        "F1",
+        "acc",
+        "P",
+        "R",
+        "F1",
+        "F1 macro",
+        "Δacc",
+        "acc",
+        "F1",
+        "acc",
+        "F1",
+    ]
     groups = [("", 3), ("run", 1), ("paper: VAE + RF", 4), ("this run: VAE + RF", 6), ("PCA + RF", 2), ("CNN", 2)]
-    out = [_table(header, rows, group_header=groups, caption="Table 3: random forests on the latent means next to the paper's published values (all in per cent)")]
+    out = [
+        _table(
+            header,
+            rows,
+            group_header=groups,
+            caption="Table 3: random forests on the latent means next to the paper's published values (all in per cent)",
+        )
+    ]
     notes = [
         "Accuracy is on the 30 % test split of each feature. Precision, recall and F1 are micro-averaged "
         "for features with more than two classes (so they equal the accuracy, as in the paper) and binary, "
@@ -545,16 +580,25 @@ def _section_table3(inp: ReportInputs, rep: _Report) -> str:
             if info.get("skipped"):
                 notes.append("Skipped features: " + "; ".join(f"{k} ({v})" for k, v in info["skipped"].items()) + ".")
             if info.get("dropped_classes"):
-                notes.append("Dropped rare classes: " + "; ".join(
-                    f"{k}: {', '.join(map(str, v))}" for k, v in info["dropped_classes"].items()) + ".")
+                notes.append(
+                    "Dropped rare classes: "
+                    + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in info["dropped_classes"].items())
+                    + "."
+                )
         except GalvaeFileError as exc:
             log.warning("report: %s", exc)
     out += [f'<p class="note">{_esc(n)}</p>' for n in notes]
     return "".join(out)
 
 
-_T4_COLS = ("decals_before", "target_before", "target_after", "source_after", "target_before_retrained",
-            "target_after_source_forest")
+_T4_COLS = (
+    "decals_before",
+    "target_before",
+    "target_after",
+    "source_after",
+    "target_before_retrained",
+    "target_after_source_forest",
+)
 
 
 def _n_classes(r: Any) -> str:
@@ -588,45 +632,109 @@ def _section_domains(inp: ReportInputs, rep: _Report) -> str:
             p = PAPER_TABLE4.get(f, {})
             run = [f"{scale * float(r[c]):.1f}" if c in r and r[c] == r[c] else "–" for c in _T4_COLS]
             paper = [f"{p[c]:.2f}" if c in p else "–" for c in _T4_COLS[:3]]
-            rows.append([
-                f,
-                _n_classes(r),
-                _fmt(int(r["total"])) if "total" in r and r["total"] == r["total"] else "–",
-                run[0], paper[0], run[1], paper[1], run[2], paper[2], run[3], run[4], run[5],
-            ])
+            rows.append(
+                [
+                    f,
+                    _n_classes(r),
+                    _fmt(int(r["total"])) if "total" in r and r["total"] == r["total"] else "–",
+                    run[0],
+                    paper[0],
+                    run[1],
+                    paper[1],
+                    run[2],
+                    paper[2],
+                    run[3],
+                    run[4],
+                    run[5],
+                ]
+            )
         for f, p in PAPER_TABLE4.items():
             if f not in seen:
-                rows.append([f, f"– (paper {p['classes']:g})", f"– (paper {p['total']:,.0f})", "–", f"{p['decals_before']:.2f}",
-                             "–", f"{p['target_before']:.2f}", "–", f"{p['target_after']:.2f}", "–", "–", "–"])
-        header = ["feature", "K", "N overlap", "run", "paper", "run", "paper", "run", "paper", "run",
-                  "retrained before DA", "DECaLS forest after DA"]
-        groups = [("", 3), ("DECaLS, before DA", 2), ("BASS+MzLS, before DA", 2),
-                  ("BASS+MzLS, after DA", 2), ("DECaLS, after DA", 1), ("controls: BASS+MzLS", 2)]
-        out.append(_table(header, rows, group_header=groups,
-                          caption="Table 4: random-forest accuracy (per cent) on the overlap galaxies before and after domain adaptation"))
-        out.append('<p class="note">The paper (3,434 overlap galaxies, features with more than 100 of them) '
-                   "found BASS+MzLS after DA above BASS+MzLS before DA, and above DECaLS before DA on most features. "
-                   "It gives no DECaLS-after-DA column. N overlap is this run's count. Controls: its 'after' forest is "
-                   "retrained on the target while its 'before' one is not, so retraining alone can look like "
-                   "adaptation; 'retrained before DA' is a forest retrained on BASS+MzLS latents before DA (what "
-                   "retraining alone gives), 'DECaLS forest after DA' one trained on adapted DECaLS latents and "
-                   "applied unchanged to adapted BASS+MzLS latents (what alignment alone gives).</p>")
+                rows.append(
+                    [
+                        f,
+                        f"– (paper {p['classes']:g})",
+                        f"– (paper {p['total']:,.0f})",
+                        "–",
+                        f"{p['decals_before']:.2f}",
+                        "–",
+                        f"{p['target_before']:.2f}",
+                        "–",
+                        f"{p['target_after']:.2f}",
+                        "–",
+                        "–",
+                        "–",
+                    ]
+                )
+        header = [
+            "feature",
+            "K",
+            "N overlap",
+            "run",
+            "paper",
+            "run",
+            "paper",
+            "run",
+            "paper",
+            "run",
+            "retrained before DA",
+            "DECaLS forest after DA",
+        ]
+        groups = [
+            ("", 3),
+            ("DECaLS, before DA", 2),
+            ("BASS+MzLS, before DA", 2),
+            ("BASS+MzLS, after DA", 2),
+            ("DECaLS, after DA", 1),
+            ("controls: BASS+MzLS", 2),
+        ]
+        out.append(
+            _table(
+                header,
+                rows,
+                group_header=groups,
+                caption="Table 4: random-forest accuracy (per cent) on the overlap galaxies before and after domain adaptation",
+            )
+        )
+        out.append(
+            '<p class="note">The paper (3,434 overlap galaxies, features with more than 100 of them) '
+            "found BASS+MzLS after DA above BASS+MzLS before DA, and above DECaLS before DA on most features. "
+            "It gives no DECaLS-after-DA column. N overlap is this run's count. Controls: its 'after' forest is "
+            "retrained on the target while its 'before' one is not, so retraining alone can look like "
+            "adaptation; 'retrained before DA' is a forest retrained on BASS+MzLS latents before DA (what "
+            "retraining alone gives), 'DECaLS forest after DA' one trained on adapted DECaLS latents and "
+            "applied unchanged to adapted BASS+MzLS latents (what alignment alone gives).</p>"
+        )
     else:
         out.append("<h3>Table 4</h3>" + _not_run("Table 4 needs the table4.csv of `galvae compare-domains`.", path))
     path = inp.domains_json
     if _exists(path):
         out.append("<h3>Latent agreement of the same galaxies in both surveys</h3>")
         out.append(_domains_summary(_read_json(path)))
-        out.append('<p class="note">The paper found paired latent MSE from ~0.05 to ~10 before DA, the '
-                   "largest ones mostly from a bright star near the galaxy (its Fig. 5).</p>")
+        out.append(
+            '<p class="note">The paper found paired latent MSE from ~0.05 to ~10 before DA, the '
+            "largest ones mostly from a bright star near the galaxy (its Fig. 5).</p>"
+        )
     else:
         out.append("<h3>Latent agreement</h3>" + _not_run("No domain summary (domains.json).", path))
     figs = []
     if _exists(inp.mse_histogram):
-        figs.append(rep.fig_file(inp.mse_histogram, "Paired latent MSE of the same galaxies in DECaLS and BASS+MzLS, before and after domain adaptation.", "paired latent MSE histogram"))
+        figs.append(
+            rep.fig_file(
+                inp.mse_histogram,
+                "Paired latent MSE of the same galaxies in DECaLS and BASS+MzLS, before and after domain adaptation.",
+                "paired latent MSE histogram",
+            )
+        )
     for p in inp.pair_galleries:
         if _exists(p):
-            figs.append(rep.fig_file(p, f"Fig. 5-style pairs ({p.stem}): the same galaxies in DECaLS and BASS+MzLS.", f"pair gallery {p.stem}"))
+            figs.append(
+                rep.fig_file(
+                    p,
+                    f"Fig. 5-style pairs ({p.stem}): the same galaxies in DECaLS and BASS+MzLS.",
+                    f"pair gallery {p.stem}",
+                )
+            )
     if figs:
         out += figs
     elif inp.mse_histogram is None and not inp.pair_galleries:
@@ -672,21 +780,38 @@ def _domains_summary(d: Mapping[str, Any]) -> str:
     top_name = f"top {100 * float(top_frac):g} % MSE" if top_frac is not None else "highest MSE"
     rows = []
     for st in stages:
-        rows.append([
-            st,
-            _fmt(_get(mse, st, "median")), _fmt(_get(mse, st, "mean")),
-            _fmt(_get(mse, st, "min")), _fmt(_get(mse, st, "max")),
-            _fmt(_get(mmd, st) if not isinstance(_get(mmd, st), Mapping) else None, 4),
-            _pct(100 * _get(defects, st, "all", "share")) if _get(defects, st, "all", "share") is not None else "–",
-            _pct(100 * _get(defects, st, "top", "share")) if _get(defects, st, "top", "share") is not None else "–",
-            _fmt(_get(defects, st, "enrichment"), 2),
-        ])
+        rows.append(
+            [
+                st,
+                _fmt(_get(mse, st, "median")),
+                _fmt(_get(mse, st, "mean")),
+                _fmt(_get(mse, st, "min")),
+                _fmt(_get(mse, st, "max")),
+                _fmt(_get(mmd, st) if not isinstance(_get(mmd, st), Mapping) else None, 4),
+                _pct(100 * _get(defects, st, "all", "share")) if _get(defects, st, "all", "share") is not None else "–",
+                _pct(100 * _get(defects, st, "top", "share")) if _get(defects, st, "top", "share") is not None else "–",
+                _fmt(_get(defects, st, "enrichment"), 2),
+            ]
+        )
     surveys = d.get("surveys") if isinstance(d.get("surveys"), Mapping) else {}
-    head = (f"{_fmt(d.get('n_matched'))} galaxies seen by both {surveys.get('source', 'source')} and "
-            f"{surveys.get('target', 'target')}" if d.get("n_matched") is not None else "")
+    head = (
+        f"{_fmt(d.get('n_matched'))} galaxies seen by both {surveys.get('source', 'source')} and "
+        f"{surveys.get('target', 'target')}"
+        if d.get("n_matched") is not None
+        else ""
+    )
     out = _table(
-        ["stage", "median MSE", "mean MSE", "min MSE", "max MSE", "MMD²",
-         "pairs with a defect", f"defects in the {top_name}", "enrichment"],
+        [
+            "stage",
+            "median MSE",
+            "mean MSE",
+            "min MSE",
+            "max MSE",
+            "MMD²",
+            "pairs with a defect",
+            f"defects in the {top_name}",
+            "enrichment",
+        ],
         rows,
         caption="Paired latent MSE, MMD² between the surveys' latent means, and planted defects among the worst pairs",
     )
@@ -719,7 +844,6 @@ def _latent_information(path: Path) -> dict[str, Any] | None:
 
 def _section_claims(inp: ReportInputs, rep: _Report) -> str:
     """One screen: each claim of the paper, its number, this run's, and whether it is reproduced."""
-    import pandas as pd
 
     from ..evaluate.sweep import find_knee
 
@@ -740,84 +864,139 @@ def _section_claims(inp: ReportInputs, rep: _Report) -> str:
         s_float = float(np.mean(ssim(a, b)))
         to8 = lambda x: np.round(np.clip(x, 0, 1) * 255.0)  # noqa: E731
         s_8 = float(np.mean(ssim(to8(a), to8(b), data_range=255.0)))
-        add("Reconstructions keep the morphology: SSIM at NL = 40", "0.80–0.90 (8-bit, L = 255)",
-            f"{s_8:.3f} (8-bit, L = 255); {s_float:.3f} (float, L = 1)", s_8 >= 0.80)
+        add(
+            "Reconstructions keep the morphology: SSIM at NL = 40",
+            "0.80–0.90 (8-bit, L = 255)",
+            f"{s_8:.3f} (8-bit, L = 255); {s_float:.3f} (float, L = 1)",
+            s_8 >= 0.80,
+        )
     else:
         add("Reconstructions keep the morphology: SSIM at NL = 40", "0.80–0.90", "–", None)
     if info is not None:
         kl = f", {info['kl_total']:.1f} nats per galaxy" if "kl_total" in info else ""
-        add("The latents hold information (active units: Var μ_d > 0.01)", "not given (NL = 40 all used)",
-            f"{info['active_units']} of {info['latent_dim']}{kl}", info["active_units"] >= min(20, info["latent_dim"] // 2))
+        add(
+            "The latents hold information (active units: Var μ_d > 0.01)",
+            "not given (NL = 40 all used)",
+            f"{info['active_units']} of {info['latent_dim']}{kl}",
+            info["active_units"] >= min(20, info["latent_dim"] // 2),
+        )
     if _exists(inp.sweep_csv):
         df = _read_csv(inp.sweep_csv, ["latent_dim", "loss", "ssim_mean"])
         g = df[df["loss"] == df["loss"].iloc[0]].sort_values("latent_dim")
         knee = find_knee(g["latent_dim"], g["ssim_mean"])
         rising = bool(np.all(np.diff(g["ssim_mean"].to_numpy()) > -0.005))
-        add("SSIM rises with NL to a knee", "knee at NL ≈ 40",
+        add(
+            "SSIM rises with NL to a knee",
+            "knee at NL ≈ 40",
             f"knee {'none' if knee is None else f'NL = {knee:g}'}; SSIM {g['ssim_mean'].iloc[0]:.3f} → "
             f"{g['ssim_mean'].iloc[-1]:.3f} over NL {int(g['latent_dim'].iloc[0])}–{int(g['latent_dim'].iloc[-1])}",
-            rising and knee is not None and 20 <= knee <= 60)
+            rising and knee is not None and 20 <= knee <= 60,
+        )
     if _exists(inp.table3_csv):
         t3 = _read_csv(inp.table3_csv, ["feature", "method", "accuracy"])
         vae = t3[t3["method"] == "vae"].set_index("feature")
         acc = vae["accuracy"].astype(float)
-        add("Random forests on the latents classify Table 2 features", "75–96 % test accuracy",
-            f"{100 * acc.min():.0f}–{100 * acc.max():.0f} % over {len(acc)} features", bool(acc.min() >= 0.75))
+        add(
+            "Random forests on the latents classify Table 2 features",
+            "75–96 % test accuracy",
+            f"{100 * acc.min():.0f}–{100 * acc.max():.0f} % over {len(acc)} features",
+            bool(acc.min() >= 0.75),
+        )
         if "majority_rate" in vae.columns:
             gain = acc - vae["majority_rate"].astype(float)
-            add("… well above always guessing the commonest class", "not given",
-                f"{int((gain >= 0.10).sum())} of {len(acc)} features ≥ majority + 10 points", bool((gain >= 0.10).mean() >= 0.5))
+            add(
+                "… well above always guessing the commonest class",
+                "not given",
+                f"{int((gain >= 0.10).sum())} of {len(acc)} features ≥ majority + 10 points",
+                bool((gain >= 0.10).mean() >= 0.5),
+            )
         pca = t3[t3["method"] == "pca"].set_index("feature")["accuracy"].astype(float)
         if len(pca):
             common = acc.index.intersection(pca.index)
             wins = int((acc[common] >= pca[common] - 1e-9).sum())
-            add("… and as well as 40 PCA components of the pixels", "not given",
-                f"latents ≥ PCA-40 on {wins} of {len(common)} features", wins == len(common))
+            add(
+                "… and as well as 40 PCA components of the pixels",
+                "not given",
+                f"latents ≥ PCA-40 on {wins} of {len(common)} features",
+                wins == len(common),
+            )
     if _exists(inp.table4_csv):
         t4 = _read_csv(inp.table4_csv, ["feature", "target_before", "target_after"])
         better = int((t4["target_after"].astype(float) >= t4["target_before"].astype(float)).sum())
-        add("After DA, BASS+MzLS classifies better than before", "7 of 7 features up",
-            f"{better} of {len(t4)} features up", better >= max(1, (len(t4) + 1) // 2))
+        add(
+            "After DA, BASS+MzLS classifies better than before",
+            "7 of 7 features up",
+            f"{better} of {len(t4)} features up",
+            better >= max(1, (len(t4) + 1) // 2),
+        )
         if "target_before_retrained" in t4.columns:
             over = int((t4["target_after"].astype(float) > t4["target_before_retrained"].astype(float)).sum())
-            add("… beyond what retraining the forest alone gives (control)", "not tested by the paper",
-                f"{over} of {len(t4)} features above the retrained-before control", over >= max(1, (len(t4) + 1) // 2))
+            add(
+                "… beyond what retraining the forest alone gives (control)",
+                "not tested by the paper",
+                f"{over} of {len(t4)} features above the retrained-before control",
+                over >= max(1, (len(t4) + 1) // 2),
+            )
     if _exists(inp.domains_json):
         d = _read_json(inp.domains_json)
         m = d.get("mmd2") or {}
         if "before" in m and "after" in m:
-            add("Adaptation aligns the surveys' latents (MMD², one kernel)", "reduced (eq. 6)",
-                f"{m['before']:.4g} → {m['after']:.4g}", m["after"] < m["before"])
+            add(
+                "Adaptation aligns the surveys' latents (MMD², one kernel)",
+                "reduced (eq. 6)",
+                f"{m['before']:.4g} → {m['after']:.4g}",
+                m["after"] < m["before"],
+            )
         mse = d.get("mse") or {}
         pr = [mse.get(s, {}).get("paired_over_random") for s in ("before", "after")]
         if None not in pr:
-            add("The same galaxy in two surveys: latent MSE over that of random pairs", "MSE 0.05–10 before DA",
+            add(
+                "The same galaxy in two surveys: latent MSE over that of random pairs",
+                "MSE 0.05–10 before DA",
                 f"{pr[0]:.3f} → {pr[1]:.3f} ({pr[0] / pr[1]:.2f}× lower)" if pr[1] else f"{pr[0]:.3f} → {pr[1]:.3f}",
-                pr[1] * 1.5 <= pr[0])
+                pr[1] * 1.5 <= pr[0],
+            )
     if _exists(inp.outliers_dir) and (inp.outliers_dir / "outliers.json").is_file():
         o = _read_json(inp.outliers_dir / "outliers.json")
         frac = o.get("flagged_fraction")
         if frac is not None:
-            add("8σ latent outliers are rare and mostly defects", f"{100 * PAPER_OUTLIER_FRACTION:.3f} % of 314k",
+            add(
+                "8σ latent outliers are rare and mostly defects",
+                f"{100 * PAPER_OUTLIER_FRACTION:.3f} % of 314k",
                 f"{100 * frac:.3f} %" + (f", precision {o['precision']:.2f}" if o.get("precision") is not None else ""),
-                None if o.get("precision") is None else bool(o["precision"] >= 0.5))
+                None if o.get("precision") is None else bool(o["precision"] >= 0.5),
+            )
     if not rows or all("not measured" in str(r[-1]) for r in rows):
-        return _not_run("The claims need the products of the stages (reconstructions, latents, tables 3 and 4, "
-                        "the sweep, the domain comparison, the outliers).")
-    out = [_table(["claim", "paper", "this run", ""], rows,
-                  caption="The paper's claims against this run (details in the sections below)")]
+        return _not_run(
+            "The claims need the products of the stages (reconstructions, latents, tables 3 and 4, "
+            "the sweep, the domain comparison, the outliers)."
+        )
+    out = [
+        _table(
+            ["claim", "paper", "this run", ""],
+            rows,
+            caption="The paper's claims against this run (details in the sections below)",
+        )
+    ]
     settings = {k: cfg[k] for k in ("profile", "likelihood", "latent_dim", "epochs", "n_galaxies", "size") if k in cfg}
     if settings:
-        out.append('<p class="note">' + _esc(", ".join(f"{k} = {v}" for k, v in settings.items())) + ". "
-                   "SSIM is computed the paper's way (images rounded to 8 bits, L = 255) and ours (float, L = 1); "
-                   "an image that is mostly sky scores high even when blank, so read it with the active units and "
-                   "what the latents classify.</p>")
+        out.append(
+            '<p class="note">' + _esc(", ".join(f"{k} = {v}" for k, v in settings.items())) + ". "
+            "SSIM is computed the paper's way (images rounded to 8 bits, L = 255) and ours (float, L = 1); "
+            "an image that is mostly sky scores high even when blank, so read it with the active units and "
+            "what the latents classify.</p>"
+        )
     if info is not None and "kl_per_dim" in info:
         from ..plots.report import plot_kl_per_dim
 
-        out.append(rep.fig_obj(plot_kl_per_dim(info["kl_per_dim"]),
-                               "Mean KL divergence per latent dimension (nats), sorted: the information each "
-                               "latent holds about a galaxy; a collapsed latent sits at 0.", "KL per latent"))
+        out.append(
+            rep.fig_obj(
+                plot_kl_per_dim(info["kl_per_dim"]),
+                "Mean KL divergence per latent dimension (nats), sorted: the information each "
+                "latent holds about a galaxy; a collapsed latent sits at 0.",
+                "KL per latent",
+            )
+        )
     return "".join(out)
 
 
@@ -834,29 +1013,43 @@ def _section_sweep(inp: ReportInputs, rep: _Report) -> str:
     knees: dict[str, float | None] = {}
     for loss, grp in df.groupby("loss", sort=True):
         knees[str(loss)] = find_knee(grp["latent_dim"], grp["ssim_mean"])
-    out = [rep.fig_obj(
-        plot_ssim_knee(df, knees),
-        "Mean SSIM of reconstructions against the latent dimension NL, one line per loss (the paper's Fig. 3); "
-        "dashed: the knee found here (Kneedle: farthest above the chord of the min–max scaled curve); "
-        "dotted: the paper's NL = 40.",
-        "SSIM against NL",
-    )]
+    out = [
+        rep.fig_obj(
+            plot_ssim_knee(df, knees),
+            "Mean SSIM of reconstructions against the latent dimension NL, one line per loss (the paper's Fig. 3); "
+            "dashed: the knee found here (Kneedle: farthest above the chord of the min–max scaled curve); "
+            "dotted: the paper's NL = 40.",
+            "SSIM against NL",
+        )
+    ]
     cats = [c for c in CATEGORIES if f"ssim_{c}" in df.columns and df[f"ssim_{c}"].notna().any()]
     if cats:
-        out.append(rep.fig_obj(
-            plot_ssim_per_category(df, cats),
-            "Mean SSIM per first-branch category against NL (the paper's Fig. 4); solid: first loss, dashed: second.",
-            "SSIM per category against NL",
-        ))
+        out.append(
+            rep.fig_obj(
+                plot_ssim_per_category(df, cats),
+                "Mean SSIM per first-branch category against NL (the paper's Fig. 4); solid: first loss, dashed: second.",
+                "SSIM per category against NL",
+            )
+        )
     knee_text = ", ".join(f"{k.upper()}: {'none' if v is None else f'NL = {v:g}'}" for k, v in knees.items())
     header = ["loss", "NL", "N eval", "SSIM mean", "SSIM std"] + [f"SSIM {c}" for c in cats]
-    rows = [[str(r["loss"]).upper(), _fmt(int(r["latent_dim"])), _fmt(int(r["n_eval"])) if "n_eval" in r else "–",
-             _fmt(r["ssim_mean"]), _fmt(r.get("ssim_std"))] + [_fmt(r[f"ssim_{c}"]) for c in cats]
-            for _, r in df.iterrows()]
+    rows = [
+        [
+            str(r["loss"]).upper(),
+            _fmt(int(r["latent_dim"])),
+            _fmt(int(r["n_eval"])) if "n_eval" in r else "–",
+            _fmt(r["ssim_mean"]),
+            _fmt(r.get("ssim_std")),
+        ]
+        + [_fmt(r[f"ssim_{c}"]) for c in cats]
+        for _, r in df.iterrows()
+    ]
     out.append(_table(header, rows, caption="SSIM of each sweep model"))
-    out.append(f'<p class="note">Knee: {_esc(knee_text)}. The paper found the knee near NL ≈ 40 for both '
-               "losses and SSIM between 0.80 and 0.90 for all morphology types, with smooth and cigar-shaped "
-               "galaxies reconstructed best.</p>")
+    out.append(
+        f'<p class="note">Knee: {_esc(knee_text)}. The paper found the knee near NL ≈ 40 for both '
+        "losses and SSIM between 0.80 and 0.90 for all morphology types, with smooth and cigar-shaped "
+        "galaxies reconstructed best.</p>"
+    )
     return "".join(out)
 
 
@@ -867,8 +1060,10 @@ def _pick_per_class(classes: Any, ids: np.ndarray, per_class: int, seed: int) ->
     for name in CLASS_ORDER + tuple(sorted(set(have.dropna()) - set(CLASS_ORDER))):
         pool = np.asarray(have.index[(have == name).to_numpy(dtype=bool)])
         if len(pool):
-            picks[name] = sorted(rng.choice(pool, size=min(per_class, len(pool)), replace=False).tolist(),
-                                 key=lambda i: np.flatnonzero(ids == i)[0])
+            picks[name] = sorted(
+                rng.choice(pool, size=min(per_class, len(pool)), replace=False).tolist(),
+                key=lambda i: np.flatnonzero(ids == i)[0],
+            )
     return picks
 
 
@@ -881,8 +1076,9 @@ def _section_recon(inp: ReportInputs, rep: _Report, per_class: int, seed: int, m
 
     if not _exists(inp.store) or not _exists(inp.reconstructions):
         missing = inp.store if not _exists(inp.store) else inp.reconstructions
-        return _not_run("The reconstruction gallery needs the image store and its reconstructions "
-                        "(`galvae reconstruct`).", missing)
+        return _not_run(
+            "The reconstruction gallery needs the image store and its reconstructions (`galvae reconstruct`).", missing
+        )
     with ImageStore(inp.store) as st, ImageStore(inp.reconstructions) as rc:
         if st.size != rc.size:
             raise GalvaeFileError(inp.reconstructions, f"image size {rc.size} differs from the store's {st.size}")
@@ -900,25 +1096,50 @@ def _section_recon(inp: ReportInputs, rep: _Report, per_class: int, seed: int, m
         sample = ids if len(ids) <= max_ssim else np.sort(rng.choice(ids, max_ssim, replace=False))
         scores = np.empty(len(sample))
         for i in range(0, len(sample), 256):
-            chunk = sample[i:i + 256]
-            scores[i:i + 256] = ssim(st.read(st.index_of(chunk)), rc.read(rc.index_of(chunk)))
+            chunk = sample[i : i + 256]
+            scores[i : i + 256] = ssim(st.read(st.index_of(chunk)), rc.read(rc.index_of(chunk)))
         s_all = pd.Series(scores, index=sample)
         picks = _pick_per_class(classes, ids, per_class, seed)
         out = []
         cls_sample = classes.reindex(sample)
-        rows = [["all", _fmt(len(sample)), _fmt(float(np.mean(scores))), _fmt(float(np.median(scores))),
-                 _fmt(float(np.percentile(scores, 10)))]]
+        rows = [
+            [
+                "all",
+                _fmt(len(sample)),
+                _fmt(float(np.mean(scores))),
+                _fmt(float(np.median(scores))),
+                _fmt(float(np.percentile(scores, 10))),
+            ]
+        ]
         for name in picks:
             v = s_all[(cls_sample == name).to_numpy(dtype=bool)]
             if len(v):
-                rows.append([name, _fmt(len(v)), _fmt(float(v.mean())), _fmt(float(v.median())),
-                             _fmt(float(np.percentile(v, 10)))])
-        out.append(_table(["class", "N", "mean SSIM", "median SSIM", "10th percentile"], rows,
-                          caption="SSIM between each image and the reconstruction of its latent mean"))
-        note = (f"SSIM over a seeded random sample of {len(sample):,} of {len(ids):,} galaxies. " if len(sample) < len(ids) else "")
-        out.append(f'<p class="note">{_esc(note)}The paper reports SSIM 0.80–0.90 for all morphology types at NL = 40. '
-                   "Classes: first-branch Galaxy Zoo answer (edge-on: featured with edge-on fraction &gt; 0.5), mergers from "
-                   "the Table 2 merger label.</p>")
+                rows.append(
+                    [
+                        name,
+                        _fmt(len(v)),
+                        _fmt(float(v.mean())),
+                        _fmt(float(v.median())),
+                        _fmt(float(np.percentile(v, 10))),
+                    ]
+                )
+        out.append(
+            _table(
+                ["class", "N", "mean SSIM", "median SSIM", "10th percentile"],
+                rows,
+                caption="SSIM between each image and the reconstruction of its latent mean",
+            )
+        )
+        note = (
+            f"SSIM over a seeded random sample of {len(sample):,} of {len(ids):,} galaxies. "
+            if len(sample) < len(ids)
+            else ""
+        )
+        out.append(
+            f'<p class="note">{_esc(note)}The paper reports SSIM 0.80–0.90 for all morphology types at NL = 40. '
+            "Classes: first-branch Galaxy Zoo answer (edge-on: featured with edge-on fraction &gt; 0.5), mergers from "
+            "the Table 2 merger label.</p>"
+        )
         if not picks:
             out.append(_not_run("No galaxy of the store has a class in the labels."))
         vmax = None
@@ -926,16 +1147,18 @@ def _section_recon(inp: ReportInputs, rep: _Report, per_class: int, seed: int, m
             a = st.read(st.index_of(chosen))
             b = rc.read(rc.index_of(chosen))
             s = np.atleast_1d(ssim(a, b))
-            labels = [f"{i}\nSSIM {v:.3f}" for i, v in zip(chosen, s)]
+            labels = [f"{i}\nSSIM {v:.3f}" for i, v in zip(chosen, s, strict=True)]
             if vmax is None:
                 vmax = max(0.05, float(np.percentile(np.abs((a - b).mean(axis=1)), 99.5)))
-            out.append(rep.fig_obj(
-                plot_reconstructions(a, b, labels, title=f"{name}", vmax=vmax),
-                f"{name}: {len(chosen)} galaxies picked at random (seed {seed}). Top: original; middle: reconstruction "
-                f"from the latent mean; bottom: residual (original − reconstruction, mean of g, r, z; same colour "
-                f"scale ±{vmax:.2f} in every class). RGB: z → red, r → green, g → blue.",
-                f"reconstructions of {name} galaxies",
-            ))
+            out.append(
+                rep.fig_obj(
+                    plot_reconstructions(a, b, labels, title=f"{name}", vmax=vmax),
+                    f"{name}: {len(chosen)} galaxies picked at random (seed {seed}). Top: original; middle: reconstruction "
+                    f"from the latent mean; bottom: residual (original − reconstruction, mean of g, r, z; same colour "
+                    f"scale ±{vmax:.2f} in every class). RGB: z → red, r → green, g → blue.",
+                    f"reconstructions of {name} galaxies",
+                )
+            )
     return "".join(out)
 
 
@@ -957,6 +1180,7 @@ def _section_latent_map(
         classes = _load_classes(inp.labels).reindex(ids).to_numpy(dtype=object)
     else:
         classes = np.full(len(ids), None, dtype=object)
+
     def sample(n_max: int) -> tuple[np.ndarray, np.ndarray, str]:
         rng = np.random.default_rng(seed)
         keep = np.arange(len(x)) if len(x) <= n_max else np.sort(rng.choice(len(x), n_max, replace=False))
@@ -971,13 +1195,21 @@ def _section_latent_map(
         pca = PCA(n_components=2, random_state=seed)
         xy = pca.fit_transform(xs)
         ev = pca.explained_variance_ratio_
-        out.append(rep.fig_obj(
-            plot_latent_map(xy, cs, title="latent means: PCA", xlabel=f"PC 1 ({100 * ev[0]:.1f} % of variance)",
-                            ylabel=f"PC 2 ({100 * ev[1]:.1f} % of variance)", order=CLASS_ORDER),
-            f"The {x.shape[1]}-dimensional latent means μ{sub} projected on their first two principal components, "
-            "coloured by class (grey: no class).",
-            "PCA map of the latent space",
-        ))
+        out.append(
+            rep.fig_obj(
+                plot_latent_map(
+                    xy,
+                    cs,
+                    title="latent means: PCA",
+                    xlabel=f"PC 1 ({100 * ev[0]:.1f} % of variance)",
+                    ylabel=f"PC 2 ({100 * ev[1]:.1f} % of variance)",
+                    order=CLASS_ORDER,
+                ),
+                f"The {x.shape[1]}-dimensional latent means μ{sub} projected on their first two principal components, "
+                "coloured by class (grey: no class).",
+                "PCA map of the latent space",
+            )
+        )
     if embedding in ("tsne", "both"):
         from sklearn.manifold import TSNE
         from threadpoolctl import threadpool_limits
@@ -988,13 +1220,21 @@ def _section_latent_map(
         # against each other made a small t-SNE take 100x longer after training in the same process
         with threadpool_limits(limits=1):
             xy = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(xs)
-        out.append(rep.fig_obj(
-            plot_latent_map(xy, cs, title=f"latent means: t-SNE (perplexity {perplexity:.0f})", xlabel="t-SNE 1",
-                            ylabel="t-SNE 2", order=CLASS_ORDER),
-            f"t-SNE of the latent means μ{sub} (scikit-learn, perplexity {perplexity:.1f}, seed {seed}). "
-            "t-SNE keeps neighbourhoods, not distances: cluster sizes and gaps between clusters mean little.",
-            "t-SNE map of the latent space",
-        ))
+        out.append(
+            rep.fig_obj(
+                plot_latent_map(
+                    xy,
+                    cs,
+                    title=f"latent means: t-SNE (perplexity {perplexity:.0f})",
+                    xlabel="t-SNE 1",
+                    ylabel="t-SNE 2",
+                    order=CLASS_ORDER,
+                ),
+                f"t-SNE of the latent means μ{sub} (scikit-learn, perplexity {perplexity:.1f}, seed {seed}). "
+                "t-SNE keeps neighbourhoods, not distances: cluster sizes and gaps between clusters mean little.",
+                "t-SNE map of the latent space",
+            )
+        )
     model = meta.get("model") if isinstance(meta, dict) else None
     if model:
         out.append(f'<p class="note">Model: {_esc(model)}.</p>')
@@ -1006,21 +1246,28 @@ def _section_outliers(inp: ReportInputs, rep: _Report) -> str:
 
     d = inp.outliers_dir
     if not _exists(d) or not (d / "outliers.json").is_file():
-        return _not_run("Outliers need the output directory of `galvae outliers`.",
-                        d / "outliers.json" if d is not None and d.exists() else d)
+        return _not_run(
+            "Outliers need the output directory of `galvae outliers`.",
+            d / "outliers.json" if d is not None and d.exists() else d,
+        )
     s = _read_json(d / "outliers.json")
     frac = s.get("flagged_fraction")
     rows = [
-        ["threshold", f"{_fmt(s.get('sigma'), 1)} σ ({s.get('centre', 'mean')}, {s.get('scale', 'standard deviation')})",
-         "8 σ (mean, standard deviation)"],
+        [
+            "threshold",
+            f"{_fmt(s.get('sigma'), 1)} σ ({s.get('centre', 'mean')}, {s.get('scale', 'standard deviation')})",
+            "8 σ (mean, standard deviation)",
+        ],
         ["galaxies", _fmt(s.get("n_galaxies")), "≈ 314,000 (GZ DECaLS)"],
         ["flagged", _fmt(s.get("n_flagged")), "1,308"],
         ["flagged fraction", _pct(100 * frac, 3) if frac is not None else "–", _pct(100 * PAPER_OUTLIER_FRACTION, 3)],
     ]
     if "n_defects" in s:
-        rows += [["planted defects", _fmt(s.get("n_defects")), "–"],
-                 ["precision (flagged that are defects)", _fmt(s.get("precision")), "“most were defects”"],
-                 ["recall (defects flagged)", _fmt(s.get("recall")), "–"]]
+        rows += [
+            ["planted defects", _fmt(s.get("n_defects")), "–"],
+            ["precision (flagged that are defects)", _fmt(s.get("precision")), "“most were defects”"],
+            ["recall (defects flagged)", _fmt(s.get("recall")), "–"],
+        ]
     out = [_table(["", "this run", "paper"], rows, caption="Latent-space outliers")]
     pr = None
     if (d / "outliers_pr.csv").is_file():
@@ -1028,17 +1275,42 @@ def _section_outliers(inp: ReportInputs, rep: _Report) -> str:
     elif s.get("precision_recall_vs_k"):
         pr = pd.DataFrame(s["precision_recall_vs_k"])
     if pr is not None:
-        cols = [c for c in ("k", "n_flagged", "flagged_fraction", "true_positives", "n_defects", "precision", "recall") if c in pr.columns]
+        cols = [
+            c
+            for c in ("k", "n_flagged", "flagged_fraction", "true_positives", "n_defects", "precision", "recall")
+            if c in pr.columns
+        ]
         prow = []
         for _, r in pr.iterrows():
-            prow.append([(_pct(100 * r[c], 3) if c == "flagged_fraction" else
-                          _fmt(int(r[c])) if c in ("n_flagged", "true_positives", "n_defects") else
-                          _fmt(r[c], 1 if c == "k" else 3)) for c in cols])
+            prow.append(
+                [
+                    (
+                        _pct(100 * r[c], 3)
+                        if c == "flagged_fraction"
+                        else _fmt(int(r[c]))
+                        if c in ("n_flagged", "true_positives", "n_defects")
+                        else _fmt(r[c], 1 if c == "k" else 3)
+                    )
+                    for c in cols
+                ]
+            )
         out.append(_table(cols, prow, caption="Precision and recall against the planted defects, per threshold k"))
     if (d / "outliers_pr.png").is_file():
-        out.append(rep.fig_file(d / "outliers_pr.png", "Precision, recall and flagged fraction against the threshold k.", "outlier precision and recall"))
+        out.append(
+            rep.fig_file(
+                d / "outliers_pr.png",
+                "Precision, recall and flagged fraction against the threshold k.",
+                "outlier precision and recall",
+            )
+        )
     if (d / "outliers_gallery.png").is_file():
-        out.append(rep.fig_file(d / "outliers_gallery.png", "The most extreme flagged galaxies (id, largest |z|, latent index), as the paper's Fig. A1. RGB: z → red, r → green, g → blue.", "outlier gallery"))
+        out.append(
+            rep.fig_file(
+                d / "outliers_gallery.png",
+                "The most extreme flagged galaxies (id, largest |z|, latent index), as the paper's Fig. A1. RGB: z → red, r → green, g → blue.",
+                "outlier gallery",
+            )
+        )
     else:
         out.append('<p class="note">No gallery (nothing flagged, or `galvae outliers` ran without --store).</p>')
     return "".join(out)
@@ -1063,13 +1335,15 @@ def _section_mocks(inp: ReportInputs, rep: _Report, max_mocks: int) -> str:
             imgs = st.read(slice(0, n))
             ids = st.ids[:n].tolist()
             seed = st.attrs.get("seed")
-        out.append(rep.fig_obj(
-            plot_gallery(imgs, ids, ncols=8),
-            f"{n} of {len(st)} mock galaxies from the {survey} decoder"
-            + (f" (z ~ N(0, I), seed {seed})" if seed is not None else "")
-            + ". RGB: z → red, r → green, g → blue.",
-            f"mock galaxies, {survey}",
-        ))
+        out.append(
+            rep.fig_obj(
+                plot_gallery(imgs, ids, ncols=8),
+                f"{n} of {len(st)} mock galaxies from the {survey} decoder"
+                + (f" (z ~ N(0, I), seed {seed})" if seed is not None else "")
+                + ". RGB: z → red, r → green, g → blue.",
+                f"mock galaxies, {survey}",
+            )
+        )
     return "".join(out)
 
 
@@ -1206,8 +1480,16 @@ def write_report(
         ("table3", "Morphology from the latents (Table 3)", lambda: _section_table3(inputs, rep)),
         ("domains", "Domain adaptation DECaLS → BASS+MzLS (Table 4, Fig. 5)", lambda: _section_domains(inputs, rep)),
         ("sweep", "SSIM against the latent dimension (Figs. 3, 4)", lambda: _section_sweep(inputs, rep)),
-        ("reconstructions", "Reconstructions per class", lambda: _section_recon(inputs, rep, per_class, int(seed), max_ssim)),
-        ("latent-map", "The latent space in two dimensions", lambda: _section_latent_map(inputs, rep, embedding, int(seed), max_points, max_tsne)),
+        (
+            "reconstructions",
+            "Reconstructions per class",
+            lambda: _section_recon(inputs, rep, per_class, int(seed), max_ssim),
+        ),
+        (
+            "latent-map",
+            "The latent space in two dimensions",
+            lambda: _section_latent_map(inputs, rep, embedding, int(seed), max_points, max_tsne),
+        ),
         ("outliers", "Outliers in latent space (Appendix A)", lambda: _section_outliers(inputs, rep)),
         ("mocks", "Mock galaxies from the decoders", lambda: _section_mocks(inputs, rep, max_mocks)),
     ]
@@ -1228,7 +1510,7 @@ def write_report(
         bodies.append(f'<section id="{anchor}"><h2>{i}. {_esc(title)}</h2>{body}</section>')
     date = inputs.date or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     page = (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_esc(inputs.title)}</title><style>{_CSS}</style><script>{_SCRIPT}</script></head>"

@@ -21,9 +21,7 @@ def as_rng(rng: Any) -> np.random.Generator:
     raise GalvaeValueError("rng must be a numpy Generator or a non-negative integer seed", type(rng).__name__)
 
 
-def set_float(
-    obj: Any, name: str, low: float, high: float, *, open_low: bool = False, open_high: bool = False
-) -> None:
+def set_float(obj: Any, name: str, low: float, high: float, *, open_low: bool = False, open_high: bool = False) -> None:
     """Check that field ``name`` of frozen dataclass ``obj`` is a number in the bounds; store it as float."""
     value = getattr(obj, name)
     ok = not isinstance(value, bool) and isinstance(value, int | float | np.integer | np.floating)

@@ -48,16 +48,16 @@ from .._io import atomic_path
 from .._version import __version__
 from ..config import BANDS, StretchConfig, config_from_dict, config_to_dict
 from ..data.labels import write_table
-from ..data.presentation import GZ_DECALS_PIXELS, GZ_DECALS_STRETCH, check_profile, profile_stretch
 from ..data.preprocess import crop_and_resize, stretch
+from ..data.presentation import GZ_DECALS_PIXELS, GZ_DECALS_STRETCH, check_profile, profile_stretch
 from ..data.store import ImageStoreWriter
 from ..errors import GalvaeFileError, GalvaeValueError
 from .defects import DefectConfig, assign_defects, plant_defect, sample_star
 from .morphology import MorphologyConfig, sample_truth
 from .present import presentation_field
-from .visibility import VISIBILITY_FEATURES, feature_visibility, visibility_column
 from .render import REFERENCE_PIXEL_SCALE, render_galaxy
 from .surveys import SurveyConfig, resolve_survey, survey_to_dict
+from .visibility import VISIBILITY_FEATURES, feature_visibility, visibility_column
 from .votes import vote_fractions
 
 __all__ = [
@@ -227,18 +227,31 @@ def _render_chunk(task: tuple[int, int, int]) -> tuple[np.ndarray, ...]:
         srng = _rng(seed, i, _STREAM_SURVEY, s)
         r = render_galaxy(row, survey, fov_arcsec=fov, galaxy_rng=_rng(seed, i, _STREAM_GALAXY), survey_rng=srng)
         if s == 0 and st["visibility"]:
-            gz_field = fov if st["profile"] == "gz-decals" else presentation_field(
-                row, survey, "gz-decals", st["fov"]).field_arcsec
+            gz_field = (
+                fov
+                if st["profile"] == "gz-decals"
+                else presentation_field(row, survey, "gz-decals", st["fov"]).field_arcsec
+            )
             # the same seed sequence as _rng(seed, i, _STREAM_GALAXY): the knots and tails measured are those drawn
-            v = feature_visibility(row, survey, field_arcsec=gz_field, size=GZ_DECALS_PIXELS,
-                                   stretch=GZ_DECALS_STRETCH, galaxy_rng_seed=[seed, i, _STREAM_GALAXY, 0],
-                                   psf_fwhm=r.psf_fwhm)
+            v = feature_visibility(
+                row,
+                survey,
+                field_arcsec=gz_field,
+                size=GZ_DECALS_PIXELS,
+                stretch=GZ_DECALS_STRETCH,
+                galaxy_rng_seed=[seed, i, _STREAM_GALAXY, 0],
+                psf_fwhm=r.psf_fwhm,
+            )
             vis[k] = [v[f] for f in VISIBILITY_FEATURES]
         image = r.image
         mask = None
         kind = defects[i]
         if kind != "none":
-            star = sample_star(_rng(seed, i, _STREAM_STAR), field_arcsec=fov, config=dcfg) if kind == "bright_star" else None
+            star = (
+                sample_star(_rng(seed, i, _STREAM_STAR), field_arcsec=fov, config=dcfg)
+                if kind == "bright_star"
+                else None
+            )
             to_ref = (REFERENCE_PIXEL_SCALE / r.pixel_scale) ** 2
             image, mask = plant_defect(
                 image,
@@ -458,7 +471,9 @@ def simulate(
     visibility = np.full((n, len(VISIBILITY_FEATURES)), np.nan)
     total = sum(counts)
     bar = tqdm(total=total, desc="simulate", unit="gal", disable=not progress)
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(state,)) if workers > 1 else None
+    pool = (
+        ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(state,)) if workers > 1 else None
+    )
     if pool is None:
         _init_worker(state)
     try:
@@ -474,8 +489,12 @@ def simulate(
                 # gz-decals fields vary with the galaxy: the catalogue's field_arcsec / size gives each scale
                 pixel_scale_arcsec=config.fov_arcsec / config.size if config.profile == "fixed" else math.nan,
                 with_mask=True,
-                attrs={"simulation_seed": seed, "fov_arcsec": config.fov_arcsec, "profile": config.profile,
-                       "survey_config": survey_to_dict(survey)},
+                attrs={
+                    "simulation_seed": seed,
+                    "fov_arcsec": config.fov_arcsec,
+                    "profile": config.profile,
+                    "survey_config": survey_to_dict(survey),
+                },
                 overwrite=overwrite,
             ) as writer:
                 bar.set_description(f"simulate {survey.name}")
@@ -506,13 +525,18 @@ def simulate(
     # NSA / Galaxy Zoo DECaLS names for the Petrosian radii (arcsec), and each galaxy's presented field
     cat["field_arcsec"] = presentation[:, 0]
     if config.profile != "fixed":
-        cat["petro_theta"], cat["petro_th50"], cat["petro_th90"] = presentation[:, 1], presentation[:, 2], presentation[:, 3]
+        cat["petro_theta"], cat["petro_th50"], cat["petro_th90"] = (
+            presentation[:, 1],
+            presentation[:, 2],
+            presentation[:, 3],
+        )
     vcols = [visibility_column(f) for f in VISIBILITY_FEATURES]
     if config.votes_follow_visibility:
         for j, c in enumerate(vcols):
             cat[c] = visibility[:, j]
-    votes = vote_fractions(cat, np.random.default_rng([seed, 105]),
-                           visibility=cat[vcols] if config.votes_follow_visibility else None)
+    votes = vote_fractions(
+        cat, np.random.default_rng([seed, 105]), visibility=cat[vcols] if config.votes_follow_visibility else None
+    )
     cat = pd.concat([cat, votes], axis=1)
     write_table(cat, catalog_path, overwrite=overwrite)
     # simulation.json holds only what determines the output (no timings, no worker count),
@@ -526,7 +550,9 @@ def simulate(
         tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     seconds = time.perf_counter() - t0
     dcounts = {
-        survey.name: {str(k): int(v) for k, v in zip(*np.unique(defects[s].astype(str), return_counts=True), strict=True)}
+        survey.name: {
+            str(k): int(v) for k, v in zip(*np.unique(defects[s].astype(str), return_counts=True), strict=True)
+        }
         for s, survey in enumerate(resolved)
     }
     log.info("simulated %d galaxies (%d in the overlap) in %.1f s", n, n_ov, seconds)

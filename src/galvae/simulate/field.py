@@ -46,7 +46,15 @@ from numpy.typing import NDArray
 
 from ..errors import GalvaeValueError
 
-__all__ = ["FieldConfig", "Neighbours", "Source", "add_sources", "draw_neighbours", "neighbour_profiles", "neighbour_rng"]
+__all__ = [
+    "FieldConfig",
+    "Neighbours",
+    "Source",
+    "add_sources",
+    "draw_neighbours",
+    "neighbour_profiles",
+    "neighbour_rng",
+]
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +188,8 @@ def draw_neighbours(fov_arcsec: float, rng: np.random.Generator, config: FieldCo
     rz_s = 0.1 + 0.55 * gr_s + rng.normal(0, 0.05, n_star)
     hlr = np.clip(0.9 * 10 ** (-0.15 * (mag_g - 20)) * np.exp(rng.normal(0, 0.35, n_gal)), 0.15, 4.0)
     return Neighbours(
-        x=x, y=y,
+        x=x,
+        y=y,
         mag_r=np.concatenate([mag_g, mag_s]),
         gr=np.concatenate([gr_g, gr_s]),
         rz=np.concatenate([rz_g, rz_s]),
@@ -239,8 +248,8 @@ def add_sources(image: galsim.Image, sources: list[Source], band: int, psf: gals
         extent = 3.0 * psf_fwhm + 5.0 * hlr + (6.0 * psf_fwhm if f > 400.0 else 0.0)
         side = max(15, 2 * int(math.ceil(extent / scale)) + 1)
         pos = galsim.PositionD(centre.x + x / scale, centre.y + y / scale)
-        stamp = galsim.Convolve(prof, psf, gsparams=_GSP).withFlux(f).drawImage(
-            nx=side, ny=side, scale=scale, center=pos
+        stamp = (
+            galsim.Convolve(prof, psf, gsparams=_GSP).withFlux(f).drawImage(nx=side, ny=side, scale=scale, center=pos)
         )
         overlap = stamp.bounds & image.bounds
         if overlap.isDefined():

@@ -102,6 +102,7 @@ BULGE_SIZE_LIMITS: dict[str, tuple[float, float]] = {
     "dominant": (0.55, 0.85),
 }
 
+
 @dataclass(frozen=True)
 class MorphologyConfig:
     """Priors of :func:`sample_truth` (see the module docs for their sources)."""
@@ -129,17 +130,21 @@ class MorphologyConfig:
         for name in ("how_rounded", "edge_on_bulge", "bar", "arm_count", "winding", "bulge_size", "merging"):
             p = np.asarray(getattr(self, name), dtype=float)
             if (p < 0).any() or not math.isclose(p.sum(), 1.0, abs_tol=1e-6):
-                raise GalvaeValueError(f"MorphologyConfig.{name} must be probabilities summing to 1", getattr(self, name))
+                raise GalvaeValueError(
+                    f"MorphologyConfig.{name} must be probabilities summing to 1", getattr(self, name)
+                )
         for name in ("p_smooth", "p_arms"):
             if not 0 <= getattr(self, name) <= 1:
                 raise GalvaeValueError(f"MorphologyConfig.{name} must be in [0, 1]", getattr(self, name))
         if not (math.isfinite(self.min_petro_th50_arcsec) and 0 <= self.min_petro_th50_arcsec < self.hlr_max):
-            raise GalvaeValueError("MorphologyConfig.min_petro_th50_arcsec must be in [0, hlr_max)",
-                                   self.min_petro_th50_arcsec)
+            raise GalvaeValueError(
+                "MorphologyConfig.min_petro_th50_arcsec must be in [0, hlr_max)", self.min_petro_th50_arcsec
+            )
         a_lo, a_hi = self.arm_strength
         if not 0 < a_lo <= a_hi < 1:
-            raise GalvaeValueError("MorphologyConfig.arm_strength must be (low, high) with 0 < low <= high < 1",
-                                   self.arm_strength)
+            raise GalvaeValueError(
+                "MorphologyConfig.arm_strength must be (low, high) with 0 < low <= high < 1", self.arm_strength
+            )
         lo, hi = self.mag_range
         if not lo < hi:
             raise GalvaeValueError("MorphologyConfig.mag_range must be (bright, faint)", self.mag_range)
@@ -216,8 +221,9 @@ def approximate_petro_th50(truth: pd.DataFrame) -> np.ndarray:
     :func:`galvae.simulate.present.measure_petrosian` on the default sample.
     """
     bt = truth["truth_bulge_to_total"].to_numpy(dtype=np.float64)
-    r = (1 - bt) * truth["truth_hlr_arcsec"].to_numpy(dtype=np.float64) + bt * truth[
-        "truth_bulge_hlr_arcsec"].to_numpy(dtype=np.float64)
+    r = (1 - bt) * truth["truth_hlr_arcsec"].to_numpy(dtype=np.float64) + bt * truth["truth_bulge_hlr_arcsec"].to_numpy(
+        dtype=np.float64
+    )
     return np.sqrt(r**2 + _PSF_P50_TERM)
 
 
@@ -227,7 +233,6 @@ def _sample_all(n: int, rng: np.random.Generator, balance: bool, cfg: Morphology
     sof = _choice(rng, ("smooth", "featured-or-disk"), (cfg.p_smooth, 1 - cfg.p_smooth), n, balance)
     smooth = sof == "smooth"
     feat = ~smooth
-
 
     # smooth galaxies: projected axis ratio by how-rounded class
     rounded = np.where(smooth, _choice(rng, ("round", "in-between", "cigar-shaped"), cfg.how_rounded, n, balance), None)
@@ -251,7 +256,9 @@ def _sample_all(n: int, rng: np.random.Generator, balance: bool, cfg: Morphology
     bar = np.where(face, _choice(rng, ("strong", "weak", "no"), cfg.bar, n, balance), None)
     arms_yes = rng.random(n) < (0.5 if balance else cfg.p_arms)
     has_arms = np.where(face, np.where(arms_yes, "yes", "no"), None)
-    arm_count = np.where(has_arms == "yes", _choice(rng, ("1", "2", "3", "4", "more-than-4"), cfg.arm_count, n, balance), None)
+    arm_count = np.where(
+        has_arms == "yes", _choice(rng, ("1", "2", "3", "4", "more-than-4"), cfg.arm_count, n, balance), None
+    )
     winding = np.where(has_arms == "yes", _choice(rng, ("tight", "medium", "loose"), cfg.winding, n, balance), None)
     bsize_all = _choice(rng, ("dominant", "large", "moderate", "small", "none"), cfg.bulge_size, n, balance)
     bulge_size = np.where(face, bsize_all, None)
@@ -286,14 +293,17 @@ def _sample_all(n: int, rng: np.random.Generator, balance: bool, cfg: Morphology
         mag[todo[ok]], hlr[todo[ok]] = m_try[ok], h_try[ok]
         todo = todo[~ok]
     if todo.size:
-        raise GalvaeValueError("MorphologyConfig: too few galaxies pass min_petro_th50_arcsec; lower it",
-                               cfg.min_petro_th50_arcsec)
+        raise GalvaeValueError(
+            "MorphologyConfig: too few galaxies pass min_petro_th50_arcsec; lower it", cfg.min_petro_th50_arcsec
+        )
     z = np.clip(0.1 * 10 ** (0.2 * (mag - 17.0)) * np.exp(rng.normal(0, 0.3, n)), 0.01, 0.3)
     bulge_hlr = hlr * bulge_factor
     bulge_q = np.where(smooth, q_smooth, rng.uniform(0.7, 1.0, n))
     bulge_q = np.where(eob == "boxy", rng.uniform(0.55, 0.75, n), bulge_q)
 
-    bar_strength = np.select([bar == "strong", bar == "weak"], [rng.uniform(0.55, 1.0, n), rng.uniform(0.15, 0.4, n)], 0.0)
+    bar_strength = np.select(
+        [bar == "strong", bar == "weak"], [rng.uniform(0.55, 1.0, n), rng.uniform(0.15, 0.4, n)], 0.0
+    )
     bar_len = np.where(bar_strength > 0, hlr * rng.uniform(0.6, 1.2, n), 0.0)
     bar_angle = rng.uniform(0, 180, n)
 

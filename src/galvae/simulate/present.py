@@ -69,9 +69,7 @@ def measure_petrosian(row: Mapping[str, Any], survey: SurveyConfig) -> tuple[flo
     return petrosian_radii(image.array, scale)
 
 
-def presentation_field(
-    row: Mapping[str, Any], survey: SurveyConfig, profile: str, fov_arcsec: float
-) -> Presentation:
+def presentation_field(row: Mapping[str, Any], survey: SurveyConfig, profile: str, fov_arcsec: float) -> Presentation:
     """The field ``row`` is presented on under ``profile``.
 
     Parameters

@@ -149,7 +149,9 @@ def _arms_layer(row: Mapping[str, Any], fov: float, rng: np.random.Generator) ->
     tan_p = math.tan(math.radians(row["truth_arm_pitch_deg"]))
     phi0 = rng.uniform(0, 2 * math.pi)
     wave = 0.5 * (1 + np.cos(m * (phi - np.log(r / rd) / tan_p) + phi0))
-    hole = max(0.7 * rd, float(row.get("truth_bar_length_arcsec", 0.0) or 0.0) if row.get("truth_bar_strength", 0) else 0.0)
+    hole = max(
+        0.7 * rd, float(row.get("truth_bar_length_arcsec", 0.0) or 0.0) if row.get("truth_bar_strength", 0) else 0.0
+    )
     envelope = np.exp(-r / rd) * (1 - np.exp(-((r / hole) ** 2)))
     arms = envelope * wave**4
     total = arms.sum()
@@ -245,7 +247,9 @@ def galaxy_profiles(
     out: list[tuple[galsim.GSObject, NDArray]] = []
     smooth = row["truth_smooth_or_featured"] == "smooth"
     if smooth:
-        prof = galsim.Sersic(n=n_s, half_light_radius=row["truth_hlr_arcsec"], trunc=_TRUNC * row["truth_hlr_arcsec"], gsparams=_GSP)
+        prof = galsim.Sersic(
+            n=n_s, half_light_radius=row["truth_hlr_arcsec"], trunc=_TRUNC * row["truth_hlr_arcsec"], gsparams=_GSP
+        )
         out.append((prof.shear(q=row["truth_axis_ratio"], beta=pa), f_r * bulge_col))
         main_col = bulge_col
     else:
@@ -259,7 +263,9 @@ def galaxy_profiles(
                     galsim.Gaussian(sigma=w / 3.0, gsparams=_GSP),
                 ).rotate(pa)
             else:
-                bulge = galsim.Sersic(n=n_s, half_light_radius=bhlr, trunc=_TRUNC * bhlr, gsparams=_GSP).shear(q=row["truth_bulge_q"], beta=pa)
+                bulge = galsim.Sersic(n=n_s, half_light_radius=bhlr, trunc=_TRUNC * bhlr, gsparams=_GSP).shear(
+                    q=row["truth_bulge_q"], beta=pa
+                )
             out.append((bulge, f_r * bt * bulge_col))
         incl = min(float(row["truth_inclination_deg"]), 89.5)
         arm_frac = float(row["truth_arm_strength"])
@@ -292,7 +298,9 @@ def galaxy_profiles(
         hlr_c = row["truth_hlr_arcsec"] * 10 ** (-0.2 * (row["truth_companion_mag_r"] - row["truth_mag_r"]))
         ang = math.radians(row["truth_companion_angle_deg"])
         sep = row["truth_companion_sep_arcsec"]
-        comp = galsim.Sersic(n=float(rng.choice([1.0, 2.0, 4.0])), half_light_radius=hlr_c, trunc=_TRUNC * hlr_c, gsparams=_GSP)
+        comp = galsim.Sersic(
+            n=float(rng.choice([1.0, 2.0, 4.0])), half_light_radius=hlr_c, trunc=_TRUNC * hlr_c, gsparams=_GSP
+        )
         comp = comp.shear(q=float(rng.uniform(0.5, 1.0)), beta=rng.uniform(0, 180) * galsim.degrees)
         out.append((comp.shift(sep * math.cos(ang), sep * math.sin(ang)), f_c * bulge_col))
     if row["truth_tidal_strength"] > 0:
@@ -362,7 +370,9 @@ def _to_served(image: galsim.Image, band: BandConfig, fov: float) -> NDArray:
     n = served_size(fov, band)
     if band.native_pixel_scale_arcsec == band.pixel_scale_arcsec and image.array.shape == (n, n):
         return image.array.astype(np.float64)
-    interp = galsim.InterpolatedImage(image, x_interpolant="lanczos3", gsparams=_GSP, calculate_stepk=False, calculate_maxk=False)
+    interp = galsim.InterpolatedImage(
+        image, x_interpolant="lanczos3", gsparams=_GSP, calculate_stepk=False, calculate_maxk=False
+    )
     out = galsim.ImageF(n, n, scale=band.pixel_scale_arcsec)
     interp.drawImage(image=out, method="no_pixel")
     return out.array.astype(np.float64)
@@ -420,8 +430,16 @@ def render_galaxy(
     out = []
     sky = np.empty(3)
     for i, band in enumerate(bands):
-        native = _draw_native(profiles, i, band, make_psf(band, fwhm[i]), fov_arcsec, survey_rng if noise else None,
-                              sources, float(fwhm[i]))
+        native = _draw_native(
+            profiles,
+            i,
+            band,
+            make_psf(band, fwhm[i]),
+            fov_arcsec,
+            survey_rng if noise else None,
+            sources,
+            float(fwhm[i]),
+        )
         out.append(_to_served(native, band, fov_arcsec) * to_ref)
         # resampling turns flux per native pixel into flux per served pixel (× ratio) and
         # Lanczos-3 interpolation of white noise keeps a fraction _NOISE_KEPT of its sigma

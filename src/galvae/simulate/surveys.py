@@ -262,4 +262,3 @@ def survey_to_dict(survey: SurveyConfig) -> dict[str, Any]:
     for band, b in zip(d["bands"], survey.bands, strict=True):
         band["sky_sigma_nmgy_derived"] = b.sky_sigma
     return d
-

@@ -91,7 +91,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..config import BANDS, StretchConfig
-from ..data.preprocess import crop_and_resize, stretch as apply_stretch
+from ..data.preprocess import crop_and_resize
+from ..data.preprocess import stretch as apply_stretch
 from ..errors import GalvaeValueError
 from . import render as _render
 from .render import REFERENCE_PIXEL_SCALE, galaxy_profiles, make_psf, served_size
@@ -175,7 +176,7 @@ def _resize_noise_factor(n: int, size: int) -> float:
     noise = np.random.default_rng(12345).standard_normal((3, n, n)).astype(np.float32)
     out = crop_and_resize(noise, None, size)[0]
     m = max(1, size // 8)  # the edges are resampled with mode="edge"
-    inner = out[:, m:size - m, m:size - m] if size > 2 * m + 2 else out
+    inner = out[:, m : size - m, m : size - m] if size > 2 * m + 2 else out
     return float(inner.std())
 
 
@@ -265,8 +266,15 @@ def presented_noise(
 class _Drawer:
     """Draws unit-flux components once per band and sums them into presented images."""
 
-    def __init__(self, survey: SurveyConfig, field: float, size: int, norm: StretchConfig, bands: Sequence[int],
-                 psf_fwhm: NDArray | None) -> None:
+    def __init__(
+        self,
+        survey: SurveyConfig,
+        field: float,
+        size: int,
+        norm: StretchConfig,
+        bands: Sequence[int],
+        psf_fwhm: NDArray | None,
+    ) -> None:
         self.field = field
         self.size = size
         self.norm = norm
@@ -276,9 +284,7 @@ class _Drawer:
         self.scale = scale
         self.n = served_size(field, survey.bands[0])
         self.to_ref = (REFERENCE_PIXEL_SCALE / scale) ** 2
-        self.psf = {
-            b: make_psf(survey.bands[b], None if psf_fwhm is None else float(psf_fwhm[b])) for b in self.bands
-        }
+        self.psf = {b: make_psf(survey.bands[b], None if psf_fwhm is None else float(psf_fwhm[b])) for b in self.bands}
         self.cache: dict[tuple[int, Any], NDArray] = {}
 
     def _component(self, b: int, prof: galsim.GSObject) -> NDArray:
@@ -442,12 +448,15 @@ def feature_visibility(
         if psf_fwhm.shape != (3,) or not (np.isfinite(psf_fwhm).all() and (psf_fwhm > 0).all()):
             raise GalvaeValueError("psf_fwhm must be 3 positive numbers (g, r, z)", psf_fwhm.tolist())
     try:
-        seed = galaxy_rng_seed if isinstance(galaxy_rng_seed, np.random.SeedSequence) else np.random.SeedSequence(
+        seed = (
             galaxy_rng_seed
+            if isinstance(galaxy_rng_seed, np.random.SeedSequence)
+            else np.random.SeedSequence(galaxy_rng_seed)
         )
     except (TypeError, ValueError):
-        raise GalvaeValueError("galaxy_rng_seed must be an int, a sequence of ints or a SeedSequence",
-                               galaxy_rng_seed) from None
+        raise GalvaeValueError(
+            "galaxy_rng_seed must be an int, a sequence of ints or a SeedSequence", galaxy_rng_seed
+        ) from None
 
     field = float(field_arcsec)
     size = int(size)

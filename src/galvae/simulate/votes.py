@@ -317,15 +317,17 @@ class QuestionModel:
         if self.visibility is not None and self.visibility not in VISIBILITY_FEATURES:
             raise GalvaeValueError(
                 f"QuestionModel({self.question}).visibility must be None or a visibility feature",
-                self.visibility, VISIBILITY_FEATURES,
+                self.visibility,
+                VISIBILITY_FEATURES,
             )
         half = self.visibility_half
         if isinstance(half, bool) or not isinstance(half, int | float) or not (math.isfinite(half) and half > 0):
             raise GalvaeValueError(f"QuestionModel({self.question}).visibility_half must be a positive number", half)
         object.__setattr__(self, "visibility_half", float(half))
         if self.absent is not None and self.absent not in answers:
-            raise GalvaeValueError(f"QuestionModel({self.question}).absent must be None or one of its answers",
-                                   self.absent, answers)
+            raise GalvaeValueError(
+                f"QuestionModel({self.question}).absent must be None or one of its answers", self.absent, answers
+            )
 
     @property
     def answers(self) -> tuple[str, ...]:
@@ -346,52 +348,117 @@ _HALF_MERGER = 10.0
 #: The default volunteer model, one entry per GZD-5 question (see the module documentation).
 DEFAULT_QUESTION_MODELS: tuple[QuestionModel, ...] = (
     QuestionModel(
-        "smooth-or-featured", clarity=(0.92, 0.95, 0.0), unsure=(0.85, 0.15, 0.0),
-        order=("smooth", "featured-or-disk"), mag_half=19.0, mag_width=0.5, size_scale=0.7,
+        "smooth-or-featured",
+        clarity=(0.92, 0.95, 0.0),
+        unsure=(0.85, 0.15, 0.0),
+        order=("smooth", "featured-or-disk"),
+        mag_half=19.0,
+        mag_width=0.5,
+        size_scale=0.7,
     ),
     QuestionModel(
-        "disk-edge-on", clarity=(0.95, 0.96), unsure=(0.15, 0.85),
-        order=("yes", "no"), mag_half=19.5, mag_width=0.5, size_scale=0.6,
-        visibility="edge_on", visibility_half=_HALF_EDGE_ON,
+        "disk-edge-on",
+        clarity=(0.95, 0.96),
+        unsure=(0.15, 0.85),
+        order=("yes", "no"),
+        mag_half=19.5,
+        mag_width=0.5,
+        size_scale=0.6,
+        visibility="edge_on",
+        visibility_half=_HALF_EDGE_ON,
     ),
     QuestionModel(
-        "has-spiral-arms", clarity=(0.97, 0.7), unsure=(0.85, 0.15),
-        order=("yes", "no"), mag_half=19.0, mag_width=0.5, size_scale=0.8, inclination=True,
-        visibility="arms", visibility_half=_HALF_ARMS, absent="no",
+        "has-spiral-arms",
+        clarity=(0.97, 0.7),
+        unsure=(0.85, 0.15),
+        order=("yes", "no"),
+        mag_half=19.0,
+        mag_width=0.5,
+        size_scale=0.8,
+        inclination=True,
+        visibility="arms",
+        visibility_half=_HALF_ARMS,
+        absent="no",
     ),
     QuestionModel(
-        "bar", clarity=(0.93, 0.5, 0.92), unsure=(0.05, 0.25, 0.70),
-        order=("strong", "weak", "no"), mag_half=18.8, mag_width=0.5, size_scale=1.1, inclination=True,
-        visibility="bar", visibility_half=_HALF_BAR, absent="no",
+        "bar",
+        clarity=(0.93, 0.5, 0.92),
+        unsure=(0.05, 0.25, 0.70),
+        order=("strong", "weak", "no"),
+        mag_half=18.8,
+        mag_width=0.5,
+        size_scale=1.1,
+        inclination=True,
+        visibility="bar",
+        visibility_half=_HALF_BAR,
+        absent="no",
     ),
     QuestionModel(
-        "bulge-size", clarity=(0.5, 0.5, 0.8, 0.8, 0.7), unsure=(0.04, 0.11, 0.5, 0.3, 0.05),
-        order=("dominant", "large", "moderate", "small", "none"), mag_half=19.0, mag_width=0.5,
-        size_scale=0.9, inclination=True, visibility="bulge", visibility_half=_HALF_BULGE,
+        "bulge-size",
+        clarity=(0.5, 0.5, 0.8, 0.8, 0.7),
+        unsure=(0.04, 0.11, 0.5, 0.3, 0.05),
+        order=("dominant", "large", "moderate", "small", "none"),
+        mag_half=19.0,
+        mag_width=0.5,
+        size_scale=0.9,
+        inclination=True,
+        visibility="bulge",
+        visibility_half=_HALF_BULGE,
     ),
     QuestionModel(
-        "how-rounded", clarity=(0.93, 0.92, 0.92), unsure=(0.4, 0.55, 0.05),
-        order=("round", "in-between", "cigar-shaped"), mag_half=20.0, mag_width=0.5, size_scale=0.5,
+        "how-rounded",
+        clarity=(0.93, 0.92, 0.92),
+        unsure=(0.4, 0.55, 0.05),
+        order=("round", "in-between", "cigar-shaped"),
+        mag_half=20.0,
+        mag_width=0.5,
+        size_scale=0.5,
     ),
     QuestionModel(
-        "edge-on-bulge", clarity=(0.5, 0.8, 0.93), unsure=(0.05, 0.35, 0.60),
-        order=("none", "boxy", "rounded"), mag_half=19.0, mag_width=0.5, size_scale=0.8,
+        "edge-on-bulge",
+        clarity=(0.5, 0.8, 0.93),
+        unsure=(0.05, 0.35, 0.60),
+        order=("none", "boxy", "rounded"),
+        mag_half=19.0,
+        mag_width=0.5,
+        size_scale=0.8,
     ),
     QuestionModel(
-        "spiral-winding", clarity=(0.8, 0.5, 0.8), unsure=(0.35, 0.35, 0.3),
-        order=("tight", "medium", "loose"), mag_half=18.8, mag_width=0.5, size_scale=1.2, inclination=True,
-        visibility="arms", visibility_half=_HALF_WINDING,
+        "spiral-winding",
+        clarity=(0.8, 0.5, 0.8),
+        unsure=(0.35, 0.35, 0.3),
+        order=("tight", "medium", "loose"),
+        mag_half=18.8,
+        mag_width=0.5,
+        size_scale=1.2,
+        inclination=True,
+        visibility="arms",
+        visibility_half=_HALF_WINDING,
     ),
     QuestionModel(
-        "spiral-arm-count", clarity=(0.45, 0.97, 0.5, 0.3, 0.5, 0.0),
+        "spiral-arm-count",
+        clarity=(0.45, 0.97, 0.5, 0.3, 0.5, 0.0),
         unsure=(0.06, 0.5, 0.08, 0.02, 0.04, 0.30),
-        order=("1", "2", "3", "4", "more-than-4"), mag_half=19.0, mag_width=0.5, size_scale=0.9, inclination=True,
-        visibility="arms", visibility_half=_HALF_ARM_COUNT, absent="cant-tell",
+        order=("1", "2", "3", "4", "more-than-4"),
+        mag_half=19.0,
+        mag_width=0.5,
+        size_scale=0.9,
+        inclination=True,
+        visibility="arms",
+        visibility_half=_HALF_ARM_COUNT,
+        absent="cant-tell",
     ),
     QuestionModel(
-        "merging", clarity=(0.96, 0.5, 0.65, 0.88), unsure=(0.85, 0.10, 0.03, 0.02),
-        order=("none", "minor-disturbance", "major-disturbance", "merger"), mag_half=19.5, mag_width=0.5,
-        size_scale=0.6, visibility="merger", visibility_half=_HALF_MERGER, absent="none",
+        "merging",
+        clarity=(0.96, 0.5, 0.65, 0.88),
+        unsure=(0.85, 0.10, 0.03, 0.02),
+        order=("none", "minor-disturbance", "major-disturbance", "merger"),
+        mag_half=19.5,
+        mag_width=0.5,
+        size_scale=0.6,
+        visibility="merger",
+        visibility_half=_HALF_MERGER,
+        absent="none",
     ),
 )
 
@@ -681,7 +748,9 @@ class _Truth:
             fb = np.where(self.arm_strength > 0.1, a("yes"), a("no"))
         elif question == "bulge-size":
             fb = _digitize(
-                self.bt, (0.05, 0.2, 0.4, 0.6), (a("none"), a("small"), a("moderate"), a("large"), a("dominant")),
+                self.bt,
+                (0.05, 0.2, 0.4, 0.6),
+                (a("none"), a("small"), a("moderate"), a("large"), a("dominant")),
                 a("dominant"),
             )
         elif question == "spiral-winding":
@@ -725,8 +794,11 @@ def recognition_probability(visibility: np.ndarray, half: float, width: float) -
     """
     v = np.asarray(visibility, dtype=np.float64)
     with np.errstate(divide="ignore"):
-        return np.where(v > 0, _sigmoid((np.log(np.where(v > 0, v, 1.0)) - math.log(half)) / width),
-                        np.where(np.isnan(v), np.nan, 0.0))
+        return np.where(
+            v > 0,
+            _sigmoid((np.log(np.where(v > 0, v, 1.0)) - math.log(half)) / width),
+            np.where(np.isnan(v), np.nan, 0.0),
+        )
 
 
 def _check_visibility(visibility: Any, truth: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -749,8 +821,10 @@ def _check_visibility(visibility: Any, truth: pd.DataFrame) -> dict[str, np.ndar
             raise GalvaeValueError("unknown visibility feature(s)", unknown, VISIBILITY_FEATURES)
         raw = {f: visibility.get(f, np.full(n, np.nan)) for f in VISIBILITY_FEATURES}
     else:
-        raise GalvaeValueError("visibility must be None, a DataFrame of visibility_* columns or a dict of arrays",
-                               type(visibility).__name__)
+        raise GalvaeValueError(
+            "visibility must be None, a DataFrame of visibility_* columns or a dict of arrays",
+            type(visibility).__name__,
+        )
     for f, values in raw.items():
         try:
             arr = np.asarray(values, dtype=np.float64).reshape(-1)
@@ -759,8 +833,10 @@ def _check_visibility(visibility: Any, truth: pd.DataFrame) -> dict[str, np.ndar
         if arr.shape != (n,):
             raise GalvaeValueError(f"visibility of {f!r} must have one value per galaxy", (arr.size, n))
         if (arr[~np.isnan(arr)] < 0).any() or np.isinf(arr).any():
-            raise GalvaeValueError(f"visibility of {f!r} must be finite and non-negative (NaN: not measured)",
-                                   float(arr[np.isinf(arr) | (arr < 0)][0]))
+            raise GalvaeValueError(
+                f"visibility of {f!r} must be finite and non-negative (NaN: not measured)",
+                float(arr[np.isinf(arr) | (arr < 0)][0]),
+            )
         out[f] = arr
     return out
 

@@ -110,8 +110,7 @@ def match_ids(source_ids: Any, target_ids: Any) -> tuple[np.ndarray, np.ndarray,
     s = np.asarray(source_ids, dtype=str)
     t = np.asarray(target_ids, dtype=str)
     common, si, ti = np.intersect1d(s, t, assume_unique=True, return_indices=True)
-    return (common, si.astype(np.int64), ti.astype(np.int64),
-            np.setdiff1d(s, common), np.setdiff1d(t, common))
+    return (common, si.astype(np.int64), ti.astype(np.int64), np.setdiff1d(s, common), np.setdiff1d(t, common))
 
 
 class _Pairs(Dataset):
@@ -178,17 +177,24 @@ class PairedDataModule(L.LightningDataModule):
         self.batch_size, self.seed, self.num_workers = int(batch_size), int(seed), int(num_workers)
         with ImageStore(self.source_path) as s, ImageStore(self.target_path) as t:
             if s.size != t.size:
-                raise GalvaeValueError(
-                    f"source store {s.path} has size {s.size} but target store {t.path} has", t.size)
-            check_same_presentation(f"source store {s.path}", s.normalisation, s.profile,
-                                    f"target store {t.path}", t.normalisation, t.profile)
+                raise GalvaeValueError(f"source store {s.path} has size {s.size} but target store {t.path} has", t.size)
+            check_same_presentation(
+                f"source store {s.path}",
+                s.normalisation,
+                s.profile,
+                f"target store {t.path}",
+                t.normalisation,
+                t.profile,
+            )
             self.size, self.normalisation, self.profile = s.size, s.normalisation, s.profile
             self.surveys = (str(s.survey), str(t.survey))
             self.ids, self.source_rows, self.target_rows, self.source_only, self.target_only = match_ids(s.ids, t.ids)
         if self.ids.size < 3:
             raise GalvaeValueError(
                 f"domain adaptation needs galaxies seen by both surveys; {self.source_path} and "
-                f"{self.target_path} share only {self.ids.size} ids (at least 3 needed)", self.ids.size)
+                f"{self.target_path} share only {self.ids.size} ids (at least 3 needed)",
+                self.ids.size,
+            )
         self.train_pos, self.val_pos = split_ids(self.ids, val_fraction, seed)
         self._sets: dict[str, _Pairs] = {}
 
@@ -209,8 +215,13 @@ class PairedDataModule(L.LightningDataModule):
 
     def _loader(self, ds: _Pairs, sampler: Any, drop_last: bool) -> DataLoader:
         return DataLoader(
-            ds, batch_size=self.batch_size, sampler=sampler, shuffle=False, num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0, drop_last=drop_last,
+            ds,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            shuffle=False,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            drop_last=drop_last,
             generator=torch.Generator().manual_seed(self.seed),
         )
 
@@ -222,7 +233,8 @@ class PairedDataModule(L.LightningDataModule):
         """
         ds = self._pairs("train")
         return resumable_loader(
-            self._loader(ds, EpochSeededSampler(len(ds), self.seed), drop_last=len(ds) % self.batch_size == 1))
+            self._loader(ds, EpochSeededSampler(len(ds), self.seed), drop_last=len(ds) % self.batch_size == 1)
+        )
 
     def val_dataloader(self) -> DataLoader:
         """Validation pairs in id order."""
@@ -276,26 +288,38 @@ class DAModule(RngStateMixin, L.LightningModule):
         rt, mut, lvt, zt = self._survey(xt, self.surveys[1])
         use_z = self.mmd_on == "z"
         terms = adaptation_loss(
-            (rs, xs, mus, lvs), (rt, xt, mut, lvt), lam=self.lam, pair_weight=self.pair_weight,
-            loss=self.config.loss, kl_weight=self.config.kl_weight,
+            (rs, xs, mus, lvs),
+            (rt, xt, mut, lvt),
+            lam=self.lam,
+            pair_weight=self.pair_weight,
+            loss=self.config.loss,
+            kl_weight=self.config.kl_weight,
             # the VAE's own objective; a learned σ was exported into model_config.noise_sigma and stays fixed here
-            likelihood=self.config.likelihood, sigma=self.config.noise_sigma,
-            z_source=zs if use_z else None, z_target=zt if use_z else None,
+            likelihood=self.config.likelihood,
+            sigma=self.config.noise_sigma,
+            z_source=zs if use_z else None,
+            z_target=zt if use_z else None,
         )
         n = xs.shape[0]
         self.log(f"{stage}_loss", terms.loss, prog_bar=True, on_step=stage == "train", on_epoch=True, batch_size=n)
         for name in ("vae_source", "vae_target", "mmd2", "pair_mse"):
-            self.log(f"{stage}_{name}", getattr(terms, name), prog_bar=name == "mmd2", on_step=False,
-                     on_epoch=True, batch_size=n)
+            self.log(
+                f"{stage}_{name}",
+                getattr(terms, name),
+                prog_bar=name == "mmd2",
+                on_step=False,
+                on_epoch=True,
+                batch_size=n,
+            )
         return terms.loss
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:  # noqa: D102
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
         return self._step(batch, "train")
 
-    def validation_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:  # noqa: D102
+    def validation_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
         return self._step(batch, "val")
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:  # noqa: D102
+    def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.lr)
 
 
@@ -403,8 +427,14 @@ def adapt(
     quiet_lightning()
     out = Path(out)
     last = out / "checkpoints" / "last.ckpt"
-    hw = dict(precision=precision, accelerator=accelerator, devices=devices, num_workers=num_workers,
-              max_nonfinite_batches=max_nonfinite_batches, keep_last=keep_last)
+    hw = dict(
+        precision=precision,
+        accelerator=accelerator,
+        devices=devices,
+        num_workers=num_workers,
+        max_nonfinite_batches=max_nonfinite_batches,
+        keep_last=keep_last,
+    )
     src, tgt = os.path.abspath(os.fspath(source_store)), os.path.abspath(os.fspath(target_store))
     if resume:
         if not resume_candidates(last.parent):
@@ -420,15 +450,31 @@ def adapt(
         if saved_stores != [src, tgt]:
             raise GalvaeValueError(f"resumed run {out} adapted {saved_stores}, not", [src, tgt])
     else:
-        acfg = AdaptConfig(lam=lam, mmd_on=mmd_on, pair_weight=pair_weight, epochs=epochs, batch_size=batch_size,
-                           lr=lr, seed=seed, val_fraction=val_fraction, early_stopping=early_stopping, export=export,
-                           **hw)
+        acfg = AdaptConfig(
+            lam=lam,
+            mmd_on=mmd_on,
+            pair_weight=pair_weight,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            val_fraction=val_fraction,
+            early_stopping=early_stopping,
+            export=export,
+            **hw,
+        )
         base_path = None
         surveys = ()
     base, meta = load_exported(base_path or run)
     base_path = meta["path"]
-    dm = PairedDataModule(src, tgt, batch_size=acfg.batch_size, val_fraction=acfg.val_fraction, seed=acfg.seed,
-                          num_workers=acfg.num_workers)
+    dm = PairedDataModule(
+        src,
+        tgt,
+        batch_size=acfg.batch_size,
+        val_fraction=acfg.val_fraction,
+        seed=acfg.seed,
+        num_workers=acfg.num_workers,
+    )
     for path in (src, tgt):
         with ImageStore(path) as st:
             check_store_matches(meta, st)
@@ -437,75 +483,143 @@ def adapt(
         if names[0] == names[1]:
             raise GalvaeValueError(
                 "both stores carry the same survey name; name the decoders with source_name/target_name "
-                "(--source-name/--target-name)", names[0])
+                "(--source-name/--target-name)",
+                names[0],
+            )
         try:
             surveys = check_survey_names(names)
         except GalvaeValueError as exc:
-            raise GalvaeValueError(f"{exc.message}; name the decoders with source_name/target_name "
-                                   "(--source-name/--target-name)", exc.value) from None
+            raise GalvaeValueError(
+                f"{exc.message}; name the decoders with source_name/target_name (--source-name/--target-name)",
+                exc.value,
+            ) from None
         if out.exists() and any(out.iterdir()):
             if not overwrite:
-                raise GalvaeFileError(out, "run directory exists and is not empty (pass overwrite=True / --overwrite, "
-                                           "or resume=True / --resume)")
+                raise GalvaeFileError(
+                    out,
+                    "run directory exists and is not empty (pass overwrite=True / --overwrite, "
+                    "or resume=True / --resume)",
+                )
             shutil.rmtree(out)
     mcfg: ModelConfig = meta["model_config"]
     L.seed_everything(acfg.seed, workers=True, verbose=False)
-    module = DAModule(config_to_dict(mcfg), list(surveys), lam=acfg.lam, mmd_on=acfg.mmd_on,
-                      pair_weight=acfg.pair_weight, lr=acfg.lr)
+    module = DAModule(
+        config_to_dict(mcfg), list(surveys), lam=acfg.lam, mmd_on=acfg.mmd_on, pair_weight=acfg.pair_weight, lr=acfg.lr
+    )
     resume_from = select_resume_checkpoint(last.parent, expected=module.state_dict()) if resume else None
     out.mkdir(parents=True, exist_ok=True)
     if dm.source_only.size or dm.target_only.size:
         # Source galaxies outside the overlap are the normal case (the overlap is a strip of the
         # source survey); target galaxies without a source image are not.
         level = logging.WARNING if dm.target_only.size else logging.INFO
-        log.log(level, "%d ids only in %s and %d only in %s are not used (listed in %s)", dm.source_only.size, src,
-                dm.target_only.size, tgt, out / "matching.json")
-    data = {"source_store": src, "target_store": tgt, "surveys": list(surveys), "size": dm.size,
-            "normalisation": config_to_dict(dm.normalisation), "n_pairs": int(dm.ids.size)}
-    _write_json(out / "config.json", {
-        "galvae_version": __version__, "kind": "domain_adaptation", "base_model": base_path,
-        "model": config_to_dict(mcfg), "adapt": config_to_dict(acfg), "data": data,
-    })
-    _write_json(out / "matching.json", {
-        "n_matched": int(dm.ids.size), "n_source_only": int(dm.source_only.size),
-        "n_target_only": int(dm.target_only.size), "source_only": dm.source_only.tolist(),
-        "target_only": dm.target_only.tolist(),
-    })
-    _write_json(out / "split.json", {
-        "seed": acfg.seed, "val_fraction": acfg.val_fraction,
-        "train_ids": dm.ids[dm.train_pos].tolist(), "val_ids": dm.ids[dm.val_pos].tolist(),
-    })
+        log.log(
+            level,
+            "%d ids only in %s and %d only in %s are not used (listed in %s)",
+            dm.source_only.size,
+            src,
+            dm.target_only.size,
+            tgt,
+            out / "matching.json",
+        )
+    data = {
+        "source_store": src,
+        "target_store": tgt,
+        "surveys": list(surveys),
+        "size": dm.size,
+        "normalisation": config_to_dict(dm.normalisation),
+        "n_pairs": int(dm.ids.size),
+    }
+    _write_json(
+        out / "config.json",
+        {
+            "galvae_version": __version__,
+            "kind": "domain_adaptation",
+            "base_model": base_path,
+            "model": config_to_dict(mcfg),
+            "adapt": config_to_dict(acfg),
+            "data": data,
+        },
+    )
+    _write_json(
+        out / "matching.json",
+        {
+            "n_matched": int(dm.ids.size),
+            "n_source_only": int(dm.source_only.size),
+            "n_target_only": int(dm.target_only.size),
+            "source_only": dm.source_only.tolist(),
+            "target_only": dm.target_only.tolist(),
+        },
+    )
+    _write_json(
+        out / "split.json",
+        {
+            "seed": acfg.seed,
+            "val_fraction": acfg.val_fraction,
+            "train_ids": dm.ids[dm.train_pos].tolist(),
+            "val_ids": dm.ids[dm.val_pos].tolist(),
+        },
+    )
 
     if not resume:
         module.model.load_state_dict(DomainAdaptationVAE.from_vae(base, surveys).state_dict())
     n_batches = max(1, len(dm.train_pos) // acfg.batch_size)
-    trainer, ckpt = fit_lightning(module, dm, out, acfg, n_batches=n_batches, progress=progress,
-                                  resume_from=resume_from, trainer_kwargs=trainer_kwargs)
+    trainer, ckpt = fit_lightning(
+        module,
+        dm,
+        out,
+        acfg,
+        n_batches=n_batches,
+        progress=progress,
+        resume_from=resume_from,
+        trainer_kwargs=trainer_kwargs,
+    )
     best_path = Path(ckpt.best_model_path) if ckpt.best_model_path else last
     best = float(ckpt.best_model_score) if ckpt.best_model_score is not None else float("nan")
     exported = last if acfg.export == "last" else best_path
     state = check_checkpoint(exported, finite=False)["state_dict"]
-    check_finite_weights(state, exported, f"adaptation diverged: lower the learning rate (lr / --lr, got {acfg.lr!r}) "
-                                          "or lambda")
+    check_finite_weights(
+        state, exported, f"adaptation diverged: lower the learning rate (lr / --lr, got {acfg.lr!r}) or lambda"
+    )
     net = DomainAdaptationVAE(mcfg, surveys)
     net.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
     decoders = {s: f"model_{s}.json" for s in surveys}
     training = {
-        "kind": "domain_adaptation", "base_model": base_path, "stores": [src, tgt], "seed": acfg.seed,
-        "lam": acfg.lam, "mmd_on": acfg.mmd_on, "pair_weight": acfg.pair_weight,
-        "epochs": int(trainer.current_epoch), "global_step": int(trainer.global_step), "best_val_loss": best,
+        "kind": "domain_adaptation",
+        "base_model": base_path,
+        "stores": [src, tgt],
+        "seed": acfg.seed,
+        "lam": acfg.lam,
+        "mmd_on": acfg.mmd_on,
+        "pair_weight": acfg.pair_weight,
+        "epochs": int(trainer.current_epoch),
+        "global_step": int(trainer.global_step),
+        "best_val_loss": best,
         "checkpoint": exported.name,
     }
     for s in surveys:
-        export_model(net.to_vae(s), out, normalisation=dm.normalisation, profile=dm.profile, training=training, name=f"model_{s}",
-                     extra={"decoders": decoders, "surveys": list(surveys), "default_decoder": s})
+        export_model(
+            net.to_vae(s),
+            out,
+            normalisation=dm.normalisation,
+            profile=dm.profile,
+            training=training,
+            name=f"model_{s}",
+            extra={"decoders": decoders, "surveys": list(surveys), "default_decoder": s},
+        )
     default = json.loads((out / decoders[surveys[0]]).read_text())
     _write_json(out / "model.json", default)
     result = AdaptResult(
-        run_dir=out, model_path=out / "model.json", surveys=tuple(surveys), n_pairs=int(dm.ids.size),
-        n_source_only=int(dm.source_only.size), n_target_only=int(dm.target_only.size), best_val_loss=best,
-        epochs=int(trainer.current_epoch), global_step=int(trainer.global_step),
+        run_dir=out,
+        model_path=out / "model.json",
+        surveys=tuple(surveys),
+        n_pairs=int(dm.ids.size),
+        n_source_only=int(dm.source_only.size),
+        n_target_only=int(dm.target_only.size),
+        best_val_loss=best,
+        epochs=int(trainer.current_epoch),
+        global_step=int(trainer.global_step),
     )
-    log.info("adapted %s -> %s: %d pairs, %d epochs, best val loss %.4g", base_path, out, result.n_pairs,
-             result.epochs, best)
+    log.info(
+        "adapted %s -> %s: %d pairs, %d epochs, best val loss %.4g", base_path, out, result.n_pairs, result.epochs, best
+    )
     return result

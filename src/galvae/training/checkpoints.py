@@ -122,7 +122,8 @@ LAST = "last.ckpt"
 BEST = "best.ckpt"
 #: Signals that stop training with a checkpoint (SIGUSR1: SLURM's usual pre-emption warning).
 PREEMPTION_SIGNALS: tuple[signal.Signals, ...] = tuple(
-    getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasattr(signal, name))
+    getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasattr(signal, name)
+)
 
 _ROTATION = re.compile(r"^last-(\d+)\.ckpt$")
 _TEMPORARY = re.compile(r"^\..+\.ckpt\.tmp-\d+$")
@@ -194,20 +195,34 @@ def check_checkpoint(
     except pickle.UnpicklingError as exc:
         m = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
         if m:
-            raise GalvaeFileError(p, f"holds pickled objects ({m.group(1)}) that torch.load's weights_only loader "
-                                     "refuses: not a checkpoint galvae wrote (it is never loaded with "
-                                     "weights_only=False)") from None
-        raise GalvaeFileError(p, f"not a readable PyTorch checkpoint (damaged or not a torch file: {_short(exc)})") from None
+            raise GalvaeFileError(
+                p,
+                f"holds pickled objects ({m.group(1)}) that torch.load's weights_only loader "
+                "refuses: not a checkpoint galvae wrote (it is never loaded with "
+                "weights_only=False)",
+            ) from None
+        raise GalvaeFileError(
+            p, f"not a readable PyTorch checkpoint (damaged or not a torch file: {_short(exc)})"
+        ) from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise GalvaeFileError(p, f"not a readable PyTorch checkpoint (truncated, damaged or not a torch file: "
-                                 f"{type(exc).__name__}: {_short(exc)})") from None
+        raise GalvaeFileError(
+            p,
+            f"not a readable PyTorch checkpoint (truncated, damaged or not a torch file: "
+            f"{type(exc).__name__}: {_short(exc)})",
+        ) from None
     if not isinstance(ckpt, dict):
-        raise GalvaeFileError(p, f"a PyTorch file holding a {type(ckpt).__name__}, not a Lightning checkpoint "
-                                 f"(a dict with {', '.join(CHECKPOINT_KEYS)})")
+        raise GalvaeFileError(
+            p,
+            f"a PyTorch file holding a {type(ckpt).__name__}, not a Lightning checkpoint "
+            f"(a dict with {', '.join(CHECKPOINT_KEYS)})",
+        )
     missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]
     if missing:
-        raise GalvaeFileError(p, f"a PyTorch file but not a Lightning training checkpoint: missing "
-                                 f"{', '.join(repr(k) for k in missing)} (needs {', '.join(CHECKPOINT_KEYS)})")
+        raise GalvaeFileError(
+            p,
+            f"a PyTorch file but not a Lightning training checkpoint: missing "
+            f"{', '.join(repr(k) for k in missing)} (needs {', '.join(CHECKPOINT_KEYS)})",
+        )
     state = ckpt["state_dict"]
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise GalvaeFileError(p, "its 'state_dict' is not a mapping of tensors")
@@ -233,8 +248,11 @@ def _check_same_model(p: Path, state: Mapping[str, torch.Tensor], expected: Mapp
         raise GalvaeFileError(p, f"weights of another model than this run's ({'; '.join(parts)})")
     for k, v in expected.items():
         if tuple(state[k].shape) != tuple(v.shape):
-            raise GalvaeFileError(p, f"weights of another model than this run's ({k} has shape "
-                                     f"{tuple(state[k].shape)}, the run's model {tuple(v.shape)})")
+            raise GalvaeFileError(
+                p,
+                f"weights of another model than this run's ({k} has shape "
+                f"{tuple(state[k].shape)}, the run's model {tuple(v.shape)})",
+            )
 
 
 def resume_candidates(directory: str | os.PathLike[str]) -> list[Path]:
@@ -444,12 +462,15 @@ class PreemptionCheckpoint(Checkpoint):
     def _record(self, signum: int, frame: Any, delegate: Any) -> None:
         if self.signal_name is None:
             self.signal_name = _signal_name(signum)
-            log.info("received %s: stopping at the end of the current batch with a checkpoint in %s",
-                        self.signal_name, self.path)
+            log.info(
+                "received %s: stopping at the end of the current batch with a checkpoint in %s",
+                self.signal_name,
+                self.path,
+            )
         if callable(delegate):
             delegate(signum, frame)
 
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:  # noqa: D102
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         import threading
 
         self.start_step = int(trainer.global_step)
@@ -481,8 +502,14 @@ class PreemptionCheckpoint(Checkpoint):
         finally:
             self._before_validation = False
         self.saved = self.path
-        log.info("%s: wrote %s at epoch %d after %d training batches of the epoch (global step %d)",
-                    self.signal_name, self.path, self.epoch, self.batches, trainer.global_step)
+        log.info(
+            "%s: wrote %s at epoch %d after %d training batches of the epoch (global step %d)",
+            self.signal_name,
+            self.path,
+            self.epoch,
+            self.batches,
+            trainer.global_step,
+        )
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
         """When stopped during validation, save the validation loop as "started, no batch done"."""
@@ -499,7 +526,7 @@ class PreemptionCheckpoint(Checkpoint):
         progress["current"] = dict(counters)
         progress["is_last_batch"] = False
 
-    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:  # noqa: D102
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         # Lightning restores the handlers it found when it registered its own; only a handler of this
         # callback that somehow survived is removed here.
         for signum, handler in self._installed.items():
@@ -570,16 +597,24 @@ class ResumableDataLoader(DataLoader):
         done, length = int(state_dict.get("batches", 0)), int(state_dict.get("length", len(self)))
         self._served = done
         if length != len(self):
-            log.warning("the saved training loader had %d batches per epoch, this one has %d: the interrupted "
-                        "epoch restarts from its first batch", length, len(self))
+            log.warning(
+                "the saved training loader had %d batches per epoch, this one has %d: the interrupted "
+                "epoch restarts from its first batch",
+                length,
+                len(self),
+            )
             return
         if 0 < done < length and isinstance(self.batch_sampler, _SkippingBatchSampler):
             sampler = self.batch_sampler.sampler
             if hasattr(sampler, "set_epoch"):
                 sampler.set_epoch(int(state_dict.get("epoch", 0)))
             self.batch_sampler.skip = done
-            log.info("resuming mid-epoch: the %d of %d batches of epoch %d already trained are skipped", done,
-                     length, int(state_dict.get("epoch", 0)))
+            log.info(
+                "resuming mid-epoch: the %d of %d batches of epoch %d already trained are skipped",
+                done,
+                length,
+                int(state_dict.get("epoch", 0)),
+            )
 
 
 def resumable_loader(loader: DataLoader) -> ResumableDataLoader:
@@ -603,8 +638,12 @@ def resumable_loader(loader: DataLoader) -> ResumableDataLoader:
     sampler = loader.batch_sampler.sampler  # type: ignore[union-attr]
     kwargs: dict[str, Any] = dict(
         batch_sampler=_SkippingBatchSampler(sampler, loader.batch_size, loader.drop_last),
-        num_workers=loader.num_workers, collate_fn=loader.collate_fn, pin_memory=loader.pin_memory,
-        timeout=loader.timeout, generator=loader.generator, persistent_workers=loader.persistent_workers,
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+        pin_memory=loader.pin_memory,
+        timeout=loader.timeout,
+        generator=loader.generator,
+        persistent_workers=loader.persistent_workers,
         multiprocessing_context=loader.multiprocessing_context,
     )
     if loader.num_workers > 0:

@@ -95,8 +95,9 @@ class TrainConfig:
 def check_keep_last(value: object) -> int:
     """Validate ``keep_last`` (a positive integer: ``last.ckpt`` and its older rotations kept)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise GalvaeValueError("keep_last (last.ckpt and the older training states kept beside it) must be a "
-                               "positive integer", value)
+        raise GalvaeValueError(
+            "keep_last (last.ckpt and the older training states kept beside it) must be a positive integer", value
+        )
     return value
 
 
@@ -177,10 +178,21 @@ class AdaptConfig:
         if self.mmd_on not in ("mu", "z"):
             raise GalvaeValueError("mmd_on", self.mmd_on, ("mu", "z"))
         # the remaining fields follow TrainConfig's rules (batch_size >= 2: MMD² needs two points)
-        TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
-                    val_fraction=self.val_fraction, early_stopping=self.early_stopping, precision=self.precision,
-                    accelerator=self.accelerator, devices=self.devices, num_workers=self.num_workers,
-                    max_nonfinite_batches=self.max_nonfinite_batches, keep_last=self.keep_last)
+        TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            seed=self.seed,
+            val_fraction=self.val_fraction,
+            early_stopping=self.early_stopping,
+            precision=self.precision,
+            accelerator=self.accelerator,
+            devices=self.devices,
+            num_workers=self.num_workers,
+            max_nonfinite_batches=self.max_nonfinite_batches,
+            keep_last=self.keep_last,
+        )
         if self.batch_size < 2:
-            raise GalvaeValueError("batch_size must be at least 2 (MMD² compares two points or more per survey)",
-                                   self.batch_size)
+            raise GalvaeValueError(
+                "batch_size must be at least 2 (MMD² compares two points or more per survey)", self.batch_size
+            )

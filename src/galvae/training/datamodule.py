@@ -130,9 +130,17 @@ class GalaxyDataModule(L.LightningDataModule):
                 if other.size != self.size:
                     raise GalvaeValueError(
                         f"training stores differ in image size: {opened[0].path} has {self.size}, {other.path} has",
-                        other.size, (self.size,))
-                check_same_presentation(f"training store {opened[0].path}", self.normalisation, self.profile,
-                                        f"training store {other.path}", other.normalisation, other.profile)
+                        other.size,
+                        (self.size,),
+                    )
+                check_same_presentation(
+                    f"training store {opened[0].path}",
+                    self.normalisation,
+                    self.profile,
+                    f"training store {other.path}",
+                    other.normalisation,
+                    other.profile,
+                )
         finally:
             for s in opened:
                 s.close()

@@ -75,7 +75,9 @@ def check_finite_weights(state: Mapping[str, torch.Tensor], source: str | os.Pat
     """
     bad = _first_nonfinite(state)
     if bad is not None:
-        raise GalvaeValueError(f"{os.fspath(source)} holds non-finite weights ({bad}, ...); nothing was exported; {hint}")
+        raise GalvaeValueError(
+            f"{os.fspath(source)} holds non-finite weights ({bad}, ...); nothing was exported; {hint}"
+        )
 
 
 class NonFiniteGuard(L.Callback):
@@ -101,29 +103,29 @@ class NonFiniteGuard(L.Callback):
 
     # -- checkpointed state: the count survives --resume
     @property
-    def state_key(self) -> str:  # noqa: D102
+    def state_key(self) -> str:
         return "NonFiniteGuard"
 
-    def state_dict(self) -> dict[str, Any]:  # noqa: D102
+    def state_dict(self) -> dict[str, Any]:
         return {"skipped": self.skipped}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # noqa: D102
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.skipped = int(state_dict.get("skipped", 0))
 
     # -- hooks
-    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:  # noqa: D102
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         # With float16 mixed precision the gradient scaler itself skips steps with inf gradients while it
         # calibrates its scale; only a non-finite loss counts there.
         self._check_gradients = str(trainer.precision) != "16-mixed"
 
-    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:  # noqa: D102
+    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
         self._bad_loss = False
         self._batch_idx = batch_idx
 
-    def on_before_backward(self, trainer: Any, pl_module: Any, loss: torch.Tensor) -> None:  # noqa: D102
+    def on_before_backward(self, trainer: Any, pl_module: Any, loss: torch.Tensor) -> None:
         self._bad_loss = not bool(torch.isfinite(loss.detach()).all())
 
-    def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:  # noqa: D102
+    def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
         if self._bad_loss:
             what = "loss"
         elif not self._check_gradients:
@@ -139,16 +141,23 @@ class NonFiniteGuard(L.Callback):
         self.skipped += 1
         log.warning(
             "non-finite %s in epoch %d, batch %d: batch skipped (no optimiser step); %d of at most %d skipped",
-            what, trainer.current_epoch, self._batch_idx, self.skipped, self.max_nonfinite_batches)
+            what,
+            trainer.current_epoch,
+            self._batch_idx,
+            self.skipped,
+            self.max_nonfinite_batches,
+        )
         if self.skipped > self.max_nonfinite_batches:
             raise GalvaeError(
                 f"training stopped: {self.skipped} batches had a non-finite loss or gradient (limit "
                 f"max_nonfinite_batches / --max-nonfinite-batches = {self.max_nonfinite_batches}); lower the "
-                "learning rate (--lr) or check the input stores")
+                "learning rate (--lr) or check the input stores"
+            )
 
-    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:  # noqa: D102
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         bad = _first_nonfinite({n: p.detach() for n, p in pl_module.named_parameters()})
         if bad is not None:
             raise GalvaeError(
                 f"training stopped: weight {bad} became non-finite in epoch {trainer.current_epoch}, batch "
-                f"{batch_idx} although its gradients were finite (an overflow); lower the learning rate (--lr)")
+                f"{batch_idx} although its gradients were finite (an overflow); lower the learning rate (--lr)"
+            )

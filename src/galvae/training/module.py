@@ -72,17 +72,23 @@ class RngStateMixin:
 
     config: ModelConfig
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:  # noqa: D102
-        np_state = np.random.get_state()
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        np_state = np.random.get_state()  # noqa: NPY002 (exact resume restores the global state a DataLoader worker may use)
         checkpoint["galvae_rng"] = {
             "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "numpy": [np_state[0], [int(v) for v in np_state[1]], int(np_state[2]), int(np_state[3]), float(np_state[4])],
+            "numpy": [
+                np_state[0],
+                [int(v) for v in np_state[1]],
+                int(np_state[2]),
+                int(np_state[3]),
+                float(np_state[4]),
+            ],
             "python": random.getstate(),
             "model_config": config_to_dict(self.config),
         }
 
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:  # noqa: D102
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("galvae_rng")
         if not state:
             return
@@ -90,7 +96,7 @@ class RngStateMixin:
         if state["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda"])
         name, keys, pos, has_gauss, cached = state["numpy"]
-        np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+        np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))  # noqa: NPY002
         version, internal, gauss = state["python"]
         random.setstate((version, tuple(internal), gauss))
 
@@ -131,10 +137,12 @@ class VAEModule(RngStateMixin, L.LightningModule):
                 self.noise = LearnedSigma(cfg.noise_sigma or DEFAULT_LEARNED_SIGMA)
             elif cfg.noise_sigma is None:
                 raise GalvaeValueError(
-                    "likelihood='gaussian' needs noise_sigma (3 values, g r z) or learn_sigma=True", None)
+                    "likelihood='gaussian' needs noise_sigma (3 values, g r z) or learn_sigma=True", None
+                )
             else:
-                self.register_buffer("fixed_sigma", torch.tensor(cfg.noise_sigma, dtype=torch.float32),
-                                     persistent=False)
+                self.register_buffer(
+                    "fixed_sigma", torch.tensor(cfg.noise_sigma, dtype=torch.float32), persistent=False
+                )
         self._val_mu: list[torch.Tensor] = []
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -159,8 +167,9 @@ class VAEModule(RngStateMixin, L.LightningModule):
         recon, mu, logvar = self.model(batch)
         # Training follows the warm-up's ramped k; validation (best checkpoint, early stopping) the full k.
         k = self.kl_weight() if stage == "train" else cfg.kl_weight
-        terms = elbo_loss(recon, batch, mu, logvar, loss=cfg.loss, kl_weight=k, likelihood=cfg.likelihood,
-                          sigma=self.sigma())
+        terms = elbo_loss(
+            recon, batch, mu, logvar, loss=cfg.loss, kl_weight=k, likelihood=cfg.likelihood, sigma=self.sigma()
+        )
         if stage == "val":
             self._val_mu.append(mu.detach().float().cpu())
         n = batch.shape[0]
@@ -170,13 +179,13 @@ class VAEModule(RngStateMixin, L.LightningModule):
         self.log(f"{stage}_kl", terms.kl, on_step=False, on_epoch=True, batch_size=n)
         return terms.loss
 
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:  # noqa: D102
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")
 
-    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:  # noqa: D102
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         return self._step(batch, "val")
 
-    def on_validation_epoch_start(self) -> None:  # noqa: D102
+    def on_validation_epoch_start(self) -> None:
         self._val_mu = []
 
     def on_validation_epoch_end(self) -> None:
@@ -188,7 +197,7 @@ class VAEModule(RngStateMixin, L.LightningModule):
             for band, value in zip(BANDS, self.noise.values(), strict=True):
                 self.log(f"noise_sigma_{band}", value)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:  # noqa: D102
+    def configure_optimizers(self) -> torch.optim.Optimizer:
         groups: list[dict[str, Any]] = [{"params": list(self.model.parameters()), "lr": self.lr}]
         if self.noise is not None:
             groups.append({"params": list(self.noise.parameters()), "lr": self.lr * SIGMA_LR_FACTOR})

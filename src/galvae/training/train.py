@@ -270,8 +270,14 @@ def train(
     run = Path(out)
     stores = _store_list(store)
     last = run / "checkpoints" / "last.ckpt"
-    hw = dict(precision=precision, accelerator=accelerator, devices=devices, num_workers=num_workers,
-              max_nonfinite_batches=max_nonfinite_batches, keep_last=keep_last)
+    hw = dict(
+        precision=precision,
+        accelerator=accelerator,
+        devices=devices,
+        num_workers=num_workers,
+        max_nonfinite_batches=max_nonfinite_batches,
+        keep_last=keep_last,
+    )
     if resume:
         if not resume_candidates(last.parent):
             raise GalvaeFileError(last, "cannot resume: no last checkpoint in this run directory")
@@ -286,31 +292,50 @@ def train(
             raise GalvaeValueError(f"resumed run {run} was trained on {saved_stores}, not on", stores)
     else:
         tcfg = TrainConfig(
-            epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, val_fraction=val_fraction,
-            early_stopping=early_stopping, **hw,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            val_fraction=val_fraction,
+            early_stopping=early_stopping,
+            **hw,
         )
         if run.exists() and any(run.iterdir()):
             if not overwrite:
-                raise GalvaeFileError(run, "run directory exists and is not empty (pass overwrite=True / --overwrite, or resume=True / --resume)")
+                raise GalvaeFileError(
+                    run,
+                    "run directory exists and is not empty (pass overwrite=True / --overwrite, or resume=True / --resume)",
+                )
             shutil.rmtree(run)
         mcfg = None
     dm = _ResumableGalaxyDataModule(
-        stores, batch_size=tcfg.batch_size, val_fraction=tcfg.val_fraction, seed=tcfg.seed,
+        stores,
+        batch_size=tcfg.batch_size,
+        val_fraction=tcfg.val_fraction,
+        seed=tcfg.seed,
         num_workers=tcfg.num_workers,
     )
     if mcfg is None:
         base = model_config or ModelConfig(
-            size=dm.size, latent_dim=latent_dim, loss=loss, kl_weight=kl_weight, activation=activation,
-            kl_warmup_epochs=kl_warmup_epochs, likelihood=likelihood,
-            noise_sigma=None if noise_sigma is None else tuple(noise_sigma), learn_sigma=learn_sigma,
+            size=dm.size,
+            latent_dim=latent_dim,
+            loss=loss,
+            kl_weight=kl_weight,
+            activation=activation,
+            kl_warmup_epochs=kl_warmup_epochs,
+            likelihood=likelihood,
+            noise_sigma=None if noise_sigma is None else tuple(noise_sigma),
+            learn_sigma=learn_sigma,
         )
         mcfg = replace(base, size=dm.size)
         if mcfg.likelihood == "gaussian" and mcfg.noise_sigma is None:
             from ..losses.noise import estimate_store_noise_sigma
 
             mcfg = replace(mcfg, noise_sigma=estimate_store_noise_sigma(stores, dm.train_rows))
-            log.info("noise sigma (g, r, z) estimated from the training stores' sky pixels: %s",
-                     ", ".join(f"{v:.4g}" for v in mcfg.noise_sigma or ()))
+            log.info(
+                "noise sigma (g, r, z) estimated from the training stores' sky pixels: %s",
+                ", ".join(f"{v:.4g}" for v in mcfg.noise_sigma or ()),
+            )
     elif mcfg.size != dm.size:
         raise GalvaeValueError(f"store size differs from the resumed model's size {mcfg.size}", dm.size)
     L.seed_everything(tcfg.seed, workers=True, verbose=False)
@@ -321,26 +346,47 @@ def train(
         log.info("resuming %s from %s with its saved configuration", run, resume_from)
     run.mkdir(parents=True, exist_ok=True)
     data = {"stores": stores, "size": dm.size, "normalisation": config_to_dict(dm.normalisation)}
-    (run / "config.json").write_text(json.dumps(
-        {"galvae_version": __version__, "model": config_to_dict(mcfg), "train": config_to_dict(tcfg), "data": data},
-        indent=2,
-    ) + "\n")
-    (run / "split.json").write_text(json.dumps({
-        "seed": tcfg.seed, "val_fraction": tcfg.val_fraction,
-        "train_ids": dm.ids[dm.train_rows].tolist(), "val_ids": dm.ids[dm.val_rows].tolist(),
-    }) + "\n")
+    (run / "config.json").write_text(
+        json.dumps(
+            {"galvae_version": __version__, "model": config_to_dict(mcfg), "train": config_to_dict(tcfg), "data": data},
+            indent=2,
+        )
+        + "\n"
+    )
+    (run / "split.json").write_text(
+        json.dumps(
+            {
+                "seed": tcfg.seed,
+                "val_fraction": tcfg.val_fraction,
+                "train_ids": dm.ids[dm.train_rows].tolist(),
+                "val_ids": dm.ids[dm.val_rows].tolist(),
+            }
+        )
+        + "\n"
+    )
 
     n_batches = max(1, -(-len(dm.train_rows) // tcfg.batch_size))
     trainer, ckpt = fit_lightning(
-        module, dm, run, tcfg, n_batches=n_batches, progress=progress, resume_from=resume_from,
+        module,
+        dm,
+        run,
+        tcfg,
+        n_batches=n_batches,
+        progress=progress,
+        resume_from=resume_from,
         trainer_kwargs=trainer_kwargs,
     )
     best_path = Path(ckpt.best_model_path) if ckpt.best_model_path else last
     best_score = float(ckpt.best_model_score) if ckpt.best_model_score is not None else float("nan")
     _export_best(best_path, module, run, dm, tcfg, best_score, trainer, export_model)
     result = TrainResult(
-        run_dir=run, model_path=run / "model.json", best_checkpoint=best_path, last_checkpoint=last,
-        best_val_loss=best_score, epochs=int(trainer.current_epoch), global_step=int(trainer.global_step),
+        run_dir=run,
+        model_path=run / "model.json",
+        best_checkpoint=best_path,
+        last_checkpoint=last,
+        best_val_loss=best_score,
+        epochs=int(trainer.current_epoch),
+        global_step=int(trainer.global_step),
     )
     log.info("trained %s: %d epochs, %d steps, best val loss %.4g", run, result.epochs, result.global_step, best_score)
     return result
@@ -393,14 +439,24 @@ def fit_lightning(
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     ckpt = ModelCheckpoint(
-        dirpath=run / "checkpoints", filename="best", monitor="val_loss", mode="min",
-        save_top_k=1, enable_version_counter=False,
+        dirpath=run / "checkpoints",
+        filename="best",
+        monitor="val_loss",
+        mode="min",
+        save_top_k=1,
+        enable_version_counter=False,
     )
     # A second callback rewrites last.ckpt after every epoch.  ModelCheckpoint(save_last=True) no
     # longer does that since Lightning 2.6: it copies last.ckpt only when a top-k checkpoint is
     # saved, so resuming would restart from the best epoch instead of the last one.
-    last = ModelCheckpoint(dirpath=run / "checkpoints", filename="last", monitor=None, save_top_k=1,
-                           enable_version_counter=False, save_on_train_epoch_end=True)
+    last = ModelCheckpoint(
+        dirpath=run / "checkpoints",
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        enable_version_counter=False,
+        save_on_train_epoch_end=True,
+    )
     preemption = PreemptionCheckpoint(run / "checkpoints" / LAST)
     callbacks: list[Any] = [NonFiniteGuard(tcfg.max_nonfinite_batches), ckpt, last, preemption]  # skip NaN/inf batches
     if tcfg.early_stopping is not None:
@@ -417,9 +473,18 @@ def fit_lightning(
     plugins: list[Any] = [RotatingCheckpointIO(tcfg.keep_last)]
     plugins.extend(extra.pop("plugins", None) or [])
     kwargs: dict[str, Any] = dict(
-        max_epochs=tcfg.epochs, precision=tcfg.precision, accelerator=tcfg.accelerator, devices=tcfg.devices,
-        callbacks=callbacks, logger=loggers, enable_progress_bar=progress, enable_model_summary=False,
-        log_every_n_steps=min(50, n_batches), num_sanity_val_steps=0, default_root_dir=run, plugins=plugins,
+        max_epochs=tcfg.epochs,
+        precision=tcfg.precision,
+        accelerator=tcfg.accelerator,
+        devices=tcfg.devices,
+        callbacks=callbacks,
+        logger=loggers,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        log_every_n_steps=min(50, n_batches),
+        num_sanity_val_steps=0,
+        default_root_dir=run,
+        plugins=plugins,
     )
     kwargs.update(extra)
     lightning_log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
@@ -434,8 +499,12 @@ def fit_lightning(
             for pattern in _HARMLESS_WARNINGS:
                 warnings.filterwarnings("ignore", message=pattern)
             trainer = L.Trainer(**kwargs)
-            trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from,
-                        weights_only=True if resume_from is not None else None)
+            trainer.fit(
+                module,
+                datamodule=datamodule,
+                ckpt_path=resume_from,
+                weights_only=True if resume_from is not None else None,
+            )
     except SIGTERMException:  # Lightning's: raised after the batch during which the signal came
         stopped = True
     finally:
@@ -494,15 +563,21 @@ def _save_metrics(run: Path, previous: tuple[list[str], list[dict[str, str]]] | 
 def _interrupted(run: Path, preemption: PreemptionCheckpoint, trainer: Any) -> GalvaeInterruptedError:
     """The one-line error of a run stopped by a signal."""
     name = preemption.signal_name or "SIGTERM"
-    where = (f"in epoch {preemption.epoch} after {preemption.batches} of its {int(trainer.num_training_batches)} "
-             "training batches "
-             f"(global step {int(trainer.global_step)})")
+    where = (
+        f"in epoch {preemption.epoch} after {preemption.batches} of its {int(trainer.num_training_batches)} "
+        "training batches "
+        f"(global step {int(trainer.global_step)})"
+    )
     if preemption.saved is None:
-        return GalvaeInterruptedError(f"{run}: training stopped by {name} {where}; no checkpoint could be written",
-                                      name)
+        return GalvaeInterruptedError(
+            f"{run}: training stopped by {name} {where}; no checkpoint could be written", name
+        )
     return GalvaeInterruptedError(
         f"{run}: training stopped by {name} {where}; checkpoint {preemption.saved} written; continue with "
-        "resume=True (--resume)", name, preemption.saved)
+        "resume=True (--resume)",
+        name,
+        preemption.saved,
+    )
 
 
 def quiet_lightning() -> None:
@@ -512,7 +587,9 @@ def quiet_lightning() -> None:
         logging.getLogger(name).setLevel(lightning_level)
 
 
-def _export_best(best_path: Path, module: Any, run: Path, dm: Any, tcfg: TrainConfig, best: float, trainer: Any, export_model: Any) -> None:
+def _export_best(
+    best_path: Path, module: Any, run: Path, dm: Any, tcfg: TrainConfig, best: float, trainer: Any, export_model: Any
+) -> None:
     from ..models.vae import VAE
 
     state = check_checkpoint(best_path, finite=False)["state_dict"]
@@ -523,9 +600,16 @@ def _export_best(best_path: Path, module: Any, run: Path, dm: Any, tcfg: TrainCo
     model = VAE(config)
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")})
     export_model(
-        model, run, normalisation=dm.normalisation, profile=dm.profile,
+        model,
+        run,
+        normalisation=dm.normalisation,
+        profile=dm.profile,
         training={
-            "stores": dm.store_paths, "seed": tcfg.seed, "epochs": int(trainer.current_epoch),
-            "global_step": int(trainer.global_step), "best_val_loss": best, "checkpoint": best_path.name,
+            "stores": dm.store_paths,
+            "seed": tcfg.seed,
+            "epochs": int(trainer.current_epoch),
+            "global_step": int(trainer.global_step),
+            "best_val_loss": best,
+            "checkpoint": best_path.name,
         },
     )
