@@ -24,6 +24,8 @@ reordered to g, r, z, missing bands are masked, other bands (e.g. ``i``) are
 dropped.  A cube of exactly three planes without band keywords is taken to
 be g, r, z (logged).  :func:`read_fits_bands` reads one 2-D file per band.
 A truncated file, which astropy only warns about, is an error here.
+BSCALE/BZERO are applied (scaled integers come back as physical values) and
+``BLANK`` values become invalid pixels (see above).
 
 JPEG / PNG
 ----------
@@ -33,19 +35,31 @@ style, as the Legacy Survey viewer does), mapping **z → red, r → green,
 g → blue**.  :func:`read_rgb` returns them in g, r, z order as the 8-bit
 values they are (0-255), already stretched: ingest scales them by 1/255 and
 applies no further stretch.  Pillow opens only JPEG and PNG (explicit
-``formats``) and keeps its decompression-bomb guard.
+``formats``).
 
 Arrays
 ------
 :func:`read_array` reads ``.npy`` holding ``(3, H, W)``, or ``.npz`` holding
 an ``image`` array (or a single array) and optionally a ``mask`` array of
 shape ``(H, W)`` or ``(3, H, W)``.  Values are taken as flux unless the array
-is 8-bit (then it is treated like a JPEG composite).
+is 8-bit (then it is treated like a JPEG composite).  Pickled (object)
+arrays are never loaded.
+
+Untrusted files
+---------------
+Every reader raises :class:`~galvae.errors.GalvaeFileError` naming the file
+for anything it cannot read -- missing, empty, truncated, corrupt, of the
+wrong kind or shape -- whatever the parsing library underneath raised.
+Decompression bombs are refused from the sizes the file *declares* (FITS
+``NAXISn``, PNG/JPEG header, ``.npy`` header) before any pixel is decoded or
+allocated: at most :data:`MAX_IMAGE_PIXELS` (4096 x 4096 = 16,777,216)
+pixels per image plane and :data:`MAX_PLANES` (8) planes per array.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import warnings
 import zipfile
@@ -61,6 +75,8 @@ from ..errors import GalvaeFileError, GalvaeValueError
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "MAX_IMAGE_PIXELS",
+    "MAX_PLANES",
     "ImageData",
     "read_array",
     "read_fits",
@@ -87,6 +103,35 @@ IMAGE_SUFFIXES: tuple[str, ...] = (
 
 #: Smallest side accepted, in pixels.
 MIN_SIDE = 8
+
+#: Most pixels (H x W) one image plane may declare: 4096 x 4096.  Larger
+#: files are refused from their header, before decoding (decompression
+#: bombs).  Legacy Survey cutouts are at most 3000 px a side, Galaxy Zoo
+#: images 424 px; Pillow's own limit is 89,478,485 pixels.
+MAX_IMAGE_PIXELS = 4096 * 4096
+
+#: Most planes (bands, inverse variances) one FITS HDU or array may declare.
+MAX_PLANES = 8
+
+
+def _check_declared_shape(path: Path, shape: tuple[int, ...], what: str) -> None:
+    """Refuse a declared array shape beyond :data:`MAX_IMAGE_PIXELS` per plane or :data:`MAX_PLANES` planes.
+
+    Called with the shape a header declares, before the data are read, so a
+    file claiming an enormous image costs nothing.
+    """
+    dims = tuple(int(n) for n in shape)
+    if any(n < 0 for n in dims):
+        raise GalvaeFileError(path, f"{what} declares a negative dimension {dims}")
+    plane = math.prod(dims[-2:])
+    planes = math.prod(dims[:-2])
+    if plane > MAX_IMAGE_PIXELS or planes > MAX_PLANES:
+        raise GalvaeFileError(
+            path,
+            f"{what} declares shape {dims} ({plane:,} pixels per plane x {planes:,} planes); refused before "
+            f"reading (possible decompression bomb): at most {MAX_IMAGE_PIXELS:,} pixels (4096 x 4096) per "
+            f"plane and {MAX_PLANES} planes are accepted",
+        )
 
 
 @dataclass(frozen=True)
@@ -179,7 +224,11 @@ class _HDU:
 
 
 def _load_fits(path: Path) -> list[_HDU]:
-    """Every image HDU with data, read eagerly; the file is closed on return."""
+    """Every image HDU with data, read eagerly; the file is closed on return.
+
+    Each HDU's declared shape is checked (:func:`_check_declared_shape`)
+    before its data are read.
+    """
     from astropy.io import fits
 
     if not path.exists():
@@ -195,20 +244,36 @@ def _load_fits(path: Path) -> list[_HDU]:
         try:
             with open(path, "rb") as fh, fits.open(fh, memmap=False) as hdul:
                 for hdu in hdul:
-                    if getattr(hdu, "is_image", False) and hdu.data is not None:
+                    if not getattr(hdu, "is_image", False):
+                        continue
+                    shape = tuple(hdu.shape)  # from the header: no data read yet
+                    if not shape:
+                        continue
+                    _check_declared_shape(path, shape, f"HDU {hdu.name or len(out)}")
+                    if hdu.data is not None:
                         out.append(_HDU(hdu.name, np.array(hdu.data), hdu.header.copy()))
-        except (OSError, ValueError, TypeError, IndexError, EOFError) as exc:
+        except GalvaeFileError:
+            raise
+        except Exception as exc:  # untrusted bytes: astropy raises many types on a damaged file
             failure = exc
     truncated = [str(w.message) for w in caught if "truncated" in str(w.message).lower()]
     if truncated:
         raise GalvaeFileError(path, f"truncated FITS file ({truncated[0]})")
     if failure is not None:
-        raise GalvaeFileError(path, f"not a readable FITS file ({failure})")
+        raise GalvaeFileError(path, f"not a readable FITS file ({_describe(failure)})")
     for w in caught:
         log.debug("%s: astropy warned: %s", path, w.message)
     if not out:
         raise GalvaeFileError(path, "no image data in any HDU")
     return out
+
+
+def _describe(exc: BaseException) -> str:
+    """``message`` for the built-in OSError/ValueError a parser raises, ``Type: message`` otherwise."""
+    text = str(exc).replace("\n", " ").strip()
+    if type(exc) in (OSError, ValueError, EOFError) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _pixel_scale(header) -> float:
@@ -363,8 +428,9 @@ def read_rgb(path: str | os.PathLike[str]) -> ImageData:
     Raises
     ------
     GalvaeFileError
-        If the file is missing, is not a JPEG/PNG, is truncated, or is not a
-        3-channel colour image.
+        If the file is missing, is not a JPEG/PNG, is truncated or damaged,
+        declares more than :data:`MAX_IMAGE_PIXELS` pixels (refused before
+        decoding), or is not a 3-channel colour image.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -372,7 +438,13 @@ def read_rgb(path: str | os.PathLike[str]) -> ImageData:
     if not path.exists():
         raise GalvaeFileError(path, "file not found")
     try:
-        with Image.open(path, formats=["JPEG", "PNG"]) as im:
+        with warnings.catch_warnings():
+            # Pillow warns above its own limit (89 M pixels); galvae's lower one is checked below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im_file = Image.open(path, formats=["JPEG", "PNG"])
+        with im_file as im:
+            width, height = im.size
+            _check_declared_shape(path, (height, width), f"{im.format} image")
             im.load()
             mode = im.mode
             if mode in ("RGBA", "P", "LA", "L", "I;16", "I"):
@@ -384,12 +456,14 @@ def read_rgb(path: str | os.PathLike[str]) -> ImageData:
             elif mode != "RGB":
                 raise GalvaeFileError(path, f"image mode {mode}; expected RGB")
             arr = np.asarray(im, dtype=np.float32)
+    except GalvaeFileError:
+        raise
     except UnidentifiedImageError:
         raise GalvaeFileError(path, "not a JPEG or PNG image") from None
     except Image.DecompressionBombError as exc:
-        raise GalvaeFileError(path, f"refused: {exc}") from None
-    except (OSError, SyntaxError) as exc:
-        raise GalvaeFileError(path, f"truncated or damaged image ({exc})") from None
+        raise GalvaeFileError(path, f"refused before decoding (possible decompression bomb): {exc}") from None
+    except Exception as exc:  # untrusted bytes: Pillow raises OSError, SyntaxError, ValueError, ... on damage
+        raise GalvaeFileError(path, f"truncated or damaged image ({_describe(exc)})") from None
     rgb = np.moveaxis(arr, -1, 0)  # (3, H, W) as R, G, B
     planes = {"z": rgb[0], "r": rgb[1], "g": rgb[2]}
     return _finish(path, planes, {}, "display", float("nan"))
@@ -398,13 +472,28 @@ def read_rgb(path: str | os.PathLike[str]) -> ImageData:
 # --------------------------------------------------------------------------- numpy
 
 
+def _check_npy_header(path: Path, fh: object, what: str) -> None:
+    """Read a ``.npy`` header from ``fh`` and refuse a declared shape that is too large (before reading data)."""
+    fmt = np.lib.format
+    version = fmt.read_magic(fh)
+    if version == (1, 0):
+        shape, _, _ = fmt.read_array_header_1_0(fh)
+    else:  # 2.0 and 3.0 share the layout (3.0 allows UTF-8 in the header)
+        shape, _, _ = fmt.read_array_header_2_0(fh)
+    _check_declared_shape(path, shape, what)
+
+
 def read_array(path: str | os.PathLike[str]) -> ImageData:
     """Read a ``(3, H, W)`` array from ``.npy`` or ``.npz`` (keys ``image``, optional ``mask``).
+
+    The header of every array is checked before its data are read (see
+    *Untrusted files* in the module docs); pickled arrays are refused.
 
     Raises
     ------
     GalvaeFileError
-        If the file is missing or corrupt, or the array has the wrong shape.
+        If the file is missing, empty, corrupt, declares too large an array,
+        or the array has the wrong shape.
     """
     path = Path(path)
     if not path.exists():
@@ -412,24 +501,35 @@ def read_array(path: str | os.PathLike[str]) -> ImageData:
     mask = None
     try:
         if path.suffix.lower() == ".npz":
-            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as loaded:
-                keys = list(loaded.keys())
-                others = [k for k in keys if k != "mask"]
-                if "image" in keys:
-                    arr = loaded["image"]
-                elif len(others) == 1:
-                    arr = loaded[others[0]]
-                else:
-                    raise GalvaeFileError(path, f"npz holds arrays {keys}; expected 'image' (and optionally 'mask')")
-                if "mask" in keys:
-                    mask = np.asarray(loaded["mask"], dtype=bool)
+            with open(path, "rb") as fh:
+                with zipfile.ZipFile(fh) as zf:
+                    for name in zf.namelist():
+                        if name.endswith(".npy"):
+                            with zf.open(name) as member:
+                                _check_npy_header(path, member, f"array {name[:-4]!r}")
+                fh.seek(0)
+                with np.load(fh, allow_pickle=False) as loaded:
+                    keys = list(loaded.keys())
+                    others = [k for k in keys if k != "mask"]
+                    if "image" in keys:
+                        arr = loaded["image"]
+                    elif len(others) == 1:
+                        arr = loaded[others[0]]
+                    else:
+                        raise GalvaeFileError(
+                            path, f"npz holds arrays {keys}; expected 'image' (and optionally 'mask')"
+                        )
+                    if "mask" in keys:
+                        mask = np.asarray(loaded["mask"], dtype=bool)
         else:
             with open(path, "rb") as fh:
+                _check_npy_header(path, fh, "array")
+                fh.seek(0)
                 arr = np.load(fh, allow_pickle=False)
     except GalvaeFileError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise GalvaeFileError(path, f"not a readable numpy file ({exc})") from None
+    except Exception as exc:  # untrusted bytes: numpy and zipfile raise many types on a damaged file
+        raise GalvaeFileError(path, f"not a readable numpy file ({_describe(exc)})") from None
     arr = np.asarray(arr)
     if arr.ndim != 3 or arr.shape[0] != 3:
         raise GalvaeFileError(path, f"array has shape {arr.shape}; expected (3, H, W) with bands g, r, z")
