@@ -15,7 +15,10 @@ only when it is complete, so a killed writer never leaves a file that looks
 finished.  The writer refuses non-finite pixels and values outside the range
 the store's normalisation declares (:func:`value_range`); readers check every
 block they read for non-finite values (a store written by another tool), so
-a NaN never reaches a model.  Readers open the file lazily and reopen it after a ``fork`` (as in
+a NaN never reaches a model.  Opening checks the layout (datasets, their
+shapes and types, band order ``grz``), loading the ids checks they are unique,
+and any HDF5 error on a damaged file becomes a
+:class:`~galvae.errors.GalvaeFileError` naming it.  Readers open the file lazily and reopen it after a ``fork`` (as in
 DataLoader workers) rather than inherit an h5py handle.
 """
 
@@ -37,7 +40,7 @@ from numpy.typing import ArrayLike, NDArray
 from .._io import temporary_name
 from .._version import __version__
 from ..config import BANDS, StretchConfig, config_from_dict, config_to_dict
-from ..errors import GalvaeFileError, GalvaeKeyError, GalvaeValueError
+from ..errors import GalvaeError, GalvaeFileError, GalvaeKeyError, GalvaeValueError
 
 __all__ = ["ImageStore", "ImageStoreWriter", "write_store", "open_store", "value_range", "MODEL_OUTPUT_KINDS"]
 
@@ -359,7 +362,9 @@ class ImageStore:
     Raises
     ------
     GalvaeFileError
-        If the file is missing, not HDF5, or lacks the store layout.
+        If the file is missing, not HDF5 or damaged, or lacks the store
+        layout: ``images`` float32 (N, 3, S, S), ``id`` strings (N,),
+        optional ``mask`` (N, S, S), ``bands`` attribute ``"grz"`` when present.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -368,27 +373,12 @@ class ImageStore:
         self._pid: int | None = None
         self._ids: NDArray | None = None
         self._index: dict[str, int] | None = None
-        f = self._h5()
-        missing = [k for k in ("images", "id") if k not in f]
-        if missing:
-            raise GalvaeFileError(self.path, f"not a galvae image store (no dataset {', '.join(missing)})")
-        shape = f["images"].shape
-        if len(shape) != 4 or shape[1] != 3 or shape[2] != shape[3]:
-            raise GalvaeFileError(self.path, f"images dataset has shape {shape}, expected (N, 3, S, S)")
-        if f["id"].shape[0] != shape[0]:
-            raise GalvaeFileError(self.path, f"{shape[0]} images but {f['id'].shape[0]} ids")
-        self.attrs: dict[str, Any] = {}
-        for k, v in f.attrs.items():
-            if isinstance(v, bytes):
-                v = v.decode()
-            if isinstance(v, str) and v[:1] in "[{":
-                try:
-                    v = json.loads(v)
-                except json.JSONDecodeError:
-                    pass
-            elif isinstance(v, np.generic):
-                v = v.item()
-            self.attrs[k] = v
+        try:
+            shape = self._check_layout(self._h5())
+        except GalvaeError:
+            raise
+        except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError, ... on a damaged file
+            raise GalvaeFileError(self.path, f"damaged image store ({type(exc).__name__}: {exc})") from None
         self.size = int(shape[-1])
         self.survey = str(self.attrs.get("survey", "unknown"))
         self.bands = str(self.attrs.get("bands", "".join(BANDS)))
@@ -402,8 +392,50 @@ class ImageStore:
             )
         except GalvaeValueError as exc:
             raise GalvaeFileError(self.path, f"unreadable normalisation attribute: {exc}") from None
-        self.has_mask = "mask" in f
         self._len = int(shape[0])
+
+    def _check_layout(self, f: h5py.File) -> tuple[int, ...]:
+        """Check the datasets and attributes of the store layout; set ``attrs`` and ``has_mask``; return the shape."""
+        missing = [k for k in ("images", "id") if not isinstance(f.get(k), h5py.Dataset)]
+        if missing:
+            raise GalvaeFileError(self.path, f"not a galvae image store (no dataset {', '.join(missing)})")
+        images, ids = f["images"], f["id"]
+        shape = images.shape
+        if len(shape) != 4 or shape[1] != 3 or shape[2] != shape[3]:
+            raise GalvaeFileError(self.path, f"images dataset has shape {shape}, expected (N, 3, S, S)")
+        if images.dtype != np.float32:
+            raise GalvaeFileError(self.path, f"images dataset holds {images.dtype}, expected float32")
+        if ids.shape != (shape[0],):
+            raise GalvaeFileError(self.path, f"{shape[0]} images but an id dataset of shape {ids.shape}")
+        if h5py.check_string_dtype(ids.dtype) is None:
+            raise GalvaeFileError(self.path, f"id dataset holds {ids.dtype}, expected strings")
+        self.has_mask = "mask" in f
+        if self.has_mask:
+            mask_shape = getattr(f["mask"], "shape", None)
+            if mask_shape != (shape[0],) + shape[2:]:
+                raise GalvaeFileError(
+                    self.path, f"mask dataset has shape {mask_shape}, expected {(shape[0],) + shape[2:]}"
+                )
+        self.attrs: dict[str, Any] = {}
+        for k, v in f.attrs.items():
+            if isinstance(v, bytes):
+                v = v.decode("utf-8", "replace")
+            if isinstance(v, str) and v[:1] in "[{":
+                try:
+                    v = json.loads(v)
+                except json.JSONDecodeError:
+                    pass
+            elif isinstance(v, np.generic):
+                v = v.item()
+            self.attrs[k] = v
+        bands = str(self.attrs.get("bands", "".join(BANDS)))
+        if bands != "".join(BANDS):
+            raise GalvaeFileError(
+                self.path,
+                f"bands attribute is {bands!r}; a galvae store holds bands {''.join(BANDS)!r} in that order "
+                "(reorder the planes and set bands='grz')",
+            )
+        return shape
 
     def _h5(self) -> h5py.File:
         pid = os.getpid()
@@ -443,9 +475,25 @@ class ImageStore:
 
     @property
     def ids(self) -> NDArray:
-        """All ids, as a numpy array of str (cached)."""
+        """All ids, as a numpy array of str (cached).
+
+        Raises
+        ------
+        GalvaeFileError
+            If the ids cannot be read or repeat (a store written by another tool).
+        """
         if self._ids is None:
-            self._ids = np.asarray(self._h5()["id"].asstr()[:], dtype=str)
+            try:
+                ids = np.asarray(self._h5()["id"].asstr()[:], dtype=str)
+            except GalvaeError:
+                raise
+            except Exception as exc:  # h5py / UTF-8 errors on a damaged file
+                raise GalvaeFileError(self.path, f"cannot read the ids ({type(exc).__name__}: {exc})") from None
+            if len(set(ids.tolist())) != ids.size:
+                seen: set[str] = set()
+                dup = next(i for i in ids.tolist() if i in seen or seen.add(i))  # type: ignore[func-returns-value]
+                raise GalvaeFileError(self.path, f"id {dup!r} appears more than once; ids of a store must be unique")
+            self._ids = ids
         return self._ids
 
     def index_of(self, ids: Iterable[str]) -> NDArray:
@@ -486,9 +534,10 @@ class ImageStore:
         ------
         GalvaeFileError
             If the block read holds a non-finite pixel (a store written by
-            another tool); the message names the first such id.
+            another tool; the message names the first such id), or the file
+            is damaged.
         """
-        block = self._rows(self._h5()["images"], index)
+        block = self._read_rows("images", index)
         if not _all_finite(block):
             self._refuse_non_finite(block, index)
         return block
@@ -510,7 +559,17 @@ class ImageStore:
         if not self.has_mask:
             shape = self.read(index).shape
             return np.zeros(shape[:-3] + shape[-2:], dtype=bool)
-        return self._rows(self._h5()["mask"], index)
+        return self._read_rows("mask", index)
+
+    def _read_rows(self, name: str, index: Any) -> NDArray:
+        try:
+            return self._rows(self._h5()[name], index)
+        except GalvaeError:
+            raise
+        except (IndexError, TypeError):
+            raise
+        except Exception as exc:  # h5py raises OSError, RuntimeError, ... on damaged chunks
+            raise GalvaeFileError(self.path, f"cannot read {name} ({type(exc).__name__}: {exc})") from None
 
     @property
     def images(self) -> h5py.Dataset:
