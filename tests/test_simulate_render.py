@@ -21,6 +21,7 @@ from galvae.simulate.render import (
     render_galaxy,
     render_point_source,
 )
+from galvae.simulate.surveys import colour_term_factors
 
 FOV = 64 * REFERENCE_PIXEL_SCALE
 
@@ -130,7 +131,53 @@ def test_resampled_bass_images_keep_flux_and_surface_brightness():
     d = _render(row, DECALS).image
     b = _render(row, BASS_MZLS).image
     assert d.shape == b.shape == (3, 64, 64)
-    np.testing.assert_allclose(b.sum(axis=(1, 2)), d.sum(axis=(1, 2)), rtol=0.02)
+    # the same fluxes once BASS+MzLS's colour terms (at this pure disc's colour) are taken out
+    fd = d.sum(axis=(1, 2))
+    np.testing.assert_allclose(b.sum(axis=(1, 2)), fd * colour_term_factors(BASS_MZLS, fd), rtol=0.02)
+
+
+def test_colour_terms_reference_values():
+    # legacypipe ps1cat.py (15 Nov 2018): m_90prime - m_decam in g at g - i = 1 is
+    # (0.00464 + 0.08672 - 0.00668 - 0.00255) - (0.00062 + 0.03604 + 0.01028 - 0.00613) = 0.04132
+    assert BASS_MZLS.band("g").colour_term_mag(1.0) == pytest.approx(0.04132, abs=1e-6)
+    # z: (0.03664 - 0.11084 + 0.04477 - 0.01223) - (0.02583 - 0.07690 + 0.02824 - 0.00898) = -0.00985
+    assert BASS_MZLS.band("z").colour_term_mag(1.0) == pytest.approx(-0.00985, abs=1e-6)
+    # clipped to the stars' g - i range [0.4, 2.7]
+    assert BASS_MZLS.band("g").colour_term_mag(5.0) == BASS_MZLS.band("g").colour_term_mag(2.7)
+    assert np.all(colour_term_factors(DECALS, [[1.0, 2.0, 3.0], [5.0, 1.0, 0.2]]) == 1.0)
+
+
+def test_colour_terms_shift_a_red_bulge_and_a_blue_disc_differently():
+    # g - i = g - r + (r - z) / 2: bulge 1.3, disc 0.4 (same r-band flux, noiseless)
+    red = _row(
+        truth_smooth_or_featured="smooth",
+        truth_sersic_n=4.0,
+        truth_axis_ratio=1.0,
+        truth_inclination_deg=float("nan"),
+        truth_bulge_gr=1.0,
+        truth_bulge_rz=0.6,
+    )
+    blue = _row(truth_disk_gr=0.25, truth_disk_rz=0.3)
+    ratios = []
+    for row in (red, blue):
+        d = _render(row, DECALS, fov=40.0).image.sum(axis=(1, 2))
+        b = _render(row, BASS_MZLS, fov=40.0).image.sum(axis=(1, 2))
+        ratios.append(b / d)
+    dm = -2.5 * np.log10(np.array(ratios))  # m_BASS - m_DECam per band
+    gi = np.array([1.3, 0.4])
+    for k, band in enumerate("grz"):
+        expect = BASS_MZLS.band(band).colour_term_mag(gi)
+        np.testing.assert_allclose(dm[:, k], expect, atol=0.004)  # 0.4 % photometry of the resampled grid
+    assert dm[0, 0] - dm[1, 0] > 0.02  # the red bulge loses more g light than the blue disc
+
+
+def test_zero_point_sets_the_image_unit():
+    ab = SurveyConfig("ab", bands=tuple(BandConfig(b) for b in "grz"))
+    zp = SurveyConfig("zp", bands=tuple(BandConfig(b, zero_point=21.5) for b in "grz"))
+    row = _row(truth_mag_r=16.0, truth_hlr_arcsec=1.0)
+    a, z = _render(row, ab), _render(row, zp)
+    np.testing.assert_allclose(z.image, a.image / 10**0.4, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(z.sky_sigma, a.sky_sigma / 10**0.4, rtol=1e-12)
 
 
 @pytest.mark.parametrize("sersic_n", [1.0, 4.0])

@@ -253,17 +253,20 @@ def _render_chunk(task: tuple[int, int, int]) -> tuple[np.ndarray, ...]:
                 else None
             )
             to_ref = (REFERENCE_PIXEL_SCALE / r.pixel_scale) ** 2
+            # defects are planted in nanomaggies (star fluxes, saturation), whatever the image unit
+            unit = np.array([b.unit_nmgy for b in survey.bands])[:, None, None]
             image, mask = plant_defect(
-                image,
+                image * unit,
                 kind,
                 srng,
                 pixel_scale=r.pixel_scale,
                 psf_fwhm=r.psf_fwhm,
-                sky_sigma=r.sky_sigma,
+                sky_sigma=r.sky_sigma * unit[:, 0, 0],
                 saturation=[b.saturation_nmgy * to_ref for b in survey.bands],
                 config=dcfg,
                 star=star,
             )
+            image = image / unit
         if mask is not None:
             mask = _band_mask(image, mask, kind)
         flux, m = crop_and_resize(image, mask, size)

@@ -46,9 +46,17 @@ native scale differs from the served one (BASS g, r: 0.454″ served at
 0.262″) is then resampled with a Lanczos-3 interpolant, which correlates
 its noise as in the real resampled cutouts.
 
+Every component's g, r, z fluxes are first brought from DECam's filter
+system to the survey's with the band's colour term at the component's own
+colour (:func:`galvae.simulate.surveys.colour_term_factors`; BASS+MzLS has
+them, DECaLS none), so a red bulge and a blue disc shift differently, as
+they do between the Legacy Surveys' north and south.
+
 Images come back in nanomaggies per *reference pixel* (0.262″): the flux
 per served pixel times (0.262 / served scale)², i.e. a surface brightness in
-the units of a DECaLS cutout, whatever the survey.
+the units of a DECaLS cutout, whatever the survey — divided by the band's
+``unit_nmgy`` when its ``zero_point`` is not 22.5 (a survey whose image unit
+is not the nanomaggie).
 """
 
 from __future__ import annotations
@@ -65,7 +73,7 @@ from numpy.typing import NDArray
 from ..config import BANDS
 from ..errors import GalvaeValueError
 from .field import FieldConfig, Source, add_sources, neighbour_profiles, neighbour_rng
-from .surveys import BandConfig, SurveyConfig
+from .surveys import BandConfig, SurveyConfig, colour_term_factors
 
 __all__ = [
     "REFERENCE_PIXEL_SCALE",
@@ -420,6 +428,10 @@ def render_galaxy(
     nb_rng = neighbour_rng(galaxy_rng) if neighbours else None
     profiles = galaxy_profiles(row, fov_arcsec, galaxy_rng)
     sources = neighbour_profiles(fov_arcsec, nb_rng, field_config) if nb_rng is not None else None
+    if any(b.colour_term for b in survey.bands):  # each component in the survey's own filter system
+        profiles = [(p, f * colour_term_factors(survey, f)) for p, f in profiles]
+        if sources:
+            sources = [(p, f * colour_term_factors(survey, f), pos) for p, f, pos in sources]
     bands = survey.bands
     served = {b.pixel_scale_arcsec for b in bands}
     if len(served) != 1:
@@ -440,11 +452,12 @@ def render_galaxy(
             sources,
             float(fwhm[i]),
         )
-        out.append(_to_served(native, band, fov_arcsec) * to_ref)
+        # image units: nanomaggies unless the band's zero point says otherwise
+        out.append(_to_served(native, band, fov_arcsec) * (to_ref / band.unit_nmgy))
         # resampling turns flux per native pixel into flux per served pixel (× ratio) and
         # Lanczos-3 interpolation of white noise keeps a fraction _NOISE_KEPT of its sigma
         ratio = (scale / band.native_pixel_scale_arcsec) ** 2
-        sky[i] = band.sky_sigma * ratio * to_ref * (_NOISE_KEPT if ratio != 1 else 1.0)
+        sky[i] = band.sky_sigma * ratio * to_ref / band.unit_nmgy * (_NOISE_KEPT if ratio != 1 else 1.0)
     return RenderedGalaxy(np.asarray(out, dtype=np.float32), sky, fwhm, scale)
 
 

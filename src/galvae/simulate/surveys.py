@@ -27,6 +27,22 @@ depths are quoted as medians without restating the reference source; they
 are used here as the 0.45″-galaxy depths of the formula below, which the
 realism benchmark checks against the real images.
 
+Filter systems.  BASS (90Prime g, r) and MzLS (Mosaic-3 z) do not share
+DECam's bandpasses, and the Legacy Surveys keep each camera's own system (DR9
+calibrates every camera to Pan-STARRS1 through its own colour terms; the
+north's magnitudes are not transformed to DECam's).  A band's ``colour_term``
+holds the coefficients c_k of ``m_band − m_DECam = Σ_k c_k (g − i)^k``: the
+difference of the camera's and DECam's PS1 colour terms (legacypipe
+``ps1cat.py``: ``ps1_to_decam``, ``ps1_to_90prime``, ``ps1_to_mosaic``,
+"15 Nov 2018, desi.lbl.gov/trac/wiki/ImagingStandardBandpass"; there
+``m_camera = m_PS1 + colourterm(g − i)``).  The built-in BASS+MzLS survey
+gets, at the g − i = 1 of a typical galaxy, g 0.041, r 0.007 and
+z −0.010 mag (redder galaxies more: 0.066, 0.020, −0.017 at g − i = 2).
+Each simulated component (bulge, disc, bar, arms, companion, neighbours,
+stars) gets its own correction from its own colour, with g − i taken as
+(g − r) + ½ (r − z) (i lies midway between r and z in log λ), clipped to
+0.4 ≤ g − i ≤ 2.7, the range of the stars the colour terms were fitted to.
+
 Depth → sky noise.  A band's ``depth_mag`` is the 5σ limit for a galaxy of
 half-light radius 0.45″; with the PSF approximated as a Gaussian, the
 source's noise-equivalent area is ``NEA = 4π (σ_psf² + σ_gal²)`` with
@@ -56,9 +72,12 @@ import json
 import math
 import os
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+import numpy as np
 
 from ..config import BANDS, config_from_dict, config_to_dict
 from ..errors import GalvaeFileError, GalvaeKeyError, GalvaeValueError
@@ -72,9 +91,14 @@ __all__ = [
     "get_survey",
     "load_survey",
     "resolve_survey",
+    "GI_RANGE",
     "sky_sigma_from_depth",
+    "colour_term_factors",
     "survey_to_dict",
 ]
+
+#: g − i range of the PS1 stars the Legacy Surveys colour terms were fitted to; colours are clipped to it.
+GI_RANGE = (0.4, 2.7)
 
 #: Half-light radius (arcsec) of the galaxy the depths refer to (Dey et al. 2019).
 DEPTH_GALAXY_HLR = 0.45
@@ -121,6 +145,10 @@ class BandConfig:
         Poisson noise.
     saturation_nmgy : float, default 150
         Saturation level per served pixel (used by planted bright stars).
+    colour_term : tuple of float, default ()
+        Coefficients c_0, c_1, ... (at most 4) of the difference between
+        this band's magnitudes and DECam's, ``m − m_DECam = Σ c_k (g − i)^k``;
+        empty for the DECam system.  See the module docs.
     """
 
     name: str
@@ -135,6 +163,7 @@ class BandConfig:
     zero_point: float = 22.5
     gain: float = 3000.0
     saturation_nmgy: float = 150.0
+    colour_term: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.name not in BANDS:
@@ -151,6 +180,27 @@ class BandConfig:
             raise GalvaeValueError(f"band {self.name}: psf_beta must exceed 1.1", self.psf_beta)
         if self.sky_sigma_nmgy is not None and not self.sky_sigma_nmgy > 0:
             raise GalvaeValueError(f"band {self.name}: sky_sigma_nmgy must be positive", self.sky_sigma_nmgy)
+        if not isinstance(self.colour_term, tuple | list) or len(self.colour_term) > 4:
+            raise GalvaeValueError(
+                f"band {self.name}: colour_term must be at most 4 polynomial coefficients in g - i", self.colour_term
+            )
+        if not all(isinstance(c, int | float) and math.isfinite(c) for c in self.colour_term):
+            raise GalvaeValueError(
+                f"band {self.name}: colour_term coefficients must be finite numbers", self.colour_term
+            )
+        if not math.isfinite(self.zero_point):
+            raise GalvaeValueError(f"band {self.name}: zero_point must be a finite magnitude", self.zero_point)
+        object.__setattr__(self, "colour_term", tuple(float(c) for c in self.colour_term))
+
+    @property
+    def unit_nmgy(self) -> float:
+        """Nanomaggies per image unit: ``10^(-0.4 (zero_point - 22.5))`` (1 for nanomaggies)."""
+        return 10.0 ** (-0.4 * (self.zero_point - 22.5))
+
+    def colour_term_mag(self, g_minus_i: Any) -> Any:
+        """``m_band − m_DECam`` (mag) at colour(s) ``g − i`` (clipped to [0.4, 2.7]); 0 without a colour term."""
+        gi = np.clip(np.asarray(g_minus_i, dtype=float), GI_RANGE[0], GI_RANGE[1])
+        return sum(c * gi**k for k, c in enumerate(self.colour_term)) if self.colour_term else np.zeros_like(gi)
 
     @property
     def sky_sigma(self) -> float:
@@ -192,18 +242,63 @@ DECALS = SurveyConfig(
     ),
 )
 
+#: m_camera − m_DECam colour terms in g − i: legacypipe ps1cat.py (15 Nov 2018), camera minus DECam.
+_CT_90PRIME_G = (0.00464 - 0.00062, 0.08672 - 0.03604, -0.00668 - 0.01028, -0.00255 + 0.00613)
+_CT_90PRIME_R = (0.00110 - 0.00495, -0.06875 + 0.08435, 0.02480 - 0.03222, -0.00855 + 0.01140)
+_CT_MOSAIC_Z = (0.03664 - 0.02583, -0.11084 + 0.07690, 0.04477 - 0.02824, -0.01223 + 0.00898)
+
 BASS_MZLS = SurveyConfig(
     name="bass_mzls",
-    description="BASS (Bok/90Prime g, r: 0.454 arcsec native, served at 0.262) + MzLS (Mayall/Mosaic-3 z)",
+    description="BASS (Bok/90Prime g, r: 0.454 arcsec native, served at 0.262) + MzLS (Mayall/Mosaic-3 z),"
+    " each in its own filter system",
     bands=(
-        BandConfig("g", native_pixel_scale_arcsec=0.454, psf_fwhm_arcsec=1.6, depth_mag=24.2, gain=1500.0),
-        BandConfig("r", native_pixel_scale_arcsec=0.454, psf_fwhm_arcsec=1.5, depth_mag=23.6, gain=1500.0),
-        BandConfig("z", psf_fwhm_arcsec=1.0, depth_mag=23.0, gain=2000.0),
+        BandConfig(
+            "g",
+            native_pixel_scale_arcsec=0.454,
+            psf_fwhm_arcsec=1.6,
+            depth_mag=24.2,
+            gain=1500.0,
+            colour_term=_CT_90PRIME_G,
+        ),
+        BandConfig(
+            "r",
+            native_pixel_scale_arcsec=0.454,
+            psf_fwhm_arcsec=1.5,
+            depth_mag=23.6,
+            gain=1500.0,
+            colour_term=_CT_90PRIME_R,
+        ),
+        BandConfig("z", psf_fwhm_arcsec=1.0, depth_mag=23.0, gain=2000.0, colour_term=_CT_MOSAIC_Z),
     ),
 )
 
 #: Built-in surveys by name.
 SURVEYS: dict[str, SurveyConfig] = {s.name: s for s in (DECALS, BASS_MZLS)}
+
+
+def colour_term_factors(survey: SurveyConfig, fluxes: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Factors turning g, r, z fluxes in DECam's system into ``survey``'s filter system.
+
+    Parameters
+    ----------
+    survey : SurveyConfig
+    fluxes : array_like, shape (3,) or (N, 3)
+        g, r, z fluxes (nanomaggies, DECam system) of one source or N.
+
+    Returns
+    -------
+    ndarray, shape like ``fluxes``
+        ``10^(-0.4 colour_term(g − i))`` per band, each band's colour term at
+        the source's g − i (see the module docs).  All ones for DECaLS.
+    """
+    f = np.asarray(fluxes, dtype=float)
+    if f.shape[-1] != 3:
+        raise GalvaeValueError("fluxes must have g, r, z as their last axis", f.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gr = -2.5 * np.log10(f[..., 0] / f[..., 1])
+        rz = -2.5 * np.log10(f[..., 1] / f[..., 2])
+    gi = np.nan_to_num(gr + 0.5 * rz, nan=1.0, posinf=GI_RANGE[1], neginf=GI_RANGE[0])
+    return np.stack([10.0 ** (-0.4 * b.colour_term_mag(gi)) for b in survey.bands], axis=-1)
 
 
 def get_survey(name: str) -> SurveyConfig:
