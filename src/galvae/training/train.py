@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_path
+from .._io import atomic_path, write_json
 from .._version import __version__
 from ..config import config_from_dict, config_to_dict
 from ..errors import GalvaeFileError, GalvaeInterruptedError, GalvaeValueError
@@ -346,23 +346,19 @@ def train(
         log.info("resuming %s from %s with its saved configuration", run, resume_from)
     run.mkdir(parents=True, exist_ok=True)
     data = {"stores": stores, "size": dm.size, "normalisation": config_to_dict(dm.normalisation)}
-    (run / "config.json").write_text(
-        json.dumps(
-            {"galvae_version": __version__, "model": config_to_dict(mcfg), "train": config_to_dict(tcfg), "data": data},
-            indent=2,
-        )
-        + "\n"
+    write_json(
+        run / "config.json",
+        {"galvae_version": __version__, "model": config_to_dict(mcfg), "train": config_to_dict(tcfg), "data": data},
     )
-    (run / "split.json").write_text(
-        json.dumps(
-            {
-                "seed": tcfg.seed,
-                "val_fraction": tcfg.val_fraction,
-                "train_ids": dm.ids[dm.train_rows].tolist(),
-                "val_ids": dm.ids[dm.val_rows].tolist(),
-            }
-        )
-        + "\n"
+    write_json(
+        run / "split.json",
+        {
+            "seed": tcfg.seed,
+            "val_fraction": tcfg.val_fraction,
+            "train_ids": dm.ids[dm.train_rows].tolist(),
+            "val_ids": dm.ids[dm.val_rows].tolist(),
+        },
+        indent=None,
     )
 
     n_batches = max(1, -(-len(dm.train_rows) // tcfg.batch_size))
