@@ -1,4 +1,4 @@
-"""Galaxy Zoo DECaLS catalogues -> Table 2 labels; reading and writing tables."""
+"""Galaxy Zoo DECaLS catalogues -> Table 2 labels, and a labels table through a file (tests/test_tables.py: the formats)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from galvae.data.labels import (
     TABLE2_RULES,
     LabelConfig,
     LabelRule,
-    check_table_path,
     detect_convention,
     fraction_column,
     label_counts,
@@ -30,7 +29,7 @@ from galvae.data.labels import (
     vote_column,
     write_table,
 )
-from galvae.errors import GalvaeFileError, GalvaeKeyError, GalvaeValueError
+from galvae.errors import GalvaeKeyError, GalvaeValueError
 
 FEATURES = (
     "how_rounded",
@@ -470,7 +469,7 @@ def test_empty_catalogue_gives_empty_labels():
     assert label_counts(labels)["count"].sum() == 0
 
 
-# --------------------------------------------------------------------------- tables on disk
+# --------------------------------------------------------------------------- labels on disk
 
 
 def _labels_with_index() -> pd.DataFrame:
@@ -506,91 +505,6 @@ def test_write_table_round_trip(tmp_path, suffix):
         for feature in FEATURES:
             assert back[feature].isna().tolist() == labels[feature].isna().tolist(), feature
     pd.testing.assert_frame_equal(label_counts(back), label_counts(labels))
-
-
-def test_write_table_default_index_and_no_extension(tmp_path):
-    df = pd.DataFrame({"a": [1.5, 2.5], "b": ["x", "y"]})
-    write_table(df, tmp_path / "t.csv")
-    assert (tmp_path / "t.csv").read_text().splitlines()[0] == "a,b"
-    write_table(df, tmp_path / "t")
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t"), df)
-
-
-def test_write_table_refuses_to_overwrite_and_bad_targets(tmp_path):
-    df = pd.DataFrame({"a": [1]})
-    write_table(df, tmp_path / "t.parquet")
-    with pytest.raises(GalvaeFileError, match=r"t.parquet: already exists \(pass overwrite=True"):
-        write_table(df, tmp_path / "t.parquet")
-    write_table(pd.DataFrame({"a": [2]}), tmp_path / "t.parquet", overwrite=True)
-    assert pd.read_parquet(tmp_path / "t.parquet")["a"].tolist() == [2]
-    with pytest.raises(GalvaeFileError, match="t.txt: unknown table format; accepted: .parquet"):
-        write_table(df, tmp_path / "t.txt")
-    with pytest.raises(GalvaeFileError, match="directory does not exist"):
-        write_table(df, tmp_path / "nope" / "t.csv")
-    with pytest.raises(GalvaeValueError, match="write_table needs a pandas DataFrame"):
-        write_table([1, 2], tmp_path / "u.csv")
-    assert check_table_path(tmp_path / "x.FITS") == (tmp_path / "x.FITS", "fits")
-
-
-@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".fits"])
-def test_write_table_is_atomic(tmp_path, monkeypatch, suffix):
-    path = tmp_path / f"t{suffix}"
-    df = pd.DataFrame({"a": np.arange(1000.0)})
-    write_table(df.iloc[:3], path)
-    before = path.read_bytes()
-
-    def fail_after_partial_write(name, *args, **kwargs):
-        with open(name, "wb") as fh:
-            fh.write(b"PAR1 partial")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", lambda self, name, **kw: fail_after_partial_write(name))
-    monkeypatch.setattr(pd.DataFrame, "to_csv", lambda self, name, **kw: fail_after_partial_write(name))
-    from astropy.table import Table
-
-    monkeypatch.setattr(Table, "write", lambda self, name, **kw: fail_after_partial_write(name))
-    with pytest.raises(OSError, match="disk full"):
-        write_table(df, path, overwrite=True)
-    assert path.read_bytes() == before  # the old complete file is untouched
-    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
-    with pytest.raises(OSError, match="disk full"):
-        write_table(df, tmp_path / f"new{suffix}")
-    assert not (tmp_path / f"new{suffix}").exists()
-
-
-def test_read_catalog_errors(tmp_path):
-    with pytest.raises(GalvaeFileError, match="missing.parquet: catalogue file not found"):
-        read_catalog(tmp_path / "missing.parquet")
-    with pytest.raises(GalvaeFileError, match="is not a file"):
-        read_catalog(tmp_path)
-    (tmp_path / "cat.xlsx").write_bytes(b"x")
-    with pytest.raises(GalvaeFileError, match=r"cat.xlsx: unknown catalogue format; accepted: .parquet"):
-        read_catalog(tmp_path / "cat.xlsx")
-    (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really parquet")
-    with pytest.raises(GalvaeFileError, match="bad.parquet: cannot read Parquet catalogue"):
-        read_catalog(tmp_path / "bad.parquet")
-    (tmp_path / "empty.csv").write_bytes(b"")
-    with pytest.raises(GalvaeFileError, match="empty.csv: cannot read csv catalogue"):
-        read_catalog(tmp_path / "empty.csv")
-    good = write_table(pd.DataFrame({"a": np.arange(2000.0), "b": np.arange(2000)}), tmp_path / "t.fits")
-    data = good.read_bytes()
-    (tmp_path / "cut.fits").write_bytes(data[: len(data) // 2])
-    with pytest.raises(GalvaeFileError, match="cut.fits: .*truncated"):
-        read_catalog(tmp_path / "cut.fits")
-    (tmp_path / "junk.fits").write_bytes(b"SIMPLE  = nonsense" * 10)
-    with pytest.raises(GalvaeFileError, match="junk.fits: cannot read fits catalogue"):
-        read_catalog(tmp_path / "junk.fits")
-
-
-def test_read_fits_drops_multidimensional_columns(tmp_path, caplog):
-    from astropy.table import Table
-
-    t = Table({"id": ["a", "b"], "flux": np.ones((2, 3)), "x": [1.0, 2.0]})
-    t.write(tmp_path / "m.fits")
-    with caplog.at_level(logging.WARNING, logger="galvae.data.labels"):
-        df = read_catalog(tmp_path / "m.fits")
-    assert list(df.columns) == ["id", "x"] and df["id"].tolist() == ["a", "b"]
-    assert any("flux" in r.getMessage() for r in caplog.records)
 
 
 # --------------------------------------------------------------------------- command line

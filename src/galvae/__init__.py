@@ -43,8 +43,8 @@ _LAZY: dict[str, str] = {
     "LabelConfig": "galvae.data.labels",
     "labels_from_catalog": "galvae.data.labels",
     "label_counts": "galvae.data.labels",
-    "read_catalog": "galvae.data.labels",
-    "write_table": "galvae.data.labels",
+    "read_catalog": "galvae.data.tables",
+    "write_table": "galvae.data.tables",
     # simulation
     "simulate": "galvae.simulate.core",
     "SimulationConfig": "galvae.simulate.core",
@@ -122,16 +122,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .data.dataset import GalaxyDataset  # noqa: F401
     from .data.download import LAYERS, DownloadReport, download_cutouts  # noqa: F401
     from .data.ingest import IngestReport, ingest  # noqa: F401
-    from .data.labels import (  # noqa: F401
-        LabelConfig,
-        label_counts,
-        labels_from_catalog,
-        read_catalog,
-        write_table,
-    )
+    from .data.labels import LabelConfig, label_counts, labels_from_catalog  # noqa: F401
     from .data.preprocess import preprocess  # noqa: F401
     from .data.readers import ImageData, read_image  # noqa: F401
     from .data.store import ImageStore, ImageStoreWriter, open_store, write_store  # noqa: F401
+    from .data.tables import read_catalog, write_table  # noqa: F401
     from .demo import DemoConfig, run_demo  # noqa: F401
     from .evaluate.classify import ClassifyResult, classification_metrics, classify  # noqa: F401
     from .evaluate.domains import DomainComparison, compare_domains  # noqa: F401

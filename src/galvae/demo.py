@@ -421,7 +421,8 @@ def run_demo(
     GalvaeValueError
         On an invalid configuration.
     """
-    from .data.labels import labels_from_catalog, read_catalog, write_table
+    from .data.labels import labels_from_catalog
+    from .data.tables import read_catalog, write_table
     from .evaluate.classify import classify
     from .evaluate.domains import compare_domains
     from .evaluate.outliers import outliers_report

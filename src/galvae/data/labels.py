@@ -3,8 +3,10 @@
 This module owns the GZD-5 decision-tree schema used everywhere in galvae
 (the simulator writes its fraction columns from it), turns a Galaxy Zoo
 DECaLS catalogue into the 26 morphology classes of Table 2 of the paper
-(nine features), and reads and writes the tables galvae exchanges
-(Parquet, CSV, FITS).
+(nine features), and names each galaxy's broad class.  The tables galvae
+exchanges (Parquet, CSV, FITS) are read and written by
+:mod:`galvae.data.tables`; :func:`read_catalog`, :func:`write_table` and
+:func:`check_table_path` are importable from here too.
 
 Catalogue conventions
 ---------------------
@@ -66,19 +68,16 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._io import atomic_path
 from .._version import __version__
 from ..config import config_to_dict
-from ..errors import GalvaeFileError, GalvaeKeyError, GalvaeValueError
+from ..errors import GalvaeKeyError, GalvaeValueError
+from .tables import check_table_path, read_catalog, write_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -94,6 +93,7 @@ __all__ = [
     "detect_convention",
     "labels_from_catalog",
     "label_counts",
+    # defined in galvae.data.tables, importable from here as before
     "read_catalog",
     "write_table",
     "check_table_path",
@@ -725,248 +725,3 @@ def _as_class_strings(series: pd.Series) -> pd.Series:
             else (v.decode() if isinstance(v, bytes) else str(v))
         )
     )
-
-
-# --------------------------------------------------------------------------- table files
-
-
-_READ_FORMATS = {
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".csv": "csv",
-    ".csv.gz": "csv",
-    ".fits": "fits",
-    ".fit": "fits",
-    ".fits.gz": "fits",
-}
-_WRITE_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".fits": "fits", ".fit": "fits"}
-
-
-def _format_of(path: Path, formats: dict[str, str]) -> str | None:
-    name = path.name.lower()
-    for suffix in sorted(formats, key=len, reverse=True):
-        if name.endswith(suffix):
-            return formats[suffix]
-    return None
-
-
-def read_catalog(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a catalogue table (Parquet, CSV or FITS) into a DataFrame.
-
-    Parameters
-    ----------
-    path : str or path-like
-        ``.parquet``/``.pq``, ``.csv``/``.csv.gz`` or ``.fits``/``.fit``/
-        ``.fits.gz`` (the first table HDU).
-
-    Returns
-    -------
-    DataFrame
-        The table; FITS strings decoded to ``str``, masked FITS values
-        missing.  Multidimensional FITS columns, which a DataFrame cannot
-        hold, are dropped with a logged warning.
-
-    Raises
-    ------
-    GalvaeFileError
-        If the file is missing, not a file, of an unknown extension,
-        unreadable or truncated.
-    """
-    import pandas as pd
-
-    path = Path(path)
-    if not path.exists():
-        raise GalvaeFileError(path, "catalogue file not found")
-    if not path.is_file():
-        raise GalvaeFileError(path, "is not a file (expected a .parquet, .csv or .fits catalogue)")
-    fmt = _format_of(path, _READ_FORMATS)
-    if fmt is None:
-        raise GalvaeFileError(path, f"unknown catalogue format; accepted: {', '.join(_READ_FORMATS)}")
-    try:
-        if fmt == "parquet":
-            import pyarrow
-
-            try:
-                return pd.read_parquet(path)
-            except pyarrow.ArrowException as exc:
-                raise GalvaeFileError(path, f"cannot read Parquet catalogue: {exc}") from exc
-        if fmt == "csv":
-            return pd.read_csv(path, low_memory=False)
-        return _read_fits_table(path)
-    except GalvaeFileError:
-        raise
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise GalvaeFileError(path, f"cannot read {fmt} catalogue: {exc}") from exc
-
-
-def _read_fits_table(path: Path) -> pd.DataFrame:
-    from astropy.table import Column, MaskedColumn, Table
-
-    error: Exception | None = None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            table = Table.read(path, format="fits")
-        except (OSError, ValueError, TypeError, IndexError, KeyError) as exc:
-            error = exc
-    # astropy only warns about a short file; the error (if any) comes later, so check both
-    messages = [str(w.message) for w in caught]
-    truncated = [m for m in messages if "truncated" in m.lower()]
-    if truncated:
-        raise GalvaeFileError(path, f"FITS file is truncated ({truncated[0]})") from error
-    if error is not None:
-        raise GalvaeFileError(path, f"cannot read fits catalogue: {error}") from error
-    for text in messages:
-        log.warning("%s: %s", path, text)
-    multidim = [name for name in table.colnames if table[name].ndim > 1]
-    if multidim:
-        log.warning("%s: dropping multidimensional column(s) %s", path, ", ".join(multidim))
-        table.remove_columns(multidim)
-    for name in table.colnames:
-        col = table[name]
-        if col.dtype.kind == "S":  # read as bytes so that empty (null) strings come back masked
-            raw = np.ma.getdata(col)
-            try:
-                text = raw.astype(str)  # FITS text is ASCII: fast path
-            except UnicodeDecodeError:
-                text = np.char.decode(raw, "utf-8", errors="replace")
-            mask = np.ma.getmaskarray(col)
-            table[name] = MaskedColumn(text, mask=mask) if mask.any() else Column(text)
-    return table.to_pandas()
-
-
-def _is_default_index(index: pd.Index) -> bool:
-    import pandas as pd
-
-    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None
-
-
-def _fits_table(df: pd.DataFrame) -> Any:
-    """An astropy Table of ``df``; text-like columns as masked strings, nullable numbers masked."""
-    import pandas as pd
-    from astropy.table import MaskedColumn, Table
-
-    if not _is_default_index(df.index):
-        name = df.index.name if df.index.name is not None else "index"
-        if name in df.columns:
-            raise GalvaeValueError("cannot write the index to FITS: a column has its name", name)
-        df = df.reset_index(names=name)
-    table = Table()
-    for col in df.columns:
-        series = df[col]
-        name = str(col)
-        missing = series.isna().to_numpy()
-        dtype = series.dtype
-        if (
-            isinstance(dtype, pd.CategoricalDtype)
-            or pd.api.types.is_object_dtype(dtype)
-            or pd.api.types.is_string_dtype(dtype)
-        ):
-            text = series.astype(object).where(~missing, "").astype(str).to_numpy().astype(str)
-            if text.dtype.itemsize == 0:
-                text = text.astype("U1")
-            table[name] = MaskedColumn(text, mask=missing) if missing.any() else text
-        elif pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
-            if missing.any():
-                fill = False if pd.api.types.is_bool_dtype(dtype) else 0
-                table[name] = MaskedColumn(series.fillna(fill).to_numpy(), mask=missing)
-            else:
-                table[name] = series.to_numpy()
-        elif pd.api.types.is_float_dtype(dtype):
-            table[name] = series.to_numpy(dtype=np.float64 if dtype.itemsize > 4 else np.float32, na_value=np.nan)
-        elif pd.api.types.is_datetime64_any_dtype(dtype):
-            table[name] = MaskedColumn(np.array(series.astype(str)), mask=missing)
-        else:
-            raise GalvaeValueError(f"cannot write column {name!r} to FITS", str(dtype))
-    return table
-
-
-def check_table_path(path: str | os.PathLike[str], *, overwrite: bool = False) -> tuple[Path, str]:
-    """Check that :func:`write_table` can write ``path``, before any long work.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The table to write; see :func:`write_table` for the extensions.
-    overwrite : bool, default False
-        Whether an existing file may be replaced.
-
-    Returns
-    -------
-    (pathlib.Path, str)
-        The path and its format: ``"parquet"``, ``"csv"`` or ``"fits"``.
-
-    Raises
-    ------
-    GalvaeFileError
-        If the extension is unknown, ``path`` exists and ``overwrite`` is
-        False, or its directory does not exist.
-    """
-    path = Path(path)
-    fmt = "parquet" if not path.suffix else _format_of(path, _WRITE_FORMATS)
-    if fmt is None:
-        raise GalvaeFileError(path, f"unknown table format; accepted: {', '.join(_WRITE_FORMATS)} (or none: Parquet)")
-    if path.exists() and not overwrite:
-        raise GalvaeFileError(path, "already exists (pass overwrite=True / --overwrite to replace it)")
-    if path.is_dir():
-        raise GalvaeFileError(path, "is a directory")
-    if not path.parent.is_dir():
-        raise GalvaeFileError(path, "directory does not exist")
-    return path, fmt
-
-
-def write_table(
-    df: pd.DataFrame,
-    path: str | os.PathLike[str],
-    *,
-    overwrite: bool = False,
-) -> Path:
-    """Write a table atomically, as Parquet, CSV or FITS by extension.
-
-    The file is written under a temporary name in the same directory,
-    flushed to disk and renamed, so ``path`` is only ever absent or complete
-    (a Parquet file cut short before its footer is unreadable).
-
-    Parameters
-    ----------
-    df : DataFrame
-        The table.  Its index is written too, unless it is the default
-        ``RangeIndex`` (0, 1, ...): Parquet keeps it natively; CSV and FITS
-        get it as a first column named after the index (``index`` if
-        unnamed).  ``df.attrs`` is kept in Parquet metadata.  In FITS,
-        missing values are masked (NaN for floats, ``TNULL`` for integers,
-        empty strings for text) and categories become strings.
-    path : str or path-like
-        ``.parquet``/``.pq`` or no extension: Parquet (the default);
-        ``.csv``: CSV; ``.fits``/``.fit``: a FITS binary table.
-    overwrite : bool, default False
-        Replace ``path`` if it exists.
-
-    Returns
-    -------
-    pathlib.Path
-        The path written.
-
-    Raises
-    ------
-    GalvaeFileError
-        If ``path`` exists and ``overwrite`` is False, its directory does
-        not exist, or the extension is unknown.
-    GalvaeValueError
-        If ``df`` is not a DataFrame or a column cannot be written to FITS.
-    """
-    import pandas as pd
-
-    if not isinstance(df, pd.DataFrame):
-        raise GalvaeValueError("write_table needs a pandas DataFrame", type(df).__name__)
-    path, fmt = check_table_path(path, overwrite=overwrite)
-    with atomic_path(path) as tmp:
-        if fmt == "parquet":
-            df.to_parquet(tmp, engine="pyarrow")
-        elif fmt == "csv":
-            df.to_csv(tmp, index=not _is_default_index(df.index))
-        else:
-            table = _fits_table(df)
-            table.write(tmp, format="fits", overwrite=True)
-    log.info("wrote %d rows to %s", len(df), path)
-    return path

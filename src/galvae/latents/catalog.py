@@ -12,7 +12,6 @@ keys MODEL, STORE, SURVEY, NLATENT, IMSIZE, LOSS, GALVAEV, and the JSON in
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -21,10 +20,10 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from .._io import atomic_path
 from .._version import __version__
 from ..config import config_to_dict
 from ..data.store import ImageStore, ImageStoreWriter
+from ..data.tables import read_table, table_format, write_table
 from ..errors import GalvaeFileError, GalvaeValueError
 from .export import check_store_matches
 from .model import GalaxyVAE
@@ -34,7 +33,6 @@ __all__ = ["encode_store", "reconstruct_store", "generate_mocks", "read_latent_c
 log = logging.getLogger(__name__)
 
 ModelLike = str | os.PathLike[str] | GalaxyVAE
-_FITS_SUFFIXES = (".fits", ".fit", ".fits.gz")
 
 
 def _model(model: ModelLike, device: str) -> GalaxyVAE:
@@ -62,8 +60,22 @@ def _check_out(out: Path, overwrite: bool) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
 
 
-def _is_fits(path: Path) -> bool:
-    return path.name.lower().endswith(_FITS_SUFFIXES)
+def _latent_format(path: Path) -> str:
+    """FITS for a FITS name (``.fits``, ``.fit``, ``.fits.gz``), Parquet for any other."""
+    return "fits" if table_format(path) == "fits" else "parquet"
+
+
+def _readable_rows(st: ImageStore, rows: np.ndarray, skipped: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``rows`` one by one: (the readable images, a boolean mask of them); append the others to ``skipped``."""
+    images, good = [], np.zeros(len(rows), bool)
+    for k, row in enumerate(rows):
+        try:
+            images.append(st.read(slice(int(row), int(row) + 1)))
+            good[k] = True
+        except GalvaeFileError as exc:
+            skipped.append([str(st.ids[row]), exc.message])
+    block = np.concatenate(images) if images else np.empty((0, 3, st.size, st.size), np.float32)
+    return block, good
 
 
 def encode_store(
@@ -76,6 +88,7 @@ def encode_store(
     decoder: str | None = "auto",
     overwrite: bool = False,
     progress: bool = True,
+    strict: bool = False,
 ) -> Path:
     """Write the latent catalogue of every image of a store.
 
@@ -98,6 +111,12 @@ def encode_store(
         it, else the run's default; a survey name forces that decoder.
     overwrite : bool, default False
     progress : bool, default True
+    strict : bool, default False
+        Stop at the first image that cannot be read (a non-finite pixel, a
+        damaged chunk) with an error naming the store and the id, writing
+        nothing.  By default such images are skipped: the catalogue has no
+        row for them, its metadata lists them under ``skipped`` as
+        ``[id, reason]`` pairs, and a warning gives their number.
 
     Returns
     -------
@@ -108,8 +127,11 @@ def encode_store(
     GalvaeValueError
         If the store does not match the model, or on an unknown decoder.
     GalvaeFileError
-        If ``out`` exists without ``overwrite`` or a file cannot be read.
+        If ``out`` exists without ``overwrite``, a file cannot be read, no
+        image of the store can be read, or (``strict``) at the first image
+        that cannot be read.
     """
+    import pandas as pd
     import torch
 
     from ..losses.elbo import reconstruction_error
@@ -127,18 +149,43 @@ def encode_store(
     err = np.empty(n, np.float32)
     npix = 3 * vae.size * vae.size
     net, dev = vae.network, vae.device
+    keep = np.ones(n, bool)
+    skipped: list[list[str]] = []
     with torch.inference_mode():
         for i in tqdm(range(0, n, batch_size), desc="encode", unit="batch", disable=not progress):
-            x = torch.from_numpy(st.read(slice(i, i + batch_size))).to(dev)
+            rows = np.arange(i, min(i + batch_size, n))
+            try:
+                block = st.read(slice(i, i + batch_size))
+            except GalvaeFileError:
+                if strict:
+                    raise
+                block, good = _readable_rows(st, rows, skipped)
+                keep[rows[~good]] = False
+                rows = rows[good]
+            if not len(rows):
+                continue
+            x = torch.from_numpy(block).to(dev)
             m, v = net.encode(x)
             r = net.decode(m)
-            mu[i : i + len(x)] = m.float().cpu().numpy()
-            lv[i : i + len(x)] = v.float().cpu().numpy()
-            err[i : i + len(x)] = (reconstruction_error(r, x, vae.config.loss) / npix).cpu().numpy()
-    columns: dict[str, Any] = {"id": st.ids.astype(str)}
-    columns.update({f"mu_{j}": mu[:, j] for j in range(nl)})
-    columns.update({f"logvar_{j}": lv[:, j] for j in range(nl)})
-    columns["recon_error"] = err
+            mu[rows] = m.float().cpu().numpy()
+            lv[rows] = v.float().cpu().numpy()
+            err[rows] = (reconstruction_error(r, x, vae.config.loss) / npix).cpu().numpy()
+    if skipped:
+        if not keep.any():
+            raise GalvaeFileError(
+                st.path, f"no image could be encoded ({len(skipped)} unreadable; first: {skipped[0][1]})"
+            )
+        log.warning(
+            "%d of %d images of %s skipped, not encoded (listed under 'skipped' in the catalogue metadata): %s",
+            len(skipped),
+            n,
+            st.path,
+            "; ".join(f"{gid}: {reason}" for gid, reason in skipped[:3]),
+        )
+    columns: dict[str, Any] = {"id": st.ids.astype(str)[keep]}
+    columns.update({f"mu_{j}": mu[keep, j] for j in range(nl)})
+    columns.update({f"logvar_{j}": lv[keep, j] for j in range(nl)})
+    columns["recon_error"] = err[keep]
     meta = {
         "model": os.path.abspath(vae.path),
         "store": os.path.abspath(st.path),
@@ -150,74 +197,49 @@ def encode_store(
         "normalisation": config_to_dict(st.normalisation),
         "decoder": vae.decoder,
         "recon_error": f"mean over the 3 x S x S pixels of the per-pixel {vae.config.loss} of the decoded mean",
+        "skipped": skipped,
     }
-    with atomic_path(out) as tmp:
-        if _is_fits(out):
-            _write_fits(tmp, columns, meta)
-        else:
-            _write_parquet(tmp, columns, meta)
+    fmt = _latent_format(out)
+    header = _fits_cards(meta) if fmt == "fits" else None
+    write_table(pd.DataFrame(columns), out, overwrite=True, format=fmt, metadata=meta, fits_header=header)
     log.info("wrote latent catalogue of %d images (NL=%d) to %s", n, nl, out)
     return out
 
 
-def _write_parquet(path: Path, columns: dict[str, Any], meta: dict[str, Any]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.table({k: pa.array(v) for k, v in columns.items()})
-    table = table.replace_schema_metadata({b"galvae": json.dumps(meta).encode()})
-    pq.write_table(table, path)
-
-
-def _write_fits(path: Path, columns: dict[str, Any], meta: dict[str, Any]) -> None:
-    from astropy.io import fits
-    from astropy.table import Table
-
-    table = Table(columns)
-    hdu = fits.table_to_hdu(table)
-    hdr = hdu.header
-    hdr["EXTNAME"] = "LATENTS"
+def _fits_cards(meta: dict[str, Any]) -> dict[str, Any]:
+    """FITS header cards of a latent catalogue, beside the JSON metadata."""
     # Paths may be long: no comments on these cards (astropy continues long strings).
-    hdr["MODEL"] = meta["model"]
-    hdr["STORE"] = meta["store"]
-    hdr["SURVEY"] = meta["survey"]
-    hdr["NLATENT"] = (meta["latent_dim"], "latent dimension NL")
-    hdr["IMSIZE"] = (meta["size"], "image side S in pixels")
-    hdr["LOSS"] = (meta["loss"], "reconstruction loss of recon_error")
-    hdr["GALVAEV"] = (meta["galvae_version"], "galvae version")
-    hdr["GALVAEMD"] = json.dumps(meta)
-    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=True)
+    return {
+        "EXTNAME": "LATENTS",
+        "MODEL": meta["model"],
+        "STORE": meta["store"],
+        "SURVEY": meta["survey"],
+        "NLATENT": (meta["latent_dim"], "latent dimension NL"),
+        "IMSIZE": (meta["size"], "image side S in pixels"),
+        "LOSS": (meta["loss"], "reconstruction loss of recon_error"),
+        "GALVAEV": (meta["galvae_version"], "galvae version"),
+    }
 
 
 def read_latent_catalog(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
     """Read a latent catalogue as a pandas DataFrame plus its metadata dict.
 
+    Parquet or FITS (by the name, as :func:`encode_store` wrote it), read by
+    :func:`galvae.data.tables.read_table`.
+
     Raises
     ------
     GalvaeFileError
-        If the file is missing or carries no galvae metadata.
+        If the file is missing, unreadable, truncated, or carries no galvae
+        metadata.
     """
     p = Path(path)
     if not p.is_file():
         raise GalvaeFileError(p, "latent catalogue not found")
-    if _is_fits(p):
-        from astropy.io import fits
-        from astropy.table import Table
-
-        with fits.open(p) as hdul:
-            raw = hdul[1].header.get("GALVAEMD")
-            df = Table(hdul[1].data).to_pandas()
-        if "id" in df and df["id"].dtype == object:
-            df["id"] = df["id"].map(lambda v: v.decode() if isinstance(v, bytes) else str(v))
-    else:
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(p)
-        raw = (table.schema.metadata or {}).get(b"galvae")
-        df = table.to_pandas()
-    if raw is None:
+    df, meta = read_table(p, format=_latent_format(p))
+    if meta is None:
         raise GalvaeFileError(p, "not a galvae latent catalogue (no galvae metadata)")
-    return df, json.loads(raw)
+    return df, meta
 
 
 def reconstruct_store(
