@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Read a catalogue with file locations (columns id and file, or file_g/file_r/file_z; "
             "Parquet, CSV or FITS) or a directory of images, centre-crop, resize to SIZE, stretch "
             "onto [0, 1] (asinh for flux images, /255 for 8-bit composites) and write one HDF5 "
-            "image store. Unreadable files and duplicate ids are reported, never dropped silently."
+            "image store. Unreadable files and duplicate ids are skipped and reported, never dropped silently; "
+            "--strict stops at the first one instead."
         ),
     )
     p.add_argument(
@@ -66,6 +67,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--workers", type=int, default=1, help="processes reading images (default 1)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first unreadable or refused file or repeated id, naming it, and write no store "
+        "(default: skip them and list them in the report)",
+    )
     p.set_defaults(func=run)
 
 
@@ -94,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         overwrite=args.overwrite,
         progress=args.progress,
+        strict=args.strict,
     )
     print(
         f"wrote {report.n_written} of {report.n_sources} images to {report.out} "

@@ -24,7 +24,9 @@ Sources
 Nothing is dropped silently: files that cannot be read, locations outside
 the root and repeated ids are skipped, counted and listed in the returned
 :class:`IngestReport`, which is also written as JSON beside the store
-(``<store>.ingest.json``).
+(``<store>.ingest.json``).  With ``strict=True`` (``--strict``) the first
+such item stops the run instead, with an error naming it, and no store is
+written (an existing one is left as it was).
 
 Normalisation
 -------------
@@ -309,6 +311,15 @@ def _load_block(
     return out
 
 
+def _strict_stop(where: str, gid: str, reason: str) -> GalvaeFileError:
+    """The error of a strict run stopped at item ``gid``, naming its file (``where``) once."""
+    prefix = f"{where}: "
+    message = reason[len(prefix) :] if reason.startswith(prefix) else reason
+    return GalvaeFileError(
+        where, f"{message} (id {gid!r}; strict mode stops at the first bad item, so no store was written)"
+    )
+
+
 def _blocks(items: list[tuple[str, dict[str, str]]], n: int) -> Iterator[list[tuple[str, dict[str, str]]]]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
@@ -357,6 +368,7 @@ def ingest(
     workers: int = 1,
     overwrite: bool = False,
     progress: bool = True,
+    strict: bool = False,
 ) -> IngestReport:
     """Preprocess images into one HDF5 image store.
 
@@ -397,6 +409,12 @@ def ingest(
         Replace an existing store.
     progress : bool, default True
         Show a progress bar.
+    strict : bool, default False
+        Stop at the first bad item -- a file that cannot be read or is
+        refused, a location outside ``images_root``, a catalogue row without a
+        file, a repeated id -- with an error naming it, and write no store.
+        Rows refused from the catalogue itself are found before any file is
+        read.  By default bad items are skipped and listed in the report.
 
     Returns
     -------
@@ -405,9 +423,11 @@ def ingest(
     Raises
     ------
     GalvaeFileError
-        If the source is missing, or ``out`` exists and ``overwrite`` is False.
+        If the source is missing, ``out`` exists and ``overwrite`` is False,
+        or (``strict``) at the first bad item.
     GalvaeValueError
-        On bad parameters, mixed input kinds, or when no image could be read.
+        On bad parameters, mixed input kinds, when no image could be read,
+        or (``strict``) at the first repeated id.
     """
     PreprocessConfig(size=size, crop=crop)  # validates size and crop
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -425,10 +445,17 @@ def ingest(
     todo: list[tuple[str, dict[str, str]]] = []
     for gid, files in sources:
         if gid in seen:
+            if strict:
+                raise GalvaeValueError(
+                    f"{source}: id {gid!r} appears more than once "
+                    "(strict mode stops at the first bad item, so no store was written)"
+                )
             duplicates.append(gid)
             continue
         seen.add(gid)
         if isinstance(files, str):
+            if strict:
+                raise _strict_stop(str(source), gid, files)
             unreadable.append((gid, "", files))
         else:
             todo.append((gid, files))
@@ -455,6 +482,8 @@ def ingest(
             for rec in block:
                 gid = rec[0]
                 if rec[1] is None:
+                    if strict:
+                        raise _strict_stop(locations[gid], gid, rec[2])
                     unreadable.append((gid, locations[gid], rec[2]))
                     continue
                 _, img, m, k, scale, side = rec
