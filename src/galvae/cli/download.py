@@ -83,6 +83,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the back-off jitter (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="download again even where DIR/<id>.fits exists")
     p.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first failed download, naming it (default: record failures in the manifest and go on)",
+    )
+    p.add_argument(
         "--dry-run",
         action="store_true",
         help=f"check the catalogue and print the first {_DRY_RUN_URLS} addresses; download nothing",
@@ -129,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         seed=args.seed,
         progress=args.progress,
+        strict=args.strict,
     )
     print(report.summary())
     print(f"manifest: {report.manifest}")

@@ -54,7 +54,7 @@ import numpy as np
 
 from .._io import atomic_path
 from .._version import __version__
-from ..errors import GalvaeFileError, GalvaeValueError
+from ..errors import GalvaeDownloadError, GalvaeFileError, GalvaeValueError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -278,20 +278,22 @@ def read_targets(catalog: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame
 
     if isinstance(catalog, pd.DataFrame):
         df = catalog
+        what = "catalog"
     elif isinstance(catalog, (str, os.PathLike)):
         from .labels import read_catalog
 
         df = read_catalog(catalog)
+        what = f"catalog {os.fspath(catalog)}"
     else:
         raise GalvaeValueError("catalog must be a pandas DataFrame or a path", value=type(catalog).__name__)
     if len(df) == 0:
-        raise GalvaeValueError("catalog has no rows")
+        raise GalvaeValueError(f"{what} has no rows")
     cols = {}
     for name in ("ra", "dec"):
         col = _find_column(df, name)
         if col is None:
             raise GalvaeValueError(
-                f"catalog has no {name!r} column (degrees)", allowed=[str(c) for c in df.columns][:20] or "none"
+                f"{what} has no {name!r} column (degrees)", allowed=[str(c) for c in df.columns][:20] or "none"
             )
         cols[name] = col
     id_col = _find_column(df, "id")
@@ -301,10 +303,10 @@ def read_targets(catalog: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame
     else:
         ids = pd.Series(df[id_col].to_numpy(), dtype=object)
     if ids.isna().any():
-        raise GalvaeValueError("catalog ids must not be missing", value=f"{int(ids.isna().sum())} missing")
+        raise GalvaeValueError(f"{what} ids must not be missing", value=f"{int(ids.isna().sum())} missing")
     ids = ids.map(lambda v: v.decode("utf-8", "replace").strip() if isinstance(v, bytes) else str(v))
     if ids.duplicated().any():
-        raise GalvaeValueError("catalog ids must be unique", value=ids[ids.duplicated()].iloc[0])
+        raise GalvaeValueError(f"{what} ids must be unique", value=ids[ids.duplicated()].iloc[0])
     out = pd.DataFrame({"id": ids.to_numpy(dtype=object)})
     limits = {"ra": (0.0, 360.0), "dec": (-90.0, 90.0)}
     for name, (lo, hi) in limits.items():
@@ -313,7 +315,7 @@ def read_targets(catalog: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
             raise GalvaeValueError(
-                f"catalog column {cols[name]!r} must hold finite {name} in [{lo:g}, {hi:g}] degrees; "
+                f"{what} column {cols[name]!r} must hold finite {name} in [{lo:g}, {hi:g}] degrees; "
                 f"{int(bad.sum())} row(s) do not, first id {out['id'].iloc[first]!r}",
                 value=df[cols[name]].iloc[first],
             )
@@ -636,6 +638,7 @@ def download_cutouts(
     overwrite: bool = False,
     seed: int = 0,
     progress: bool = True,
+    strict: bool = False,
 ) -> DownloadReport:
     """Download g, r, z FITS cutouts of every catalogue target into ``out_dir``.
 
@@ -685,6 +688,13 @@ def download_cutouts(
         Seed of the back-off jitter (one stream per catalogue row).
     progress : bool, default True
         Show a progress bar (one tick per target).
+    strict : bool, default False
+        Stop at the first failed download (after its retries) with a
+        :class:`~galvae.errors.GalvaeDownloadError` naming the target and its
+        address; requests still in flight finish, cutouts already saved are
+        kept (a rerun resumes) and the manifest is not written.  By default
+        failures are recorded in the manifest and the report, and the run
+        goes on.  Empty cutouts (outside the footprint) are not failures.
 
     Returns
     -------
@@ -697,6 +707,8 @@ def download_cutouts(
         cutouts of another layer, pixel scale or size (unless ``overwrite``).
     GalvaeFileError
         If the catalogue cannot be read or ``out_dir`` cannot be written.
+    GalvaeDownloadError
+        With ``strict``, at the first failed download.
 
     Examples
     --------
@@ -786,6 +798,12 @@ def download_cutouts(
                 for fut in done:
                     job = futures.pop(fut)
                     result, reason = fut.result()
+                    if strict and result == "failed":
+                        raise GalvaeDownloadError(
+                            job.url,
+                            f"{job.galaxy_id}: {reason} (strict mode stops at the first failed download; "
+                            f"cutouts saved so far are kept in {out}, rerun to resume)",
+                        )
                     status[job.index] = result
                     reasons[job.index] = reason
                     counts[result] += 1
