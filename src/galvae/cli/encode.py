@@ -6,6 +6,9 @@ import argparse
 
 __all__ = ["register", "run"]
 
+#: How many skipped images are printed.
+_SHOW = 10
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -14,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Write one row per image: id, mu_0..mu_{NL-1}, logvar_0..logvar_{NL-1} and recon_error "
             "(per-image mean squared reconstruction error of the decoded mean). "
-            "A FITS table is written when OUT ends in .fits, Parquet otherwise."
+            "A FITS table is written when OUT ends in .fits, Parquet otherwise. Images that cannot be read "
+            "(non-finite pixels) are skipped and listed; --strict stops at the first one instead."
         ),
     )
     p.add_argument("run", help="run directory or exported model (model.json / model.safetensors)")
@@ -30,11 +34,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "when the run has a decoder for it)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first image that cannot be read (non-finite pixels, damaged data), naming it "
+        "(default: skip such images and list them)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..latents.catalog import encode_store
+    from ..latents.catalog import encode_store, read_latent_catalog
 
     out = encode_store(
         args.run,
@@ -45,6 +55,12 @@ def run(args: argparse.Namespace) -> int:
         decoder=args.decoder,
         overwrite=args.overwrite,
         progress=args.progress,
+        strict=args.strict,
     )
     print(f"wrote latent catalogue {out}")
+    skipped = read_latent_catalog(out)[1].get("skipped") or []
+    if skipped:
+        print(f"{len(skipped)} images skipped, not encoded (all listed under 'skipped' in the catalogue metadata):")
+        for gid, reason in skipped[:_SHOW]:
+            print(f"  {gid}: {reason}")
     return 0
