@@ -9,7 +9,10 @@ Errors from galvae (:class:`galvae.errors.GalvaeError`) and operating-system
 errors are printed as one line on standard error with exit status 2; an
 interrupt exits with 130, a run pre-empted by SIGTERM/SIGUSR1 after writing
 its checkpoint (:class:`galvae.errors.GalvaeInterruptedError`, e.g. inside
-``galvae sweep`` or ``galvae demo``) with 128 + the signal's number.  ``--debug`` shows the traceback instead.
+``galvae sweep`` or ``galvae demo``) with 128 + the signal's number.  Running
+out of memory is one line with status 2 too, and any other exception -- a bug
+in galvae -- one line naming its type with status 1.  No traceback is ever
+printed unless ``--debug`` asks for it.
 """
 
 from __future__ import annotations
@@ -134,6 +137,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = str(exc).replace("\n", " ")
         print(f"galvae {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    except MemoryError:
+        if args.debug:
+            raise
+        print(
+            f"galvae {args.command}: error: out of memory (a smaller batch size or fewer workers may help; "
+            "--debug shows where)",
+            file=sys.stderr,
+        )
+        return 2
+    except Exception as exc:  # a bug: still one line, the traceback only with --debug
+        if args.debug:
+            raise
+        msg = str(exc).replace("\n", " ")
+        print(
+            f"galvae {args.command}: internal error: {type(exc).__name__}: {msg} "
+            "(a bug in galvae: rerun with --debug for the traceback and please report it)",
+            file=sys.stderr,
+        )
+        return 1
     finally:
         root = logging.getLogger()
         root.removeHandler(handler)

@@ -390,6 +390,7 @@ class _Options:
     size: int
     seed: int
     overwrite: bool
+    strict: bool = False  # a failure then stops the run with an error: not logged as a warning too
 
 
 @dataclass(frozen=True)
@@ -550,6 +551,10 @@ def _save(body: bytes, path: Path) -> None:
         raise GalvaeFileError(part, f"cannot write cutout: {exc.strerror or exc}") from exc
 
 
+def _failure_level(opts: _Options) -> int:
+    return logging.DEBUG if opts.strict else logging.WARNING
+
+
 def _download_one(job: _Job, opts: _Options, stop: threading.Event) -> tuple[str, str]:
     """Fetch, check and save one cutout; return ``(status, reason)``."""
     rng = np.random.default_rng([opts.seed, job.index])
@@ -561,7 +566,7 @@ def _download_one(job: _Job, opts: _Options, stop: threading.Event) -> tuple[str
         try:
             body, data = _parse_cutout(_fetch(job.url, opts.timeout), opts.size)
         except _Fail as exc:
-            log.warning("%s: %s (not retried) %s", job.galaxy_id, exc.reason, job.url)
+            log.log(_failure_level(opts), "%s: %s (not retried) %s", job.galaxy_id, exc.reason, job.url)
             return "failed", exc.reason
         except _Retry as exc:
             reason = exc.reason
@@ -581,7 +586,7 @@ def _download_one(job: _Job, opts: _Options, stop: threading.Event) -> tuple[str
         return "ok", ""
     _remove(_part_path(job.path))
     reason = f"{reason} (after {attempts} attempt{'s' if attempts > 1 else ''})"
-    log.warning("%s: %s %s", job.galaxy_id, reason, job.url)
+    log.log(_failure_level(opts), "%s: %s %s", job.galaxy_id, reason, job.url)
     return "failed", reason
 
 
@@ -778,6 +783,7 @@ def download_cutouts(
         size=size,
         seed=int(seed),
         overwrite=bool(overwrite),
+        strict=bool(strict),
     )
     stop = threading.Event()
     counts = {"ok": 0, "cached": n_cached, "empty": 0, "failed": 0}

@@ -53,7 +53,8 @@ wrong kind or shape -- whatever the parsing library underneath raised.
 Decompression bombs are refused from the sizes the file *declares* (FITS
 ``NAXISn``, PNG/JPEG header, ``.npy`` header) before any pixel is decoded or
 allocated: at most :data:`MAX_IMAGE_PIXELS` (4096 x 4096 = 16,777,216)
-pixels per image plane and :data:`MAX_PLANES` (8) planes per array.
+pixels per image plane and :data:`MAX_PLANES` (8) such planes' worth of
+values (134,217,728) per array.
 """
 
 from __future__ import annotations
@@ -110,12 +111,13 @@ MIN_SIDE = 8
 #: images 424 px; Pillow's own limit is 89,478,485 pixels.
 MAX_IMAGE_PIXELS = 4096 * 4096
 
-#: Most planes (bands, inverse variances) one FITS HDU or array may declare.
+#: Most planes' worth of values one FITS HDU or array may declare: at most
+#: ``MAX_PLANES * MAX_IMAGE_PIXELS`` (134,217,728) values in all.
 MAX_PLANES = 8
 
 
 def _check_declared_shape(path: Path, shape: tuple[int, ...], what: str) -> None:
-    """Refuse a declared array shape beyond :data:`MAX_IMAGE_PIXELS` per plane or :data:`MAX_PLANES` planes.
+    """Refuse a declared array shape beyond :data:`MAX_IMAGE_PIXELS` per plane or ``MAX_PLANES`` planes' worth.
 
     Called with the shape a header declares, before the data are read, so a
     file claiming an enormous image costs nothing.
@@ -124,13 +126,13 @@ def _check_declared_shape(path: Path, shape: tuple[int, ...], what: str) -> None
     if any(n < 0 for n in dims):
         raise GalvaeFileError(path, f"{what} declares a negative dimension {dims}")
     plane = math.prod(dims[-2:])
-    planes = math.prod(dims[:-2])
-    if plane > MAX_IMAGE_PIXELS or planes > MAX_PLANES:
+    total = math.prod(dims)
+    if plane > MAX_IMAGE_PIXELS or total > MAX_PLANES * MAX_IMAGE_PIXELS:
         raise GalvaeFileError(
             path,
-            f"{what} declares shape {dims} ({plane:,} pixels per plane x {planes:,} planes); refused before "
-            f"reading (possible decompression bomb): at most {MAX_IMAGE_PIXELS:,} pixels (4096 x 4096) per "
-            f"plane and {MAX_PLANES} planes are accepted",
+            f"{what} declares shape {dims} ({total:,} values); refused before reading (possible decompression "
+            f"bomb): at most {MAX_IMAGE_PIXELS:,} pixels (4096 x 4096) per plane and {MAX_PLANES} such planes "
+            f"({MAX_PLANES * MAX_IMAGE_PIXELS:,} values) are accepted",
         )
 
 
