@@ -16,11 +16,13 @@ import pytest
 from galvae.cli import main
 from galvae.config import load_config, save_config
 from galvae.data.labels import (
+    BROAD_CLASSES,
     GZ_DECALS_PARENTS,
     GZ_DECALS_QUESTIONS,
     TABLE2_RULES,
     LabelConfig,
     LabelRule,
+    broad_class,
     detect_convention,
     fraction_column,
     label_counts,
@@ -467,6 +469,77 @@ def test_empty_catalogue_gives_empty_labels():
     labels = labels_from_catalog(df)
     assert len(labels) == 0 and list(labels.columns) == list(FEATURES)
     assert label_counts(labels)["count"].sum() == 0
+
+
+# --------------------------------------------------------------------------- broad classes
+
+
+def _first_branch(smooth, featured, artifact, edge_on=None, merger=None) -> pd.DataFrame:
+    df = pd.DataFrame(
+        {
+            "smooth-or-featured_smooth_fraction": smooth,
+            "smooth-or-featured_featured-or-disk_fraction": featured,
+            "smooth-or-featured_artifact_fraction": artifact,
+        }
+    )
+    if edge_on is not None:
+        df["disk-edge-on_yes_fraction"] = edge_on
+        df["disk-edge-on_no_fraction"] = 1 - np.asarray(edge_on, dtype=float)
+    if merger is not None:
+        df["merging_merger_fraction"] = merger
+        df["merging_none_fraction"] = 1 - np.asarray(merger, dtype=float)
+        df["merging_minor-disturbance_fraction"] = 0.0
+        df["merging_major-disturbance_fraction"] = 0.0
+    return df
+
+
+def test_broad_class_from_fractions() -> None:
+    cat = _first_branch(
+        [0.8, 0.1, 0.2, 0.1, np.nan, 0.8],
+        [0.1, 0.8, 0.7, 0.2, np.nan, 0.1],
+        [0.1, 0.1, 0.1, 0.7, np.nan, 0.1],
+        edge_on=[0.9, 0.2, 0.9, 0.9, np.nan, 0.1],
+        merger=[0.0, 0.0, 0.0, 0.0, 0.0, 0.9],
+    )
+    # featured with an edge-on fraction above 0.5 is edge-on; a smooth one is not, whatever its edge-on fraction
+    assert broad_class(cat, mergers=False).tolist() == ["smooth", "featured", "edge-on", "artifact", None, "smooth"]
+    # the Table 2 merger label (merging_merger > 0.6) takes precedence
+    assert broad_class(cat).tolist() == ["smooth", "featured", "edge-on", "artifact", None, "merger"]
+    assert broad_class(cat.set_index(pd.Index(list("abcdef")))).index.tolist() == list("abcdef")
+
+
+def test_broad_class_from_votes() -> None:
+    votes = pd.DataFrame(
+        {
+            "smooth-or-featured-dr5_smooth": [1, 8, 0],
+            "smooth-or-featured-dr5_featured-or-disk": [9, 1, 9],
+            "smooth-or-featured-dr5_artifact": [0, 1, 1],
+            "disk-edge-on-dr5_yes": [1, 0, 6],
+            "disk-edge-on-dr5_no": [8, 0, 3],
+        }
+    )
+    assert broad_class(votes).tolist() == ["featured", "smooth", "edge-on"]
+
+
+def test_broad_class_from_labels() -> None:
+    table = pd.DataFrame(
+        {
+            "merger": ["none", "merger", None, None, None, None],
+            "edge_on": ["edge-on", None, "other", None, None, None],
+            "how_rounded": [None, "round", None, "cigar", None, None],
+            "bar": [None, None, None, None, "weak", None],
+        }
+    )
+    assert broad_class(table).tolist() == ["edge-on", "merger", "featured", "smooth", "featured", None]
+    assert broad_class(table, mergers=False).tolist() == ["edge-on", "smooth", "featured", "smooth", "featured", None]
+    # the labels of a catalogue name the same mergers as the catalogue itself
+    cat = catalog([class_spec(r) for r in TABLE2_RULES] + [SMOOTH])
+    from_labels, from_cat = broad_class(labels_from_catalog(cat)), broad_class(cat)
+    merger = (labels_from_catalog(cat)["merger"] == "merger").to_numpy()
+    assert merger.any() and (from_labels[merger] == "merger").all() and (from_cat[merger] == "merger").all()
+    assert set(from_cat.dropna()) <= set(BROAD_CLASSES) and set(from_labels.dropna()) <= set(BROAD_CLASSES)
+    with pytest.raises(GalvaeValueError, match="broad classes need Galaxy Zoo"):
+        broad_class(pd.DataFrame({"id": ["a"]}))
 
 
 # --------------------------------------------------------------------------- labels on disk

@@ -83,6 +83,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "BROAD_CLASSES",
     "GZ_DECALS_QUESTIONS",
     "GZ_DECALS_PARENTS",
     "TABLE2_RULES",
@@ -93,6 +94,7 @@ __all__ = [
     "detect_convention",
     "labels_from_catalog",
     "label_counts",
+    "broad_class",
     # defined in galvae.data.tables, importable from here as before
     "read_catalog",
     "write_table",
@@ -725,3 +727,128 @@ def _as_class_strings(series: pd.Series) -> pd.Series:
             else (v.decode() if isinstance(v, bytes) else str(v))
         )
     )
+
+
+# --------------------------------------------------------------------------- broad classes
+
+#: A galaxy's broad classes, in legend order (:func:`broad_class`).
+BROAD_CLASSES: tuple[str, ...] = ("smooth", "featured", "edge-on", "merger", "artifact")
+
+_FIRST_BRANCH = GZ_DECALS_QUESTIONS["smooth-or-featured"]  # smooth, featured-or-disk, artifact
+_LABEL_FEATURES = ("merger", "edge_on", "how_rounded", "has_arms", "bar")
+
+
+def broad_class(table: pd.DataFrame, *, mergers: bool = True) -> pd.Series:
+    """One broad class per galaxy: smooth, featured, edge-on, merger or artifact.
+
+    From a Galaxy Zoo catalogue (``smooth-or-featured`` fractions, or dr5
+    vote counts turned into fractions): the first-branch answer with the
+    largest fraction (``featured-or-disk`` → "featured"); a featured galaxy
+    with a ``disk-edge-on`` yes fraction above 0.5 is "edge-on" instead.
+    From a Table 2 labels table (:func:`labels_from_catalog`, ``galvae
+    labels``): "edge-on" for ``edge_on`` = "edge-on", else "smooth" for a
+    ``how_rounded`` class, else "featured" for ``edge_on`` = "other" or a
+    ``has_arms``/``bar`` class.  With ``mergers``, a Table 2 ``merger`` =
+    "merger" label (from the catalogue's ``merging`` question, or the labels
+    table) takes precedence over all of these.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A Galaxy Zoo catalogue or a Table 2 labels table.
+    mergers : bool, default True
+        Whether "merger" is a class; without it the classes are the first
+        branch of the decision tree (the paper's Fig. 4 categories).
+
+    Returns
+    -------
+    Series of str (object), same index; None where no class applies (no
+    first-branch fractions, or no label of those features).
+
+    Raises
+    ------
+    GalvaeValueError
+        If the table has neither Galaxy Zoo first-branch columns nor Table 2
+        labels.
+    """
+    import pandas as pd
+
+    cols = set(map(str, table.columns))
+    if _has_first_branch(cols):
+        out = _first_branch_class(table)
+        merger = _catalogue_mergers(table) if mergers else None
+    elif any(f in cols for f in _LABEL_FEATURES):
+        out = _class_from_labels(table)
+        merger = _label_values(table, "merger") == "merger" if mergers else None
+    else:
+        raise GalvaeValueError(
+            "broad classes need Galaxy Zoo smooth-or-featured fractions or votes, or Table 2 label columns",
+            sorted(cols)[:8],
+            allowed=_LABEL_FEATURES,
+        )
+    if merger is not None:
+        out[merger] = "merger"
+    return pd.Series(out, index=table.index, dtype=object)
+
+
+def _has_first_branch(cols: set[str]) -> bool:
+    return all(fraction_column("smooth-or-featured", a) in cols for a in _FIRST_BRANCH) or all(
+        vote_column("smooth-or-featured", a) in cols for a in _FIRST_BRANCH
+    )
+
+
+def _answer_fractions(table: pd.DataFrame, question: str, answers: tuple[str, ...]) -> np.ndarray | None:
+    """(N, len(answers)) fractions of one question: the fraction columns, else votes / their sum; None if absent."""
+    fracs = [fraction_column(question, a) for a in answers]
+    if all(c in table.columns for c in fracs):
+        return table[fracs].to_numpy(dtype=np.float64)
+    votes = [vote_column(question, a) for a in GZ_DECALS_QUESTIONS[question]]
+    if not all(c in table.columns for c in votes):
+        return None
+    v = table[votes].to_numpy(dtype=np.float64)
+    total = v.sum(axis=1, keepdims=True)
+    f = np.divide(v, total, out=np.full_like(v, np.nan), where=total > 0)
+    return f[:, [GZ_DECALS_QUESTIONS[question].index(a) for a in answers]]
+
+
+def _first_branch_class(table: pd.DataFrame) -> np.ndarray:
+    f = _answer_fractions(table, "smooth-or-featured", _FIRST_BRANCH)
+    assert f is not None  # checked by _has_first_branch
+    edge = _answer_fractions(table, "disk-edge-on", ("yes",))
+    arg = np.argmax(np.where(np.isfinite(f), f, -1), axis=1)
+    out = np.array(["smooth", "featured", "artifact"], dtype=object)[arg]
+    if edge is not None:
+        out[(arg == 1) & (np.nan_to_num(edge[:, 0], nan=0.0) > 0.5)] = "edge-on"
+    out[~np.all(np.isfinite(f), axis=1)] = None
+    return out
+
+
+def _catalogue_mergers(table: pd.DataFrame) -> np.ndarray | None:
+    """Where the Table 2 merger label is "merger"; None without a ``merging`` question."""
+    if not any(str(c).startswith("merging") for c in table.columns):
+        return None
+    config = LabelConfig(rules=tuple(r for r in TABLE2_RULES if r.feature == "merger"))
+    try:
+        merger = labels_from_catalog(table, config)["merger"]
+    except GalvaeValueError as exc:
+        log.info("no merger labels from the catalogue: %s", exc)
+        return None
+    return (merger == "merger").fillna(False).to_numpy(dtype=bool)
+
+
+def _label_values(table: pd.DataFrame, feature: str) -> np.ndarray:
+    """A label column as an object array, None where missing (or absent)."""
+    if feature not in table.columns:
+        return np.full(len(table), None, dtype=object)
+    col = table[feature].astype(object)
+    return col.where(col.notna(), None).to_numpy(dtype=object)
+
+
+def _class_from_labels(table: pd.DataFrame) -> np.ndarray:
+    edge, rounded, arms, bar = (_label_values(table, f) for f in ("edge_on", "how_rounded", "has_arms", "bar"))
+    labelled = np.vectorize(lambda v: v is not None, otypes=[bool])
+    out = np.full(len(table), None, dtype=object)
+    out[(edge == "other") | labelled(arms) | labelled(bar)] = "featured"
+    out[labelled(rounded)] = "smooth"
+    out[edge == "edge-on"] = "edge-on"
+    return out
