@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from PIL import Image
 
 from galvae.errors import GalvaeValueError
 from galvae.plots import (
@@ -14,6 +15,7 @@ from galvae.plots import (
     plot_ssim_per_category,
     plot_ssim_vs_nl,
     rgb_composite,
+    save_figure,
 )
 
 
@@ -54,9 +56,20 @@ def test_figures_are_figures_and_save(tmp_path) -> None:
     ]
     for i, fig in enumerate(figs):
         assert isinstance(fig, Figure)
-        fig.savefig(tmp_path / f"{i}.png")
-        assert (tmp_path / f"{i}.png").stat().st_size > 1000
-    assert len(figs[1].axes[0].lines) >= 3  # two curves + a knee line
+        path = save_figure(fig, tmp_path / f"{i}.png", dpi=50)
+        assert sorted(p.name for p in tmp_path.iterdir())[-1] == f"{i}.png"  # no temporary file left
+        with Image.open(path, formats=["PNG"]) as im:
+            assert np.allclose(im.size, fig.get_size_inches() * 50, atol=1)
+            pixels = np.asarray(im.convert("RGB")).reshape(-1, 3)
+        assert len(np.unique(pixels, axis=0)) > 20, i  # drawn: text, lines, colours, not a blank canvas
+    assert sorted(t.get_text() for t in figs[0].axes[0].texts) == ["1", "2", "5", "7"]  # counts annotated
+    curves = sorted(
+        tuple(round(float(v), 3) for v in line.get_ydata())
+        for line in figs[1].axes[0].lines
+        if line.get_marker() == "o"
+    )
+    assert curves == [(0.65, 0.78, 0.8), (0.7, 0.8, 0.82)]  # one SSIM curve per loss (markers: the means)
+    assert [line.get_xdata()[0] for line in figs[1].axes[0].lines if line.get_linestyle() == "--"] == [20]  # knee
     assert len(figs[4].axes) == 6  # 2 rows x 3 columns
 
 

@@ -4,17 +4,20 @@ Every function takes the numbers to draw and an optional matplotlib ``ax``
 and returns the :class:`matplotlib.figure.Figure`.  Figures are built as
 ``matplotlib.figure.Figure`` objects (Agg canvas), never through pyplot, so
 nothing here touches global plotting state; save them with
-``fig.savefig(path)``.
+:func:`save_figure` (atomic) or ``fig.savefig(path)``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._io import atomic_path
 from ..errors import GalvaeValueError
 
 __all__ = [
@@ -25,6 +28,7 @@ __all__ = [
     "plot_ssim_per_category",
     "plot_ssim_vs_nl",
     "rgb_composite",
+    "save_figure",
 ]
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,27 @@ def new_figure(figsize: tuple[float, float] = (5.0, 4.0), nrows: int = 1, ncols:
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=True)
     return fig, axes
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 120) -> Path:
+    """Write a Figure atomically, in the format of the extension (PNG without one).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : str or path-like
+        Its directory must exist.
+    dpi : int, default 120
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    final = Path(path)
+    with atomic_path(final) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=final.suffix.lstrip(".") or "png")
+    return final
 
 
 def _fig_ax(ax: Any, figsize: tuple[float, float]) -> tuple[Any, Any]:

@@ -163,7 +163,7 @@ def plot_latent_map(
     return fig
 
 
-def plot_ssim_knee(table: Any, knees: Mapping[str, float | None], *, paper_nl: float | None = 40.0) -> Any:
+def plot_ssim_knee(table: Any, knees: Mapping[str, float | None], *, paper_nl: float | None = None) -> Any:
     """The paper's Fig. 3 from a sweep table, with the knee of each loss marked.
 
     Parameters
@@ -173,7 +173,7 @@ def plot_ssim_knee(table: Any, knees: Mapping[str, float | None], *, paper_nl: f
     knees : mapping loss → NL or None
         Drawn as dashed lines (:func:`galvae.plots.plot_ssim_vs_nl`) and
         annotated.
-    paper_nl : float or None, default 40
+    paper_nl : float or None, default None
         The paper's chosen NL, drawn as a grey dotted line.
     """
     fig = plot_ssim_vs_nl(table, knees={k: v for k, v in knees.items() if v is not None})
