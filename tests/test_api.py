@@ -7,8 +7,38 @@ import galvae
 
 
 def test_every_public_name_resolves():
+    import importlib
+    import importlib.metadata
+    import types
+
     for name in galvae.__all__:
-        assert getattr(galvae, name) is not None, name
+        value = getattr(galvae, name)
+        if name in galvae._LAZY:  # the object its module defines, not a stand-in
+            assert value is getattr(importlib.import_module(galvae._LAZY[name]), name), name
+            assert getattr(value, "__module__", galvae._LAZY[name]).startswith("galvae"), name
+        elif name in galvae._SUBPACKAGES:
+            assert isinstance(value, types.ModuleType) and value.__name__ == f"galvae.{name}", name
+        elif isinstance(value, type):  # configs and errors, imported eagerly
+            assert value.__module__ in ("galvae.config", "galvae.errors"), name
+    assert galvae.BANDS == ("g", "r", "z")
+    assert galvae.__version__ == importlib.metadata.version("galvae")
+
+
+def test_one_meaning_per_name():
+    import importlib
+    import types
+
+    import galvae.evaluate as ev
+
+    # the evaluation functions and their modules are told apart
+    for name in ("ssim", "sweep", "classify"):
+        module = importlib.import_module(f"galvae.evaluate.{name}")
+        assert getattr(ev, name) is module and isinstance(module, types.ModuleType)
+        assert getattr(galvae, name) is getattr(module, name) and callable(getattr(galvae, name))
+    # galvae.simulate is the subpackage, whether or not one of its modules was imported first
+    importlib.import_module("galvae.simulate.surveys")
+    assert galvae.simulate is importlib.import_module("galvae.simulate")
+    assert galvae.simulate.simulate.__module__ == "galvae.simulate.core"
 
 
 def test_unknown_attribute_raises():

@@ -16,12 +16,8 @@ from galvae.cli import main
 from galvae.config import StretchConfig
 from galvae.data.store import ImageStore, write_store
 from galvae.errors import GalvaeFileError, GalvaeValueError
-from galvae.evaluate.domains import (
-    PAPER_TABLE4,
-    compare_domains,
-    high_mse_defects,
-    table4_markdown,
-)
+from galvae.evaluate import paper
+from galvae.evaluate.domains import TABLE4_COLUMNS, compare_domains, high_mse_defects, table4_markdown
 from galvae.latents import GalaxyVAE
 from galvae.losses.mmd import DEFAULT_SCALES, median_bandwidth, mmd2
 from galvae.plots.domains import plot_mse_histogram, plot_pair_gallery
@@ -31,7 +27,7 @@ from galvae.plots.domains import plot_mse_histogram, plot_pair_gallery
 def sim(tmp_path_factory):
     """80 simulated galaxies (60 also in BASS+MzLS), a 'before' run on DECaLS and a stand-in 'after' run."""
     root = tmp_path_factory.mktemp("domains")
-    res = galvae.simulate(
+    res = galvae.simulate.simulate(
         root / "sim", n_galaxies=80, overlap=60, size=32, seed=0, workers=1, defect_fraction=0.15, progress=False
     )
     opts = dict(latent_dim=4, epochs=1, batch_size=32, val_fraction=0.2, progress=False, accelerator="cpu")
@@ -117,7 +113,7 @@ def test_outputs(compared):
     assert "Before DA BASS+MzLS" in md and "82.53 %" in md  # the paper's bar row is quoted
     t = r.table
     assert len(t) and (t["total"] > 10).all() and (t["n_train"] + t["n_test"] == t["total"]).all()
-    assert t[["decals_before", "target_before", "target_after", "source_after"]].notna().all().all()
+    assert t[["source_before", "target_before", "target_after", "source_after"]].notna().all().all()
     assert set(r.skipped) | set(t["feature"]) == set(galvae.LabelConfig().features)
 
 
@@ -176,7 +172,7 @@ def test_target_before_uses_source_forest():
         progress=False,
     )
     row = same.table.iloc[0]
-    assert row["decals_before"] == 1.0 and row["target_before"] == row["decals_before"]
+    assert row["source_before"] == 1.0 and row["target_before"] == row["source_before"]
     assert row["target_after"] == row["source_after"] == 1.0
     assert same.mse["before"]["max"] == 0.0
     # target latents shifted by one class: the source forest is fooled, a retrained one is not
@@ -189,7 +185,7 @@ def test_target_before_uses_source_forest():
     row = r.table.iloc[0]
     test = r.splits["bar"]["test"]
     strong_share = np.mean(pd.Series(y, index=ids).loc[test].to_numpy() == "strong")
-    assert row["decals_before"] == 1.0 and row["target_after"] == 1.0
+    assert row["source_before"] == 1.0 and row["target_after"] == 1.0
     assert row["target_before"] == pytest.approx(strong_share)  # only 'strong' stays right
     # no adaptation happened (after == before): the controls say so. Retraining alone reaches "after",
     # and the adapted source forest applied to the target is as fooled as before
@@ -215,8 +211,11 @@ def test_source_train_all_and_min_galaxies():
     assert compare_domains((src, tgt), **kw).table.iloc[0]["n_train_source"] == 250 - 60  # "all" is the default
     o = compare_domains((src, tgt), source_train="overlap", **kw)
     assert o.table.iloc[0]["n_train_source"] == 140 and o.splits == r.splits
-    skip = compare_domains((src, tgt), **{**kw, "min_galaxies": 200})  # needs *more* than min_galaxies
-    assert skip.table.empty and "not more than min_galaxies=200" in skip.skipped["bar"]
+    # min_galaxies is a minimum: the 200 overlap galaxies enter Table 4 with 200, not with 201
+    assert compare_domains((src, tgt), **{**kw, "min_galaxies": 200}).table["total"].tolist() == [200]
+    skip = compare_domains((src, tgt), **{**kw, "min_galaxies": 201})
+    assert skip.table.empty
+    assert skip.skipped == {"bar": "overlap galaxies: 200 labelled galaxies, fewer than min_galaxies=201"}
 
 
 def test_mmd_subsample_and_latent_dims():
@@ -323,8 +322,8 @@ def test_plots():
 
 
 def test_paper_table4_and_markdown():
-    assert set(PAPER_TABLE4) <= set(galvae.LabelConfig().features)
-    assert PAPER_TABLE4["bar"]["decals_before"] == 0.8253 and PAPER_TABLE4["edge_on"]["total"] == 1229
+    assert set(paper.TABLE4) <= set(galvae.LabelConfig().features)
+    assert paper.TABLE4["bar"]["source_before"] == 82.53 and paper.TABLE4["edge_on"]["total"] == 1229
     t = pd.DataFrame(
         [
             {
@@ -335,7 +334,7 @@ def test_paper_table4_and_markdown():
                 "n_train": 105,
                 "n_test": 45,
                 "n_train_source": 105,
-                "decals_before": 0.5,
+                "source_before": 0.5,
                 "target_before": 0.25,
                 "target_after": float("nan"),
                 "source_after": float("nan"),
@@ -345,5 +344,10 @@ def test_paper_table4_and_markdown():
             }
         ]
     )
+    assert list(t.columns) == list(TABLE4_COLUMNS)
     md = table4_markdown(t, paper=False)
     assert "| bar | 3 | 150 | 50.00 % | 25.00 % | – | – | 30.00 % | – | 40.00 % |" in md and "paper" not in md
+    # a table4.csv of an older galvae, whose source column was called decals_before, reads the same
+    assert table4_markdown(t.rename(columns={"source_before": "decals_before"}), paper=False) == md
+    with_paper = table4_markdown(t)
+    assert "| bar | 3 | 168 | 82.53 % | 70.59 % | 86.27 % |" in with_paper

@@ -3,6 +3,11 @@
 The public API is curated here; see the README for a tour.  Names are
 imported on first use (PEP 562), so ``import galvae`` and the command line
 start quickly and torch is loaded only when a model or dataset is needed.
+
+Every name means one thing: ``galvae.simulate`` is the simulator subpackage
+(its function is ``galvae.simulate.simulate``), while ``galvae.ssim``,
+``galvae.sweep`` and ``galvae.classify`` are functions (their modules are
+``galvae.evaluate.ssim`` …).
 """
 
 from __future__ import annotations
@@ -43,10 +48,10 @@ _LAZY: dict[str, str] = {
     "LabelConfig": "galvae.data.labels",
     "labels_from_catalog": "galvae.data.labels",
     "label_counts": "galvae.data.labels",
+    "broad_class": "galvae.data.labels",
     "read_catalog": "galvae.data.tables",
     "write_table": "galvae.data.tables",
-    # simulation
-    "simulate": "galvae.simulate.core",
+    # simulation (galvae.simulate is the subpackage; its function is galvae.simulate.simulate)
     "SimulationConfig": "galvae.simulate.core",
     "render_galaxies": "galvae.simulate.core",
     "sample_truth": "galvae.simulate.morphology",
@@ -74,10 +79,9 @@ _LAZY: dict[str, str] = {
     "sweep": "galvae.evaluate.sweep",
     "SweepResult": "galvae.evaluate.sweep",
     "find_knee": "galvae.evaluate.sweep",
-    "first_branch_category": "galvae.evaluate.sweep",
     "classify": "galvae.evaluate.classify",
     "ClassifyResult": "galvae.evaluate.classify",
-    "classification_metrics": "galvae.evaluate.classify",
+    "classification_metrics": "galvae.evaluate.protocol",
     "find_outliers": "galvae.evaluate.outliers",
     "OutlierResult": "galvae.evaluate.outliers",
     "outlier_precision_recall": "galvae.evaluate.outliers",
@@ -90,6 +94,9 @@ _LAZY: dict[str, str] = {
     "read_latent_catalog": "galvae.latents.catalog",
 }
 
+#: Public subpackages named in the API (imported on first use too).
+_SUBPACKAGES: tuple[str, ...] = ("simulate",)
+
 __all__ = [  # noqa: PLE0604 (*_LAZY adds strings: the lazily imported names)
     "__version__",
     "BANDS",
@@ -101,11 +108,14 @@ __all__ = [  # noqa: PLE0604 (*_LAZY adds strings: the lazily imported names)
     "GalvaeInterruptedError",
     "GalvaeKeyError",
     "GalvaeDownloadError",
+    *_SUBPACKAGES,
     *_LAZY,
 ]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"{__name__}.{name}")  # the import binds it here too
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'galvae' has no attribute {name!r}")
@@ -119,16 +129,17 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from . import simulate  # noqa: F401
     from .data.dataset import GalaxyDataset  # noqa: F401
     from .data.download import LAYERS, DownloadReport, download_cutouts  # noqa: F401
     from .data.ingest import IngestReport, ingest  # noqa: F401
-    from .data.labels import LabelConfig, label_counts, labels_from_catalog  # noqa: F401
+    from .data.labels import LabelConfig, broad_class, label_counts, labels_from_catalog  # noqa: F401
     from .data.preprocess import preprocess  # noqa: F401
     from .data.readers import ImageData, read_image  # noqa: F401
     from .data.store import ImageStore, ImageStoreWriter, open_store, write_store  # noqa: F401
     from .data.tables import read_catalog, write_table  # noqa: F401
     from .demo import DemoConfig, run_demo  # noqa: F401
-    from .evaluate.classify import ClassifyResult, classification_metrics, classify  # noqa: F401
+    from .evaluate.classify import ClassifyResult, classify  # noqa: F401
     from .evaluate.domains import DomainComparison, compare_domains  # noqa: F401
     from .evaluate.outliers import (  # noqa: F401
         OutlierResult,
@@ -136,8 +147,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         outlier_precision_recall,
         outliers_report,
     )
+    from .evaluate.protocol import classification_metrics  # noqa: F401
     from .evaluate.ssim import ssim  # noqa: F401
-    from .evaluate.sweep import SweepResult, find_knee, first_branch_category, sweep  # noqa: F401
+    from .evaluate.sweep import SweepResult, find_knee, sweep  # noqa: F401
     from .latents.catalog import (  # noqa: F401
         encode_store,
         generate_mocks,
@@ -148,7 +160,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .losses.mmd import mmd2  # noqa: F401
     from .models.config import ModelConfig  # noqa: F401
     from .report import ReportInputs, write_report  # noqa: F401
-    from .simulate.core import SimulationConfig, render_galaxies, simulate  # noqa: F401
+    from .simulate.core import SimulationConfig, render_galaxies  # noqa: F401
     from .simulate.morphology import sample_truth  # noqa: F401
     from .simulate.surveys import load_survey  # noqa: F401
     from .training.adapt import AdaptResult, adapt  # noqa: F401

@@ -42,6 +42,7 @@ from ._io import atomic_path
 from ._version import __version__
 from .config import config_to_dict
 from .errors import GalvaeValueError
+from .evaluate.paper import TABLE4_MIN_GALAXIES
 
 __all__ = [
     "DemoConfig",
@@ -156,8 +157,8 @@ class DemoConfig:
     adapt_epochs : int, default 15
     lam : float, default 0.5
         λ of eq. 6.
-    min_galaxies : int, default 100
-        Table 4 features need more labelled overlap galaxies than this (the paper: 100).
+    min_galaxies : int, default 101
+        Table 4 features need at least this many labelled overlap galaxies (the paper: "larger than 100").
     n_mocks : int, default 16
     embedding : {"both", "pca", "tsne"}, default "both"
         Latent-space maps in the report.
@@ -206,7 +207,7 @@ class DemoConfig:
     cnn_epochs: int = 4
     adapt_epochs: int = 15
     lam: float = 0.5
-    min_galaxies: int = 100
+    min_galaxies: int = TABLE4_MIN_GALAXIES
     n_mocks: int = 16
     embedding: str = "both"
     profile: str = "fixed"

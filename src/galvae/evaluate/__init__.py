@@ -1,44 +1,49 @@
 """Evaluation: SSIM, the latent-dimension sweep, random forests with
-baselines (Table 3), and k-σ outliers (the paper's Sections 4.1–4.2 and
-Appendix A).
+baselines (Table 3), the two surveys before and after domain adaptation
+(Table 4), and k-σ outliers (the paper's Sections 4.1–4.2, 5 and Appendix A).
+
+One module per idea: :mod:`~galvae.evaluate.ssim`, :mod:`~galvae.evaluate.sweep`,
+:mod:`~galvae.evaluate.classify` (Table 3) and :mod:`~galvae.evaluate.domains`
+(Table 4) on the shared per-feature protocol :mod:`~galvae.evaluate.protocol`,
+:mod:`~galvae.evaluate.cnn_baseline`, :mod:`~galvae.evaluate.outliers`,
+:mod:`~galvae.evaluate.inputs` (reading latents and catalogues) and
+:mod:`~galvae.evaluate.paper` (the paper's published numbers).
+
+``galvae.evaluate.ssim``, ``.sweep`` and ``.classify`` are those modules;
+the functions of the same names are ``galvae.ssim``, ``galvae.sweep`` and
+``galvae.classify`` (or ``galvae.evaluate.ssim.ssim`` …), and are not bound
+here, where they would hide their modules.
 
 The submodules import only numpy at module level (torch, scikit-learn and
 matplotlib are loaded inside the functions), so importing this package is
-cheap.  The functions are bound here after their submodules, so
-``galvae.evaluate.ssim`` / ``.sweep`` / ``.classify`` name the functions.
+cheap.
 """
 
 from __future__ import annotations
 
-from .classify import ClassifyResult, classification_metrics, classify
+from .classify import ClassifyResult
+from .domains import DomainComparison, compare_domains
 from .outliers import (
     OutlierResult,
     find_outliers,
     outlier_precision_recall,
     outliers_report,
 )
-from .ssim import gaussian_window, ssim
-from .sweep import (
-    SweepResult,
-    find_knee,
-    first_branch_category,
-    reconstruction_ssim,
-    sweep,
-)
+from .protocol import classification_metrics
+from .ssim import gaussian_window
+from .sweep import SweepResult, find_knee, reconstruction_ssim
 
 __all__ = [
     "ClassifyResult",
+    "DomainComparison",
     "OutlierResult",
     "SweepResult",
     "classification_metrics",
-    "classify",
+    "compare_domains",
     "find_knee",
     "find_outliers",
-    "first_branch_category",
     "gaussian_window",
     "outlier_precision_recall",
     "outliers_report",
     "reconstruction_ssim",
-    "ssim",
-    "sweep",
 ]

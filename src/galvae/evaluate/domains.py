@@ -17,12 +17,14 @@ domain-adapted encoder ("after"), and measures:
    the kernel with the latents).  Alongside, the median paired MSE over that
    of random pairs (``paired_over_random``), which does not depend on the
    scale of the latents at all.
-3. **Table 4**: per Table 2 feature with more than ``min_galaxies`` labelled
-   overlap galaxies, a 70/30 split stratified by class (fixed seed) and random
-   forests scored by accuracy:
+3. **Table 4**: per Table 2 feature with at least ``min_galaxies`` labelled
+   overlap galaxies (the paper's "larger than 100": 101 by default), a 70/30
+   split stratified by class (fixed seed; the protocol of Table 3,
+   :mod:`galvae.evaluate.protocol`) and random forests scored by accuracy:
 
-   * ``decals_before``: forest trained on the source latents (before) of the
-     training galaxies, tested on the source latents of the test galaxies;
+   * ``source_before``: forest trained on the source latents (before) of the
+     training galaxies, tested on the source latents of the test galaxies
+     (the paper's "Before DA DECaLS");
    * ``target_before``: *the same forest* applied to the target latents
      (before) of the test galaxies;
    * ``target_after``: a forest retrained on the target latents of the
@@ -41,7 +43,7 @@ domain-adapted encoder ("after"), and measures:
    Adaptation helps when ``target_after`` beats ``target_before_retrained``
    and ``target_after_source_forest`` beats ``target_before``.
 
-   With ``source_train="all"`` the source forest of ``decals_before`` (and so
+   With ``source_train="all"`` the source forest of ``source_before`` (and so
    ``target_before``) is trained on every labelled source galaxy outside the
    overlap test set, as the paper trained on the whole DECaLS sample; the
    "after" forests always use the overlap training galaxies.
@@ -68,86 +70,44 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_path
+from .._io import write_json, write_text
 from ..errors import GalvaeValueError
-from ._common import (
-    latent_matrix,
-    load_catalog,
-    load_latents,
-    save_figure,
-    write_csv,
-    write_json,
+from .inputs import latent_matrix, load_latents
+from .paper import TABLE4 as PAPER_TABLE4
+from .paper import TABLE4_MIN_GALAXIES
+from .protocol import (
+    FeatureSplit,
+    check_split_options,
+    classification_metrics,
+    load_labels,
+    markdown_table,
+    random_forest,
+    resolve_features,
+    skipped_notes,
+    split_feature,
 )
-from .classify import _forest, classification_metrics
 
 __all__ = [
     "COLUMNS",
     "CONTROL_COLUMNS",
-    "DomainComparison",
-    "PAPER_TABLE4",
+    "LEGACY_COLUMNS",
     "SOURCE_TRAIN",
+    "TABLE4_COLUMNS",
+    "DomainComparison",
     "compare_domains",
     "high_mse_defects",
     "table4_markdown",
+    "upgrade_table4",
 ]
 
 log = logging.getLogger(__name__)
 
 #: Accuracy columns of Table 4, in order.
-COLUMNS: tuple[str, ...] = ("decals_before", "target_before", "target_after", "source_after")
+COLUMNS: tuple[str, ...] = ("source_before", "target_before", "target_after", "source_after")
 #: Control columns of Table 4 (see the module docs).
 CONTROL_COLUMNS: tuple[str, ...] = ("target_before_retrained", "target_after_source_forest")
-#: Accepted values of ``source_train``.
-SOURCE_TRAIN: tuple[str, ...] = ("overlap", "all")
-_NO_DEFECT = ("none", "", "nan", "<na>", "null")
-_DISPLAY = {"decals": "DECaLS", "bass_mzls": "BASS+MzLS", "bass": "BASS", "mzls": "MzLS"}
-
-#: The paper's Table 4 (accuracy, as fractions: the published percentages / 100),
-#: keyed by galvae's Table 2 feature names ("How round" → ``how_rounded``,
-#: "Edge-on" → ``edge_on``, "Bar" → ``bar``, "Have Arm" → ``has_arms``,
-#: "Arm Tightness" → ``arm_tightness``, "Bulge Size" → ``bulge_size``,
-#: "Merger" → ``merger``).  ``total`` is the paper's "Total Count".
-PAPER_TABLE4: dict[str, dict[str, float | int]] = {
-    "how_rounded": {
-        "n_classes": 3,
-        "total": 112,
-        "decals_before": 0.7647,
-        "target_before": 0.7059,
-        "target_after": 0.7941,
-    },
-    "edge_on": {
-        "n_classes": 2,
-        "total": 1229,
-        "decals_before": 0.8753,
-        "target_before": 0.8672,
-        "target_after": 0.8943,
-    },
-    "bar": {"n_classes": 3, "total": 168, "decals_before": 0.8253, "target_before": 0.7059, "target_after": 0.8627},
-    "has_arms": {
-        "n_classes": 2,
-        "total": 642,
-        "decals_before": 0.8290,
-        "target_before": 0.7668,
-        "target_after": 0.8238,
-    },
-    "arm_tightness": {
-        "n_classes": 3,
-        "total": 240,
-        "decals_before": 0.6528,
-        "target_before": 0.5694,
-        "target_after": 0.6389,
-    },
-    "bulge_size": {
-        "n_classes": 3,
-        "total": 179,
-        "decals_before": 0.7358,
-        "target_before": 0.6604,
-        "target_after": 0.7736,
-    },
-    "merger": {"n_classes": 2, "total": 1135, "decals_before": 0.9736, "target_before": 0.9765, "target_after": 0.9853},
-}
-
-_TABLE_COLUMNS = [
+#: Columns of :attr:`DomainComparison.table` (``table4.csv``).
+TABLE4_COLUMNS: tuple[str, ...] = (
     "feature",
     "n_classes",
     "classes",
@@ -158,7 +118,13 @@ _TABLE_COLUMNS = [
     *COLUMNS,
     *CONTROL_COLUMNS,
     "majority_rate",
-]
+)
+#: Earlier names of Table 4 columns (older galvae wrote ``decals_before`` whatever the source survey).
+LEGACY_COLUMNS: dict[str, str] = {"decals_before": "source_before"}
+#: Accepted values of ``source_train``.
+SOURCE_TRAIN: tuple[str, ...] = ("overlap", "all")
+_NO_DEFECT = ("none", "", "nan", "<na>", "null")
+_DISPLAY = {"decals": "DECaLS", "bass_mzls": "BASS+MzLS", "bass": "BASS", "mzls": "MzLS"}
 
 
 @dataclass(frozen=True)
@@ -174,7 +140,7 @@ class DomainComparison:
     table : DataFrame
         Table 4: ``feature``, ``n_classes``, ``classes``, ``total`` (labelled
         overlap galaxies), ``n_train``, ``n_test``, ``n_train_source`` (the
-        source forest's training set), the accuracies ``decals_before``,
+        source forest's training set), the accuracies ``source_before``,
         ``target_before``, ``target_after``, ``source_after`` (NaN without an
         "after" stage) and ``majority_rate``.  Empty without a catalogue.
     mmd2 : dict
@@ -191,7 +157,7 @@ class DomainComparison:
     splits : dict
         Feature → {"train": ids, "test": ids} (overlap galaxies).
     metrics : dict
-        (feature, column) → :func:`~galvae.evaluate.classify.classification_metrics`.
+        (feature, column) → :func:`~galvae.evaluate.protocol.classification_metrics`.
     n_matched : int
     unmatched : dict
         {"source": ids only in the source, "target": ids only in the target} (counts).
@@ -407,110 +373,120 @@ def high_mse_defects(
 
 
 # --------------------------------------------------------------------------- table 4
-def _classes_of(y: np.ndarray, table2: Sequence[str], min_per_class: int) -> tuple[list[str], list[str]]:
-    """(kept classes in Table 2 order, dropped rare classes): classify's rule."""
-    present = set(y.tolist())
-    order = [c for c in table2 if c in present] + sorted(present - set(table2))
-    rare = [c for c in order if int((y == c).sum()) < min_per_class]
-    return [c for c in order if c not in rare], rare
 
 
-def _table4(
-    labels: Any,
-    matched: np.ndarray,
-    stages: dict[str, dict[str, _Latents]],
-    *,
-    features: Sequence[str],
-    cfg: Any,
-    source_train: str,
-    test_size: float,
-    seed: int,
-    n_estimators: int,
-    min_galaxies: int,
-    min_per_class: int,
-    progress: bool,
-) -> tuple[Any, dict, dict, dict, dict]:
+@dataclass
+class _Table4:
+    """Table 4 with what it skipped, dropped, split and measured."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    dropped: dict[str, list[str]] = field(default_factory=dict)
+    splits: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    metrics: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def table(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=list(TABLE4_COLUMNS))
+
+
+def upgrade_table4(table: Any) -> Any:
+    """A Table 4 read from an older file, with today's column names (:data:`LEGACY_COLUMNS`)."""
+    return table.rename(columns={k: v for k, v in LEGACY_COLUMNS.items() if v not in table.columns})
+
+
+def _table4(labels: Any, matched: np.ndarray, latents: dict[str, dict[str, _Latents]], opts: _Settings) -> _Table4:
+    """Table 4 over the matched galaxies: one row per feature that passes the shared protocol."""
     import pandas as pd
-    from sklearn.model_selection import train_test_split
     from tqdm.auto import tqdm
 
     lab = labels.set_index("id")
     over = lab.reindex(pd.Index(matched))  # matched ids, NaN where unlabelled
-    before, after = stages["before"], stages.get("after")
-    rows: list[dict[str, Any]] = []
-    skipped: dict[str, str] = {}
-    dropped: dict[str, list[str]] = {}
-    splits: dict[str, dict[str, list[str]]] = {}
-    metrics: dict[tuple[str, str], dict[str, Any]] = {}
-    for feature in tqdm(features, desc="table 4", unit="feature", disable=not progress):
-        y_all = over[feature]
-        have = y_all.notna().to_numpy()
-        ids = matched[have]
-        y = y_all[have].astype(str).to_numpy()
-        classes, rare = _classes_of(y, [str(c) for c in cfg.classes(feature)], min_per_class)
-        if rare:
-            dropped[feature] = rare
-        keep = np.isin(y, classes)
-        ids, y = ids[keep], y[keep]
-        if not have.any():
-            skipped[feature] = "no overlap galaxy has a label"
-        elif len(classes) < 2:
-            skipped[feature] = f"{len(classes)} class(es) with at least {min_per_class} galaxies"
-        elif len(ids) <= min_galaxies:
-            skipped[feature] = f"{len(ids)} labelled overlap galaxies, not more than min_galaxies={min_galaxies}"
-        if feature in skipped:
-            log.warning("Table 4: skipping %s: %s", feature, skipped[feature])
+    out = _Table4()
+    for feature in tqdm(opts.features, desc="table 4", unit="feature", disable=not opts.progress):
+        fs = split_feature(
+            feature,
+            over[feature].to_numpy(),
+            opts.cfg.classes(feature),
+            min_galaxies=opts.min_galaxies,
+            min_per_class=opts.min_per_class,
+            test_size=opts.test_size,
+            seed=opts.seed,
+        )
+        if fs.dropped:
+            out.dropped[feature] = list(fs.dropped)
+        if fs.skipped:
+            out.skipped[feature] = f"overlap galaxies: {fs.skipped}"
+            log.warning("Table 4: skipping %s: %s", feature, out.skipped[feature])
             continue
-        try:
-            tr, te = train_test_split(np.arange(len(ids)), test_size=test_size, stratify=y, random_state=seed)
-        except ValueError as exc:
-            skipped[feature] = f"stratified split impossible: {exc}"
-            log.warning("Table 4: skipping %s: %s", feature, skipped[feature])
-            continue
-        tr, te = np.sort(tr), np.sort(te)
-        splits[feature] = {"train": ids[tr].tolist(), "test": ids[te].tolist()}
-        ytr, yte = y[tr], y[te]
-        if source_train == "all":
-            src_lab = lab[feature].reindex(pd.Index(before["source"].ids))
-            ok = src_lab.notna().to_numpy()
-            sy = src_lab.to_numpy()[ok].astype(str)
-            sids = before["source"].ids[ok]
-            sel = np.isin(sy, classes) & ~np.isin(sids, ids[te])
-            src_ids, src_y = sids[sel], sy[sel]
-        else:
-            src_ids, src_y = ids[tr], ytr
-        values, freq = np.unique(ytr, return_counts=True)
+        out.splits[feature] = {"train": matched[fs.train_rows].tolist(), "test": matched[fs.test_rows].tolist()}
+        src_ids, src_y = _source_training(lab[feature], latents["before"]["source"], fs, matched, opts.source_train)
+        preds = _table4_predictions(fs, matched, src_ids, src_y, latents, opts)
         row: dict[str, Any] = {
             "feature": feature,
-            "n_classes": len(classes),
-            "classes": ",".join(classes),
-            "total": len(ids),
-            "n_train": len(tr),
-            "n_test": len(te),
+            "n_classes": len(fs.classes),
+            "classes": ",".join(fs.classes),
+            "total": len(fs.rows),
+            "n_train": len(fs.train),
+            "n_test": len(fs.test),
             "n_train_source": len(src_ids),
-            "majority_rate": float(np.mean(yte == values[np.argmax(freq)])),
+            "majority_rate": fs.majority_rate,
         }
-        preds: dict[str, np.ndarray] = {}
-        rf = _forest(n_estimators, seed).fit(before["source"].at(src_ids), src_y)
-        preds["decals_before"] = rf.predict(before["source"].at(ids[te]))
-        preds["target_before"] = rf.predict(before["target"].at(ids[te]))
-        retrained = _forest(n_estimators, seed).fit(before["target"].at(ids[tr]), ytr)
-        preds["target_before_retrained"] = retrained.predict(before["target"].at(ids[te]))
-        if after is not None:
-            for col, side in (("target_after", "target"), ("source_after", "source")):
-                f = _forest(n_estimators, seed).fit(after[side].at(ids[tr]), ytr)
-                preds[col] = f.predict(after[side].at(ids[te]))
-                if side == "source":
-                    preds["target_after_source_forest"] = f.predict(after["target"].at(ids[te]))
         for col in COLUMNS + CONTROL_COLUMNS:
+            row[col] = float("nan")
             if col in preds:
-                m = classification_metrics(yte, preds[col], classes)
-                metrics[(feature, col)] = m
-                row[col] = m["accuracy"]
-            else:
-                row[col] = float("nan")
-        rows.append(row)
-    return pd.DataFrame(rows, columns=_TABLE_COLUMNS), skipped, dropped, splits, metrics
+                out.metrics[(feature, col)] = classification_metrics(fs.y_test, preds[col], fs.classes, fs.averaging)
+                row[col] = out.metrics[(feature, col)]["accuracy"]
+        out.rows.append(row)
+    return out
+
+
+def _source_training(
+    labels: Any, source: _Latents, fs: FeatureSplit, matched: np.ndarray, source_train: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and classes the source forest is trained on: the overlap training split, or (``"all"``)
+    every labelled source galaxy of a kept class outside the overlap test set."""
+    import pandas as pd
+
+    if source_train != "all":
+        return matched[fs.train_rows], fs.y_train
+    src_lab = labels.reindex(pd.Index(source.ids))
+    ok = src_lab.notna().to_numpy()
+    sy = src_lab.to_numpy()[ok].astype(str)
+    sids = source.ids[ok]
+    sel = np.isin(sy, fs.classes) & ~np.isin(sids, matched[fs.test_rows])
+    return sids[sel], sy[sel]
+
+
+def _table4_predictions(
+    fs: FeatureSplit,
+    matched: np.ndarray,
+    src_ids: np.ndarray,
+    src_y: np.ndarray,
+    latents: dict[str, dict[str, _Latents]],
+    opts: _Settings,
+) -> dict[str, np.ndarray]:
+    """Column → predictions on the overlap test galaxies (see the module docs for each column)."""
+    train, test = matched[fs.train_rows], matched[fs.test_rows]
+    before, after = latents["before"], latents.get("after")
+
+    def forest(side: dict[str, _Latents], name: str, ids: np.ndarray, y: np.ndarray) -> Any:
+        return random_forest(opts.n_estimators, opts.seed).fit(side[name].at(ids), y)
+
+    source_forest = forest(before, "source", src_ids, src_y)
+    preds = {
+        "source_before": source_forest.predict(before["source"].at(test)),
+        "target_before": source_forest.predict(before["target"].at(test)),
+        "target_before_retrained": forest(before, "target", train, fs.y_train).predict(before["target"].at(test)),
+    }
+    if after is not None:
+        preds["target_after"] = forest(after, "target", train, fs.y_train).predict(after["target"].at(test))
+        adapted_source = forest(after, "source", train, fs.y_train)
+        preds["source_after"] = adapted_source.predict(after["source"].at(test))
+        preds["target_after_source_forest"] = adapted_source.predict(after["target"].at(test))
+    return preds
 
 
 def table4_markdown(table: Any, *, names: tuple[str, str] = ("DECaLS", "BASS+MzLS"), paper: bool = True) -> str:
@@ -519,11 +495,12 @@ def table4_markdown(table: Any, *, names: tuple[str, str] = ("DECaLS", "BASS+MzL
     Parameters
     ----------
     table : DataFrame
-        :attr:`DomainComparison.table`.
+        :attr:`DomainComparison.table` (older tables with ``decals_before``
+        are read too).
     names : (str, str), default ("DECaLS", "BASS+MzLS")
         Source and target survey names for the headers.
     paper : bool, default True
-        Append :data:`PAPER_TABLE4`.
+        Append the paper's Table 4 (:data:`galvae.evaluate.paper.TABLE4`).
 
     Returns
     -------
@@ -546,25 +523,58 @@ def table4_markdown(table: Any, *, names: tuple[str, str] = ("DECaLS", "BASS+MzL
     def pct(v: Any) -> str:
         return "–" if v is None or not np.isfinite(float(v)) else f"{100 * float(v):.2f} %"
 
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for _, r in table.iterrows():
-        cells = [str(r["feature"]), str(r["n_classes"]), str(r["total"])]
-        cells += [pct(r[c]) for c in COLUMNS + CONTROL_COLUMNS] + [pct(r["majority_rate"])]
-        lines.append("| " + " | ".join(cells) + " |")
-    md = "\n".join(lines) + "\n"
+    table = upgrade_table4(table)
+    rows = [
+        [
+            r["feature"],
+            r["n_classes"],
+            r["total"],
+            *(pct(r[c]) for c in COLUMNS + CONTROL_COLUMNS),
+            pct(r["majority_rate"]),
+        ]
+        for _, r in table.iterrows()
+    ]
+    md = markdown_table(head, rows)
     if paper:
         md += "\nThe paper's Table 4 (Before DA DECaLS / Before DA BASS+MzLS / After DA BASS+MzLS):\n\n"
-        ph = ["Feature", "Classes", "Total count", "Before DA DECaLS", "Before DA BASS+MzLS", "After DA BASS+MzLS"]
-        md += "| " + " | ".join(ph) + " |\n|" + "---|" * len(ph) + "\n"
-        for f, p in PAPER_TABLE4.items():
-            md += (
-                f"| {f} | {p['n_classes']} | {p['total']} | {pct(p['decals_before'])} | "
-                f"{pct(p['target_before'])} | {pct(p['target_after'])} |\n"
-            )
+        published = ("source_before", "target_before", "target_after")
+        md += markdown_table(
+            ["Feature", "Classes", "Total count", "Before DA DECaLS", "Before DA BASS+MzLS", "After DA BASS+MzLS"],
+            [[f, p["n_classes"], p["total"], *(f"{p[c]:.2f} %" for c in published)] for f, p in PAPER_TABLE4.items()],
+        )
     return md
 
 
-# --------------------------------------------------------------------------- main
+# --------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The validated options of :func:`compare_domains`."""
+
+    cfg: Any
+    features: tuple[str, ...]
+    source_train: str
+    test_size: float
+    seed: int
+    n_estimators: int
+    min_galaxies: int
+    min_per_class: int
+    max_mmd_points: int
+    high_mse_fraction: float
+    mse_threshold: float | None
+    n_gallery: int
+    batch_size: int
+    device: str
+    progress: bool
+
+    def params(self) -> dict[str, Any]:
+        """The ``params`` of ``domains.json``."""
+        skip = ("cfg", "batch_size", "device", "progress")
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in skip}
+        return {**out, "features": list(self.features)}
+
+
 def _check_float(value: Any, name: str) -> float:
     try:
         x = float(value)
@@ -581,6 +591,51 @@ def _check_int(value: Any, name: str, minimum: int) -> int:
     return int(value)
 
 
+def _settings(
+    features: Sequence[str] | None,
+    label_config: Any,
+    source_train: str,
+    split: dict[str, Any],
+    *,
+    max_mmd_points: int,
+    high_mse_fraction: float,
+    mse_threshold: float | None,
+    n_gallery: int,
+    batch_size: int,
+    device: str,
+    progress: bool,
+) -> _Settings:
+    """Every option of :func:`compare_domains` checked, before anything is read."""
+    if source_train not in SOURCE_TRAIN:
+        raise GalvaeValueError("unknown source_train", source_train, SOURCE_TRAIN)
+    if not (0 < _check_float(high_mse_fraction, "high_mse_fraction") <= 1):
+        raise GalvaeValueError("high_mse_fraction must be in (0, 1]", high_mse_fraction)
+    if mse_threshold is not None and not _check_float(mse_threshold, "mse_threshold") >= 0:
+        raise GalvaeValueError("mse_threshold must be a finite number >= 0", mse_threshold)
+    test_size, n_estimators, min_galaxies, min_per_class, seed = check_split_options(**split)
+    cfg, features = resolve_features(features, label_config)
+    return _Settings(
+        cfg=cfg,
+        features=features,
+        source_train=source_train,
+        test_size=test_size,
+        seed=seed,
+        n_estimators=n_estimators,
+        min_galaxies=min_galaxies,
+        min_per_class=min_per_class,
+        max_mmd_points=_check_int(max_mmd_points, "max_mmd_points", 2),
+        high_mse_fraction=float(high_mse_fraction),
+        mse_threshold=None if mse_threshold is None else float(mse_threshold),
+        n_gallery=_check_int(n_gallery, "n_gallery", 0),
+        batch_size=_check_int(batch_size, "batch_size", 1),
+        device=device,
+        progress=progress,
+    )
+
+
+# --------------------------------------------------------------------------- main
+
+
 def compare_domains(
     before: Any,
     source_store: Any = None,
@@ -595,7 +650,7 @@ def compare_domains(
     test_size: float = 0.3,
     seed: int = 0,
     n_estimators: int = 200,
-    min_galaxies: int = 100,
+    min_galaxies: int = TABLE4_MIN_GALAXIES,
     min_per_class: int = 2,
     max_mmd_points: int = 2000,
     high_mse_fraction: float = 0.05,
@@ -644,9 +699,10 @@ def compare_domains(
     seed : int, default 0
         Seeds the splits, the forests and the MMD subsample.
     n_estimators : int, default 200
-    min_galaxies : int, default 100
-        A feature enters Table 4 with *more* labelled overlap galaxies than
-        this (the paper's "larger than 100"), after dropping rare classes.
+    min_galaxies : int, default 101
+        A feature enters Table 4 with at least this many labelled overlap
+        galaxies, after dropping rare classes (the paper's "larger than
+        100", :data:`galvae.evaluate.paper.TABLE4_MIN_GALAXIES`).
     min_per_class : int, default 2
         Classes with fewer overlap members are dropped (and reported).
     max_mmd_points : int, default 2000
@@ -677,284 +733,235 @@ def compare_domains(
     GalvaeFileError
         If a run, store or catalogue cannot be read.
     """
-    import pandas as pd
-
-    from ..data.labels import LabelConfig, labels_from_catalog
-    from ..latents.export import check_store_matches
-
-    if source_train not in SOURCE_TRAIN:
-        raise GalvaeValueError("unknown source_train", source_train, SOURCE_TRAIN)
-    if not (0 < _check_float(test_size, "test_size") < 1):
-        raise GalvaeValueError("test_size must be in (0, 1)", test_size)
-    if not (0 < _check_float(high_mse_fraction, "high_mse_fraction") <= 1):
-        raise GalvaeValueError("high_mse_fraction must be in (0, 1]", high_mse_fraction)
-    if mse_threshold is not None and not _check_float(mse_threshold, "mse_threshold") >= 0:
-        raise GalvaeValueError("mse_threshold must be a finite number >= 0", mse_threshold)
-    max_mmd_points = _check_int(max_mmd_points, "max_mmd_points", 2)
-    n_gallery = _check_int(n_gallery, "n_gallery", 0)
-    batch_size = _check_int(batch_size, "batch_size", 1)
-    n_estimators = _check_int(n_estimators, "n_estimators", 1)
-    min_galaxies = _check_int(min_galaxies, "min_galaxies", 0)
-    min_per_class = _check_int(min_per_class, "min_per_class", 1)
-    cfg = label_config or LabelConfig()
-    features = tuple(features) if features is not None else tuple(cfg.features)
-    unknown = [f for f in features if f not in cfg.features]
-    if unknown:
-        raise GalvaeValueError(f"unknown feature {unknown[0]!r}", unknown[0], cfg.features)
-
+    opts = _settings(
+        features,
+        label_config,
+        source_train,
+        dict(
+            test_size=test_size,
+            n_estimators=n_estimators,
+            min_galaxies=min_galaxies,
+            min_per_class=min_per_class,
+            seed=seed,
+        ),
+        max_mmd_points=max_mmd_points,
+        high_mse_fraction=high_mse_fraction,
+        mse_threshold=mse_threshold,
+        n_gallery=n_gallery,
+        batch_size=batch_size,
+        device=device,
+        progress=progress,
+    )
     src_st, tgt_st = _open_store(source_store), _open_store(target_store)
     opened = [s for s, given in ((src_st, source_store), (tgt_st, target_store)) if s is not None and s is not given]
     try:
-        # ---- stages: models or latent pairs
-        raw = {"before": before} if after is None else {"before": before, "after": after}
-        models: dict[str, Any] = {}
-        tables: dict[str, dict[str, _Latents]] = {}
-        for stage, x in raw.items():
-            if _is_latent_pair(x):
-                tables[stage] = {
-                    "source": _latents_from_table(x[0], f"{stage} source"),
-                    "target": _latents_from_table(x[1], f"{stage} target"),
-                }
-                continue
-            if src_st is None or tgt_st is None:
-                raise GalvaeValueError(
-                    f"the {stage!r} stage is a model: source_store and target_store are needed to encode", None
-                )
-            vae = _load_model(x, device)
-            check_store_matches(vae.meta, src_st)
-            check_store_matches(vae.meta, tgt_st)
-            models[stage] = vae
-
-        # ---- id matching
-        src_sets = [tables[s]["source"].ids for s in tables] + ([src_st.ids] if src_st is not None and models else [])
-        tgt_sets = [tables[s]["target"].ids for s in tables] + ([tgt_st.ids] if tgt_st is not None and models else [])
-        src_primary = src_st.ids if (src_st is not None and models) else src_sets[0]
-        tgt_primary = tgt_st.ids if (tgt_st is not None and models) else tgt_sets[0]
-        common = set(tgt_sets[0].tolist())
-        for s in tgt_sets[1:] + src_sets:
-            common &= set(s.tolist())
-        matched = np.array([i for i in src_primary.tolist() if i in common], dtype=str)
-        unmatched = {
-            "source": int(len(src_primary) - np.isin(src_primary, matched).sum()),
-            "target": int(len(tgt_primary) - np.isin(tgt_primary, matched).sum()),
+        stages = {"before": before} if after is None else {"before": before, "after": after}
+        models, latents = _stage_inputs(stages, src_st, tgt_st, opts.device)
+        matched, unmatched = _match_ids(latents, src_st if models else None, tgt_st if models else None)
+        cat, labels = load_labels(catalog, opts.features, opts.cfg) if catalog is not None else (None, None)
+        latents.update(_encode_models(models, src_st, tgt_st, matched, labels, opts))
+        latents = {s: latents[s] for s in ("before", "after") if s in latents}
+        surveys = {
+            "source": src_st.survey if src_st is not None else "source",
+            "target": tgt_st.survey if tgt_st is not None else "target",
         }
-        if len(matched) < 2:
-            raise GalvaeValueError(
-                "fewer than two ids are in both the source and the target (check the stores / latents)",
-                len(matched),
-            )
-        log.info(
-            "%d matched ids; %d source-only, %d target-only", len(matched), unmatched["source"], unmatched["target"]
-        )
-
-        # ---- labels
-        labels = None
-        cat = None
-        if catalog is not None:
-            cat = load_catalog(catalog)
-            if "id" not in cat.columns:
-                raise GalvaeValueError("catalogue has no 'id' column", list(cat.columns)[:8])
-            cat = cat.assign(id=cat["id"].astype(str))
-            if cat["id"].duplicated().any():
-                raise GalvaeValueError("catalogue has duplicate ids", cat["id"][cat["id"].duplicated()].iloc[0])
-            labels = cat if all(f in cat.columns for f in features) else labels_from_catalog(cat, cfg)
-            labels = labels.assign(id=labels["id"].astype(str))
-
-        # ---- encoding (only the ids needed)
-        for stage, vae in models.items():
-            src_ids = matched
-            if stage == "before" and source_train == "all" and labels is not None:
-                lab_ids = labels.loc[labels[list(features)].notna().any(axis=1), "id"].to_numpy(dtype=str)
-                extra = np.setdiff1d(np.intersect1d(src_st.ids, lab_ids), matched)
-                src_ids = np.concatenate([matched, extra])
-            tables[stage] = {
-                "source": _encode(
-                    vae,
-                    src_st,
-                    src_ids,
-                    batch_size=batch_size,
-                    progress=progress,
-                    desc=f"encode {stage} {src_st.survey}",
-                ),
-                "target": _encode(
-                    vae,
-                    tgt_st,
-                    matched,
-                    batch_size=batch_size,
-                    progress=progress,
-                    desc=f"encode {stage} {tgt_st.survey}",
-                ),
-            }
-        stages = [s for s in ("before", "after") if s in tables]
-
-        # ---- MSE and MMD²
-        import torch
-
-        from ..losses.mmd import DEFAULT_SCALES, median_bandwidth, mmd2
-
-        pairs = pd.DataFrame({"id": matched})
-        mse_stats: dict[str, dict[str, float]] = {}
-        mmd: dict[str, float] = {}
-        rng = np.random.default_rng(seed)
-        sub = (
-            np.sort(rng.choice(len(matched), max_mmd_points, replace=False))
-            if len(matched) > max_mmd_points
-            else np.arange(len(matched))
-        )
-        perm = rng.permutation(len(matched))  # random pairs: the scale a paired MSE is judged against
-        bandwidths: list[float] | None = None
-        for stage in stages:
-            s_mu = tables[stage]["source"].at(matched)
-            t_mu = tables[stage]["target"].at(matched)
-            if s_mu.shape[1] != t_mu.shape[1]:
-                raise GalvaeValueError(
-                    f"the {stage} source and target latents differ in dimension", (s_mu.shape[1], t_mu.shape[1])
-                )
-            mse = np.mean((s_mu - t_mu) ** 2, axis=1)
-            pairs[f"mse_{stage}"] = mse
-            mse_stats[stage] = {
-                "median": float(np.median(mse)),
-                "mean": float(np.mean(mse)),
-                "min": float(np.min(mse)),
-                "max": float(np.max(mse)),
-                # scale-free: the same galaxy's MSE over that of two random overlap galaxies
-                "random_median": float(np.median(np.mean((s_mu - t_mu[perm]) ** 2, axis=1))),
-            }
-            rand = mse_stats[stage]["random_median"]
-            mse_stats[stage]["paired_over_random"] = float(np.median(mse) / rand) if rand > 0 else float("nan")
-            if bandwidths is None:  # one kernel for every stage, fixed on the first ("before") sample
-                sigma0 = float(median_bandwidth(torch.as_tensor(s_mu[sub]), torch.as_tensor(t_mu[sub])))
-                bandwidths = [sigma0 * float(np.sqrt(sc)) for sc in DEFAULT_SCALES]
-            mmd[stage] = mmd2(s_mu[sub], t_mu[sub], bandwidths=bandwidths)
-
-        # ---- defects
-        src_name = src_st.survey if src_st is not None else "source"
-        tgt_name = tgt_st.survey if tgt_st is not None else "target"
-        defect_cols: list[str] = []
-        if cat is not None:
-            all_defect = [c for c in cat.columns if str(c) == "defect" or str(c).startswith("defect_")]
-            if all_defect:
-                pairs = pairs.merge(cat[["id", *all_defect]], on="id", how="left")
-                n_missing = int(pairs[all_defect[0]].isna().sum())
-                if n_missing:
-                    log.warning("%d matched id(s) not in the catalogue: counted as without defect", n_missing)
-                per_survey = [c for c in (f"defect_{src_name}", f"defect_{tgt_name}") if c in all_defect]
-                defect_cols = per_survey or [c for c in all_defect if c != "defect"] or ["defect"]
-        defects = (
-            {
-                stage: high_mse_defects(
-                    pairs,
-                    column=f"mse_{stage}",
-                    fraction=high_mse_fraction,
-                    threshold=mse_threshold,
-                    defect_columns=defect_cols,
-                )
-                for stage in stages
-            }
-            if defect_cols
-            else {}
-        )
-
-        # ---- Table 4
-        if labels is not None:
-            table, skipped, dropped, splits, metrics = _table4(
-                labels,
-                matched,
-                tables,
-                features=features,
-                cfg=cfg,
-                source_train=source_train,
-                test_size=float(test_size),
-                seed=seed,
-                n_estimators=n_estimators,
-                min_galaxies=min_galaxies,
-                min_per_class=min_per_class,
-                progress=progress,
-            )
-        else:
-            table, skipped, dropped, splits, metrics = pd.DataFrame(columns=_TABLE_COLUMNS), {}, {}, {}, {}
+        pairs, mse, mmd, n_points = _latent_agreement(latents, matched, opts)
+        pairs, defect_cols = _with_defects(pairs, cat, surveys)
+        defects = _defect_shares(pairs, defect_cols, list(latents), opts)
+        t4 = _table4(labels, matched, latents, opts) if labels is not None else _Table4()
+        if labels is None:
             log.info("no catalogue: no Table 4")
-
-        def _path(x: Any) -> Any:
-            if _is_latent_pair(x):
-                return [str(v) if isinstance(v, str | os.PathLike) else "DataFrame" for v in x]
-            if isinstance(x, str | os.PathLike):
-                return str(x)
-            return getattr(x, "path", None)
-
-        summary: dict[str, Any] = {
+        summary = {
             "n_matched": int(len(matched)),
             "unmatched": unmatched,
-            "surveys": {"source": src_name, "target": tgt_name},
-            "stages": stages,
-            "mse": mse_stats,
+            "surveys": surveys,
+            "stages": list(latents),
+            "mse": mse,
             "mmd2": mmd,
-            "mmd_points": int(len(sub)),
-            "table4": _records(table),
-            "table4_skipped": skipped,
-            "table4_dropped_classes": dropped,
-            "table4_metrics": {f"{f}/{c}": m for (f, c), m in metrics.items()},
-            "paper_table4": PAPER_TABLE4,
+            "mmd_points": n_points,
+            **_table4_summary(t4),
             "defects": defects,
-            "params": {
-                "source_train": source_train,
-                "test_size": float(test_size),
-                "seed": seed,
-                "n_estimators": n_estimators,
-                "min_galaxies": min_galaxies,
-                "min_per_class": min_per_class,
-                "features": list(features),
-                "max_mmd_points": max_mmd_points,
-                "high_mse_fraction": float(high_mse_fraction),
-                "mse_threshold": None if mse_threshold is None else float(mse_threshold),
-                "n_gallery": n_gallery,
-            },
-            "paths": {
-                "before": _path(before),
-                "after": _path(after) if after is not None else None,
-                "source_store": str(src_st.path) if src_st is not None else None,
-                "target_store": str(tgt_st.path) if tgt_st is not None else None,
-                "catalog": str(catalog)
-                if isinstance(catalog, str | os.PathLike)
-                else (None if catalog is None else "DataFrame"),
-            },
+            "params": opts.params(),
+            "paths": _input_paths(before, after, src_st, tgt_st, catalog),
             "files": [],
         }
         out = None
         if out_dir is not None:
-            out = Path(out_dir)
-            out.mkdir(parents=True, exist_ok=True)
-            _write_outputs(
-                out,
-                summary,
-                pairs,
-                table,
-                stages,
-                src_st,
-                tgt_st,
-                n_gallery,
-                mse_threshold,
-                defect_cols,
-                labels is not None,
-            )
+            table = t4.table if labels is not None else None
+            out = _write_outputs(Path(out_dir), summary, pairs, table, src_st, tgt_st, opts, defect_cols)
     finally:
         for s in opened:
             s.close()
     return DomainComparison(
         pairs,
-        table,
+        t4.table,
         mmd,
-        mse_stats,
+        mse,
         defects,
-        skipped,
-        dropped,
-        splits,
-        metrics,
+        t4.skipped,
+        t4.dropped,
+        t4.splits,
+        t4.metrics,
         int(len(matched)),
         unmatched,
         summary,
         out,
     )
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def _stage_inputs(
+    stages: dict[str, Any], src_st: Any, tgt_st: Any, device: str
+) -> tuple[dict[str, Any], dict[str, dict[str, _Latents]]]:
+    """Stage → loaded model (to be encoded), and stage → latents of the stages given as latent pairs."""
+    from ..latents.export import check_store_matches
+
+    models: dict[str, Any] = {}
+    latents: dict[str, dict[str, _Latents]] = {}
+    for stage, x in stages.items():
+        if _is_latent_pair(x):
+            latents[stage] = {
+                "source": _latents_from_table(x[0], f"{stage} source"),
+                "target": _latents_from_table(x[1], f"{stage} target"),
+            }
+            continue
+        if src_st is None or tgt_st is None:
+            raise GalvaeValueError(
+                f"the {stage!r} stage is a model: source_store and target_store are needed to encode", None
+            )
+        vae = _load_model(x, device)
+        check_store_matches(vae.meta, src_st)
+        check_store_matches(vae.meta, tgt_st)
+        models[stage] = vae
+    return models, latents
+
+
+def _match_ids(latents: dict[str, dict[str, _Latents]], src_st: Any, tgt_st: Any) -> tuple[np.ndarray, dict[str, int]]:
+    """Ids in every source and target input (stores of model stages, latent tables), in source order;
+    and how many of the source's and target's ids have no match."""
+    src_sets = [latents[s]["source"].ids for s in latents] + ([src_st.ids] if src_st is not None else [])
+    tgt_sets = [latents[s]["target"].ids for s in latents] + ([tgt_st.ids] if tgt_st is not None else [])
+    src_primary = src_st.ids if src_st is not None else src_sets[0]
+    tgt_primary = tgt_st.ids if tgt_st is not None else tgt_sets[0]
+    common = set(tgt_sets[0].tolist())
+    for s in tgt_sets[1:] + src_sets:
+        common &= set(s.tolist())
+    matched = np.array([i for i in src_primary.tolist() if i in common], dtype=str)
+    unmatched = {
+        "source": int(len(src_primary) - np.isin(src_primary, matched).sum()),
+        "target": int(len(tgt_primary) - np.isin(tgt_primary, matched).sum()),
+    }
+    if len(matched) < 2:
+        raise GalvaeValueError(
+            "fewer than two ids are in both the source and the target (check the stores / latents)",
+            len(matched),
+        )
+    log.info("%d matched ids; %d source-only, %d target-only", len(matched), unmatched["source"], unmatched["target"])
+    return matched, unmatched
+
+
+def _encode_models(
+    models: dict[str, Any], src_st: Any, tgt_st: Any, matched: np.ndarray, labels: Any, opts: _Settings
+) -> dict[str, dict[str, _Latents]]:
+    """Latents of the model stages, encoded only at the ids needed (the labelled source galaxies too
+    for the "before" source forest with ``source_train="all"``)."""
+    out = {}
+    for stage, vae in models.items():
+        src_ids = matched
+        if stage == "before" and opts.source_train == "all" and labels is not None:
+            lab_ids = labels.loc[labels[list(opts.features)].notna().any(axis=1), "id"].to_numpy(dtype=str)
+            extra = np.setdiff1d(np.intersect1d(src_st.ids, lab_ids), matched)
+            src_ids = np.concatenate([matched, extra])
+        kw = dict(batch_size=opts.batch_size, progress=opts.progress)
+        out[stage] = {
+            "source": _encode(vae, src_st, src_ids, desc=f"encode {stage} {src_st.survey}", **kw),
+            "target": _encode(vae, tgt_st, matched, desc=f"encode {stage} {tgt_st.survey}", **kw),
+        }
+    return out
+
+
+def _latent_agreement(
+    latents: dict[str, dict[str, _Latents]], matched: np.ndarray, opts: _Settings
+) -> tuple[Any, dict[str, dict[str, float]], dict[str, float], int]:
+    """Per-pair MSE (``pairs``), its statistics and MMD² per stage, on one seeded subsample with one kernel.
+
+    Returns
+    -------
+    (pairs, mse statistics, MMD², MMD points)
+    """
+    import pandas as pd
+    import torch
+
+    from ..losses.mmd import DEFAULT_SCALES, median_bandwidth, mmd2
+
+    pairs = pd.DataFrame({"id": matched})
+    mse_stats: dict[str, dict[str, float]] = {}
+    mmd: dict[str, float] = {}
+    rng = np.random.default_rng(opts.seed)
+    n = len(matched)
+    sub = np.sort(rng.choice(n, opts.max_mmd_points, replace=False)) if n > opts.max_mmd_points else np.arange(n)
+    perm = rng.permutation(n)  # random pairs: the scale a paired MSE is judged against
+    bandwidths: list[float] | None = None
+    for stage, both in latents.items():
+        s_mu, t_mu = both["source"].at(matched), both["target"].at(matched)
+        if s_mu.shape[1] != t_mu.shape[1]:
+            raise GalvaeValueError(
+                f"the {stage} source and target latents differ in dimension", (s_mu.shape[1], t_mu.shape[1])
+            )
+        mse = np.mean((s_mu - t_mu) ** 2, axis=1)
+        pairs[f"mse_{stage}"] = mse
+        mse_stats[stage] = _mse_statistics(mse, np.mean((s_mu - t_mu[perm]) ** 2, axis=1))
+        if bandwidths is None:  # one kernel for every stage, fixed on the first ("before") sample
+            sigma0 = float(median_bandwidth(torch.as_tensor(s_mu[sub]), torch.as_tensor(t_mu[sub])))
+            bandwidths = [sigma0 * float(np.sqrt(sc)) for sc in DEFAULT_SCALES]
+        mmd[stage] = mmd2(s_mu[sub], t_mu[sub], bandwidths=bandwidths)
+    return pairs, mse_stats, mmd, int(len(sub))
+
+
+def _mse_statistics(mse: np.ndarray, random_mse: np.ndarray) -> dict[str, float]:
+    """Median, mean, min, max of the paired MSE; the median of random pairs' and the (scale-free) ratio."""
+    rand = float(np.median(random_mse))
+    return {
+        "median": float(np.median(mse)),
+        "mean": float(np.mean(mse)),
+        "min": float(np.min(mse)),
+        "max": float(np.max(mse)),
+        "random_median": rand,
+        "paired_over_random": float(np.median(mse) / rand) if rand > 0 else float("nan"),
+    }
+
+
+def _with_defects(pairs: Any, cat: Any, surveys: dict[str, str]) -> tuple[Any, list[str]]:
+    """``pairs`` with the catalogue's defect columns, and those to count (the two surveys' when present)."""
+    if cat is None:
+        return pairs, []
+    all_defect = [c for c in cat.columns if str(c) == "defect" or str(c).startswith("defect_")]
+    if not all_defect:
+        return pairs, []
+    pairs = pairs.merge(cat[["id", *all_defect]], on="id", how="left")
+    n_missing = int(pairs[all_defect[0]].isna().sum())
+    if n_missing:
+        log.warning("%d matched id(s) not in the catalogue: counted as without defect", n_missing)
+    per_survey = [c for c in (f"defect_{surveys['source']}", f"defect_{surveys['target']}") if c in all_defect]
+    return pairs, per_survey or [c for c in all_defect if c != "defect"] or ["defect"]
+
+
+def _defect_shares(pairs: Any, defect_cols: list[str], stages: list[str], opts: _Settings) -> dict[str, Any]:
+    """Stage → :func:`high_mse_defects` of its MSE; empty without defect columns."""
+    if not defect_cols:
+        return {}
+    return {
+        stage: high_mse_defects(
+            pairs,
+            column=f"mse_{stage}",
+            fraction=opts.high_mse_fraction,
+            threshold=opts.mse_threshold,
+            defect_columns=defect_cols,
+        )
+        for stage in stages
+    }
 
 
 def _records(table: Any) -> list[dict[str, Any]]:
@@ -964,72 +971,114 @@ def _records(table: Any) -> list[dict[str, Any]]:
     ]
 
 
+def _table4_summary(t4: _Table4) -> dict[str, Any]:
+    """The Table 4 entries of ``domains.json``."""
+    return {
+        "table4": _records(t4.table),
+        "table4_skipped": t4.skipped,
+        "table4_dropped_classes": t4.dropped,
+        "table4_metrics": {f"{f}/{c}": m for (f, c), m in t4.metrics.items()},
+        "paper_table4": PAPER_TABLE4,
+    }
+
+
+def _input_paths(before: Any, after: Any, src_st: Any, tgt_st: Any, catalog: Any) -> dict[str, Any]:
+    """Where the inputs came from, for ``domains.json``."""
+
+    def where(x: Any) -> Any:
+        if _is_latent_pair(x):
+            return [str(v) if isinstance(v, str | os.PathLike) else "DataFrame" for v in x]
+        if isinstance(x, str | os.PathLike):
+            return str(x)
+        return getattr(x, "path", None)
+
+    return {
+        "before": where(before),
+        "after": where(after) if after is not None else None,
+        "source_store": str(src_st.path) if src_st is not None else None,
+        "target_store": str(tgt_st.path) if tgt_st is not None else None,
+        "catalog": str(catalog)
+        if isinstance(catalog, str | os.PathLike)
+        else (None if catalog is None else "DataFrame"),
+    }
+
+
+# --------------------------------------------------------------------------- outputs
+
+
 def _write_outputs(
     out: Path,
     summary: dict[str, Any],
     pairs: Any,
-    table: Any,
+    table: Any | None,
+    src_st: Any,
+    tgt_st: Any,
+    opts: _Settings,
+    defect_cols: list[str],
+) -> Path:
+    """Write the products of :func:`compare_domains` (Table 4 only when ``table`` is given)."""
+    from ..data.tables import write_table
+    from ..plots import save_figure
+    from ..plots.domains import plot_mse_histogram
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = summary["files"]
+    names = tuple(_DISPLAY.get(n, n) for n in (summary["surveys"]["source"], summary["surveys"]["target"]))
+    write_table(pairs, out / "pairs.csv", overwrite=True)
+    fig = plot_mse_histogram(
+        {s: pairs[f"mse_{s}"].to_numpy() for s in summary["stages"]},
+        threshold=opts.mse_threshold,
+        title="{} galaxies in {} and {}".format(len(pairs), *names),
+    )
+    save_figure(fig, out / "mse_hist.png")
+    files += ["pairs.csv", "mse_hist.png"]
+    if opts.n_gallery and src_st is not None and tgt_st is not None:
+        files += _write_galleries(out, pairs, summary["stages"], src_st, tgt_st, opts.n_gallery, defect_cols, names)
+    if table is not None:
+        write_table(table, out / "table4.csv", overwrite=True)
+        md = table4_markdown(table, names=names)
+        md += "\nAccuracy of random forests on the latent means; 'After DA' columns are empty without --after.\n"
+        write_text(out / "table4.md", md + skipped_notes(summary["table4_skipped"], summary["table4_dropped_classes"]))
+        files += ["table4.csv", "table4.md"]
+    summary["out_dir"] = str(out)
+    write_json(out / "domains.json", summary)
+    return out
+
+
+def _write_galleries(
+    out: Path,
+    pairs: Any,
     stages: list[str],
     src_st: Any,
     tgt_st: Any,
     n_gallery: int,
-    mse_threshold: float | None,
     defect_cols: list[str],
-    has_catalog: bool,
-) -> None:
-    from ..plots.domains import plot_mse_histogram, plot_pair_gallery
+    names: tuple[str, ...],
+) -> list[str]:
+    """``pairs_{lowest,highest}_<stage>.png`` (Fig. 5): the pairs of lowest and highest MSE; the names written."""
+    from ..plots import save_figure
+    from ..plots.domains import plot_pair_gallery
 
-    files = summary["files"]
-    write_csv(out / "pairs.csv", pairs)
-    files.append("pairs.csv")
-    fig = plot_mse_histogram(
-        {s: pairs[f"mse_{s}"].to_numpy() for s in stages},
-        threshold=mse_threshold,
-        title="{} galaxies in {} and {}".format(
-            len(pairs), *(_DISPLAY.get(n, n) for n in (summary["surveys"]["source"], summary["surveys"]["target"]))
-        ),
-    )
-    save_figure(fig, out / "mse_hist.png")
-    files.append("mse_hist.png")
-    if n_gallery and src_st is not None and tgt_st is not None:
-        names = tuple(_DISPLAY.get(n, n) for n in (summary["surveys"]["source"], summary["surveys"]["target"]))
-        for stage in stages:
-            col = f"mse_{stage}"
-            order = np.argsort(pairs[col].to_numpy(), kind="stable")
-            for which, sel in (("lowest", order[:n_gallery]), ("highest", order[::-1][:n_gallery])):
-                rows = pairs.iloc[sel]
-                ids = rows["id"].tolist()
-                labels = []
-                for _, r in rows.iterrows():
-                    names_ = _defect_names([r[c] for c in defect_cols])
-                    kinds = sorted(set(names_[~np.isin(names_, _NO_DEFECT)].tolist()))
-                    labels.append(f"{r['id']}\nMSE {r[col]:.3g}" + (f"\n{', '.join(kinds)}" if kinds else ""))
-                fig = plot_pair_gallery(
-                    src_st.read(src_st.index_of(ids)),
-                    tgt_st.read(tgt_st.index_of(ids)),
-                    labels,
-                    row_names=names,
-                    title=f"{which} latent MSE ({stage})",
-                )
-                name = f"pairs_{which}_{stage}.png"
-                save_figure(fig, out / name)
-                files.append(name)
-    if has_catalog:
-        write_csv(out / "table4.csv", table)
-        md = table4_markdown(
-            table, names=tuple(_DISPLAY.get(n, n) for n in (summary["surveys"]["source"], summary["surveys"]["target"]))
-        )
-        md += "\nAccuracy of random forests on the latent means; 'After DA' columns are empty without --after.\n"
-        if summary["table4_skipped"]:
-            md += "\nSkipped features: " + "; ".join(f"{k} ({v})" for k, v in summary["table4_skipped"].items()) + "\n"
-        if summary["table4_dropped_classes"]:
-            md += (
-                "\nDropped rare classes: "
-                + "; ".join(f"{k}: {', '.join(v)}" for k, v in summary["table4_dropped_classes"].items())
-                + "\n"
+    files = []
+    for stage in stages:
+        col = f"mse_{stage}"
+        order = np.argsort(pairs[col].to_numpy(), kind="stable")
+        for which, sel in (("lowest", order[:n_gallery]), ("highest", order[::-1][:n_gallery])):
+            rows = pairs.iloc[sel]
+            ids = rows["id"].tolist()
+            labels = []
+            for _, r in rows.iterrows():
+                kinds = _defect_names([r[c] for c in defect_cols])
+                kinds = sorted(set(kinds[~np.isin(kinds, _NO_DEFECT)].tolist()))
+                labels.append(f"{r['id']}\nMSE {r[col]:.3g}" + (f"\n{', '.join(kinds)}" if kinds else ""))
+            fig = plot_pair_gallery(
+                src_st.read(src_st.index_of(ids)),
+                tgt_st.read(tgt_st.index_of(ids)),
+                labels,
+                row_names=names,
+                title=f"{which} latent MSE ({stage})",
             )
-        with atomic_path(out / "table4.md") as tmp:
-            Path(tmp).write_text(md)
-        files += ["table4.csv", "table4.md"]
-    summary["out_dir"] = str(out)
-    write_json(out / "domains.json", summary)
+            name = f"pairs_{which}_{stage}.png"
+            save_figure(fig, out / name)
+            files.append(name)
+    return files

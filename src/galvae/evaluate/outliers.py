@@ -24,15 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from .._io import write_json
 from ..errors import GalvaeValueError
-from ._common import (
-    latent_matrix,
-    load_catalog,
-    load_latents,
-    save_figure,
-    write_csv,
-    write_json,
-)
+from .inputs import latent_matrix, load_catalog, load_latents
+from .paper import OUTLIER_SIGMA
 
 __all__ = [
     "DEFAULT_KS",
@@ -114,7 +109,7 @@ def _check_sigma(sigma: Any, name: str = "sigma") -> float:
     return k
 
 
-def find_outliers(latents: Any, *, sigma: float = 8.0, robust: bool = False) -> OutlierResult:
+def find_outliers(latents: Any, *, sigma: float = OUTLIER_SIGMA, robust: bool = False) -> OutlierResult:
     """Flag galaxies with any latent mean more than ``sigma`` σ from the centre.
 
     Parameters
@@ -227,7 +222,7 @@ def outliers_report(
     latents: Any,
     out_dir: str | os.PathLike[str],
     *,
-    sigma: float = 8.0,
+    sigma: float = OUTLIER_SIGMA,
     robust: bool = False,
     catalog: Any = None,
     store: Any = None,
@@ -269,13 +264,16 @@ def outliers_report(
         some latent ids.
     """
     from ..data.store import ImageStore
-    from ..plots import plot_gallery, plot_precision_recall_vs_k
+    from ..data.tables import write_table
+    from ..plots import plot_gallery, plot_precision_recall_vs_k, save_figure
 
     res = find_outliers(latents, sigma=sigma, robust=robust)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     flagged = res.table(only_flagged=True)
-    write_csv(out / "outliers.csv", flagged[["id", "max_abs_z", "latent_index"]])
+    write_table(
+        flagged[["id", "max_abs_z", "latent_index"]].reset_index(drop=True), out / "outliers.csv", overwrite=True
+    )
     summary: dict[str, Any] = {
         "n_galaxies": len(res.ids),
         "n_flagged": res.n_flagged,
@@ -299,7 +297,7 @@ def outliers_report(
             d = defect.loc[res.ids].astype(str).str.lower().to_numpy()
             is_defect = (d != "none") & (d != "") & (d != "nan")
             pr = outlier_precision_recall(res.max_abs_z, is_defect, ks)
-            write_csv(out / "outliers_pr.csv", pr)
+            write_table(pr, out / "outliers_pr.csv", overwrite=True)
             save_figure(plot_precision_recall_vs_k(pr), out / "outliers_pr.png")
             at = outlier_precision_recall(res.max_abs_z, is_defect, [res.sigma]).iloc[0]
             summary.update(

@@ -65,6 +65,21 @@ def _as_tensor(x: Any, name: str) -> tuple[Any, bool]:
     return torch.from_numpy(np.ascontiguousarray(arr)), False
 
 
+def _check_options(data_range: Any, reduction: str, border: str) -> float:
+    """The data range L as a float, once the options of :func:`ssim` are valid."""
+    if reduction not in ("none", "mean"):
+        raise GalvaeValueError("reduction must be 'none' or 'mean'", reduction, allowed=("none", "mean"))
+    if border not in ("valid", "reflect"):
+        raise GalvaeValueError("border must be 'valid' or 'reflect'", border, allowed=("valid", "reflect"))
+    try:
+        L = float(data_range)
+    except (TypeError, ValueError) as exc:
+        raise GalvaeValueError("data_range must be a positive number", data_range) from exc
+    if not (math.isfinite(L) and L > 0):
+        raise GalvaeValueError("data_range must be a positive finite number", data_range)
+    return L
+
+
 def ssim(
     a: Any,
     b: Any,
@@ -111,16 +126,7 @@ def ssim(
     import torch
     import torch.nn.functional as F
 
-    if reduction not in ("none", "mean"):
-        raise GalvaeValueError("reduction must be 'none' or 'mean'", reduction, allowed=("none", "mean"))
-    if border not in ("valid", "reflect"):
-        raise GalvaeValueError("border must be 'valid' or 'reflect'", border, allowed=("valid", "reflect"))
-    try:
-        L = float(data_range)
-    except (TypeError, ValueError) as exc:
-        raise GalvaeValueError("data_range must be a positive number", data_range) from exc
-    if not (math.isfinite(L) and L > 0):
-        raise GalvaeValueError("data_range must be a positive finite number", data_range)
+    L = _check_options(data_range, reduction, border)
     ta, a_torch = _as_tensor(a, "a")
     tb, _ = _as_tensor(b, "b")
     if tuple(ta.shape) != tuple(tb.shape):

@@ -17,12 +17,10 @@ training held out, :func:`galvae.training.datamodule.split_ids`, so that a
 model that memorised its training images is not rewarded) or over **all**
 galaxies of the store (``"all"``).
 
-First-branch category (Fig. 4), from the catalogue's GZ DECaLS fractions
-(``smooth-or-featured_{smooth,featured-or-disk,artifact}_fraction``; dr5
-vote counts ``smooth-or-featured-dr5_*`` are turned into fractions): the
-answer with the largest fraction; a "featured-or-disk" galaxy with
-``disk-edge-on_yes_fraction > 0.5`` is "edge-on" instead of "featured".
-Galaxies without these fractions have no category.
+First-branch category (Fig. 4): :func:`galvae.data.labels.broad_class`
+without mergers (smooth, featured, edge-on, artifact), from the catalogue's
+GZ DECaLS fractions or votes, or from its Table 2 labels.  Galaxies without
+them have no category.
 
 Knee (the NL where more latents stop paying): the Kneedle rule
 (Satopää et al. 2011) without smoothing — scale NL and mean SSIM to [0, 1]
@@ -43,22 +41,24 @@ from typing import Any
 
 import numpy as np
 
+from .._io import write_json
+from ..data.labels import BROAD_CLASSES
 from ..errors import GalvaeValueError
-from ._common import load_catalog, save_figure, write_csv, write_json
 
 __all__ = [
     "CATEGORIES",
     "SweepResult",
     "find_knee",
-    "first_branch_category",
     "reconstruction_ssim",
     "sweep",
 ]
 
 log = logging.getLogger(__name__)
 
-CATEGORIES = ("smooth", "featured", "edge-on", "artifact")
-_ANSWERS = ("smooth", "featured-or-disk", "artifact")
+#: The first-branch categories of Fig. 4: the broad classes without mergers.
+CATEGORIES: tuple[str, ...] = tuple(c for c in BROAD_CLASSES if c != "merger")
+#: Options of :func:`galvae.train` a finished run need not match (its model config is compared field by field).
+_HARDWARE = ("accelerator", "devices", "num_workers", "precision", "model_config", "progress")
 
 
 @dataclass(frozen=True)
@@ -116,58 +116,6 @@ def find_knee(x: Sequence[float], y: Sequence[float]) -> float | None:
     d = yn - chord
     i = int(np.argmax(d))
     return float(xs[i]) if d[i] > 1e-12 else None
-
-
-def first_branch_category(catalog: Any) -> Any:
-    """First-branch category per galaxy: smooth, featured, edge-on, artifact.
-
-    Parameters
-    ----------
-    catalog : DataFrame
-        GZ DECaLS fractions or dr5 vote counts (see the module notes).
-
-    Returns
-    -------
-    Series of str (object), same index; None where the fractions are missing.
-
-    Raises
-    ------
-    GalvaeValueError
-        If the catalogue has neither smooth-or-featured fractions nor votes.
-    """
-    import pandas as pd
-
-    frac_cols = [f"smooth-or-featured_{a}_fraction" for a in _ANSWERS]
-    vote_cols = [f"smooth-or-featured-dr5_{a}" for a in _ANSWERS]
-    if all(c in catalog.columns for c in frac_cols):
-        f = catalog[frac_cols].to_numpy(dtype=np.float64)
-        edge = (
-            catalog["disk-edge-on_yes_fraction"].to_numpy(dtype=np.float64)
-            if "disk-edge-on_yes_fraction" in catalog
-            else None
-        )
-    elif all(c in catalog.columns for c in vote_cols):
-        v = catalog[vote_cols].to_numpy(dtype=np.float64)
-        tot = v.sum(axis=1, keepdims=True)
-        f = np.divide(v, tot, out=np.full_like(v, np.nan), where=tot > 0)
-        edge = None
-        ecols = ["disk-edge-on-dr5_yes", "disk-edge-on-dr5_no"]
-        if all(c in catalog.columns for c in ecols):
-            e = catalog[ecols].to_numpy(dtype=np.float64)
-            et = e.sum(axis=1)
-            edge = np.divide(e[:, 0], et, out=np.full(len(e), np.nan), where=et > 0)
-    else:
-        raise GalvaeValueError(
-            "catalogue has no smooth-or-featured fractions or dr5 votes",
-            list(catalog.columns)[:8],
-        )
-    valid = np.all(np.isfinite(f), axis=1)
-    arg = np.argmax(np.where(np.isfinite(f), f, -1), axis=1)
-    names = np.array(["smooth", "featured", "artifact"], dtype=object)[arg]
-    if edge is not None:
-        names[(arg == 1) & (np.nan_to_num(edge, nan=0.0) > 0.5)] = "edge-on"
-    names[~valid] = None
-    return pd.Series(names, index=catalog.index, dtype=object)
 
 
 def reconstruction_ssim(
@@ -237,8 +185,7 @@ def _config_mismatch(run: Path, store_path: str, nl: int, loss: str, train_kw: d
         # None fields (e.g. a noise_sigma that train estimates and records) match whatever was recorded
         mc = {k: v for k, v in config_to_dict(train_kw["model_config"]).items() if v is not None}
         want = {**mc, **want}
-    hardware = {"accelerator", "devices", "num_workers", "precision", "model_config", "progress"}
-    want.update({k: v for k, v in train_kw.items() if k not in hardware and v is not None})
+    want.update({k: v for k, v in train_kw.items() if k not in _HARDWARE and v is not None})
     if data.get("stores") != [store_path]:
         return f"trained on {data.get('stores')}"
     for key, value in want.items():
@@ -359,56 +306,13 @@ def sweep(
     from tqdm.auto import tqdm
 
     from ..data.store import ImageStore
-    from ..latents.model import GalaxyVAE
-    from ..plots import plot_ssim_per_category, plot_ssim_vs_nl
     from ..training.datamodule import split_ids
 
-    dims = [int(d) for d in latent_dims]
-    if not dims or any(d < 1 for d in dims) or len(set(dims)) != len(dims):
-        raise GalvaeValueError("latent_dims must be distinct positive integers", list(latent_dims))
-    losses = [str(s).lower() for s in losses]
-    bad = [s for s in losses if s not in ("mse", "mae")]
-    if not losses or bad:
-        raise GalvaeValueError(
-            f"unknown loss {bad[0] if bad else None!r}",
-            bad[0] if bad else None,
-            allowed=("mse", "mae"),
-        )
-    if evaluate_on not in ("all", "val"):
-        raise GalvaeValueError("evaluate_on must be 'all' or 'val'", evaluate_on, allowed=("all", "val"))
-    from dataclasses import replace
-
-    from ..models.config import ModelConfig
-
-    # validates the likelihood options together, before any model is trained
-    objective = ModelConfig(
-        likelihood=likelihood,
-        noise_sigma=None if noise_sigma is None else tuple(noise_sigma),
-        learn_sigma=learn_sigma,
-    )
-    likelihood_kw = dict(
-        likelihood=objective.likelihood,
-        noise_sigma=objective.noise_sigma,
-        learn_sigma=objective.learn_sigma,
-    )
-    if model_config is not None:
-        model_config = replace(model_config, **likelihood_kw)
+    dims, losses = _check_grid(latent_dims, losses, evaluate_on)
+    objective, model_config = _objective(likelihood, noise_sigma, learn_sigma, model_config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     store_path = os.path.abspath(os.fspath(store))
-    st = ImageStore(store_path)
-    ids = st.ids.astype(str)
-    rows = np.arange(len(ids)) if evaluate_on == "all" else split_ids(ids, val_fraction, seed)[1]
-    cats = None
-    if catalog is not None:
-        cat = load_catalog(catalog)
-        if "id" not in cat.columns:
-            raise GalvaeValueError("catalogue has no 'id' column", list(cat.columns)[:8])
-        c = first_branch_category(cat)
-        lookup = dict(zip(cat["id"].astype(str), c, strict=True))
-        cats = np.array([lookup.get(i) for i in ids[rows]], dtype=object)
-        if all(v is None for v in cats):
-            log.warning("no store id has a first-branch category in the catalogue")
     train_kw = dict(
         epochs=epochs,
         batch_size=batch_size,
@@ -417,86 +321,187 @@ def sweep(
         val_fraction=val_fraction,
         accelerator=accelerator,
         model_config=model_config,
-        **(likelihood_kw if model_config is None else {}),
+        **(_likelihood_options(objective) if model_config is None else {}),
         **(train_kwargs or {}),
     )
     records = []
-    pairs = [(nl, loss) for loss in losses for nl in dims]
-    for nl, loss in tqdm(pairs, desc="sweep", unit="model", disable=not progress):
-        run = out / f"nl{nl}_{loss}"
-        trained, res = _run_pair(store_path, run, nl, loss, train_kw, progress)
-        ssim_file = run / f"ssim_{evaluate_on}.csv"
-        if not trained and ssim_file.is_file():
-            prev = pd.read_csv(ssim_file, dtype={"id": str})
-            if prev["id"].tolist() == ids[rows].tolist():
-                s = prev["ssim"].to_numpy()
-            else:
-                s = None
-        else:
-            s = None
-        if s is None:
-            vae = GalaxyVAE.load(run, device=device)
-            s = reconstruction_ssim(vae, st, rows, progress=progress)
-            write_csv(ssim_file, pd.DataFrame({"id": ids[rows], "ssim": s}))
-        meta = json.loads((run / "model.json").read_text())
-        rec: dict[str, Any] = {
-            "latent_dim": nl,
-            "loss": loss,
-            "n_eval": len(s),
-            "ssim_mean": float(s.mean()),
-            "ssim_std": float(s.std()),
-            "best_val_loss": (meta.get("training") or {}).get("best_val_loss", res.best_val_loss if res else None),
-            "epochs": res.epochs if res else (meta.get("training") or {}).get("epochs"),
-            "trained": trained,
-            "run_dir": str(run),
-        }
-        if cats is not None:
-            for name in CATEGORIES:
-                m = cats == name
-                rec[f"n_{name}"] = int(m.sum())
-                rec[f"ssim_{name}"] = float(s[m].mean()) if m.any() else float("nan")
-        records.append(rec)
-    st.close()
+    with ImageStore(store_path) as st:
+        ids = st.ids.astype(str)
+        rows = np.arange(len(ids)) if evaluate_on == "all" else split_ids(ids, val_fraction, seed)[1]
+        cats = None if catalog is None else _categories(catalog, ids[rows])
+        for nl, loss in tqdm([(n, s) for s in losses for n in dims], desc="sweep", unit="model", disable=not progress):
+            run = out / f"nl{nl}_{loss}"
+            trained, res = _run_pair(store_path, run, nl, loss, train_kw, progress)
+            s = _pair_ssim(run, st, ids[rows], rows, f"ssim_{evaluate_on}.csv", trained, device, progress)
+            records.append(_pair_record(nl, loss, run, s, trained, res, cats))
     table = pd.DataFrame(records)
-    knees: dict[str, int | None] = {}
-    for loss, grp in table.groupby("loss", sort=False):
-        k = find_knee(grp["latent_dim"], grp["ssim_mean"])
-        knees[loss] = None if k is None else int(k)
-    write_csv(out / "sweep.csv", table)
+    knees = {str(loss): _knee_of(grp) for loss, grp in table.groupby("loss", sort=False)}
+    files = _write_figures(out, table, knees, with_categories=cats is not None)
+    params = {
+        "latent_dims": dims,
+        "losses": losses,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "val_fraction": val_fraction,
+        "likelihood": objective.likelihood,
+        "noise_sigma": None if noise_sigma is None else list(objective.noise_sigma or ()),
+        "learn_sigma": objective.learn_sigma,
+    }
+    write_json(out / "sweep.json", _summary(store_path, evaluate_on, len(rows), knees, records, params, files))
+    return SweepResult(table, knees, out)
+
+
+def _check_grid(latent_dims: Sequence[int], losses: Sequence[str], evaluate_on: str) -> tuple[list[int], list[str]]:
+    """The (NL, loss) grid, validated."""
+    dims = [int(d) for d in latent_dims]
+    if not dims or any(d < 1 for d in dims) or len(set(dims)) != len(dims):
+        raise GalvaeValueError("latent_dims must be distinct positive integers", list(latent_dims))
+    names = [str(s).lower() for s in losses]
+    bad = [s for s in names if s not in ("mse", "mae")]
+    if not names or bad:
+        raise GalvaeValueError(
+            f"unknown loss {bad[0] if bad else None!r}",
+            bad[0] if bad else None,
+            allowed=("mse", "mae"),
+        )
+    if evaluate_on not in ("all", "val"):
+        raise GalvaeValueError("evaluate_on must be 'all' or 'val'", evaluate_on, allowed=("all", "val"))
+    return dims, names
+
+
+def _objective(
+    likelihood: str, noise_sigma: Sequence[float] | None, learn_sigma: bool, model_config: Any
+) -> tuple[Any, Any]:
+    """The likelihood options validated together (before any model is trained), and the model config carrying them."""
+    from dataclasses import replace
+
+    from ..models.config import ModelConfig
+
+    objective = ModelConfig(
+        likelihood=likelihood,
+        noise_sigma=None if noise_sigma is None else tuple(noise_sigma),
+        learn_sigma=learn_sigma,
+    )
+    if model_config is not None:
+        model_config = replace(model_config, **_likelihood_options(objective))
+    return objective, model_config
+
+
+def _likelihood_options(objective: Any) -> dict[str, Any]:
+    return {
+        "likelihood": objective.likelihood,
+        "noise_sigma": objective.noise_sigma,
+        "learn_sigma": objective.learn_sigma,
+    }
+
+
+def _categories(catalog: Any, ids: np.ndarray) -> np.ndarray:
+    """The first-branch category of each of ``ids`` (None where the catalogue has none)."""
+    from ..data.labels import broad_class
+    from .inputs import load_catalog
+
+    cat = load_catalog(catalog)
+    if "id" not in cat.columns:
+        raise GalvaeValueError("catalogue has no 'id' column", list(cat.columns)[:8])
+    lookup = dict(zip(cat["id"].astype(str), broad_class(cat, mergers=False), strict=True))
+    cats = np.array([lookup.get(i) for i in ids], dtype=object)
+    if all(v is None for v in cats):
+        log.warning("no store id has a first-branch category in the catalogue")
+    return cats
+
+
+def _pair_ssim(
+    run: Path,
+    store: Any,
+    ids: np.ndarray,
+    rows: np.ndarray,
+    name: str,
+    trained: bool,
+    device: str,
+    progress: bool,
+) -> np.ndarray:
+    """The per-galaxy SSIM of one run: its ``name`` file when the run and galaxies are unchanged, else measured."""
+    import pandas as pd
+
+    from ..data.tables import write_table
+    from ..latents.model import GalaxyVAE
+
+    saved = run / name
+    if not trained and saved.is_file():
+        prev = pd.read_csv(saved, dtype={"id": str})
+        if prev["id"].tolist() == ids.tolist():
+            return prev["ssim"].to_numpy()
+    s = reconstruction_ssim(GalaxyVAE.load(run, device=device), store, rows, progress=progress)
+    write_table(pd.DataFrame({"id": ids, "ssim": s}), saved, overwrite=True)
+    return s
+
+
+def _pair_record(
+    nl: int, loss: str, run: Path, s: np.ndarray, trained: bool, res: Any, cats: np.ndarray | None
+) -> dict[str, Any]:
+    """One row of ``sweep.csv``."""
+    training = json.loads((run / "model.json").read_text()).get("training") or {}
+    rec: dict[str, Any] = {
+        "latent_dim": nl,
+        "loss": loss,
+        "n_eval": len(s),
+        "ssim_mean": float(s.mean()),
+        "ssim_std": float(s.std()),
+        "best_val_loss": training.get("best_val_loss", res.best_val_loss if res else None),
+        "epochs": res.epochs if res else training.get("epochs"),
+        "trained": trained,
+        "run_dir": str(run),
+    }
+    if cats is not None:
+        for name in CATEGORIES:
+            m = cats == name
+            rec[f"n_{name}"] = int(m.sum())
+            rec[f"ssim_{name}"] = float(s[m].mean()) if m.any() else float("nan")
+    return rec
+
+
+def _knee_of(grp: Any) -> int | None:
+    k = find_knee(grp["latent_dim"], grp["ssim_mean"])
+    return None if k is None else int(k)
+
+
+def _write_figures(out: Path, table: Any, knees: dict[str, int | None], *, with_categories: bool) -> list[str]:
+    """``sweep.csv`` and the figures (Fig. 4 only with categories); the names written."""
+    from ..data.tables import write_table
+    from ..plots import plot_ssim_per_category, plot_ssim_vs_nl, save_figure
+
+    write_table(table, out / "sweep.csv", overwrite=True)
     save_figure(plot_ssim_vs_nl(table, knees=knees), out / "fig3_ssim_vs_nl.png")
     files = ["sweep.csv", "fig3_ssim_vs_nl.png"]
-    if cats is not None:
-        save_figure(
-            plot_ssim_per_category(table, CATEGORIES),
-            out / "fig4_ssim_per_category.png",
-        )
+    if with_categories:
+        save_figure(plot_ssim_per_category(table, CATEGORIES), out / "fig4_ssim_per_category.png")
         files.append("fig4_ssim_per_category.png")
-    write_json(
-        out / "sweep.json",
-        {
-            "store": store_path,
-            "evaluate_on": evaluate_on,
-            "n_eval": len(rows),
-            "ssim": "per band, Gaussian window 11x11 sigma 1.5, valid region, L=1, averaged over g,r,z; image vs decode(mu)",
-            "knee_method": "Kneedle without smoothing: NL farthest above the chord joining the ends of the min-max scaled SSIM(NL) curve",
-            "knees": knees,
-            "category_rule": "argmax of smooth-or-featured fractions; featured with disk-edge-on_yes_fraction > 0.5 -> edge-on",
-            "results": [
-                {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()} for r in records
-            ],
-            "params": {
-                "latent_dims": dims,
-                "losses": losses,
-                "epochs": epochs,
-                "batch_size": batch_size,
-                "lr": lr,
-                "seed": seed,
-                "val_fraction": val_fraction,
-                "likelihood": objective.likelihood,
-                "noise_sigma": None if noise_sigma is None else list(objective.noise_sigma or ()),
-                "learn_sigma": objective.learn_sigma,
-            },
-            "files": files + ["sweep.json"],
-        },
-    )
-    return SweepResult(table, knees, out)
+    return files
+
+
+def _summary(
+    store_path: str,
+    evaluate_on: str,
+    n_eval: int,
+    knees: dict[str, int | None],
+    records: list[dict[str, Any]],
+    params: dict[str, Any],
+    files: list[str],
+) -> dict[str, Any]:
+    """The content of ``sweep.json``."""
+    return {
+        "store": store_path,
+        "evaluate_on": evaluate_on,
+        "n_eval": n_eval,
+        "ssim": "per band, Gaussian window 11x11 sigma 1.5, valid region, L=1, averaged over g,r,z; image vs decode(mu)",
+        "knee_method": "Kneedle without smoothing: NL farthest above the chord joining the ends of the min-max scaled SSIM(NL) curve",
+        "knees": knees,
+        "category_rule": "argmax of smooth-or-featured fractions; featured with disk-edge-on_yes_fraction > 0.5 -> edge-on",
+        "results": [
+            {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()} for r in records
+        ],
+        "params": params,
+        "files": files + ["sweep.json"],
+    }

@@ -2,24 +2,6 @@
 
 from __future__ import annotations
 
-from .html import (
-    EMBEDDINGS,
-    PAPER_OUTLIER_FRACTION,
-    PAPER_TABLE3,
-    PAPER_TABLE4,
-    ReportInputs,
-    collect_versions,
-    galaxy_classes,
-    write_report,
-)
+from .html import EMBEDDINGS, ReportInputs, collect_versions, write_report
 
-__all__ = [
-    "EMBEDDINGS",
-    "PAPER_OUTLIER_FRACTION",
-    "PAPER_TABLE3",
-    "PAPER_TABLE4",
-    "ReportInputs",
-    "collect_versions",
-    "galaxy_classes",
-    "write_report",
-]
+__all__ = ["EMBEDDINGS", "ReportInputs", "collect_versions", "write_report"]

@@ -34,19 +34,19 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_path
+from .._io import write_text
 from .._version import __version__
+from ..data.labels import BROAD_CLASSES, broad_class
 from ..errors import GalvaeError, GalvaeFileError, GalvaeValueError
-from ..evaluate.domains import PAPER_TABLE4 as _DOMAINS_PAPER_TABLE4
+from ..evaluate import paper
+from ..evaluate.domains import COLUMNS as _T4_RUN_COLUMNS
+from ..evaluate.domains import CONTROL_COLUMNS as _T4_CONTROL_COLUMNS
+from ..evaluate.domains import upgrade_table4
 
 __all__ = [
     "EMBEDDINGS",
-    "PAPER_OUTLIER_FRACTION",
-    "PAPER_TABLE3",
-    "PAPER_TABLE4",
     "ReportInputs",
     "collect_versions",
-    "galaxy_classes",
     "write_report",
 ]
 
@@ -54,45 +54,13 @@ log = logging.getLogger(__name__)
 
 EMBEDDINGS = ("pca", "tsne", "both")
 
-# The paper: "Dimensionality reduction of galaxy images with VAE and domain
-# adaptation" (shared/reference/paper-vae-da-galaxy-morphology.txt).
-
-#: Table 3 of the paper ("Nine Random forests classification result of GZD-5
-#: morphological feature questions"): random forests on the 40 VAE latents of
-#: DECaLS images, in per cent, quoted verbatim.  Feature names are galvae's
-#: (:data:`galvae.data.labels.TABLE2_RULES`): How round → how_rounded,
-#: Edge-on → edge_on, Bulge Shape → edge_on_bulge, Bar → bar, Have Arm →
-#: has_arms, Arm Tightness → arm_tightness, Arm Count → arm_count, Bulge Size
-#: → bulge_size, Merger → merger.
-PAPER_TABLE3: dict[str, dict[str, float]] = {
-    "how_rounded": {"classes": 3, "accuracy": 90.68, "precision": 90.68, "recall": 90.68, "f1": 90.68},
-    "edge_on": {"classes": 2, "accuracy": 84.25, "precision": 98.78, "recall": 84.43, "f1": 91.04},
-    "edge_on_bulge": {"classes": 3, "accuracy": 84.08, "precision": 84.08, "recall": 84.08, "f1": 84.08},
-    "bar": {"classes": 3, "accuracy": 76.21, "precision": 76.21, "recall": 76.21, "f1": 76.21},
-    "has_arms": {"classes": 2, "accuracy": 91.91, "precision": 73.38, "recall": 96.68, "f1": 83.44},
-    "arm_tightness": {"classes": 3, "accuracy": 75.84, "precision": 75.84, "recall": 75.84, "f1": 75.84},
-    "arm_count": {"classes": 4, "accuracy": 86.32, "precision": 86.32, "recall": 86.32, "f1": 86.32},
-    "bulge_size": {"classes": 4, "accuracy": 82.60, "precision": 82.60, "recall": 82.60, "f1": 82.60},
-    "merger": {"classes": 2, "accuracy": 96.36, "precision": 99.90, "recall": 96.45, "f1": 98.15},
-}
-
-#: Table 4 of the paper in per cent, for display: the published numbers are kept once, as
-#: fractions, in :data:`galvae.evaluate.domains.PAPER_TABLE4` (DECaLS before DA, BASS+MzLS
-#: before DA, BASS+MzLS after DA on the 3,434 overlap galaxies; no DECaLS-after-DA column).
-PAPER_TABLE4: dict[str, dict[str, float]] = {
-    feature: {
-        "classes": row["n_classes"],
-        "total": row["total"],
-        **{col: round(100 * row[col], 2) for col in ("decals_before", "target_before", "target_after")},
-    }
-    for feature, row in _DOMAINS_PAPER_TABLE4.items()
-}
-
-#: The paper's 8σ outliers: 1,308 galaxies, 0.417 % of the GZ DECaLS images (Section 6).
-PAPER_OUTLIER_FRACTION = 0.00417
-
-#: Report classes, in legend order.
-CLASS_ORDER = ("smooth", "featured", "edge-on", "merger", "artifact")
+#: The paper's numbers shown beside this run's are those of :mod:`galvae.evaluate.paper`, in the report's words.
+_PAPER_SSIM = "{:.2f}–{:.2f}".format(*paper.SSIM_RANGE)
+_PAPER_NL = paper.KNEE_LATENT_DIM
+_PAPER_N = f"{paper.N_GALAXIES // 1000}k"
+_T4_COLS = _T4_RUN_COLUMNS + _T4_CONTROL_COLUMNS
+_PAPER_T3_LOW, _PAPER_T3_HIGH = (int(f(r["accuracy"] for r in paper.TABLE3.values())) for f in (min, max))
+_PAPER_T4_UP = sum(r["target_after"] >= r["target_before"] for r in paper.TABLE4.values())
 
 _PathLike = str | os.PathLike
 
@@ -122,7 +90,7 @@ class ReportInputs:
         ``table3.csv`` of ``galvae classify``.
     table4_csv : path, optional
         ``table4.csv`` of ``galvae compare-domains`` (``feature``,
-        ``classes``, ``total``, ``decals_before``, ``target_before``,
+        ``classes``, ``total``, ``source_before``, ``target_before``,
         ``target_after``, ``source_after``; fractions or per cent).
     domains_json : path, optional
         Summary JSON of ``galvae compare-domains`` (any keys; scalars and
@@ -354,12 +322,10 @@ def _exists(path: Path | None) -> bool:
 
 
 def _read_csv(path: Path, required: Sequence[str]) -> Any:
-    import pandas as pd
+    """A CSV product (:func:`galvae.data.tables.read_table`) that must have the ``required`` columns."""
+    from ..data.tables import read_table
 
-    try:
-        df = pd.read_csv(path)
-    except (ValueError, OSError) as exc:
-        raise GalvaeFileError(path, f"unreadable CSV ({exc})") from None
+    df, _ = read_table(path, format="csv")
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise GalvaeFileError(path, f"missing column(s) {', '.join(missing)}; has {', '.join(map(str, df.columns))}")
@@ -379,78 +345,14 @@ def _read_json(path: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- classes
 
 
-def galaxy_classes(table: Any) -> Any:
-    """One report class per galaxy: smooth, featured, edge-on, merger or artifact.
-
-    Parameters
-    ----------
-    table : DataFrame
-        A Galaxy Zoo catalogue (``smooth-or-featured`` fractions or dr5
-        votes: the first-branch category of
-        :func:`galvae.evaluate.sweep.first_branch_category`, with
-        ``merger`` from the Table 2 labels taking precedence) or a Table 2
-        labels table (``galvae labels``: ``merger`` = "merger" → merger,
-        ``edge_on`` = "edge-on" → edge-on, a ``how_rounded`` class →
-        smooth, ``edge_on`` = "other" or a ``has_arms``/``bar`` class →
-        featured).
-
-    Returns
-    -------
-    Series of str (object), same index; None where no class applies.
-
-    Raises
-    ------
-    GalvaeValueError
-        If the table has neither Galaxy Zoo columns nor Table 2 labels.
-    """
-    import pandas as pd
-
-    from ..evaluate.sweep import first_branch_category
-
-    cols = set(map(str, table.columns))
-    has_gz = any(c.startswith("smooth-or-featured") for c in cols)
-    if has_gz:
-        from ..data.labels import labels_from_catalog
-
-        out = first_branch_category(table).astype(object)
-        try:
-            merger = labels_from_catalog(table)["merger"]
-            out[(merger == "merger").fillna(False).to_numpy(dtype=bool)] = "merger"
-        except GalvaeValueError as exc:
-            log.info("no merger labels from the catalogue: %s", exc)
-        return out
-    features = ("merger", "edge_on", "how_rounded", "has_arms", "bar")
-    if not any(f in cols for f in features):
-        raise GalvaeValueError(
-            "labels need Galaxy Zoo smooth-or-featured columns or Table 2 label columns",
-            sorted(cols)[:8],
-            allowed=features,
-        )
-    n = len(table)
-
-    def col(name: str) -> np.ndarray:
-        if name not in cols:
-            return np.full(n, None, dtype=object)
-        return table[name].astype(object).where(table[name].notna(), None).to_numpy(dtype=object)
-
-    merger, edge, rounded, arms, bar = (col(f) for f in features)
-    out = np.full(n, None, dtype=object)
-    featured = (edge == "other") | np.array([a is not None for a in arms]) | np.array([b is not None for b in bar])
-    out[featured] = "featured"
-    out[np.array([r is not None for r in rounded])] = "smooth"
-    out[edge == "edge-on"] = "edge-on"
-    out[merger == "merger"] = "merger"
-    return pd.Series(out, index=table.index, dtype=object)
-
-
 def _load_classes(path: Path) -> Any:
-    """id → class Series from a labels table or catalogue."""
-    from ..data.labels import read_catalog
+    """id → broad class (:func:`galvae.data.labels.broad_class`) from a labels table or catalogue."""
+    from ..data.tables import read_catalog
 
     df = read_catalog(path)
     if "id" not in df.columns:
         raise GalvaeFileError(path, "labels table has no 'id' column")
-    s = galaxy_classes(df)
+    s = broad_class(df)
     s.index = df["id"].astype(str).to_numpy()
     return s[~s.index.duplicated()]
 
@@ -493,11 +395,11 @@ def _section_table3(inp: ReportInputs, rep: _Report) -> str:
     by: dict[str, dict[str, Any]] = {}
     for _, r in df.iterrows():
         by.setdefault(str(r["feature"]), {})[str(r["method"])] = r
-    features = [f for f in PAPER_TABLE3 if f in by] + [f for f in by if f not in PAPER_TABLE3]
-    features += [f for f in PAPER_TABLE3 if f not in by]
+    features = [f for f in paper.TABLE3 if f in by] + [f for f in by if f not in paper.TABLE3]
+    features += [f for f in paper.TABLE3 if f not in by]
     rows = []
     for f in features:
-        p = PAPER_TABLE3.get(f, {})
+        p = paper.TABLE3.get(f, {})
         m = by.get(f, {})
         any_row = next(iter(m.values()), None)
         vae, pca, cnn = m.get("vae"), m.get("pca"), m.get("cnn")
@@ -513,10 +415,10 @@ def _section_table3(inp: ReportInputs, rep: _Report) -> str:
             delta = f"{100 * float(vae['accuracy']) - p['accuracy']:+.1f}"
         k_run = int(any_row["n_classes"]) if any_row is not None and "n_classes" in any_row else None
         k_txt = str(k_run) if k_run is not None else "–"
-        if p and k_run is not None and k_run != int(p["classes"]):
-            k_txt = f"{k_run} (paper {int(p['classes'])})"
+        if p and k_run is not None and k_run != int(p["n_classes"]):
+            k_txt = f"{k_run} (paper {int(p['n_classes'])})"
         elif p and k_run is None:
-            k_txt = f"– (paper {int(p['classes'])})"
+            k_txt = f"– (paper {int(p['n_classes'])})"
         rows.append(
             [
                 f,
@@ -570,7 +472,7 @@ def _section_table3(inp: ReportInputs, rep: _Report) -> str:
         "for features with more than two classes (so they equal the accuracy, as in the paper) and binary, "
         "with the first Table 2 class positive, for two classes; F1 macro is the unweighted mean over classes. "
         "“majority” is the test accuracy of always predicting the most common training class: a classifier "
-        "is only useful above it. Δacc = this run − paper, in percentage points. The paper used 314k real "
+        f"is only useful above it. Δacc = this run − paper, in percentage points. The paper used {_PAPER_N} real "
         "GZ DECaLS galaxies; a small or simulated run is not expected to reproduce its numbers."
     ]
     meta = path.parent / "classify.json"
@@ -589,16 +491,6 @@ def _section_table3(inp: ReportInputs, rep: _Report) -> str:
             log.warning("report: %s", exc)
     out += [f'<p class="note">{_esc(n)}</p>' for n in notes]
     return "".join(out)
-
-
-_T4_COLS = (
-    "decals_before",
-    "target_before",
-    "target_after",
-    "source_after",
-    "target_before_retrained",
-    "target_after_source_forest",
-)
 
 
 def _n_classes(r: Any) -> str:
@@ -620,7 +512,9 @@ def _section_domains(inp: ReportInputs, rep: _Report) -> str:
     out = []
     path = inp.table4_csv
     if _exists(path):
-        df = _read_csv(path, ["feature", "decals_before", "target_before", "target_after"])
+        df = upgrade_table4(_read_csv(path, ["feature", "target_before", "target_after"]))
+        if "source_before" not in df.columns:
+            raise GalvaeFileError(path, "missing column source_before (or decals_before)")
         present = [c for c in _T4_COLS if c in df.columns]
         vals = df[present].apply(lambda s: s.astype(float)).to_numpy()
         scale = 100.0 if np.nanmax(np.abs(vals), initial=0.0) <= 1.0 + 1e-9 else 1.0
@@ -629,34 +523,34 @@ def _section_domains(inp: ReportInputs, rep: _Report) -> str:
         for _, r in df.iterrows():
             f = str(r["feature"])
             seen.add(f)
-            p = PAPER_TABLE4.get(f, {})
+            p = paper.TABLE4.get(f, {})
             run = [f"{scale * float(r[c]):.1f}" if c in r and r[c] == r[c] else "–" for c in _T4_COLS]
-            paper = [f"{p[c]:.2f}" if c in p else "–" for c in _T4_COLS[:3]]
+            published = [f"{p[c]:.2f}" if c in p else "–" for c in _T4_COLS[:3]]
             rows.append(
                 [
                     f,
                     _n_classes(r),
                     _fmt(int(r["total"])) if "total" in r and r["total"] == r["total"] else "–",
                     run[0],
-                    paper[0],
+                    published[0],
                     run[1],
-                    paper[1],
+                    published[1],
                     run[2],
-                    paper[2],
+                    published[2],
                     run[3],
                     run[4],
                     run[5],
                 ]
             )
-        for f, p in PAPER_TABLE4.items():
+        for f, p in paper.TABLE4.items():
             if f not in seen:
                 rows.append(
                     [
                         f,
-                        f"– (paper {p['classes']:g})",
+                        f"– (paper {p['n_classes']:g})",
                         f"– (paper {p['total']:,.0f})",
                         "–",
-                        f"{p['decals_before']:.2f}",
+                        f"{p['source_before']:.2f}",
                         "–",
                         f"{p['target_before']:.2f}",
                         "–",
@@ -697,7 +591,8 @@ def _section_domains(inp: ReportInputs, rep: _Report) -> str:
             )
         )
         out.append(
-            '<p class="note">The paper (3,434 overlap galaxies, features with more than 100 of them) '
+            f'<p class="note">The paper ({paper.N_OVERLAP:,} overlap galaxies, features with at least '
+            f"{paper.TABLE4_MIN_GALAXIES} of them) "
             "found BASS+MzLS after DA above BASS+MzLS before DA, and above DECaLS before DA on most features. "
             "It gives no DECaLS-after-DA column. N overlap is this run's count. Controls: its 'after' forest is "
             "retrained on the target while its 'before' one is not, so retraining alone can look like "
@@ -828,7 +723,7 @@ def _verdict(ok: bool | None) -> str:
 
 def _latent_information(path: Path) -> dict[str, Any] | None:
     """Active units (variance over galaxies of μ_d > 0.01) and KL per galaxy from a latent catalogue."""
-    from ..evaluate._common import latent_matrix, load_latents
+    from ..evaluate.inputs import latent_matrix, load_latents
 
     lat, _ = load_latents(path)
     mu = latent_matrix(lat)
@@ -849,8 +744,8 @@ def _section_claims(inp: ReportInputs, rep: _Report) -> str:
 
     rows: list[list[Any]] = []
 
-    def add(claim: str, paper: str, run: str, ok: bool | None) -> None:
-        rows.append([claim, paper, run, _Raw(_verdict(ok))])
+    def add(claim: str, published: str, run: str, ok: bool | None) -> None:
+        rows.append([claim, published, run, _Raw(_verdict(ok))])
 
     info = _latent_information(inp.latents) if _exists(inp.latents) else None
     cfg = dict(inp.run_config or {})
@@ -865,18 +760,18 @@ def _section_claims(inp: ReportInputs, rep: _Report) -> str:
         to8 = lambda x: np.round(np.clip(x, 0, 1) * 255.0)  # noqa: E731
         s_8 = float(np.mean(ssim(to8(a), to8(b), data_range=255.0)))
         add(
-            "Reconstructions keep the morphology: SSIM at NL = 40",
-            "0.80–0.90 (8-bit, L = 255)",
+            f"Reconstructions keep the morphology: SSIM at NL = {_PAPER_NL}",
+            f"{_PAPER_SSIM} (8-bit, L = 255)",
             f"{s_8:.3f} (8-bit, L = 255); {s_float:.3f} (float, L = 1)",
-            s_8 >= 0.80,
+            s_8 >= paper.SSIM_RANGE[0],
         )
     else:
-        add("Reconstructions keep the morphology: SSIM at NL = 40", "0.80–0.90", "–", None)
+        add(f"Reconstructions keep the morphology: SSIM at NL = {_PAPER_NL}", _PAPER_SSIM, "–", None)
     if info is not None:
         kl = f", {info['kl_total']:.1f} nats per galaxy" if "kl_total" in info else ""
         add(
             "The latents hold information (active units: Var μ_d > 0.01)",
-            "not given (NL = 40 all used)",
+            f"not given (NL = {_PAPER_NL} all used)",
             f"{info['active_units']} of {info['latent_dim']}{kl}",
             info["active_units"] >= min(20, info["latent_dim"] // 2),
         )
@@ -887,7 +782,7 @@ def _section_claims(inp: ReportInputs, rep: _Report) -> str:
         rising = bool(np.all(np.diff(g["ssim_mean"].to_numpy()) > -0.005))
         add(
             "SSIM rises with NL to a knee",
-            "knee at NL ≈ 40",
+            f"knee at NL ≈ {_PAPER_NL}",
             f"knee {'none' if knee is None else f'NL = {knee:g}'}; SSIM {g['ssim_mean'].iloc[0]:.3f} → "
             f"{g['ssim_mean'].iloc[-1]:.3f} over NL {int(g['latent_dim'].iloc[0])}–{int(g['latent_dim'].iloc[-1])}",
             rising and knee is not None and 20 <= knee <= 60,
@@ -898,9 +793,9 @@ def _section_claims(inp: ReportInputs, rep: _Report) -> str:
         acc = vae["accuracy"].astype(float)
         add(
             "Random forests on the latents classify Table 2 features",
-            "75–96 % test accuracy",
+            f"{_PAPER_T3_LOW}–{_PAPER_T3_HIGH} % test accuracy",
             f"{100 * acc.min():.0f}–{100 * acc.max():.0f} % over {len(acc)} features",
-            bool(acc.min() >= 0.75),
+            bool(acc.min() >= _PAPER_T3_LOW / 100),
         )
         if "majority_rate" in vae.columns:
             gain = acc - vae["majority_rate"].astype(float)
@@ -915,9 +810,9 @@ def _section_claims(inp: ReportInputs, rep: _Report) -> str:
             common = acc.index.intersection(pca.index)
             wins = int((acc[common] >= pca[common] - 1e-9).sum())
             add(
-                "… and as well as 40 PCA components of the pixels",
+                f"… and as well as {_PAPER_NL} PCA components of the pixels",
                 "not given",
-                f"latents ≥ PCA-40 on {wins} of {len(common)} features",
+                f"latents ≥ PCA-{_PAPER_NL} on {wins} of {len(common)} features",
                 wins == len(common),
             )
     if _exists(inp.table4_csv):
@@ -925,7 +820,7 @@ def _section_claims(inp: ReportInputs, rep: _Report) -> str:
         better = int((t4["target_after"].astype(float) >= t4["target_before"].astype(float)).sum())
         add(
             "After DA, BASS+MzLS classifies better than before",
-            "7 of 7 features up",
+            f"{_PAPER_T4_UP} of {len(paper.TABLE4)} features up",
             f"{better} of {len(t4)} features up",
             better >= max(1, (len(t4) + 1) // 2),
         )
@@ -952,7 +847,7 @@ def _section_claims(inp: ReportInputs, rep: _Report) -> str:
         if None not in pr:
             add(
                 "The same galaxy in two surveys: latent MSE over that of random pairs",
-                "MSE 0.05–10 before DA",
+                "MSE {:g}–{:g} before DA".format(*paper.LATENT_MSE_RANGE),
                 f"{pr[0]:.3f} → {pr[1]:.3f} ({pr[0] / pr[1]:.2f}× lower)" if pr[1] else f"{pr[0]:.3f} → {pr[1]:.3f}",
                 pr[1] * 1.5 <= pr[0],
             )
@@ -961,8 +856,8 @@ def _section_claims(inp: ReportInputs, rep: _Report) -> str:
         frac = o.get("flagged_fraction")
         if frac is not None:
             add(
-                "8σ latent outliers are rare and mostly defects",
-                f"{100 * PAPER_OUTLIER_FRACTION:.3f} % of 314k",
+                f"{paper.OUTLIER_SIGMA:g}σ latent outliers are rare and mostly defects",
+                f"{100 * paper.OUTLIER_FRACTION:.3f} % of {_PAPER_N}",
                 f"{100 * frac:.3f} %" + (f", precision {o['precision']:.2f}" if o.get("precision") is not None else ""),
                 None if o.get("precision") is None else bool(o["precision"] >= 0.5),
             )
@@ -1015,10 +910,10 @@ def _section_sweep(inp: ReportInputs, rep: _Report) -> str:
         knees[str(loss)] = find_knee(grp["latent_dim"], grp["ssim_mean"])
     out = [
         rep.fig_obj(
-            plot_ssim_knee(df, knees),
+            plot_ssim_knee(df, knees, paper_nl=_PAPER_NL),
             "Mean SSIM of reconstructions against the latent dimension NL, one line per loss (the paper's Fig. 3); "
             "dashed: the knee found here (Kneedle: farthest above the chord of the min–max scaled curve); "
-            "dotted: the paper's NL = 40.",
+            f"dotted: the paper's NL = {_PAPER_NL}.",
             "SSIM against NL",
         )
     ]
@@ -1046,8 +941,8 @@ def _section_sweep(inp: ReportInputs, rep: _Report) -> str:
     ]
     out.append(_table(header, rows, caption="SSIM of each sweep model"))
     out.append(
-        f'<p class="note">Knee: {_esc(knee_text)}. The paper found the knee near NL ≈ 40 for both '
-        "losses and SSIM between 0.80 and 0.90 for all morphology types, with smooth and cigar-shaped "
+        f'<p class="note">Knee: {_esc(knee_text)}. The paper found the knee near NL ≈ {_PAPER_NL} for both '
+        f"losses and SSIM {_PAPER_SSIM} for all morphology types, with smooth and cigar-shaped "
         "galaxies reconstructed best.</p>"
     )
     return "".join(out)
@@ -1057,7 +952,7 @@ def _pick_per_class(classes: Any, ids: np.ndarray, per_class: int, seed: int) ->
     rng = np.random.default_rng(seed)
     have = classes.reindex(ids)
     picks: dict[str, list[str]] = {}
-    for name in CLASS_ORDER + tuple(sorted(set(have.dropna()) - set(CLASS_ORDER))):
+    for name in BROAD_CLASSES + tuple(sorted(set(have.dropna()) - set(BROAD_CLASSES))):
         pool = np.asarray(have.index[(have == name).to_numpy(dtype=bool)])
         if len(pool):
             picks[name] = sorted(
@@ -1136,7 +1031,7 @@ def _section_recon(inp: ReportInputs, rep: _Report, per_class: int, seed: int, m
             else ""
         )
         out.append(
-            f'<p class="note">{_esc(note)}The paper reports SSIM 0.80–0.90 for all morphology types at NL = 40. '
+            f'<p class="note">{_esc(note)}The paper reports SSIM {_PAPER_SSIM} for all morphology types at NL = {_PAPER_NL}. '
             "Classes: first-branch Galaxy Zoo answer (edge-on: featured with edge-on fraction &gt; 0.5), mergers from "
             "the Table 2 merger label.</p>"
         )
@@ -1165,7 +1060,7 @@ def _section_recon(inp: ReportInputs, rep: _Report, per_class: int, seed: int, m
 def _section_latent_map(
     inp: ReportInputs, rep: _Report, embedding: str, seed: int, max_points: int, max_tsne: int
 ) -> str:
-    from ..evaluate._common import latent_matrix
+    from ..evaluate.inputs import latent_matrix
     from ..latents.catalog import read_latent_catalog
     from ..plots.report import plot_latent_map
 
@@ -1203,7 +1098,7 @@ def _section_latent_map(
                     title="latent means: PCA",
                     xlabel=f"PC 1 ({100 * ev[0]:.1f} % of variance)",
                     ylabel=f"PC 2 ({100 * ev[1]:.1f} % of variance)",
-                    order=CLASS_ORDER,
+                    order=BROAD_CLASSES,
                 ),
                 f"The {x.shape[1]}-dimensional latent means μ{sub} projected on their first two principal components, "
                 "coloured by class (grey: no class).",
@@ -1228,7 +1123,7 @@ def _section_latent_map(
                     title=f"latent means: t-SNE (perplexity {perplexity:.0f})",
                     xlabel="t-SNE 1",
                     ylabel="t-SNE 2",
-                    order=CLASS_ORDER,
+                    order=BROAD_CLASSES,
                 ),
                 f"t-SNE of the latent means μ{sub} (scikit-learn, perplexity {perplexity:.1f}, seed {seed}). "
                 "t-SNE keeps neighbourhoods, not distances: cluster sizes and gaps between clusters mean little.",
@@ -1256,11 +1151,11 @@ def _section_outliers(inp: ReportInputs, rep: _Report) -> str:
         [
             "threshold",
             f"{_fmt(s.get('sigma'), 1)} σ ({s.get('centre', 'mean')}, {s.get('scale', 'standard deviation')})",
-            "8 σ (mean, standard deviation)",
+            f"{paper.OUTLIER_SIGMA:g} σ (mean, standard deviation)",
         ],
-        ["galaxies", _fmt(s.get("n_galaxies")), "≈ 314,000 (GZ DECaLS)"],
-        ["flagged", _fmt(s.get("n_flagged")), "1,308"],
-        ["flagged fraction", _pct(100 * frac, 3) if frac is not None else "–", _pct(100 * PAPER_OUTLIER_FRACTION, 3)],
+        ["galaxies", _fmt(s.get("n_galaxies")), f"≈ {paper.N_GALAXIES:,} (GZ DECaLS)"],
+        ["flagged", _fmt(s.get("n_flagged")), f"{paper.OUTLIER_COUNT:,}"],
+        ["flagged fraction", _pct(100 * frac, 3) if frac is not None else "–", _pct(100 * paper.OUTLIER_FRACTION, 3)],
     ]
     if "n_defects" in s:
         rows += [
@@ -1518,14 +1413,13 @@ def write_report(
         f'<header class="top"><h1>{_esc(inputs.title)}</h1>'
         f'<div class="meta">galvae {_esc(__version__)} · {_esc(date)} · {rep.n_fig} figures · '
         "compared with “Dimensionality reduction of galaxy images with VAE and domain adaptation” "
-        "(VAE, NL = 40, DECaLS → BASS+MzLS)</div></header>"
+        f"(VAE, NL = {_PAPER_NL}, DECaLS → BASS+MzLS)</div></header>"
         f'<nav class="toc"><b>Contents</b><ol>{"".join(toc)}</ol></nav>'
         + "".join(bodies)
         + f"<footer>Written by galvae {_esc(__version__)}. Self-contained: every figure is embedded; "
         "nothing is loaded from the network.</footer></main></body></html>\n"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        Path(tmp).write_text(page, encoding="utf-8")
+    write_text(out, page)
     log.info("report: %d figures, %.1f MB -> %s", rep.n_fig, len(page) / 1e6, out)
     return out

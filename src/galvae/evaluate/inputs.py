@@ -1,32 +1,44 @@
-"""Shared input handling for the evaluation functions."""
+"""The inputs of the evaluations: latent catalogues, catalogues, latent matrices.
+
+Each evaluation takes a path or an already loaded DataFrame; these turn
+either into a DataFrame, and a latent catalogue into its ``mu_<j>`` matrix.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._io import atomic_path
 from ..errors import GalvaeValueError
 
-__all__ = [
-    "latent_matrix",
-    "load_catalog",
-    "load_latents",
-    "save_figure",
-    "write_csv",
-    "write_json",
-]
+__all__ = ["latent_matrix", "load_catalog", "load_latents"]
 
 log = logging.getLogger(__name__)
 
 
 def load_latents(latents: Any) -> tuple[Any, dict[str, Any]]:
-    """A latent catalogue path or DataFrame → (DataFrame, metadata)."""
+    """A latent catalogue path or DataFrame → (DataFrame, metadata).
+
+    Parameters
+    ----------
+    latents : path or DataFrame
+        As :func:`galvae.encode_store` writes it; a DataFrame comes back
+        with empty metadata.
+
+    Returns
+    -------
+    (DataFrame, dict)
+
+    Raises
+    ------
+    GalvaeValueError
+        If ``latents`` is neither.
+    GalvaeFileError
+        If the file cannot be read (:func:`galvae.read_latent_catalog`).
+    """
     import pandas as pd
 
     from ..latents.catalog import read_latent_catalog
@@ -39,10 +51,18 @@ def load_latents(latents: Any) -> tuple[Any, dict[str, Any]]:
 
 
 def load_catalog(catalog: Any) -> Any:
-    """A catalogue path or DataFrame → DataFrame."""
+    """A catalogue path or DataFrame → DataFrame.
+
+    Raises
+    ------
+    GalvaeValueError
+        If ``catalog`` is neither.
+    GalvaeFileError
+        If the file cannot be read (:func:`galvae.read_catalog`).
+    """
     import pandas as pd
 
-    from ..data.labels import read_catalog
+    from ..data.tables import read_catalog
 
     if isinstance(catalog, pd.DataFrame):
         return catalog
@@ -52,7 +72,13 @@ def load_catalog(catalog: Any) -> Any:
 
 
 def latent_matrix(df: Any, prefix: str = "mu_") -> np.ndarray:
-    """The ``mu_0 … mu_{NL-1}`` columns as a float64 (N, NL) array."""
+    """The ``mu_0 … mu_{NL-1}`` columns (ordered by index) as a float64 (N, NL) array.
+
+    Raises
+    ------
+    GalvaeValueError
+        If there is no such column or a value is not finite.
+    """
     cols = [c for c in df.columns if str(c).startswith(prefix) and str(c)[len(prefix) :].isdigit()]
     if not cols:
         raise GalvaeValueError(f"latent catalogue has no {prefix}<j> columns", list(df.columns)[:8])
@@ -64,31 +90,3 @@ def latent_matrix(df: Any, prefix: str = "mu_") -> np.ndarray:
             int((~np.isfinite(x)).sum()),
         )
     return x
-
-
-def write_json(path: Path, obj: Any) -> Path:
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(obj, indent=2, default=_default) + "\n")
-    return path
-
-
-def _default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def write_csv(path: Path, df: Any) -> Path:
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False)
-    return path
-
-
-def save_figure(fig: Any, path: Path, dpi: int = 120) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
-    return path

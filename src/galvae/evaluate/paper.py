@@ -1,0 +1,111 @@
+"""The paper's published numbers, kept once: what galvae's products are compared with.
+
+"Dimensionality reduction of galaxy images with VAE and domain adaptation"
+(``shared/reference/paper-vae-da-galaxy-morphology.txt``).  Tables are quoted
+verbatim, in per cent, and keyed by galvae's Table 2 feature names
+(:data:`galvae.data.labels.TABLE2_RULES`): How round → ``how_rounded``,
+Edge-on → ``edge_on``, Bulge Shape → ``edge_on_bulge``, Bar → ``bar``, Have
+Arm → ``has_arms``, Arm Tightness → ``arm_tightness``, Arm Count →
+``arm_count``, Bulge Size → ``bulge_size``, Merger → ``merger``.  Their other
+keys are the column names of galvae's own tables (``table3.csv``,
+``table4.csv``), so a run's row and the paper's line up by name.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "KNEE_LATENT_DIM",
+    "LATENT_MSE_RANGE",
+    "N_GALAXIES",
+    "N_OVERLAP",
+    "OUTLIER_COUNT",
+    "OUTLIER_FRACTION",
+    "OUTLIER_SIGMA",
+    "SSIM_RANGE",
+    "TABLE3",
+    "TABLE4",
+    "TABLE4_MIN_GALAXIES",
+]
+
+#: GZ DECaLS galaxies the paper used (Section 2: "approximately 314,000").
+N_GALAXIES = 314_000
+
+#: The latent dimension NL the paper chose at the knee of SSIM against NL (Section 4.1, Figs. 3 and 4).
+KNEE_LATENT_DIM = 40
+
+#: SSIM of the reconstructions at NL = 40, for all morphology types (Section 6).
+SSIM_RANGE = (0.80, 0.90)
+
+#: Table 3 ("Nine Random forests classification result of GZD-5 morphological feature
+#: questions"): random forests on the 40 VAE latents of DECaLS images, per cent.
+TABLE3: dict[str, dict[str, float]] = {
+    "how_rounded": {"n_classes": 3, "accuracy": 90.68, "precision": 90.68, "recall": 90.68, "f1": 90.68},
+    "edge_on": {"n_classes": 2, "accuracy": 84.25, "precision": 98.78, "recall": 84.43, "f1": 91.04},
+    "edge_on_bulge": {"n_classes": 3, "accuracy": 84.08, "precision": 84.08, "recall": 84.08, "f1": 84.08},
+    "bar": {"n_classes": 3, "accuracy": 76.21, "precision": 76.21, "recall": 76.21, "f1": 76.21},
+    "has_arms": {"n_classes": 2, "accuracy": 91.91, "precision": 73.38, "recall": 96.68, "f1": 83.44},
+    "arm_tightness": {"n_classes": 3, "accuracy": 75.84, "precision": 75.84, "recall": 75.84, "f1": 75.84},
+    "arm_count": {"n_classes": 4, "accuracy": 86.32, "precision": 86.32, "recall": 86.32, "f1": 86.32},
+    "bulge_size": {"n_classes": 4, "accuracy": 82.60, "precision": 82.60, "recall": 82.60, "f1": 82.60},
+    "merger": {"n_classes": 2, "accuracy": 96.36, "precision": 99.90, "recall": 96.45, "f1": 98.15},
+}
+
+#: Galaxies seen by both DECaLS and BASS+MzLS (Section 5).
+N_OVERLAP = 3434
+
+#: Paired latent MSE of the same galaxy in the two surveys before DA, "from ~0.05 to 10" (Section 5, Fig. 5).
+LATENT_MSE_RANGE = (0.05, 10.0)
+
+#: Table 4 keeps the features with "larger than 100" overlap galaxies: at least 101.
+TABLE4_MIN_GALAXIES = 101
+
+#: Table 4 ("Comparison of classification accuracy before and after VAE domain adaptation"),
+#: per cent: ``source_before`` is DECaLS before DA, ``target_before`` BASS+MzLS before DA,
+#: ``target_after`` BASS+MzLS after DA (no DECaLS-after-DA column); ``total`` is the
+#: paper's "Total Count" of overlap galaxies with the feature.
+TABLE4: dict[str, dict[str, float]] = {
+    "how_rounded": {
+        "n_classes": 3,
+        "total": 112,
+        "source_before": 76.47,
+        "target_before": 70.59,
+        "target_after": 79.41,
+    },
+    "edge_on": {
+        "n_classes": 2,
+        "total": 1229,
+        "source_before": 87.53,
+        "target_before": 86.72,
+        "target_after": 89.43,
+    },
+    "bar": {"n_classes": 3, "total": 168, "source_before": 82.53, "target_before": 70.59, "target_after": 86.27},
+    "has_arms": {
+        "n_classes": 2,
+        "total": 642,
+        "source_before": 82.90,
+        "target_before": 76.68,
+        "target_after": 82.38,
+    },
+    "arm_tightness": {
+        "n_classes": 3,
+        "total": 240,
+        "source_before": 65.28,
+        "target_before": 56.94,
+        "target_after": 63.89,
+    },
+    "bulge_size": {
+        "n_classes": 3,
+        "total": 179,
+        "source_before": 73.58,
+        "target_before": 66.04,
+        "target_after": 77.36,
+    },
+    "merger": {"n_classes": 2, "total": 1135, "source_before": 97.36, "target_before": 97.65, "target_after": 98.53},
+}
+
+#: The outlier threshold of Appendix A: k = 8 standard deviations in any latent.
+OUTLIER_SIGMA = 8.0
+#: Galaxies the paper flagged at 8σ (Section 6).
+OUTLIER_COUNT = 1308
+#: Their share of the GZ DECaLS images: 0.417 %.
+OUTLIER_FRACTION = 0.00417
