@@ -301,9 +301,9 @@ def test_config_validation():
     assert math.isclose(SimulationConfig().fov_arcsec, 16.768)
 
 
-def test_galvae_simulate_is_callable_after_submodule_import(tmp_path):
+def test_calling_the_galvae_simulate_package_is_deprecated(tmp_path):
     import galvae
-    import galvae.simulate.surveys  # binds galvae.simulate to the subpackage
 
-    res = galvae.simulate(tmp_path / "sim", n_galaxies=3, overlap=1, size=16, workers=1, progress=False)
+    with pytest.warns(DeprecationWarning, match=r"call galvae.simulate.simulate\(\.\.\.\)"):
+        res = galvae.simulate(tmp_path / "sim", n_galaxies=3, overlap=1, size=16, workers=1, progress=False)
     assert set(res.stores) == {"decals", "bass_mzls"} and res.n_galaxies == 3

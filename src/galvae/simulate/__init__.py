@@ -10,6 +10,7 @@ stores and a catalogue).
 
 import sys
 import types
+import warnings
 from typing import Any
 
 from .core import (
@@ -55,16 +56,20 @@ __all__ = [
 ]
 
 
-class _CallableModule(types.ModuleType):
-    """``galvae.simulate(...)`` calls :func:`simulate` even once this subpackage is imported.
+class _DeprecatedCallable(types.ModuleType):
+    """Calling the package, ``galvae.simulate(out, ...)``, is deprecated: call :func:`simulate`.
 
-    The top-level API exposes the function :func:`simulate` as ``galvae.simulate``; importing any
-    ``galvae.simulate.*`` submodule makes Python bind the name to this package instead.  Making the
-    package callable keeps ``galvae.simulate(out, ...)`` working either way.
+    ``galvae.simulate`` names this subpackage; the README once showed it called like the
+    function, so the call still runs :func:`simulate`, with a :class:`DeprecationWarning`.
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> SimulationResult:
+        warnings.warn(
+            "calling the galvae.simulate package is deprecated; call galvae.simulate.simulate(...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return simulate(*args, **kwargs)
 
 
-sys.modules[__name__].__class__ = _CallableModule
+sys.modules[__name__].__class__ = _DeprecatedCallable
