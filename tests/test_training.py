@@ -223,10 +223,25 @@ def test_datamodule_rejects_duplicate_ids_across_stores(blob_store):
         GalaxyDataModule([blob_store, blob_store])
 
 
-def test_early_stopping_stops(blob_store, tmp_path):
-    # A learning rate this large makes the validation loss stop improving at once.
-    res = _train(blob_store, tmp_path / "es", epochs=15, lr=50.0, early_stopping=1)
-    assert res.epochs < 15
+def _epochs_until_patience_runs_out(val_losses, patience):
+    """Epochs trained when training stops after `patience` epochs in a row without a lower validation loss."""
+    best, waited = float("inf"), 0
+    for epoch, loss in enumerate(val_losses, 1):
+        best, waited = (loss, 0) if loss < best else (best, waited + 1)
+        if waited >= patience:
+            return epoch
+    return None
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement(blob_store, tmp_path):
+    # the default learning rate: the validation loss falls, then rises for two epochs; nothing diverges
+    res = _train(blob_store, tmp_path / "es", epochs=15, early_stopping=2)
+    rows = csv.DictReader((tmp_path / "es" / "metrics.csv").read_text().splitlines())
+    val = [float(r["val_loss"]) for r in rows if r.get("val_loss")]
+    assert np.isfinite(val).all() and len(val) == res.epochs < 15
+    assert res.epochs == _epochs_until_patience_runs_out(val, 2) == int(np.argmin(val)) + 1 + 2
+    assert res.best_val_loss == pytest.approx(min(val), rel=1e-6)
+    assert _epochs_until_patience_runs_out(val, 3) is None  # one more epoch of patience would not have stopped
 
 
 def test_kl_warmup_variant():
