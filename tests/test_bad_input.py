@@ -563,6 +563,12 @@ CASES: list[Case] = [
         True,
     ),
     Case(
+        "store-declares-more-than-stored",
+        lambda ws: ws.encode(_grown(ws.store(), 100_000)),
+        r"s\.h5: images dataset declares shape \(100000, 3, 16, 16\) but the file stores only 1 of its 391 chunks",
+        True,
+    ),
+    Case(
         "store-wrong-size",
         lambda ws: ws.encode_store_file(good_images(2, size=32), ["a", "b"]),
         r"image store .*bad\.h5 has size 32 but model .* expects size 16",
@@ -603,6 +609,14 @@ def _without_images(ws: Workspace) -> Path:
     store_file(path, good_images(2), ["a", "b"])
     with h5py.File(path, "a") as f:
         f.move("images", "pixels")
+    return path
+
+
+def _grown(path: Path, n: int) -> Path:
+    """The store with its datasets' extent raised to ``n`` rows, as a damaged header would declare."""
+    with h5py.File(path, "a") as f:
+        f["images"].resize(n, axis=0)
+        f["id"].resize(n, axis=0)
     return path
 
 

@@ -16,7 +16,8 @@ finished.  The writer refuses non-finite pixels and values outside the range
 the store's normalisation declares (:func:`value_range`); readers check every
 block they read for non-finite values (a store written by another tool), so
 a NaN never reaches a model.  Opening checks the layout (datasets, their
-shapes and types, band order ``grz``), loading the ids checks they are unique,
+shapes and types, band order ``grz``, that the file stores every row its
+header declares), loading the ids checks they are unique,
 and any HDF5 error on a damaged file becomes a
 :class:`~galvae.errors.GalvaeFileError` naming it.  Readers open the file lazily and reopen it after a ``fork`` (as in
 DataLoader workers) rather than inherit an h5py handle.
@@ -114,6 +115,24 @@ def _value_range_arg(
     if math.isnan(lo) or math.isnan(hi) or lo > hi:
         raise GalvaeValueError("value_range must be (low, high) with low <= high", given)
     return lo, hi
+
+
+def _missing_storage(ds: h5py.Dataset) -> str | None:
+    """What the file fails to store of a dataset's declared extent, or None when it stores all of it.
+
+    A damaged header can declare far more rows than were ever written (HDF5
+    would serve the missing ones as fill values); every galvae writer stores
+    every chunk.  Chunked data count allocated chunks (compressed or not), a
+    contiguous dataset its bytes.
+    """
+    if ds.size == 0:
+        return None
+    if ds.chunks is None:
+        have, needed = ds.id.get_storage_size(), ds.size * ds.dtype.itemsize
+        return None if have >= needed else f"{have:,} of its {needed:,} bytes"
+    needed = math.prod(-(-n // c) for n, c in zip(ds.shape, ds.chunks, strict=True))
+    have = ds.id.get_num_chunks()
+    return None if have >= needed else f"{have:,} of its {needed:,} chunks"
 
 
 def _images_per_chunk(size: int) -> int:
@@ -409,6 +428,14 @@ class ImageStore:
             raise GalvaeFileError(self.path, f"{shape[0]} images but an id dataset of shape {ids.shape}")
         if h5py.check_string_dtype(ids.dtype) is None:
             raise GalvaeFileError(self.path, f"id dataset holds {ids.dtype}, expected strings")
+        for ds in (images, ids):
+            missing = _missing_storage(ds)
+            if missing is not None:
+                raise GalvaeFileError(
+                    self.path,
+                    f"{ds.name.lstrip('/')} dataset declares shape {ds.shape} but the file stores only "
+                    f"{missing} (a damaged or incompletely written store)",
+                )
         self.has_mask = "mask" in f
         if self.has_mask:
             mask_shape = getattr(f["mask"], "shape", None)
