@@ -12,6 +12,7 @@ __all__ = [
     "add_guard_arguments",
     "add_hardware_arguments",
     "add_likelihood_arguments",
+    "add_logger_arguments",
     "register",
     "run",
     "run_interruptible",
@@ -70,7 +71,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "then best.ckpt, with a warning)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    add_logger_arguments(p)
     p.set_defaults(func=run)
+
+
+def add_logger_arguments(p: argparse.ArgumentParser) -> None:
+    """--logger (repeatable): experiment tracking through Lightning's loggers (see galvae.training.train.LOGGERS)."""
+    p.add_argument(
+        "--logger",
+        action="append",
+        default=None,
+        choices=("csv", "tensorboard", "mlflow", "wandb"),
+        help="experiment tracker, repeatable (default csv: RUN/metrics.csv only, which is written in every case). "
+        "tensorboard writes RUN/logs/tensorboard; mlflow logs to MLFLOW_TRACKING_URI (default ./mlruns), "
+        "experiment MLFLOW_EXPERIMENT_NAME (default galvae); wandb to project WANDB_PROJECT (default galvae; "
+        "WANDB_MODE=offline for offline runs). Optional packages: pip install 'galvae[tracking]'",
+    )
 
 
 def add_likelihood_arguments(p: argparse.ArgumentParser) -> None:
@@ -192,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             overwrite=args.overwrite,
             progress=args.progress,
+            logger=args.logger or "csv",
         ),
     )
     if status:

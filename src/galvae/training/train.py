@@ -8,14 +8,24 @@ Run directory layout::
     RUN/checkpoints/last-1.ckpt  the state before it (keep_last - 1 such rotations; resume falls back to them)
     RUN/checkpoints/best.ckpt    lowest validation loss
     RUN/logs/metrics.csv         Lightning's CSV log (copied to RUN/metrics.csv after each fit)
-    RUN/logs/tensorboard/        TensorBoard events, when tensorboard is installed
+    RUN/logs/tensorboard/        TensorBoard events, with logger="tensorboard" (--logger tensorboard)
     RUN/model.safetensors        exported weights of the best checkpoint
     RUN/model.json               its architecture, preprocessing and galvae version
+
+Experiment tracking goes through Lightning's loggers (``logger=`` /
+``--logger``, :data:`LOGGERS`): the CSV log above is always written (it is the
+run's own record, read by resume, sweep and the report); TensorBoard, MLflow
+and Weights & Biases are optional extras configured the way their own users
+expect (``MLFLOW_TRACKING_URI``, ``MLFLOW_EXPERIMENT_NAME``, ``WANDB_PROJECT``,
+``WANDB_MODE=offline``, ...; see :func:`make_trackers`).  Each tracker receives the module's
+hyper-parameters, the training configuration and data, every logged metric,
+and at the end ``best_val_loss``, ``epochs`` and ``global_step``.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import logging
 import os
@@ -44,7 +54,7 @@ from .config import TrainConfig
 from .datamodule import GalaxyDataModule
 from .guards import NonFiniteGuard, check_finite_weights
 
-__all__ = ["train", "TrainResult"]
+__all__ = ["train", "TrainResult", "LOGGERS", "check_logger", "make_trackers"]
 
 log = logging.getLogger(__name__)
 
@@ -120,12 +130,197 @@ def _store_list(store: StorePaths) -> list[str]:
     return out
 
 
-def _tensorboard_available() -> bool:
+#: ``logger=`` names: the tracker -> (modules of which one must be importable, pip package to install).
+LOGGERS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "csv": ((), None),
+    "tensorboard": (("tensorboard", "tensorboardX"), "tensorboard"),
+    "mlflow": (("mlflow",), "mlflow"),
+    "wandb": (("wandb",), "wandb"),
+}
+
+#: What ``logger=`` takes: a name of :data:`LOGGERS`, a Lightning logger, or a sequence of them.
+LoggerSpec = Any
+
+
+def _importable(module: str) -> bool:
     try:
-        import tensorboard  # noqa: F401
-    except ImportError:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
         return False
-    return True
+
+
+def check_logger(logger: LoggerSpec) -> tuple[Any, ...]:
+    """Validate ``logger=``: the tracker names (and Lightning loggers) to log to besides the CSV log.
+
+    Parameters
+    ----------
+    logger : str, lightning.pytorch.loggers.Logger or sequence of them
+        Names from :data:`LOGGERS` (``"csv"``, ``"tensorboard"``, ``"mlflow"``,
+        ``"wandb"``) and/or Lightning logger instances configured by the
+        caller.  ``"csv"`` alone is galvae's default: the CSV log is written
+        whatever else is chosen.
+
+    Returns
+    -------
+    tuple
+        The names (without ``"csv"``, without repeats, in order) and logger
+        instances.
+
+    Raises
+    ------
+    GalvaeValueError
+        On an unknown name or something that is not a Lightning logger, or
+        when a tracker's Python package is not installed (naming the package
+        to ``pip install``).
+    """
+    from lightning.pytorch.loggers import Logger
+
+    items = [logger] if isinstance(logger, str | Logger) else logger
+    if isinstance(items, bytes) or not hasattr(items, "__iter__"):
+        raise GalvaeValueError(
+            "logger must be a tracker name, a Lightning logger or a sequence of them", logger, tuple(LOGGERS)
+        )
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, Logger):
+            out.append(item)
+            continue
+        if not isinstance(item, str) or item not in LOGGERS:
+            raise GalvaeValueError("logger must be a tracker name or a Lightning logger", item, tuple(LOGGERS))
+        modules, package = LOGGERS[item]
+        if modules and not any(_importable(m) for m in modules):
+            raise GalvaeValueError(
+                f"logger={item!r} needs the Python package {package!r}, which is not installed: "
+                f"pip install {package} (or pip install 'galvae[tracking]')",
+                item,
+                tuple(k for k, (mods, _) in LOGGERS.items() if not mods or any(_importable(m) for m in mods)),
+            )
+        if item != "csv" and item not in out:
+            out.append(item)
+    return tuple(out)
+
+
+def make_trackers(logger: LoggerSpec, run: Path) -> list[Any]:
+    """The Lightning loggers of ``logger`` besides the CSV log (which :func:`fit_lightning` always adds).
+
+    Trackers follow their own conventions: TensorBoard writes
+    ``RUN/logs/tensorboard/``; MLflow logs where ``mlflow.get_tracking_uri()``
+    points (``MLFLOW_TRACKING_URI``, else MLflow's own default), to the
+    experiment ``MLFLOW_EXPERIMENT_NAME`` (else ``"galvae"``), one MLflow run
+    named after the run directory and tagged with the galvae version;
+    Weights & Biases to the project ``WANDB_PROJECT`` (else ``"galvae"``),
+    its files under ``RUN/logs``, offline with ``WANDB_MODE=offline``.
+    Logger instances are used as given.  Nothing is written yet.
+
+    Parameters
+    ----------
+    logger : str, Lightning logger or sequence of them
+        See :func:`check_logger`.
+    run : Path
+        The run directory.
+
+    Returns
+    -------
+    list of lightning.pytorch.loggers.Logger
+
+    Raises
+    ------
+    GalvaeValueError
+        As :func:`check_logger`, or when the tracker refuses its
+        configuration (e.g. an MLflow tracking URI it cannot use), with the
+        tracker's own message.
+    """
+    trackers: list[Any] = []
+    for item in check_logger(logger):
+        if not isinstance(item, str):
+            trackers.append(item)
+            continue
+        try:
+            trackers.append(_make_tracker(item, run))
+        except GalvaeValueError:
+            raise
+        except Exception as exc:  # the tracker's own exception types (MlflowException, wandb.Error, ...)
+            hint = _SETUP_HINTS.get(item, "")
+            raise GalvaeValueError(
+                f"logger={item!r} could not be set up: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}{hint}",
+                item,
+            ) from exc
+    return trackers
+
+
+#: What to check when a tracker refuses its configuration.
+_SETUP_HINTS: dict[str, str] = {
+    "mlflow": " (MLflow's default store, sqlite:///mlflow.db, needs the full mlflow package, not mlflow-skinny; "
+    "or point MLFLOW_TRACKING_URI at a tracking server, or at a file: URI with MLFLOW_ALLOW_FILE_STORE=true)",
+    "wandb": " (log in with wandb login, or set WANDB_MODE=offline)",
+}
+
+
+def _make_tracker(name: str, run: Path) -> Any:
+    if name == "tensorboard":
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        return TensorBoardLogger(save_dir=run / "logs", name="tensorboard", version="")
+    if name == "mlflow":
+        import mlflow
+        from lightning.pytorch.loggers import MLFlowLogger
+
+        return MLFlowLogger(
+            experiment_name=os.environ.get("MLFLOW_EXPERIMENT_NAME") or "galvae",
+            run_name=run.resolve().name,
+            tracking_uri=mlflow.get_tracking_uri(),
+            tags={"galvae_version": __version__, "galvae_run_dir": str(run.resolve())},
+        )
+    from lightning.pytorch.loggers import WandbLogger
+
+    return WandbLogger(
+        name=run.resolve().name, save_dir=run / "logs", project=os.environ.get("WANDB_PROJECT") or "galvae"
+    )
+
+
+def _finish_trackers(trackers: list[Any], spec: tuple[Any, ...]) -> None:
+    """End the W&B runs galvae started from a name (Lightning leaves ``wandb.finish`` to its caller).
+
+    Otherwise the next ``train(logger="wandb")`` in the same process would log
+    into this run; a logger instance given by the caller is left to it.
+    """
+    for tracker, item in zip(trackers, spec, strict=True):
+        experiment = getattr(tracker, "_experiment", None)
+        if item == "wandb" and experiment is not None:
+            experiment.finish()
+
+
+def _tracker_hooks(hparams: dict[str, Any] | None, best: Any) -> Any:
+    """A callback logging ``hparams`` at the start and the final metrics at the end, to the trackers only.
+
+    The CSV log is left as it always was (Lightning writes the module's
+    hyper-parameters to ``RUN/logs/hparams.yaml``; the final metrics are in
+    ``model.json``), so ``metrics.csv`` keeps its rows.
+    """
+    import lightning as L
+    from lightning.pytorch.loggers import CSVLogger
+
+    class _TrackerHooks(L.Callback):
+        def _trackers(self, trainer: Any) -> list[Any]:
+            return [lg for lg in trainer.loggers if not isinstance(lg, CSVLogger)]
+
+        def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+            if hparams:
+                for lg in self._trackers(trainer):
+                    lg.log_hyperparams(hparams)
+
+        def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+            score = best.best_model_score
+            metrics = {
+                "best_val_loss": float(score) if score is not None else float("nan"),
+                "epochs": float(trainer.current_epoch),
+                "global_step": float(trainer.global_step),
+            }
+            for lg in self._trackers(trainer):
+                lg.log_metrics(metrics, step=int(trainer.global_step))
+                lg.save()
+
+    return _TrackerHooks()
 
 
 def train(
@@ -157,6 +352,7 @@ def train(
     progress: bool = True,
     model_config: ModelConfig | None = None,
     trainer_kwargs: dict[str, Any] | None = None,
+    logger: LoggerSpec = "csv",
 ) -> TrainResult:
     """Train the paper's VAE on one or more image stores.
 
@@ -242,6 +438,18 @@ def train(
         Extra keyword arguments for ``lightning.Trainer`` (e.g.
         ``limit_train_batches``); its ``callbacks`` and ``plugins`` are added
         to galvae's.
+    logger : str, Lightning logger or sequence of them, default "csv"
+        Experiment tracking (:data:`LOGGERS`): ``"csv"`` (the CSV log only,
+        as always written to ``RUN/logs/metrics.csv`` and ``RUN/metrics.csv``),
+        ``"tensorboard"`` (``RUN/logs/tensorboard/``), ``"mlflow"`` or
+        ``"wandb"`` (configured through their own environment variables,
+        see :func:`make_trackers`), or Lightning logger instances; several
+        may be given.  The CSV log is written in every case.  Trackers get
+        the hyper-parameters (architecture, training configuration, stores)
+        and, at the end, ``best_val_loss``, ``epochs`` and ``global_step``.
+        A resumed run is taken from the arguments (a new MLflow or W&B run).
+        TensorBoard, MLflow and W&B are optional dependencies
+        (``pip install 'galvae[tracking]'``).
 
     Returns
     -------
@@ -250,8 +458,9 @@ def train(
     Raises
     ------
     GalvaeValueError
-        On invalid options, a store size the architecture cannot take, or a
-        resumed run whose stores differ.
+        On invalid options, a store size the architecture cannot take, a
+        resumed run whose stores differ, or a ``logger`` whose package is not
+        installed.
     GalvaeFileError
         If ``out`` exists without ``overwrite``/``resume``, or ``resume``
         finds no usable checkpoint (naming each file and why).
@@ -269,6 +478,7 @@ def train(
 
     run = Path(out)
     stores = _store_list(store)
+    check_logger(logger)  # before anything is written: an unknown tracker or a missing package fails at once
     last = run / "checkpoints" / "last.ckpt"
     hw = dict(
         precision=precision,
@@ -308,6 +518,7 @@ def train(
                 )
             shutil.rmtree(run)
         mcfg = None
+    trackers = make_trackers(logger, run)  # a tracker that refuses its configuration fails before config.json
     dm = _ResumableGalaxyDataModule(
         stores,
         batch_size=tcfg.batch_size,
@@ -362,16 +573,21 @@ def train(
     )
 
     n_batches = max(1, -(-len(dm.train_rows) // tcfg.batch_size))
-    trainer, ckpt = fit_lightning(
-        module,
-        dm,
-        run,
-        tcfg,
-        n_batches=n_batches,
-        progress=progress,
-        resume_from=resume_from,
-        trainer_kwargs=trainer_kwargs,
-    )
+    try:
+        trainer, ckpt = fit_lightning(
+            module,
+            dm,
+            run,
+            tcfg,
+            n_batches=n_batches,
+            progress=progress,
+            resume_from=resume_from,
+            trainer_kwargs=trainer_kwargs,
+            logger=trackers,
+            hparams={"train": config_to_dict(tcfg), "data": data, "galvae_version": __version__},
+        )
+    finally:
+        _finish_trackers(trackers, check_logger(logger))
     best_path = Path(ckpt.best_model_path) if ckpt.best_model_path else last
     best_score = float(ckpt.best_model_score) if ckpt.best_model_score is not None else float("nan")
     _export_best(best_path, module, run, dm, tcfg, best_score, trainer, export_model)
@@ -398,6 +614,8 @@ def fit_lightning(
     progress: bool,
     resume_from: Path | None,
     trainer_kwargs: dict[str, Any] | None,
+    logger: LoggerSpec = "csv",
+    hparams: dict[str, Any] | None = None,
 ) -> tuple[Any, Any]:
     """Fit ``module`` with galvae's standard Lightning set-up; return (trainer, checkpoint callback).
 
@@ -405,7 +623,8 @@ def fit_lightning(
     ``RUN/checkpoints/last.ckpt`` (end of the latest epoch, rotated to
     ``last-1.ckpt``, ... up to ``tcfg.keep_last`` states), all written
     atomically (:class:`~galvae.training.checkpoints.RotatingCheckpointIO`);
-    CSV (and TensorBoard when installed) logs under ``RUN/logs``, optional
+    the CSV log under ``RUN/logs`` and the trackers of ``logger``
+    (:func:`make_trackers`; they also get ``hparams`` and the final metrics), optional
     early stopping (``tcfg.early_stopping``), progress bar, and the
     precision, accelerator and devices of ``tcfg``; copies the metrics to
     ``RUN/metrics.csv``.  Shared by :func:`train` and :func:`galvae.adapt`.
@@ -459,11 +678,9 @@ def fit_lightning(
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=tcfg.early_stopping))
     if progress:
         callbacks.append(TQDMProgressBar())
-    loggers: list[Any] = [CSVLogger(save_dir=run, name="logs", version="")]
-    if _tensorboard_available():
-        from lightning.pytorch.loggers import TensorBoardLogger
-
-        loggers.append(TensorBoardLogger(save_dir=run / "logs", name="tensorboard", version=""))
+    loggers: list[Any] = [CSVLogger(save_dir=run, name="logs", version=""), *make_trackers(logger, run)]
+    if len(loggers) > 1:
+        callbacks.append(_tracker_hooks(hparams, ckpt))
     extra = dict(trainer_kwargs or {})
     callbacks.extend(extra.pop("callbacks", None) or [])
     plugins: list[Any] = [RotatingCheckpointIO(tcfg.keep_last)]
