@@ -88,6 +88,7 @@ _LAZY: dict[str, str] = {
     "outliers_report": "galvae.evaluate.outliers",
     # latents
     "GalaxyVAE": "galvae.latents.model",
+    "VAETransformer": "galvae.latents.estimator",
     "encode_store": "galvae.latents.catalog",
     "reconstruct_store": "galvae.latents.catalog",
     "generate_mocks": "galvae.latents.catalog",
@@ -156,6 +157,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         read_latent_catalog,
         reconstruct_store,
     )
+    from .latents.estimator import VAETransformer  # noqa: F401
     from .latents.model import GalaxyVAE  # noqa: F401
     from .losses.mmd import mmd2  # noqa: F401
     from .models.config import ModelConfig  # noqa: F401

@@ -1,6 +1,12 @@
-"""Using a trained VAE: the exported model, ``GalaxyVAE``, latent catalogues, reconstructions, mocks."""
+"""Using a trained VAE: the exported model, ``GalaxyVAE``, latent catalogues, reconstructions, mocks.
+
+``VAETransformer`` (the scikit-learn estimator) is imported on first use, so
+that using a model does not import scikit-learn.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from .catalog import encode_store, generate_mocks, read_latent_catalog, reconstruct_store
 from .export import check_store_matches, export_model, load_exported
@@ -15,4 +21,13 @@ __all__ = [
     "export_model",
     "load_exported",
     "check_store_matches",
+    "VAETransformer",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "VAETransformer":
+        from .estimator import VAETransformer
+
+        return VAETransformer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
