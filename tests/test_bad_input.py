@@ -288,6 +288,14 @@ def _escape_catalog(ws: Workspace) -> list[str]:
     return ws.ingest(cat)
 
 
+def _with_card(body: bytes, key: str, value: str) -> bytes:
+    """``body`` with the value of header card ``key`` replaced by the raw text ``value`` (a damaged card)."""
+    data = bytearray(body)
+    start = next(i for i in range(0, 2880, 80) if data[i : i + 8].rstrip() == key.encode())
+    data[start + 10 : start + 80] = value.encode().rjust(20).ljust(70)
+    return bytes(data)
+
+
 def _blank_everywhere(ws: Workspace) -> list[str]:
     raw = np.full((3, 32, 32), -32768, np.int16)
     return ws.ingest_one("bad.fits", fits_bytes(raw, BSCALE=0.01, BZERO=0.0, BLANK=-32768, BANDS="grz"))
@@ -320,6 +328,16 @@ CASES: list[Case] = [
         lambda ws: ws.ingest_one("bad.fits", fits_header_only(BITPIX=8, NAXIS=3, NAXIS1=4096, NAXIS2=4096, NAXIS3=9)),
         r"bad\.fits: HDU PRIMARY declares shape \(9, 4096, 4096\) \(150,994,944 values\); refused before "
         r"reading .*and 8 such planes \(134,217,728 values\) are accepted",
+    ),
+    Case(
+        "fits-naxis-beyond-standard",
+        lambda ws: ws.ingest_one("bad.fits", _with_card(good_fits(), "NAXIS", "99999999999")),
+        r"bad\.fits: header card NAXIS = 99999999999 is outside the 0-999 the FITS standard allows",
+    ),
+    Case(
+        "fits-unparsable-card",
+        lambda ws: ws.ingest_one("bad.fits", _with_card(good_fits(), "BANDS", "'grz &")),
+        r"bad\.fits: not a readable FITS file \(VerifyError: Unparsable card \(BANDS\)",
     ),
     Case(
         "fits-two-unnamed-planes",
@@ -489,6 +507,11 @@ CASES: list[Case] = [
         "download-duplicate-ids",
         lambda ws: ws.download(ws.table("cat.csv", pd.DataFrame({"id": ["a", "a"], "ra": [1.0, 2.0], "dec": [0, 0]}))),
         r"catalog .*cat\.csv ids must be unique \(got 'a'\)",
+    ),
+    Case(
+        "ingest-location-nul-byte-strict",
+        lambda ws: ws.ingest(ws.write("images/cat.csv", b"id,file\nx,a\x00b.fits\n"), "--strict"),
+        r"cat\.csv: cannot resolve location 'a\\x00b\.fits' \(embedded null byte\) \(id 'x'; strict mode",
     ),
     Case(
         "ingest-missing-file-column",

@@ -116,12 +116,12 @@ _Source = tuple[str, dict[str, str] | str]
 
 def _inside(root: Path, location: str) -> Path | str:
     """Resolve ``location`` under ``root``; a reason string if it escapes."""
-    p = Path(location)
-    full = p if p.is_absolute() else root / p
     try:
+        p = Path(location)
+        full = p if p.is_absolute() else root / p
         resolved = full.resolve()
-    except OSError as exc:
-        return f"cannot resolve location ({exc})"
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the location
+        return f"cannot resolve location {location!r} ({exc})"
     if not resolved.is_relative_to(root.resolve()):
         return f"location escapes the images root {root}"
     return resolved

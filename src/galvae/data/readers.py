@@ -222,14 +222,109 @@ def _finish(
 class _HDU:
     name: str
     data: NDArray
-    header: object
+    header: dict[str, object]  # the cards galvae uses (_CARDS, BAND0..), already parsed
+
+
+#: Header keywords read besides the BAND<n> ones (their values are parsed while the file is open, so that a
+#: damaged card -- which astropy only parses when it is read -- is reported as a damaged file).
+_CARDS = ("BANDS", "FILTER", "CD1_1", "CD2_1", "CDELT1", "PIXSCALE")
+
+
+def _used_cards(header: object) -> dict[str, object]:
+    keys = [k for k in header.keys() if k in _CARDS or (k.startswith("BAND") and k[4:].isdigit())]  # type: ignore[attr-defined]
+    return {k: header[k] for k in keys}  # type: ignore[index]
+
+
+#: Header keywords whose value astropy loops over (``range(NAXIS)``): the FITS standard allows 0-999.
+_LOOP_CARDS = (b"NAXIS", b"ZNAXIS", b"TFIELDS")
+_FITS_BLOCK = 2880
+#: Most 2880-byte blocks one header may take (36,000 cards), and most HDUs walked.
+_MAX_HEADER_BLOCKS = 1000
+_MAX_HDUS = 1000
+#: Most bytes of data one HDU of any kind may declare: the largest accepted image, in float64.
+_MAX_HDU_BYTES = MAX_PLANES * MAX_IMAGE_PIXELS * 8
+
+
+def _card_int(cards: dict[bytes, bytes], key: bytes, default: int | None = None) -> int | None:
+    raw = cards.get(key)
+    if raw is None:
+        return default
+    try:
+        return int(raw.split(b"/")[0].strip())
+    except ValueError:
+        return None
+
+
+def _prescan_fits(path: Path, fh: object) -> None:
+    """Walk the raw HDU headers before astropy parses them; refuse what would make it loop or read forever.
+
+    astropy builds ``range(NAXIS)`` (and ``ZNAXIS``, ``TFIELDS``) from the
+    header as written, so a damaged ``NAXIS = 99999999999`` keeps it busy for
+    hours.  Values it cannot parse, and truncated files, are left to astropy
+    to report.
+    """
+    for index in range(_MAX_HDUS):
+        cards: dict[bytes, bytes] = {}
+        for _block in range(_MAX_HEADER_BLOCKS + 1):
+            block = fh.read(_FITS_BLOCK)  # type: ignore[attr-defined]
+            if len(block) < _FITS_BLOCK:
+                return
+            ended = False
+            for i in range(0, _FITS_BLOCK, 80):
+                key = block[i : i + 8].rstrip()
+                if key == b"END":
+                    ended = True
+                    break
+                if block[i + 8 : i + 10] == b"= " and key not in cards:
+                    cards[key] = block[i + 10 : i + 80]
+            if ended:
+                break
+        else:
+            raise GalvaeFileError(path, f"a FITS header longer than {_MAX_HEADER_BLOCKS} blocks of 2880 bytes")
+        for key in _LOOP_CARDS:
+            value = _card_int(cards, key)
+            if value is not None and not 0 <= value <= 999:
+                raise GalvaeFileError(
+                    path, f"header card {key.decode()} = {value} is outside the 0-999 the FITS standard allows"
+                )
+        naxis, bitpix = _card_int(cards, b"NAXIS", 0), _card_int(cards, b"BITPIX")
+        axes = [_card_int(cards, b"NAXIS%d" % (i + 1)) for i in range(naxis or 0)]
+        pcount, gcount = _card_int(cards, b"PCOUNT", 0), _card_int(cards, b"GCOUNT", 1)
+        if bitpix is None or None in axes or pcount is None or gcount is None:
+            return  # astropy reports the damaged card
+        if axes and axes[0] == 0 and naxis > 1:  # random groups
+            axes = axes[1:]
+        extname = cards.get(b"EXTNAME", b"").split(b"/")[0].strip().strip(b"'").strip().decode("ascii", "replace")
+        name = f"HDU {extname.upper() or ('PRIMARY' if index == 0 else index)}"
+        xtension = cards.get(b"XTENSION", b"").split(b"/")[0].strip().strip(b"'").strip()
+        if axes and (index == 0 or xtension == b"IMAGE"):
+            _check_declared_shape(path, tuple(reversed(axes)), name)  # type: ignore[arg-type]
+        size = abs(bitpix) // 8 * gcount * (pcount + (math.prod(axes) if axes else 0))  # type: ignore[arg-type]
+        if size > _MAX_HDU_BYTES:
+            raise GalvaeFileError(path, f"{name} declares {size:,} bytes of data; at most {_MAX_HDU_BYTES:,} accepted")
+        fh.seek(-(-size // _FITS_BLOCK) * _FITS_BLOCK, 1)  # type: ignore[attr-defined]
+
+
+def _open_raw(path: Path) -> object:
+    """The file, decompressed as astropy would (gzip, bzip2) for :func:`_prescan_fits`."""
+    import bz2
+    import gzip
+
+    with open(path, "rb") as fh:
+        magic = fh.read(3)
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.open(path, "rb")
+    if magic == b"BZh":
+        return bz2.open(path, "rb")
+    return open(path, "rb")
 
 
 def _load_fits(path: Path) -> list[_HDU]:
     """Every image HDU with data, read eagerly; the file is closed on return.
 
-    Each HDU's declared shape is checked (:func:`_check_declared_shape`)
-    before its data are read.
+    The raw headers are checked first (:func:`_prescan_fits`), then each
+    HDU's declared shape (:func:`_check_declared_shape`) before its data are
+    read.
     """
     from astropy.io import fits
 
@@ -244,8 +339,15 @@ def _load_fits(path: Path) -> list[_HDU]:
         # fail or come back short); record the warnings and decide below.
         warnings.simplefilter("always")
         try:
+            with _open_raw(path) as raw:  # type: ignore[attr-defined]
+                _prescan_fits(path, raw)
             with open(path, "rb") as fh, fits.open(fh, memmap=False) as hdul:
-                for hdu in hdul:
+                for index, hdu in enumerate(hdul):
+                    # astropy can yield damaged HDUs without end (seen on a damaged .fits.gz): stop at the first
+                    if type(hdu).__name__ == "_CorruptedHDU":
+                        raise GalvaeFileError(path, f"HDU {index} is corrupted (its header or size cannot be parsed)")
+                    if index >= _MAX_HDUS:
+                        raise GalvaeFileError(path, f"more than {_MAX_HDUS} HDUs")
                     if not getattr(hdu, "is_image", False):
                         continue
                     shape = tuple(hdu.shape)  # from the header: no data read yet
@@ -253,7 +355,7 @@ def _load_fits(path: Path) -> list[_HDU]:
                         continue
                     _check_declared_shape(path, shape, f"HDU {hdu.name or len(out)}")
                     if hdu.data is not None:
-                        out.append(_HDU(hdu.name, np.array(hdu.data), hdu.header.copy()))
+                        out.append(_HDU(hdu.name, np.array(hdu.data), _used_cards(hdu.header)))
         except GalvaeFileError:
             raise
         except Exception as exc:  # untrusted bytes: astropy raises many types on a damaged file
