@@ -40,6 +40,7 @@ COMMANDS: tuple[str, ...] = (
     "encode",
     "reconstruct",
     "generate",
+    "export",
     "sweep",
     "classify",
     "outliers",

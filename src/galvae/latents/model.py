@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from tqdm.auto import tqdm
 from ..config import StretchConfig
 from ..errors import GalvaeValueError
 from ..models.config import ModelConfig
-from .export import check_store_matches, load_exported
+from .export import check_store_matches, download_pretrained, import_hub, load_exported
 
 __all__ = ["GalaxyVAE"]
 
@@ -81,6 +82,173 @@ class GalaxyVAE:
         """
         network, meta = load_exported(path, device=device, decoder=decoder)
         return cls(network, meta)
+
+    # ------------------------------------------------------------------ Hugging Face Hub format
+    def save_pretrained(
+        self,
+        save_directory: str | os.PathLike[str],
+        *,
+        model_name: str | None = None,
+        repo_id: str | None = None,
+        license: str | None = None,
+    ) -> Path:
+        """Save in the Hugging Face Hub layout: ``model.safetensors``, ``config.json``, ``README.md``.
+
+        The model card (``README.md``) describes the training data and
+        survey, the presentation profile and normalisation the inputs need,
+        the run's metrics, the galvae version, and the intended use and
+        limits; when the model was loaded from a run directory these are
+        read from it (stores, ``split.json``, ``metrics.csv``), and the
+        stores are named by file name only.  Load it again with
+        :meth:`from_pretrained` (or :meth:`load`); the command line's
+        ``galvae export RUN DIR`` does the same.
+
+        Parameters
+        ----------
+        save_directory : path
+            Created if missing; other files in it are left alone.
+        model_name : str, optional
+            Title of the model card (default: the directory's name).
+        repo_id : str, optional
+            Hub repository id shown in the card's usage example.
+        license : str, optional
+            Hub licence identifier for the card's metadata, e.g. ``"cc-by-4.0"``.
+
+        Returns
+        -------
+        Path
+            ``save_directory``.
+
+        Raises
+        ------
+        GalvaeFileError
+            If ``save_directory`` holds a run's ``config.json`` or an exported
+            ``model.json`` (they would be overwritten or contradicted).
+        """
+        from .export import save_pretrained_files
+
+        return save_pretrained_files(
+            self.network, self.meta, save_directory, name=model_name, repo_id=repo_id, license=license
+        )
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike[str],
+        *,
+        revision: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        force_download: bool = False,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+        device: str = "cpu",
+    ) -> GalaxyVAE:
+        """Load a model saved by :meth:`save_pretrained`, from a directory or a Hugging Face Hub repository.
+
+        A path that exists is read locally (a Hub-layout directory, a run
+        directory, or a model ``.json``/``.safetensors``); anything else is
+        taken as a Hub repository id (``"user/name"``) and downloaded with
+        ``huggingface_hub.snapshot_download`` (only ``config.json``,
+        ``*.safetensors`` and ``README.md``; cached as the Hub does).  The
+        configuration, format version, galvae version and every weight's
+        shape are checked before use; nothing is unpickled.
+
+        Parameters
+        ----------
+        pretrained_model_name_or_path : str or path
+            Local directory or file, or Hub repository id.
+        revision, cache_dir, force_download, local_files_only, token
+            As for ``huggingface_hub.snapshot_download`` (Hub ids only).
+        device : str, default "cpu"
+            Where to put the weights.
+
+        Returns
+        -------
+        GalaxyVAE
+
+        Raises
+        ------
+        GalvaeFileError
+            If no valid model is found there, or the download fails (naming
+            the repository and why).
+        GalvaeError
+            If a Hub id is given and ``huggingface_hub`` is not installed.
+        """
+        local = Path(pretrained_model_name_or_path)
+        if not local.exists():
+            local = download_pretrained(
+                str(pretrained_model_name_or_path),
+                revision=revision,
+                cache_dir=cache_dir,
+                force_download=force_download,
+                local_files_only=local_files_only,
+                token=token,
+            )
+        return cls.load(local, device=device)
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        commit_message: str = "Upload galvae model",
+        private: bool | None = None,
+        token: str | None = None,
+        revision: str | None = None,
+        create_pr: bool = False,
+        model_name: str | None = None,
+        license: str | None = None,
+    ) -> Any:
+        """Upload the model to a Hugging Face Hub repository (created if missing), as :meth:`save_pretrained` writes it.
+
+        Parameters
+        ----------
+        repo_id : str
+            ``"user/name"`` or ``"organisation/name"``.
+        commit_message : str, default "Upload galvae model"
+        private : bool, optional
+            Visibility of a repository created here (default: the Hub's).
+        token : str, optional
+            Hub token (default: ``HF_TOKEN`` or the cached ``hf auth login``).
+        revision : str, optional
+            Branch to push to.
+        create_pr : bool, default False
+            Open a pull request instead of committing.
+        model_name, license : str, optional
+            For the model card.
+
+        Returns
+        -------
+        huggingface_hub.CommitInfo
+            The commit (its ``commit_url``, ``oid``, ...).
+
+        Raises
+        ------
+        GalvaeError
+            If ``huggingface_hub`` is not installed.
+        GalvaeValueError
+            On a ``repo_id`` that is not a string.
+        """
+        import tempfile
+
+        hub = import_hub()
+        if not isinstance(repo_id, str) or not repo_id:
+            raise GalvaeValueError("repo_id must be a Hub repository id such as 'user/name'", repo_id)
+        api = hub.HfApi(token=token)
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        with tempfile.TemporaryDirectory(prefix="galvae-hub-") as tmp:
+            folder = self.save_pretrained(
+                Path(tmp) / repo_id.split("/")[-1], model_name=model_name, repo_id=repo_id, license=license
+            )
+            info = api.upload_folder(
+                repo_id=repo_id,
+                folder_path=folder,
+                commit_message=commit_message,
+                repo_type="model",
+                revision=revision,
+                create_pr=create_pr,
+            )
+        log.info("pushed %s to the Hugging Face Hub repository %s", self, repo_id)
+        return info
 
     @property
     def decoders(self) -> tuple[str, ...]:
