@@ -110,7 +110,7 @@ def rgb_bytes(fmt: str, size: int = 32, mode: str = "RGB") -> bytes:
     rng = np.random.default_rng(2)
     shape = (size, size, 3) if mode == "RGB" else (size, size)
     buf = io.BytesIO()
-    Image.fromarray((rng.random(shape) * 255).astype(np.uint8), mode=None).convert(mode).save(buf, format=fmt)
+    Image.fromarray((rng.random(shape) * 255).astype(np.uint8)).convert(mode).save(buf, format=fmt)
     return buf.getvalue()
 
 
@@ -231,8 +231,13 @@ class Workspace:
         return Path(shutil.copytree(self._trained[1], self.root / "run"))
 
     def store(self) -> Path:
+        """A copy of the store the run was trained on."""
+        return Path(shutil.copy(self.trained_store, self.root / "s.h5"))
+
+    @property
+    def trained_store(self) -> Path:
         assert self._trained is not None
-        return Path(shutil.copy(self._trained[0], self.root / "s.h5"))
+        return self._trained[0]
 
     def encode(self, store: Path, model: Path | None = None, *extra: str) -> list[str]:
         out = self.write("previous.parquet", b"an earlier latent catalogue")
@@ -271,7 +276,7 @@ def _damaged_run(ws: Workspace) -> list[str]:
     last = run / "checkpoints" / "last.ckpt"
     last.write_bytes(last.read_bytes()[:5000])
     (run / "checkpoints" / "best.ckpt").write_bytes(b"")
-    store = ws._trained[0]  # type: ignore[index]  # the run's own store (resume checks it is the same)
+    store = ws.trained_store  # the run's own store (resume checks it is the same)
     return ["train", str(store), "--out", str(run), "--resume", "--epochs", "2", "--accelerator", "cpu"]
 
 
@@ -286,6 +291,17 @@ def _escape_catalog(ws: Workspace) -> list[str]:
     ws.write("images/in.fits", good_fits())
     cat = ws.table("images/cat.csv", pd.DataFrame({"id": ["esc"], "file": ["../outside.fits"]}))
     return ws.ingest(cat)
+
+
+def _parquet_with_metadata(ws: Workspace, pandas_metadata: bytes) -> Path:
+    """A Parquet catalogue whose pandas metadata (what pandas rebuilds the frame from) is damaged."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"id": ["a"], "ra": [1.0], "dec": [0.0], "file": ["a.fits"]})
+    path = ws.root / "cat.parquet"
+    pq.write_table(table.replace_schema_metadata({b"pandas": pandas_metadata}), path)
+    return path
 
 
 def _with_card(body: bytes, key: str, value: str) -> bytes:
@@ -484,6 +500,16 @@ CASES: list[Case] = [
         "parquet-corrupt",
         lambda ws: ws.download(ws.write("cat.parquet", b"PAR1" + np.random.default_rng(6).bytes(300) + b"PAR1")),
         r"cat\.parquet: cannot read Parquet catalogue",
+    ),
+    Case(
+        "parquet-damaged-pandas-metadata",
+        lambda ws: ws.download(_parquet_with_metadata(ws, b'{"index_columns": []}')),
+        r"cat\.parquet: cannot read catalogue \(KeyError: 'columns'\)",
+    ),
+    Case(
+        "parquet-damaged-pandas-metadata-ingest",
+        lambda ws: ws.ingest(_parquet_with_metadata(ws, b'{"index_columns": []}')),
+        r"cat\.parquet: cannot read catalogue \(KeyError: 'columns'\)",
     ),
     Case("csv-empty", lambda ws: ws.download(ws.write("cat.csv", b"")), r"cat\.csv: cannot read csv catalogue"),
     Case(
@@ -695,6 +721,21 @@ def test_an_unexpected_exception_is_one_line_with_status_1(tmp_path, capsys, mon
         "galvae info: internal error: ZeroDivisionError: boom (a bug in galvae: rerun with --debug for the "
         "traceback and please report it)"
     ]
+
+
+def test_a_store_attribute_declaring_too_much_is_refused_before_reading(tmp_path, monkeypatch):
+    """HDF5 allocates what an attribute declares; a damaged dataspace could declare gigabytes."""
+    from galvae.data import store as store_mod
+
+    path = write_store(tmp_path / "s.h5", good_images(2), ["a", "b"], survey="x", normalisation=NORM)
+    with h5py.File(path, "a") as f:
+        f.attrs["extra"] = np.zeros(100)
+    assert ImageStore(path).attrs["extra"].shape == (100,)
+    monkeypatch.setattr(store_mod, "_MAX_ATTR_BYTES", 500)  # the real limit is 16 MiB
+    with pytest.raises(
+        GalvaeFileError, match=r"s\.h5: attribute 'extra' declares shape \(100,\) of float64 \(800 bytes\)"
+    ):
+        ImageStore(path)
 
 
 # --------------------------------------------------------------------------- FITS scaling keywords

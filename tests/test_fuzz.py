@@ -13,9 +13,13 @@ of the same Hypothesis version), no example database, a generous per-example dea
 a per-test time-out that ends the run rather than let a hang in C code freeze it.  ``GALVAE_FUZZ_SCALE=10``
 multiplies every budget for a longer local run.  The whole file takes about 30 s here.
 
-One known hang is kept out of the byte mutations and tested on its own: a damaged object size in an HDF5
-*global heap* (where variable-length strings -- store ids and attributes -- live) makes the HDF5 library
-itself spin forever (``test_known_hdf5_global_heap_hang``).
+HDF5 stores are fuzzed in a child process with a memory limit and a time-out: HDF5 is C, and a crash, a
+hang or a runaway allocation there must not take the test run, or the machine, with it.  Two one-byte
+damages that HDF5 itself does not survive are kept out of the mutations (the store's global heap) or
+rare in them, and tested on their own as strict xfails (``test_known_hdf5_defects``): a damaged object
+size in a global heap, where variable-length strings (ids, attributes) live, makes HDF5 spin forever,
+and a damaged variable-length string datatype makes it crash.  Beyond the CI budget
+(``GALVAE_FUZZ_SCALE`` of 20 and more) the store fuzzing finds more such crashes inside HDF5.
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ from galvae.data.store import ImageStore, ImageStoreWriter
 from galvae.errors import GalvaeError
 
 SCALE = float(os.environ.get("GALVAE_FUZZ_SCALE", "1"))
-TIMEOUT = pytest.mark.timeout(120, method="thread")  # a hang in C code cannot be interrupted: end the run
+#: A hang in C code cannot be interrupted: the "thread" method ends the whole run, with every thread's stack.
+TIMEOUT = pytest.mark.timeout(120 * max(1.0, SCALE), method="thread")
 
 
 def fuzz(examples: int) -> settings:
@@ -298,12 +303,31 @@ def test_fuzz_random_bytes(workdir, name, magic, tail):
 # --------------------------------------------------------------------------- catalogues
 
 
+def _known_parquet_escape(exc: BaseException) -> bool:
+    """The KeyError pyarrow raises on damaged pandas metadata (``test_known_parquet_metadata_escape``)."""
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame.f_code.co_filename)
+        tb = tb.tb_next
+    return isinstance(exc, KeyError) and frames[-1].endswith(os.path.join("pyarrow", "pandas_compat.py"))
+
+
 def _check_catalog(workdir: Path, name: str, body: bytes) -> None:
     """``read_catalog`` and the catalogue checks of ingest and download: a table or a GalvaeError."""
     path = _write(workdir, name, body)
     try:
         frame = read_catalog(path)
     except GalvaeError:
+        return
+    except KeyError as exc:
+        if not _known_parquet_escape(exc):
+            raise
+        frame = None
+    if frame is None:  # ingest and download, at least, must turn it into a GalvaeError
+        for check in (lambda: list_sources(path, images_root=workdir), lambda: read_targets(path)):
+            with pytest.raises(GalvaeError):
+                check()
         return
     assert isinstance(frame, pd.DataFrame)
     for check in (lambda: list_sources(path, images_root=workdir), lambda: read_targets(path)):
@@ -412,14 +436,25 @@ def _check_store(path: Path) -> None:
     assert np.isfinite(images).all() and len(set(ids.tolist())) == len(ids)
 
 
-@TIMEOUT
-def test_fuzz_image_store(workdir, store_seed):
-    seed, regions, heaps = store_seed
-    assert heaps and regions  # the seed has variable-length strings, so a heap, and metadata around it
-    path = workdir / "fuzzed.h5"
+#: Address space of the child fuzzing the stores: HDF5 allocates what a damaged header declares, and
+#: a failed allocation there is a segmentation fault, not a MemoryError.
+_STORE_CHILD_MEMORY = 4 << 30
 
-    @fuzz(300)
-    @given(body=mutated_store(seed, regions, heaps))
+
+def fuzz_stores(workdir: str, examples: int) -> None:
+    """Fuzz :class:`ImageStore` (run in a child process by :func:`test_fuzz_image_store`).
+
+    Each example is written to ``workdir/fuzzed.h5`` before it is read, so
+    the input of a crash or a hang is left there.
+    """
+    work = Path(workdir)
+    seed = _seed_store(work / "seed.h5")
+    regions, heaps = _store_regions(work / "seed.h5", seed), global_heaps(seed)
+    assert heaps and regions  # the seed has variable-length strings, so a heap, and metadata around it
+    path = work / "fuzzed.h5"
+
+    @fuzz(examples)
+    @given(body=st.one_of(mutated_store(seed, regions, heaps), st.binary(max_size=2000).map(_hdf5_magic)))
     def run(body):
         path.write_bytes(body)
         _check_store(path)
@@ -427,16 +462,37 @@ def test_fuzz_image_store(workdir, store_seed):
     run()
 
 
+def _hdf5_magic(tail: bytes) -> bytes:
+    return b"\x89HDF\r\n\x1a\n" + tail
+
+
 @TIMEOUT
-@fuzz(100)
-@given(tail=st.binary(max_size=2000))
-def test_fuzz_image_store_random_bytes(workdir, tail):
-    path = _write(workdir, "random.h5", b"\x89HDF\r\n\x1a\n" + tail)
-    _check_store(path)
+@pytest.mark.skipif(sys.platform != "linux", reason="the child's memory limit (RLIMIT_AS) is Linux's")
+def test_fuzz_image_store(tmp_path):
+    """HDF5 is C: a crash, a hang or a runaway allocation there must not take the test run (or the machine)
+    with it, so the stores are fuzzed in a child process with a memory limit and a time-out."""
+    code = f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({_STORE_CHILD_MEMORY}, {_STORE_CHILD_MEMORY})); "
+    code += f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import test_fuzz; "
+    code += f"test_fuzz.fuzz_stores({str(tmp_path)!r}, {max(1, int(400 * SCALE))})"
+    limit = 90 * max(1.0, SCALE)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-X", "faulthandler", "-W", "error", "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=limit,
+            check=False,
+            env={**os.environ, "GALVAE_FUZZ_SCALE": "1"},
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"reading a fuzzed store hung (> {limit:.0f} s); its bytes are in {tmp_path / 'fuzzed.h5'}")
+    tail = (proc.stdout + proc.stderr)[-6000:]
+    assert proc.returncode == 0, f"exit status {proc.returncode}; input in {tmp_path / 'fuzzed.h5'}\n{tail}"
 
 
 def test_seed_files_are_valid(workdir, store_seed):
     """The mutations start from files every reader accepts, so the fuzzing explores damage, not a dead end."""
+    _check_store(workdir / "seed.h5")
     for name, body in SEEDS.items():
         path = _write(workdir, f"seed-{name}", body)
         if name.startswith("cat."):
@@ -447,9 +503,27 @@ def test_seed_files_are_valid(workdir, store_seed):
         assert s.ids.tolist() == ["a", "bb", "ccc", "d"] and s.read().shape == (4, 3, 8, 8)
 
 
-# --------------------------------------------------------------------------- the known hang, kept visible
+@pytest.mark.xfail(
+    strict=True,
+    raises=KeyError,
+    reason="read_catalog (galvae.data.tables) lets pyarrow's KeyError through on a Parquet file whose pandas "
+    "metadata is damaged (found by fuzzing); ingest and download catch it, the function does not",
+)
+def test_known_parquet_metadata_escape(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-_HANG = textwrap.dedent(
+    table = pa.table({"id": ["a"], "ra": [1.0], "dec": [0.0]})
+    pq.write_table(table.replace_schema_metadata({b"pandas": b'{"index_columns": []}'}), tmp_path / "c.parquet")
+    with pytest.raises(GalvaeError, match=r"c\.parquet: "):
+        read_catalog(tmp_path / "c.parquet")
+
+
+# --------------------------------------------------------------------------- known HDF5 defects, kept visible
+
+#: Write a small store, damage one byte chosen by ``DAMAGE`` (defined before this runs), open it and read its
+#: ids; print the GalvaeError galvae should give.
+_DAMAGED_STORE = textwrap.dedent(
     """
     import struct, sys
     import numpy as np
@@ -459,10 +533,7 @@ _HANG = textwrap.dedent(
     path = sys.argv[1]
     write_store(path, np.zeros((2, 3, 8, 8), np.float32), ["a", "b"], survey="s", normalisation=StretchConfig())
     body = bytearray(open(path, "rb").read())
-    pos = body.find(b"GCOL") + 16
-    while body[pos + 16 : pos + 17] != b"a":  # walk the heap's objects to the one holding the id "a"
-        pos += 16 + (struct.unpack_from("<Q", body, pos + 8)[0] + 7) // 8 * 8
-    body[pos + 9] = 3  # its size 1 -> 769, past the end of the collection: one byte of damage
+    DAMAGE(body)
     open(path, "wb").write(bytes(body))
     try:
         ImageStore(path).ids
@@ -471,22 +542,50 @@ _HANG = textwrap.dedent(
     """
 )
 
+_HEAP_OBJECT_SIZE = """
+def DAMAGE(body):  # the global heap object holding the id "a": its size 1 -> 769, past the collection's end
+    pos = body.find(b"GCOL") + 16
+    while body[pos + 16 : pos + 17] != b"a":
+        pos += 16 + (struct.unpack_from("<Q", body, pos + 8)[0] + 7) // 8 * 8
+    body[pos + 9] = 3
+"""
 
+_VLEN_STRING_TYPE = """
+def DAMAGE(body):  # the datatype of the attribute 'normalisation': variable-length string -> type 10 (none)
+    pos = body.index(b"normalisation\\0\\0\\0\\x19\\x01") + 17
+    body[pos] = 0xCA
+"""
+
+
+@pytest.mark.parametrize(
+    ("damage", "defect"),
+    [
+        (_HEAP_OBJECT_SIZE, "hang"),
+        (_VLEN_STRING_TYPE, "crash"),
+    ],
+    ids=["global-heap-object-size-hangs", "vlen-string-type-crashes"],
+)
 @pytest.mark.xfail(
     strict=True,
-    reason="HDF5 (h5py 3.16, HDF5 2.0.0) spins forever reading a variable-length string from a global heap "
-    "collection whose object size is damaged; galvae cannot interrupt it in-process",
+    reason="HDF5 (h5py 3.16 with HDF5 2.0.0) spins forever, or crashes the process, on these one-byte damages "
+    "to a store's variable-length strings (ids, attributes); galvae cannot intercept them in-process",
 )
 @pytest.mark.timeout(60)
-def test_known_hdf5_global_heap_hang(tmp_path):
+def test_known_hdf5_defects(tmp_path, damage, defect):
+    """One damaged byte that HDF5 itself does not survive (found by fuzzing; left out of the mutations above).
+
+    The test states what galvae should do -- one GalvaeFileError -- and fails (xfail) while HDF5 hangs
+    or crashes; a fixed HDF5, or a galvae defence, turns it into an unexpected pass to be noticed.
+    """
+    code = damage + _DAMAGED_STORE
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", _HANG, str(tmp_path / "heap.h5")],
+            [sys.executable, "-c", code, str(tmp_path / "damaged.h5")],
             capture_output=True,
             text=True,
             timeout=8,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        pytest.fail("reading the ids of a store with one damaged global-heap byte did not return within 8 s")
-    assert proc.returncode == 0 and "GalvaeFileError" in proc.stdout, proc.stdout + proc.stderr
+        pytest.fail(f"reading the ids of the damaged store did not return within 8 s ({defect})")
+    assert proc.returncode == 0 and "GalvaeFileError" in proc.stdout, (proc.returncode, proc.stdout, proc.stderr)

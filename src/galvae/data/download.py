@@ -54,7 +54,7 @@ import numpy as np
 
 from .._io import atomic_path
 from .._version import __version__
-from ..errors import GalvaeDownloadError, GalvaeFileError, GalvaeValueError
+from ..errors import GalvaeDownloadError, GalvaeError, GalvaeFileError, GalvaeValueError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -282,7 +282,12 @@ def read_targets(catalog: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame
     elif isinstance(catalog, (str, os.PathLike)):
         from .labels import read_catalog
 
-        df = read_catalog(catalog)
+        try:
+            df = read_catalog(catalog)
+        except GalvaeError:
+            raise
+        except Exception as exc:  # e.g. KeyError from pyarrow on damaged pandas metadata in a Parquet file
+            raise GalvaeFileError(catalog, f"cannot read catalogue ({type(exc).__name__}: {exc})") from None
         what = f"catalog {os.fspath(catalog)}"
     else:
         raise GalvaeValueError("catalog must be a pandas DataFrame or a path", value=type(catalog).__name__)
@@ -299,7 +304,7 @@ def read_targets(catalog: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame
     id_col = _find_column(df, "id")
     if id_col is None:
         log.info("catalogue has no 'id' column; using the row index as id")
-        ids = pd.Series(df.index, dtype=object)
+        ids = pd.Series(df.index.to_list(), dtype=object)  # a MultiIndex (a CSV with extra fields) too
     else:
         ids = pd.Series(df[id_col].to_numpy(), dtype=object)
     if ids.isna().any():

@@ -114,6 +114,18 @@ class IngestReport:
 _Source = tuple[str, dict[str, str] | str]
 
 
+def _read_catalog(path: str | os.PathLike[str]) -> Any:
+    """:func:`~galvae.data.labels.read_catalog`, with any other exception on a damaged file as a GalvaeFileError."""
+    from .labels import read_catalog
+
+    try:
+        return read_catalog(path)
+    except GalvaeError:
+        raise
+    except Exception as exc:  # e.g. KeyError from pyarrow on damaged pandas metadata in a Parquet file
+        raise GalvaeFileError(path, f"cannot read catalogue ({type(exc).__name__}: {exc})") from None
+
+
 def _inside(root: Path, location: str) -> Path | str:
     """Resolve ``location`` under ``root``; a reason string if it escapes."""
     try:
@@ -155,9 +167,7 @@ def list_sources(source: str | os.PathLike[str], images_root: str | os.PathLike[
             raise GalvaeFileError(src, f"no image files in directory (accepted: {', '.join(IMAGE_SUFFIXES)})")
         return out
 
-    from .labels import read_catalog
-
-    cat = read_catalog(src)
+    cat = _read_catalog(src)
     root = Path(images_root) if images_root is not None else src.parent
     if "id" not in cat.columns:
         raise GalvaeValueError(
@@ -222,9 +232,7 @@ def _catalog_fields(source: str | os.PathLike[str]) -> dict[str, float] | None:
     Galaxy Zoo JPEG/PNG need no radii (they already show the field); FITS
     cutouts without them are refused when read.
     """
-    from .labels import read_catalog
-
-    cat = read_catalog(source)
+    cat = _read_catalog(source)
     lower = {str(c).lower(): c for c in cat.columns}
     cols = {}
     for key, names in PETRO_COLUMNS.items():

@@ -48,6 +48,7 @@ __all__ = ["ImageStore", "ImageStoreWriter", "write_store", "open_store", "value
 log = logging.getLogger(__name__)
 
 _STR = h5py.string_dtype(encoding="utf-8")
+_MAX_ATTR_BYTES = 16 << 20  # an attribute's declared size beyond which a store is taken as damaged
 _CHUNK_BYTES = 1 << 20  # aim for ~1 MiB chunks of whole images
 
 
@@ -444,7 +445,17 @@ class ImageStore:
                     self.path, f"mask dataset has shape {mask_shape}, expected {(shape[0],) + shape[2:]}"
                 )
         self.attrs: dict[str, Any] = {}
-        for k, v in f.attrs.items():
+        for k in f.attrs:
+            # HDF5 allocates what an attribute declares before reading it: refuse a damaged, enormous one first
+            aid = f.attrs.get_id(k)
+            declared = math.prod(aid.shape or ()) * aid.dtype.itemsize
+            if max(declared, aid.get_storage_size()) > _MAX_ATTR_BYTES:
+                raise GalvaeFileError(
+                    self.path,
+                    f"attribute {k!r} declares shape {aid.shape} of {aid.dtype} ({declared:,} bytes); "
+                    f"at most {_MAX_ATTR_BYTES:,} accepted",
+                )
+            v = f.attrs[k]
             if isinstance(v, bytes):
                 v = v.decode("utf-8", "replace")
             if isinstance(v, str) and v[:1] in "[{":
