@@ -11,7 +11,8 @@ a well-formed result (float32 ``(3, H, W)`` image, all finite, boolean mask of t
 Reproducible in CI: a fixed example budget per test, ``derandomize=True`` (the same examples on every run
 of the same Hypothesis version), no example database, a generous per-example deadline (2 loaded cores) and
 a per-test time-out that ends the run rather than let a hang in C code freeze it.  ``GALVAE_FUZZ_SCALE=10``
-multiplies every budget for a longer local run.  The whole file takes about 30 s here.
+multiplies every budget for a longer local run (30x passed here for every reader but the stores).  The
+whole file takes about 20 s here, 8 of them waiting out the known HDF5 hang below.
 
 HDF5 stores are fuzzed in a child process with a memory limit and a time-out: HDF5 is C, and a crash, a
 hang or a runaway allocation there must not take the test run, or the machine, with it.  Two one-byte
@@ -19,7 +20,9 @@ damages that HDF5 itself does not survive are kept out of the mutations (the sto
 rare in them, and tested on their own as strict xfails (``test_known_hdf5_defects``): a damaged object
 size in a global heap, where variable-length strings (ids, attributes) live, makes HDF5 spin forever,
 and a damaged variable-length string datatype makes it crash.  Beyond the CI budget
-(``GALVAE_FUZZ_SCALE`` of 20 and more) the store fuzzing finds more such crashes inside HDF5.
+(``GALVAE_FUZZ_SCALE`` of 20 and more) the store fuzzing finds more such crashes inside HDF5.  A third
+strict xfail, ``test_known_parquet_metadata_escape``, keeps visible that ``read_catalog`` lets pyarrow's
+KeyError through on damaged pandas metadata in a Parquet file (ingest and download catch it).
 """
 
 from __future__ import annotations
