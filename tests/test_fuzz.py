@@ -9,7 +9,9 @@ a well-formed result (float32 ``(3, H, W)`` image, all finite, boolean mask of t
 :class:`~galvae.errors.GalvaeError`; any other exception fails the test with the input that caused it.
 
 Reproducible in CI: a fixed example budget per test, ``derandomize=True`` (the same examples on every run
-of the same Hypothesis version), no example database, a generous per-example deadline (2 loaded cores) and
+of the same code, test selection and Hypothesis version -- Hypothesis also draws constants from the local
+modules loaded, so a change elsewhere can bring new examples; a failure then is a real reader bug, printed
+with its input and a ``@reproduce_failure`` blob), no example database, a generous per-example deadline (2 loaded cores) and
 a per-test time-out that ends the run rather than let a hang in C code freeze it.  ``GALVAE_FUZZ_SCALE=10``
 multiplies every budget for a longer local run (30x passed here for every reader but the stores).  The
 whole file takes about 20 s here, 8 of them waiting out the known HDF5 hang below.
