@@ -92,7 +92,7 @@ def through_jpeg(images: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray:
 def simulate_images(n: int, size: int, seed: int, workers: int) -> tuple[np.ndarray, float]:
     """``n`` galaxies in the gz-decals presentation via :func:`galvae.simulate`; images and galaxies/s."""
     with tempfile.TemporaryDirectory() as tmp:
-        res = galvae.simulate(
+        res = galvae.simulate.simulate(
             Path(tmp) / "sim",
             n_galaxies=n,
             overlap=0,

@@ -95,6 +95,26 @@ def truth_table(mu: np.ndarray, pca: np.ndarray, cat: pd.DataFrame, seed: int) -
     return rows
 
 
+def parse_config(spec: str) -> tuple[str, str, float, dict[str, float]]:
+    """``PROFILE:LIKELIHOOD[:K][:bBATCH][:lrLR][:eEPOCHS]`` → (profile, likelihood, k, extra options)."""
+    parts = spec.strip().split(":")
+    if len(parts) < 2:
+        raise SystemExit(f"config {spec!r}: expected PROFILE:LIKELIHOOD[:K][:bBATCH][:lrLR][:eEPOCHS]")
+    k, extra = 1.0, {}
+    for tok in parts[2:]:
+        for key in ("lr", "b", "e", "k"):
+            if tok.startswith(key) and tok != key:
+                val = float(tok[len(key) :])
+                if key == "k":
+                    k = val
+                else:
+                    extra[key] = val
+                break
+        else:
+            k = float(tok)  # the older PROFILE:LIKELIHOOD:K form
+    return parts[0], parts[1], k, extra
+
+
 def _train_kwargs(likelihood: str, k: float) -> dict:
     kw: dict = {"kl_weight": k}
     if "likelihood" in inspect.signature(galvae.train).parameters:
@@ -153,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--configs",
         default="fixed:sum,gz-decals:sum,gz-decals:gaussian",
-        help="comma-separated PROFILE:LIKELIHOOD[:K] (default %(default)s)",
+        help="comma-separated PROFILE:LIKELIHOOD[:K][:bBATCH][:lrLR][:eEPOCHS] (default %(default)s)",
     )
     p.add_argument("--n", type=int, default=2000, help="galaxies (default 2000, the demo's)")
     p.add_argument("--overlap", type=int, default=500)
@@ -163,21 +183,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sweep", default="", help="NL values for a held-out SSIM sweep of the first config")
     p.add_argument("--sweep-epochs", type=int, default=None, help="epochs per sweep model (default --epochs)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", default="32", help="training precision (the demo's auto is bf16-mixed here)")
     p.add_argument("--workdir", help="keep simulations and runs here (default a temporary directory)")
     p.add_argument("--out", default=str(Path(__file__).parent / "science"))
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="galvae-science-"))
-    configs = []
-    for spec in args.configs.split(","):
-        parts = spec.strip().split(":")
-        configs.append((parts[0], parts[1], float(parts[2]) if len(parts) > 2 else 1.0))
+    configs = [parse_config(spec) for spec in args.configs.split(",")]
     results = {"machine": machine(), "params": vars(args), "configs": []}
     sims: dict[str, tuple[Path, Path, pd.DataFrame]] = {}
-    for profile, likelihood, k in configs:
+    for profile, likelihood, k, extra in configs:
         if profile not in sims:
             t0 = time.perf_counter()
-            sim = galvae.simulate(
+            sim = galvae.simulate.simulate(
                 work / f"sim_{profile}",
                 n_galaxies=args.n,
                 overlap=args.overlap,
@@ -190,14 +208,18 @@ def main(argv: list[str] | None = None) -> int:
             log.warning("simulated %s in %.0f s", profile, time.perf_counter() - t0)
             sims[profile] = (sim.stores["decals"], sim.stores["bass_mzls"], pd.read_parquet(sim.catalog))
         store, ostore, cat = sims[profile]
-        name = f"{profile}:{likelihood}:k{k:g}"
-        run = work / f"run_{profile}_{likelihood}_k{k:g}"
+        tag = "".join(f":{key}{val:g}" for key, val in extra.items())
+        name = f"{profile}:{likelihood}:k{k:g}{tag}"
+        run = work / f"run_{name.replace(':', '_')}"
         t0 = time.perf_counter()
         galvae.train(
             store,
             run,
             latent_dim=args.latent_dim,
-            epochs=args.epochs,
+            epochs=int(extra.get("e", args.epochs)),
+            batch_size=int(extra.get("b", 64)),
+            lr=float(extra.get("lr", 1e-3)),
+            precision=args.precision,
             seed=args.seed,
             overwrite=True,
             progress=False,
@@ -209,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
             "profile": profile,
             "likelihood": likelihood,
             "k": k,
+            "epochs": int(extra.get("e", args.epochs)),
+            "batch_size": int(extra.get("b", 64)),
+            "lr": float(extra.get("lr", 1e-3)),
             "train_seconds": seconds,
             **evaluate_run(run, store, ostore, cat, args.seed),
         }
@@ -224,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         _write(results, Path(args.out))
     if args.sweep:
-        profile, likelihood, k = configs[0]
+        profile, likelihood, k, _ = configs[0]
         store, _, cat = sims[profile]
         points = []
         for nl in [int(v) for v in args.sweep.split(",")]:
