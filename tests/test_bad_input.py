@@ -256,9 +256,9 @@ class Workspace:
         (out / "catalog.parquet").write_bytes(b"an earlier manifest")
         return ["download", str(catalog), "--out", str(out), "--size", "16", "--retries", "0"]
 
-    def labels(self, catalog: Path) -> list[str]:
+    def labels(self, catalog: Path, *extra: str) -> list[str]:
         out = self.write("previous_labels.parquet", b"earlier labels")
-        return ["labels", str(catalog), "--out", str(out), "--overwrite"]
+        return ["labels", str(catalog), "--out", str(out), "--overwrite", *extra]
 
 
 @dataclass(frozen=True)
@@ -554,12 +554,17 @@ CASES: list[Case] = [
     Case(
         "labels-fraction-out-of-range",
         lambda ws: ws.labels(ws.table("gz.csv", gz_fractions(**{"how-rounded_round_fraction": [0.8, 1.7]}))),
-        r"catalog column 'how-rounded_round_fraction' holds vote fractions outside \[0, 1\] \(got 1\.7\)",
+        r"gz\.csv: catalog column 'how-rounded_round_fraction' holds vote fractions outside \[0, 1\] \(got 1\.7\)",
     ),
     Case(
         "labels-missing-columns",
         lambda ws: ws.labels(ws.table("gz.csv", pd.DataFrame({"id": ["a"], "smooth": [0.5]}))),
-        r"catalog has no Galaxy Zoo DECaLS columns",
+        r"gz\.csv: catalog has no Galaxy Zoo DECaLS columns",
+    ),
+    Case(
+        "labels-duplicate-ids-strict",
+        lambda ws: ws.labels(ws.table("gz.csv", gz_fractions(id=["a", "a"])), "--strict"),
+        r"gz\.csv: 1 row\(s\) repeat an earlier id \(1 id\(s\): 'a'\); ids must be unique",
     ),
     # ---- HDF5 image stores (galvae encode)
     Case(

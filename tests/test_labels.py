@@ -24,6 +24,7 @@ from galvae.data.labels import (
     LabelRule,
     broad_class,
     detect_convention,
+    drop_duplicate_ids,
     fraction_column,
     label_counts,
     labels_from_catalog,
@@ -668,5 +669,78 @@ def test_cli_error_is_one_line_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("galvae labels: error: catalog has no Galaxy Zoo DECaLS columns")
+    assert len(lines) == 1 and lines[0].startswith(
+        f"galvae labels: error: {tmp_path / 'plain.csv'}: catalog has no Galaxy Zoo DECaLS columns"
+    )
     assert not (tmp_path / "l.parquet").exists()
+
+
+def _with_repeated_ids(tmp_path):
+    """9 rows whose ids 'a' (three times) and 'c' (twice) repeat, each repeat with other votes than the first."""
+    specs = [EDGE_ON, SMOOTH, FACE_ON, FACE_ON, SMOOTH, EDGE_ON, SMOOTH, EDGE_ON, FACE_ON]
+    df = catalog(specs, ids=["a", "b", "a", "c", "d", "c", "a", "e", "f"])
+    path = tmp_path / "dup.csv"
+    write_table(df, path)
+    return df, path
+
+
+def test_cli_repeated_ids_keep_the_first_row_with_a_warning(tmp_path, capsys, caplog):
+    df, path = _with_repeated_ids(tmp_path)
+    out = tmp_path / "labels.parquet"
+    with caplog.at_level(logging.WARNING, logger="galvae.data.labels"):
+        assert main(["labels", str(path), "--out", str(out)]) == 0
+    warnings = [r.getMessage() for r in caplog.records if "repeat" in r.getMessage()]
+    assert warnings == [
+        f"{path}: 3 row(s) repeat an earlier id (2 id(s): 'a', 'c'); the first row of each id is kept, "
+        "the others skipped"
+    ]
+    back = read_catalog(out)
+    assert back["id"].tolist() == ["a", "b", "c", "d", "e", "f"]
+    edge_on = back["edge_on"].astype(object)
+    assert edge_on.where(edge_on.notna(), None).tolist() == ["edge-on", None, "other", None, "edge-on", "other"]
+    text = capsys.readouterr().out
+    assert text.startswith(f"6 galaxies from {path}")
+    assert "3 rows with a repeated id skipped (first row of each id kept): a, c\n" in text
+
+
+def test_cli_strict_refuses_repeated_ids_naming_file_count_and_ids(tmp_path, capsys):
+    _, path = _with_repeated_ids(tmp_path)
+    out = tmp_path / "labels.parquet"
+    assert main(["labels", str(path), "--out", str(out), "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert re.search(
+        re.escape(
+            f"galvae labels: error: {path}: 3 row(s) repeat an earlier id (2 id(s): 'a', 'c'); ids must be unique"
+        ),
+        err,
+    ), err
+    assert not out.exists()
+
+
+def test_drop_duplicate_ids_api():
+    df = pd.DataFrame({"id": [f"g{i % 7}" for i in range(20)], "x": range(20)})
+    with pytest.raises(
+        GalvaeValueError,
+        match=r"^cat\.fits: 13 row\(s\) repeat an earlier id \(7 id\(s\): 'g0', 'g1', "
+        r"'g2', 'g3', 'g4', \.\.\.\); ids must be unique",
+    ):
+        drop_duplicate_ids(df, "cat.fits", strict=True)
+    kept, dropped = drop_duplicate_ids(df, "cat.fits")
+    assert kept["x"].tolist() == list(range(7)) and kept.index.tolist() == list(range(7))
+    assert dropped == [f"g{i % 7}" for i in range(7, 20)]
+    unique = pd.DataFrame({"id": ["a", "b"]})
+    assert drop_duplicate_ids(unique, "u.csv", strict=True)[0] is unique
+    no_id = pd.DataFrame({"ra": [1.0, 1.0]})
+    kept, dropped = drop_duplicate_ids(no_id, "u.csv", strict=True)
+    assert kept is no_id and dropped == []
+
+
+def test_labels_from_catalog_names_its_source_in_value_errors():
+    df = catalog([SMOOTH], ids=["a"])
+    df[fraction_column("how-rounded", "round")] = 1.5
+    with pytest.raises(GalvaeValueError, match=r"^gz\.parquet: catalog column 'how-rounded_round_fraction' holds"):
+        labels_from_catalog(df, source="gz.parquet")
+    with pytest.raises(GalvaeValueError, match=r"^catalog column 'how-rounded_round_fraction' holds") as info:
+        labels_from_catalog(df)
+    assert info.value.value == 1.5

@@ -39,7 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "or vote counts '<question>-dr5_<answer>' (galaxy-datasets dr5 ortho). A class is selected where\n"
             "its fraction is above its threshold; a question counts only where the product of the\n"
             "fractions leading to it down the GZD-5 tree is at least --parent-threshold; where two classes\n"
-            "pass, the larger fraction wins (a tie gives no label). bulge_size 'large' is large+dominant."
+            "pass, the larger fraction wins (a tie gives no label). bulge_size 'large' is large+dominant.\n\n"
+            "A repeated id is skipped (the first row kept) with a warning and reported, as galvae ingest\n"
+            "does; --strict refuses the catalogue instead."
         ),
         epilog=(
             "examples:\n"
@@ -72,6 +74,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "decision tree (default: %(default)s)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse a catalogue whose ids repeat, naming them, and write nothing "
+        "(default: as galvae ingest, keep the first row of each id and report the others as skipped)",
+    )
     p.set_defaults(func=run)
 
 
@@ -95,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from ..data.labels import (
         LabelConfig,
         check_table_path,
+        drop_duplicate_ids,
         label_counts,
         labels_from_catalog,
         read_catalog,
@@ -104,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
     thresholds = dict(parse_threshold(t) for t in args.threshold)
     config = LabelConfig(parent_threshold=args.parent_threshold).with_thresholds(thresholds)
     check_table_path(args.out, overwrite=args.overwrite)
-    catalog = read_catalog(args.catalog)
-    labels = labels_from_catalog(catalog, config)
+    catalog, skipped = drop_duplicate_ids(read_catalog(args.catalog), args.catalog, strict=args.strict)
+    labels = labels_from_catalog(catalog, config, source=args.catalog)
     path = write_table(labels, args.out, overwrite=args.overwrite)
     counts = label_counts(labels, config)
     convention = labels.attrs["galvae_labels"]["convention"]
@@ -114,5 +123,9 @@ def run(args: argparse.Namespace) -> int:
     any_label = int(labels[list(config.features)].notna().any(axis=1).sum()) if n else 0
     print(f"{n} galaxies from {args.catalog} ({columns[convention]}; parent threshold {config.parent_threshold:g})")
     print("\n".join(_format_counts(counts, n)))
+    if skipped:
+        repeated = list(dict.fromkeys(skipped))
+        shown = ", ".join(repeated[:10]) + (", ..." if len(repeated) > 10 else "")
+        print(f"{len(skipped)} rows with a repeated id skipped (first row of each id kept): {shown}")
     print(f"{any_label} of {n} galaxies have at least one label; wrote {path}")
     return 0

@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -92,6 +93,7 @@ __all__ = [
     "fraction_column",
     "vote_column",
     "detect_convention",
+    "drop_duplicate_ids",
     "labels_from_catalog",
     "label_counts",
     "broad_class",
@@ -562,7 +564,59 @@ class _Fractions:
             return {a: np.where(total > 0, v / np.where(total > 0, total, 1.0), np.nan) for a, v in votes.items()}
 
 
-def labels_from_catalog(df: pd.DataFrame, config: LabelConfig | None = None) -> pd.DataFrame:
+def drop_duplicate_ids(
+    catalog: pd.DataFrame, source: str | os.PathLike[str], *, strict: bool = False
+) -> tuple[pd.DataFrame, list[str]]:
+    """Keep the first row of each id of a catalogue, as ``galvae ingest`` does, or refuse repeated ids.
+
+    A galaxy labelled twice would be counted twice in Table 2's sizes and
+    joined twice to its image; as in :func:`~galvae.data.ingest.ingest`, a
+    repeated id is skipped (the first row kept) with a logged warning that
+    names the file, and ``strict`` (``galvae labels --strict``) refuses the
+    catalogue instead.
+
+    Parameters
+    ----------
+    catalog : DataFrame
+        The catalogue; without an ``id`` column it is returned unchanged.
+    source : str or path-like
+        The file it was read from, named in the warning and the error.
+    strict : bool, default False
+        Raise instead of skipping.
+
+    Returns
+    -------
+    (DataFrame, list of str)
+        The catalogue without the repeated rows (index reset to 0, 1, ...
+        when rows were dropped), and the id of every row dropped, in file
+        order (an id repeated three times appears twice).
+
+    Raises
+    ------
+    GalvaeValueError
+        With ``strict``, if an id appears more than once; the message names
+        ``source``, the number of repeated rows and the first repeated ids.
+    """
+    if "id" not in catalog.columns:
+        return catalog, []
+    repeated = catalog["id"].duplicated(keep="first").to_numpy()
+    if not repeated.any():
+        return catalog, []
+    dropped = [str(v) for v in catalog["id"][repeated]]
+    distinct = list(dict.fromkeys(dropped))
+    shown = ", ".join(repr(i) for i in distinct[:5]) + (", ..." if len(distinct) > 5 else "")
+    what = f"{len(dropped)} row(s) repeat an earlier id ({len(distinct)} id(s): {shown})"
+    if strict:
+        raise GalvaeValueError(
+            f"{os.fspath(source)}: {what}; ids must be unique (strict mode refuses the catalogue, nothing was written)"
+        )
+    log.warning("%s: %s; the first row of each id is kept, the others skipped", os.fspath(source), what)
+    return catalog.loc[~repeated].reset_index(drop=True), dropped
+
+
+def labels_from_catalog(
+    df: pd.DataFrame, config: LabelConfig | None = None, *, source: str | os.PathLike[str] | None = None
+) -> pd.DataFrame:
     """Label galaxies with the 26 morphology classes of Table 2 of the paper.
 
     Parameters
@@ -575,6 +629,9 @@ def labels_from_catalog(df: pd.DataFrame, config: LabelConfig | None = None) -> 
     config : LabelConfig, optional
         Thresholds and the decision-tree rule; default the paper's Table 2
         with ``parent_threshold=0.5``.
+    source : str or path-like, optional
+        The file ``df`` was read from; errors about its values then start
+        with it (``galvae labels`` passes the catalogue's path).
 
     Returns
     -------
@@ -591,21 +648,31 @@ def labels_from_catalog(df: pd.DataFrame, config: LabelConfig | None = None) -> 
     ------
     GalvaeValueError
         If ``df`` is not a DataFrame, has no Galaxy Zoo columns, or holds
-        non-numeric, infinite or out-of-range values in them.
+        non-numeric, infinite or out-of-range values in them (the message
+        starts with ``source`` when given).
 
     Notes
     -----
     A feature whose question (or a question on its path from the root) has
     no columns in the catalogue is all missing, and a warning is logged.
     """
-    import pandas as pd
-
-    if not isinstance(df, pd.DataFrame):
-        raise GalvaeValueError("catalog must be a pandas DataFrame", type(df).__name__)
     if config is None:
         config = LabelConfig()
     elif not isinstance(config, LabelConfig):
         raise GalvaeValueError("config must be a LabelConfig", type(config).__name__)
+    if source is None:
+        return _labels_from_catalog(df, config)
+    try:
+        return _labels_from_catalog(df, config)
+    except GalvaeValueError as exc:
+        raise GalvaeValueError(f"{os.fspath(source)}: {exc.message}", exc.value, exc.allowed) from None
+
+
+def _labels_from_catalog(df: pd.DataFrame, config: LabelConfig) -> pd.DataFrame:
+    import pandas as pd
+
+    if not isinstance(df, pd.DataFrame):
+        raise GalvaeValueError("catalog must be a pandas DataFrame", type(df).__name__)
     convention = detect_convention(df, _needed_questions(config))
     log.info("labelling %d galaxies from %s (parent threshold %g)", len(df), convention, config.parent_threshold)
     source = _Fractions(df, convention)
