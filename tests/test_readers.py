@@ -107,6 +107,12 @@ def test_fits_one_file_per_band(tmp_path, rng):
     assert d.mask[1].all()
     with pytest.raises(GalvaeValueError, match="keys must be band names.*'i'"):
         read_fits_bands({"i": paths["g"]})
+    fits.PrimaryHDU(data[0][:16, :16]).writeto(tmp_path / "small-r.fits")
+    with pytest.raises(
+        GalvaeFileError,
+        match=r"small-r\.fits: r band is 16x16 pixels but the g band \(.*x-g\.fits\) is 20x24; band files must match",
+    ):
+        read_fits_bands({"g": paths["g"], "r": tmp_path / "small-r.fits"})
 
 
 def test_fits_errors_name_file_and_problem(tmp_path, rng):

@@ -40,8 +40,12 @@ def test_read_fancy_indices_keep_order_and_duplicates(make_store):
     assert s.index_of(["g0004", "g0000"]).tolist() == [4, 0]
     with pytest.raises(GalvaeKeyError, match="id not in image store.*nope"):
         s.index_of(["nope"])
-    with pytest.raises(GalvaeValueError, match="index out of range"):
+    with pytest.raises(
+        GalvaeValueError, match=r"image store .*store\.h5: index out of range for a store of 9 images \(got 99\)"
+    ):
         s.read([0, 99])
+    with pytest.raises(GalvaeValueError, match=r"store\.h5: index out of range .* \(got -10\)"):
+        s.read([-10, 1])
 
 
 def test_no_mask_reads_all_false(make_store):
@@ -81,15 +85,29 @@ def test_writer_file_only_appears_when_complete(tmp_path):
 def test_writer_rejects_duplicates_and_bad_shapes(tmp_path):
     with ImageStoreWriter(tmp_path / "s.h5", size=8, survey="x", normalisation=StretchConfig()) as w:
         w.append(np.zeros((2, 3, 8, 8)), ["a", "b"])
-        with pytest.raises(GalvaeValueError, match="duplicate ids.*'a'"):
+        # every refusal names the store being written
+        with pytest.raises(GalvaeValueError, match=r"^image store .*s\.h5: duplicate ids.*'a'"):
             w.append(np.zeros((1, 3, 8, 8)), ["a"])
-        with pytest.raises(GalvaeValueError, match="duplicate ids.*'c'"):
+        with pytest.raises(GalvaeValueError, match=r"^image store .*s\.h5: duplicate ids.*'c'"):
             w.append(np.zeros((2, 3, 8, 8)), ["c", "c"])
-        with pytest.raises(GalvaeValueError, match=r"shape \(n, 3, 8, 8\)"):
+        with pytest.raises(GalvaeValueError, match=r"^image store .*s\.h5: images must have shape \(n, 3, 8, 8\)"):
             w.append(np.zeros((1, 3, 16, 16)), ["d"])
-        with pytest.raises(GalvaeValueError, match="2 images but 1 ids"):
+        with pytest.raises(GalvaeValueError, match=r"^image store .*s\.h5: got 2 images but 1 ids"):
             w.append(np.zeros((2, 3, 8, 8)), ["e"])
+        with pytest.raises(GalvaeValueError, match=r"^image store .*s\.h5: masks given to a writer made with"):
+            w.append(np.zeros((1, 3, 8, 8)), ["f"], masks=np.ones((1, 8, 8), bool))
     assert ImageStore(tmp_path / "s.h5").ids.tolist() == ["a", "b"]
+
+
+def test_writer_mask_and_order_errors_name_the_store(tmp_path):
+    w = ImageStoreWriter(tmp_path / "m.h5", size=8, survey="x", normalisation=StretchConfig(), with_mask=True)
+    with pytest.raises(GalvaeValueError, match=r"^image store .*m\.h5: ImageStoreWriter\.append called before open"):
+        w.append(np.zeros((1, 3, 8, 8)), ["a"])
+    with w:
+        with pytest.raises(GalvaeValueError, match=r"^image store .*m\.h5: masks must have shape \(1, 8, 8\)"):
+            w.append(np.zeros((1, 3, 8, 8)), ["a"], masks=np.zeros((1, 4, 4), bool))
+        w.append(np.zeros((1, 3, 8, 8)), ["b"])
+    assert ImageStore(tmp_path / "m.h5").ids.tolist() == ["b"]
 
 
 def test_refuses_to_overwrite_unless_asked(make_store):

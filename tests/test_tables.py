@@ -64,9 +64,19 @@ def test_format_overrides_the_extension(tmp_path) -> None:
 
 
 def test_csv_cannot_carry_metadata(tmp_path) -> None:
-    with pytest.raises(GalvaeValueError, match="CSV table cannot carry metadata"):
+    with pytest.raises(GalvaeValueError, match=r"^.*t\.csv: a CSV table cannot carry metadata"):
         write_table(pd.DataFrame({"a": [1]}), tmp_path / "t.csv", metadata={"k": 1})
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_fits_write_errors_name_the_file_and_leave_nothing(tmp_path) -> None:
+    frame = pd.DataFrame({"a": [1, 2]}, index=pd.Index([5, 6], name="a"))
+    with pytest.raises(GalvaeValueError, match=r"^.*i\.fits: cannot write the index to FITS: a column has its name"):
+        write_table(frame, tmp_path / "i.fits")
+    delta = pd.DataFrame({"dt": pd.to_timedelta([1, 2], unit="s")})
+    with pytest.raises(GalvaeValueError, match=r"^.*d\.fits: cannot write column 'dt' to FITS \(got 'timedelta64"):
+        write_table(delta, tmp_path / "d.fits")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_unreadable_metadata(tmp_path) -> None:

@@ -496,7 +496,8 @@ def read_fits_bands(paths: dict[str, str | os.PathLike[str]]) -> ImageData:
     GalvaeValueError
         If a key is not one of g, r, z.
     GalvaeFileError
-        As :func:`read_fits`, or when a file holds more than one plane.
+        As :func:`read_fits`, when a file holds more than one plane, or when
+        the band files differ in shape (naming both files).
     """
     unknown = sorted(set(paths) - set(BANDS))
     if unknown:
@@ -510,6 +511,13 @@ def read_fits_bands(paths: dict[str, str | os.PathLike[str]]) -> ImageData:
     for band, p in paths.items():
         one = read_fits(p, bands=band)
         b = BANDS.index(band)
+        if planes and one.image.shape[1:] != next(iter(planes.values())).shape:
+            other = next(iter(planes))
+            raise GalvaeFileError(
+                p,
+                f"{band} band is {one.image.shape[1]}x{one.image.shape[2]} pixels but the {other} band "
+                f"({paths[other]}) is {'x'.join(map(str, planes[other].shape))}; band files must match",
+            )
         planes[band] = one.image[b]
         masks[band] = one.mask[b]
         if np.isnan(scale):

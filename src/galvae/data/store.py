@@ -261,20 +261,22 @@ class ImageStoreWriter:
             omitted there, no pixel is invalid.
         """
         if self._file is None:
-            raise GalvaeValueError("ImageStoreWriter.append called before open() / outside its with-block")
+            raise GalvaeValueError(
+                f"image store {self.path}: ImageStoreWriter.append called before open() / outside its with-block"
+            )
         imgs = np.asarray(images, dtype=np.float32)
         s = self.size
         if imgs.ndim != 4 or imgs.shape[1:] != (3, s, s):
-            raise GalvaeValueError(f"images must have shape (n, 3, {s}, {s})", imgs.shape)
+            raise GalvaeValueError(f"image store {self.path}: images must have shape (n, 3, {s}, {s})", imgs.shape)
         ids = [str(i) for i in ids]
         if len(ids) != imgs.shape[0]:
-            raise GalvaeValueError(f"got {imgs.shape[0]} images but {len(ids)} ids")
+            raise GalvaeValueError(f"image store {self.path}: got {imgs.shape[0]} images but {len(ids)} ids")
         dup = [i for i in ids if i in self._ids]
         if len(set(ids)) != len(ids):
             seen: set[str] = set()
             dup += [i for i in ids if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
         if dup:
-            raise GalvaeValueError("duplicate ids in image store", sorted(set(dup))[:10])
+            raise GalvaeValueError(f"image store {self.path}: duplicate ids", sorted(set(dup))[:10])
         lo, hi = self.value_range
         bad = _first_bad(imgs, lo, hi)
         if bad is not None:
@@ -284,20 +286,24 @@ class ImageStoreWriter:
                 f"(the range of normalisation {self.normalisation.kind!r}); non-finite values are never stored",
                 value,
             )
+        m = None
+        if self.with_mask:
+            m = np.zeros((len(ids), s, s), dtype=bool) if masks is None else np.asarray(masks, dtype=bool)
+            if m.shape != (len(ids), s, s):
+                raise GalvaeValueError(
+                    f"image store {self.path}: masks must have shape ({len(ids)}, {s}, {s})", m.shape
+                )
+        elif masks is not None and np.any(masks):
+            raise GalvaeValueError(f"image store {self.path}: masks given to a writer made with with_mask=False")
         n0, n1 = self._n, self._n + len(ids)
         f = self._file
         f["images"].resize(n1, axis=0)
         f["images"][n0:n1] = imgs
         f["id"].resize(n1, axis=0)
         f["id"][n0:n1] = ids
-        if self.with_mask:
-            m = np.zeros((len(ids), s, s), dtype=bool) if masks is None else np.asarray(masks, dtype=bool)
-            if m.shape != (len(ids), s, s):
-                raise GalvaeValueError(f"masks must have shape ({len(ids)}, {s}, {s})", m.shape)
+        if m is not None:
             f["mask"].resize(n1, axis=0)
             f["mask"][n0:n1] = m
-        elif masks is not None and np.any(masks):
-            raise GalvaeValueError("masks given to a writer made with with_mask=False")
         self._ids.update(ids)
         self._n = n1
 
@@ -556,7 +562,10 @@ class ImageStore:
             return np.empty((0,) + ds.shape[1:], dtype=ds.dtype)
         idx = idx.astype(np.int64)
         if idx.min() < -self._len or idx.max() >= self._len:
-            raise GalvaeValueError(f"index out of range for a store of {self._len} images", int(idx.max()))
+            raise GalvaeValueError(
+                f"image store {self.path}: index out of range for a store of {self._len} images",
+                int(idx.max()) if idx.max() >= self._len else int(idx.min()),
+            )
         idx = np.where(idx < 0, idx + self._len, idx)
         order = np.argsort(idx, kind="stable")
         uniq, inverse = np.unique(idx[order], return_inverse=True)

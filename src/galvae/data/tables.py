@@ -324,7 +324,7 @@ def write_table(
         raise GalvaeValueError("write_table needs a pandas DataFrame", type(df).__name__)
     path, fmt = check_table_path(path, overwrite=overwrite, format=format)
     if fmt == "csv" and (metadata is not None or fits_header):
-        raise GalvaeValueError("a CSV table cannot carry metadata or FITS header cards", path.name)
+        raise GalvaeValueError(f"{path}: a CSV table cannot carry metadata or FITS header cards")
     meta = None if metadata is None else json.dumps(dict(metadata))
     with atomic_path(path) as tmp:
         if fmt == "parquet":
@@ -332,7 +332,7 @@ def write_table(
         elif fmt == "csv":
             df.to_csv(tmp, index=not _is_default_index(df.index))
         else:
-            table = _fits_table(df)
+            table = _fits_table(df, path)
             table.meta.update(fits_header or {})
             if meta is not None:
                 table.meta[FITS_METADATA_CARD] = meta
@@ -363,7 +363,7 @@ def _is_default_index(index: pd.Index) -> bool:
     return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None
 
 
-def _fits_table(df: pd.DataFrame) -> Any:
+def _fits_table(df: pd.DataFrame, path: Path) -> Any:
     """An astropy Table of ``df``; text-like columns as masked strings, nullable numbers masked."""
     import pandas as pd
     from astropy.table import MaskedColumn, Table
@@ -371,7 +371,7 @@ def _fits_table(df: pd.DataFrame) -> Any:
     if not _is_default_index(df.index):
         name = df.index.name if df.index.name is not None else "index"
         if name in df.columns:
-            raise GalvaeValueError("cannot write the index to FITS: a column has its name", name)
+            raise GalvaeValueError(f"{path}: cannot write the index to FITS: a column has its name", name)
         df = df.reset_index(names=name)
     table = Table()
     for col in df.columns:
@@ -399,5 +399,5 @@ def _fits_table(df: pd.DataFrame) -> Any:
         elif pd.api.types.is_datetime64_any_dtype(dtype):
             table[name] = MaskedColumn(np.array(series.astype(str)), mask=missing)
         else:
-            raise GalvaeValueError(f"cannot write column {name!r} to FITS", str(dtype))
+            raise GalvaeValueError(f"{path}: cannot write column {name!r} to FITS", str(dtype))
     return table
