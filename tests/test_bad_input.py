@@ -886,11 +886,11 @@ def _cutout(ra: float) -> bytes:
 def fake_service(monkeypatch):
     """No network: ``_fetch`` answers from the ra in the address; ra 11 is a permanent 404."""
 
-    def fetch(url, timeout):
+    def fetch(http, url, retry, timeout):
         ra = float(re.search(r"ra=([0-9.]+)", url).group(1))
         if ra == 11.0:
             raise dl._Fail("HTTP 404 Not Found")
-        return _cutout(ra)
+        return _cutout(ra), retry
 
     monkeypatch.setattr(dl, "_fetch", fetch)
     return pd.DataFrame({"id": ["g0", "g1", "g2"], "ra": [10.0, 11.0, 12.0], "dec": [0.0, 0.0, 0.0]})

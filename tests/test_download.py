@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 import subprocess
 import sys
@@ -12,11 +13,13 @@ import urllib.parse
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from astropy.io import fits
+from urllib3.exceptions import MaxRetryError, ProtocolError
 
 from galvae.cli import main
 from galvae.data import download as dl
@@ -27,7 +30,7 @@ from galvae.data.download import (
     download_cutouts,
     read_targets,
 )
-from galvae.errors import GalvaeFileError, GalvaeValueError
+from galvae.errors import GalvaeDownloadError, GalvaeError, GalvaeFileError, GalvaeValueError
 
 SIZE = 16
 FAST = dict(size=SIZE, backoff=0.01, timeout=5.0, progress=False)
@@ -54,8 +57,9 @@ class FakeCutoutService:
     ra; the last action repeats.  Actions: ``ok``, ``zero`` (all-zero cube),
     ``shape`` (two planes), ``bands`` (BANDS='gri'), ``truncate`` (Content-Length
     larger than the body), ``short`` (no Content-Length, FITS cut short),
-    ``sleep`` (answer after ``sleep_s``), or an HTTP status as a string, with
-    ``Retry-After`` from ``retry_after`` for 429 and 503.
+    ``sleep`` (answer after ``sleep_s``), ``redirect`` (302 to the same address),
+    or an HTTP status as a string, with ``Retry-After`` from ``retry_after``
+    (none when it is None) for 429 and 503.
     """
 
     def __init__(self) -> None:
@@ -67,7 +71,7 @@ class FakeCutoutService:
         self.max_inflight = 0
         self.delay = 0.0
         self.sleep_s = 1.0
-        self.retry_after = "0"
+        self.retry_after: str | None = "0"
         self.url = ""
 
     def next_action(self, ra: float) -> str:
@@ -113,8 +117,13 @@ def make_handler(state: FakeCutoutService) -> type[BaseHTTPRequestHandler]:
                 time.sleep(state.delay)
             if action.isdigit():
                 self.send_response(int(action))
-                if action in ("429", "503"):
+                if action in ("429", "503") and state.retry_after is not None:
                     self.send_header("Retry-After", state.retry_after)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif action == "redirect":
+                self.send_response(302)
+                self.send_header("Location", self.path)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
             elif action == "sleep":
@@ -346,25 +355,121 @@ def test_all_zero_cutout_is_empty(service, tmp_path):
     assert manifest["file"].iloc[0] == "g0.fits" and pd.isna(manifest["file"].iloc[1])
 
 
-def test_retry_delay_backoff_jitter_and_cap():
-    rng = np.random.default_rng(0)
-    delays = [dl._retry_delay(a, 1.0, None, rng) for a in range(4)]
-    for attempt, delay in enumerate(delays):
+def _policy(seed: int = 0, retries: int = 30, backoff: float = 1.0) -> dl._CutoutRetry:
+    job = dl._Job(index=0, galaxy_id="g0", url="http://127.0.0.1/x", path=Path("g0.fits"))
+    opts = dl._Options(retries=retries, backoff=backoff, timeout=5.0, size=SIZE, seed=seed, overwrite=False)
+    return dl._make_retry(job, opts, None)
+
+
+def _backoffs(retry: dl._CutoutRetry, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        retry = retry.increment("GET", "http://127.0.0.1/x", error=ProtocolError("connection broken"))
+        out.append(retry.get_backoff_time())
+    return out
+
+
+def test_backoff_doubles_from_backoff_with_seeded_jitter_and_cap():
+    assert _policy().get_backoff_time() == 0.0  # nothing failed yet
+    delays = _backoffs(_policy(), 4)
+    for attempt, delay in enumerate(delays):  # the first retry waits `backoff` (urllib3's own would not wait)
         assert 0.5 * 2**attempt <= delay < 1.5 * 2**attempt
-    assert dl._retry_delay(20, 1.0, None, rng) < 1.5 * 60
-    assert dl._retry_delay(0, 1.0, 2.5, rng) == 2.5
-    assert dl._retry_delay(0, 1.0, 3600.0, rng) == 60.0
-    same = [dl._retry_delay(1, 1.0, None, np.random.default_rng(7)) for _ in range(2)]
-    assert same[0] == same[1]
+    assert 30.0 <= _backoffs(_policy(), 20)[-1] < 1.5 * 60  # capped at 60 s before the jitter
+    assert _backoffs(_policy(seed=7), 3) == _backoffs(_policy(seed=7), 3)
+    assert _backoffs(_policy(seed=7), 3) != _backoffs(_policy(seed=8), 3)
 
 
-def test_parse_retry_after():
-    assert dl._parse_retry_after("7") == 7.0
-    assert dl._parse_retry_after(None) is None
-    assert dl._parse_retry_after("soon") is None
-    assert dl._parse_retry_after("-3") == 0.0
-    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    assert 20 < dl._parse_retry_after(when) <= 31
+def test_retries_count_every_kind_of_failure_in_one_budget():
+    retry = _policy(retries=2)
+    retry = retry.increment("GET", "http://127.0.0.1/x", error=ProtocolError("broken"))
+    retry = retry.increment("GET", "http://127.0.0.1/x", error=dl._BadBody("truncated FITS data"))
+    with pytest.raises(MaxRetryError):
+        retry.increment("GET", "http://127.0.0.1/x", error=ProtocolError("broken"))
+
+
+@pytest.fixture
+def waits(monkeypatch):
+    """The back-off and Retry-After waits, recorded instead of slept."""
+    seen: list[float] = []
+
+    def pause(stop, seconds):
+        seen.append(seconds)
+        return False
+
+    monkeypatch.setattr(dl, "_pause", pause)
+    return seen
+
+
+def test_service_unavailable_then_success(service, tmp_path, waits):
+    service.script[10.0] = ["503", "ok"]
+    service.retry_after = None
+    report = download_cutouts(catalog(1), tmp_path, base_url=service.url, retries=1, **{**FAST, "backoff": 2.0})
+    assert report.n_ok == 1 and service.count(10.0) == 2
+    assert len(waits) == 1 and 1.0 <= waits[0] < 3.0  # the back-off: no Retry-After was sent
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "low", "high"),
+    [("7", 7.0, 7.0), ("0", 0.0, 0.0), ("3600", 60.0, 60.0), ("soon", 0.005, 0.015)],
+    ids=["seconds", "zero", "capped", "unparsable-uses-backoff"],
+)
+def test_retry_after_is_honoured(service, tmp_path, waits, retry_after, low, high):
+    service.script[10.0] = ["429", "503", "ok"]
+    service.retry_after = retry_after
+    start = time.monotonic()
+    report = download_cutouts(catalog(1), tmp_path, base_url=service.url, retries=2, **FAST)
+    assert report.n_ok == 1 and service.count(10.0) == 3
+    assert len(waits) == 2 and low <= waits[0] <= high, waits
+    if retry_after.isdigit():
+        assert waits[1] == waits[0]  # the 503 asked for the same
+    assert time.monotonic() - start < 5  # recorded, not slept
+
+
+def test_retry_after_http_date(service, tmp_path, waits):
+    service.script[10.0] = ["503", "ok"]
+    service.retry_after = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert download_cutouts(catalog(1), tmp_path, base_url=service.url, retries=1, **FAST).n_ok == 1
+    assert len(waits) == 1 and 20 < waits[0] <= 31
+
+
+def test_giving_up_names_the_address_and_the_status(service, tmp_path, waits):
+    service.script[10.0] = ["503"]
+    with pytest.raises(GalvaeDownloadError) as info:
+        download_cutouts(catalog(1), tmp_path, base_url=service.url, retries=2, strict=True, **FAST)
+    assert isinstance(info.value, GalvaeError)
+    message = str(info.value)
+    assert message.startswith(cutout_url(10.0, 0.5, size=SIZE, base_url=service.url) + ": g0: ")
+    assert "HTTP 503 Service Unavailable (after 3 attempts)" in message
+    assert service.count(10.0) == 3 and len(waits) == 2
+
+
+def test_redirect_does_not_spend_a_retry(service, tmp_path):
+    service.script[10.0] = ["redirect", "ok"]
+    report = download_cutouts(catalog(1), tmp_path, base_url=service.url, retries=0, **FAST)
+    assert report.n_ok == 1 and service.count(10.0) == 2
+
+
+def test_strict_failure_cuts_short_another_targets_wait(service, tmp_path):
+    service.script[10.0] = ["404"]
+    service.script[11.0] = ["503"]
+    service.retry_after = "60"
+    service.delay = 0.2  # both requests are in flight before the 404 comes back
+    start = time.monotonic()
+    with pytest.raises(GalvaeDownloadError, match="g0: HTTP 404"):
+        download_cutouts(catalog(2), tmp_path, base_url=service.url, retries=3, strict=True, max_connections=2, **FAST)
+    assert time.monotonic() - start < 10  # not the 60 s that g1's Retry-After asked for
+
+
+def test_retries_logged_by_galvae_not_by_urllib3(tmp_path, caplog):
+    with QuietServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as server:
+        port = server.server_address[1]
+    caplog.set_level(logging.INFO)
+    download_cutouts(catalog(1), tmp_path, base_url=f"http://127.0.0.1:{port}", retries=1, **FAST)
+    assert not [r for r in caplog.records if r.name.startswith("urllib3") and r.levelno >= logging.WARNING]
+    assert any(
+        r.name == "galvae.data.download" and "connection error" in r.getMessage() and "retry 1" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 # ---------------------------------------------------------------------------

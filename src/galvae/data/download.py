@@ -8,7 +8,9 @@ returns, for ::
 a FITS file whose primary HDU is a float32 cube of shape ``(3, N, N)`` (bands
 g, r, z; header ``BANDS = 'grz'``).  :func:`download_cutouts` fetches one such
 cutout per catalogue row, concurrently over a bounded number of connections,
-with retries and exponential back-off, into a resumable cache::
+with retries and exponential back-off (:class:`urllib3.util.Retry`: statuses
+429 and 5xx, connection errors, time-outs, ``Retry-After``; kept-alive
+connections from one :class:`urllib3.PoolManager`), into a resumable cache::
 
     OUT_DIR/
         <id>.fits          one cutout per galaxy, only ever complete and valid
@@ -30,7 +32,6 @@ used for domain adaptation.
 
 from __future__ import annotations
 
-import email.utils
 import io
 import json
 import logging
@@ -39,18 +40,28 @@ import os
 import re
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from http.client import HTTPException, IncompleteRead
+from http.client import IncompleteRead
+from itertools import takewhile
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    InvalidHeader,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    ResponseError,
+)
+from urllib3.util import Retry
 
 from .._io import atomic_path
 from .._version import __version__
@@ -95,13 +106,16 @@ _BANDS = "grz"
 _MAX_CONNECTIONS = 32  # the service is shared; more than this is impolite
 _MAX_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is capped to this
 _MAX_BACKOFF = 60.0  # seconds; cap on one exponential back-off step
+_MAX_REDIRECTS = 10  # as urllib.request; redirects do not spend the retries
+_THREAD_PREFIX = "galvae-download"
+_RETRY_STATUSES = frozenset({429, *range(500, 600)})  # retried; other 4xx are not
 _CHUNK = 1 << 16
 _FITS_BLOCK = 2880
 _FITS_CARD = 80
 _MAX_HEADER_BLOCKS = 64
 _MAX_NAME = 200
 _SAFE_CHARS = re.compile(r"[^A-Za-z0-9._+-]")
-_USER_AGENT = f"galvae/{__version__} (Python urllib)"
+_USER_AGENT = f"galvae/{__version__} (urllib3/{urllib3.__version__})"
 
 
 @dataclass(frozen=True)
@@ -371,20 +385,20 @@ def cutout_path(out_dir: str | os.PathLike[str], galaxy_id: str) -> Path:
 
 
 class _Retry(Exception):
-    """A transient failure: try again after a delay."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-class _Fail(Exception):
-    """A permanent failure: record it and do not retry."""
+    """A body that fails the cutout check in a way another request may not (truncated, unreadable)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class _Fail(Exception):
+    """A failure to record: not retried, or retried until the retries ran out (``retried``)."""
+
+    def __init__(self, reason: str, retried: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retried = retried
 
 
 @dataclass(frozen=True)
@@ -406,71 +420,214 @@ class _Job:
     path: Path
 
 
-def _parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date)."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
+class _BadBody(ProtocolError):
+    """A body that came whole over HTTP but is not a complete FITS cutout: spends a read retry."""
 
 
-def _retry_delay(attempt: int, backoff: float, retry_after: float | None, rng: np.random.Generator) -> float:
-    """Seconds to wait before retry number ``attempt + 1``.
+class _Interrupted(Exception):
+    """The run is stopping (a strict-mode failure, an error, Ctrl-C): abandon this target."""
 
-    ``Retry-After`` (capped at 60 s) wins when the server sent one; otherwise
-    ``backoff * 2**attempt`` (capped at 60 s) times a jitter factor drawn
-    uniformly from [0.5, 1.5).
+
+def _pause(stop: threading.Event | None, seconds: float) -> bool:
+    """Wait ``seconds``; True when ``stop`` was set meanwhile (the wait then ends at once)."""
+    if stop is None:
+        time.sleep(seconds)
+        return False
+    return stop.wait(seconds)
+
+
+def _error_reason(error: BaseException | None, timeout: float) -> str:
+    """One phrase for a transport error urllib3 retried or gave up on."""
+    if isinstance(error, _BadBody):
+        return str(error)
+    if isinstance(error, NewConnectionError):  # a subclass of ConnectTimeoutError: before it
+        return "connection error: " + re.sub(r"^<[^>]*>: ", "", str(error))
+    if isinstance(error, (ConnectTimeoutError, ReadTimeoutError, TimeoutError)):
+        return f"timed out after {timeout:g} s"
+    if isinstance(error, ProtocolError) and any(isinstance(a, IncompleteRead) for a in error.args):
+        short = next(a for a in error.args if isinstance(a, IncompleteRead))
+        received = short.partial if isinstance(short.partial, int) else len(short.partial)
+        return f"truncated body ({received} bytes, {short.expected} more expected)"
+    if isinstance(error, ResponseError):
+        return str(error)
+    return f"connection error: {type(error).__name__}: {error}"
+
+
+class _CutoutRetry(Retry):
+    """:class:`urllib3.util.Retry` with galvae's back-off schedule and waits that a stopping run cuts short.
+
+    urllib3 decides what is retried (connection errors, time-outs and broken
+    reads of a GET; statuses 429 and 5xx), counts the attempts (``total``),
+    reads ``Retry-After`` (delta-seconds or an HTTP date) and gives up.  Three
+    methods are overridden, each for a behaviour the tests check and urllib3
+    does otherwise:
+
+    - :meth:`get_backoff_time`: the first retry waits ``backoff_factor``
+      seconds and each later one twice the previous, capped at
+      ``backoff_max``, times a jitter factor in [0.5, 1.5) drawn from ``rng``
+      (seeded per catalogue row, so ``seed`` reproduces the delays).  urllib3
+      retries the first time at once and draws its jitter from the global
+      :mod:`random`.
+    - :meth:`sleep`: waits on the run's ``stop`` event instead of
+      :func:`time.sleep`, so a strict-mode failure or Ctrl-C is not held up by
+      another target's back-off; caps ``Retry-After`` at 60 s; honours
+      ``Retry-After: 0`` (urllib3 then falls back to the back-off) and falls
+      back to the back-off on an unparsable value (urllib3 raises
+      ``InvalidHeader``); logs one INFO line per retry.
+    - :meth:`increment`: a redirect spends one of ``redirect``, not one of the
+      ``total`` retries that ``--retries`` sets (urllib3 counts it in both).
     """
-    if retry_after is not None:
-        return min(retry_after, _MAX_RETRY_AFTER)
-    base = min(backoff * 2.0**attempt, _MAX_BACKOFF)
-    return base * (0.5 + float(rng.random()))
+
+    RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
+
+    def __init__(
+        self,
+        *args: Any,
+        label: str = "",
+        rng: np.random.Generator | None = None,
+        stop: threading.Event | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.label = label
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self.stop = stop
+
+    def new(self, **kw: Any) -> _CutoutRetry:
+        return super().new(**{"label": self.label, "rng": self.rng, "stop": self.stop, **kw})
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> Retry:
+        if error is None and response is not None and response.get_redirect_location() and self.total is not None:
+            restored = self.new(total=self.total + 1)  # the base class takes one off again
+            return Retry.increment(restored, method, url, response, error, _pool, _stacktrace)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    def get_backoff_time(self) -> float:
+        failures = len(list(takewhile(lambda h: h.redirect_location is None, reversed(self.history))))
+        if failures == 0:
+            return 0.0
+        base = min(self.backoff_factor * 2.0 ** (failures - 1), self.backoff_max)
+        return base * (0.5 + float(self.rng.random()))
+
+    def sleep(self, response: Any = None) -> None:
+        after = None
+        if (
+            self.respect_retry_after_header
+            and response is not None
+            and response.status in self.RETRY_AFTER_STATUS_CODES
+        ):
+            try:
+                after = self.get_retry_after(response)
+            except InvalidHeader:
+                after = None
+        delay = min(after, _MAX_RETRY_AFTER) if after is not None else self.get_backoff_time()
+        last = self.history[-1] if self.history else None
+        what = f"HTTP {last.status}" if last is not None and last.status else _error_reason(last and last.error, 0)
+        log.info(
+            "%s: %s; retry %d in %.2f s%s (%s more allowed)",
+            self.label,
+            what,
+            len(self.history),
+            delay,
+            " as Retry-After asks" if after is not None else "",
+            self.total,
+        )
+        if _pause(self.stop, delay):
+            raise _Interrupted
 
 
-def _fetch(url: str, timeout: float) -> bytes:
-    """GET ``url`` and return the whole body, or raise :class:`_Retry` / :class:`_Fail`."""
-    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT, "Accept": "application/fits, */*"})
+class _QuietRetryWarnings(logging.Filter):
+    """Drop urllib3's "Retrying (...) after connection broken by ..." warnings from the download threads.
+
+    :meth:`_CutoutRetry.sleep` logs each retry at INFO in galvae's words; the
+    warning would print a line per retry on a plain ``galvae download``.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.threadName or "").startswith(_THREAD_PREFIX) or not record.getMessage().startswith(
+            "Retrying"
+        )
+
+
+def _make_retry(job: _Job, opts: _Options, stop: threading.Event | None) -> _CutoutRetry:
+    """The retry policy of one target: ``opts.retries`` retries in all, of any kind."""
+    return _CutoutRetry(
+        total=opts.retries,
+        redirect=_MAX_REDIRECTS,
+        allowed_methods=frozenset({"GET"}),
+        status_forcelist=_RETRY_STATUSES,
+        backoff_factor=opts.backoff,
+        backoff_max=_MAX_BACKOFF,
+        raise_on_status=False,
+        respect_retry_after_header=True,
+        label=job.galaxy_id,
+        rng=np.random.default_rng([opts.seed, job.index]),
+        stop=stop,
+    )
+
+
+def _http(max_connections: int, timeout: float) -> urllib3.PoolManager:
+    """Connection pools shared by the download threads (thread-safe; connections are kept alive)."""
+    return urllib3.PoolManager(
+        num_pools=4,
+        maxsize=max_connections,
+        timeout=urllib3.Timeout(connect=timeout, read=timeout),
+        headers={"User-Agent": _USER_AGENT, "Accept": "application/fits, */*"},
+    )
+
+
+def _fetch(http: urllib3.PoolManager, url: str, retry: Retry, timeout: float) -> tuple[bytes, Retry]:
+    """GET ``url`` with urllib3 retrying as ``retry`` says; return the body and the retry state after it.
+
+    Raises
+    ------
+    _Fail
+        For a status that is not retried (4xx other than 429), and when
+        urllib3 gives up (the last status or error, and the attempts made).
+    _Interrupted
+        If the run stops during a back-off.
+    """
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            expected = response.headers.get("Content-Length")
-            chunks = []
-            while chunk := response.read(_CHUNK):
-                chunks.append(chunk)
-    except urllib.error.HTTPError as exc:
+        response = http.request("GET", url, retries=retry)
+    except MaxRetryError as exc:
+        raise _Fail(f"{_error_reason(exc.reason, timeout)} (after {_attempts(retry)})", retried=True) from None
+    except HTTPError as exc:  # an error urllib3 does not retry
+        raise _Fail(_error_reason(exc, timeout)) from None
+    after = response.retries if isinstance(response.retries, Retry) else retry
+    if response.status >= 400:
+        reason = f"HTTP {response.status} {response.reason or ''}".strip()
+        if response.status in _RETRY_STATUSES:  # urllib3 gave up on it (raise_on_status=False)
+            raise _Fail(f"{reason} (after {_attempts(after)})", retried=True)
+        raise _Fail(reason)
+    return response.data, after
+
+
+def _attempts(retry: Retry) -> str:
+    """ "N attempts" made once ``retry`` is spent: the retries it allowed, plus the first try."""
+    n = (retry.total or 0) + sum(1 for h in retry.history if h.redirect_location is None) + 1
+    return f"{n} attempt{'s' if n != 1 else ''}"
+
+
+def _get_cutout(http: urllib3.PoolManager, job: _Job, opts: _Options, retry: Retry) -> tuple[bytes, np.ndarray]:
+    """Fetch and check one cutout; a body that fails the check spends a retry of the same budget."""
+    while True:
+        body, retry = _fetch(http, job.url, retry, opts.timeout)
         try:
-            reason = f"HTTP {exc.code} {exc.reason}".strip()
-            if exc.code == 429 or 500 <= exc.code < 600:
-                after = _parse_retry_after(exc.headers.get("Retry-After")) if exc.code in (429, 503) else None
-                raise _Retry(reason, retry_after=after) from None
-            raise _Fail(reason) from None
-        finally:
-            exc.close()
-    except IncompleteRead as exc:
-        raise _Retry(f"truncated body ({len(exc.partial)} bytes, {exc.expected} more expected)") from None
-    except TimeoutError:
-        raise _Retry(f"timed out after {timeout:g} s") from None
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, TimeoutError):
-            raise _Retry(f"timed out after {timeout:g} s") from None
-        raise _Retry(f"connection error: {exc.reason}") from None
-    except (HTTPException, OSError) as exc:
-        raise _Retry(f"connection error: {type(exc).__name__}: {exc}") from None
-    body = b"".join(chunks)
-    if expected is not None and expected.strip().isdigit() and int(expected) != len(body):
-        raise _Retry(f"truncated body ({len(body)} of {int(expected)} bytes)")
-    return body
+            return _parse_cutout(body, opts.size)
+        except _Retry as exc:
+            try:
+                retry = retry.increment("GET", job.url, error=_BadBody(exc.reason))
+            except MaxRetryError:
+                raise _Fail(f"{exc.reason} (after {_attempts(retry)})", retried=True) from None
+            retry.sleep()
 
 
 def _header_length(body: bytes) -> int | None:
@@ -560,39 +717,27 @@ def _failure_level(opts: _Options) -> int:
     return logging.DEBUG if opts.strict else logging.WARNING
 
 
-def _download_one(job: _Job, opts: _Options, stop: threading.Event) -> tuple[str, str]:
+def _download_one(job: _Job, opts: _Options, stop: threading.Event, http: urllib3.PoolManager) -> tuple[str, str]:
     """Fetch, check and save one cutout; return ``(status, reason)``."""
-    rng = np.random.default_rng([opts.seed, job.index])
-    reason = ""
-    attempts = opts.retries + 1
-    for attempt in range(attempts):
-        if stop.is_set():
-            return "failed", "interrupted"
-        try:
-            body, data = _parse_cutout(_fetch(job.url, opts.timeout), opts.size)
-        except _Fail as exc:
-            log.log(_failure_level(opts), "%s: %s (not retried) %s", job.galaxy_id, exc.reason, job.url)
-            return "failed", exc.reason
-        except _Retry as exc:
-            reason = exc.reason
-            if attempt + 1 < attempts:
-                delay = _retry_delay(attempt, opts.backoff, exc.retry_after, rng)
-                log.info("%s: %s; retry %d/%d in %.2f s", job.galaxy_id, reason, attempt + 1, opts.retries, delay)
-                if stop.wait(delay):
-                    return "failed", "interrupted"
-            continue
-        if _is_empty(data):
-            _remove(_part_path(job.path))
-            if opts.overwrite:
-                _remove(job.path)
-            log.info("%s: empty cutout (outside the footprint?) %s", job.galaxy_id, job.url)
-            return "empty", ""
-        _save(body, job.path)
-        return "ok", ""
-    _remove(_part_path(job.path))
-    reason = f"{reason} (after {attempts} attempt{'s' if attempts > 1 else ''})"
-    log.log(_failure_level(opts), "%s: %s %s", job.galaxy_id, reason, job.url)
-    return "failed", reason
+    if stop.is_set():
+        return "failed", "interrupted"
+    try:
+        body, data = _get_cutout(http, job, opts, _make_retry(job, opts, stop))
+    except _Interrupted:
+        return "failed", "interrupted"
+    except _Fail as exc:
+        _remove(_part_path(job.path))
+        retried = "" if exc.retried else " (not retried)"
+        log.log(_failure_level(opts), "%s: %s%s %s", job.galaxy_id, exc.reason, retried, job.url)
+        return "failed", exc.reason
+    if _is_empty(data):
+        _remove(_part_path(job.path))
+        if opts.overwrite:
+            _remove(job.path)
+        log.info("%s: empty cutout (outside the footprint?) %s", job.galaxy_id, job.url)
+        return "empty", ""
+    _save(body, job.path)
+    return "ok", ""
 
 
 # ---------------------------------------------------------------------------
@@ -684,12 +829,14 @@ def download_cutouts(
         Most requests in flight at once, 1 to 32.
     retries : int, default 4
         Further attempts after a transient failure (connection error,
-        time-out, HTTP 429 or 5xx, truncated or unreadable body).  Other 4xx
-        statuses are not retried.
+        time-out, HTTP 429 or 5xx, truncated or unreadable body), in all for
+        one target whatever the mix of failures.  Other 4xx statuses are not
+        retried; redirects (at most 10) do not count.
     backoff : float, default 1.0
         Seconds before the first retry; doubled at each retry (capped at
         60 s) and multiplied by a jitter factor in [0.5, 1.5).  A
-        ``Retry-After`` header on 429/503 replaces it (capped at 60 s).
+        ``Retry-After`` header on 429/503 (seconds or an HTTP date) replaces
+        it (capped at 60 s).
     timeout : float, default 30.0
         Seconds to wait for the connection and for each read.
     overwrite : bool, default False
@@ -793,15 +940,20 @@ def download_cutouts(
     stop = threading.Event()
     counts = {"ok": 0, "cached": n_cached, "empty": 0, "failed": 0}
     started = time.monotonic()
-    with tqdm(total=n, desc=f"download {layer}", unit="galaxy", disable=not progress, initial=n_cached) as bar:
+    urllib3_log, quiet = logging.getLogger("urllib3.connectionpool"), _QuietRetryWarnings()
+    with (
+        _http(int(max_connections), float(timeout)) as http,
+        tqdm(total=n, desc=f"download {layer}", unit="galaxy", disable=not progress, initial=n_cached) as bar,
+    ):
         bar.set_postfix(counts, refresh=False)
-        executor = ThreadPoolExecutor(max_workers=int(max_connections), thread_name_prefix="galvae-download")
+        executor = ThreadPoolExecutor(max_workers=int(max_connections), thread_name_prefix=_THREAD_PREFIX)
+        urllib3_log.addFilter(quiet)
         try:
             futures: dict[Future[tuple[str, str]], _Job] = {}
             queue = iter(jobs)
             # submit lazily (a bounded window), so an interrupt leaves little queued work
             for job in queue:
-                futures[executor.submit(_download_one, job, opts, stop)] = job
+                futures[executor.submit(_download_one, job, opts, stop, http)] = job
                 if len(futures) >= 2 * max_connections:
                     break
             while futures:
@@ -822,11 +974,13 @@ def download_cutouts(
                     bar.update(1)
                     nxt = next(queue, None)
                     if nxt is not None:
-                        futures[executor.submit(_download_one, nxt, opts, stop)] = nxt
+                        futures[executor.submit(_download_one, nxt, opts, stop, http)] = nxt
         except BaseException:
             stop.set()
             executor.shutdown(wait=True, cancel_futures=True)
             raise
+        finally:
+            urllib3_log.removeFilter(quiet)  # the run's threads are done (or told to stop and joined)
         executor.shutdown(wait=True)
     log.info("downloaded %d cutouts in %.1f s", counts["ok"], time.monotonic() - started)
 
