@@ -504,12 +504,12 @@ CASES: list[Case] = [
     Case(
         "parquet-damaged-pandas-metadata",
         lambda ws: ws.download(_parquet_with_metadata(ws, b'{"index_columns": []}')),
-        r"cat\.parquet: cannot read catalogue \(KeyError: 'columns'\)",
+        r"cat\.parquet: cannot read Parquet catalogue: damaged pandas metadata \(KeyError: 'columns'\)",
     ),
     Case(
         "parquet-damaged-pandas-metadata-ingest",
         lambda ws: ws.ingest(_parquet_with_metadata(ws, b'{"index_columns": []}')),
-        r"cat\.parquet: cannot read catalogue \(KeyError: 'columns'\)",
+        r"cat\.parquet: cannot read Parquet catalogue: damaged pandas metadata \(KeyError: 'columns'\)",
     ),
     Case("csv-empty", lambda ws: ws.download(ws.write("cat.csv", b"")), r"cat\.csv: cannot read csv catalogue"),
     Case(

@@ -22,9 +22,10 @@ damages that HDF5 itself does not survive are kept out of the mutations (the sto
 rare in them, and tested on their own as strict xfails (``test_known_hdf5_defects``): a damaged object
 size in a global heap, where variable-length strings (ids, attributes) live, makes HDF5 spin forever,
 and a damaged variable-length string datatype makes it crash.  Beyond the CI budget
-(``GALVAE_FUZZ_SCALE`` of 20 and more) the store fuzzing finds more such crashes inside HDF5.  A third
-strict xfail, ``test_known_parquet_metadata_escape``, keeps visible that ``read_catalog`` lets pyarrow's
-KeyError through on damaged pandas metadata in a Parquet file (ingest and download catch it).
+(``GALVAE_FUZZ_SCALE`` of 20 and more) the store fuzzing finds more such crashes inside HDF5.  The
+KeyError pyarrow raised on damaged pandas metadata in a Parquet file, found here and once kept as a
+strict xfail, is now refused by ``read_catalog`` naming the file
+(``test_parquet_with_damaged_pandas_metadata_is_refused``).
 """
 
 from __future__ import annotations
@@ -308,31 +309,12 @@ def test_fuzz_random_bytes(workdir, name, magic, tail):
 # --------------------------------------------------------------------------- catalogues
 
 
-def _known_parquet_escape(exc: BaseException) -> bool:
-    """The KeyError pyarrow raises on damaged pandas metadata (``test_known_parquet_metadata_escape``)."""
-    frames = []
-    tb = exc.__traceback__
-    while tb is not None:
-        frames.append(tb.tb_frame.f_code.co_filename)
-        tb = tb.tb_next
-    return isinstance(exc, KeyError) and frames[-1].endswith(os.path.join("pyarrow", "pandas_compat.py"))
-
-
 def _check_catalog(workdir: Path, name: str, body: bytes) -> None:
     """``read_catalog`` and the catalogue checks of ingest and download: a table or a GalvaeError."""
     path = _write(workdir, name, body)
     try:
         frame = read_catalog(path)
     except GalvaeError:
-        return
-    except KeyError as exc:
-        if not _known_parquet_escape(exc):
-            raise
-        frame = None
-    if frame is None:  # ingest and download, at least, must turn it into a GalvaeError
-        for check in (lambda: list_sources(path, images_root=workdir), lambda: read_targets(path)):
-            with pytest.raises(GalvaeError):
-                check()
         return
     assert isinstance(frame, pd.DataFrame)
     for check in (lambda: list_sources(path, images_root=workdir), lambda: read_targets(path)):
@@ -508,19 +490,14 @@ def test_seed_files_are_valid(workdir, store_seed):
         assert s.ids.tolist() == ["a", "bb", "ccc", "d"] and s.read().shape == (4, 3, 8, 8)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="read_catalog (galvae.data.tables) lets pyarrow's KeyError through on a Parquet file whose pandas "
-    "metadata is damaged (found by fuzzing); ingest and download catch it, the function does not",
-)
-def test_known_parquet_metadata_escape(tmp_path):
+def test_parquet_with_damaged_pandas_metadata_is_refused(tmp_path):
+    """Found by fuzzing: pyarrow's KeyError on damaged pandas metadata escaped ``read_catalog``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.table({"id": ["a"], "ra": [1.0], "dec": [0.0]})
     pq.write_table(table.replace_schema_metadata({b"pandas": b'{"index_columns": []}'}), tmp_path / "c.parquet")
-    with pytest.raises(GalvaeError, match=r"c\.parquet: "):
+    with pytest.raises(GalvaeError, match=r"c\.parquet: cannot read Parquet catalogue: damaged pandas metadata"):
         read_catalog(tmp_path / "c.parquet")
 
 

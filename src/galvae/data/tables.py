@@ -182,6 +182,11 @@ def _read_parquet(path: Path) -> tuple[pd.DataFrame, bytes | None]:
         meta = pq.read_schema(path).metadata or {}
     except pyarrow.ArrowException as exc:
         raise GalvaeFileError(path, f"cannot read Parquet catalogue: {exc}") from exc
+    except (KeyError, TypeError, IndexError, AttributeError) as exc:
+        # pyarrow rebuilds the frame from the file's pandas metadata: damaged metadata escapes as these
+        raise GalvaeFileError(
+            path, f"cannot read Parquet catalogue: damaged pandas metadata ({type(exc).__name__}: {exc})"
+        ) from exc
     return df, meta.get(PARQUET_METADATA_KEY)
 
 
