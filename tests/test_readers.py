@@ -162,6 +162,78 @@ def test_fits_harmless_astropy_warnings_are_not_errors(tmp_path, rng):
     assert d.bands_present == ("g", "r", "z")
 
 
+SCALE = 0.262  # arcsec per pixel
+TAN = {"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRVAL1": 150.0, "CRVAL2": 2.0, "CRPIX1": 10.0, "CRPIX2": 12.0}
+
+
+def _wcs_file(path, cards, rng=None):
+    data = np.ones((3, 20, 24), np.float32)
+    hdu = fits.PrimaryHDU(data)
+    hdu.header["BANDS"] = "grz"
+    for key, value in cards.items():
+        hdu.header[key] = value
+    hdu.writeto(path)
+    return path
+
+
+def _rotation(theta_deg):
+    t = np.radians(theta_deg)
+    return np.array([[-np.cos(t), np.sin(t)], [np.sin(t), np.cos(t)]])  # east to the left: x flipped
+
+
+def test_pixel_scale_from_cdelt_and_rotating_pc_matrix(tmp_path):
+    pc = _rotation(30.0) * np.array([[-1.0], [1.0]])  # a pure rotation; the flip goes in CDELT1
+    cards = {**TAN, "CDELT1": -SCALE / 3600, "CDELT2": SCALE / 3600}
+    cards.update({f"PC{i + 1}_{j + 1}": float(pc[i, j]) for i in range(2) for j in range(2)})
+    assert read_fits(_wcs_file(tmp_path / "pc.fits", cards)).pixel_scale_arcsec == pytest.approx(SCALE, rel=1e-9)
+    # the hand parsing this replaced read |CDELT1| and would agree here; with CROTA2 too
+    crota = {**TAN, "CDELT1": -SCALE / 3600, "CDELT2": SCALE / 3600, "CROTA2": 30.0}
+    assert read_fits(_wcs_file(tmp_path / "crota.fits", crota)).pixel_scale_arcsec == pytest.approx(SCALE, rel=1e-9)
+
+
+def test_pixel_scale_from_rotated_cd_matrix(tmp_path):
+    cd = _rotation(30.0) * SCALE / 3600  # CD1_1 = -s cos 30 alone would give 0.227
+    cards = {**TAN, **{f"CD{i + 1}_{j + 1}": float(cd[i, j]) for i in range(2) for j in range(2)}}
+    assert read_fits(_wcs_file(tmp_path / "cd.fits", cards)).pixel_scale_arcsec == pytest.approx(SCALE, rel=1e-9)
+
+
+@pytest.mark.parametrize("celestial", [True, False], ids=["RA-DEC", "no-CTYPE"])
+def test_pixel_scale_cunit_arcsec_and_deg_agree(tmp_path, celestial):
+    base = TAN if celestial else {}
+    deg = {**base, "CDELT1": -SCALE / 3600, "CDELT2": SCALE / 3600, "CUNIT1": "deg", "CUNIT2": "deg"}
+    arcsec = {**base, "CDELT1": -SCALE, "CDELT2": SCALE, "CUNIT1": "arcsec", "CUNIT2": "arcsec"}
+    # the hand parsing this replaced took CDELT1 as degrees: 943" for the arcsec header
+    in_deg = read_fits(_wcs_file(tmp_path / "deg.fits", deg)).pixel_scale_arcsec
+    in_arcsec = read_fits(_wcs_file(tmp_path / "arcsec.fits", arcsec)).pixel_scale_arcsec
+    assert in_deg == pytest.approx(SCALE, rel=1e-9) and in_arcsec == pytest.approx(SCALE, rel=1e-9)
+    # without CUNIT the axes are degrees, as the FITS standard has it for celestial axes
+    bare = {**base, "CD1_1": -SCALE / 3600, "CD2_2": SCALE / 3600}
+    assert read_fits(_wcs_file(tmp_path / "bare.fits", bare)).pixel_scale_arcsec == pytest.approx(SCALE, rel=1e-9)
+
+
+def test_pixel_scale_without_wcs_is_pixscale_or_unknown(tmp_path):
+    assert np.isnan(read_fits(_wcs_file(tmp_path / "none.fits", {})).pixel_scale_arcsec)
+    assert np.isnan(read_fits(_wcs_file(tmp_path / "ctype.fits", TAN)).pixel_scale_arcsec)  # no scale card
+    assert read_fits(_wcs_file(tmp_path / "pix.fits", {"PIXSCALE": 0.396})).pixel_scale_arcsec == 0.396
+
+
+@pytest.mark.parametrize(
+    ("cards", "message"),
+    [
+        ({**TAN, "CDELT1": 0.0, "CDELT2": SCALE / 3600}, r"header WCS gives no pixel scale \(.*singular"),
+        ({**TAN, "CD1_1": "abc", "CD2_2": SCALE / 3600}, r"header WCS card cannot be read \(CD1_1 = 'abc"),
+        ({"CDELT1": 0.262, "CDELT2": 0.262, "CUNIT1": "m", "CUNIT2": "m"}, r"axis 1 is in m, not an angle"),
+        ({**TAN, "CDELT1": 1.0, "CDELT2": 1.0, "CUNIT1": "furlong"}, r"header WCS gives no pixel scale"),
+    ],
+    ids=["singular", "unreadable-card", "not-an-angle", "unknown-unit"],
+)
+def test_unusable_wcs_is_an_error_naming_the_file(tmp_path, cards, message):
+    path = _wcs_file(tmp_path / "bad.fits", cards)
+    with pytest.raises(GalvaeFileError, match=message) as info:
+        read_fits(path)
+    assert str(info.value).startswith(f"{path}: ") and "accepted: CDi_j, or CDELTi with PCi_j" in str(info.value)
+
+
 @pytest.mark.parametrize("fmt,ext", [("PNG", "png"), ("JPEG", "jpg")])
 def test_rgb_channel_mapping(tmp_path, fmt, ext):
     arr = np.zeros((16, 16, 3), dtype=np.uint8)

@@ -25,7 +25,11 @@ dropped.  A cube of exactly three planes without band keywords is taken to
 be g, r, z (logged).  :func:`read_fits_bands` reads one 2-D file per band.
 A truncated file, which astropy only warns about, is an error here.
 BSCALE/BZERO are applied (scaled integers come back as physical values) and
-``BLANK`` values become invalid pixels (see above).
+``BLANK`` values become invalid pixels (see above).  The pixel scale comes
+from the header's WCS through :mod:`astropy.wcs` (``CDi_j``, or ``CDELTi``
+with ``PCi_j`` or ``CROTA2``, in the units ``CUNITi`` names; see
+:func:`_pixel_scale`), else from a ``PIXSCALE`` card in arcsec, else it is
+unknown (NaN).
 
 JPEG / PNG
 ----------
@@ -223,11 +227,15 @@ class _HDU:
     name: str
     data: NDArray
     header: dict[str, object]  # the cards galvae uses (_CARDS, BAND0..), already parsed
+    pixel_scale: float = math.nan  # arcsec, from the WCS (first image HDU only)
 
 
 #: Header keywords read besides the BAND<n> ones (their values are parsed while the file is open, so that a
 #: damaged card -- which astropy only parses when it is read -- is reported as a damaged file).
-_CARDS = ("BANDS", "FILTER", "CD1_1", "CD2_1", "CDELT1", "PIXSCALE")
+_CARDS = ("BANDS", "FILTER", "PIXSCALE")
+#: WCS keywords that carry a pixel scale (the linear transformation of the two image axes); a header with none
+#: of them has no WCS pixel scale (a CTYPE or CRPIX alone would give WCSLIB's default of one degree).
+_SCALE_CARDS = ("CDELT1", "CDELT2", "CD1_1", "CD1_2", "CD2_1", "CD2_2")
 
 
 def _used_cards(header: object) -> dict[str, object]:
@@ -355,7 +363,8 @@ def _load_fits(path: Path) -> list[_HDU]:
                         continue
                     _check_declared_shape(path, shape, f"HDU {hdu.name or len(out)}")
                     if hdu.data is not None:
-                        out.append(_HDU(hdu.name, np.array(hdu.data), _used_cards(hdu.header)))
+                        scale = math.nan if out else _pixel_scale(path, hdu.header)
+                        out.append(_HDU(hdu.name, np.array(hdu.data), _used_cards(hdu.header), scale))
         except GalvaeFileError:
             raise
         except Exception as exc:  # untrusted bytes: astropy raises many types on a damaged file
@@ -380,19 +389,82 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _pixel_scale(header) -> float:
-    try:
-        if "CD1_1" in header:
-            cd11 = float(header["CD1_1"])
-            cd21 = float(header.get("CD2_1", 0.0))
-            return float(np.hypot(cd11, cd21) * 3600.0)
-        if "CDELT1" in header:
-            return abs(float(header["CDELT1"])) * 3600.0
-        if "PIXSCALE" in header:
-            return float(header["PIXSCALE"])
-    except (TypeError, ValueError):
-        return float("nan")
-    return float("nan")
+def _pixel_scale(path: Path, header: object) -> float:
+    """Pixel scale in arcsec along the first image axis, from a FITS header's WCS.
+
+    :class:`astropy.wcs.WCS` builds the linear transformation (``CDi_j``, or
+    ``CDELTi`` with ``PCi_j`` or ``CROTA2``) and
+    :func:`astropy.wcs.utils.proj_plane_pixel_scales` gives each axis's scale
+    in the unit of ``CUNITi``: WCSLIB turns celestial axes (``CTYPEi`` of
+    RA/DEC, GLON/GLAT, ...) into degrees whatever ``CUNITi`` says, and axes
+    without a ``CTYPEi`` -- a bare ``CD1_1``, as some hand-made cutouts carry
+    -- are taken as degrees unless ``CUNITi`` names another angle.  The first
+    image axis is used, as galvae always has: the two agree for square pixels,
+    and a header with only ``CD1_1`` leaves the second to WCSLIB's default of
+    one degree.
+
+    Parameters
+    ----------
+    path : Path
+        The file, for error messages.
+    header : astropy.io.fits.Header
+        The header of the HDU read (the file still open).
+
+    Returns
+    -------
+    float
+        Arcsec per pixel; from ``PIXSCALE`` (arcsec) when the header has none
+        of ``CDELT1/2`` and ``CDi_j``; NaN when it has neither (or an
+        unreadable ``PIXSCALE``, as before).
+
+    Raises
+    ------
+    GalvaeFileError
+        If the header has a WCS scale that is unusable: a card that cannot be
+        read, a singular matrix or unknown unit (astropy's error), a unit
+        that is not an angle, or a scale that is not positive and finite.
+    """
+    from astropy import units as u
+    from astropy.wcs import WCS, FITSFixedWarning
+    from astropy.wcs.utils import proj_plane_pixel_scales
+
+    keys = set(header.keys())  # type: ignore[attr-defined]
+    if not keys.intersection(_SCALE_CARDS):
+        try:
+            return float(header["PIXSCALE"]) if "PIXSCALE" in keys else math.nan  # type: ignore[index]
+        except (TypeError, ValueError):
+            return math.nan
+    accepted = "accepted: CDi_j, or CDELTi with PCi_j or CROTA2, in degrees or the angle CUNITi names"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            wcs = WCS(header)
+            linear = wcs.celestial if wcs.has_celestial else wcs.sub([1, 2])
+            scales = proj_plane_pixel_scales(linear)
+        except Exception as exc:  # astropy/WCSLIB raise many types for a bad WCS
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise GalvaeFileError(path, f"header WCS gives no pixel scale ({reason}); {accepted}") from None
+    for w in caught:
+        text = str(w.message)
+        if issubclass(w.category, FITSFixedWarning) and "made the change" not in text:
+            card = " ".join(text.split())
+            raise GalvaeFileError(path, f"header WCS card cannot be read ({card}); {accepted}")
+        log.debug("%s: astropy.wcs: %s", path, text)
+    arcsec = []
+    for axis in (0, 1):
+        unit = linear.wcs.cunit[axis]
+        if unit == u.dimensionless_unscaled or str(unit) == "":
+            unit = u.deg
+        try:
+            arcsec.append(float((scales[axis] * unit).to(u.arcsec).value))
+        except u.UnitConversionError:
+            raise GalvaeFileError(path, f"header WCS axis {axis + 1} is in {unit}, not an angle; {accepted}") from None
+    value = arcsec[0]
+    if not (math.isfinite(value) and value > 0):
+        raise GalvaeFileError(path, f"header WCS gives a pixel scale of {value!r} arcsec; {accepted}")
+    if not math.isclose(value, arcsec[1], rel_tol=0.01):
+        log.debug("%s: pixels are not square in the WCS (%.4g, %.4g arcsec); using the first axis", path, *arcsec)
+    return value
 
 
 def _band_names(path: Path, header, n: int) -> list[str] | None:
@@ -479,7 +551,7 @@ def read_fits(path: str | os.PathLike[str], *, bands: str | None = None) -> Imag
     masks = {b: ivar[i] <= 0 for i, b in enumerate(names) if b in BANDS and ivar is not None}
     if not planes:
         raise GalvaeFileError(path, f"bands {names} include none of g, r, z")
-    return _finish(path, planes, masks, "flux", _pixel_scale(header))
+    return _finish(path, planes, masks, "flux", sci.pixel_scale)
 
 
 def read_fits_bands(paths: dict[str, str | os.PathLike[str]]) -> ImageData:
