@@ -27,6 +27,36 @@ def test_knee_known() -> None:
         find_knee([1, 2, 3], [1, 2])
 
 
+def test_knee_of_a_corner_is_the_corner() -> None:
+    # piecewise linear: slope 1 up to x = 4, then 0.05. Scaled, the height above the chord rises
+    # linearly to the corner and falls linearly after it, so the knee is the corner exactly.
+    x = np.arange(11)
+    y = np.minimum(x, 4) + 0.05 * np.maximum(x - 4, 0)
+    assert find_knee(x, y) == 4
+    # three points: the middle one is the only candidate, and it stands far above the chord
+    assert find_knee([10, 40, 100], [0.50, 0.80, 0.83]) == 40
+
+
+def test_knee_ignores_a_bump_smaller_than_the_mean_step() -> None:
+    # a straight line with y[1] raised by 0.1: scaled, it stands 0.025 above the chord, less than the
+    # mean scaled x step (0.25, kneed's S = 1 threshold), so it is noise, not a knee. The rule galvae
+    # had before kneed called it a knee at x = 1.
+    assert find_knee([0, 1, 2, 3, 4], [0.0, 1.1, 2.0, 3.0, 4.0]) is None
+
+
+def test_knee_at_an_end_point_is_none() -> None:
+    # kneed itself answers 1 (the first point) for a convex increasing curve
+    assert find_knee([1, 2, 3, 4], [1, 1.5, 3, 8]) is None
+    assert find_knee([10, 20, 40, 60, 80, 100], [0.83, 0.82, 0.81, 0.80, 0.65, 0.50]) is None  # decreasing
+
+
+def test_knee_drops_non_finite_points() -> None:
+    x = [10, 20, 40, 60, 80, 100]
+    assert find_knee(x, [0.50, 0.65, 0.80, np.nan, 0.82, 0.83]) == 40
+    assert find_knee(x, [np.nan, np.nan, np.nan, np.nan, 0.82, 0.83]) is None  # two points left
+    assert find_knee(x, [0.8] * 6) is None  # flat, without a division warning
+
+
 def test_categories_are_the_first_branch() -> None:
     assert CATEGORIES == ("smooth", "featured", "edge-on", "artifact")  # Fig. 4: the broad classes but mergers
 
