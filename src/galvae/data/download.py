@@ -460,7 +460,8 @@ class _CutoutRetry(Retry):
     reads of a GET; statuses 429 and 5xx), counts the attempts (``total``),
     reads ``Retry-After`` (delta-seconds or an HTTP date) and gives up.  Three
     methods are overridden, each for a behaviour the tests check and urllib3
-    does otherwise:
+    does otherwise (:meth:`new` only carries ``label``, ``rng`` and ``stop``
+    to each copy):
 
     - :meth:`get_backoff_time`: the first retry waits ``backoff_factor``
       seconds and each later one twice the previous, capped at
