@@ -912,7 +912,8 @@ def _section_sweep(inp: ReportInputs, rep: _Report) -> str:
         rep.fig_obj(
             plot_ssim_knee(df, knees, paper_nl=_PAPER_NL),
             "Mean SSIM of reconstructions against the latent dimension NL, one line per loss (the paper's Fig. 3); "
-            "dashed: the knee found here (Kneedle: farthest above the chord of the min–max scaled curve); "
+            "dashed: the knee found here (Kneedle through kneed: the first maximum of the min–max scaled curve's "
+            "height above its chord that the curve then falls back from); "
             f"dotted: the paper's NL = {_PAPER_NL}.",
             "SSIM against NL",
         )
