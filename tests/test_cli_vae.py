@@ -68,6 +68,20 @@ def test_encode(trained, capsys, name):
     assert "mu_3" not in df.columns and meta["store"] == str(store.resolve())
     assert main(["-q", "encode", str(run), str(store), "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
+    assert {"outlier_sigma", "outlier"} <= set(df.columns) and meta["outlier"]["k"] == 8.0
+
+
+def test_encode_outlier_options(trained, capsys):
+    store, run, root = trained
+    out = root / "lat_k.parquet"
+    argv = ["-q", "encode", str(run), str(store), "--out", str(out), "--outlier-k", "1.5", "--outlier-robust"]
+    assert main(argv) == 0
+    df, meta = read_latent_catalog(out)
+    assert meta["outlier"]["k"] == 1.5 and meta["outlier"]["robust"] is True
+    np.testing.assert_array_equal(df["outlier"].to_numpy(), df["outlier_sigma"].to_numpy() > 1.5)
+    assert f"{int(df['outlier'].sum())} of 20 galaxies beyond 1.5 sigma" in capsys.readouterr().out
+    assert main(["-q", "encode", str(run), str(store), "--out", str(root / "x.parquet"), "--outlier-k", "0"]) == 2
+    assert "outlier_k" in capsys.readouterr().err
 
 
 def test_reconstruct_and_generate(trained):

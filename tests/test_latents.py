@@ -188,7 +188,9 @@ def test_latent_catalogue(exported, store16, tmp_path, name):
     out = encode_store(model, path, tmp_path / name, batch_size=4, progress=False)
     df, meta = read_latent_catalog(out)
     assert list(df.columns) == ["id"] + [f"mu_{j}" for j in range(3)] + [f"logvar_{j}" for j in range(3)] + [
-        "recon_error"
+        "recon_error",
+        "outlier_sigma",
+        "outlier",
     ]
     assert df["id"].tolist() == [f"x{i}" for i in range(10)]
     mu, lv = model.encode(images, return_logvar=True)  # one batch of 10; the catalogue used batches of 4
@@ -210,6 +212,58 @@ def test_latent_catalogue(exported, store16, tmp_path, name):
         assert b"galvae" in pq.read_schema(out).metadata
     with pytest.raises(GalvaeFileError, match="already exists"):
         encode_store(model, path, out, progress=False)
+
+
+def _planted_outlier_store(tmp_path, n=60):
+    """A store of faint noise with one bright, structured image (row 7) that sits far from the rest in latent space."""
+    rng = np.random.default_rng(3)
+    images = 0.05 * rng.random((n, 3, 16, 16), dtype=np.float32)
+    images[7] = 1.0
+    images[7, :, :8] = 0.0
+    return write_store(tmp_path / "planted.h5", images, [f"p{i}" for i in range(n)], survey="sim", normalisation=NORM)
+
+
+@pytest.mark.parametrize("robust", [False, True])
+def test_latent_catalogue_outlier_columns(exported, tmp_path, robust):
+    """outlier_sigma is find_outliers' largest |z| over this catalogue's own latents; outlier is the cut at k."""
+    from galvae.evaluate.outliers import find_outliers
+
+    path = _planted_outlier_store(tmp_path)
+    out = encode_store(exported[0], path, tmp_path / "l.parquet", progress=False, outlier_k=5, outlier_robust=robust)
+    df, meta = read_latent_catalog(out)
+    mu = df[[f"mu_{j}" for j in range(3)]].to_numpy(np.float64)
+    if robust:
+        centre = np.median(mu, axis=0)
+        scale = 1.4826 * np.median(np.abs(mu - centre), axis=0)
+    else:
+        centre, scale = mu.mean(axis=0), mu.std(axis=0)
+    want = np.abs((mu - centre) / scale).max(axis=1)
+    np.testing.assert_allclose(df["outlier_sigma"].to_numpy(), want, rtol=1e-5)
+    ref = find_outliers(df, sigma=5, robust=robust)
+    np.testing.assert_array_equal(df["outlier"].to_numpy(), ref.flagged)
+    assert df["outlier"].dtype == bool
+    assert df.loc[df["outlier_sigma"].idxmax(), "id"] == "p7" and bool(df.loc[7, "outlier"])
+    assert meta["outlier"]["k"] == 5 and meta["outlier"]["robust"] is robust
+    assert meta["outlier"]["n_rows"] == 60 and meta["outlier"]["n_flagged"] == int(df["outlier"].sum())
+    # the default k is the paper's 8
+    out8 = encode_store(exported[0], path, tmp_path / "l8.fits", progress=False, outlier_robust=robust)
+    df8, meta8 = read_latent_catalog(out8)
+    assert meta8["outlier"]["k"] == 8.0
+    np.testing.assert_array_equal(df8["outlier"].to_numpy(), df8["outlier_sigma"].to_numpy() > 8)
+    assert fits.getheader(out8, 1)["OUTLIERK"] == 8.0
+
+
+def test_latent_catalogue_outlier_k_checked_and_single_row(exported, tmp_path):
+    path = _planted_outlier_store(tmp_path)
+    for bad in (0, -1, float("nan"), "x"):
+        with pytest.raises(GalvaeValueError, match="outlier_k"):
+            encode_store(exported[0], path, tmp_path / "bad.parquet", progress=False, outlier_k=bad)
+    assert not (tmp_path / "bad.parquet").exists()
+    one = write_store(
+        tmp_path / "one.h5", np.zeros((1, 3, 16, 16), np.float32), ["solo"], survey="sim", normalisation=NORM
+    )
+    df, _ = read_latent_catalog(encode_store(exported[0], one, tmp_path / "one.parquet", progress=False))
+    assert np.isnan(df["outlier_sigma"].iloc[0]) and not df["outlier"].iloc[0]
 
 
 def test_reconstruct_store(exported, store16, tmp_path):

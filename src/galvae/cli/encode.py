@@ -15,8 +15,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "encode",
         help="encode an image store into a latent catalogue (Parquet or FITS)",
         description=(
-            "Write one row per image: id, mu_0..mu_{NL-1}, logvar_0..logvar_{NL-1} and recon_error "
-            "(per-image mean squared reconstruction error of the decoded mean). "
+            "Write one row per image: id, mu_0..mu_{NL-1}, logvar_0..logvar_{NL-1}, recon_error "
+            "(per-image mean squared reconstruction error of the decoded mean), outlier_sigma (largest "
+            "|mu_j - mean_j| / std_j over the latents, statistics from this catalogue; median/MAD with "
+            "--outlier-robust) and outlier (outlier_sigma > --outlier-k, the paper's 8-sigma defect screen). "
             "A FITS table is written when OUT ends in .fits, Parquet otherwise. Images that cannot be read "
             "(non-finite pixels) are skipped and listed; --strict stops at the first one instead."
         ),
@@ -40,6 +42,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="stop at the first image that cannot be read (non-finite pixels, damaged data), naming it "
         "(default: skip such images and list them)",
     )
+    p.add_argument(
+        "--outlier-k",
+        type=float,
+        default=8.0,
+        metavar="K",
+        help="the outlier column flags outlier_sigma > K (default 8, the paper's Appendix A)",
+    )
+    p.add_argument(
+        "--outlier-robust",
+        action="store_true",
+        help="outlier_sigma from each latent's median and 1.4826 x MAD instead of its mean and std",
+    )
     p.set_defaults(func=run)
 
 
@@ -56,9 +70,16 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=args.progress,
         strict=args.strict,
+        outlier_k=args.outlier_k,
+        outlier_robust=args.outlier_robust,
     )
-    print(f"wrote latent catalogue {out}")
-    skipped = read_latent_catalog(out)[1].get("skipped") or []
+    meta = read_latent_catalog(out)[1]
+    flag = meta.get("outlier") or {}
+    print(
+        f"wrote latent catalogue {out}: {flag.get('n_flagged', 0)} of {flag.get('n_rows', 0)} galaxies "
+        f"beyond {args.outlier_k:g} sigma (column 'outlier')"
+    )
+    skipped = meta.get("skipped") or []
     if skipped:
         print(f"{len(skipped)} images skipped, not encoded (all listed under 'skipped' in the catalogue metadata):")
         for gid, reason in skipped[:_SHOW]:

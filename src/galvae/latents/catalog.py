@@ -4,10 +4,17 @@ Latent catalogue columns: ``id``; ``mu_0`` … ``mu_{NL-1}`` (latent means);
 ``logvar_0`` … (log-variances log σ²); ``recon_error``, the mean over the
 3 × S × S pixels of the model's reconstruction loss (squared error for
 "mse", absolute error for "mae") between an image and the decoding of its
-μ.  Written as Parquet (schema metadata key ``galvae``, JSON) or, when the
+μ; ``outlier_sigma``, the largest over the latents of |μ_j − centre_j| /
+scale_j, and ``outlier`` (bool), ``outlier_sigma > k`` -- the paper's
+Appendix A k-σ rule (k = 8) as computed by
+:func:`galvae.evaluate.outliers.find_outliers`, so that screening defects is a
+column cut.  Centre and scale are the mean and standard deviation of each
+latent over the rows of this catalogue (``outlier_robust``: the median and
+1.4826 × MAD); the metadata key ``outlier`` records k, the statistics and
+the number of rows they came from.  Written as Parquet (schema metadata key ``galvae``, JSON) or, when the
 name ends in ``.fits``/``.fit``/``.fits.gz``, as a FITS binary table (header
-keys MODEL, STORE, SURVEY, NLATENT, IMSIZE, LOSS, GALVAEV, and the JSON in
-``GALVAEMD``).
+keys MODEL, STORE, SURVEY, NLATENT, IMSIZE, LOSS, GALVAEV, OUTLIERK,
+OUTROBST, and the JSON in ``GALVAEMD``).
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from ..config import config_to_dict
 from ..data.store import ImageStore, ImageStoreWriter
 from ..data.tables import read_table, table_format, write_table
 from ..errors import GalvaeFileError, GalvaeValueError
+from ..evaluate.outliers import _check_sigma
+from ..evaluate.paper import OUTLIER_SIGMA
 from .export import check_store_matches
 from .model import GalaxyVAE
 
@@ -89,6 +98,8 @@ def encode_store(
     overwrite: bool = False,
     progress: bool = True,
     strict: bool = False,
+    outlier_k: float = OUTLIER_SIGMA,
+    outlier_robust: bool = False,
 ) -> Path:
     """Write the latent catalogue of every image of a store.
 
@@ -117,6 +128,15 @@ def encode_store(
         nothing.  By default such images are skipped: the catalogue has no
         row for them, its metadata lists them under ``skipped`` as
         ``[id, reason]`` pairs, and a warning gives their number.
+    outlier_k : float, default 8.0
+        k of the ``outlier`` column: a galaxy is flagged when
+        ``outlier_sigma > outlier_k`` (the paper's Appendix A uses 8).
+    outlier_robust : bool, default False
+        Compute ``outlier_sigma`` with the median and 1.4826 × MAD of each
+        latent instead of its mean and standard deviation, so that the
+        outliers do not inflate the scale.  Either way the statistics come
+        from this catalogue's own rows; a catalogue of a single galaxy has
+        ``outlier_sigma`` NaN and ``outlier`` False.
 
     Returns
     -------
@@ -125,7 +145,8 @@ def encode_store(
     Raises
     ------
     GalvaeValueError
-        If the store does not match the model, or on an unknown decoder.
+        If the store does not match the model, on an unknown decoder, or on
+        a non-positive ``outlier_k``.
     GalvaeFileError
         If ``out`` exists without ``overwrite``, a file cannot be read, no
         image of the store can be read, or (``strict``) at the first image
@@ -136,6 +157,7 @@ def encode_store(
 
     from ..losses.elbo import reconstruction_error
 
+    outlier_k = _check_sigma(outlier_k, "outlier_k")
     vae = _model(model, device)
     st = _open(store)
     check_store_matches(vae.meta, st)
@@ -186,6 +208,9 @@ def encode_store(
     columns.update({f"mu_{j}": mu[keep, j] for j in range(nl)})
     columns.update({f"logvar_{j}": lv[keep, j] for j in range(nl)})
     columns["recon_error"] = err[keep]
+    sigma, flagged, outlier_meta = _outlier_columns(mu[keep], outlier_k, bool(outlier_robust))
+    columns["outlier_sigma"] = sigma
+    columns["outlier"] = flagged
     meta = {
         "model": os.path.abspath(vae.path),
         "store": os.path.abspath(st.path),
@@ -198,12 +223,46 @@ def encode_store(
         "decoder": vae.decoder,
         "recon_error": f"mean over the 3 x S x S pixels of the per-pixel {vae.config.loss} of the decoded mean",
         "skipped": skipped,
+        "outlier": outlier_meta,
     }
     fmt = _latent_format(out)
     header = _fits_cards(meta) if fmt == "fits" else None
     write_table(pd.DataFrame(columns), out, overwrite=True, format=fmt, metadata=meta, fits_header=header)
-    log.info("wrote latent catalogue of %d images (NL=%d) to %s", n, nl, out)
+    log.info(
+        "wrote latent catalogue of %d images (NL=%d) to %s; %d beyond %gσ (%s)",
+        int(keep.sum()),
+        nl,
+        out,
+        int(flagged.sum()),
+        outlier_k,
+        "median/MAD" if outlier_robust else "mean/std",
+    )
     return out
+
+
+def _outlier_columns(mu: np.ndarray, k: float, robust: bool) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """``outlier_sigma`` (N,) float32, ``outlier`` (N,) bool and their metadata, by the paper's k-σ rule.
+
+    The statistics are those of :func:`galvae.evaluate.outliers.find_outliers`
+    over the rows of ``mu`` (N, NL); fewer than two rows give NaN and False.
+    """
+    from ..evaluate.outliers import find_outliers
+
+    meta: dict[str, Any] = {
+        "k": k,
+        "robust": robust,
+        "centre": "median" if robust else "mean",
+        "scale": "1.4826 x MAD" if robust else "standard deviation",
+        "over": "the latent means mu_j of this catalogue's rows",
+        "n_rows": len(mu),
+        "rule": "outlier_sigma = max_j |mu_j - centre_j| / scale_j; outlier = outlier_sigma > k",
+    }
+    if len(mu) < 2:
+        log.warning("outlier_sigma needs at least two galaxies; the catalogue has %d: written as NaN", len(mu))
+        return np.full(len(mu), np.nan, np.float32), np.zeros(len(mu), bool), meta
+    res = find_outliers(np.asarray(mu, np.float64), sigma=k, robust=robust)
+    meta["n_flagged"] = res.n_flagged
+    return res.max_abs_z.astype(np.float32), res.flagged.astype(bool), meta
 
 
 def _fits_cards(meta: dict[str, Any]) -> dict[str, Any]:
@@ -218,6 +277,8 @@ def _fits_cards(meta: dict[str, Any]) -> dict[str, Any]:
         "IMSIZE": (meta["size"], "image side S in pixels"),
         "LOSS": (meta["loss"], "reconstruction loss of recon_error"),
         "GALVAEV": (meta["galvae_version"], "galvae version"),
+        "OUTLIERK": (meta["outlier"]["k"], "outlier = outlier_sigma > OUTLIERK"),
+        "OUTROBST": (meta["outlier"]["robust"], "outlier_sigma from median/MAD (else mean/std)"),
     }
 
 
