@@ -43,6 +43,7 @@ from ._version import __version__
 from .config import config_to_dict
 from .errors import GalvaeValueError
 from .evaluate.paper import TABLE4_MIN_GALAXIES
+from .training.precision import PRECISIONS, resolve_precision
 
 __all__ = [
     "DemoConfig",
@@ -55,61 +56,6 @@ __all__ = [
     "run_demo",
     "with_overrides",
 ]
-
-#: Precisions the demo accepts ("auto" resolves with :func:`resolve_precision`).
-PRECISIONS: tuple[str, ...] = ("auto", "32", "bf16-mixed", "16-mixed")
-
-#: /proc/cpuinfo flags of native bfloat16 arithmetic (AVX512-BF16, AMX).
-_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
-
-
-def _cpu_has_native_bf16(cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo") -> bool:
-    """Whether the processor lists a native bfloat16 flag (Linux; False where unknown)."""
-    try:
-        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return bool(_BF16_FLAGS & set(line.split(":", 1)[-1].split()))
-    return False
-
-
-def resolve_precision(
-    precision: str, accelerator: str = "auto", *, cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo"
-) -> str:
-    """The Lightning precision ``"auto"`` stands for; other values are returned unchanged.
-
-    Parameters
-    ----------
-    precision : {"auto", "32", "bf16-mixed", "16-mixed"}
-    accelerator : str, default "auto"
-        The Lightning accelerator: ``"cpu"``, or ``"auto"`` without a CUDA
-        device, counts as a CPU run.
-    cpuinfo : path, default "/proc/cpuinfo"
-        Where the processor's flags are read.
-
-    Returns
-    -------
-    str
-        ``"bf16-mixed"`` for a CPU run on a processor with native bfloat16
-        (``avx512_bf16`` or ``amx_bf16``), else ``"32"`` (GPUs keep fp32:
-        galvae has not measured mixed precision on one).
-
-    Raises
-    ------
-    GalvaeValueError
-        On a precision not in :data:`PRECISIONS`.
-    """
-    if precision not in PRECISIONS:
-        raise GalvaeValueError("precision", precision, PRECISIONS)
-    if precision != "auto":
-        return precision
-    import torch
-
-    cpu_run = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
-    return "bf16-mixed" if cpu_run and _cpu_has_native_bf16(cpuinfo) else "32"
-
 
 log = logging.getLogger(__name__)
 

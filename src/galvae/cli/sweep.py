@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .train import add_likelihood_arguments
+from .train import add_likelihood_arguments, add_precision_argument
 
 __all__ = ["register", "run"]
 
@@ -54,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="validation fraction (default 0.1)",
     )
     p.add_argument("--accelerator", default="auto", help="lightning accelerator (default auto)")
+    add_precision_argument(p)
     p.add_argument(
         "--device",
         default="cpu",
@@ -82,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         noise_sigma=args.noise_sigma,
         learn_sigma=args.learn_sigma,
         accelerator=args.accelerator,
+        train_kwargs={"precision": args.precision},
         device=args.device,
         progress=getattr(args, "progress", True),
     )

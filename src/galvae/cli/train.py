@@ -13,6 +13,7 @@ __all__ = [
     "add_hardware_arguments",
     "add_likelihood_arguments",
     "add_logger_arguments",
+    "add_precision_argument",
     "register",
     "run",
     "run_interruptible",
@@ -114,14 +115,22 @@ def add_likelihood_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_hardware_arguments(p: argparse.ArgumentParser) -> None:
-    """--precision, --accelerator, --devices and --workers, shared by the Lightning-trained commands."""
+def add_precision_argument(p: argparse.ArgumentParser) -> None:
+    """--precision (default auto), shared by train, adapt and sweep (see galvae.training.precision)."""
     p.add_argument(
         "--precision",
-        default="32",
-        choices=("32", "bf16-mixed", "16-mixed"),
-        help="numerical precision passed to lightning.Trainer (default 32)",
+        default="auto",
+        choices=("auto", "32", "bf16-mixed", "16-mixed"),
+        help="numerical precision passed to lightning.Trainer (default auto: bf16-mixed on a CPU with native "
+        "bfloat16, AVX512-BF16 or AMX, else 32; the run's config.json records the one used). auto is the "
+        "default because on such a CPU bf16-mixed trains about twice as fast as 32 with the same "
+        "reconstruction quality (benchmarks/run.md); give 32 for results that do not depend on the processor",
     )
+
+
+def add_hardware_arguments(p: argparse.ArgumentParser) -> None:
+    """--precision, --accelerator, --devices and --workers, shared by the Lightning-trained commands."""
+    add_precision_argument(p)
     p.add_argument("--accelerator", default="auto", help="lightning accelerator: auto, cpu, gpu, mps (default auto)")
     p.add_argument("--devices", default="1", help="lightning devices (default 1)")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")

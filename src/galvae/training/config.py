@@ -7,11 +7,9 @@ from dataclasses import dataclass
 
 from ..errors import GalvaeValueError
 from ..models.config import ModelConfig
+from .precision import PRECISIONS, resolve_precision
 
 __all__ = ["AdaptConfig", "ModelConfig", "TrainConfig", "PRECISIONS"]
-
-#: Numerical precisions accepted by :class:`TrainConfig` (passed to ``lightning.Trainer``).
-PRECISIONS: tuple[str, ...] = ("32", "bf16-mixed", "16-mixed")
 
 
 def _pos_int(name: str, value: object) -> None:
@@ -37,7 +35,12 @@ class TrainConfig:
         Fraction of the ids held out for validation, in (0, 1).
     early_stopping : int or None, default None
         Patience in epochs on the validation loss; None trains all epochs.
-    precision : {"32", "bf16-mixed", "16-mixed"}, default "32"
+    precision : {"auto", "32", "bf16-mixed", "16-mixed"}, default "32"
+        Passed to ``lightning.Trainer``; ``"auto"`` is replaced by what it
+        resolves to for ``accelerator`` on this machine
+        (:func:`~galvae.training.precision.resolve_precision`:
+        ``"bf16-mixed"`` on a CPU with native bfloat16, else ``"32"``), so
+        ``RUN/config.json`` records the precision actually used.
     accelerator : str, default "auto"
         Passed to ``lightning.Trainer`` ("cpu", "gpu", "mps", "auto").
     devices : int or str, default 1
@@ -84,8 +87,7 @@ class TrainConfig:
             raise GalvaeValueError("val_fraction must lie strictly between 0 and 1", self.val_fraction)
         if self.early_stopping is not None:
             _pos_int("early_stopping (patience)", self.early_stopping)
-        if self.precision not in PRECISIONS:
-            raise GalvaeValueError("precision", self.precision, PRECISIONS)
+        object.__setattr__(self, "precision", resolve_precision(self.precision, self.accelerator))
         if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or self.num_workers < 0:
             raise GalvaeValueError("num_workers must be a non-negative integer", self.num_workers)
         check_max_nonfinite_batches(self.max_nonfinite_batches)
@@ -177,6 +179,7 @@ class AdaptConfig:
             object.__setattr__(self, name, float(v))
         if self.mmd_on not in ("mu", "z"):
             raise GalvaeValueError("mmd_on", self.mmd_on, ("mu", "z"))
+        object.__setattr__(self, "precision", resolve_precision(self.precision, self.accelerator))
         # the remaining fields follow TrainConfig's rules (batch_size >= 2: MMD² needs two points)
         TrainConfig(
             epochs=self.epochs,

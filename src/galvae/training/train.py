@@ -403,7 +403,13 @@ def train(
         Fraction of ids held out for validation.
     early_stopping : int or None, default None
         Patience in epochs on the validation loss.
-    precision : {"32", "bf16-mixed", "16-mixed"}, default "32"
+    precision : {"auto", "32", "bf16-mixed", "16-mixed"}, default "32"
+        Passed to ``lightning.Trainer``.  ``"auto"`` (the command line's
+        default) is ``"bf16-mixed"`` on a CPU with native bfloat16 and
+        ``"32"`` elsewhere (:func:`galvae.training.resolve_precision`); the
+        resolved value is what ``RUN/config.json`` records.  The default
+        stays ``"32"`` here so that a script's results do not depend on the
+        processor it runs on.
     accelerator : str, default "auto"
     devices : int or str, default 1
         Passed to ``lightning.Trainer``.
