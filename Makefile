@@ -35,7 +35,9 @@ lint: setup
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# benchmarks/run.py: encode/reconstruct/train images/s against a naive loop and the matmul rate (run.md)
 bench: setup
+	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/bench_simulate.py
 	$(BIN)/python benchmarks/bench_adapt.py
 	$(BIN)/python benchmarks/bench_demo.py
