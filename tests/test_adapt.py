@@ -107,6 +107,12 @@ def test_adaptation_loss_is_eq6():
     )
     assert float(gauss.loss) == pytest.approx(float(want), rel=1e-6)
     assert abs(float(gauss.loss) - float(zero.loss)) > 10 * abs(float(zero.loss))  # the σ's change the scale
+    # γ, like λ, is relative to the summed reconstruction error: scaled by mean 1/(2σ_b²) under "gaussian"
+    gauss_pair = adaptation_loss(
+        (rs, xs, ms, ls), (rt, xt, mt, lt), lam=0.0, pair_weight=2.0, likelihood="gaussian", sigma=sig
+    )
+    scale = sum(1 / (2 * s**2) for s in sig) / 3
+    assert float(gauss_pair.loss) == pytest.approx(float(gauss.loss) + 2 * scale * pair, rel=1e-5)
 
 
 def test_adaptation_loss_errors():

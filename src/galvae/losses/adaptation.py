@@ -23,7 +23,11 @@ hundreds of times weaker than the paper's and adaptation does not align
 The last term is an option, off by default (γ = 0, the paper): when the two
 batches hold the *same* galaxies seen by both surveys (the overlap sample),
 it pulls each galaxy's two latent means together, the per-galaxy MSE that
-``galvae compare-domains`` reports.
+``galvae compare-domains`` reports.  γ, like λ, is relative to the summed
+reconstruction error and scaled by :func:`mmd_scale` with it: unscaled, a
+gaussian model's pair term (γ · ~0.001 on the demo) was ~10⁻⁷ of its ELBO
+and γ = 1 left the paired MSE unchanged (measured on the demo: 0.00084 →
+0.00085).
 """
 
 from __future__ import annotations
@@ -107,8 +111,9 @@ def adaptation_loss(
         reconstruction error: multiplied by :func:`mmd_scale` for the
         other likelihoods.
     pair_weight : float, default 0.0
-        γ, weight of the paired-latent term; needs row i of both batches to
-        be the same galaxy.  0 (the paper) leaves it out of the loss (it is
+        γ, weight of the paired-latent term, relative to the summed
+        reconstruction error like ``lam`` (multiplied by the same
+        :func:`mmd_scale`); needs row i of both batches to be the same galaxy.  0 (the paper) leaves it out of the loss (it is
         still computed and returned when the batches have equal length).
     loss : {"mse", "mae"}, default "mse"
     likelihood : {"sum", "mean", "gaussian"}, default "sum"
@@ -149,7 +154,8 @@ def adaptation_loss(
         )
     else:
         pair = torch.zeros((), device=mus.device)
-    total = es.loss + et.loss + lam * mmd_scale(likelihood, sigma, xs, loss) * mmd
+    scale = mmd_scale(likelihood, sigma, xs, loss)
+    total = es.loss + et.loss + lam * scale * mmd
     if pair_weight > 0:
-        total = total + pair_weight * pair
+        total = total + pair_weight * scale * pair
     return AdaptationTerms(total, es.loss, et.loss, mmd, pair)
