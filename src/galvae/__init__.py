@@ -93,6 +93,7 @@ _LAZY: dict[str, str] = {
     "reconstruct_store": "galvae.latents.catalog",
     "generate_mocks": "galvae.latents.catalog",
     "read_latent_catalog": "galvae.latents.catalog",
+    "SimilarityIndex": "galvae.latents.similar",
 }
 
 #: Public subpackages named in the API (imported on first use too).
@@ -159,6 +160,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from .latents.estimator import VAETransformer  # noqa: F401
     from .latents.model import GalaxyVAE  # noqa: F401
+    from .latents.similar import SimilarityIndex  # noqa: F401
     from .losses.mmd import mmd2  # noqa: F401
     from .models.config import ModelConfig  # noqa: F401
     from .report import ReportInputs, write_report  # noqa: F401

@@ -44,6 +44,7 @@ COMMANDS: tuple[str, ...] = (
     "sweep",
     "classify",
     "outliers",
+    "similar",
     "adapt",
     "compare_domains",
     "report",

@@ -1,7 +1,8 @@
 """Using a trained VAE: the exported model, ``GalaxyVAE``, latent catalogues, reconstructions, mocks.
 
-``VAETransformer`` (the scikit-learn estimator) is imported on first use, so
-that using a model does not import scikit-learn.
+``VAETransformer`` (the scikit-learn estimator) and ``SimilarityIndex``
+(nearest neighbours in latent space, faiss when installed) are imported on
+first use, so that using a model does not import scikit-learn or faiss.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "load_exported",
     "check_store_matches",
     "VAETransformer",
+    "SimilarityIndex",
 ]
 
 
@@ -30,4 +32,8 @@ def __getattr__(name: str) -> Any:
         from .estimator import VAETransformer
 
         return VAETransformer
+    if name == "SimilarityIndex":
+        from .similar import SimilarityIndex
+
+        return SimilarityIndex
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
