@@ -543,6 +543,16 @@ def write_markdown(path: Path, res: dict[str, Any]) -> None:
             f"| peak resident memory of `encode_store`, {mem['images']:,} images (child process, ru_maxrss) | "
             f"{mem['peak_mib']:.0f} MiB (resident before encoding: {mem['rss_before_mib']:.0f} MiB) |"
         )
+    if "auto" in res["train"]:
+        speedup = med(
+            [
+                a["images_per_s"] / b["images_per_s"]
+                for a, b in zip(res["train"]["auto"], res["train"]["32"], strict=True)
+            ]
+        )
+        lines.append(
+            f"| training loop, precision auto ({res['train_wall'][-1]['precision']}) / precision 32 | {speedup:.2f}× |"
+        )
     q = res.get("ssim_after_training")
     if q:
         lines.append(
