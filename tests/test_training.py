@@ -57,9 +57,12 @@ def _fit(model, x, steps, batch=None, seed=0):
 
 
 def test_small_model_overfits_a_handful():
+    # Measured 2026-12-04 (2-core CPU, this seed): the loss first falls below 1/4 of its start at step 41 and
+    # is 1/5.9-1/7.5 of it from step 100 on (1/7.2 at 120, 1/6.2 at 250), so 120 steps keep the 4x bound
+    # with margin at half the time of the 250 once used.
     torch.manual_seed(0)
     x = torch.from_numpy(blobs(8, 16)[0])
-    losses = _fit(VAE(ModelConfig(size=16, latent_dim=4)), x, steps=250)
+    losses = _fit(VAE(ModelConfig(size=16, latent_dim=4)), x, steps=120)
     assert losses[-1] < losses[0] / 4
 
 
