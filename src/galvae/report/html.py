@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import html
 import importlib.metadata
 import io
 import json
@@ -30,9 +29,11 @@ import platform
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import jinja2
 import numpy as np
+from markupsafe import Markup
 
 from .._io import write_text
 from .._version import __version__
@@ -194,12 +195,82 @@ def collect_versions() -> dict[str, str]:
     return out
 
 
-class _Raw(str):
-    """HTML already escaped or built here."""
+# --------------------------------------------------------------------------- what the templates draw
+#
+# The sections compute data (the dataclasses below, plain strings and numbers); the Jinja2 templates in
+# ``templates/`` turn them into markup, with autoescaping, so no value read from a product can inject HTML.
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("galvae.report", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 
-def _esc(v: Any) -> str:
-    return v if isinstance(v, _Raw) else html.escape(str(v), quote=True)
+def _render(template: str, **context: Any) -> Markup:
+    """``templates/<template>`` rendered with ``context`` (autoescaped)."""
+    return Markup(_ENV.get_template(template).render(**context))
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """A styled table cell: ``style`` "bold", or a badge class ("ok", "error", "pending")."""
+
+    text: str
+    style: str
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A table: ``rows`` of cells (text or :class:`_Cell`); all but the first column right-aligned."""
+
+    header: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+    caption: str = ""
+    groups: Sequence[tuple[str, int]] = ()
+    first_col_text: bool = True
+    kind: ClassVar[str] = "table"
+
+
+@dataclass(frozen=True)
+class _Figure:
+    """An embedded PNG figure, numbered in the order the report made it."""
+
+    number: int
+    uri: str
+    caption: str
+    alt: str
+    kind: ClassVar[str] = "figure"
+
+    def __str__(self) -> str:  # legacy sections join figures as strings
+        return str(_render("sections/blocks.html.j2", blocks=[self]))
+
+
+@dataclass(frozen=True)
+class _NotRun:
+    """A section (or part of one) whose product was not given: what it needs, and the missing path."""
+
+    what: str
+    path: Path | None = None
+    kind: ClassVar[str] = "not_run"
+
+
+@dataclass(frozen=True)
+class _Note:
+    """A paragraph of explanation under a table or figure."""
+
+    text: str
+    kind: ClassVar[str] = "note"
+
+
+@dataclass(frozen=True)
+class _Heading:
+    """A sub-heading inside a section."""
+
+    text: str
+    kind: ClassVar[str] = "h3"
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -227,40 +298,30 @@ def _pct(v: Any, digits: int = 1) -> str:
     return "–" if not math.isfinite(f) else f"{f:.{digits}f} %"
 
 
-def _table(
-    header: Sequence[Any],
-    rows: Sequence[Sequence[Any]],
-    *,
-    caption: str = "",
-    group_header: Sequence[tuple[str, int]] | None = None,
-    first_col_text: bool = True,
-) -> str:
-    parts = ['<div class="tablewrap"><table>']
-    if caption:
-        parts.append(f"<caption>{_esc(caption)}</caption>")
-    parts.append("<thead>")
-    if group_header:
-        parts.append(
-            "<tr>" + "".join(f'<th colspan="{n}" class="group">{_esc(t)}</th>' for t, n in group_header) + "</tr>"
-        )
-    parts.append("<tr>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr></thead><tbody>")
-    for r in rows:
-        cells = []
-        for j, c in enumerate(r):
-            cls = "" if (j == 0 and first_col_text) else ' class="num"'
-            cells.append(f"<td{cls}>{_esc(c)}</td>")
-        parts.append("<tr>" + "".join(cells) + "</tr>")
-    parts.append("</tbody></table></div>")
-    return "".join(parts)
+# ---- legacy string helpers, removed once every section renders through the templates
+import html as _html  # noqa: E402
 
 
-def _kv_table(d: Mapping[str, Any], caption: str = "") -> str:
+class _Raw(Markup):
+    """HTML already escaped or built here."""
+
+
+def _esc(v: Any) -> str:
+    return v if isinstance(v, _Raw) else _html.escape(str(v), quote=True)
+
+
+def _table(header: Sequence[Any], rows: Sequence[Sequence[Any]], *, caption: str = "", group_header: Any = None) -> str:
+    return str(_render("sections/blocks.html.j2", blocks=[_Table(header, rows, caption, group_header or ())]))
+
+
+def _kv_table(d: Mapping[str, Any], caption: str = "") -> _Table:
+    """A name → value table; nested values are shown as JSON."""
     rows = []
     for k, v in d.items():
         if isinstance(v, Mapping | list | tuple):
             v = json.dumps(v, default=str)
         rows.append([k, _fmt(v)])
-    return _table(["name", "value"], rows, caption=caption, first_col_text=True)
+    return _Table(["name", "value"], rows, caption=caption)
 
 
 def _png_bytes_from_file(path: Path, max_width: int) -> bytes:
@@ -289,27 +350,24 @@ class _Report:
         self.n_fig = 0
         self.n_bytes = 0
 
-    def figure(self, png: bytes, caption: str, alt: str) -> str:
+    def figure(self, png: bytes, caption: str, alt: str) -> _Figure:
         self.n_fig += 1
         self.n_bytes += len(png)
         uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-        return (
-            f'<figure id="fig{self.n_fig}"><img src="{uri}" alt="{_esc(alt)}" loading="eager">'
-            f"<figcaption><b>Figure {self.n_fig}.</b> {_esc(caption)}</figcaption></figure>"
-        )
+        return _Figure(self.n_fig, uri, caption, alt)
 
-    def fig_obj(self, fig: Any, caption: str, alt: str) -> str:
+    def fig_obj(self, fig: Any, caption: str, alt: str) -> _Figure:
         from ..plots.report import figure_png
 
         return self.figure(figure_png(fig, self.dpi), caption, alt)
 
-    def fig_file(self, path: Path, caption: str, alt: str) -> str:
+    def fig_file(self, path: Path, caption: str, alt: str) -> _Figure:
         return self.figure(_png_bytes_from_file(path, self.max_width), caption, alt)
 
 
 def _not_run(what: str, path: Path | None = None) -> str:
-    extra = "" if path is None else f" ({_esc(str(path))} not found)"
-    return f'<p class="notrun"><b>Not run.</b> {_esc(what)}{extra}</p>'
+    """A whole section that says "not run"."""
+    return str(_render("sections/blocks.html.j2", blocks=[_NotRun(what, path)]))
 
 
 def _exists(path: Path | None) -> bool:
@@ -360,22 +418,20 @@ def _load_classes(path: Path) -> Any:
 # --------------------------------------------------------------------------- sections
 
 
-def _section_header(inp: ReportInputs, rep: _Report) -> str:
-    parts = []
-    versions = dict(inp.versions) if inp.versions is not None else collect_versions()
-    if inp.run_config:
-        parts.append("<h3>Run configuration</h3>" + _kv_table(inp.run_config))
-    else:
-        parts.append("<h3>Run configuration</h3>" + _not_run("No run configuration was given."))
-    parts.append("<h3>Software</h3>" + _kv_table(versions))
+def _section_header(inp: ReportInputs, rep: _Report) -> Markup:
+    stages = None
     if inp.stage_seconds:
-        rows = [[k, _fmt(v, 1), _dur(v)] for k, v in inp.stage_seconds.items()]
+        rows: list[list[Any]] = [[k, _fmt(v, 1), _dur(v)] for k, v in inp.stage_seconds.items()]
         total = sum(inp.stage_seconds.values())
-        rows.append([_Raw("<b>total</b>"), _fmt(total, 1), _dur(total)])
-        parts.append("<h3>Time per stage</h3>" + _table(["stage", "seconds", "wall time"], rows))
-    else:
-        parts.append("<h3>Time per stage</h3>" + _not_run("No stage timings were given."))
-    return "".join(parts)
+        rows.append([_Cell("total", "bold"), _fmt(total, 1), _dur(total)])
+        stages = _Table(["stage", "seconds", "wall time"], rows)
+    versions = dict(inp.versions) if inp.versions is not None else collect_versions()
+    return _render(
+        "sections/run.html.j2",
+        config=_kv_table(inp.run_config) if inp.run_config else None,
+        versions=_kv_table(versions),
+        stages=stages,
+    )
 
 
 def _dur(s: float) -> str:
@@ -387,7 +443,88 @@ def _dur(s: float) -> str:
     return f"{h} h {m:02d} min" if h else (f"{m} min {sec:02d} s" if m else f"{sec} s")
 
 
-def _section_table3(inp: ReportInputs, rep: _Report) -> str:
+_T3_HEADER = [
+    "feature",
+    "classes",
+    "N test",
+    "majority",
+    "acc",
+    "P",
+    "R",
+    "F1",
+    "acc",
+    "P",
+    "R",
+    "F1",
+    "F1 macro",
+    "Δacc",
+    "acc",
+    "F1",
+    "acc",
+    "F1",
+]
+_T3_GROUPS = [("", 3), ("run", 1), ("paper: VAE + RF", 4), ("this run: VAE + RF", 6), ("PCA + RF", 2), ("CNN", 2)]
+
+
+def _t3_pct(r: Any, k: str) -> str:
+    """Column ``k`` of a Table 3 row in per cent, "–" when absent or not finite."""
+    if r is None or k not in r:
+        return "–"
+    v = float(r[k])
+    return f"{100 * v:.1f}" if math.isfinite(v) else "–"
+
+
+def _table3_row(feature: str, published: Mapping[str, Any], by_method: Mapping[str, Any]) -> list[str]:
+    """One feature's row: its classes and test size, the paper's VAE + RF numbers, this run's and the baselines'."""
+    any_row = next(iter(by_method.values()), None)
+    vae, pca, cnn = by_method.get("vae"), by_method.get("pca"), by_method.get("cnn")
+    delta = "–"
+    if vae is not None and "accuracy" in published:
+        delta = f"{100 * float(vae['accuracy']) - published['accuracy']:+.1f}"
+    k_run = int(any_row["n_classes"]) if any_row is not None and "n_classes" in any_row else None
+    k_txt = str(k_run) if k_run is not None else "–"
+    if published and k_run is not None and k_run != int(published["n_classes"]):
+        k_txt = f"{k_run} (paper {int(published['n_classes'])})"
+    elif published and k_run is None:
+        k_txt = f"– (paper {int(published['n_classes'])})"
+    n_test = _fmt(int(any_row["n_test"])) if any_row is not None and "n_test" in any_row else "not classified"
+    paper_cols = [f"{published[k]:.2f}" for k in ("accuracy", "precision", "recall", "f1")] if published else ["–"] * 4
+    return [
+        feature,
+        k_txt,
+        n_test,
+        _t3_pct(any_row, "majority_rate"),
+        *paper_cols,
+        *(_t3_pct(vae, k) for k in ("accuracy", "precision", "recall", "f1", "f1_macro")),
+        delta,
+        _t3_pct(pca, "accuracy"),
+        _t3_pct(pca, "f1"),
+        _t3_pct(cnn, "accuracy"),
+        _t3_pct(cnn, "f1"),
+    ]
+
+
+def _table3_notes(meta: Path) -> list[str]:
+    """The features ``galvae classify`` skipped and the rare classes it dropped, from its ``classify.json``."""
+    notes: list[str] = []
+    if not meta.is_file():
+        return notes
+    try:
+        info = _read_json(meta)
+        if info.get("skipped"):
+            notes.append("Skipped features: " + "; ".join(f"{k} ({v})" for k, v in info["skipped"].items()) + ".")
+        if info.get("dropped_classes"):
+            notes.append(
+                "Dropped rare classes: "
+                + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in info["dropped_classes"].items())
+                + "."
+            )
+    except GalvaeFileError as exc:
+        log.warning("report: %s", exc)
+    return notes
+
+
+def _section_table3(inp: ReportInputs, rep: _Report) -> Markup:
     path = inp.table3_csv
     if not _exists(path):
         return _not_run("Table 3 needs the table3.csv of `galvae classify`.", path)
@@ -397,100 +534,16 @@ def _section_table3(inp: ReportInputs, rep: _Report) -> str:
         by.setdefault(str(r["feature"]), {})[str(r["method"])] = r
     features = [f for f in paper.TABLE3 if f in by] + [f for f in by if f not in paper.TABLE3]
     features += [f for f in paper.TABLE3 if f not in by]
-    rows = []
-    for f in features:
-        p = paper.TABLE3.get(f, {})
-        m = by.get(f, {})
-        any_row = next(iter(m.values()), None)
-        vae, pca, cnn = m.get("vae"), m.get("pca"), m.get("cnn")
-
-        def g(r: Any, k: str) -> str:
-            if r is None or k not in r:
-                return "–"
-            v = float(r[k])
-            return f"{100 * v:.1f}" if math.isfinite(v) else "–"
-
-        delta = "–"
-        if vae is not None and "accuracy" in p:
-            delta = f"{100 * float(vae['accuracy']) - p['accuracy']:+.1f}"
-        k_run = int(any_row["n_classes"]) if any_row is not None and "n_classes" in any_row else None
-        k_txt = str(k_run) if k_run is not None else "–"
-        if p and k_run is not None and k_run != int(p["n_classes"]):
-            k_txt = f"{k_run} (paper {int(p['n_classes'])})"
-        elif p and k_run is None:
-            k_txt = f"– (paper {int(p['n_classes'])})"
-        rows.append(
-            [
-                f,
-                k_txt,
-                _fmt(int(any_row["n_test"])) if any_row is not None and "n_test" in any_row else "not classified",
-                g(any_row, "majority_rate"),
-                *([f"{p[k]:.2f}" for k in ("accuracy", "precision", "recall", "f1")] if p else ["–"] * 4),
-                g(vae, "accuracy"),
-                g(vae, "precision"),
-                g(vae, "recall"),
-                g(vae, "f1"),
-                g(vae, "f1_macro"),
-                delta,
-                g(pca, "accuracy"),
-                g(pca, "f1"),
-                g(cnn, "accuracy"),
-                g(cnn, "f1"),
-            ]
-        )
-    header = [
-        "feature",
-        "classes",
-        "N test",
-        "majority",
-        "acc",
-        "P",
-        "R",
-        "F1",
-        "acc",
-        "P",
-        "R",
-        "F1",
-        "F1 macro",
-        "Δacc",
-        "acc",
-        "F1",
-        "acc",
-        "F1",
-    ]
-    groups = [("", 3), ("run", 1), ("paper: VAE + RF", 4), ("this run: VAE + RF", 6), ("PCA + RF", 2), ("CNN", 2)]
-    out = [
-        _table(
-            header,
-            rows,
-            group_header=groups,
-            caption="Table 3: random forests on the latent means next to the paper's published values (all in per cent)",
-        )
-    ]
-    notes = [
-        "Accuracy is on the 30 % test split of each feature. Precision, recall and F1 are micro-averaged "
-        "for features with more than two classes (so they equal the accuracy, as in the paper) and binary, "
-        "with the first Table 2 class positive, for two classes; F1 macro is the unweighted mean over classes. "
-        "“majority” is the test accuracy of always predicting the most common training class: a classifier "
-        f"is only useful above it. Δacc = this run − paper, in percentage points. The paper used {_PAPER_N} real "
-        "GZ DECaLS galaxies; a small or simulated run is not expected to reproduce its numbers."
-    ]
-    meta = path.parent / "classify.json"
-    if meta.is_file():
-        try:
-            info = _read_json(meta)
-            if info.get("skipped"):
-                notes.append("Skipped features: " + "; ".join(f"{k} ({v})" for k, v in info["skipped"].items()) + ".")
-            if info.get("dropped_classes"):
-                notes.append(
-                    "Dropped rare classes: "
-                    + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in info["dropped_classes"].items())
-                    + "."
-                )
-        except GalvaeFileError as exc:
-            log.warning("report: %s", exc)
-    out += [f'<p class="note">{_esc(n)}</p>' for n in notes]
-    return "".join(out)
+    rows = [_table3_row(f, paper.TABLE3.get(f, {}), by.get(f, {})) for f in features]
+    table = _Table(
+        _T3_HEADER,
+        rows,
+        caption="Table 3: random forests on the latent means next to the paper's published values (all in per cent)",
+        groups=_T3_GROUPS,
+    )
+    return _render(
+        "sections/table3.html.j2", t3=table, paper_n=_PAPER_N, notes=_table3_notes(path.parent / "classify.json")
+    )
 
 
 def _n_classes(r: Any) -> str:
@@ -634,7 +687,7 @@ def _section_domains(inp: ReportInputs, rep: _Report) -> str:
         out += figs
     elif inp.mse_histogram is None and not inp.pair_galleries:
         out.append(_not_run("No pair galleries or MSE histogram were given."))
-    return "".join(out)
+    return "".join(map(str, out))
 
 
 def _flatten(d: Mapping[str, Any], prefix: str = "", depth: int = 3) -> dict[str, Any]:
@@ -892,7 +945,7 @@ def _section_claims(inp: ReportInputs, rep: _Report) -> str:
                 "KL per latent",
             )
         )
-    return "".join(out)
+    return "".join(map(str, out))
 
 
 def _section_sweep(inp: ReportInputs, rep: _Report) -> str:
@@ -946,7 +999,7 @@ def _section_sweep(inp: ReportInputs, rep: _Report) -> str:
         f"losses and SSIM {_PAPER_SSIM} for all morphology types, with smooth and cigar-shaped "
         "galaxies reconstructed best.</p>"
     )
-    return "".join(out)
+    return "".join(map(str, out))
 
 
 def _pick_per_class(classes: Any, ids: np.ndarray, per_class: int, seed: int) -> dict[str, list[str]]:
@@ -1055,7 +1108,7 @@ def _section_recon(inp: ReportInputs, rep: _Report, per_class: int, seed: int, m
                     f"reconstructions of {name} galaxies",
                 )
             )
-    return "".join(out)
+    return "".join(map(str, out))
 
 
 def _section_latent_map(
@@ -1134,7 +1187,7 @@ def _section_latent_map(
     model = meta.get("model") if isinstance(meta, dict) else None
     if model:
         out.append(f'<p class="note">Model: {_esc(model)}.</p>')
-    return "".join(out)
+    return "".join(map(str, out))
 
 
 def _section_outliers(inp: ReportInputs, rep: _Report) -> str:
@@ -1209,7 +1262,7 @@ def _section_outliers(inp: ReportInputs, rep: _Report) -> str:
         )
     else:
         out.append('<p class="note">No gallery (nothing flagged, or `galvae outliers` ran without --store).</p>')
-    return "".join(out)
+    return "".join(map(str, out))
 
 
 def _section_mocks(inp: ReportInputs, rep: _Report, max_mocks: int) -> str:
@@ -1240,57 +1293,33 @@ def _section_mocks(inp: ReportInputs, rep: _Report, max_mocks: int) -> str:
                 f"mock galaxies, {survey}",
             )
         )
-    return "".join(out)
+    return "".join(map(str, out))
 
 
 # --------------------------------------------------------------------------- page
 
-_CSS = """
-:root{--fg:#1d2330;--muted:#5b6475;--line:#d8dde6;--accent:#2456a6;--bg:#ffffff;--soft:#f4f6fa}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
-main{max-width:1240px;margin:0 auto;padding:24px 28px 80px}
-header.top{border-bottom:3px solid var(--accent);margin-bottom:18px;padding-bottom:10px}
-h1{font-size:1.8em;margin:0 0 4px}
-h2{font-size:1.35em;margin:42px 0 10px;padding-bottom:4px;border-bottom:1px solid var(--line)}
-h3{font-size:1.05em;margin:22px 0 8px;color:var(--muted)}
-.meta{color:var(--muted);font-size:.92em}
-nav.toc{background:var(--soft);border:1px solid var(--line);border-radius:6px;padding:10px 18px;margin:16px 0}
-nav.toc ol{margin:6px 0;padding-left:22px}
-nav.toc a{color:var(--accent);text-decoration:none}
-nav.toc a:hover{text-decoration:underline}
-.badge{display:inline-block;font-size:.75em;padding:0 6px;border-radius:8px;margin-left:6px;vertical-align:middle}
-.badge.notrun,.badge.pending{background:#eceff4;color:#6b7384}.badge.ok{background:#dcf5e3;color:#17612e}.badge.error{background:#fde2e2;color:#9b1c1c}
-.tablewrap{overflow-x:auto;margin:10px 0}
-table{border-collapse:collapse;font-size:.84em}
-caption{caption-side:top;text-align:left;font-weight:600;padding:4px 0;color:var(--fg)}
-th,td{padding:3px 7px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-th{background:var(--soft);font-weight:600;white-space:nowrap}
-th.group{text-align:center;border-bottom:2px solid var(--accent);background:#fff}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-tbody tr:nth-child(even){background:#fafbfd}
-figure{margin:18px 0;padding:10px;border:1px solid var(--line);border-radius:6px;background:#fff}
-figure img{display:block;max-width:100%;height:auto;margin:0 auto}
-figcaption{font-size:.88em;color:var(--muted);margin-top:8px}
-p.note{font-size:.88em;color:var(--muted);max-width:60em}
-p.notrun{background:var(--soft);border-left:4px solid #b8c0cc;padding:8px 12px;color:var(--muted)}
-div.error{background:#fff4f4;border-left:4px solid #c53030;padding:8px 12px;color:#7a1f1f}
-code{background:var(--soft);padding:0 3px;border-radius:3px}
-footer{margin-top:50px;color:var(--muted);font-size:.85em;border-top:1px solid var(--line);padding-top:8px}
-@media print{nav.toc{display:none}figure{break-inside:avoid}h2{break-after:avoid}}
-"""
 
-# Counts the images that decoded (used by tests driving a headless browser).
-_SCRIPT = """
-window.addEventListener('load', function () {
-  var imgs = document.images, ok = 0;
-  for (var i = 0; i < imgs.length; i++) { if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++; }
-  document.body.setAttribute('data-images-total', String(imgs.length));
-  document.body.setAttribute('data-images-loaded', String(ok));
-});
-"""
-
-_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+def _run_section(anchor: str, title: str, make: Callable[[], str], strict: bool) -> dict[str, Any]:
+    """One section's body, or the error that stopped it (raised when ``strict``), and its badge in the contents."""
+    body, error, status = Markup(""), None, ""
+    try:
+        body = Markup(make())
+    except (GalvaeError, OSError, ValueError, KeyError) as exc:
+        if strict:
+            raise
+        log.warning("report section %r failed: %s", title, exc)
+        error, status = str(exc), "error"
+    if not status and 'class="notrun"' in body and "<figure" not in body and "<table" not in body:
+        status = "notrun"
+    status_text = {"error": "error", "notrun": "not run"}.get(status, "")
+    return {
+        "anchor": anchor,
+        "title": title,
+        "body": body,
+        "error": error,
+        "status": status,
+        "status_text": status_text,
+    }
 
 
 def write_report(
@@ -1389,37 +1418,17 @@ def write_report(
         ("outliers", "Outliers in latent space (Appendix A)", lambda: _section_outliers(inputs, rep)),
         ("mocks", "Mock galaxies from the decoders", lambda: _section_mocks(inputs, rep, max_mocks)),
     ]
-    bodies, toc = [], []
-    for i, (anchor, title, make) in enumerate(sections, 1):
-        status = ""
-        try:
-            body = make()
-        except (GalvaeError, OSError, ValueError, KeyError) as exc:
-            if strict:
-                raise
-            log.warning("report section %r failed: %s", title, exc)
-            body = f'<div class="error"><b>Could not build this section:</b> {_esc(exc)}</div>'
-            status = '<span class="badge error">error</span>'
-        if not status and 'class="notrun"' in body and "<figure" not in body and "<table" not in body:
-            status = '<span class="badge notrun">not run</span>'
-        toc.append(f'<li><a href="#{anchor}">{_esc(title)}</a>{status}</li>')
-        bodies.append(f'<section id="{anchor}"><h2>{i}. {_esc(title)}</h2>{body}</section>')
-    date = inputs.date or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    page = (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_esc(inputs.title)}</title><style>{_CSS}</style><script>{_SCRIPT}</script></head>"
-        "<body><main>"
-        f'<header class="top"><h1>{_esc(inputs.title)}</h1>'
-        f'<div class="meta">galvae {_esc(__version__)} · {_esc(date)} · {rep.n_fig} figures · '
-        "compared with “Dimensionality reduction of galaxy images with VAE and domain adaptation” "
-        f"(VAE, NL = {_PAPER_NL}, DECaLS → BASS+MzLS)</div></header>"
-        f'<nav class="toc"><b>Contents</b><ol>{"".join(toc)}</ol></nav>'
-        + "".join(bodies)
-        + f"<footer>Written by galvae {_esc(__version__)}. Self-contained: every figure is embedded; "
-        "nothing is loaded from the network.</footer></main></body></html>\n"
+    rendered = [_run_section(anchor, title, make, strict) for anchor, title, make in sections]
+    page = _render(
+        "page.html.j2",
+        title=inputs.title,
+        version=__version__,
+        date=inputs.date or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        n_figures=rep.n_fig,
+        paper_nl=_PAPER_NL,
+        sections=rendered,
     )
+    page = page + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(out, page)
     log.info("report: %d figures, %.1f MB -> %s", rep.n_fig, len(page) / 1e6, out)
