@@ -475,18 +475,23 @@ class SimilarityIndex:
 
     def _rows(self, ids: Any) -> np.ndarray:
         ids = [ids] if isinstance(ids, str) else [str(i) for i in ids]
-        if self._row is None:
-            self._row = {gid: k for k, gid in enumerate(self.ids_.tolist())}
-        missing = [i for i in ids if i not in self._row]
+        if self._row is None and len(ids) <= 8:  # a few ids: a vectorised scan beats building the id -> row map
+            hits = [np.flatnonzero(self.ids_ == i) for i in ids]
+            found = {i: int(h[0]) for i, h in zip(ids, hits, strict=True) if len(h)}
+        else:
+            if self._row is None:
+                self._row = {gid: k for k, gid in enumerate(self.ids_.tolist())}
+            found = self._row
+        missing = [i for i in ids if i not in found]
         if missing:
             where = f"the latent catalogue {self.catalog_}" if self.catalog_ is not None else "the fitted latents"
             shown = missing if len(missing) > 1 else missing[0]
             raise GalvaeValueError(
                 f"{len(missing)} id(s) not in {where}",
                 shown,
-                f"ids of its {self.n_rows_} rows, e.g. {', '.join(repr(i) for i in self.ids_[:3])}",
+                f"ids of its {self.n_rows_} rows, e.g. {', '.join(repr(i) for i in self.ids_[:3].tolist())}",
             )
-        return np.asarray([self._row[i] for i in ids], np.int64)
+        return np.asarray([found[i] for i in ids], np.int64)
 
     def query(
         self,
@@ -587,8 +592,12 @@ class SimilarityIndex:
             raise GalvaeValueError(
                 "a query by images needs model= (a run or GalaxyVAE): the fitted latents name no model", None
             )
-        vae = model if isinstance(model, GalaxyVAE) else GalaxyVAE.load(model)
-        self.model = vae
+        if isinstance(model, GalaxyVAE):
+            vae = model
+        else:  # loaded once, kept beside the fitted state (the constructor's model= is left as given)
+            cached = getattr(self, "_vae", None)
+            vae = cached[1] if cached is not None and cached[0] == model else GalaxyVAE.load(model)
+            self._vae = (model, vae)
         if vae.latent_dim != self.dim_:
             raise GalvaeValueError(f"model's latent dimension differs from the index's ({self.dim_})", vae.latent_dim)
         return np.asarray(vae.encode(images, batch_size=batch_size), np.float64).reshape(-1, self.dim_)
@@ -664,7 +673,7 @@ def _read_ids(path: Path) -> np.ndarray:
         import pyarrow.parquet as pq
 
         try:
-            return np.asarray(pq.read_table(path, columns=["id"]).column("id").to_pylist()).astype(str)
+            return pq.read_table(path, columns=["id"]).column("id").to_numpy().astype(str)
         except (OSError, KeyError, ValueError) as exc:
             raise GalvaeFileError(path, f"cannot read its id column: {exc}") from None
     return read_latent_catalog(path)[0]["id"].astype(str).to_numpy()
