@@ -86,11 +86,14 @@ _LAZY: dict[str, str] = {
     "OutlierResult": "galvae.evaluate.outliers",
     "outlier_precision_recall": "galvae.evaluate.outliers",
     "outliers_report": "galvae.evaluate.outliers",
+    "evaluate_translation": "galvae.evaluate.translation",
+    "TranslationResult": "galvae.evaluate.translation",
     # latents
     "GalaxyVAE": "galvae.latents.model",
     "VAETransformer": "galvae.latents.estimator",
     "encode_store": "galvae.latents.catalog",
     "reconstruct_store": "galvae.latents.catalog",
+    "translate_store": "galvae.latents.catalog",
     "generate_mocks": "galvae.latents.catalog",
     "read_latent_catalog": "galvae.latents.catalog",
     "SimilarityIndex": "galvae.latents.similar",
@@ -152,11 +155,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .evaluate.protocol import classification_metrics  # noqa: F401
     from .evaluate.ssim import ssim  # noqa: F401
     from .evaluate.sweep import SweepResult, find_knee, sweep  # noqa: F401
+    from .evaluate.translation import TranslationResult, evaluate_translation  # noqa: F401
     from .latents.catalog import (  # noqa: F401
         encode_store,
         generate_mocks,
         read_latent_catalog,
         reconstruct_store,
+        translate_store,
     )
     from .latents.estimator import VAETransformer  # noqa: F401
     from .latents.model import GalaxyVAE  # noqa: F401

@@ -47,6 +47,7 @@ COMMANDS: tuple[str, ...] = (
     "similar",
     "adapt",
     "compare_domains",
+    "translate",
     "report",
 )
 

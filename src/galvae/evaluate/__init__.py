@@ -1,12 +1,14 @@
 """Evaluation: SSIM, the latent-dimension sweep, random forests with
 baselines (Table 3), the two surveys before and after domain adaptation
-(Table 4), and k-σ outliers (the paper's Sections 4.1–4.2, 5 and Appendix A).
+(Table 4), k-σ outliers (the paper's Sections 4.1–4.2, 5 and Appendix A),
+and survey-to-survey translation.
 
 One module per idea: :mod:`~galvae.evaluate.ssim`, :mod:`~galvae.evaluate.sweep`,
 :mod:`~galvae.evaluate.classify` (Table 3) and :mod:`~galvae.evaluate.domains`
 (Table 4) on the shared per-feature protocol :mod:`~galvae.evaluate.protocol`,
 :mod:`~galvae.evaluate.cnn_baseline`, :mod:`~galvae.evaluate.outliers`,
-:mod:`~galvae.evaluate.inputs` (reading latents and catalogues) and
+:mod:`~galvae.evaluate.translation` (survey-to-survey translation against
+PSF-matching baselines), :mod:`~galvae.evaluate.inputs` (reading latents and catalogues) and
 :mod:`~galvae.evaluate.paper` (the paper's published numbers).
 
 ``galvae.evaluate.ssim``, ``.sweep`` and ``.classify`` are those modules;
@@ -32,14 +34,17 @@ from .outliers import (
 from .protocol import classification_metrics
 from .ssim import gaussian_window
 from .sweep import SweepResult, find_knee, reconstruction_ssim
+from .translation import TranslationResult, evaluate_translation
 
 __all__ = [
     "ClassifyResult",
     "DomainComparison",
     "OutlierResult",
     "SweepResult",
+    "TranslationResult",
     "classification_metrics",
     "compare_domains",
+    "evaluate_translation",
     "find_knee",
     "find_outliers",
     "gaussian_window",

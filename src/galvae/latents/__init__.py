@@ -1,4 +1,4 @@
-"""Using a trained VAE: the exported model, ``GalaxyVAE``, latent catalogues, reconstructions, mocks.
+"""Using a trained VAE: the exported model, ``GalaxyVAE``, latent catalogues, reconstructions, translations, mocks.
 
 ``VAETransformer`` (the scikit-learn estimator) and ``SimilarityIndex``
 (nearest neighbours in latent space, faiss when installed) are imported on
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .catalog import encode_store, generate_mocks, read_latent_catalog, reconstruct_store
+from .catalog import encode_store, generate_mocks, read_latent_catalog, reconstruct_store, translate_store
 from .export import check_store_matches, export_model, load_exported
 from .model import GalaxyVAE
 
@@ -17,6 +17,7 @@ __all__ = [
     "GalaxyVAE",
     "encode_store",
     "reconstruct_store",
+    "translate_store",
     "generate_mocks",
     "read_latent_catalog",
     "export_model",

@@ -1,4 +1,4 @@
-"""Store-level products: latent catalogues, reconstructions and mock images.
+"""Store-level products: latent catalogues, reconstructions, translations and mock images.
 
 Latent catalogue columns: ``id``; ``mu_0`` … ``mu_{NL-1}`` (latent means);
 ``logvar_0`` … (log-variances log σ²); ``recon_error``, the mean over the
@@ -37,7 +37,7 @@ from ..evaluate.paper import OUTLIER_SIGMA
 from .export import check_store_matches
 from .model import GalaxyVAE
 
-__all__ = ["encode_store", "reconstruct_store", "generate_mocks", "read_latent_catalog"]
+__all__ = ["encode_store", "reconstruct_store", "translate_store", "generate_mocks", "read_latent_catalog"]
 
 log = logging.getLogger(__name__)
 
@@ -333,28 +333,111 @@ def reconstruct_store(
     st = _open(store)
     check_store_matches(vae.meta, st)
     vae = _pick_decoder(vae, st.survey, decoder)
-    batch_size = GalaxyVAE._check_batch(batch_size)
-    ids = st.ids
     attrs = {
         "reconstructed_from": os.path.abspath(st.path),
         "model": os.path.abspath(vae.path),
         "kind": "reconstruction",
-        "profile": st.profile,
     }
     if vae.decoder:
         attrs["decoder"] = vae.decoder
+    return _write_decoded(vae.reconstruct, st, out, st.survey, attrs, batch_size, overwrite, progress, "reconstruct")
+
+
+def _write_decoded(
+    fn: Any,
+    st: ImageStore,
+    out: str | os.PathLike[str],
+    survey: str,
+    attrs: dict[str, Any],
+    batch_size: int,
+    overwrite: bool,
+    progress: bool,
+    desc: str,
+) -> Path:
+    """Write ``fn(images, batch_size=…)`` of every image of ``st`` as a store with the same ids, order,
+    normalisation, pixel scale and presentation profile."""
+    batch_size = GalaxyVAE._check_batch(batch_size)
+    ids = st.ids
     with ImageStoreWriter(
         out,
         size=st.size,
-        survey=st.survey,
+        survey=survey,
         normalisation=st.normalisation,
         pixel_scale_arcsec=st.pixel_scale_arcsec,
         overwrite=overwrite,
-        attrs=attrs,
+        attrs={**attrs, "profile": st.profile},
     ) as w:
-        for i in tqdm(range(0, len(st), batch_size), desc="reconstruct", unit="batch", disable=not progress):
-            w.append(vae.reconstruct(st.read(slice(i, i + batch_size)), batch_size=batch_size), ids[i : i + batch_size])
+        for i in tqdm(range(0, len(st), batch_size), desc=desc, unit="batch", disable=not progress):
+            w.append(fn(st.read(slice(i, i + batch_size)), batch_size=batch_size), ids[i : i + batch_size])
     return Path(out)
+
+
+def translate_store(
+    model: ModelLike,
+    store: str | os.PathLike[str] | ImageStore,
+    out: str | os.PathLike[str],
+    *,
+    to: str,
+    batch_size: int = 256,
+    device: str = "cpu",
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Write an image store of a store's galaxies as survey ``to`` would have seen them.
+
+    Each image is encoded by the domain-adapted run's shared encoder and
+    decoded by ``to``'s decoder (:meth:`GalaxyVAE.translate`).  The output
+    has the input's ids, order, normalisation, pixel scale and presentation
+    profile; its ``survey`` attribute is ``to`` (so ``galvae encode`` picks
+    that decoder) and it records ``kind="translation"``,
+    ``translated_from`` (the input store), ``source_survey``, ``model`` and
+    ``decoder``.
+
+    Parameters
+    ----------
+    model : GalaxyVAE or path
+        A domain-adapted run (``galvae adapt``) or one of its exported models.
+    store : ImageStore or path
+        Images of any of the run's surveys, in the run's normalisation.
+    out : path
+        The image store written (``.h5``).
+    to : str
+        Target survey, one of the run's decoders.
+    batch_size : int, default 256
+    device : str, default "cpu"
+    overwrite : bool, default False
+    progress : bool, default True
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    GalvaeValueError
+        If the run is not domain-adapted, has no decoder for ``to``, or the
+        store does not match the model.
+    GalvaeFileError
+        If ``out`` exists without ``overwrite``.
+    """
+    vae = _model(model, device)
+    st = _open(store)
+    check_store_matches(vae.meta, st)
+    vae.translator(to)  # checked before anything is written
+    if st.survey == to:
+        log.info("%s is already %s: translating it to %s is a reconstruction with that decoder", st.path, to, to)
+    attrs = {
+        "kind": "translation",
+        "translated_from": os.path.abspath(st.path),
+        "source_survey": st.survey,
+        "model": os.path.abspath(vae.path),
+        "decoder": to,
+    }
+
+    def fn(images: np.ndarray, batch_size: int) -> np.ndarray:
+        return vae.translate(images, to=to, batch_size=batch_size)
+
+    return _write_decoded(fn, st, out, to, attrs, batch_size, overwrite, progress, f"translate to {to}")
 
 
 def generate_mocks(

@@ -385,6 +385,69 @@ class GalaxyVAE:
         out = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, 3, s, s), np.float32)
         return out[0] if single else out
 
+    def translator(self, to: str) -> GalaxyVAE:
+        """The run with survey ``to``'s decoder, checked as a translation target.
+
+        Raises
+        ------
+        GalvaeValueError
+            If the run is not domain-adapted or has no decoder for ``to``.
+        """
+        if not self.decoders:
+            raise GalvaeValueError(
+                f"translation needs a domain-adapted run (galvae adapt) with one decoder per survey; {self.path} "
+                "has a single decoder",
+                to,
+            )
+        if to not in self.decoders:
+            raise GalvaeValueError("to must be a survey this run has a decoder for", to, self.decoders)
+        cache = self.__dict__.setdefault("_translators", {})  # loaded once per target survey
+        if to not in cache:
+            cache[to] = self.with_decoder(to)
+        target = cache[to]
+        if target is not self and target.device != self.device:
+            target.to(self.device)
+        return target
+
+    def translate(self, images: ArrayLike, to: str, batch_size: int = 256, progress: bool = False) -> NDArray:
+        """What another survey would have seen: encode, then decode with survey ``to``'s decoder.
+
+        A domain-adapted run (``galvae adapt``) has one encoder shared by its
+        surveys and one decoder per survey; the images' latent means μ are
+        decoded by ``to``'s decoder, whatever survey the images come from
+        (translating to their own survey is a reconstruction).
+
+        Parameters
+        ----------
+        images : array_like, shape (N, 3, S, S) or (3, S, S)
+            In the normalisation the run was trained on.
+        to : str
+            Target survey, one of :attr:`decoders`.
+        batch_size : int, default 256
+        progress : bool, default False
+
+        Returns
+        -------
+        ndarray, shape (N, 3, S, S) (or (3, S, S) for one image)
+
+        Raises
+        ------
+        GalvaeValueError
+            If the run is not domain-adapted, ``to`` is not one of its
+            decoders, or the images have the wrong shape.
+        """
+        target = self.translator(to)
+        arr, single = self._images(images)
+        encoder, decoder = self.network, target.network  # the encoder is the same in both
+
+        def step(t: Any) -> tuple[Any]:
+            return (decoder.decode(encoder.encode(t)[0]),)
+
+        parts = self._batched(step, arr, batch_size, progress, f"translate to {to}")
+        s = self.size
+        out = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, 3, s, s), np.float32)
+        return out[0] if single else out
+
     def sample_prior(self, n: int, seed: int | None = None) -> NDArray:
         """n draws z ~ N(0, I), shape (n, NL), from ``np.random.default_rng(seed)``."""
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
