@@ -561,110 +561,68 @@ def _n_classes(r: Any) -> str:
     return "–"
 
 
-def _section_domains(inp: ReportInputs, rep: _Report) -> str:
-    out = []
-    path = inp.table4_csv
-    if _exists(path):
-        df = upgrade_table4(_read_csv(path, ["feature", "target_before", "target_after"]))
-        if "source_before" not in df.columns:
-            raise GalvaeFileError(path, "missing column source_before (or decals_before)")
-        present = [c for c in _T4_COLS if c in df.columns]
-        vals = df[present].apply(lambda s: s.astype(float)).to_numpy()
-        scale = 100.0 if np.nanmax(np.abs(vals), initial=0.0) <= 1.0 + 1e-9 else 1.0
-        rows = []
-        seen = set()
-        for _, r in df.iterrows():
-            f = str(r["feature"])
-            seen.add(f)
-            p = paper.TABLE4.get(f, {})
-            run = [f"{scale * float(r[c]):.1f}" if c in r and r[c] == r[c] else "–" for c in _T4_COLS]
-            published = [f"{p[c]:.2f}" if c in p else "–" for c in _T4_COLS[:3]]
+_T4_HEADER = [
+    "feature",
+    "K",
+    "N overlap",
+    "run",
+    "paper",
+    "run",
+    "paper",
+    "run",
+    "paper",
+    "run",
+    "retrained before DA",
+    "DECaLS forest after DA",
+]
+_T4_GROUPS = [
+    ("", 3),
+    ("DECaLS, before DA", 2),
+    ("BASS+MzLS, before DA", 2),
+    ("BASS+MzLS, after DA", 2),
+    ("DECaLS, after DA", 1),
+    ("controls: BASS+MzLS", 2),
+]
+
+
+def _table4(path: Path) -> _Table:
+    """Table 4 of ``galvae compare-domains`` in per cent, each run column beside the paper's."""
+    df = upgrade_table4(_read_csv(path, ["feature", "target_before", "target_after"]))
+    if "source_before" not in df.columns:
+        raise GalvaeFileError(path, "missing column source_before (or decals_before)")
+    present = [c for c in _T4_COLS if c in df.columns]
+    vals = df[present].apply(lambda s: s.astype(float)).to_numpy()
+    scale = 100.0 if np.nanmax(np.abs(vals), initial=0.0) <= 1.0 + 1e-9 else 1.0
+    rows = []
+    for _, r in df.iterrows():
+        p = paper.TABLE4.get(str(r["feature"]), {})
+        run = [f"{scale * float(r[c]):.1f}" if c in r and r[c] == r[c] else "–" for c in _T4_COLS]
+        published = [f"{p[c]:.2f}" if c in p else "–" for c in _T4_COLS[:3]]
+        total = _fmt(int(r["total"])) if "total" in r and r["total"] == r["total"] else "–"
+        rows.append([str(r["feature"]), _n_classes(r), total, *_interleave(run[:3], published), *run[3:]])
+    seen = set(df["feature"].astype(str))
+    for f, p in paper.TABLE4.items():
+        if f not in seen:
+            published = [f"{p[c]:.2f}" for c in _T4_COLS[:3]]
             rows.append(
-                [
-                    f,
-                    _n_classes(r),
-                    _fmt(int(r["total"])) if "total" in r and r["total"] == r["total"] else "–",
-                    run[0],
-                    published[0],
-                    run[1],
-                    published[1],
-                    run[2],
-                    published[2],
-                    run[3],
-                    run[4],
-                    run[5],
-                ]
+                [f, f"– (paper {p['n_classes']:g})", f"– (paper {p['total']:,.0f})", *_interleave(["–"] * 3, published)]
+                + ["–"] * 3
             )
-        for f, p in paper.TABLE4.items():
-            if f not in seen:
-                rows.append(
-                    [
-                        f,
-                        f"– (paper {p['n_classes']:g})",
-                        f"– (paper {p['total']:,.0f})",
-                        "–",
-                        f"{p['source_before']:.2f}",
-                        "–",
-                        f"{p['target_before']:.2f}",
-                        "–",
-                        f"{p['target_after']:.2f}",
-                        "–",
-                        "–",
-                        "–",
-                    ]
-                )
-        header = [
-            "feature",
-            "K",
-            "N overlap",
-            "run",
-            "paper",
-            "run",
-            "paper",
-            "run",
-            "paper",
-            "run",
-            "retrained before DA",
-            "DECaLS forest after DA",
-        ]
-        groups = [
-            ("", 3),
-            ("DECaLS, before DA", 2),
-            ("BASS+MzLS, before DA", 2),
-            ("BASS+MzLS, after DA", 2),
-            ("DECaLS, after DA", 1),
-            ("controls: BASS+MzLS", 2),
-        ]
-        out.append(
-            _table(
-                header,
-                rows,
-                group_header=groups,
-                caption="Table 4: random-forest accuracy (per cent) on the overlap galaxies before and after domain adaptation",
-            )
-        )
-        out.append(
-            f'<p class="note">The paper ({paper.N_OVERLAP:,} overlap galaxies, features with at least '
-            f"{paper.TABLE4_MIN_GALAXIES} of them) "
-            "found BASS+MzLS after DA above BASS+MzLS before DA, and above DECaLS before DA on most features. "
-            "It gives no DECaLS-after-DA column. N overlap is this run's count. Controls: its 'after' forest is "
-            "retrained on the target while its 'before' one is not, so retraining alone can look like "
-            "adaptation; 'retrained before DA' is a forest retrained on BASS+MzLS latents before DA (what "
-            "retraining alone gives), 'DECaLS forest after DA' one trained on adapted DECaLS latents and "
-            "applied unchanged to adapted BASS+MzLS latents (what alignment alone gives).</p>"
-        )
-    else:
-        out.append("<h3>Table 4</h3>" + _not_run("Table 4 needs the table4.csv of `galvae compare-domains`.", path))
-    path = inp.domains_json
-    if _exists(path):
-        out.append("<h3>Latent agreement of the same galaxies in both surveys</h3>")
-        out.append(_domains_summary(_read_json(path)))
-        out.append(
-            '<p class="note">The paper found paired latent MSE from ~0.05 to ~10 before DA, the '
-            "largest ones mostly from a bright star near the galaxy (its Fig. 5).</p>"
-        )
-    else:
-        out.append("<h3>Latent agreement</h3>" + _not_run("No domain summary (domains.json).", path))
+    return _Table(
+        _T4_HEADER,
+        rows,
+        caption="Table 4: random-forest accuracy (per cent) on the overlap galaxies before and after domain adaptation",
+        groups=_T4_GROUPS,
+    )
+
+
+def _interleave(run: Sequence[str], published: Sequence[str]) -> list[str]:
+    """``run[0], published[0], run[1], published[1], …``."""
+    return [x for pair in zip(run, published, strict=True) for x in pair]
+
+
+def _domain_figures(inp: ReportInputs, rep: _Report) -> list[_Figure]:
+    """The paired-MSE histogram and the Fig. 5-style pair galleries that exist."""
     figs = []
     if _exists(inp.mse_histogram):
         figs.append(
@@ -683,11 +641,28 @@ def _section_domains(inp: ReportInputs, rep: _Report) -> str:
                     f"pair gallery {p.stem}",
                 )
             )
-    if figs:
-        out += figs
-    elif inp.mse_histogram is None and not inp.pair_galleries:
-        out.append(_not_run("No pair galleries or MSE histogram were given."))
-    return "".join(map(str, out))
+    return figs
+
+
+def _section_domains(inp: ReportInputs, rep: _Report) -> Markup:
+    table4 = _table4(inp.table4_csv) if _exists(inp.table4_csv) else None
+    summary = _domains_summary(_read_json(inp.domains_json)) if _exists(inp.domains_json) else None
+    figures = _domain_figures(inp, rep)
+    return _render(
+        "sections/domains.html.j2",
+        table4=table4,
+        table4_missing=_NotRun("Table 4 needs the table4.csv of `galvae compare-domains`.", inp.table4_csv),
+        n_overlap=f"{paper.N_OVERLAP:,}",
+        min_galaxies=paper.TABLE4_MIN_GALAXIES,
+        summary=summary,
+        summary_missing=_NotRun("No domain summary (domains.json).", inp.domains_json),
+        figures=figures,
+        figures_missing=(
+            _NotRun("No pair galleries or MSE histogram were given.")
+            if not figures and inp.mse_histogram is None and not inp.pair_galleries
+            else None
+        ),
+    )
 
 
 def _flatten(d: Mapping[str, Any], prefix: str = "", depth: int = 3) -> dict[str, Any]:
@@ -710,11 +685,9 @@ def _get(d: Any, *keys: str) -> Any:
     return d
 
 
-def _domains_summary(d: Mapping[str, Any]) -> str:
-    """The summary of ``galvae compare-domains``, read defensively."""
+def _summary_stages(d: Mapping[str, Any]) -> list[str]:
+    """The stages of a compare-domains summary: those listed under ``stages``, then any keyed in its blocks."""
     mse, mmd, defects = d.get("mse"), d.get("mmd2"), d.get("defects")
-    if not any(isinstance(x, Mapping) and x for x in (mse, mmd)):
-        return _kv_table(_flatten(d), caption="Summary of galvae compare-domains")
     stages: list[str] = []
     listed = d.get("stages")
     if isinstance(listed, Mapping):
@@ -724,54 +697,47 @@ def _domains_summary(d: Mapping[str, Any]) -> str:
     ]:
         if isinstance(st, str) and st not in stages:
             stages.append(st)
+    return stages
+
+
+def _domains_summary(d: Mapping[str, Any]) -> dict[str, Any]:
+    """The summary of ``galvae compare-domains``, read defensively: a table per stage and a sentence above it."""
+    mse, mmd, defects = d.get("mse"), d.get("mmd2"), d.get("defects")
+    if not any(isinstance(x, Mapping) and x for x in (mse, mmd)):
+        return {"table": _kv_table(_flatten(d), caption="Summary of galvae compare-domains"), "head": None}
+    stages = _summary_stages(d)
     top_frac = next((_get(defects, st, "fraction") for st in stages if _get(defects, st, "fraction") is not None), None)
     top_name = f"top {100 * float(top_frac):g} % MSE" if top_frac is not None else "highest MSE"
-    rows = []
-    for st in stages:
-        rows.append(
-            [
-                st,
-                _fmt(_get(mse, st, "median")),
-                _fmt(_get(mse, st, "mean")),
-                _fmt(_get(mse, st, "min")),
-                _fmt(_get(mse, st, "max")),
-                _fmt(_get(mmd, st) if not isinstance(_get(mmd, st), Mapping) else None, 4),
-                _pct(100 * _get(defects, st, "all", "share")) if _get(defects, st, "all", "share") is not None else "–",
-                _pct(100 * _get(defects, st, "top", "share")) if _get(defects, st, "top", "share") is not None else "–",
-                _fmt(_get(defects, st, "enrichment"), 2),
-            ]
-        )
-    surveys = d.get("surveys") if isinstance(d.get("surveys"), Mapping) else {}
-    head = (
-        f"{_fmt(d.get('n_matched'))} galaxies seen by both {surveys.get('source', 'source')} and "
-        f"{surveys.get('target', 'target')}"
-        if d.get("n_matched") is not None
-        else ""
-    )
-    out = _table(
+
+    def share(st: str, which: str) -> str:
+        v = _get(defects, st, which, "share")
+        return _pct(100 * v) if v is not None else "–"
+
+    rows = [
         [
-            "stage",
-            "median MSE",
-            "mean MSE",
-            "min MSE",
-            "max MSE",
-            "MMD²",
-            "pairs with a defect",
-            f"defects in the {top_name}",
-            "enrichment",
-        ],
+            st,
+            *(_fmt(_get(mse, st, k)) for k in ("median", "mean", "min", "max")),
+            _fmt(_get(mmd, st) if not isinstance(_get(mmd, st), Mapping) else None, 4),
+            share(st, "all"),
+            share(st, "top"),
+            _fmt(_get(defects, st, "enrichment"), 2),
+        ]
+        for st in stages
+    ]
+    header = ["stage", "median MSE", "mean MSE", "min MSE", "max MSE", "MMD²", "pairs with a defect"]
+    table = _Table(
+        [*header, f"defects in the {top_name}", "enrichment"],
         rows,
         caption="Paired latent MSE, MMD² between the surveys' latent means, and planted defects among the worst pairs",
     )
-    if head:
-        out = f'<p class="note">{_esc(head)}; MMD² on {_fmt(d.get("mmd_points"))} pairs.</p>' + out
-    return out
-
-
-def _verdict(ok: bool | None) -> str:
-    if ok is None:
-        return '<span class="badge pending">not measured</span>'
-    return '<span class="badge ok">reproduced</span>' if ok else '<span class="badge error">not reproduced</span>'
+    surveys = d.get("surveys") if isinstance(d.get("surveys"), Mapping) else {}
+    head = None
+    if d.get("n_matched") is not None:
+        head = (
+            f"{_fmt(d.get('n_matched'))} galaxies seen by both {surveys.get('source', 'source')} and "
+            f"{surveys.get('target', 'target')}; MMD² on {_fmt(d.get('mmd_points'))} pairs."
+        )
+    return {"table": table, "head": head}
 
 
 def _latent_information(path: Path) -> dict[str, Any] | None:
@@ -790,197 +756,231 @@ def _latent_information(path: Path) -> dict[str, Any] | None:
     return out
 
 
-def _section_claims(inp: ReportInputs, rep: _Report) -> str:
-    """One screen: each claim of the paper, its number, this run's, and whether it is reproduced."""
+@dataclass(frozen=True)
+class _Claim:
+    """One claim of the paper: its number, this run's, and whether the run reproduces it (None: not measured)."""
 
+    claim: str
+    published: str
+    run: str
+    ok: bool | None
+
+
+def _claim_ssim(inp: ReportInputs) -> _Claim:
+    """SSIM of the reconstructions, the paper's way (8-bit, L = 255) and ours (float, L = 1)."""
+    claim = f"Reconstructions keep the morphology: SSIM at NL = {_PAPER_NL}"
+    if not (_exists(inp.store) and _exists(inp.reconstructions)):
+        return _Claim(claim, _PAPER_SSIM, "–", None)
+    from ..data.store import ImageStore
+    from ..evaluate.ssim import ssim
+
+    with ImageStore(inp.store) as st, ImageStore(inp.reconstructions) as rc:
+        ids = np.intersect1d(st.ids, rc.ids)[:2000]
+        a, b = st.read(st.index_of(ids)), rc.read(rc.index_of(ids))
+    s_float = float(np.mean(ssim(a, b)))
+    to8 = lambda x: np.round(np.clip(x, 0, 1) * 255.0)  # noqa: E731
+    s_8 = float(np.mean(ssim(to8(a), to8(b), data_range=255.0)))
+    return _Claim(
+        claim,
+        f"{_PAPER_SSIM} (8-bit, L = 255)",
+        f"{s_8:.3f} (8-bit, L = 255); {s_float:.3f} (float, L = 1)",
+        s_8 >= paper.SSIM_RANGE[0],
+    )
+
+
+def _claim_latents(info: Mapping[str, Any]) -> _Claim:
+    """Active units and KL per galaxy of the latent catalogue."""
+    kl = f", {info['kl_total']:.1f} nats per galaxy" if "kl_total" in info else ""
+    return _Claim(
+        "The latents hold information (active units: Var μ_d > 0.01)",
+        f"not given (NL = {_PAPER_NL} all used)",
+        f"{info['active_units']} of {info['latent_dim']}{kl}",
+        info["active_units"] >= min(20, info["latent_dim"] // 2),
+    )
+
+
+def _claim_sweep(path: Path) -> _Claim:
+    """SSIM rising with NL to a knee, for the sweep's first loss."""
     from ..evaluate.sweep import find_knee
 
-    rows: list[list[Any]] = []
+    df = _read_csv(path, ["latent_dim", "loss", "ssim_mean"])
+    g = df[df["loss"] == df["loss"].iloc[0]].sort_values("latent_dim")
+    knee = find_knee(g["latent_dim"], g["ssim_mean"])
+    rising = bool(np.all(np.diff(g["ssim_mean"].to_numpy()) > -0.005))
+    return _Claim(
+        "SSIM rises with NL to a knee",
+        f"knee at NL ≈ {_PAPER_NL}",
+        f"knee {'none' if knee is None else f'NL = {knee:g}'}; SSIM {g['ssim_mean'].iloc[0]:.3f} → "
+        f"{g['ssim_mean'].iloc[-1]:.3f} over NL {int(g['latent_dim'].iloc[0])}–{int(g['latent_dim'].iloc[-1])}",
+        rising and knee is not None and 20 <= knee <= 60,
+    )
 
-    def add(claim: str, published: str, run: str, ok: bool | None) -> None:
-        rows.append([claim, published, run, _Raw(_verdict(ok))])
 
-    info = _latent_information(inp.latents) if _exists(inp.latents) else None
-    cfg = dict(inp.run_config or {})
-    if _exists(inp.store) and _exists(inp.reconstructions):
-        from ..data.store import ImageStore
-        from ..evaluate.ssim import ssim
-
-        with ImageStore(inp.store) as st, ImageStore(inp.reconstructions) as rc:
-            ids = np.intersect1d(st.ids, rc.ids)[:2000]
-            a, b = st.read(st.index_of(ids)), rc.read(rc.index_of(ids))
-        s_float = float(np.mean(ssim(a, b)))
-        to8 = lambda x: np.round(np.clip(x, 0, 1) * 255.0)  # noqa: E731
-        s_8 = float(np.mean(ssim(to8(a), to8(b), data_range=255.0)))
-        add(
-            f"Reconstructions keep the morphology: SSIM at NL = {_PAPER_NL}",
-            f"{_PAPER_SSIM} (8-bit, L = 255)",
-            f"{s_8:.3f} (8-bit, L = 255); {s_float:.3f} (float, L = 1)",
-            s_8 >= paper.SSIM_RANGE[0],
-        )
-    else:
-        add(f"Reconstructions keep the morphology: SSIM at NL = {_PAPER_NL}", _PAPER_SSIM, "–", None)
-    if info is not None:
-        kl = f", {info['kl_total']:.1f} nats per galaxy" if "kl_total" in info else ""
-        add(
-            "The latents hold information (active units: Var μ_d > 0.01)",
-            f"not given (NL = {_PAPER_NL} all used)",
-            f"{info['active_units']} of {info['latent_dim']}{kl}",
-            info["active_units"] >= min(20, info["latent_dim"] // 2),
-        )
-    if _exists(inp.sweep_csv):
-        df = _read_csv(inp.sweep_csv, ["latent_dim", "loss", "ssim_mean"])
-        g = df[df["loss"] == df["loss"].iloc[0]].sort_values("latent_dim")
-        knee = find_knee(g["latent_dim"], g["ssim_mean"])
-        rising = bool(np.all(np.diff(g["ssim_mean"].to_numpy()) > -0.005))
-        add(
-            "SSIM rises with NL to a knee",
-            f"knee at NL ≈ {_PAPER_NL}",
-            f"knee {'none' if knee is None else f'NL = {knee:g}'}; SSIM {g['ssim_mean'].iloc[0]:.3f} → "
-            f"{g['ssim_mean'].iloc[-1]:.3f} over NL {int(g['latent_dim'].iloc[0])}–{int(g['latent_dim'].iloc[-1])}",
-            rising and knee is not None and 20 <= knee <= 60,
-        )
-    if _exists(inp.table3_csv):
-        t3 = _read_csv(inp.table3_csv, ["feature", "method", "accuracy"])
-        vae = t3[t3["method"] == "vae"].set_index("feature")
-        acc = vae["accuracy"].astype(float)
-        add(
+def _claims_table3(path: Path) -> list[_Claim]:
+    """Table 3: accuracy of the forests, their gain over the majority class, and the PCA baseline."""
+    t3 = _read_csv(path, ["feature", "method", "accuracy"])
+    vae = t3[t3["method"] == "vae"].set_index("feature")
+    acc = vae["accuracy"].astype(float)
+    out = [
+        _Claim(
             "Random forests on the latents classify Table 2 features",
             f"{_PAPER_T3_LOW}–{_PAPER_T3_HIGH} % test accuracy",
             f"{100 * acc.min():.0f}–{100 * acc.max():.0f} % over {len(acc)} features",
             bool(acc.min() >= _PAPER_T3_LOW / 100),
         )
-        if "majority_rate" in vae.columns:
-            gain = acc - vae["majority_rate"].astype(float)
-            add(
+    ]
+    if "majority_rate" in vae.columns:
+        gain = acc - vae["majority_rate"].astype(float)
+        out.append(
+            _Claim(
                 "… well above always guessing the commonest class",
                 "not given",
                 f"{int((gain >= 0.10).sum())} of {len(acc)} features ≥ majority + 10 points",
                 bool((gain >= 0.10).mean() >= 0.5),
             )
-        pca = t3[t3["method"] == "pca"].set_index("feature")["accuracy"].astype(float)
-        if len(pca):
-            common = acc.index.intersection(pca.index)
-            wins = int((acc[common] >= pca[common] - 1e-9).sum())
-            add(
+        )
+    pca = t3[t3["method"] == "pca"].set_index("feature")["accuracy"].astype(float)
+    if len(pca):
+        common = acc.index.intersection(pca.index)
+        wins = int((acc[common] >= pca[common] - 1e-9).sum())
+        out.append(
+            _Claim(
                 f"… and as well as {_PAPER_NL} PCA components of the pixels",
                 "not given",
                 f"latents ≥ PCA-{_PAPER_NL} on {wins} of {len(common)} features",
                 wins == len(common),
             )
-    if _exists(inp.table4_csv):
-        t4 = _read_csv(inp.table4_csv, ["feature", "target_before", "target_after"])
-        better = int((t4["target_after"].astype(float) >= t4["target_before"].astype(float)).sum())
-        add(
+        )
+    return out
+
+
+def _claims_table4(path: Path) -> list[_Claim]:
+    """Table 4: the target survey after DA against before, and against the retrained-forest control."""
+    t4 = _read_csv(path, ["feature", "target_before", "target_after"])
+    half = max(1, (len(t4) + 1) // 2)
+    better = int((t4["target_after"].astype(float) >= t4["target_before"].astype(float)).sum())
+    out = [
+        _Claim(
             "After DA, BASS+MzLS classifies better than before",
             f"{_PAPER_T4_UP} of {len(paper.TABLE4)} features up",
             f"{better} of {len(t4)} features up",
-            better >= max(1, (len(t4) + 1) // 2),
+            better >= half,
         )
-        if "target_before_retrained" in t4.columns:
-            over = int((t4["target_after"].astype(float) > t4["target_before_retrained"].astype(float)).sum())
-            add(
+    ]
+    if "target_before_retrained" in t4.columns:
+        over = int((t4["target_after"].astype(float) > t4["target_before_retrained"].astype(float)).sum())
+        out.append(
+            _Claim(
                 "… beyond what retraining the forest alone gives (control)",
                 "not tested by the paper",
                 f"{over} of {len(t4)} features above the retrained-before control",
-                over >= max(1, (len(t4) + 1) // 2),
+                over >= half,
             )
-    if _exists(inp.domains_json):
-        d = _read_json(inp.domains_json)
-        m = d.get("mmd2") or {}
-        if "before" in m and "after" in m:
-            add(
+        )
+    return out
+
+
+def _claims_domains(path: Path) -> list[_Claim]:
+    """The domain summary: MMD² before and after DA, and paired over random latent MSE."""
+    d = _read_json(path)
+    out = []
+    m = d.get("mmd2") or {}
+    if "before" in m and "after" in m:
+        out.append(
+            _Claim(
                 "Adaptation aligns the surveys' latents (MMD², one kernel)",
                 "reduced (eq. 6)",
                 f"{m['before']:.4g} → {m['after']:.4g}",
                 m["after"] < m["before"],
             )
-        mse = d.get("mse") or {}
-        pr = [mse.get(s, {}).get("paired_over_random") for s in ("before", "after")]
-        if None not in pr:
-            add(
+        )
+    mse = d.get("mse") or {}
+    pr = [mse.get(s, {}).get("paired_over_random") for s in ("before", "after")]
+    if None not in pr:
+        out.append(
+            _Claim(
                 "The same galaxy in two surveys: latent MSE over that of random pairs",
                 "MSE {:g}–{:g} before DA".format(*paper.LATENT_MSE_RANGE),
                 f"{pr[0]:.3f} → {pr[1]:.3f} ({pr[0] / pr[1]:.2f}× lower)" if pr[1] else f"{pr[0]:.3f} → {pr[1]:.3f}",
                 pr[1] * 1.5 <= pr[0],
             )
+        )
+    return out
+
+
+def _claims_outliers(path: Path) -> list[_Claim]:
+    """The flagged fraction of ``galvae outliers`` and the share of defects among them."""
+    o = _read_json(path)
+    frac = o.get("flagged_fraction")
+    if frac is None:
+        return []
+    precision = o.get("precision")
+    return [
+        _Claim(
+            f"{paper.OUTLIER_SIGMA:g}σ latent outliers are rare and mostly defects",
+            f"{100 * paper.OUTLIER_FRACTION:.3f} % of {_PAPER_N}",
+            f"{100 * frac:.3f} %" + (f", precision {precision:.2f}" if precision is not None else ""),
+            None if precision is None else bool(precision >= 0.5),
+        )
+    ]
+
+
+def _claims(inp: ReportInputs, info: Mapping[str, Any] | None) -> list[_Claim]:
+    """Every claim whose product was given, in the order of the paper."""
+    claims = [_claim_ssim(inp)]
+    if info is not None:
+        claims.append(_claim_latents(info))
+    if _exists(inp.sweep_csv):
+        claims.append(_claim_sweep(inp.sweep_csv))
+    if _exists(inp.table3_csv):
+        claims += _claims_table3(inp.table3_csv)
+    if _exists(inp.table4_csv):
+        claims += _claims_table4(inp.table4_csv)
+    if _exists(inp.domains_json):
+        claims += _claims_domains(inp.domains_json)
     if _exists(inp.outliers_dir) and (inp.outliers_dir / "outliers.json").is_file():
-        o = _read_json(inp.outliers_dir / "outliers.json")
-        frac = o.get("flagged_fraction")
-        if frac is not None:
-            add(
-                f"{paper.OUTLIER_SIGMA:g}σ latent outliers are rare and mostly defects",
-                f"{100 * paper.OUTLIER_FRACTION:.3f} % of {_PAPER_N}",
-                f"{100 * frac:.3f} %" + (f", precision {o['precision']:.2f}" if o.get("precision") is not None else ""),
-                None if o.get("precision") is None else bool(o["precision"] >= 0.5),
-            )
-    if not rows or all("not measured" in str(r[-1]) for r in rows):
+        claims += _claims_outliers(inp.outliers_dir / "outliers.json")
+    return claims
+
+
+def _verdict(ok: bool | None) -> _Cell:
+    if ok is None:
+        return _Cell("not measured", "pending")
+    return _Cell("reproduced", "ok") if ok else _Cell("not reproduced", "error")
+
+
+def _section_claims(inp: ReportInputs, rep: _Report) -> Markup:
+    """One screen: each claim of the paper, its number, this run's, and whether it is reproduced."""
+    info = _latent_information(inp.latents) if _exists(inp.latents) else None
+    claims = _claims(inp, info)
+    if all(c.ok is None for c in claims):
         return _not_run(
             "The claims need the products of the stages (reconstructions, latents, tables 3 and 4, "
             "the sweep, the domain comparison, the outliers)."
         )
-    out = [
-        _table(
-            ["claim", "paper", "this run", ""],
-            rows,
-            caption="The paper's claims against this run (details in the sections below)",
-        )
-    ]
-    settings = {k: cfg[k] for k in ("profile", "likelihood", "latent_dim", "epochs", "n_galaxies", "size") if k in cfg}
-    if settings:
-        out.append(
-            '<p class="note">' + _esc(", ".join(f"{k} = {v}" for k, v in settings.items())) + ". "
-            "SSIM is computed the paper's way (images rounded to 8 bits, L = 255) and ours (float, L = 1); "
-            "an image that is mostly sky scores high even when blank, so read it with the active units and "
-            "what the latents classify.</p>"
-        )
+    table = _Table(
+        ["claim", "paper", "this run", ""],
+        [[c.claim, c.published, c.run, _verdict(c.ok)] for c in claims],
+        caption="The paper's claims against this run (details in the sections below)",
+    )
+    cfg = dict(inp.run_config or {})
+    keys = ("profile", "likelihood", "latent_dim", "epochs", "n_galaxies", "size")
+    settings = ", ".join(f"{k} = {cfg[k]}" for k in keys if k in cfg)
+    kl_figure = None
     if info is not None and "kl_per_dim" in info:
         from ..plots.report import plot_kl_per_dim
 
-        out.append(
-            rep.fig_obj(
-                plot_kl_per_dim(info["kl_per_dim"]),
-                "Mean KL divergence per latent dimension (nats), sorted: the information each "
-                "latent holds about a galaxy; a collapsed latent sits at 0.",
-                "KL per latent",
-            )
+        kl_figure = rep.fig_obj(
+            plot_kl_per_dim(info["kl_per_dim"]),
+            "Mean KL divergence per latent dimension (nats), sorted: the information each "
+            "latent holds about a galaxy; a collapsed latent sits at 0.",
+            "KL per latent",
         )
-    return "".join(map(str, out))
+    return _render("sections/claims.html.j2", claims=table, settings=settings, kl_figure=kl_figure)
 
 
-def _section_sweep(inp: ReportInputs, rep: _Report) -> str:
-    from ..evaluate.sweep import CATEGORIES, find_knee
-    from ..plots import plot_ssim_per_category
-    from ..plots.report import plot_ssim_knee
-
-    path = inp.sweep_csv
-    if not _exists(path):
-        return _not_run("The SSIM sweep needs the sweep.csv of `galvae sweep`.", path)
-    df = _read_csv(path, ["latent_dim", "loss", "ssim_mean"])
-    df = df.sort_values(["loss", "latent_dim"], kind="stable").reset_index(drop=True)
-    knees: dict[str, float | None] = {}
-    for loss, grp in df.groupby("loss", sort=True):
-        knees[str(loss)] = find_knee(grp["latent_dim"], grp["ssim_mean"])
-    out = [
-        rep.fig_obj(
-            plot_ssim_knee(df, knees, paper_nl=_PAPER_NL),
-            "Mean SSIM of reconstructions against the latent dimension NL, one line per loss (the paper's Fig. 3); "
-            "dashed: the knee found here (Kneedle through kneed: the first maximum of the min–max scaled curve's "
-            "height above its chord that the curve then falls back from); "
-            f"dotted: the paper's NL = {_PAPER_NL}.",
-            "SSIM against NL",
-        )
-    ]
-    cats = [c for c in CATEGORIES if f"ssim_{c}" in df.columns and df[f"ssim_{c}"].notna().any()]
-    if cats:
-        out.append(
-            rep.fig_obj(
-                plot_ssim_per_category(df, cats),
-                "Mean SSIM per first-branch category against NL (the paper's Fig. 4); solid: first loss, dashed: second.",
-                "SSIM per category against NL",
-            )
-        )
-    knee_text = ", ".join(f"{k.upper()}: {'none' if v is None else f'NL = {v:g}'}" for k, v in knees.items())
+def _sweep_table(df: Any, cats: Sequence[str]) -> _Table:
+    """SSIM of each sweep model, overall and per first-branch category."""
     header = ["loss", "NL", "N eval", "SSIM mean", "SSIM std"] + [f"SSIM {c}" for c in cats]
     rows = [
         [
@@ -993,13 +993,50 @@ def _section_sweep(inp: ReportInputs, rep: _Report) -> str:
         + [_fmt(r[f"ssim_{c}"]) for c in cats]
         for _, r in df.iterrows()
     ]
-    out.append(_table(header, rows, caption="SSIM of each sweep model"))
-    out.append(
-        f'<p class="note">Knee: {_esc(knee_text)}. The paper found the knee near NL ≈ {_PAPER_NL} for both '
-        f"losses and SSIM {_PAPER_SSIM} for all morphology types, with smooth and cigar-shaped "
-        "galaxies reconstructed best.</p>"
+    return _Table(header, rows, caption="SSIM of each sweep model")
+
+
+def _section_sweep(inp: ReportInputs, rep: _Report) -> Markup:
+    from ..evaluate.sweep import CATEGORIES, find_knee
+    from ..plots import plot_ssim_per_category
+    from ..plots.report import plot_ssim_knee
+
+    path = inp.sweep_csv
+    if not _exists(path):
+        return _not_run("The SSIM sweep needs the sweep.csv of `galvae sweep`.", path)
+    df = _read_csv(path, ["latent_dim", "loss", "ssim_mean"])
+    df = df.sort_values(["loss", "latent_dim"], kind="stable").reset_index(drop=True)
+    knees: dict[str, float | None] = {}
+    for loss, grp in df.groupby("loss", sort=True):
+        knees[str(loss)] = find_knee(grp["latent_dim"], grp["ssim_mean"])
+    figures = [
+        rep.fig_obj(
+            plot_ssim_knee(df, knees, paper_nl=_PAPER_NL),
+            "Mean SSIM of reconstructions against the latent dimension NL, one line per loss (the paper's Fig. 3); "
+            "dashed: the knee found here (Kneedle through kneed: the first maximum of the min–max scaled curve's "
+            "height above its chord that the curve then falls back from); "
+            f"dotted: the paper's NL = {_PAPER_NL}.",
+            "SSIM against NL",
+        )
+    ]
+    cats = [c for c in CATEGORIES if f"ssim_{c}" in df.columns and df[f"ssim_{c}"].notna().any()]
+    if cats:
+        figures.append(
+            rep.fig_obj(
+                plot_ssim_per_category(df, cats),
+                "Mean SSIM per first-branch category against NL (the paper's Fig. 4); solid: first loss, dashed: second.",
+                "SSIM per category against NL",
+            )
+        )
+    knee_text = ", ".join(f"{k.upper()}: {'none' if v is None else f'NL = {v:g}'}" for k, v in knees.items())
+    return _render(
+        "sections/sweep.html.j2",
+        figures=figures,
+        sweep=_sweep_table(df, cats),
+        knee_text=knee_text,
+        paper_nl=_PAPER_NL,
+        paper_ssim=_PAPER_SSIM,
     )
-    return "".join(map(str, out))
 
 
 def _pick_per_class(classes: Any, ids: np.ndarray, per_class: int, seed: int) -> dict[str, list[str]]:
