@@ -29,7 +29,7 @@ import platform
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import jinja2
 import numpy as np
@@ -231,7 +231,6 @@ class _Table:
     caption: str = ""
     groups: Sequence[tuple[str, int]] = ()
     first_col_text: bool = True
-    kind: ClassVar[str] = "table"
 
 
 @dataclass(frozen=True)
@@ -242,10 +241,6 @@ class _Figure:
     uri: str
     caption: str
     alt: str
-    kind: ClassVar[str] = "figure"
-
-    def __str__(self) -> str:  # legacy sections join figures as strings
-        return str(_render("sections/blocks.html.j2", blocks=[self]))
 
 
 @dataclass(frozen=True)
@@ -254,23 +249,6 @@ class _NotRun:
 
     what: str
     path: Path | None = None
-    kind: ClassVar[str] = "not_run"
-
-
-@dataclass(frozen=True)
-class _Note:
-    """A paragraph of explanation under a table or figure."""
-
-    text: str
-    kind: ClassVar[str] = "note"
-
-
-@dataclass(frozen=True)
-class _Heading:
-    """A sub-heading inside a section."""
-
-    text: str
-    kind: ClassVar[str] = "h3"
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -296,22 +274,6 @@ def _pct(v: Any, digits: int = 1) -> str:
     except (TypeError, ValueError):
         return "–"
     return "–" if not math.isfinite(f) else f"{f:.{digits}f} %"
-
-
-# ---- legacy string helpers, removed once every section renders through the templates
-import html as _html  # noqa: E402
-
-
-class _Raw(Markup):
-    """HTML already escaped or built here."""
-
-
-def _esc(v: Any) -> str:
-    return v if isinstance(v, _Raw) else _html.escape(str(v), quote=True)
-
-
-def _table(header: Sequence[Any], rows: Sequence[Sequence[Any]], *, caption: str = "", group_header: Any = None) -> str:
-    return str(_render("sections/blocks.html.j2", blocks=[_Table(header, rows, caption, group_header or ())]))
 
 
 def _kv_table(d: Mapping[str, Any], caption: str = "") -> _Table:
@@ -365,9 +327,9 @@ class _Report:
         return self.figure(_png_bytes_from_file(path, self.max_width), caption, alt)
 
 
-def _not_run(what: str, path: Path | None = None) -> str:
+def _not_run(what: str, path: Path | None = None) -> Markup:
     """A whole section that says "not run"."""
-    return str(_render("sections/blocks.html.j2", blocks=[_NotRun(what, path)]))
+    return _render("sections/not_run.html.j2", not_run=_NotRun(what, path))
 
 
 def _exists(path: Path | None) -> bool:
@@ -1053,12 +1015,75 @@ def _pick_per_class(classes: Any, ids: np.ndarray, per_class: int, seed: int) ->
     return picks
 
 
-def _section_recon(inp: ReportInputs, rep: _Report, per_class: int, seed: int, max_ssim: int) -> str:
+def _ssim_sample(st: Any, rc: Any, ids: np.ndarray, max_n: int, seed: int) -> Any:
+    """SSIM of each galaxy of (a seeded random sample of ``max_n`` of) ``ids`` with its reconstruction."""
+    import pandas as pd
+
+    from ..evaluate.ssim import ssim
+
+    rng = np.random.default_rng(seed)
+    sample = ids if len(ids) <= max_n else np.sort(rng.choice(ids, max_n, replace=False))
+    scores = np.empty(len(sample))
+    for i in range(0, len(sample), 256):
+        chunk = sample[i : i + 256]
+        scores[i : i + 256] = ssim(st.read(st.index_of(chunk)), rc.read(rc.index_of(chunk)))
+    return pd.Series(scores, index=sample)
+
+
+def _ssim_table(scores: Any, classes: Any, names: Sequence[str]) -> _Table:
+    """Mean, median and 10th percentile of the SSIM, over all galaxies and per class."""
+
+    def row(name: str, v: np.ndarray) -> list[str]:
+        return [
+            name,
+            _fmt(len(v)),
+            _fmt(float(np.mean(v))),
+            _fmt(float(np.median(v))),
+            _fmt(float(np.percentile(v, 10))),
+        ]
+
+    rows = [row("all", scores.to_numpy())]
+    cls = classes.reindex(scores.index)
+    for name in names:
+        v = scores[(cls == name).to_numpy(dtype=bool)]
+        if len(v):
+            rows.append(row(name, v.to_numpy()))
+    return _Table(
+        ["class", "N", "mean SSIM", "median SSIM", "10th percentile"],
+        rows,
+        caption="SSIM between each image and the reconstruction of its latent mean",
+    )
+
+
+def _recon_galleries(st: Any, rc: Any, picks: Mapping[str, list[str]], seed: int, rep: _Report) -> list[_Figure]:
+    """Original, reconstruction and residual of the picked galaxies of each class, on one residual scale."""
+    from ..evaluate.ssim import ssim
+    from ..plots.report import plot_reconstructions
+
+    figures, vmax = [], None
+    for name, chosen in picks.items():
+        a = st.read(st.index_of(chosen))
+        b = rc.read(rc.index_of(chosen))
+        s = np.atleast_1d(ssim(a, b))
+        labels = [f"{i}\nSSIM {v:.3f}" for i, v in zip(chosen, s, strict=True)]
+        if vmax is None:
+            vmax = max(0.05, float(np.percentile(np.abs((a - b).mean(axis=1)), 99.5)))
+        figures.append(
+            rep.fig_obj(
+                plot_reconstructions(a, b, labels, title=f"{name}", vmax=vmax),
+                f"{name}: {len(chosen)} galaxies picked at random (seed {seed}). Top: original; middle: reconstruction "
+                f"from the latent mean; bottom: residual (original − reconstruction, mean of g, r, z; same colour "
+                f"scale ±{vmax:.2f} in every class). RGB: z → red, r → green, g → blue.",
+                f"reconstructions of {name} galaxies",
+            )
+        )
+    return figures
+
+
+def _section_recon(inp: ReportInputs, rep: _Report, per_class: int, seed: int, max_ssim: int) -> Markup:
     import pandas as pd
 
     from ..data.store import ImageStore
-    from ..evaluate.ssim import ssim
-    from ..plots.report import plot_reconstructions
 
     if not _exists(inp.store) or not _exists(inp.reconstructions):
         missing = inp.store if not _exists(inp.store) else inp.reconstructions
@@ -1077,83 +1102,94 @@ def _section_recon(inp: ReportInputs, rep: _Report, per_class: int, seed: int, m
             classes = _load_classes(inp.labels)
         else:
             classes = pd.Series(["all"] * len(ids), index=ids, dtype=object)
-        # per-class SSIM over (a seeded sample of) the store
-        rng = np.random.default_rng(seed)
-        sample = ids if len(ids) <= max_ssim else np.sort(rng.choice(ids, max_ssim, replace=False))
-        scores = np.empty(len(sample))
-        for i in range(0, len(sample), 256):
-            chunk = sample[i : i + 256]
-            scores[i : i + 256] = ssim(st.read(st.index_of(chunk)), rc.read(rc.index_of(chunk)))
-        s_all = pd.Series(scores, index=sample)
+        scores = _ssim_sample(st, rc, ids, max_ssim, seed)
         picks = _pick_per_class(classes, ids, per_class, seed)
-        out = []
-        cls_sample = classes.reindex(sample)
-        rows = [
-            [
-                "all",
-                _fmt(len(sample)),
-                _fmt(float(np.mean(scores))),
-                _fmt(float(np.median(scores))),
-                _fmt(float(np.percentile(scores, 10))),
-            ]
-        ]
-        for name in picks:
-            v = s_all[(cls_sample == name).to_numpy(dtype=bool)]
-            if len(v):
-                rows.append(
-                    [
-                        name,
-                        _fmt(len(v)),
-                        _fmt(float(v.mean())),
-                        _fmt(float(v.median())),
-                        _fmt(float(np.percentile(v, 10))),
-                    ]
-                )
-        out.append(
-            _table(
-                ["class", "N", "mean SSIM", "median SSIM", "10th percentile"],
-                rows,
-                caption="SSIM between each image and the reconstruction of its latent mean",
-            )
-        )
-        note = (
-            f"SSIM over a seeded random sample of {len(sample):,} of {len(ids):,} galaxies. "
-            if len(sample) < len(ids)
-            else ""
-        )
-        out.append(
-            f'<p class="note">{_esc(note)}The paper reports SSIM {_PAPER_SSIM} for all morphology types at NL = {_PAPER_NL}. '
-            "Classes: first-branch Galaxy Zoo answer (edge-on: featured with edge-on fraction &gt; 0.5), mergers from "
-            "the Table 2 merger label.</p>"
-        )
-        if not picks:
-            out.append(_not_run("No galaxy of the store has a class in the labels."))
-        vmax = None
-        for name, chosen in picks.items():
-            a = st.read(st.index_of(chosen))
-            b = rc.read(rc.index_of(chosen))
-            s = np.atleast_1d(ssim(a, b))
-            labels = [f"{i}\nSSIM {v:.3f}" for i, v in zip(chosen, s, strict=True)]
-            if vmax is None:
-                vmax = max(0.05, float(np.percentile(np.abs((a - b).mean(axis=1)), 99.5)))
-            out.append(
-                rep.fig_obj(
-                    plot_reconstructions(a, b, labels, title=f"{name}", vmax=vmax),
-                    f"{name}: {len(chosen)} galaxies picked at random (seed {seed}). Top: original; middle: reconstruction "
-                    f"from the latent mean; bottom: residual (original − reconstruction, mean of g, r, z; same colour "
-                    f"scale ±{vmax:.2f} in every class). RGB: z → red, r → green, g → blue.",
-                    f"reconstructions of {name} galaxies",
-                )
-            )
-    return "".join(map(str, out))
+        table = _ssim_table(scores, classes, list(picks))
+        galleries = _recon_galleries(st, rc, picks, seed, rep)
+    sampled = (
+        f"SSIM over a seeded random sample of {len(scores):,} of {len(ids):,} galaxies. "
+        if len(scores) < len(ids)
+        else ""
+    )
+    return _render(
+        "sections/reconstructions.html.j2",
+        ssim=table,
+        sampled=sampled,
+        paper_ssim=_PAPER_SSIM,
+        paper_nl=_PAPER_NL,
+        no_class=_NotRun("No galaxy of the store has a class in the labels.") if not picks else None,
+        galleries=galleries,
+    )
+
+
+def _sample_rows(n: int, n_max: int, seed: int) -> np.ndarray:
+    """Indices of (a seeded random sample of ``n_max`` of) ``n`` rows, sorted."""
+    rng = np.random.default_rng(seed)
+    return np.arange(n) if n <= n_max else np.sort(rng.choice(n, n_max, replace=False))
+
+
+def _sample_note(kept: int, n: int) -> str:
+    return f" (a seeded random sample of {kept:,} of {n:,})" if kept < n else ""
+
+
+def _pca_map(x: np.ndarray, classes: np.ndarray, seed: int, max_points: int, rep: _Report) -> _Figure:
+    """The latent means on their first two principal components, coloured by class."""
+    from sklearn.decomposition import PCA
+
+    from ..plots.report import plot_latent_map
+
+    keep = _sample_rows(len(x), max_points, seed)
+    pca = PCA(n_components=2, random_state=seed)
+    xy = pca.fit_transform(x[keep])
+    ev = pca.explained_variance_ratio_
+    return rep.fig_obj(
+        plot_latent_map(
+            xy,
+            classes[keep],
+            title="latent means: PCA",
+            xlabel=f"PC 1 ({100 * ev[0]:.1f} % of variance)",
+            ylabel=f"PC 2 ({100 * ev[1]:.1f} % of variance)",
+            order=BROAD_CLASSES,
+        ),
+        f"The {x.shape[1]}-dimensional latent means μ{_sample_note(len(keep), len(x))} projected on their first two "
+        "principal components, coloured by class (grey: no class).",
+        "PCA map of the latent space",
+    )
+
+
+def _tsne_map(x: np.ndarray, classes: np.ndarray, seed: int, max_tsne: int, rep: _Report) -> _Figure:
+    """A t-SNE of the latent means (scikit-learn, one thread), coloured by class."""
+    from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
+
+    from ..plots.report import plot_latent_map
+
+    keep = _sample_rows(len(x), max_tsne, seed)
+    perplexity = float(min(30.0, max(2.0, (len(keep) - 1) / 3.0)))
+    # one thread: torch and scikit-learn each bring an OpenMP runtime, and their idle threads spinning
+    # against each other made a small t-SNE take 100x longer after training in the same process
+    with threadpool_limits(limits=1):
+        xy = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x[keep])
+    return rep.fig_obj(
+        plot_latent_map(
+            xy,
+            classes[keep],
+            title=f"latent means: t-SNE (perplexity {perplexity:.0f})",
+            xlabel="t-SNE 1",
+            ylabel="t-SNE 2",
+            order=BROAD_CLASSES,
+        ),
+        f"t-SNE of the latent means μ{_sample_note(len(keep), len(x))} (scikit-learn, perplexity {perplexity:.1f}, "
+        f"seed {seed}). t-SNE keeps neighbourhoods, not distances: cluster sizes and gaps between clusters mean little.",
+        "t-SNE map of the latent space",
+    )
 
 
 def _section_latent_map(
     inp: ReportInputs, rep: _Report, embedding: str, seed: int, max_points: int, max_tsne: int
-) -> str:
+) -> Markup:
     from ..evaluate.inputs import latent_matrix
     from ..latents.catalog import read_latent_catalog
-    from ..plots.report import plot_latent_map
 
     if not _exists(inp.latents):
         return _not_run("The latent map needs a latent catalogue (`galvae encode`).", inp.latents)
@@ -1166,77 +1202,17 @@ def _section_latent_map(
         classes = _load_classes(inp.labels).reindex(ids).to_numpy(dtype=object)
     else:
         classes = np.full(len(ids), None, dtype=object)
-
-    def sample(n_max: int) -> tuple[np.ndarray, np.ndarray, str]:
-        rng = np.random.default_rng(seed)
-        keep = np.arange(len(x)) if len(x) <= n_max else np.sort(rng.choice(len(x), n_max, replace=False))
-        sub = f" (a seeded random sample of {len(keep):,} of {len(x):,})" if len(keep) < len(x) else ""
-        return x[keep], classes[keep], sub
-
-    out = []
+    figures = []
     if embedding in ("pca", "both"):
-        from sklearn.decomposition import PCA
-
-        xs, cs, sub = sample(max_points)
-        pca = PCA(n_components=2, random_state=seed)
-        xy = pca.fit_transform(xs)
-        ev = pca.explained_variance_ratio_
-        out.append(
-            rep.fig_obj(
-                plot_latent_map(
-                    xy,
-                    cs,
-                    title="latent means: PCA",
-                    xlabel=f"PC 1 ({100 * ev[0]:.1f} % of variance)",
-                    ylabel=f"PC 2 ({100 * ev[1]:.1f} % of variance)",
-                    order=BROAD_CLASSES,
-                ),
-                f"The {x.shape[1]}-dimensional latent means μ{sub} projected on their first two principal components, "
-                "coloured by class (grey: no class).",
-                "PCA map of the latent space",
-            )
-        )
+        figures.append(_pca_map(x, classes, seed, max_points, rep))
     if embedding in ("tsne", "both"):
-        from sklearn.manifold import TSNE
-        from threadpoolctl import threadpool_limits
-
-        xs, cs, sub = sample(max_tsne)
-        perplexity = float(min(30.0, max(2.0, (len(xs) - 1) / 3.0)))
-        # one thread: torch and scikit-learn each bring an OpenMP runtime, and their idle threads spinning
-        # against each other made a small t-SNE take 100x longer after training in the same process
-        with threadpool_limits(limits=1):
-            xy = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(xs)
-        out.append(
-            rep.fig_obj(
-                plot_latent_map(
-                    xy,
-                    cs,
-                    title=f"latent means: t-SNE (perplexity {perplexity:.0f})",
-                    xlabel="t-SNE 1",
-                    ylabel="t-SNE 2",
-                    order=BROAD_CLASSES,
-                ),
-                f"t-SNE of the latent means μ{sub} (scikit-learn, perplexity {perplexity:.1f}, seed {seed}). "
-                "t-SNE keeps neighbourhoods, not distances: cluster sizes and gaps between clusters mean little.",
-                "t-SNE map of the latent space",
-            )
-        )
+        figures.append(_tsne_map(x, classes, seed, max_tsne, rep))
     model = meta.get("model") if isinstance(meta, dict) else None
-    if model:
-        out.append(f'<p class="note">Model: {_esc(model)}.</p>')
-    return "".join(map(str, out))
+    return _render("sections/latent_map.html.j2", figures=figures, model=model)
 
 
-def _section_outliers(inp: ReportInputs, rep: _Report) -> str:
-    import pandas as pd
-
-    d = inp.outliers_dir
-    if not _exists(d) or not (d / "outliers.json").is_file():
-        return _not_run(
-            "Outliers need the output directory of `galvae outliers`.",
-            d / "outliers.json" if d is not None and d.exists() else d,
-        )
-    s = _read_json(d / "outliers.json")
+def _outliers_summary(s: Mapping[str, Any]) -> _Table:
+    """Threshold, counts and (with planted defects) precision and recall of ``galvae outliers``, beside the paper."""
     frac = s.get("flagged_fraction")
     rows = [
         [
@@ -1254,93 +1230,110 @@ def _section_outliers(inp: ReportInputs, rep: _Report) -> str:
             ["precision (flagged that are defects)", _fmt(s.get("precision")), "“most were defects”"],
             ["recall (defects flagged)", _fmt(s.get("recall")), "–"],
         ]
-    out = [_table(["", "this run", "paper"], rows, caption="Latent-space outliers")]
-    pr = None
+    return _Table(["", "this run", "paper"], rows, caption="Latent-space outliers")
+
+
+_PR_COUNTS = ("n_flagged", "true_positives", "n_defects")
+
+
+def _pr_cell(column: str, v: Any) -> str:
+    if column == "flagged_fraction":
+        return _pct(100 * v, 3)
+    if column in _PR_COUNTS:
+        return _fmt(int(v))
+    return _fmt(v, 1 if column == "k" else 3)
+
+
+def _outliers_pr(d: Path, s: Mapping[str, Any]) -> _Table | None:
+    """Precision and recall per threshold k, from ``outliers_pr.csv`` or the summary."""
+    import pandas as pd
+
     if (d / "outliers_pr.csv").is_file():
         pr = _read_csv(d / "outliers_pr.csv", ["k", "precision", "recall"])
     elif s.get("precision_recall_vs_k"):
         pr = pd.DataFrame(s["precision_recall_vs_k"])
-    if pr is not None:
-        cols = [
-            c
-            for c in ("k", "n_flagged", "flagged_fraction", "true_positives", "n_defects", "precision", "recall")
-            if c in pr.columns
-        ]
-        prow = []
-        for _, r in pr.iterrows():
-            prow.append(
-                [
-                    (
-                        _pct(100 * r[c], 3)
-                        if c == "flagged_fraction"
-                        else _fmt(int(r[c]))
-                        if c in ("n_flagged", "true_positives", "n_defects")
-                        else _fmt(r[c], 1 if c == "k" else 3)
-                    )
-                    for c in cols
-                ]
-            )
-        out.append(_table(cols, prow, caption="Precision and recall against the planted defects, per threshold k"))
+    else:
+        return None
+    order = ("k", "n_flagged", "flagged_fraction", "true_positives", "n_defects", "precision", "recall")
+    cols = [c for c in order if c in pr.columns]
+    rows = [[_pr_cell(c, r[c]) for c in cols] for _, r in pr.iterrows()]
+    return _Table(cols, rows, caption="Precision and recall against the planted defects, per threshold k")
+
+
+def _section_outliers(inp: ReportInputs, rep: _Report) -> Markup:
+    d = inp.outliers_dir
+    if not _exists(d) or not (d / "outliers.json").is_file():
+        return _not_run(
+            "Outliers need the output directory of `galvae outliers`.",
+            d / "outliers.json" if d is not None and d.exists() else d,
+        )
+    s = _read_json(d / "outliers.json")
+    figures = []
     if (d / "outliers_pr.png").is_file():
-        out.append(
+        figures.append(
             rep.fig_file(
                 d / "outliers_pr.png",
                 "Precision, recall and flagged fraction against the threshold k.",
                 "outlier precision and recall",
             )
         )
+    gallery = None
     if (d / "outliers_gallery.png").is_file():
-        out.append(
-            rep.fig_file(
-                d / "outliers_gallery.png",
-                "The most extreme flagged galaxies (id, largest |z|, latent index), as the paper's Fig. A1. RGB: z → red, r → green, g → blue.",
-                "outlier gallery",
-            )
+        gallery = rep.fig_file(
+            d / "outliers_gallery.png",
+            "The most extreme flagged galaxies (id, largest |z|, latent index), as the paper's Fig. A1. "
+            "RGB: z → red, r → green, g → blue.",
+            "outlier gallery",
         )
-    else:
-        out.append('<p class="note">No gallery (nothing flagged, or `galvae outliers` ran without --store).</p>')
-    return "".join(map(str, out))
+    return _render(
+        "sections/outliers.html.j2",
+        summary=_outliers_summary(s),
+        pr=_outliers_pr(d, s),
+        figures=figures,
+        gallery=gallery,
+    )
 
 
-def _section_mocks(inp: ReportInputs, rep: _Report, max_mocks: int) -> str:
+def _mock_gallery(survey: str, path: Path | None, max_mocks: int, rep: _Report) -> dict[str, Any]:
+    """The first ``max_mocks`` mocks of one decoder as a figure, or why there is none."""
     from ..data.store import ImageStore
     from ..plots import plot_gallery
 
+    if not _exists(path):
+        return {"survey": survey, "missing": _NotRun(f"No mocks for {survey}.", path)}
+    with ImageStore(path) as st:
+        n = min(len(st), max_mocks)
+        if n == 0:
+            return {"survey": survey, "missing": _NotRun(f"The mock store of {survey} is empty.")}
+        imgs = st.read(slice(0, n))
+        ids = st.ids[:n].tolist()
+        seed = st.attrs.get("seed")
+        n_all = len(st)
+    figure = rep.fig_obj(
+        plot_gallery(imgs, ids, ncols=8),
+        f"{n} of {n_all} mock galaxies from the {survey} decoder"
+        + (f" (z ~ N(0, I), seed {seed})" if seed is not None else "")
+        + ". RGB: z → red, r → green, g → blue.",
+        f"mock galaxies, {survey}",
+    )
+    return {"survey": survey, "figure": figure}
+
+
+def _section_mocks(inp: ReportInputs, rep: _Report, max_mocks: int) -> Markup:
     if not inp.mocks:
         return _not_run("No mock image stores (`galvae generate`) were given.")
-    out = []
-    for survey, path in inp.mocks.items():
-        if not _exists(path):
-            out.append(f"<h3>{_esc(survey)}</h3>" + _not_run(f"No mocks for {survey}.", path))
-            continue
-        with ImageStore(path) as st:
-            n = min(len(st), max_mocks)
-            if n == 0:
-                out.append(f"<h3>{_esc(survey)}</h3>" + _not_run(f"The mock store of {survey} is empty."))
-                continue
-            imgs = st.read(slice(0, n))
-            ids = st.ids[:n].tolist()
-            seed = st.attrs.get("seed")
-        out.append(
-            rep.fig_obj(
-                plot_gallery(imgs, ids, ncols=8),
-                f"{n} of {len(st)} mock galaxies from the {survey} decoder"
-                + (f" (z ~ N(0, I), seed {seed})" if seed is not None else "")
-                + ". RGB: z → red, r → green, g → blue.",
-                f"mock galaxies, {survey}",
-            )
-        )
-    return "".join(map(str, out))
+    galleries = [_mock_gallery(survey, path, max_mocks, rep) for survey, path in inp.mocks.items()]
+    return _render("sections/mocks.html.j2", galleries=galleries)
 
 
 # --------------------------------------------------------------------------- page
 
 
-def _run_section(anchor: str, title: str, make: Callable[[], str], strict: bool) -> dict[str, Any]:
+def _run_section(anchor: str, title: str, make: Callable[[], Markup], strict: bool) -> dict[str, Any]:
     """One section's body, or the error that stopped it (raised when ``strict``), and its badge in the contents."""
     body, error, status = Markup(""), None, ""
     try:
-        body = Markup(make())
+        body = make()
     except (GalvaeError, OSError, ValueError, KeyError) as exc:
         if strict:
             raise
@@ -1436,7 +1429,7 @@ def write_report(
         raise GalvaeValueError("seed must be an integer", seed)
     out = Path(out_html)
     rep = _Report(int(dpi), int(max_image_width))
-    sections: list[tuple[str, str, Callable[[], str]]] = [
+    sections: list[tuple[str, str, Callable[[], Markup]]] = [
         ("claims", "The paper's claims, reproduced?", lambda: _section_claims(inputs, rep)),
         ("run", "Run", lambda: _section_header(inputs, rep)),
         ("table3", "Morphology from the latents (Table 3)", lambda: _section_table3(inputs, rep)),
