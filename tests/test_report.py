@@ -243,6 +243,27 @@ def test_report_content(report, products) -> None:
     assert 'alt="t-SNE map of the latent space"' in text and 'alt="PCA map of the latent space"' in text
 
 
+def test_catalogue_values_are_escaped(tmp_path) -> None:
+    # names read from the products reach the page as text, never as markup (the templates autoescape)
+    evil = "<script>alert('x')</script>"
+    esc = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
+    t3 = tmp_path / "table3.csv"
+    pd.DataFrame({"feature": [evil], "method": ["vae"], "accuracy": [0.8], "n_classes": [2], "n_test": [10]}).to_csv(
+        t3, index=False
+    )
+    domains = tmp_path / "domains.json"
+    domains.write_text(
+        json.dumps({"n_matched": 3, "surveys": {"source": evil, "target": "b"}, "mse": {"before": {"median": 1.0}}})
+    )
+    inp = ReportInputs(title=evil, table3_csv=t3, domains_json=domains, mocks={evil: tmp_path / "none.h5"})
+    text = write_report(tmp_path / "r.html", inp, strict=True).read_text(encoding="utf-8")
+    assert "<script>alert" not in text
+    assert f"<title>{esc}</title>" in text and f"<h1>{esc}</h1>" in text
+    assert f"<tr><td>{esc}</td>" in text  # the Table 3 row of the feature
+    assert f'<p class="note">3 galaxies seen by both {esc} and b;' in text  # the domain summary
+    assert f"<h3>{esc}</h3>" in text and f"No mocks for {esc}." in text
+
+
 def test_missing_products_say_not_run(tmp_path) -> None:
     out = write_report(tmp_path / "sub" / "r.html", ReportInputs(latents=tmp_path / "nope.parquet"))
     text = out.read_text(encoding="utf-8")
