@@ -264,6 +264,27 @@ def test_catalogue_values_are_escaped(tmp_path) -> None:
     assert f"<h3>{esc}</h3>" in text and f"No mocks for {esc}." in text
 
 
+def test_measures_shown_by_the_report() -> None:
+    from galvae.evaluate.latent_space import latent_information, pca_embedding
+    from galvae.evaluate.reconstruction import ssim_by_class
+
+    # latent 0 varies (variance 1 > 0.01), latent 1 is collapsed; log-variance 0, so KL = mu^2 / 2 per latent
+    lat = pd.DataFrame(
+        {"mu_0": [-1.0, 1.0, -1.0, 1.0], "mu_1": [0.0] * 4, "logvar_0": [0.0] * 4, "logvar_1": [0.0] * 4}
+    )
+    info = latent_information(lat)
+    assert info["latent_dim"] == 2 and info["active_units"] == 1
+    assert info["kl_total"] == pytest.approx(0.5) and info["kl_per_dim"] == pytest.approx([0.5, 0.0])
+    xy, ev = pca_embedding(np.c_[np.arange(5.0), np.zeros(5), np.ones(5)], seed=0)
+    assert xy.shape == (5, 2) and ev[0] == pytest.approx(1.0)
+    scores = pd.Series([0.9, 0.7, 0.5, 0.1], index=["a", "b", "c", "d"])
+    classes = pd.Series(["smooth", "smooth", "merger", "none"], index=["a", "b", "c", "d"])
+    rows = ssim_by_class(scores, classes, ["smooth", "edge-on", "merger"])
+    assert [r["class"] for r in rows] == ["all", "smooth", "merger"]  # edge-on has no scored galaxy
+    assert rows[0]["n"] == 4 and rows[0]["mean"] == pytest.approx(0.55) and rows[0]["median"] == pytest.approx(0.6)
+    assert rows[1]["mean"] == pytest.approx(0.8) and rows[1]["p10"] == pytest.approx(0.72)
+
+
 def test_missing_products_say_not_run(tmp_path) -> None:
     out = write_report(tmp_path / "sub" / "r.html", ReportInputs(latents=tmp_path / "nope.parquet"))
     text = out.read_text(encoding="utf-8")

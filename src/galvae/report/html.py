@@ -702,22 +702,6 @@ def _domains_summary(d: Mapping[str, Any]) -> dict[str, Any]:
     return {"table": table, "head": head}
 
 
-def _latent_information(path: Path) -> dict[str, Any] | None:
-    """Active units (variance over galaxies of μ_d > 0.01) and KL per galaxy from a latent catalogue."""
-    from ..evaluate.inputs import latent_matrix, load_latents
-
-    lat, _ = load_latents(path)
-    mu = latent_matrix(lat)
-    lv_cols = [c for c in lat.columns if str(c).startswith("logvar_")]
-    out: dict[str, Any] = {"latent_dim": mu.shape[1], "active_units": int((mu.var(axis=0) > 0.01).sum())}
-    if len(lv_cols) == mu.shape[1]:
-        lv = lat[sorted(lv_cols, key=lambda c: int(str(c).split("_")[1]))].to_numpy(np.float64)
-        kl = -0.5 * (1 + lv - mu**2 - np.exp(lv))
-        out["kl_total"] = float(kl.sum(axis=1).mean())
-        out["kl_per_dim"] = kl.mean(axis=0)
-    return out
-
-
 @dataclass(frozen=True)
 class _Claim:
     """One claim of the paper: its number, this run's, and whether the run reproduces it (None: not measured)."""
@@ -734,14 +718,10 @@ def _claim_ssim(inp: ReportInputs) -> _Claim:
     if not (_exists(inp.store) and _exists(inp.reconstructions)):
         return _Claim(claim, _PAPER_SSIM, "–", None)
     from ..data.store import ImageStore
-    from ..evaluate.ssim import ssim
+    from ..evaluate.reconstruction import ssim_paper_and_float
 
     with ImageStore(inp.store) as st, ImageStore(inp.reconstructions) as rc:
-        ids = np.intersect1d(st.ids, rc.ids)[:2000]
-        a, b = st.read(st.index_of(ids)), rc.read(rc.index_of(ids))
-    s_float = float(np.mean(ssim(a, b)))
-    to8 = lambda x: np.round(np.clip(x, 0, 1) * 255.0)  # noqa: E731
-    s_8 = float(np.mean(ssim(to8(a), to8(b), data_range=255.0)))
+        s_8, s_float = ssim_paper_and_float(st, rc)
     return _Claim(
         claim,
         f"{_PAPER_SSIM} (8-bit, L = 255)",
@@ -913,7 +893,9 @@ def _verdict(ok: bool | None) -> _Cell:
 
 def _section_claims(inp: ReportInputs, rep: _Report) -> Markup:
     """One screen: each claim of the paper, its number, this run's, and whether it is reproduced."""
-    info = _latent_information(inp.latents) if _exists(inp.latents) else None
+    from ..evaluate.latent_space import latent_information
+
+    info = latent_information(inp.latents) if _exists(inp.latents) else None
     claims = _claims(inp, info)
     if all(c.ok is None for c in claims):
         return _not_run(
@@ -1015,39 +997,9 @@ def _pick_per_class(classes: Any, ids: np.ndarray, per_class: int, seed: int) ->
     return picks
 
 
-def _ssim_sample(st: Any, rc: Any, ids: np.ndarray, max_n: int, seed: int) -> Any:
-    """SSIM of each galaxy of (a seeded random sample of ``max_n`` of) ``ids`` with its reconstruction."""
-    import pandas as pd
-
-    from ..evaluate.ssim import ssim
-
-    rng = np.random.default_rng(seed)
-    sample = ids if len(ids) <= max_n else np.sort(rng.choice(ids, max_n, replace=False))
-    scores = np.empty(len(sample))
-    for i in range(0, len(sample), 256):
-        chunk = sample[i : i + 256]
-        scores[i : i + 256] = ssim(st.read(st.index_of(chunk)), rc.read(rc.index_of(chunk)))
-    return pd.Series(scores, index=sample)
-
-
-def _ssim_table(scores: Any, classes: Any, names: Sequence[str]) -> _Table:
-    """Mean, median and 10th percentile of the SSIM, over all galaxies and per class."""
-
-    def row(name: str, v: np.ndarray) -> list[str]:
-        return [
-            name,
-            _fmt(len(v)),
-            _fmt(float(np.mean(v))),
-            _fmt(float(np.median(v))),
-            _fmt(float(np.percentile(v, 10))),
-        ]
-
-    rows = [row("all", scores.to_numpy())]
-    cls = classes.reindex(scores.index)
-    for name in names:
-        v = scores[(cls == name).to_numpy(dtype=bool)]
-        if len(v):
-            rows.append(row(name, v.to_numpy()))
+def _ssim_table(by_class: Sequence[Mapping[str, Any]]) -> _Table:
+    """Count, mean, median and 10th percentile of the SSIM, over all galaxies and per class."""
+    rows = [[r["class"], _fmt(r["n"]), _fmt(r["mean"]), _fmt(r["median"]), _fmt(r["p10"])] for r in by_class]
     return _Table(
         ["class", "N", "mean SSIM", "median SSIM", "10th percentile"],
         rows,
@@ -1084,6 +1036,7 @@ def _section_recon(inp: ReportInputs, rep: _Report, per_class: int, seed: int, m
     import pandas as pd
 
     from ..data.store import ImageStore
+    from ..evaluate.reconstruction import ssim_by_class, ssim_sample
 
     if not _exists(inp.store) or not _exists(inp.reconstructions):
         missing = inp.store if not _exists(inp.store) else inp.reconstructions
@@ -1102,9 +1055,9 @@ def _section_recon(inp: ReportInputs, rep: _Report, per_class: int, seed: int, m
             classes = _load_classes(inp.labels)
         else:
             classes = pd.Series(["all"] * len(ids), index=ids, dtype=object)
-        scores = _ssim_sample(st, rc, ids, max_ssim, seed)
+        scores = ssim_sample(st, rc, ids, max_ssim, seed)
         picks = _pick_per_class(classes, ids, per_class, seed)
-        table = _ssim_table(scores, classes, list(picks))
+        table = _ssim_table(ssim_by_class(scores, classes, list(picks)))
         galleries = _recon_galleries(st, rc, picks, seed, rep)
     sampled = (
         f"SSIM over a seeded random sample of {len(scores):,} of {len(ids):,} galaxies. "
@@ -1134,14 +1087,11 @@ def _sample_note(kept: int, n: int) -> str:
 
 def _pca_map(x: np.ndarray, classes: np.ndarray, seed: int, max_points: int, rep: _Report) -> _Figure:
     """The latent means on their first two principal components, coloured by class."""
-    from sklearn.decomposition import PCA
-
+    from ..evaluate.latent_space import pca_embedding
     from ..plots.report import plot_latent_map
 
     keep = _sample_rows(len(x), max_points, seed)
-    pca = PCA(n_components=2, random_state=seed)
-    xy = pca.fit_transform(x[keep])
-    ev = pca.explained_variance_ratio_
+    xy, ev = pca_embedding(x[keep], seed)
     return rep.fig_obj(
         plot_latent_map(
             xy,
@@ -1158,18 +1108,12 @@ def _pca_map(x: np.ndarray, classes: np.ndarray, seed: int, max_points: int, rep
 
 
 def _tsne_map(x: np.ndarray, classes: np.ndarray, seed: int, max_tsne: int, rep: _Report) -> _Figure:
-    """A t-SNE of the latent means (scikit-learn, one thread), coloured by class."""
-    from sklearn.manifold import TSNE
-    from threadpoolctl import threadpool_limits
-
+    """A t-SNE of the latent means, coloured by class."""
+    from ..evaluate.latent_space import tsne_embedding
     from ..plots.report import plot_latent_map
 
     keep = _sample_rows(len(x), max_tsne, seed)
-    perplexity = float(min(30.0, max(2.0, (len(keep) - 1) / 3.0)))
-    # one thread: torch and scikit-learn each bring an OpenMP runtime, and their idle threads spinning
-    # against each other made a small t-SNE take 100x longer after training in the same process
-    with threadpool_limits(limits=1):
-        xy = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x[keep])
+    xy, perplexity = tsne_embedding(x[keep], seed)
     return rep.fig_obj(
         plot_latent_map(
             xy,

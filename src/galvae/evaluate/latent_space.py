@@ -1,0 +1,101 @@
+"""How much the latents hold, and the latent space in two dimensions.
+
+:func:`latent_information` counts the active units and the KL divergence of
+a latent catalogue; :func:`pca_embedding` and :func:`tsne_embedding` map the
+latent means to two dimensions (the report's latent maps).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ACTIVE_VARIANCE", "latent_information", "pca_embedding", "tsne_embedding"]
+
+log = logging.getLogger(__name__)
+
+#: A latent is active when the variance of its mean over galaxies exceeds this.
+ACTIVE_VARIANCE = 0.01
+
+
+def latent_information(latents: Any) -> dict[str, Any]:
+    """Active units and KL divergence per galaxy of a latent catalogue.
+
+    Parameters
+    ----------
+    latents : path or DataFrame
+        A latent catalogue (:func:`galvae.encode_store`): ``mu_<j>`` and,
+        for the KL, ``logvar_<j>`` columns.
+
+    Returns
+    -------
+    dict
+        ``latent_dim``; ``active_units`` (latents whose mean varies over
+        galaxies by more than :data:`ACTIVE_VARIANCE`); with the log-variances,
+        ``kl_total`` (mean KL divergence from N(0, I) per galaxy, nats) and
+        ``kl_per_dim`` (its mean per latent, ndarray).
+    """
+    from .inputs import latent_matrix, load_latents
+
+    lat, _ = load_latents(latents)
+    mu = latent_matrix(lat)
+    lv_cols = [c for c in lat.columns if str(c).startswith("logvar_")]
+    out: dict[str, Any] = {"latent_dim": mu.shape[1], "active_units": int((mu.var(axis=0) > ACTIVE_VARIANCE).sum())}
+    if len(lv_cols) == mu.shape[1]:
+        lv = lat[sorted(lv_cols, key=lambda c: int(str(c).split("_")[1]))].to_numpy(np.float64)
+        kl = -0.5 * (1 + lv - mu**2 - np.exp(lv))
+        out["kl_total"] = float(kl.sum(axis=1).mean())
+        out["kl_per_dim"] = kl.mean(axis=0)
+    return out
+
+
+def pca_embedding(x: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``x`` on their first two principal components.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, d)
+        Latent means, n >= 2.
+    seed : int, default 0
+
+    Returns
+    -------
+    xy : ndarray, shape (n, 2)
+    explained : ndarray, shape (2,)
+        Fraction of the variance along each component.
+    """
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=2, random_state=seed)
+    xy = pca.fit_transform(x)
+    return xy, pca.explained_variance_ratio_
+
+
+def tsne_embedding(x: np.ndarray, seed: int = 0) -> tuple[np.ndarray, float]:
+    """A t-SNE (scikit-learn, PCA initialisation, one thread) of the rows of ``x``.
+
+    One thread because torch and scikit-learn each bring an OpenMP runtime, and
+    their idle threads spinning against each other made a small t-SNE take 100x
+    longer after training in the same process.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, d)
+        Latent means, n >= 3.
+    seed : int, default 0
+
+    Returns
+    -------
+    xy : ndarray, shape (n, 2)
+    perplexity : float
+        ``min(30, max(2, (n - 1) / 3))``, which scikit-learn requires below n.
+    """
+    from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
+
+    perplexity = float(min(30.0, max(2.0, (len(x) - 1) / 3.0)))
+    with threadpool_limits(limits=1):
+        xy = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
+    return xy, perplexity
