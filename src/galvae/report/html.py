@@ -13,6 +13,13 @@ other resource, so nothing is ever fetched from the network.
 Every product is optional: a section whose input is missing says "not
 run".  A product that exists but cannot be read gives an error box in its
 section (and a warning in the log) unless ``strict=True``.
+
+Each ``_section_*`` function computes what its section shows (tables as
+``_Table``, figures as ``_Figure``, sentences as strings; the measurements
+themselves come from :mod:`galvae.evaluate`) and renders it through its
+Jinja2 template in ``templates/sections/``; ``templates/page.html.j2`` lays
+out the page.  The templates autoescape, so a value read from a product is
+always shown as text.
 """
 
 from __future__ import annotations
