@@ -196,3 +196,36 @@ def test_config_errors_name_the_field(kwargs, match):
 def test_bad_n_is_refused(n):
     with pytest.raises(GalvaeValueError, match="n must be a non-negative integer"):
         sample_truth(n, 0)
+
+
+def test_rings_only_in_face_on_discs_at_the_configured_rates(truth):
+    smooth = truth["truth_smooth_or_featured"] == "smooth"
+    face = ~smooth & (truth["truth_disk_edge_on"] == "no")
+    assert truth.loc[face, "truth_ring"].notna().all() and truth.loc[~face, "truth_ring"].isna().all()
+    rate = truth.loc[face, "truth_ring"].value_counts(normalize=True)
+    n = int(face.sum())
+    for cls, p in (("inner", 0.20), ("outer", 0.10)):  # MorphologyConfig.ring; 4 binomial sigmas
+        assert abs(rate[cls] - p) < 4 * np.sqrt(p * (1 - p) / n), (cls, rate[cls])
+    ring = truth["truth_ring"].isin(["inner", "outer"])
+    assert truth.loc[~ring, "truth_ring_radius_arcsec"].isna().all()
+    assert (truth.loc[~ring, "truth_ring_strength"] == 0).all()
+    assert truth.loc[ring, "truth_ring_strength"].between(0.06, 0.15).all()
+    width = truth.loc[ring, "truth_ring_width_arcsec"] / truth.loc[ring, "truth_ring_radius_arcsec"]
+    assert width.between(0.08, 0.15).all()
+
+
+def test_rings_sit_at_their_documented_radii_around_bars(truth):
+    barred = truth["truth_bar_strength"] > 0
+    rel = truth["truth_ring_radius_arcsec"] / truth["truth_bar_length_arcsec"]
+    inner = barred & (truth["truth_ring"] == "inner")
+    outer = barred & (truth["truth_ring"] == "outer")
+    assert inner.sum() > 20 and outer.sum() > 10
+    assert rel[inner].between(0.9, 1.15).all()
+    assert rel[outer].between(2.0, 2.4).all()  # outer ring / bar ~ 2.2 (Kormendy 1979; Buta 1995)
+
+
+def test_ring_priors_are_validated():
+    with pytest.raises(GalvaeValueError, match="ring must be probabilities"):
+        MorphologyConfig(ring=(0.5, 0.5, 0.5))
+    with pytest.raises(GalvaeValueError, match="ring_strength"):
+        MorphologyConfig(ring_strength=(0.2, 0.1))

@@ -327,6 +327,35 @@ def test_a_strong_bar_shows_above_the_noise_at_the_gz_decals_presentation():
     assert np.median(diff[region] / sigma[1][region]) > 1.0
 
 
+def test_a_ring_shows_above_the_noise_at_its_radius_and_keeps_the_flux():
+    """Ring minus no ring, in the annulus at the ring's radius, exceeds the noise (64 px, presented)."""
+    base = {"truth_hlr_arcsec": 4.0, "truth_mag_r": 15.5, "truth_inclination_deg": 0.0}
+    plain = _row(**base)
+    ringed = _row(
+        **base, truth_ring="outer", truth_ring_radius_arcsec=6.0, truth_ring_width_arcsec=0.6, truth_ring_strength=0.12
+    )
+    # noiseless, on a field holding the whole disc, the ring only moves r-band light (colours are
+    # normalised to r); being blue (the arms' colour) it adds g and takes z
+    fa, fb = (_render(r, fov=4 * FOV).image.sum(axis=(1, 2)) for r in (plain, ringed))
+    assert fb[1] == pytest.approx(fa[1], rel=0.003)
+    assert fb[0] > fa[0] * 1.01 and fb[2] < fa[2] * 0.995
+    a, b = _present(plain, noise=False), _present(ringed, noise=False)
+    noisy = np.stack([_present(ringed, noise=True, seed=s) for s in (11, 13, 15)])
+    sigma = (noisy - b).std(axis=0)
+    diff = (b - a)[1]
+    n = diff.shape[0]
+    y, x = np.indices((n, n)) - (n - 1) / 2
+    rr = np.hypot(x, y)
+    peak_r = float(np.median(rr[diff > 0.5 * diff.max()]))  # the brightened annulus, in output pixels
+    region = diff > 0.5 * diff.max()
+    assert region.sum() >= 20  # an annulus, not a spot
+    assert rr[region].std() < 0.25 * peak_r  # thin: its pixels sit at one radius
+    assert diff[region].mean() > 5 * sigma[1][region].mean() / math.sqrt(region.sum())
+    assert np.median(diff[region] / sigma[1][region]) > 1.0
+    # the ring takes light from the disc inside it: the centre is fainter than without the ring
+    assert diff[rr < 0.3 * peak_r].mean() < 0
+
+
 def test_arm_strength_changes_the_m2_mode_of_a_face_on_disc():
     base = {"truth_hlr_arcsec": 4.0, "truth_mag_r": 15.5, "truth_inclination_deg": 0.0}
     plain = _row(**base)

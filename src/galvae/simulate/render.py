@@ -186,6 +186,21 @@ def _arms_layer(row: Mapping[str, Any], fov: float, rng: np.random.Generator) ->
     return arms
 
 
+def _ring_layer(row: Mapping[str, Any], fov: float) -> NDArray:
+    """A Gaussian annulus in the disc plane (inclined with the disc), with a mild two-fold modulation."""
+    x, y, _ = _grid(fov)
+    pa = math.radians(row["truth_pa_deg"])
+    cos_i = max(math.cos(math.radians(row["truth_inclination_deg"])), 0.05)
+    u = x * math.cos(pa) + y * math.sin(pa)
+    v = (-x * math.sin(pa) + y * math.cos(pa)) / cos_i
+    r = np.hypot(u, v)
+    radius, width = float(row["truth_ring_radius_arcsec"]), float(row["truth_ring_width_arcsec"])
+    bar_angle = math.radians(float(row.get("truth_bar_angle_deg", 0.0) or 0.0))
+    # brighter along the bar's axis, as rings around bars often are
+    modulation = 1.0 + 0.3 * np.cos(2.0 * (np.arctan2(v, u) - bar_angle))
+    return np.exp(-0.5 * ((r - radius) / width) ** 2) * modulation
+
+
 def _tidal_layer(row: Mapping[str, Any], fov: float, rng: np.random.Generator) -> NDArray:
     x, y, _ = _grid(fov)
     hlr = row["truth_hlr_arcsec"]
@@ -278,7 +293,9 @@ def galaxy_profiles(
         incl = min(float(row["truth_inclination_deg"]), 89.5)
         arm_frac = float(row["truth_arm_strength"])
         bar_frac = _BAR_FRACTION * float(row["truth_bar_strength"])
-        disk_frac = (1 - bt) * (1 - arm_frac - bar_frac)
+        ring_frac = float(row.get("truth_ring_strength", 0.0) or 0.0)
+        smooth_disk = (1 - bt) * (1 - arm_frac - bar_frac)  # the ring takes its share of what is left
+        disk_frac = smooth_disk * (1 - ring_frac)
         disk = galsim.InclinedExponential(
             inclination=incl * galsim.degrees,
             half_light_radius=row["truth_hlr_arcsec"],
@@ -300,6 +317,10 @@ def galaxy_profiles(
             layer = _arms_layer(row, fov_arcsec, rng)
             if layer.sum() > 0:  # a field smaller than the arms (e.g. a visibility cut-out) may hold none of them
                 out.append((_interp(layer, 1.0), f_r * (1 - bt) * arm_frac * arm_col))
+        if ring_frac > 0:
+            layer = _ring_layer(row, fov_arcsec)
+            if layer.sum() > 0:  # a ring outside a small field adds nothing
+                out.append((_interp(layer, 1.0), f_r * smooth_disk * ring_frac * arm_col))
         main_col = disk_col
     if np.isfinite(row["truth_companion_mag_r"]):
         f_c = 10 ** (-0.4 * (row["truth_companion_mag_r"] - 22.5))
