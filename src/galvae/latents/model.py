@@ -37,6 +37,7 @@ class GalaxyVAE:
         mu, logvar = model.encode(images, return_logvar=True)
         recon = model.reconstruct(images)          # (N, 3, S, S)
         mocks = model.generate(16, seed=1)         # (16, 3, S, S)
+        as_bass = model.translate(images, to="bass_mzls")   # domain-adapted runs: the other survey's view
 
     Attributes
     ----------
