@@ -122,6 +122,21 @@ def train_heads(
     return net, stop.epoch, stop.best_epoch
 
 
+def pca_forest(x: np.ndarray, ys: np.ndarray, train: np.ndarray, test: np.ndarray, seed: int) -> list[float]:
+    """Test accuracy per feature of a random forest on PCA-40 of the pixels (fitted on ``train``), same split."""
+    from sklearn.decomposition import PCA
+    from sklearn.ensemble import RandomForestClassifier
+
+    flat = x.reshape(len(x), -1)
+    comps = PCA(40, random_state=seed).fit(flat[train]).transform(flat)
+    out = []
+    for f in range(ys.shape[1]):
+        tr, te = train[ys[train, f] >= 0], test[ys[test, f] >= 0]
+        rf = RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=2).fit(comps[tr], ys[tr, f])
+        out.append(float((rf.predict(comps[te]) == ys[te, f]).mean()))
+    return out
+
+
 def measure(store: Path, catalog: Path, epochs: int, seed: int) -> dict:
     cat = pd.read_parquet(catalog).set_index("id")
     with ImageStore(store) as st:
@@ -143,6 +158,7 @@ def measure(store: Path, catalog: Path, epochs: int, seed: int) -> dict:
     with torch.inference_mode():
         logits = torch.cat([net.eval()(torch.from_numpy(x[test[i : i + 256]])) for i in range(0, len(test), 256)])
     edges = np.cumsum([0, *n_classes])
+    forest = pca_forest(x, ys, train, test, seed)
     rows = []
     for f, col in enumerate(cols):
         m = ys[test, f] >= 0
@@ -159,8 +175,10 @@ def measure(store: Path, catalog: Path, epochs: int, seed: int) -> dict:
                 "n_test": int(m.sum()),
                 "majority": majority,
                 "cnn": acc,
+                "pca40_forest": forest[f],
+                "ceiling": max(acc, forest[f]),
                 "target": target,
-                "met": bool(acc >= target) if target is not None else bool(acc >= majority + 0.10),
+                "met": bool(max(acc, forest[f]) >= (target if target is not None else majority + 0.10)),
             }
         )
     return {
@@ -184,16 +202,18 @@ def markdown(res: dict, note: str) -> str:
         f"`benchmarks/visibility_ceiling.py`, {res['date']}, galvae {res['galvae_version']}, {res['machine']['cpu']}."
         f" {res['n_galaxies']} galaxies at {res['size']} px ({note}); one CNN with a head per feature, trained on"
         f" 70 % ({res['epochs_trained']} epochs, best {res['best_epoch']}, {res['train_seconds']:.0f} s), test"
-        ' accuracy on the other 30 %. Target: issue 18\'s ("clearly above": majority + 0.10).',
+        " accuracy on the other 30 %, beside a random forest on PCA-40 of the pixels (same split). The ceiling"
+        " is the better of the two: a CNN below the forest is under-trained, not a limit of the pixels."
+        ' Target: issue 18\'s ("clearly above": majority + 0.10).',
         "",
-        "| feature | classes | test galaxies | majority | CNN on truth | target | met |",
-        "|---|---|---|---|---|---|---|",
+        "| feature | classes | test galaxies | majority | CNN on truth | PCA-40 forest | ceiling | target | met |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["rows"]:
         tgt = f"{r['target']:.2f}" if r["target"] is not None else f"> {r['majority'] + 0.10:.2f}"
         lines.append(
             f"| {r['feature']} | {', '.join(r['classes'])} | {r['n_test']} | {r['majority']:.3f} | {r['cnn']:.3f}"
-            f" | {tgt} | {'yes' if r['met'] else 'no'} |"
+            f" | {r['pca40_forest']:.3f} | {r['ceiling']:.3f} | {tgt} | {'yes' if r['met'] else 'no'} |"
         )
     return "\n".join(lines) + "\n"
 
