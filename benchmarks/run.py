@@ -15,9 +15,9 @@ Measured in one run, on galaxies simulated into a temporary directory (nothing i
 - simulate: ``galvae.simulate.simulate`` in galaxies/s; ingest: ``galvae.data.ingest`` of FITS
   flux cutouts (rendered by ``render_galaxies``, written here) in images/s;
 - peak resident memory of ``encode_store`` on N and 10 N images, each in a child process
-  (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of the child, its high-water mark reset through
-  /proc/self/clear_refs after the imports and the model load: resident set, not tracemalloc, so
-  torch's and HDF5's native buffers count).
+  (VmHWM of the child's /proc/self/status, its high-water mark reset through /proc/self/clear_refs
+  after the imports and the model load: resident set, not tracemalloc, so torch's and HDF5's native
+  buffers count; not ru_maxrss, which in a subprocess child includes the parent's RSS at the fork).
 
 Each galvae number sits next to (a) a naive reference written below (``NaiveVAE``: the same
 architecture in plain PyTorch, fp32, default settings, a plain loop over a tensor in memory, no
@@ -405,11 +405,11 @@ def measure_ingest(cutouts: Path, tmp: Path, repeats: int, workers: list[int]) -
     return out
 
 
-def _rss_mib() -> float:
-    """Resident set size now (VmRSS of /proc/self/status), MiB; NaN where unknown."""
+def _rss_mib(field: str = "VmRSS") -> float:
+    """Resident set size now (VmRSS) or its high-water mark (VmHWM) from /proc/self/status, MiB; NaN where unknown."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -419,14 +419,17 @@ def _rss_mib() -> float:
 def memory_child(model: str, store: str, out: str, device: str) -> None:
     """In a child process: resident memory before ``encode_store`` and its peak during it; prints JSON.
 
-    The peak is ``ru_maxrss``; writing 5 to /proc/self/clear_refs first resets that high-water mark to
-    the current RSS (Linux), so the peak is the encoding's own and not that of the imports.
+    The peak is VmHWM of /proc/self/status (Linux); writing 5 to /proc/self/clear_refs first resets
+    that high-water mark to the current RSS, so the peak is the encoding's own and not that of the
+    imports.  Not ``ru_maxrss``: in a child started by ``subprocess`` it also holds the parent's RSS
+    at the fork (the kernel carries the pre-exec image's peak over), whatever the child does.
+    Where /proc is missing, ``ru_maxrss`` is reported instead.
     """
     from galvae.data.store import ImageStore
     from galvae.latents import GalaxyVAE, encode_store
 
     vae = GalaxyVAE.load(model, device=device)
-    import_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    import_peak = _rss_mib("VmHWM")
     try:
         Path("/proc/self/clear_refs").write_text("5")
         reset = True
@@ -436,7 +439,9 @@ def memory_child(model: str, store: str, out: str, device: str) -> None:
     t0 = time.perf_counter()
     encode_store(vae, store, out, progress=False)
     dt = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _rss_mib("VmHWM")
+    if peak != peak:  # NaN: no /proc
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with ImageStore(store) as st:
         n = len(st)
     print(
@@ -540,7 +545,7 @@ def write_markdown(path: Path, res: dict[str, Any]) -> None:
         )
     for mem in res["memory"]:
         lines.append(
-            f"| peak resident memory of `encode_store`, {mem['images']:,} images (child process, ru_maxrss) | "
+            f"| peak resident memory of `encode_store`, {mem['images']:,} images (child process, VmHWM) | "
             f"{mem['peak_mib']:.0f} MiB (resident before encoding: {mem['rss_before_mib']:.0f} MiB) |"
         )
     if "auto" in res["train"]:
@@ -731,8 +736,8 @@ def main() -> None:
         "simulate": data["simulate"],
         "ingest": ingest,
         "memory": memory,
-        "memory_method": "peak resident set (resource.getrusage(RUSAGE_SELF).ru_maxrss) of a child process "
-        "running encode_store, reset through /proc/self/clear_refs after its imports and model load",
+        "memory_method": "peak resident set (VmHWM of /proc/self/status) of a child process running "
+        "encode_store, reset through /proc/self/clear_refs after its imports and model load",
         "seconds": round(time.perf_counter() - t_start, 1),
     }  # fmt: skip
     out_stem.parent.mkdir(parents=True, exist_ok=True)
