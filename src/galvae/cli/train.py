@@ -123,8 +123,9 @@ def add_precision_argument(p: argparse.ArgumentParser) -> None:
         choices=("auto", "32", "bf16-mixed", "16-mixed"),
         help="numerical precision passed to lightning.Trainer (default auto: bf16-mixed on a CPU with native "
         "bfloat16, AVX512-BF16 or AMX, else 32; the run's config.json records the one used). auto is the "
-        "default because on such a CPU bf16-mixed trains about twice as fast as 32 with the same "
-        "reconstruction quality (benchmarks/run.md); give 32 for results that do not depend on the processor",
+        "default because on such a CPU bf16-mixed trained 2.1x faster than 32 (idle 2-core AMD EPYC; no slower "
+        "under heavy load) with the same reconstruction SSIM (benchmarks/run.md); give 32 for results that "
+        "do not depend on the processor",
     )
 
 
