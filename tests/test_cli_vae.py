@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from galvae.cli import main
@@ -82,6 +83,19 @@ def test_encode_outlier_options(trained, capsys):
     assert f"{int(df['outlier'].sum())} of 20 galaxies beyond 1.5 sigma" in capsys.readouterr().out
     assert main(["-q", "encode", str(run), str(store), "--out", str(root / "x.parquet"), "--outlier-k", "0"]) == 2
     assert "outlier_k" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["lat_noerr.parquet", "lat_noerr.fits"])
+def test_encode_without_recon_error_keeps_the_latents(trained, name):
+    store, run, root = trained
+    full, fast = root / f"full_{name}", root / name
+    assert main(["-q", "encode", str(run), str(store), "--out", str(full)]) == 0
+    assert main(["-q", "encode", str(run), str(store), "--out", str(fast), "--no-recon-error"]) == 0
+    a, _ = read_latent_catalog(full)
+    b, meta = read_latent_catalog(fast)
+    assert "recon_error" in a.columns and "recon_error" not in b.columns and meta["recon_error"] is None
+    # same batches, same encoder: the latents and outlier columns do not depend on skipping the decoder
+    pd.testing.assert_frame_equal(a.drop(columns="recon_error"), b)
 
 
 def test_reconstruct_and_generate(trained):
