@@ -1,4 +1,4 @@
-"""``galvae ingest SOURCE --out STORE.h5``: image files to an HDF5 image store."""
+"""``galvae ingest SOURCE --out STORE.h5 [--shard-size N]``: image files to an HDF5 image store (or shards + manifest)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "source", help="catalogue file (e.g. the catalog.parquet of galvae download) or a directory of images"
     )
-    p.add_argument("--out", required=True, help="image store to write (.h5)")
+    p.add_argument("--out", required=True, help="image store to write (.h5), or with --shard-size the manifest (.json)")
     p.add_argument(
         "--size", type=int, default=64, help="side of the stored images in pixels, a multiple of 8 (default 64)"
     )
@@ -64,6 +64,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--crop", type=int, help="side of the centre crop in input pixels before resizing (default: largest square)"
+    )
+    p.add_argument(
+        "--shard-size",
+        type=int,
+        metavar="N",
+        help="write a sharded store: HDF5 shards of at most N images (a 64 px image is 48 KiB, so 20000 "
+        "make ~1 GiB) plus a manifest OUT.json with their counts and sha256 checksums; every command "
+        "that takes a store takes the manifest (default: one .h5 file)",
     )
     p.add_argument("--workers", type=int, default=1, help="processes reading images (default 1)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
@@ -102,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=args.progress,
         strict=args.strict,
+        shard_size=args.shard_size,
     )
     print(
         f"wrote {report.n_written} of {report.n_sources} images to {report.out} "

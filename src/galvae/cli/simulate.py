@@ -62,6 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--balance", action="store_true", help="draw morphology classes uniformly instead of with sky frequencies"
     )
+    p.add_argument(
+        "--shard-size",
+        type=int,
+        metavar="N",
+        help="write each survey as HDF5 shards of at most N images plus a manifest OUT/SURVEY.json "
+        "(counts, sha256 checksums), usable wherever a store is (default: one OUT/SURVEY.h5)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing stores and catalogue")
     p.set_defaults(func=run)
 
@@ -94,7 +101,14 @@ def run(args: argparse.Namespace) -> int:
         votes_follow_visibility=not args.votes_from_truth,
         **kw,
     )
-    res = simulate(args.out, config, workers=args.workers, overwrite=args.overwrite, progress=args.progress)
+    res = simulate(
+        args.out,
+        config,
+        workers=args.workers,
+        overwrite=args.overwrite,
+        progress=args.progress,
+        shard_size=args.shard_size,
+    )
     print(
         f"simulated {res.n_galaxies} galaxies ({res.n_overlap} in the overlap) in {res.seconds:.1f} s "
         f"({res.galaxies_per_second:.0f} galaxy images/s)"

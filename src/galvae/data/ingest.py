@@ -57,6 +57,7 @@ from tqdm.auto import tqdm
 
 from ..config import BANDS, PreprocessConfig, StretchConfig
 from ..errors import GalvaeError, GalvaeFileError, GalvaeValueError
+from .manifest import ShardedStoreWriter, manifest_path
 from .preprocess import crop_and_resize
 from .preprocess import stretch as apply_stretch
 from .presentation import check_profile, gz_decals_field, profile_stretch
@@ -377,6 +378,7 @@ def ingest(
     overwrite: bool = False,
     progress: bool = True,
     strict: bool = False,
+    shard_size: int | None = None,
 ) -> IngestReport:
     """Preprocess images into one HDF5 image store.
 
@@ -417,6 +419,11 @@ def ingest(
         Replace an existing store.
     progress : bool, default True
         Show a progress bar.
+    shard_size : int, optional
+        Write a sharded store (:mod:`galvae.data.manifest`): HDF5 shards of
+        at most this many images plus a manifest; ``out`` then names the
+        manifest (``NAME.json``; ``NAME.h5`` becomes ``NAME.json``) and the
+        shards are ``NAME-00000.h5``, …  Default one store file.
     strict : bool, default False
         Stop at the first bad item -- a file that cannot be read or is
         refused, a location outside ``images_root``, a catalogue row without a
@@ -440,7 +447,9 @@ def ingest(
     PreprocessConfig(size=size, crop=crop)  # validates size and crop
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise GalvaeValueError("workers must be a positive integer", workers)
-    out = Path(out)
+    out = Path(out) if shard_size is None else manifest_path(out)
+    if shard_size is not None and (isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1):
+        raise GalvaeValueError("shard_size must be a positive number of images", shard_size)
     if out.exists() and not overwrite:
         raise GalvaeFileError(out, "already exists (use --overwrite / overwrite=True to replace it)")
     check_profile(profile)
@@ -472,7 +481,7 @@ def ingest(
         return files.get("file") or ",".join(f"{b}={p}" for b, p in files.items())
 
     locations = {gid: _where(files) for gid, files in todo}
-    writer: ImageStoreWriter | None = None
+    writer: ImageStoreWriter | ShardedStoreWriter | None = None
     kind: str | None = None
     in_scale = math.nan if pixel_scale_arcsec is None else float(pixel_scale_arcsec)
     side_seen: int | None = None
@@ -531,7 +540,11 @@ def ingest(
                 masks.append(m)
             if imgs:
                 if writer is None:
-                    writer = ImageStoreWriter(
+                    writer = (
+                        ImageStoreWriter
+                        if shard_size is None
+                        else functools.partial(ShardedStoreWriter, shard_size=shard_size)
+                    )(
                         out,
                         size=size,
                         survey=survey,

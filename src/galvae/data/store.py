@@ -373,6 +373,8 @@ class ImageStore:
     Parameters
     ----------
     path : str or PathLike
+        An HDF5 store; a ``.json`` path opens the manifest of a sharded store
+        and returns a :class:`~galvae.data.manifest.ShardedStore` (a subclass).
 
     Attributes
     ----------
@@ -392,6 +394,15 @@ class ImageStore:
         layout: ``images`` float32 (N, 3, S, S), ``id`` strings (N,),
         optional ``mask`` (N, S, S), ``bands`` attribute ``"grz"`` when present.
     """
+
+    def __new__(cls, path: str | os.PathLike[str] | None = None, *args: Any, **kwargs: Any) -> ImageStore:
+        # a manifest (``.json``) opens as a sharded store, so every reader of stores takes one
+        if cls is ImageStore and path is not None:
+            from .manifest import ShardedStore, is_manifest
+
+            if is_manifest(path):
+                return super().__new__(ShardedStore)
+        return super().__new__(cls)
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -628,6 +639,25 @@ class ImageStore:
         return self._len * 3 * self.size * self.size * 4
 
 
-def open_store(path: str | os.PathLike[str]) -> ImageStore:
-    """Open an image store for reading (see :class:`ImageStore`)."""
+def open_store(path: str | os.PathLike[str], *, verify: bool = False) -> ImageStore:
+    """Open an image store, or a sharded store's manifest, for reading.
+
+    Parameters
+    ----------
+    path : path
+        An HDF5 store (:class:`ImageStore`) or the ``.json`` manifest of a
+        sharded store (:class:`~galvae.data.manifest.ShardedStore`).
+    verify : bool, default False
+        Sharded stores: recompute every shard's SHA-256 (reads every byte).
+        A single store has no recorded checksum, so this does nothing there.
+
+    Raises
+    ------
+    GalvaeFileError
+        If the store, the manifest or one of its shards is missing or damaged.
+    """
+    from .manifest import ShardedStore, is_manifest
+
+    if is_manifest(path):
+        return ShardedStore(path, verify=verify)
     return ImageStore(path)

@@ -29,6 +29,7 @@ thus differ between the surveys, as in the paper's Fig. 5.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -48,6 +49,7 @@ from .._io import atomic_path
 from .._version import __version__
 from ..config import BANDS, StretchConfig, config_from_dict, config_to_dict
 from ..data.labels import write_table
+from ..data.manifest import ShardedStoreWriter
 from ..data.preprocess import crop_and_resize, stretch
 from ..data.presentation import GZ_DECALS_PIXELS, GZ_DECALS_STRETCH, check_profile, profile_stretch
 from ..data.store import ImageStoreWriter
@@ -387,6 +389,7 @@ def simulate(
     workers: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    shard_size: int | None = None,
     **kwargs: Any,
 ) -> SimulationResult:
     """Render the built-in simulated surveys into ``out_dir``.
@@ -408,6 +411,10 @@ def simulate(
     overwrite : bool, default False
         Replace existing stores and catalogue.
     progress : bool, default True
+    shard_size : int, optional
+        Write each survey as a sharded store (:mod:`galvae.data.manifest`):
+        ``SURVEY-00000.h5``, … of at most this many images plus the manifest
+        ``SURVEY.json``, which ``stores`` then names.  Default one ``SURVEY.h5``.
 
     Returns
     -------
@@ -435,7 +442,10 @@ def simulate(
         raise GalvaeValueError("workers must be at least 1", workers)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    store_paths = {name: out / f"{name}.h5" for name in names}
+    if shard_size is not None and (isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1):
+        raise GalvaeValueError("shard_size must be a positive number of images", shard_size)
+    store_paths = {name: out / f"{name}{'.h5' if shard_size is None else '.json'}" for name in names}
+    writer_cls: Any = ImageStoreWriter if shard_size is None else functools.partial(ShardedStoreWriter, shard_size=shard_size)
     catalog_path = out / "catalog.parquet"
     for p in [*store_paths.values(), catalog_path]:
         if p.exists() and not overwrite:
@@ -484,7 +494,7 @@ def simulate(
             tasks = [(s, a, min(a + _CHUNK, counts[s])) for a in range(0, counts[s], _CHUNK)]
             fwhm = np.full((n, 3), np.nan)
             results = pool.map(_render_chunk, tasks) if pool is not None else map(_render_chunk, tasks)
-            with ImageStoreWriter(
+            with writer_cls(
                 store_paths[survey.name],
                 size=config.size,
                 survey=survey.name,
