@@ -97,10 +97,12 @@ _LAZY: dict[str, str] = {
     "generate_mocks": "galvae.latents.catalog",
     "read_latent_catalog": "galvae.latents.catalog",
     "SimilarityIndex": "galvae.latents.similar",
+    # the explorer page (galvae.explore is the subpackage; its function is galvae.explore.build_explorer)
+    "build_explorer": "galvae.explore.build",
 }
 
 #: Public subpackages named in the API (imported on first use too).
-_SUBPACKAGES: tuple[str, ...] = ("simulate",)
+_SUBPACKAGES: tuple[str, ...] = ("simulate", "explore")
 
 __all__ = [  # noqa: PLE0604 (*_LAZY adds strings: the lazily imported names)
     "__version__",
@@ -134,7 +136,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from . import simulate  # noqa: F401
+    from . import explore, simulate  # noqa: F401
     from .data.dataset import GalaxyDataset  # noqa: F401
     from .data.download import LAYERS, DownloadReport, download_cutouts  # noqa: F401
     from .data.ingest import IngestReport, ingest  # noqa: F401
@@ -156,6 +158,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .evaluate.ssim import ssim  # noqa: F401
     from .evaluate.sweep import SweepResult, find_knee, sweep  # noqa: F401
     from .evaluate.translation import TranslationResult, evaluate_translation  # noqa: F401
+    from .explore.build import build_explorer  # noqa: F401
     from .latents.catalog import (  # noqa: F401
         encode_store,
         generate_mocks,

@@ -45,6 +45,7 @@ COMMANDS: tuple[str, ...] = (
     "classify",
     "outliers",
     "similar",
+    "explore",
     "adapt",
     "compare_domains",
     "translate",

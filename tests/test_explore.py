@@ -1,0 +1,385 @@
+"""Tests of the latent-space explorer page (galvae.explore, ``galvae explore``), in numpy and in a real browser.
+
+The browser test drives Debian's chromium through Playwright's Python package (``executable_path=``, never
+``playwright install``); like the report's browser tests it skips when chromium or playwright is missing, and
+fails instead under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import urllib.request
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from _browser import ARTIFACTS, find_chromium
+from galvae.cli import main
+from galvae.config import StretchConfig
+from galvae.data.store import write_store
+from galvae.errors import GalvaeFileError, GalvaeKeyError, GalvaeValueError
+from galvae.evaluate.latent_space import pca_embedding
+from galvae.explore import build_explorer, make_server, page_data
+from galvae.explore.thumbs import area_matrix, to_rgb_thumbnails
+from galvae.latents import encode_store, export_model
+from galvae.models import VAE, ModelConfig
+
+NORM = StretchConfig(kind="none")
+N, S, T = 30, 16, 16
+KINDS = ("spiral", "elliptical", "merger")
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """30 random 16-px galaxies, their latent catalogue from a tiny untrained VAE (NL = 4) and a catalogue.
+
+    The catalogue lacks the last galaxy, so its columns are empty there.
+    """
+    d = tmp_path_factory.mktemp("explore-inputs")
+    torch.manual_seed(0)
+    run = export_model(VAE(ModelConfig(size=S, latent_dim=4)), d / "run", normalisation=NORM)
+    rng = np.random.default_rng(3)
+    images = rng.random((N, 3, S, S), dtype=np.float32)
+    ids = [f"gal{i:03d}" for i in range(N)]
+    store = write_store(d / "s.h5", images, ids, survey="sim", normalisation=NORM)
+    latents = encode_store(run, store, d / "lat.parquet", progress=False)
+    cat = pd.DataFrame(
+        {
+            "id": ids[:-1],
+            "mag": rng.uniform(15, 19, N - 1),
+            "kind": [KINDS[i % 3] for i in range(N - 1)],
+            "flag": [i % 4 == 0 for i in range(N - 1)],
+        }
+    )
+    catalog = d / "cat.parquet"
+    cat.to_parquet(catalog)
+    return {"dir": d, "run": run, "store": store, "latents": latents, "catalog": catalog, "images": images, "ids": ids}
+
+
+@pytest.fixture(scope="module")
+def page(inputs, tmp_path_factory):
+    """The page of ``inputs`` with reconstructions (the catalogue's model), PCA map, coloured by kind."""
+    out = tmp_path_factory.mktemp("explore-page") / "page"
+    res = build_explorer(
+        inputs["latents"],
+        inputs["store"],
+        out,
+        catalog=inputs["catalog"],
+        projection="pca",
+        color="kind",
+        thumb_size=T,
+        progress=False,
+    )
+    return res
+
+
+def latent_means(path):
+    df = pd.read_parquet(path)
+    return df, df[[f"mu_{j}" for j in range(4)]].to_numpy(np.float64)
+
+
+# --------------------------------------------------------------------------- what the page holds
+
+
+def test_page_data_equals_the_catalogues(inputs, page):
+    d = page_data(page.out_dir)
+    lat, mu = latent_means(inputs["latents"])
+    assert d["n"] == N == page.n_galaxies and d["ids"] == lat["id"].tolist() == inputs["ids"]
+    names = [c["name"] for c in d["columns"]]
+    assert names == ["recon_error", "outlier_sigma", "outlier", "mag", "kind", "flag"]
+    assert d["catalog_columns"] == ["mag", "kind", "flag"] and d["color"] == "kind"
+    cols = {c["name"]: c for c in d["columns"]}
+    assert [cols[n]["kind"] for n in names] == ["numeric", "numeric", "category", "numeric", "category", "category"]
+    np.testing.assert_array_equal(cols["recon_error"]["data"], lat["recon_error"].to_numpy(np.float32))
+    cat = pd.read_parquet(inputs["catalog"])
+    np.testing.assert_array_equal(cols["mag"]["data"][:-1], cat["mag"].to_numpy(np.float32))
+    assert np.isnan(cols["mag"]["data"][-1]) and cols["mag"]["missing"] == 1  # the galaxy the catalogue lacks
+    assert cols["kind"]["data"] == cat["kind"].tolist() + [None]
+    assert cols["kind"]["categories"] == ["elliptical", "spiral", "merger"]  # by count (10, 10, 9), then name
+    assert cols["flag"]["data"] == ["true" if f else "false" for f in cat["flag"]] + [None]
+    assert cols["outlier"]["data"] == ["true" if f else "false" for f in lat["outlier"]]
+    # the map is the PCA of the latent means
+    xy, _ = pca_embedding(mu, 0)
+    np.testing.assert_allclose(np.stack([d["x"], d["y"]], 1), xy, rtol=1e-5, atol=1e-6)
+    assert d["map"]["method"] == page.projection == "pca" and d["map"]["axes"][0].startswith("PC 1 (")
+
+
+def test_thumbnails_are_the_store_images(inputs, page):
+    d = page_data(page.out_dir)
+    th = d["thumbs"]
+    assert th["images"] == ["img_000.png"] and th["reconstructions"] == ["recon_000.png"] and page.reconstructions
+    atlas = np.asarray(Image.open(page.out_dir / "thumbs" / "img_000.png").convert("RGB"))
+    assert atlas.shape == (T, N * T, 3)  # one row of 30 tiles
+    want = to_rgb_thumbnails(inputs["images"], T)
+    for i in (0, 7, N - 1):
+        np.testing.assert_array_equal(atlas[:, i * T : (i + 1) * T], want[i])
+    # band order: z -> red, g -> blue
+    np.testing.assert_array_equal(want[3][..., 0], np.rint(np.clip(inputs["images"][3][2], 0, 1) * 255))
+    recon = np.asarray(Image.open(page.out_dir / "thumbs" / "recon_000.png").convert("RGB"))
+    assert recon.shape == atlas.shape and not np.array_equal(recon, atlas)
+    assert "applied to the galaxy's latent mean" in d["reconstruction_note"]
+
+
+def test_area_resampling():
+    a = area_matrix(64, 32)
+    np.testing.assert_allclose(a.sum(axis=1), 1.0, rtol=1e-6)
+    img = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    np.testing.assert_allclose(a @ img @ a.T, img.reshape(32, 2, 32, 2).mean(axis=(1, 3)), rtol=1e-5)
+    b = area_matrix(5, 3)  # a ratio that is not an integer: each output averages 5/3 input pixels
+    np.testing.assert_allclose(b.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(b[0], [0.6, 0.4, 0, 0, 0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_neighbours_equal_brute_force(inputs, tmp_path, metric):
+    res = build_explorer(
+        inputs["latents"], inputs["store"], tmp_path / "p", model=None, projection="pca", metric=metric, k=5,
+        thumb_size=8, progress=False,
+    )  # fmt: skip
+    d = page_data(res.index_html)
+    _, mu = latent_means(inputs["latents"])
+    if metric == "cosine":
+        u = mu / np.linalg.norm(mu, axis=1, keepdims=True)
+        dist = 1.0 - u @ u.T
+    else:
+        dist = np.sqrt(((mu[:, None, :] - mu[None, :, :]) ** 2).sum(axis=2))
+    np.fill_diagonal(dist, np.inf)
+    want = np.argsort(dist, axis=1, kind="stable")[:, :5]
+    assert d["k"] == res.k == 5 and d["metric"] == metric
+    np.testing.assert_array_equal(d["neighbours"], want)
+    np.testing.assert_allclose(d["distances"], np.take_along_axis(dist, want, axis=1), rtol=1e-4, atol=1e-6)
+    # k beyond the catalogue: every other galaxy, once
+    few = build_explorer(
+        inputs["latents"], inputs["store"], tmp_path / "q", model=None, projection="pca", k=100, thumb_size=8,
+        progress=False,
+    )  # fmt: skip
+    nb = page_data(few.out_dir)["neighbours"]
+    assert few.k == N - 1 and all(sorted(row) == sorted(set(range(N)) - {i}) for i, row in enumerate(nb.tolist()))
+
+
+# --------------------------------------------------------------------------- reconstructions or not
+
+
+def test_without_a_model_the_page_says_so(inputs, tmp_path):
+    res = build_explorer(
+        inputs["latents"], inputs["store"], tmp_path / "a", model=None, projection="pca", thumb_size=8,
+        progress=False,
+    )  # fmt: skip
+    d = page_data(res.out_dir)
+    assert not res.reconstructions and d["thumbs"]["reconstructions"] is None
+    assert "No model was given" in d["reconstruction_note"]
+    assert not list((tmp_path / "a" / "thumbs").glob("recon_*"))
+    # the catalogue's model moved away: images only, and the note names the missing file
+    lat, _ = latent_means(inputs["latents"])
+    meta = {"model": str(tmp_path / "gone" / "model.json"), "store": str(inputs["store"])}
+    from galvae.data.tables import write_table
+
+    moved = write_table(lat, tmp_path / "moved.parquet", metadata=meta)
+    res = build_explorer(moved, inputs["store"], tmp_path / "b", projection="pca", thumb_size=8, progress=False)
+    note = page_data(res.out_dir)["reconstruction_note"]
+    assert not res.reconstructions and "was not found" in note and "gone" in note
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_errors_name_the_problem(inputs, tmp_path):
+    lat, store, cat = inputs["latents"], inputs["store"], inputs["catalog"]
+    kw = {"model": None, "projection": "pca", "progress": False}
+    with pytest.raises(GalvaeKeyError, match=r"color column not in .*\(got 'nope'\); available: .*'mag'"):
+        build_explorer(lat, store, tmp_path / "e1", catalog=cat, color="nope", **kw)
+    with pytest.raises(GalvaeKeyError, match=r"column\(s\) not in .*\['x1', 'x2'\]"):
+        build_explorer(lat, store, tmp_path / "e2", catalog=cat, columns=["mag", "x1", "x2"], **kw)
+    # ids of the latents that the store lacks
+    other = write_store(
+        tmp_path / "other.h5",
+        inputs["images"][:28],
+        inputs["ids"][:28],
+        survey="sim",
+        normalisation=NORM,
+    )
+    with pytest.raises(GalvaeValueError, match=r"2 of the 30 ids .* not in the image store .*other\.h5.*'gal028'"):
+        build_explorer(lat, other, tmp_path / "e3", **kw)
+    # a catalogue sharing no id
+    stranger = tmp_path / "stranger.csv"
+    pd.DataFrame({"id": ["a", "b"], "mag": [1.0, 2.0]}).to_csv(stranger, index=False)
+    with pytest.raises(GalvaeValueError, match=r"none of the 30 ids .* are in the catalogue .*stranger\.csv"):
+        build_explorer(lat, store, tmp_path / "e4", catalog=stranger, **kw)
+    with pytest.raises(GalvaeKeyError, match=r"has no 'id' column"):
+        build_explorer(lat, store, tmp_path / "e5", catalog=pd.DataFrame({"name": ["a"]}), **kw)
+    with pytest.raises(GalvaeValueError, match=r"projection is not known \(got 'mds'\); accepted: 'auto', 'umap'"):
+        build_explorer(lat, store, tmp_path / "e6", model=None, projection="mds")
+    with pytest.raises(GalvaeValueError, match=r"thumb_size must be an integer between 8 and 128 \(got 4\)"):
+        build_explorer(lat, store, tmp_path / "e7", thumb_size=4, **kw)
+    with pytest.raises(GalvaeValueError, match=r"thumb_format is not known \(got 'gif'\)"):
+        build_explorer(lat, store, tmp_path / "e8", thumb_format="gif", **kw)
+    # a column of many distinct strings is shown, but cannot colour
+    named = tmp_path / "named.csv"
+    pd.DataFrame({"id": inputs["ids"], "name": [f"NGC {i}" for i in range(N)]}).to_csv(named, index=False)
+    from galvae.explore import build as build_module
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(build_module, "MAX_CATEGORIES", 10)
+        with pytest.raises(GalvaeValueError, match=r"color column 'name' holds more than 10 distinct text values"):
+            build_explorer(lat, store, tmp_path / "e9", catalog=named, color="name", **kw)
+        res = build_explorer(lat, store, tmp_path / "e10", catalog=named, **kw)
+    name = next(c for c in page_data(res.out_dir)["columns"] if c["name"] == "name")
+    assert name["kind"] == "text" and name["data"][4] == "NGC 4"
+    # a page is not written over by accident, and overwrite=True replaces only the page's files
+    (tmp_path / "e10" / "mine.txt").write_text("keep")
+    with pytest.raises(GalvaeFileError, match=r"e10: exists and is not empty \(pass overwrite=True"):
+        build_explorer(lat, store, tmp_path / "e10", **kw)
+    build_explorer(lat, store, tmp_path / "e10", overwrite=True, **kw)
+    assert (tmp_path / "e10" / "mine.txt").read_text() == "keep"
+
+
+def test_umap_needs_umap_learn(inputs, tmp_path, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "umap", None)  # import umap -> ImportError
+    kw = {"model": None, "thumb_size": 8, "progress": False}
+    with pytest.raises(GalvaeValueError, match=r"projection='umap' needs umap-learn.*pip install 'galvae\[explore\]'"):
+        build_explorer(inputs["latents"], inputs["store"], tmp_path / "u", projection="umap", **kw)
+    with caplog.at_level("INFO", logger="galvae.explore.build"):
+        res = build_explorer(inputs["latents"], inputs["store"], tmp_path / "v", projection="auto", **kw)
+    assert res.projection == "pca" and "umap-learn is not installed: the map is PCA" in caplog.text
+
+
+# --------------------------------------------------------------------------- command line and server
+
+
+def test_cli_explore(inputs, tmp_path, capsys):
+    out = tmp_path / "cli"
+    argv = ["-q", "explore", str(inputs["latents"]), str(inputs["store"]), "--out", str(out)]
+    rc = main([*argv, "--catalog", str(inputs["catalog"]), "--no-model", "--map", "pca", "--color", "mag", "--k", "3"])
+    text = capsys.readouterr().out
+    assert rc == 0 and f"wrote {out / 'index.html'}: 30 galaxies, pca map, 3 neighbours each, images only" in text
+    d = page_data(out)
+    assert d["color"] == "mag" and d["k"] == 3 and d["thumbs"]["reconstructions"] is None
+    rc = main([*argv, "--catalog", str(inputs["catalog"]), "--color", "magnitude", "--overwrite"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "galvae explore: error: color column not in the latent catalogue or the catalogue" in err
+    assert "'magnitude'" in err
+
+
+def test_server_serves_the_page_on_localhost(page):
+    server = make_server(page.out_dir, 0)
+    host, port = server.server_address[:2]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert host == "127.0.0.1"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
+            assert r.status == 200 and b'<canvas id="map"' in r.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/explore-data.js", timeout=10) as r:
+            assert r.read().startswith(b"/* galvae explore page data")
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(GalvaeFileError, match="holds no index.html"):
+        make_server(page.out_dir / "thumbs", 0)
+
+
+# --------------------------------------------------------------------------- in a real browser
+
+
+def _sync_playwright():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("playwright is not installed; CI installs it with the [test] extra")
+        pytest.skip("playwright is not installed (pip install -e '.[test]')")
+    return sync_playwright
+
+
+def test_page_in_chromium(inputs, page):
+    """Load the page from file://, hover a point, click it, follow a neighbour, search ids; keep a screenshot."""
+    exe = find_chromium()
+    sync_playwright = _sync_playwright()
+    d = page_data(page.out_dir)
+    target = 11
+    gid = d["ids"][target]
+    want_nb = [d["ids"][j] for j in d["neighbours"][target]]
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            tab = browser.new_page(viewport={"width": 1200, "height": 800})
+            tab.on("pageerror", lambda e: errors.append(str(e)))
+            tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            requests: list[str] = []
+            tab.on("request", lambda r: requests.append(r.url))
+            tab.goto(page.index_html.resolve().as_uri())
+            tab.wait_for_function("window.galvaeExplorer && window.galvaeExplorer.ready", timeout=15000)
+            assert tab.evaluate("window.galvaeExplorer.n") == N
+            assert tab.evaluate("window.galvaeExplorer.stats.draws") >= 1
+            # hover: the thumbnail appears, loaded from the atlas, with the galaxy's id
+            box = tab.locator("#map").bounding_box()
+            sx, sy = tab.evaluate(f"window.galvaeExplorer.screenOf({gid!r})")
+            assert 0 < sx < box["width"] and 0 < sy < box["height"]
+            assert tab.locator("#tip").is_hidden()
+            tab.mouse.move(box["x"] + sx + 1, box["y"] + sy)
+            tab.wait_for_selector("#tip:not([hidden])", timeout=5000)
+            assert tab.inner_text("#tip-text").startswith(gid)
+            tab.wait_for_function("document.querySelector('#tip-thumb img').naturalWidth > 0", timeout=5000)
+            assert tab.get_attribute("#tip-thumb img", "src") == "thumbs/img_000.png"
+            # click: the galaxy, its reconstruction, the neighbours panel and the catalogue row
+            tab.mouse.click(box["x"] + sx + 1, box["y"] + sy)
+            tab.wait_for_selector("#detail:not([hidden])", timeout=5000)
+            assert tab.inner_text("#sel-id") == gid
+            assert tab.locator("#neighbours .nb").count() == 8
+            got_nb = tab.eval_on_selector_all("#neighbours .nb", "els => els.map(e => e.dataset.id)")
+            assert got_nb == want_nb
+            tab.wait_for_function("document.querySelector('#sel-recon img').naturalWidth > 0", timeout=5000)
+            assert tab.get_attribute("#sel-recon img", "src") == "thumbs/recon_000.png"
+            row = dict(
+                zip(
+                    tab.eval_on_selector_all("#row th", "els => els.map(e => e.textContent)"),
+                    tab.eval_on_selector_all("#row td", "els => els.map(e => e.textContent)"),
+                    strict=True,
+                )
+            )
+            assert row["id"] == gid and row["kind"] == KINDS[target % 3]
+            assert float(row["mag"]) == pytest.approx(pd.read_parquet(inputs["catalog"])["mag"][target], rel=1e-3)
+            # a neighbour's card opens that galaxy
+            tab.click(f"#neighbours .nb[data-id='{want_nb[0]}']")
+            assert tab.inner_text("#sel-id") == want_nb[0]
+            # search: an exact id, then text matching several ids, then none
+            tab.fill("#search", "gal027")
+            tab.press("#search", "Enter")
+            assert tab.inner_text("#sel-id") == "gal027"
+            assert tab.evaluate("location.hash") == "#id=gal027"
+            tab.fill("#search", "al02")
+            tab.press("#search", "Enter")
+            assert tab.locator("#search-results button").count() == 10  # gal020 ... gal029
+            tab.click("#search-results button:has-text('gal024')")
+            assert tab.inner_text("#sel-id") == "gal024"
+            tab.fill("#search", "M31")
+            tab.press("#search", "Enter")
+            assert "no galaxy id contains" in tab.inner_text("#search-results")
+            # recolour by a numeric column: a colour bar legend
+            tab.select_option("#color", "mag")
+            assert tab.locator("#legend canvas").count() == 1 and "missing (1)" in tab.inner_text("#legend")
+            ARTIFACTS.mkdir(exist_ok=True)
+            tab.screenshot(path=str(ARTIFACTS / "explore.png"))
+            # nothing but the page's own files was requested
+            assert requests and all(u.startswith("file://") for u in requests), requests
+            # the same page over --serve's server, opened at a galaxy by its URL
+            server = make_server(page.out_dir, 0)
+            port = server.server_address[1]
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            try:
+                tab.goto(f"http://127.0.0.1:{port}/index.html#id=gal005")
+                tab.wait_for_function("window.galvaeExplorer && window.galvaeExplorer.ready", timeout=15000)
+                assert tab.inner_text("#sel-id") == "gal005"
+            finally:
+                server.shutdown()
+                server.server_close()
+        finally:
+            browser.close()
+    assert not errors, errors
+    assert (ARTIFACTS / "explore.png").stat().st_size > 10_000
