@@ -1,4 +1,11 @@
-"""``galvae encode RUN STORE --out latents.parquet``: the latent catalogue of a store."""
+"""``galvae encode RUN STORE --out latents.parquet | DIR``: the latent catalogue of a store.
+
+``--out`` ending in ``.parquet`` / ``.fits`` writes one file in this process
+(:func:`galvae.latents.encode_store`); any other ``--out`` is a directory of
+Parquet parts plus a manifest, written by Lightning's predict loop on
+``--devices`` processes (:func:`galvae.latents.encode_store_sharded`), which
+resumes where a killed run stopped.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +31,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("run", help="run directory or exported model (model.json / model.safetensors)")
-    p.add_argument("store", help="image store (.h5) in the normalisation the model was trained on")
-    p.add_argument("--out", required=True, help="latent catalogue (.parquet or .fits)")
+    p.add_argument(
+        "store",
+        help="image store (.h5) or sharded store manifest (.json) in the normalisation the model was trained on",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        help="latent catalogue: one file (.parquet or .fits), or a directory of Parquet parts plus "
+        "manifest.json written by one or many processes, resumable (any other name)",
+    )
     p.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     p.add_argument(
@@ -60,11 +75,116 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="outlier_sigma from each latent's median and 1.4826 x MAD instead of its mean and std",
     )
+    g = p.add_argument_group(
+        "sharded / distributed encoding (--out DIR)",
+        "Lightning's predict loop: --devices N starts N processes on this machine; under torchrun or "
+        "SLURM (srun) give the same --devices as processes per node and --num-nodes. A rerun skips the "
+        "parts already written.",
+    )
+    g.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes (devices) per node (default 1)",
+    )
+    g.add_argument(
+        "--accelerator",
+        default=None,
+        help="Lightning accelerator: cpu, gpu, auto (default: gpu when --device is cuda, else cpu)",
+    )
+    g.add_argument("--num-nodes", type=int, default=1, metavar="M", help="nodes (default 1)")
+    g.add_argument(
+        "--strategy", default="auto", help="Lightning strategy (default auto: ddp with more than one process)"
+    )
+    g.add_argument(
+        "--shard-rows",
+        type=int,
+        default=None,
+        metavar="N",
+        help="store rows per Parquet part, the unit of work and of resuming (default 100000)",
+    )
+    g.add_argument(
+        "--num-workers",
+        type=int,
+        default=0,
+        metavar="W",
+        help="DataLoader processes reading the store, per process (default 0)",
+    )
     p.set_defaults(func=run)
 
 
+def _single_file(out: str) -> bool:
+    """A table name (.parquet, .fits, ...) is one catalogue file; any other name is a directory of parts."""
+    from ..data.tables import table_format
+
+    return table_format(out) is not None
+
+
+def _run_sharded(args: argparse.Namespace) -> int:
+    from ..latents.distributed import DEFAULT_SHARD_ROWS, encode_store_sharded, read_latent_manifest
+
+    accelerator = args.accelerator or ("gpu" if str(args.device).startswith("cuda") else "cpu")
+    res = encode_store_sharded(
+        args.run,
+        args.store,
+        args.out,
+        batch_size=args.batch_size,
+        shard_rows=args.shard_rows or DEFAULT_SHARD_ROWS,
+        accelerator=accelerator,
+        devices=args.devices,
+        num_nodes=args.num_nodes,
+        strategy=args.strategy,
+        num_workers=args.num_workers,
+        decoder=args.decoder,
+        overwrite=args.overwrite,
+        progress=args.progress,
+        strict=args.strict,
+        outlier_k=args.outlier_k,
+        outlier_robust=args.outlier_robust,
+        recon_error=args.recon_error,
+    )
+    if res.global_rank != 0:
+        return 0
+    man = read_latent_manifest(res.manifest)
+    meta = man["metadata"]
+    flag = meta.get("outlier") or {}
+    what = (
+        "already complete, nothing encoded"
+        if res.parts_encoded == 0 and res.n_rows < 0
+        else f"{res.parts_encoded} parts encoded here, {res.parts_resumed} resumed from disk, "
+        f"{res.world_size} process(es), {res.seconds:.1f} s"
+    )
+    print(
+        f"wrote latent catalogue {args.out} ({man['n_rows']} rows in {man['n_parts']} Parquet parts + "
+        f"manifest.json; {what}): {flag.get('n_flagged', 0)} beyond {flag.get('k', args.outlier_k):g} sigma "
+        "(column 'outlier')"
+    )
+    _print_skipped(meta)
+    return 0
+
+
+def _print_skipped(meta: dict) -> None:
+    skipped = meta.get("skipped") or []
+    if skipped:
+        print(f"{len(skipped)} images skipped, not encoded (all listed under 'skipped' in the catalogue metadata):")
+        for gid, reason in skipped[:_SHOW]:
+            print(f"  {gid}: {reason}")
+
+
 def run(args: argparse.Namespace) -> int:
+    from ..errors import GalvaeValueError
     from ..latents.catalog import encode_store, read_latent_catalog
+
+    distributed = args.devices != 1 or args.num_nodes != 1 or args.shard_rows is not None
+    if not _single_file(args.out):
+        return _run_sharded(args)
+    if distributed:
+        raise GalvaeValueError(
+            "--out: --devices/--num-nodes/--shard-rows write a directory of Parquet parts; give a directory "
+            "name, not a single file",
+            args.out,
+        )
 
     out = encode_store(
         args.run,
@@ -86,9 +206,5 @@ def run(args: argparse.Namespace) -> int:
         f"wrote latent catalogue {out}: {flag.get('n_flagged', 0)} of {flag.get('n_rows', 0)} galaxies "
         f"beyond {args.outlier_k:g} sigma (column 'outlier')"
     )
-    skipped = meta.get("skipped") or []
-    if skipped:
-        print(f"{len(skipped)} images skipped, not encoded (all listed under 'skipped' in the catalogue metadata):")
-        for gid, reason in skipped[:_SHOW]:
-            print(f"  {gid}: {reason}")
+    _print_skipped(meta)
     return 0

@@ -297,7 +297,9 @@ def read_latent_catalog(path: str | os.PathLike[str]) -> tuple[Any, dict[str, An
     """Read a latent catalogue as a pandas DataFrame plus its metadata dict.
 
     Parquet or FITS (by the name, as :func:`encode_store` wrote it), read by
-    :func:`galvae.data.tables.read_table`.
+    :func:`galvae.data.tables.read_table`; or a sharded catalogue (the
+    directory :func:`~galvae.latents.distributed.encode_store_sharded` wrote,
+    or its ``manifest.json``), its parts concatenated in row order.
 
     Raises
     ------
@@ -305,7 +307,11 @@ def read_latent_catalog(path: str | os.PathLike[str]) -> tuple[Any, dict[str, An
         If the file is missing, unreadable, truncated, or carries no galvae
         metadata.
     """
+    from .distributed import is_latent_shards, read_latent_shards
+
     p = Path(path)
+    if is_latent_shards(p):
+        return read_latent_shards(p)
     if not p.is_file():
         raise GalvaeFileError(p, "latent catalogue not found")
     df, meta = read_table(p, format=_latent_format(p))
