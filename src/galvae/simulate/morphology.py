@@ -67,10 +67,12 @@ Sources and choices
   (``benchmarks/realism.md``) set the level: centres g - r ≈ 0.8, outer
   parts ≈ 0.7 (a sample rich in early-type and ring discs).
 * **Bars**: half-length 0.6-1.2 × the galaxy half-light radius, i.e.
-  1-2 disc scale lengths (Erwin 2005, MNRAS 364, 283); bar strength s sets
-  the bar-to-total ratio 0.25 s of the disc light (weak bars s 0.15-0.4:
-  Bar/T 0.04-0.1; strong s 0.55-1: 0.14-0.25; Gadotti 2009, MNRAS 393,
-  1531 finds Bar/T up to ~0.3, typically 0.1).
+  1-2 disc scale lengths (Erwin 2005, MNRAS 364, 283); bar strength s
+  (weak 0.15-0.4, strong 0.55-1) sets how much of the inner disc's light
+  the bar gathers (:mod:`galvae.simulate.render`: Bar/T 0.06-0.23 for weak
+  bars, 0.20-0.52 for strong ones, m = 2 amplitude A2max 0.06-0.28 and
+  0.20-0.59; Gadotti 2009, MNRAS 393, 1531 finds Bar/T typically 0.1, up
+  to ~0.3).
 * **Rings** (face-on discs): inner 20 %, outer 10 %, none 70 % -- of the
   order of the visual ring fractions of nearby disc galaxies (inner rings
   are the more common; Buta & Combes 1996, Fund. Cosmic Phys. 17, 95;

@@ -64,7 +64,7 @@ def measure_petrosian(row: Mapping[str, Any], survey: SurveyConfig) -> tuple[flo
     scale = min(REFERENCE_PIXEL_SCALE, field / 160)
     n = int(math.ceil(field / scale)) | 1
     image = galsim.ImageD(n, n, scale=scale)
-    parts = [p * float(f[1]) for p, f in profiles if f[1] > 0]
+    parts = [p * float(f[1]) for p, f in profiles if f[1] != 0]  # a bar's disc hole is negative
     galsim.Convolve(galsim.Add(parts), make_psf(band)).drawImage(image=image, method="no_pixel")
     return petrosian_radii(image.array, scale)
 
