@@ -102,6 +102,17 @@ def test_dataset_over_shards_equals_single_store(sharded, tmp_path):
     np.testing.assert_array_equal(a.get_batch([3, 0, 29]).numpy(), imgs[subset[[3, 0, 29]]])
 
 
+def test_in_memory_limit_from_environment(sharded, monkeypatch):
+    path = sharded[0]
+    assert GalaxyDataset(path).in_memory  # 45 small images: the in-memory fast path
+    monkeypatch.setenv("GALVAE_IN_MEMORY_LIMIT", "0")
+    assert not GalaxyDataset(path).in_memory
+    assert GalaxyDataset(path, memory_limit=1 << 20).in_memory  # an explicit limit wins
+    monkeypatch.setenv("GALVAE_IN_MEMORY_LIMIT", "lots")
+    with pytest.raises(GalvaeValueError, match="GALVAE_IN_MEMORY_LIMIT"):
+        GalaxyDataset(path)
+
+
 def _corrupt(path: Path, how: str) -> str:
     shard = path.parent / "sky-00002.h5"
     if how == "missing":
@@ -240,6 +251,14 @@ def test_killed_encode_resumes_with_every_id_once(model, sharded, tmp_path, monk
 
     again = encode_store_sharded(model, path, out, **kw)  # complete: nothing to do
     assert again.parts_encoded == 0 and again.parts_resumed == 5
+    # another outlier threshold: no encoding, the outlier columns are recomputed over the whole catalogue
+    again = encode_store_sharded(model, path, out, outlier_k=0.5, outlier_robust=True, **kw)
+    assert again.parts_encoded == 0 and again.n_rows == N
+    ref_k = encode_store(
+        model, path, tmp_path / "k.parquet", batch_size=4, progress=False, outlier_k=0.5, outlier_robust=True
+    )
+    df, ref = read_latent_catalog(out)[0], read_latent_catalog(ref_k)[0]
+    assert df["outlier"].tolist() == ref["outlier"].tolist() and 0 < df["outlier"].sum() < N
     with pytest.raises(GalvaeFileError, match="shard_rows=10, not 20"):
         encode_store_sharded(model, path, out, **{**kw, "shard_rows": 20})
     res = encode_store_sharded(model, path, out, overwrite=True, **{**kw, "shard_rows": 20})

@@ -28,8 +28,27 @@ log = logging.getLogger(__name__)
 StoreLike = str | os.PathLike[str] | ImageStore
 
 #: Stores whose images total at most this many bytes are held in memory when
-#: ``in_memory="auto"``.
+#: ``in_memory="auto"``; the environment variable ``GALVAE_IN_MEMORY_LIMIT``
+#: (bytes; 0 always streams) overrides it, e.g. so that the processes of a
+#: multi-GPU job do not each hold a copy.
 DEFAULT_MEMORY_LIMIT = 1 << 30
+MEMORY_LIMIT_ENV = "GALVAE_IN_MEMORY_LIMIT"
+
+
+def _memory_limit(given: int | None) -> int:
+    """``given``, else ``$GALVAE_IN_MEMORY_LIMIT``, else :data:`DEFAULT_MEMORY_LIMIT` (bytes)."""
+    if given is not None:
+        return int(given)
+    text = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+    if not text:
+        return DEFAULT_MEMORY_LIMIT
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise GalvaeValueError(f"environment variable {MEMORY_LIMIT_ENV} must be a number of bytes", text) from None
+    if value < 0:
+        raise GalvaeValueError(f"environment variable {MEMORY_LIMIT_ENV} must be >= 0", text)
+    return value
 
 
 class GalaxyDataset(Dataset):
@@ -38,16 +57,20 @@ class GalaxyDataset(Dataset):
     Parameters
     ----------
     stores : path, ImageStore, or sequence of them
-        Stores to concatenate, in order.  They must share image size and
-        normalisation.
+        Stores to concatenate, in order (a sharded store's ``.json`` manifest
+        counts as one store, read shard by shard).  They must share image
+        size and normalisation.
     indices : array_like of int, optional
         Global row numbers (over the concatenated stores) to expose, e.g. a
         train/validation split; default all rows.
     in_memory : bool or "auto", default "auto"
         Hold the selected images in memory.  ``"auto"`` does so when they
         take at most ``memory_limit`` bytes.
-    memory_limit : int, default 1 GiB
-        Threshold for ``in_memory="auto"``.
+    memory_limit : int, optional
+        Threshold for ``in_memory="auto"``, bytes; default
+        ``$GALVAE_IN_MEMORY_LIMIT`` when set, else 1 GiB.  Beyond it images
+        are read batch by batch from the files (lazy per-process handles), so
+        memory stays flat whatever the store's size.
     return_index : bool, default False
         Return ``(image, index)`` pairs, where ``index`` is the position in
         this dataset, instead of the image alone.
@@ -78,7 +101,7 @@ class GalaxyDataset(Dataset):
         *,
         indices: Sequence[int] | NDArray | None = None,
         in_memory: bool | str = "auto",
-        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        memory_limit: int | None = None,
         return_index: bool = False,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
@@ -115,7 +138,7 @@ class GalaxyDataset(Dataset):
         if in_memory not in (True, False, "auto"):
             raise GalvaeValueError("in_memory", in_memory, (True, False, "auto"))
         nbytes = rows.size * 3 * self.size * self.size * 4
-        self.in_memory = bool(in_memory is True or (in_memory == "auto" and nbytes <= memory_limit))
+        self.in_memory = bool(in_memory is True or (in_memory == "auto" and nbytes <= _memory_limit(memory_limit)))
         self._cache: NDArray | None = None
         if self.in_memory:
             self._cache = self._read_rows(rows)

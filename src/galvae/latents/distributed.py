@@ -521,6 +521,26 @@ def _finalise(
     return int(all_ids.size)
 
 
+def _catalog_meta(vae: GalaxyVAE, st: ImageStore, recon_error: bool) -> dict[str, Any]:
+    """The metadata of the catalogue, as :func:`~galvae.latents.catalog.encode_store` writes it."""
+    return {
+        "model": os.path.abspath(vae.path),
+        "store": os.path.abspath(st.path),
+        "survey": st.survey,
+        "latent_dim": vae.latent_dim,
+        "size": vae.size,
+        "loss": vae.config.loss,
+        "galvae_version": __version__,
+        "normalisation": config_to_dict(st.normalisation),
+        "decoder": vae.decoder,
+        "recon_error": (
+            f"mean over the 3 x S x S pixels of the per-pixel {vae.config.loss} of the decoded mean"
+            if recon_error
+            else None
+        ),
+    }
+
+
 def _rank_from_env() -> int:
     for key in ("RANK", "SLURM_PROCID"):
         if key in os.environ:
@@ -625,8 +645,17 @@ def encode_store_sharded(
     n = len(st)
     n_chunks = max(1, -(-n // shard_rows))
     if not overwrite and (out / _MANIFEST).is_file():
-        log.info("%s is complete (same model, store and shard_rows): nothing to encode", out)
-        return EncodeResult(out / _MANIFEST, _rank_from_env(), 1, -1, n_chunks, 0, n_chunks, time.perf_counter() - t0)
+        rank = _rank_from_env()
+        old = read_latent_manifest(out)["metadata"].get("outlier") or {}
+        n_rows = -1
+        if (old.get("k"), old.get("robust")) != (outlier_k, bool(outlier_robust)) and rank == 0:
+            log.info(
+                "%s is complete; recomputing its outlier columns (k=%g, robust=%s)", out, outlier_k, outlier_robust
+            )
+            n_rows = _finalise(out, _catalog_meta(vae, st, recon_error), n, shard_rows, outlier_k, bool(outlier_robust))
+        else:
+            log.info("%s is complete (same model, store and shard_rows): nothing to encode", out)
+        return EncodeResult(out / _MANIFEST, rank, 1, n_rows, n_chunks, 0, n_chunks, time.perf_counter() - t0)
     if strategy == "auto" and (num_nodes > 1 or (isinstance(devices, int) and devices > 1)):
         strategy = "ddp"
     trainer, counters = _lightning_parts(
@@ -650,22 +679,7 @@ def encode_store_sharded(
     rank, world = trainer.global_rank, trainer.world_size
     n_rows = -1
     if rank == 0:
-        meta = {
-            "model": os.path.abspath(vae.path),
-            "store": os.path.abspath(st.path),
-            "survey": st.survey,
-            "latent_dim": vae.latent_dim,
-            "size": vae.size,
-            "loss": vae.config.loss,
-            "galvae_version": __version__,
-            "normalisation": config_to_dict(st.normalisation),
-            "decoder": vae.decoder,
-            "recon_error": (
-                f"mean over the 3 x S x S pixels of the per-pixel {vae.config.loss} of the decoded mean"
-                if recon_error
-                else None
-            ),
-        }
+        meta = _catalog_meta(vae, st, recon_error)
         n_rows = _finalise(out, meta, n, shard_rows, outlier_k, bool(outlier_robust))
         log.info("wrote latent catalogue of %d images in %d parts to %s", n_rows, n_chunks, out)
     return EncodeResult(
