@@ -26,8 +26,9 @@ from galvae.errors import GalvaeFileError, GalvaeKeyError, GalvaeValueError
 from galvae.evaluate.latent_space import pca_embedding
 from galvae.explore import build_explorer, make_server, page_data
 from galvae.explore.thumbs import area_matrix, to_rgb_thumbnails
-from galvae.latents import encode_store, export_model
+from galvae.latents import encode_store, export_model, reconstruct_store
 from galvae.models import VAE, ModelConfig
+from galvae.report import ReportInputs, write_report
 
 NORM = StretchConfig(kind="none")
 N, S, T = 30, 16, 16
@@ -78,6 +79,11 @@ def page(inputs, tmp_path_factory):
     return res
 
 
+def _rgb(path):
+    with Image.open(path) as im:
+        return im.convert("RGB")
+
+
 def latent_means(path):
     df = pd.read_parquet(path)
     return df, df[[f"mu_{j}" for j in range(4)]].to_numpy(np.float64)
@@ -113,14 +119,14 @@ def test_thumbnails_are_the_store_images(inputs, page):
     d = page_data(page.out_dir)
     th = d["thumbs"]
     assert th["images"] == ["img_000.png"] and th["reconstructions"] == ["recon_000.png"] and page.reconstructions
-    atlas = np.asarray(Image.open(page.out_dir / "thumbs" / "img_000.png").convert("RGB"))
+    atlas = np.asarray(_rgb(page.out_dir / "thumbs" / "img_000.png"))
     assert atlas.shape == (T, N * T, 3)  # one row of 30 tiles
     want = to_rgb_thumbnails(inputs["images"], T)
     for i in (0, 7, N - 1):
         np.testing.assert_array_equal(atlas[:, i * T : (i + 1) * T], want[i])
     # band order: z -> red, g -> blue
     np.testing.assert_array_equal(want[3][..., 0], np.rint(np.clip(inputs["images"][3][2], 0, 1) * 255))
-    recon = np.asarray(Image.open(page.out_dir / "thumbs" / "recon_000.png").convert("RGB"))
+    recon = np.asarray(_rgb(page.out_dir / "thumbs" / "recon_000.png"))
     assert recon.shape == atlas.shape and not np.array_equal(recon, atlas)
     assert "applied to the galaxy's latent mean" in d["reconstruction_note"]
 
@@ -150,7 +156,7 @@ def test_neighbours_equal_brute_force(inputs, tmp_path, metric):
         dist = np.sqrt(((mu[:, None, :] - mu[None, :, :]) ** 2).sum(axis=2))
     np.fill_diagonal(dist, np.inf)
     want = np.argsort(dist, axis=1, kind="stable")[:, :5]
-    assert d["k"] == res.k == 5 and d["metric"] == metric
+    assert d["k"] == res.k == 5 and d["metric"] == metric and d["index"] == "exact"
     np.testing.assert_array_equal(d["neighbours"], want)
     np.testing.assert_allclose(d["distances"], np.take_along_axis(dist, want, axis=1), rtol=1e-4, atol=1e-6)
     # k beyond the catalogue: every other galaxy, once
@@ -168,10 +174,13 @@ def test_neighbours_equal_brute_force(inputs, tmp_path, metric):
 def test_without_a_model_the_page_says_so(inputs, tmp_path):
     res = build_explorer(
         inputs["latents"], inputs["store"], tmp_path / "a", model=None, projection="pca", thumb_size=8,
-        progress=False,
+        thumb_format="webp", progress=False,
     )  # fmt: skip
     d = page_data(res.out_dir)
     assert not res.reconstructions and d["thumbs"]["reconstructions"] is None
+    assert d["thumbs"]["images"] == ["img_000.webp"]
+    with Image.open(res.out_dir / "thumbs" / "img_000.webp") as im:
+        assert im.size == (N * 8, 8)
     assert "No model was given" in d["reconstruction_note"]
     assert not list((tmp_path / "a" / "thumbs").glob("recon_*"))
     # the catalogue's model moved away: images only, and the note names the missing file
@@ -183,6 +192,28 @@ def test_without_a_model_the_page_says_so(inputs, tmp_path):
     res = build_explorer(moved, inputs["store"], tmp_path / "b", projection="pca", thumb_size=8, progress=False)
     note = page_data(res.out_dir)["reconstruction_note"]
     assert not res.reconstructions and "was not found" in note and "gone" in note
+
+
+def test_reconstructions_from_a_store(inputs, page, tmp_path):
+    """galvae reconstruct's store instead of the model: the same thumbnails as decoding the catalogue's means."""
+    recon = reconstruct_store(inputs["run"], inputs["store"], tmp_path / "recon.h5", progress=False)
+    res = build_explorer(
+        inputs["latents"], inputs["store"], tmp_path / "r", reconstructions=recon, projection="pca", thumb_size=T,
+        progress=False,
+    )  # fmt: skip
+    d = page_data(res.out_dir)
+    assert res.reconstructions and d["sources"]["reconstructions"] == str(recon) and d["sources"]["model"] is None
+    assert "recon.h5 (galvae reconstruct)" in d["reconstruction_note"]
+    from_store = np.asarray(_rgb(res.out_dir / "thumbs" / "recon_000.png")).astype(int)
+    from_model = np.asarray(_rgb(page.out_dir / "thumbs" / "recon_000.png")).astype(int)
+    assert np.abs(from_store - from_model).max() <= 1  # 8-bit rounding of float32 decodes
+    with pytest.raises(GalvaeValueError, match="give model= or reconstructions=, not both"):
+        build_explorer(inputs["latents"], inputs["store"], tmp_path / "s", model=inputs["run"], reconstructions=recon)
+    short = write_store(
+        tmp_path / "short.h5", inputs["images"][:5], inputs["ids"][:5], survey="sim", normalisation=NORM
+    )
+    with pytest.raises(GalvaeValueError, match=r"25 of the 30 ids .* not in the reconstruction store .*short\.h5"):
+        build_explorer(inputs["latents"], inputs["store"], tmp_path / "t", reconstructions=short)
 
 
 # --------------------------------------------------------------------------- errors
@@ -216,6 +247,8 @@ def test_errors_name_the_problem(inputs, tmp_path):
         build_explorer(lat, store, tmp_path / "e6", model=None, projection="mds")
     with pytest.raises(GalvaeValueError, match=r"thumb_size must be an integer between 8 and 128 \(got 4\)"):
         build_explorer(lat, store, tmp_path / "e7", thumb_size=4, **kw)
+    with pytest.raises(GalvaeValueError, match=r"index is not known \(got 'annoy'\); accepted: 'exact', 'ivf', 'hnsw'"):
+        build_explorer(lat, store, tmp_path / "e7b", index="annoy", **kw)
     with pytest.raises(GalvaeValueError, match=r"thumb_format is not known \(got 'gif'\)"):
         build_explorer(lat, store, tmp_path / "e8", thumb_format="gif", **kw)
     # a column of many distinct strings is shown, but cannot colour
@@ -368,6 +401,23 @@ def test_page_in_chromium(inputs, page):
             tab.screenshot(path=str(ARTIFACTS / "explore.png"))
             # nothing but the page's own files was requested
             assert requests and all(u.startswith("file://") for u in requests), requests
+            assert {u.rsplit("/", 1)[-1] for u in requests} == {
+                "index.html",
+                "explore-data.js",
+                "img_000.png",
+                "recon_000.png",
+            }
+            # the report links to the page, by a path relative to the report
+            report = write_report(
+                page.out_dir.parent / "report.html",
+                ReportInputs(latents=inputs["latents"], explorer=page.index_html),
+                embedding="pca",
+            )
+            assert '<a href="page/index.html">Explore this latent space' in report.read_text(encoding="utf-8")
+            tab.goto(report.resolve().as_uri())
+            tab.click("text=Explore this latent space interactively")
+            tab.wait_for_function("window.galvaeExplorer && window.galvaeExplorer.ready", timeout=15000)
+            assert tab.url == page.index_html.resolve().as_uri()
             # the same page over --serve's server, opened at a galaxy by its URL
             server = make_server(page.out_dir, 0)
             port = server.server_address[1]

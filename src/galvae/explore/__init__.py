@@ -29,7 +29,7 @@ What the page does
     99th percentiles) or categorical one (a palette; booleans and text with
     at most :data:`MAX_CATEGORIES` values).  Hover shows the thumbnail;
     click shows the galaxy, its reconstruction, its k nearest neighbours in
-    latent space (precomputed with :class:`galvae.SimilarityIndex`, exact)
+    latent space (precomputed with :class:`galvae.SimilarityIndex`, exact by default)
     and its catalogue row; the search box finds an id (exact, else the ids
     containing the text), and ``index.html#id=ID`` opens one.
 

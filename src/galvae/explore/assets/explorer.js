@@ -412,7 +412,7 @@
   select_.value = D.color || "";
   select_.addEventListener("change", function () { setColor(select_.value); });
   $("axes").textContent = D.map.axes[0] + " → , " + D.map.axes[1] + " ↑";
-  $("foot").textContent = N + " galaxies · " + D.map.note + " Neighbours: exact " + D.metric + " search over the " +
+  $("foot").textContent = N + " galaxies · " + D.map.note + " Neighbours: " + (D.index === "exact" ? "exact" : "approximate (" + D.index + ")") + " " + D.metric + " search over the " +
     "latent means. Made by galvae " + D.galvae_version + " on " + D.created + " from " + D.sources.latents +
     " and " + D.sources.store + ". Nothing is loaded from the network.";
   if (window.ResizeObserver) new ResizeObserver(resize).observe($("mapwrap"));
