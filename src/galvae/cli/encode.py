@@ -152,7 +152,7 @@ def _run_sharded(args: argparse.Namespace) -> int:
     what = (
         "already complete, nothing encoded"
         if res.parts_encoded == 0 and res.n_rows < 0
-        else f"{res.parts_encoded} parts encoded here, {res.parts_resumed} resumed from disk, "
+        else f"{res.parts_encoded} parts encoded, {res.parts_resumed} resumed from disk, "
         f"{res.world_size} process(es), {res.seconds:.1f} s"
     )
     print(

@@ -127,9 +127,9 @@ class EncodeResult:
         Rows of the catalogue (rank 0; -1 elsewhere).
     n_parts : int
     parts_encoded : int
-        Parts this process wrote in this call.
+        Parts encoded by this call, all processes together.
     parts_resumed : int
-        Parts found finished on disk and skipped (all processes together).
+        Parts found finished on disk and skipped.
     seconds : float
     """
 
@@ -599,7 +599,7 @@ def encode_store_sharded(
     num_nodes : int, default 1
     strategy : str, default "auto"
         Lightning strategy; ``"auto"`` is ``"ddp"`` when there is more than
-        one process (``"ddp_spawn"`` also works, e.g. from a notebook).
+        one process; from a notebook or a Python script use ``"ddp_notebook"`` (forked processes).
     num_workers : int, default 0
         DataLoader worker processes reading the store, per process.
     decoder, strict, outlier_k, outlier_robust, recon_error
@@ -656,9 +656,11 @@ def encode_store_sharded(
         else:
             log.info("%s is complete (same model, store and shard_rows): nothing to encode", out)
         return EncodeResult(out / _MANIFEST, rank, 1, n_rows, n_chunks, 0, n_chunks, time.perf_counter() - t0)
+    # listed before any process starts (read only), so the count holds whichever launcher runs the work
+    resumed = 0 if overwrite else sum(k < n_chunks for k in _finished(out))
     if strategy == "auto" and (num_nodes > 1 or (isinstance(devices, int) and devices > 1)):
         strategy = "ddp"
-    trainer, counters = _lightning_parts(
+    trainer, _ = _lightning_parts(
         vae,
         st,
         out,
@@ -688,8 +690,8 @@ def encode_store_sharded(
         world,
         n_rows,
         n_chunks,
-        counters["encoded"],
-        counters["resumed"],
+        n_chunks - resumed,
+        resumed,
         time.perf_counter() - t0,
     )
 
