@@ -85,6 +85,12 @@ def test_manifest_round_trip(sharded, tmp_path):
     assert isinstance(open_store(path, verify=True), ShardedStore)
     with pytest.raises(GalvaeFileError, match="already exists"):
         _sharded(path)
+    imgs2, ids2, _ = _images(25, seed=3)
+    with pytest.raises(GalvaeValueError, match="duplicate ids"):  # a failed write leaves no shard, no manifest
+        with ShardedStoreWriter(tmp_path / "bad.json", shard_size=10, size=16, survey="s", normalisation=NORM) as w:
+            w.append(imgs2[:20], ids2[:20])
+            w.append(imgs2[20:], ids2[:5])
+    assert not list(tmp_path.glob("bad*")) and not list(tmp_path.glob(".bad*"))
 
 
 def test_dataset_over_shards_equals_single_store(sharded, tmp_path):

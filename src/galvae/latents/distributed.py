@@ -389,6 +389,12 @@ def _lightning_parts(
 
     lightning_log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     lightning_log.addFilter(_drop_adverts)
+    # Lightning logs through its own handler: keep its INFO lines (devices found, ...) as quiet as galvae's
+    pl_log = logging.getLogger("lightning.pytorch")
+    pl_level = pl_log.level
+    root_level = logging.getLogger().getEffectiveLevel()
+    if root_level > logging.INFO:
+        pl_log.setLevel(root_level)
     try:
         with warnings.catch_warnings():
             for pattern in _HARMLESS_WARNINGS:
@@ -410,6 +416,7 @@ def _lightning_parts(
             trainer.predict(EncodeModule(vae.network), datamodule=EncodeData(), return_predictions=False)
     finally:
         lightning_log.removeFilter(_drop_adverts)
+        pl_log.setLevel(pl_level)
     return trainer, counters
 
 
