@@ -69,3 +69,66 @@ def test_config_errors_name_the_field(kwargs, match):
 def test_bad_field_is_refused():
     with pytest.raises(GalvaeValueError, match="fov_arcsec"):
         draw_neighbours(math.nan, np.random.default_rng(0))
+
+
+# --- faint galaxies (r 23.5-26) and the batched drawing of faint point sources
+
+
+def test_faint_galaxies_follow_the_flatter_faint_counts():
+    from galvae.simulate.field import draw_faint_galaxies
+
+    cfg = FieldConfig()
+    n = [draw_faint_galaxies(60.0, np.random.default_rng(s))[0].size for s in range(100)]
+    expected = cfg.expected_faint_counts((60.0 / 3600) ** 2)
+    assert np.mean(n) == pytest.approx(expected, rel=0.05)
+    # continuing 1000 x 10^(0.45 (r - 20)) at r = 23.5 with slope 0.3 to r = 26: 2.5e5 per deg², i.e. ~70
+    # in a 60" field, twice the galaxies to r = 23.5 (Hogg et al. 1997 count 6.3e5 to R = 26: not too many)
+    assert 50 < expected < 100 and expected > 1.5 * cfg.expected_counts((60.0 / 3600) ** 2)[0]
+    x, y, fl = draw_faint_galaxies(300.0, np.random.default_rng(1))
+    mag = 22.5 - 2.5 * np.log10(fl[:, 1])
+    assert mag.min() >= 23.5 - 1e-9 and mag.max() <= 26.0 + 1e-9
+    # dN/dm ∝ 10^(0.3 m): 25-26 holds 10^0.3 ≈ 2.0 times 24-25
+    assert ((mag > 25) & (mag < 26)).sum() / ((mag > 24) & (mag < 25)).sum() == pytest.approx(10**0.3, rel=0.12)
+    assert np.abs(x).max() <= 150 and np.abs(y).max() <= 150 and (fl > 0).all()
+    assert draw_faint_galaxies(60.0, np.random.default_rng(0), FieldConfig(faint_galaxy_limit=23.0))[0].size == 0
+    with pytest.raises(GalvaeValueError, match="faint_galaxy_slope"):
+        FieldConfig(faint_galaxy_slope=0.0)
+
+
+def test_neighbour_profiles_add_the_faint_galaxies_as_point_sources_after_the_bright_ones():
+    import galsim
+
+    from galvae.simulate.field import draw_faint_galaxies
+
+    bright = draw_neighbours(60.0, np.random.default_rng(3))
+    rng = np.random.default_rng(3)
+    draw_neighbours(60.0, rng)
+    faint = draw_faint_galaxies(60.0, rng)
+    src = neighbour_profiles(60.0, np.random.default_rng(3))
+    # the bright neighbours are drawn first, so they are those of draw_neighbours with the same stream
+    assert len(src) == len(bright) + faint[0].size
+    points = [s for s in src if s[2][2] == 0 and isinstance(s[0], galsim.DeltaFunction)]
+    assert len(points) >= faint[0].size
+
+
+def test_batched_faint_point_sources_match_their_stamps():
+    import galsim
+
+    from galvae.simulate.field import add_sources
+
+    psf = galsim.Moffat(beta=3.5, fwhm=1.2)
+    for x, y in [(0.0, 0.0), (1.37, -2.11), (-5.05, 3.3)]:
+        faint = galsim.ImageF(101, 101, scale=0.262)
+        bright = galsim.ImageF(101, 101, scale=0.262)
+        # 0.5 nmgy goes through the one-FFT batch, 5 nmgy gets its own stamp
+        add_sources(faint, [(galsim.DeltaFunction(), np.full(3, 0.5), (x, y, 0.0))], 0, psf, 1.2)
+        add_sources(bright, [(galsim.DeltaFunction(), np.full(3, 5.0), (x, y, 0.0))], 0, psf, 1.2)
+        a, b = faint.array / 0.5, bright.array / 5.0
+        yy, xx = np.indices(a.shape)
+        assert a.sum() == pytest.approx(1.0, abs=0.01) and b.sum() == pytest.approx(1.0, abs=0.01)
+        # same centroid to 0.01 px and the peak within 10 % (bilinear spread: 0.0297-0.0325 vs 0.0314-0.0325)
+        for w in (xx, yy):
+            assert (a * w).sum() / a.sum() == pytest.approx((b * w).sum() / b.sum(), abs=0.01)
+        assert a.max() == pytest.approx(b.max(), rel=0.1)
+        # and where the stamp says: 50 + x / 0.262 in array columns
+        assert (a * xx).sum() / a.sum() == pytest.approx(50 + x / 0.262, abs=0.05)
