@@ -282,3 +282,16 @@ def test_encode_cli_directory_and_single_file(model, sharded, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "x.parquet"), "--devices", "2"]) == 2
     assert "directory" in capsys.readouterr().err
     shutil.rmtree(tmp_path / "cat")
+
+
+def test_not_a_manifest_refused(sharded, tmp_path):
+    (tmp_path / "other.json").write_text('{"format": "something-else"}')
+    with pytest.raises(GalvaeFileError, match="not a galvae sharded-store manifest"):
+        ImageStore(tmp_path / "other.json")
+    man = json.loads(sharded[0].read_text())
+    man["format_version"] = 2
+    (tmp_path / "future.json").write_text(json.dumps(man))
+    with pytest.raises(GalvaeFileError, match="format_version 2; this galvae reads version 1"):
+        open_store(tmp_path / "future.json")
+    with pytest.raises(GalvaeFileError, match="manifest not found"):
+        ImageStore(tmp_path / "absent.json")
