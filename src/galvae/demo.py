@@ -13,7 +13,8 @@ individual commands use)::
     adapt      shared encoder, one decoder per survey, MMD²    -> run_da/
     compare    Table 4, Fig. 5, latent MSE and MMD² before/after -> domains/
     mocks      mock galaxies from each survey's decoder        -> mocks_<survey>.h5
-    report     one self-contained HTML page                    -> report.html
+    explore    interactive latent-space page (galvae explore)  -> explore/index.html
+    report     one self-contained HTML page, linking explore/  -> report.html
 
 The simulator writes image stores directly, in the format ``galvae ingest``
 writes for real cutouts, so no separate ingest step is needed.
@@ -73,6 +74,7 @@ STAGES: dict[str, str] = {
     "adapt": "domain adaptation: shared encoder, two decoders, MMD²",
     "compare": "Table 4, Fig. 5: the surveys before and after adaptation",
     "mocks": "mock galaxies from each survey's decoder",
+    "explore": "interactive latent-space explorer page",
     "report": "HTML report",
 }
 
@@ -374,6 +376,7 @@ def run_demo(
     from .evaluate.domains import compare_domains
     from .evaluate.outliers import outliers_report
     from .evaluate.sweep import sweep
+    from .explore import build_explorer, umap_available
     from .latents.catalog import encode_store, generate_mocks, reconstruct_store
     from .report import ReportInputs, write_report
     from .simulate.core import SimulationConfig
@@ -556,6 +559,26 @@ def run_demo(
 
     st.run(10, "mocks", {"n": cfg.n_mocks}, list(mocks.values()), do_mocks)
 
+    explorer = out / "explore" / "index.html"
+
+    def do_explore() -> None:
+        build_explorer(
+            latents["decals"],
+            stores["decals"],
+            explorer.parent,
+            catalog=catalog,
+            reconstructions=recon,
+            projection=explore_map,
+            color="truth_smooth_or_featured",
+            title="galvae demo: the latent space of the simulated DECaLS galaxies",
+            seed=cfg.seed,
+            overwrite=True,
+            progress=progress,
+        )
+
+    explore_map = "umap" if umap_available() else "pca"  # projection="auto": UMAP once umap-learn is installed
+    st.run(11, "explore", {"map": explore_map, "color": "truth_smooth_or_featured"}, [explorer], do_explore)
+
     report = out / "report.html"
     domains = out / "domains"
 
@@ -577,10 +600,11 @@ def run_demo(
             latents=latents["decals"],
             outliers_dir=out / "outliers",
             mocks=mocks,
+            explorer=explorer,
         )
         write_report(report, inputs, embedding=cfg.embedding, seed=cfg.seed)
 
-    st.run(11, "report", {"embedding": cfg.embedding}, [report], do_report)
+    st.run(12, "report", {"embedding": cfg.embedding}, [report], do_report)
     summary = _summary(out)
     _write_json(out / "timings.json", {"seconds": st.seconds, "cached": st.cached})
     return DemoResult(out_dir=out, report=report, seconds=dict(st.seconds), cached=tuple(st.cached), summary=summary)

@@ -333,7 +333,8 @@ def _project(x: np.ndarray, projection: str, seed: int) -> tuple[np.ndarray, str
         import umap
 
         nn = int(min(15, n - 1))
-        reducer = umap.UMAP(n_components=2, n_neighbors=nn, min_dist=0.1, random_state=seed)
+        # one job: a seeded UMAP is serial anyway (umap-learn warns when asked for more)
+        reducer = umap.UMAP(n_components=2, n_neighbors=nn, min_dist=0.1, random_state=seed, n_jobs=1)
         xy = reducer.fit_transform(x)
         return (
             np.asarray(xy, np.float32),

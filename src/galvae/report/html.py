@@ -121,6 +121,9 @@ class ReportInputs:
         Output directory of ``galvae outliers``.
     mocks : mapping survey → path, optional
         Image stores of mock galaxies (``galvae generate``), one per decoder.
+    explorer : path, optional
+        ``index.html`` of an explorer page (``galvae explore``), linked from
+        the latent-map section by its path relative to the report.
     date : str, optional
         Shown in the header; default now (UTC).
     """
@@ -141,6 +144,7 @@ class ReportInputs:
     latents: _PathLike | None = None
     outliers_dir: _PathLike | None = None
     mocks: Mapping[str, _PathLike] | None = None
+    explorer: _PathLike | None = None
     date: str | None = None
 
     def __post_init__(self) -> None:
@@ -155,6 +159,7 @@ class ReportInputs:
             "labels",
             "latents",
             "outliers_dir",
+            "explorer",
         ):
             object.__setattr__(self, name, _opt_path(getattr(self, name), name))
         if isinstance(self.pair_galleries, str | os.PathLike) or not isinstance(self.pair_galleries, Sequence):
@@ -1137,7 +1142,7 @@ def _tsne_map(x: np.ndarray, classes: np.ndarray, seed: int, max_tsne: int, rep:
 
 
 def _section_latent_map(
-    inp: ReportInputs, rep: _Report, embedding: str, seed: int, max_points: int, max_tsne: int
+    inp: ReportInputs, rep: _Report, embedding: str, seed: int, max_points: int, max_tsne: int, explorer: str | None
 ) -> Markup:
     from ..evaluate.inputs import latent_matrix
     from ..latents.catalog import read_latent_catalog
@@ -1159,7 +1164,7 @@ def _section_latent_map(
     if embedding in ("tsne", "both"):
         figures.append(_tsne_map(x, classes, seed, max_tsne, rep))
     model = meta.get("model") if isinstance(meta, dict) else None
-    return _render("sections/latent_map.html.j2", figures=figures, model=model)
+    return _render("sections/latent_map.html.j2", figures=figures, model=model, explorer=explorer)
 
 
 def _outliers_summary(s: Mapping[str, Any]) -> _Table:
@@ -1380,6 +1385,9 @@ def write_report(
         raise GalvaeValueError("seed must be an integer", seed)
     out = Path(out_html)
     rep = _Report(int(dpi), int(max_image_width))
+    explorer = None  # a link relative to the report, so the pair can be moved together
+    if _exists(inputs.explorer):
+        explorer = Path(os.path.relpath(inputs.explorer.resolve(), out.resolve().parent)).as_posix()
     sections: list[tuple[str, str, Callable[[], Markup]]] = [
         ("claims", "The paper's claims, reproduced?", lambda: _section_claims(inputs, rep)),
         ("run", "Run", lambda: _section_header(inputs, rep)),
@@ -1394,7 +1402,7 @@ def write_report(
         (
             "latent-map",
             "The latent space in two dimensions",
-            lambda: _section_latent_map(inputs, rep, embedding, int(seed), max_points, max_tsne),
+            lambda: _section_latent_map(inputs, rep, embedding, int(seed), max_points, max_tsne, explorer),
         ),
         ("outliers", "Outliers in latent space (Appendix A)", lambda: _section_outliers(inputs, rep)),
         ("mocks", "Mock galaxies from the decoders", lambda: _section_mocks(inputs, rep, max_mocks)),
