@@ -9,7 +9,12 @@ from ..errors import GalvaeValueError
 from ..models.config import ModelConfig
 from .precision import PRECISIONS, resolve_precision
 
-__all__ = ["AdaptConfig", "ModelConfig", "TrainConfig", "PRECISIONS"]
+__all__ = ["AdaptConfig", "ModelConfig", "TrainConfig", "PRECISIONS", "STRATEGIES", "check_parallel"]
+
+#: ``strategy`` values: ``"auto"`` (one process; ``"ddp"`` when several devices or nodes are asked for),
+#: ``"ddp"`` (one process per device, started by torchrun, SLURM's srun or Lightning itself) and
+#: ``"ddp_spawn"`` (processes started by ``torch.multiprocessing``; no torchrun/SLURM, no signal handling).
+STRATEGIES: tuple[str, ...] = ("auto", "ddp", "ddp_spawn")
 
 
 def _pos_int(name: str, value: object) -> None:
@@ -26,8 +31,14 @@ class TrainConfig:
     epochs : int, default 10
         Total number of epochs (a resumed run trains up to this many).
     batch_size : int, default 64
+        The global batch: images per optimiser step over all processes
+        together.  With P = devices × num_nodes processes each takes
+        ``batch_size / P`` of them (it must be a multiple of P), so the
+        steps per epoch, the learning rate and the loss are those of one
+        process; see :mod:`galvae.training.distributed`.
     lr : float, default 1e-3
-        Adam learning rate (the paper's).
+        Adam learning rate (the paper's); not scaled with the number of
+        processes (the batch is global).
     seed : int, default 0
         Seeds the train/validation split, the initial weights, the data order
         (epoch e uses ``seed + e``) and the sampling noise.
@@ -44,9 +55,15 @@ class TrainConfig:
     accelerator : str, default "auto"
         Passed to ``lightning.Trainer`` ("cpu", "gpu", "mps", "auto").
     devices : int or str, default 1
-        Passed to ``lightning.Trainer``.
+        Passed to ``lightning.Trainer``: devices (processes) per node.
+    strategy : {"auto", "ddp", "ddp_spawn"}, default "auto"
+        How several processes train together (:data:`STRATEGIES`, see
+        :mod:`galvae.training.distributed`); ``"auto"`` is one process, or
+        ``"ddp"`` with several devices or nodes.
+    num_nodes : int, default 1
+        Machines taking part (``lightning.Trainer(num_nodes=...)``).
     num_workers : int, default 0
-        DataLoader worker processes.
+        DataLoader worker processes (per training process).
     max_nonfinite_batches : int, default 10
         Training batches with a NaN/inf loss or gradient that are skipped
         (no optimiser step, a warning each) before training stops with an
@@ -72,12 +89,15 @@ class TrainConfig:
     precision: str = "32"
     accelerator: str = "auto"
     devices: int | str = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
     num_workers: int = 0
     max_nonfinite_batches: int = 10
     keep_last: int = 2
 
     def __post_init__(self) -> None:
         _pos_int("epochs", self.epochs)
+        check_parallel(self.strategy, self.devices, self.num_nodes, self.batch_size)
         _pos_int("batch_size", self.batch_size)
         if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
             raise GalvaeValueError("lr must be a positive number", self.lr)
@@ -92,6 +112,79 @@ class TrainConfig:
             raise GalvaeValueError("num_workers must be a non-negative integer", self.num_workers)
         check_max_nonfinite_batches(self.max_nonfinite_batches)
         check_keep_last(self.keep_last)
+
+
+def _device_count(devices: object) -> int | None:
+    """Processes per node that ``devices`` asks for, when that is known before Lightning looks at the machine."""
+    if isinstance(devices, bool):
+        return None
+    if isinstance(devices, int):
+        return devices
+    if isinstance(devices, str):
+        text = devices.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+        if "," in text:  # a list of device indices, "0,1"
+            return len([d for d in text.split(",") if d.strip()])
+    if isinstance(devices, list | tuple):
+        return len(devices)
+    return None  # "auto": all devices of the machine
+
+
+def check_parallel(strategy: object, devices: object, num_nodes: object, batch_size: int | None = None) -> int | None:
+    """Validate ``strategy``, ``devices`` and ``num_nodes`` together.
+
+    Parameters
+    ----------
+    strategy : {"auto", "ddp", "ddp_spawn"}
+    devices : int or str
+        Devices per node (``lightning.Trainer(devices=...)``): a positive
+        integer, ``"auto"``, ``"-1"`` (all), or a list of indices ``"0,1"``.
+    num_nodes : int
+        A positive integer.
+    batch_size : int, optional
+        The global batch, checked to be a multiple of the number of
+        processes when that is known here.
+
+    Returns
+    -------
+    int or None
+        The number of processes, devices × num_nodes, or None when it is
+        only known on the machine (``devices="auto"`` or ``-1``).
+
+    Raises
+    ------
+    GalvaeValueError
+        Naming the parameter, the value and the accepted values.
+    """
+    if not isinstance(strategy, str) or strategy not in STRATEGIES:
+        raise GalvaeValueError("strategy (--strategy) not recognised", strategy, STRATEGIES)
+    _pos_int("num_nodes (--num-nodes)", num_nodes)
+    per_node = _device_count(devices)
+    if per_node is not None and per_node < 1 and per_node != -1:
+        raise GalvaeValueError(
+            "devices (--devices) must be a positive number of devices per node, -1 or 'auto' (all of them), "
+            "or a list of device indices such as '0,1'",
+            devices,
+        )
+    if isinstance(devices, str) and per_node is None and devices.strip() != "auto":
+        raise GalvaeValueError("devices (--devices) not recognised", devices, ("N >= 1", "-1", "auto", "0,1,..."))
+    if per_node == -1:
+        per_node = None
+    processes = None if per_node is None else per_node * int(num_nodes)  # type: ignore[arg-type]
+    if (
+        batch_size is not None
+        and processes is not None
+        and processes > 1
+        and isinstance(batch_size, int)
+        and batch_size % processes
+    ):
+        raise GalvaeValueError(
+            f"batch_size (--batch-size) is the global batch, split evenly over the {processes} processes "
+            f"(devices {devices} x num_nodes {num_nodes}); it must be a multiple of {processes}",
+            batch_size,
+        )
+    return processes
 
 
 def check_keep_last(value: object) -> int:
@@ -143,8 +236,9 @@ class AdaptConfig:
         hundred pairs the validation loss is dominated by reconstruction
         noise and "best" can pick an almost unadapted early epoch), or the
         lowest validation loss.
-    precision, accelerator, devices, num_workers, max_nonfinite_batches, keep_last
-        As :class:`TrainConfig`.
+    precision, accelerator, devices, strategy, num_nodes, num_workers, max_nonfinite_batches, keep_last
+        As :class:`TrainConfig` (``batch_size`` is global there too: pairs per
+        step over all processes; MMD² is computed on the whole global batch).
 
     Raises
     ------
@@ -165,6 +259,8 @@ class AdaptConfig:
     precision: str = "32"
     accelerator: str = "auto"
     devices: int | str = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
     num_workers: int = 0
     max_nonfinite_batches: int = 10
     keep_last: int = 2
@@ -191,6 +287,8 @@ class AdaptConfig:
             precision=self.precision,
             accelerator=self.accelerator,
             devices=self.devices,
+            strategy=self.strategy,
+            num_nodes=self.num_nodes,
             num_workers=self.num_workers,
             max_nonfinite_batches=self.max_nonfinite_batches,
             keep_last=self.keep_last,

@@ -17,7 +17,7 @@ from ..data.presentation import check_same_presentation
 from ..data.store import ImageStore
 from ..errors import GalvaeValueError
 
-__all__ = ["GalaxyDataModule", "EpochSeededSampler", "split_ids"]
+__all__ = ["GalaxyDataModule", "EpochSeededSampler", "ShardSampler", "process_share", "split_ids"]
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +56,46 @@ def split_ids(ids: Sequence[str], val_fraction: float, seed: int) -> tuple[np.nd
 
 
 class EpochSeededSampler(Sampler[int]):
-    """Random permutation of ``range(n)`` seeded with ``seed + epoch``.
+    """Random permutation of ``range(n)`` seeded with ``seed + epoch``, or one process's share of it.
 
     Lightning calls :meth:`set_epoch` at the start of each epoch, so the data
     order of every epoch is fixed by the seed and survives a resume.
+
+    With ``world_size`` P > 1 (distributed training) every process draws the
+    same permutation and cuts it into global batches of ``batch_size``; the
+    process of rank r takes the r-th of the P equal slices of each global
+    batch, in order.  Batch k of every process therefore holds a part of
+    global batch k of the one-process order, whatever P is.  The last,
+    partial global batch of an epoch is padded with images from the start of
+    the permutation up to a multiple of P (at most P − 1 repeated images),
+    so that every process takes the same number of steps.
+
+    Parameters
+    ----------
+    n : int
+        Dataset length.
+    seed : int
+    batch_size : int, optional
+        The global batch (a multiple of ``world_size``); needed when
+        ``world_size`` > 1.
+    rank, world_size : int, default 0 and 1
+        This process's global rank and the number of processes.
     """
 
-    def __init__(self, n: int, seed: int) -> None:
+    def __init__(self, n: int, seed: int, *, batch_size: int | None = None, rank: int = 0, world_size: int = 1) -> None:
         self.n = int(n)
         self.seed = int(seed)
         self.epoch = 0
+        self.rank, self.world_size = int(rank), int(world_size)
+        self.batch_size = None if batch_size is None else int(batch_size)
+        if self.world_size > 1:
+            if self.batch_size is None or self.batch_size % self.world_size:
+                raise GalvaeValueError(
+                    f"batch_size (the global batch) must be a multiple of the {self.world_size} processes",
+                    self.batch_size,
+                )
+            if not 0 <= self.rank < self.world_size:
+                raise GalvaeValueError(f"rank must lie in [0, {self.world_size})", self.rank)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the permutation of ``epoch``."""
@@ -73,10 +103,81 @@ class EpochSeededSampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         gen = torch.Generator().manual_seed(self.seed + self.epoch)
-        return iter(torch.randperm(self.n, generator=gen).tolist())
+        perm = torch.randperm(self.n, generator=gen).tolist()
+        if self.world_size == 1:
+            return iter(perm)
+        return iter(process_share(perm, self.batch_size or 1, self.rank, self.world_size))
 
     def __len__(self) -> int:
-        return self.n
+        if self.world_size == 1:
+            return self.n
+        b, p = self.batch_size or 1, self.world_size
+        full, rest = divmod(self.n, b)
+        return full * (b // p) + -(-rest // p)
+
+
+def process_share(order: Sequence[int], batch_size: int, rank: int, world_size: int) -> list[int]:
+    """The indices of ``order`` that process ``rank`` of ``world_size`` trains on (see :class:`EpochSeededSampler`).
+
+    Parameters
+    ----------
+    order : sequence of int
+        The epoch's order of all indices.
+    batch_size : int
+        The global batch, a multiple of ``world_size``.
+    rank, world_size : int
+
+    Returns
+    -------
+    list of int
+        Slice ``rank`` of each global batch, concatenated; the last global
+        batch is first padded from the start of ``order`` to a multiple of
+        ``world_size``.
+    """
+    order = list(order)
+    out: list[int] = []
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        short = -len(chunk) % world_size
+        if short:
+            chunk = chunk + (order * (short // max(1, len(order)) + 1))[:short]
+        per = len(chunk) // world_size
+        out.extend(chunk[rank * per : (rank + 1) * per])
+    return out
+
+
+class ShardSampler(Sampler[int]):
+    """Contiguous share of ``range(n)`` for process ``rank`` of ``world_size`` (validation: no padding, no repeats).
+
+    The first ``n % world_size`` processes take one index more than the
+    others; every process takes at least one (``n >= world_size``).
+    """
+
+    def __init__(self, n: int, rank: int = 0, world_size: int = 1) -> None:
+        self.n, self.rank, self.world_size = int(n), int(rank), int(world_size)
+        if self.n < self.world_size:
+            raise GalvaeValueError(
+                f"the validation set has {self.n} images, fewer than the {self.world_size} processes; raise "
+                "val_fraction (--val-fraction) or use fewer processes",
+                self.n,
+            )
+        base, extra = divmod(self.n, self.world_size)
+        self.start = self.rank * base + min(self.rank, extra)
+        self.stop = self.start + base + (1 if self.rank < extra else 0)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.start, self.stop))
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+def trainer_world(module: L.LightningDataModule) -> tuple[int, int]:
+    """(global rank, number of processes) of the trainer a datamodule is attached to; (0, 1) without one."""
+    trainer = getattr(module, "trainer", None)
+    if trainer is None:
+        return 0, 1
+    return int(trainer.global_rank), int(trainer.world_size)
 
 
 class GalaxyDataModule(L.LightningDataModule):
@@ -87,6 +188,10 @@ class GalaxyDataModule(L.LightningDataModule):
     stores : path or sequence of paths
         Image stores sharing size and normalisation.
     batch_size : int, default 64
+        The global batch; under distributed training each of the P
+        processes loads ``batch_size / P`` images per step
+        (:class:`EpochSeededSampler`) and validates a contiguous share of
+        the validation set (:class:`ShardSampler`).
     val_fraction : float, default 0.1
     seed : int, default 0
         Seeds the split (:func:`split_ids`) and the epoch order.
@@ -162,9 +267,10 @@ class GalaxyDataModule(L.LightningDataModule):
     def _loader(self, ds: GalaxyDataset, sampler: Sampler[int] | None) -> DataLoader:
         # An explicit generator keeps DataLoader from drawing its base seed
         # from the global torch RNG, whose state is saved for exact resume.
+        _, world = trainer_world(self)
         return DataLoader(
             ds,
-            batch_size=self.batch_size,
+            batch_size=max(1, self.batch_size // world),
             sampler=sampler,
             shuffle=False,
             num_workers=self.num_workers,
@@ -175,9 +281,12 @@ class GalaxyDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         """Shuffled training batches, order seeded by ``seed + epoch``."""
         train, _ = self._datasets()
-        return self._loader(train, EpochSeededSampler(len(train), self.seed))
+        rank, world = trainer_world(self)
+        sampler = EpochSeededSampler(len(train), self.seed, batch_size=self.batch_size, rank=rank, world_size=world)
+        return self._loader(train, sampler)
 
     def val_dataloader(self) -> DataLoader:
-        """Validation batches in store order."""
+        """Validation batches in store order (this process's contiguous share under distributed training)."""
         _, val = self._datasets()
-        return self._loader(val, None)
+        rank, world = trainer_world(self)
+        return self._loader(val, ShardSampler(len(val), rank, world) if world > 1 else None)
