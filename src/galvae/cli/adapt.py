@@ -43,7 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(default 0, the paper's loss)",
     )
     p.add_argument("--epochs", type=int, default=20, help="fine-tuning epochs (default 20)")
-    p.add_argument("--batch-size", type=int, default=32, help="galaxy pairs per step (default 32)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=32,
+        help="galaxy pairs per step over all processes (default 32); with P processes each takes batch-size/P",
+    )
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, data order and sampling noise")
     p.add_argument("--val-fraction", type=float, default=0.2, help="fraction of pairs held out (default 0.2)")
@@ -81,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..training.adapt import adapt
-    from .train import _devices, run_interruptible
+    from .train import _devices, is_rank_zero, run_interruptible
 
     status, res = run_interruptible(
         "adapt",
@@ -103,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
             precision=args.precision,
             accelerator=args.accelerator,
             devices=_devices(args.devices),
+            strategy=args.strategy,
+            num_nodes=args.num_nodes,
             num_workers=args.workers,
             max_nonfinite_batches=args.max_nonfinite_batches,
             keep_last=args.keep_last,
@@ -115,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if status:
         return status
+    if not is_rank_zero():
+        return 0
     print(
         f"matched {res.n_pairs} galaxies in both stores ({res.n_source_only} only in the source store, "
         f"{res.n_target_only} only in the target store; listed in {res.run_dir / 'matching.json'})"

@@ -51,7 +51,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_likelihood_arguments(p)
     p.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=64,
+        help="global batch size over all processes (default 64); with P processes each takes batch-size/P",
+    )
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3, the paper's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and data order")
     p.add_argument("--val-fraction", type=float, default=0.1, help="fraction of ids held out (default 0.1)")
@@ -133,8 +138,22 @@ def add_hardware_arguments(p: argparse.ArgumentParser) -> None:
     """--precision, --accelerator, --devices and --workers, shared by the Lightning-trained commands."""
     add_precision_argument(p)
     p.add_argument("--accelerator", default="auto", help="lightning accelerator: auto, cpu, gpu, mps (default auto)")
-    p.add_argument("--devices", default="1", help="lightning devices (default 1)")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
+    p.add_argument(
+        "--devices",
+        default="1",
+        help="devices (processes) per node (default 1); several train with DDP, one process per device, "
+        "started by torchrun, SLURM's srun or Lightning itself (see README, 'GPUs, clusters')",
+    )
+    p.add_argument(
+        "--strategy",
+        default="auto",
+        help="auto (default: one process, or ddp with several devices or nodes), ddp, or ddp_spawn "
+        "(processes started by torch.multiprocessing; no SIGTERM/SIGUSR1 handling)",
+    )
+    p.add_argument("--num-nodes", type=int, default=1, help="machines taking part (default 1)")
+    p.add_argument(
+        "--workers", type=int, default=0, help="DataLoader worker processes, per training process (default 0)"
+    )
 
 
 def add_guard_arguments(p: argparse.ArgumentParser) -> None:
@@ -176,8 +195,16 @@ def run_interruptible(command: str, work: Callable[[], Any]) -> tuple[int, Any]:
     try:
         return 0, work()
     except GalvaeInterruptedError as exc:
-        print(f"galvae {command}: {exc}", file=sys.stderr)
+        if is_rank_zero():
+            print(f"galvae {command}: {exc}", file=sys.stderr)
         return exc.exit_status, None
+
+
+def is_rank_zero() -> bool:
+    """Whether this process is global rank 0 of a distributed run (or the only process): the one that prints."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    return int(getattr(rank_zero_only, "rank", 0) or 0) == 0
 
 
 def _devices(text: str) -> int | str:
@@ -212,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
             precision=args.precision,
             accelerator=args.accelerator,
             devices=_devices(args.devices),
+            strategy=args.strategy,
+            num_nodes=args.num_nodes,
             num_workers=args.workers,
             max_nonfinite_batches=args.max_nonfinite_batches,
             keep_last=args.keep_last,
@@ -223,6 +252,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if status:
         return status
+    if not is_rank_zero():
+        return 0
     print(
         f"trained {result.epochs} epochs ({result.global_step} steps); best validation loss "
         f"{result.best_val_loss:.4g}; model in {result.model_path}"

@@ -43,16 +43,17 @@ from ..data.dataset import GalaxyDataset
 from ..data.presentation import check_same_presentation
 from ..data.store import ImageStore
 from ..errors import GalvaeFileError, GalvaeValueError
-from ..losses.adaptation import adaptation_loss
+from ..losses.adaptation import adaptation_loss, mmd_scale
+from ..losses.mmd import mmd2_unbiased
 from ..models.config import ModelConfig
 from ..models.da import DomainAdaptationVAE, check_survey_names
 from ..models.vae import reparameterise
 from .checkpoints import check_checkpoint, resumable_loader, resume_candidates, select_resume_checkpoint
 from .config import AdaptConfig
-from .datamodule import EpochSeededSampler, split_ids
+from .datamodule import EpochSeededSampler, process_share, split_ids, trainer_world
 from .guards import check_finite_weights
-from .module import RngStateMixin
-from .train import fit_lightning, quiet_lightning
+from .module import RngStateMixin, _world, step_generator
+from .train import fit_lightning, fit_summary, quiet_lightning, rank_zero_first
 
 __all__ = ["AdaptResult", "DAModule", "PairedDataModule", "adapt", "match_ids"]
 
@@ -126,6 +127,25 @@ class _Pairs(Dataset):
         return self.source[i], self.target[i]
 
 
+class _OrderedShare(torch.utils.data.Sampler[int]):
+    """``range(n)`` in order, or process ``rank``'s share of it in global batches (:func:`process_share`).
+
+    Validation pairs under distributed training: every process gets the
+    same number of pairs per batch (the last batch padded with at most
+    P − 1 repeated pairs), so that the latents of a global batch can be
+    gathered for MMD².
+    """
+
+    def __init__(self, n: int, batch_size: int, rank: int = 0, world_size: int = 1) -> None:
+        self.indices = list(range(n)) if world_size == 1 else process_share(range(n), batch_size, rank, world_size)
+
+    def __iter__(self) -> Any:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
 class PairedDataModule(L.LightningDataModule):
     """Train/validation loaders of galaxy pairs seen by two surveys.
 
@@ -134,7 +154,8 @@ class PairedDataModule(L.LightningDataModule):
     source_store, target_store : path
         Image stores of the same size and normalisation.
     batch_size : int, default 32
-        Pairs per batch.
+        Pairs per step over all processes (each of P processes loads
+        ``batch_size / P``; see :mod:`galvae.training.distributed`).
     val_fraction : float, default 0.2
     seed : int, default 0
         Seeds the split (by id, :func:`split_ids`) and the epoch order.
@@ -214,9 +235,10 @@ class PairedDataModule(L.LightningDataModule):
         log.info("adapting on %d pairs, validating on %d", len(self.train_pos), len(self.val_pos))
 
     def _loader(self, ds: _Pairs, sampler: Any, drop_last: bool) -> DataLoader:
+        _, world = trainer_world(self)
         return DataLoader(
             ds,
-            batch_size=self.batch_size,
+            batch_size=max(1, self.batch_size // world),
             sampler=sampler,
             shuffle=False,
             num_workers=self.num_workers,
@@ -232,13 +254,17 @@ class PairedDataModule(L.LightningDataModule):
         (:func:`galvae.training.checkpoints.resumable_loader`).
         """
         ds = self._pairs("train")
-        return resumable_loader(
-            self._loader(ds, EpochSeededSampler(len(ds), self.seed), drop_last=len(ds) % self.batch_size == 1)
-        )
+        rank, world = trainer_world(self)
+        sampler = EpochSeededSampler(len(ds), self.seed, batch_size=self.batch_size, rank=rank, world_size=world)
+        # under distributed training the last global batch holds at least P >= 2 pairs (padded), never one
+        return resumable_loader(self._loader(ds, sampler, drop_last=world == 1 and len(ds) % self.batch_size == 1))
 
     def val_dataloader(self) -> DataLoader:
-        """Validation pairs in id order."""
+        """Validation pairs in id order (this process's share of each global batch under distributed training)."""
         ds = self._pairs("val")
+        rank, world = trainer_world(self)
+        if world > 1:
+            return self._loader(ds, _OrderedShare(len(ds), self.batch_size, rank, world), drop_last=False)
         return self._loader(ds, None, drop_last=len(ds) > 1 and len(ds) % self.batch_size == 1)
 
 
@@ -274,23 +300,31 @@ class DAModule(RngStateMixin, L.LightningModule):
         self.surveys = check_survey_names(surveys)
         self.model = DomainAdaptationVAE(self.config, self.surveys)
         self.lam, self.mmd_on, self.pair_weight, self.lr = float(lam), mmd_on, float(pair_weight), float(lr)
+        #: Seeds the per-step noise under distributed training (:func:`step_generator`); set by ``adapt``.
+        self.noise_seed = 0
 
-    def _survey(self, x: torch.Tensor, survey: str) -> tuple[torch.Tensor, ...]:
+    def _survey(
+        self, x: torch.Tensor, survey: str, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, ...]:
         mu, logvar = self.model.encode(x)
-        z = reparameterise(mu, logvar) if self.training else mu
+        z = reparameterise(mu, logvar, generator) if self.training else mu
         return self.model.decode(z, survey), mu, logvar, z
 
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor | None:
         xs, xt = batch
-        if xs.shape[0] < 2:  # MMD² needs two points per survey
+        rank, world = _world(self)
+        if world == 1 and xs.shape[0] < 2:  # MMD² needs two points per survey (P >= 2 processes gather >= 2)
             return None
-        rs, mus, lvs, zs = self._survey(xs, self.surveys[0])
-        rt, mut, lvt, zt = self._survey(xt, self.surveys[1])
+        gen = None
+        if world > 1 and stage == "train":
+            gen = step_generator(xs.device, self.noise_seed, int(self.trainer.global_step), rank)
+        rs, mus, lvs, zs = self._survey(xs, self.surveys[0], gen)
+        rt, mut, lvt, zt = self._survey(xt, self.surveys[1], gen)
         use_z = self.mmd_on == "z"
         terms = adaptation_loss(
             (rs, xs, mus, lvs),
             (rt, xt, mut, lvt),
-            lam=self.lam,
+            lam=self.lam if world == 1 else 0.0,
             pair_weight=self.pair_weight,
             loss=self.config.loss,
             kl_weight=self.config.kl_weight,
@@ -300,8 +334,19 @@ class DAModule(RngStateMixin, L.LightningModule):
             z_source=zs if use_z else None,
             z_target=zt if use_z else None,
         )
+        if world > 1:
+            terms = self._global_mmd(terms, (zs, zt) if use_z else (mus, mut), xs, stage == "train")
         n = xs.shape[0]
-        self.log(f"{stage}_loss", terms.loss, prog_bar=True, on_step=stage == "train", on_epoch=True, batch_size=n)
+        sync = world > 1
+        self.log(
+            f"{stage}_loss",
+            terms.loss,
+            prog_bar=True,
+            on_step=stage == "train",
+            on_epoch=True,
+            batch_size=n,
+            sync_dist=sync,
+        )
         for name in ("vae_source", "vae_target", "mmd2", "pair_mse"):
             self.log(
                 f"{stage}_{name}",
@@ -310,8 +355,23 @@ class DAModule(RngStateMixin, L.LightningModule):
                 on_step=False,
                 on_epoch=True,
                 batch_size=n,
+                sync_dist=sync,
             )
         return terms.loss
+
+    def _global_mmd(self, terms: Any, latents: tuple[torch.Tensor, torch.Tensor], xs: torch.Tensor, grad: bool) -> Any:
+        """Add λ · MMD² of the whole global batch to ``terms`` (computed without it): the latents of every
+        process are gathered, with their gradients while training.
+
+        Every process computes the same MMD²; the gradient of the gather sums
+        the P processes' identical contributions to each process's latents and
+        DDP averages over the P processes, so the step is the one-process step
+        of the global batch.
+        """
+        a, b = (self.all_gather(t, sync_grads=grad) for t in latents)
+        mmd = mmd2_unbiased(a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1]))
+        scale = mmd_scale(self.config.likelihood, self.config.noise_sigma, xs, self.config.loss)
+        return terms._replace(loss=terms.loss + self.lam * scale * mmd, mmd2=mmd)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
         return self._step(batch, "train")
@@ -347,6 +407,8 @@ def adapt(
     precision: str = "32",
     accelerator: str = "auto",
     devices: int | str = 1,
+    strategy: str = "auto",
+    num_nodes: int = 1,
     num_workers: int = 0,
     max_nonfinite_batches: int = 10,
     keep_last: int = 2,
@@ -380,7 +442,9 @@ def adapt(
     epochs : int, default 20
         Fine-tuning epochs (total, with ``resume``).
     batch_size : int, default 32
-        Pairs per step (at least 2).
+        Pairs per step (at least 2), over all processes: with P processes
+        each takes ``batch_size / P`` and MMD² is computed on the gathered
+        global batch (:mod:`galvae.training.distributed`).
     lr : float, default 1e-3
         Adam learning rate.
     seed : int, default 0
@@ -390,8 +454,9 @@ def adapt(
     export : {"last", "best"}, default "last"
         Export the end of the last epoch, or the epoch of lowest validation
         loss (see :class:`AdaptConfig`).
-    precision, accelerator, devices, num_workers, max_nonfinite_batches, keep_last
-        As :func:`galvae.train`.
+    precision, accelerator, devices, strategy, num_nodes, num_workers, max_nonfinite_batches, keep_last
+        As :func:`galvae.train` (under torchrun or SLURM every process runs
+        this function; only global rank 0 writes ``out``).
     source_name, target_name : str, optional
         Decoder names; default the stores' ``survey`` attributes.
     resume : bool, default False
@@ -422,7 +487,7 @@ def adapt(
         If SIGTERM or SIGUSR1 stopped the fine-tuning (``last.ckpt`` was
         written at the end of the batch; ``resume=True`` continues there).
     """
-    from ..latents.export import check_store_matches, export_model, load_exported
+    from ..latents.export import check_store_matches, load_exported
 
     quiet_lightning()
     out = Path(out)
@@ -431,6 +496,8 @@ def adapt(
         precision=precision,
         accelerator=accelerator,
         devices=devices,
+        strategy=strategy,
+        num_nodes=num_nodes,
         num_workers=num_workers,
         max_nonfinite_batches=max_nonfinite_batches,
         keep_last=keep_last,
@@ -493,20 +560,77 @@ def adapt(
                 f"{exc.message}; name the decoders with source_name/target_name (--source-name/--target-name)",
                 exc.value,
             ) from None
-        if out.exists() and any(out.iterdir()):
-            if not overwrite:
-                raise GalvaeFileError(
-                    out,
-                    "run directory exists and is not empty (pass overwrite=True / --overwrite, "
-                    "or resume=True / --resume)",
-                )
-            shutil.rmtree(out)
     mcfg: ModelConfig = meta["model_config"]
     L.seed_everything(acfg.seed, workers=True, verbose=False)
     module = DAModule(
         config_to_dict(mcfg), list(surveys), lam=acfg.lam, mmd_on=acfg.mmd_on, pair_weight=acfg.pair_weight, lr=acfg.lr
     )
-    resume_from = select_resume_checkpoint(last.parent, expected=module.state_dict()) if resume else None
+    module.noise_seed = acfg.seed
+    if not resume:
+        module.model.load_state_dict(DomainAdaptationVAE.from_vae(base, surveys).state_dict())
+
+    def prepare(trainer: Any) -> Path | None:
+        # Run once the trainer tells whether this process is global rank 0, the only one writing ``out``.
+        writer = trainer.is_global_zero
+        if not resume and writer and out.exists() and any(out.iterdir()):
+            if not overwrite:
+                raise GalvaeFileError(
+                    out,
+                    "run directory exists and is not empty (pass overwrite=True / --overwrite, or resume=True / "
+                    "--resume)",
+                )
+            shutil.rmtree(out)
+        resume_from = None
+        if resume:  # rank 0 picks the checkpoint (a fallback is copied to last.ckpt); the others load last.ckpt
+            resume_from = select_resume_checkpoint(last.parent, expected=module.state_dict()) if writer else last
+        if writer:
+            _write_run_files(out, dm, acfg, mcfg, base_path, surveys, src, tgt)
+        return resume_from
+
+    trainer, ckpt = fit_lightning(
+        module,
+        dm,
+        out,
+        acfg,
+        n_batches=max(1, len(dm.train_pos) // acfg.batch_size),
+        progress=progress,
+        resume_from=None,
+        trainer_kwargs=trainer_kwargs,
+        prepare=prepare,
+    )
+    best_path, best, epochs_done, steps = fit_summary(trainer, ckpt, out)
+    exported = last if acfg.export == "last" else best_path
+    with rank_zero_first(trainer):
+        if trainer.is_global_zero:
+            _export_adapted(out, exported, mcfg, surveys, dm, acfg, base_path, src, tgt, best, epochs_done, steps)
+    result = AdaptResult(
+        run_dir=out,
+        model_path=out / "model.json",
+        surveys=tuple(surveys),
+        n_pairs=int(dm.ids.size),
+        n_source_only=int(dm.source_only.size),
+        n_target_only=int(dm.target_only.size),
+        best_val_loss=best,
+        epochs=epochs_done,
+        global_step=steps,
+    )
+    log.info(
+        "adapted %s -> %s: %d pairs, %d epochs, best val loss %.4g", base_path, out, result.n_pairs, result.epochs, best
+    )
+    return result
+
+
+def _write_run_files(
+    out: Path,
+    dm: PairedDataModule,
+    acfg: AdaptConfig,
+    mcfg: ModelConfig,
+    base_path: str,
+    surveys: tuple[str, ...],
+    src: str,
+    tgt: str,
+) -> None:
+    """``config.json``, ``matching.json`` and ``split.json`` of an adaptation run (global rank 0 only)."""
     out.mkdir(parents=True, exist_ok=True)
     if dm.source_only.size or dm.target_only.size:
         # Source galaxies outside the overlap are the normal case (the overlap is a strip of the
@@ -560,22 +684,24 @@ def adapt(
         },
     )
 
-    if not resume:
-        module.model.load_state_dict(DomainAdaptationVAE.from_vae(base, surveys).state_dict())
-    n_batches = max(1, len(dm.train_pos) // acfg.batch_size)
-    trainer, ckpt = fit_lightning(
-        module,
-        dm,
-        out,
-        acfg,
-        n_batches=n_batches,
-        progress=progress,
-        resume_from=resume_from,
-        trainer_kwargs=trainer_kwargs,
-    )
-    best_path = Path(ckpt.best_model_path) if ckpt.best_model_path else last
-    best = float(ckpt.best_model_score) if ckpt.best_model_score is not None else float("nan")
-    exported = last if acfg.export == "last" else best_path
+
+def _export_adapted(
+    out: Path,
+    exported: Path,
+    mcfg: ModelConfig,
+    surveys: tuple[str, ...],
+    dm: PairedDataModule,
+    acfg: AdaptConfig,
+    base_path: str,
+    src: str,
+    tgt: str,
+    best: float,
+    epochs: int,
+    steps: int,
+) -> None:
+    """Export the shared encoder with each survey's decoder from ``exported`` (global rank 0 only)."""
+    from ..latents.export import export_model
+
     state = check_checkpoint(exported, finite=False)["state_dict"]
     check_finite_weights(
         state, exported, f"adaptation diverged: lower the learning rate (lr / --lr, got {acfg.lr!r}) or lambda"
@@ -591,8 +717,8 @@ def adapt(
         "lam": acfg.lam,
         "mmd_on": acfg.mmd_on,
         "pair_weight": acfg.pair_weight,
-        "epochs": int(trainer.current_epoch),
-        "global_step": int(trainer.global_step),
+        "epochs": int(epochs),
+        "global_step": int(steps),
         "best_val_loss": best,
         "checkpoint": exported.name,
     }
@@ -608,18 +734,3 @@ def adapt(
         )
     default = json.loads((out / decoders[surveys[0]]).read_text())
     _write_json(out / "model.json", default)
-    result = AdaptResult(
-        run_dir=out,
-        model_path=out / "model.json",
-        surveys=tuple(surveys),
-        n_pairs=int(dm.ids.size),
-        n_source_only=int(dm.source_only.size),
-        n_target_only=int(dm.target_only.size),
-        best_val_loss=best,
-        epochs=int(trainer.current_epoch),
-        global_step=int(trainer.global_step),
-    )
-    log.info(
-        "adapted %s -> %s: %d pairs, %d epochs, best val loss %.4g", base_path, out, result.n_pairs, result.epochs, best
-    )
-    return result

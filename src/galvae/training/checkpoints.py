@@ -53,10 +53,19 @@ Signals (:class:`PreemptionCheckpoint`)
     Lightning's own ``OnExceptionCheckpoint`` does, but only for
     SIGTERMException: a KeyboardInterrupt or an error can strike in the
     middle of an optimiser step).  SIGUSR1 is routed to the same handler
-    (Lightning itself handles SIGUSR1 only under SLURM with auto-requeue;
-    then its handler is left alone: it saves ``RUN/hpc_ckpt_N.ckpt`` and
-    requeues the job, and the SIGTERM that follows writes ``last.ckpt``).
-    Lightning restores the previous handlers when fitting ends.
+    (galvae switches Lightning's own SLURM auto-requeue off, see
+    :mod:`galvae.training.distributed`; should another SIGUSR1 handler be
+    installed it is left alone).  Lightning restores the previous handlers
+    when fitting ends.
+
+    Under distributed training (several processes) the handlers only
+    record the signal; after every training batch the processes agree
+    (an all-reduce of one number) whether any of them received one, and
+    all then set Lightning's flag together, so that all stop at the end of
+    the same batch and take part in writing the same checkpoint.  (Lightning's
+    own handler would broadcast from inside the signal handler and let each
+    process stop on its own.)  A signal during validation is acted on at the
+    next training batch.
 
 Exact mid-epoch resume (:class:`ResumableDataLoader`)
     Lightning restores its loop counters from a mid-epoch checkpoint but
@@ -426,6 +435,9 @@ class PreemptionCheckpoint(Checkpoint):
       before validation began, so the resumed run validates that epoch in
       full (otherwise Lightning would skip it or validate only the rest).
 
+    * under distributed training, the processes agree after each training
+      batch whether any of them received a signal, and stop together.
+
     Both handlers are installed in ``on_train_start``, after Lightning's own
     (registered just before the training loop runs), and Lightning puts the
     previous handlers back when fitting ends.
@@ -457,6 +469,7 @@ class PreemptionCheckpoint(Checkpoint):
         self.start_step: int | None = None
         self._before_validation = False
         self._installed: dict[int, Any] = {}
+        self._pending = 0  # signal number received by this process, not yet agreed on (distributed training)
 
     # the handlers
     def _record(self, signum: int, frame: Any, delegate: Any) -> None:
@@ -470,6 +483,32 @@ class PreemptionCheckpoint(Checkpoint):
         if callable(delegate):
             delegate(signum, frame)
 
+    def _defer(self, signum: int, frame: Any) -> None:
+        """Handler under distributed training: remember the signal until the processes agree on it."""
+        if not self._pending:
+            self._pending = int(signum)
+            log.info("received %s: all processes stop at the end of the current training batch", _signal_name(signum))
+
+    def _agree(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """All-reduce (max) the signal numbers received; on any, every process sets Lightning's SIGTERM flag."""
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            return
+        flag = torch.tensor([self._pending], dtype=torch.int64, device=pl_module.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        signum = int(flag.item())
+        if signum and not trainer.received_sigterm:
+            if self.signal_name is None:
+                self.signal_name = _signal_name(signum)
+            trainer._signal_connector.received_sigterm = True  # Lightning's own flag; its loops then stop
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if trainer.world_size > 1:
+            self._agree(trainer, pl_module)
+
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         import threading
 
@@ -479,7 +518,10 @@ class PreemptionCheckpoint(Checkpoint):
         lightning_sigterm = signal.getsignal(signal.SIGTERM)
         if not callable(lightning_sigterm):  # Lightning registers none on Windows
             return
-        term = functools.partial(self._record, delegate=lightning_sigterm)
+        if trainer.world_size > 1:
+            term: Any = self._defer
+        else:
+            term = functools.partial(self._record, delegate=lightning_sigterm)
         signal.signal(signal.SIGTERM, term)
         self._installed[signal.SIGTERM] = term
         usr1 = getattr(signal, "SIGUSR1", None)

@@ -30,7 +30,15 @@ from ..losses.noise import DEFAULT_LEARNED_SIGMA, LearnedSigma
 from ..models.config import ModelConfig
 from ..models.vae import VAE
 
-__all__ = ["ACTIVE_UNIT_THRESHOLD", "RngStateMixin", "SIGMA_LR_FACTOR", "VAEModule", "active_units"]
+__all__ = [
+    "ACTIVE_UNIT_THRESHOLD",
+    "RngStateMixin",
+    "SIGMA_LR_FACTOR",
+    "VAEModule",
+    "active_units",
+    "distributed_active_units",
+    "step_generator",
+]
 
 #: A latent dimension is active when the variance of its μ over galaxies exceeds this (Burda et al. 2016).
 ACTIVE_UNIT_THRESHOLD: float = 0.01
@@ -62,6 +70,56 @@ def active_units(mu: torch.Tensor | np.ndarray, threshold: float = ACTIVE_UNIT_T
     if m.ndim != 2 or m.shape[0] < 2:
         raise GalvaeValueError("active units need latent means of shape (N, NL) with N >= 2", tuple(m.shape))
     return int((m.var(dim=0, correction=0) > threshold).sum())
+
+
+def distributed_active_units(mu: torch.Tensor, reduce_sum: Any, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
+    """:func:`active_units` over the validation galaxies of all processes, from summed moments.
+
+    Parameters
+    ----------
+    mu : Tensor, shape (N, NL)
+        This process's latent means (N may be 0).
+    reduce_sum : callable
+        Sums a tensor over the processes (e.g. ``trainer.strategy.reduce(t, reduce_op="sum")``).
+    threshold : float, default 0.01
+
+    Returns
+    -------
+    int
+        Dimensions whose variance over all galaxies, E[μ²] − E[μ]² in
+        float64, exceeds ``threshold``; 0 with fewer than two galaxies.
+    """
+    m = mu.detach().double()
+    stats = torch.cat([torch.tensor([float(m.shape[0])], dtype=torch.float64), m.sum(0).cpu(), m.square().sum(0).cpu()])
+    total = reduce_sum(stats.to(mu.device)).cpu()
+    n, nl = float(total[0]), m.shape[1]
+    if n < 2:
+        return 0
+    mean = total[1 : 1 + nl] / n
+    var = total[1 + nl :] / n - mean.square()
+    return int((var > threshold).sum())
+
+
+def step_generator(device: torch.device, seed: int, step: int, rank: int) -> torch.Generator:
+    """Source of the sampling noise of one training step of one process under distributed training.
+
+    Seeded by (seed, global step, rank): every process draws its own noise
+    (the processes share one global RNG seed, so the global generator would
+    give them all the same ε), and a resumed run draws the same noise as an
+    uninterrupted one without any RNG state to restore on each process.
+    """
+    state = np.random.SeedSequence((int(seed), int(step), int(rank))).generate_state(1, np.uint64)[0]
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(state) & ((1 << 63) - 1))
+    return gen
+
+
+def _world(module: L.LightningModule) -> tuple[int, int]:
+    """(global rank, processes) of the trainer the module is attached to; (0, 1) without one."""
+    trainer = getattr(module, "_trainer", None)
+    if trainer is None:
+        return 0, 1
+    return int(trainer.global_rank), int(trainer.world_size)
 
 
 class RngStateMixin:
@@ -144,6 +202,8 @@ class VAEModule(RngStateMixin, L.LightningModule):
                     "fixed_sigma", torch.tensor(cfg.noise_sigma, dtype=torch.float32), persistent=False
                 )
         self._val_mu: list[torch.Tensor] = []
+        #: Seeds the per-step noise under distributed training (:func:`step_generator`); set by ``train``.
+        self.noise_seed = 0
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(reconstruction, μ, log σ²) of images (N, 3, S, S)."""
@@ -164,7 +224,11 @@ class VAEModule(RngStateMixin, L.LightningModule):
 
     def _step(self, batch: torch.Tensor, stage: str) -> torch.Tensor:
         cfg = self.config
-        recon, mu, logvar = self.model(batch)
+        rank, world = _world(self)
+        gen = None
+        if world > 1 and stage == "train":
+            gen = step_generator(batch.device, self.noise_seed, int(self.trainer.global_step), rank)
+        recon, mu, logvar = self.model(batch, generator=gen)
         # Training follows the warm-up's ramped k; validation (best checkpoint, early stopping) the full k.
         k = self.kl_weight() if stage == "train" else cfg.kl_weight
         terms = elbo_loss(
@@ -174,9 +238,14 @@ class VAEModule(RngStateMixin, L.LightningModule):
             self._val_mu.append(mu.detach().float().cpu())
         n = batch.shape[0]
         on_step = stage == "train"
-        self.log(f"{stage}_loss", terms.loss, prog_bar=True, on_step=on_step, on_epoch=True, batch_size=n)
-        self.log(f"{stage}_recon", terms.reconstruction, on_step=False, on_epoch=True, batch_size=n)
-        self.log(f"{stage}_kl", terms.kl, on_step=False, on_epoch=True, batch_size=n)
+        # sync_dist: the epoch values are means over the galaxies of all processes (Lightning sums the weighted
+        # values and the counts over the processes); a no-op in one process
+        sync = world > 1
+        self.log(
+            f"{stage}_loss", terms.loss, prog_bar=True, on_step=on_step, on_epoch=True, batch_size=n, sync_dist=sync
+        )
+        self.log(f"{stage}_recon", terms.reconstruction, on_step=False, on_epoch=True, batch_size=n, sync_dist=sync)
+        self.log(f"{stage}_kl", terms.kl, on_step=False, on_epoch=True, batch_size=n, sync_dist=sync)
         return terms.loss
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
@@ -190,12 +259,19 @@ class VAEModule(RngStateMixin, L.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         """Log ``val_active_units`` over the epoch's validation galaxies and a learned σ per band."""
-        if sum(len(m) for m in self._val_mu) >= 2:
+        _, world = _world(self)
+        if world > 1:  # over the validation galaxies of every process (each holds a share)
+            mu = torch.cat(self._val_mu) if self._val_mu else torch.zeros(0, self.config.latent_dim)
+            units = distributed_active_units(
+                mu.to(self.device), lambda t: self.trainer.strategy.reduce(t, reduce_op="sum")
+            )
+            self.log("val_active_units", float(units), sync_dist=True)
+        elif sum(len(m) for m in self._val_mu) >= 2:
             self.log("val_active_units", float(active_units(torch.cat(self._val_mu))))
         self._val_mu = []
         if self.noise is not None:
             for band, value in zip(BANDS, self.noise.values(), strict=True):
-                self.log(f"noise_sigma_{band}", value)
+                self.log(f"noise_sigma_{band}", value, sync_dist=world > 1)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         groups: list[dict[str, Any]] = [{"params": list(self.model.parameters()), "lr": self.lr}]

@@ -24,6 +24,7 @@ and at the end ``best_val_loss``, ``epochs`` and ``global_step``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib.util
 import json
@@ -31,10 +32,12 @@ import logging
 import os
 import shutil
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from lightning.pytorch.callbacks import Callback
 
 from .._io import atomic_path, write_json
 from .._version import __version__
@@ -52,9 +55,20 @@ from .checkpoints import (
 )
 from .config import TrainConfig
 from .datamodule import GalaxyDataModule
+from .distributed import cluster_plugins, lightning_strategy, requeue_slurm_job, spawned
 from .guards import NonFiniteGuard, check_finite_weights
 
-__all__ = ["train", "TrainResult", "LOGGERS", "check_logger", "make_trackers"]
+__all__ = [
+    "train",
+    "TrainResult",
+    "LOGGERS",
+    "LightningFit",
+    "check_logger",
+    "fit_lightning",
+    "fit_summary",
+    "make_trackers",
+    "make_trainer",
+]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +96,30 @@ class _DropAdverts(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "litlogger" not in record.getMessage()
+
+
+class _SpawnedProcessSettings(Callback):
+    """Carry the calling process's log levels and galvae's warning filters into ``ddp_spawn``'s processes.
+
+    A callback without hooks, pickled with the trainer into each process
+    that ``torch.multiprocessing`` starts; unpickling it there, before
+    Lightning's first message, applies the settings.
+    """
+
+    _LOGGERS = ("galvae", "lightning.pytorch", "lightning.fabric")
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.levels = {name: logging.getLogger(name).level for name in self._LOGGERS}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if os.getpid() == self.pid:
+            return
+        for name, level in self.levels.items():
+            logging.getLogger(name).setLevel(level)
+        for pattern in _HARMLESS_WARNINGS:
+            warnings.filterwarnings("ignore", message=pattern)
 
 
 class _ResumableGalaxyDataModule(GalaxyDataModule):
@@ -344,6 +382,8 @@ def train(
     precision: str = "32",
     accelerator: str = "auto",
     devices: int | str = 1,
+    strategy: str = "auto",
+    num_nodes: int = 1,
     num_workers: int = 0,
     max_nonfinite_batches: int = 10,
     keep_last: int = 2,
@@ -395,8 +435,11 @@ def train(
     epochs : int, default 10
         Total epochs; with ``resume``, training continues up to this many.
     batch_size : int, default 64
+        The global batch: images per optimiser step over all processes
+        (each of P processes loads ``batch_size / P``; see
+        :mod:`galvae.training.distributed`).
     lr : float, default 1e-3
-        Adam learning rate.
+        Adam learning rate (not scaled with the number of processes).
     seed : int, default 0
         Seeds the split, initial weights, data order and sampling noise.
     val_fraction : float, default 0.1
@@ -412,9 +455,20 @@ def train(
         processor it runs on.
     accelerator : str, default "auto"
     devices : int or str, default 1
-        Passed to ``lightning.Trainer``.
+        Passed to ``lightning.Trainer``: devices (processes) per node.
+    strategy : {"auto", "ddp", "ddp_spawn"}, default "auto"
+        Distributed training (:mod:`galvae.training.distributed`): ``"auto"``
+        is one process, or Lightning's DDP when ``devices`` or
+        ``num_nodes`` ask for several; under ``torchrun`` or SLURM's
+        ``srun`` each process runs this function, only global rank 0 writes
+        the run directory, and every process returns the same
+        :class:`TrainResult` once the model is exported.  Started from a
+        plain script with ``"ddp"``, Lightning runs the script again for the
+        other processes.
+    num_nodes : int, default 1
+        Machines taking part.
     num_workers : int, default 0
-        DataLoader worker processes.
+        DataLoader worker processes (per training process).
     max_nonfinite_batches : int, default 10
         Batches with a NaN/inf loss or gradient skipped before training
         stops with an error (:mod:`galvae.training.guards`).
@@ -425,7 +479,8 @@ def train(
         Continue ``out`` from ``checkpoints/last.ckpt`` (same step, optimiser
         state, RNG state and position in the epoch) using the configuration
         saved in ``config.json``; only ``epochs``, the hardware options
-        (precision, accelerator, devices, num_workers),
+        (precision, accelerator, devices, strategy, num_nodes, num_workers: a
+        run may continue on another number of processes),
         ``max_nonfinite_batches`` and ``keep_last`` are taken from the
         arguments.  A damaged or foreign ``last.ckpt`` is skipped (a warning
         names it and why) for ``last-1.ckpt``, ..., then ``best.ckpt``
@@ -490,6 +545,8 @@ def train(
         precision=precision,
         accelerator=accelerator,
         devices=devices,
+        strategy=strategy,
+        num_nodes=num_nodes,
         num_workers=num_workers,
         max_nonfinite_batches=max_nonfinite_batches,
         keep_last=keep_last,
@@ -516,13 +573,6 @@ def train(
             early_stopping=early_stopping,
             **hw,
         )
-        if run.exists() and any(run.iterdir()):
-            if not overwrite:
-                raise GalvaeFileError(
-                    run,
-                    "run directory exists and is not empty (pass overwrite=True / --overwrite, or resume=True / --resume)",
-                )
-            shutil.rmtree(run)
         mcfg = None
     trackers = make_trackers(logger, run)  # a tracker that refuses its configuration fails before config.json
     dm = _ResumableGalaxyDataModule(
@@ -532,6 +582,9 @@ def train(
         seed=tcfg.seed,
         num_workers=tcfg.num_workers,
     )
+    data = {"stores": stores, "size": dm.size, "normalisation": config_to_dict(dm.normalisation)}
+    hparams = {"train": config_to_dict(tcfg), "data": data, "galvae_version": __version__}
+    n_batches = max(1, -(-len(dm.train_rows) // tcfg.batch_size))
     if mcfg is None:
         base = model_config or ModelConfig(
             size=dm.size,
@@ -557,28 +610,49 @@ def train(
         raise GalvaeValueError(f"store size differs from the resumed model's size {mcfg.size}", dm.size)
     L.seed_everything(tcfg.seed, workers=True, verbose=False)
     module = VAEModule(config_to_dict(mcfg), lr=tcfg.lr)
-    resume_from = None
-    if resume:
-        resume_from = select_resume_checkpoint(last.parent, expected=module.state_dict())
-        log.info("resuming %s from %s with its saved configuration", run, resume_from)
-    run.mkdir(parents=True, exist_ok=True)
-    data = {"stores": stores, "size": dm.size, "normalisation": config_to_dict(dm.normalisation)}
-    write_json(
-        run / "config.json",
-        {"galvae_version": __version__, "model": config_to_dict(mcfg), "train": config_to_dict(tcfg), "data": data},
-    )
-    write_json(
-        run / "split.json",
-        {
-            "seed": tcfg.seed,
-            "val_fraction": tcfg.val_fraction,
-            "train_ids": dm.ids[dm.train_rows].tolist(),
-            "val_ids": dm.ids[dm.val_rows].tolist(),
-        },
-        indent=None,
-    )
+    module.noise_seed = tcfg.seed
 
-    n_batches = max(1, -(-len(dm.train_rows) // tcfg.batch_size))
+    def prepare(trainer: Any) -> Path | None:
+        # Run once the trainer exists, which tells (under every launcher: torchrun, SLURM, Lightning's own,
+        # ddp_spawn) whether this process is global rank 0, the only one that writes the run directory.
+        writer = trainer.is_global_zero
+        if not resume and writer and run.exists() and any(run.iterdir()):
+            if not overwrite:
+                raise GalvaeFileError(
+                    run,
+                    "run directory exists and is not empty (pass overwrite=True / --overwrite, or resume=True / "
+                    "--resume)",
+                )
+            shutil.rmtree(run)
+        resume_from = None
+        if resume:
+            # rank 0 checks the candidates and puts the usable one in last.ckpt; the other processes load
+            # last.ckpt after all processes have met in trainer.fit, by when rank 0 has done so
+            resume_from = select_resume_checkpoint(last.parent, expected=module.state_dict()) if writer else last
+            log.info("resuming %s from %s with its saved configuration", run, resume_from)
+        if writer:
+            run.mkdir(parents=True, exist_ok=True)
+            write_json(
+                run / "config.json",
+                {
+                    "galvae_version": __version__,
+                    "model": config_to_dict(mcfg),
+                    "train": config_to_dict(tcfg),
+                    "data": data,
+                },
+            )
+            write_json(
+                run / "split.json",
+                {
+                    "seed": tcfg.seed,
+                    "val_fraction": tcfg.val_fraction,
+                    "train_ids": dm.ids[dm.train_rows].tolist(),
+                    "val_ids": dm.ids[dm.val_rows].tolist(),
+                },
+                indent=None,
+            )
+        return resume_from
+
     try:
         trainer, ckpt = fit_lightning(
             module,
@@ -587,77 +661,75 @@ def train(
             tcfg,
             n_batches=n_batches,
             progress=progress,
-            resume_from=resume_from,
+            resume_from=None,
             trainer_kwargs=trainer_kwargs,
             logger=trackers,
-            hparams={"train": config_to_dict(tcfg), "data": data, "galvae_version": __version__},
+            hparams=hparams,
+            prepare=prepare,
         )
     finally:
         _finish_trackers(trackers, check_logger(logger))
-    best_path = Path(ckpt.best_model_path) if ckpt.best_model_path else last
-    best_score = float(ckpt.best_model_score) if ckpt.best_model_score is not None else float("nan")
-    _export_best(best_path, module, run, dm, tcfg, best_score, trainer, export_model)
+    best_path, best_score, epochs_done, steps = fit_summary(trainer, ckpt, run)
+    with rank_zero_first(trainer):
+        if trainer.is_global_zero:
+            _export_best(best_path, module, run, dm, tcfg, best_score, epochs_done, steps, export_model)
     result = TrainResult(
         run_dir=run,
         model_path=run / "model.json",
         best_checkpoint=best_path,
         last_checkpoint=last,
         best_val_loss=best_score,
-        epochs=int(trainer.current_epoch),
-        global_step=int(trainer.global_step),
+        epochs=epochs_done,
+        global_step=steps,
     )
     log.info("trained %s: %d epochs, %d steps, best val loss %.4g", run, result.epochs, result.global_step, best_score)
     return result
 
 
-def fit_lightning(
-    module: Any,
-    datamodule: Any,
+@dataclass
+class LightningFit:
+    """A ``lightning.Trainer`` set up by :func:`make_trainer`, with galvae's callbacks.
+
+    Attributes
+    ----------
+    trainer : lightning.Trainer
+        Its world ranks are already known (``trainer.is_global_zero`` is
+        right before fitting, in every launcher).
+    checkpoint : ModelCheckpoint
+        The ``best.ckpt`` callback.
+    preemption : PreemptionCheckpoint
+    """
+
+    trainer: Any
+    checkpoint: Any
+    preemption: PreemptionCheckpoint
+
+
+def make_trainer(
     run: Path,
     tcfg: Any,
     *,
     n_batches: int,
     progress: bool,
-    resume_from: Path | None,
     trainer_kwargs: dict[str, Any] | None,
     logger: LoggerSpec = "csv",
     hparams: dict[str, Any] | None = None,
-) -> tuple[Any, Any]:
-    """Fit ``module`` with galvae's standard Lightning set-up; return (trainer, checkpoint callback).
+) -> LightningFit:
+    """The ``lightning.Trainer`` of :func:`fit_lightning`, made before anything is written to ``run``.
 
-    Checkpoints ``RUN/checkpoints/best.ckpt`` (lowest ``val_loss``) and
-    ``RUN/checkpoints/last.ckpt`` (end of the latest epoch, rotated to
-    ``last-1.ckpt``, ... up to ``tcfg.keep_last`` states), all written
-    atomically (:class:`~galvae.training.checkpoints.RotatingCheckpointIO`);
-    the CSV log under ``RUN/logs`` and the trackers of ``logger``
-    (:func:`make_trackers`; they also get ``hparams`` and the final metrics), optional
-    early stopping (``tcfg.early_stopping``), progress bar, and the
-    precision, accelerator and devices of ``tcfg``; copies the metrics to
-    ``RUN/metrics.csv``.  Shared by :func:`train` and :func:`galvae.adapt`.
-
-    Pre-emption uses Lightning's own SIGTERM mechanism (its signal connector
-    sets ``trainer.received_sigterm``; the loops raise ``SIGTERMException``
-    after the current batch), with SIGUSR1 routed to it:
-    :class:`~galvae.training.checkpoints.PreemptionCheckpoint` then writes
-    ``last.ckpt``, and this function raises
-    :class:`~galvae.errors.GalvaeInterruptedError`.  For an exact mid-epoch
-    resume the datamodule's training loader should be a
-    :class:`~galvae.training.checkpoints.ResumableDataLoader`.
-
-    ``resume_from`` (validated beforehand, see
-    :func:`~galvae.training.checkpoints.select_resume_checkpoint`) is loaded
-    with ``weights_only=True``.
-    ``trainer_kwargs`` ``callbacks`` and ``plugins`` are added to galvae's.
-
-    Raises
-    ------
-    GalvaeInterruptedError
-        When SIGTERM or SIGUSR1 stopped training (after writing ``last.ckpt``).
+    Made first so that the caller knows, in every launcher (torchrun, SLURM,
+    Lightning's own, ``ddp_spawn``), whether its process is global rank 0,
+    the only one that writes the run directory
+    (:mod:`galvae.training.distributed`).  Its strategy comes from
+    ``tcfg.strategy``, ``tcfg.devices`` and ``tcfg.num_nodes``
+    (:func:`~galvae.training.distributed.lightning_strategy`); Lightning's
+    ``DistributedSampler`` is off (galvae's samplers share the data out
+    themselves), and under SLURM Lightning's auto-requeue is replaced by
+    galvae's.
     """
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
-    from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     ckpt = ModelCheckpoint(
         dirpath=run / "checkpoints",
@@ -684,18 +756,25 @@ def fit_lightning(
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=tcfg.early_stopping))
     if progress:
         callbacks.append(TQDMProgressBar())
+    strategy = lightning_strategy(getattr(tcfg, "strategy", "auto"), tcfg.devices, getattr(tcfg, "num_nodes", 1))
+    if strategy == "ddp_spawn":
+        callbacks.append(_SpawnedProcessSettings())
     loggers: list[Any] = [CSVLogger(save_dir=run, name="logs", version=""), *make_trackers(logger, run)]
     if len(loggers) > 1:
         callbacks.append(_tracker_hooks(hparams, ckpt))
     extra = dict(trainer_kwargs or {})
     callbacks.extend(extra.pop("callbacks", None) or [])
-    plugins: list[Any] = [RotatingCheckpointIO(tcfg.keep_last)]
+    plugins: list[Any] = [RotatingCheckpointIO(tcfg.keep_last), *cluster_plugins()]
     plugins.extend(extra.pop("plugins", None) or [])
+    num_nodes = getattr(tcfg, "num_nodes", 1)
     kwargs: dict[str, Any] = dict(
         max_epochs=tcfg.epochs,
         precision=tcfg.precision,
         accelerator=tcfg.accelerator,
         devices=tcfg.devices,
+        strategy=strategy,
+        num_nodes=num_nodes,
+        use_distributed_sampler=False,  # the datamodules give each process its share (EpochSeededSampler)
         callbacks=callbacks,
         logger=loggers,
         enable_progress_bar=progress,
@@ -709,15 +788,118 @@ def fit_lightning(
     lightning_log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     advert_filter = _DropAdverts()
     lightning_log.addFilter(advert_filter)
+    try:
+        with _quiet_warnings():
+            trainer = L.Trainer(**kwargs)
+    finally:
+        lightning_log.removeFilter(advert_filter)
+    set_ranks = getattr(trainer.strategy, "set_world_ranks", None)
+    if callable(set_ranks):  # from the launcher's environment; Lightning would do it only inside fit
+        set_ranks()
+    if trainer.world_size > 1:
+        log.info(
+            "distributed training: process %d of %d (%s); global batch %d, %d per process",
+            trainer.global_rank,
+            trainer.world_size,
+            type(trainer.strategy).__name__,
+            tcfg.batch_size,
+            tcfg.batch_size // trainer.world_size,
+        )
+        if tcfg.batch_size % trainer.world_size:
+            raise GalvaeValueError(
+                f"batch_size (--batch-size) is the global batch, split evenly over the {trainer.world_size} "
+                f"processes; it must be a multiple of {trainer.world_size}",
+                tcfg.batch_size,
+            )
+    return LightningFit(trainer, ckpt, preemption)
+
+
+class _quiet_warnings(warnings.catch_warnings):
+    """``warnings.catch_warnings`` ignoring :data:`_HARMLESS_WARNINGS`."""
+
+    def __enter__(self) -> Any:
+        out = super().__enter__()
+        for pattern in _HARMLESS_WARNINGS:
+            warnings.filterwarnings("ignore", message=pattern)
+        return out
+
+
+def fit_lightning(
+    module: Any,
+    datamodule: Any,
+    run: Path,
+    tcfg: Any,
+    *,
+    n_batches: int,
+    progress: bool,
+    resume_from: Path | None,
+    trainer_kwargs: dict[str, Any] | None,
+    logger: LoggerSpec = "csv",
+    hparams: dict[str, Any] | None = None,
+    prepare: Callable[[Any], Path | None] | None = None,
+) -> tuple[Any, Any]:
+    """Fit ``module`` with galvae's standard Lightning set-up; return (trainer, checkpoint callback).
+
+    Checkpoints ``RUN/checkpoints/best.ckpt`` (lowest ``val_loss``) and
+    ``RUN/checkpoints/last.ckpt`` (end of the latest epoch, rotated to
+    ``last-1.ckpt``, ... up to ``tcfg.keep_last`` states), all written
+    atomically (:class:`~galvae.training.checkpoints.RotatingCheckpointIO`);
+    the CSV log under ``RUN/logs`` and the trackers of ``logger``
+    (:func:`make_trackers`; they also get ``hparams`` and the final metrics), optional
+    early stopping (``tcfg.early_stopping``), progress bar, and the
+    precision, accelerator, devices, strategy and nodes of ``tcfg``; copies the metrics to
+    ``RUN/metrics.csv`` (global rank 0).  Shared by :func:`train` and :func:`galvae.adapt`.
+
+    The trainer is made first (:func:`make_trainer`); then, in every
+    process, ``prepare(trainer)`` (when given) writes what the run needs
+    before fitting where ``trainer.is_global_zero`` (the only process that
+    writes the run directory, under every launcher) and returns the
+    checkpoint to resume from, which replaces ``resume_from``.
+
+    Pre-emption uses Lightning's own SIGTERM mechanism (its signal connector
+    sets ``trainer.received_sigterm``; the loops raise ``SIGTERMException``
+    after the current batch), with SIGUSR1 routed to it:
+    :class:`~galvae.training.checkpoints.PreemptionCheckpoint` then writes
+    ``last.ckpt``, and this function raises
+    :class:`~galvae.errors.GalvaeInterruptedError` (under SLURM, after a
+    SIGUSR1, rank 0 first requeues the job:
+    :func:`~galvae.training.distributed.requeue_slurm_job`).  For an exact mid-epoch
+    resume the datamodule's training loader should be a
+    :class:`~galvae.training.checkpoints.ResumableDataLoader`.
+
+    ``resume_from`` (validated beforehand, see
+    :func:`~galvae.training.checkpoints.select_resume_checkpoint`) is loaded
+    with ``weights_only=True``.
+    ``trainer_kwargs`` ``callbacks`` and ``plugins`` are added to galvae's.
+
+    Raises
+    ------
+    GalvaeInterruptedError
+        When SIGTERM or SIGUSR1 stopped training (after writing ``last.ckpt``).
+    """
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    fit = make_trainer(
+        run,
+        tcfg,
+        n_batches=n_batches,
+        progress=progress,
+        trainer_kwargs=trainer_kwargs,
+        logger=logger,
+        hparams=hparams,
+    )
+    trainer, ckpt, preemption = fit.trainer, fit.checkpoint, fit.preemption
+    if prepare is not None:
+        resume_from = prepare(trainer)
+    lightning_log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    advert_filter = _DropAdverts()
+    lightning_log.addFilter(advert_filter)
     # Lightning's CSVLogger deletes RUN/logs/metrics.csv when it starts in a non-empty directory: the
     # rows of the run so far are kept here and put back in front of the resumed run's.
-    previous = _read_metrics(run) if resume_from is not None else None
+    previous = _read_metrics(run) if resume_from is not None and trainer.is_global_zero else None
     stopped = False
     try:
-        with warnings.catch_warnings():
-            for pattern in _HARMLESS_WARNINGS:
-                warnings.filterwarnings("ignore", message=pattern)
-            trainer = L.Trainer(**kwargs)
+        with _quiet_warnings():
             trainer.fit(
                 module,
                 datamodule=datamodule,
@@ -728,10 +910,40 @@ def fit_lightning(
         stopped = True
     finally:
         lightning_log.removeFilter(advert_filter)
-        _save_metrics(run, previous, preemption.start_step)
+        if trainer.is_global_zero:
+            _save_metrics(run, previous, preemption.start_step)
     if stopped:
-        raise _interrupted(run, preemption, trainer)
+        requeued = None
+        if preemption.signal_name == "SIGUSR1" and preemption.saved is not None and trainer.is_global_zero:
+            from lightning.fabric.plugins.environments import SLURMEnvironment
+
+            if SLURMEnvironment.detect():
+                requeued = requeue_slurm_job()
+        raise _interrupted(run, preemption, trainer, requeued)
     return trainer, ckpt
+
+
+def fit_summary(trainer: Any, ckpt: Any, run: Path) -> tuple[Path, float, int, int]:
+    """(best checkpoint, its validation loss, epochs, global step) of a finished fit.
+
+    From the trainer, or, where the fit ran in processes started by
+    ``ddp_spawn`` (the calling process holds none of its loop state), from
+    the checkpoints rank 0 wrote: ``best.ckpt``'s ModelCheckpoint state and
+    ``last.ckpt``'s epoch and step.
+    """
+    last = run / "checkpoints" / LAST
+    best_path = Path(ckpt.best_model_path) if ckpt.best_model_path else last
+    if not spawned(trainer):
+        score = float(ckpt.best_model_score) if ckpt.best_model_score is not None else float("nan")
+        return best_path, score, int(trainer.current_epoch), int(trainer.global_step)
+    state = check_checkpoint(last, finite=False)
+    score = float("nan")
+    if best_path.is_file():
+        for key, value in check_checkpoint(best_path, finite=False).get("callbacks", {}).items():
+            if str(key).startswith("ModelCheckpoint") and "'monitor': 'val_loss'" in str(key):
+                raw = value.get("best_model_score")
+                score = float(raw) if raw is not None else score
+    return best_path, score, int(state["epoch"]) + 1, int(state["global_step"])
 
 
 def _read_metrics(run: Path) -> tuple[list[str], list[dict[str, str]]] | None:
@@ -779,7 +991,9 @@ def _save_metrics(run: Path, previous: tuple[list[str], list[dict[str, str]]] | 
         log.warning("could not update %s: %s", run / "metrics.csv", exc)
 
 
-def _interrupted(run: Path, preemption: PreemptionCheckpoint, trainer: Any) -> GalvaeInterruptedError:
+def _interrupted(
+    run: Path, preemption: PreemptionCheckpoint, trainer: Any, requeued: str | None = None
+) -> GalvaeInterruptedError:
     """The one-line error of a run stopped by a signal."""
     name = preemption.signal_name or "SIGTERM"
     where = (
@@ -791,8 +1005,9 @@ def _interrupted(run: Path, preemption: PreemptionCheckpoint, trainer: Any) -> G
         return GalvaeInterruptedError(
             f"{run}: training stopped by {name} {where}; no checkpoint could be written", name
         )
+    then = f"SLURM job {requeued} requeued; it continues" if requeued else "continue"
     return GalvaeInterruptedError(
-        f"{run}: training stopped by {name} {where}; checkpoint {preemption.saved} written; continue with "
+        f"{run}: training stopped by {name} {where}; checkpoint {preemption.saved} written; {then} with "
         "resume=True (--resume)",
         name,
         preemption.saved,
@@ -806,8 +1021,31 @@ def quiet_lightning() -> None:
         logging.getLogger(name).setLevel(lightning_level)
 
 
+@contextlib.contextmanager
+def rank_zero_first(trainer: Any) -> Iterator[None]:
+    """Let every process leave the block only once it has run on all of them (a barrier after it).
+
+    Used around the export, which only global rank 0 does: the other
+    processes of a distributed run return once the model is written.  A
+    no-op in one process and in the calling process of ``ddp_spawn``.
+    """
+    try:
+        yield
+    finally:
+        if trainer.world_size > 1 and not spawned(trainer):
+            trainer.strategy.barrier("galvae_export")
+
+
 def _export_best(
-    best_path: Path, module: Any, run: Path, dm: Any, tcfg: TrainConfig, best: float, trainer: Any, export_model: Any
+    best_path: Path,
+    module: Any,
+    run: Path,
+    dm: Any,
+    tcfg: TrainConfig,
+    best: float,
+    epochs: int,
+    steps: int,
+    export_model: Any,
 ) -> None:
     from ..models.vae import VAE
 
@@ -826,8 +1064,8 @@ def _export_best(
         training={
             "stores": dm.store_paths,
             "seed": tcfg.seed,
-            "epochs": int(trainer.current_epoch),
-            "global_step": int(trainer.global_step),
+            "epochs": int(epochs),
+            "global_step": int(steps),
             "best_val_loss": best,
             "checkpoint": best_path.name,
         },
