@@ -216,6 +216,42 @@ def test_reconstructions_from_a_store(inputs, page, tmp_path):
         build_explorer(inputs["latents"], inputs["store"], tmp_path / "t", reconstructions=short)
 
 
+def test_rebuild_reuses_the_parts_whose_inputs_are_unchanged(inputs, tmp_path):
+    out = tmp_path / "page"
+    kw = {"projection": "pca", "k": 5, "thumb_size": 8, "progress": False}
+    first = build_explorer(inputs["latents"], inputs["store"], out, color="outlier_sigma", **kw)
+    assert first.reused == () and first.reconstructions
+    atlas = out / "thumbs" / "img_000.png"
+    stamp = atlas.stat().st_mtime_ns
+    before = page_data(out)
+    # another colour and a catalogue: nothing expensive is made again, and the page holds the same
+    again = build_explorer(
+        inputs["latents"], inputs["store"], out, catalog=inputs["catalog"], color="mag", overwrite=True, **kw
+    )
+    assert again.reused == ("map", "neighbours", "images", "reconstructions")
+    after = page_data(out)
+    np.testing.assert_array_equal(after["x"], before["x"])
+    np.testing.assert_array_equal(after["neighbours"], before["neighbours"])
+    assert atlas.stat().st_mtime_ns == stamp and after["color"] == "mag" and "mag" in after["catalog_columns"]
+    # other options remake only their part
+    res = build_explorer(inputs["latents"], inputs["store"], out, overwrite=True, **(kw | {"thumb_size": 16}))
+    assert res.reused == ("map", "neighbours")
+    with Image.open(atlas) as im:
+        assert im.size == (N * 16, 16)
+    res = build_explorer(inputs["latents"], inputs["store"], out, overwrite=True, **(kw | {"thumb_size": 16, "k": 3}))
+    assert res.reused == ("map", "images", "reconstructions")
+    res = build_explorer(inputs["latents"], inputs["store"], out, overwrite=True, model=None, **kw)
+    assert res.reused == ("map",) and not (out / "thumbs" / "recon_000.png").exists()  # k and size back to 5, 8
+    # a rewritten latent catalogue (another modification time) is mapped and searched again
+    os.utime(inputs["latents"], ns=(1, 1))
+    res = build_explorer(inputs["latents"], inputs["store"], out, overwrite=True, model=None, **kw)
+    assert res.reused == ("images",)
+    # a damaged earlier page: everything is made again
+    (out / "explore-data.js").write_text("window.GALVAE_EXPLORE = {broken")
+    res = build_explorer(inputs["latents"], inputs["store"], out, overwrite=True, model=None, **kw)
+    assert res.reused == () and page_data(out)["n"] == N
+
+
 # --------------------------------------------------------------------------- errors
 
 

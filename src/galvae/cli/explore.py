@@ -66,7 +66,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--title", help="page title")
     p.add_argument("--seed", type=int, default=0, help="seed of the map and the drawing order (default 0)")
     p.add_argument("--device", default="cpu", help="torch device of the model (default cpu)")
-    p.add_argument("--overwrite", action="store_true", help="replace the page in a non-empty DIR")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the page in a non-empty DIR, reusing its map, neighbours and thumbnails where their inputs "
+        "and options are unchanged",
+    )
     p.add_argument("--serve", action="store_true", help="then serve DIR on http://127.0.0.1:PORT/ until Ctrl-C")
     p.add_argument("--port", type=int, default=8000, help="--serve: port (default 8000; 0 for any free one)")
     p.set_defaults(func=run)
@@ -98,9 +103,10 @@ def run(args: argparse.Namespace) -> int:
         progress=args.progress,
     )
     recon = "with reconstructions" if res.reconstructions else "images only, no reconstructions"
+    reused = f" (reused from the page replaced: {', '.join(res.reused)})" if res.reused else ""
     print(
         f"wrote {res.index_html}: {res.n_galaxies} galaxies, {res.projection} map, {res.k} neighbours each, "
-        f"{recon}, {res.n_bytes / 1e6:.1f} MB in {sum(res.seconds.values()):.1f} s"
+        f"{recon}, {res.n_bytes / 1e6:.1f} MB in {sum(res.seconds.values()):.1f} s{reused}"
     )
     if not args.serve:
         print(f"open {res.index_html.resolve().as_uri()} in a browser (or add --serve)")

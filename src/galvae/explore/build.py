@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import hashlib
 import html
 import json
 import logging
@@ -83,6 +84,10 @@ class ExplorerResult:
         ``reconstructions``, ``write``).
     n_bytes : int
         Size of everything written.
+    reused : tuple of str
+        Parts taken from the page this one replaced (``overwrite=True``)
+        because their inputs are unchanged: ``"map"``, ``"neighbours"``,
+        ``"images"``, ``"reconstructions"``.
     """
 
     out_dir: Path
@@ -94,6 +99,7 @@ class ExplorerResult:
     k: int
     seconds: dict[str, float] = field(default_factory=dict)
     n_bytes: int = 0
+    reused: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- checks
@@ -117,8 +123,8 @@ def _check_choice(value: Any, name: str, allowed: Sequence[str]) -> str:
     return str(value)
 
 
-def _prepare_out(out: Path, overwrite: bool) -> None:
-    """Create ``out``; with ``overwrite`` remove an earlier page's files (and only those)."""
+def _prepare_out(out: Path, overwrite: bool, keep: frozenset[str] = frozenset()) -> None:
+    """Create ``out``; with ``overwrite`` remove an earlier page's files (and only those), but the atlases in ``keep``."""
     if out.exists() and not out.is_dir():
         raise GalvaeFileError(out, "exists and is not a directory")
     if out.is_dir() and any(out.iterdir()):
@@ -132,7 +138,7 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
         if thumbs.is_dir():
             exts = tuple(f".{ext}" for ext, _ in FORMATS.values())
             for p in thumbs.iterdir():
-                if p.name.startswith(("img_", "recon_")) and p.suffix in exts:
+                if p.name.startswith(("img_", "recon_")) and p.suffix in exts and p.name not in keep:
                     p.unlink()
     (out / _THUMB_DIR).mkdir(parents=True, exist_ok=True)
 
@@ -316,13 +322,19 @@ def umap_available() -> bool:
     return True
 
 
+def _resolve_projection(projection: str) -> str:
+    """``"auto"`` → ``"umap"`` when umap-learn is installed, else ``"pca"`` (logged)."""
+    if projection != "auto":
+        return projection
+    if umap_available():
+        return "umap"
+    log.info("umap-learn is not installed: the map is PCA (pip install 'galvae[explore]' for UMAP)")
+    return "pca"
+
+
 def _project(x: np.ndarray, projection: str, seed: int) -> tuple[np.ndarray, str, list[str], str]:
-    """(xy (N, 2) float32, method, axis labels, sentence describing it)."""
+    """(xy (N, 2) float32, method, axis labels, sentence describing it) of a resolved ``projection``."""
     n = len(x)
-    if projection == "auto":
-        projection = "umap" if umap_available() else "pca"
-        if projection == "pca":
-            log.info("umap-learn is not installed: the map is PCA (pip install 'galvae[explore]' for UMAP)")
     if projection == "umap":
         if not umap_available():
             raise GalvaeValueError(
@@ -508,6 +520,49 @@ def page_data(path: str | os.PathLike[str]) -> dict[str, Any]:
     return d
 
 
+def _fingerprint(path: Any) -> dict[str, Any] | None:
+    """Path, size and modification time of a file, or of every file in a directory (a run); None if unknown."""
+    if not isinstance(path, str | os.PathLike):
+        return None
+    p = Path(path).resolve()
+    if p.is_file():
+        st = p.stat()
+        return {"path": str(p), "size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns)}
+    if p.is_dir():
+        files = sorted(f for f in p.rglob("*") if f.is_file())
+        text = "\n".join(f"{f.relative_to(p)}\t{f.stat().st_size}\t{f.stat().st_mtime_ns}" for f in files)
+        return {"path": str(p), "files": hashlib.sha256(text.encode()).hexdigest()}
+    return None
+
+
+def _previous_build(out: Path) -> dict[str, Any] | None:
+    """The ``build`` record of the page in ``out`` (what its map, neighbours and atlases were made from)."""
+    data = out / DATA_FILE
+    if not data.is_file():
+        return None
+    try:
+        prev = page_data(data)
+    except (GalvaeFileError, KeyError, ValueError, TypeError) as exc:
+        log.info("explore: the earlier page in %s cannot be read (%s): everything is made again", out, exc)
+        return None
+    build = prev.get("build")
+    if not isinstance(build, dict):
+        return None
+    build["data"] = prev
+    return build
+
+
+def _reusable(prev: dict[str, Any] | None, part: str, want: dict[str, Any], out: Path) -> bool:
+    """Whether ``part`` of the earlier page was made from exactly ``want`` (and its atlases are all there)."""
+    unknown = any(key in want and want[key] is None for key in ("latents", "store", "source"))
+    if prev is None or unknown or prev.get(part) != want:
+        return False  # nothing to compare with, an input without a file to fingerprint, or other inputs
+    if part in ("images", "reconstructions"):
+        names = prev["data"]["thumbs"].get(part)
+        return bool(names) and all((out / _THUMB_DIR / name).is_file() for name in names)
+    return True
+
+
 def _rows_in(st: Any, ids: np.ndarray, what: str) -> np.ndarray:
     """Rows of ``ids`` in an image store; every id must be there."""
     lookup = {gid: i for i, gid in enumerate(st.ids.tolist())}
@@ -622,7 +677,12 @@ def build_explorer(
         Torch device of the model.
     overwrite : bool, default False
         Replace a page in a non-empty ``out_dir`` (only the page's own files
-        are removed).
+        are removed).  The map, the neighbours and the thumbnail atlases of
+        the page replaced are kept when they were made from the same inputs
+        (files of the same path, size and modification time, the same ids
+        in the same order, the same options), so a page rebuilt with another
+        catalogue or colour costs seconds; ``ExplorerResult.reused`` says
+        which.  Latents given as a DataFrame are never matched.
     progress : bool, default True
         Progress bars while the thumbnails are made.
 
@@ -687,21 +747,60 @@ def build_explorer(
     else:
         vae, recon_note = _resolve_model(model, meta, x.shape[1], device)
     out = Path(out_dir)
-    _prepare_out(out, overwrite)
+    method = _resolve_projection(projection)
+    k_eff = min(k, n - 1)
+    size = thumb_size
+    # what each expensive part is made from; a page rebuilt with overwrite=True reuses the parts whose inputs match
+    ids_sha = hashlib.sha256("\0".join(ids.tolist()).encode()).hexdigest()
+    latents_fp = _fingerprint(latents)
+    recon_source = (
+        _fingerprint(recon_st.path)
+        if recon_st is not None
+        else _fingerprint(Path(vae.path).parent)  # the run's directory: a retrained model changes its files
+        if vae is not None and vae.path
+        else None
+    )
+    build = {
+        "map": {"latents": latents_fp, "ids": ids_sha, "method": method, "seed": seed},
+        "neighbours": {"latents": latents_fp, "ids": ids_sha, "k": k_eff, "metric": metric, "index": index},
+        "images": {"store": _fingerprint(st.path), "ids": ids_sha, "size": size, "format": thumb_format},
+        "reconstructions": {
+            "source": recon_source,
+            "decoder": vae.decoder if vae is not None else None,
+            "ids": ids_sha,
+            "size": size,
+            "format": thumb_format,
+        },
+    }
+    prev = _previous_build(out) if overwrite else None
+    reuse = {part: _reusable(prev, part, want, out) for part, want in build.items()}
+    if recon_st is None and vae is None:
+        reuse["reconstructions"] = False
+    keep = frozenset(
+        name for part in ("images", "reconstructions") if reuse[part] for name in prev["data"]["thumbs"][part]
+    )
+    _prepare_out(out, overwrite, keep)
     seconds["load"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    xy, method, axes, map_note = _project(x, projection, seed)
+    if reuse["map"]:
+        xy = np.stack([prev["data"]["x"], prev["data"]["y"]], axis=1)
+        axes, map_note = prev["data"]["map"]["axes"], prev["data"]["map"]["note"]
+        log.info("explore: the %s map of the page replaced is reused (same latents and seed)", method)
+    else:
+        xy, method, axes, map_note = _project(x, method, seed)
+        log.info("explore: %s map of %d galaxies in %.1f s", method, n, time.perf_counter() - t)
     seconds["map"] = time.perf_counter() - t
-    log.info("explore: %s map of %d galaxies in %.1f s", method, n, seconds["map"])
 
     t = time.perf_counter()
-    k_eff = min(k, n - 1)
-    nb, nd = _neighbours(x, ids, k_eff, metric, index, seed)
+    if reuse["neighbours"]:
+        nb, nd = prev["data"]["neighbours"], prev["data"]["distances"]
+        log.info("explore: the neighbours of the page replaced are reused (same latents, k, metric and index)")
+    else:
+        nb, nd = _neighbours(x, ids, k_eff, metric, index, seed)
+        log.info("explore: %d nearest neighbours of each galaxy in %.1f s", k_eff, time.perf_counter() - t)
     seconds["neighbours"] = time.perf_counter() - t
-    log.info("explore: %d nearest neighbours of each galaxy in %.1f s", k_eff, seconds["neighbours"])
 
-    size = thumb_size
     if size > st.size:
         log.info("thumb_size %d is larger than the images (%d px): the thumbnails are enlarged", size, st.size)
 
@@ -713,10 +812,18 @@ def build_explorer(
 
     t = time.perf_counter()
     thumbs_dir = out / _THUMB_DIR
-    img_atlases = atlases(_iter_store(st, rows), "img", "thumbnails")
+    if reuse["images"]:
+        img_atlases = list(prev["data"]["thumbs"]["images"])
+        log.info("explore: the thumbnails of the page replaced are reused (same store, ids, size and format)")
+    else:
+        img_atlases = atlases(_iter_store(st, rows), "img", "thumbnails")
     seconds["thumbnails"] = time.perf_counter() - t
     recon_atlases: list[str] | None = None
-    if vae is not None or recon_st is not None:
+    if reuse["reconstructions"]:
+        recon_atlases = list(prev["data"]["thumbs"]["reconstructions"])
+        seconds["reconstructions"] = 0.0
+        log.info("explore: the reconstructions of the page replaced are reused (same source, ids, size and format)")
+    elif vae is not None or recon_st is not None:
         t = time.perf_counter()
         batches = _iter_decoded(vae, x, batch_size) if vae is not None else _iter_store(recon_st, recon_rows)
         recon_atlases = atlases(batches, "recon", "reconstructions")
@@ -755,6 +862,7 @@ def build_explorer(
             "reconstructions": recon_atlases,
             "format": thumb_format,
         },
+        "build": build,
         "reconstruction_note": recon_note,
         "sources": {
             "latents": latents_name,
@@ -793,4 +901,5 @@ def build_explorer(
         k=k_eff,
         seconds=seconds,
         n_bytes=n_bytes,
+        reused=tuple(part for part, ok in reuse.items() if ok),
     )
