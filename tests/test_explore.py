@@ -430,6 +430,29 @@ def test_page_in_chromium(inputs, page):
             tab.fill("#search", "M31")
             tab.press("#search", "Enter")
             assert "no galaxy id contains" in tab.inner_text("#search-results")
+            # a category picked in the legend fades the others (pixels read back from the canvas)
+            pixel = (
+                "([x, y]) => Array.from(document.getElementById('map').getContext('2d')"
+                ".getImageData(Math.round(x * devicePixelRatio), Math.round(y * devicePixelRatio), 1, 1).data)"
+            )
+            spiral, merger = "gal000", "gal002"  # categories elliptical, spiral, merger: palette 0, 1, 2
+            tab.keyboard.press("Escape")
+            assert tab.locator("#detail").is_hidden()
+            before = tab.evaluate(pixel, tab.evaluate(f"window.galvaeExplorer.screenOf({spiral!r})"))
+            assert before == [0xFF, 0x7F, 0x0E, 255]
+            tab.click("#legend button.lg:has-text('merger')")
+            assert tab.locator("#legend button.lg.on").inner_text().startswith("merger")
+            tab.wait_for_function("window.galvaeExplorer.stats.draws > 0")
+            tab.evaluate("window.galvaeExplorer.draw()")
+            assert tab.evaluate(pixel, tab.evaluate(f"window.galvaeExplorer.screenOf({spiral!r})"))[:3] == [0xE4] * 3
+            assert tab.evaluate(pixel, tab.evaluate(f"window.galvaeExplorer.screenOf({merger!r})"))[:3] == [
+                0x2C,
+                0xA0,
+                0x2C,
+            ]
+            tab.click("#legend button.lg.on")
+            tab.evaluate("window.galvaeExplorer.draw()")
+            assert tab.evaluate(pixel, tab.evaluate(f"window.galvaeExplorer.screenOf({spiral!r})")) == before
             # recolour by a numeric column: a colour bar legend
             tab.select_option("#color", "mag")
             assert tab.locator("#legend canvas").count() == 1 and "missing (1)" in tab.inner_text("#legend")

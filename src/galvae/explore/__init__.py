@@ -27,7 +27,8 @@ What the page does
     lookup visits a few cells whatever N is.  Wheel zooms, dragging pans.
     Points are coloured by any numeric column (viridis between its 1st and
     99th percentiles) or categorical one (a palette; booleans and text with
-    at most :data:`MAX_CATEGORIES` values).  Hover shows the thumbnail;
+    at most :data:`MAX_CATEGORIES` values; a click on a category in the
+    legend fades all the others).  Hover shows the thumbnail;
     click shows the galaxy, its reconstruction, its k nearest neighbours in
     latent space (precomputed with :class:`galvae.SimilarityIndex`, exact by default)
     and its catalogue row; the search box finds an id (exact, else the ids

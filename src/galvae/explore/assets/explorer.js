@@ -49,10 +49,13 @@
     LUT[li] = packed([0, 1, 2].map(function (ch) { return Math.round(VIR[lo][ch] * (1 - w) + VIR[lo + 1][ch] * w); }));
   }
   var colors = new Uint32Array(N), drawOrder = ORDER, colorCol = null;
+  var focus = -1;  // a category picked in the legend (its code; 255: missing): the others are faded
+  var FADED = "#e4e4e4";
 
   function setColor(name) {
+    if (!colorCol || colorCol.name !== name) focus = -1;
     colorCol = byName[name] || null;
-    var missing = packed(rgb(MISSING)), first = [], rest = [];
+    var missing = packed(rgb(MISSING)), faded = packed(rgb(FADED)), first = [], rest = [];
     if (!colorCol) {
       colors.fill(packed(rgb(PLAIN)));
     } else if (colorCol.kind === "numeric") {
@@ -68,11 +71,14 @@
       var pal = PALETTE.map(function (h) { return packed(rgb(h)); }), other = packed(rgb(OTHER)), codes = colorCol.values;
       for (var j = 0; j < N; j++) {
         var c = codes[j];
-        colors[j] = c === 255 ? missing : c < pal.length ? pal[c] : other;
+        colors[j] = focus >= 0 && c !== focus ? faded : c === 255 ? missing : c < pal.length ? pal[c] : other;
       }
     }
-    // missing values underneath, the rest in the page's fixed random order
-    for (var o = 0; o < N; o++) { var r = ORDER[o]; (colors[r] === missing ? first : rest).push(r); }
+    // missing and faded values underneath, the rest in the page's fixed random order
+    for (var o = 0; o < N; o++) {
+      var r = ORDER[o];
+      (colors[r] === faded || (colors[r] === missing && focus !== 255) ? first : rest).push(r);
+    }
     drawOrder = first.length ? Int32Array.from(first.concat(rest)) : ORDER;
     legend();
     if (sel >= 0) select(sel, false);  // the row of the colouring column is shown in bold
@@ -109,26 +115,28 @@
         fmt(m.min, m.integer) + " to " + fmt(m.max, m.integer) + ")"));
     } else {
       m.categories.forEach(function (name, k) {
-        if (k >= PALETTE.length) return;
-        var s = document.createElement("span"), sw = document.createElement("i");
-        sw.className = "sw"; sw.style.background = PALETTE[k];
-        s.appendChild(sw); s.appendChild(document.createTextNode(name + " (" + m.counts[k] + ")"));
-        el.appendChild(s);
+        if (k < PALETTE.length) legendItem(el, PALETTE[k], name + " (" + m.counts[k] + ")", k);
       });
       if (m.categories.length > PALETTE.length) {
         var rest = m.counts.slice(PALETTE.length).reduce(function (a, b) { return a + b; }, 0);
-        var so = document.createElement("span"), swo = document.createElement("i");
-        swo.className = "sw"; swo.style.background = OTHER;
-        so.appendChild(swo); so.appendChild(document.createTextNode((m.categories.length - PALETTE.length) + " others (" + rest + ")"));
-        el.appendChild(so);
+        legendItem(el, OTHER, (m.categories.length - PALETTE.length) + " others (" + rest + ")", -1);
       }
     }
-    if (m.missing) {
-      var sm = document.createElement("span"), swm = document.createElement("i");
-      swm.className = "sw"; swm.style.background = MISSING;
-      sm.appendChild(swm); sm.appendChild(document.createTextNode("missing (" + m.missing + ")"));
-      el.appendChild(sm);
+    if (m.missing) legendItem(el, MISSING, "missing (" + m.missing + ")", colorCol.kind === "category" ? 255 : -1);
+  }
+
+  // a legend entry; a category's entry is a button that fades every other category (again: all shown)
+  function legendItem(el, color, text, code) {
+    var item = document.createElement(code >= 0 ? "button" : "span"), sw = document.createElement("i");
+    sw.className = "sw"; sw.style.background = color;
+    item.appendChild(sw); item.appendChild(document.createTextNode(text));
+    if (code >= 0) {
+      item.type = "button"; item.className = "lg" + (focus < 0 ? "" : focus === code ? " on" : " off");
+      item.title = focus === code ? "show every category" : "show only this category";
+      item.dataset.code = String(code);
+      item.addEventListener("click", function () { focus = focus === code ? -1 : code; setColor(colorCol.name); });
     }
+    el.appendChild(item);
   }
 
   // ------------------------------------------------------------------ view and spatial grid
