@@ -328,6 +328,10 @@ def test_cli_explore(inputs, tmp_path, capsys):
     assert rc == 0 and f"wrote {out / 'index.html'}: 30 galaxies, pca map, 3 neighbours each, images only" in text
     d = page_data(out)
     assert d["color"] == "mag" and d["k"] == 3 and d["thumbs"]["reconstructions"] is None
+    # --columns keeps a few columns; the colour column is kept too
+    rc = main([*argv, "--catalog", str(inputs["catalog"]), "--columns", "mag,flag", "--color", "kind", "--overwrite"])
+    assert rc == 0 and [c["name"] for c in page_data(out)["columns"]] == ["mag", "flag", "kind"]
+    capsys.readouterr()
     rc = main([*argv, "--catalog", str(inputs["catalog"]), "--color", "magnitude", "--overwrite"])
     err = capsys.readouterr().err
     assert rc == 2 and "galvae explore: error: color column not in the latent catalogue or the catalogue" in err
@@ -477,6 +481,14 @@ def test_page_in_chromium(inputs, page):
             tab.click("text=Explore this latent space interactively")
             tab.wait_for_function("window.galvaeExplorer && window.galvaeExplorer.ready", timeout=15000)
             assert tab.url == page.index_html.resolve().as_uri()
+            # index.html without its data file says what is missing instead of staying blank
+            alone = page.out_dir.parent / "alone"
+            alone.mkdir(exist_ok=True)
+            (alone / "index.html").write_bytes(page.index_html.read_bytes())
+            tab.goto((alone / "index.html").resolve().as_uri())
+            tab.wait_for_selector("#status.error", timeout=5000)
+            assert "keep index.html beside explore-data.js" in tab.inner_text("#status")
+            errors[:] = [e for e in errors if "ERR_FILE_NOT_FOUND" not in e]  # the missing script's own message
             # the same page over --serve's server, opened at a galaxy by its URL
             server = make_server(page.out_dir, 0)
             port = server.server_address[1]
