@@ -705,9 +705,6 @@ def build_explorer(
         If an input cannot be read, or ``out_dir`` is not empty and
         ``overwrite`` is False.
     """
-    from ..data.store import ImageStore
-    from ..evaluate.inputs import latent_matrix, load_latents
-
     projection = _check_choice(projection, "projection", PROJECTIONS)
     thumb_format = _check_choice(thumb_format, "thumb_format", THUMB_FORMATS)
     from ..latents.similar import INDEXES, METRICS
@@ -715,11 +712,143 @@ def build_explorer(
     metric = _check_choice(metric, "metric", METRICS)
     index = _check_choice(index, "index", INDEXES)
     k = _check_int(k, "k", 0)
-    thumb_size = _check_int(thumb_size, "thumb_size", 8, 128)
+    size = _check_int(thumb_size, "thumb_size", 8, 128)
     seed = _check_int(seed, "seed", 0)
     batch_size = _check_int(batch_size, "batch_size", 1)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
+    inp = _load_inputs(latents, store, catalog, columns, color, model, reconstructions, device)
+    n, out = len(inp.ids), Path(out_dir)
+    method = _resolve_projection(projection)
+    k_eff = min(k, n - 1)
+    build = _build_record(inp, latents, method, seed, k_eff, metric, index, size, thumb_format)
+    prev = _previous_build(out) if overwrite else None
+    reuse = {part: _reusable(prev, part, want, out) for part, want in build.items()}
+    reuse["reconstructions"] &= inp.vae is not None or inp.recon_st is not None
+    keep = frozenset(
+        name for part in ("images", "reconstructions") if reuse[part] for name in prev["data"]["thumbs"][part]
+    )
+    _prepare_out(out, overwrite, keep)
+    seconds["load"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    if reuse["map"]:
+        xy = np.stack([prev["data"]["x"], prev["data"]["y"]], axis=1)
+        axes, map_note = prev["data"]["map"]["axes"], prev["data"]["map"]["note"]
+        log.info("explore: the %s map of the page replaced is reused (same latents and seed)", method)
+    else:
+        xy, method, axes, map_note = _project(inp.x, method, seed)
+        log.info("explore: %s map of %d galaxies in %.1f s", method, n, time.perf_counter() - t)
+    seconds["map"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    if reuse["neighbours"]:
+        nb, nd = prev["data"]["neighbours"], prev["data"]["distances"]
+        log.info("explore: the neighbours of the page replaced are reused (same latents, k, metric and index)")
+    else:
+        nb, nd = _neighbours(inp.x, inp.ids, k_eff, metric, index, seed)
+        log.info("explore: %d nearest neighbours of each galaxy in %.1f s", k_eff, time.perf_counter() - t)
+    seconds["neighbours"] = time.perf_counter() - t
+
+    atlases = _make_atlases(inp, out / _THUMB_DIR, size, thumb_format, reuse, prev, batch_size, progress, seconds)
+
+    t = time.perf_counter()
+    latents_name = str(latents) if isinstance(latents, str | os.PathLike) else "a latent catalogue"
+    title = title if title is not None else f"galvae explore: {Path(latents_name).name}"
+    payload: dict[str, Any] = {
+        "format": 1,
+        "title": title,
+        "galvae_version": __version__,
+        "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "n": n,
+        "ids": inp.ids.tolist(),
+        "x": _b64(xy[:, 0], "<f4"),
+        "y": _b64(xy[:, 1], "<f4"),
+        "order": _b64(np.random.default_rng(seed).permutation(n), "<i4"),
+        "map": {"method": method, "axes": axes, "note": map_note},
+        "k": k_eff,
+        "metric": metric,
+        "index": index,
+        "neighbours": _b64(nb, "<i4"),
+        "distances": _b64(nd, "<f4"),
+        "columns": [_column_entry(str(c), inp.table[c]) for c in inp.table.columns],
+        "catalog_columns": inp.from_catalog,
+        "color": inp.color,
+        "thumbs": {
+            "size": size,
+            "per_row": min(PER_ROW, n),
+            "per_atlas": PER_ATLAS,
+            "dir": _THUMB_DIR,
+            "images": atlases["images"],
+            "reconstructions": atlases["reconstructions"],
+            "format": thumb_format,
+        },
+        "build": build,
+        "reconstruction_note": inp.recon_note,
+        "sources": {
+            "latents": latents_name,
+            "store": str(inp.st.path),
+            "catalog": str(catalog) if isinstance(catalog, str | os.PathLike) else None,
+            "model": str(inp.vae.path) if inp.vae is not None else None,
+            "reconstructions": str(inp.recon_st.path) if inp.recon_st is not None else None,
+            "survey": inp.st.survey,
+            "image_size": inp.st.size,
+        },
+    }
+    index_html = _write_page(out, payload, title)
+    seconds["write"] = time.perf_counter() - t
+    n_bytes = sum(p.stat().st_size for p in [out / DATA_FILE, index_html, *(out / _THUMB_DIR).iterdir()])
+    log.info(
+        "explore: wrote %s (%d galaxies, %.1f MB in all) in %.1f s",
+        index_html,
+        n,
+        n_bytes / 1e6,
+        time.perf_counter() - t0,
+    )
+    return ExplorerResult(
+        out_dir=out,
+        index_html=index_html,
+        n_galaxies=n,
+        projection=method,
+        reconstructions=atlases["reconstructions"] is not None,
+        columns=tuple(str(c) for c in inp.table.columns),
+        k=k_eff,
+        seconds=seconds,
+        n_bytes=n_bytes,
+        reused=tuple(part for part, ok in reuse.items() if ok),
+    )
+
+
+@dataclass
+class _Inputs:
+    """The checked inputs of a page: latents, ids, store rows, columns, and the source of the reconstructions."""
+
+    ids: np.ndarray
+    x: np.ndarray
+    st: Any
+    rows: np.ndarray
+    table: Any
+    from_catalog: list[str]
+    color: str | None
+    vae: Any
+    recon_st: Any
+    recon_rows: np.ndarray | None
+    recon_note: str
+
+
+def _load_inputs(
+    latents: Any,
+    store: Any,
+    catalog: Any,
+    columns: Sequence[str] | None,
+    color: str | None,
+    model: Any,
+    reconstructions: Any,
+    device: str,
+) -> _Inputs:
+    """Read and check everything :func:`build_explorer` is given (its Raises section)."""
+    from ..data.store import ImageStore
+    from ..evaluate.inputs import latent_matrix, load_latents
 
     df, meta = load_latents(latents)
     if "id" not in df.columns:
@@ -746,134 +875,85 @@ def build_explorer(
         vae, recon_note = None, f"Reconstruction: the galaxy's image in {recon_st.path} (galvae reconstruct)."
     else:
         vae, recon_note = _resolve_model(model, meta, x.shape[1], device)
-    out = Path(out_dir)
-    method = _resolve_projection(projection)
-    k_eff = min(k, n - 1)
-    size = thumb_size
-    # what each expensive part is made from; a page rebuilt with overwrite=True reuses the parts whose inputs match
-    ids_sha = hashlib.sha256("\0".join(ids.tolist()).encode()).hexdigest()
+    return _Inputs(ids, x, st, rows, table, from_catalog, color, vae, recon_st, recon_rows, recon_note)
+
+
+def _build_record(
+    inp: _Inputs,
+    latents: Any,
+    method: str,
+    seed: int,
+    k: int,
+    metric: str,
+    index: str,
+    size: int,
+    fmt: str,
+) -> dict[str, dict[str, Any]]:
+    """What each expensive part of the page is made from: a page rebuilt with overwrite=True reuses matching parts."""
+    ids_sha = hashlib.sha256("\0".join(inp.ids.tolist()).encode()).hexdigest()
     latents_fp = _fingerprint(latents)
-    recon_source = (
-        _fingerprint(recon_st.path)
-        if recon_st is not None
-        else _fingerprint(Path(vae.path).parent)  # the run's directory: a retrained model changes its files
-        if vae is not None and vae.path
-        else None
-    )
-    build = {
+    if inp.recon_st is not None:
+        recon_source = _fingerprint(inp.recon_st.path)
+    elif inp.vae is not None and inp.vae.path:
+        recon_source = _fingerprint(Path(inp.vae.path).parent)  # the run's directory: retraining changes its files
+    else:
+        recon_source = None
+    return {
         "map": {"latents": latents_fp, "ids": ids_sha, "method": method, "seed": seed},
-        "neighbours": {"latents": latents_fp, "ids": ids_sha, "k": k_eff, "metric": metric, "index": index},
-        "images": {"store": _fingerprint(st.path), "ids": ids_sha, "size": size, "format": thumb_format},
+        "neighbours": {"latents": latents_fp, "ids": ids_sha, "k": k, "metric": metric, "index": index},
+        "images": {"store": _fingerprint(inp.st.path), "ids": ids_sha, "size": size, "format": fmt},
         "reconstructions": {
             "source": recon_source,
-            "decoder": vae.decoder if vae is not None else None,
+            "decoder": inp.vae.decoder if inp.vae is not None else None,
             "ids": ids_sha,
             "size": size,
-            "format": thumb_format,
+            "format": fmt,
         },
     }
-    prev = _previous_build(out) if overwrite else None
-    reuse = {part: _reusable(prev, part, want, out) for part, want in build.items()}
-    if recon_st is None and vae is None:
-        reuse["reconstructions"] = False
-    keep = frozenset(
-        name for part in ("images", "reconstructions") if reuse[part] for name in prev["data"]["thumbs"][part]
-    )
-    _prepare_out(out, overwrite, keep)
-    seconds["load"] = time.perf_counter() - t0
 
-    t = time.perf_counter()
-    if reuse["map"]:
-        xy = np.stack([prev["data"]["x"], prev["data"]["y"]], axis=1)
-        axes, map_note = prev["data"]["map"]["axes"], prev["data"]["map"]["note"]
-        log.info("explore: the %s map of the page replaced is reused (same latents and seed)", method)
-    else:
-        xy, method, axes, map_note = _project(x, method, seed)
-        log.info("explore: %s map of %d galaxies in %.1f s", method, n, time.perf_counter() - t)
-    seconds["map"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    if reuse["neighbours"]:
-        nb, nd = prev["data"]["neighbours"], prev["data"]["distances"]
-        log.info("explore: the neighbours of the page replaced are reused (same latents, k, metric and index)")
-    else:
-        nb, nd = _neighbours(x, ids, k_eff, metric, index, seed)
-        log.info("explore: %d nearest neighbours of each galaxy in %.1f s", k_eff, time.perf_counter() - t)
-    seconds["neighbours"] = time.perf_counter() - t
+def _make_atlases(
+    inp: _Inputs,
+    thumbs_dir: Path,
+    size: int,
+    fmt: str,
+    reuse: dict[str, bool],
+    prev: dict[str, Any] | None,
+    batch_size: int,
+    progress: bool,
+    seconds: dict[str, float],
+) -> dict[str, list[str] | None]:
+    """The atlas file names of the images and of the reconstructions (None: none), made or reused; times them."""
+    n = len(inp.ids)
+    if size > inp.st.size:
+        log.info("thumb_size %d is larger than the images (%d px): the thumbnails are enlarged", size, inp.st.size)
 
-    if size > st.size:
-        log.info("thumb_size %d is larger than the images (%d px): the thumbnails are enlarged", size, st.size)
-
-    def atlases(batches: Iterator[np.ndarray], prefix: str, desc: str) -> list[str]:
+    def write(batches: Iterator[np.ndarray], prefix: str, desc: str) -> list[str]:
         with tqdm(total=n, desc=desc, unit="galaxy", disable=not progress) as bar:
-            return write_atlases(
-                batches, n, thumbs_dir, prefix, size, thumb_format, lambda done: bar.update(done - bar.n)
-            )
+            return write_atlases(batches, n, thumbs_dir, prefix, size, fmt, lambda done: bar.update(done - bar.n))
 
-    t = time.perf_counter()
-    thumbs_dir = out / _THUMB_DIR
-    if reuse["images"]:
-        img_atlases = list(prev["data"]["thumbs"]["images"])
-        log.info("explore: the thumbnails of the page replaced are reused (same store, ids, size and format)")
-    else:
-        img_atlases = atlases(_iter_store(st, rows), "img", "thumbnails")
-    seconds["thumbnails"] = time.perf_counter() - t
-    recon_atlases: list[str] | None = None
-    if reuse["reconstructions"]:
-        recon_atlases = list(prev["data"]["thumbs"]["reconstructions"])
-        seconds["reconstructions"] = 0.0
-        log.info("explore: the reconstructions of the page replaced are reused (same source, ids, size and format)")
-    elif vae is not None or recon_st is not None:
+    out: dict[str, list[str] | None] = {"images": None, "reconstructions": None}
+    for part, step in (("images", "thumbnails"), ("reconstructions", "reconstructions")):
         t = time.perf_counter()
-        batches = _iter_decoded(vae, x, batch_size) if vae is not None else _iter_store(recon_st, recon_rows)
-        recon_atlases = atlases(batches, "recon", "reconstructions")
-        seconds["reconstructions"] = time.perf_counter() - t
+        if reuse[part]:
+            assert prev is not None
+            out[part] = list(prev["data"]["thumbs"][part])
+            log.info("explore: the %s atlases of the page replaced are reused (same source, ids, size, format)", part)
+        elif part == "images":
+            out[part] = write(_iter_store(inp.st, inp.rows), "img", "thumbnails")
+        elif inp.vae is not None:
+            out[part] = write(_iter_decoded(inp.vae, inp.x, batch_size), "recon", "reconstructions")
+        elif inp.recon_st is not None:
+            assert inp.recon_rows is not None
+            out[part] = write(_iter_store(inp.recon_st, inp.recon_rows), "recon", "reconstructions")
+        else:
+            continue
+        seconds[step] = time.perf_counter() - t
+    return out
 
-    t = time.perf_counter()
-    order = np.random.default_rng(seed).permutation(n).astype(np.int32)
-    latents_name = str(latents) if isinstance(latents, str | os.PathLike) else "a latent catalogue"
-    title = title if title is not None else f"galvae explore: {Path(latents_name).name}"
-    entries = [_column_entry(str(c), table[c]) for c in table.columns]
-    payload: dict[str, Any] = {
-        "format": 1,
-        "title": title,
-        "galvae_version": __version__,
-        "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "n": n,
-        "ids": ids.tolist(),
-        "x": _b64(xy[:, 0], "<f4"),
-        "y": _b64(xy[:, 1], "<f4"),
-        "order": _b64(order, "<i4"),
-        "map": {"method": method, "axes": axes, "note": map_note},
-        "k": k_eff,
-        "metric": metric,
-        "index": index,
-        "neighbours": _b64(nb, "<i4"),
-        "distances": _b64(nd, "<f4"),
-        "columns": entries,
-        "catalog_columns": from_catalog,
-        "color": color,
-        "thumbs": {
-            "size": size,
-            "per_row": min(PER_ROW, n),
-            "per_atlas": PER_ATLAS,
-            "dir": _THUMB_DIR,
-            "images": img_atlases,
-            "reconstructions": recon_atlases,
-            "format": thumb_format,
-        },
-        "build": build,
-        "reconstruction_note": recon_note,
-        "sources": {
-            "latents": latents_name,
-            "store": str(st.path),
-            "catalog": str(catalog) if isinstance(catalog, str | os.PathLike) else None,
-            "model": str(vae.path) if vae is not None else None,
-            "reconstructions": str(recon_st.path) if recon_st is not None else None,
-            "survey": st.survey,
-            "image_size": st.size,
-        },
-    }
+
+def _write_page(out: Path, payload: dict[str, Any], title: str) -> Path:
+    """Write the data file, then ``index.html`` (last, so a page that opens is complete); return the latter."""
     text = (
         "/* galvae explore page data (galvae " + __version__ + "). A script rather than JSON so that index.html can "
         "load it from file://, where browsers refuse fetch(). */\nwindow.GALVAE_EXPLORE = "
@@ -881,25 +961,4 @@ def build_explorer(
         + ";\n"
     )
     write_text(out / DATA_FILE, text)
-    index_html = write_text(out / "index.html", _index_html(title))
-    seconds["write"] = time.perf_counter() - t
-    n_bytes = sum(p.stat().st_size for p in [out / DATA_FILE, index_html, *thumbs_dir.iterdir()])
-    log.info(
-        "explore: wrote %s (%d galaxies, %.1f MB in all) in %.1f s",
-        index_html,
-        n,
-        n_bytes / 1e6,
-        time.perf_counter() - t0,
-    )
-    return ExplorerResult(
-        out_dir=out,
-        index_html=index_html,
-        n_galaxies=n,
-        projection=method,
-        reconstructions=recon_atlases is not None,
-        columns=tuple(str(c) for c in table.columns),
-        k=k_eff,
-        seconds=seconds,
-        n_bytes=n_bytes,
-        reused=tuple(part for part, ok in reuse.items() if ok),
-    )
+    return write_text(out / "index.html", _index_html(title))
