@@ -461,6 +461,8 @@ def test_page_in_chromium(inputs, page):
             tab.select_option("#color", "mag")
             assert tab.locator("#legend canvas").count() == 1 and "missing (1)" in tab.inner_text("#legend")
             ARTIFACTS.mkdir(exist_ok=True)
+            assert tab.evaluate(f"window.galvaeExplorer.select({gid!r})") == target
+            tab.click("#reset")  # every galaxy in view, the selection and its neighbours marked
             tab.screenshot(path=str(ARTIFACTS / "explore.png"))
             # nothing but the page's own files was requested
             assert requests and all(u.startswith("file://") for u in requests), requests

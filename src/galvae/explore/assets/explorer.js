@@ -316,7 +316,9 @@
       var th = document.createElement("div"); th.className = "thumb";
       card.appendChild(thumb(th, n, 2, false));
       var s1 = document.createElement("span"); s1.textContent = ids[n]; card.appendChild(s1);
-      var s2 = document.createElement("span"); s2.textContent = "d = " + fmt(ND[i * K + j], false); card.appendChild(s2);
+      var d = ND[i * K + j], s2 = document.createElement("span");  // 3 digits fit a card
+      s2.textContent = "d = " + (d === d ? (d !== 0 && Math.abs(d) < 1e-3 ? d.toExponential(1) : String(Number(d.toPrecision(3)))) : "–");
+      card.appendChild(s2);
       card.addEventListener("click", (function (m) { return function () { select(m, true); }; })(n));
       box.appendChild(card);
     }
