@@ -23,24 +23,19 @@ seed 0 it picked epoch 0 of 20, and then λ = 5 cut MMD² by only 1.16× (measur
 tests also validate only after the last epoch (``trainer_kwargs={"check_val_every_n_epoch": 20}``),
 which keeps them fast.
 
-Every threshold is a factor or bound with margin under the spread measured on 2026-11-24 (2-core
-CPU, torch 2.13.0+cpu, this bed, base 40 epochs, adapt 20 epochs, lr 1e-3, batch 32) over simulation seeds
-0, 1, 2 × adapt seeds 0, 1, exporting the final epoch and, as a cross-check, the best-validation
-epoch (the one degenerate best = epoch 0 run left out); see each assertion.  The seeds here are
-fixed (simulation 0, training 0, adapt 0), so the test is deterministic on one platform.
+The bed is 16 px (the fixed 16.8" field, 1.05"/px: the shallow survey's 2.0" PSF still spans two pixels
+against DECaLS' one).  It was 32 px until 2026-12-04, when it took 44 % of the suite's time; at 16 px the
+gap is wider, not narrower (MMD² of disjoint halves before adaptation 0.16-0.18 against 0.02-0.04 at
+32 px without the zero-point offset), and the bed costs about a quarter.  Halving its epochs instead (base
+20, adapt 10, 16 px) left λ = 0.5 cutting MMD² by only 0.99× on one of six seed pairs.
 
-This bed is the slowest part of the suite, and it cannot simply be halved: with base 20 and adapt 10
-epochs (measured 2026-12-04, simulation seeds 0, 1, 2, adapt seed 0, one torch thread) λ = 0.5 cut
-MMD² by only 0.58×, 1.11× and 1.02× (below the stated 1.1×), and on simulation seed 0 the paired MSE
-rose for every λ (MMD² too, but for λ = 5) and the source SSIM fell by 0.03-0.05.  A smaller bed needs its
-own spread over seeds.
-
-The spread above was measured before the zero-point fix of 2026-12-04: until then ``zero_point`` was
-ignored, so the bed had no calibration offset.  With it applied the gap is 3-7× wider
-(``benchmarks/bench_adapt.py``, the same bed before adaptation: MMD² of disjoint halves 0.148 against
-0.022, of all pairs 0.092 against 0.030),
-the test still passes, and its thresholds have not been re-derived over seeds on the wider gap — doing so
-is also the way to a smaller, faster bed.
+Every threshold is a factor or bound with margin under the spread measured on 2026-12-04
+(``benchmarks/adapt_effect_spread.py --size 16 --n 400 --overlap 300 --base-epochs 40 --adapt-epochs 20``;
+2-core CPU, torch 2.13.0+cpu, one torch thread, lr 1e-3, batch 32) over simulation seeds 0, 1, 2 ×
+adapt seeds 0, 1, exporting the final epoch (rings, colour terms, zero points), and again on simulation
+seed 0 after bars began to gather the inner disc's light the same day ("after" in the comments); see each
+assertion.  The seeds here are fixed (simulation 0,
+training 0, adapt 0), so the test is deterministic on one platform.
 """
 
 from __future__ import annotations
@@ -89,12 +84,12 @@ def bed(tmp_path_factory):
     """Simulated overlap set, base VAE and its gap; ``adapted(lam)`` runs adapt once per λ (cached)."""
     root = tmp_path_factory.mktemp("adapt_effect")
     # the Main Galaxy Sample sizes the thresholds were measured on (no Galaxy Zoo DECaLS p50 > 3" cut, which
-    # makes galaxies overflow the fixed 16.8" field at 32 px and shrinks the summed-likelihood latents' scale)
+    # makes galaxies overflow the fixed 16.8" field)
     simulate(
         root / "sim",
         n_galaxies=400,
         overlap=300,
-        size=32,
+        size=16,
         seed=0,
         workers=2,
         progress=False,
@@ -130,44 +125,40 @@ def bed(tmp_path_factory):
 
 
 def test_bed_has_a_gap(bed):
-    # Without a gap to close, nothing below could fail.  Measured before adaptation (2026-11-24, sim seeds
-    # 0/1/2): MMD² (disjoint halves) 0.022 / 0.027 / 0.036, median paired MSE 0.0028 / 0.0031 / 0.0029;
+    # Without a gap to close, nothing below could fail.  Measured before adaptation (sim seeds 0/1/2):
+    # MMD² (disjoint halves) 0.159-0.178 (after the bar change, seed 0: 0.172), median paired MSE 0.062-0.064 (0.068);
     # on decals vs bass_mzls it is ≈ 0 (benchmarks/adapt.md).
     before = bed["before"]
     assert bed["n_pairs"] == 300
-    assert before["mmd2"] > 0.01
-    assert before["mse"] > 0.0015
+    assert before["mmd2"] > 0.08
+    assert before["mse"] > 0.03
 
 
 def test_default_lambda_narrows_the_gap(bed):
-    """λ = 0.5 (the paper's): MMD² and the median paired MSE fall by ≥ 1.1×; source SSIM within 0.02."""
+    """λ = 0.5 (the paper's): MMD² and the median paired MSE fall by ≥ 1.3×; source SSIM within 0.02."""
     before, after = bed["before"], bed["adapted"](0.5)
-    # Measured 2026-11-24, before/after factors at λ = 0.5 over the 6 seed pairs, final epoch (best-val
-    # epoch in brackets, 5 runs): MMD² 1.27-1.49 (1.21-1.43), median paired MSE 1.24-1.80 (1.13-2.07).
-    # This seed: 1.33 and 1.74.  Stated factor 1.1 for both.
-    assert after["mmd2"] <= before["mmd2"] / 1.1, (before, after)
-    assert after["mse"] <= before["mse"] / 1.1, (before, after)
-    # SSIM after − before, final epoch, all seeds and λ: −0.011 … +0.021 (this seed +0.020); stated −0.02.
+    # Factors at λ = 0.5 over the seed pairs: MMD² 1.57-2.07, median paired MSE 1.59-2.06 (after: 2.14, 2.30).
+    # Stated 1.3 for both.
+    assert after["mmd2"] <= before["mmd2"] / 1.3, (before, after)
+    assert after["mse"] <= before["mse"] / 1.3, (before, after)
+    # SSIM after − before, all seeds and λ: −0.010 … +0.012 (after: +0.003 … +0.007); stated −0.02.
     assert after["ssim"] >= before["ssim"] - 0.02, (before, after)
 
 
 def test_strong_lambda_closes_the_gap(bed):
-    """λ = 5: MMD² and the median paired MSE fall by ≥ 2×; source SSIM within 0.02."""
+    """λ = 5: MMD² falls by ≥ 5× and the median paired MSE by ≥ 3×; source SSIM within 0.02."""
     before, after = bed["before"], bed["adapted"](5.0)
-    # Measured 2026-11-24 at λ = 5 over the 6 seed pairs, final epoch (best-val epoch in brackets):
-    # MMD² 4.2-7.5×, or down to ≤ 0 (2.4× and up), median paired MSE 3.5-8.6× (2.3-9.5×).  This seed:
-    # MMD² 0.022 -> -0.0002, MSE 7.6×.  Stated factor 2 for both.
-    assert after["mmd2"] <= before["mmd2"] / 2, (before, after)
-    assert after["mse"] <= before["mse"] / 2, (before, after)
+    # Factors at λ = 5: MMD² 9.4-20×, median paired MSE 6.0-11.2× (after: 16.5×, 9.3×).  Stated 5 and 3.
+    assert after["mmd2"] <= before["mmd2"] / 5, (before, after)
+    assert after["mse"] <= before["mse"] / 3, (before, after)
     assert after["ssim"] >= before["ssim"] - 0.02, (before, after)
 
 
 def test_the_mmd_term_does_the_aligning(bed):
     """Control: the same fine-tuning without the MMD term (λ = 0) leaves the distributions apart."""
     no_mmd, paper, strong = (bed["adapted"](lam) for lam in (0.0, 0.5, 5.0))
-    # Measured 2026-11-24 over the 6 seed pairs, final epoch: λ = 0 alone (the shared encoder fine-tuned
-    # on both surveys) lowers MMD² by only 1.04-1.20× (yet the paired MSE by 1.08-1.50×);
-    # MMD²(λ=0) / MMD²(λ=5) was 3.7× and up, λ = 5 reaching MMD² ≤ 0 on sim seed 0 (best-val epoch:
-    # 2.2× and up): stated 2×.  MMD²(λ=0) / MMD²(λ=0.5) was 1.13-1.30 (this seed 1.29): stated > 1.
-    assert no_mmd["mmd2"] >= 2 * max(strong["mmd2"], 0.0), (no_mmd, strong)
-    assert paper["mmd2"] < no_mmd["mmd2"], (no_mmd, paper)
+    # λ = 0 alone (the shared encoder fine-tuned on both surveys) changes MMD² by 0.85-1.19× (after: 1.07×);
+    # MMD²(λ=0) / MMD²(λ=5) was 9.0-17 (after: 15.5), stated 4; MMD²(λ=0) / MMD²(λ=0.5) 1.61-1.83
+    # (after: 2.00), stated 1.2.
+    assert no_mmd["mmd2"] >= 4 * max(strong["mmd2"], 0.0), (no_mmd, strong)
+    assert no_mmd["mmd2"] >= 1.2 * paper["mmd2"], (no_mmd, paper)
