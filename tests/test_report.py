@@ -351,6 +351,8 @@ def test_cli(products, tmp_path, capsys) -> None:
     p = products
     out = tmp_path / "cli.html"
     (tmp_path / "timings.json").write_text(json.dumps({"train": 61.0}))
+    (tmp_path / "page").mkdir()
+    (tmp_path / "page" / "index.html").write_text("<html></html>")
     rc = main(
         [
             "report",
@@ -373,6 +375,8 @@ def test_cli(products, tmp_path, capsys) -> None:
             str(tmp_path / "timings.json"),
             "--mock",
             f"decals={p['mocks']['decals']}",
+            "--explorer",
+            str(tmp_path / "page"),
             "--out",
             str(out),
         ]
@@ -381,6 +385,9 @@ def test_cli(products, tmp_path, capsys) -> None:
     text = out.read_text(encoding="utf-8")
     assert "1 min 01 s" in text and "pairs_lowest_before" in text and "96.36" in text and ">81.2<" in text
     assert 'id="reconstructions"' in text and text.count('class="badge notrun"') == 1  # no --store
+    assert '<a href="page/index.html">Explore this latent space' in text  # relative to the report
+    rc = main(["report", "--explorer", str(tmp_path / "none"), "--out", str(tmp_path / "x.html")])
+    assert rc == 2 and "--explorer: no explorer page" in capsys.readouterr().err
     rc = main(["report", "--mock", "decals", "--out", str(tmp_path / "x.html")])
     assert rc == 2 and "--mock must be SURVEY=STORE (got 'decals')" in capsys.readouterr().err
     rc = main(["report", "--timings", str(tmp_path / "none.json"), "--out", str(tmp_path / "x.html")])

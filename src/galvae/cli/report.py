@@ -56,6 +56,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SURVEY=STORE",
         help="mock image store of one decoder (galvae generate); repeatable",
     )
+    p.add_argument(
+        "--explorer",
+        metavar="DIR|HTML",
+        help="a galvae explore page (its directory or index.html) to link from the latent-map section",
+    )
     p.add_argument("--config", metavar="JSON", help="run configuration to show (a JSON object)")
     p.add_argument("--timings", metavar="JSON", help="seconds per stage to show (a JSON object stage -> seconds)")
     p.add_argument("--embedding", choices=("pca", "tsne", "both"), default="both", help="latent maps (default both)")
@@ -89,6 +94,18 @@ def _in_dir(path: str | None, name: str) -> Path | None:
         return None
     p = Path(path)
     return p / name if p.is_dir() else p
+
+
+def _explorer_page(path: str | None) -> Path | None:
+    """``--explorer``: the page's index.html; one line naming the path if there is none."""
+    from ..errors import GalvaeFileError
+
+    if path is None:
+        return None
+    page = _in_dir(path, "index.html")
+    if page is None or not page.is_file():
+        raise GalvaeFileError("--explorer: no explorer page (index.html of galvae explore) at this path", path)
+    return page
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
         latents=args.latents,
         outliers_dir=args.outliers,
         mocks=mocks or None,
+        explorer=_explorer_page(args.explorer),
     )
     out = write_report(
         args.out, inputs, embedding=args.embedding, seed=args.seed, per_class=args.per_class, strict=args.strict
