@@ -456,3 +456,29 @@ def test_neighbours_are_the_same_in_both_surveys_and_do_not_depend_on_the_galaxy
     bright = _row(truth_hlr_arcsec=2.0, truth_mag_r=30.0, truth_bar_strength=0.9, truth_bar_length_arcsec=2.0)
     c = _render(bright, DECALS, fov=fov, neighbours=True, seed=7).image
     np.testing.assert_allclose(c, d, atol=1e-4)  # the r = 30 galaxy adds ~1e-3 nmgy in all
+
+
+def test_the_sky_a_pipeline_would_estimate_from_the_neighbours_is_subtracted():
+    from galvae.simulate.render import pipeline_sky
+
+    row = _row(truth_mag_r=40.0)  # no galaxy: the field's neighbours and the noise
+    sig = DECALS.band("r").sky_sigma
+    psf_pix = DECALS.band("r").psf_fwhm_arcsec / 0.262
+    again, would = [], []
+    for seed in range(6):
+        noisy = _render(row, DECALS, fov=60.0, neighbours=True, noise=True, seed=seed).image[1]
+        # estimated again on the subtracted image, the pipeline's sky is zero (measured |x| <= 0.0017 sigma) ...
+        again.append(pipeline_sky(noisy, psf_pix) / sig)
+        clean = _render(row, DECALS, fov=60.0, neighbours=True, noise=False, seed=seed).image[1]
+        noise = np.random.default_rng(200 + seed).standard_normal(clean.shape) * sig
+        # ... while on an unsubtracted field it is 0.005-0.023 sigma (mean 0.014): the unresolved neighbours' light
+        would.append(pipeline_sky(clean + noise, psf_pix) / sig)
+    assert abs(np.mean(again)) < 0.004
+    assert np.mean(would) > 0.008
+    # pure noise gives no sky (the median's own scatter is ~0.005 sigma here), a bright star is masked out
+    pure = np.random.default_rng(0).standard_normal((230, 230)) * sig
+    assert abs(pipeline_sky(pure, psf_pix)) < 0.02 * sig
+    star = pure.copy()
+    yy, xx = np.indices(star.shape)
+    star += 50 * sig * np.exp(-((yy - 80.0) ** 2 + (xx - 120.0) ** 2) / (2 * (psf_pix / 2.3548) ** 2))
+    assert pipeline_sky(star, psf_pix) == pytest.approx(pipeline_sky(pure, psf_pix), abs=0.01 * sig)
