@@ -52,10 +52,10 @@ from .checkpoints import check_checkpoint, resumable_loader, resume_candidates, 
 from .config import AdaptConfig
 from .datamodule import EpochSeededSampler, process_share, split_ids, trainer_world
 from .guards import check_finite_weights
-from .module import RngStateMixin, _world, step_generator
+from .module import RngStateMixin, _world, global_batch_noise
 from .train import fit_lightning, fit_summary, quiet_lightning, rank_zero_first
 
-__all__ = ["AdaptResult", "DAModule", "PairedDataModule", "adapt", "match_ids"]
+__all__ = ["AdaptResult", "DAModule", "PairedDataModule", "adapt", "gather_rows", "match_ids"]
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,41 @@ class _Pairs(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.source[i], self.target[i]
+
+
+class _GatherRows(torch.autograd.Function):
+    """All-gather equal-sized row blocks of all processes in rank order; the gradient of a block is the sum of
+    every process's gradient for it (an all-reduce), the transpose of the gather."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+
+        ctx.rank, ctx.n = dist.get_rank(), x.shape[0]
+        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, x.contiguous())
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+
+        total = grad.contiguous().clone()
+        dist.all_reduce(total, op=dist.ReduceOp.SUM)
+        return total[ctx.rank * ctx.n : (ctx.rank + 1) * ctx.n]
+
+
+def gather_rows(x: torch.Tensor) -> torch.Tensor:
+    """The rows of ``x`` of every process, concatenated in rank order (with gradients); ``x`` outside DDP.
+
+    Each process must hold the same number of rows (the global batches of
+    :class:`~galvae.training.datamodule.EpochSeededSampler` give them that).
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return x
+    return _GatherRows.apply(x)
 
 
 class _OrderedShare(torch.utils.data.Sampler[int]):
@@ -300,31 +335,34 @@ class DAModule(RngStateMixin, L.LightningModule):
         self.surveys = check_survey_names(surveys)
         self.model = DomainAdaptationVAE(self.config, self.surveys)
         self.lam, self.mmd_on, self.pair_weight, self.lr = float(lam), mmd_on, float(pair_weight), float(lr)
-        #: Seeds the per-step noise under distributed training (:func:`step_generator`); set by ``adapt``.
+        #: Seeds the per-step noise under distributed training (:func:`global_batch_noise`); set by ``adapt``.
         self.noise_seed = 0
 
-    def _survey(
-        self, x: torch.Tensor, survey: str, generator: torch.Generator | None = None
-    ) -> tuple[torch.Tensor, ...]:
+    def _survey(self, x: torch.Tensor, survey: str, noise_step: int | None = None) -> tuple[torch.Tensor, ...]:
         mu, logvar = self.model.encode(x)
-        z = reparameterise(mu, logvar, generator) if self.training else mu
+        if not self.training:
+            z = mu
+        elif noise_step is None:
+            z = reparameterise(mu, logvar)
+        else:  # distributed: this process's rows of the global batch's noise (global_batch_noise)
+            rank, world, _ = _world(self)
+            z = mu + torch.exp(0.5 * logvar) * global_batch_noise(mu, self.noise_seed, noise_step, rank, world)
         return self.model.decode(z, survey), mu, logvar, z
 
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor | None:
         xs, xt = batch
-        rank, world = _world(self)
+        _, world, ddp = _world(self)
         if world == 1 and xs.shape[0] < 2:  # MMD² needs two points per survey (P >= 2 processes gather >= 2)
             return None
-        gen = None
-        if world > 1 and stage == "train":
-            gen = step_generator(xs.device, self.noise_seed, int(self.trainer.global_step), rank)
-        rs, mus, lvs, zs = self._survey(xs, self.surveys[0], gen)
-        rt, mut, lvt, zt = self._survey(xt, self.surveys[1], gen)
+        # distributed: the source's noise from step 2s, the target's from 2s + 1 (global_batch_noise)
+        step = 2 * int(self.trainer.global_step) if ddp and stage == "train" else None
+        rs, mus, lvs, zs = self._survey(xs, self.surveys[0], step)
+        rt, mut, lvt, zt = self._survey(xt, self.surveys[1], None if step is None else step + 1)
         use_z = self.mmd_on == "z"
         terms = adaptation_loss(
             (rs, xs, mus, lvs),
             (rt, xt, mut, lvt),
-            lam=self.lam if world == 1 else 0.0,
+            lam=0.0 if ddp else self.lam,
             pair_weight=self.pair_weight,
             loss=self.config.loss,
             kl_weight=self.config.kl_weight,
@@ -334,10 +372,10 @@ class DAModule(RngStateMixin, L.LightningModule):
             z_source=zs if use_z else None,
             z_target=zt if use_z else None,
         )
-        if world > 1:
+        if ddp:
             terms = self._global_mmd(terms, (zs, zt) if use_z else (mus, mut), xs, stage == "train")
         n = xs.shape[0]
-        sync = world > 1
+        sync = ddp
         self.log(
             f"{stage}_loss",
             terms.loss,
@@ -368,8 +406,8 @@ class DAModule(RngStateMixin, L.LightningModule):
         DDP averages over the P processes, so the step is the one-process step
         of the global batch.
         """
-        a, b = (self.all_gather(t, sync_grads=grad) for t in latents)
-        mmd = mmd2_unbiased(a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1]))
+        a, b = (gather_rows(t) if grad else gather_rows(t.detach()) for t in latents)
+        mmd = mmd2_unbiased(a, b)
         scale = mmd_scale(self.config.likelihood, self.config.noise_sigma, xs, self.config.loss)
         return terms._replace(loss=terms.loss + self.lam * scale * mmd, mmd2=mmd)
 

@@ -37,7 +37,7 @@ __all__ = [
     "VAEModule",
     "active_units",
     "distributed_active_units",
-    "step_generator",
+    "global_batch_noise",
 ]
 
 #: A latent dimension is active when the variance of its μ over galaxies exceeds this (Burda et al. 2016).
@@ -100,26 +100,47 @@ def distributed_active_units(mu: torch.Tensor, reduce_sum: Any, threshold: float
     return int((var > threshold).sum())
 
 
-def step_generator(device: torch.device, seed: int, step: int, rank: int) -> torch.Generator:
-    """Source of the sampling noise of one training step of one process under distributed training.
+def global_batch_noise(like: torch.Tensor, seed: int, step: int, rank: int, world_size: int) -> torch.Tensor:
+    """ε ~ N(0, I) for this process's rows of the global batch, under distributed training.
 
-    Seeded by (seed, global step, rank): every process draws its own noise
-    (the processes share one global RNG seed, so the global generator would
-    give them all the same ε), and a resumed run draws the same noise as an
-    uninterrupted one without any RNG state to restore on each process.
+    The ε of the whole global batch (``world_size`` × this process's rows)
+    is drawn from a generator seeded by (seed, global step), the same on
+    every process, and process ``rank`` takes its rows (the rows of the
+    global batch it holds, :class:`~galvae.training.datamodule.EpochSeededSampler`).
+    So the processes draw different noise, a resumed run draws the same
+    noise as an uninterrupted one (no RNG state to restore), and the noise
+    of a step does not depend on the number of processes: a run on P
+    processes follows the run on one DDP process up to floating-point
+    rounding.
+
+    Parameters
+    ----------
+    like : Tensor, shape (n, ...)
+        This process's latent means (shape, device and dtype of ε).
+    seed, step : int
+        Training seed and global step.
+    rank, world_size : int
+
+    Returns
+    -------
+    Tensor, like ``like``
     """
-    state = np.random.SeedSequence((int(seed), int(step), int(rank))).generate_state(1, np.uint64)[0]
-    gen = torch.Generator(device=device)
+    state = np.random.SeedSequence((int(seed), int(step))).generate_state(1, np.uint64)[0]
+    gen = torch.Generator(device=like.device)
     gen.manual_seed(int(state) & ((1 << 63) - 1))
-    return gen
+    n = like.shape[0]
+    eps = torch.randn((n * int(world_size), *like.shape[1:]), generator=gen, device=like.device, dtype=like.dtype)
+    return eps[int(rank) * n : (int(rank) + 1) * n]
 
 
-def _world(module: L.LightningModule) -> tuple[int, int]:
-    """(global rank, processes) of the trainer the module is attached to; (0, 1) without one."""
+def _world(module: L.LightningModule) -> tuple[int, int, bool]:
+    """(global rank, processes, distributed strategy?) of the module's trainer; (0, 1, False) without one."""
     trainer = getattr(module, "_trainer", None)
     if trainer is None:
-        return 0, 1
-    return int(trainer.global_rank), int(trainer.world_size)
+        return 0, 1, False
+    from lightning.pytorch.strategies import DDPStrategy
+
+    return int(trainer.global_rank), int(trainer.world_size), isinstance(trainer.strategy, DDPStrategy)
 
 
 class RngStateMixin:
@@ -202,7 +223,7 @@ class VAEModule(RngStateMixin, L.LightningModule):
                     "fixed_sigma", torch.tensor(cfg.noise_sigma, dtype=torch.float32), persistent=False
                 )
         self._val_mu: list[torch.Tensor] = []
-        #: Seeds the per-step noise under distributed training (:func:`step_generator`); set by ``train``.
+        #: Seeds the per-step noise under distributed training (:func:`global_batch_noise`); set by ``train``.
         self.noise_seed = 0
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -224,11 +245,13 @@ class VAEModule(RngStateMixin, L.LightningModule):
 
     def _step(self, batch: torch.Tensor, stage: str) -> torch.Tensor:
         cfg = self.config
-        rank, world = _world(self)
-        gen = None
-        if world > 1 and stage == "train":
-            gen = step_generator(batch.device, self.noise_seed, int(self.trainer.global_step), rank)
-        recon, mu, logvar = self.model(batch, generator=gen)
+        rank, world, ddp = _world(self)
+        if ddp and stage == "train":  # the global batch's noise, this process's rows (global_batch_noise)
+            mu, logvar = self.model.encode(batch)
+            eps = global_batch_noise(mu, self.noise_seed, int(self.trainer.global_step), rank, world)
+            recon = self.model.decode(mu + torch.exp(0.5 * logvar) * eps)
+        else:
+            recon, mu, logvar = self.model(batch)
         # Training follows the warm-up's ramped k; validation (best checkpoint, early stopping) the full k.
         k = self.kl_weight() if stage == "train" else cfg.kl_weight
         terms = elbo_loss(
@@ -240,7 +263,7 @@ class VAEModule(RngStateMixin, L.LightningModule):
         on_step = stage == "train"
         # sync_dist: the epoch values are means over the galaxies of all processes (Lightning sums the weighted
         # values and the counts over the processes); a no-op in one process
-        sync = world > 1
+        sync = ddp
         self.log(
             f"{stage}_loss", terms.loss, prog_bar=True, on_step=on_step, on_epoch=True, batch_size=n, sync_dist=sync
         )
@@ -259,8 +282,8 @@ class VAEModule(RngStateMixin, L.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         """Log ``val_active_units`` over the epoch's validation galaxies and a learned σ per band."""
-        _, world = _world(self)
-        if world > 1:  # over the validation galaxies of every process (each holds a share)
+        _, world, ddp = _world(self)
+        if ddp:  # over the validation galaxies of every process (each holds a share)
             mu = torch.cat(self._val_mu) if self._val_mu else torch.zeros(0, self.config.latent_dim)
             units = distributed_active_units(
                 mu.to(self.device), lambda t: self.trainer.strategy.reduce(t, reduce_op="sum")
@@ -271,7 +294,7 @@ class VAEModule(RngStateMixin, L.LightningModule):
         self._val_mu = []
         if self.noise is not None:
             for band, value in zip(BANDS, self.noise.values(), strict=True):
-                self.log(f"noise_sigma_{band}", value, sync_dist=world > 1)
+                self.log(f"noise_sigma_{band}", value, sync_dist=ddp)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         groups: list[dict[str, Any]] = [{"params": list(self.model.parameters()), "lr": self.lr}]
