@@ -7,9 +7,9 @@
 model, gradients averaged over the processes after every step.  The
 processes are started by
 
-* ``torchrun --nproc_per_node N -m galvae train ... --devices N`` (Lightning's
-  ``TorchElasticEnvironment``; multi-node: ``--nnodes M --node_rank i
-  --master_addr HOST`` and ``--num-nodes M``);
+* ``torchrun --nproc-per-node N -m galvae train ... --devices N`` (Lightning's
+  ``TorchElasticEnvironment``; multi-node: ``--nnodes M --node-rank i
+  --master-addr HOST`` and ``--num-nodes M``);
 * SLURM: ``srun galvae train ... --devices N --num-nodes M`` in a batch job with
   ``--ntasks-per-node N`` (Lightning's ``SLURMEnvironment``; see
   ``examples/slurm/train.sbatch``);
