@@ -303,8 +303,8 @@ def _lightning_parts(
     strategy: str,
     num_workers: int,
     progress: bool,
-) -> tuple[Any, dict[str, int]]:
-    """Run the predict loop; every process writes its parts.  Returns (trainer, counters)."""
+) -> Any:
+    """Run the predict loop; every process writes its parts.  Returns the trainer."""
     import lightning as L
     import torch
     from lightning.pytorch.callbacks import BasePredictionWriter
@@ -313,7 +313,6 @@ def _lightning_parts(
 
     n = len(st)
     n_chunks = max(1, -(-n // shard_rows))
-    counters = {"encoded": 0, "resumed": 0}
     loss, npix = vae.config.loss, 3 * vae.size * vae.size
 
     class EncodeModule(L.LightningModule):
@@ -356,7 +355,6 @@ def _lightning_parts(
             self.buf.append(prediction)
             if prediction["last"]:
                 _write_part(out, int(prediction["chunk"]), self.buf, shard_rows, n, vae.latent_dim, recon_error)
-                counters["encoded"] += 1
                 self.buf = []
 
     class EncodeData(L.LightningDataModule):
@@ -373,7 +371,6 @@ def _lightning_parts(
             if isinstance(answer, str):
                 raise GalvaeFileError(out, f"cannot prepare the output directory ({answer})")
             todo, resumed = answer
-            counters["resumed"] = resumed
             mine = todo[rank::world]
             blocks = _deal(todo, n, shard_rows, batch_size, rank, world)
             log.info(
@@ -417,7 +414,7 @@ def _lightning_parts(
     finally:
         lightning_log.removeFilter(_drop_adverts)
         pl_log.setLevel(pl_level)
-    return trainer, counters
+    return trainer
 
 
 def _write_part(
@@ -667,7 +664,7 @@ def encode_store_sharded(
     resumed = 0 if overwrite else sum(k < n_chunks for k in _finished(out))
     if strategy == "auto" and (num_nodes > 1 or (isinstance(devices, int) and devices > 1)):
         strategy = "ddp"
-    trainer, _ = _lightning_parts(
+    trainer = _lightning_parts(
         vae,
         st,
         out,
