@@ -173,6 +173,8 @@ def test_ingest_and_simulate_write_shards(tmp_path):
     assert st.ids.tolist() == ref.ids.tolist()
     with pytest.raises(GalvaeValueError, match="shard_size"):
         ingest(d, tmp_path / "bad.h5", size=16, progress=False, shard_size=0)
+    assert main(["-q", "ingest", str(d), "--out", str(tmp_path / "cli.json"), "--size", "16", "--shard-size", "5"]) == 0
+    assert [s["n_images"] for s in read_manifest(tmp_path / "cli.json")["shards"]] == [5, 2]
 
     out = tmp_path / "sim"
     argv = ["-q", "simulate", str(out), "--n-galaxies", "6", "--size", "16", "--workers", "1", "--shard-size", "4"]

@@ -21,6 +21,11 @@ header declares), loading the ids checks they are unique,
 and any HDF5 error on a damaged file becomes a
 :class:`~galvae.errors.GalvaeFileError` naming it.  Readers open the file lazily and reopen it after a ``fork`` (as in
 DataLoader workers) rather than inherit an h5py handle.
+
+A survey-scale store can instead be written as HDF5 shards plus a JSON
+manifest (:mod:`galvae.data.manifest`); ``ImageStore("NAME.json")`` and
+:func:`open_store` open it as a :class:`~galvae.data.manifest.ShardedStore`
+with this class's interface.
 """
 
 from __future__ import annotations
