@@ -445,7 +445,9 @@ def simulate(
     if shard_size is not None and (isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1):
         raise GalvaeValueError("shard_size must be a positive number of images", shard_size)
     store_paths = {name: out / f"{name}{'.h5' if shard_size is None else '.json'}" for name in names}
-    writer_cls: Any = ImageStoreWriter if shard_size is None else functools.partial(ShardedStoreWriter, shard_size=shard_size)
+    writer_cls: Any = (
+        ImageStoreWriter if shard_size is None else functools.partial(ShardedStoreWriter, shard_size=shard_size)
+    )
     catalog_path = out / "catalog.parquet"
     for p in [*store_paths.values(), catalog_path]:
         if p.exists() and not overwrite:
