@@ -553,12 +553,13 @@ def test_sweep_passes_the_likelihood_through(blob_store, tmp_path):
 def test_gaussian_likelihood_keeps_latents_active_where_sum_does_not(tmp_path):
     # Posterior collapse, measured: the summed MSE (a decoder with σ² = ½) against a Gaussian decoder at the
     # estimated sky noise, both at k = 1, same data, seed and network (300 simulated 32 px galaxies, 8 epochs,
-    # NL = 32).  Re-measured on simulation seeds 0-5 after rings were added to the simulator (2026-12-04):
-    # gaussian 29-32 of 32 active units and 21-95 nats per galaxy (seed 0, the one used here, is the low end:
-    # 29 units, 21 nats; before rings it gave 31 and 47); sum 16-26 active units and 1.3-2.4 nats; the ratio
-    # of the information held is ≥ 8.6 on every seed.  Burda's count separates the two only by a few units:
-    # "sum" leaves many dimensions nominally active (a spread of μ of a few tenths against a posterior σ ≈ 1)
-    # that carry almost nothing; the information held (total KL) is what separates them.
+    # NL = 32).  Re-measured on simulation seeds 0-5 after bars began to gather the inner disc's light and the
+    # field gained galaxies to r = 26 with a pipeline sky subtraction (2026-12-04): gaussian 26-32 of 32 active
+    # units and 17.6-93 nats per galaxy (seed 0, the one used here, is the low end: 26 units, 17.6 nats; with
+    # rings only it gave 29 and 21); sum 21-27 active units and 1.45-2.46 nats; the ratio of the information
+    # held is ≥ 7.2 on every seed.  Burda's count does not separate the two on every seed (seed 0: sum 27,
+    # gaussian 26): "sum" leaves many dimensions nominally active (a spread of μ of a few tenths against a
+    # posterior σ ≈ 1) that carry almost nothing; the information held (total KL) is what separates them.
     import galvae
     from galvae.data.store import ImageStore
     from galvae.losses import kl_divergence
@@ -578,8 +579,7 @@ def test_gaussian_likelihood_keeps_latents_active_where_sum_does_not(tmp_path):
         with torch.no_grad():
             m, logvar = vae.network.encode(x)
         found[likelihood] = (active_units(mu), float(kl_divergence(m, logvar).mean()))
-    (au_sum, kl_sum), (au_gauss, kl_gauss) = found["sum"], found["gaussian"]
-    assert au_gauss >= 28, found
-    assert au_sum < au_gauss, found
-    assert kl_gauss >= 15.0 and kl_sum <= 5.0, found
+    (_, kl_sum), (au_gauss, kl_gauss) = found["sum"], found["gaussian"]
+    assert au_gauss >= 24, found
+    assert kl_gauss >= 12.0 and kl_sum <= 4.0, found
     assert kl_gauss >= 5 * kl_sum, found
