@@ -30,12 +30,14 @@ gap is wider, not narrower (MMD² of disjoint halves before adaptation 0.16-0.18
 20, adapt 10, 16 px) left λ = 0.5 cutting MMD² by only 0.99× on one of six seed pairs.
 
 Every threshold is a factor or bound with margin under the spread measured on 2026-12-04
-(``benchmarks/adapt_effect_spread.py --size 16 --n 400 --overlap 300 --base-epochs 40 --adapt-epochs 20``;
-2-core CPU, torch 2.13.0+cpu, one torch thread, lr 1e-3, batch 32) over simulation seeds 0, 1, 2 ×
-adapt seeds 0, 1, exporting the final epoch (rings, colour terms, zero points), and again on simulation
-seed 0 after bars began to gather the inner disc's light the same day ("after" in the comments); see each
-assertion.  The seeds here are fixed (simulation 0,
-training 0, adapt 0), so the test is deterministic on one platform.
+(``benchmarks/adapt_effect_spread.py --size 16 --n 400 --overlap 300 --base-epochs 40 --adapt-epochs 20
+--threads 2``; 2-core CPU, torch 2.13.0+cpu, two torch threads as under pytest, lr 1e-3, batch 32) over
+simulation seeds 0, 1, 2 × adapt seeds 0, 1, exporting the final epoch, with the simulator of that evening
+(bars gathering the inner disc's light, faint field galaxies to r = 26, a pipeline sky subtraction); see
+each assertion.  An earlier calibration the same day, before the last two simulator changes and with one
+thread, gave λ = 0.5 paired-MSE factors of 1.59-2.06; with them seed 0 gives 1.17-1.23, so the spread
+moves with the simulator: re-derive after changing it (``benchmarks/adapt_effect_spread.json``).  The seeds
+here are fixed (simulation 0, training 0, adapt 0), so the test is deterministic on one platform.
 """
 
 from __future__ import annotations
@@ -126,7 +128,7 @@ def bed(tmp_path_factory):
 
 def test_bed_has_a_gap(bed):
     # Without a gap to close, nothing below could fail.  Measured before adaptation (sim seeds 0/1/2):
-    # MMD² (disjoint halves) 0.159-0.178 (after the bar change, seed 0: 0.172), median paired MSE 0.062-0.064 (0.068);
+    # MMD² (disjoint halves) 0.172 / 0.158 / 0.159, median paired MSE 0.058 / 0.064 / 0.072;
     # on decals vs bass_mzls it is ≈ 0 (benchmarks/adapt.md).
     before = bed["before"]
     assert bed["n_pairs"] == 300
@@ -135,20 +137,20 @@ def test_bed_has_a_gap(bed):
 
 
 def test_default_lambda_narrows_the_gap(bed):
-    """λ = 0.5 (the paper's): MMD² and the median paired MSE fall by ≥ 1.3×; source SSIM within 0.02."""
+    """λ = 0.5 (the paper's): MMD² falls by ≥ 1.3× and the median paired MSE by ≥ 1.1×; SSIM within 0.02."""
     before, after = bed["before"], bed["adapted"](0.5)
-    # Factors at λ = 0.5 over the seed pairs: MMD² 1.57-2.07, median paired MSE 1.59-2.06 (after: 2.14, 2.30).
-    # Stated 1.3 for both.
+    # Factors at λ = 0.5 over the six seed pairs: MMD² 1.58-2.31, median paired MSE 1.17-2.49 (this seed:
+    # 1.74 and 1.23).  Stated 1.3 and 1.1.
     assert after["mmd2"] <= before["mmd2"] / 1.3, (before, after)
-    assert after["mse"] <= before["mse"] / 1.3, (before, after)
-    # SSIM after − before, all seeds and λ: −0.010 … +0.012 (after: +0.003 … +0.007); stated −0.02.
+    assert after["mse"] <= before["mse"] / 1.1, (before, after)
+    # SSIM after − before, all seeds and λ: −0.009 … +0.012; stated −0.02.
     assert after["ssim"] >= before["ssim"] - 0.02, (before, after)
 
 
 def test_strong_lambda_closes_the_gap(bed):
     """λ = 5: MMD² falls by ≥ 5× and the median paired MSE by ≥ 3×; source SSIM within 0.02."""
     before, after = bed["before"], bed["adapted"](5.0)
-    # Factors at λ = 5: MMD² 9.4-20×, median paired MSE 6.0-11.2× (after: 16.5×, 9.3×).  Stated 5 and 3.
+    # Factors at λ = 5: MMD² 10.3-25×, median paired MSE 5.4-11.9× (this seed 14.7×, 5.4×).  Stated 5 and 3.
     assert after["mmd2"] <= before["mmd2"] / 5, (before, after)
     assert after["mse"] <= before["mse"] / 3, (before, after)
     assert after["ssim"] >= before["ssim"] - 0.02, (before, after)
@@ -157,8 +159,9 @@ def test_strong_lambda_closes_the_gap(bed):
 def test_the_mmd_term_does_the_aligning(bed):
     """Control: the same fine-tuning without the MMD term (λ = 0) leaves the distributions apart."""
     no_mmd, paper, strong = (bed["adapted"](lam) for lam in (0.0, 0.5, 5.0))
-    # λ = 0 alone (the shared encoder fine-tuned on both surveys) changes MMD² by 0.85-1.19× (after: 1.07×);
-    # MMD²(λ=0) / MMD²(λ=5) was 9.0-17 (after: 15.5), stated 4; MMD²(λ=0) / MMD²(λ=0.5) 1.61-1.83
-    # (after: 2.00), stated 1.2.
+    # λ = 0 alone (the shared encoder fine-tuned on both surveys) changes MMD² by 0.81-1.13× and the paired
+    # MSE by 0.68-1.37× (on sim seed 0 it *raises* it); MMD²(λ=0) / MMD²(λ=5) was 9.6-31, stated 4;
+    # MMD²(λ=0) / MMD²(λ=0.5) 1.77-2.10, stated 1.3; paired MSE(λ=0) / MSE(λ=0.5) 1.58-1.87, stated 1.3.
     assert no_mmd["mmd2"] >= 4 * max(strong["mmd2"], 0.0), (no_mmd, strong)
-    assert no_mmd["mmd2"] >= 1.2 * paper["mmd2"], (no_mmd, paper)
+    assert no_mmd["mmd2"] >= 1.3 * paper["mmd2"], (no_mmd, paper)
+    assert no_mmd["mse"] >= 1.3 * paper["mse"], (no_mmd, paper)
