@@ -47,6 +47,8 @@ def test_demo_runs_every_stage_and_writes_the_products(demo):
         "run_da/model_bass_mzls.json",
         "domains/domains.json",
         "domains/table4.csv",
+        "translation/translation.csv",
+        "translation/translation_gallery.png",
         "mocks_decals.h5",
         "mocks_bass_mzls.h5",
         "report.html",
@@ -61,7 +63,11 @@ def test_demo_runs_every_stage_and_writes_the_products(demo):
     domains = json.loads((out / "domains" / "domains.json").read_text())
     assert set(domains["mmd2"]) == {"before", "after"}
     assert json.loads((out / "demo_config.json").read_text())["demo"]["n_galaxies"] == QUICK.n_galaxies
+    # the translation stage scored all three predictions of the real BASS+MzLS images of the overlap
+    assert set(res.summary["translation_ssim"]) == {"translated", "untranslated", "psf_matched"}
     text = (out / "report.html").read_text(encoding="utf-8")
+    tr = text[text.index('<section id="translation">') : text.index('<section id="sweep">')]
+    assert 'alt="translation gallery"' in tr and "not run" not in tr
     for needle in ("Table 3", "Table 4", "96.36", "79.41", "decals decoder", "bass_mzls decoder", "0.417 %"):
         assert needle in text, needle
     for stage in STAGES:  # time per stage in the report (all but the report's own)

@@ -29,7 +29,18 @@ from galvae.report import ReportInputs, collect_versions, write_report
 from galvae.simulate.core import simulate
 from galvae.training.train import train
 
-SECTIONS = ("claims", "run", "table3", "domains", "sweep", "reconstructions", "latent-map", "outliers", "mocks")
+SECTIONS = (
+    "claims",
+    "run",
+    "table3",
+    "domains",
+    "translation",
+    "sweep",
+    "reconstructions",
+    "latent-map",
+    "outliers",
+    "mocks",
+)
 
 
 # --------------------------------------------------------------------------- products
@@ -127,6 +138,24 @@ def products(tmp_path_factory) -> dict:
             "n_smooth": [30] * 8,
         }
     ).to_csv(d / "sweep.csv", index=False)
+    # the files of galvae translate --compare (evaluate_translation): table, summary, gallery
+    tr = d / "translation"
+    tr.mkdir()
+    pd.DataFrame(
+        {
+            "method": ["translated", "untranslated", "psf_matched"],
+            "n_galaxies": [60] * 3,
+            "ssim_mean": [0.8331, 0.7652, 0.8404],
+            "ssim_median": [0.84, 0.77, 0.85],
+            "mse_mean": [0.0012, 0.0031, 0.0011],
+            "flux_residual_median": [0.012, -0.034, 0.001],
+            "flux_residual_mad": [0.05, 0.08, 0.04],
+            "size_residual_median": [0.021, -0.112, 0.004],
+            "size_residual_mad": [0.06, 0.09, 0.05],
+        }
+    ).to_csv(tr / "translation.csv", index=False)
+    (tr / "translation.json").write_text(json.dumps({"source_survey": "decals", "to": "bass_mzls", "n_galaxies": 60}))
+    plot_gallery(pair, [*ids, *ids], ncols=6, title="translation").savefig(tr / "translation_gallery.png", dpi=60)
     return {
         "dir": d,
         "sim": sim,
@@ -141,6 +170,7 @@ def products(tmp_path_factory) -> dict:
         "hist": d / "mse_hist.png",
         "sweep": d / "sweep.csv",
         "outliers": d / "outliers",
+        "translation": tr,
     }
 
 
@@ -161,6 +191,7 @@ def _inputs(p: dict, **kw) -> ReportInputs:
         latents=p["latents"],
         outliers_dir=p["outliers"],
         mocks=p["mocks"],
+        translation_dir=p["translation"],
         date="2024-01-02 03:04 UTC",
     )
     args.update(kw)
@@ -241,6 +272,11 @@ def test_report_content(report, products) -> None:
     for name in ("smooth", "edge-on"):
         assert f'alt="reconstructions of {name} galaxies"' in text
     assert 'alt="t-SNE map of the latent space"' in text and 'alt="PCA map of the latent space"' in text
+    # translation: the three predictions of the real BASS+MzLS images, translated first, and the gallery
+    tr = text[text.index('<section id="translation">') : text.index('<section id="sweep">')]
+    assert tr.index("translated (shared encoder") < tr.index("PSF-matched") < tr.index("untranslated source")
+    assert '<td class="num">0.833</td>' in tr and '<td class="num">0.765</td>' in tr and "+0.021" in tr
+    assert 'alt="translation gallery"' in tr and "decals → bass_mzls" in tr
 
 
 def test_catalogue_values_are_escaped(tmp_path) -> None:
@@ -377,6 +413,8 @@ def test_cli(products, tmp_path, capsys) -> None:
             f"decals={p['mocks']['decals']}",
             "--explorer",
             str(tmp_path / "page"),
+            "--translation",
+            str(p["translation"]),
             "--out",
             str(out),
         ]

@@ -12,6 +12,7 @@ individual commands use)::
     outliers   8-sigma outliers vs planted defects             -> outliers/
     adapt      shared encoder, one decoder per survey, MMD²    -> run_da/
     compare    Table 4, Fig. 5, latent MSE and MMD² before/after -> domains/
+    translate  DECaLS -> BASS+MzLS translation against the real images -> translation/
     mocks      mock galaxies from each survey's decoder        -> mocks_<survey>.h5
     explore    interactive latent-space page (galvae explore)  -> explore/index.html
     report     one self-contained HTML page, linking explore/  -> report.html
@@ -73,6 +74,7 @@ STAGES: dict[str, str] = {
     "outliers": "k-sigma outliers against planted defects",
     "adapt": "domain adaptation: shared encoder, two decoders, MMD²",
     "compare": "Table 4, Fig. 5: the surveys before and after adaptation",
+    "translate": "DECaLS -> BASS+MzLS translation scored against the real overlap images",
     "mocks": "mock galaxies from each survey's decoder",
     "explore": "interactive latent-space explorer page",
     "report": "HTML report",
@@ -376,6 +378,7 @@ def run_demo(
     from .evaluate.domains import compare_domains
     from .evaluate.outliers import outliers_report
     from .evaluate.sweep import sweep
+    from .evaluate.translation import evaluate_translation
     from .explore import build_explorer, umap_available
     from .latents.catalog import encode_store, generate_mocks, reconstruct_store
     from .report import ReportInputs, write_report
@@ -544,6 +547,21 @@ def run_demo(
 
     st.run(9, "compare", {"min_galaxies": cfg.min_galaxies}, [out / "domains" / "domains.json"], do_compare)
 
+    def do_translate() -> None:
+        _rm(out / "translation")
+        evaluate_translation(
+            run_da,
+            stores["decals"],
+            stores["bass_mzls"],
+            to="bass_mzls",
+            out_dir=out / "translation",
+            seed=cfg.seed,
+            device=cfg.device,
+            progress=progress,
+        )
+
+    st.run(10, "translate", {"to": "bass_mzls"}, [out / "translation" / "translation.csv"], do_translate)
+
     def do_mocks() -> None:
         for s in SURVEYS:
             generate_mocks(
@@ -557,7 +575,7 @@ def run_demo(
                 progress=progress,
             )
 
-    st.run(10, "mocks", {"n": cfg.n_mocks}, list(mocks.values()), do_mocks)
+    st.run(11, "mocks", {"n": cfg.n_mocks}, list(mocks.values()), do_mocks)
 
     explorer = out / "explore" / "index.html"
 
@@ -577,7 +595,7 @@ def run_demo(
         )
 
     explore_map = "umap" if umap_available() else "pca"  # projection="auto": UMAP once umap-learn is installed
-    st.run(11, "explore", {"map": explore_map, "color": "truth_smooth_or_featured"}, [explorer], do_explore)
+    st.run(12, "explore", {"map": explore_map, "color": "truth_smooth_or_featured"}, [explorer], do_explore)
 
     report = out / "report.html"
     domains = out / "domains"
@@ -601,10 +619,11 @@ def run_demo(
             outliers_dir=out / "outliers",
             mocks=mocks,
             explorer=explorer,
+            translation_dir=out / "translation",
         )
         write_report(report, inputs, embedding=cfg.embedding, seed=cfg.seed)
 
-    st.run(12, "report", {"embedding": cfg.embedding}, [report], do_report)
+    st.run(13, "report", {"embedding": cfg.embedding}, [report], do_report)
     summary = _summary(out)
     _write_json(out / "timings.json", {"seconds": st.seconds, "cached": st.cached})
     return DemoResult(out_dir=out, report=report, seconds=dict(st.seconds), cached=tuple(st.cached), summary=summary)
@@ -623,6 +642,12 @@ def _summary(out: Path) -> dict[str, Any]:
         summary["mmd2"] = d.get("mmd2")
         mse = d.get("mse") or {}
         summary["median_pair_mse"] = {k: v.get("median") for k, v in mse.items() if isinstance(v, dict)}
+    tc = out / "translation" / "translation.csv"
+    if tc.is_file():
+        import csv
+
+        with tc.open(newline="") as fh:
+            summary["translation_ssim"] = {r["method"]: float(r["ssim_mean"]) for r in csv.DictReader(fh)}
     return summary
 
 

@@ -101,6 +101,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"MMD² between the surveys' latents: {s['mmd2']}")
     if s.get("median_pair_mse"):
         print(f"median paired latent MSE: {s['median_pair_mse']}")
+    if s.get("translation_ssim"):
+        t = s["translation_ssim"]
+        print(
+            "translation DECaLS -> BASS+MzLS, SSIM against the real images: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in t.items())
+        )
     if "outliers_flagged_fraction" in s:
         print(f"8-sigma outliers: {100 * float(s['outliers_flagged_fraction']):.3f} % (paper: 0.417 %)")
     print(f"report: {res.report}")

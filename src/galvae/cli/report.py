@@ -57,6 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="mock image store of one decoder (galvae generate); repeatable",
     )
     p.add_argument(
+        "--translation", metavar="DIR", help="output directory of galvae translate --compare (table and gallery)"
+    )
+    p.add_argument(
         "--explorer",
         metavar="DIR|HTML",
         help="a galvae explore page (its directory or index.html) to link from the latent-map section",
@@ -149,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         outliers_dir=args.outliers,
         mocks=mocks or None,
         explorer=_explorer_page(args.explorer),
+        translation_dir=args.translation,
     )
     out = write_report(
         args.out, inputs, embedding=args.embedding, seed=args.seed, per_class=args.per_class, strict=args.strict

@@ -124,6 +124,10 @@ class ReportInputs:
     explorer : path, optional
         ``index.html`` of an explorer page (``galvae explore``), linked from
         the latent-map section by its path relative to the report.
+    translation_dir : path, optional
+        Output directory of ``galvae translate --compare``
+        (:func:`galvae.evaluate_translation`): its ``translation.csv``,
+        ``translation.json`` and ``translation_gallery.png``.
     date : str, optional
         Shown in the header; default now (UTC).
     """
@@ -145,6 +149,7 @@ class ReportInputs:
     outliers_dir: _PathLike | None = None
     mocks: Mapping[str, _PathLike] | None = None
     explorer: _PathLike | None = None
+    translation_dir: _PathLike | None = None
     date: str | None = None
 
     def __post_init__(self) -> None:
@@ -160,6 +165,7 @@ class ReportInputs:
             "latents",
             "outliers_dir",
             "explorer",
+            "translation_dir",
         ):
             object.__setattr__(self, name, _opt_path(getattr(self, name), name))
         if isinstance(self.pair_galleries, str | os.PathLike) or not isinstance(self.pair_galleries, Sequence):
@@ -1250,6 +1256,67 @@ def _section_outliers(inp: ReportInputs, rep: _Report) -> Markup:
     )
 
 
+#: Rows of ``translation.csv`` in the order the section shows them, with what each method is.
+_TRANSLATION_METHODS = {
+    "translated": "translated (shared encoder, target decoder)",
+    "psf_matched": "PSF-matched source (Gaussian kernel, documented PSFs)",
+    "untranslated": "untranslated source image",
+}
+
+
+def _section_translation(inp: ReportInputs, rep: _Report) -> Markup:
+    import pandas as pd
+
+    d = inp.translation_dir
+    if not _exists(d) or not (d / "translation.csv").is_file():
+        return _not_run(
+            "Translation needs the output directory of `galvae translate --compare` (a domain-adapted run).",
+            d / "translation.csv" if d is not None and d.exists() else d,
+        )
+    table = pd.read_csv(d / "translation.csv")
+    summary = _read_json(d / "translation.json") if (d / "translation.json").is_file() else {}
+    order = {m: i for i, m in enumerate(_TRANSLATION_METHODS)}
+    table = table.sort_values("method", key=lambda c: c.map(lambda m: order.get(m, len(order))))
+    rows = [
+        [
+            _TRANSLATION_METHODS.get(r.method, str(r.method)),
+            _fmt(int(r.n_galaxies)),
+            _fmt(r.ssim_mean, 3),
+            _fmt(r.mse_mean, 3),
+            f"{r.flux_residual_median:+.3f}",
+            _fmt(r.flux_residual_mad, 3),
+            f"{r.size_residual_median:+.3f}",
+            _fmt(r.size_residual_mad, 3),
+        ]
+        for r in table.itertuples(index=False)
+    ]
+    source, to = summary.get("source_survey", "source"), summary.get("to", "target")
+    result = _Table(
+        [
+            "prediction of the real target image",
+            "galaxies",
+            "SSIM",
+            "MSE",
+            "flux residual",
+            "|flux residual|",
+            "size residual",
+            "|size residual|",
+        ],
+        rows,
+        caption=f"{source} → {to}: each prediction against the real {to} image of the same galaxy "
+        "(residuals relative, medians)",
+    )
+    gallery = None
+    if (d / "translation_gallery.png").is_file():
+        gallery = rep.fig_file(
+            d / "translation_gallery.png",
+            f"Source ({source}), translated, real {to} image and translated − real, for the same galaxies. "
+            "RGB: z → red, r → green, g → blue.",
+            "translation gallery",
+        )
+    return _render("sections/translation.html.j2", result=result, gallery=gallery, source=source, to=to)
+
+
 def _mock_gallery(survey: str, path: Path | None, max_mocks: int, rep: _Report) -> dict[str, Any]:
     """The first ``max_mocks`` mocks of one decoder as a figure, or why there is none."""
     from ..data.store import ImageStore
@@ -1393,6 +1460,7 @@ def write_report(
         ("run", "Run", lambda: _section_header(inputs, rep)),
         ("table3", "Morphology from the latents (Table 3)", lambda: _section_table3(inputs, rep)),
         ("domains", "Domain adaptation DECaLS → BASS+MzLS (Table 4, Fig. 5)", lambda: _section_domains(inputs, rep)),
+        ("translation", "Translation between the surveys", lambda: _section_translation(inputs, rep)),
         ("sweep", "SSIM against the latent dimension (Figs. 3, 4)", lambda: _section_sweep(inputs, rep)),
         (
             "reconstructions",
