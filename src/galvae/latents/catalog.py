@@ -87,6 +87,30 @@ def _readable_rows(st: ImageStore, rows: np.ndarray, skipped: list[list[str]]) -
     return block, good
 
 
+def catalog_metadata(vae: Any, st: Any, recon_error: bool) -> dict[str, Any]:
+    """What a latent catalogue records of its making: model, store, survey, sizes, loss, version, normalisation.
+
+    Shared by :func:`encode_store` (one file) and
+    :func:`~galvae.latents.distributed.encode_store_sharded` (Parquet parts + manifest).
+    """
+    return {
+        "model": os.path.abspath(vae.path),
+        "store": os.path.abspath(st.path),
+        "survey": st.survey,
+        "latent_dim": vae.latent_dim,
+        "size": vae.size,
+        "loss": vae.config.loss,
+        "galvae_version": __version__,
+        "normalisation": config_to_dict(st.normalisation),
+        "decoder": vae.decoder,
+        "recon_error": (
+            f"mean over the 3 x S x S pixels of the per-pixel {vae.config.loss} of the decoded mean"
+            if recon_error
+            else None
+        ),
+    }
+
+
 def encode_store(
     model: ModelLike,
     store: str | os.PathLike[str] | ImageStore,
@@ -218,24 +242,7 @@ def encode_store(
     sigma, flagged, outlier_meta = _outlier_columns(mu[keep], outlier_k, bool(outlier_robust))
     columns["outlier_sigma"] = sigma
     columns["outlier"] = flagged
-    meta = {
-        "model": os.path.abspath(vae.path),
-        "store": os.path.abspath(st.path),
-        "survey": st.survey,
-        "latent_dim": nl,
-        "size": vae.size,
-        "loss": vae.config.loss,
-        "galvae_version": __version__,
-        "normalisation": config_to_dict(st.normalisation),
-        "decoder": vae.decoder,
-        "recon_error": (
-            f"mean over the 3 x S x S pixels of the per-pixel {vae.config.loss} of the decoded mean"
-            if recon_error
-            else None
-        ),
-        "skipped": skipped,
-        "outlier": outlier_meta,
-    }
+    meta = {**catalog_metadata(vae, st, recon_error), "skipped": skipped, "outlier": outlier_meta}
     fmt = _latent_format(out)
     header = _fits_cards(meta) if fmt == "fits" else None
     write_table(pd.DataFrame(columns), out, overwrite=True, format=fmt, metadata=meta, fits_header=header)

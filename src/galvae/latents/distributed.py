@@ -53,8 +53,6 @@ from typing import Any
 import numpy as np
 
 from .._io import write_json
-from .._version import __version__
-from ..config import config_to_dict
 from ..data.manifest import sha256_file
 from ..data.store import ImageStore
 from ..errors import GalvaeFileError, GalvaeValueError
@@ -525,26 +523,6 @@ def _finalise(
     return int(all_ids.size)
 
 
-def _catalog_meta(vae: GalaxyVAE, st: ImageStore, recon_error: bool) -> dict[str, Any]:
-    """The metadata of the catalogue, as :func:`~galvae.latents.catalog.encode_store` writes it."""
-    return {
-        "model": os.path.abspath(vae.path),
-        "store": os.path.abspath(st.path),
-        "survey": st.survey,
-        "latent_dim": vae.latent_dim,
-        "size": vae.size,
-        "loss": vae.config.loss,
-        "galvae_version": __version__,
-        "normalisation": config_to_dict(st.normalisation),
-        "decoder": vae.decoder,
-        "recon_error": (
-            f"mean over the 3 x S x S pixels of the per-pixel {vae.config.loss} of the decoded mean"
-            if recon_error
-            else None
-        ),
-    }
-
-
 def _rank_from_env() -> int:
     for key in ("RANK", "SLURM_PROCID"):
         if key in os.environ:
@@ -627,7 +605,7 @@ def encode_store_sharded(
     GalvaeValueError
         On bad parameters or a store that does not match the model.
     """
-    from .catalog import _model, _open, _pick_decoder
+    from .catalog import _model, _open, _pick_decoder, catalog_metadata
 
     t0 = time.perf_counter()
     outlier_k = _check_sigma(outlier_k, "outlier_k")
@@ -656,7 +634,9 @@ def encode_store_sharded(
             log.info(
                 "%s is complete; recomputing its outlier columns (k=%g, robust=%s)", out, outlier_k, outlier_robust
             )
-            n_rows = _finalise(out, _catalog_meta(vae, st, recon_error), n, shard_rows, outlier_k, bool(outlier_robust))
+            n_rows = _finalise(
+                out, catalog_metadata(vae, st, recon_error), n, shard_rows, outlier_k, bool(outlier_robust)
+            )
         else:
             log.info("%s is complete (same model, store and shard_rows): nothing to encode", out)
         return EncodeResult(out / _MANIFEST, rank, 1, n_rows, n_chunks, 0, n_chunks, time.perf_counter() - t0)
@@ -685,7 +665,7 @@ def encode_store_sharded(
     rank, world = trainer.global_rank, trainer.world_size
     n_rows = -1
     if rank == 0:
-        meta = _catalog_meta(vae, st, recon_error)
+        meta = catalog_metadata(vae, st, recon_error)
         n_rows = _finalise(out, meta, n, shard_rows, outlier_k, bool(outlier_robust))
         log.info("wrote latent catalogue of %d images in %d parts to %s", n_rows, n_chunks, out)
     return EncodeResult(
