@@ -214,7 +214,7 @@ def _bar_hole_layer(row: Mapping[str, Any], fov: float) -> tuple[NDArray, float]
     """The inner disc light a bar gathers: the disc's profile inside the bar, tapered to 0 at its end.
 
     Returns the layer (sky grid, the disc's inclination) and its flux as a fraction of the disc's:
-    ``exp(-r / r_d) (1 - (r / L)^2)^2`` for ``r < L`` in the disc plane, with the disc's face-on
+    ``exp(-r / r_d) (1 - (r / L)^p)`` (p = ``_BAR_TAPER``) for ``r < L`` in the disc plane, with the disc's face-on
     central surface brightness as unit, times the bar's strength and ``_BAR_DEPLETION``.
     """
     x, y, scale = _grid(fov)
