@@ -264,14 +264,9 @@ class _ChunkBatches:
         except GalvaeFileError:
             if self.strict:
                 raise
-            images, good = [], np.zeros(len(rows), bool)
-            for k, row in enumerate(rows):
-                try:
-                    images.append(st.read(slice(int(row), int(row) + 1)))
-                    good[k] = True
-                except GalvaeFileError as exc:
-                    skipped.append([str(st.ids[row]), exc.message])
-            block = np.concatenate(images) if images else np.empty((0, 3, st.size, st.size), np.float32)
+            from .catalog import _readable_rows
+
+            block, good = _readable_rows(st, rows, skipped)
             rows = rows[good]
         ids = st.ids[rows].astype(str).tolist() if len(rows) else []
         return {
