@@ -12,7 +12,7 @@ _DRY_RUN_URLS = 5
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..data.download import DEFAULT_BASE_URL, DEFAULT_PIXSCALE, DEFAULT_SIZE, LAYERS
+    from ..data.download import LAYERS
 
     layers = "; ".join(f"{name}: {what}" for name, what in LAYERS.items())
     p = sub.add_parser(
@@ -36,6 +36,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _add_cutout_arguments(p, layers)
+    _add_connection_arguments(p)
+    _add_run_arguments(p)
+    p.set_defaults(func=run)
+
+
+def _add_cutout_arguments(p: argparse.ArgumentParser, layers: str) -> None:
+    """Add the catalogue, output and cutout options (what to download, and where to)."""
+    from ..data.download import DEFAULT_BASE_URL, DEFAULT_PIXSCALE, DEFAULT_SIZE
+
     p.add_argument("catalog", help="catalogue (.parquet, .csv or .fits) with ra, dec (degrees) and id")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (one per layer)")
     p.add_argument(
@@ -52,6 +62,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the simulator's default field of view)",
     )
     p.add_argument("--base-url", default=DEFAULT_BASE_URL, help="cutout service root (default: %(default)s)")
+
+
+def _add_connection_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the connection, retry and time-out options."""
     p.add_argument(
         "--connections",
         type=int,
@@ -80,6 +94,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="time-out of the connection and of each read (default: %(default)s)",
     )
+
+
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the seed, overwrite, strict and dry-run options."""
     p.add_argument("--seed", type=int, default=0, help="seed of the back-off jitter (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="download again even where DIR/<id>.fits exists")
     p.add_argument(
@@ -92,7 +110,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help=f"check the catalogue and print the first {_DRY_RUN_URLS} addresses; download nothing",
     )
-    p.set_defaults(func=run)
 
 
 def _dry_run(args: argparse.Namespace) -> int:
