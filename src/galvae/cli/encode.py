@@ -30,6 +30,14 @@ def register(sub: argparse._SubParsersAction) -> None:
             "(non-finite pixels) are skipped and listed; --strict stops at the first one instead."
         ),
     )
+    _add_input_output_arguments(p)
+    _add_encoding_arguments(p)
+    _add_sharded_arguments(p)
+    p.set_defaults(func=run)
+
+
+def _add_input_output_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the run, store and ``--out`` arguments."""
     p.add_argument("run", help="run directory or exported model (model.json / model.safetensors)")
     p.add_argument(
         "store",
@@ -41,6 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="latent catalogue: one file (.parquet or .fits), or a directory of Parquet parts plus "
         "manifest.json written by one or many processes, resumable (any other name)",
     )
+
+
+def _add_encoding_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the options of the encoding itself: batch, device, decoder, failures and the outlier columns."""
     p.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     p.add_argument(
@@ -75,6 +87,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="outlier_sigma from each latent's median and 1.4826 x MAD instead of its mean and std",
     )
+
+
+def _add_sharded_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the group of options of sharded / distributed encoding (``--out DIR``)."""
     g = p.add_argument_group(
         "sharded / distributed encoding (--out DIR)",
         "Lightning's predict loop: --devices N starts N processes on this machine; under torchrun or "
@@ -111,7 +127,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="W",
         help="DataLoader processes reading the store, per process (default 0)",
     )
-    p.set_defaults(func=run)
 
 
 def _single_file(out: str) -> bool:
