@@ -19,6 +19,14 @@ def register(sub: argparse._SubParsersAction) -> None:
             "first Table 2 class) for 2 classes; macro F1 is also given."
         ),
     )
+    _add_input_arguments(p)
+    _add_split_arguments(p)
+    _add_classifier_arguments(p)
+    p.set_defaults(func=run)
+
+
+def _add_input_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the latents, catalogue, store and output arguments, and which features and baselines to run."""
     p.add_argument("latents", help="latent catalogue (galvae encode)")
     p.add_argument(
         "catalog",
@@ -35,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="pca,cnn",
         help="comma-separated baselines: pca, cnn, or 'none' (default: pca,cnn)",
     )
+
+
+def _add_split_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the options of the split, the forests and which features and classes are kept."""
     p.add_argument("--test-size", type=float, default=0.3, help="test fraction (default 0.3)")
     p.add_argument(
         "--seed",
@@ -55,6 +67,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=2,
         help="drop classes with fewer members (default 2)",
     )
+
+
+def _add_classifier_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the options of the CNN baseline, the class weighting and the forests' processes."""
     p.add_argument(
         "--cnn-epochs",
         type=int,
@@ -92,7 +108,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="Adam learning rate of the CNN baseline (default 1e-3)",
     )
     p.add_argument("--device", default="cpu", help="torch device of the CNN baseline (default cpu)")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
