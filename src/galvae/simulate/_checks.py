@@ -1,4 +1,8 @@
-"""Validation helpers shared by the simulator's frozen configs (votes, defects)."""
+"""Validation helpers shared by the simulator's frozen configs (votes, defects).
+
+They store the checked value back in the frozen dataclass; the checks
+themselves are :mod:`galvae._validate`'s.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check_float
 from ..errors import GalvaeValueError
 
 __all__ = ["as_rng", "set_float", "set_int_pair"]
@@ -23,16 +28,15 @@ def as_rng(rng: Any) -> np.random.Generator:
 
 def set_float(obj: Any, name: str, low: float, high: float, *, open_low: bool = False, open_high: bool = False) -> None:
     """Check that field ``name`` of frozen dataclass ``obj`` is a number in the bounds; store it as float."""
-    value = getattr(obj, name)
-    ok = not isinstance(value, bool) and isinstance(value, int | float | np.integer | np.floating)
-    if ok:
-        value = float(value)
-        ok = (math.isfinite(value) or value == high == math.inf) and (value > low if open_low else value >= low)
-        ok = ok and (value < high if open_high else value <= high)
-    if not ok:
-        bound = f"{'(' if open_low else '['}{low}, {high}{')' if open_high else ']'}"
-        raise GalvaeValueError(f"{type(obj).__name__}.{name} must be a number in {bound}", getattr(obj, name))
-    object.__setattr__(obj, name, float(value))
+    value = check_float(
+        f"{type(obj).__name__}.{name}",
+        getattr(obj, name),
+        minimum=low,
+        maximum=high,
+        inclusive=(not open_low, not open_high),
+        finite=high != math.inf,  # [low, inf] takes inf itself
+    )
+    object.__setattr__(obj, name, value)
 
 
 def set_int_pair(obj: Any, name: str) -> None:

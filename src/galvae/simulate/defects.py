@@ -65,6 +65,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check_float, check_int
 from ..errors import GalvaeValueError
 from ._checks import as_rng, set_float, set_int_pair
 
@@ -261,13 +262,6 @@ def _check_image(image: Any) -> np.ndarray:
     return np.array(arr, dtype=np.float32, copy=True)
 
 
-def _positive(value: Any, what: str) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, int | float | np.integer | np.floating)
-    if not ok or not (math.isfinite(float(value)) and float(value) > 0):
-        raise GalvaeValueError(f"{what} must be a positive number", value)
-    return float(value)
-
-
 # --------------------------------------------------------------------------- assignment
 
 
@@ -293,11 +287,10 @@ def assign_defects(n: int, rng: np.random.Generator | int, config: DefectConfig 
     GalvaeValueError
         If ``n`` is not a non-negative integer.
     """
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-        raise GalvaeValueError("n must be a non-negative integer", n)
+    n = check_int("n", n, minimum=0)
     cfg = _config(config)
     gen = as_rng(rng)
-    hit = gen.random(int(n)) < cfg.fraction
+    hit = gen.random(n) < cfg.fraction
     kinds = gen.choice(len(DEFECT_KINDS), size=int(n), p=cfg.probabilities)
     names = np.asarray(DEFECT_KINDS + ("none",))
     return names[np.where(hit, kinds, len(DEFECT_KINDS))].astype(f"<U{max(len(k) for k in names)}")
@@ -375,7 +368,7 @@ def sample_star(
     """
     cfg = _config(config)
     gen = as_rng(rng)
-    field = _positive(field_arcsec, "field_arcsec (stamp side in arcsec)")
+    field = check_float("field_arcsec (stamp side in arcsec)", field_arcsec, minimum=0, inclusive=False)
     lo, hi = cfg.star_mag_range
     u = gen.random()
     a = cfg.star_count_slope * math.log(10.0)
@@ -457,7 +450,7 @@ def add_star(
     out = _check_image(image)
     if not isinstance(star, StarSpec):
         raise GalvaeValueError("star must be a StarSpec", type(star).__name__)
-    scale = _positive(pixel_scale, "pixel_scale (arcsec per pixel)")
+    scale = check_float("pixel_scale (arcsec per pixel)", pixel_scale, minimum=0, inclusive=False)
     fwhm = _per_band(psf_fwhm, "psf_fwhm")
     sat = _per_band(saturation, "saturation")
     gen = None if rng is None else as_rng(rng)
@@ -642,7 +635,7 @@ def plant_defect(
         raise GalvaeValueError("unknown defect kind", kind, ("none",) + DEFECT_KINDS)
     gen = as_rng(rng)
     out = _check_image(image)
-    scale = _positive(pixel_scale, "pixel_scale (arcsec per pixel)")
+    scale = check_float("pixel_scale (arcsec per pixel)", pixel_scale, minimum=0, inclusive=False)
     fwhm = _per_band(psf_fwhm, "psf_fwhm")
     sky = _per_band(sky_sigma, "sky_sigma", allow_zero=True)
     sat = _per_band(saturation, "saturation")

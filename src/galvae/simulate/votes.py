@@ -151,6 +151,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._validate import check_bool, check_float, check_int
 from ..data.labels import (
     GZ_DECALS_PARENTS,
     GZ_DECALS_QUESTIONS,
@@ -303,27 +304,19 @@ class QuestionModel:
                 f"QuestionModel({self.question}).order must list at least two distinct answers", order, answers
             )
         object.__setattr__(self, "order", order)
-        for name in ("mag_half", "mag_width", "size_scale"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                raise GalvaeValueError(f"QuestionModel({self.question}).{name} must be a finite number", value)
-            if name != "mag_half" and value <= 0:
-                raise GalvaeValueError(f"QuestionModel({self.question}).{name} must be positive", value)
-            object.__setattr__(self, name, float(value))
-        if not isinstance(self.inclination, bool):
-            raise GalvaeValueError(
-                f"QuestionModel({self.question}).inclination must be True or False", self.inclination
-            )
+        where = f"QuestionModel({self.question})"
+        for name, minimum in (("mag_half", None), ("mag_width", 0), ("size_scale", 0)):
+            value = check_float(f"{where}.{name}", getattr(self, name), minimum=minimum, inclusive=False)
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "inclination", check_bool(f"{where}.inclination", self.inclination))
         if self.visibility is not None and self.visibility not in VISIBILITY_FEATURES:
             raise GalvaeValueError(
                 f"QuestionModel({self.question}).visibility must be None or a visibility feature",
                 self.visibility,
                 VISIBILITY_FEATURES,
             )
-        half = self.visibility_half
-        if isinstance(half, bool) or not isinstance(half, int | float) or not (math.isfinite(half) and half > 0):
-            raise GalvaeValueError(f"QuestionModel({self.question}).visibility_half must be a positive number", half)
-        object.__setattr__(self, "visibility_half", float(half))
+        half = check_float(f"{where}.visibility_half", self.visibility_half, minimum=0, inclusive=False)
+        object.__setattr__(self, "visibility_half", half)
         if self.absent is not None and self.absent not in answers:
             raise GalvaeValueError(
                 f"QuestionModel({self.question}).absent must be None or one of its answers", self.absent, answers
@@ -531,10 +524,7 @@ class VoteConfig:
     questions: tuple[QuestionModel, ...] = DEFAULT_QUESTION_MODELS
 
     def __post_init__(self) -> None:
-        n_vol = self.n_volunteers
-        if isinstance(n_vol, bool) or not isinstance(n_vol, int | np.integer) or n_vol < 1:
-            raise GalvaeValueError("VoteConfig.n_volunteers must be a positive integer", self.n_volunteers)
-        object.__setattr__(self, "n_volunteers", int(self.n_volunteers))
+        object.__setattr__(self, "n_volunteers", check_int("VoteConfig.n_volunteers", self.n_volunteers, minimum=1))
         set_float(self, "n_volunteers_sd", 0.0, math.inf)
         set_float(self, "low_vote_fraction", 0.0, 1.0)
         set_int_pair(self, "low_vote_range")
