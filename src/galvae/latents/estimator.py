@@ -55,6 +55,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from .._validate import check_choice, check_float, check_int
 from ..errors import GalvaeValueError
 
 __all__ = ["VAETransformer"]
@@ -211,31 +212,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _check_params(self) -> dict[str, Any]:
         """Validate the constructor's parameters (in ``fit``, as scikit-learn does); return train's options."""
 
-        def pos_int(name: str) -> int:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise GalvaeValueError(f"{name} must be a positive integer", value)
-            return int(value)
-
-        def pos_float(name: str, allow_zero: bool = False) -> float:
-            value = getattr(self, name)
-            ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-            if not ok or value < 0 or (value == 0 and not allow_zero):
-                raise GalvaeValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} number", value)
-            return float(value)
-
         opts: dict[str, Any] = {
-            "latent_dim": pos_int("latent_dim"),
-            "epochs": pos_int("epochs"),
-            "batch_size": pos_int("batch_size"),
-            "lr": pos_float("lr"),
-            "kl_weight": pos_float("kl_weight", allow_zero=True),
+            "latent_dim": check_int("latent_dim", self.latent_dim, minimum=1),
+            "epochs": check_int("epochs", self.epochs, minimum=1),
+            "batch_size": check_int("batch_size", self.batch_size, minimum=1),
+            "lr": check_float("lr", self.lr, minimum=0, inclusive=False),
+            "kl_weight": check_float("kl_weight", self.kl_weight, minimum=0),
+            "likelihood": check_choice("likelihood", self.likelihood, _LIKELIHOODS),
+            "loss": check_choice("reconstruction loss", self.loss, _LOSSES),
         }
-        if self.likelihood not in _LIKELIHOODS:
-            raise GalvaeValueError("likelihood must be one of the reconstruction terms", self.likelihood, _LIKELIHOODS)
-        if self.loss not in _LOSSES:
-            raise GalvaeValueError("loss must be a reconstruction loss", self.loss, _LOSSES)
-        opts.update(likelihood=self.likelihood, loss=self.loss)
         if self.noise_sigma is not None:
             try:
                 sigma = tuple(float(v) for v in self.noise_sigma)
@@ -244,15 +229,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             if len(sigma) != 3 or not all(math.isfinite(v) and v > 0 for v in sigma):
                 raise GalvaeValueError("noise_sigma must be None or 3 positive numbers (g, r, z)", self.noise_sigma)
             opts["noise_sigma"] = sigma
-        vf = self.validation_fraction
-        if isinstance(vf, bool) or not isinstance(vf, numbers.Real) or not 0 < vf < 1:
-            raise GalvaeValueError("validation_fraction must be a number in (0, 1)", vf)
-        opts["val_fraction"] = float(vf)
+        opts["val_fraction"] = check_float(
+            "validation_fraction", self.validation_fraction, minimum=0, maximum=1, inclusive=False
+        )
         if self.early_stopping is not None:
-            opts["early_stopping"] = pos_int("early_stopping")
-        if isinstance(self.verbose, bool) or not isinstance(self.verbose, numbers.Integral) or self.verbose < 0:
-            raise GalvaeValueError("verbose must be a non-negative integer", self.verbose)
-        opts["progress"] = self.verbose > 0
+            opts["early_stopping"] = check_int("early_stopping", self.early_stopping, minimum=1)
+        opts["progress"] = check_int("verbose", self.verbose, minimum=0) > 0
         opts["accelerator"], opts["devices"] = self._accelerator()
         return opts
 

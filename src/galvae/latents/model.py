@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from tqdm.auto import tqdm
 
+from .._validate import check_int
 from ..config import StretchConfig
 from ..errors import GalvaeValueError
 from ..models.config import ModelConfig
@@ -324,9 +325,7 @@ class GalaxyVAE:
 
     @staticmethod
     def _check_batch(batch_size: int) -> int:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
-            raise GalvaeValueError("batch_size must be a positive integer", batch_size)
-        return int(batch_size)
+        return check_int("batch_size", batch_size, minimum=1)
 
     def _batched(self, fn: Any, arr: NDArray, batch_size: int, progress: bool, desc: str) -> list[tuple[NDArray, ...]]:
         import torch
@@ -451,9 +450,8 @@ class GalaxyVAE:
 
     def sample_prior(self, n: int, seed: int | None = None) -> NDArray:
         """n draws z ~ N(0, I), shape (n, NL), from ``np.random.default_rng(seed)``."""
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-            raise GalvaeValueError("n must be a positive integer", n)
-        return np.random.default_rng(seed).standard_normal((int(n), self.latent_dim)).astype(np.float32)
+        n = check_int("n", n, minimum=1)
+        return np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
 
     def generate(self, n: int, seed: int | None = None, batch_size: int = 256, progress: bool = False) -> NDArray:
         """Mock images (n, 3, S, S): decoded draws from the prior N(0, I)."""
@@ -491,10 +489,9 @@ class GalaxyVAE:
         GalvaeKeyError
             On an id not in the store.
         """
-        if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 2:
-            raise GalvaeValueError("steps must be an integer of at least 2", steps)
+        steps = check_int("steps", steps, minimum=2)
         za, zb = self._endpoint(a, store), self._endpoint(b, store)
-        t = np.linspace(0.0, 1.0, int(steps), dtype=np.float32)[:, None]
+        t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
         z = ((1 - t) * za[None] + t * zb[None]).astype(np.float32)
         imgs = self.decode(z)
         return (imgs, z) if return_latents else imgs

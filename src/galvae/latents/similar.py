@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check_int
 from .._version import __version__
 from ..errors import GalvaeFileError, GalvaeValueError
 
@@ -72,12 +73,6 @@ def faiss_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise GalvaeValueError(f"{name} must be an integer of at least {minimum}", value)
-    return int(value)
 
 
 class SimilarityIndex:
@@ -170,10 +165,10 @@ class SimilarityIndex:
         if self.backend not in BACKENDS:
             raise GalvaeValueError("backend is not known", self.backend, BACKENDS)
         for name in ("hnsw_m", "ef_construction", "ef_search"):
-            _positive_int(getattr(self, name), name)
+            check_int(name, getattr(self, name), minimum=1)
         for name in ("nlist", "nprobe"):
             if getattr(self, name) is not None:
-                _positive_int(getattr(self, name), name)
+                check_int(name, getattr(self, name), minimum=1)
         if self.backend == "numpy":
             return "numpy"
         if faiss_available():
@@ -447,11 +442,11 @@ class SimilarityIndex:
         """
         self._check_fitted()
         if nprobe is not None:
-            self.nprobe = _positive_int(nprobe, "nprobe")
+            self.nprobe = check_int("nprobe", nprobe, minimum=1)
             if self.index == "ivf" and self._faiss is not None:
                 self.params_["nprobe"] = int(min(self.nprobe, self.params_["nlist"]))
         if ef_search is not None:
-            self.ef_search = _positive_int(ef_search, "ef_search")
+            self.ef_search = check_int("ef_search", ef_search, minimum=1)
             if self.index == "hnsw" and self._faiss is not None:
                 self.params_["ef_search"] = self.ef_search
         if self._faiss is not None:
@@ -540,7 +535,7 @@ class SimilarityIndex:
         import pandas as pd
 
         self._check_fitted()
-        k = _positive_int(k, "k")
+        k = check_int("k", k, minimum=1)
         given = [name for name, v in (("ids", ids), ("vectors", vectors), ("images", images)) if v is not None]
         if len(given) != 1:
             raise GalvaeValueError("give exactly one of ids=, vectors= and images=", given or None)
