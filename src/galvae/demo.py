@@ -335,6 +335,70 @@ def _rm(*paths: Path) -> None:
             p.unlink()
 
 
+@dataclass(frozen=True)
+class _DemoRun:
+    """What every stage of :func:`run_demo` shares: the configuration, the paths and the stage runner."""
+
+    cfg: DemoConfig
+    out: Path
+    st: _Stages
+    progress: bool
+    precision: str
+
+    @property
+    def data(self) -> Path:
+        return self.out / "data"
+
+    @property
+    def stores(self) -> dict[str, Path]:
+        return {s: self.data / f"{s}.h5" for s in SURVEYS}
+
+    @property
+    def catalog(self) -> Path:
+        return self.data / "catalog.parquet"
+
+    @property
+    def labels(self) -> Path:
+        return self.out / "labels.parquet"
+
+    @property
+    def run(self) -> Path:
+        return self.out / "run"
+
+    @property
+    def run_da(self) -> Path:
+        return self.out / "run_da"
+
+    @property
+    def latents(self) -> dict[str, Path]:
+        return {s: self.out / f"latents_{s}.parquet" for s in SURVEYS}
+
+    @property
+    def recon(self) -> Path:
+        return self.out / "recon_decals.h5"
+
+    @property
+    def mocks(self) -> dict[str, Path]:
+        return {s: self.out / f"mocks_{s}.h5" for s in SURVEYS}
+
+    @property
+    def explorer(self) -> Path:
+        return self.out / "explore" / "index.html"
+
+    @property
+    def report(self) -> Path:
+        return self.out / "report.html"
+
+    @property
+    def domains(self) -> Path:
+        return self.out / "domains"
+
+    @property
+    def hw(self) -> dict[str, Any]:
+        """The accelerator and precision of the training stages."""
+        return dict(accelerator=self.cfg.accelerator, precision=self.precision)
+
+
 def run_demo(
     out_dir: str | os.PathLike[str] = "galvae-demo",
     config: DemoConfig | None = None,
@@ -372,36 +436,36 @@ def run_demo(
     GalvaeValueError
         On an invalid configuration.
     """
-    from .data.labels import labels_from_catalog
-    from .data.tables import read_catalog, write_table
-    from .evaluate.classify import classify
-    from .evaluate.domains import compare_domains
-    from .evaluate.outliers import outliers_report
-    from .evaluate.sweep import sweep
-    from .evaluate.translation import evaluate_translation
-    from .explore import build_explorer, umap_available
-    from .latents.catalog import encode_store, generate_mocks, reconstruct_store
-    from .report import ReportInputs, write_report
-    from .simulate.core import SimulationConfig
-    from .simulate.core import simulate as run_simulation
-    from .training.adapt import adapt
-    from .training.train import train
-
     cfg = config if config is not None else (QUICK if quick else DemoConfig())
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _write_json(out / "demo_config.json", {"galvae_version": __version__, "demo": config_to_dict(cfg)})
     st = _Stages(out, force, callback)
-    data = out / "data"
-    stores = {s: data / f"{s}.h5" for s in SURVEYS}
-    catalog = data / "catalog.parquet"
-    labels = out / "labels.parquet"
-    run, run_da = out / "run", out / "run_da"
-    latents = {s: out / f"latents_{s}.parquet" for s in SURVEYS}
-    recon = out / "recon_decals.h5"
-    mocks = {s: out / f"mocks_{s}.h5" for s in SURVEYS}
-    precision = resolve_precision(cfg.precision, cfg.accelerator)
-    hw = dict(accelerator=cfg.accelerator, precision=precision)
+    d = _DemoRun(cfg, out, st, progress, resolve_precision(cfg.precision, cfg.accelerator))
+    _simulate_stage(d)
+    _labels_stage(d)
+    _train_stage(d)
+    _sweep_stage(d)
+    _encode_stage(d)
+    _classify_stage(d)
+    _outliers_stage(d)
+    _adapt_stage(d)
+    _compare_stage(d)
+    _translate_stage(d)
+    _mocks_stage(d)
+    _explore_stage(d)
+    _report_stage(d)
+    summary = _summary(out)
+    _write_json(out / "timings.json", {"seconds": st.seconds, "cached": st.cached})
+    return DemoResult(out_dir=out, report=d.report, seconds=dict(st.seconds), cached=tuple(st.cached), summary=summary)
+
+
+def _simulate_stage(d: _DemoRun) -> None:
+    """Stage 1: the GalSim DECaLS-like sample and its BASS+MzLS overlap."""
+    from .simulate.core import SimulationConfig
+    from .simulate.core import simulate as run_simulation
+
+    cfg = d.cfg
 
     def do_simulate() -> None:
         sim_cfg = SimulationConfig(
@@ -412,9 +476,9 @@ def run_demo(
             defect_fraction=cfg.defect_fraction,
             profile=cfg.profile,
         )
-        run_simulation(data, sim_cfg, workers=cfg.workers, overwrite=True, progress=progress)
+        run_simulation(d.data, sim_cfg, workers=cfg.workers, overwrite=True, progress=d.progress)
 
-    st.run(
+    d.st.run(
         1,
         "simulate",
         {
@@ -425,208 +489,281 @@ def run_demo(
             "defects": cfg.defect_fraction,
             "profile": cfg.profile,
         },
-        [*stores.values(), catalog],
+        [*d.stores.values(), d.catalog],
         do_simulate,
     )
 
-    def do_labels() -> None:
-        write_table(labels_from_catalog(read_catalog(catalog)), labels, overwrite=True)
 
-    st.run(2, "labels", {}, [labels], do_labels)
+def _labels_stage(d: _DemoRun) -> None:
+    """Stage 2: Table 2 classes from the Galaxy Zoo vote fractions of the catalogue."""
+    from .data.labels import labels_from_catalog
+    from .data.tables import read_catalog, write_table
+
+    def do_labels() -> None:
+        write_table(labels_from_catalog(read_catalog(d.catalog)), d.labels, overwrite=True)
+
+    d.st.run(2, "labels", {}, [d.labels], do_labels)
+
+
+def _train_stage(d: _DemoRun) -> None:
+    """Stage 3: the VAE on the DECaLS store."""
+    from .training.train import train
+
+    cfg = d.cfg
 
     def do_train() -> None:
         train(
-            stores["decals"],
-            run,
+            d.stores["decals"],
+            d.run,
             latent_dim=cfg.latent_dim,
             epochs=cfg.epochs,
             seed=cfg.seed,
             overwrite=True,
             likelihood=cfg.likelihood,
-            progress=progress,
-            **hw,
+            progress=d.progress,
+            **d.hw,
         )
 
-    st.run(
+    d.st.run(
         3,
         "train",
-        {"nl": cfg.latent_dim, "epochs": cfg.epochs, "likelihood": cfg.likelihood, "precision": precision},
-        [run / "model.json"],
+        {"nl": cfg.latent_dim, "epochs": cfg.epochs, "likelihood": cfg.likelihood, "precision": d.precision},
+        [d.run / "model.json"],
         do_train,
     )
 
+
+def _sweep_stage(d: _DemoRun) -> None:
+    """Stage 4: the reduced latent-dimension sweep (SSIM against NL)."""
+    from .evaluate.sweep import sweep
+
+    cfg = d.cfg
+
     def do_sweep() -> None:
-        _rm(out / "sweep")
+        _rm(d.out / "sweep")
         sweep(
-            stores["decals"],
-            out / "sweep",
+            d.stores["decals"],
+            d.out / "sweep",
             latent_dims=cfg.sweep_dims,
             losses=("mse",),
             epochs=cfg.sweep_epochs,
-            catalog=catalog,
+            catalog=d.catalog,
             seed=cfg.seed,
             device=cfg.device,
             likelihood=cfg.likelihood,
-            progress=progress,
+            progress=d.progress,
             accelerator=cfg.accelerator,
-            train_kwargs={"precision": precision},
+            train_kwargs={"precision": d.precision},
         )
 
-    st.run(
+    d.st.run(
         4,
         "sweep",
-        {"dims": list(cfg.sweep_dims), "epochs": cfg.sweep_epochs, "precision": precision},
-        [out / "sweep" / "sweep.csv"],
+        {"dims": list(cfg.sweep_dims), "epochs": cfg.sweep_epochs, "precision": d.precision},
+        [d.out / "sweep" / "sweep.csv"],
         do_sweep,
     )
 
+
+def _encode_stage(d: _DemoRun) -> None:
+    """Stage 5: the latent catalogues of both surveys and the DECaLS reconstructions."""
+    from .latents.catalog import encode_store, reconstruct_store
+
+    cfg, latents = d.cfg, d.latents
+
     def do_encode() -> None:
         for s in SURVEYS:
-            encode_store(run, stores[s], latents[s], device=cfg.device, overwrite=True, progress=progress)
-        reconstruct_store(run, stores["decals"], recon, device=cfg.device, overwrite=True, progress=progress)
+            encode_store(d.run, d.stores[s], latents[s], device=cfg.device, overwrite=True, progress=d.progress)
+        reconstruct_store(d.run, d.stores["decals"], d.recon, device=cfg.device, overwrite=True, progress=d.progress)
 
-    st.run(5, "encode", {}, [*latents.values(), recon], do_encode)
+    d.st.run(5, "encode", {}, [*latents.values(), d.recon], do_encode)
+
+
+def _classify_stage(d: _DemoRun) -> None:
+    """Stage 6: Table 3, random forests on the latents with the PCA and CNN baselines."""
+    from .evaluate.classify import classify
+
+    cfg = d.cfg
 
     def do_classify() -> None:
-        _rm(out / "table3")
+        _rm(d.out / "table3")
         classify(
-            latents["decals"],
-            labels,
-            store=stores["decals"],
-            out_dir=out / "table3",
+            d.latents["decals"],
+            d.labels,
+            store=d.stores["decals"],
+            out_dir=d.out / "table3",
             seed=cfg.seed,
             cnn_epochs=cfg.cnn_epochs,
             device=cfg.device,
-            progress=progress,
+            progress=d.progress,
         )
 
-    st.run(6, "classify", {"cnn_epochs": cfg.cnn_epochs}, [out / "table3" / "table3.csv"], do_classify)
+    d.st.run(6, "classify", {"cnn_epochs": cfg.cnn_epochs}, [d.out / "table3" / "table3.csv"], do_classify)
+
+
+def _outliers_stage(d: _DemoRun) -> None:
+    """Stage 7: 8-sigma outliers of the DECaLS latents against the planted defects."""
+    from .evaluate.outliers import outliers_report
 
     def do_outliers() -> None:
-        _rm(out / "outliers")
-        outliers_report(latents["decals"], out / "outliers", sigma=8.0, catalog=catalog, store=stores["decals"])
+        _rm(d.out / "outliers")
+        outliers_report(d.latents["decals"], d.out / "outliers", sigma=8.0, catalog=d.catalog, store=d.stores["decals"])
 
-    st.run(7, "outliers", {"sigma": 8.0}, [out / "outliers" / "outliers.json"], do_outliers)
+    d.st.run(7, "outliers", {"sigma": 8.0}, [d.out / "outliers" / "outliers.json"], do_outliers)
+
+
+def _adapt_stage(d: _DemoRun) -> None:
+    """Stage 8: domain adaptation, a shared encoder and one decoder per survey, with MMD²."""
+    from .training.adapt import adapt
+
+    cfg = d.cfg
 
     def do_adapt() -> None:
         adapt(
-            run,
-            stores["decals"],
-            stores["bass_mzls"],
-            run_da,
+            d.run,
+            d.stores["decals"],
+            d.stores["bass_mzls"],
+            d.run_da,
             lam=cfg.lam,
             epochs=cfg.adapt_epochs,
             seed=cfg.seed,
             overwrite=True,
-            progress=progress,
-            **hw,
+            progress=d.progress,
+            **d.hw,
         )
 
-    st.run(
+    d.st.run(
         8,
         "adapt",
-        {"lam": cfg.lam, "epochs": cfg.adapt_epochs, "precision": precision},
-        [run_da / "model.json"],
+        {"lam": cfg.lam, "epochs": cfg.adapt_epochs, "precision": d.precision},
+        [d.run_da / "model.json"],
         do_adapt,
     )
 
+
+def _compare_stage(d: _DemoRun) -> None:
+    """Stage 9: Table 4 and Fig. 5, the two surveys before and after adaptation."""
+    from .evaluate.domains import compare_domains
+
+    cfg = d.cfg
+
     def do_compare() -> None:
-        _rm(out / "domains")
+        _rm(d.domains)
         compare_domains(
-            run,
-            stores["decals"],
-            stores["bass_mzls"],
-            catalog,
-            after=run_da,
-            out_dir=out / "domains",
+            d.run,
+            d.stores["decals"],
+            d.stores["bass_mzls"],
+            d.catalog,
+            after=d.run_da,
+            out_dir=d.domains,
             min_galaxies=cfg.min_galaxies,
             seed=cfg.seed,
             device=cfg.device,
-            progress=progress,
+            progress=d.progress,
         )
 
-    st.run(9, "compare", {"min_galaxies": cfg.min_galaxies}, [out / "domains" / "domains.json"], do_compare)
+    d.st.run(9, "compare", {"min_galaxies": cfg.min_galaxies}, [d.domains / "domains.json"], do_compare)
+
+
+def _translate_stage(d: _DemoRun) -> None:
+    """Stage 10: DECaLS -> BASS+MzLS translation scored against the real overlap images."""
+    from .evaluate.translation import evaluate_translation
+
+    cfg = d.cfg
 
     def do_translate() -> None:
-        _rm(out / "translation")
+        _rm(d.out / "translation")
         evaluate_translation(
-            run_da,
-            stores["decals"],
-            stores["bass_mzls"],
+            d.run_da,
+            d.stores["decals"],
+            d.stores["bass_mzls"],
             to="bass_mzls",
-            out_dir=out / "translation",
+            out_dir=d.out / "translation",
             seed=cfg.seed,
             device=cfg.device,
-            progress=progress,
+            progress=d.progress,
         )
 
-    st.run(10, "translate", {"to": "bass_mzls"}, [out / "translation" / "translation.csv"], do_translate)
+    d.st.run(10, "translate", {"to": "bass_mzls"}, [d.out / "translation" / "translation.csv"], do_translate)
+
+
+def _mocks_stage(d: _DemoRun) -> None:
+    """Stage 11: mock galaxies from each survey's decoder."""
+    from .latents.catalog import generate_mocks
+
+    cfg, mocks = d.cfg, d.mocks
 
     def do_mocks() -> None:
         for s in SURVEYS:
             generate_mocks(
-                run_da,
+                d.run_da,
                 mocks[s],
                 n=cfg.n_mocks,
                 seed=cfg.seed + 1,
                 decoder=s,
                 device=cfg.device,
                 overwrite=True,
-                progress=progress,
+                progress=d.progress,
             )
 
-    st.run(11, "mocks", {"n": cfg.n_mocks}, list(mocks.values()), do_mocks)
+    d.st.run(11, "mocks", {"n": cfg.n_mocks}, list(mocks.values()), do_mocks)
 
-    explorer = out / "explore" / "index.html"
+
+def _explore_stage(d: _DemoRun) -> None:
+    """Stage 12: the interactive latent-space page of the DECaLS latents."""
+    from .explore import build_explorer, umap_available
+
+    explorer = d.explorer
 
     def do_explore() -> None:
         build_explorer(
-            latents["decals"],
-            stores["decals"],
+            d.latents["decals"],
+            d.stores["decals"],
             explorer.parent,
-            catalog=catalog,
-            reconstructions=recon,
+            catalog=d.catalog,
+            reconstructions=d.recon,
             projection=explore_map,
             color="truth_smooth_or_featured",
             title="galvae demo: the latent space of the simulated DECaLS galaxies",
-            seed=cfg.seed,
+            seed=d.cfg.seed,
             overwrite=True,
-            progress=progress,
+            progress=d.progress,
         )
 
     explore_map = "umap" if umap_available() else "pca"  # projection="auto": UMAP once umap-learn is installed
-    st.run(12, "explore", {"map": explore_map, "color": "truth_smooth_or_featured"}, [explorer], do_explore)
+    d.st.run(12, "explore", {"map": explore_map, "color": "truth_smooth_or_featured"}, [explorer], do_explore)
 
-    report = out / "report.html"
-    domains = out / "domains"
+
+def _report_stage(d: _DemoRun) -> None:
+    """Stage 13: the self-contained HTML report, linking the explorer."""
+    from .report import ReportInputs, write_report
+
+    cfg, out, domains = d.cfg, d.out, d.domains
 
     def do_report() -> None:
         galleries = sorted(domains.glob("pairs_*.png"))
         inputs = ReportInputs(
             title="galvae demo: the paper on simulated DECaLS and BASS+MzLS",
             run_config=config_to_dict(cfg),
-            stage_seconds=dict(st.seconds),
+            stage_seconds=dict(d.st.seconds),
             table3_csv=out / "table3" / "table3.csv",
             table4_csv=domains / "table4.csv" if (domains / "table4.csv").exists() else None,
             domains_json=domains / "domains.json",
             pair_galleries=galleries,
             mse_histogram=domains / "mse_hist.png" if (domains / "mse_hist.png").exists() else None,
             sweep_csv=out / "sweep" / "sweep.csv",
-            store=stores["decals"],
-            reconstructions=recon,
-            labels=labels,
-            latents=latents["decals"],
+            store=d.stores["decals"],
+            reconstructions=d.recon,
+            labels=d.labels,
+            latents=d.latents["decals"],
             outliers_dir=out / "outliers",
-            mocks=mocks,
-            explorer=explorer,
+            mocks=d.mocks,
+            explorer=d.explorer,
             translation_dir=out / "translation",
         )
-        write_report(report, inputs, embedding=cfg.embedding, seed=cfg.seed)
+        write_report(d.report, inputs, embedding=cfg.embedding, seed=cfg.seed)
 
-    st.run(13, "report", {"embedding": cfg.embedding}, [report], do_report)
-    summary = _summary(out)
-    _write_json(out / "timings.json", {"seconds": st.seconds, "cached": st.cached})
-    return DemoResult(out_dir=out, report=report, seconds=dict(st.seconds), cached=tuple(st.cached), summary=summary)
+    d.st.run(13, "report", {"embedding": cfg.embedding}, [d.report], do_report)
 
 
 def _summary(out: Path) -> dict[str, Any]:
