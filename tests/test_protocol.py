@@ -102,12 +102,12 @@ def test_markdown() -> None:
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
-        ({"test_size": 1.0}, "test_size must be in"),
-        ({"test_size": "x"}, "test_size must be a number"),
-        ({"n_estimators": 0}, "n_estimators must be an integer >= 1"),
-        ({"min_galaxies": -1}, "min_galaxies must be an integer >= 0"),
-        ({"min_per_class": True}, "min_per_class must be an integer >= 1"),
-        ({"seed": 1.5}, "seed must be an integer >= 0"),
+        ({"test_size": 1.0}, r"test_size must be a number in \(0, 1\) \(got 1.0\)"),
+        ({"test_size": "x"}, r"test_size must be a number in \(0, 1\) \(got 'x'\)"),
+        ({"n_estimators": 0}, r"n_estimators must be a positive integer \(got 0\)"),
+        ({"min_galaxies": -1}, r"min_galaxies must be a non-negative integer \(got -1\)"),
+        ({"min_per_class": True}, r"min_per_class must be a positive integer \(got True\)"),
+        ({"seed": 1.5}, r"seed must be a non-negative integer \(got 1.5\)"),
     ],
 )
 def test_bad_options(kw, match) -> None:

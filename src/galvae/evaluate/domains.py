@@ -71,6 +71,7 @@ from typing import Any
 import numpy as np
 
 from .._io import write_json, write_text
+from .._validate import check_float, check_int
 from ..errors import GalvaeValueError
 from .inputs import latent_matrix, load_latents
 from .paper import TABLE4 as PAPER_TABLE4
@@ -575,22 +576,6 @@ class _Settings:
         return {**out, "features": list(self.features)}
 
 
-def _check_float(value: Any, name: str) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise GalvaeValueError(f"{name} must be a number", value) from None
-    if not np.isfinite(x):
-        raise GalvaeValueError(f"{name} must be a finite number", value)
-    return x
-
-
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise GalvaeValueError(f"{name} must be an integer >= {minimum}", value)
-    return int(value)
-
-
 def _settings(
     features: Sequence[str] | None,
     label_config: Any,
@@ -608,10 +593,11 @@ def _settings(
     """Every option of :func:`compare_domains` checked, before anything is read."""
     if source_train not in SOURCE_TRAIN:
         raise GalvaeValueError("unknown source_train", source_train, SOURCE_TRAIN)
-    if not (0 < _check_float(high_mse_fraction, "high_mse_fraction") <= 1):
-        raise GalvaeValueError("high_mse_fraction must be in (0, 1]", high_mse_fraction)
-    if mse_threshold is not None and not _check_float(mse_threshold, "mse_threshold") >= 0:
-        raise GalvaeValueError("mse_threshold must be a finite number >= 0", mse_threshold)
+    high_mse_fraction = check_float(
+        "high_mse_fraction", high_mse_fraction, minimum=0, maximum=1, inclusive=(False, True)
+    )
+    if mse_threshold is not None:
+        mse_threshold = check_float("mse_threshold", mse_threshold, minimum=0)
     test_size, n_estimators, min_galaxies, min_per_class, seed = check_split_options(**split)
     cfg, features = resolve_features(features, label_config)
     return _Settings(
@@ -623,11 +609,11 @@ def _settings(
         n_estimators=n_estimators,
         min_galaxies=min_galaxies,
         min_per_class=min_per_class,
-        max_mmd_points=_check_int(max_mmd_points, "max_mmd_points", 2),
-        high_mse_fraction=float(high_mse_fraction),
-        mse_threshold=None if mse_threshold is None else float(mse_threshold),
-        n_gallery=_check_int(n_gallery, "n_gallery", 0),
-        batch_size=_check_int(batch_size, "batch_size", 1),
+        max_mmd_points=check_int("max_mmd_points", max_mmd_points, minimum=2),
+        high_mse_fraction=high_mse_fraction,
+        mse_threshold=mse_threshold,
+        n_gallery=check_int("n_gallery", n_gallery, minimum=0),
+        batch_size=check_int("batch_size", batch_size, minimum=1),
         device=device,
         progress=progress,
     )

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check_float, check_int
 from ..errors import GalvaeValueError
 
 __all__ = [
@@ -70,23 +71,13 @@ def check_split_options(
         ``min_galaxies`` < 0, ``min_per_class`` < 1, or ``seed`` is not an
         integer.
     """
-    try:
-        frac = float(test_size)
-    except (TypeError, ValueError):
-        raise GalvaeValueError("test_size must be a number in (0, 1)", test_size) from None
-    if not (0 < frac < 1):
-        raise GalvaeValueError("test_size must be in (0, 1)", test_size)
-    ints = []
-    for name, value, minimum in (
-        ("n_estimators", n_estimators, 1),
-        ("min_galaxies", min_galaxies, 0),
-        ("min_per_class", min_per_class, 1),
-        ("seed", seed, 0),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-            raise GalvaeValueError(f"{name} must be an integer >= {minimum}", value)
-        ints.append(int(value))
-    return (frac, *ints)
+    return (
+        check_float("test_size", test_size, minimum=0, maximum=1, inclusive=False),
+        check_int("n_estimators", n_estimators, minimum=1),
+        check_int("min_galaxies", min_galaxies, minimum=0),
+        check_int("min_per_class", min_per_class, minimum=1),
+        check_int("seed", seed, minimum=0),
+    )
 
 
 def resolve_features(features: Sequence[str] | None, label_config: Any = None) -> tuple[Any, tuple[str, ...]]:

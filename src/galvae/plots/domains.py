@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check_int
 from ..errors import GalvaeValueError
 from . import _fig_ax, new_figure, rgb_composite
 
@@ -54,8 +55,7 @@ def plot_mse_histogram(
     """
     if not mse:
         raise GalvaeValueError("mse needs at least one stage", dict(mse))
-    if int(bins) < 1:
-        raise GalvaeValueError("bins must be a positive integer", bins)
+    bins = check_int("bins", bins, minimum=1)
     arrays: dict[str, np.ndarray] = {}
     for name, values in mse.items():
         a = np.asarray(values, dtype=np.float64)

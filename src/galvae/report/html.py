@@ -43,6 +43,7 @@ import numpy as np
 from markupsafe import Markup
 
 from .._io import write_text
+from .._validate import check_choice, check_int
 from .._version import __version__
 from ..data.labels import BROAD_CLASSES, broad_class
 from ..errors import GalvaeError, GalvaeFileError, GalvaeValueError
@@ -1435,8 +1436,7 @@ def write_report(
     """
     if not isinstance(inputs, ReportInputs):
         raise GalvaeValueError("inputs must be a ReportInputs", type(inputs).__name__)
-    if embedding not in EMBEDDINGS:
-        raise GalvaeValueError("embedding must be one of pca, tsne, both", embedding, allowed=EMBEDDINGS)
+    check_choice("embedding", embedding, EMBEDDINGS)
     for name, v, lo in (
         ("per_class", per_class, 1),
         ("max_points", max_points, 3),
@@ -1446,10 +1446,8 @@ def write_report(
         ("max_image_width", max_image_width, 16),
         ("dpi", dpi, 10),
     ):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
-            raise GalvaeValueError(f"{name} must be an integer >= {lo}", v)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise GalvaeValueError("seed must be an integer", seed)
+        check_int(name, v, minimum=lo)
+    check_int("seed", seed)
     out = Path(out_html)
     rep = _Report(int(dpi), int(max_image_width))
     explorer = None  # a link relative to the report, so the pair can be moved together
