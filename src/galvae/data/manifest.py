@@ -62,6 +62,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._io import atomic_path, temporary_name
+from .._validate import check_int
 from .._version import __version__
 from ..config import BANDS, StretchConfig, config_from_dict, config_to_dict
 from ..errors import GalvaeFileError, GalvaeKeyError, GalvaeValueError
@@ -223,10 +224,8 @@ class ShardedStoreWriter:
         overwrite: bool = False,
         value_range: tuple[float, float] | None = None,
     ) -> None:
-        if isinstance(shard_size, bool) or not isinstance(shard_size, int | np.integer) or shard_size < 1:
-            raise GalvaeValueError("shard_size must be a positive number of images", shard_size)
+        self.shard_size = check_int("shard_size (images per shard)", shard_size, minimum=1)
         self.path = manifest_path(path)
-        self.shard_size = int(shard_size)
         self._kw: dict[str, Any] = {
             "size": int(size),
             "survey": str(survey),
@@ -413,9 +412,7 @@ class ShardedStore(ImageStore):
 
     def __init__(self, path: str | os.PathLike[str], verify: bool = False, max_open: int = DEFAULT_MAX_OPEN) -> None:
         self.path = Path(path)
-        if isinstance(max_open, bool) or not isinstance(max_open, int) or max_open < 1:
-            raise GalvaeValueError("max_open must be a positive integer", max_open)
-        self.max_open = max_open
+        self.max_open = check_int("max_open", max_open, minimum=1)
         self.manifest = read_manifest(self.path)
         self._file = None
         self._pid = None

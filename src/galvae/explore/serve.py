@@ -14,7 +14,8 @@ import os
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from ..errors import GalvaeFileError, GalvaeValueError
+from .._validate import check_int
+from ..errors import GalvaeFileError
 
 __all__ = ["HOST", "make_server", "serve"]
 
@@ -57,8 +58,7 @@ def make_server(directory: str | os.PathLike[str], port: int = 8000) -> Threadin
     d = Path(directory)
     if not (d / "index.html").is_file():
         raise GalvaeFileError(d, "holds no index.html (build the page with galvae explore first)")
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise GalvaeValueError("port must be an integer in 0-65535", port)
+    port = check_int("port", port, minimum=0, maximum=65535)
     handler = functools.partial(_QuietHandler, directory=str(d))
     return ThreadingHTTPServer((HOST, port), handler)
 

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._validate import check_int
 from ..errors import GalvaeValueError
 
 __all__ = ["DEFAULT_LEARNED_SIGMA", "LearnedSigma", "SIGMA_FLOOR", "estimate_noise_sigma", "estimate_store_noise_sigma"]
@@ -72,8 +73,7 @@ def estimate_noise_sigma(images: Any, border: int = 4) -> tuple[float, float, fl
     if x.ndim != 4 or x.shape[1] != 3 or x.shape[0] < 1 or x.shape[2] != x.shape[3]:
         raise GalvaeValueError("estimate_noise_sigma needs images of shape (N, 3, S, S) with N >= 1", tuple(x.shape))
     size = x.shape[2]
-    if isinstance(border, bool) or not isinstance(border, int) or border < 1 or 2 * border >= size:
-        raise GalvaeValueError(f"border must be a positive integer below half the image side {size}", border)
+    border = check_int(f"border (below half the image side {size})", border, minimum=1, maximum=(size - 1) // 2)
     if not np.all(np.isfinite(x)):
         raise GalvaeValueError("estimate_noise_sigma: images hold non-finite values")
     n = x.shape[0]
@@ -160,8 +160,7 @@ def estimate_store_noise_sigma(
     """
     from ..data.dataset import GalaxyDataset
 
-    if isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 1:
-        raise GalvaeValueError("max_images must be a positive integer", max_images)
+    max_images = check_int("max_images", max_images, minimum=1)
     if rows is None:
         ds = GalaxyDataset(stores, in_memory=False)
         pool = np.arange(len(ds))
