@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import importlib.util
 import json
 import logging
@@ -540,7 +541,6 @@ def train(
     run = Path(out)
     stores = _store_list(store)
     check_logger(logger)  # before anything is written: an unknown tracker or a missing package fails at once
-    last = run / "checkpoints" / "last.ckpt"
     hw = dict(
         precision=precision,
         accelerator=accelerator,
@@ -551,18 +551,9 @@ def train(
         max_nonfinite_batches=max_nonfinite_batches,
         keep_last=keep_last,
     )
+    mcfg: ModelConfig | None
     if resume:
-        if not resume_candidates(last.parent):
-            raise GalvaeFileError(last, "cannot resume: no last checkpoint in this run directory")
-        try:
-            saved = json.loads((run / "config.json").read_text())
-            mcfg = config_from_dict(ModelConfig, saved["model"])
-            tcfg = replace(config_from_dict(TrainConfig, saved["train"]), epochs=epochs, **hw)
-            saved_stores = saved["data"]["stores"]
-        except (OSError, json.JSONDecodeError, KeyError, TypeError, GalvaeValueError) as exc:
-            raise GalvaeFileError(run / "config.json", f"cannot resume: unreadable run configuration ({exc})") from None
-        if saved_stores != stores:
-            raise GalvaeValueError(f"resumed run {run} was trained on {saved_stores}, not on", stores)
+        mcfg, tcfg = _resumed_configs(run, stores, epochs, hw)
     else:
         tcfg = TrainConfig(
             epochs=epochs,
@@ -583,10 +574,8 @@ def train(
         num_workers=tcfg.num_workers,
     )
     data = {"stores": stores, "size": dm.size, "normalisation": config_to_dict(dm.normalisation)}
-    hparams = {"train": config_to_dict(tcfg), "data": data, "galvae_version": __version__}
-    n_batches = max(1, -(-len(dm.train_rows) // tcfg.batch_size))
     if mcfg is None:
-        base = model_config or ModelConfig(
+        requested = model_config or ModelConfig(
             size=dm.size,
             latent_dim=latent_dim,
             loss=loss,
@@ -597,62 +586,95 @@ def train(
             noise_sigma=None if noise_sigma is None else tuple(noise_sigma),
             learn_sigma=learn_sigma,
         )
-        mcfg = replace(base, size=dm.size)
-        if mcfg.likelihood == "gaussian" and mcfg.noise_sigma is None:
-            from ..losses.noise import estimate_store_noise_sigma
-
-            mcfg = replace(mcfg, noise_sigma=estimate_store_noise_sigma(stores, dm.train_rows))
-            log.info(
-                "noise sigma (g, r, z) estimated from the training stores' sky pixels: %s",
-                ", ".join(f"{v:.4g}" for v in mcfg.noise_sigma or ()),
-            )
+        mcfg = _with_noise_sigma(replace(requested, size=dm.size), stores, dm.train_rows)
     elif mcfg.size != dm.size:
         raise GalvaeValueError(f"store size differs from the resumed model's size {mcfg.size}", dm.size)
     L.seed_everything(tcfg.seed, workers=True, verbose=False)
     module = VAEModule(config_to_dict(mcfg), lr=tcfg.lr)
     module.noise_seed = tcfg.seed
 
-    def prepare(trainer: Any) -> Path | None:
-        # Run once the trainer exists, which tells (under every launcher: torchrun, SLURM, Lightning's own,
-        # ddp_spawn) whether this process is global rank 0, the only one that writes the run directory.
-        writer = trainer.is_global_zero
-        if not resume and writer and run.exists() and any(run.iterdir()):
-            if not overwrite:
-                raise GalvaeFileError(
-                    run,
-                    "run directory exists and is not empty (pass overwrite=True / --overwrite, or resume=True / "
-                    "--resume)",
-                )
-            shutil.rmtree(run)
-        resume_from = None
-        if resume:
-            # rank 0 checks the candidates and puts the usable one in last.ckpt; the other processes load
-            # last.ckpt after all processes have met in trainer.fit, by when rank 0 has done so
-            resume_from = select_resume_checkpoint(last.parent, expected=module.state_dict()) if writer else last
-            log.info("resuming %s from %s with its saved configuration", run, resume_from)
-        if writer:
-            run.mkdir(parents=True, exist_ok=True)
-            write_json(
-                run / "config.json",
-                {
-                    "galvae_version": __version__,
-                    "model": config_to_dict(mcfg),
-                    "train": config_to_dict(tcfg),
-                    "data": data,
-                },
-            )
-            write_json(
-                run / "split.json",
-                {
-                    "seed": tcfg.seed,
-                    "val_fraction": tcfg.val_fraction,
-                    "train_ids": dm.ids[dm.train_rows].tolist(),
-                    "val_ids": dm.ids[dm.val_rows].tolist(),
-                },
-                indent=None,
-            )
-        return resume_from
+    trainer, ckpt = _fit(
+        module,
+        dm,
+        run,
+        mcfg,
+        tcfg,
+        data,
+        resume=resume,
+        overwrite=overwrite,
+        progress=progress,
+        trainer_kwargs=trainer_kwargs,
+        trackers=trackers,
+        logger=logger,
+    )
+    return _finish_training(trainer, ckpt, module, run, dm, tcfg, export_model)
 
+
+def _resumed_configs(run: Path, stores: list[str], epochs: int, hw: dict[str, Any]) -> tuple[ModelConfig, TrainConfig]:
+    """The model and training configurations a resumed run continues with, from its ``config.json``.
+
+    ``epochs`` and the hardware options ``hw`` replace the saved ones; the stores must be the saved ones.
+    """
+    last = run / "checkpoints" / "last.ckpt"
+    if not resume_candidates(last.parent):
+        raise GalvaeFileError(last, "cannot resume: no last checkpoint in this run directory")
+    try:
+        saved = json.loads((run / "config.json").read_text())
+        mcfg = config_from_dict(ModelConfig, saved["model"])
+        tcfg = replace(config_from_dict(TrainConfig, saved["train"]), epochs=epochs, **hw)
+        saved_stores = saved["data"]["stores"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, GalvaeValueError) as exc:
+        raise GalvaeFileError(run / "config.json", f"cannot resume: unreadable run configuration ({exc})") from None
+    if saved_stores != stores:
+        raise GalvaeValueError(f"resumed run {run} was trained on {saved_stores}, not on", stores)
+    return mcfg, tcfg
+
+
+def _with_noise_sigma(mcfg: ModelConfig, stores: list[str], train_rows: Any) -> ModelConfig:
+    """``mcfg`` with the Gaussian decoder's σ estimated from the training images' sky pixels when not given."""
+    if mcfg.likelihood == "gaussian" and mcfg.noise_sigma is None:
+        from ..losses.noise import estimate_store_noise_sigma
+
+        mcfg = replace(mcfg, noise_sigma=estimate_store_noise_sigma(stores, train_rows))
+        log.info(
+            "noise sigma (g, r, z) estimated from the training stores' sky pixels: %s",
+            ", ".join(f"{v:.4g}" for v in mcfg.noise_sigma or ()),
+        )
+    return mcfg
+
+
+def _fit(
+    module: Any,
+    dm: Any,
+    run: Path,
+    mcfg: ModelConfig,
+    tcfg: TrainConfig,
+    data: dict[str, Any],
+    *,
+    resume: bool,
+    overwrite: bool,
+    progress: bool,
+    trainer_kwargs: dict[str, Any] | None,
+    trackers: list[Any],
+    logger: LoggerSpec,
+) -> tuple[Any, Any]:
+    """:func:`train`'s fit, the run directory prepared by :func:`_prepare_run_dir`; the trackers are finished always.
+
+    Returns the trainer and the ``best.ckpt`` callback.
+    """
+    hparams = {"train": config_to_dict(tcfg), "data": data, "galvae_version": __version__}
+    n_batches = max(1, -(-len(dm.train_rows) // tcfg.batch_size))
+    prepare = functools.partial(
+        _prepare_run_dir,
+        run=run,
+        resume=resume,
+        overwrite=overwrite,
+        module=module,
+        mcfg=mcfg,
+        tcfg=tcfg,
+        dm=dm,
+        data=data,
+    )
     try:
         trainer, ckpt = fit_lightning(
             module,
@@ -669,6 +691,71 @@ def train(
         )
     finally:
         _finish_trackers(trackers, check_logger(logger))
+    return trainer, ckpt
+
+
+def _prepare_run_dir(
+    trainer: Any,
+    *,
+    run: Path,
+    resume: bool,
+    overwrite: bool,
+    module: Any,
+    mcfg: ModelConfig,
+    tcfg: TrainConfig,
+    dm: Any,
+    data: dict[str, Any],
+) -> Path | None:
+    """:func:`train`'s ``prepare`` step: clear or check the run directory, write its configuration and split.
+
+    Returns the checkpoint to resume from (None for a new run).
+    """
+    last = run / "checkpoints" / "last.ckpt"
+    # Run once the trainer exists, which tells (under every launcher: torchrun, SLURM, Lightning's own,
+    # ddp_spawn) whether this process is global rank 0, the only one that writes the run directory.
+    writer = trainer.is_global_zero
+    if not resume and writer and run.exists() and any(run.iterdir()):
+        if not overwrite:
+            raise GalvaeFileError(
+                run,
+                "run directory exists and is not empty (pass overwrite=True / --overwrite, or resume=True / --resume)",
+            )
+        shutil.rmtree(run)
+    resume_from = None
+    if resume:
+        # rank 0 checks the candidates and puts the usable one in last.ckpt; the other processes load
+        # last.ckpt after all processes have met in trainer.fit, by when rank 0 has done so
+        resume_from = select_resume_checkpoint(last.parent, expected=module.state_dict()) if writer else last
+        log.info("resuming %s from %s with its saved configuration", run, resume_from)
+    if writer:
+        run.mkdir(parents=True, exist_ok=True)
+        write_json(
+            run / "config.json",
+            {
+                "galvae_version": __version__,
+                "model": config_to_dict(mcfg),
+                "train": config_to_dict(tcfg),
+                "data": data,
+            },
+        )
+        write_json(
+            run / "split.json",
+            {
+                "seed": tcfg.seed,
+                "val_fraction": tcfg.val_fraction,
+                "train_ids": dm.ids[dm.train_rows].tolist(),
+                "val_ids": dm.ids[dm.val_rows].tolist(),
+            },
+            indent=None,
+        )
+    return resume_from
+
+
+def _finish_training(
+    trainer: Any, ckpt: Any, module: Any, run: Path, dm: Any, tcfg: TrainConfig, export_model: Any
+) -> TrainResult:
+    """Export the best checkpoint (global rank 0, the other processes waiting) and describe the run."""
+    last = run / "checkpoints" / "last.ckpt"
     best_path, best_score, epochs_done, steps = fit_summary(trainer, ckpt, run)
     with rank_zero_first(trainer):
         if trainer.is_global_zero:
@@ -796,6 +883,12 @@ def make_trainer(
     set_ranks = getattr(trainer.strategy, "set_world_ranks", None)
     if callable(set_ranks):  # from the launcher's environment; Lightning would do it only inside fit
         set_ranks()
+    _check_world(trainer, tcfg)
+    return LightningFit(trainer, ckpt, preemption)
+
+
+def _check_world(trainer: Any, tcfg: Any) -> None:
+    """Log this process's place in a distributed run and check that the global batch splits evenly over it."""
     if trainer.world_size > 1:
         log.info(
             "distributed training: process %d of %d (%s); global batch %d, %d per process",
@@ -811,7 +904,6 @@ def make_trainer(
                 f"processes; it must be a multiple of {trainer.world_size}",
                 tcfg.batch_size,
             )
-    return LightningFit(trainer, ckpt, preemption)
 
 
 class _quiet_warnings(warnings.catch_warnings):
