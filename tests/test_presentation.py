@@ -117,6 +117,10 @@ def test_simulate_gz_profile(tmp_path):
             sky = np.median(st.read()[:, :, :2, :2])
             # the sky of a gz-decals image is a dark grey near asinh(0.5) / (asinh(300) + asinh(0.5)) = 0.07
             assert 0.03 < sky < 0.12
+            # presented the Galaxy Zoo way (stretch and desaturation before the resize), the sky's grains are
+            # grey: g-z correlation 0.96-0.97 measured (real images 0.97); about 0 resizing before the stretch
+            border = st.read()[:, :, :3, :].transpose(1, 0, 2, 3).reshape(3, -1)
+            assert np.corrcoef(border)[0, 2] > 0.8
     with pytest.raises(GalvaeValueError, match="profile"):
         simulate(tmp_path / "t", n_galaxies=2, profile="sdss")
 
@@ -138,7 +142,7 @@ def test_ingest_gz_profile(tmp_path):
     ingest(tmp_path / "jpg.csv", tmp_path / "jpg.h5", size=8, profile="gz-decals", progress=False)
     with ImageStore(tmp_path / "jpg.h5") as st:
         assert st.profile == "gz-decals" and st.normalisation.kind == "uint8"
-    data = np.zeros((3, 201, 201), np.float32)
+    data = _decals_sky(201)
     data[:, 100 - 40 : 100 + 41, 100 - 40 : 100 + 41] = 1.0  # a bright square of 81 px = 21.2"
     hdu = fits.PrimaryHDU(data)
     hdu.header["BANDS"] = "grz"
@@ -153,6 +157,9 @@ def test_ingest_gz_profile(tmp_path):
         assert st.profile == "gz-decals" and st.normalisation == GZ_DECALS_STRETCH
         width = (st.read()[0, 1] > 0.5).any(axis=0).sum()
         assert width == pytest.approx(32 * 81 / 162, abs=1.5)  # the whole cutout (201 px) would give 13
+        # presented as simulate presents it (gz_decals_present): grey sky grains, g-z correlated
+        border = st.read()[0, :, :6, :].reshape(3, -1)
+        assert np.corrcoef(border)[0, 2] > 0.5
     # without radii a FITS cutout cannot be presented this way: one clear line
     pd.DataFrame({"id": ["c1"], "file": ["c.fits"]}).to_csv(tmp_path / "bare.csv", index=False)
     with pytest.raises(GalvaeValueError, match="Petrosian radii"):

@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="fixed",
         help="presentation profile recorded in the store: 'gz-decals' for Galaxy Zoo DECaLS JPEG/PNG "
         "(taken whole) or FITS cutouts cropped to each galaxy's Galaxy Zoo field from the catalogue's "
-        "petro_th50/petro_th90 and stretched the Galaxy Zoo way (default fixed)",
+        "petro_th50/petro_th90 and presented the Galaxy Zoo way (stretch and desaturation, then resize; default fixed)",
     )
     p.add_argument(
         "--crop", type=int, help="side of the centre crop in input pixels before resizing (default: largest square)"

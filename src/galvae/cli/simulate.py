@@ -42,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="fixed",
         help="presentation: 'fixed' = one field for every galaxy and galvae's asinh stretch; 'gz-decals' = "
         "each galaxy on the field Galaxy Zoo DECaLS gives it (424 x max(min(0.04 p50, 0.02 p90), 0.1) arcsec) "
-        "with the Galaxy Zoo DECaLS stretch, i.e. the images the paper trained on (default fixed)",
+        "with the Galaxy Zoo DECaLS stretch and desaturation applied before the resize, i.e. the images the paper "
+        "trained on (default fixed)",
     )
     p.add_argument(
         "--defect-fraction", type=float, default=0.005, help="fraction of images with a planted defect (default 0.005)"

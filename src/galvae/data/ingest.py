@@ -58,9 +58,9 @@ from tqdm.auto import tqdm
 from ..config import BANDS, PreprocessConfig, StretchConfig
 from ..errors import GalvaeError, GalvaeFileError, GalvaeValueError
 from .manifest import ShardedStoreWriter, manifest_path
-from .preprocess import crop_and_resize
+from .preprocess import center_crop, crop_and_resize
 from .preprocess import stretch as apply_stretch
-from .presentation import check_profile, gz_decals_field, profile_stretch
+from .presentation import check_profile, gz_decals_field, gz_decals_present, profile_stretch
 from .readers import IMAGE_SUFFIXES, ImageData, read_fits_bands, read_image
 from .store import ImageStoreWriter
 
@@ -295,7 +295,11 @@ def _load_block(
     """Read, crop and resize a block; return (id, image, mask2d, kind, scale, side) or (id, None, reason).
 
     ``fields`` maps ids to the gz-decals field (arcsec) to crop, from the
-    catalogue's Petrosian radii.
+    catalogue's Petrosian radii; a flux cutout is then already presented
+    (:func:`~galvae.data.presentation.gz_decals_present`: stretched and
+    desaturated on its native pixels, then resized) and its image is final.
+    Every other image is returned in its input units, for the caller's
+    stretch.
     """
     out: list[tuple[Any, ...]] = []
     for gid, files in items:
@@ -311,7 +315,13 @@ def _load_block(
                 scale = data.pixel_scale_arcsec if scale_override is None else scale_override
                 crop_i = _field_side(fields[gid], scale, data.image.shape, files.get("file") or gid)
             side = crop_i if crop_i is not None else min(data.image.shape[-2:])
-            img, m = crop_and_resize(data.image, data.mask, size, crop_i)
+            if fields is not None and data.kind == "flux":
+                mask = None if data.mask is None else np.asarray(data.mask, dtype=bool)
+                if mask is not None:
+                    mask = center_crop(mask[None], crop_i)[0] if mask.ndim == 2 else center_crop(mask, crop_i)
+                img, m = gz_decals_present(center_crop(data.image, crop_i), mask, size)
+            else:
+                img, m = crop_and_resize(data.image, data.mask, size, crop_i)
             out.append((gid, img, m, data.kind, data.pixel_scale_arcsec, side))
         except GalvaeError as exc:
             out.append((gid, None, str(exc)))
@@ -535,7 +545,8 @@ def ingest(
                     )
                 ):
                     other_scale.append(gid)
-                imgs.append(apply_stretch(img, chosen))
+                # a gz-decals flux cutout comes presented from _load_block (stretched before the resize)
+                imgs.append(img if k == "flux" and profile == "gz-decals" else apply_stretch(img, chosen))
                 ids.append(gid)
                 masks.append(m)
             if imgs:

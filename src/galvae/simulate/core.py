@@ -51,7 +51,13 @@ from ..config import BANDS, StretchConfig, config_from_dict, config_to_dict
 from ..data.labels import write_table
 from ..data.manifest import ShardedStoreWriter
 from ..data.preprocess import crop_and_resize, stretch
-from ..data.presentation import GZ_DECALS_PIXELS, GZ_DECALS_STRETCH, check_profile, profile_stretch
+from ..data.presentation import (
+    GZ_DECALS_PIXELS,
+    GZ_DECALS_STRETCH,
+    check_profile,
+    gz_decals_present,
+    profile_stretch,
+)
 from ..data.store import ImageStoreWriter
 from ..errors import GalvaeFileError, GalvaeValueError
 from .defects import DefectConfig, assign_defects, plant_defect, sample_star
@@ -112,9 +118,11 @@ class SimulationConfig:
         every galaxy on ``fov_arcsec`` with the default asinh stretch;
         ``"gz-decals"`` renders each galaxy on the field Galaxy Zoo DECaLS
         gives it (424 × max(min(0.04 p50, 0.02 p90), 0.1)″ from its
-        Petrosian radii, measured on its noiseless r-band image) and applies
-        the Galaxy Zoo DECaLS stretch, so the stored images are what the
-        paper trained on, at S × S.
+        Petrosian radii, measured on its noiseless r-band image) and presents
+        it as Galaxy Zoo DECaLS made its images
+        (:func:`~galvae.data.presentation.gz_decals_present`: their stretch
+        and desaturation on the native pixels, then the resize), so the
+        stored images are what the paper trained on, at S × S.
     votes_follow_visibility : bool, default True
         Simulated Galaxy Zoo volunteers recognise a feature with a chance
         that grows with its measured visibility (S/N of the feature in the
@@ -271,9 +279,12 @@ def _render_chunk(task: tuple[int, int, int]) -> tuple[np.ndarray, ...]:
             image = image / unit
         if mask is not None:
             mask = _band_mask(image, mask, kind)
-        flux, m = crop_and_resize(image, mask, size)
-        imgs[k] = stretch(flux, norm)
-        masks[k] = m
+        if st["profile"] == "gz-decals":
+            # stretch and desaturate the native pixels, then resize: the Galaxy Zoo DECaLS order
+            imgs[k], masks[k] = gz_decals_present(image, mask, size)
+        else:
+            flux, masks[k] = crop_and_resize(image, mask, size)
+            imgs[k] = stretch(flux, norm)
         fwhms[k] = r.psf_fwhm
     return imgs, masks, fwhms, present, vis
 
