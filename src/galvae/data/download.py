@@ -875,13 +875,60 @@ def download_cutouts(
     >>> report.counts  # doctest: +SKIP
     {'ok': 3431, 'cached': 0, 'empty': 3, 'failed': 0}
     """
-    import pandas as pd
-    from tqdm.auto import tqdm
-
     layer = _check_layer(layer)
     pixscale = _check_pixscale(pixscale)
     size = _check_size(size)
     base_url = _check_base_url(base_url)
+    _check_transfer(max_connections, retries, backoff, timeout)
+
+    targets = read_targets(catalog)
+    out = Path(out_dir)
+    paths = _target_paths(targets, out)
+    settings = {"layer": layer, "pixscale": pixscale, "size": size, "bands": _BANDS, "base_url": base_url}
+    _check_settings(out, settings, overwrite)
+
+    n = len(targets)
+    status, jobs = _plan_jobs(targets, paths, overwrite, layer=layer, pixscale=pixscale, size=size, base_url=base_url)
+    reasons: list[str] = [""] * n
+    n_cached = n - len(jobs)
+    if n_cached:
+        log.info("%d of %d cutouts already in %s", n_cached, n, out)
+
+    opts = _Options(
+        retries=int(retries),
+        backoff=float(backoff),
+        timeout=float(timeout),
+        size=size,
+        seed=int(seed),
+        overwrite=bool(overwrite),
+        strict=bool(strict),
+    )
+    counts = {"ok": 0, "cached": n_cached, "empty": 0, "failed": 0}
+    started = time.monotonic()
+    _run_jobs(
+        jobs, opts, int(max_connections), status, reasons, counts, desc=f"download {layer}", progress=progress, out=out
+    )
+    log.info("downloaded %d cutouts in %.1f s", counts["ok"], time.monotonic() - started)
+
+    manifest = out / MANIFEST_NAME
+    _write_manifest(
+        manifest, _manifest_frame(targets, paths, status, reasons, layer=layer, pixscale=pixscale, size=size)
+    )
+    failures = tuple((targets["id"].iloc[i], reasons[i]) for i in range(n) if status[i] == "failed")
+    return DownloadReport(
+        out_dir=out,
+        manifest=manifest,
+        layer=layer,
+        n_ok=counts["ok"],
+        n_cached=counts["cached"],
+        n_empty=counts["empty"],
+        n_failed=counts["failed"],
+        failures=failures,
+    )
+
+
+def _check_transfer(max_connections: int, retries: int, backoff: float, timeout: float) -> None:
+    """Check the connection, retry, back-off and time-out options of :func:`download_cutouts`."""
     if (
         isinstance(max_connections, bool)
         or not isinstance(max_connections, (int, np.integer))
@@ -897,8 +944,11 @@ def download_cutouts(
     if not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
         raise GalvaeValueError("timeout must be a positive number of seconds", value=timeout)
 
-    targets = read_targets(catalog)
-    out = Path(out_dir)
+
+def _target_paths(targets: pd.DataFrame, out: Path) -> list[Path]:
+    """Each target's cutout file in ``out`` (created), refusing ids that map to the same file name."""
+    import pandas as pd
+
     paths = [cutout_path(out, gid) for gid in targets["id"]]
     names = pd.Series([p.name for p in paths])
     if names.duplicated().any():
@@ -911,12 +961,21 @@ def download_cutouts(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise GalvaeFileError(out, f"cannot create output directory: {exc.strerror or exc}") from exc
-    settings = {"layer": layer, "pixscale": pixscale, "size": size, "bands": _BANDS, "base_url": base_url}
-    _check_settings(out, settings, overwrite)
+    return paths
 
-    n = len(targets)
-    status: list[str] = [""] * n
-    reasons: list[str] = [""] * n
+
+def _plan_jobs(
+    targets: pd.DataFrame,
+    paths: list[Path],
+    overwrite: bool,
+    *,
+    layer: str,
+    pixscale: float,
+    size: int,
+    base_url: str,
+) -> tuple[list[str], list[_Job]]:
+    """The status of each target so far (``"cached"`` where its file is there) and the downloads still to do."""
+    status: list[str] = [""] * len(targets)
     jobs: list[_Job] = []
     for i, (gid, ra, dec) in enumerate(targets[["id", "ra", "dec"]].itertuples(index=False)):
         path = paths[i]
@@ -925,29 +984,36 @@ def download_cutouts(
             continue
         url = cutout_url(ra, dec, layer=layer, pixscale=pixscale, size=size, base_url=base_url)
         jobs.append(_Job(index=i, galaxy_id=gid, url=url, path=path))
-    n_cached = n - len(jobs)
-    if n_cached:
-        log.info("%d of %d cutouts already in %s", n_cached, n, out)
+    return status, jobs
 
-    opts = _Options(
-        retries=int(retries),
-        backoff=float(backoff),
-        timeout=float(timeout),
-        size=size,
-        seed=int(seed),
-        overwrite=bool(overwrite),
-        strict=bool(strict),
-    )
+
+def _run_jobs(
+    jobs: list[_Job],
+    opts: _Options,
+    max_connections: int,
+    status: list[str],
+    reasons: list[str],
+    counts: dict[str, int],
+    *,
+    desc: str,
+    progress: bool,
+    out: Path,
+) -> None:
+    """Download ``jobs`` over ``max_connections`` threads, filling ``status``, ``reasons`` and ``counts`` in place.
+
+    Jobs are submitted lazily (a bounded window), so an interrupt leaves little queued work; with
+    ``opts.strict`` the first failure stops the run with a :class:`~galvae.errors.GalvaeDownloadError`.
+    """
+    from tqdm.auto import tqdm
+
     stop = threading.Event()
-    counts = {"ok": 0, "cached": n_cached, "empty": 0, "failed": 0}
-    started = time.monotonic()
     urllib3_log, quiet = logging.getLogger("urllib3.connectionpool"), _QuietRetryWarnings()
     with (
-        _http(int(max_connections), float(timeout)) as http,
-        tqdm(total=n, desc=f"download {layer}", unit="galaxy", disable=not progress, initial=n_cached) as bar,
+        _http(max_connections, opts.timeout) as http,
+        tqdm(total=len(status), desc=desc, unit="galaxy", disable=not progress, initial=counts["cached"]) as bar,
     ):
         bar.set_postfix(counts, refresh=False)
-        executor = ThreadPoolExecutor(max_workers=int(max_connections), thread_name_prefix=_THREAD_PREFIX)
+        executor = ThreadPoolExecutor(max_workers=max_connections, thread_name_prefix=_THREAD_PREFIX)
         urllib3_log.addFilter(quiet)
         try:
             futures: dict[Future[tuple[str, str]], _Job] = {}
@@ -962,7 +1028,7 @@ def download_cutouts(
                 for fut in done:
                     job = futures.pop(fut)
                     result, reason = fut.result()
-                    if strict and result == "failed":
+                    if opts.strict and result == "failed":
                         raise GalvaeDownloadError(
                             job.url,
                             f"{job.galaxy_id}: {reason} (strict mode stops at the first failed download; "
@@ -983,11 +1049,24 @@ def download_cutouts(
         finally:
             urllib3_log.removeFilter(quiet)  # the run's threads are done (or told to stop and joined)
         executor.shutdown(wait=True)
-    log.info("downloaded %d cutouts in %.1f s", counts["ok"], time.monotonic() - started)
 
-    manifest = out / MANIFEST_NAME
+
+def _manifest_frame(
+    targets: pd.DataFrame,
+    paths: list[Path],
+    status: list[str],
+    reasons: list[str],
+    *,
+    layer: str,
+    pixscale: float,
+    size: int,
+) -> pd.DataFrame:
+    """The manifest: one row per target, ``file`` set only where its cutout is on disk."""
+    import pandas as pd
+
+    n = len(targets)
     kept = [s in ("ok", "cached") for s in status]
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "id": pd.array(targets["id"].tolist(), dtype="string"),
             "ra": targets["ra"].to_numpy(),
@@ -1000,16 +1079,4 @@ def download_cutouts(
                 [f"failed:{r}" if s == "failed" else s for s, r in zip(status, reasons, strict=True)], dtype="string"
             ),
         }
-    )
-    _write_manifest(manifest, frame)
-    failures = tuple((targets["id"].iloc[i], reasons[i]) for i in range(n) if status[i] == "failed")
-    return DownloadReport(
-        out_dir=out,
-        manifest=manifest,
-        layer=layer,
-        n_ok=counts["ok"],
-        n_cached=counts["cached"],
-        n_empty=counts["empty"],
-        n_failed=counts["failed"],
-        failures=failures,
     )
