@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
+from .._validate import check_bool, check_choice, check_float, check_int
 from ..errors import GalvaeValueError
 
 __all__ = ["ModelConfig", "ACTIVATIONS", "LIKELIHOODS", "LOSSES"]
 
+Activation = Literal["leaky_relu", "relu"]
+Loss = Literal["mse", "mae"]
+Likelihood = Literal["sum", "mean", "gaussian"]
+
 #: Activation names accepted by :class:`ModelConfig`.
-ACTIVATIONS: tuple[str, ...] = ("leaky_relu", "relu")
+ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 #: Reconstruction losses accepted by :class:`ModelConfig`.
-LOSSES: tuple[str, ...] = ("mse", "mae")
+LOSSES: tuple[str, ...] = get_args(Loss)
 #: Reconstruction likelihoods accepted by :class:`ModelConfig` (see :mod:`galvae.losses.elbo`).
-LIKELIHOODS: tuple[str, ...] = ("sum", "mean", "gaussian")
+LIKELIHOODS: tuple[str, ...] = get_args(Likelihood)
 
 
 @dataclass(frozen=True)
@@ -80,11 +85,11 @@ class ModelConfig:
     size: int = 64
     latent_dim: int = 40
     channels: tuple[int, ...] = (32, 64, 128)
-    activation: Literal["leaky_relu", "relu"] = "leaky_relu"
-    loss: Literal["mse", "mae"] = "mse"
+    activation: Activation = "leaky_relu"
+    loss: Loss = "mse"
     kl_weight: float = 1.0
     kl_warmup_epochs: int = 0
-    likelihood: Literal["sum", "mean", "gaussian"] = "sum"
+    likelihood: Likelihood = "sum"
     noise_sigma: tuple[float, float, float] | None = None
     learn_sigma: bool = False
 
@@ -99,23 +104,12 @@ class ModelConfig:
                 f"image size must be a positive multiple of {step} (the encoder halves it {len(chans)} times)",
                 self.size,
             )
-        if isinstance(self.latent_dim, bool) or not isinstance(self.latent_dim, int) or self.latent_dim < 1:
-            raise GalvaeValueError("latent_dim must be a positive integer", self.latent_dim)
-        if self.activation not in ACTIVATIONS:
-            raise GalvaeValueError("activation", self.activation, ACTIVATIONS)
-        if self.loss not in LOSSES:
-            raise GalvaeValueError("unknown reconstruction loss", self.loss, LOSSES)
-        if not float(self.kl_weight) >= 0:
-            raise GalvaeValueError("kl_weight (k) must be a non-negative number", self.kl_weight)
-        object.__setattr__(self, "kl_weight", float(self.kl_weight))
-        if (
-            isinstance(self.kl_warmup_epochs, bool)
-            or not isinstance(self.kl_warmup_epochs, int)
-            or self.kl_warmup_epochs < 0
-        ):
-            raise GalvaeValueError("kl_warmup_epochs must be a non-negative integer", self.kl_warmup_epochs)
-        if self.likelihood not in LIKELIHOODS:
-            raise GalvaeValueError("unknown likelihood", self.likelihood, LIKELIHOODS)
+        object.__setattr__(self, "latent_dim", check_int("latent_dim", self.latent_dim, minimum=1))
+        object.__setattr__(self, "activation", check_choice("activation", self.activation, ACTIVATIONS))
+        object.__setattr__(self, "loss", check_choice("reconstruction loss", self.loss, LOSSES))
+        object.__setattr__(self, "kl_weight", check_float("kl_weight (k)", self.kl_weight, minimum=0))
+        object.__setattr__(self, "kl_warmup_epochs", check_int("kl_warmup_epochs", self.kl_warmup_epochs, minimum=0))
+        object.__setattr__(self, "likelihood", check_choice("likelihood", self.likelihood, LIKELIHOODS))
         if self.noise_sigma is not None:
             try:
                 sig = tuple(float(v) for v in self.noise_sigma)
@@ -124,8 +118,7 @@ class ModelConfig:
             if len(sig) != 3 or not all(math.isfinite(v) and v > 0 for v in sig):
                 raise GalvaeValueError("noise_sigma must be 3 positive numbers (g, r, z)", self.noise_sigma)
             object.__setattr__(self, "noise_sigma", sig)
-        if not isinstance(self.learn_sigma, bool):
-            raise GalvaeValueError("learn_sigma must be True or False", self.learn_sigma)
+        object.__setattr__(self, "learn_sigma", check_bool("learn_sigma", self.learn_sigma))
         if self.likelihood != "gaussian" and (self.noise_sigma is not None or self.learn_sigma):
             raise GalvaeValueError(
                 "noise_sigma and learn_sigma apply to likelihood='gaussian' only", self.likelihood, ("gaussian",)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+import numbers
+from dataclasses import dataclass, fields
+from typing import Literal, get_args
 
+from .._validate import check_choice, check_float, check_int
 from ..errors import GalvaeValueError
 from ..models.config import ModelConfig
 from .precision import PRECISIONS, resolve_precision
@@ -16,10 +18,13 @@ __all__ = ["AdaptConfig", "ModelConfig", "TrainConfig", "PRECISIONS", "STRATEGIE
 #: ``"ddp_spawn"`` (processes started by ``torch.multiprocessing``; no torchrun/SLURM, no signal handling).
 STRATEGIES: tuple[str, ...] = ("auto", "ddp", "ddp_spawn")
 
+MmdOn = Literal["mu", "z"]
+Export = Literal["last", "best"]
 
-def _pos_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise GalvaeValueError(f"{name} must be a positive integer", value)
+
+def _store(obj: object, name: str, value: object) -> None:
+    """Keep the checked value (a plain int or float, not a numpy one) in the frozen dataclass."""
+    object.__setattr__(obj, name, value)
 
 
 @dataclass(frozen=True)
@@ -96,22 +101,21 @@ class TrainConfig:
     keep_last: int = 2
 
     def __post_init__(self) -> None:
-        _pos_int("epochs", self.epochs)
+        _store(self, "epochs", check_int("epochs", self.epochs, minimum=1))
         check_parallel(self.strategy, self.devices, self.num_nodes, self.batch_size)
-        _pos_int("batch_size", self.batch_size)
-        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
-            raise GalvaeValueError("lr must be a positive number", self.lr)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise GalvaeValueError("seed must be a non-negative integer", self.seed)
-        if not (isinstance(self.val_fraction, int | float) and 0 < self.val_fraction < 1):
-            raise GalvaeValueError("val_fraction must lie strictly between 0 and 1", self.val_fraction)
+        _store(self, "num_nodes", int(self.num_nodes))
+        _store(self, "batch_size", check_int("batch_size", self.batch_size, minimum=1))
+        _store(self, "lr", check_float("lr", self.lr, minimum=0, inclusive=False))
+        _store(self, "seed", check_int("seed", self.seed, minimum=0))
+        _store(
+            self, "val_fraction", check_float("val_fraction", self.val_fraction, minimum=0, maximum=1, inclusive=False)
+        )
         if self.early_stopping is not None:
-            _pos_int("early_stopping (patience)", self.early_stopping)
-        object.__setattr__(self, "precision", resolve_precision(self.precision, self.accelerator))
-        if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or self.num_workers < 0:
-            raise GalvaeValueError("num_workers must be a non-negative integer", self.num_workers)
-        check_max_nonfinite_batches(self.max_nonfinite_batches)
-        check_keep_last(self.keep_last)
+            _store(self, "early_stopping", check_int("early_stopping (patience)", self.early_stopping, minimum=1))
+        _store(self, "precision", resolve_precision(self.precision, self.accelerator))
+        _store(self, "num_workers", check_int("num_workers", self.num_workers, minimum=0))
+        _store(self, "max_nonfinite_batches", check_max_nonfinite_batches(self.max_nonfinite_batches))
+        _store(self, "keep_last", check_keep_last(self.keep_last))
 
 
 def _device_count(devices: object) -> int | None:
@@ -159,7 +163,7 @@ def check_parallel(strategy: object, devices: object, num_nodes: object, batch_s
     """
     if not isinstance(strategy, str) or strategy not in STRATEGIES:
         raise GalvaeValueError("strategy (--strategy) not recognised", strategy, STRATEGIES)
-    _pos_int("num_nodes (--num-nodes)", num_nodes)
+    num_nodes = check_int("num_nodes (--num-nodes)", num_nodes, minimum=1)
     per_node = _device_count(devices)
     if per_node is not None and per_node < 1 and per_node != -1:
         raise GalvaeValueError(
@@ -171,12 +175,13 @@ def check_parallel(strategy: object, devices: object, num_nodes: object, batch_s
         raise GalvaeValueError("devices (--devices) not recognised", devices, ("N >= 1", "-1", "auto", "0,1,..."))
     if per_node == -1:
         per_node = None
-    processes = None if per_node is None else per_node * int(num_nodes)  # type: ignore[arg-type]
+    processes = None if per_node is None else per_node * num_nodes
     if (
         batch_size is not None
         and processes is not None
         and processes > 1
-        and isinstance(batch_size, int)
+        and isinstance(batch_size, numbers.Integral)
+        and not isinstance(batch_size, bool)
         and batch_size % processes
     ):
         raise GalvaeValueError(
@@ -189,18 +194,12 @@ def check_parallel(strategy: object, devices: object, num_nodes: object, batch_s
 
 def check_keep_last(value: object) -> int:
     """Validate ``keep_last`` (a positive integer: ``last.ckpt`` and its older rotations kept)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise GalvaeValueError(
-            "keep_last (last.ckpt and the older training states kept beside it) must be a positive integer", value
-        )
-    return value
+    return check_int("keep_last (last.ckpt and the older training states kept beside it)", value, minimum=1)
 
 
 def check_max_nonfinite_batches(value: object) -> int:
     """Validate ``max_nonfinite_batches`` (a non-negative integer; see :mod:`galvae.training.guards`)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise GalvaeValueError("max_nonfinite_batches must be a non-negative integer", value)
-    return value
+    return check_int("max_nonfinite_batches", value, minimum=0)
 
 
 @dataclass(frozen=True)
@@ -247,7 +246,7 @@ class AdaptConfig:
     """
 
     lam: float = 0.5
-    mmd_on: str = "mu"
+    mmd_on: MmdOn = "mu"
     pair_weight: float = 0.0
     epochs: int = 20
     batch_size: int = 32
@@ -255,7 +254,7 @@ class AdaptConfig:
     seed: int = 0
     val_fraction: float = 0.2
     early_stopping: int | None = None
-    export: str = "last"
+    export: Export = "last"
     precision: str = "32"
     accelerator: str = "auto"
     devices: int | str = 1
@@ -266,18 +265,13 @@ class AdaptConfig:
     keep_last: int = 2
 
     def __post_init__(self) -> None:
-        if self.export not in ("last", "best"):
-            raise GalvaeValueError("export (which checkpoint to export)", self.export, ("last", "best"))
+        _store(self, "export", check_choice("export", self.export, get_args(Export)))
         for name in ("lam", "pair_weight"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
-                raise GalvaeValueError(f"{name} must be a non-negative number", v)
-            object.__setattr__(self, name, float(v))
-        if self.mmd_on not in ("mu", "z"):
-            raise GalvaeValueError("mmd_on", self.mmd_on, ("mu", "z"))
-        object.__setattr__(self, "precision", resolve_precision(self.precision, self.accelerator))
+            _store(self, name, check_float(name, getattr(self, name), minimum=0))
+        _store(self, "mmd_on", check_choice("mmd_on", self.mmd_on, get_args(MmdOn)))
+        _store(self, "precision", resolve_precision(self.precision, self.accelerator))
         # the remaining fields follow TrainConfig's rules (batch_size >= 2: MMD² needs two points)
-        TrainConfig(
+        checked = TrainConfig(
             epochs=self.epochs,
             batch_size=self.batch_size,
             lr=self.lr,
@@ -293,6 +287,8 @@ class AdaptConfig:
             max_nonfinite_batches=self.max_nonfinite_batches,
             keep_last=self.keep_last,
         )
+        for f in fields(TrainConfig):
+            _store(self, f.name, getattr(checked, f.name))
         if self.batch_size < 2:
             raise GalvaeValueError(
                 "batch_size must be at least 2 (MMD² compares two points or more per survey)", self.batch_size
