@@ -23,10 +23,12 @@ as that survey would see them.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -529,7 +531,6 @@ def adapt(
 
     quiet_lightning()
     out = Path(out)
-    last = out / "checkpoints" / "last.ckpt"
     hw = dict(
         precision=precision,
         accelerator=accelerator,
@@ -541,19 +542,10 @@ def adapt(
         keep_last=keep_last,
     )
     src, tgt = os.path.abspath(os.fspath(source_store)), os.path.abspath(os.fspath(target_store))
+    base_path: str | None
+    surveys: tuple[str, ...]
     if resume:
-        if not resume_candidates(last.parent):
-            raise GalvaeFileError(last, "cannot resume: no last checkpoint in this run directory")
-        try:
-            saved = json.loads((out / "config.json").read_text())
-            acfg = replace(config_from_dict(AdaptConfig, saved["adapt"]), epochs=epochs, **hw)
-            base_path = saved["base_model"]
-            surveys = tuple(saved["data"]["surveys"])
-            saved_stores = [saved["data"]["source_store"], saved["data"]["target_store"]]
-        except (OSError, json.JSONDecodeError, KeyError, TypeError, GalvaeValueError) as exc:
-            raise GalvaeFileError(out / "config.json", f"cannot resume: unreadable run configuration ({exc})") from None
-        if saved_stores != [src, tgt]:
-            raise GalvaeValueError(f"resumed run {out} adapted {saved_stores}, not", [src, tgt])
+        acfg, base_path, surveys = _resumed_config(out, epochs, hw, src, tgt)
     else:
         acfg = AdaptConfig(
             lam=lam,
@@ -584,20 +576,7 @@ def adapt(
         with ImageStore(path) as st:
             check_store_matches(meta, st)
     if not resume:
-        names = (source_name or dm.surveys[0], target_name or dm.surveys[1])
-        if names[0] == names[1]:
-            raise GalvaeValueError(
-                "both stores carry the same survey name; name the decoders with source_name/target_name "
-                "(--source-name/--target-name)",
-                names[0],
-            )
-        try:
-            surveys = check_survey_names(names)
-        except GalvaeValueError as exc:
-            raise GalvaeValueError(
-                f"{exc.message}; name the decoders with source_name/target_name (--source-name/--target-name)",
-                exc.value,
-            ) from None
+        surveys = _decoder_names(source_name or dm.surveys[0], target_name or dm.surveys[1])
     mcfg: ModelConfig = meta["model_config"]
     L.seed_everything(acfg.seed, workers=True, verbose=False)
     module = DAModule(
@@ -607,24 +586,14 @@ def adapt(
     if not resume:
         module.model.load_state_dict(DomainAdaptationVAE.from_vae(base, surveys).state_dict())
 
-    def prepare(trainer: Any) -> Path | None:
-        # Run once the trainer tells whether this process is global rank 0, the only one writing ``out``.
-        writer = trainer.is_global_zero
-        if not resume and writer and out.exists() and any(out.iterdir()):
-            if not overwrite:
-                raise GalvaeFileError(
-                    out,
-                    "run directory exists and is not empty (pass overwrite=True / --overwrite, or resume=True / "
-                    "--resume)",
-                )
-            shutil.rmtree(out)
-        resume_from = None
-        if resume:  # rank 0 picks the checkpoint (a fallback is copied to last.ckpt); the others load last.ckpt
-            resume_from = select_resume_checkpoint(last.parent, expected=module.state_dict()) if writer else last
-        if writer:
-            _write_run_files(out, dm, acfg, mcfg, base_path, surveys, src, tgt)
-        return resume_from
-
+    prepare = functools.partial(
+        _prepare_adapt_dir,
+        out=out,
+        resume=resume,
+        overwrite=overwrite,
+        module=module,
+        write=functools.partial(_write_run_files, out, dm, acfg, mcfg, base_path, surveys, src, tgt),
+    )
     trainer, ckpt = fit_lightning(
         module,
         dm,
@@ -636,6 +605,89 @@ def adapt(
         trainer_kwargs=trainer_kwargs,
         prepare=prepare,
     )
+    return _finish_adapt(trainer, ckpt, out, mcfg, surveys, dm, acfg, base_path, src, tgt)
+
+
+def _resumed_config(
+    out: Path, epochs: int, hw: dict[str, Any], src: str, tgt: str
+) -> tuple[AdaptConfig, str, tuple[str, ...]]:
+    """The configuration, base model and decoder names a resumed adaptation continues with, from its ``config.json``.
+
+    ``epochs`` and the hardware options ``hw`` replace the saved ones; the stores must be the saved ones.
+    """
+    last = out / "checkpoints" / "last.ckpt"
+    if not resume_candidates(last.parent):
+        raise GalvaeFileError(last, "cannot resume: no last checkpoint in this run directory")
+    try:
+        saved = json.loads((out / "config.json").read_text())
+        acfg = replace(config_from_dict(AdaptConfig, saved["adapt"]), epochs=epochs, **hw)
+        base_path = saved["base_model"]
+        surveys = tuple(saved["data"]["surveys"])
+        saved_stores = [saved["data"]["source_store"], saved["data"]["target_store"]]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, GalvaeValueError) as exc:
+        raise GalvaeFileError(out / "config.json", f"cannot resume: unreadable run configuration ({exc})") from None
+    if saved_stores != [src, tgt]:
+        raise GalvaeValueError(f"resumed run {out} adapted {saved_stores}, not", [src, tgt])
+    return acfg, base_path, surveys
+
+
+def _decoder_names(source: str, target: str) -> tuple[str, ...]:
+    """The two decoders' names, checked: distinct and usable as survey names."""
+    names = (source, target)
+    if names[0] == names[1]:
+        raise GalvaeValueError(
+            "both stores carry the same survey name; name the decoders with source_name/target_name "
+            "(--source-name/--target-name)",
+            names[0],
+        )
+    try:
+        return check_survey_names(names)
+    except GalvaeValueError as exc:
+        raise GalvaeValueError(
+            f"{exc.message}; name the decoders with source_name/target_name (--source-name/--target-name)",
+            exc.value,
+        ) from None
+
+
+def _prepare_adapt_dir(
+    trainer: Any, *, out: Path, resume: bool, overwrite: bool, module: DAModule, write: Callable[[], None]
+) -> Path | None:
+    """:func:`adapt`'s ``prepare`` step: clear or check ``out`` and ``write`` its run files on global rank 0.
+
+    Runs once the trainer tells whether this process is global rank 0, the only one writing ``out``;
+    returns the checkpoint to resume from (None for a new run).
+    """
+    last = out / "checkpoints" / "last.ckpt"
+    writer = trainer.is_global_zero
+    if not resume and writer and out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise GalvaeFileError(
+                out,
+                "run directory exists and is not empty (pass overwrite=True / --overwrite, or resume=True / --resume)",
+            )
+        shutil.rmtree(out)
+    resume_from = None
+    if resume:  # rank 0 picks the checkpoint (a fallback is copied to last.ckpt); the others load last.ckpt
+        resume_from = select_resume_checkpoint(last.parent, expected=module.state_dict()) if writer else last
+    if writer:
+        write()
+    return resume_from
+
+
+def _finish_adapt(
+    trainer: Any,
+    ckpt: Any,
+    out: Path,
+    mcfg: ModelConfig,
+    surveys: tuple[str, ...],
+    dm: PairedDataModule,
+    acfg: AdaptConfig,
+    base_path: str,
+    src: str,
+    tgt: str,
+) -> AdaptResult:
+    """Export the adapted model (global rank 0, the other processes waiting) and describe the run."""
+    last = out / "checkpoints" / "last.ckpt"
     best_path, best, epochs_done, steps = fit_summary(trainer, ckpt, out)
     exported = last if acfg.export == "last" else best_path
     with rank_zero_first(trainer):
