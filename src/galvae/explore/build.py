@@ -731,70 +731,31 @@ def build_explorer(
     _prepare_out(out, overwrite, keep)
     seconds["load"] = time.perf_counter() - t0
 
-    t = time.perf_counter()
-    if reuse["map"]:
-        xy = np.stack([prev["data"]["x"], prev["data"]["y"]], axis=1)
-        axes, map_note = prev["data"]["map"]["axes"], prev["data"]["map"]["note"]
-        log.info("explore: the %s map of the page replaced is reused (same latents and seed)", method)
-    else:
-        xy, method, axes, map_note = _project(inp.x, method, seed)
-        log.info("explore: %s map of %d galaxies in %.1f s", method, n, time.perf_counter() - t)
-    seconds["map"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    if reuse["neighbours"]:
-        nb, nd = prev["data"]["neighbours"], prev["data"]["distances"]
-        log.info("explore: the neighbours of the page replaced are reused (same latents, k, metric and index)")
-    else:
-        nb, nd = _neighbours(inp.x, inp.ids, k_eff, metric, index, seed)
-        log.info("explore: %d nearest neighbours of each galaxy in %.1f s", k_eff, time.perf_counter() - t)
-    seconds["neighbours"] = time.perf_counter() - t
-
+    xy, method, axes, map_note = _map(inp, method, seed, reuse["map"], prev, seconds)
+    nb, nd = _neighbours_of_all(inp, k_eff, metric, index, seed, reuse["neighbours"], prev, seconds)
     atlases = _make_atlases(inp, out / _THUMB_DIR, size, thumb_format, reuse, prev, batch_size, progress, seconds)
 
     t = time.perf_counter()
     latents_name = str(latents) if isinstance(latents, str | os.PathLike) else "a latent catalogue"
     title = title if title is not None else f"galvae explore: {Path(latents_name).name}"
-    payload: dict[str, Any] = {
-        "format": 1,
-        "title": title,
-        "galvae_version": __version__,
-        "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "n": n,
-        "ids": inp.ids.tolist(),
-        "x": _b64(xy[:, 0], "<f4"),
-        "y": _b64(xy[:, 1], "<f4"),
-        "order": _b64(np.random.default_rng(seed).permutation(n), "<i4"),
-        "map": {"method": method, "axes": axes, "note": map_note},
-        "k": k_eff,
-        "metric": metric,
-        "index": index,
-        "neighbours": _b64(nb, "<i4"),
-        "distances": _b64(nd, "<f4"),
-        "columns": [_column_entry(str(c), inp.table[c]) for c in inp.table.columns],
-        "catalog_columns": inp.from_catalog,
-        "color": inp.color,
-        "thumbs": {
-            "size": size,
-            "per_row": min(PER_ROW, n),
-            "per_atlas": PER_ATLAS,
-            "dir": _THUMB_DIR,
-            "images": atlases["images"],
-            "reconstructions": atlases["reconstructions"],
-            "format": thumb_format,
-        },
-        "build": build,
-        "reconstruction_note": inp.recon_note,
-        "sources": {
-            "latents": latents_name,
-            "store": str(inp.st.path),
-            "catalog": str(catalog) if isinstance(catalog, str | os.PathLike) else None,
-            "model": str(inp.vae.path) if inp.vae is not None else None,
-            "reconstructions": str(inp.recon_st.path) if inp.recon_st is not None else None,
-            "survey": inp.st.survey,
-            "image_size": inp.st.size,
-        },
-    }
+    payload = _payload(
+        inp,
+        title=title,
+        latents_name=latents_name,
+        catalog=catalog,
+        xy=xy,
+        map_info={"method": method, "axes": axes, "note": map_note},
+        k=k_eff,
+        metric=metric,
+        index=index,
+        neighbours=nb,
+        distances=nd,
+        thumb_size=size,
+        thumb_format=thumb_format,
+        atlases=atlases,
+        build=build,
+        seed=seed,
+    )
     index_html = _write_page(out, payload, title)
     seconds["write"] = time.perf_counter() - t
     n_bytes = sum(p.stat().st_size for p in [out / DATA_FILE, index_html, *(out / _THUMB_DIR).iterdir()])
@@ -817,6 +778,107 @@ def build_explorer(
         n_bytes=n_bytes,
         reused=tuple(part for part, ok in reuse.items() if ok),
     )
+
+
+def _map(
+    inp: _Inputs, method: str, seed: int, reuse: bool, prev: dict[str, Any] | None, seconds: dict[str, float]
+) -> tuple[np.ndarray, str, list[str], str]:
+    """The 2-D map (positions, method, axis names, note): the replaced page's when ``reuse``, else projected."""
+    t = time.perf_counter()
+    if reuse:
+        xy = np.stack([prev["data"]["x"], prev["data"]["y"]], axis=1)
+        axes, map_note = prev["data"]["map"]["axes"], prev["data"]["map"]["note"]
+        log.info("explore: the %s map of the page replaced is reused (same latents and seed)", method)
+    else:
+        xy, method, axes, map_note = _project(inp.x, method, seed)
+        log.info("explore: %s map of %d galaxies in %.1f s", method, len(inp.ids), time.perf_counter() - t)
+    seconds["map"] = time.perf_counter() - t
+    return xy, method, axes, map_note
+
+
+def _neighbours_of_all(
+    inp: _Inputs,
+    k_eff: int,
+    metric: str,
+    index: str,
+    seed: int,
+    reuse: bool,
+    prev: dict[str, Any] | None,
+    seconds: dict[str, float],
+) -> tuple[Any, Any]:
+    """Each galaxy's nearest neighbours and their distances: the replaced page's when ``reuse``, else searched."""
+    t = time.perf_counter()
+    if reuse:
+        nb, nd = prev["data"]["neighbours"], prev["data"]["distances"]
+        log.info("explore: the neighbours of the page replaced are reused (same latents, k, metric and index)")
+    else:
+        nb, nd = _neighbours(inp.x, inp.ids, k_eff, metric, index, seed)
+        log.info("explore: %d nearest neighbours of each galaxy in %.1f s", k_eff, time.perf_counter() - t)
+    seconds["neighbours"] = time.perf_counter() - t
+    return nb, nd
+
+
+def _payload(
+    inp: _Inputs,
+    *,
+    title: str,
+    latents_name: str,
+    catalog: Any,
+    xy: np.ndarray,
+    map_info: dict[str, Any],
+    k: int,
+    metric: str,
+    index: str,
+    neighbours: Any,
+    distances: Any,
+    thumb_size: int,
+    thumb_format: str,
+    atlases: dict[str, Any],
+    build: dict[str, Any],
+    seed: int,
+) -> dict[str, Any]:
+    """The page's data (:data:`DATA_FILE`): ids, map, neighbours, columns, thumbnails, build record and sources."""
+    n = len(inp.ids)
+    return {
+        "format": 1,
+        "title": title,
+        "galvae_version": __version__,
+        "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "n": n,
+        "ids": inp.ids.tolist(),
+        "x": _b64(xy[:, 0], "<f4"),
+        "y": _b64(xy[:, 1], "<f4"),
+        "order": _b64(np.random.default_rng(seed).permutation(n), "<i4"),
+        "map": map_info,
+        "k": k,
+        "metric": metric,
+        "index": index,
+        "neighbours": _b64(neighbours, "<i4"),
+        "distances": _b64(distances, "<f4"),
+        "columns": [_column_entry(str(c), inp.table[c]) for c in inp.table.columns],
+        "catalog_columns": inp.from_catalog,
+        "color": inp.color,
+        "thumbs": {
+            "size": thumb_size,
+            "per_row": min(PER_ROW, n),
+            "per_atlas": PER_ATLAS,
+            "dir": _THUMB_DIR,
+            "images": atlases["images"],
+            "reconstructions": atlases["reconstructions"],
+            "format": thumb_format,
+        },
+        "build": build,
+        "reconstruction_note": inp.recon_note,
+        "sources": {
+            "latents": latents_name,
+            "store": str(inp.st.path),
+            "catalog": str(catalog) if isinstance(catalog, str | os.PathLike) else None,
+            "model": str(inp.vae.path) if inp.vae is not None else None,
+            "reconstructions": str(inp.recon_st.path) if inp.recon_st is not None else None,
+            "survey": inp.st.survey,
+            "image_size": inp.st.size,
+        },
+    }
 
 
 @dataclass
