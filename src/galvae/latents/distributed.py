@@ -299,13 +299,62 @@ def _lightning_parts(
 ) -> Any:
     """Run the predict loop; every process writes its parts.  Returns the trainer."""
     import lightning as L
-    import torch
-    from lightning.pytorch.callbacks import BasePredictionWriter
-
-    from ..losses.elbo import reconstruction_error
 
     n = len(st)
     n_chunks = max(1, -(-n // shard_rows))
+    module = _encode_module(vae, recon_error)
+    writer = _part_writer(out, shard_rows, n, vae.latent_dim, recon_error)
+    data = _encode_data(
+        st,
+        out,
+        plan,
+        n_chunks=n_chunks,
+        shard_rows=shard_rows,
+        batch_size=batch_size,
+        strict=strict,
+        overwrite=overwrite,
+        num_workers=num_workers,
+    )
+    lightning_log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    lightning_log.addFilter(_drop_adverts)
+    # Lightning logs through its own handler: keep its INFO lines (devices found, ...) as quiet as galvae's
+    pl_log = logging.getLogger("lightning.pytorch")
+    pl_level = pl_log.level
+    root_level = logging.getLogger().getEffectiveLevel()
+    if root_level > logging.INFO:
+        pl_log.setLevel(root_level)
+    try:
+        with warnings.catch_warnings():
+            for pattern in _HARMLESS_WARNINGS:
+                warnings.filterwarnings("ignore", message=pattern)
+            trainer = L.Trainer(
+                accelerator=accelerator,
+                devices=devices,
+                num_nodes=num_nodes,
+                strategy=strategy,
+                logger=False,
+                enable_checkpointing=False,
+                enable_model_summary=False,
+                enable_progress_bar=progress,
+                use_distributed_sampler=False,
+                callbacks=[writer],
+                default_root_dir=str(out),
+                precision="32-true",
+            )
+            trainer.predict(module, datamodule=data, return_predictions=False)
+    finally:
+        lightning_log.removeFilter(_drop_adverts)
+        pl_log.setLevel(pl_level)
+    return trainer
+
+
+def _encode_module(vae: GalaxyVAE, recon_error: bool) -> Any:
+    """The LightningModule of the predict loop: μ, log σ² and (``recon_error``) the reconstruction error per batch."""
+    import lightning as L
+    import torch
+
+    from ..losses.elbo import reconstruction_error
+
     loss, npix = vae.config.loss, 3 * vae.size * vae.size
 
     class EncodeModule(L.LightningModule):
@@ -328,6 +377,13 @@ def _lightning_parts(
                 res["recon_error"] = err.float().cpu().numpy()
             return res
 
+    return EncodeModule(vae.network)
+
+
+def _part_writer(out: Path, shard_rows: int, n: int, nl: int, recon_error: bool) -> Any:
+    """The prediction writer that writes each chunk's part once its last batch is encoded."""
+    from lightning.pytorch.callbacks import BasePredictionWriter
+
     class PartWriter(BasePredictionWriter):
         """Collects the batches of a chunk; writes its part atomically after the chunk's last batch."""
 
@@ -347,8 +403,29 @@ def _lightning_parts(
         ) -> None:
             self.buf.append(prediction)
             if prediction["last"]:
-                _write_part(out, int(prediction["chunk"]), self.buf, shard_rows, n, vae.latent_dim, recon_error)
+                _write_part(out, int(prediction["chunk"]), self.buf, shard_rows, n, nl, recon_error)
                 self.buf = []
+
+    return PartWriter()
+
+
+def _encode_data(
+    st: ImageStore,
+    out: Path,
+    plan: dict[str, Any],
+    *,
+    n_chunks: int,
+    shard_rows: int,
+    batch_size: int,
+    strict: bool,
+    overwrite: bool,
+    num_workers: int,
+) -> Any:
+    """The datamodule dealing this process its chunks: rank 0 prepares ``out`` and tells every rank what is left."""
+    import lightning as L
+    import torch
+
+    n = len(st)
 
     class EncodeData(L.LightningDataModule):
         def predict_dataloader(self) -> Any:
@@ -377,37 +454,7 @@ def _lightning_parts(
                 persistent_workers=False,
             )
 
-    lightning_log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
-    lightning_log.addFilter(_drop_adverts)
-    # Lightning logs through its own handler: keep its INFO lines (devices found, ...) as quiet as galvae's
-    pl_log = logging.getLogger("lightning.pytorch")
-    pl_level = pl_log.level
-    root_level = logging.getLogger().getEffectiveLevel()
-    if root_level > logging.INFO:
-        pl_log.setLevel(root_level)
-    try:
-        with warnings.catch_warnings():
-            for pattern in _HARMLESS_WARNINGS:
-                warnings.filterwarnings("ignore", message=pattern)
-            trainer = L.Trainer(
-                accelerator=accelerator,
-                devices=devices,
-                num_nodes=num_nodes,
-                strategy=strategy,
-                logger=False,
-                enable_checkpointing=False,
-                enable_model_summary=False,
-                enable_progress_bar=progress,
-                use_distributed_sampler=False,
-                callbacks=[PartWriter()],
-                default_root_dir=str(out),
-                precision="32-true",
-            )
-            trainer.predict(EncodeModule(vae.network), datamodule=EncodeData(), return_predictions=False)
-    finally:
-        lightning_log.removeFilter(_drop_adverts)
-        pl_log.setLevel(pl_level)
-    return trainer
+    return EncodeData()
 
 
 def _write_part(
