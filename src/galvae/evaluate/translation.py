@@ -304,7 +304,6 @@ def evaluate_translation(
     from ..data.store import ImageStore
     from ..latents.export import check_store_matches
     from ..latents.model import GalaxyVAE
-    from .ssim import ssim
 
     vae = model if isinstance(model, GalaxyVAE) else GalaxyVAE.load(model, device=device)
     src = source if isinstance(source, ImageStore) else ImageStore(source)
@@ -318,20 +317,8 @@ def evaluate_translation(
         tr_store = translated if isinstance(translated, ImageStore) else ImageStore(translated)
     fwhm_src = _fwhms(source_psf, "source_psf") if source_psf is not None else survey_psf_fwhm(src.survey)
     fwhm_tgt = _fwhms(target_psf, "target_psf") if target_psf is not None else survey_psf_fwhm(to)
-    scale = float(src.pixel_scale_arcsec)
-    if not np.isfinite(scale):
-        log.info("%s records no pixel scale: %.3f arcsec assumed for the PSF kernel", src.path, DEFAULT_PIXEL_SCALE)
-        scale = DEFAULT_PIXEL_SCALE
-    tgt_ids = set(tgt.ids.tolist())
-    ids = np.asarray([i for i in src.ids.tolist() if i in tgt_ids])
-    if not len(ids):
-        raise GalvaeValueError(f"the stores {src.path} and {tgt.path} share no galaxy id", len(ids))
-    if max_galaxies is not None:
-        if isinstance(max_galaxies, bool) or not isinstance(max_galaxies, int | np.integer) or max_galaxies < 1:
-            raise GalvaeValueError("max_galaxies must be a positive integer", max_galaxies)
-        if max_galaxies < len(ids):
-            pick = np.sort(np.random.default_rng(seed).choice(len(ids), int(max_galaxies), replace=False))
-            ids = ids[pick]
+    scale = _pixel_scale(src)
+    ids, n_shared = _matched_ids(src, tgt, max_galaxies, seed)
     batch_size = GalaxyVAE._check_batch(batch_size)
     rows: list[pd.DataFrame] = []
     shown: dict[str, list[np.ndarray]] = {"source": [], "translated": [], "real": []}
@@ -345,25 +332,7 @@ def evaluate_translation(
         else:
             tr = vae.translate(x, to=to, batch_size=batch_size)
         matched, sigma_pix = psf_match(x, fwhm_src, fwhm_tgt, scale)
-        f_real, r_real = image_flux(real), half_light_radius(real)
-        for method, pred in zip(METHODS, (tr, x, matched), strict=True):
-            f, r50 = image_flux(pred), half_light_radius(pred)
-            rows.append(
-                pd.DataFrame(
-                    {
-                        "id": batch,
-                        "method": method,
-                        "ssim": np.asarray(ssim(pred, real), np.float64),
-                        "mse": ((pred.astype(np.float64) - real) ** 2).mean(axis=(1, 2, 3)),
-                        "flux": f,
-                        "flux_real": f_real,
-                        "flux_residual": _relative(f, f_real),
-                        "r50": r50,
-                        "r50_real": r_real,
-                        "size_residual": _relative(r50, r_real),
-                    }
-                )
-            )
+        rows += _score_batch(batch, real, dict(zip(METHODS, (tr, x, matched), strict=True)))
         room = gallery - len(shown["source"])
         if room > 0:
             shown["source"] += list(x[:room])
@@ -378,7 +347,7 @@ def evaluate_translation(
         "source_survey": src.survey,
         "to": to,
         "n_galaxies": len(ids),
-        "n_shared": int(len(tgt_ids & set(src.ids.tolist()))),
+        "n_shared": n_shared,
         "source_psf_fwhm_arcsec": list(fwhm_src),
         "target_psf_fwhm_arcsec": list(fwhm_tgt),
         "pixel_scale_arcsec": scale,
@@ -399,6 +368,60 @@ def evaluate_translation(
         if st is not None and st is not given:
             st.close()
     return TranslationResult(table, per, summary)
+
+
+def _pixel_scale(src: Any) -> float:
+    """The source store's pixel scale in arcsec, :data:`DEFAULT_PIXEL_SCALE` where it records none."""
+    scale = float(src.pixel_scale_arcsec)
+    if not np.isfinite(scale):
+        log.info("%s records no pixel scale: %.3f arcsec assumed for the PSF kernel", src.path, DEFAULT_PIXEL_SCALE)
+        scale = DEFAULT_PIXEL_SCALE
+    return scale
+
+
+def _matched_ids(src: Any, tgt: Any, max_galaxies: int | None, seed: int) -> tuple[np.ndarray, int]:
+    """The ids scored (in the source's order; a random ``max_galaxies`` of them) and how many the stores share."""
+    tgt_ids = set(tgt.ids.tolist())
+    ids = np.asarray([i for i in src.ids.tolist() if i in tgt_ids])
+    if not len(ids):
+        raise GalvaeValueError(f"the stores {src.path} and {tgt.path} share no galaxy id", len(ids))
+    n_shared = int(len(tgt_ids & set(src.ids.tolist())))
+    if max_galaxies is not None:
+        if isinstance(max_galaxies, bool) or not isinstance(max_galaxies, int | np.integer) or max_galaxies < 1:
+            raise GalvaeValueError("max_galaxies must be a positive integer", max_galaxies)
+        if max_galaxies < len(ids):
+            pick = np.sort(np.random.default_rng(seed).choice(len(ids), int(max_galaxies), replace=False))
+            ids = ids[pick]
+    return ids, n_shared
+
+
+def _score_batch(batch: np.ndarray, real: np.ndarray, predictions: dict[str, np.ndarray]) -> list[Any]:
+    """One table per method: SSIM, MSE, flux and half-light radius of its prediction against the real images."""
+    import pandas as pd
+
+    from .ssim import ssim
+
+    rows = []
+    f_real, r_real = image_flux(real), half_light_radius(real)
+    for method, pred in predictions.items():
+        f, r50 = image_flux(pred), half_light_radius(pred)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "id": batch,
+                    "method": method,
+                    "ssim": np.asarray(ssim(pred, real), np.float64),
+                    "mse": ((pred.astype(np.float64) - real) ** 2).mean(axis=(1, 2, 3)),
+                    "flux": f,
+                    "flux_real": f_real,
+                    "flux_residual": _relative(f, f_real),
+                    "r50": r50,
+                    "r50_real": r_real,
+                    "size_residual": _relative(r50, r_real),
+                }
+            )
+        )
+    return rows
 
 
 def _summarise(per: Any) -> Any:
