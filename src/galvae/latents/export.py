@@ -498,16 +498,32 @@ def model_card(meta: dict[str, Any], *, name: str, repo_id: str | None = None, l
     version = meta.get("galvae_version", "?")
     trained_with = training.get("galvae_version", version)
 
+    lines = [
+        *_card_front(surveys, license),
+        *_card_use(name, trained_with, size, nl, repo_id or "path/to/this/directory"),
+        *_card_input(size, profile, norm),
+        *_card_training_data(stores, data, surveys, meta.get("default_decoder")),
+        *_card_training(mc, tcfg, training, trained_with),
+        *_card_metrics(training, metrics),
+        *_card_intended_use_and_files(meta, version),
+    ]
+    return "\n".join(lines)
+
+
+def _card_front(surveys: list[str], license: str | None) -> list[str]:
+    """The card's YAML metadata: library, pipeline tag, tags (with the surveys) and licence."""
     front = ["---", "library_name: galvae", "pipeline_tag: image-feature-extraction", "tags:"]
     for tag in ("galvae", "astronomy", "galaxies", "variational-autoencoder", "legacy-surveys", *surveys):
         front.append(f"- {_yaml_str(tag)}")
     if license:
         front.append(f"license: {_yaml_str(license)}")
     front.append("---")
+    return front
 
-    where = repo_id or "path/to/this/directory"
-    lines = [
-        *front,
+
+def _card_use(name: str, trained_with: str, size: Any, nl: Any, where: str) -> list[str]:
+    """The title, what the model does and how to load and use it."""
+    return [
         "",
         f"# {name}",
         "",
@@ -530,6 +546,12 @@ def model_card(meta: dict[str, Any], *, name: str, repo_id: str | None = None, l
         "The files are safetensors weights and a JSON configuration: loading checks the format, the "
         "galvae version, the configuration and every weight's shape, and never unpickles.",
         "",
+    ]
+
+
+def _card_input(size: Any, profile: str, norm: dict[str, Any]) -> list[str]:
+    """The input section: bands, size, presentation profile and normalisation."""
+    lines = [
         "## Input: presentation and normalisation",
         "",
         "Images must be prepared exactly as the training images were; galvae refuses a store of another "
@@ -548,7 +570,14 @@ def model_card(meta: dict[str, Any], *, name: str, repo_id: str | None = None, l
             f"| maximum (g, r, z) | {_fmt(norm.get('maximum'))} nanomaggies → 1 |",
             f"| floor | {_fmt(norm.get('floor', 0.0))} (× softening) |",
         ]
-    lines += ["| pixel values | [0, 1] |", "", "## Training data", ""]
+    return [*lines, "| pixel values | [0, 1] |", ""]
+
+
+def _card_training_data(
+    stores: list[dict[str, Any]], data: dict[str, Any], surveys: list[str], default_decoder: Any
+) -> list[str]:
+    """The training-data section: the image stores, the split, the surveys and, adapted, the decoder."""
+    lines = ["## Training data", ""]
     if stores:
         lines += ["| image store | survey | images | pixel scale (″) |", "| --- | --- | --- | --- |"]
         for s in stores:
@@ -563,19 +592,24 @@ def model_card(meta: dict[str, Any], *, name: str, repo_id: str | None = None, l
         lines += [f"{data['n_train']} galaxies for training, {data.get('n_val', '?')} held out for validation.", ""]
     if surveys:
         lines += [f"Survey: {', '.join(surveys)}.", ""]
-    if meta.get("default_decoder"):
+    if default_decoder:
         lines += [
             f"Domain-adapted model (`galvae adapt`): this is the encoder shared by the surveys with the "
-            f"`{meta['default_decoder']}` decoder.",
+            f"`{default_decoder}` decoder.",
             "",
         ]
-    lines += [
+    return lines
+
+
+def _card_training(mc: dict[str, Any], tcfg: dict[str, Any], training: dict[str, Any], trained_with: str) -> list[str]:
+    """The training section: architecture, reconstruction term, KL weight, optimiser and length."""
+    lines = [
         "## Training",
         "",
         "| | |",
         "| --- | --- |",
         f"| architecture | channels {_fmt(mc.get('channels'))}, activation {mc.get('activation', '?')} |",
-        f"| latent dimensions | {nl} |",
+        f"| latent dimensions | {mc.get('latent_dim')} |",
         f"| reconstruction term | likelihood `{mc.get('likelihood', '?')}`, loss `{mc.get('loss', '?')}` |",
         f"| KL weight k | {_fmt(mc.get('kl_weight'))} |",
     ]
@@ -589,7 +623,12 @@ def model_card(meta: dict[str, Any], *, name: str, repo_id: str | None = None, l
     for key, label in (("epochs", "epochs"), ("global_step", "optimiser steps")):
         if training.get(key) is not None:
             lines.append(f"| {label} | {_fmt(training[key])} |")
-    lines += [f"| galvae version | {trained_with} |", "", "## Metrics", ""]
+    return [*lines, f"| galvae version | {trained_with} |", ""]
+
+
+def _card_metrics(training: dict[str, Any], metrics: dict[str, Any]) -> list[str]:
+    """The metrics section: validation and training losses, active units (those recorded)."""
+    lines = ["## Metrics", ""]
     best = training.get("best_val_loss", metrics.get("best_val_loss"))
     rows = [
         ("best validation loss (exported checkpoint)", best),
@@ -610,7 +649,12 @@ def model_card(meta: dict[str, Any], *, name: str, repo_id: str | None = None, l
         lines += [f"| {k} | {_fmt(v)} |" for k, v in rows]
     else:
         lines.append("Not recorded.")
-    lines += [
+    return lines
+
+
+def _card_intended_use_and_files(meta: dict[str, Any], version: str) -> list[str]:
+    """The closing sections: intended use, limitations, the files and the exporting galvae version."""
+    return [
         "",
         "## Intended use",
         "",
@@ -640,7 +684,6 @@ def model_card(meta: dict[str, Any], *, name: str, repo_id: str | None = None, l
         f"Exported with galvae {version}.",
         "",
     ]
-    return "\n".join(lines)
 
 
 def save_pretrained_files(
