@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ._options import add_config_option, add_later
 from .train import add_checkpoint_arguments, add_guard_arguments, add_hardware_arguments
 
 __all__ = ["register", "run"]
@@ -21,49 +22,55 @@ def register(sub: argparse._SubParsersAction) -> None:
             "'galvae generate RUN_DA --decoder SURVEY' renders mocks as that survey sees them."
         ),
     )
+    add_later(p, _add_arguments)  # defaults and choices from AdaptConfig, imported when used
+    p.set_defaults(func=run)
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..training.config import AdaptConfig
+
     p.add_argument("run", help="trained run directory (or exported model.json) to start from")
     p.add_argument("source_store", help="image store of the source survey (e.g. DECaLS)")
     p.add_argument("target_store", help="image store of the target survey (e.g. BASS+MzLS)")
     p.add_argument("--out", required=True, metavar="RUN_DA", help="new run directory")
-    p.add_argument(
+    add_config_option(
+        p,
+        AdaptConfig,
+        "lam",
         "--lambda",
         dest="lam",
-        type=float,
-        default=0.5,
-        help="weight of MMD² in the loss (default 0.5, the paper's eq. 6)",
+        help="weight of MMD² in the loss (default %(default)s, the paper's eq. 6)",
     )
-    p.add_argument(
-        "--mmd-on", default="mu", choices=("mu", "z"), help="compare latent means (default) or sampled latents"
-    )
-    p.add_argument(
-        "--pair-weight",
-        type=float,
-        default=0.0,
+    add_config_option(p, AdaptConfig, "mmd_on", help="compare latent means (mu) or sampled latents (z)")
+    add_config_option(
+        p,
+        AdaptConfig,
+        "pair_weight",
         help="option: weight of a paired-latent term pulling each galaxy's two latent means together "
-        "(default 0, the paper's loss)",
+        "(default %(default)s, the paper's loss)",
     )
-    p.add_argument("--epochs", type=int, default=20, help="fine-tuning epochs (default 20)")
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=32,
-        help="galaxy pairs per step over all processes (default 32); with P processes each takes batch-size/P",
+    add_config_option(p, AdaptConfig, "epochs", help="fine-tuning epochs")
+    add_config_option(
+        p,
+        AdaptConfig,
+        "batch_size",
+        help="galaxy pairs per step over all processes (default %(default)s); with P processes each takes batch-size/P",
     )
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, data order and sampling noise")
-    p.add_argument("--val-fraction", type=float, default=0.2, help="fraction of pairs held out (default 0.2)")
-    p.add_argument(
-        "--early-stopping",
-        type=int,
-        default=None,
+    add_config_option(p, AdaptConfig, "lr", help="Adam learning rate")
+    add_config_option(p, AdaptConfig, "seed", help="seed of the split, data order and sampling noise")
+    add_config_option(p, AdaptConfig, "val_fraction", help="fraction of pairs held out")
+    add_config_option(
+        p,
+        AdaptConfig,
+        "early_stopping",
         metavar="PATIENCE",
         help="stop after PATIENCE epochs without a better validation loss",
     )
-    p.add_argument(
-        "--export",
-        default="last",
-        choices=("last", "best"),
-        help="checkpoint to export: end of the last epoch (default) or lowest validation loss",
+    add_config_option(
+        p,
+        AdaptConfig,
+        "export",
+        help="checkpoint to export: end of the last epoch (last) or lowest validation loss (best)",
     )
     p.add_argument(
         "--source-name", default=None, help="decoder name of the source survey (default: its store's survey)"
@@ -71,9 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--target-name", default=None, help="decoder name of the target survey (default: its store's survey)"
     )
-    add_hardware_arguments(p)
-    add_guard_arguments(p)
-    add_checkpoint_arguments(p)
+    add_hardware_arguments(p, AdaptConfig)
+    add_guard_arguments(p, AdaptConfig)
+    add_checkpoint_arguments(p, AdaptConfig)
     p.add_argument(
         "--resume",
         action="store_true",
@@ -81,7 +88,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "..., then best.ckpt, with a warning)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DA")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

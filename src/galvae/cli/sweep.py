@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ._options import add_config_option, add_later
 from .train import add_likelihood_arguments, add_precision_argument
 
 __all__ = ["register", "run"]
@@ -20,6 +21,13 @@ def register(sub: argparse._SubParsersAction) -> None:
             "--catalog, the SSIM per first-branch category and fig4_ssim_per_category.png."
         ),
     )
+    add_later(p, _add_arguments)  # defaults from TrainConfig, imported when used
+    p.set_defaults(func=run)
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..training.config import TrainConfig
+
     p.add_argument("store", help="image store (.h5)")
     p.add_argument("--out", required=True, help="sweep directory")
     p.add_argument(
@@ -32,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="mse,mae",
         help="comma-separated losses: mse, mae (default mse,mae)",
     )
-    p.add_argument("--epochs", type=int, default=10, help="epochs per model (default 10)")
+    add_config_option(p, TrainConfig, "epochs", help="epochs per model")
     add_likelihood_arguments(p)
     p.add_argument(
         "--catalog",
@@ -44,23 +52,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="val",
         help="galaxies whose SSIM is averaged: the held-out validation split, or all (default val)",
     )
-    p.add_argument("--batch-size", type=int, default=64, help="training batch size (default 64)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    p.add_argument(
-        "--val-fraction",
-        type=float,
-        default=0.1,
-        help="validation fraction (default 0.1)",
-    )
-    p.add_argument("--accelerator", default="auto", help="lightning accelerator (default auto)")
+    add_config_option(p, TrainConfig, "batch_size", help="training batch size")
+    add_config_option(p, TrainConfig, "lr", help="Adam learning rate")
+    add_config_option(p, TrainConfig, "seed", help="seed")
+    add_config_option(p, TrainConfig, "val_fraction", help="validation fraction")
+    add_config_option(p, TrainConfig, "accelerator", help="lightning accelerator")
     add_precision_argument(p)
     p.add_argument(
         "--device",
         default="cpu",
         help="torch device for the SSIM evaluation (default cpu)",
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ._options import add_config_option, add_later
+
 __all__ = [
     "add_checkpoint_arguments",
     "add_guard_arguments",
@@ -30,46 +32,49 @@ def register(sub: argparse._SubParsersAction) -> None:
             "and the exported model (model.safetensors + model.json)."
         ),
     )
+    add_later(p, _add_arguments)  # defaults and choices from ModelConfig and TrainConfig, imported when used
+    p.set_defaults(func=run)
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..training.config import ModelConfig, TrainConfig
+
     p.add_argument("store", nargs="+", help="image store(s) (.h5); several are concatenated")
     p.add_argument("--out", required=True, metavar="RUN", help="run directory")
-    p.add_argument("--latent-dim", type=int, default=40, help="latent dimension NL (default 40)")
-    p.add_argument("--loss", default="mse", choices=("mse", "mae"), help="reconstruction loss (default mse)")
-    p.add_argument("--kl-weight", type=float, default=1.0, help="k, the weight of the KL term (default 1)")
-    p.add_argument(
-        "--activation",
-        default="leaky_relu",
-        choices=("leaky_relu", "relu"),
-        help="activation of the encoder/decoder blocks (default leaky_relu)",
-    )
-    p.add_argument(
+    add_config_option(p, ModelConfig, "latent_dim", help="latent dimension NL")
+    add_config_option(p, ModelConfig, "loss", help="reconstruction loss")
+    add_config_option(p, ModelConfig, "kl_weight", help="k, the weight of the KL term")
+    add_config_option(p, ModelConfig, "activation", help="activation of the encoder/decoder blocks")
+    add_config_option(
+        p,
+        ModelConfig,
+        "kl_warmup_epochs",
         "--kl-warmup",
-        type=int,
-        default=0,
         metavar="EPOCHS",
-        help="variant: ramp k linearly over EPOCHS epochs (default 0, off, as in the paper); "
+        help="variant: ramp k linearly over EPOCHS epochs (default %(default)s, off, as in the paper); "
         "checkpoints and early stopping use the validation loss at the full k",
     )
     add_likelihood_arguments(p)
-    p.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=64,
-        help="global batch size over all processes (default 64); with P processes each takes batch-size/P",
+    add_config_option(p, TrainConfig, "epochs", help="training epochs")
+    add_config_option(
+        p,
+        TrainConfig,
+        "batch_size",
+        help="global batch size over all processes (default %(default)s); with P processes each takes batch-size/P",
     )
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3, the paper's)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and data order")
-    p.add_argument("--val-fraction", type=float, default=0.1, help="fraction of ids held out (default 0.1)")
-    p.add_argument(
-        "--early-stopping",
-        type=int,
-        default=None,
+    add_config_option(p, TrainConfig, "lr", help="Adam learning rate (default %(default)s, the paper's)")
+    add_config_option(p, TrainConfig, "seed", help="seed of the split, initialisation and data order")
+    add_config_option(p, TrainConfig, "val_fraction", help="fraction of ids held out")
+    add_config_option(
+        p,
+        TrainConfig,
+        "early_stopping",
         metavar="PATIENCE",
         help="stop after PATIENCE epochs without a better validation loss",
     )
-    add_hardware_arguments(p)
-    add_guard_arguments(p)
-    add_checkpoint_arguments(p)
+    add_hardware_arguments(p, TrainConfig)
+    add_guard_arguments(p, TrainConfig)
+    add_checkpoint_arguments(p, TrainConfig)
     p.add_argument(
         "--resume",
         action="store_true",
@@ -78,7 +83,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     add_logger_arguments(p)
-    p.set_defaults(func=run)
 
 
 def add_logger_arguments(p: argparse.ArgumentParser) -> None:
@@ -134,49 +138,51 @@ def add_precision_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_hardware_arguments(p: argparse.ArgumentParser) -> None:
-    """--precision, --accelerator, --devices and --workers, shared by the Lightning-trained commands."""
+def add_hardware_arguments(p: argparse.ArgumentParser, config: type) -> None:
+    """--precision, --accelerator, --devices and --workers, shared by the Lightning-trained commands.
+
+    ``config`` (TrainConfig or AdaptConfig) gives the defaults.
+    """
     add_precision_argument(p)
-    p.add_argument("--accelerator", default="auto", help="lightning accelerator: auto, cpu, gpu, mps (default auto)")
+    add_config_option(p, config, "accelerator", help="lightning accelerator: auto, cpu, gpu, mps")
     p.add_argument(
         "--devices",
         default="1",
         help="devices (processes) per node (default 1); several train with DDP, one process per device, "
         "started by torchrun, SLURM's srun or Lightning itself (see README, 'GPUs, clusters')",
     )
-    p.add_argument(
-        "--strategy",
-        default="auto",
-        help="auto (default: one process, or ddp with several devices or nodes), ddp, or ddp_spawn "
+    add_config_option(
+        p,
+        config,
+        "strategy",
+        help="%(default)s (default: one process, or ddp with several devices or nodes), ddp, or ddp_spawn "
         "(processes started by torch.multiprocessing; no SIGTERM/SIGUSR1 handling)",
     )
-    p.add_argument("--num-nodes", type=int, default=1, help="machines taking part (default 1)")
-    p.add_argument(
-        "--workers", type=int, default=0, help="DataLoader worker processes, per training process (default 0)"
-    )
+    add_config_option(p, config, "num_nodes", help="machines taking part")
+    add_config_option(p, config, "num_workers", "--workers", help="DataLoader worker processes, per training process")
 
 
-def add_guard_arguments(p: argparse.ArgumentParser) -> None:
+def add_guard_arguments(p: argparse.ArgumentParser, config: type) -> None:
     """--max-nonfinite-batches, shared by the Lightning-trained commands (see galvae.training.guards)."""
-    p.add_argument(
-        "--max-nonfinite-batches",
-        type=int,
-        default=10,
+    add_config_option(
+        p,
+        config,
+        "max_nonfinite_batches",
         metavar="N",
         help="skip up to N batches with a NaN/inf loss or gradient (no optimiser step, a warning each), "
-        "then stop with an error (default 10)",
+        "then stop with an error",
     )
 
 
-def add_checkpoint_arguments(p: argparse.ArgumentParser) -> None:
+def add_checkpoint_arguments(p: argparse.ArgumentParser, config: type) -> None:
     """--keep-last, shared by the Lightning-trained commands (see galvae.training.checkpoints)."""
-    p.add_argument(
-        "--keep-last",
-        type=int,
-        default=2,
+    add_config_option(
+        p,
+        config,
+        "keep_last",
         metavar="K",
         help="training states kept in RUN/checkpoints: last.ckpt and K-1 older ones (last-1.ckpt, ...), "
-        "besides best.ckpt (default 2). SIGTERM or SIGUSR1 writes last.ckpt at the end of the current "
+        "besides best.ckpt (default %(default)s). SIGTERM or SIGUSR1 writes last.ckpt at the end of the current "
         "batch and exits with status 128 + the signal's number (143 for SIGTERM); --resume continues",
     )
 
