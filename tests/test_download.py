@@ -601,8 +601,8 @@ def test_ids_mapping_to_one_file_are_refused(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"max_connections": 0}, "max_connections must be an integer from 1 to 32"),
-        ({"max_connections": 100}, "from 1 to 32"),
+        ({"max_connections": 0}, "max_connections must be an integer between 1 and 32"),
+        ({"max_connections": 100}, "between 1 and 32"),
         ({"retries": -1}, "retries must be a non-negative"),
         ({"timeout": 0}, "timeout must be a positive"),
         ({"backoff": float("nan")}, "backoff"),

@@ -18,6 +18,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from ._validate import check_int
 from .errors import GalvaeFileError, GalvaeValueError
 
 __all__ = [
@@ -119,8 +120,8 @@ class PreprocessConfig:
             or not (8 <= self.size <= 256 and self.size % 8 == 0)
         ):
             raise GalvaeValueError("size must be a multiple of 8 from 8 to 256", self.size)
-        if self.crop is not None and (isinstance(self.crop, bool) or not isinstance(self.crop, int) or self.crop < 1):
-            raise GalvaeValueError("crop must be a positive number of pixels or None", self.crop)
+        if self.crop is not None:
+            check_int("crop", self.crop, minimum=1)
 
 
 # --------------------------------------------------------------------------- JSON round trip

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ._io import atomic_path
+from ._validate import check_choice, check_int
 from ._version import __version__
 from .config import config_to_dict
 from .errors import GalvaeValueError
@@ -180,25 +181,19 @@ class DemoConfig:
             "workers",
             "latent_dim",
         ):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise GalvaeValueError(f"demo {name} must be a positive integer", v)
+            object.__setattr__(self, name, check_int(f"demo {name}", getattr(self, name), minimum=1))
         if self.n_galaxies < 50:
             raise GalvaeValueError(
                 "the demo needs at least 50 galaxies (train/validation splits, 70/30 forests)", self.n_galaxies
             )
-        if (
-            isinstance(self.overlap, bool)
-            or not isinstance(self.overlap, int)
-            or not 10 <= self.overlap <= self.n_galaxies
-        ):
-            raise GalvaeValueError(
-                f"demo overlap must be an integer in [10, n_galaxies={self.n_galaxies}]", self.overlap
-            )
-        if not self.sweep_dims or any(d < 1 for d in self.sweep_dims):
-            raise GalvaeValueError("demo sweep_dims must be positive integers", self.sweep_dims)
-        if self.embedding not in ("both", "pca", "tsne"):
-            raise GalvaeValueError("demo embedding", self.embedding, ("both", "pca", "tsne"))
+        object.__setattr__(
+            self, "overlap", check_int("demo overlap", self.overlap, minimum=10, maximum=self.n_galaxies)
+        )
+        if not self.sweep_dims:
+            raise GalvaeValueError("demo sweep_dims must name at least one latent dimension", self.sweep_dims)
+        for d in self.sweep_dims:
+            check_int("demo sweep_dims entry", d, minimum=1)
+        check_choice("demo embedding", self.embedding, ("both", "pca", "tsne"))
         from .data.presentation import check_profile
         from .models.config import LIKELIHOODS
 

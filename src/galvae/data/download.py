@@ -64,6 +64,7 @@ from urllib3.exceptions import (
 from urllib3.util import Retry
 
 from .._io import atomic_path
+from .._validate import check_float, check_int
 from .._version import __version__
 from ..errors import GalvaeDownloadError, GalvaeError, GalvaeFileError, GalvaeValueError
 
@@ -195,9 +196,7 @@ def _check_pixscale(pixscale: float) -> float:
 
 
 def _check_size(size: int) -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise GalvaeValueError("size must be a positive integer number of pixels", value=size)
-    return int(size)
+    return check_int("size", size, minimum=1)
 
 
 def _check_base_url(base_url: str) -> str:
@@ -929,20 +928,10 @@ def download_cutouts(
 
 def _check_transfer(max_connections: int, retries: int, backoff: float, timeout: float) -> None:
     """Check the connection, retry, back-off and time-out options of :func:`download_cutouts`."""
-    if (
-        isinstance(max_connections, bool)
-        or not isinstance(max_connections, (int, np.integer))
-        or not 1 <= max_connections <= _MAX_CONNECTIONS
-    ):
-        raise GalvaeValueError(
-            f"max_connections must be an integer from 1 to {_MAX_CONNECTIONS}", value=max_connections
-        )
-    if isinstance(retries, bool) or not isinstance(retries, (int, np.integer)) or retries < 0:
-        raise GalvaeValueError("retries must be a non-negative integer", value=retries)
-    if not isinstance(backoff, (int, float)) or not math.isfinite(backoff) or backoff < 0:
-        raise GalvaeValueError("backoff must be a non-negative number of seconds", value=backoff)
-    if not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
-        raise GalvaeValueError("timeout must be a positive number of seconds", value=timeout)
+    check_int("max_connections", max_connections, minimum=1, maximum=_MAX_CONNECTIONS)
+    check_int("retries", retries, minimum=0)
+    check_float("backoff", backoff, minimum=0)
+    check_float("timeout", timeout, minimum=0, inclusive=(False, True))
 
 
 def _target_paths(targets: pd.DataFrame, out: Path) -> list[Path]:

@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from .._validate import check_int
 from ..config import BANDS, PreprocessConfig, StretchConfig
 from ..errors import GalvaeError, GalvaeFileError, GalvaeValueError
 from .manifest import ShardedStoreWriter, manifest_path
@@ -455,11 +456,10 @@ def ingest(
         or (``strict``) at the first repeated id.
     """
     PreprocessConfig(size=size, crop=crop)  # validates size and crop
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise GalvaeValueError("workers must be a positive integer", workers)
+    check_int("workers", workers, minimum=1)
     out = Path(out) if shard_size is None else manifest_path(out)
-    if shard_size is not None and (isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1):
-        raise GalvaeValueError("shard_size must be a positive number of images", shard_size)
+    if shard_size is not None:
+        check_int("shard_size", shard_size, minimum=1)
     if out.exists() and not overwrite:
         raise GalvaeFileError(out, "already exists (use --overwrite / overwrite=True to replace it)")
     check_profile(profile)

@@ -67,7 +67,6 @@ order of Table 2, missing where no class was selected.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -75,6 +74,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._validate import check_float
 from .._version import __version__
 from ..config import config_to_dict
 from ..errors import GalvaeKeyError, GalvaeValueError
@@ -207,12 +207,7 @@ class LabelRule:
 
 
 def _check_fraction(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise GalvaeValueError(f"{what} must be a number in [0, 1]", value)
-    value = float(value)
-    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise GalvaeValueError(f"{what} must be a number in [0, 1]", value)
-    return value
+    return check_float(what, value, minimum=0, maximum=1)
 
 
 def _rule(feature: str, label: str, question: str, answers: str | tuple[str, ...], threshold: float) -> LabelRule:

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from .._io import write_json, write_text
+from .._validate import check_int
 from ..errors import GalvaeValueError
 
 __all__ = [
@@ -387,8 +388,7 @@ def _matched_ids(src: Any, tgt: Any, max_galaxies: int | None, seed: int) -> tup
         raise GalvaeValueError(f"the stores {src.path} and {tgt.path} share no galaxy id", len(ids))
     n_shared = int(len(tgt_ids & set(src.ids.tolist())))
     if max_galaxies is not None:
-        if isinstance(max_galaxies, bool) or not isinstance(max_galaxies, int | np.integer) or max_galaxies < 1:
-            raise GalvaeValueError("max_galaxies must be a positive integer", max_galaxies)
+        check_int("max_galaxies", max_galaxies, minimum=1)
         if max_galaxies < len(ids):
             pick = np.sort(np.random.default_rng(seed).choice(len(ids), int(max_galaxies), replace=False))
             ids = ids[pick]

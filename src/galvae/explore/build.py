@@ -25,6 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .._io import write_text
+from .._validate import check_int
 from .._version import __version__
 from ..errors import GalvaeFileError, GalvaeKeyError, GalvaeValueError
 from .thumbs import FORMATS, PER_ATLAS, PER_ROW, write_atlases
@@ -106,15 +107,7 @@ class ExplorerResult:
 
 
 def _check_int(value: Any, name: str, lo: int, hi: int | None = None) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | np.integer)
-        or value < lo
-        or (hi is not None and value > hi)
-    ):
-        rng = f"between {lo} and {hi}" if hi is not None else f"of at least {lo}"
-        raise GalvaeValueError(f"{name} must be an integer {rng}", value)
-    return int(value)
+    return check_int(name, value, minimum=lo, maximum=hi)
 
 
 def _check_choice(value: Any, name: str, allowed: Sequence[str]) -> str:

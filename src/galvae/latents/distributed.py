@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from .._io import write_json
+from .._validate import check_int
 from ..data.manifest import sha256_file
 from ..data.store import ImageStore
 from ..errors import GalvaeFileError, GalvaeValueError
@@ -652,10 +653,8 @@ def encode_store_sharded(
     t0 = time.perf_counter()
     outlier_k = _check_sigma(outlier_k, "outlier_k")
     batch_size = GalaxyVAE._check_batch(batch_size)
-    if isinstance(shard_rows, bool) or not isinstance(shard_rows, int | np.integer) or shard_rows < 1:
-        raise GalvaeValueError("shard_rows must be a positive integer", shard_rows)
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-        raise GalvaeValueError("num_workers must be a non-negative integer", num_workers)
+    check_int("shard_rows", shard_rows, minimum=1)
+    check_int("num_workers", num_workers, minimum=0)
     shard_rows = int(shard_rows)
     out = Path(out)
     if out.exists() and not out.is_dir():

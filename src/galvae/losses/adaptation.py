@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from .._validate import check_float
 from ..errors import GalvaeValueError
 from .elbo import _band_sigma, elbo_loss
 from .mmd import mmd2_unbiased
@@ -136,10 +137,8 @@ def adaptation_loss(
     GalvaeValueError
         On negative weights, or a paired term asked for batches of different length.
     """
-    if not lam >= 0:
-        raise GalvaeValueError("lambda (the MMD² weight) must be a non-negative number", lam)
-    if not pair_weight >= 0:
-        raise GalvaeValueError("pair_weight must be a non-negative number", pair_weight)
+    check_float("lambda (the MMD² weight)", lam, minimum=0)
+    check_float("pair_weight", pair_weight, minimum=0)
     rs, xs, mus, lvs = source
     rt, xt, mut, lvt = target
     es = elbo_loss(rs, xs, mus, lvs, loss=loss, kl_weight=kl_weight, likelihood=likelihood, sigma=sigma)

@@ -46,6 +46,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .._io import atomic_path
+from .._validate import check_int
 from .._version import __version__
 from ..config import BANDS, StretchConfig, config_from_dict, config_to_dict
 from ..data.labels import write_table
@@ -160,8 +161,7 @@ class SimulationConfig:
     defects: DefectConfig | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.n_galaxies, bool) or not isinstance(self.n_galaxies, int) or self.n_galaxies < 1:
-            raise GalvaeValueError("n_galaxies must be a positive integer", self.n_galaxies)
+        object.__setattr__(self, "n_galaxies", check_int("n_galaxies", self.n_galaxies, minimum=1))
         if self.overlap is not None and not (0 <= self.overlap <= self.n_galaxies):
             raise GalvaeValueError(f"overlap must be between 0 and n_galaxies={self.n_galaxies}", self.overlap)
         if not (8 <= self.size <= 256 and self.size % 8 == 0):
@@ -357,8 +357,7 @@ def render_galaxies(
     GalvaeValueError
         If ``size`` or ``fov_arcsec`` is not positive.
     """
-    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
-        raise GalvaeValueError("size must be a positive integer", size)
+    check_int("size", size, minimum=1)
     if not (fov_arcsec > 0 and math.isfinite(fov_arcsec)):
         raise GalvaeValueError("fov_arcsec must be positive", fov_arcsec)
     resolved = resolve_survey(survey)
@@ -453,8 +452,8 @@ def simulate(
         raise GalvaeValueError("workers must be at least 1", workers)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if shard_size is not None and (isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1):
-        raise GalvaeValueError("shard_size must be a positive number of images", shard_size)
+    if shard_size is not None:
+        check_int("shard_size", shard_size, minimum=1)
     store_paths = {name: out / f"{name}{'.h5' if shard_size is None else '.json'}" for name in names}
     writer_cls: Any = (
         ImageStoreWriter if shard_size is None else functools.partial(ShardedStoreWriter, shard_size=shard_size)

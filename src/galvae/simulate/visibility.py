@@ -90,6 +90,7 @@ import galsim
 import numpy as np
 from numpy.typing import NDArray
 
+from .._validate import check_bool, check_float, check_int
 from ..config import BANDS, StretchConfig
 from ..data.preprocess import crop_and_resize
 from ..data.preprocess import stretch as apply_stretch
@@ -159,12 +160,9 @@ class VisibilityConfig:
             raise GalvaeValueError("VisibilityConfig.bands must be distinct bands of g, r, z", self.bands)
         object.__setattr__(self, "bands", tuple(b for b in BANDS if b in bands))
         for name, low, high in (("bulge_step", 0.0, 0.5), ("edge_on_split_deg", 0.0, 90.0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not (low < v < high):
-                raise GalvaeValueError(f"VisibilityConfig.{name} must be a number in ({low}, {high})", v)
-            object.__setattr__(self, name, float(v))
-        if not isinstance(self.quantisation, bool):
-            raise GalvaeValueError("VisibilityConfig.quantisation must be True or False", self.quantisation)
+            v = check_float(f"VisibilityConfig.{name}", getattr(self, name), minimum=low, maximum=high, inclusive=False)
+            object.__setattr__(self, name, v)
+        object.__setattr__(self, "quantisation", check_bool("VisibilityConfig.quantisation", self.quantisation))
 
 
 # --------------------------------------------------------------------------- noise
@@ -439,8 +437,7 @@ def feature_visibility(
         visibility_column(f)
     if not (isinstance(field_arcsec, int | float | np.floating) and math.isfinite(field_arcsec) and field_arcsec > 0):
         raise GalvaeValueError("field_arcsec must be a positive number", field_arcsec)
-    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
-        raise GalvaeValueError("size must be a positive integer", size)
+    size = check_int("size", size, minimum=1)
     if not isinstance(stretch, StretchConfig):
         raise GalvaeValueError("stretch must be a StretchConfig", type(stretch).__name__)
     if psf_fwhm is not None:
