@@ -208,8 +208,12 @@ def _init_worker(state: dict[str, Any]) -> None:
     _STATE.update(state)
 
 
-def _render_chunk(task: tuple[int, int, int]) -> tuple[np.ndarray, ...]:
+def _render_chunk(task: tuple[int, int, int, np.ndarray | None]) -> tuple[np.ndarray, ...]:
     """Render galaxies [start, stop) in survey ``s``.
+
+    ``known`` (the task's fourth item) holds the presentation (field,
+    Petrosian radius, p50, p90) the first survey measured for these
+    galaxies, or None to measure it here.
 
     Returns stretched images, masks, PSF FWHMs, the presentation (field,
     Petrosian radius, p50, p90) of each galaxy and, for the first survey,
@@ -217,7 +221,7 @@ def _render_chunk(task: tuple[int, int, int]) -> tuple[np.ndarray, ...]:
     the Galaxy Zoo DECaLS presentation the volunteers saw (424 px, their
     stretch, on the galaxy's Galaxy Zoo field whatever the store's profile).
     """
-    s, start, stop = task
+    s, start, stop, known = task
     st = _STATE
     survey: SurveyConfig = st["surveys"][s]
     size, seed = st["size"], st["seed"]
@@ -232,7 +236,9 @@ def _render_chunk(task: tuple[int, int, int]) -> tuple[np.ndarray, ...]:
     for k, i in enumerate(range(start, stop)):
         row = st["rows"][i]
         # the field depends on the galaxy alone (measured in the first survey), so every survey shares it
-        present[k] = presentation_field(row, st["surveys"][0], st["profile"], st["fov"])
+        present[k] = (
+            known[k] if known is not None else presentation_field(row, st["surveys"][0], st["profile"], st["fov"])
+        )
         fov = float(present[k, 0])
         srng = _rng(seed, i, _STREAM_SURVEY, s)
         r = render_galaxy(row, survey, fov_arcsec=fov, galaxy_rng=_rng(seed, i, _STREAM_GALAXY), survey_rng=srng)
@@ -452,117 +458,12 @@ def simulate(
         raise GalvaeValueError("workers must be at least 1", workers)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if shard_size is not None:
-        check_int("shard_size", shard_size, minimum=1)
-    store_paths = {name: out / f"{name}{'.h5' if shard_size is None else '.json'}" for name in names}
-    writer_cls: Any = (
-        ImageStoreWriter if shard_size is None else functools.partial(ShardedStoreWriter, shard_size=shard_size)
-    )
-    catalog_path = out / "catalog.parquet"
-    for p in [*store_paths.values(), catalog_path]:
-        if p.exists() and not overwrite:
-            raise GalvaeFileError(p, "already exists (use --overwrite / overwrite=True to replace it)")
+    store_paths, catalog_path = _output_paths(out, names, shard_size, overwrite)
 
     t0 = time.perf_counter()
-    n, n_ov, seed = config.n_galaxies, config.n_overlap, config.seed
-    truth = sample_truth(n, np.random.default_rng([seed, 101]), balance=config.balance, config=config.morphology)
-    ids = np.array([f"sim{i:06d}" for i in range(n)])
-    ra, dec = _sky_positions(n, n_ov, np.random.default_rng([seed, 102]))
-    dcfg = dataclasses.replace(config.defects or DefectConfig(), fraction=config.defect_fraction)
-    counts = [n] + [n_ov] * (len(resolved) - 1)
-    defects = [assign_defects(c, np.random.default_rng([seed, 103, s]), dcfg) for s, c in enumerate(counts)]
-    share = np.random.default_rng([seed, 104]).random(n_ov) < config.star_shared_probability
-    for s in range(1, len(resolved)):
-        shared = share & ((defects[0][:n_ov] == "bright_star") | (defects[s] == "bright_star"))
-        defects[0][:n_ov][shared] = "bright_star"
-        defects[s][shared] = "bright_star"
-    defects = [np.asarray(d, dtype=object) for d in defects]
-
-    rows = truth.to_dict("records")
-    state = {
-        "rows": rows,
-        "surveys": resolved,
-        "size": config.size,
-        "fov": config.fov_arcsec,
-        "profile": config.profile,
-        "visibility": config.votes_follow_visibility,
-        "seed": seed,
-        "stretch": profile_stretch(config.profile),
-        "defects": defects,
-        "defect_config": dcfg,
-    }
-    fwhm_cols: dict[str, np.ndarray] = {}
-    presentation = np.full((n, 4), np.nan)
-    visibility = np.full((n, len(VISIBILITY_FEATURES)), np.nan)
-    total = sum(counts)
-    bar = tqdm(total=total, desc="simulate", unit="gal", disable=not progress)
-    pool = (
-        ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(state,)) if workers > 1 else None
-    )
-    if pool is None:
-        _init_worker(state)
-    try:
-        for s, survey in enumerate(resolved):
-            tasks = [(s, a, min(a + _CHUNK, counts[s])) for a in range(0, counts[s], _CHUNK)]
-            fwhm = np.full((n, 3), np.nan)
-            results = pool.map(_render_chunk, tasks) if pool is not None else map(_render_chunk, tasks)
-            with writer_cls(
-                store_paths[survey.name],
-                size=config.size,
-                survey=survey.name,
-                normalisation=state["stretch"],
-                # gz-decals fields vary with the galaxy: the catalogue's field_arcsec / size gives each scale
-                pixel_scale_arcsec=config.fov_arcsec / config.size if config.profile == "fixed" else math.nan,
-                with_mask=True,
-                attrs={
-                    "simulation_seed": seed,
-                    "fov_arcsec": config.fov_arcsec,
-                    "profile": config.profile,
-                    "survey_config": survey_to_dict(survey),
-                },
-                overwrite=overwrite,
-            ) as writer:
-                bar.set_description(f"simulate {survey.name}")
-                for (_, a, b), (imgs, masks, fw, pres, vis) in zip(tasks, results, strict=True):
-                    writer.append(imgs, ids[a:b].tolist(), masks)
-                    fwhm[a:b] = fw
-                    if s == 0:
-                        presentation[a:b] = pres
-                        visibility[a:b] = vis
-                    bar.update(b - a)
-            for j, band in enumerate(BANDS):
-                fwhm_cols[f"psf_fwhm_{survey.name}_{band}"] = fwhm[:, j]
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-        _STATE.clear()
-
-    cat = pd.DataFrame({"id": ids, "ra": ra, "dec": dec, "in_overlap": np.arange(n) < n_ov})
-    cat = pd.concat([cat, truth.reset_index(drop=True)], axis=1)
-    cat["defect"] = defects[0].astype(str)
-    for s, survey in enumerate(resolved):
-        col = np.full(n, None, dtype=object)
-        col[: counts[s]] = defects[s]
-        cat[f"defect_{survey.name}"] = col
-    for k, v in fwhm_cols.items():
-        cat[k] = v
-    # NSA / Galaxy Zoo DECaLS names for the Petrosian radii (arcsec), and each galaxy's presented field
-    cat["field_arcsec"] = presentation[:, 0]
-    if config.profile != "fixed":
-        cat["petro_theta"], cat["petro_th50"], cat["petro_th90"] = (
-            presentation[:, 1],
-            presentation[:, 2],
-            presentation[:, 3],
-        )
-    vcols = [visibility_column(f) for f in VISIBILITY_FEATURES]
-    if config.votes_follow_visibility:
-        for j, c in enumerate(vcols):
-            cat[c] = visibility[:, j]
-    votes = vote_fractions(
-        cat, np.random.default_rng([seed, 105]), visibility=cat[vcols] if config.votes_follow_visibility else None
-    )
-    cat = pd.concat([cat, votes], axis=1)
+    sample = _draw_sample(config, len(resolved))
+    rendered = _render_surveys(config, resolved, sample, store_paths, shard_size, workers, progress, overwrite)
+    cat = _catalogue(config, resolved, sample, rendered)
     write_table(cat, catalog_path, overwrite=overwrite)
     # simulation.json holds only what determines the output (no timings, no worker count),
     # so that every file of a run is identical whatever ``workers`` is
@@ -576,11 +477,13 @@ def simulate(
     seconds = time.perf_counter() - t0
     dcounts = {
         survey.name: {
-            str(k): int(v) for k, v in zip(*np.unique(defects[s].astype(str), return_counts=True), strict=True)
+            str(k): int(v) for k, v in zip(*np.unique(sample.defects[s].astype(str), return_counts=True), strict=True)
         }
         for s, survey in enumerate(resolved)
     }
+    n, n_ov = config.n_galaxies, config.n_overlap
     log.info("simulated %d galaxies (%d in the overlap) in %.1f s", n, n_ov, seconds)
+    total = sum(sample.counts)
     return SimulationResult(
         out_dir=out,
         stores=store_paths,
@@ -591,6 +494,178 @@ def simulate(
         seconds=seconds,
         galaxies_per_second=total / seconds if seconds > 0 else float("inf"),
     )
+
+
+def _output_paths(out: Path, names: list[str], shard_size: int | None, overwrite: bool) -> tuple[dict[str, Path], Path]:
+    """Each survey's store path and the catalogue's; refuse existing ones unless ``overwrite``."""
+    if shard_size is not None:
+        check_int("shard_size", shard_size, minimum=1)
+    store_paths = {name: out / f"{name}{'.h5' if shard_size is None else '.json'}" for name in names}
+    catalog_path = out / "catalog.parquet"
+    for p in [*store_paths.values(), catalog_path]:
+        if p.exists() and not overwrite:
+            raise GalvaeFileError(p, "already exists (use --overwrite / overwrite=True to replace it)")
+    return store_paths, catalog_path
+
+
+@dataclass(frozen=True)
+class _Sample:
+    """What a run draws before rendering: truth rows, ids, sky positions and each survey's defects."""
+
+    truth: pd.DataFrame
+    ids: np.ndarray
+    ra: np.ndarray
+    dec: np.ndarray
+    defect_config: DefectConfig
+    counts: list[int]
+    defects: list[np.ndarray]
+
+
+def _draw_sample(config: SimulationConfig, n_surveys: int) -> _Sample:
+    """Draw the truth, positions and planted defects of every survey (bright stars shared in the overlap)."""
+    n, n_ov, seed = config.n_galaxies, config.n_overlap, config.seed
+    truth = sample_truth(n, np.random.default_rng([seed, 101]), balance=config.balance, config=config.morphology)
+    ids = np.array([f"sim{i:06d}" for i in range(n)])
+    ra, dec = _sky_positions(n, n_ov, np.random.default_rng([seed, 102]))
+    dcfg = dataclasses.replace(config.defects or DefectConfig(), fraction=config.defect_fraction)
+    counts = [n] + [n_ov] * (n_surveys - 1)
+    defects = [assign_defects(c, np.random.default_rng([seed, 103, s]), dcfg) for s, c in enumerate(counts)]
+    share = np.random.default_rng([seed, 104]).random(n_ov) < config.star_shared_probability
+    for s in range(1, n_surveys):
+        shared = share & ((defects[0][:n_ov] == "bright_star") | (defects[s] == "bright_star"))
+        defects[0][:n_ov][shared] = "bright_star"
+        defects[s][shared] = "bright_star"
+    return _Sample(truth, ids, ra, dec, dcfg, counts, [np.asarray(d, dtype=object) for d in defects])
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    """What rendering measured: PSF FWHM columns, each galaxy's presentation and its features' visibility."""
+
+    fwhm_cols: dict[str, np.ndarray]
+    presentation: np.ndarray
+    visibility: np.ndarray
+
+
+def _render_surveys(
+    config: SimulationConfig,
+    resolved: list[SurveyConfig],
+    sample: _Sample,
+    store_paths: dict[str, Path],
+    shard_size: int | None,
+    workers: int,
+    progress: bool,
+    overwrite: bool,
+) -> _Rendered:
+    """Render every survey in chunks (a process pool when ``workers`` > 1) and write its store.
+
+    Surveys are rendered one after the other, so the presentation measured
+    in the first (a gz-decals galaxy's Petrosian radii and field) is handed
+    to the others' chunks instead of being measured again.
+    """
+    n = config.n_galaxies
+    writer_cls: Any = (
+        ImageStoreWriter if shard_size is None else functools.partial(ShardedStoreWriter, shard_size=shard_size)
+    )
+    state = {
+        "rows": sample.truth.to_dict("records"),
+        "surveys": resolved,
+        "size": config.size,
+        "fov": config.fov_arcsec,
+        "profile": config.profile,
+        "visibility": config.votes_follow_visibility,
+        "seed": config.seed,
+        "stretch": profile_stretch(config.profile),
+        "defects": sample.defects,
+        "defect_config": sample.defect_config,
+    }
+    fwhm_cols: dict[str, np.ndarray] = {}
+    presentation = np.full((n, 4), np.nan)
+    visibility = np.full((n, len(VISIBILITY_FEATURES)), np.nan)
+    bar = tqdm(total=sum(sample.counts), desc="simulate", unit="gal", disable=not progress)
+    pool = (
+        ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(state,)) if workers > 1 else None
+    )
+    if pool is None:
+        _init_worker(state)
+    try:
+        for s, survey in enumerate(resolved):
+            count = sample.counts[s]
+            tasks = [
+                (s, a, min(a + _CHUNK, count), None if s == 0 else presentation[a : min(a + _CHUNK, count)])
+                for a in range(0, count, _CHUNK)
+            ]
+            fwhm = np.full((n, 3), np.nan)
+            results = pool.map(_render_chunk, tasks) if pool is not None else map(_render_chunk, tasks)
+            with writer_cls(
+                store_paths[survey.name],
+                size=config.size,
+                survey=survey.name,
+                normalisation=state["stretch"],
+                # gz-decals fields vary with the galaxy: the catalogue's field_arcsec / size gives each scale
+                pixel_scale_arcsec=config.fov_arcsec / config.size if config.profile == "fixed" else math.nan,
+                with_mask=True,
+                attrs={
+                    "simulation_seed": config.seed,
+                    "fov_arcsec": config.fov_arcsec,
+                    "profile": config.profile,
+                    "survey_config": survey_to_dict(survey),
+                },
+                overwrite=overwrite,
+            ) as writer:
+                bar.set_description(f"simulate {survey.name}")
+                for (_, a, b, _), (imgs, masks, fw, pres, vis) in zip(tasks, results, strict=True):
+                    writer.append(imgs, sample.ids[a:b].tolist(), masks)
+                    fwhm[a:b] = fw
+                    if s == 0:
+                        presentation[a:b] = pres
+                        visibility[a:b] = vis
+                    bar.update(b - a)
+            for j, band in enumerate(BANDS):
+                fwhm_cols[f"psf_fwhm_{survey.name}_{band}"] = fwhm[:, j]
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        _STATE.clear()
+    return _Rendered(fwhm_cols, presentation, visibility)
+
+
+def _catalogue(
+    config: SimulationConfig, resolved: list[SurveyConfig], sample: _Sample, rendered: _Rendered
+) -> pd.DataFrame:
+    """The run's catalogue: ids, positions, truth, defects, PSFs, presentation, visibility and the votes."""
+    n = config.n_galaxies
+    cat = pd.DataFrame(
+        {"id": sample.ids, "ra": sample.ra, "dec": sample.dec, "in_overlap": np.arange(n) < config.n_overlap}
+    )
+    cat = pd.concat([cat, sample.truth.reset_index(drop=True)], axis=1)
+    cat["defect"] = sample.defects[0].astype(str)
+    for s, survey in enumerate(resolved):
+        col = np.full(n, None, dtype=object)
+        col[: sample.counts[s]] = sample.defects[s]
+        cat[f"defect_{survey.name}"] = col
+    for k, v in rendered.fwhm_cols.items():
+        cat[k] = v
+    # NSA / Galaxy Zoo DECaLS names for the Petrosian radii (arcsec), and each galaxy's presented field
+    presentation = rendered.presentation
+    cat["field_arcsec"] = presentation[:, 0]
+    if config.profile != "fixed":
+        cat["petro_theta"], cat["petro_th50"], cat["petro_th90"] = (
+            presentation[:, 1],
+            presentation[:, 2],
+            presentation[:, 3],
+        )
+    vcols = [visibility_column(f) for f in VISIBILITY_FEATURES]
+    if config.votes_follow_visibility:
+        for j, c in enumerate(vcols):
+            cat[c] = rendered.visibility[:, j]
+    votes = vote_fractions(
+        cat,
+        np.random.default_rng([config.seed, 105]),
+        visibility=cat[vcols] if config.votes_follow_visibility else None,
+    )
+    return pd.concat([cat, votes], axis=1)
 
 
 def load_simulation_config(path: str | os.PathLike[str]) -> tuple[SimulationConfig, list[SurveyConfig]]:
