@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from .._validate import check_int
@@ -466,38 +467,21 @@ def ingest(
     sources = list_sources(source, images_root)
     fields = _catalog_fields(source) if profile == "gz-decals" and not Path(source).is_dir() else None
 
-    unreadable: list[tuple[str, str, str]] = []
-    duplicates: list[str] = []
-    seen: set[str] = set()
-    todo: list[tuple[str, dict[str, str]]] = []
-    for gid, files in sources:
-        if gid in seen:
-            if strict:
-                raise GalvaeValueError(
-                    f"{source}: id {gid!r} appears more than once "
-                    "(strict mode stops at the first bad item, so no store was written)"
-                )
-            duplicates.append(gid)
-            continue
-        seen.add(gid)
-        if isinstance(files, str):
-            if strict:
-                raise _strict_stop(str(source), gid, files)
-            unreadable.append((gid, "", files))
-        else:
-            todo.append((gid, files))
-
-    def _where(files: dict[str, str]) -> str:
-        return files.get("file") or ",".join(f"{b}={p}" for b, p in files.items())
-
-    locations = {gid: _where(files) for gid, files in todo}
-    writer: ImageStoreWriter | ShardedStoreWriter | None = None
-    kind: str | None = None
-    in_scale = math.nan if pixel_scale_arcsec is None else float(pixel_scale_arcsec)
-    side_seen: int | None = None
-    other_scale: list[str] = []
-    chosen = stretch
-    n_written = 0
+    todo, unreadable, duplicates = _sort_sources(sources, str(source), strict)
+    locations = {gid: files.get("file") or ",".join(f"{b}={p}" for b, p in files.items()) for gid, files in todo}
+    build = _StoreBuilder(
+        out=out,
+        size=size,
+        survey=survey,
+        profile=profile,
+        source=str(source),
+        fields=fields,
+        pixel_scale_arcsec=pixel_scale_arcsec,
+        shard_size=shard_size,
+        overwrite=overwrite,
+        chosen=stretch,
+        in_scale=math.nan if pixel_scale_arcsec is None else float(pixel_scale_arcsec),
+    )
     bar = tqdm(total=len(todo), desc=f"ingest {out.name}", unit="img", disable=not progress)
     pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
@@ -513,70 +497,18 @@ def ingest(
                         raise _strict_stop(locations[gid], gid, rec[2])
                     unreadable.append((gid, locations[gid], rec[2]))
                     continue
-                _, img, m, k, scale, side = rec
-                if kind is None:
-                    kind = k
-                    if chosen is None:
-                        if k == "flux":
-                            chosen = profile_stretch(profile)
-                        else:
-                            chosen = StretchConfig(kind="uint8")
-                    if k == "flux" and profile == "gz-decals" and fields is None:
-                        raise GalvaeValueError(
-                            f"{locations[gid]}: the gz-decals profile crops FITS cutouts to each galaxy's field, "
-                            "which needs a catalogue with Petrosian radii (one of "
-                            f"{', '.join(PETRO_COLUMNS['p50'])} and of {', '.join(PETRO_COLUMNS['p90'])})"
-                        )
-                    if pixel_scale_arcsec is None:
-                        in_scale = scale
-                    side_seen = side
-                elif k != kind:
-                    raise GalvaeValueError(
-                        f"{locations[gid]} is a {k} image but earlier inputs were {kind} images; "
-                        "one store holds one kind (ingest FITS/float and JPEG/PNG/uint8 separately)"
-                    )
-                elif (
-                    fields is None
-                    and side != side_seen
-                    or (
-                        pixel_scale_arcsec is None
-                        and not (math.isnan(scale) and math.isnan(in_scale))
-                        and not math.isclose(scale, in_scale, rel_tol=1e-6)
-                    )
-                ):
-                    other_scale.append(gid)
-                # a gz-decals flux cutout comes presented from _load_block (stretched before the resize)
-                imgs.append(img if k == "flux" and profile == "gz-decals" else apply_stretch(img, chosen))
+                imgs.append(build.accept(rec, locations[gid]))
                 ids.append(gid)
-                masks.append(m)
-            if imgs:
-                if writer is None:
-                    writer = (
-                        ImageStoreWriter
-                        if shard_size is None
-                        else functools.partial(ShardedStoreWriter, shard_size=shard_size)
-                    )(
-                        out,
-                        size=size,
-                        survey=survey,
-                        normalisation=chosen,
-                        # gz-decals fields vary with the galaxy: no single pixel scale holds
-                        pixel_scale_arcsec=in_scale * side_seen / size if fields is None else math.nan,
-                        with_mask=True,
-                        attrs={"source": str(source), "profile": profile},
-                        overwrite=overwrite,
-                    )
-                    writer.open()
-                writer.append(np.stack(imgs), ids, np.stack(masks))
-                n_written += len(ids)
+                masks.append(rec[2])
+            build.write(imgs, ids, masks)
             bar.update(len(block))
-        if writer is None:
+        if build.writer is None:
             reasons = "; ".join(f"{g}: {r}" for g, _, r in unreadable[:3])
             raise GalvaeValueError(f"no image could be read from {source} ({len(unreadable)} unreadable: {reasons})")
-        writer.close()
+        build.writer.close()
     except BaseException:
-        if writer is not None:
-            writer.abort()
+        if build.writer is not None:
+            build.writer.abort()
         raise
     finally:
         bar.close()
@@ -585,17 +517,152 @@ def ingest(
 
     report = IngestReport(
         out=str(out),
-        n_written=n_written,
+        n_written=build.n_written,
         n_sources=len(sources),
         unreadable=tuple(unreadable),
         duplicates=tuple(duplicates),
-        normalisation=dataclasses.asdict(chosen) if chosen is not None else {},
-        pixel_scale_arcsec=in_scale * (side_seen or size) / size,
+        normalisation=dataclasses.asdict(build.chosen) if build.chosen is not None else {},
+        pixel_scale_arcsec=build.in_scale * (build.side_seen or size) / size,
     )
     report_path = out.with_name(out.name + ".ingest.json")
     report_path.write_text(report.to_json() + "\n", encoding="utf-8")
+    _log_problems(report, report_path, unreadable, duplicates, build.other_scale)
+    return report
+
+
+def _sort_sources(
+    sources: list[_Source], where: str, strict: bool
+) -> tuple[list[tuple[str, dict[str, str]]], list[tuple[str, str, str]], list[str]]:
+    """Split :func:`list_sources`'s items into readable ones, unreadable ones and repeated ids.
+
+    A repeated id keeps its first occurrence; strict mode stops at the first
+    repeat or unreadable item instead.
+    """
+    unreadable: list[tuple[str, str, str]] = []
+    duplicates: list[str] = []
+    seen: set[str] = set()
+    todo: list[tuple[str, dict[str, str]]] = []
+    for gid, files in sources:
+        if gid in seen:
+            if strict:
+                raise GalvaeValueError(
+                    f"{where}: id {gid!r} appears more than once "
+                    "(strict mode stops at the first bad item, so no store was written)"
+                )
+            duplicates.append(gid)
+            continue
+        seen.add(gid)
+        if isinstance(files, str):
+            if strict:
+                raise _strict_stop(where, gid, files)
+            unreadable.append((gid, "", files))
+        else:
+            todo.append((gid, files))
+    return todo, unreadable, duplicates
+
+
+@dataclass
+class _StoreBuilder:
+    """The store :func:`ingest` writes, opened at the first readable image, and what that image fixed.
+
+    The first image decides the store's kind (flux or 8-bit), its stretch
+    (``chosen``, unless the caller gave one), the input pixel scale and the
+    crop side; later images of another kind are refused, and images of
+    another scale or side are listed in ``other_scale``.
+    """
+
+    out: Path
+    size: int
+    survey: str
+    profile: str
+    source: str
+    fields: dict[str, float] | None
+    pixel_scale_arcsec: float | None
+    shard_size: int | None
+    overwrite: bool
+    chosen: StretchConfig | None
+    in_scale: float
+    kind: str | None = None
+    side_seen: int | None = None
+    other_scale: list[str] = field(default_factory=list)
+    writer: ImageStoreWriter | ShardedStoreWriter | None = None
+    n_written: int = 0
+
+    def accept(self, rec: tuple[Any, ...], where: str) -> NDArray:
+        """Check one loaded image against the first and return it as stored (stretched)."""
+        gid, img, _, k, scale, side = rec
+        if self.kind is None:
+            self._first(k, scale, side, where)
+        elif k != self.kind:
+            raise GalvaeValueError(
+                f"{where} is a {k} image but earlier inputs were {self.kind} images; "
+                "one store holds one kind (ingest FITS/float and JPEG/PNG/uint8 separately)"
+            )
+        elif (
+            self.fields is None
+            and side != self.side_seen
+            or (
+                self.pixel_scale_arcsec is None
+                and not (math.isnan(scale) and math.isnan(self.in_scale))
+                and not math.isclose(scale, self.in_scale, rel_tol=1e-6)
+            )
+        ):
+            self.other_scale.append(gid)
+        # a gz-decals flux cutout comes presented from _load_block (stretched before the resize)
+        return img if k == "flux" and self.profile == "gz-decals" else apply_stretch(img, self.chosen)
+
+    def _first(self, k: str, scale: float, side: int, where: str) -> None:
+        self.kind = k
+        if self.chosen is None:
+            self.chosen = profile_stretch(self.profile) if k == "flux" else StretchConfig(kind="uint8")
+        if k == "flux" and self.profile == "gz-decals" and self.fields is None:
+            raise GalvaeValueError(
+                f"{where}: the gz-decals profile crops FITS cutouts to each galaxy's field, "
+                "which needs a catalogue with Petrosian radii (one of "
+                f"{', '.join(PETRO_COLUMNS['p50'])} and of {', '.join(PETRO_COLUMNS['p90'])})"
+            )
+        if self.pixel_scale_arcsec is None:
+            self.in_scale = scale
+        self.side_seen = side
+
+    def write(self, imgs: list[NDArray], ids: list[str], masks: list[NDArray]) -> None:
+        """Append a block of accepted images, opening the store at the first."""
+        if not imgs:
+            return
+        if self.writer is None:
+            cls: Any = (
+                ImageStoreWriter
+                if self.shard_size is None
+                else functools.partial(ShardedStoreWriter, shard_size=self.shard_size)
+            )
+            self.writer = cls(
+                self.out,
+                size=self.size,
+                survey=self.survey,
+                normalisation=self.chosen,
+                # gz-decals fields vary with the galaxy: no single pixel scale holds
+                pixel_scale_arcsec=self.in_scale * self.side_seen / self.size if self.fields is None else math.nan,
+                with_mask=True,
+                attrs={"source": self.source, "profile": self.profile},
+                overwrite=self.overwrite,
+            )
+            self.writer.open()
+        self.writer.append(np.stack(imgs), ids, np.stack(masks))
+        self.n_written += len(ids)
+
+
+def _log_problems(
+    report: IngestReport,
+    report_path: Path,
+    unreadable: list[tuple[str, str, str]],
+    duplicates: list[str],
+    other_scale: list[str],
+) -> None:
+    """Warn once each about unreadable sources, images of another scale and skipped duplicate ids."""
     if unreadable:
-        log.warning("%d of %d sources could not be ingested (listed in %s)", len(unreadable), len(sources), report_path)
+        log.warning(
+            "%d of %d sources could not be ingested (listed in %s)", len(unreadable), report.n_sources, report_path
+        )
     if other_scale:
         log.warning(
             "%d image(s) have another pixel scale or crop side than the first one, so the store's "
@@ -606,4 +673,3 @@ def ingest(
         )
     if duplicates:
         log.warning("%d duplicate ids skipped (first occurrence kept): %s", len(duplicates), ", ".join(duplicates[:10]))
-    return report
