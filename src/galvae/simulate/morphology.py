@@ -99,6 +99,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -256,8 +257,27 @@ def approximate_petro_th50(truth: pd.DataFrame) -> np.ndarray:
 
 
 def _sample_all(n: int, rng: np.random.Generator, balance: bool, cfg: MorphologyConfig) -> pd.DataFrame:
-    """:func:`sample_truth` before the sample's size cut."""
+    """:func:`sample_truth` before the sample's size cut.
 
+    The steps draw from ``rng`` in a fixed order (classes, bulges, sizes,
+    bars and arms, mergers, colours, rings), so a seed gives the same
+    galaxies whatever is added after them.
+    """
+    g = _draw_classes(n, rng, balance, cfg)
+    _draw_bulges(g, n, rng, cfg)
+    _draw_sizes(g, n, rng, cfg)
+    _draw_bars_and_arms(g, n, rng, cfg)
+    _draw_mergers(g, n, rng, balance, cfg)
+    df = _truth_frame(g, n, rng)
+    _draw_rings(df, g, n, rng, balance, cfg)
+    for c in df.columns:
+        if df[c].dtype == object:
+            df[c] = df[c].where(df[c].notna(), None)
+    return df
+
+
+def _draw_classes(n: int, rng: np.random.Generator, balance: bool, cfg: MorphologyConfig) -> dict[str, Any]:
+    """Galaxy Zoo classes: smooth or featured, how rounded, inclination, edge-on bulge, bar, arms, bulge size."""
     sof = _choice(rng, ("smooth", "featured-or-disk"), (cfg.p_smooth, 1 - cfg.p_smooth), n, balance)
     smooth = sof == "smooth"
     feat = ~smooth
@@ -289,21 +309,49 @@ def _sample_all(n: int, rng: np.random.Generator, balance: bool, cfg: Morphology
     )
     winding = np.where(has_arms == "yes", _choice(rng, ("tight", "medium", "loose"), cfg.winding, n, balance), None)
     bsize_all = _choice(rng, ("dominant", "large", "moderate", "small", "none"), cfg.bulge_size, n, balance)
-    bulge_size = np.where(face, bsize_all, None)
+    return {
+        "sof": sof,
+        "smooth": smooth,
+        "feat": feat,
+        "rounded": rounded,
+        "q_smooth": q_smooth,
+        "incl": incl,
+        "edge_on": edge_on,
+        "face": face,
+        "thick": thick,
+        "q_disk": q_disk,
+        "disk_edge_on": disk_edge_on,
+        "eob": eob,
+        "bar": bar,
+        "has_arms": has_arms,
+        "arm_count": arm_count,
+        "winding": winding,
+        "bsize_all": bsize_all,
+        "bulge_size": np.where(face, bsize_all, None),
+    }
 
-    # bulge-to-total: from the bulge-size class (face-on) or edge-on bulge class
-    bt = _uniform_in(rng, BULGE_SIZE_LIMITS, bsize_all)
+
+def _draw_bulges(g: dict[str, Any], n: int, rng: np.random.Generator, cfg: MorphologyConfig) -> None:
+    """Bulge-to-total from the bulge-size (face-on) or edge-on bulge class, Sérsic index, bulge/disc size ratio."""
+    smooth, edge_on = g["smooth"], g["edge_on"]
+    bt = _uniform_in(rng, BULGE_SIZE_LIMITS, g["bsize_all"])
     eob_bt = {"none": (0.0, 0.02), "boxy": (0.12, 0.35), "rounded": (0.15, 0.5)}
-    bt = np.where(edge_on, _uniform_in(rng, eob_bt, np.where(edge_on, eob, "none")), bt)
-    bt = np.where(smooth, 1.0, bt)
-
-    sersic_n = np.where(smooth, rng.choice([2.5, 3.0, 3.5, 4.0, 4.5], n), rng.choice([1.5, 2.0, 2.5, 3.0, 4.0], n))
+    bt = np.where(edge_on, _uniform_in(rng, eob_bt, np.where(edge_on, g["eob"], "none")), bt)
+    g["bt"] = np.where(smooth, 1.0, bt)
+    g["sersic_n"] = np.where(smooth, rng.choice([2.5, 3.0, 3.5, 4.0, 4.5], n), rng.choice([1.5, 2.0, 2.5, 3.0, 4.0], n))
     # bulge effective radius 0.1-0.6 disc scale lengths, larger for larger B/T (Gadotti 2009)
-    bulge_factor = np.where(smooth, 1.0, (0.1 + 0.45 * bt) * rng.uniform(0.8, 1.25, n))
+    g["bulge_factor"] = np.where(smooth, 1.0, (0.1 + 0.45 * g["bt"]) * rng.uniform(0.8, 1.25, n))
 
-    # magnitudes from N(<m) ∝ 10^(a m), sizes from the size-magnitude relation; a galaxy whose
-    # Petrosian p50 misses the sample's cut redraws its magnitude and size (not its class), so the
-    # class frequencies stay those configured while sizes and magnitudes follow the selection
+
+def _draw_sizes(g: dict[str, Any], n: int, rng: np.random.Generator, cfg: MorphologyConfig) -> None:
+    """Magnitudes, half-light radii and redshifts that pass the sample's Petrosian p50 cut.
+
+    Magnitudes from N(<m) ∝ 10^(a m), sizes from the size-magnitude
+    relation; a galaxy whose Petrosian p50 misses the cut redraws its
+    magnitude and size (not its class), so the class frequencies stay those
+    configured while sizes and magnitudes follow the selection.
+    """
+    smooth, bt, bulge_factor = g["smooth"], g["bt"], g["bulge_factor"]
     a = cfg.count_slope
     lo, hi = (10 ** (a * m) for m in cfg.mag_range)
     mag = np.empty(n)
@@ -324,82 +372,96 @@ def _sample_all(n: int, rng: np.random.Generator, balance: bool, cfg: Morphology
         raise GalvaeValueError(
             "MorphologyConfig: too few galaxies pass min_petro_th50_arcsec; lower it", cfg.min_petro_th50_arcsec
         )
-    z = np.clip(0.1 * 10 ** (0.2 * (mag - 17.0)) * np.exp(rng.normal(0, 0.3, n)), 0.01, 0.3)
-    bulge_hlr = hlr * bulge_factor
-    bulge_q = np.where(smooth, q_smooth, rng.uniform(0.7, 1.0, n))
-    bulge_q = np.where(eob == "boxy", rng.uniform(0.55, 0.75, n), bulge_q)
+    g["mag"], g["hlr"] = mag, hlr
+    g["z"] = np.clip(0.1 * 10 ** (0.2 * (mag - 17.0)) * np.exp(rng.normal(0, 0.3, n)), 0.01, 0.3)
+    g["bulge_hlr"] = hlr * bulge_factor
+    bulge_q = np.where(smooth, g["q_smooth"], rng.uniform(0.7, 1.0, n))
+    g["bulge_q"] = np.where(g["eob"] == "boxy", rng.uniform(0.55, 0.75, n), bulge_q)
 
-    bar_strength = np.select(
+
+def _draw_bars_and_arms(g: dict[str, Any], n: int, rng: np.random.Generator, cfg: MorphologyConfig) -> None:
+    """Bar strength, length and angle; arm count, pitch angle and strength."""
+    bar, arm_count = g["bar"], g["arm_count"]
+    g["bar_strength"] = np.select(
         [bar == "strong", bar == "weak"], [rng.uniform(0.55, 1.0, n), rng.uniform(0.15, 0.4, n)], 0.0
     )
-    bar_len = np.where(bar_strength > 0, hlr * rng.uniform(0.6, 1.2, n), 0.0)
-    bar_angle = rng.uniform(0, 180, n)
-
+    g["bar_len"] = np.where(g["bar_strength"] > 0, g["hlr"] * rng.uniform(0.6, 1.2, n), 0.0)
+    g["bar_angle"] = rng.uniform(0, 180, n)
     n_arms = np.select(
         [arm_count == "1", arm_count == "2", arm_count == "3", arm_count == "4", arm_count == "more-than-4"],
         [1, 2, 3, 4, rng.choice([5, 6], n)],
         0,
     )
     pitch_limits = {"tight": (5.0, 15.0), "medium": (15.0, 25.0), "loose": (25.0, 40.0), "x": (0.0, 0.0)}
-    pitch = np.where(n_arms > 0, _uniform_in(rng, pitch_limits, np.where(n_arms > 0, winding, "x")), np.nan)
-    arm_strength = np.where(n_arms > 0, rng.uniform(*cfg.arm_strength, n), 0.0)
+    g["pitch"] = np.where(n_arms > 0, _uniform_in(rng, pitch_limits, np.where(n_arms > 0, g["winding"], "x")), np.nan)
+    g["arm_strength"] = np.where(n_arms > 0, rng.uniform(*cfg.arm_strength, n), 0.0)
+    g["n_arms"] = n_arms
 
+
+def _draw_mergers(g: dict[str, Any], n: int, rng: np.random.Generator, balance: bool, cfg: MorphologyConfig) -> None:
+    """Merger class, companion (magnitude, separation, angle), tidal strength and shells; the axis ratio."""
+    mag, hlr, smooth = g["mag"], g["hlr"], g["smooth"]
     merging = _choice(rng, ("none", "minor-disturbance", "major-disturbance", "merger"), cfg.merging, n, balance)
     comp = (merging == "merger") | ((merging == "major-disturbance") & (rng.random(n) < 0.5))
-    comp_mag = np.where(
+    g["comp_mag"] = np.where(
         merging == "merger", mag + rng.uniform(0.0, 1.2, n), np.where(comp, mag + rng.uniform(1.0, 2.5, n), np.nan)
     )
-    comp_sep = np.where(comp, hlr * rng.uniform(1.0, 2.2, n), np.nan)
-    comp_sep = np.minimum(comp_sep, 6.0)
-    comp_angle = np.where(comp, rng.uniform(0, 360, n), np.nan)
+    g["comp_sep"] = np.minimum(np.where(comp, hlr * rng.uniform(1.0, 2.2, n), np.nan), 6.0)
+    g["comp_angle"] = np.where(comp, rng.uniform(0, 360, n), np.nan)
     tidal = np.select(
         [merging == "merger", merging == "major-disturbance", merging == "minor-disturbance"],
         [rng.uniform(0.4, 1.0, n), rng.uniform(0.5, 1.0, n), rng.uniform(0.15, 0.4, n)],
         0.0,
     )
-    shells = smooth & (tidal > 0) & (rng.random(n) < 0.5)
+    g["merging"], g["tidal"] = merging, tidal
+    g["shells"] = smooth & (tidal > 0) & (rng.random(n) < 0.5)
+    g["axis_ratio"] = np.where(
+        smooth, g["q_smooth"], np.where(g["bt"] > 0.55, np.maximum(g["q_disk"], g["bulge_q"] * 0.9), g["q_disk"])
+    )
 
-    axis_ratio = np.where(smooth, q_smooth, np.where(bt > 0.55, np.maximum(q_disk, bulge_q * 0.9), q_disk))
 
+def _truth_frame(g: dict[str, Any], n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """The ``truth_*`` columns, with each component's colours (one redness offset per galaxy)."""
+    z, feat = g["z"], g["feat"]
     redness = rng.normal(0, 0.06, n)  # one offset per galaxy, shared by its components
 
     def col(mean: float | np.ndarray) -> np.ndarray:
         return mean + redness + rng.normal(0, 0.04, n)
 
-    df = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "truth_smooth_or_featured": sof,
-            "truth_how_rounded": rounded,
-            "truth_disk_edge_on": disk_edge_on,
-            "truth_edge_on_bulge": eob,
-            "truth_bar": bar,
-            "truth_has_spiral_arms": has_arms,
-            "truth_bulge_size": bulge_size,
-            "truth_spiral_winding": winding,
-            "truth_spiral_arm_count": arm_count,
-            "truth_merging": merging,
-            "truth_mag_r": mag,
+            "truth_smooth_or_featured": g["sof"],
+            "truth_how_rounded": g["rounded"],
+            "truth_disk_edge_on": g["disk_edge_on"],
+            "truth_edge_on_bulge": g["eob"],
+            "truth_bar": g["bar"],
+            "truth_has_spiral_arms": g["has_arms"],
+            "truth_bulge_size": g["bulge_size"],
+            "truth_spiral_winding": g["winding"],
+            "truth_spiral_arm_count": g["arm_count"],
+            "truth_merging": g["merging"],
+            "truth_mag_r": g["mag"],
             "truth_redshift": z,
-            "truth_hlr_arcsec": hlr,
-            "truth_axis_ratio": axis_ratio,
-            "truth_inclination_deg": np.where(feat, incl, np.nan),
+            "truth_hlr_arcsec": g["hlr"],
+            "truth_axis_ratio": g["axis_ratio"],
+            "truth_inclination_deg": np.where(feat, g["incl"], np.nan),
             "truth_pa_deg": rng.uniform(0, 180, n),
-            "truth_bulge_to_total": bt,
-            "truth_sersic_n": sersic_n,
-            "truth_bulge_hlr_arcsec": bulge_hlr,
-            "truth_bulge_q": bulge_q,
-            "truth_disk_thickness": np.where(feat, thick, np.nan),
-            "truth_bar_strength": bar_strength,
-            "truth_bar_length_arcsec": bar_len,
-            "truth_bar_angle_deg": bar_angle,
-            "truth_arm_strength": arm_strength,
-            "truth_arm_pitch_deg": pitch,
-            "truth_n_arms": n_arms.astype(np.int64),
-            "truth_companion_mag_r": comp_mag,
-            "truth_companion_sep_arcsec": comp_sep,
-            "truth_companion_angle_deg": comp_angle,
-            "truth_tidal_strength": tidal,
-            "truth_shells": shells,
+            "truth_bulge_to_total": g["bt"],
+            "truth_sersic_n": g["sersic_n"],
+            "truth_bulge_hlr_arcsec": g["bulge_hlr"],
+            "truth_bulge_q": g["bulge_q"],
+            "truth_disk_thickness": np.where(feat, g["thick"], np.nan),
+            "truth_bar_strength": g["bar_strength"],
+            "truth_bar_length_arcsec": g["bar_len"],
+            "truth_bar_angle_deg": g["bar_angle"],
+            "truth_arm_strength": g["arm_strength"],
+            "truth_arm_pitch_deg": g["pitch"],
+            "truth_n_arms": g["n_arms"].astype(np.int64),
+            "truth_companion_mag_r": g["comp_mag"],
+            "truth_companion_sep_arcsec": g["comp_sep"],
+            "truth_companion_angle_deg": g["comp_angle"],
+            "truth_tidal_strength": g["tidal"],
+            "truth_shells": g["shells"],
             "truth_bulge_gr": col(0.80 + 1.0 * z),
             "truth_bulge_rz": col(0.62),
             "truth_disk_gr": col(0.60 + 0.8 * z),
@@ -408,11 +470,17 @@ def _sample_all(n: int, rng: np.random.Generator, balance: bool, cfg: Morphology
             "truth_arm_rz": col(0.30),
         }
     )
-    # rings, drawn last so that the columns above keep their values for a given seed
-    ring = np.where(face, _choice(rng, ("inner", "outer", "none"), cfg.ring, n, balance), None)
+
+
+def _draw_rings(
+    df: pd.DataFrame, g: dict[str, Any], n: int, rng: np.random.Generator, balance: bool, cfg: MorphologyConfig
+) -> None:
+    """Inner and outer rings, drawn last so that the columns before them keep their values for a seed."""
+    ring = np.where(g["face"], _choice(rng, ("inner", "outer", "none"), cfg.ring, n, balance), None)
     has_ring = (ring == "inner") | (ring == "outer")
-    rd = hlr / 1.678  # disc scale length
-    barred = bar_strength > 0
+    rd = g["hlr"] / 1.678  # disc scale length
+    bar_len = g["bar_len"]
+    barred = g["bar_strength"] > 0
     inner_r = np.where(barred, bar_len * rng.uniform(0.9, 1.15, n), rd * rng.uniform(1.0, 2.0, n))
     outer_r = np.where(barred, bar_len * rng.uniform(2.0, 2.4, n), rd * rng.uniform(2.5, 3.5, n))
     ring_r = np.where(ring == "inner", inner_r, np.where(ring == "outer", outer_r, np.nan))
@@ -420,7 +488,3 @@ def _sample_all(n: int, rng: np.random.Generator, balance: bool, cfg: Morphology
     df["truth_ring_radius_arcsec"] = ring_r
     df["truth_ring_width_arcsec"] = np.where(has_ring, ring_r * rng.uniform(0.08, 0.15, n), np.nan)
     df["truth_ring_strength"] = np.where(has_ring, rng.uniform(*cfg.ring_strength, n), 0.0)
-    for c in df.columns:
-        if df[c].dtype == object:
-            df[c] = df[c].where(df[c].notna(), None)
-    return df
