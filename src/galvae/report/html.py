@@ -318,7 +318,9 @@ def _png_bytes_from_file(path: Path, max_width: int) -> bytes:
         h = max(1, round(im.height * max_width / im.width))
         small = im.convert("RGBA" if "A" in im.getbands() else "RGB").resize((max_width, h), Image.LANCZOS)
     buf = io.BytesIO()
-    small.save(buf, format="PNG", optimize=True)
+    # zlib level 6 without PIL's optimize pass: the demo's 8 large galleries in 0.6 s instead of 3.5 s,
+    # for 3 % more bytes (1.95 MB against 1.89 MB for those 8)
+    small.save(buf, format="PNG", compress_level=6)
     return buf.getvalue()
 
 
