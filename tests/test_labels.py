@@ -348,7 +348,10 @@ def test_config_round_trips_through_json_and_is_frozen(tmp_path):
         (lambda: LabelRule("bar", "weak", "bar", ("wobbly",), 0.5), "answers must be distinct answers of 'bar'"),
         (lambda: LabelRule("bar", "weak", "bar", ("weak",), -0.1), r"threshold of bar.weak .*\(got -0.1\)"),
         (lambda: LabelRule("bar", "weak", "bar", ("weak",), "0.5"), "threshold of bar.weak must be a number"),
-        (lambda: LabelConfig().with_thresholds({"bar.weak": 2}), r"threshold of bar.weak must be a number in \[0, 1\] \(got 2\)"),
+        (
+            lambda: LabelConfig().with_thresholds({"bar.weak": 2}),
+            r"threshold of bar.weak must be a number in \[0, 1\] \(got 2\)",
+        ),
         (lambda: LabelConfig().with_thresholds({"barweak": 0.2}), "threshold keys are 'feature.class'"),
     ],
 )

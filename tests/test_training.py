@@ -565,7 +565,10 @@ def test_gaussian_likelihood_keeps_latents_active_where_sum_does_not(tmp_path):
     from galvae.losses import kl_divergence
     from galvae.training.module import active_units
 
-    galvae.simulate.simulate(tmp_path / "sim", n_galaxies=300, size=32, overlap=0, seed=0, progress=False)
+    # no votes are used: the images are the same without the visibility renders, which take most of the time
+    galvae.simulate.simulate(
+        tmp_path / "sim", n_galaxies=300, size=32, overlap=0, seed=0, progress=False, votes_follow_visibility=False
+    )
     store = tmp_path / "sim" / "decals.h5"
     with ImageStore(store) as st:
         x = torch.from_numpy(st.read(np.arange(len(st))))
