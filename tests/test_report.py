@@ -430,3 +430,22 @@ def test_cli(products, tmp_path, capsys) -> None:
     assert rc == 2 and "--mock must be SURVEY=STORE (got 'decals')" in capsys.readouterr().err
     rc = main(["report", "--timings", str(tmp_path / "none.json"), "--out", str(tmp_path / "x.html")])
     assert rc == 2 and "--timings file not found" in capsys.readouterr().err
+
+
+def test_table4_claim_counts_only_strict_improvements(tmp_path) -> None:
+    # an unchanged accuracy after adaptation is no improvement: 1 of 4 up, 2 unchanged -> not reproduced
+    from galvae.report.html import _claims_table4
+
+    path = tmp_path / "table4.csv"
+    pd.DataFrame(
+        {
+            "feature": ["a", "b", "c", "d"],
+            "target_before": [0.8, 0.7, 0.6, 0.9],
+            "target_after": [0.85, 0.7, 0.6, 0.8],
+            "target_before_retrained": [0.9, 0.6, 0.6, 0.7],
+        }
+    ).to_csv(path, index=False)
+    up, control = _claims_table4(path)
+    assert up.run == "1 of 4 features up, 2 unchanged" and up.ok is False
+    assert up.published == "7 of 7 features up"  # the paper's Table 4: every feature strictly higher after DA
+    assert control.run == "2 of 4 features above the retrained-before control" and control.ok is True
