@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "simulate (DECaLS-like sample + BASS+MzLS overlap) -> labels -> train (NL=40) -> reduced latent sweep "
             "-> encode -> classify (Table 3 + baselines) -> outliers -> adapt -> compare domains (Table 4, Fig. 5) "
-            "-> mock images -> report.html. About 8 minutes on an idle 2-core CPU; --quick well under a minute. "
+            "-> mock images -> report.html. About 10 minutes on an idle 2-core CPU; --quick about a minute. "
             "Finished stages are reused on a second run unless --force."
         ),
     )
@@ -36,8 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--profile",
         choices=("fixed", "gz-decals"),
         default=None,
-        help="presentation of the simulated images (default fixed; gz-decals = Galaxy Zoo DECaLS fields "
-        "and stretch, the paper's images)",
+        help="presentation of the simulated images (default gz-decals = Galaxy Zoo DECaLS fields, stretch and "
+        "desaturation, the paper's images; fixed = one 16.8 arcsec field at the native pixels)",
     )
     p.add_argument(
         "--likelihood",
