@@ -52,6 +52,10 @@ COMMANDS = {
         | _HARDWARE,
     ),
     "sweep": (["s.h5", "--out", "sweep"], {"epochs", "batch_size", "lr", "seed", "val_fraction", "accelerator"}),
+    "simulate": (
+        ["out"],
+        {"n_galaxies", "overlap", "size", "seed", "fov_arcsec", "profile", "defect_fraction"},
+    ),
 }
 
 
@@ -105,6 +109,7 @@ def test_choices_come_from_the_literal_annotations():
         ("train", "--activation", "gelu"),
         ("adapt", "--mmd-on", "x"),
         ("adapt", "--export", "first"),
+        ("simulate", "--profile", "sdss"),
     ],
 )
 def test_a_bad_choice_is_argparses_error(command, option, bad, capsys):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._options import add_config_option, add_later
+
 __all__ = ["register", "run"]
 
 
@@ -19,13 +21,21 @@ def register(sub: argparse._SubParsersAction) -> None:
             "OUT/simulation.json. The same seed gives identical files whatever --workers is."
         ),
     )
+    add_later(p, _add_config_arguments)  # defaults from SimulationConfig, imported (with GalSim) when used
+    p.set_defaults(func=run)
+
+
+def _add_config_arguments(p: argparse.ArgumentParser) -> None:
+    from ..data.presentation import PROFILES
+    from ..simulate.core import SimulationConfig
+
     p.add_argument("out", help="output directory")
-    p.add_argument("--n-galaxies", type=int, default=2000, help="galaxies in the first survey (default 2000)")
-    p.add_argument("--overlap", type=int, help="galaxies also seen by the other survey(s) (default 20%% of N)")
-    p.add_argument(
-        "--size", type=int, default=64, help="side of the stored images in pixels, a multiple of 8 (default 64)"
+    add_config_option(p, SimulationConfig, "n_galaxies", help="galaxies in the first survey")
+    add_config_option(
+        p, SimulationConfig, "overlap", help="galaxies also seen by the other survey(s) (default 20%% of N)"
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_config_option(p, SimulationConfig, "size", help="side of the stored images in pixels, a multiple of 8")
+    add_config_option(p, SimulationConfig, "seed", help="random seed")
     p.add_argument("--workers", type=int, help="processes rendering (default: all cores)")
     p.add_argument(
         "--surveys",
@@ -33,21 +43,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="comma-separated built-in survey names or survey .toml/.json files; the first sees every "
         "galaxy (default decals,bass_mzls)",
     )
-    p.add_argument(
-        "--fov", type=float, help="field of view in arcsec of the 'fixed' profile (default 16.768 = 64 x 0.262)"
+    add_config_option(
+        p,
+        SimulationConfig,
+        "fov_arcsec",
+        "--fov",
+        help="field of view in arcsec of the 'fixed' profile (64 x 0.262)",
     )
-    p.add_argument(
-        "--profile",
-        choices=("fixed", "gz-decals"),
-        default="fixed",
+    add_config_option(
+        p,
+        SimulationConfig,
+        "profile",
+        choices=PROFILES,
         help="presentation: 'fixed' = one field for every galaxy and galvae's asinh stretch; 'gz-decals' = "
         "each galaxy on the field Galaxy Zoo DECaLS gives it (424 x max(min(0.04 p50, 0.02 p90), 0.1) arcsec) "
         "with the Galaxy Zoo DECaLS stretch and desaturation applied before the resize, i.e. the images the paper "
-        "trained on (default fixed)",
+        "trained on",
     )
-    p.add_argument(
-        "--defect-fraction", type=float, default=0.005, help="fraction of images with a planted defect (default 0.005)"
-    )
+    add_config_option(p, SimulationConfig, "defect_fraction", help="fraction of images with a planted defect")
     p.add_argument(
         "--defect-kinds",
         help="comma-separated defect kinds to plant, equally often (default: all, weighted as "
@@ -71,7 +84,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(counts, sha256 checksums), usable wherever a store is (default: one OUT/SURVEY.h5)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing stores and catalogue")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,8 +94,6 @@ def run(args: argparse.Namespace) -> int:
     from ..simulate.defects import DEFECT_KINDS, DefectConfig
 
     kw = {}
-    if args.fov is not None:
-        kw["fov_arcsec"] = args.fov
     if args.defect_kinds is not None:
         kinds = [k.strip() for k in args.defect_kinds.split(",") if k.strip()]
         bad = [k for k in kinds if k not in DEFECT_KINDS]
@@ -99,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         defect_fraction=args.defect_fraction,
         balance=args.balance,
         profile=args.profile,
+        fov_arcsec=args.fov,
         votes_follow_visibility=not args.votes_from_truth,
         **kw,
     )
