@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._options import add_later
+
 __all__ = ["register", "run"]
 
 
@@ -24,40 +26,55 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--force", action="store_true", help="run every stage again, even when a finished one could be reused"
     )
-    p.add_argument(
-        "--n-galaxies", type=int, default=None, help="galaxies of the DECaLS-like sample (default 2000; quick 300)"
-    )
-    p.add_argument("--overlap", type=int, default=None, help="of which also seen by BASS+MzLS (default 500; quick 150)")
-    p.add_argument("--size", type=int, default=None, help="image side in pixels (default 64; quick 32)")
-    p.add_argument("--epochs", type=int, default=None, help="VAE training epochs (default 15; quick 20)")
-    p.add_argument("--adapt-epochs", type=int, default=None, help="domain-adaptation epochs (default 15; quick 6)")
-    p.add_argument("--lambda", dest="lam", type=float, default=None, help="MMD² weight of eq. 6 (default 0.5)")
-    p.add_argument(
-        "--profile",
-        choices=("fixed", "gz-decals"),
-        default=None,
-        help="presentation of the simulated images (default gz-decals = Galaxy Zoo DECaLS fields, stretch and "
-        "desaturation, the paper's images; fixed = one 16.8 arcsec field at the native pixels)",
-    )
-    p.add_argument(
-        "--likelihood",
-        default=None,
-        help="VAE reconstruction term: gaussian (a Gaussian decoder at the stores' sky noise, default), "
-        "sum (the paper's eq. 2 as written) or mean",
-    )
-    p.add_argument("--seed", type=int, default=None, help="seed of every stage (default 0)")
-    p.add_argument("--workers", type=int, default=None, help="simulation processes (default 2)")
-    p.add_argument(
-        "--precision",
-        default=None,
-        choices=("auto", "32", "bf16-mixed", "16-mixed"),
-        help="training precision (default auto: bf16-mixed on a CPU with native bfloat16, else 32)",
-    )
-    p.add_argument(
-        "--accelerator", default=None, help="lightning accelerator for training: auto, cpu, gpu (default auto)"
-    )
-    p.add_argument("--device", default=None, help="torch device for encoding and baselines (default cpu)")
+    add_later(p, _add_config_arguments)  # defaults from DemoConfig and QUICK, imported when used
     p.set_defaults(func=run)
+
+
+def _add_config_arguments(p: argparse.ArgumentParser) -> None:
+    """The options that override a :class:`~galvae.demo.DemoConfig` field; their help shows its default and QUICK's."""
+    from ..data.presentation import PROFILES
+    from ..demo import PRECISIONS, QUICK, DemoConfig
+    from ..models.config import LIKELIHOODS
+
+    full = DemoConfig()
+
+    def default(name: str) -> str:
+        a, q = getattr(full, name), getattr(QUICK, name)
+        return f"default {a}" + (f"; quick {q}" if q != a else "")
+
+    def option(flag: str, name: str, help: str, **kwargs: object) -> None:
+        p.add_argument(flag, dest=name, default=None, help=f"{help} ({default(name)})", **kwargs)
+
+    option("--n-galaxies", "n_galaxies", "galaxies of the DECaLS-like sample", type=int)
+    option("--overlap", "overlap", "of which also seen by BASS+MzLS", type=int)
+    option("--size", "size", "image side in pixels", type=int)
+    option("--epochs", "epochs", "VAE training epochs", type=int)
+    option("--adapt-epochs", "adapt_epochs", "domain-adaptation epochs", type=int)
+    option("--lambda", "lam", "MMD² weight of eq. 6", type=float)
+    option(
+        "--profile",
+        "profile",
+        "presentation of the simulated images: gz-decals = Galaxy Zoo DECaLS fields, stretch and desaturation, "
+        "the paper's images; fixed = one 16.8 arcsec field at the native pixels",
+        choices=PROFILES,
+    )
+    option(
+        "--likelihood",
+        "likelihood",
+        "VAE reconstruction term: gaussian (a Gaussian decoder at the stores' sky noise), sum (the paper's eq. 2 "
+        "as written) or mean",
+        choices=LIKELIHOODS,
+    )
+    option("--seed", "seed", "seed of every stage", type=int)
+    option("--workers", "workers", "simulation processes", type=int)
+    option(
+        "--precision",
+        "precision",
+        "training precision; auto = bf16-mixed on a CPU with native bfloat16, else 32",
+        choices=PRECISIONS,
+    )
+    option("--accelerator", "accelerator", "lightning accelerator for training: auto, cpu, gpu")
+    option("--device", "device", "torch device for encoding and baselines")
 
 
 def run(args: argparse.Namespace) -> int:
