@@ -27,8 +27,6 @@ import functools
 import json
 import logging
 import os
-import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -50,12 +48,12 @@ from ..losses.mmd import mmd2_unbiased
 from ..models.config import ModelConfig
 from ..models.da import DomainAdaptationVAE, check_survey_names
 from ..models.vae import reparameterise
-from .checkpoints import check_checkpoint, resumable_loader, resume_candidates, select_resume_checkpoint
+from .checkpoints import check_checkpoint, resumable_loader, resume_candidates
 from .config import AdaptConfig
 from .datamodule import EpochSeededSampler, process_share, split_ids, trainer_world
 from .guards import check_finite_weights
 from .module import RngStateMixin, _world, global_batch_noise
-from .train import fit_lightning, fit_summary, quiet_lightning, rank_zero_first
+from .train import fit_lightning, fit_summary, prepare_run_dir, quiet_lightning, rank_zero_first
 
 __all__ = ["AdaptResult", "DAModule", "PairedDataModule", "adapt", "gather_rows", "match_ids"]
 
@@ -587,7 +585,7 @@ def adapt(
         module.model.load_state_dict(DomainAdaptationVAE.from_vae(base, surveys).state_dict())
 
     prepare = functools.partial(
-        _prepare_adapt_dir,
+        prepare_run_dir,
         out=out,
         resume=resume,
         overwrite=overwrite,
@@ -647,31 +645,6 @@ def _decoder_names(source: str, target: str) -> tuple[str, ...]:
             f"{exc.message}; name the decoders with source_name/target_name (--source-name/--target-name)",
             exc.value,
         ) from None
-
-
-def _prepare_adapt_dir(
-    trainer: Any, *, out: Path, resume: bool, overwrite: bool, module: DAModule, write: Callable[[], None]
-) -> Path | None:
-    """:func:`adapt`'s ``prepare`` step: clear or check ``out`` and ``write`` its run files on global rank 0.
-
-    Runs once the trainer tells whether this process is global rank 0, the only one writing ``out``;
-    returns the checkpoint to resume from (None for a new run).
-    """
-    last = out / "checkpoints" / "last.ckpt"
-    writer = trainer.is_global_zero
-    if not resume and writer and out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise GalvaeFileError(
-                out,
-                "run directory exists and is not empty (pass overwrite=True / --overwrite, or resume=True / --resume)",
-            )
-        shutil.rmtree(out)
-    resume_from = None
-    if resume:  # rank 0 picks the checkpoint (a fallback is copied to last.ckpt); the others load last.ckpt
-        resume_from = select_resume_checkpoint(last.parent, expected=module.state_dict()) if writer else last
-    if writer:
-        write()
-    return resume_from
 
 
 def _finish_adapt(

@@ -658,22 +658,19 @@ def _fit(
     trackers: list[Any],
     logger: LoggerSpec,
 ) -> tuple[Any, Any]:
-    """:func:`train`'s fit, the run directory prepared by :func:`_prepare_run_dir`; the trackers are finished always.
+    """:func:`train`'s fit, the run directory prepared by :func:`prepare_run_dir`; the trackers are finished always.
 
     Returns the trainer and the ``best.ckpt`` callback.
     """
     hparams = {"train": config_to_dict(tcfg), "data": data, "galvae_version": __version__}
     n_batches = max(1, -(-len(dm.train_rows) // tcfg.batch_size))
     prepare = functools.partial(
-        _prepare_run_dir,
-        run=run,
+        prepare_run_dir,
+        out=run,
         resume=resume,
         overwrite=overwrite,
         module=module,
-        mcfg=mcfg,
-        tcfg=tcfg,
-        dm=dm,
-        data=data,
+        write=functools.partial(_write_train_files, run, mcfg, tcfg, dm, data),
     )
     try:
         trainer, ckpt = fit_lightning(
@@ -694,61 +691,67 @@ def _fit(
     return trainer, ckpt
 
 
-def _prepare_run_dir(
-    trainer: Any,
-    *,
-    run: Path,
-    resume: bool,
-    overwrite: bool,
-    module: Any,
-    mcfg: ModelConfig,
-    tcfg: TrainConfig,
-    dm: Any,
-    data: dict[str, Any],
+def prepare_run_dir(
+    trainer: Any, *, out: Path, resume: bool, overwrite: bool, module: Any, write: Callable[[], None]
 ) -> Path | None:
-    """:func:`train`'s ``prepare`` step: clear or check the run directory, write its configuration and split.
+    """Clear or check a run directory and ``write`` its run files on global rank 0; the checkpoint to resume from.
 
-    Returns the checkpoint to resume from (None for a new run).
+    Runs once the trainer exists, which tells (under every launcher: torchrun, SLURM, Lightning's own,
+    ddp_spawn) whether this process is global rank 0, the only one that writes ``out``.  Shared by
+    :func:`train` and :func:`galvae.training.adapt.adapt`.
+
+    Returns
+    -------
+    Path or None
+        The checkpoint to resume from; None for a new run.
+
+    Raises
+    ------
+    GalvaeFileError
+        If ``out`` holds files and neither ``resume`` nor ``overwrite`` is set.
     """
-    last = run / "checkpoints" / "last.ckpt"
-    # Run once the trainer exists, which tells (under every launcher: torchrun, SLURM, Lightning's own,
-    # ddp_spawn) whether this process is global rank 0, the only one that writes the run directory.
+    last = out / "checkpoints" / "last.ckpt"
     writer = trainer.is_global_zero
-    if not resume and writer and run.exists() and any(run.iterdir()):
+    if not resume and writer and out.exists() and any(out.iterdir()):
         if not overwrite:
             raise GalvaeFileError(
-                run,
+                out,
                 "run directory exists and is not empty (pass overwrite=True / --overwrite, or resume=True / --resume)",
             )
-        shutil.rmtree(run)
+        shutil.rmtree(out)
     resume_from = None
     if resume:
         # rank 0 checks the candidates and puts the usable one in last.ckpt; the other processes load
         # last.ckpt after all processes have met in trainer.fit, by when rank 0 has done so
         resume_from = select_resume_checkpoint(last.parent, expected=module.state_dict()) if writer else last
-        log.info("resuming %s from %s with its saved configuration", run, resume_from)
+        log.info("resuming %s from %s with its saved configuration", out, resume_from)
     if writer:
-        run.mkdir(parents=True, exist_ok=True)
-        write_json(
-            run / "config.json",
-            {
-                "galvae_version": __version__,
-                "model": config_to_dict(mcfg),
-                "train": config_to_dict(tcfg),
-                "data": data,
-            },
-        )
-        write_json(
-            run / "split.json",
-            {
-                "seed": tcfg.seed,
-                "val_fraction": tcfg.val_fraction,
-                "train_ids": dm.ids[dm.train_rows].tolist(),
-                "val_ids": dm.ids[dm.val_rows].tolist(),
-            },
-            indent=None,
-        )
+        write()
     return resume_from
+
+
+def _write_train_files(run: Path, mcfg: ModelConfig, tcfg: TrainConfig, dm: Any, data: dict[str, Any]) -> None:
+    """:func:`train`'s run files: ``config.json`` (model, training, data) and ``split.json`` (the ids of each split)."""
+    run.mkdir(parents=True, exist_ok=True)
+    write_json(
+        run / "config.json",
+        {
+            "galvae_version": __version__,
+            "model": config_to_dict(mcfg),
+            "train": config_to_dict(tcfg),
+            "data": data,
+        },
+    )
+    write_json(
+        run / "split.json",
+        {
+            "seed": tcfg.seed,
+            "val_fraction": tcfg.val_fraction,
+            "train_ids": dm.ids[dm.train_rows].tolist(),
+            "val_ids": dm.ids[dm.val_rows].tolist(),
+        },
+        indent=None,
+    )
 
 
 def _finish_training(
