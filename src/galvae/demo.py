@@ -103,9 +103,12 @@ class DemoConfig:
     sweep_dims : tuple of int, default (10, 20, 40, 80)
         Latent dimensions of the reduced sweep (the paper: 10 … 100, two losses).
     sweep_epochs : int, default 3
-        At 64 px in the gz-decals profile the sweep's SSIM is within 0.01 of
-        its 15-epoch value after 3 epochs (NL = 40: 0.804 after 4 epochs,
-        0.830 after 15); the sweep compares NL, it does not need convergence.
+        Every NL of the sweep trains this long, so the models are compared
+        at equal training, not at convergence: in the gz-decals profile at
+        64 px held-out SSIM is 0.786-0.796 after 3 epochs and 0.801-0.806
+        after 4 (NL = 10-80), against 0.830 for NL = 40 after 15.  Three
+        epochs keep the demo near 10 minutes; at either length SSIM hardly
+        separates the NL (``benchmarks/science.md``).
     cnn_epochs : int, default 30
         Most training epochs of the CNN baseline per feature; it stops
         earlier by patience (4 epochs) on a held-out 15 % of its training
