@@ -309,7 +309,7 @@ class _EpochTimer:
 
 def galvae_train(store: Path, run: Path, precision: str, device: str, epochs: int) -> dict[str, Any]:
     """One ``galvae.training.train`` call; the training-loop rate of its last epoch."""
-    from galvae.training import train
+    from galvae import train
 
     timer = _EpochTimer(device)
     t0 = time.perf_counter()

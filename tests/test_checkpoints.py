@@ -25,12 +25,13 @@ import numpy as np
 import pytest
 import torch
 
+from galvae import train
 from galvae.cli import main
 from galvae.config import StretchConfig
 from galvae.data.store import write_store
 from galvae.errors import GalvaeFileError, GalvaeInterruptedError, GalvaeValueError
 from galvae.models.config import ModelConfig
-from galvae.training import TrainConfig, train
+from galvae.training import TrainConfig
 from galvae.training.adapt import adapt
 from galvae.training.checkpoints import (
     RotatingCheckpointIO,

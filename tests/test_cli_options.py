@@ -208,3 +208,25 @@ def test_demo_help_shows_the_demo_config_and_quick_defaults():
     assert f"(default {full.profile})" in text and f"MMD² weight of eq. 6 (default {full.lam})" in text
     args = build_parser().parse_args(["demo"])
     assert args.epochs is None and args.profile is None  # unset options leave DemoConfig's value alone
+
+
+def test_the_config_modules_and_train_help_do_not_import_torch():
+    # galvae.models and galvae.training import their names on first use, so the configs come without torch
+    code = (
+        "import sys; import galvae.training.config, galvae.models.config; "
+        "from galvae.cli import build_parser; p = build_parser(); "
+        "next(a for a in p._actions if hasattr(a, 'choices') and isinstance(a.choices, dict))"
+        ".choices['train'].format_help(); print('torch' in sys.modules, 'lightning' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_training_train_is_the_module_and_galvae_train_the_function():
+    import types
+
+    import galvae
+    from galvae.training import train as train_module
+
+    assert isinstance(train_module, types.ModuleType) and train_module.__name__ == "galvae.training.train"
+    assert callable(galvae.train) and galvae.train is train_module.train

@@ -29,10 +29,10 @@ import pytest
 import torch
 
 import galvae
+from galvae import train
 from galvae.config import StretchConfig
 from galvae.data.store import ImageStore, write_store
 from galvae.errors import GalvaeValueError
-from galvae.training import train
 from galvae.training.adapt import adapt
 from galvae.training.config import TrainConfig, check_parallel
 from galvae.training.datamodule import EpochSeededSampler, ShardSampler, process_share

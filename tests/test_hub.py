@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load
 
 import galvae
+from galvae import train
 from galvae.cli import main
 from galvae.config import StretchConfig
 from galvae.data.store import write_store
@@ -27,7 +28,6 @@ from galvae.errors import GalvaeError, GalvaeFileError
 from galvae.latents import GalaxyVAE, export_model
 from galvae.latents.export import HUB_CONFIG, HUB_WEIGHTS, MODEL_CARD, model_card
 from galvae.models import VAE, ModelConfig
-from galvae.training import train
 
 NORM = StretchConfig(kind="none")
 

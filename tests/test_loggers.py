@@ -15,14 +15,14 @@ import json
 import numpy as np
 import pytest
 
+from galvae import train
 from galvae.cli import main
 from galvae.config import StretchConfig
 from galvae.data.store import write_store
 from galvae.errors import GalvaeValueError
-from galvae.training import train
 from galvae.training.train import LOGGERS, check_logger, make_trackers
 
-train_module = importlib.import_module("galvae.training.train")  # the module (galvae.training.train is the function)
+train_module = importlib.import_module("galvae.training.train")
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ import json
 import pytest
 import torch
 
-from galvae import demo
+from galvae import demo, train
 from galvae.cli import build_parser, main
 from galvae.config import StretchConfig
 from galvae.data.store import write_store
 from galvae.errors import GalvaeValueError
-from galvae.training import PRECISIONS, TrainConfig, resolve_precision, train
+from galvae.training import PRECISIONS, TrainConfig, resolve_precision
 from galvae.training import precision as precision_mod
 from galvae.training.config import AdaptConfig
 

@@ -11,12 +11,13 @@ import torch
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import cross_val_score
 
+from galvae import train
 from galvae.config import StretchConfig
 from galvae.data.store import write_store
 from galvae.errors import GalvaeFileError, GalvaeValueError
 from galvae.losses import elbo_loss
 from galvae.models import VAE, ModelConfig
-from galvae.training import TrainConfig, train
+from galvae.training import TrainConfig
 from galvae.training.datamodule import EpochSeededSampler, GalaxyDataModule, split_ids
 
 

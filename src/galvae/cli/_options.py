@@ -7,10 +7,12 @@ annotation or of ``metadata={"choices": ...}``.  The help text is the
 command's own; ``(default X)`` is added to it unless it already shows
 ``%(default)s``.
 
-The config modules import torch and Lightning (their packages' ``__init__``
-do), which takes seconds; :func:`add_later` therefore adds a command's
-options the first time its parser is used, so ``galvae --help`` and the
-other commands start as fast as before.
+Some config modules import heavy packages (``galvae.simulate.core`` imports
+GalSim; ``galvae.demo`` imports the evaluation code), so :func:`add_later`
+adds a command's options the first time its parser is used, and
+``galvae --help`` and the other commands start as fast as before.
+``galvae.models`` and ``galvae.training`` import their names on first use,
+so their config modules come without torch.
 """
 
 from __future__ import annotations

@@ -1,9 +1,42 @@
-"""Training the VAE with PyTorch Lightning: configuration, module, data and ``train``."""
+"""Training the VAE with PyTorch Lightning: configuration, module, data and the training loop.
+
+The training function is :func:`galvae.train` (defined in
+:mod:`galvae.training.train`); ``galvae.training.train`` is that module, so a
+name means one thing whatever was imported before.  Names are imported on
+first use (PEP 562): ``galvae.training.config`` can be read without importing
+torch and Lightning, which keeps ``galvae train --help`` (whose options take
+their defaults from :class:`TrainConfig`) fast.
+"""
 
 from __future__ import annotations
 
-from .config import ModelConfig, TrainConfig
-from .precision import PRECISIONS, resolve_precision
-from .train import TrainResult, train
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ModelConfig", "PRECISIONS", "TrainConfig", "TrainResult", "resolve_precision", "train"]
+if TYPE_CHECKING:
+    from .config import ModelConfig, TrainConfig
+    from .precision import PRECISIONS, resolve_precision
+    from .train import TrainResult
+
+_LAZY: dict[str, str] = {
+    "ModelConfig": ".config",
+    "TrainConfig": ".config",
+    "PRECISIONS": ".precision",
+    "resolve_precision": ".precision",
+    "TrainResult": ".train",
+}
+
+__all__ = ["ModelConfig", "PRECISIONS", "TrainConfig", "TrainResult", "resolve_precision"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
