@@ -230,3 +230,16 @@ def test_training_train_is_the_module_and_galvae_train_the_function():
 
     assert isinstance(train_module, types.ModuleType) and train_module.__name__ == "galvae.training.train"
     assert callable(galvae.train) and galvae.train is train_module.train
+
+
+def test_lazy_attach_imports_on_first_read_and_caches():
+    from galvae._lazy import attach
+
+    namespace: dict = {}
+    getattr_, dir_ = attach("galvae", {"check_int": "._validate"}, namespace, ["check_int"])
+    assert "check_int" not in namespace and dir_() == ["check_int"]
+    from galvae._validate import check_int
+
+    assert getattr_("check_int") is check_int and namespace["check_int"] is check_int
+    with pytest.raises(AttributeError, match="module 'galvae' has no attribute 'nope'"):
+        getattr_("nope")

@@ -7,8 +7,9 @@ read without importing torch (the CLI's options take their defaults from
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import attach
 
 if TYPE_CHECKING:
     from .blocks import DecoderBlock, EncoderBlock, make_activation
@@ -27,14 +28,4 @@ _LAZY: dict[str, str] = {
 __all__ = ["VAE", "ModelConfig", "EncoderBlock", "DecoderBlock", "make_activation", "reparameterise"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = attach(__name__, _LAZY, globals(), __all__)

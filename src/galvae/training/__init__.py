@@ -10,8 +10,9 @@ their defaults from :class:`TrainConfig`) fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import attach
 
 if TYPE_CHECKING:
     from .config import ModelConfig, TrainConfig
@@ -29,14 +30,4 @@ _LAZY: dict[str, str] = {
 __all__ = ["ModelConfig", "PRECISIONS", "TrainConfig", "TrainResult", "resolve_precision"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = attach(__name__, _LAZY, globals(), __all__)
