@@ -449,3 +449,40 @@ def test_table4_claim_counts_only_strict_improvements(tmp_path) -> None:
     assert up.run == "1 of 4 features up, 2 unchanged" and up.ok is False
     assert up.published == "7 of 7 features up"  # the paper's Table 4: every feature strictly higher after DA
     assert control.run == "2 of 4 features above the retrained-before control" and control.ok is True
+
+
+def test_paper_majority_rates_from_table2() -> None:
+    # hand-computed from the paper's Table 2 sizes: bar 3386 / (3386 + 103 + 1782), has arms 34670 / (34670 + 2880)
+    assert paper.majority_rate("bar") == pytest.approx(3386 / 5271)
+    assert paper.majority_rate("has_arms") == pytest.approx(34670 / 37550)
+    assert paper.majority_rate("arm_count") == pytest.approx(9224 / 9645)
+    assert set(paper.TABLE2) == set(paper.TABLE3)
+    for feature, sizes in paper.TABLE2.items():
+        assert len(sizes) == paper.TABLE3[feature]["n_classes"], feature
+    with pytest.raises(GalvaeValueError, match="paper Table 2 feature.*'spiral'"):
+        paper.majority_rate("spiral")
+
+
+def test_table3_majority_claim_compares_with_the_papers_count(tmp_path) -> None:
+    # the paper's forests clear its majority rate by 10 points on 4 of 9 features (how rounded, bar, arm
+    # tightness, bulge size); a run of 9 features needs as many
+    from galvae.report.html import _claims_table3
+
+    feats = list(paper.TABLE3)
+    path = tmp_path / "table3.csv"
+
+    def write(n_lifted: int) -> None:
+        acc = [0.9] * len(feats)
+        maj = [0.85] * len(feats)
+        for i in range(n_lifted):
+            maj[i] = 0.7
+        pd.DataFrame({"feature": feats, "method": "vae", "accuracy": acc, "majority_rate": maj}).to_csv(
+            path, index=False
+        )
+
+    write(3)
+    claim = _claims_table3(path)[1]
+    assert claim.published.startswith("4 of 9 features")
+    assert claim.run == "3 of 9 features ≥ majority + 10 points" and claim.ok is False
+    write(4)
+    assert _claims_table3(path)[1].ok is True
