@@ -49,7 +49,7 @@ from .build import (
     page_data,
     umap_available,
 )
-from .serve import HOST, make_server, serve
+from .server import HOST, make_server, serve
 
 __all__ = [
     "DATA_FILE",
