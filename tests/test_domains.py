@@ -28,7 +28,15 @@ def sim(tmp_path_factory):
     """80 simulated galaxies (60 also in BASS+MzLS), a 'before' run on DECaLS and a stand-in 'after' run."""
     root = tmp_path_factory.mktemp("domains")
     res = galvae.simulate.simulate(
-        root / "sim", n_galaxies=80, overlap=60, size=32, seed=0, workers=1, defect_fraction=0.15, progress=False
+        root / "sim",
+        n_galaxies=80,
+        overlap=60,
+        size=32,
+        seed=0,
+        workers=1,
+        defect_fraction=0.15,
+        progress=False,
+        votes_follow_visibility=False,  # votes from the truth: the same labels' mechanics, 4 s sooner
     )
     opts = dict(latent_dim=4, epochs=1, batch_size=32, val_fraction=0.2, progress=False, accelerator="cpu")
     galvae.train(res.stores["decals"], root / "before", seed=0, **opts)
@@ -240,6 +248,8 @@ def test_errors(sim, tmp_path):
         compare_domains(pair, features=["bars"])
     with pytest.raises(GalvaeValueError, match=r"n_gallery must be a non-negative integer \(got -1\)"):
         compare_domains(pair, n_gallery=-1)
+    with pytest.raises(GalvaeValueError, match=r"n_jobs \(or -1: all cores\) must be .*\(got 0\)"):
+        compare_domains(pair, n_jobs=0)
     with pytest.raises(GalvaeValueError, match="fewer than two ids"):
         compare_domains((_latent_df(ids[:5], mu[:5]), _latent_df(ids[5:], mu[5:])))
     with pytest.raises(GalvaeValueError, match="source_store and target_store are needed"):

@@ -49,6 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-size", type=float, default=0.3, help="test fraction (default 0.3)")
     p.add_argument("--seed", type=int, default=0, help="seed of the splits, forests and MMD subsample (default 0)")
     p.add_argument("--n-estimators", type=int, default=200, help="trees per forest (default 200)")
+    p.add_argument(
+        "--n-jobs", type=int, default=1, help="workers per random forest (-1 = all cores; same table; default 1)"
+    )
     p.add_argument("--n-gallery", type=int, default=8, help="pairs per gallery, 0 for none (default 8)")
     p.add_argument("--max-mmd-points", type=int, default=2000, help="at most this many pairs for MMD^2 (default 2000)")
     p.add_argument(
@@ -84,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         test_size=args.test_size,
         seed=args.seed,
         n_estimators=args.n_estimators,
+        n_jobs=args.n_jobs,
         min_per_class=args.min_per_class,
         max_mmd_points=args.max_mmd_points,
         high_mse_fraction=args.high_mse_fraction,

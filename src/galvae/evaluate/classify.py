@@ -42,12 +42,12 @@ from typing import Any
 import numpy as np
 
 from .._io import write_json, write_text
-from .._validate import check_int
 from ..errors import GalvaeValueError
 from .cnn_baseline import CNNOptions, train_cnn
 from .inputs import latent_matrix, load_latents
 from .protocol import (
     FeatureSplit,
+    check_n_jobs,
     check_split_options,
     classification_metrics,
     load_labels,
@@ -329,8 +329,7 @@ def _check_options(baselines: Sequence[str], store: Any, class_weight: Any, n_jo
         raise GalvaeValueError(f"unknown baseline {bad[0]!r}", bad[0], allowed=BASELINES)
     if class_weight not in (None, "balanced"):
         raise GalvaeValueError("class_weight", class_weight, (None, "balanced"))
-    if not (isinstance(n_jobs, int) and n_jobs == -1):  # -1: all cores
-        check_int("n_jobs (or -1: all cores)", n_jobs, minimum=1)
+    check_n_jobs(n_jobs)
     if baselines and store is None:
         raise GalvaeValueError(
             "the pca/cnn baselines need the image store (store=...); pass baselines=() to skip them",

@@ -78,6 +78,7 @@ from .paper import TABLE4 as PAPER_TABLE4
 from .paper import TABLE4_MIN_GALAXIES
 from .protocol import (
     FeatureSplit,
+    check_n_jobs,
     check_split_options,
     classification_metrics,
     load_labels,
@@ -474,7 +475,7 @@ def _table4_predictions(
     before, after = latents["before"], latents.get("after")
 
     def forest(side: dict[str, _Latents], name: str, ids: np.ndarray, y: np.ndarray) -> Any:
-        return random_forest(opts.n_estimators, opts.seed).fit(side[name].at(ids), y)
+        return random_forest(opts.n_estimators, opts.seed, n_jobs=opts.n_jobs).fit(side[name].at(ids), y)
 
     source_forest = forest(before, "source", src_ids, src_y)
     preds = {
@@ -559,6 +560,7 @@ class _Settings:
     test_size: float
     seed: int
     n_estimators: int
+    n_jobs: int
     min_galaxies: int
     min_per_class: int
     max_mmd_points: int
@@ -571,7 +573,7 @@ class _Settings:
 
     def params(self) -> dict[str, Any]:
         """The ``params`` of ``domains.json``."""
-        skip = ("cfg", "batch_size", "device", "progress")
+        skip = ("cfg", "batch_size", "device", "progress", "n_jobs")  # none of them changes a number
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in skip}
         return {**out, "features": list(self.features)}
 
@@ -582,6 +584,7 @@ def _settings(
     source_train: str,
     split: dict[str, Any],
     *,
+    n_jobs: int,
     max_mmd_points: int,
     high_mse_fraction: float,
     mse_threshold: float | None,
@@ -607,6 +610,7 @@ def _settings(
         test_size=test_size,
         seed=seed,
         n_estimators=n_estimators,
+        n_jobs=check_n_jobs(n_jobs),
         min_galaxies=min_galaxies,
         min_per_class=min_per_class,
         max_mmd_points=check_int("max_mmd_points", max_mmd_points, minimum=2),
@@ -636,6 +640,7 @@ def compare_domains(
     test_size: float = 0.3,
     seed: int = 0,
     n_estimators: int = 200,
+    n_jobs: int = 1,
     min_galaxies: int = TABLE4_MIN_GALAXIES,
     min_per_class: int = 2,
     max_mmd_points: int = 2000,
@@ -685,6 +690,9 @@ def compare_domains(
     seed : int, default 0
         Seeds the splits, the forests and the MMD subsample.
     n_estimators : int, default 200
+    n_jobs : int, default 1
+        Workers per random forest (scikit-learn's ``n_jobs``; -1 = all
+        cores); the forests, hence Table 4, are the same for any value.
     min_galaxies : int, default 101
         A feature enters Table 4 with at least this many labelled overlap
         galaxies, after dropping rare classes (the paper's "larger than
@@ -730,6 +738,7 @@ def compare_domains(
             min_per_class=min_per_class,
             seed=seed,
         ),
+        n_jobs=n_jobs,
         max_mmd_points=max_mmd_points,
         high_mse_fraction=high_mse_fraction,
         mse_threshold=mse_threshold,

@@ -36,6 +36,7 @@ from ..errors import GalvaeValueError
 __all__ = [
     "FeatureSplit",
     "averaging_of",
+    "check_n_jobs",
     "check_split_options",
     "classification_metrics",
     "has_enough_galaxies",
@@ -282,6 +283,19 @@ def split_feature(
 # --------------------------------------------------------------------------- classifiers and scores
 
 
+def check_n_jobs(n_jobs: object) -> int:
+    """A forest's ``n_jobs``: a positive number of workers, or -1 for all cores.
+
+    Raises
+    ------
+    GalvaeValueError
+        Naming ``n_jobs`` and the value.
+    """
+    if isinstance(n_jobs, int) and not isinstance(n_jobs, bool) and n_jobs == -1:
+        return -1
+    return check_int("n_jobs (or -1: all cores)", n_jobs, minimum=1)
+
+
 def random_forest(n_estimators: int, seed: int, *, n_jobs: int = 1, class_weight: str | None = None) -> Any:
     """The random forest of Tables 3 and 4 (scikit-learn, unfitted).
 
@@ -292,7 +306,8 @@ def random_forest(n_estimators: int, seed: int, *, n_jobs: int = 1, class_weight
     seed : int
         ``random_state``.
     n_jobs : int, default 1
-        Processes (-1: all cores).
+        Workers building the trees (-1: all cores); the forest is the same
+        for any value.
     class_weight : {None, "balanced"}, default None
         None is the paper's plain forest.
 
