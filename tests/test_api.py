@@ -41,6 +41,30 @@ def test_one_meaning_per_name():
     assert galvae.simulate.simulate.__module__ == "galvae.simulate.core"
 
 
+def test_no_package_attribute_shadows_its_module():
+    # every submodule of every galvae package is reachable as the package's attribute of its name: no function
+    # or class exported by a package (e.g. explore's serve) hides a module of the same name
+    import importlib
+    import pkgutil
+    import types
+
+    packages = ["galvae"]
+    seen = 0
+    while packages:
+        pkg = importlib.import_module(packages.pop())
+        for info in pkgutil.iter_modules(pkg.__path__):
+            if info.name == "__main__":  # running it is the CLI
+                continue
+            full = f"{pkg.__name__}.{info.name}"
+            module = importlib.import_module(full)
+            attr = getattr(pkg, info.name)
+            assert isinstance(attr, types.ModuleType) and attr is module, (full, attr)
+            seen += 1
+            if info.ispkg:
+                packages.append(full)
+    assert seen > 60  # the walk reached the subpackages' modules
+
+
 def test_unknown_attribute_raises():
     try:
         galvae.no_such_thing  # noqa: B018

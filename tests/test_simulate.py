@@ -301,9 +301,13 @@ def test_config_validation():
     assert math.isclose(SimulationConfig().fov_arcsec, 16.768)
 
 
-def test_calling_the_galvae_simulate_package_is_deprecated(tmp_path):
+def test_galvae_simulate_is_the_subpackage_and_its_function_is_simulate(tmp_path):
+    # one meaning per name (issue 17 pt 3): the package is not callable; its simulate function is
+    import types
+
     import galvae
 
-    with pytest.warns(DeprecationWarning, match=r"call galvae.simulate.simulate\(\.\.\.\)"):
-        res = galvae.simulate(tmp_path / "sim", n_galaxies=3, overlap=1, size=16, workers=1, progress=False)
+    assert isinstance(galvae.simulate, types.ModuleType) and not callable(galvae.simulate)
+    assert galvae.simulate.simulate is simulate
+    res = galvae.simulate.simulate(tmp_path / "sim", n_galaxies=3, overlap=1, size=16, workers=1, progress=False)
     assert set(res.stores) == {"decals", "bass_mzls"} and res.n_galaxies == 3

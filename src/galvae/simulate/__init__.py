@@ -8,11 +8,6 @@ defects) and :mod:`~galvae.simulate.core` (:func:`simulate`, which writes image
 stores and a catalogue).
 """
 
-import sys
-import types
-import warnings
-from typing import Any
-
 from .core import (
     SimulationConfig,
     SimulationResult,
@@ -54,22 +49,3 @@ __all__ = [
     "simulate",
     "vote_fractions",
 ]
-
-
-class _DeprecatedCallable(types.ModuleType):
-    """Calling the package, ``galvae.simulate(out, ...)``, is deprecated: call :func:`simulate`.
-
-    ``galvae.simulate`` names this subpackage; the README once showed it called like the
-    function, so the call still runs :func:`simulate`, with a :class:`DeprecationWarning`.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> SimulationResult:
-        warnings.warn(
-            "calling the galvae.simulate package is deprecated; call galvae.simulate.simulate(...)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return simulate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _DeprecatedCallable
