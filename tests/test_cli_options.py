@@ -205,7 +205,10 @@ def test_demo_help_shows_the_demo_config_and_quick_defaults():
     text = " ".join(_sub(build_parser(), "demo").format_help().split())
     full = DemoConfig()
     assert f"VAE training epochs (default {full.epochs}; quick {QUICK.epochs})" in text
-    assert f"(default {full.profile})" in text and f"MMD² weight of eq. 6 (default {full.lam})" in text
+    assert (
+        f"(default {full.profile}; quick {QUICK.profile})" in text
+        and f"MMD² weight of eq. 6 (default {full.lam})" in text
+    )
     args = build_parser().parse_args(["demo"])
     assert args.epochs is None and args.profile is None  # unset options leave DemoConfig's value alone
 
