@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ._io import atomic_path
+from ._io import write_json
 from ._validate import check_choice, check_int
 from ._version import __version__
 from .config import config_to_dict
@@ -304,11 +304,6 @@ def _key(previous: str, params: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(obj, indent=2, default=str) + "\n")
-
-
 class _Stages:
     """Runs the stages with caching and timing."""
 
@@ -350,7 +345,7 @@ class _Stages:
         fn()
         dt = time.perf_counter() - t0
         self.seconds[name] = dt
-        _write_json(mark, {"key": key, "seconds": dt, "params": params, "galvae_version": __version__})
+        write_json(mark, {"key": key, "seconds": dt, "params": params, "galvae_version": __version__})
         self._emit(StageEvent(name, index, total, "done", dt))
 
 
@@ -466,7 +461,7 @@ def run_demo(
     cfg = config if config is not None else (QUICK if quick else DemoConfig())
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / "demo_config.json", {"galvae_version": __version__, "demo": config_to_dict(cfg)})
+    write_json(out / "demo_config.json", {"galvae_version": __version__, "demo": config_to_dict(cfg)})
     st = _Stages(out, force, callback)
     d = _DemoRun(cfg, out, st, progress, resolve_precision(cfg.precision, cfg.accelerator))
     _simulate_stage(d)
@@ -483,7 +478,7 @@ def run_demo(
     _explore_stage(d)
     _report_stage(d)
     summary = _summary(out)
-    _write_json(out / "timings.json", {"seconds": st.seconds, "cached": st.cached})
+    write_json(out / "timings.json", {"seconds": st.seconds, "cached": st.cached})
     return DemoResult(out_dir=out, report=d.report, seconds=dict(st.seconds), cached=tuple(st.cached), summary=summary)
 
 

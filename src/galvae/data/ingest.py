@@ -56,6 +56,7 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
+from .._io import write_text
 from .._validate import check_int
 from ..config import BANDS, PreprocessConfig, StretchConfig
 from ..errors import GalvaeError, GalvaeFileError, GalvaeValueError
@@ -525,7 +526,7 @@ def ingest(
         pixel_scale_arcsec=build.in_scale * (build.side_seen or size) / size,
     )
     report_path = out.with_name(out.name + ".ingest.json")
-    report_path.write_text(report.to_json() + "\n", encoding="utf-8")
+    write_text(report_path, report.to_json() + "\n")
     _log_problems(report, report_path, unreadable, duplicates, build.other_scale)
     return report
 

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .._io import atomic_path
+from .._io import write_json
 from .._version import __version__
 from ..config import config_from_dict, config_to_dict
 from ..data.dataset import GalaxyDataset
@@ -421,11 +421,6 @@ class DAModule(RngStateMixin, L.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.lr)
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(obj, indent=2) + "\n")
-
-
 def adapt(
     run: PathLike,
     source_store: PathLike,
@@ -716,7 +711,7 @@ def _write_run_files(
         "normalisation": config_to_dict(dm.normalisation),
         "n_pairs": int(dm.ids.size),
     }
-    _write_json(
+    write_json(
         out / "config.json",
         {
             "galvae_version": __version__,
@@ -727,7 +722,7 @@ def _write_run_files(
             "data": data,
         },
     )
-    _write_json(
+    write_json(
         out / "matching.json",
         {
             "n_matched": int(dm.ids.size),
@@ -737,7 +732,7 @@ def _write_run_files(
             "target_only": dm.target_only.tolist(),
         },
     )
-    _write_json(
+    write_json(
         out / "split.json",
         {
             "seed": acfg.seed,
@@ -796,4 +791,4 @@ def _export_adapted(
             extra={"decoders": decoders, "surveys": list(surveys), "default_decoder": s},
         )
     default = json.loads((out / decoders[surveys[0]]).read_text())
-    _write_json(out / "model.json", default)
+    write_json(out / "model.json", default)
