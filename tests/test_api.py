@@ -79,3 +79,23 @@ def test_import_does_not_load_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_no_private_name_is_imported_from_another_package():
+    # issue 17 pt 3: a subpackage uses another's public names only; galvae's own private modules (_io,
+    # _validate, ...) are shared helpers and exempt
+    import ast
+    from pathlib import Path
+
+    root = Path(galvae.__file__).parent
+    crossing = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or node.level < 2 or not node.module:
+                continue  # absolute, or a sibling module of the same package
+            if node.module.split(".")[0].startswith("_"):
+                continue
+            private = [a.name for a in node.names if a.name.startswith("_")]
+            if private:
+                crossing.append(f"{path.relative_to(root)}: from {'.' * node.level}{node.module} import {private}")
+    assert not crossing, crossing

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .._io import write_json
+from .._validate import check_float
 from ..errors import GalvaeValueError
 from .inputs import latent_matrix, load_catalog, load_latents
 from .paper import OUTLIER_SIGMA
@@ -99,16 +100,6 @@ class OutlierResult:
         return df.sort_values("max_abs_z", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def _check_sigma(sigma: Any, name: str = "sigma") -> float:
-    try:
-        k = float(sigma)
-    except (TypeError, ValueError):
-        raise GalvaeValueError(f"{name} must be a positive number", sigma) from None
-    if not (np.isfinite(k) and k > 0):
-        raise GalvaeValueError(f"{name} must be a positive finite number", sigma)
-    return k
-
-
 def find_outliers(latents: Any, *, sigma: float = OUTLIER_SIGMA, robust: bool = False) -> OutlierResult:
     """Flag galaxies with any latent mean more than ``sigma`` σ from the centre.
 
@@ -135,7 +126,7 @@ def find_outliers(latents: Any, *, sigma: float = OUTLIER_SIGMA, robust: bool = 
     """
     import pandas as pd
 
-    k = _check_sigma(sigma)
+    k = check_float("sigma", sigma, minimum=0, inclusive=False)
     if isinstance(latents, np.ndarray):
         x = np.asarray(latents, dtype=np.float64)
         if x.ndim != 2:
@@ -196,7 +187,7 @@ def outlier_precision_recall(max_abs_z: Any, is_defect: Any, ks: Sequence[float]
         )
     rows = []
     for k in ks:
-        k = _check_sigma(k, "k")
+        k = check_float("k", k, minimum=0, inclusive=False)
         f = m > k
         tp = int((f & d).sum())
         nf, nd = int(f.sum()), int(d.sum())

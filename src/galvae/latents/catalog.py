@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from .._validate import check_float
 from .._version import __version__
 from ..config import config_to_dict
 from ..data.store import ImageStore, ImageStoreWriter
 from ..data.tables import read_table, table_format, write_table
 from ..errors import GalvaeFileError, GalvaeValueError
-from ..evaluate.outliers import _check_sigma
 from ..evaluate.paper import OUTLIER_SIGMA
 from .export import check_store_matches
 from .model import GalaxyVAE
@@ -187,7 +187,7 @@ def encode_store(
 
     from ..losses.elbo import reconstruction_error
 
-    outlier_k = _check_sigma(outlier_k, "outlier_k")
+    outlier_k = check_float("outlier_k", outlier_k, minimum=0, inclusive=False)
     vae = _model(model, device)
     st = _open(store)
     check_store_matches(vae.meta, st)

@@ -53,11 +53,10 @@ from typing import Any
 import numpy as np
 
 from .._io import write_json
-from .._validate import check_int
+from .._validate import check_float, check_int
 from ..data.manifest import sha256_file
 from ..data.store import ImageStore
 from ..errors import GalvaeFileError, GalvaeValueError
-from ..evaluate.outliers import _check_sigma
 from ..evaluate.paper import OUTLIER_SIGMA
 from .export import check_store_matches
 from .model import GalaxyVAE
@@ -651,7 +650,7 @@ def encode_store_sharded(
     from .catalog import _model, _open, _pick_decoder, catalog_metadata
 
     t0 = time.perf_counter()
-    outlier_k = _check_sigma(outlier_k, "outlier_k")
+    outlier_k = check_float("outlier_k", outlier_k, minimum=0, inclusive=False)
     batch_size = GalaxyVAE._check_batch(batch_size)
     check_int("shard_rows", shard_rows, minimum=1)
     check_int("num_workers", num_workers, minimum=0)
