@@ -161,6 +161,7 @@ class GalaxyDataset(Dataset):
 
     @property
     def ids(self) -> NDArray:
+        """The galaxy id of each of the dataset's rows, in row order (object array of str)."""
         which, local = self._locate(self.rows)
         out = np.empty(self.rows.size, dtype=object)
         for k, store in enumerate(self.stores):

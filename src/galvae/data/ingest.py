@@ -105,6 +105,7 @@ class IngestReport:
     pixel_scale_arcsec: float = math.nan
 
     def to_json(self) -> str:
+        """The report as a JSON document (what ``galvae ingest`` writes to ``OUT.ingest.json``)."""
         d = dataclasses.asdict(self)
         d["unreadable"] = [list(u) for u in self.unreadable]
         d["duplicates"] = list(self.duplicates)

@@ -77,10 +77,12 @@ class OutlierResult:
 
     @property
     def n_flagged(self) -> int:
+        """Galaxies beyond the threshold."""
         return int(self.flagged.sum())
 
     @property
     def flagged_fraction(self) -> float:
+        """Their share of all galaxies, in [0, 1] (0 for an empty catalogue)."""
         return float(self.flagged.mean()) if len(self.flagged) else 0.0
 
     def table(self, only_flagged: bool = True) -> Any:

@@ -207,10 +207,12 @@ class FeatureSplit:
 
     @property
     def y_train(self) -> np.ndarray:
+        """Class labels of the training rows."""
         return self.labels[self.train]
 
     @property
     def y_test(self) -> np.ndarray:
+        """Class labels of the test rows."""
         return self.labels[self.test]
 
     @property

@@ -76,6 +76,7 @@ class SurveyDecoder(nn.Module):
         self.final = nn.Sequential(nn.Conv2d(chans[0], len(BANDS), kernel_size=3, padding=1), nn.ReLU())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Images (N, 3, S, S), non-negative (a ReLU output), decoded from latents z (N, NL)."""
         h = self.fc_decode(z).view(z.shape[0], self.config.channels[-1], self.bottom, self.bottom)
         return self.final(self.decoder(h))
 

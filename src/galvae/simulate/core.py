@@ -177,6 +177,7 @@ class SimulationConfig:
 
     @property
     def n_overlap(self) -> int:
+        """Galaxies seen by every survey: ``overlap``, or 20 % of ``n_galaxies`` when it is None."""
         return int(round(0.2 * self.n_galaxies)) if self.overlap is None else int(self.overlap)
 
 
