@@ -15,6 +15,7 @@ def comma_list(text: str) -> list[str]:
 
 
 def comma_ints(text: str, name: str) -> list[int]:
+    """``"10,20,40"`` → ``[10, 20, 40]``; anything else raises GalvaeValueError naming option ``name``."""
     try:
         return [int(t) for t in comma_list(text)]
     except ValueError:
@@ -22,6 +23,7 @@ def comma_ints(text: str, name: str) -> list[int]:
 
 
 def comma_floats(text: str, name: str) -> list[float]:
+    """``"0.5,1,2"`` → ``[0.5, 1.0, 2.0]``; anything else raises GalvaeValueError naming option ``name``."""
     try:
         return [float(t) for t in comma_list(text)]
     except ValueError:

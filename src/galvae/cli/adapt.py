@@ -11,6 +11,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae adapt`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "adapt",
         help="adapt a trained VAE to a second survey: shared encoder, one decoder per survey, MMD² on the latents",
@@ -91,6 +92,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae adapt`` with the parsed ``args``; returns the exit status."""
     from ..training.adapt import adapt
     from .train import _devices, is_rank_zero, run_interruptible
 

@@ -8,6 +8,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae classify`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "classify",
         help="random forests on latents per Table 2 feature, with PCA and CNN baselines (Table 3)",
@@ -111,6 +112,7 @@ def _add_classifier_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae classify`` with the parsed ``args``; returns the exit status."""
     from ..evaluate.classify import classify
     from ._eval_common import comma_list, print_table
 

@@ -9,6 +9,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae compare-domains`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "compare-domains",
         help="latent MSE, MMD^2 and Table 4 for galaxies seen by two surveys, before/after domain adaptation",
@@ -71,6 +72,7 @@ def _fmt(v: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae compare-domains`` with the parsed ``args``; returns the exit status."""
     from ..evaluate.domains import compare_domains, table4_markdown
     from ._eval_common import comma_list
 

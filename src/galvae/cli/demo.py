@@ -11,6 +11,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae demo`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "demo",
         help="run the whole paper on the built-in simulated surveys and write an HTML report",
@@ -78,6 +79,7 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae demo`` with the parsed ``args``; returns the exit status."""
     from ..demo import QUICK, DemoConfig, StageEvent, run_demo, with_overrides
 
     base = QUICK if args.quick else DemoConfig()

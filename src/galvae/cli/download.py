@@ -12,6 +12,7 @@ _DRY_RUN_URLS = 5
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae download`` and its options to the subcommand parsers ``sub``."""
     from ..data.download import LAYERS
 
     layers = "; ".join(f"{name}: {what}" for name, what in LAYERS.items())
@@ -132,6 +133,7 @@ def _dry_run(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae download`` with the parsed ``args``; returns the exit status."""
     from ..data.download import download_cutouts
     from ..errors import GalvaeDownloadError
 

@@ -18,6 +18,7 @@ _SHOW = 10
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae encode`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "encode",
         help="encode an image store into a latent catalogue (Parquet or FITS)",
@@ -188,6 +189,7 @@ def _print_skipped(meta: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae encode`` with the parsed ``args``; returns the exit status."""
     from ..errors import GalvaeValueError
     from ..latents.catalog import encode_store, read_latent_catalog
 

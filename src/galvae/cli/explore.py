@@ -8,6 +8,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae explore`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "explore",
         help="write an interactive, offline page to browse the latent space (map, thumbnails, neighbours)",
@@ -78,6 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae explore`` with the parsed ``args``; returns the exit status."""
     from ..explore import build_explorer, make_server
 
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None

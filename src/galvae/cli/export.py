@@ -8,6 +8,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae export`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "export",
         help="save a trained model in the Hugging Face Hub layout (safetensors, config.json, model card)",
@@ -41,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae export`` with the parsed ``args``; returns the exit status."""
     from pathlib import Path
 
     from ..errors import GalvaeFileError

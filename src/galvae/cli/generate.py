@@ -8,6 +8,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae generate`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "generate",
         help="decode samples of the prior, or a path between two galaxies' latents, into an image store",
@@ -37,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae generate`` with the parsed ``args``; returns the exit status."""
     from ..errors import GalvaeValueError
     from ..latents.catalog import generate_mocks
 

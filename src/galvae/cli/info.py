@@ -9,6 +9,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae info`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "info",
         help="describe an image store (size, survey, normalisation, ids)",
@@ -33,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae info`` with the parsed ``args``; returns the exit status."""
     from ..data.manifest import ShardedStore
     from ..data.store import open_store
 

@@ -18,6 +18,7 @@ def _triple(text: str) -> tuple[float, float, float]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae ingest`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "ingest",
         help="preprocess FITS / JPEG / PNG / npy images into an HDF5 image store",
@@ -85,6 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae ingest`` with the parsed ``args``; returns the exit status."""
     from ..config import StretchConfig
     from ..data.ingest import ingest
 

@@ -27,6 +27,7 @@ def parse_threshold(text: str) -> tuple[str, float]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae labels`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "labels",
         help="Galaxy Zoo DECaLS vote fractions -> the paper's 26 morphology classes (Table 2)",
@@ -100,6 +101,7 @@ def _format_counts(counts, n_galaxies: int) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae labels`` with the parsed ``args``; returns the exit status."""
     from ..data.labels import (
         LabelConfig,
         check_table_path,

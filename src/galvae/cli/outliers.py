@@ -8,6 +8,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae outliers`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "outliers",
         help="flag galaxies with a latent more than k sigma from the mean (Appendix A)",
@@ -45,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae outliers`` with the parsed ``args``; returns the exit status."""
     import pandas as pd
 
     from ..evaluate.outliers import outliers_report

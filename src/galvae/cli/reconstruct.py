@@ -8,6 +8,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae reconstruct`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "reconstruct",
         help="decode the latent means of a store's images into a new image store",
@@ -30,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae reconstruct`` with the parsed ``args``; returns the exit status."""
     from ..latents.catalog import reconstruct_store
 
     out = reconstruct_store(

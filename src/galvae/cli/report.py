@@ -11,6 +11,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae report`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "report",
         help="one self-contained HTML report of a run (tables, figures, galleries; works offline)",
@@ -112,6 +113,7 @@ def _explorer_page(path: str | None) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae report`` with the parsed ``args``; returns the exit status."""
     from ..errors import GalvaeValueError
     from ..report import ReportInputs, write_report
 

@@ -8,6 +8,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae similar`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "similar",
         help="find the galaxies most like a given one (nearest neighbours in latent space)",
@@ -44,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae similar`` with the parsed ``args``; returns the exit status."""
     from ..latents.similar import SimilarityIndex
 
     index = SimilarityIndex(

@@ -10,6 +10,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae simulate`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "simulate",
         help="render simulated DECaLS and BASS+MzLS images of the same galaxies (GalSim)",
@@ -87,6 +88,7 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae simulate`` with the parsed ``args``; returns the exit status."""
     import pandas as pd
 
     from ..errors import GalvaeValueError

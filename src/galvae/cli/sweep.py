@@ -11,6 +11,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae sweep`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "sweep",
         help="train one VAE per (latent dim, loss) pair and measure SSIM (Figs. 3, 4, knee)",
@@ -66,6 +67,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae sweep`` with the parsed ``args``; returns the exit status."""
     from ..evaluate.sweep import CATEGORIES, sweep
     from ._eval_common import comma_ints, comma_list, print_table
 

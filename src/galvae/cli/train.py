@@ -23,6 +23,7 @@ __all__ = [
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae train`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "train",
         help="train the VAE on one or more image stores (one run directory)",
@@ -221,6 +222,7 @@ def _devices(text: str) -> int | str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae train`` with the parsed ``args``; returns the exit status."""
     from ..training.train import train
 
     status, result = run_interruptible(

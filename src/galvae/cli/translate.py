@@ -8,6 +8,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``galvae translate`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "translate",
         help="translate a store's images into another survey's appearance (domain-adapted runs)",
@@ -42,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``galvae translate`` with the parsed ``args``; returns the exit status."""
     from pathlib import Path
 
     from ..latents.catalog import translate_store
