@@ -317,6 +317,35 @@ def test_umap_needs_umap_learn(inputs, tmp_path, monkeypatch, caplog):
     assert res.projection == "pca" and "umap-learn is not installed: the map is PCA" in caplog.text
 
 
+def test_umap_map_when_umap_learn_is_installed(inputs, tmp_path, monkeypatch):
+    # umap-learn (the [explore] extra) is not in the test environment: its numba JIT costs ~15 s per process.
+    # A stand-in module records what build_explorer asks of umap.UMAP -- the arguments umap-learn 0.5.12
+    # accepts without a warning (n_jobs=1 with a seed; checked by hand with the real package) -- and
+    # returns a known map, which must be the page's map.
+    import types
+
+    calls = []
+
+    class UMAP:
+        def __init__(self, **kwargs):
+            calls.append(kwargs)
+
+        def fit_transform(self, x):
+            calls.append(x.shape)
+            return np.column_stack([np.arange(len(x)), -np.arange(len(x))]).astype(np.float64)
+
+    monkeypatch.setitem(sys.modules, "umap", types.SimpleNamespace(UMAP=UMAP))
+    kw = {"model": None, "thumb_size": 8, "progress": False, "seed": 3}
+    res = build_explorer(inputs["latents"], inputs["store"], tmp_path / "u", projection="auto", **kw)
+    assert res.projection == "umap"
+    assert calls[0] == {"n_components": 2, "n_neighbors": 15, "min_dist": 0.1, "random_state": 3, "n_jobs": 1}
+    n = calls[1][0]
+    d = page_data(res.out_dir)
+    assert n == d["n"] == 30 and d["map"]["method"] == "umap"
+    np.testing.assert_array_equal(d["x"], np.arange(n, dtype=np.float32))
+    np.testing.assert_array_equal(d["y"], -np.arange(n, dtype=np.float32))
+
+
 # --------------------------------------------------------------------------- command line and server
 
 
