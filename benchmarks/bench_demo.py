@@ -1,5 +1,5 @@
-"""Wall time of ``galvae demo`` per stage: the default run (target: 15 minutes on a 2-core CPU
-without GPU) and ``--quick`` (target: 3 minutes).
+"""Wall time of ``galvae demo`` per stage: the default run (issue 11's budget: 10 minutes on a 2-core
+CPU without GPU) and ``--quick`` (about a minute).
 
 Run:  .venv/bin/python benchmarks/bench_demo.py [--which default quick] [--out DIR]
 Writes benchmarks/demo.json and benchmarks/demo.md.  Every stage is forced (nothing reused). The
@@ -38,6 +38,9 @@ def main() -> None:
             "wall_seconds": round(wall, 1),
             "load_average_at_start": round(load, 2),
             "stages": {k: round(v, 1) for k, v in res.seconds.items()},
+            "profile": cfg.profile,
+            "size": cfg.size,
+            "n_galaxies": cfg.n_galaxies,
             "summary": res.summary,
         }
         print(f"{which}: {wall:.0f} s (load {load:.2f})")
@@ -54,7 +57,13 @@ def main() -> None:
     lines = [
         "# `galvae demo` wall time",
         "",
-        f"galvae {__version__}; {out['cpu']}, {out['cores']} cores, CPU only; every stage forced.",
+        f"galvae {__version__}, {time.strftime('%Y-%m-%d')}; {out['cpu']}, {out['cores']} cores, CPU only; every"
+        " stage forced. "
+        + "; ".join(
+            f"{n}: {results[n]['n_galaxies']} galaxies at {results[n]['size']} px, profile {results[n]['profile']}"
+            for n in names
+        )
+        + ".",
         "",
         "| stage | " + " | ".join(f"{n} (s)" for n in names) + " |",
         "|---|" + "---:|" * len(names),
