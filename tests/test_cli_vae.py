@@ -178,3 +178,19 @@ def test_subprocess_error_has_no_traceback(trained, tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0 and "no exported galvae model" in proc.stderr
+
+
+def test_encode_precision(trained, capsys):
+    store, run, root = trained
+    out = root / "lat_bf16.parquet"
+    assert main(["-q", "encode", str(run), str(store), "--out", str(out), "--precision", "bf16-mixed"]) == 0
+    df, meta = read_latent_catalog(out)
+    assert meta["precision"] == "bf16-mixed" and len(df) == 20
+    assert main(["-q", "encode", str(run), str(store), "--out", str(root / "lat_fp32.parquet")]) == 0
+    ref, ref_meta = read_latent_catalog(root / "lat_fp32.parquet")
+    assert ref_meta["precision"] == "32"
+    diff = np.abs(df["mu_0"].to_numpy() - ref["mu_0"].to_numpy()).max()
+    assert 0 < diff <= 0.03 * np.abs(ref["mu_0"].to_numpy()).max()
+    # the sharded encoder (a directory) stays fp32 and says so
+    assert main(["-q", "encode", str(run), str(store), "--out", str(root / "parts"), "--precision", "auto"]) == 2
+    assert "--precision: the sharded encoder" in capsys.readouterr().err

@@ -297,3 +297,36 @@ def test_generate_mocks(exported, store16, tmp_path):
             np.testing.assert_allclose(got, want, rtol=0, atol=latent_tolerance(want, model.network.fc_mu.in_features))
     with pytest.raises(GalvaeValueError, match="needs store="):
         generate_mocks(exported[0], tmp_path / "q.h5", between=("x1", "x2"), progress=False)
+
+
+def test_bf16_inference_is_opt_in_and_close_to_fp32(exported, store16, tmp_path):
+    # issue 12: bfloat16 autocast for inference, off by default; bf16 keeps 8 significant bits (~3 digits),
+    # so latents move by a few parts in a thousand of their scale, and they do move (autocast is applied)
+    from galvae.latents.model import resolve_inference_precision
+    from galvae.training.precision import cpu_has_native_bf16
+
+    path, _ = exported
+    store, images = store16
+    fp32 = GalaxyVAE.load(path.parent)
+    bf16 = GalaxyVAE.load(path.parent, precision="bf16-mixed")
+    assert fp32.precision == "32" and bf16.precision == "bf16-mixed"
+    mu32, mu16 = fp32.encode(images), bf16.encode(images)
+    assert mu16.dtype == np.float32 and mu16.shape == mu32.shape
+    scale = float(np.abs(mu32).max())
+    assert 0 < float(np.abs(mu16 - mu32).max()) <= 0.03 * scale
+    rec32, rec16 = fp32.reconstruct(images), bf16.reconstruct(images)
+    assert float(np.abs(rec16 - rec32).max()) <= 0.03 * float(np.abs(rec32).max())
+    # encode_store follows the model's precision and records it
+    out = encode_store(bf16, store, tmp_path / "lat.parquet", progress=False)
+    df, meta = read_latent_catalog(out)
+    assert meta["precision"] == "bf16-mixed"
+    np.testing.assert_allclose(df[[f"mu_{j}" for j in range(3)]].to_numpy(), mu16, rtol=0, atol=1e-6 * scale)
+    assert (
+        read_latent_catalog(encode_store(path.parent, store, tmp_path / "l32.parquet", progress=False))[1]["precision"]
+        == "32"
+    )
+    # "auto" is what training's auto is on this CPU; a GPU name is never auto-bf16
+    assert resolve_inference_precision("auto", "cpu") == ("bf16-mixed" if cpu_has_native_bf16() else "32")
+    assert resolve_inference_precision("auto", "cuda:0") == "32"
+    with pytest.raises(GalvaeValueError, match=r"precision \(inference\) not recognised \(got 'fp16'\)"):
+        GalaxyVAE.load(path.parent, precision="fp16")

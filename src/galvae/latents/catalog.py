@@ -103,6 +103,7 @@ def catalog_metadata(vae: Any, st: Any, recon_error: bool) -> dict[str, Any]:
         "galvae_version": __version__,
         "normalisation": config_to_dict(st.normalisation),
         "decoder": vae.decoder,
+        "precision": vae.precision,
         "recon_error": (
             f"mean over the 3 x S x S pixels of the per-pixel {vae.config.loss} of the decoded mean"
             if recon_error
@@ -203,7 +204,7 @@ def encode_store(
     net, dev = vae.network, vae.device
     keep = np.ones(n, bool)
     skipped: list[list[str]] = []
-    with torch.inference_mode():
+    with vae.inference():
         for i in tqdm(range(0, n, batch_size), desc="encode", unit="batch", disable=not progress):
             rows = np.arange(i, min(i + batch_size, n))
             try:
