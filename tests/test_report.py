@@ -458,8 +458,11 @@ def test_paper_majority_rates_from_table2() -> None:
     assert paper.majority_rate("has_arms") == pytest.approx(34670 / 37550)
     assert paper.majority_rate("arm_count") == pytest.approx(9224 / 9645)
     assert set(paper.TABLE2) == set(paper.TABLE3)
+    from galvae.data.labels import LabelConfig
+
     for feature, sizes in paper.TABLE2.items():
         assert len(sizes) == paper.TABLE3[feature]["n_classes"], feature
+        assert set(sizes) == set(LabelConfig().classes(feature)), feature  # galvae's class names, as the rules
     with pytest.raises(GalvaeValueError, match="paper Table 2 feature.*'spiral'"):
         paper.majority_rate("spiral")
 
