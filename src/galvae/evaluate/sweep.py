@@ -179,12 +179,13 @@ def reconstruction_ssim(
     import torch
     from tqdm.auto import tqdm
 
+    from ..latents.model import to_network_layout
     from .ssim import ssim
 
     rows = np.arange(len(store)) if rows is None else np.asarray(rows, dtype=np.int64)
     out = np.empty(len(rows), np.float64)
     net, dev = model.network, model.device
-    with torch.inference_mode():
+    with model.inference():
         for i in tqdm(
             range(0, len(rows), batch_size),
             desc="ssim",
@@ -192,7 +193,7 @@ def reconstruction_ssim(
             disable=not progress,
             leave=False,
         ):
-            x = torch.from_numpy(store.read(rows[i : i + batch_size])).to(dev)
+            x = to_network_layout(torch.from_numpy(store.read(rows[i : i + batch_size])).to(dev))
             mu, _ = net.encode(x)
             out[i : i + len(x)] = ssim(net.decode(mu), x).double().cpu().numpy()
     return out

@@ -35,7 +35,7 @@ from ..data.tables import read_table, table_format, write_table
 from ..errors import GalvaeFileError, GalvaeValueError
 from ..evaluate.paper import OUTLIER_SIGMA
 from .export import check_store_matches
-from .model import GalaxyVAE
+from .model import GalaxyVAE, to_network_layout
 
 __all__ = ["encode_store", "reconstruct_store", "translate_store", "generate_mocks", "read_latent_catalog"]
 
@@ -217,7 +217,7 @@ def encode_store(
                 rows = rows[good]
             if not len(rows):
                 continue
-            x = torch.from_numpy(block).to(dev)
+            x = to_network_layout(torch.from_numpy(block).to(dev))
             m, v = net.encode(x)
             mu[rows] = m.float().cpu().numpy()
             lv[rows] = v.float().cpu().numpy()

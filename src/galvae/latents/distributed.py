@@ -59,7 +59,7 @@ from ..data.store import ImageStore
 from ..errors import GalvaeFileError, GalvaeValueError
 from ..evaluate.paper import OUTLIER_SIGMA
 from .export import check_store_matches
-from .model import GalaxyVAE
+from .model import GalaxyVAE, to_network_layout
 
 __all__ = [
     "LATENT_MANIFEST_FORMAT",
@@ -370,6 +370,7 @@ def _encode_module(vae: GalaxyVAE, recon_error: bool) -> Any:
                 res["mu"] = res["logvar"] = np.empty((0, nl), np.float32)
                 res["recon_error"] = np.empty(0, np.float32)
                 return res
+            x = to_network_layout(x)
             m, v = self.net.encode(x)
             res["mu"], res["logvar"] = m.float().cpu().numpy(), v.float().cpu().numpy()
             if recon_error:
