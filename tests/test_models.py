@@ -8,7 +8,16 @@ from torch import nn
 
 from _float32 import latent_tolerance
 from galvae.errors import GalvaeValueError
-from galvae.models import VAE, DecoderBlock, EncoderBlock, ModelConfig, make_activation, reparameterise
+from galvae.models import (
+    VAE,
+    DecoderBlock,
+    EncoderBlock,
+    ModelConfig,
+    make_activation,
+    reparameterise,
+    to_network_layout,
+    to_network_module,
+)
 
 
 @pytest.mark.parametrize("size", [8, 16, 32])
@@ -121,3 +130,23 @@ def test_reparameterise_statistics():
     z = reparameterise(mu, logvar, generator=g)
     assert abs(z.mean().item() - 2.0) < 0.02
     assert abs(z.std().item() - 0.5) < 0.02
+
+
+def test_network_layout_changes_strides_not_values():
+    """Every network runs channels-last (galvae.models.layout): same numbers as NCHW to float32 rounding."""
+    torch.manual_seed(0)
+    x = torch.rand(4, 3, 16, 16)
+    nhwc = to_network_layout(x)
+    assert nhwc.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous(
+        memory_format=torch.channels_last
+    )
+    assert torch.equal(nhwc, x) and nhwc.shape == x.shape
+    z = torch.rand(4, 3)
+    assert to_network_layout(z) is z  # latents (2-D) are left alone
+    vae = VAE(ModelConfig(size=16, latent_dim=3)).eval()
+    with torch.no_grad():
+        mu_ref, _ = vae.encode(x)
+        net = to_network_module(vae)
+        assert net is vae and vae.encoder[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+        mu, _ = vae.encode(nhwc)
+    torch.testing.assert_close(mu, mu_ref, rtol=0, atol=latent_tolerance(mu_ref.numpy(), vae.fc_mu.in_features))

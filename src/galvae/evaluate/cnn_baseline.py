@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GalvaeValueError
+from ..models.layout import to_network_layout, to_network_module
 
 __all__ = ["CNNOptions", "CNNResult", "Patience", "train_cnn"]
 
@@ -159,7 +160,8 @@ def train_cnn(
     fit_i, val_i = train_test_split(idx, test_size=options.val_fraction, random_state=options.seed, stratify=strat)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(options.seed)
-        net = _network(x_train.shape[1], x_train.shape[-1], n_classes, options.channels).to(options.device)
+        net = to_network_module(_network(x_train.shape[1], x_train.shape[-1], n_classes, options.channels))
+        net = net.to(options.device)
     loss_fn = torch.nn.CrossEntropyLoss(weight=_class_weights(y_train[fit_i], n_classes, options))
     stop = _fit(net, loss_fn, (x_train[fit_i], y_train[fit_i]), (x_train[val_i], y_train[val_i]), options, desc)
     return CNNResult(_predict(net, x_test, options.device), stop.epoch, stop.best_epoch)
@@ -192,9 +194,10 @@ def _class_weights(y_fit: np.ndarray, n_classes: int, options: CNNOptions) -> An
 
 
 def _tensor(x: np.ndarray, dtype: Any) -> Any:
+    """``x`` as a tensor of ``dtype``; images (4-D) in the networks' channels-last layout."""
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
+    return to_network_layout(torch.from_numpy(np.ascontiguousarray(x)).to(dtype))
 
 
 def _fit(
@@ -222,7 +225,8 @@ def _fit(
         for i in range(0, len(order), options.batch_size):
             b = order[i : i + options.batch_size]
             opt.zero_grad()
-            loss_fn(net(xt[b].to(options.device)), yt[b].to(options.device)).backward()
+            xb = to_network_layout(xt[b].to(options.device))  # indexing returns NCHW strides
+            loss_fn(net(xb), yt[b].to(options.device)).backward()
             opt.step()
         net.eval()
         with torch.inference_mode():

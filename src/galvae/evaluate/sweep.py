@@ -179,7 +179,7 @@ def reconstruction_ssim(
     import torch
     from tqdm.auto import tqdm
 
-    from ..latents.model import to_network_layout
+    from ..models.layout import to_network_layout
     from .ssim import ssim
 
     rows = np.arange(len(store)) if rows is None else np.asarray(rows, dtype=np.int64)

@@ -34,8 +34,9 @@ from ..data.store import ImageStore, ImageStoreWriter
 from ..data.tables import read_table, table_format, write_table
 from ..errors import GalvaeFileError, GalvaeValueError
 from ..evaluate.paper import OUTLIER_SIGMA
+from ..models.layout import to_network_layout
 from .export import check_store_matches
-from .model import GalaxyVAE, to_network_layout
+from .model import GalaxyVAE
 
 __all__ = ["encode_store", "reconstruct_store", "translate_store", "generate_mocks", "read_latent_catalog"]
 

@@ -58,8 +58,9 @@ from ..data.manifest import sha256_file
 from ..data.store import ImageStore
 from ..errors import GalvaeFileError, GalvaeValueError
 from ..evaluate.paper import OUTLIER_SIGMA
+from ..models.layout import to_network_layout
 from .export import check_store_matches
-from .model import GalaxyVAE, to_network_layout
+from .model import GalaxyVAE
 
 __all__ = [
     "LATENT_MANIFEST_FORMAT",

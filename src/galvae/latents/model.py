@@ -17,24 +17,13 @@ from .._validate import check_int
 from ..config import StretchConfig
 from ..errors import GalvaeValueError
 from ..models.config import ModelConfig
+from ..models.layout import to_network_layout, to_network_module
 from .export import check_store_matches, download_pretrained, import_hub, load_exported
 
-__all__ = ["INFERENCE_PRECISIONS", "GalaxyVAE", "resolve_inference_precision", "to_network_layout"]
+__all__ = ["INFERENCE_PRECISIONS", "GalaxyVAE", "resolve_inference_precision"]
 
 #: Arithmetic of :class:`GalaxyVAE`'s inference: ``"auto"`` resolves to one of the other two.
 INFERENCE_PRECISIONS: tuple[str, ...] = ("32", "bf16-mixed", "auto")
-
-
-def to_network_layout(x: Any) -> Any:
-    """A batch of images (N, 3, S, S) in the channels-last memory layout of :attr:`GalaxyVAE.network`.
-
-    Same shape and values; only the strides change (NHWC), which is what the network's
-    convolutions are fastest on.  Code that calls the network directly passes its batches through this.
-    Anything not 4-D (a batch of latents) is returned as it is.
-    """
-    import torch
-
-    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
 def resolve_inference_precision(precision: object, device: Any = "cpu") -> str:
@@ -105,11 +94,9 @@ class GalaxyVAE:
     """
 
     def __init__(self, network: Any, meta: dict[str, Any]) -> None:
-        import torch
-
-        # channels-last (NHWC) weights and inputs: oneDNN's convolutions run 1.9x (encode) to 2.6x
-        # (reconstruct) faster on this project's CPU than in NCHW, and the results agree to float32 rounding
-        self.network = network.eval().to(memory_format=torch.channels_last)
+        # channels-last (NHWC) weights and inputs (galvae.models.layout): oneDNN's convolutions run 1.9x
+        # (encode) to 2.6x (reconstruct) faster on this project's CPU than in NCHW, to float32 rounding
+        self.network = to_network_module(network.eval())
         self._precision = "32"
         self.meta = meta
         self.config: ModelConfig = meta["model_config"]

@@ -14,6 +14,7 @@ from .._lazy import attach
 if TYPE_CHECKING:
     from .blocks import DecoderBlock, EncoderBlock, make_activation
     from .config import ModelConfig
+    from .layout import to_network_layout, to_network_module
     from .vae import VAE, reparameterise
 
 _LAZY: dict[str, str] = {
@@ -23,9 +24,20 @@ _LAZY: dict[str, str] = {
     "EncoderBlock": ".blocks",
     "DecoderBlock": ".blocks",
     "make_activation": ".blocks",
+    "to_network_layout": ".layout",
+    "to_network_module": ".layout",
 }
 
-__all__ = ["VAE", "ModelConfig", "EncoderBlock", "DecoderBlock", "make_activation", "reparameterise"]
+__all__ = [
+    "VAE",
+    "ModelConfig",
+    "EncoderBlock",
+    "DecoderBlock",
+    "make_activation",
+    "reparameterise",
+    "to_network_layout",
+    "to_network_module",
+]
 
 
 __getattr__, __dir__ = attach(__name__, _LAZY, globals(), __all__)
