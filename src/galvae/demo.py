@@ -106,9 +106,10 @@ class DemoConfig:
         Every NL of the sweep trains this long, so the models are compared
         at equal training, not at convergence: in the gz-decals profile at
         64 px held-out SSIM is 0.786-0.796 after 3 epochs and 0.801-0.806
-        after 4 (NL = 10-80), against 0.830 for NL = 40 after 15.  Three
-        epochs keep the demo near 10 minutes; at either length SSIM hardly
-        separates the NL (``benchmarks/science.md``).
+        after 4 (NL = 10-80), against 0.830 for NL = 40 after 15.  A fourth
+        epoch would add a quarter to the sweep stage (about 55 s of the
+        demo's 7 minutes on 2 cores); at either length SSIM hardly separates
+        the NL (``benchmarks/science.md``).
     cnn_epochs : int, default 30
         Most training epochs of the CNN baseline per feature; it stops
         earlier by patience (4 epochs) on a held-out 15 % of its training
@@ -437,7 +438,7 @@ def run_demo(
     out_dir : path, default "galvae-demo"
         Where every product goes (created).
     config : DemoConfig, optional
-        Default :class:`DemoConfig` (about 10 minutes on an idle 2-core CPU), or
+        Default :class:`DemoConfig` (about 7 minutes on an idle 2-core CPU), or
         :data:`QUICK` with ``quick=True``.
     quick : bool, default False
         Use :data:`QUICK` (32-pixel images, 300 galaxies; under a minute on an idle 2-core CPU).
