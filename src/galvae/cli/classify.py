@@ -108,6 +108,18 @@ def _add_classifier_arguments(p: argparse.ArgumentParser) -> None:
         default=1e-3,
         help="Adam learning rate of the CNN baseline (default 1e-3)",
     )
+    p.add_argument(
+        "--cnn-precision",
+        choices=("32", "bf16-mixed"),
+        default="32",
+        help="arithmetic of the CNN baseline: bf16-mixed is ~1.9x faster on CPUs with native bfloat16 (default 32)",
+    )
+    p.add_argument(
+        "--no-cnn-augment",
+        dest="cnn_augment",
+        action="store_false",
+        help="train the CNN baseline without random quarter turns and flips (default: with them)",
+    )
     p.add_argument("--device", default="cpu", help="torch device of the CNN baseline (default cpu)")
 
 
@@ -138,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
         n_jobs=args.n_jobs,
         cnn_batch_size=args.cnn_batch_size,
         cnn_lr=args.cnn_lr,
+        cnn_augment=args.cnn_augment,
+        cnn_precision=args.cnn_precision,
         device=args.device,
         progress=getattr(args, "progress", True),
     )

@@ -20,12 +20,16 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check_choice
 from ..errors import GalvaeValueError
 from ..models.layout import to_network_layout, to_network_module
 
-__all__ = ["CNNOptions", "CNNResult", "Patience", "train_cnn"]
+__all__ = ["CNN_PRECISIONS", "CNNOptions", "CNNResult", "Patience", "train_cnn"]
 
 log = logging.getLogger(__name__)
+
+#: Arithmetic the CNN baseline trains in (:attr:`CNNOptions.precision`).
+CNN_PRECISIONS: tuple[str, ...] = ("32", "bf16-mixed")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,16 @@ class CNNOptions:
         Held-out share of the training galaxies for early stopping.
     class_weight : {None, "balanced"}, default None
         "balanced" weights the cross-entropy like the forests' ``class_weight="balanced"``.
+    precision : {"32", "bf16-mixed"}, default "32"
+        Arithmetic of training and prediction: ``"bf16-mixed"`` runs the
+        network under ``torch.autocast`` in bfloat16 (weights, optimiser and
+        loss stay float32), 1.9× faster on a CPU with native bfloat16 (3
+        epochs on 1400 64-px images: 3.06 s against 1.61 s, 2 cores).
+        ``galvae demo`` passes its training precision.
+    augment : bool, default True
+        Train on each image under its own random quarter turn and mirror
+        flip: morphology does not change under them, and the training sets
+        of Table 3 are small (a few hundred galaxies per feature).
     seed : int, default 0
     device : str, default "cpu"
     progress : bool, default False
@@ -59,6 +73,8 @@ class CNNOptions:
     lr: float = 1e-3
     val_fraction: float = 0.15
     class_weight: str | None = None
+    precision: str = "32"
+    augment: bool = True
     seed: int = 0
     device: str = "cpu"
     progress: bool = False
@@ -149,11 +165,13 @@ def train_cnn(
     Raises
     ------
     GalvaeValueError
-        If the image size does not fit the encoder blocks.
+        If the image size does not fit the encoder blocks, or on an unknown
+        ``options.precision``.
     """
     import torch
     from sklearn.model_selection import train_test_split
 
+    check_choice("CNN baseline precision", options.precision, CNN_PRECISIONS)
     idx = np.arange(len(y_train))
     counts = np.bincount(y_train, minlength=n_classes)
     strat = y_train if counts[counts > 0].min() >= 2 else None
@@ -164,7 +182,9 @@ def train_cnn(
         net = net.to(options.device)
     loss_fn = torch.nn.CrossEntropyLoss(weight=_class_weights(y_train[fit_i], n_classes, options))
     stop = _fit(net, loss_fn, (x_train[fit_i], y_train[fit_i]), (x_train[val_i], y_train[val_i]), options, desc)
-    return CNNResult(_predict(net, x_test, options.device), stop.epoch, stop.best_epoch)
+    with _autocast(options):
+        predictions = _predict(net, x_test, options.device)
+    return CNNResult(predictions, stop.epoch, stop.best_epoch)
 
 
 def _network(in_channels: int, size: int, n_classes: int, channels: tuple[int, ...]) -> Any:
@@ -225,12 +245,17 @@ def _fit(
         for i in range(0, len(order), options.batch_size):
             b = order[i : i + options.batch_size]
             opt.zero_grad()
-            xb = to_network_layout(xt[b].to(options.device))  # indexing returns NCHW strides
-            loss_fn(net(xb), yt[b].to(options.device)).backward()
+            xb = xt[b].to(options.device)
+            if options.augment:
+                xb = _turn_and_flip(xb, gen)
+            xb = to_network_layout(xb)  # indexing returns NCHW strides
+            with _autocast(options):
+                loss = loss_fn(net(xb).float(), yt[b].to(options.device))
+            loss.backward()
             opt.step()
         net.eval()
-        with torch.inference_mode():
-            val_loss = float(loss_fn(net(xv), yv)) if len(yv) else 0.0
+        with torch.inference_mode(), _autocast(options):
+            val_loss = float(loss_fn(net(xv).float(), yv)) if len(yv) else 0.0
         done = stop.update(val_loss)
         if stop.improved:
             best_state = copy.deepcopy(net.state_dict())
@@ -238,6 +263,29 @@ def _fit(
             break
     net.load_state_dict(best_state)
     return stop
+
+
+def _autocast(options: CNNOptions) -> Any:
+    """The autocast context of ``options.precision`` on ``options.device`` (a no-op for ``"32"``)."""
+    import torch
+
+    device_type = torch.device(options.device).type
+    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=options.precision == "bf16-mixed")
+
+
+def _turn_and_flip(x: Any, gen: Any) -> Any:
+    """Each image of ``x`` (N, C, S, S) turned by its own random multiple of 90° and mirrored with probability ½.
+
+    Per image, not per batch: a whole batch turned one way pulls the weights towards that orientation, and
+    the epoch kept by early stopping could be one whose last batches happened to be unturned.
+    """
+    import torch
+
+    n = x.shape[0]
+    k = torch.randint(0, 4, (n,), generator=gen).to(x.device)
+    flip = torch.randint(0, 2, (n,), generator=gen).to(x.device).bool()
+    turned = torch.stack([torch.rot90(x, j, dims=(2, 3)) for j in range(4)])[k, torch.arange(n, device=x.device)]
+    return torch.where(flip[:, None, None, None], torch.flip(turned, dims=(3,)), turned)
 
 
 def _predict(net: Any, x: np.ndarray, device: str, batch: int = 256) -> np.ndarray:
