@@ -2,7 +2,8 @@
 CPU without GPU) and ``--quick`` (about a minute).
 
 Run:  .venv/bin/python benchmarks/bench_demo.py [--which default quick] [--out DIR]
-Writes benchmarks/demo.json and benchmarks/demo.md.  Every stage is forced (nothing reused). The
+Writes benchmarks/demo.json and benchmarks/demo.md.  Every stage is forced (nothing reused).  A
+configuration not in ``--which`` keeps its column from the existing demo.json, with its own date. The
 load average at the start is recorded: on a shared machine other processes slow small-batch torch
 work down a lot (OpenMP threads waiting for descheduled siblings), so compare runs with similar load.
 """
@@ -42,8 +43,18 @@ def main() -> None:
             "size": cfg.size,
             "n_galaxies": cfg.n_galaxies,
             "summary": res.summary,
+            "date": time.strftime("%Y-%m-%d %H:%M"),
         }
         print(f"{which}: {wall:.0f} s (load {load:.2f})")
+    write_outputs(here, results)
+
+
+def write_outputs(here: Path, results: dict) -> None:
+    """Write demo.json and demo.md from ``results`` merged over the existing demo.json's other columns."""
+    previous = here / "demo.json"
+    if previous.exists():  # keep the columns not rerun
+        kept = json.loads(previous.read_text()).get("results", {})
+        results = {k: results.get(k, kept.get(k)) for k in ("quick", "default") if k in results or k in kept}
     out = {
         "benchmark": "galvae demo, every stage forced",
         "galvae_version": __version__,
@@ -63,6 +74,8 @@ def main() -> None:
             f"{n}: {results[n]['n_galaxies']} galaxies at {results[n]['size']} px, profile {results[n]['profile']}"
             for n in names
         )
+        + ". Run at: "
+        + "; ".join(f"{n} {results[n].get('date', 'unknown')}" for n in names)
         + ".",
         "",
         "| stage | " + " | ".join(f"{n} (s)" for n in names) + " |",
