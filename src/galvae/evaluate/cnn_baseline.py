@@ -3,8 +3,9 @@
 The network is the VAE encoder architecture (three conv/pool/activation
 blocks, :class:`galvae.models.blocks.EncoderBlock`) with a linear
 classification head, trained with Adam and cross-entropy directly on the
-training images: the supervised upper bound (the paper's "direct neural
-network" comparison).  A stratified ``val_fraction`` of the training
+training images, each under a random quarter turn and mirror flip (galaxy
+morphology does not change under them; :attr:`CNNOptions.augment`): the
+supervised upper bound (the paper's "direct neural network" comparison).  A stratified ``val_fraction`` of the training
 galaxies is held out; the weights of the epoch with the lowest held-out loss
 are kept, and training stops once ``patience`` epochs in a row have not
 improved on it by more than ``min_delta`` (:class:`Patience`), or at
