@@ -199,12 +199,21 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
     return torch.load(run / "checkpoints/last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
 
 
-def _close_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], rtol: float) -> None:
-    """Every tensor of ``a`` equals ``b``'s to ``rtol`` of its largest value (floating-point rounding only)."""
+def _close_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], rtol: float, steps: int) -> None:
+    """Every tensor of ``a`` equals ``b``'s up to floating-point rounding, as Adam propagates it.
+
+    Two processes sum a batch's gradients in another order than one, and the rounding depends on the thread
+    count too. Adam divides each gradient component by its running RMS, so where a component is near zero a
+    rounding difference can change that parameter's step by up to ~lr. Allowed: ``rtol`` of the tensor's
+    largest value plus 1 % of the largest drift Adam can make (lr = 1e-3 per step). Measured: 1.2e-5 with one
+    thread per process, 3.6e-6 with two; a data share, gradient average or noise slice that differed moves
+    weights by O(lr) per step, 100 times more.
+    """
     assert a.keys() == b.keys()
+    adam_drift = 0.01 * 1e-3 * steps
     for k in a:
         scale = float(b[k].abs().max()) or 1.0
-        assert float((a[k] - b[k]).abs().max()) <= rtol * scale, k
+        assert float((a[k] - b[k]).abs().max()) <= rtol * scale + adam_drift, k
 
 
 def test_ddp_training_under_slurm_requeue_and_resume_match_one_process(bed, tmp_path):
@@ -279,8 +288,8 @@ def test_ddp_training_under_slurm_requeue_and_resume_match_one_process(bed, tmp_
     assert single.global_step == ddp1.global_step == EPOCHS * STEPS  # the batch is global: steps do not depend on P
 
     # DDP on two processes, interrupted and resumed, is DDP on one process up to rounding (measured: 3.6e-6 of the
-    # largest weight, 1e-6 on the losses); a data share, gradient average or noise slice that differed would not be
-    _close_weights(_weights(run), _weights(ddp1.run_dir), rtol=1e-4)
+    # largest weight, 1e-6 on the losses; see _close_weights); a data share, gradient average or noise slice that differed would not be
+    _close_weights(_weights(run), _weights(ddp1.run_dir), rtol=1e-4, steps=EPOCHS * STEPS)
     for key in ("val_loss", "val_recon", "val_kl", "val_active_units", "train_loss_epoch"):
         two, one = _per_epoch(run, key), _per_epoch(ddp1.run_dir, key)
         if key == "train_loss_epoch":  # the interrupted epoch's mean holds only the batches after the resume
@@ -330,7 +339,7 @@ def test_ddp_adaptation_matches_one_process(bed, tmp_path):
     assert json.loads((out / "model.json").read_text())["training"]["global_step"] == one.global_step == 12
     for key in ("train_loss_epoch", "train_mmd2", "val_loss", "val_mmd2", "val_vae_target"):
         np.testing.assert_allclose(_per_epoch(out, key), _per_epoch(one.run_dir, key), rtol=1e-4, err_msg=key)
-    _close_weights(_weights(out), _weights(one.run_dir), rtol=1e-4)
+    _close_weights(_weights(out), _weights(one.run_dir), rtol=1e-4, steps=12)
     vae = galvae.GalaxyVAE.load(out / "model_surveyb.json")
     with ImageStore(tgt) as st:
         assert np.isfinite(np.asarray(vae.encode(st.read(np.arange(8))))).all()
