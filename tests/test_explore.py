@@ -318,7 +318,6 @@ def test_umap_needs_umap_learn(inputs, tmp_path, monkeypatch, caplog):
 
 
 def test_umap_map_when_umap_learn_is_installed(inputs, tmp_path, monkeypatch):
-    # umap-learn (the [explore] extra) is not in the test environment: its numba JIT costs ~15 s per process.
     # A stand-in module records what build_explorer asks of umap.UMAP -- the arguments umap-learn 0.5.12
     # accepts without a warning (n_jobs=1 with a seed; checked by hand with the real package) -- and
     # returns a known map, which must be the page's map.
@@ -344,6 +343,37 @@ def test_umap_map_when_umap_learn_is_installed(inputs, tmp_path, monkeypatch):
     assert n == d["n"] == 30 and d["map"]["method"] == "umap"
     np.testing.assert_array_equal(d["x"], np.arange(n, dtype=np.float32))
     np.testing.assert_array_equal(d["y"], -np.arange(n, dtype=np.float32))
+
+
+def test_umap_map_with_umap_learn_separates_two_groups_and_repeats_with_the_seed(inputs, tmp_path):
+    # umap-learn itself (in the [test] extra; its numba JIT costs ~10 s once per process): two groups of
+    # galaxies 10 apart in latent space, each spread by 0.3, must be two groups on the map, and the same seed
+    # must give the same map
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(inputs["latents"])
+    rng = np.random.default_rng(5)
+    group = np.arange(N) % 2
+    mu = rng.normal(0.0, 0.3, (N, 4)) + 10.0 * group[:, None]
+    for j in range(4):
+        k = table.schema.get_field_index(f"mu_{j}")
+        table = table.set_column(k, f"mu_{j}", pa.array(mu[:, j].astype(np.float32)))
+    latents = tmp_path / "groups.parquet"
+    pq.write_table(table, latents)  # the galvae metadata travels with the schema
+    kw = {"model": None, "thumb_size": 8, "progress": False, "seed": 3, "projection": "umap"}
+    maps = []
+    for name in ("a", "b"):
+        res = build_explorer(latents, inputs["store"], tmp_path / name, **kw)
+        d = page_data(res.out_dir)
+        assert res.projection == "umap" and d["map"]["method"] == "umap"
+        maps.append(np.column_stack([d["x"], d["y"]]).astype(np.float64))
+    xy = maps[0]
+    assert np.isfinite(xy).all() and xy.shape == (N, 2)
+    # every galaxy's nearest neighbour on the map is of its own group
+    dist = np.linalg.norm(xy[:, None] - xy[None], axis=-1) + np.diag(np.full(N, np.inf))
+    assert (group[dist.argmin(axis=1)] == group).all()
+    np.testing.assert_array_equal(maps[1], xy)
 
 
 # --------------------------------------------------------------------------- command line and server

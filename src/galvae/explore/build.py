@@ -306,13 +306,27 @@ def _default_color(table: Any) -> str | None:
 # --------------------------------------------------------------------------- map and neighbours
 
 
+def _import_umap() -> Any:
+    """umap-learn's module, or None when it is not installed.
+
+    umap-learn's ``__init__`` warns (``ImportWarning``) when TensorFlow is missing, about its
+    ParametricUMAP, which galvae does not use; the warning is silenced here so that it does not
+    surface (or fail a run with warnings as errors).
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Tensorflow not installed.*", category=ImportWarning)
+        try:
+            import umap
+        except ImportError:
+            return None
+    return umap
+
+
 def umap_available() -> bool:
     """Whether umap-learn can be imported."""
-    try:
-        import umap  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return _import_umap() is not None
 
 
 def _resolve_projection(projection: str) -> str:
@@ -329,13 +343,13 @@ def _project(x: np.ndarray, projection: str, seed: int) -> tuple[np.ndarray, str
     """(xy (N, 2) float32, method, axis labels, sentence describing it) of a resolved ``projection``."""
     n = len(x)
     if projection == "umap":
-        if not umap_available():
+        umap = _import_umap()
+        if umap is None:
             raise GalvaeValueError(
                 "projection='umap' needs umap-learn, which is not installed (pip install 'galvae[explore]')",
                 projection,
                 ("auto", "pca", "tsne"),
             )
-        import umap
 
         nn = int(min(15, n - 1))
         # one job: a seeded UMAP is serial anyway (umap-learn warns when asked for more)
