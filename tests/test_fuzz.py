@@ -54,8 +54,8 @@ from galvae.data.download import read_targets
 from galvae.data.ingest import list_sources
 from galvae.data.labels import read_catalog
 from galvae.data.readers import read_image
-from galvae.data.store import ImageStore, ImageStoreWriter
-from galvae.errors import GalvaeError
+from galvae.data.store import MAX_ID_BYTES, ImageStore, ImageStoreWriter, write_store
+from galvae.errors import GalvaeError, GalvaeValueError
 
 SCALE = float(os.environ.get("GALVAE_FUZZ_SCALE", "1"))
 #: A hang in C code cannot be interrupted: the "thread" method ends the whole run, with every thread's stack.
@@ -437,7 +437,8 @@ def fuzz_stores(workdir: str, examples: int) -> None:
     work = Path(workdir)
     seed = _seed_store(work / "seed.h5")
     regions, heaps = _store_regions(work / "seed.h5", seed), global_heaps(seed)
-    assert heaps and regions  # the seed has variable-length strings, so a heap, and metadata around it
+    # galvae writes fixed-length strings only, so its stores hold no global heap (test_stores_have_no_global_heap)
+    assert regions and not heaps
     path = work / "fuzzed.h5"
 
     @fuzz(examples)
@@ -512,8 +513,16 @@ _DAMAGED_STORE = textwrap.dedent(
     from galvae.config import StretchConfig
     from galvae.data.store import ImageStore, write_store
 
+    import h5py, json
+    from galvae.config import config_to_dict
+
     path = sys.argv[1]
-    write_store(path, np.zeros((2, 3, 8, 8), np.float32), ["a", "b"], survey="s", normalisation=StretchConfig())
+    with h5py.File(path, "w") as f:  # as galvae < 0.2 and other tools write a store: variable-length strings
+        f.create_dataset("images", data=np.zeros((2, 3, 8, 8), np.float32))
+        f.create_dataset("id", data=["a", "b"], dtype=h5py.string_dtype())
+        f.attrs["bands"], f.attrs["size"], f.attrs["survey"] = "grz", 8, "s"
+        f.attrs["normalisation"] = json.dumps(config_to_dict(StretchConfig()), sort_keys=True)
+    assert ImageStore(path).ids.tolist() == ["a", "b"]  # such a store, undamaged, is read
     body = bytearray(open(path, "rb").read())
     DAMAGE(body)
     open(path, "wb").write(bytes(body))
@@ -550,11 +559,12 @@ def DAMAGE(body):  # the datatype of the attribute 'normalisation': variable-len
 @pytest.mark.xfail(
     strict=True,
     reason="HDF5 (h5py 3.16 with HDF5 2.0.0) spins forever, or crashes the process, on these one-byte damages "
-    "to a store's variable-length strings (ids, attributes); galvae cannot intercept them in-process",
+    "to a store's variable-length strings (ids, attributes), which galvae no longer writes but still reads "
+    "(older stores, other tools); galvae cannot intercept them in-process",
 )
 @pytest.mark.timeout(60)
 def test_known_hdf5_defects(tmp_path, damage, defect):
-    """One damaged byte that HDF5 itself does not survive (found by fuzzing; left out of the mutations above).
+    """One damaged byte that HDF5 itself does not survive (found by fuzzing stores with variable-length strings).
 
     The test states what galvae should do -- one GalvaeFileError -- and fails (xfail) while HDF5 hangs
     or crashes; a fixed HDF5, or a galvae defence, turns it into an unexpected pass to be noticed.
@@ -571,3 +581,28 @@ def test_known_hdf5_defects(tmp_path, damage, defect):
     except subprocess.TimeoutExpired:
         pytest.fail(f"reading the ids of the damaged store did not return within 5 s ({defect})")
     assert proc.returncode == 0 and "GalvaeFileError" in proc.stdout, (proc.returncode, proc.stdout, proc.stderr)
+
+
+def test_stores_have_no_global_heap(tmp_path):
+    """What galvae writes cannot meet the defects above: ids and string attributes are fixed-length strings,
+    so a store holds no global heap; ids longer than MAX_ID_BYTES are refused rather than cut."""
+    path = write_store(
+        tmp_path / "s.h5",
+        np.zeros((2, 3, 8, 8), np.float32),
+        ["a", "é" * 64],  # 128 bytes in UTF-8
+        survey="s",
+        normalisation=StretchConfig(),
+        attrs={"profile": "gz-decals", "note": {"k": [1, 2]}},
+    )
+    assert b"GCOL" not in path.read_bytes()
+    with h5py.File(path, "r") as f:
+        assert h5py.check_string_dtype(f["id"].dtype).length == MAX_ID_BYTES
+        for k in ("bands", "survey", "normalisation", "profile", "note", "galvae_version"):
+            assert h5py.check_string_dtype(f.attrs.get_id(k).dtype).length is not None, k
+    with ImageStore(path) as st_:
+        assert st_.ids.tolist() == ["a", "é" * 64] and st_.attrs["note"] == {"k": [1, 2]}
+        assert st_.attrs["profile"] == "gz-decals" and st_.survey == "s"
+    with pytest.raises(GalvaeValueError, match=r"id 'éééé.*' is 130 bytes in UTF-8; ids of at most 128 bytes"):
+        write_store(
+            tmp_path / "t.h5", np.zeros((1, 3, 8, 8), np.float32), ["é" * 65], survey="s", normalisation=StretchConfig()
+        )

@@ -48,11 +48,25 @@ from .._version import __version__
 from ..config import BANDS, StretchConfig, config_from_dict, config_to_dict
 from ..errors import GalvaeError, GalvaeFileError, GalvaeKeyError, GalvaeValueError
 
-__all__ = ["ImageStore", "ImageStoreWriter", "write_store", "open_store", "value_range", "MODEL_OUTPUT_KINDS"]
+__all__ = [
+    "ImageStore",
+    "ImageStoreWriter",
+    "write_store",
+    "open_store",
+    "value_range",
+    "MODEL_OUTPUT_KINDS",
+    "MAX_ID_BYTES",
+]
 
 log = logging.getLogger(__name__)
 
-_STR = h5py.string_dtype(encoding="utf-8")
+#: Longest id a store holds, in UTF-8 bytes. Ids and string attributes are written as fixed-length strings:
+#: HDF5 keeps variable-length strings in a global heap, and one damaged byte there (an object's size, a
+#: string's datatype) makes HDF5 2.0 spin forever or crash the process before galvae can say anything
+#: (``tests/test_fuzz.py::test_known_hdf5_defects``); fixed-length strings live inside their dataset and
+#: attribute messages. Stores with variable-length ids (older galvae, other tools) are still read.
+MAX_ID_BYTES = 128
+_ID_DTYPE = h5py.string_dtype(encoding="utf-8", length=MAX_ID_BYTES)
 _MAX_ATTR_BYTES = 16 << 20  # an attribute's declared size beyond which a store is taken as damaged
 _CHUNK_BYTES = 1 << 20  # aim for ~1 MiB chunks of whole images
 
@@ -60,6 +74,15 @@ _CHUNK_BYTES = 1 << 20  # aim for ~1 MiB chunks of whole images
 #: ``kind`` attributes of stores holding decoder outputs (``galvae reconstruct`` / ``generate``): a VAE's
 #: final ReLU makes them non-negative but not bounded by 1.
 MODEL_OUTPUT_KINDS: tuple[str, ...] = ("reconstruction", "prior_sample", "interpolation")
+
+
+def _set_attr(f: h5py.File, key: str, value: Any) -> None:
+    """Write one attribute; a str as a fixed-length UTF-8 string (see :data:`MAX_ID_BYTES` for why)."""
+    if isinstance(value, str):
+        raw = value.encode("utf-8")
+        f.attrs.create(key, np.bytes_(raw), dtype=h5py.string_dtype("utf-8", max(len(raw), 1)))
+    else:
+        f.attrs[key] = value
 
 
 def value_range(normalisation: StretchConfig, kind: str | None = None) -> tuple[float, float]:
@@ -238,17 +261,19 @@ class ImageStoreWriter:
         chunk = _images_per_chunk(s)
         f = h5py.File(self._tmp, "w")
         f.create_dataset("images", shape=(0, 3, s, s), maxshape=(None, 3, s, s), dtype="f4", chunks=(chunk, 3, s, s))
-        f.create_dataset("id", shape=(0,), maxshape=(None,), dtype=_STR, chunks=(max(chunk, 1024),))
+        f.create_dataset(
+            "id", shape=(0,), maxshape=(None,), dtype=_ID_DTYPE, chunks=(max(chunk, 1024),), compression="gzip"
+        )
         if self.with_mask:
             f.create_dataset("mask", shape=(0, s, s), maxshape=(None, s, s), dtype=bool, chunks=(chunk, s, s))
-        f.attrs["bands"] = "".join(BANDS)
-        f.attrs["size"] = s
-        f.attrs["survey"] = self.survey
-        f.attrs["pixel_scale_arcsec"] = self.pixel_scale_arcsec
-        f.attrs["normalisation"] = json.dumps(config_to_dict(self.normalisation), sort_keys=True)
-        f.attrs["galvae_version"] = __version__
+        _set_attr(f, "bands", "".join(BANDS))
+        _set_attr(f, "size", s)
+        _set_attr(f, "survey", self.survey)
+        _set_attr(f, "pixel_scale_arcsec", self.pixel_scale_arcsec)
+        _set_attr(f, "normalisation", json.dumps(config_to_dict(self.normalisation), sort_keys=True))
+        _set_attr(f, "galvae_version", __version__)
         for key, value in self.attrs.items():
-            f.attrs[key] = value if isinstance(value, str | int | float | np.number) else json.dumps(value)
+            _set_attr(f, key, value if isinstance(value, str | int | float | np.number) else json.dumps(value))
         self._file = f
 
     def append(self, images: ArrayLike, ids: Sequence[str], masks: ArrayLike | None = None) -> None:
@@ -282,6 +307,14 @@ class ImageStoreWriter:
             dup += [i for i in ids if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
         if dup:
             raise GalvaeValueError(f"image store {self.path}: duplicate ids", sorted(set(dup))[:10])
+        encoded = [i.encode("utf-8") for i in ids]
+        long = [i for i, e in zip(ids, encoded, strict=True) if len(e) > MAX_ID_BYTES]
+        if long:
+            raise GalvaeValueError(
+                f"image store {self.path}: id {long[0]!r} is {len(long[0].encode('utf-8'))} bytes in UTF-8; "
+                f"ids of at most {MAX_ID_BYTES} bytes accepted",
+                long[0],
+            )
         lo, hi = self.value_range
         bad = _first_bad(imgs, lo, hi)
         if bad is not None:
@@ -305,7 +338,7 @@ class ImageStoreWriter:
         f["images"].resize(n1, axis=0)
         f["images"][n0:n1] = imgs
         f["id"].resize(n1, axis=0)
-        f["id"][n0:n1] = ids
+        f["id"][n0:n1] = np.array(encoded, dtype=_ID_DTYPE)
         if m is not None:
             f["mask"].resize(n1, axis=0)
             f["mask"][n0:n1] = m
@@ -319,7 +352,7 @@ class ImageStoreWriter:
         """Flush, fsync and rename the temporary file to its final name."""
         if self._file is None:
             return self.path
-        self._file.attrs["n_images"] = self._n
+        _set_attr(self._file, "n_images", self._n)
         self._file.flush()
         self._file.close()
         self._file = None
