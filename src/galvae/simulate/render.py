@@ -275,11 +275,24 @@ def _tidal_layer(row: Mapping[str, Any], fov: float, rng: np.random.Generator) -
     return layer
 
 
+#: Zero padding of a numpy layer before GalSim takes its Fourier transform (GalSim's default is 4). A layer
+#: covers the whole field and fades to nothing at its edges, so twice its size keeps the convolution's
+#: wrap-around out of the image: over 60 gz-decals galaxies the stored pixels moved by at most 2.7e-5
+#: (0.007 of an 8-bit level; 1.5 gave 2.4e-3) and the simulation ran 1.56x faster (11.3 -> 7.2 s).
+_LAYER_PAD_FACTOR = 2.0
+
+
 def _interp(layer: NDArray, flux: float) -> galsim.GSObject:
     scale = REFERENCE_PIXEL_SCALE / _LAYER_OVERSAMPLE
     img = galsim.ImageD(np.ascontiguousarray(layer, dtype=np.float64), scale=scale)
     return galsim.InterpolatedImage(
-        img, flux=flux, gsparams=_GSP, calculate_stepk=False, calculate_maxk=False, x_interpolant="lanczos3"
+        img,
+        flux=flux,
+        gsparams=_GSP,
+        calculate_stepk=False,
+        calculate_maxk=False,
+        x_interpolant="lanczos3",
+        pad_factor=_LAYER_PAD_FACTOR,
     )
 
 
