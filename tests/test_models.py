@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from _float32 import latent_tolerance
+from _float32 import decoder_fan_in, float32_tolerance, latent_tolerance
 from galvae.errors import GalvaeValueError
 from galvae.models import (
     VAE,
@@ -18,6 +18,9 @@ from galvae.models import (
     to_network_layout,
     to_network_module,
 )
+from galvae.models import vae as vae_module
+from galvae.models.da import DomainAdaptationVAE
+from galvae.models.vae import INFERENCE_CHUNK, in_inference_chunks
 
 
 @pytest.mark.parametrize("size", [8, 16, 32])
@@ -111,6 +114,40 @@ def test_eval_mode_uses_mean_and_is_batch_invariant():
     # a batch of one against a batch of six: equal to float32 rounding (tests/_float32.py)
     tol = latent_tolerance(mu1.detach().numpy(), model.fc_mu.in_features)
     torch.testing.assert_close(mu_one[0], mu1[2], rtol=0, atol=tol)
+
+
+def test_inference_in_chunks_equals_one_pass_and_training_is_one_pass(monkeypatch):
+    """Without gradients on the CPU a batch goes through in chunks of INFERENCE_CHUNK (cache-sized); the
+    result is the one-pass result up to float32 rounding, for the VAE and for the adaptation model; with
+    gradients (training) the batch goes through whole."""
+    torch.manual_seed(3)
+    cfg = ModelConfig(size=16, latent_dim=4)
+    model, da = VAE(cfg).eval(), DomainAdaptationVAE(cfg, ("a", "b")).eval()
+    x = torch.rand(2 * INFERENCE_CHUNK + 5, 3, 16, 16)
+    z = torch.randn(len(x), 4)
+    seen: list[int] = []
+    model.encoder.register_forward_pre_hook(lambda _m, args: seen.append(args[0].shape[0]))
+
+    def outputs():
+        with torch.no_grad():
+            return (*model.encode(x), da.encode(x)[0], model.decode(z), da.decode(z, "b"))
+
+    assert not in_inference_chunks(x)  # gradients on
+    with torch.no_grad():
+        assert in_inference_chunks(x) and not in_inference_chunks(x[:INFERENCE_CHUNK])
+    chunked = outputs()
+    monkeypatch.setattr(vae_module, "INFERENCE_CHUNK", 10**9)  # one pass
+    whole = outputs()
+    assert seen == [INFERENCE_CHUNK, INFERENCE_CHUNK, 5, len(x)]
+    fan_in = [model.fc_mu.in_features] * 3 + [decoder_fan_in(model)] * 2
+    for a, b, n in zip(chunked, whole, fan_in, strict=True):
+        assert a.shape == b.shape
+        torch.testing.assert_close(a, b, rtol=0, atol=float32_tolerance(b.numpy(), n))
+    monkeypatch.undo()
+    seen.clear()
+    model.train()
+    model(x)[0].sum().backward()
+    assert seen == [len(x)]
 
 
 def test_training_mode_samples():

@@ -25,7 +25,7 @@ from ..config import BANDS
 from ..errors import GalvaeKeyError, GalvaeValueError
 from .blocks import DecoderBlock, EncoderBlock
 from .config import ModelConfig
-from .vae import VAE, reparameterise
+from .vae import VAE, by_inference_chunks, in_inference_chunks, reparameterise
 
 __all__ = ["DomainAdaptationVAE", "SurveyDecoder", "check_survey_names"]
 
@@ -76,7 +76,12 @@ class SurveyDecoder(nn.Module):
         self.final = nn.Sequential(nn.Conv2d(chans[0], len(BANDS), kernel_size=3, padding=1), nn.ReLU())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Images (N, 3, S, S), non-negative (a ReLU output), decoded from latents z (N, NL)."""
+        """Images (N, 3, S, S), non-negative (a ReLU output), decoded from latents z (N, NL).
+
+        Without gradients on the CPU, in chunks of :data:`~galvae.models.vae.INFERENCE_CHUNK` latents.
+        """
+        if in_inference_chunks(z):
+            return by_inference_chunks(self.forward, z)
         h = self.fc_decode(z).view(z.shape[0], self.config.channels[-1], self.bottom, self.bottom)
         return self.final(self.decoder(h))
 
@@ -149,7 +154,12 @@ class DomainAdaptationVAE(nn.Module):
             raise GalvaeKeyError("no decoder for survey", survey, self.surveys)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images (N, 3, S, S) of any survey → (μ, log σ²), each (N, NL)."""
+        """Images (N, 3, S, S) of any survey → (μ, log σ²), each (N, NL).
+
+        Without gradients on the CPU, in chunks of :data:`~galvae.models.vae.INFERENCE_CHUNK` images.
+        """
+        if in_inference_chunks(x):
+            return by_inference_chunks(self.encode, x)
         h = self.encoder(x).flatten(1)
         return self.fc_mu(h), self.fc_logvar(h)
 

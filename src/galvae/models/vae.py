@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -9,7 +12,28 @@ from ..config import BANDS
 from .blocks import DecoderBlock, EncoderBlock
 from .config import ModelConfig
 
-__all__ = ["VAE", "reparameterise"]
+__all__ = ["VAE", "reparameterise", "INFERENCE_CHUNK", "in_inference_chunks", "by_inference_chunks"]
+
+#: Without gradients on the CPU, :meth:`VAE.encode` and :meth:`VAE.decode` pass a larger batch through the
+#: network this many images at a time. A chunk's activations then stay in the CPU's caches: on the 2-core
+#: AMD EPYC of ``benchmarks/run.md`` (S = 64, NL = 40, channels-last) encoding runs at 1690 images/s in
+#: chunks of 32 against 975 in one batch of 256 (bf16: 3535 against 1636); decoding in bf16 3988 against
+#: 2165, in fp32 about the same. With no batch normalisation the results do not depend on the chunking,
+#: up to the rounding of the kernels chosen for each batch size. Training and GPUs are left alone.
+INFERENCE_CHUNK = 32
+
+
+def in_inference_chunks(x: torch.Tensor) -> bool:
+    """Whether a batch ``x`` goes through the network in chunks (see :data:`INFERENCE_CHUNK`)."""
+    return x.shape[0] > INFERENCE_CHUNK and x.device.type == "cpu" and not torch.is_grad_enabled()
+
+
+def by_inference_chunks(fn: Callable[[torch.Tensor], Any], x: torch.Tensor) -> Any:
+    """``fn(x)`` computed on chunks of :data:`INFERENCE_CHUNK` rows and concatenated (a tuple element-wise)."""
+    parts = [fn(c) for c in x.split(INFERENCE_CHUNK)]
+    if isinstance(parts[0], tuple):
+        return tuple(torch.cat(p) for p in zip(*parts, strict=True))
+    return torch.cat(parts)
 
 
 def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -67,12 +91,22 @@ class VAE(nn.Module):
         self.final = nn.Sequential(nn.Conv2d(chans[0], nb, kernel_size=3, padding=1), nn.ReLU())
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images (N, 3, S, S) → (μ, log σ²), each (N, NL)."""
+        """Images (N, 3, S, S) → (μ, log σ²), each (N, NL).
+
+        Without gradients on the CPU, in chunks of :data:`INFERENCE_CHUNK` images.
+        """
+        if in_inference_chunks(x):
+            return by_inference_chunks(self.encode, x)
         h = self.encoder(x).flatten(1)
         return self.fc_mu(h), self.fc_logvar(h)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Latents (N, NL) → images (N, 3, S, S), non-negative."""
+        """Latents (N, NL) → images (N, 3, S, S), non-negative.
+
+        Without gradients on the CPU, in chunks of :data:`INFERENCE_CHUNK` latents.
+        """
+        if in_inference_chunks(z):
+            return by_inference_chunks(self.decode, z)
         h = self.fc_decode(z).view(z.shape[0], self.config.channels[-1], self.bottom, self.bottom)
         return self.final(self.decoder(h))
 
