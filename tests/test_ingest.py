@@ -83,6 +83,19 @@ def test_ingest_catalogue_reports_unreadable_duplicates_and_escapes(cutouts, tmp
     assert ImageStore(tmp_path / "s.h5").ids.tolist() == ["a", "b"]
 
 
+def test_ingest_reports_an_id_too_long_for_a_store_and_strict_stops_there(cutouts, tmp_path):
+    long_id = "é" * 65  # 130 bytes in UTF-8
+    pd.DataFrame({"id": ["a", long_id], "file": ["gal0.fits", "gal1.fits"]}).to_parquet(cutouts / "cat.parquet")
+    rep = ingest(cutouts / "cat.parquet", tmp_path / "s.h5", size=16, progress=False)
+    assert rep.n_written == 1 and ImageStore(tmp_path / "s.h5").ids.tolist() == ["a"]
+    assert [(g, r) for g, _, r in rep.unreadable] == [
+        (long_id, "id is 130 bytes in UTF-8; a store holds ids of at most 128")
+    ]
+    with pytest.raises(GalvaeFileError, match=r"id is 130 bytes in UTF-8.*strict mode stops at the first bad item"):
+        ingest(cutouts / "cat.parquet", tmp_path / "t.h5", size=16, progress=False, strict=True)
+    assert not (tmp_path / "t.h5").exists()
+
+
 def test_ingest_csv_per_band_files(tmp_path):
     for b in "grz":
         hdu = fits.PrimaryHDU(np.full((16, 16), 0.5, np.float32))

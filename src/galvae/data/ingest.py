@@ -65,7 +65,7 @@ from .preprocess import center_crop, crop_and_resize
 from .preprocess import stretch as apply_stretch
 from .presentation import check_profile, gz_decals_field, gz_decals_present, profile_stretch
 from .readers import IMAGE_SUFFIXES, ImageData, read_fits_bands, read_image
-from .store import ImageStoreWriter
+from .store import MAX_ID_BYTES, ImageStoreWriter
 
 __all__ = ["IngestReport", "ingest", "list_sources"]
 
@@ -554,7 +554,13 @@ def _sort_sources(
             duplicates.append(gid)
             continue
         seen.add(gid)
-        if isinstance(files, str):
+        n_bytes = len(gid.encode("utf-8"))
+        if isinstance(files, dict) and n_bytes > MAX_ID_BYTES:
+            reason = f"id is {n_bytes} bytes in UTF-8; a store holds ids of at most {MAX_ID_BYTES}"
+            if strict:
+                raise _strict_stop(where, gid, reason)
+            unreadable.append((gid, ", ".join(files.values()), reason))
+        elif isinstance(files, str):
             if strict:
                 raise _strict_stop(where, gid, files)
             unreadable.append((gid, "", files))
