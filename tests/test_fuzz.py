@@ -509,16 +509,15 @@ def test_parquet_with_damaged_pandas_metadata_is_refused(tmp_path):
 #: ids; print the GalvaeError galvae should give.
 _DAMAGED_STORE = textwrap.dedent(
     """
-    import struct, sys
+    import json, struct, sys
+    import h5py
     import numpy as np
-    from galvae.config import StretchConfig
-    from galvae.data.store import ImageStore, write_store
-
-    import h5py, json
-    from galvae.config import config_to_dict
+    from galvae.config import StretchConfig, config_to_dict
+    from galvae.data.store import ImageStore
 
     path = sys.argv[1]
-    with h5py.File(path, "w") as f:  # as galvae < 0.2 and other tools write a store: variable-length strings
+    # variable-length strings, as galvae wrote them before 2026-12-05 and other tools still do
+    with h5py.File(path, "w") as f:
         f.create_dataset("images", data=np.zeros((2, 3, 8, 8), np.float32))
         f.create_dataset("id", data=["a", "b"], dtype=h5py.string_dtype())
         f.attrs["bands"], f.attrs["size"], f.attrs["survey"] = "grz", 8, "s"
