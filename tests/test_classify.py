@@ -309,3 +309,36 @@ def test_cnn_augmentation_turns_and_flips() -> None:
     assert (turned == y[120:]).mean() <= 0.75  # ...and erased by quarter turns
     with pytest.raises(GalvaeValueError, match="CNN baseline precision.*'16'"):
         train_cnn(x[:20], y[:20], x[:4], 2, CNNOptions(precision="16", **kw))
+
+
+def test_baselines_read_the_labelled_images_once_when_they_fit_in_memory(tmp_path, monkeypatch) -> None:
+    import galvae.evaluate.classify as C
+    from galvae.data.store import ImageStore
+
+    store, cat, lat = _make(tmp_path, n_per=12)
+    reads: list[int] = []
+    real_read = ImageStore.read
+
+    def counting_read(self, index=slice(None)):
+        block = real_read(self, index)
+        reads.append(len(block))
+        return block
+
+    monkeypatch.setattr(ImageStore, "read", counting_read)
+    kw = dict(
+        store=store,
+        features=["how_rounded", "merger"],
+        n_estimators=10,
+        cnn_epochs=1,
+        cnn_channels=(4, 8),
+        progress=False,
+        min_galaxies=10,
+    )
+    cached = classify(lat, cat, **kw).table
+    # the PCA's fit images, then every labelled galaxy once for the PCA features and both features' CNNs
+    assert reads == [36, 36]
+    reads.clear()
+    monkeypatch.setattr(C, "_MAX_CACHED_BYTES", 0)
+    per_feature = classify(lat, cat, **kw).table
+    assert len(reads) == 4  # fit, PCA features, then one read per feature
+    pd.testing.assert_frame_equal(cached, per_feature)
