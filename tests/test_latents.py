@@ -335,3 +335,30 @@ def test_bf16_inference_is_opt_in_and_close_to_fp32(exported, store16, tmp_path)
     assert resolve_inference_precision("auto", "cuda:0") == "32"
     with pytest.raises(GalvaeValueError, match=r"precision \(inference\) not recognised \(got 'fp16'\)"):
         GalaxyVAE.load(path.parent, precision="fp16")
+
+
+def test_tsne_of_the_same_latents_and_seed_is_computed_once_per_process(monkeypatch):
+    import sklearn.manifold
+
+    from galvae.evaluate import latent_space
+
+    monkeypatch.setattr(latent_space, "_TSNE_MEMO", type(latent_space._TSNE_MEMO)())
+    fits_run = []
+    real = sklearn.manifold.TSNE.fit_transform
+
+    def counting(self, x, *a, **k):
+        fits_run.append(len(x))
+        return real(self, x, *a, **k)
+
+    monkeypatch.setattr(sklearn.manifold.TSNE, "fit_transform", counting)
+    x = np.random.default_rng(0).normal(size=(40, 5))
+    xy, perplexity = latent_space.tsne_embedding(x, seed=1)
+    xy[:] = 0.0  # the caller's copy: the memo keeps its own
+    again, p2 = latent_space.tsne_embedding(x.copy(), seed=1)
+    assert fits_run == [40] and p2 == perplexity and np.abs(again).max() > 0
+    latent_space.tsne_embedding(x, seed=2)  # another seed, another map
+    x2 = x.copy()
+    x2[0, 0] += 1e-9  # another matrix, however close
+    latent_space.tsne_embedding(x2, seed=1)
+    assert fits_run == [40, 40, 40]
+    np.testing.assert_array_equal(again, latent_space.tsne_embedding(x, seed=1)[0])

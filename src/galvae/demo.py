@@ -150,7 +150,8 @@ class DemoConfig:
         where the paper's summed MSE keeps a few nats (``benchmarks/science.md``).
     seed : int, default 0
     workers : int, default 2
-        Simulation processes.
+        Simulation processes, and the threads building each random forest of
+        Tables 3 and 4 (a forest is the same for any number).
     accelerator : str, default "auto"
         Lightning accelerator for training and adaptation.
     precision : {"auto", "32", "bf16-mixed", "16-mixed"}, default "auto"
@@ -621,6 +622,7 @@ def _classify_stage(d: _DemoRun) -> None:
             cnn_channels=cfg.cnn_channels,
             cnn_precision=cnn_precision,
             device=cfg.device,
+            n_jobs=cfg.workers,
             progress=d.progress,
         )
 
@@ -695,6 +697,7 @@ def _compare_stage(d: _DemoRun) -> None:
             min_galaxies=cfg.min_galaxies,
             seed=cfg.seed,
             device=cfg.device,
+            n_jobs=cfg.workers,
             progress=d.progress,
         )
 
@@ -747,7 +750,7 @@ def _mocks_stage(d: _DemoRun) -> None:
 
 def _explore_stage(d: _DemoRun) -> None:
     """Stage 12: the interactive latent-space page of the DECaLS latents."""
-    from .explore import build_explorer, umap_available
+    from .explore import build_explorer
 
     explorer = d.explorer
 
@@ -766,7 +769,9 @@ def _explore_stage(d: _DemoRun) -> None:
             progress=d.progress,
         )
 
-    explore_map = "umap" if umap_available() else "pca"  # projection="auto": UMAP once umap-learn is installed
+    # the report's t-SNE of the same latents with the same seed: computed once for both (evaluate.latent_space),
+    # so the explorer shows the report's map; a UMAP here costs ~12 s more, most of it umap-learn's numba compiling
+    explore_map = "tsne" if d.cfg.embedding in ("tsne", "both") else "pca"
     d.st.run(12, "explore", {"map": explore_map, "color": "truth_smooth_or_featured"}, [explorer], do_explore)
 
 
