@@ -482,3 +482,25 @@ def test_the_sky_a_pipeline_would_estimate_from_the_neighbours_is_subtracted():
     yy, xx = np.indices(star.shape)
     star += 50 * sig * np.exp(-((yy - 80.0) ** 2 + (xx - 120.0) ** 2) / (2 * (psf_pix / 2.3548) ** 2))
     assert pipeline_sky(star, psf_pix) == pytest.approx(pipeline_sky(pure, psf_pix), abs=0.01 * sig)
+
+
+def test_tidal_tails_are_the_sum_of_their_two_dimensional_gaussians():
+    """The separable evaluation of the tails equals the direct one (a 2-D exponential per blob) to rounding."""
+    from galvae.simulate.render import _grid, _tidal_layer
+
+    row = {"truth_hlr_arcsec": 2.0, "truth_shells": False}
+    fov = 24.0
+    layer = _tidal_layer(row, fov, np.random.default_rng(3))
+    x, y, _ = _grid(fov)
+    rng = np.random.default_rng(3)  # the layer's draws, in its order
+    theta0 = rng.uniform(0, 2 * math.pi)
+    curl = rng.choice([-1.0, 1.0]) * rng.uniform(0.6, 1.4)
+    t = np.linspace(0.0, 1.0, 24)
+    direct = np.zeros_like(x)
+    for side in (0.0, math.pi):
+        rad, ang = 2.0 * (0.8 + 3.0 * t), theta0 + side + curl * t
+        width = 0.35 + 0.5 * t
+        for xi, yi, wi, wt in zip(rad * np.cos(ang), rad * np.sin(ang), width, (1 - 0.7 * t) / width**2, strict=True):
+            direct += wt * np.exp(-((x - xi) ** 2 + (y - yi) ** 2) / (2 * wi**2))
+    np.testing.assert_allclose(layer, direct, rtol=1e-12, atol=1e-12 * direct.max())
+    assert direct.max() > 1.0  # the tails are on the grid
