@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from galvae import GalvaeFileError, GalvaeKeyError, GalvaeValueError, ImageStore, ImageStoreWriter, StretchConfig
-from galvae.data.store import _images_per_chunk
+from galvae.data.store import _images_per_chunk, write_store
 
 
 def test_roundtrip_layout_and_attrs(make_store):
@@ -221,3 +221,20 @@ def test_training_loader_refuses_a_foreign_nan(tmp_path):
     lazy[0]
     with pytest.raises(GalvaeFileError, match="'y1'"):
         lazy[1]
+
+
+@pytest.mark.parametrize("gather_rows", [1, 3, 1000])
+def test_reading_rows_in_blocks_equals_hdf5_point_selection(tmp_path, monkeypatch, gather_rows) -> None:
+    """Dense runs are read as blocks and picked, scattered rows by h5py's selection: the same images either way."""
+    import galvae.data.store as store_mod
+
+    rng = np.random.default_rng(4)
+    imgs = rng.random((60, 3, 8, 8), dtype=np.float32)
+    st = write_store(tmp_path / "g.h5", imgs, [f"g{i}" for i in range(60)], survey="t", normalisation=StretchConfig())
+    monkeypatch.setattr(store_mod, "_GATHER_BYTES", gather_rows * 3 * 8 * 8 * 4)  # windows of this many rows
+    with ImageStore(st) as s:
+        dense = np.arange(5, 40)
+        sparse = np.array([0, 17, 59])
+        mixed = np.concatenate([sparse, dense, [3, 3, 58]])[::-1]  # repeats and any order
+        for idx in (dense, sparse, mixed, np.array([59]), rng.integers(0, 60, 200)):
+            np.testing.assert_array_equal(s.read(idx), imgs[idx])

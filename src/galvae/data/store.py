@@ -69,6 +69,11 @@ MAX_ID_BYTES = 128
 _ID_DTYPE = h5py.string_dtype(encoding="utf-8", length=MAX_ID_BYTES)
 _MAX_ATTR_BYTES = 16 << 20  # an attribute's declared size beyond which a store is taken as damaged
 _CHUNK_BYTES = 1 << 20  # aim for ~1 MiB chunks of whole images
+#: Gathering rows for an index array reads contiguous blocks of about this many bytes and picks the rows
+#: from them (where the rows asked for fill at least a quarter of the block; scattered rows are still read
+#: by h5py's point selection): h5py selects each row on its own, and 1800 of 2000 rows of a 64 px store
+#: took 1.0 s that way against 0.05 s for the whole block.
+_GATHER_BYTES = 32 << 20
 
 
 #: ``kind`` attributes of stores holding decoder outputs (``galvae reconstruct`` / ``generate``): a VAE's
@@ -618,7 +623,7 @@ class ImageStore:
         idx = np.where(idx < 0, idx + self._len, idx)
         order = np.argsort(idx, kind="stable")
         uniq, inverse = np.unique(idx[order], return_inverse=True)
-        block = ds[uniq]  # h5py needs increasing, unique indices
+        block = _gather(ds, uniq)
         out = np.empty((idx.size,) + ds.shape[1:], dtype=ds.dtype)
         out[order] = block[inverse]
         return out
@@ -675,6 +680,29 @@ class ImageStore:
     def nbytes(self) -> int:
         """Size of the image array in bytes."""
         return self._len * 3 * self.size * self.size * 4
+
+
+def _gather(ds: h5py.Dataset, rows: NDArray) -> NDArray:
+    """``ds[rows]`` for increasing, unique ``rows``: dense runs read as contiguous blocks (see ``_GATHER_BYTES``)."""
+    row_bytes = max(int(np.prod(ds.shape[1:], dtype=np.int64)) * ds.dtype.itemsize, 1)
+    window = max(1, _GATHER_BYTES // row_bytes)
+    out = np.empty((rows.size,) + ds.shape[1:], dtype=ds.dtype)
+    buf: NDArray | None = None
+    i = 0
+    while i < rows.size:
+        lo = int(rows[i])
+        j = int(np.searchsorted(rows, lo + window, side="left"))
+        sel = rows[i:j]
+        hi = int(sel[-1]) + 1
+        if 4 * sel.size >= hi - lo:  # dense enough: one contiguous read, then pick
+            if buf is None:
+                buf = np.empty((min(window, ds.shape[0]),) + ds.shape[1:], dtype=ds.dtype)
+            ds.read_direct(buf, np.s_[lo:hi], np.s_[0 : hi - lo])
+            out[i:j] = buf[sel - lo]
+        else:
+            out[i:j] = ds[sel]
+        i = j
+    return out
 
 
 def open_store(path: str | os.PathLike[str], *, verify: bool = False) -> ImageStore:
