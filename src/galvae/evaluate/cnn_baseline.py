@@ -285,8 +285,16 @@ def _turn_and_flip(x: Any, gen: Any) -> Any:
     n = x.shape[0]
     k = torch.randint(0, 4, (n,), generator=gen).to(x.device)
     flip = torch.randint(0, 2, (n,), generator=gen).to(x.device).bool()
-    turned = torch.stack([torch.rot90(x, j, dims=(2, 3)) for j in range(4)])[k, torch.arange(n, device=x.device)]
-    return torch.where(flip[:, None, None, None], torch.flip(turned, dims=(3,)), turned)
+    # each turn applied to its own images only (turning the whole batch four times and picking cost 5x more)
+    out = torch.empty_like(x)
+    for j in range(4):
+        sel = (k == j).nonzero(as_tuple=True)[0]
+        if len(sel):
+            out[sel] = torch.rot90(x[sel], j, dims=(2, 3))
+    sel = flip.nonzero(as_tuple=True)[0]
+    if len(sel):
+        out[sel] = torch.flip(out[sel], dims=(3,))
+    return out
 
 
 def _predict(net: Any, x: np.ndarray, device: str, batch: int = 256) -> np.ndarray:
