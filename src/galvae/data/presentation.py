@@ -47,7 +47,6 @@ decides whether two of them can be combined.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -235,22 +234,6 @@ def gz_decals_field(p50: ArrayLike, p90: ArrayLike) -> NDArray[np.float64]:
     return GZ_DECALS_PIXELS * gz_decals_pixel_scale(p50, p90)
 
 
-@functools.lru_cache(maxsize=64)
-def _radial_order(h: int, w: int) -> tuple[NDArray, NDArray]:
-    """Pixels of an (h, w) image by distance from its centre: the order and the sorted distances (read-only).
-
-    Kept for the last 64 shapes: the simulator measures every galaxy on an odd square of 47-161 pixels
-    (:func:`galvae.simulate.present.measure_petrosian`), 58 shapes, ~10 MB in all.
-    """
-    yy, xx = np.indices((h, w))
-    r = np.hypot(yy - (h - 1) / 2, xx - (w - 1) / 2).ravel()
-    order = np.argsort(r)
-    r_sorted = r[order]
-    order.flags.writeable = False
-    r_sorted.flags.writeable = False
-    return order, r_sorted
-
-
 def petrosian_radii(image: ArrayLike, pixel_scale: float, eta: float = 0.2) -> tuple[float, float, float]:
     """SDSS Petrosian radius and the radii holding 50 % and 90 % of the Petrosian flux.
 
@@ -289,7 +272,10 @@ def petrosian_radii(image: ArrayLike, pixel_scale: float, eta: float = 0.2) -> t
     if not total > 0:
         raise GalvaeValueError("petrosian_radii needs an image with positive flux", float(total))
     h, w = img.shape
-    order, r_sorted = _radial_order(h, w)
+    yy, xx = np.indices(img.shape)
+    r = np.hypot(yy - (h - 1) / 2, xx - (w - 1) / 2).ravel()
+    order = np.argsort(r)
+    r_sorted = r[order]
     cum = np.cumsum(img.ravel()[order])
     r_max = min(h, w) / 2 - 1
 
