@@ -423,7 +423,8 @@ def _open_images(
         raise GalvaeValueError(f"fewer than two of the fit_ids are in the store {st.path}", len(fit_rows))
     if len(fit_rows) > _MAX_PCA_FIT:
         fit_rows = np.sort(np.random.default_rng(seed).choice(fit_rows, _MAX_PCA_FIT, replace=False))
-    cache = st.read(rows) if len(rows) * 3 * st.size**2 * 4 <= _MAX_CACHED_BYTES else None
+    keep = "cnn" in baselines and len(rows) * 3 * st.size**2 * 4 <= _MAX_CACHED_BYTES
+    cache = st.read(rows) if keep else None
     pca = None
     if "pca" in baselines:
         labelled = cache if cache is not None else st.read(rows)
