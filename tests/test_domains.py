@@ -344,6 +344,7 @@ def test_paper_table4_and_markdown():
                 "n_train": 105,
                 "n_test": 45,
                 "n_train_source": 105,
+                "n_train_source_after": float("nan"),
                 "source_before": 0.5,
                 "target_before": 0.25,
                 "target_after": float("nan"),
@@ -361,3 +362,32 @@ def test_paper_table4_and_markdown():
     assert table4_markdown(t.rename(columns={"source_before": "decals_before"}), paper=False) == md
     with_paper = table4_markdown(t)
     assert "| bar | 3 | 168 | 82.53 % | 70.59 % | 86.27 % |" in with_paper
+
+
+def test_adapted_source_forest_learns_from_the_same_galaxies_as_the_source_forest():
+    """An 'after' stage identical to 'before' scores exactly like it on the source-forest columns."""
+    ids, y, mu = _synthetic(n=200, seed=2)
+    rng = np.random.default_rng(5)
+    extra_ids = np.array([f"e{i:03d}" for i in range(120)])
+    extra_y = rng.choice(["none", "weak", "strong"], 120)
+    extra_mu = np.column_stack(
+        [pd.Series(extra_y).map({"none": 0.0, "weak": 1.0, "strong": 2.0}) + rng.normal(0, 0.6, 120)]
+        + [rng.normal(0, 1, (120, 2))]
+    )
+    noisy = mu.copy()
+    noisy[:, 0] += rng.normal(0, 0.6, len(ids))  # classes overlap: the training set matters
+    src = _latent_df(np.concatenate([ids, extra_ids]), np.vstack([noisy, extra_mu]))
+    tgt = _latent_df(ids, noisy + rng.normal(0, 0.3, noisy.shape))
+    cat = pd.DataFrame({"id": np.concatenate([ids, extra_ids]), "bar": np.concatenate([y, extra_y])})
+    kw = dict(catalog=cat, features=["bar"], min_galaxies=20, n_estimators=30, progress=False)
+    row = compare_domains((src, tgt), after=(src, tgt), **kw).table.iloc[0]
+    assert row["n_train_source"] == row["n_train_source_after"] == 320 - 60
+    assert row["source_after"] == row["source_before"]
+    assert row["target_after_source_forest"] == row["target_before"]
+    # an 'after' catalogue without the source-only galaxies: the adapted forest learns from the overlap split
+    short = compare_domains((src, tgt), after=(_latent_df(ids, noisy), tgt), **kw).table.iloc[0]
+    assert short["n_train_source_after"] == short["n_train"] == 140
+    # with source_train="overlap" both forests learn from the overlap split
+    o = compare_domains((src, tgt), after=(src, tgt), source_train="overlap", **kw).table.iloc[0]
+    assert o["n_train_source"] == o["n_train_source_after"] == 140
+    assert o["target_after_source_forest"] == o["target_before"]

@@ -701,7 +701,9 @@ def _compare_stage(d: _DemoRun) -> None:
             progress=d.progress,
         )
 
-    d.st.run(9, "compare", {"min_galaxies": cfg.min_galaxies}, [d.domains / "domains.json"], do_compare)
+    # "source_forests": the adapted source forest learns from the same galaxies as the unadapted one (2026-12-05)
+    key = {"min_galaxies": cfg.min_galaxies, "source_forests": "same"}
+    d.st.run(9, "compare", key, [d.domains / "domains.json"], do_compare)
 
 
 def _translate_stage(d: _DemoRun) -> None:
