@@ -695,8 +695,9 @@ def _gather(ds: h5py.Dataset, rows: NDArray) -> NDArray:
         sel = rows[i:j]
         hi = int(sel[-1]) + 1
         if 4 * sel.size >= hi - lo:  # dense enough: one contiguous read, then pick
-            if buf is None:
-                buf = np.empty((min(window, ds.shape[0]),) + ds.shape[1:], dtype=ds.dtype)
+            if buf is None:  # no larger than the rows asked for span
+                span = min(window, int(rows[-1]) - int(rows[0]) + 1)
+                buf = np.empty((span,) + ds.shape[1:], dtype=ds.dtype)
             ds.read_direct(buf, np.s_[lo:hi], np.s_[0 : hi - lo])
             out[i:j] = buf[sel - lo]
         else:
