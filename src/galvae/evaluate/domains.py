@@ -53,7 +53,7 @@ domain-adapted encoder ("after"), and measures:
    each "after" source column then differs from its "before" one only by the
    encoder.  ``target_after`` and ``target_before_retrained`` use the
    overlap training galaxies.  (Until 2026-12-05 the adapted source forest
-   learnt from the overlap training galaxies only: on the default demo, 127
+   learnt from the overlap training galaxies only: on the default demo, 126
    galaxies for how rounded instead of 718, which made the adapted latents
    look 0.2 worse than they are.)
 4. **Planted defects** (simulated catalogues, ``defect_<survey>`` /
