@@ -58,6 +58,21 @@ def test_demo_runs_every_stage_and_writes_the_products(demo):
         assert (out / rel).exists(), rel
     sweep = pd.read_csv(out / "sweep" / "sweep.csv")
     assert sorted(sweep["latent_dim"].unique().tolist()) == list(QUICK.sweep_dims)
+    # the sweep's NL = 40 model is the main run's first sweep_epochs epochs (the train stage kept them): its
+    # validation losses are the main run's first ones; the other NL are trained by the sweep
+    by_nl = sweep.set_index("latent_dim")
+    assert not by_nl.loc[QUICK.latent_dim, "trained"] and by_nl.loc[QUICK.latent_dim, "epochs"] == QUICK.sweep_epochs
+    assert by_nl.loc[8, "trained"]
+
+    def val_losses(run):
+        m = pd.read_csv(run / "metrics.csv")
+        return m.dropna(subset=["val_loss"]).groupby("epoch")["val_loss"].last()
+
+    main = val_losses(out / "run")
+    assert len(main) == QUICK.epochs
+    pd.testing.assert_series_equal(
+        val_losses(out / "sweep" / f"nl{QUICK.latent_dim}_mse"), main.iloc[: QUICK.sweep_epochs]
+    )
     t3 = pd.read_csv(out / "table3" / "table3.csv")
     assert {"vae", "pca", "cnn"} <= set(t3["method"])
     domains = json.loads((out / "domains" / "domains.json").read_text())

@@ -109,7 +109,13 @@ class DemoConfig:
         after 4 (NL = 10-80), against 0.830 for NL = 40 after 15.  A fourth
         epoch would add a quarter to the sweep stage (about 55 s of the
         demo's 7 minutes on 2 cores); at either length SSIM hardly separates
-        the NL (``benchmarks/science.md``).
+        the NL (``benchmarks/science.md``).  When ``latent_dim`` is one of
+        ``sweep_dims``, the sweep's model of that NL is the main model's
+        first ``sweep_epochs`` epochs (the same settings and seed make them
+        the same model): the train stage keeps a copy in ``.sweep_warm/``
+        before it resumes to ``epochs``, and the sweep takes it instead of
+        training it again (``trained`` is False in its row of
+        ``sweep.csv``); about 13 s of the demo.
     cnn_epochs : int, default 30
         Most training epochs of the CNN baseline per feature; it stops
         earlier by patience (4 epochs) on a held-out 15 % of its training
@@ -418,6 +424,11 @@ class _DemoRun:
         return self.out / "domains"
 
     @property
+    def sweep_warm(self) -> Path:
+        """The main model after its first ``sweep_epochs`` epochs, kept for the sweep (see :func:`_train_stage`)."""
+        return self.out / ".sweep_warm" / f"nl{self.cfg.latent_dim}_mse"
+
+    @property
     def hw(self) -> dict[str, Any]:
         """The accelerator and precision of the training stages."""
         return dict(accelerator=self.cfg.accelerator, precision=self.precision)
@@ -536,17 +547,17 @@ def _train_stage(d: _DemoRun) -> None:
     cfg = d.cfg
 
     def do_train() -> None:
-        train(
-            d.stores["decals"],
-            d.run,
-            latent_dim=cfg.latent_dim,
-            epochs=cfg.epochs,
-            seed=cfg.seed,
-            overwrite=True,
-            likelihood=cfg.likelihood,
-            progress=d.progress,
-            **d.hw,
-        )
+        kw = dict(latent_dim=cfg.latent_dim, seed=cfg.seed, likelihood=cfg.likelihood, progress=d.progress, **d.hw)
+        _rm(d.sweep_warm)
+        if cfg.latent_dim in cfg.sweep_dims and 0 < cfg.sweep_epochs < cfg.epochs:
+            # The sweep trains an NL = latent_dim model for sweep_epochs epochs with the same settings: that
+            # model is this one's first sweep_epochs epochs, so train those, keep a copy for the sweep, and
+            # continue (an exact resume: the same weights as one uninterrupted run, tests/test_checkpoints.py)
+            train(d.stores["decals"], d.run, epochs=cfg.sweep_epochs, overwrite=True, **kw)
+            shutil.copytree(d.run, d.sweep_warm)
+            train(d.stores["decals"], d.run, epochs=cfg.epochs, resume=True, **kw)
+        else:
+            train(d.stores["decals"], d.run, epochs=cfg.epochs, overwrite=True, **kw)
 
     d.st.run(
         3,
@@ -565,6 +576,10 @@ def _sweep_stage(d: _DemoRun) -> None:
 
     def do_sweep() -> None:
         _rm(d.out / "sweep")
+        if d.sweep_warm.is_dir():
+            # the main model's first sweep_epochs epochs (the train stage): the sweep takes it where its
+            # recorded configuration is the sweep's own, and trains that NL itself otherwise
+            shutil.copytree(d.sweep_warm, d.out / "sweep" / d.sweep_warm.name)
         sweep(
             d.stores["decals"],
             d.out / "sweep",
