@@ -621,12 +621,9 @@ class ImageStore:
                 int(idx.max()) if idx.max() >= self._len else int(idx.min()),
             )
         idx = np.where(idx < 0, idx + self._len, idx)
-        order = np.argsort(idx, kind="stable")
-        uniq, inverse = np.unique(idx[order], return_inverse=True)
+        uniq = np.unique(idx)  # h5py and the block reads want increasing, unique rows
         block = _gather(ds, uniq)
-        out = np.empty((idx.size,) + ds.shape[1:], dtype=ds.dtype)
-        out[order] = block[inverse]
-        return out
+        return block if uniq.size == idx.size and (uniq == idx).all() else block[np.searchsorted(uniq, idx)]
 
     def read(self, index: Any = slice(None)) -> NDArray:
         """Images at ``index`` (int, slice or integer array), float32 (…, 3, S, S).
