@@ -242,6 +242,11 @@ def petrosian_radii(image: ArrayLike, pixel_scale: float, eta: float = 0.2) -> t
     where it falls to ``eta`` (0.2), the Petrosian flux is the flux inside
     2 R_P, and p50 / p90 are the radii holding 50 % / 90 % of it (Blanton
     et al. 2001; Strauss et al. 2002; the NSA's ``PETROTH50``/``PETROTH90``).
+    The flux within r is the curve of growth over pixel centres: at each
+    distinct pixel radius it counts every pixel inside and half of those at
+    that radius, interpolated linearly between radii (within 1 % of the
+    analytic radii of an exponential disc sampled at 3-12 pixels per scale
+    length), and does not depend on the order of the pixels.
 
     Parameters
     ----------
@@ -272,15 +277,20 @@ def petrosian_radii(image: ArrayLike, pixel_scale: float, eta: float = 0.2) -> t
     if not total > 0:
         raise GalvaeValueError("petrosian_radii needs an image with positive flux", float(total))
     h, w = img.shape
-    yy, xx = np.indices(img.shape)
-    r = np.hypot(yy - (h - 1) / 2, xx - (w - 1) / 2).ravel()
-    order = np.argsort(r)
-    r_sorted = r[order]
-    cum = np.cumsum(img.ravel()[order])
+    # The curve of growth at each distinct pixel radius: every pixel at that radius counted, whatever order a
+    # sort would put equal radii in (an argsort's order of ties depends on the CPU's SIMD sort, and with it the
+    # radii in the last digits).  (2 r)² is an exact integer, so pixels are grouped by it, not sorted.
+    key = ((2 * np.arange(h, dtype=np.int64) - (h - 1)) ** 2)[:, None] + (
+        (2 * np.arange(w, dtype=np.int64) - (w - 1)) ** 2
+    )[None, :]
+    flux = np.bincount(key.ravel(), weights=img.ravel())
+    radii2 = np.flatnonzero(np.bincount(key.ravel()))
+    r_groups = np.sqrt(radii2) / 2
+    cum = np.cumsum(flux[radii2]) - 0.5 * flux[radii2]
     r_max = min(h, w) / 2 - 1
 
     def flux_within(radius: NDArray) -> NDArray:
-        return np.interp(radius, r_sorted, cum)
+        return np.interp(radius, r_groups, cum)
 
     radii = np.linspace(2.0, r_max / 1.25, 400)
     inner = flux_within(radii)
