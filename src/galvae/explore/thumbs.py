@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 #: Image formats of the atlases: extension and Pillow's save options.
 FORMATS: dict[str, tuple[str, dict]] = {
-    "png": ("png", {"format": "PNG", "compress_level": 6}),
+    "png": ("png", {"format": "PNG", "compress_level": 3}),  # 6: 3.4x slower for 5 % less (noisy thumbnails)
     "webp": ("webp", {"format": "WEBP", "quality": 85, "method": 4}),
     "jpeg": ("jpg", {"format": "JPEG", "quality": 90}),
 }
