@@ -391,3 +391,40 @@ def test_adapted_source_forest_learns_from_the_same_galaxies_as_the_source_fores
     o = compare_domains((src, tgt), after=(src, tgt), source_train="overlap", **kw).table.iloc[0]
     assert o["n_train_source"] == o["n_train_source_after"] == 140
     assert o["target_after_source_forest"] == o["target_before"]
+
+
+def test_heldout_pairs_are_measured_apart_from_the_training_pairs(tmp_path):
+    ids, _, mu = _synthetic(n=120, seed=2)
+    tgt = mu + np.random.default_rng(5).normal(0, 0.3, mu.shape)
+    after_tgt = tgt.copy()
+    after_tgt[:100] = mu[:100]  # an "adaptation" that matched its 100 training pairs and nothing else
+    src = _latent_df(ids, mu)
+    r = compare_domains(
+        (src, _latent_df(ids, tgt)), after=(src, _latent_df(ids, after_tgt)), heldout_ids=ids[100:], progress=False
+    )
+    h = r.heldout
+    assert h["n"] == 20 and h["source"] == "heldout_ids" and r.summary["heldout"]["n"] == 20
+    # over every pair the training pairs' zero MSE is the median; over the held-out ones nothing changed
+    assert r.mse["after"]["median"] == 0.0 < r.mse["before"]["median"]
+    assert h["after"]["median"] == pytest.approx(h["before"]["median"]) and h["gain"] == pytest.approx(1.0)
+    # random pairs: every ordered pair of two different held-out galaxies
+    s, t = mu[100:], tgt[100:]
+    rand = [np.mean((s[i] - t[j]) ** 2) for i in range(20) for j in range(20) if i != j]
+    assert h["before"]["random_median"] == pytest.approx(np.median(rand))
+    assert compare_domains((src, _latent_df(ids, tgt)), progress=False).heldout == {}
+
+
+def test_heldout_ids_come_from_the_adaptation_split(tmp_path):
+    from galvae.evaluate.domains import _heldout_ids
+
+    run = tmp_path / "run_da"
+    run.mkdir()
+    assert _heldout_ids(None, run) == (None, None)  # no split.json: not an adaptation run
+    (run / "split.json").write_text(json.dumps({"seed": 0, "val_ids": ["a", "b"], "train_ids": ["c"]}))
+    for where in (run, run / "model.json", str(run)):
+        ids, source = _heldout_ids(None, where)
+        assert ids.tolist() == ["a", "b"] and source == str(run / "split.json")
+    assert _heldout_ids(["z"], run)[0].tolist() == ["z"]  # given ids win
+    (run / "split.json").write_text("{not json")
+    with pytest.raises(GalvaeFileError, match="unreadable adaptation split"):
+        _heldout_ids(None, run)

@@ -112,6 +112,14 @@ def run(args: argparse.Namespace) -> int:
         f"latent MSE median {_fmt(res.mse['before']['median'])}{arrow}{mse_after} "
         f"(mean {_fmt(res.mse['before']['mean'])}{arrow}{mean_after})"
     )
+    ratio_after = _fmt(res.mse["after"]["paired_over_random"]) if "after" in res.mse else ""
+    print(f"paired over random-pair latent MSE {_fmt(res.mse['before']['paired_over_random'])}{arrow}{ratio_after}")
+    h = res.heldout
+    if "after" in h:
+        print(
+            f"  on the {h['n']} pairs the adaptation did not train on: {_fmt(h['before']['paired_over_random'])}"
+            f" -> {_fmt(h['after']['paired_over_random'])} ({h.get('gain', float('nan')):.2f}x lower)"
+        )
     mmd_after = _fmt(res.mmd2.get("after")) if "after" in res.mmd2 else ""
     print(f"MMD^2 {_fmt(res.mmd2['before'])}{arrow}{mmd_after} ({s['mmd_points']} pairs)")
     for stage, d in res.defects.items():
