@@ -106,6 +106,11 @@ def test_reconstruct_and_generate(trained):
     assert main(["-q", "generate", str(run), "--n", "4", "--seed", "3", "--out", str(root / "mock.h5")]) == 0
     with ImageStore(root / "mock.h5") as st:
         assert len(st) == 4 and st.attrs["seed"] == 3
+    like = ["-q", "generate", str(run), "--n", "4", "--like", str(store), "--components", "2"]
+    assert main([*like, "--out", str(root / "like.h5")]) == 0
+    with ImageStore(root / "like.h5") as st:
+        assert st.attrs["kind"] == "latent_density_sample" and st.attrs["n_components"] == 2
+        assert st.attrs["n_fitted"] == 20
     assert (
         main(
             [

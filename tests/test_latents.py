@@ -362,3 +362,53 @@ def test_tsne_of_the_same_latents_and_seed_is_computed_once_per_process(monkeypa
     latent_space.tsne_embedding(x2, seed=1)
     assert fits_run == [40, 40, 40]
     np.testing.assert_array_equal(again, latent_space.tsne_embedding(x, seed=1)[0])
+
+
+def test_latent_density_draws_where_the_latents_are():
+    from galvae.latents.density import LatentDensity
+
+    rng = np.random.default_rng(0)
+    # two clusters far from the prior's centre and scale: a mixture fitted to them draws from them
+    mu = np.vstack([rng.normal(3.0, 0.1, (300, 4)), rng.normal(-2.0, 0.2, (100, 4))])
+    dens = LatentDensity(n_components=2, seed=1).fit(mu)
+    assert dens.n_fitted_ == 400 and dens.latent_dim_ == 4 and dens.weights_.sum() == pytest.approx(1.0)
+    z = dens.sample(4000, seed=3)
+    assert z.shape == (4000, 4) and z.dtype == np.float32
+    near_a = np.abs(z - 3.0).max(axis=1) < 0.6
+    near_b = np.abs(z + 2.0).max(axis=1) < 1.2
+    assert (near_a | near_b).all()  # never between the clusters, where N(0, I) would put most draws
+    assert near_a.mean() == pytest.approx(0.75, abs=0.03)  # the clusters' weights
+    np.testing.assert_allclose(z[near_a].std(axis=0), 0.1, rtol=0.15)
+    np.testing.assert_array_equal(dens.sample(5, seed=7), dens.sample(5, seed=7))  # seeded
+    assert not np.array_equal(dens.sample(5, seed=7), dens.sample(5, seed=8))
+    # fewer than 5 galaxies per component: fewer components; subsets above max_points
+    assert len(LatentDensity(n_components=10).fit(mu[:20]).weights_) == 4
+    assert LatentDensity(max_points=50).fit(mu).n_fitted_ == 50
+    with pytest.raises(GalvaeValueError, match="not fitted"):
+        LatentDensity().sample(3)
+    with pytest.raises(GalvaeValueError, match=r"\(N, NL\)"):
+        LatentDensity().fit(np.zeros(5))
+    with pytest.raises(GalvaeValueError, match="non-finite"):
+        LatentDensity().fit(np.full((5, 2), np.nan))
+    with pytest.raises(GalvaeValueError, match="covariance"):
+        LatentDensity(covariance="tied").fit(mu)
+
+
+def test_generate_mocks_like_a_store_or_a_catalogue(exported, store16, tmp_path):
+    from galvae.latents.density import LatentDensity
+
+    path, images = store16
+    vae = GalaxyVAE.load(exported[0])
+    out = generate_mocks(exported[0], tmp_path / "like.h5", n=5, seed=4, like=path, n_components=1, progress=False)
+    with ImageStore(out) as st:
+        assert st.attrs["kind"] == "latent_density_sample" and st.attrs["n_fitted"] == 10
+        assert st.attrs["like"] == str(path.resolve()) and st.attrs["n_components"] == 1
+        want = vae.generate(5, seed=4, density=LatentDensity(n_components=1, seed=4).fit(vae.encode(images)))
+        np.testing.assert_allclose(st.read(), want, rtol=0, atol=float32_tolerance(want, decoder_fan_in(vae.network)))
+        assert not np.allclose(st.read(), vae.generate(5, seed=4))  # not the prior's draws
+    cat = encode_store(exported[0], path, tmp_path / "cat.parquet", progress=False)
+    out2 = generate_mocks(exported[0], tmp_path / "like2.h5", n=5, seed=4, like=cat, n_components=1, progress=False)
+    with ImageStore(out2) as st:
+        np.testing.assert_allclose(st.read(), want, rtol=0, atol=10 * float32_tolerance(want, 1))
+    with pytest.raises(GalvaeValueError, match="3-dimensional latents of this model"):
+        vae.generate(2, density=LatentDensity(n_components=1).fit(np.zeros((10, 5)) + np.arange(5)))

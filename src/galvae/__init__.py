@@ -97,6 +97,7 @@ _LAZY: dict[str, str] = {
     "generate_mocks": "galvae.latents.catalog",
     "read_latent_catalog": "galvae.latents.catalog",
     "SimilarityIndex": "galvae.latents.similar",
+    "LatentDensity": "galvae.latents.density",
     # the explorer page (galvae.explore is the subpackage; its function is galvae.explore.build_explorer)
     "build_explorer": "galvae.explore.build",
 }
@@ -166,6 +167,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         reconstruct_store,
         translate_store,
     )
+    from .latents.density import LatentDensity  # noqa: F401
     from .latents.estimator import VAETransformer  # noqa: F401
     from .latents.model import GalaxyVAE  # noqa: F401
     from .latents.similar import SimilarityIndex  # noqa: F401

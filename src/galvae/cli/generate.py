@@ -11,10 +11,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``galvae generate`` and its options to the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "generate",
-        help="decode samples of the prior, or a path between two galaxies' latents, into an image store",
+        help="decode samples of the prior or of the galaxies' latent density, or a path between two galaxies' latents, into an image store",
         description=(
-            "Without --between: decode N draws z ~ N(0, I). With --between ID_A ID_B --store STORE: "
-            "decode STEPS points on the straight line between the two galaxies' latent means."
+            "Without --between: decode N draws z ~ N(0, I), or with --like STORE_OR_CATALOG N draws from a "
+            "Gaussian mixture fitted to those galaxies' latent means (mocks that look like the galaxies the model "
+            "was trained on). With --between ID_A ID_B --store STORE: decode STEPS points on the straight line "
+            "between the two galaxies' latent means."
         ),
     )
     p.add_argument("run", help="run directory or exported model")
@@ -32,6 +34,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SURVEY",
         help="domain-adapted runs (galvae adapt): render the mocks with this survey's decoder "
         "(default: the source survey's)",
+    )
+    p.add_argument(
+        "--like",
+        metavar="STORE_OR_CATALOG",
+        help="draw the latents from a Gaussian mixture fitted to these galaxies' latent means (an image store, "
+        "encoded by this model, or its latent catalogue) instead of N(0, I): where the model puts real galaxies",
+    )
+    p.add_argument(
+        "--components", type=int, default=10, help="mixture components with --like (default 10, Ghosh et al. 2020)"
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=run)
@@ -55,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         device=args.device,
         decoder=args.decoder,
+        like=args.like,
+        n_components=args.components,
         overwrite=args.overwrite,
         progress=args.progress,
     )

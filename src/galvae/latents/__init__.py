@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from .catalog import encode_store, generate_mocks, read_latent_catalog, reconstruct_store, translate_store
+from .density import LatentDensity
 from .distributed import encode_store_sharded
 from .export import check_store_matches, export_model, load_exported
 from .model import GalaxyVAE
 
 __all__ = [
     "GalaxyVAE",
+    "LatentDensity",
     "encode_store",
     "encode_store_sharded",
     "reconstruct_store",

@@ -478,17 +478,26 @@ def generate_mocks(
     batch_size: int = 256,
     device: str = "cpu",
     decoder: str | None = None,
+    like: Any = None,
+    n_components: int = 10,
     overwrite: bool = False,
     progress: bool = True,
 ) -> Path:
     """Write an image store of mock galaxies decoded from the latent space.
 
     Without ``between``: ``n`` draws z ~ N(0, I) with
-    ``np.random.default_rng(seed)``, ids ``mock_00000`` …  With ``between=(id_a,
-    id_b)`` and ``store``: ``steps`` points on the line between the two
-    galaxies' μ, ids ``path_00`` ….  The latents are stored as attribute
-    ``latents`` (JSON) only for paths; prior draws are reproducible from the
-    seed (attribute ``seed``).
+    ``np.random.default_rng(seed)``, ids ``mock_00000`` …, or, with ``like``,
+    ``n`` draws from a Gaussian mixture of ``n_components`` fitted to the
+    latent means of those galaxies (:class:`~galvae.latents.density.LatentDensity`:
+    where the model puts real galaxies; prior draws mostly decode to faint
+    noise with the calibrated likelihood).  With ``between=(id_a, id_b)`` and
+    ``store``: ``steps`` points on the line between the two galaxies' μ, ids
+    ``path_00`` ….  The latents are stored as attribute ``latents`` (JSON)
+    only for paths; draws are reproducible from the seed (attribute ``seed``).
+
+    ``like`` is an image store (encoded by this model, at most 20 000 of its
+    galaxies), a latent catalogue written by this model (``galvae encode``),
+    or an array of latent means (N, NL).
 
     In a domain-adapted run (``galvae adapt``), ``decoder`` names the survey
     whose decoder renders the mocks (default: the run's source survey), so
@@ -523,6 +532,20 @@ def generate_mocks(
             store=os.path.abspath(st.path),
             latents=np.asarray(z).tolist(),
         )
+    elif like is not None:
+        from .density import LatentDensity
+
+        mu, where = _latents_like(vae, like, batch_size)
+        density = LatentDensity(n_components=n_components, seed=0 if seed is None else int(seed)).fit(mu)
+        imgs = vae.generate(n, seed=seed, batch_size=batch_size, progress=progress, density=density)
+        ids = [f"mock_{k:05d}" for k in range(len(imgs))]
+        attrs.update(
+            kind="latent_density_sample",
+            seed=-1 if seed is None else int(seed),
+            like=where,
+            n_components=int(len(density.weights_)),
+            n_fitted=density.n_fitted_,
+        )
     else:
         imgs = vae.generate(n, seed=seed, batch_size=batch_size, progress=progress)
         ids = [f"mock_{k:05d}" for k in range(len(imgs))]
@@ -534,3 +557,27 @@ def generate_mocks(
     ) as w:
         w.append(imgs, ids)
     return Path(out)
+
+
+def _latents_like(vae: GalaxyVAE, like: Any, batch_size: int, max_points: int = 20000) -> tuple[np.ndarray, str]:
+    """Latent means of the galaxies ``like`` names (store, catalogue or array) and a description of it."""
+    if isinstance(like, np.ndarray):
+        return like, f"array of {len(like)} latents"
+    if isinstance(like, ImageStore) or str(like).endswith((".h5", ".hdf5")):
+        st = _open(like)
+        check_store_matches(vae.meta, st)
+        rows = np.arange(len(st))
+        if len(rows) > max_points:
+            rows = np.sort(np.random.default_rng(0).choice(len(rows), max_points, replace=False))
+        mu = np.concatenate(
+            [vae.encode(st.read(rows[k : k + 1024]), batch_size=batch_size) for k in range(0, len(rows), 1024)]
+        )
+        return mu, os.path.abspath(st.path)
+    df, meta = read_latent_catalog(like)
+    cols = [f"mu_{j}" for j in range(vae.latent_dim)]
+    if any(c not in df.columns for c in cols) or f"mu_{vae.latent_dim}" in df.columns:
+        raise GalvaeValueError(
+            f"like={str(like)!r}: a latent catalogue of this model needs exactly mu_0 … mu_{vae.latent_dim - 1}",
+            [c for c in df.columns if c.startswith("mu_")][-1:],
+        )
+    return df[cols].to_numpy(np.float64), os.path.abspath(like)

@@ -530,9 +530,43 @@ class GalaxyVAE:
         n = check_int("n", n, minimum=1)
         return np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
 
-    def generate(self, n: int, seed: int | None = None, batch_size: int = 256, progress: bool = False) -> NDArray:
-        """Mock images (n, 3, S, S): decoded draws from the prior N(0, I)."""
-        return self.decode(self.sample_prior(n, seed), batch_size=batch_size, progress=progress)
+    def generate(
+        self,
+        n: int,
+        seed: int | None = None,
+        batch_size: int = 256,
+        progress: bool = False,
+        density: Any = None,
+    ) -> NDArray:
+        """Mock images (n, 3, S, S): decoded draws from the prior N(0, I), or from ``density``.
+
+        Parameters
+        ----------
+        n : int
+        seed : int, optional
+        batch_size : int, default 256
+        progress : bool, default False
+        density : LatentDensity, optional
+            A :class:`~galvae.latents.density.LatentDensity` fitted to this
+            model's latent means of real galaxies: draws from where galaxies
+            are encoded instead of from the prior, most of whose draws decode
+            to faint noise with a calibrated likelihood.
+
+        Raises
+        ------
+        GalvaeValueError
+            On a density of another latent dimension.
+        """
+        if density is None:
+            z = self.sample_prior(n, seed)
+        else:
+            if getattr(density, "latent_dim_", None) != self.latent_dim:
+                raise GalvaeValueError(
+                    f"density must be fitted to {self.latent_dim}-dimensional latents of this model",
+                    getattr(density, "latent_dim_", None),
+                )
+            z = density.sample(n, seed)
+        return self.decode(z, batch_size=batch_size, progress=progress)
 
     def interpolate(
         self,
