@@ -77,6 +77,10 @@ def test_demo_runs_every_stage_and_writes_the_products(demo):
     assert {"vae", "pca", "cnn"} <= set(t3["method"])
     domains = json.loads((out / "domains" / "domains.json").read_text())
     assert set(domains["mmd2"]) == {"before", "after"}
+    # the pairs adaptation held out for validation are measured on their own (split.json of run_da)
+    held_out = json.loads((out / "run_da" / "split.json").read_text())["val_ids"]
+    assert domains["heldout"]["n"] == len(held_out) > 0
+    assert set(res.summary["heldout_paired_over_random"]) == {"before", "after"}
     assert json.loads((out / "demo_config.json").read_text())["demo"]["n_galaxies"] == QUICK.n_galaxies
     # the translation stage scored all three predictions of the real BASS+MzLS images of the overlap
     assert set(res.summary["translation_ssim"]) == {"translated", "untranslated", "psf_matched"}
