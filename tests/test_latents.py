@@ -412,3 +412,16 @@ def test_generate_mocks_like_a_store_or_a_catalogue(exported, store16, tmp_path)
         np.testing.assert_allclose(st.read(), want, rtol=0, atol=10 * float32_tolerance(want, 1))
     with pytest.raises(GalvaeValueError, match="3-dimensional latents of this model"):
         vae.generate(2, density=LatentDensity(n_components=1).fit(np.zeros((10, 5)) + np.arange(5)))
+
+
+def test_density_mocks_are_decoder_outputs_unbounded_above(tmp_path):
+    # the final ReLU is unbounded above: mocks from the latent density are stored as decoder outputs, as
+    # reconstructions and prior draws are (a bright centre of the demo's mocks decoded to 1.005)
+    torch.manual_seed(0)
+    net = VAE(ModelConfig(size=16, latent_dim=3))
+    with torch.no_grad():
+        net.final[0].bias.fill_(2.0)
+    path = export_model(net, tmp_path / "bright", normalisation=StretchConfig(), training={"seed": 0})
+    like = np.random.default_rng(0).normal(size=(20, 3))
+    with ImageStore(generate_mocks(path, tmp_path / "m.h5", n=2, like=like, n_components=1, progress=False)) as st:
+        assert st.read().max() > 1.0 and st.attrs["kind"] == "latent_density_sample"

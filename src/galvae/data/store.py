@@ -78,7 +78,7 @@ _GATHER_BYTES = 32 << 20
 
 #: ``kind`` attributes of stores holding decoder outputs (``galvae reconstruct`` / ``generate``): a VAE's
 #: final ReLU makes them non-negative but not bounded by 1.
-MODEL_OUTPUT_KINDS: tuple[str, ...] = ("reconstruction", "prior_sample", "interpolation")
+MODEL_OUTPUT_KINDS: tuple[str, ...] = ("reconstruction", "prior_sample", "latent_density_sample", "interpolation")
 
 
 def _set_attr(f: h5py.File, key: str, value: Any) -> None:
