@@ -348,6 +348,7 @@ def test_tsne_of_the_same_latents_and_seed_is_computed_once_per_process(monkeypa
 
     def counting(self, x, *a, **k):
         fits_run.append(len(x))
+        assert self.max_iter == 600  # small maps: 600 iterations (latent_space._tsne_iterations)
         return real(self, x, *a, **k)
 
     monkeypatch.setattr(sklearn.manifold.TSNE, "fit_transform", counting)
@@ -362,6 +363,7 @@ def test_tsne_of_the_same_latents_and_seed_is_computed_once_per_process(monkeypa
     latent_space.tsne_embedding(x2, seed=1)
     assert fits_run == [40, 40, 40]
     np.testing.assert_array_equal(again, latent_space.tsne_embedding(x, seed=1)[0])
+    assert latent_space._tsne_iterations(5000) == 600 and latent_space._tsne_iterations(5001) == 1000
 
 
 def test_latent_density_draws_where_the_latents_are():
@@ -410,6 +412,10 @@ def test_generate_mocks_like_a_store_or_a_catalogue(exported, store16, tmp_path)
     out2 = generate_mocks(exported[0], tmp_path / "like2.h5", n=5, seed=4, like=cat, n_components=1, progress=False)
     with ImageStore(out2) as st:
         np.testing.assert_allclose(st.read(), want, rtol=0, atol=10 * float32_tolerance(want, 1))
+    fitted = LatentDensity(n_components=1, seed=4).fit(vae.encode(images))
+    out3 = generate_mocks(exported[0], tmp_path / "like3.h5", n=5, seed=4, like=fitted, progress=False)
+    with ImageStore(out3) as st, ImageStore(out) as first:  # a fitted density is used as it is
+        np.testing.assert_array_equal(st.read(), first.read())
     with pytest.raises(GalvaeValueError, match="3-dimensional latents of this model"):
         vae.generate(2, density=LatentDensity(n_components=1).fit(np.zeros((10, 5)) + np.arange(5)))
 

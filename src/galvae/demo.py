@@ -759,6 +759,7 @@ def _mocks_stage(d: _DemoRun) -> None:
     """Stage 11: mock galaxies from each survey's decoder, drawn where the DECaLS galaxies sit in latent space."""
     from .data.store import ImageStore
     from .latents.catalog import generate_mocks
+    from .latents.density import LatentDensity
     from .latents.model import GalaxyVAE
 
     cfg, mocks = d.cfg, d.mocks
@@ -767,7 +768,8 @@ def _mocks_stage(d: _DemoRun) -> None:
         # the adapted (shared) encoder's latent means of the DECaLS galaxies: the mixture the mocks are drawn
         # from (prior draws decode to faint noise with the calibrated likelihood: latents/density.py)
         with ImageStore(d.stores["decals"]) as st:
-            like = GalaxyVAE.load(d.run_da, device=cfg.device).encode(st.read())
+            mu = GalaxyVAE.load(d.run_da, device=cfg.device).encode(st.read())
+        like = LatentDensity(seed=cfg.seed + 1).fit(mu)  # one fit for both decoders (the encoder is shared)
         for s in SURVEYS:
             generate_mocks(
                 d.run_da,

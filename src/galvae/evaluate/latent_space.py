@@ -81,8 +81,18 @@ _TSNE_MEMO: OrderedDict[str, tuple[np.ndarray, float]] = OrderedDict()
 _TSNE_MEMO_SIZE = 4
 
 
+def _tsne_iterations(n: int) -> int:
+    """Gradient-descent iterations of a t-SNE of ``n`` points: 600 up to 5000 points, scikit-learn's 1000 above.
+
+    Measured on the demo's 2000 latents (2026-12-05): 600 iterations end at a KL divergence 1.8 % above
+    1000's with the same trustworthiness (10 neighbours: 0.9633 against 0.9630), in 4.9 s instead of 8.0 s.
+    Larger maps take longer to settle, so they keep the default.
+    """
+    return 600 if n <= 5000 else 1000
+
+
 def tsne_embedding(x: np.ndarray, seed: int = 0) -> tuple[np.ndarray, float]:
-    """A t-SNE (scikit-learn, PCA initialisation, one thread) of the rows of ``x``.
+    """A t-SNE (scikit-learn, PCA initialisation, one thread, :func:`_tsne_iterations`) of the rows of ``x``.
 
     One thread because torch and scikit-learn each bring an OpenMP runtime, and
     their idle threads spinning against each other made a small t-SNE take 100x
@@ -119,7 +129,9 @@ def tsne_embedding(x: np.ndarray, seed: int = 0) -> tuple[np.ndarray, float]:
         return xy.copy(), perplexity
     perplexity = float(min(30.0, max(2.0, (len(x) - 1) / 3.0)))
     with threadpool_limits(limits=1):
-        xy = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
+        xy = TSNE(
+            n_components=2, perplexity=perplexity, init="pca", random_state=seed, max_iter=_tsne_iterations(len(x))
+        ).fit_transform(x)
     _TSNE_MEMO[key] = (xy.copy(), perplexity)
     while len(_TSNE_MEMO) > _TSNE_MEMO_SIZE:
         _TSNE_MEMO.popitem(last=False)

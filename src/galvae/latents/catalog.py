@@ -497,7 +497,9 @@ def generate_mocks(
 
     ``like`` is an image store (encoded by this model, at most 20 000 of its
     galaxies), a latent catalogue written by this model (``galvae encode``),
-    or an array of latent means (N, NL).
+    an array of latent means (N, NL), or a fitted
+    :class:`~galvae.latents.density.LatentDensity` (``n_components`` is then
+    ignored).
 
     In a domain-adapted run (``galvae adapt``), ``decoder`` names the survey
     whose decoder renders the mocks (default: the run's source survey), so
@@ -535,8 +537,11 @@ def generate_mocks(
     elif like is not None:
         from .density import LatentDensity
 
-        mu, where = _latents_like(vae, like, batch_size)
-        density = LatentDensity(n_components=n_components, seed=0 if seed is None else int(seed)).fit(mu)
+        if isinstance(like, LatentDensity):
+            density, where = like, "a fitted LatentDensity"
+        else:
+            mu, where = _latents_like(vae, like, batch_size)
+            density = LatentDensity(n_components=n_components, seed=0 if seed is None else int(seed)).fit(mu)
         imgs = vae.generate(n, seed=seed, batch_size=batch_size, progress=progress, density=density)
         ids = [f"mock_{k:05d}" for k in range(len(imgs))]
         attrs.update(
