@@ -490,3 +490,24 @@ def test_table3_majority_claim_compares_with_the_papers_count(tmp_path) -> None:
     assert claim.run == "3 of 9 features ≥ majority + 10 points" and claim.ok is False
     write(4)
     assert _claims_table3(path)[1].ok is True
+
+
+def test_domain_claims_use_the_held_out_pairs_and_read_mmd_at_zero_as_nothing_to_align(tmp_path) -> None:
+    from galvae.report.html import _claims_domains
+
+    def claims(**d):
+        (tmp_path / "d.json").write_text(json.dumps(d))
+        return {c.claim.split(" (")[0]: c for c in _claims_domains(tmp_path / "d.json")}
+
+    mse = {"before": {"paired_over_random": 0.002}, "after": {"paired_over_random": 0.0016}}
+    held = {"n": 100, "before": {"paired_over_random": 0.003}, "after": {"paired_over_random": 0.0015}, "gain": 2.0}
+    c = claims(mmd2={"before": 0.05, "after": 0.02}, mse=mse, heldout=held)
+    pair = next(v for k, v in c.items() if k.startswith("The same galaxy"))
+    # all pairs: 1.25x (not reproduced); held out: 2x, which the claim reports and judges
+    assert "100 pairs adaptation did not train on" in pair.claim and "2.00× lower" in pair.run and pair.ok is True
+    assert c["Adaptation aligns the surveys' latents"].ok is True
+    without = next(v for k, v in claims(mse=mse).items() if k.startswith("The same galaxy"))
+    assert "1.25× lower" in without.run and without.ok is False
+    flat = claims(mmd2={"before": -0.002, "after": -0.0005})["Adaptation aligns the surveys' latents"]
+    assert flat.ok is None and "already agree" in flat.run
+    assert claims(mmd2={"before": 0.01, "after": 0.02})["Adaptation aligns the surveys' latents"].ok is False
