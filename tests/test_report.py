@@ -511,3 +511,28 @@ def test_domain_claims_use_the_held_out_pairs_and_read_mmd_at_zero_as_nothing_to
     flat = claims(mmd2={"before": -0.002, "after": -0.0005})["Adaptation aligns the surveys' latents"]
     assert flat.ok is None and "already agree" in flat.run
     assert claims(mmd2={"before": 0.01, "after": 0.02})["Adaptation aligns the surveys' latents"].ok is False
+
+
+def test_ssim_claim_is_measured_on_the_held_out_galaxies_of_the_split(tmp_path) -> None:
+    from galvae.config import StretchConfig
+    from galvae.data.store import write_store
+    from galvae.report.html import _claim_ssim
+
+    rng = np.random.default_rng(0)
+    images = rng.random((6, 3, 16, 16)).astype(np.float32)
+    recon = images.copy()
+    recon[:4] = rng.random((4, 3, 16, 16))  # the four "training" galaxies badly reconstructed
+    ids = [f"g{i}" for i in range(6)]
+    norm = StretchConfig(kind="none")
+    store = write_store(tmp_path / "s.h5", images, ids, survey="sim", normalisation=norm)
+    rec = write_store(tmp_path / "r.h5", recon, ids, survey="sim", normalisation=norm)
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"train_ids": ids[:4], "val_ids": ["g4", "g5", "not-in-the-stores"]}))
+    held = _claim_ssim(ReportInputs(store=store, reconstructions=rec, split=split))
+    assert held.run == "1.000 (8-bit, L = 255); 1.000 (float, L = 1); 2 held-out galaxies" and held.ok
+    every = _claim_ssim(ReportInputs(store=store, reconstructions=rec))
+    assert every.run.endswith("6 galaxies, training ones included") and not every.ok
+    out = tmp_path / "r.html"  # the CLI takes the run directory holding split.json
+    args = ["report", "-q", "--store", str(store), "--reconstructions", str(rec), "--split", str(tmp_path)]
+    assert main([*args, "--out", str(out)]) == 0
+    assert "2 held-out galaxies" in out.read_text(encoding="utf-8")

@@ -833,6 +833,7 @@ def _report_stage(d: _DemoRun) -> None:
             sweep_csv=out / "sweep" / "sweep.csv",
             store=d.stores["decals"],
             reconstructions=d.recon,
+            split=d.run / "split.json",
             labels=d.labels,
             latents=d.latents["decals"],
             outliers_dir=out / "outliers",

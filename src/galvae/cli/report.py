@@ -47,6 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--reconstructions", metavar="STORE", help="image store of their reconstructions (galvae reconstruct)"
     )
+    p.add_argument(
+        "--split",
+        metavar="JSON|RUN",
+        help="split.json of the training run (or the run directory): the SSIM claim is measured on its validation "
+        "galaxies, which the model never trained on",
+    )
     p.add_argument("--labels", help="Table 2 labels (galvae labels) or Galaxy Zoo catalogue")
     p.add_argument("--latents", help="latent catalogue (galvae encode)")
     p.add_argument("--outliers", metavar="DIR", help="output directory of galvae outliers")
@@ -149,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
         sweep_csv=_in_dir(args.sweep, "sweep.csv"),
         store=args.store,
         reconstructions=args.reconstructions,
+        split=_in_dir(args.split, "split.json"),
         labels=args.labels,
         latents=args.latents,
         outliers_dir=args.outliers,

@@ -86,13 +86,21 @@ def ssim_by_class(scores: Any, classes: Any, names: Sequence[str]) -> list[dict[
     return out
 
 
-def ssim_paper_and_float(store: Any, reconstructions: Any, max_n: int = 2000) -> tuple[float, float]:
-    """Mean SSIM of the first ``max_n`` common galaxies, the paper's way and ours.
+def ssim_paper_and_float(
+    store: Any, reconstructions: Any, max_n: int = 2000, ids: Any = None, return_n: bool = False
+) -> tuple[float, float] | tuple[float, float, int]:
+    """Mean SSIM of the galaxies in both stores, the paper's way and ours.
 
     Parameters
     ----------
     store, reconstructions : ImageStore
     max_n : int, default 2000
+        At most this many galaxies (the first common ids).
+    ids : sequence of str, optional
+        Only these galaxies (e.g. a run's validation ids, which the model
+        never trained on); those missing from either store are skipped.
+    return_n : bool, default False
+        Also return how many galaxies were measured.
 
     Returns
     -------
@@ -100,11 +108,25 @@ def ssim_paper_and_float(store: Any, reconstructions: Any, max_n: int = 2000) ->
         Images rounded to 8 bits, L = 255 (the paper's convention).
     ssim_float : float
         Float images, L = 1.
+    n : int
+        With ``return_n``.
+
+    Raises
+    ------
+    GalvaeValueError
+        If no galaxy is in both stores (and in ``ids``).
     """
+    from ..errors import GalvaeValueError
     from .ssim import ssim
 
-    ids = np.intersect1d(store.ids, reconstructions.ids)[:max_n]
+    common = np.intersect1d(store.ids, reconstructions.ids)
+    if ids is not None:
+        common = np.intersect1d(common, np.asarray(list(ids), dtype=str))
+    ids = common[:max_n]
+    if not len(ids):
+        raise GalvaeValueError("no galaxy is in both the store and the reconstructions (and the ids asked for)")
     a, b = store.read(store.index_of(ids)), reconstructions.read(reconstructions.index_of(ids))
     s_float = float(np.mean(ssim(a, b)))
     a8, b8 = (np.round(np.clip(x, 0, 1) * 255.0) for x in (a, b))
-    return float(np.mean(ssim(a8, b8, data_range=255.0))), s_float
+    s_8 = float(np.mean(ssim(a8, b8, data_range=255.0)))
+    return (s_8, s_float, int(len(ids))) if return_n else (s_8, s_float)
