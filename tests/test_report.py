@@ -536,3 +536,22 @@ def test_ssim_claim_is_measured_on_the_held_out_galaxies_of_the_split(tmp_path) 
     args = ["report", "-q", "--store", str(store), "--reconstructions", str(rec), "--split", str(tmp_path)]
     assert main([*args, "--out", str(out)]) == 0
     assert "2 held-out galaxies" in out.read_text(encoding="utf-8")
+
+
+def test_sweep_claim_needs_a_rise_beyond_its_noise(tmp_path) -> None:
+    from galvae.report.html import _claim_sweep
+
+    def claim(ssim, std):
+        path = tmp_path / "sweep.csv"
+        nl = [10, 20, 40, 80]
+        pd.DataFrame({"latent_dim": nl, "loss": "mse", "ssim_mean": ssim, "ssim_std": std, "n_eval": 200}).to_csv(
+            path, index=False
+        )
+        return _claim_sweep(path)
+
+    # a knee at 20 on a curve that rises 0.004 with a per-galaxy spread of 0.06: inside the noise (± 0.006)
+    flat = claim([0.792, 0.795, 0.792, 0.796], 0.06)
+    assert flat.ok is False and "rise +0.004 ± 0.006" in flat.run
+    # the same shape ten times taller clears twice its standard error
+    tall = claim([0.70, 0.75, 0.76, 0.76], 0.06)
+    assert tall.ok is True and "knee NL = 20" in tall.run
