@@ -570,14 +570,18 @@ def _latents_like(vae: GalaxyVAE, like: Any, batch_size: int, max_points: int = 
         return like, f"array of {len(like)} latents"
     if isinstance(like, ImageStore) or str(like).endswith((".h5", ".hdf5")):
         st = _open(like)
-        check_store_matches(vae.meta, st)
-        rows = np.arange(len(st))
-        if len(rows) > max_points:
-            rows = np.sort(np.random.default_rng(0).choice(len(rows), max_points, replace=False))
-        mu = np.concatenate(
-            [vae.encode(st.read(rows[k : k + 1024]), batch_size=batch_size) for k in range(0, len(rows), 1024)]
-        )
-        return mu, os.path.abspath(st.path)
+        try:
+            check_store_matches(vae.meta, st)
+            rows = np.arange(len(st))
+            if len(rows) > max_points:
+                rows = np.sort(np.random.default_rng(0).choice(len(rows), max_points, replace=False))
+            mu = np.concatenate(
+                [vae.encode(st.read(rows[k : k + 1024]), batch_size=batch_size) for k in range(0, len(rows), 1024)]
+            )
+            return mu, os.path.abspath(st.path)
+        finally:
+            if st is not like:  # opened here
+                st.close()
     df, meta = read_latent_catalog(like)
     cols = [f"mu_{j}" for j in range(vae.latent_dim)]
     if any(c not in df.columns for c in cols) or f"mu_{vae.latent_dim}" in df.columns:
