@@ -63,3 +63,28 @@ def test_transform_applied(make_store):
     p, im, _ = make_store(n=2)
     ds = GalaxyDataset(p, transform=lambda t: t * 2)
     np.testing.assert_allclose(ds[0].numpy(), im[0] * 2)
+
+
+def test_in_memory_rows_are_read_once_per_unchanged_store(make_store, monkeypatch):
+    from galvae.data import dataset as dataset_module
+    from galvae.data.store import ImageStore
+
+    p, im, _ = make_store("c.h5", n=6, seed=3)
+    reads = []
+    real_read = ImageStore.read
+    monkeypatch.setattr(ImageStore, "read", lambda self, index=slice(None): reads.append(1) or real_read(self, index))
+    a = GalaxyDataset(p, indices=[4, 1, 2], in_memory=True)
+    b = GalaxyDataset(p, indices=[4, 1, 2], in_memory=True)  # the same rows again: no read
+    assert len(reads) == 1
+    np.testing.assert_array_equal(b[0].numpy(), im[4])
+    a[0].mul_(0.0)  # a copy each: one dataset's changes do not reach the other
+    np.testing.assert_array_equal(b[0].numpy(), im[4])
+    GalaxyDataset(p, indices=[4, 1], in_memory=True)  # other rows: read
+    assert len(reads) == 2
+    # the store rewritten (new size or time stamp): read again, and the new pixels seen
+    p.unlink()
+    _, im2, _ = make_store("c.h5", n=6, seed=4)
+    c = GalaxyDataset(p, indices=[4, 1], in_memory=True)
+    assert len(reads) == 3
+    np.testing.assert_array_equal(c[0].numpy(), im2[4])
+    assert dataset_module.stores_key(p)[0][0].endswith("c.h5") and dataset_module.stores_key(p.parent / "no.h5") is None

@@ -272,3 +272,20 @@ def test_model_config_likelihood_round_trip():
     for key in ("likelihood", "noise_sigma", "learn_sigma"):  # a run saved before these fields existed
         old.pop(key)
     assert config_from_dict(ModelConfig, old).likelihood == "sum"
+
+
+def test_store_noise_sigma_is_estimated_once_per_unchanged_store(make_store, monkeypatch):
+    from galvae.losses import noise
+
+    p, _, _ = make_store("n.h5", n=12, seed=5)
+    calls = []
+    real = noise.estimate_noise_sigma
+    monkeypatch.setattr(noise, "estimate_noise_sigma", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(noise, "_SIGMA_MEMO", {})
+    first = noise.estimate_store_noise_sigma(p, rows=range(10))
+    assert noise.estimate_store_noise_sigma(p, rows=range(10)) == first and len(calls) == 1
+    noise.estimate_store_noise_sigma(p, rows=range(8))  # another sample: estimated
+    assert len(calls) == 2
+    p.unlink()
+    make_store("n.h5", n=12, seed=6)  # the store rewritten: estimated again, from the new pixels
+    assert noise.estimate_store_noise_sigma(p, rows=range(10)) != first and len(calls) == 3

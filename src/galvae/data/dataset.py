@@ -23,6 +23,29 @@ from .store import ImageStore
 
 __all__ = ["GalaxyDataset"]
 
+#: The rows an in-memory dataset last read, keyed by :func:`stores_key` and the rows: a process that trains
+#: several models on one split (``galvae demo``: the main run, its resume, the sweep's models) reads them once.
+#: One entry of at most :data:`_READ_CACHE_BYTES`; hits are copies, so no dataset sees another's changes.
+_READ_CACHE: dict[tuple, NDArray] = {}
+_READ_CACHE_BYTES = 256 * 2**20
+
+
+def stores_key(stores: Any) -> tuple | None:
+    """What identifies the content of image stores (each file's real path, inode, size, modification and change
+    times: a store is rewritten to a new file and renamed), or None when one is not a file on disk."""
+    if isinstance(stores, str | os.PathLike | ImageStore):
+        stores = [stores]
+    key = []
+    for s in stores:
+        path = s.path if isinstance(s, ImageStore) else s
+        try:
+            st = os.stat(path)
+        except (OSError, TypeError):
+            return None
+        key.append((os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(key)
+
+
 log = logging.getLogger(__name__)
 
 StoreLike = str | os.PathLike[str] | ImageStore
@@ -141,7 +164,7 @@ class GalaxyDataset(Dataset):
         self.in_memory = bool(in_memory is True or (in_memory == "auto" and nbytes <= _memory_limit(memory_limit)))
         self._cache: NDArray | None = None
         if self.in_memory:
-            self._cache = self._read_rows(rows)
+            self._cache = self._read_rows_cached(rows, nbytes)
             for s in self.stores:
                 s.close()
             log.debug("GalaxyDataset holds %d images (%.1f MiB) in memory", rows.size, nbytes / 2**20)
@@ -149,6 +172,19 @@ class GalaxyDataset(Dataset):
     def _locate(self, rows: NDArray) -> tuple[NDArray, NDArray]:
         which = np.searchsorted(self._offsets, rows, side="right") - 1
         return which, rows - self._offsets[which]
+
+    def _read_rows_cached(self, rows: NDArray, nbytes: int) -> NDArray:
+        """:meth:`_read_rows`, or a copy of the same rows read last time from the same, unchanged stores."""
+        files = stores_key(self.stores)
+        key = None if files is None or nbytes > _READ_CACHE_BYTES else (files, self.size, rows.tobytes())
+        if key is not None and key in _READ_CACHE:
+            log.debug("GalaxyDataset: %d rows from this process's last read of the same stores", rows.size)
+            return _READ_CACHE[key].copy()
+        out = self._read_rows(rows)
+        if key is not None:
+            _READ_CACHE.clear()
+            _READ_CACHE[key] = out.copy()
+        return out
 
     def _read_rows(self, rows: NDArray) -> NDArray:
         out = np.empty((rows.size, 3, self.size, self.size), dtype=np.float32)

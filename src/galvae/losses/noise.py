@@ -158,9 +158,10 @@ def estimate_store_noise_sigma(
     GalvaeValueError
         On an empty selection or ``max_images`` < 1, and as :func:`estimate_noise_sigma`.
     """
-    from ..data.dataset import GalaxyDataset
+    from ..data.dataset import GalaxyDataset, stores_key
 
     max_images = check_int("max_images", max_images, minimum=1)
+    files = stores_key(stores)
     if rows is None:
         ds = GalaxyDataset(stores, in_memory=False)
         pool = np.arange(len(ds))
@@ -171,6 +172,19 @@ def estimate_store_noise_sigma(
     if pool.size == 0:
         raise GalvaeValueError("no images to estimate the noise sigma from")
     pick = np.unique(pool[np.linspace(0, pool.size - 1, min(max_images, pool.size)).round().astype(np.int64)])
+    key = None if files is None else (files, pick.tobytes(), int(border))
+    if key is not None and key in _SIGMA_MEMO:
+        return _SIGMA_MEMO[key]
     sample = GalaxyDataset(stores, indices=np.sort(pick), in_memory=True)
     images = np.stack([np.asarray(sample[i]) for i in range(len(sample))])
-    return estimate_noise_sigma(images, border=border)
+    sigma = estimate_noise_sigma(images, border=border)
+    if key is not None:
+        if len(_SIGMA_MEMO) >= 16:
+            _SIGMA_MEMO.pop(next(iter(_SIGMA_MEMO)))
+        _SIGMA_MEMO[key] = sigma
+    return sigma
+
+
+#: σ estimated in this process, keyed by the stores' files (``data.dataset.stores_key``), the sampled rows
+#: and the border: the demo's five training runs on one store and split estimate it once (0.7 s each).
+_SIGMA_MEMO: dict[tuple, tuple[float, float, float]] = {}
