@@ -541,17 +541,32 @@ def test_ssim_claim_is_measured_on_the_held_out_galaxies_of_the_split(tmp_path) 
 def test_sweep_claim_needs_a_rise_beyond_its_noise(tmp_path) -> None:
     from galvae.report.html import _claim_sweep
 
-    def claim(ssim, std):
+    nl = [10, 20, 40, 80]
+
+    def claim(ssim, std, per_galaxy=None):
         path = tmp_path / "sweep.csv"
-        nl = [10, 20, 40, 80]
-        pd.DataFrame({"latent_dim": nl, "loss": "mse", "ssim_mean": ssim, "ssim_std": std, "n_eval": 200}).to_csv(
-            path, index=False
-        )
+        runs = [str(tmp_path / f"nl{n}_mse") for n in nl]
+        pd.DataFrame(
+            {"latent_dim": nl, "loss": "mse", "ssim_mean": ssim, "ssim_std": std, "n_eval": 200, "run_dir": runs}
+        ).to_csv(path, index=False)
+        for run, scores in zip(runs, per_galaxy or [], strict=False):
+            Path(run).mkdir(exist_ok=True)
+            pd.DataFrame({"id": [f"g{i}" for i in range(len(scores))], "ssim": scores}).to_csv(
+                Path(run) / "ssim_val.csv", index=False
+            )
         return _claim_sweep(path)
 
     # a knee at 20 on a curve that rises 0.004 with a per-galaxy spread of 0.06: inside the noise (± 0.006)
     flat = claim([0.792, 0.795, 0.792, 0.796], 0.06)
-    assert flat.ok is False and "rise +0.004 ± 0.006" in flat.run
+    assert flat.ok is False and "rise +0.0040 ± 0.0060)" in flat.run
     # the same shape ten times taller clears twice its standard error
     tall = claim([0.70, 0.75, 0.76, 0.76], 0.06)
     assert tall.ok is True and "knee NL = 20" in tall.run
+    # the same galaxies scored at every NL: the paired difference decides. A rise of 0.004 that every galaxy
+    # shares (spread 0.001) is real; one that is noise per galaxy (spread 0.08) is not
+    base = np.random.default_rng(0).uniform(0.6, 0.9, 200)
+    shared = [base, base + 0.003, base + 0.0, base + 0.004 + np.random.default_rng(1).normal(0, 0.001, 200)]
+    paired = claim([0.792, 0.795, 0.792, 0.796], 0.06, shared)
+    assert paired.ok is True and "paired over 200 galaxies" in paired.run
+    noisy = [base, base, base, base + 0.004 + np.random.default_rng(2).normal(0, 0.08, 200)]
+    assert claim([0.792, 0.795, 0.792, 0.796], 0.06, noisy).ok is False

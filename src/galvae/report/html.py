@@ -798,12 +798,29 @@ def _claim_latents(info: Mapping[str, Any]) -> _Claim:
     )
 
 
+def _sweep_scores(path: Path, run_dir: Any) -> Any:
+    """Per-galaxy SSIM of one sweep run (its ``ssim_<ids>.csv``: ``id``, ``ssim``), or None."""
+    import pandas as pd
+
+    if not isinstance(run_dir, str) or not run_dir:
+        return None
+    for run in (Path(run_dir), path.parent / Path(run_dir).name):  # the sweep directory may have moved
+        files = sorted(run.glob("ssim_*.csv"), key=lambda f: f.name != "ssim_val.csv") if run.is_dir() else []
+        if files:
+            try:
+                return pd.read_csv(files[0], dtype={"id": str}).set_index("id")["ssim"]
+            except (OSError, ValueError, KeyError):
+                return None
+    return None
+
+
 def _claim_sweep(path: Path) -> _Claim:
     """SSIM rising with NL to a knee, for the sweep's first loss.
 
-    The rise from the smallest to the largest NL must exceed twice its standard error (from each row's
-    ``ssim_std`` and ``n_eval``, as if the two means were independent: conservative, since the same
-    galaxies are scored at every NL), or a flat curve whose knee is noise would pass.
+    The rise from the smallest to the largest NL must exceed twice its standard error, or a flat curve whose
+    knee is noise would pass: from the per-galaxy scores of both runs when the sweep kept them (the same
+    galaxies at every NL: the paired difference), else from each row's ``ssim_std`` and ``n_eval`` as if the
+    two means were independent (conservative).
     """
     from ..evaluate.sweep import find_knee
 
@@ -813,12 +830,19 @@ def _claim_sweep(path: Path) -> _Claim:
     y = g["ssim_mean"].to_numpy(dtype=float)
     rising = bool(np.all(np.diff(y) > -0.005))
     rise = f"SSIM {y[0]:.3f} → {y[-1]:.3f}"
-    if {"ssim_std", "n_eval"} <= set(g.columns) and len(g) > 1:
+    se, how = math.nan, ""
+    if "run_dir" in g.columns and len(g) > 1:
+        lo, hi = (_sweep_scores(path, g["run_dir"].iloc[k]) for k in (0, -1))
+        if lo is not None and hi is not None:
+            d = (hi - lo).dropna()
+            if len(d) > 1:
+                se, how = float(d.std(ddof=1) / math.sqrt(len(d))), f", paired over {len(d)} galaxies"
+    if not math.isfinite(se) and {"ssim_std", "n_eval"} <= set(g.columns) and len(g) > 1:
         sd, n = g["ssim_std"].to_numpy(dtype=float), g["n_eval"].to_numpy(dtype=float)
-        se = float(np.sqrt(sd[0] ** 2 / n[0] + sd[-1] ** 2 / n[-1]))
-        if math.isfinite(se):
-            rising = rising and bool((y[-1] - y[0]) > 2 * se)
-            rise = f"SSIM {y[0]:.3f} → {y[-1]:.3f} (rise {y[-1] - y[0]:+.3f} ± {se:.3f})"
+        se, how = float(np.sqrt(sd[0] ** 2 / n[0] + sd[-1] ** 2 / n[-1])), ""
+    if math.isfinite(se):
+        rising = rising and bool((y[-1] - y[0]) > 2 * se)
+        rise = f"SSIM {y[0]:.3f} → {y[-1]:.3f} (rise {y[-1] - y[0]:+.4f} ± {se:.4f}{how})"
     return _Claim(
         "SSIM rises with NL to a knee",
         f"knee at NL ≈ {_PAPER_NL}",
