@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 
 import numpy as np
 import pytest
 import torch
 
 from galvae.cli import main
+from galvae.data.store import ImageStore
 from galvae.errors import GalvaeError, GalvaeKeyError, GalvaeValueError
 from galvae.latents.catalog import encode_store, generate_mocks, read_latent_catalog
 from galvae.latents.model import GalaxyVAE
@@ -18,7 +21,7 @@ from galvae.losses.mmd import mmd2, mmd2_unbiased
 from galvae.models.config import ModelConfig
 from galvae.models.da import DomainAdaptationVAE
 from galvae.models.vae import VAE
-from galvae.training.adapt import adapt, match_ids
+from galvae.training.adapt import adapt, match_ids, pair_ratio
 from galvae.training.config import AdaptConfig
 from galvae.training.train import train
 
@@ -132,6 +135,9 @@ def test_adaptation_loss_errors():
         ({"batch_size": 1}, "at least 2"),
         ({"epochs": 0}, "epochs must be a positive integer"),
         ({"val_fraction": 1.5}, "val_fraction"),
+        ({"test_fraction": 1.0}, "test_fraction"),
+        ({"val_fraction": 0.5, "test_fraction": 0.5}, "val_fraction \\+ test_fraction must be below 1"),
+        ({"monitor": "val_mmd2"}, "monitor"),
     ],
 )
 def test_adapt_config_validation(kwargs, match):
@@ -282,6 +288,12 @@ def test_cli_adapt_and_generate(pair_stores, base_run, tmp_path, capsys):
                 "4",
                 "--lambda",
                 "2",
+                "--test-fraction",
+                "0.25",
+                "--monitor",
+                "val_pair_ratio",
+                "--decoder-epochs",
+                "1",
                 "-q",
             ]
         )
@@ -289,7 +301,11 @@ def test_cli_adapt_and_generate(pair_stores, base_run, tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "matched 20 galaxies" in out and "4 only in the source store" in out
-    assert json.loads((da / "config.json").read_text())["adapt"]["lam"] == 2.0
+    assert re.search(r"best val_pair_ratio [0-9.e-]+;", out)
+    saved = json.loads((da / "config.json").read_text())["adapt"]
+    assert saved["lam"] == 2.0 and saved["monitor"] == "val_pair_ratio" and saved["decoder_epochs"] == 1
+    assert len(json.loads((da / "split.json").read_text())["test_ids"]) == 5
+    assert (da / "decoders" / "checkpoints" / "last.ckpt").is_file()
     assert main(["generate", str(da), "--decoder", "bass_mzls", "--n", "3", "--out", str(tmp_path / "m.h5"), "-q"]) == 0
     assert main(["generate", str(da), "--decoder", "sdss", "--n", "3", "--out", str(tmp_path / "m2.h5"), "-q"]) == 2
     assert "no decoder for survey" in capsys.readouterr().err
@@ -315,6 +331,88 @@ def test_export_last_or_best(pair_stores, base_run, tmp_path):
     )
     with pytest.raises(GalvaeValueError, match="export"):
         AdaptConfig(export="first")
+
+
+def test_pair_ratio_reference_values():
+    # two galaxies, one latent: s = (0, 1), t = (0, 1) + 0.1 -> paired MSE 0.01 both; mismatched (0-1.1)², (1-0.1)²
+    s, t = np.array([[0.0], [1.0]]), np.array([[0.1], [1.1]])
+    assert pair_ratio(s, t) == pytest.approx(0.01 / np.median([1.21, 0.81]))
+    rng = np.random.default_rng(0)
+    mu = rng.normal(size=(50, 8))
+    assert pair_ratio(mu, mu) == 0.0
+    # scale-free: shrinking both surveys' latents together leaves it unchanged
+    noisy = mu + rng.normal(0, 0.1, mu.shape)
+    assert pair_ratio(0.01 * mu, 0.01 * noisy) == pytest.approx(pair_ratio(mu, noisy), rel=1e-9)
+    # unrelated latents: paired pairs are as far apart as random ones
+    assert 0.7 < pair_ratio(mu, rng.normal(size=mu.shape)) < 1.4
+    assert np.isnan(pair_ratio(mu[:1], mu[:1]))
+    # a sample of the mismatched pairs (seeded) when there are more than max_pairs
+    a = pair_ratio(mu, noisy, max_pairs=500, seed=1)
+    assert a == pair_ratio(mu, noisy, max_pairs=500, seed=1) and a == pytest.approx(pair_ratio(mu, noisy), rel=0.2)
+
+
+def test_monitor_pair_ratio_chooses_the_exported_epoch(pair_stores, base_run, tmp_path):
+    src, tgt = pair_stores
+    res = adapt(
+        base_run,
+        src,
+        tgt,
+        tmp_path / "da",
+        epochs=3,
+        batch_size=4,
+        test_fraction=0.25,
+        monitor="val_pair_ratio",
+        export="best",
+        progress=False,
+    )
+    split = json.loads((res.run_dir / "split.json").read_text())
+    assert (len(split["train_ids"]), len(split["val_ids"]), len(split["test_ids"])) == (11, 4, 5)
+    assert not set(split["test_ids"]) & (set(split["train_ids"]) | set(split["val_ids"]))
+    with open(res.run_dir / "metrics.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r.get("val_pair_ratio")]
+    ratios = [float(r["val_pair_ratio"]) for r in rows]
+    losses = [float(r["val_loss"]) for r in rows]
+    assert len(ratios) == 3 and all(r > 0 for r in ratios)
+    assert res.monitor == "val_pair_ratio" and res.best_score == pytest.approx(min(ratios), rel=1e-6)
+    assert res.best_val_loss == pytest.approx(min(losses), rel=1e-6)
+    best_epoch = torch.load(res.run_dir / "checkpoints/best.ckpt", weights_only=True)["epoch"]
+    assert best_epoch == int(np.argmin(ratios))
+    training = json.loads((res.run_dir / "model.json").read_text())["training"]
+    assert training["monitor"] == "val_pair_ratio" and training["checkpoint"] == "best.ckpt"
+    # the logged ratio of that epoch is pair_ratio of the validation pairs' latent means under the exported weights
+    model = GalaxyVAE.load(res.run_dir)
+    with ImageStore(src) as s, ImageStore(tgt) as t:
+        rows_s = [list(s.ids).index(i) for i in split["val_ids"]]
+        rows_t = [list(t.ids).index(i) for i in split["val_ids"]]
+        mu_s, mu_t = model.encode(s.read(np.array(rows_s))), model.encode(t.read(np.array(rows_t)))
+    assert pair_ratio(mu_s, mu_t) == pytest.approx(ratios[best_epoch], rel=1e-3)
+
+
+def test_decoder_epochs_train_the_decoders_alone(pair_stores, base_run, tmp_path):
+    src, tgt = pair_stores
+    kw = dict(epochs=2, batch_size=4, test_fraction=0.2, monitor="val_pair_ratio", export="best", progress=False)
+    plain = adapt(base_run, src, tgt, tmp_path / "plain", **kw)
+    res = adapt(base_run, src, tgt, tmp_path / "dec", decoder_epochs=2, **kw)
+    w_plain, w_dec = (_weights(r.run_dir / "model_bass_mzls.safetensors") for r in (plain, res))
+    encoder = [k for k in w_dec if k.startswith(("encoder.", "fc_mu", "fc_logvar"))]
+    decoder = [k for k in w_dec if k not in encoder]
+    assert encoder and decoder
+    # the encoder is the one of the epoch the fine-tuning chose; the decoders trained on
+    assert all(torch.equal(w_dec[k], w_plain[k]) for k in encoder)
+    assert not any(torch.equal(w_dec[k], w_plain[k]) for k in decoder if k.endswith("weight"))
+    assert res.best_score == plain.best_score and res.epochs == plain.epochs
+    with open(res.run_dir / "decoders" / "metrics.csv", newline="") as fh:
+        assert len([r for r in csv.DictReader(fh) if r.get("val_loss")]) == 2
+    training = json.loads((res.run_dir / "model.json").read_text())["training"]
+    assert training["decoder_epochs"] == 2 and training["checkpoint"] == "decoders/checkpoints/last.ckpt"
+    assert training["encoder_checkpoint"] == "best.ckpt"
+    # latents (the test pairs' included) are unchanged; reconstructions are not
+    x = ImageStore(tgt).read(np.arange(4))
+    m_plain, m_dec = GalaxyVAE.load(plain.run_dir, decoder="bass_mzls"), GalaxyVAE.load(res.run_dir, decoder="bass_mzls")
+    np.testing.assert_array_equal(m_dec.encode(x), m_plain.encode(x))
+    assert not np.allclose(m_dec.reconstruct(x), m_plain.reconstruct(x))
+    with pytest.raises(GalvaeValueError, match="decoder_epochs must be a non-negative integer"):
+        AdaptConfig(decoder_epochs=-1)
 
 
 def test_diverged_adaptation_is_refused(pair_stores, base_run, tmp_path):

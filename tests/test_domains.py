@@ -411,6 +411,10 @@ def test_heldout_pairs_are_measured_apart_from_the_training_pairs(tmp_path):
     s, t = mu[100:], tgt[100:]
     rand = [np.mean((s[i] - t[j]) ** 2) for i in range(20) for j in range(20) if i != j]
     assert h["before"]["random_median"] == pytest.approx(np.median(rand))
+    # the adaptation's validation metric (galvae adapt --monitor val_pair_ratio) is the same measure
+    from galvae.training.adapt import pair_ratio
+
+    assert h["before"]["paired_over_random"] == pytest.approx(pair_ratio(s, t), rel=1e-9)
     assert compare_domains((src, _latent_df(ids, tgt)), progress=False).heldout == {}
 
 
@@ -423,8 +427,13 @@ def test_heldout_ids_come_from_the_adaptation_split(tmp_path):
     (run / "split.json").write_text(json.dumps({"seed": 0, "val_ids": ["a", "b"], "train_ids": ["c"]}))
     for where in (run, run / "model.json", str(run)):
         ids, source = _heldout_ids(None, where)
-        assert ids.tolist() == ["a", "b"] and source == str(run / "split.json")
+        assert ids.tolist() == ["a", "b"] and source == f"{run / 'split.json'} (val_ids)"
     assert _heldout_ids(["z"], run)[0].tolist() == ["z"]  # given ids win
+    # test ids (galvae adapt --test-fraction) played no part in choosing the epoch: they win over val ids
+    split = {"seed": 0, "val_ids": ["a"], "train_ids": ["c"], "test_ids": ["d", "e"]}
+    (run / "split.json").write_text(json.dumps(split))
+    ids, source = _heldout_ids(None, run)
+    assert ids.tolist() == ["d", "e"] and source.endswith("(test_ids)")
     (run / "split.json").write_text("{not json")
     with pytest.raises(GalvaeFileError, match="unreadable adaptation split"):
         _heldout_ids(None, run)

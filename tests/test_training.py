@@ -18,7 +18,7 @@ from galvae.errors import GalvaeFileError, GalvaeValueError
 from galvae.losses import elbo_loss
 from galvae.models import VAE, ModelConfig
 from galvae.training import TrainConfig
-from galvae.training.datamodule import EpochSeededSampler, GalaxyDataModule, split_ids
+from galvae.training.datamodule import EpochSeededSampler, GalaxyDataModule, split_ids, split_train_val_test
 
 
 def blobs(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -91,6 +91,21 @@ def test_split_by_id_is_seeded_and_order_free():
     assert sorted(np.asarray(rev)[va_rev]) == sorted(np.asarray(ids)[va])
     with pytest.raises(GalvaeValueError, match="at least 2 images"):
         split_ids(["only"], 0.5, 0)
+
+
+def test_train_val_test_split_keeps_the_validation_set():
+    ids = [f"g{i:03d}" for i in range(50)]
+    _, va = split_ids(ids, 0.2, seed=7)
+    tr, va3, te = split_train_val_test(ids, 0.2, 0.3, seed=7)
+    assert np.array_equal(va3, va)  # adding a test set leaves validation unchanged
+    assert (len(tr), len(va3), len(te)) == (25, 10, 15)
+    assert sorted(np.concatenate([tr, va3, te]).tolist()) == list(range(50))
+    tr0, va0, te0 = split_train_val_test(ids, 0.2, 0.0, seed=7)
+    assert te0.size == 0 and np.array_equal(va0, va) and np.array_equal(tr0, split_ids(ids, 0.2, seed=7)[0])
+    # three ids: one in each set, however large the fractions
+    assert [len(p) for p in split_train_val_test(["a", "b", "c"], 0.9, 0.9, seed=0)] == [1, 1, 1]
+    with pytest.raises(GalvaeValueError, match="at least 3 ids"):
+        split_train_val_test(["a", "b"], 0.2, 0.2, seed=0)
 
 
 def test_sampler_order_depends_on_epoch():

@@ -59,19 +59,40 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_config_option(p, AdaptConfig, "lr", help="Adam learning rate")
     add_config_option(p, AdaptConfig, "seed", help="seed of the split, data order and sampling noise")
-    add_config_option(p, AdaptConfig, "val_fraction", help="fraction of pairs held out")
+    add_config_option(p, AdaptConfig, "val_fraction", help="fraction of pairs held out for validation")
+    add_config_option(
+        p,
+        AdaptConfig,
+        "test_fraction",
+        help="fraction of pairs held out from training and validation (split.json test_ids; "
+        "compare-domains measures the alignment on them)",
+    )
+    add_config_option(
+        p,
+        AdaptConfig,
+        "monitor",
+        help="validation metric that early stopping and --export best minimise: eq. 6 (val_loss) or the "
+        "paired over mismatched latent MSE of the validation pairs (val_pair_ratio)",
+    )
     add_config_option(
         p,
         AdaptConfig,
         "early_stopping",
         metavar="PATIENCE",
-        help="stop after PATIENCE epochs without a better validation loss",
+        help="stop after PATIENCE epochs without a better --monitor",
+    )
+    add_config_option(
+        p,
+        AdaptConfig,
+        "decoder_epochs",
+        help="then train only the decoders this many epochs, the encoder (every latent) frozen at the exported "
+        "epoch (RUN_DA/decoders/)",
     )
     add_config_option(
         p,
         AdaptConfig,
         "export",
-        help="checkpoint to export: end of the last epoch (last) or lowest validation loss (best)",
+        help="checkpoint to export: end of the last epoch (last) or lowest --monitor (best)",
     )
     p.add_argument(
         "--source-name", default=None, help="decoder name of the source survey (default: its store's survey)"
@@ -111,7 +132,10 @@ def run(args: argparse.Namespace) -> int:
             lr=args.lr,
             seed=args.seed,
             val_fraction=args.val_fraction,
+            test_fraction=args.test_fraction,
+            monitor=args.monitor,
             early_stopping=args.early_stopping,
+            decoder_epochs=args.decoder_epochs,
             export=args.export,
             precision=args.precision,
             accelerator=args.accelerator,
@@ -137,7 +161,9 @@ def run(args: argparse.Namespace) -> int:
         f"{res.n_target_only} only in the target store; listed in {res.run_dir / 'matching.json'})"
     )
     print(
-        f"adapted {res.epochs} epochs ({res.global_step} steps); best validation loss {res.best_val_loss:.4g}; "
+        f"adapted {res.epochs} epochs ({res.global_step} steps); best validation loss {res.best_val_loss:.4g}"
+        + (f", best {res.monitor} {res.best_score:.4g}" if res.monitor != "val_loss" else "")
+        + "; "
         f"decoders {', '.join(res.surveys)}; model in {res.model_path}"
     )
     return 0

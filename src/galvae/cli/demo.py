@@ -50,7 +50,19 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
     option("--overlap", "overlap", "of which also seen by BASS+MzLS", type=int)
     option("--size", "size", "image side in pixels", type=int)
     option("--epochs", "epochs", "VAE training epochs", type=int)
-    option("--adapt-epochs", "adapt_epochs", "domain-adaptation epochs", type=int)
+    option("--adapt-epochs", "adapt_epochs", "most domain-adaptation epochs", type=int)
+    option(
+        "--adapt-patience",
+        "adapt_patience",
+        "adaptation epochs without a better validation paired / mismatched latent MSE before it stops",
+        type=int,
+    )
+    option(
+        "--adapt-decoder-epochs",
+        "adapt_decoder_epochs",
+        "then the adaptation's decoders alone, the encoder frozen at the chosen epoch",
+        type=int,
+    )
     option("--lambda", "lam", "MMD² weight of eq. 6", type=float)
     option(
         "--pair-weight",
@@ -97,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         size=args.size,
         epochs=args.epochs,
         adapt_epochs=args.adapt_epochs,
+        adapt_patience=args.adapt_patience,
+        adapt_decoder_epochs=args.adapt_decoder_epochs,
         lam=args.lam,
         pair_weight=args.pair_weight,
         seed=args.seed,

@@ -754,8 +754,9 @@ def compare_domains(
         is also reported on them alone (``heldout``), since a paired
         objective (``galvae adapt --pair-weight``) pulls its own training
         pairs together whatever it does to new galaxies.  Default: the
-        validation ids in ``split.json`` of ``after`` when it is an
-        adaptation run directory (or its ``model.json``), else none.
+        test ids in ``split.json`` of ``after`` when it is an adaptation run
+        directory (or its ``model.json``) with a test split
+        (``galvae adapt --test-fraction``), else its validation ids, else none.
     progress : bool, default True
 
     Returns
@@ -974,10 +975,15 @@ def _heldout_ids(given: Sequence[str] | None, after: Any) -> tuple[np.ndarray | 
     if not split.is_file():
         return None, None
     try:
-        val = json.loads(split.read_text()).get("val_ids")
+        saved = json.loads(split.read_text())
     except (OSError, ValueError) as exc:
         raise GalvaeFileError(split, f"unreadable adaptation split ({exc})") from None
-    return (np.asarray(val, dtype=str), str(split)) if val else (None, None)
+    # test ids played no part in the adaptation; validation ids may have chosen its epoch (AdaptConfig.monitor)
+    for key in ("test_ids", "val_ids"):
+        ids = saved.get(key) if isinstance(saved, dict) else None
+        if ids:
+            return np.asarray(ids, dtype=str), f"{split} ({key})"
+    return None, None
 
 
 def _heldout_agreement(

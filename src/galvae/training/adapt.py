@@ -23,6 +23,7 @@ as that survey would see them.
 
 from __future__ import annotations
 
+import csv
 import functools
 import json
 import logging
@@ -51,12 +52,12 @@ from ..models.layout import to_network_layout, to_network_module
 from ..models.vae import reparameterise
 from .checkpoints import check_checkpoint, resumable_loader, resume_candidates
 from .config import AdaptConfig
-from .datamodule import EpochSeededSampler, process_share, split_ids, trainer_world
+from .datamodule import EpochSeededSampler, process_share, split_train_val_test, trainer_world
 from .guards import check_finite_weights
 from .module import RngStateMixin, _world, global_batch_noise
 from .train import fit_lightning, fit_summary, prepare_run_dir, quiet_lightning, rank_zero_first
 
-__all__ = ["AdaptResult", "DAModule", "PairedDataModule", "adapt", "gather_rows", "match_ids"]
+__all__ = ["AdaptResult", "DAModule", "PairedDataModule", "adapt", "gather_rows", "match_ids", "pair_ratio"]
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,12 @@ class AdaptResult:
     n_source_only, n_target_only : int
         Ids found in only one of the stores (not used).
     best_val_loss : float
+        Lowest validation loss (eq. 6) of the epochs.
     epochs, global_step : int
+    monitor : str
+        The metric that chose ``best.ckpt`` (``AdaptConfig.monitor``).
+    best_score : float
+        Its lowest value (the one of the exported epoch with ``export="best"``).
     """
 
     run_dir: Path
@@ -91,6 +97,8 @@ class AdaptResult:
     best_val_loss: float
     epochs: int
     global_step: int
+    monitor: str = "val_loss"
+    best_score: float = float("nan")
 
 
 def match_ids(source_ids: Any, target_ids: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -163,6 +171,43 @@ def gather_rows(x: torch.Tensor) -> torch.Tensor:
     return _GatherRows.apply(x)
 
 
+def pair_ratio(source_mu: Any, target_mu: Any, *, max_pairs: int = 200_000, seed: int = 0) -> float:
+    """Median paired latent MSE over the median MSE of mismatched pairs (scale-free alignment measure).
+
+    Parameters
+    ----------
+    source_mu, target_mu : array-like, shape (N, NL)
+        Latent means of the same N galaxies seen by two surveys, row i the same galaxy.
+    max_pairs : int, default 200000
+        Mismatched pairs (source i, target j ≠ i) compared: all of them when
+        N (N − 1) is at most this, otherwise a seeded random sample of this many.
+    seed : int, default 0
+        Seeds that sample.
+
+    Returns
+    -------
+    float
+        ``median_i |s_i − t_i|² / median_{i≠j} |s_i − t_j|²`` (squared
+        distances averaged over the NL latents, as ``galvae compare-domains``'
+        ``paired_over_random``); below 1 when each galaxy's two latents are
+        closer than two different galaxies'; NaN with fewer than two pairs.
+    """
+    s = np.asarray(torch.as_tensor(source_mu).detach().cpu(), dtype=np.float64)
+    t = np.asarray(torch.as_tensor(target_mu).detach().cpu(), dtype=np.float64)
+    n = s.shape[0]
+    if n < 2:
+        return float("nan")
+    if n * (n - 1) <= max_pairs:
+        a, b = np.nonzero(~np.eye(n, dtype=bool))
+    else:
+        rng = np.random.default_rng(seed)
+        a, b = rng.integers(0, n, max_pairs), rng.integers(0, n - 1, max_pairs)
+        b = b + (b >= a)
+    mismatched = np.mean((s[a] - t[b]) ** 2, axis=1)
+    random = float(np.median(mismatched))
+    return float(np.median(np.mean((s - t) ** 2, axis=1)) / random) if random > 0 else float("nan")
+
+
 class _OrderedShare(torch.utils.data.Sampler[int]):
     """``range(n)`` in order, or process ``rank``'s share of it in global batches (:func:`process_share`).
 
@@ -193,8 +238,10 @@ class PairedDataModule(L.LightningDataModule):
         Pairs per step over all processes (each of P processes loads
         ``batch_size / P``; see :mod:`galvae.training.distributed`).
     val_fraction : float, default 0.2
+    test_fraction : float, default 0.0
+        Pairs kept out of training and validation (:func:`split_train_val_test`).
     seed : int, default 0
-        Seeds the split (by id, :func:`split_ids`) and the epoch order.
+        Seeds the split (by id) and the epoch order.
     num_workers : int, default 0
 
     Attributes
@@ -205,8 +252,8 @@ class PairedDataModule(L.LightningDataModule):
         Their rows in each store.
     source_only, target_only : ndarray of str
         Unmatched ids.
-    train_pos, val_pos : ndarray of int
-        Positions in ``ids`` of the two sets.
+    train_pos, val_pos, test_pos : ndarray of int
+        Positions in ``ids`` of the three sets (``test_pos`` empty without a test fraction).
     size : int
     normalisation : StretchConfig
     surveys : tuple of str
@@ -226,6 +273,7 @@ class PairedDataModule(L.LightningDataModule):
         *,
         batch_size: int = 32,
         val_fraction: float = 0.2,
+        test_fraction: float = 0.0,
         seed: int = 0,
         num_workers: int = 0,
     ) -> None:
@@ -252,7 +300,7 @@ class PairedDataModule(L.LightningDataModule):
                 f"{self.target_path} share only {self.ids.size} ids (at least 3 needed)",
                 self.ids.size,
             )
-        self.train_pos, self.val_pos = split_ids(self.ids, val_fraction, seed)
+        self.train_pos, self.val_pos, self.test_pos = split_train_val_test(self.ids, val_fraction, test_fraction, seed)
         self._sets: dict[str, _Pairs] = {}
 
     def _pairs(self, which: str) -> _Pairs:
@@ -268,7 +316,12 @@ class PairedDataModule(L.LightningDataModule):
         """Open both pair sets (once)."""
         self._pairs("train")
         self._pairs("val")
-        log.info("adapting on %d pairs, validating on %d", len(self.train_pos), len(self.val_pos))
+        log.info(
+            "adapting on %d pairs, validating on %d, %d held out for testing",
+            len(self.train_pos),
+            len(self.val_pos),
+            len(self.test_pos),
+        )
 
     def _loader(self, ds: _Pairs, sampler: Any, drop_last: bool) -> DataLoader:
         _, world = trainer_world(self)
@@ -319,6 +372,9 @@ class DAModule(RngStateMixin, L.LightningModule):
     pair_weight : float, default 0.0
     lr : float, default 1e-3
         Adam learning rate.
+    train_encoder : bool, default True
+        False freezes the shared encoder (``AdaptConfig.decoder_epochs``):
+        only the decoders learn, and every latent stays as it is.
     """
 
     def __init__(
@@ -329,6 +385,7 @@ class DAModule(RngStateMixin, L.LightningModule):
         mmd_on: str = "mu",
         pair_weight: float = 0.0,
         lr: float = 1e-3,
+        train_encoder: bool = True,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -337,8 +394,12 @@ class DAModule(RngStateMixin, L.LightningModule):
         # channels-last weights and batches, as VAEModule (~1.8x faster steps on oneDNN)
         self.model = to_network_module(DomainAdaptationVAE(self.config, self.surveys))
         self.lam, self.mmd_on, self.pair_weight, self.lr = float(lam), mmd_on, float(pair_weight), float(lr)
+        if not train_encoder:  # the network has no batch statistics or dropout: frozen weights fix the latents
+            for part in (self.model.encoder, self.model.fc_mu, self.model.fc_logvar):
+                part.requires_grad_(False)
         #: Seeds the per-step noise under distributed training (:func:`global_batch_noise`); set by ``adapt``.
         self.noise_seed = 0
+        self._val_mu: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def _survey(self, x: torch.Tensor, survey: str, noise_step: int | None = None) -> tuple[torch.Tensor, ...]:
         mu, logvar = self.model.encode(x)
@@ -376,6 +437,9 @@ class DAModule(RngStateMixin, L.LightningModule):
         )
         if ddp:
             terms = self._global_mmd(terms, (zs, zt) if use_z else (mus, mut), xs, stage == "train")
+        if stage == "val":  # the whole validation set's latent means, for val_pair_ratio
+            both = (mus.detach().float(), mut.detach().float())
+            self._val_mu.append(tuple(gather_rows(t) for t in both) if ddp else both)  # type: ignore[arg-type]
         n = xs.shape[0]
         sync = ddp
         self.log(
@@ -413,6 +477,26 @@ class DAModule(RngStateMixin, L.LightningModule):
         scale = mmd_scale(self.config.likelihood, self.config.noise_sigma, xs, self.config.loss)
         return terms._replace(loss=terms.loss + self.lam * scale * mmd, mmd2=mmd)
 
+    def on_validation_epoch_start(self) -> None:
+        self._val_mu = []
+
+    def on_validation_epoch_end(self) -> None:
+        """Log ``val_pair_ratio``: how much closer a galaxy's two latent means are than two different galaxies'.
+
+        The median over the validation pairs of the paired latent MSE over the
+        median MSE of every mismatched (source i, target j ≠ i) pair, the
+        measure ``galvae compare-domains`` reports (``paired_over_random``);
+        scale-free, so shrinking the latent space does not improve it.  Every
+        process computes it on the gathered validation set (under DDP the last
+        batch may repeat up to P − 1 pairs).
+        """
+        if not self._val_mu:
+            return
+        mus = torch.cat([a for a, _ in self._val_mu])
+        mut = torch.cat([b for _, b in self._val_mu])
+        self._val_mu = []
+        self.log("val_pair_ratio", pair_ratio(mus, mut), prog_bar=True, on_epoch=True, sync_dist=False)
+
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
         return self._step(batch, "train")
 
@@ -420,7 +504,7 @@ class DAModule(RngStateMixin, L.LightningModule):
         return self._step(batch, "val")
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=self.lr)
+        return torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=self.lr)
 
 
 def adapt(
@@ -437,7 +521,10 @@ def adapt(
     lr: float = 1e-3,
     seed: int = 0,
     val_fraction: float = 0.2,
+    test_fraction: float = 0.0,
+    monitor: str = "val_loss",
     early_stopping: int | None = None,
+    decoder_epochs: int = 0,
     export: str = "last",
     precision: str = "32",
     accelerator: str = "auto",
@@ -485,10 +572,21 @@ def adapt(
     seed : int, default 0
     val_fraction : float, default 0.2
         Fraction of the pairs held out for validation (split by id).
+    test_fraction : float, default 0.0
+        Fraction of the pairs held out from training and validation
+        (``split.json["test_ids"]``, used by :func:`galvae.compare_domains`).
+    monitor : {"val_loss", "val_pair_ratio"}, default "val_loss"
+        What early stopping and ``export="best"`` minimise (see
+        :class:`AdaptConfig`); ``val_pair_ratio`` is logged either way.
     early_stopping : int or None, default None
+        Patience in epochs on ``monitor``.
+    decoder_epochs : int, default 0
+        Then train only the decoders this many epochs, the encoder frozen at
+        the exported epoch (``out/decoders/``; see :class:`AdaptConfig`).
+        A resumed run repeats this phase from its start.
     export : {"last", "best"}, default "last"
-        Export the end of the last epoch, or the epoch of lowest validation
-        loss (see :class:`AdaptConfig`).
+        Export the end of the last epoch, or the epoch of lowest ``monitor``
+        (see :class:`AdaptConfig`).
     precision, accelerator, devices, strategy, num_nodes, num_workers, max_nonfinite_batches, keep_last
         As :func:`galvae.train` (under torchrun or SLURM every process runs
         this function; only global rank 0 writes ``out``).
@@ -551,7 +649,10 @@ def adapt(
             lr=lr,
             seed=seed,
             val_fraction=val_fraction,
+            test_fraction=test_fraction,
+            monitor=monitor,
             early_stopping=early_stopping,
+            decoder_epochs=decoder_epochs,
             export=export,
             **hw,
         )
@@ -564,6 +665,7 @@ def adapt(
         tgt,
         batch_size=acfg.batch_size,
         val_fraction=acfg.val_fraction,
+        test_fraction=acfg.test_fraction,
         seed=acfg.seed,
         num_workers=acfg.num_workers,
     )
@@ -600,7 +702,9 @@ def adapt(
         trainer_kwargs=trainer_kwargs,
         prepare=prepare,
     )
-    return _finish_adapt(trainer, ckpt, out, mcfg, surveys, dm, acfg, base_path, src, tgt)
+    return _finish_adapt(
+        trainer, ckpt, out, mcfg, surveys, dm, acfg, base_path, src, tgt, progress=progress, trainer_kwargs=trainer_kwargs
+    )
 
 
 def _resumed_config(
@@ -655,14 +759,35 @@ def _finish_adapt(
     base_path: str,
     src: str,
     tgt: str,
+    *,
+    progress: bool,
+    trainer_kwargs: dict[str, Any] | None,
 ) -> AdaptResult:
-    """Export the adapted model (global rank 0, the other processes waiting) and describe the run."""
+    """Train the decoders alone when asked, export the adapted model (global rank 0, the other processes
+    waiting) and describe the run."""
     last = out / "checkpoints" / "last.ckpt"
     best_path, best, epochs_done, steps = fit_summary(trainer, ckpt, out)
-    exported = last if acfg.export == "last" else best_path
+    best_loss = best if acfg.monitor == "val_loss" else _lowest_val_loss(out)
+    chosen = last if acfg.export == "last" else best_path
+    exported = chosen
+    if acfg.decoder_epochs:
+        exported = _train_decoders(chosen, out, dm, acfg, mcfg, surveys, progress=progress, trainer_kwargs=trainer_kwargs)
     with rank_zero_first(trainer):
         if trainer.is_global_zero:
-            _export_adapted(out, exported, mcfg, surveys, dm, acfg, base_path, src, tgt, best, epochs_done, steps)
+            _export_adapted(
+                out,
+                (chosen, exported),
+                mcfg,
+                surveys,
+                dm,
+                acfg,
+                base_path,
+                src,
+                tgt,
+                (best_loss, best),
+                epochs_done,
+                steps,
+            )
     result = AdaptResult(
         run_dir=out,
         model_path=out / "model.json",
@@ -670,14 +795,82 @@ def _finish_adapt(
         n_pairs=int(dm.ids.size),
         n_source_only=int(dm.source_only.size),
         n_target_only=int(dm.target_only.size),
-        best_val_loss=best,
+        best_val_loss=best_loss,
         epochs=epochs_done,
         global_step=steps,
+        monitor=acfg.monitor,
+        best_score=best,
     )
     log.info(
-        "adapted %s -> %s: %d pairs, %d epochs, best val loss %.4g", base_path, out, result.n_pairs, result.epochs, best
+        "adapted %s -> %s: %d pairs, %d epochs, best %s %.4g",
+        base_path,
+        out,
+        result.n_pairs,
+        result.epochs,
+        acfg.monitor,
+        best,
     )
     return result
+
+
+def _train_decoders(
+    start: Path,
+    out: Path,
+    dm: PairedDataModule,
+    acfg: AdaptConfig,
+    mcfg: ModelConfig,
+    surveys: tuple[str, ...],
+    *,
+    progress: bool,
+    trainer_kwargs: dict[str, Any] | None,
+) -> Path:
+    """``acfg.decoder_epochs`` epochs of eq. 6 for the decoders alone, from ``start`` with the encoder frozen.
+
+    Writes ``out/decoders/`` (checkpoints, ``metrics.csv``, ``config.json``) and returns its last checkpoint.
+    """
+    state = check_checkpoint(start, finite=False)["state_dict"]
+    module = DAModule(
+        config_to_dict(mcfg),
+        list(surveys),
+        lam=acfg.lam,
+        mmd_on=acfg.mmd_on,
+        pair_weight=acfg.pair_weight,
+        lr=acfg.lr,
+        train_encoder=False,
+    )
+    module.load_state_dict(state)
+    module.noise_seed = acfg.seed + 1
+    run = out / "decoders"
+    dcfg = replace(acfg, epochs=acfg.decoder_epochs, early_stopping=None, monitor="val_loss", decoder_epochs=0)
+
+    def write() -> None:
+        run.mkdir(parents=True, exist_ok=True)
+        write_json(run / "config.json", {"kind": "decoder_training", "encoder_from": str(start), "epochs": dcfg.epochs})
+
+    prepare = functools.partial(prepare_run_dir, out=run, resume=False, overwrite=True, module=module, write=write)
+    log.info("training the decoders alone for %d epochs from %s (encoder frozen)", acfg.decoder_epochs, start)
+    fit_lightning(
+        module,
+        dm,
+        run,
+        dcfg,
+        n_batches=max(1, len(dm.train_pos) // acfg.batch_size),
+        progress=progress,
+        resume_from=None,
+        trainer_kwargs=trainer_kwargs,
+        prepare=prepare,
+    )
+    return run / "checkpoints" / "last.ckpt"
+
+
+def _lowest_val_loss(out: Path) -> float:
+    """The lowest ``val_loss`` of the epochs in ``RUN/metrics.csv`` (NaN without one)."""
+    try:
+        with open(out / "metrics.csv", newline="", encoding="utf-8") as fh:
+            values = [float(r["val_loss"]) for r in csv.DictReader(fh) if r.get("val_loss") not in (None, "")]
+    except (OSError, csv.Error, KeyError, ValueError):
+        return float("nan")
+    return min(values) if values else float("nan")
 
 
 def _write_run_files(
@@ -739,15 +932,18 @@ def _write_run_files(
         {
             "seed": acfg.seed,
             "val_fraction": acfg.val_fraction,
+            "test_fraction": acfg.test_fraction,
+            "monitor": acfg.monitor,
             "train_ids": dm.ids[dm.train_pos].tolist(),
             "val_ids": dm.ids[dm.val_pos].tolist(),
+            "test_ids": dm.ids[dm.test_pos].tolist(),
         },
     )
 
 
 def _export_adapted(
     out: Path,
-    exported: Path,
+    checkpoints: tuple[Path, Path],
     mcfg: ModelConfig,
     surveys: tuple[str, ...],
     dm: PairedDataModule,
@@ -755,13 +951,15 @@ def _export_adapted(
     base_path: str,
     src: str,
     tgt: str,
-    best: float,
+    best: tuple[float, float],
     epochs: int,
     steps: int,
 ) -> None:
-    """Export the shared encoder with each survey's decoder from ``exported`` (global rank 0 only)."""
+    """Export the shared encoder with each survey's decoder from ``checkpoints`` (global rank 0 only): the
+    epoch the fine-tuning chose, and the one exported (the same, or the decoder phase's last)."""
     from ..latents.export import export_model
 
+    chosen, exported = checkpoints
     state = check_checkpoint(exported, finite=False)["state_dict"]
     check_finite_weights(
         state, exported, f"adaptation diverged: lower the learning rate (lr / --lr, got {acfg.lr!r}) or lambda"
@@ -779,8 +977,13 @@ def _export_adapted(
         "pair_weight": acfg.pair_weight,
         "epochs": int(epochs),
         "global_step": int(steps),
-        "best_val_loss": best,
-        "checkpoint": exported.name,
+        "best_val_loss": best[0],
+        "monitor": acfg.monitor,
+        "best_score": best[1],
+        "test_fraction": acfg.test_fraction,
+        "decoder_epochs": acfg.decoder_epochs,
+        "checkpoint": chosen.name if exported == chosen else exported.relative_to(out).as_posix(),
+        "encoder_checkpoint": chosen.name,
     }
     for s in surveys:
         export_model(

@@ -20,6 +20,7 @@ STRATEGIES: tuple[str, ...] = ("auto", "ddp", "ddp_spawn")
 
 MmdOn = Literal["mu", "z"]
 Export = Literal["last", "best"]
+Monitor = Literal["val_loss", "val_pair_ratio"]
 
 
 def _store(obj: object, name: str, value: object) -> None:
@@ -227,14 +228,35 @@ class AdaptConfig:
         sampling noise.
     val_fraction : float, default 0.2
         Fraction of the matched ids held out for validation.
+    test_fraction : float, default 0.0
+        Fraction of the matched ids held out from training and validation
+        alike (``split.json["test_ids"]``): with ``monitor="val_pair_ratio"``
+        the validation pairs choose the epoch, so an unbiased measure of the
+        alignment needs pairs that played no part (``galvae compare-domains``
+        uses them when present).
+    monitor : {"val_loss", "val_pair_ratio"}, default "val_loss"
+        What early stopping and ``export="best"`` minimise: eq. 6 on the
+        validation pairs, or the validation pairs' median paired latent MSE
+        over the median MSE of every mismatched pair (scale-free; logged in
+        every run).  The paper's loss alone aligns the surveys in the first
+        few epochs and then drifts apart again (``docs/science.md``), which
+        the ratio sees and the loss does not.
     early_stopping : int or None, default None
-        Patience in epochs on the validation loss.
+        Patience in epochs on ``monitor``.
+    decoder_epochs : int, default 0
+        After the fine-tuning, train only the two decoders this many more
+        epochs, the encoder (so every latent) frozen at the exported epoch
+        (``RUN_DA/decoders/``).  The latents stop where the alignment is
+        best while each decoder goes on learning its survey (the paper puts
+        "the differences ... caused by different survey parameters" in
+        them): an early-stopped adaptation leaves decoders one or two epochs
+        from the shared start, which translate worse (``benchmarks/science.md``).
     export : {"last", "best"}, default "last"
         Which checkpoint becomes the exported models: the end of the last
         epoch (default: fine-tuning for a fixed number of epochs; on a few
         hundred pairs the validation loss is dominated by reconstruction
         noise and "best" can pick an almost unadapted early epoch), or the
-        lowest validation loss.
+        epoch with the lowest ``monitor``.
     precision, accelerator, devices, strategy, num_nodes, num_workers, max_nonfinite_batches, keep_last
         As :class:`TrainConfig` (``batch_size`` is global there too: pairs per
         step over all processes; MMD² is computed on the whole global batch).
@@ -253,7 +275,10 @@ class AdaptConfig:
     lr: float = 1e-3
     seed: int = 0
     val_fraction: float = 0.2
+    test_fraction: float = 0.0
+    monitor: Monitor = "val_loss"
     early_stopping: int | None = None
+    decoder_epochs: int = 0
     export: Export = "last"
     precision: str = "32"
     accelerator: str = "auto"
@@ -266,9 +291,14 @@ class AdaptConfig:
 
     def __post_init__(self) -> None:
         _store(self, "export", check_choice("export", self.export, get_args(Export)))
+        _store(self, "decoder_epochs", check_int("decoder_epochs", self.decoder_epochs, minimum=0))
         for name in ("lam", "pair_weight"):
             _store(self, name, check_float(name, getattr(self, name), minimum=0))
         _store(self, "mmd_on", check_choice("mmd_on", self.mmd_on, get_args(MmdOn)))
+        _store(self, "monitor", check_choice("monitor", self.monitor, get_args(Monitor)))
+        _store(
+            self, "test_fraction", check_float("test_fraction", self.test_fraction, minimum=0, maximum=1, inclusive=(True, False))
+        )
         _store(self, "precision", resolve_precision(self.precision, self.accelerator))
         # the remaining fields follow TrainConfig's rules (batch_size >= 2: MMD² needs two points)
         checked = TrainConfig(
@@ -289,6 +319,12 @@ class AdaptConfig:
         )
         for f in fields(TrainConfig):
             _store(self, f.name, getattr(checked, f.name))
+        if self.test_fraction > 0 and self.val_fraction + self.test_fraction >= 1:
+            raise GalvaeValueError(
+                f"val_fraction + test_fraction must be below 1 (some pairs must be left to train on); "
+                f"val_fraction is {self.val_fraction!r}, test_fraction",
+                self.test_fraction,
+            )
         if self.batch_size < 2:
             raise GalvaeValueError(
                 "batch_size must be at least 2 (MMD² compares two points or more per survey)", self.batch_size

@@ -17,7 +17,7 @@ from ..data.presentation import check_same_presentation
 from ..data.store import ImageStore
 from ..errors import GalvaeValueError
 
-__all__ = ["GalaxyDataModule", "EpochSeededSampler", "ShardSampler", "process_share", "split_ids"]
+__all__ = ["GalaxyDataModule", "EpochSeededSampler", "ShardSampler", "process_share", "split_ids", "split_train_val_test"]
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +48,62 @@ def split_ids(ids: Sequence[str], val_fraction: float, seed: int) -> tuple[np.nd
     n = ids.size
     if n < 2:
         raise GalvaeValueError("training needs at least 2 images (one for validation)", n)
-    order = np.argsort(ids, kind="stable")
-    gen = torch.Generator().manual_seed(int(seed))
-    perm = order[torch.randperm(n, generator=gen).numpy()]
+    perm = _id_permutation(ids, seed)
     n_val = min(n - 1, max(1, int(math.ceil(val_fraction * n))))
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def split_train_val_test(
+    ids: Sequence[str], val_fraction: float, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split row numbers into train, validation and test sets by id.
+
+    The validation set is the one :func:`split_ids` gives with the same
+    ``val_fraction`` and ``seed``; the test set is carved from the rest, so a
+    test fraction of 0 leaves the train/validation split unchanged.  The
+    validation set may steer training (early stopping, choosing the
+    exported epoch); the test set is never looked at during training.
+
+    Parameters
+    ----------
+    ids : sequence of str, length N
+    val_fraction : float in (0, 1)
+    test_fraction : float in [0, 1)
+    seed : int
+
+    Returns
+    -------
+    train_rows, val_rows, test_rows : ndarray of int64
+        Row numbers into ``ids``, each sorted; train and validation hold at
+        least one row, test at least one when ``test_fraction > 0``.
+
+    Raises
+    ------
+    GalvaeValueError
+        With fewer than two ids, or fewer than three with a test set.
+    """
+    ids = np.asarray(ids, dtype=str)
+    n = ids.size
+    if test_fraction <= 0:
+        train, val = split_ids(ids, val_fraction, seed)
+        return train, val, np.zeros(0, dtype=np.int64)
+    if n < 3:
+        raise GalvaeValueError("a train/validation/test split needs at least 3 ids", n)
+    perm = _id_permutation(ids, seed)
+    n_val = min(n - 2, max(1, int(math.ceil(val_fraction * n))))
+    n_test = min(n - n_val - 1, max(1, int(math.ceil(test_fraction * n))))
+    return (
+        np.sort(perm[n_val + n_test :]),
+        np.sort(perm[:n_val]),
+        np.sort(perm[n_val : n_val + n_test]),
+    )
+
+
+def _id_permutation(ids: np.ndarray, seed: int) -> np.ndarray:
+    """Row numbers of ``ids`` in a seeded random order that depends only on the set of ids."""
+    order = np.argsort(ids, kind="stable")
+    gen = torch.Generator().manual_seed(int(seed))
+    return np.asarray(order[torch.randperm(ids.size, generator=gen).numpy()], dtype=np.int64)
 
 
 class EpochSeededSampler(Sampler[int]):

@@ -821,10 +821,11 @@ def make_trainer(
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
 
+    monitor = getattr(tcfg, "monitor", "val_loss")  # AdaptConfig may choose another validation metric
     ckpt = ModelCheckpoint(
         dirpath=run / "checkpoints",
         filename="best",
-        monitor="val_loss",
+        monitor=monitor,
         mode="min",
         save_top_k=1,
         enable_version_counter=False,
@@ -843,7 +844,7 @@ def make_trainer(
     preemption = PreemptionCheckpoint(run / "checkpoints" / LAST)
     callbacks: list[Any] = [NonFiniteGuard(tcfg.max_nonfinite_batches), ckpt, last, preemption]  # skip NaN/inf batches
     if tcfg.early_stopping is not None:
-        callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=tcfg.early_stopping))
+        callbacks.append(EarlyStopping(monitor=monitor, mode="min", patience=tcfg.early_stopping))
     if progress:
         callbacks.append(TQDMProgressBar())
     strategy = lightning_strategy(getattr(tcfg, "strategy", "auto"), tcfg.devices, getattr(tcfg, "num_nodes", 1))
@@ -935,7 +936,7 @@ def fit_lightning(
 ) -> tuple[Any, Any]:
     """Fit ``module`` with galvae's standard Lightning set-up; return (trainer, checkpoint callback).
 
-    Checkpoints ``RUN/checkpoints/best.ckpt`` (lowest ``val_loss``) and
+    Checkpoints ``RUN/checkpoints/best.ckpt`` (lowest ``val_loss``, or ``tcfg.monitor`` where the config has one) and
     ``RUN/checkpoints/last.ckpt`` (end of the latest epoch, rotated to
     ``last-1.ckpt``, ... up to ``tcfg.keep_last`` states), all written
     atomically (:class:`~galvae.training.checkpoints.RotatingCheckpointIO`);
@@ -1035,7 +1036,7 @@ def fit_summary(trainer: Any, ckpt: Any, run: Path) -> tuple[Path, float, int, i
     score = float("nan")
     if best_path.is_file():
         for key, value in check_checkpoint(best_path, finite=False).get("callbacks", {}).items():
-            if str(key).startswith("ModelCheckpoint") and "'monitor': 'val_loss'" in str(key):
+            if str(key).startswith("ModelCheckpoint") and "'monitor': 'val_" in str(key):  # best.ckpt's callback
                 raw = value.get("best_model_score")
                 score = float(raw) if raw is not None else score
     return best_path, score, int(state["epoch"]) + 1, int(state["global_step"])
