@@ -46,7 +46,10 @@ COMMANDS = {
             "lr",
             "seed",
             "val_fraction",
+            "test_fraction",
+            "monitor",
             "early_stopping",
+            "decoder_epochs",
             "export",
         }
         | _HARDWARE,
