@@ -113,6 +113,33 @@ def test_forest_beats_majority_and_baselines_share_split(tmp_path) -> None:
     assert "VAE acc" in (out / "table3.md").read_text()
     js = json.loads((out / "classify.json").read_text())
     assert js["skipped"]["bar"] and len(js["results"]) == len(t)
+    # every test galaxy's predictions; the paired comparison is counted from them
+    pred = pd.read_csv(out / "predictions.csv", dtype={"id": str})
+    hr = pred[pred.feature == "how_rounded"]
+    assert sorted(hr["id"]) == sorted(split["test"]) and set(pred.columns) == {"feature", "id", "truth", "vae", "pca", "cnn"}
+    for method, row in rows.iterrows():
+        assert np.mean(hr[method] == hr["truth"]) == pytest.approx(row.accuracy), method
+    vae_right, pca_right = hr["vae"] == hr["truth"], hr["pca"] == hr["truth"]
+    assert rows.loc["pca", "vae_only_right"] == (vae_right & ~pca_right).sum()
+    assert rows.loc["pca", "method_only_right"] == (~vae_right & pca_right).sum()
+    assert pd.isna(rows.loc["vae", "mcnemar_p"]) and 0 < rows.loc["pca", "mcnemar_p"] <= 1
+    assert "McNemar" in (out / "table3.md").read_text()
+
+
+def test_mcnemar_reference_values() -> None:
+    from galvae.evaluate.classify import mcnemar
+
+    # 10 disagreements, all one way: p = 2 * 0.5**10 (exact two-sided binomial)
+    a = np.array([True] * 10 + [True] * 5 + [False] * 5)
+    b = np.array([False] * 10 + [True] * 5 + [False] * 5)
+    assert mcnemar(a, b) == (10, 0, pytest.approx(2 * 0.5**10))
+    assert mcnemar(b, a)[:2] == (0, 10)
+    # 6 against 4: far from significant (p = 0.754, binomial two-sided)
+    a = np.array([True] * 6 + [False] * 4)
+    assert mcnemar(a, ~a) == (6, 4, pytest.approx(0.75390625))
+    assert mcnemar(a, a) == (0, 0, 1.0)  # never disagree
+    with pytest.raises(GalvaeValueError, match="equal-length"):
+        mcnemar(a, a[:3])
 
 
 def test_same_seed_same_result(tmp_path) -> None:

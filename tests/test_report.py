@@ -492,6 +492,30 @@ def test_table3_majority_claim_compares_with_the_papers_count(tmp_path) -> None:
     assert _claims_table3(path)[1].ok is True
 
 
+def test_pca_claim_counts_significant_differences(tmp_path) -> None:
+    from galvae.report.html import _claims_table3
+
+    path = tmp_path / "table3.csv"
+    rows = [
+        # feature, vae acc, pca acc, p (pca row)
+        ("how_rounded", 0.88, 0.92, 0.01),  # below, significant
+        ("edge_on", 0.91, 0.92, 0.8),  # below, not significant
+        ("bar", 0.75, 0.70, 0.04),  # above, significant
+        ("merger", 0.97, 0.97, 1.0),  # equal
+    ]
+    table = []
+    for f, v, p_acc, p in rows:
+        table.append({"feature": f, "method": "vae", "accuracy": v, "mcnemar_p": None})
+        table.append({"feature": f, "method": "pca", "accuracy": p_acc, "mcnemar_p": p})
+    pd.DataFrame(table).to_csv(path, index=False)
+    claim = _claims_table3(path)[-1]
+    assert claim.run == "latents ≥ PCA-40 on 2 of 4 features; significantly below on 1, above on 1 (McNemar p < 0.05)"
+    assert claim.ok is False
+    # an older table3.csv without the paired test keeps the plain count
+    pd.DataFrame(table).drop(columns="mcnemar_p").to_csv(path, index=False)
+    assert _claims_table3(path)[-1].run == "latents ≥ PCA-40 on 2 of 4 features"
+
+
 def test_domain_claims_use_the_held_out_pairs_and_read_mmd_at_zero_as_nothing_to_align(tmp_path) -> None:
     from galvae.report.html import _claims_domains
 

@@ -59,7 +59,7 @@ from .protocol import (
     split_feature,
 )
 
-__all__ = ["BASELINES", "METHODS", "TABLE3_COLUMNS", "ClassifyResult", "classify", "table3_markdown"]
+__all__ = ["BASELINES", "METHODS", "TABLE3_COLUMNS", "ClassifyResult", "classify", "mcnemar", "table3_markdown"]
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,9 @@ TABLE3_COLUMNS = (
     "majority_rate",
     "epochs_trained",
     "best_epoch",
+    "vae_only_right",
+    "method_only_right",
+    "mcnemar_p",
 )
 #: At most this many images fit the PCA baseline (a seeded subsample beyond it).
 _MAX_PCA_FIT = 20000
@@ -106,7 +109,9 @@ class ClassifyResult:
         ``f1_macro``, ``averaging``, ``majority_rate`` (test accuracy of
         always predicting the most common training class), and for the CNN
         ``epochs_trained`` and ``best_epoch`` (the epoch whose weights were
-        kept).
+        kept); for each baseline, its paired comparison with the latent
+        forest on the same test galaxies (:func:`mcnemar`):
+        ``vae_only_right``, ``method_only_right`` and ``mcnemar_p``.
     skipped : dict
         Feature → reason it was not classified.
     dropped_classes : dict
@@ -117,6 +122,9 @@ class ClassifyResult:
     confusion : dict
         (feature, method) → (K, K) count matrix (rows true, columns predicted).
     out_dir : Path or None
+    predictions : DataFrame or None
+        Every test galaxy's prediction: ``feature``, ``id``, ``truth`` and
+        one column per method (``predictions.csv``).
     """
 
     table: Any
@@ -125,6 +133,7 @@ class ClassifyResult:
     splits: dict[str, dict[str, list[str]]]
     confusion: dict[tuple[str, str], np.ndarray] = field(repr=False)
     out_dir: Path | None = None
+    predictions: Any = field(default=None, repr=False)
 
 
 #: The labelled galaxies' images are read once and kept in memory when they take at most this many bytes
@@ -198,7 +207,7 @@ def classify(
         only the latent forest runs.
     out_dir : path, optional
         Writes ``table3.csv``, ``table3.md``, ``classify.json``,
-        ``splits.json`` and ``confusion_<feature>.png``.
+        ``splits.json``, ``predictions.csv`` and ``confusion_<feature>.png``.
     features : sequence of str, optional
         Default: all nine Table 2 features.
     label_config : LabelConfig, optional
@@ -301,6 +310,7 @@ def classify(
     dropped: dict[str, list[str]] = {}
     splits: dict[str, dict[str, list[str]]] = {}
     confusion: dict[tuple[str, str], np.ndarray] = {}
+    predictions: list[Any] = []
     try:
         for feature in tqdm(features, desc="classify", unit="feature", disable=not progress):
             fs = split_feature(
@@ -323,10 +333,25 @@ def classify(
             forest = random_forest(n_estimators, seed, n_jobs=n_jobs, class_weight=class_weight)
             preds = _predictions(fs, z, images, forest, cnn if "cnn" in baselines else None)
             _score(fs, preds, rows, confusion)
+            predictions.append(
+                pd.DataFrame(
+                    {
+                        "feature": feature,
+                        "id": ids[fs.test_rows],
+                        "truth": fs.y_test,
+                        **{method: pred for method, (pred, _) in preds.items()},
+                    }
+                )
+            )
     finally:
         if images is not None:
             images.close()
     table = pd.DataFrame(rows, columns=list(TABLE3_COLUMNS))
+    per_galaxy = (
+        pd.concat(predictions, ignore_index=True)
+        if predictions
+        else pd.DataFrame(columns=["feature", "id", "truth", "vae"])
+    )
     out = None
     if out_dir is not None:
         params = {
@@ -349,7 +374,10 @@ def classify(
             "latent_dim": z.shape[1],
         }
         out = _write_outputs(Path(out_dir), table, skipped, dropped, splits, confusion, meta, params)
-    return ClassifyResult(table, skipped, dropped, splits, confusion, out)
+        from ..data.tables import write_table
+
+        write_table(per_galaxy, Path(out_dir) / "predictions.csv", overwrite=True)
+    return ClassifyResult(table, skipped, dropped, splits, confusion, out, per_galaxy)
 
 
 def _check_options(baselines: Sequence[str], store: Any, class_weight: Any, n_jobs: Any) -> tuple[str, ...]:
@@ -479,7 +507,9 @@ def _score(
     from sklearn.metrics import confusion_matrix
 
     classes, majority = list(fs.classes), fs.majority_rate
+    vae_right = np.asarray(preds["vae"][0]) == np.asarray(fs.y_test)
     for method, (pred, cnn) in preds.items():
+        paired = mcnemar(vae_right, np.asarray(pred) == np.asarray(fs.y_test)) if method != "vae" else None
         rows.append(
             {
                 "feature": fs.feature,
@@ -492,9 +522,41 @@ def _score(
                 "majority_rate": majority,
                 "epochs_trained": cnn.epochs_trained if cnn is not None else None,
                 "best_epoch": cnn.best_epoch if cnn is not None else None,
+                "vae_only_right": paired[0] if paired else None,
+                "method_only_right": paired[1] if paired else None,
+                "mcnemar_p": paired[2] if paired else None,
             }
         )
         confusion[(fs.feature, method)] = confusion_matrix(fs.y_test, pred, labels=classes)
+
+
+def mcnemar(a_right: np.ndarray, b_right: np.ndarray) -> tuple[int, int, float]:
+    """McNemar's exact test of two classifiers scored on the same test galaxies.
+
+    Parameters
+    ----------
+    a_right, b_right : ndarray of bool, shape (N,)
+        Whether each classifier got each galaxy right.
+
+    Returns
+    -------
+    a_only, b_only : int
+        Galaxies only ``a`` (only ``b``) classified correctly.
+    p : float
+        Two-sided exact binomial p-value of ``a_only`` in ``a_only + b_only``
+        trials at 1/2 (1.0 when the two never disagree): the chance of an
+        accuracy difference at least this large between two equally good
+        classifiers.  With the few dozen test galaxies of some features, a
+        difference of several points is often not significant.
+    """
+    from scipy.stats import binomtest
+
+    a, b = np.asarray(a_right, dtype=bool), np.asarray(b_right, dtype=bool)
+    if a.shape != b.shape:
+        raise GalvaeValueError("mcnemar needs two equal-length correctness vectors", (a.shape, b.shape))
+    a_only, b_only = int((a & ~b).sum()), int((~a & b).sum())
+    n = a_only + b_only
+    return a_only, b_only, float(binomtest(a_only, n, 0.5).pvalue) if n else 1.0
 
 
 # --------------------------------------------------------------------------- outputs
@@ -525,7 +587,33 @@ def table3_markdown(table: Any) -> str:
         for m in methods:
             cells += ["–"] * 5 if m not in by else [f"{by[m][k]:.3f}" for k in metrics]
         rows.append(cells)
-    return markdown_table(header, rows)
+    text = markdown_table(header, rows)
+    paired = _paired_markdown(table, methods)
+    return text + ("\n" + paired if paired else "")
+
+
+def _paired_markdown(table: Any, methods: list[str]) -> str:
+    """McNemar's test of each baseline against the latent forest, per feature (empty without the columns)."""
+    baselines = [m for m in methods if m != "vae"]
+    if not baselines or "mcnemar_p" not in table.columns:
+        return ""
+    header = ["feature"] + [f"{m.upper()} {k}" for m in baselines for k in ("only VAE right", "only it right", "p")]
+    rows = []
+    for feature, grp in table.groupby("feature", sort=False):
+        by = {r["method"]: r for _, r in grp.iterrows()}
+        cells = [feature]
+        for m in baselines:
+            r = by.get(m)
+            if r is None or r["mcnemar_p"] is None or r["mcnemar_p"] != r["mcnemar_p"]:
+                cells += ["–"] * 3
+            else:
+                cells += [str(int(r["vae_only_right"])), str(int(r["method_only_right"])), f"{r['mcnemar_p']:.3g}"]
+        rows.append(cells)
+    return (
+        "Paired comparison with the latent forest on the same test galaxies (McNemar's exact test: p is the chance "
+        "of a disagreement at least this lopsided between two equally accurate classifiers):\n\n"
+        + markdown_table(header, rows)
+    )
 
 
 def _write_outputs(

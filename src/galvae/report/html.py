@@ -854,6 +854,8 @@ def _claim_sweep(path: Path) -> _Claim:
 
 def _claims_table3(path: Path) -> list[_Claim]:
     """Table 3: accuracy of the forests, their gain over the majority class, and the PCA baseline."""
+    import pandas as pd
+
     t3 = _read_csv(path, ["feature", "method", "accuracy"])
     vae = t3[t3["method"] == "vae"].set_index("feature")
     acc = vae["accuracy"].astype(float)
@@ -881,11 +883,18 @@ def _claims_table3(path: Path) -> list[_Claim]:
     if len(pca):
         common = acc.index.intersection(pca.index)
         wins = int((acc[common] >= pca[common] - 1e-9).sum())
+        value = f"latents ≥ PCA-{_PAPER_NL} on {wins} of {len(common)} features"
+        if "mcnemar_p" in t3.columns:  # paired test on the same test galaxies (galvae.evaluate.classify.mcnemar)
+            rows = t3[t3["method"] == "pca"].set_index("feature").loc[common]
+            p = pd.to_numeric(rows["mcnemar_p"], errors="coerce")
+            below = int(((p < 0.05) & (acc[common] < pca[common])).sum())
+            above = int(((p < 0.05) & (acc[common] > pca[common])).sum())
+            value += f"; significantly below on {below}, above on {above} (McNemar p < 0.05)"
         out.append(
             _Claim(
                 f"… and as well as {_PAPER_NL} PCA components of the pixels",
                 "not given",
-                f"latents ≥ PCA-{_PAPER_NL} on {wins} of {len(common)} features",
+                value,
                 wins == len(common),
             )
         )
