@@ -77,9 +77,14 @@ def test_demo_runs_every_stage_and_writes_the_products(demo):
     assert {"vae", "pca", "cnn"} <= set(t3["method"])
     domains = json.loads((out / "domains" / "domains.json").read_text())
     assert set(domains["mmd2"]) == {"before", "after"}
-    # the pairs adaptation held out for validation are measured on their own (split.json of run_da)
-    held_out = json.loads((out / "run_da" / "split.json").read_text())["val_ids"]
-    assert domains["heldout"]["n"] == len(held_out) > 0
+    # the test pairs (neither trained on nor used to choose the epoch) are measured on their own
+    split = json.loads((out / "run_da" / "split.json").read_text())
+    held_out = split["test_ids"]
+    assert domains["heldout"]["n"] == len(held_out) > 0 and domains["heldout"]["source"].endswith("(test_ids)")
+    assert not set(held_out) & (set(split["train_ids"]) | set(split["val_ids"]))
+    training = json.loads((out / "run_da" / "model.json").read_text())["training"]
+    assert training["monitor"] == "val_pair_ratio" and training["encoder_checkpoint"] == "best.ckpt"
+    assert training["decoder_epochs"] == QUICK.adapt_decoder_epochs
     assert set(res.summary["heldout_paired_over_random"]) == {"before", "after"}
     assert json.loads((out / "demo_config.json").read_text())["demo"]["n_galaxies"] == QUICK.n_galaxies
     # the translation stage scored all three predictions of the real BASS+MzLS images of the overlap
