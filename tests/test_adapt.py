@@ -408,7 +408,10 @@ def test_decoder_epochs_train_the_decoders_alone(pair_stores, base_run, tmp_path
     assert training["encoder_checkpoint"] == "best.ckpt"
     # latents (the test pairs' included) are unchanged; reconstructions are not
     x = ImageStore(tgt).read(np.arange(4))
-    m_plain, m_dec = GalaxyVAE.load(plain.run_dir, decoder="bass_mzls"), GalaxyVAE.load(res.run_dir, decoder="bass_mzls")
+    m_plain, m_dec = (
+        GalaxyVAE.load(plain.run_dir, decoder="bass_mzls"),
+        GalaxyVAE.load(res.run_dir, decoder="bass_mzls"),
+    )
     np.testing.assert_array_equal(m_dec.encode(x), m_plain.encode(x))
     assert not np.allclose(m_dec.reconstruct(x), m_plain.reconstruct(x))
     with pytest.raises(GalvaeValueError, match="decoder_epochs must be a non-negative integer"):

@@ -116,7 +116,14 @@ def test_forest_beats_majority_and_baselines_share_split(tmp_path) -> None:
     # every test galaxy's predictions; the paired comparison is counted from them
     pred = pd.read_csv(out / "predictions.csv", dtype={"id": str})
     hr = pred[pred.feature == "how_rounded"]
-    assert sorted(hr["id"]) == sorted(split["test"]) and set(pred.columns) == {"feature", "id", "truth", "vae", "pca", "cnn"}
+    assert sorted(hr["id"]) == sorted(split["test"]) and set(pred.columns) == {
+        "feature",
+        "id",
+        "truth",
+        "vae",
+        "pca",
+        "cnn",
+    }
     for method, row in rows.iterrows():
         assert np.mean(hr[method] == hr["truth"]) == pytest.approx(row.accuracy), method
     vae_right, pca_right = hr["vae"] == hr["truth"], hr["pca"] == hr["truth"]

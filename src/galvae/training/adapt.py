@@ -703,7 +703,18 @@ def adapt(
         prepare=prepare,
     )
     return _finish_adapt(
-        trainer, ckpt, out, mcfg, surveys, dm, acfg, base_path, src, tgt, progress=progress, trainer_kwargs=trainer_kwargs
+        trainer,
+        ckpt,
+        out,
+        mcfg,
+        surveys,
+        dm,
+        acfg,
+        base_path,
+        src,
+        tgt,
+        progress=progress,
+        trainer_kwargs=trainer_kwargs,
     )
 
 
@@ -771,7 +782,9 @@ def _finish_adapt(
     chosen = last if acfg.export == "last" else best_path
     exported = chosen
     if acfg.decoder_epochs:
-        exported = _train_decoders(chosen, out, dm, acfg, mcfg, surveys, progress=progress, trainer_kwargs=trainer_kwargs)
+        exported = _train_decoders(
+            chosen, out, dm, acfg, mcfg, surveys, progress=progress, trainer_kwargs=trainer_kwargs
+        )
     with rank_zero_first(trainer):
         if trainer.is_global_zero:
             _export_adapted(

@@ -297,7 +297,9 @@ class AdaptConfig:
         _store(self, "mmd_on", check_choice("mmd_on", self.mmd_on, get_args(MmdOn)))
         _store(self, "monitor", check_choice("monitor", self.monitor, get_args(Monitor)))
         _store(
-            self, "test_fraction", check_float("test_fraction", self.test_fraction, minimum=0, maximum=1, inclusive=(True, False))
+            self,
+            "test_fraction",
+            check_float("test_fraction", self.test_fraction, minimum=0, maximum=1, inclusive=(True, False)),
         )
         _store(self, "precision", resolve_precision(self.precision, self.accelerator))
         # the remaining fields follow TrainConfig's rules (batch_size >= 2: MMD² needs two points)

@@ -17,7 +17,14 @@ from ..data.presentation import check_same_presentation
 from ..data.store import ImageStore
 from ..errors import GalvaeValueError
 
-__all__ = ["GalaxyDataModule", "EpochSeededSampler", "ShardSampler", "process_share", "split_ids", "split_train_val_test"]
+__all__ = [
+    "GalaxyDataModule",
+    "EpochSeededSampler",
+    "ShardSampler",
+    "process_share",
+    "split_ids",
+    "split_train_val_test",
+]
 
 log = logging.getLogger(__name__)
 
