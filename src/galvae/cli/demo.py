@@ -50,6 +50,7 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
     option("--overlap", "overlap", "of which also seen by BASS+MzLS", type=int)
     option("--size", "size", "image side in pixels", type=int)
     option("--epochs", "epochs", "VAE training epochs", type=int)
+    option("--batch-size", "batch_size", "galaxies per step of the VAE and the sweep", type=int)
     option("--adapt-epochs", "adapt_epochs", "most domain-adaptation epochs", type=int)
     option(
         "--adapt-patience",
@@ -108,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         overlap=args.overlap,
         size=args.size,
         epochs=args.epochs,
+        batch_size=args.batch_size,
         adapt_epochs=args.adapt_epochs,
         adapt_patience=args.adapt_patience,
         adapt_decoder_epochs=args.adapt_decoder_epochs,
