@@ -322,12 +322,15 @@ def test_ddp_adaptation_matches_one_process(bed, tmp_path):
     split, steps, losses and weights up to rounding; both decoders exported."""
     root, src, tgt, single, _ = bed
     # 64 pairs: 16 validation, 48 training = 6 global batches of 8 (4 pairs per process): no padding
-    opts = dict(epochs=2, batch_size=8, lam=5.0, val_fraction=0.25, seed=1, precision="32", accelerator="cpu")
+    opts = dict(
+        epochs=2, batch_size=8, lam=5.0, val_fraction=0.25, seed=1, precision="32", accelerator="cpu", decoder_epochs=1
+    )
     with _one_process_ddp():
         one = adapt(single.run_dir, src, tgt, tmp_path / "one", strategy="ddp", progress=False, **opts)
     out = tmp_path / "two"
     args = ["adapt", str(single.run_dir), str(src), str(tgt), "--out", str(out), "--epochs", "2", "--batch-size", "8"]
     args += ["--lambda", "5", "--val-fraction", "0.25", "--seed", "1", "--precision", "32", "--accelerator", "cpu"]
+    args += ["--decoder-epochs", "1"]  # the decoder-only phase, a second fit under the same launcher
     done = subprocess.run(
         _galvae(*args, "--devices", "2", "--strategy", "ddp"), env=_env(), capture_output=True, text=True, timeout=240
     )
@@ -337,8 +340,11 @@ def test_ddp_adaptation_matches_one_process(bed, tmp_path):
     for name in ("split.json", "matching.json"):
         assert json.loads((out / name).read_text()) == json.loads((one.run_dir / name).read_text())
     assert json.loads((out / "model.json").read_text())["training"]["global_step"] == one.global_step == 12
-    for key in ("train_loss_epoch", "train_mmd2", "val_loss", "val_mmd2", "val_vae_target"):
+    # val_pair_ratio: every process computes it on the validation latents gathered from all of them
+    for key in ("train_loss_epoch", "train_mmd2", "val_loss", "val_mmd2", "val_vae_target", "val_pair_ratio"):
         np.testing.assert_allclose(_per_epoch(out, key), _per_epoch(one.run_dir, key), rtol=1e-4, err_msg=key)
+    dec_two, dec_one = out / "decoders", one.run_dir / "decoders"
+    np.testing.assert_allclose(_per_epoch(dec_two, "val_loss"), _per_epoch(dec_one, "val_loss"), rtol=1e-4)
     _close_weights(_weights(out), _weights(one.run_dir), rtol=1e-4, steps=12)
     vae = galvae.GalaxyVAE.load(out / "model_surveyb.json")
     with ImageStore(tgt) as st:

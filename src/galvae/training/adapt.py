@@ -495,7 +495,9 @@ class DAModule(RngStateMixin, L.LightningModule):
         mus = torch.cat([a for a, _ in self._val_mu])
         mut = torch.cat([b for _, b in self._val_mu])
         self._val_mu = []
-        self.log("val_pair_ratio", pair_ratio(mus, mut), prog_bar=True, on_epoch=True, sync_dist=False)
+        # identical on every process (computed on the gathered latents); averaging them is a no-op that keeps
+        # Lightning from warning about an unsynchronised epoch metric
+        self.log("val_pair_ratio", pair_ratio(mus, mut), prog_bar=True, on_epoch=True, sync_dist=_world(self)[2])
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
         return self._step(batch, "train")
