@@ -73,7 +73,7 @@ def _fmt(v: float | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``galvae compare-domains`` with the parsed ``args``; returns the exit status."""
-    from ..evaluate.domains import compare_domains, table4_markdown
+    from ..evaluate.domains import compare_domains, heldout_pairs_phrase, table4_markdown
     from ._eval_common import comma_list
 
     optional = {"min_galaxies": args.min_galaxies} if args.min_galaxies is not None else {}
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     h = res.heldout
     if "after" in h:
         print(
-            f"  on the {h['n']} pairs the adaptation did not train on: {_fmt(h['before']['paired_over_random'])}"
+            f"  on the {h['n']} {heldout_pairs_phrase(h)}: {_fmt(h['before']['paired_over_random'])}"
             f" -> {_fmt(h['after']['paired_over_random'])} ({h.get('gain', float('nan')):.2f}x lower)"
         )
     mmd_after = _fmt(res.mmd2.get("after")) if "after" in res.mmd2 else ""

@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     if s.get("heldout_paired_over_random"):
         h = s["heldout_paired_over_random"]
         print(
-            f"paired over random-pair latent MSE, pairs adaptation did not train on: {h['before']:.3g} -> "
+            f"paired over random-pair latent MSE, test pairs (neither trained on nor used to stop): {h['before']:.3g} -> "
             f"{h['after']:.3g} ({h['before'] / h['after']:.2f}x lower)"
         )
     if s.get("translation_ssim"):

@@ -73,7 +73,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,7 @@ __all__ = [
     "TABLE4_COLUMNS",
     "DomainComparison",
     "compare_domains",
+    "heldout_pairs_phrase",
     "high_mse_defects",
     "table4_markdown",
     "upgrade_table4",
@@ -984,6 +985,17 @@ def _heldout_ids(given: Sequence[str] | None, after: Any) -> tuple[np.ndarray | 
         if ids:
             return np.asarray(ids, dtype=str), f"{split} ({key})"
     return None, None
+
+
+def heldout_pairs_phrase(heldout: Mapping[str, Any]) -> str:
+    """How to name the held-out pairs of :attr:`DomainComparison.heldout` in a sentence.
+
+    Test pairs (``split.json["test_ids"]``) neither trained nor chose the
+    epoch; validation pairs were not trained on but may have chosen it.
+    """
+    if str(heldout.get("source", "")).endswith("(test_ids)"):
+        return "test pairs the adaptation neither trained on nor chose its epoch with"
+    return "pairs the adaptation did not train on"
 
 
 def _heldout_agreement(

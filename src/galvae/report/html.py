@@ -50,7 +50,7 @@ from ..errors import GalvaeError, GalvaeFileError, GalvaeValueError
 from ..evaluate import paper
 from ..evaluate.domains import COLUMNS as _T4_RUN_COLUMNS
 from ..evaluate.domains import CONTROL_COLUMNS as _T4_CONTROL_COLUMNS
-from ..evaluate.domains import upgrade_table4
+from ..evaluate.domains import heldout_pairs_phrase, upgrade_table4
 
 __all__ = [
     "EMBEDDINGS",
@@ -745,7 +745,7 @@ def _domains_summary(d: Mapping[str, Any]) -> dict[str, Any]:
             f"{surveys.get('target', 'target')}; MMD² on {_fmt(d.get('mmd_points'))} pairs. Paired / random: the "
             "median latent MSE of the same galaxy over that of two different galaxies (scale-free)"
             + (
-                f"; held-out: on the {_fmt(held.get('n'))} pairs the adaptation did not train on "
+                f"; held-out: on the {_fmt(held.get('n'))} {heldout_pairs_phrase(held)} "
                 f"({_fmt(held.get('gain'), 2)}× lower after)."
                 if held.get("gain") is not None
                 else "."
@@ -951,7 +951,7 @@ def _claims_domains(path: Path) -> list[_Claim]:
     held = d.get("heldout") or {}
     where = ""
     if "after" in held:  # judged on the pairs the adaptation did not train on, when known
-        mse, where = held, f" (the {held['n']} pairs adaptation did not train on)"
+        mse, where = held, f" (the {held['n']} {heldout_pairs_phrase(held)})"
     pr = [mse.get(s, {}).get("paired_over_random") for s in ("before", "after")]
     if None not in pr:
         out.append(
