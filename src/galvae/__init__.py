@@ -88,6 +88,8 @@ _LAZY: dict[str, str] = {
     "outliers_report": "galvae.evaluate.outliers",
     "evaluate_translation": "galvae.evaluate.translation",
     "TranslationResult": "galvae.evaluate.translation",
+    "compare_realism": "galvae.evaluate.realism",
+    "RealismResult": "galvae.evaluate.realism",
     # latents
     "GalaxyVAE": "galvae.latents.model",
     "VAETransformer": "galvae.latents.estimator",
@@ -156,6 +158,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         outliers_report,
     )
     from .evaluate.protocol import classification_metrics  # noqa: F401
+    from .evaluate.realism import RealismResult, compare_realism  # noqa: F401
     from .evaluate.ssim import ssim  # noqa: F401
     from .evaluate.sweep import SweepResult, find_knee, sweep  # noqa: F401
     from .evaluate.translation import TranslationResult, evaluate_translation  # noqa: F401

@@ -32,6 +32,7 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 COMMANDS: tuple[str, ...] = (
     "demo",
     "simulate",
+    "realism",
     "download",
     "ingest",
     "labels",

@@ -1,0 +1,88 @@
+"""Realism report (issue 18 pt 4): simulated against real presented images."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from galvae.cli import main
+from galvae.errors import GalvaeFileError, GalvaeValueError
+from galvae.evaluate.realism import compare_realism, measure_image, read_rgb_images, through_jpeg
+
+
+def _galaxies(n: int, size: int, seed: int, sky: float = 0.06, noise: float = 0.012) -> np.ndarray:
+    """Round exponential blobs with a random size on a noisy sky, stretched-image-like values in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.indices((size, size)) - (size - 1) / 2
+    rr = np.hypot(yy, xx)
+    out = np.empty((n, 3, size, size), np.float32)
+    for i in range(n):
+        blob = 0.8 * np.exp(-rr / rng.uniform(2.0, 4.0))
+        for b, colour in enumerate((0.8, 1.0, 1.1)):
+            out[i, b] = np.clip(sky + colour * blob + rng.normal(0, noise, rr.shape), 0, 1)
+    return out
+
+
+def test_measured_quantities_follow_the_image() -> None:
+    img = _galaxies(1, 32, seed=0)[0]
+    m = measure_image(img)
+    assert m["sky_g"] == pytest.approx(0.06, abs=0.005) and m["noise_r"] == pytest.approx(0.012, rel=0.25)
+    assert abs(m["noise_corr"]) < 0.2  # white noise
+    assert 0 < m["size_frac"] < 0.5 and m["n_neighbours"] == 0
+    bright = img.copy()
+    bright[:, 2:5, 2:5] += 0.5  # a neighbour in the corner
+    assert measure_image(np.clip(bright, 0, 1))["n_neighbours"] == 1
+    assert measure_image(img + 0.02)["sky_z"] == pytest.approx(m["sky_z"] + 0.02, abs=1e-6)
+
+
+def test_same_distribution_scores_near_zero_and_a_shifted_sky_is_found(tmp_path) -> None:
+    a, b = _galaxies(40, 32, seed=1), _galaxies(40, 32, seed=2)
+    same = compare_realism(a, b, jpeg_quality=None, seed=0, out_dir=tmp_path / "same")
+    assert same.n_real == same.n_sim == 40
+    assert same.quantities["sky_r"]["ks"] < 0.4 and same.mean_ks < 0.3
+    assert same.classifiers["logistic regression (features)"]["mean"] < 0.8
+    shifted = compare_realism(_galaxies(40, 32, seed=1, sky=0.09), b, jpeg_quality=None, classifiers=False)
+    assert shifted.quantities["sky_r"]["ks"] == 1.0 and shifted.classifiers == {}
+    assert shifted.quantities["sky_r"]["median_sim"] > shifted.quantities["sky_r"]["median_real"] + 0.02
+    files = {p.name for p in (tmp_path / "same").iterdir()}
+    assert files == {"realism.json", "realism.md", "realism.png"}
+    saved = json.loads((tmp_path / "same" / "realism.json").read_text())
+    assert saved["quantities"]["sky_r"]["ks"] == same.quantities["sky_r"]["ks"]
+
+
+def test_errors() -> None:
+    a = _galaxies(12, 32, seed=0)
+    with pytest.raises(GalvaeValueError, match="same side"):
+        compare_realism(a, _galaxies(12, 16, seed=0))
+    with pytest.raises(GalvaeValueError, match="at least 10 real"):
+        compare_realism(a, a[:5])
+    with pytest.raises(GalvaeValueError, match=r"shape \(N, 3, S, S\)"):
+        compare_realism(a[:, :2], a)
+
+
+def test_rgb_images_are_g_r_z_and_jpeg_round_trip(tmp_path) -> None:
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    rgb[..., 0], rgb[..., 1], rgb[..., 2] = 200, 100, 50  # red = z, green = r, blue = g
+    Image.fromarray(rgb).save(tmp_path / "a.png")
+    x, names = read_rgb_images(tmp_path, 8)
+    assert names == ["a.png"] and x.shape == (1, 3, 8, 8)
+    np.testing.assert_allclose(x[0, :, 0, 0], [50 / 255, 100 / 255, 200 / 255], rtol=1e-6)
+    back = through_jpeg(x, 95)  # 8-bit truncation, JPEG: a flat image comes back within a few levels
+    np.testing.assert_allclose(back, x, atol=4 / 255)
+    with pytest.raises(GalvaeFileError, match="no .jpg, .jpeg or .png"):
+        read_rgb_images(tmp_path / "missing", 8)
+
+
+def test_cli(make_store, tmp_path, capsys) -> None:
+    store, _, _ = make_store("s.h5", n=16, size=16, seed=3)
+    real = tmp_path / "real"
+    real.mkdir()
+    for i, img in enumerate(_galaxies(12, 16, seed=4)):
+        Image.fromarray((img[::-1].transpose(1, 2, 0) * 255).astype(np.uint8)).save(real / f"g{i:02d}.png")
+    assert main(["realism", str(store), str(real), "--out", str(tmp_path / "r"), "--n", "12", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "mean KS" in out and "(12 simulated, 12 real)" in out and "random forest (features): accuracy" in out
+    assert (tmp_path / "r" / "realism.md").is_file()
