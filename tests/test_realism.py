@@ -86,3 +86,20 @@ def test_cli(make_store, tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert "mean KS" in out and "(12 simulated, 12 real)" in out and "random forest (features): accuracy" in out
     assert (tmp_path / "r" / "realism.md").is_file()
+
+
+def test_report_section_and_demo_option(tmp_path) -> None:
+    from galvae.demo import DemoConfig
+    from galvae.report import ReportInputs, write_report
+
+    compare_realism(_galaxies(12, 16, seed=1), _galaxies(12, 16, seed=2), seed=0, out_dir=tmp_path / "realism")
+    page = write_report(tmp_path / "r.html", ReportInputs(realism_dir=tmp_path / "realism")).read_text()
+    section = page[page.index('<section id="realism">') :]
+    section = section[: section.index("</section>")]
+    assert "Simulated against real images" in section and "12 simulated against 12 real images" in section
+    assert "random forest (features)" in section and "realism montage" in section
+    empty = write_report(tmp_path / "e.html", ReportInputs()).read_text()
+    assert "galvae demo --real DIR" in empty[empty.index('<section id="realism">') :]
+    with pytest.raises(GalvaeFileError, match="real_images"):
+        DemoConfig(real_images=str(tmp_path / "nowhere"))
+    assert DemoConfig(real_images=tmp_path).real_images == str(tmp_path)

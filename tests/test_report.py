@@ -40,6 +40,7 @@ SECTIONS = (
     "latent-map",
     "outliers",
     "mocks",
+    "realism",
 )
 
 
@@ -157,6 +158,11 @@ def products(tmp_path_factory) -> dict:
     ).to_csv(tr / "translation.csv", index=False)
     (tr / "translation.json").write_text(json.dumps({"source_survey": "decals", "to": "bass_mzls", "n_galaxies": 60}))
     plot_gallery(pair, [*ids, *ids], ncols=6, title="translation").savefig(tr / "translation_gallery.png", dpi=60)
+    from galvae.evaluate.realism import compare_realism
+
+    with ImageStore(sim.stores["decals"]) as st:  # the simulated images against others standing in for real ones
+        x = st.read(np.arange(24))
+    compare_realism(x[:12], x[12:], classifiers=False, out_dir=d / "realism")
     return {
         "dir": d,
         "sim": sim,
@@ -172,6 +178,7 @@ def products(tmp_path_factory) -> dict:
         "sweep": d / "sweep.csv",
         "outliers": d / "outliers",
         "translation": tr,
+        "realism": d / "realism",
     }
 
 
@@ -193,6 +200,7 @@ def _inputs(p: dict, **kw) -> ReportInputs:
         outliers_dir=p["outliers"],
         mocks=p["mocks"],
         translation_dir=p["translation"],
+        realism_dir=p["realism"],
         date="2024-01-02 03:04 UTC",
     )
     args.update(kw)
@@ -416,6 +424,8 @@ def test_cli(products, tmp_path, capsys) -> None:
             str(tmp_path / "page"),
             "--translation",
             str(p["translation"]),
+            "--realism",
+            str(p["realism"]),
             "--out",
             str(out),
         ]

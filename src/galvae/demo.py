@@ -44,7 +44,7 @@ from ._io import write_json
 from ._validate import check_choice, check_int
 from ._version import __version__
 from .config import config_to_dict
-from .errors import GalvaeValueError
+from .errors import GalvaeFileError, GalvaeValueError
 from .evaluate.paper import TABLE4_MIN_GALAXIES
 from .training.precision import PRECISIONS, resolve_precision
 
@@ -177,6 +177,10 @@ class DemoConfig:
     n_mocks : int, default 16
     embedding : {"both", "pca", "tsne"}, default "both"
         Latent-space maps in the report.
+    real_images : str or None, default None
+        A folder of real Galaxy Zoo DECaLS colour images (JPEG/PNG): the
+        report stage then compares the simulated DECaLS images with them
+        (:func:`galvae.compare_realism`, ``realism/``) and shows it.
     profile : {"fixed", "gz-decals"}, default "gz-decals"
         Presentation of the simulated images (:mod:`galvae.data.presentation`).
         ``"gz-decals"`` is the paper's: Galaxy Zoo DECaLS images, whose sky
@@ -237,6 +241,7 @@ class DemoConfig:
     min_galaxies: int = TABLE4_MIN_GALAXIES
     n_mocks: int = 16
     embedding: str = "both"
+    real_images: str | None = None
     profile: str = "gz-decals"
     likelihood: str = "gaussian"
     seed: int = 0
@@ -269,6 +274,11 @@ class DemoConfig:
             "adapt_decoder_epochs",
             check_int("demo adapt_decoder_epochs", self.adapt_decoder_epochs, minimum=0),
         )
+        if self.real_images is not None:  # checked now, not after the stages before the report
+            real = os.fspath(self.real_images)
+            if not Path(real).is_dir():
+                raise GalvaeFileError(real, "real_images (--real) must be a folder of colour JPEG/PNG images")
+            object.__setattr__(self, "real_images", real)
         if self.n_galaxies < 50:
             raise GalvaeValueError(
                 "the demo needs at least 50 galaxies (train/validation splits, 70/30 forests)", self.n_galaxies
@@ -890,11 +900,24 @@ def _explore_stage(d: _DemoRun) -> None:
 
 def _report_stage(d: _DemoRun) -> None:
     """Stage 13: the self-contained HTML report, linking the explorer."""
+    from .data.store import ImageStore
+    from .evaluate.realism import compare_realism, read_rgb_images
     from .report import ReportInputs, write_report
 
     cfg, out, domains = d.cfg, d.out, d.domains
 
     def do_report() -> None:
+        import numpy as np
+
+        realism = None
+        if cfg.real_images is not None:
+            realism = out / "realism"
+            _rm(realism)
+            with ImageStore(d.stores["decals"]) as st:
+                real, _ = read_rgb_images(cfg.real_images, st.size)
+                rows = np.sort(np.random.default_rng(cfg.seed).choice(len(st), min(len(real), len(st)), replace=False))
+                sim = st.read(rows)
+            compare_realism(sim, real, seed=cfg.seed, n_jobs=cfg.workers, out_dir=realism)
         galleries = sorted(domains.glob("pairs_*.png"))
         inputs = ReportInputs(
             title="galvae demo: the paper on simulated DECaLS and BASS+MzLS",
@@ -915,10 +938,11 @@ def _report_stage(d: _DemoRun) -> None:
             mocks=d.mocks,
             explorer=d.explorer,
             translation_dir=out / "translation",
+            realism_dir=realism,
         )
         write_report(d.report, inputs, embedding=cfg.embedding, seed=cfg.seed)
 
-    d.st.run(13, "report", {"embedding": cfg.embedding}, [d.report], do_report)
+    d.st.run(13, "report", {"embedding": cfg.embedding, "real_images": cfg.real_images}, [d.report], do_report)
 
 
 def _summary(out: Path) -> dict[str, Any]:

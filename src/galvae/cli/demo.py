@@ -96,6 +96,11 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
     )
     option("--accelerator", "accelerator", "lightning accelerator for training: auto, cpu, gpu")
     option("--device", "device", "torch device for encoding and baselines")
+    option(
+        "--real",
+        "real_images",
+        "folder of real Galaxy Zoo DECaLS colour images: the report compares the simulated images with them",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         accelerator=args.accelerator,
         precision=args.precision,
         device=args.device,
+        real_images=args.real_images,
     )
 
     def show(ev: StageEvent) -> None:

@@ -66,6 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--translation", metavar="DIR", help="output directory of galvae translate --compare (table and gallery)"
     )
+    p.add_argument("--realism", metavar="DIR", help="output directory of galvae realism (tables and montage)")
     p.add_argument(
         "--explorer",
         metavar="DIR|HTML",
@@ -162,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
         mocks=mocks or None,
         explorer=_explorer_page(args.explorer),
         translation_dir=args.translation,
+        realism_dir=args.realism,
     )
     out = write_report(
         args.out, inputs, embedding=args.embedding, seed=args.seed, per_class=args.per_class, strict=args.strict

@@ -158,6 +158,7 @@ class ReportInputs:
     mocks: Mapping[str, _PathLike] | None = None
     explorer: _PathLike | None = None
     translation_dir: _PathLike | None = None
+    realism_dir: _PathLike | None = None
     date: str | None = None
 
     def __post_init__(self) -> None:
@@ -175,6 +176,7 @@ class ReportInputs:
             "outliers_dir",
             "explorer",
             "translation_dir",
+            "realism_dir",
         ):
             object.__setattr__(self, name, _opt_path(getattr(self, name), name))
         if isinstance(self.pair_galleries, str | os.PathLike) or not isinstance(self.pair_galleries, Sequence):
@@ -1414,6 +1416,44 @@ def _section_translation(inp: ReportInputs, rep: _Report) -> Markup:
     return _render("sections/translation.html.j2", result=result, gallery=gallery, source=source, to=to)
 
 
+def _section_realism(inp: ReportInputs, rep: _Report) -> Markup:
+    d = inp.realism_dir
+    if not _exists(d) or not (d / "realism.json").is_file():
+        return _not_run(
+            "The realism comparison needs real colour images: `galvae demo --real DIR`, or `galvae realism STORE "
+            "DIR --out OUT` and `galvae report --realism OUT`.",
+            d / "realism.json" if d is not None and d.exists() else d,
+        )
+    res = _read_json(d / "realism.json")
+    rows = [
+        [name, _fmt(q.get("ks"), 2), _fmt(q.get("median_real"), 3), _fmt(q.get("median_sim"), 3)]
+        for name, q in (res.get("quantities") or {}).items()
+    ]
+    quantities = _Table(
+        ["quantity", "KS", "median real", "median simulated"],
+        rows,
+        caption=f"{_fmt(res.get('n_sim'))} simulated against {_fmt(res.get('n_real'))} real images; KS = two-sample "
+        f"Kolmogorov-Smirnov statistic (0 = same distribution, 1 = disjoint); mean {_fmt(res.get('mean_ks'), 2)}",
+    )
+    tests = res.get("classifiers") or {}
+    classifiers = _Table(
+        ["classifier", "accuracy telling simulated from real (0.5 = indistinguishable)"],
+        [
+            [name, f"{float(v.get('mean', float('nan'))):.2f} ± {float(v.get('std', float('nan'))):.2f}"]
+            for name, v in tests.items()
+        ],
+        caption="5-fold cross-validated; features: the quantities, radial profile, colours in annuli, noise power",
+    )
+    montage = None
+    if (d / "realism.png").is_file():
+        montage = rep.fig_file(
+            d / "realism.png", "Real images (top) and simulated ones (bottom), random draws.", "realism montage"
+        )
+    return _render(
+        "sections/realism.html.j2", quantities=quantities, classifiers=classifiers if tests else None, montage=montage
+    )
+
+
 def _mock_gallery(survey: str, path: Path | None, max_mocks: int, rep: _Report) -> dict[str, Any]:
     """The first ``max_mocks`` mocks of one decoder as a figure, or why there is none."""
     from ..data.store import ImageStore
@@ -1571,6 +1611,7 @@ def write_report(
         ),
         ("outliers", "Outliers in latent space (Appendix A)", lambda: _section_outliers(inputs, rep)),
         ("mocks", "Mock galaxies from the decoders", lambda: _section_mocks(inputs, rep, max_mocks)),
+        ("realism", "Simulated against real images", lambda: _section_realism(inputs, rep)),
     ]
     rendered = [_run_section(anchor, title, make, strict) for anchor, title, make in sections]
     page = _render(
