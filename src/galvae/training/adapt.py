@@ -678,10 +678,7 @@ def adapt(
         surveys = _decoder_names(source_name or dm.surveys[0], target_name or dm.surveys[1])
     mcfg: ModelConfig = meta["model_config"]
     L.seed_everything(acfg.seed, workers=True, verbose=False)
-    module = DAModule(
-        config_to_dict(mcfg), list(surveys), lam=acfg.lam, mmd_on=acfg.mmd_on, pair_weight=acfg.pair_weight, lr=acfg.lr
-    )
-    module.noise_seed = acfg.seed
+    module = _da_module(acfg, mcfg, surveys, noise_seed=acfg.seed)
     if not resume:
         module.model.load_state_dict(DomainAdaptationVAE.from_vae(base, surveys).state_dict())
 
@@ -693,17 +690,7 @@ def adapt(
         module=module,
         write=functools.partial(_write_run_files, out, dm, acfg, mcfg, base_path, surveys, src, tgt),
     )
-    trainer, ckpt = fit_lightning(
-        module,
-        dm,
-        out,
-        acfg,
-        n_batches=max(1, len(dm.train_pos) // acfg.batch_size),
-        progress=progress,
-        resume_from=None,
-        trainer_kwargs=trainer_kwargs,
-        prepare=prepare,
-    )
+    trainer, ckpt = _fit_pairs(module, dm, out, acfg, prepare, progress=progress, trainer_kwargs=trainer_kwargs)
     return _finish_adapt(
         trainer,
         ckpt,
@@ -844,17 +831,8 @@ def _train_decoders(
     Writes ``out/decoders/`` (checkpoints, ``metrics.csv``, ``config.json``) and returns its last checkpoint.
     """
     state = check_checkpoint(start, finite=False)["state_dict"]
-    module = DAModule(
-        config_to_dict(mcfg),
-        list(surveys),
-        lam=acfg.lam,
-        mmd_on=acfg.mmd_on,
-        pair_weight=acfg.pair_weight,
-        lr=acfg.lr,
-        train_encoder=False,
-    )
+    module = _da_module(acfg, mcfg, surveys, noise_seed=acfg.seed + 1, train_encoder=False)
     module.load_state_dict(state)
-    module.noise_seed = acfg.seed + 1
     run = out / "decoders"
     dcfg = replace(acfg, epochs=acfg.decoder_epochs, early_stopping=None, monitor="val_loss", decoder_epochs=0)
 
@@ -864,18 +842,49 @@ def _train_decoders(
 
     prepare = functools.partial(prepare_run_dir, out=run, resume=False, overwrite=True, module=module, write=write)
     log.info("training the decoders alone for %d epochs from %s (encoder frozen)", acfg.decoder_epochs, start)
-    fit_lightning(
+    _fit_pairs(module, dm, run, dcfg, prepare, progress=progress, trainer_kwargs=trainer_kwargs)
+    return run / "checkpoints" / "last.ckpt"
+
+
+def _da_module(
+    acfg: AdaptConfig, mcfg: ModelConfig, surveys: tuple[str, ...], *, noise_seed: int, train_encoder: bool = True
+) -> DAModule:
+    """The Lightning module of eq. 6 (plus the paired term) for ``acfg``, its per-step noise seeded."""
+    module = DAModule(
+        config_to_dict(mcfg),
+        list(surveys),
+        lam=acfg.lam,
+        mmd_on=acfg.mmd_on,
+        pair_weight=acfg.pair_weight,
+        lr=acfg.lr,
+        train_encoder=train_encoder,
+    )
+    module.noise_seed = noise_seed
+    return module
+
+
+def _fit_pairs(
+    module: DAModule,
+    dm: PairedDataModule,
+    run: Path,
+    cfg: AdaptConfig,
+    prepare: Any,
+    *,
+    progress: bool,
+    trainer_kwargs: dict[str, Any] | None,
+) -> tuple[Any, Any]:
+    """:func:`fit_lightning` of ``module`` on the pairs of ``dm`` into ``run`` (``prepare`` writes its files)."""
+    return fit_lightning(
         module,
         dm,
         run,
-        dcfg,
-        n_batches=max(1, len(dm.train_pos) // acfg.batch_size),
+        cfg,
+        n_batches=max(1, len(dm.train_pos) // cfg.batch_size),
         progress=progress,
         resume_from=None,
         trainer_kwargs=trainer_kwargs,
         prepare=prepare,
     )
-    return run / "checkpoints" / "last.ckpt"
 
 
 def _lowest_val_loss(out: Path) -> float:
