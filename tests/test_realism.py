@@ -103,3 +103,14 @@ def test_report_section_and_demo_option(tmp_path) -> None:
     with pytest.raises(GalvaeFileError, match="real_images"):
         DemoConfig(real_images=str(tmp_path / "nowhere"))
     assert DemoConfig(real_images=tmp_path).real_images == str(tmp_path)
+
+
+def test_cnn_classifier_leaves_the_global_rng_alone() -> None:
+    import torch
+
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    res = compare_realism(_galaxies(10, 16, seed=5), _galaxies(10, 16, seed=6), jpeg_quality=None, cnn=True)
+    acc = res.classifiers["small CNN (pixels, half resolution)"]
+    assert 0.0 <= acc["mean"] <= 1.0 and len(acc["folds"]) == 5
+    assert torch.equal(torch.get_rng_state(), state)
