@@ -484,6 +484,46 @@ def test_the_sky_a_pipeline_would_estimate_from_the_neighbours_is_subtracted():
     assert pipeline_sky(star, psf_pix) == pytest.approx(pipeline_sky(pure, psf_pix), abs=0.01 * sig)
 
 
+def test_the_sky_box_takes_in_the_galaxys_unmasked_outskirts():
+    """outskirts_sky: the target's light below legacypipe's mask threshold, spread over a 512-pixel box."""
+    from galvae.simulate.render import SKY_BOX_ARCSEC, SKY_EXPOSURES, outskirts_sky
+
+    sig = DECALS.band("r").sky_sigma
+    sig1 = sig * math.sqrt(SKY_EXPOSURES)
+    box = (SKY_BOX_ARCSEC / 0.262) ** 2  # 512² = 262144 pixels
+    assert box == pytest.approx(512**2)
+    plateau = np.zeros((100, 100))
+    plateau[25:75, 25:75] = 0.1 * sig1  # below the 5 × 5 boxcar's 3σ₁/5 = 0.6 σ₁: unmasked
+    # hand value: 2500 pixels of 0.1 σ₁ over a box with nothing masked
+    assert outskirts_sky(plateau, sig, 0.262) == pytest.approx(0.1 * sig1 * 2500 / 512**2, rel=1e-9)
+    assert outskirts_sky(2 * plateau, sig, 0.262) == pytest.approx(2 * outskirts_sky(plateau, sig, 0.262), rel=1e-9)
+    assert outskirts_sky(np.zeros((100, 100)), sig, 0.262) == 0.0
+    # above the threshold the plateau is masked: nothing is left but the rim the boxcar pushes below it
+    assert outskirts_sky(10 * plateau, sig, 0.262) < 0.05 * outskirts_sky(plateau, sig, 0.262)
+    # a galaxy's extended, faint light counts; larger at the same magnitude means more of it below the threshold
+    small = _render(_row(truth_mag_r=15.0, truth_hlr_arcsec=1.0), fov=60.0).image[1].astype(np.float64)
+    large = _render(_row(truth_mag_r=15.0, truth_hlr_arcsec=4.0), fov=60.0).image[1].astype(np.float64)
+    shift_small, shift_large = outskirts_sky(small, sig, 0.262), outskirts_sky(large, sig, 0.262)
+    assert 0 < shift_small < shift_large
+    # one exposure's noise widens the mask, so less light stays in the box's median
+    noise = np.random.default_rng(0).standard_normal(large.shape) * sig1
+    assert outskirts_sky(large, sig, 0.262, noise) < 0.9 * shift_large
+
+
+def test_a_bright_extended_galaxy_is_over_subtracted_as_in_the_real_images():
+    """The rendered image sits below the noiseless one by the pipeline's sky rise; not so for a faint galaxy."""
+    sig = DECALS.band("r").sky_sigma
+    offsets = {}
+    for mag in (15.0, 22.0):
+        row = _row(truth_mag_r=mag, truth_hlr_arcsec=4.0)
+        clean = _render(row, fov=60.0).image[1]
+        offsets[mag] = np.mean([(_render(row, fov=60.0, noise=True, seed=s).image[1] - clean).mean() for s in range(6)])
+    # measured: -0.0081 σ at r = 15, -0.0013 σ at r = 22; each image's mean noise scatters by σ / 229 (0.0018 σ
+    # over six), the same draws at both magnitudes, so their difference is sharper
+    assert offsets[15.0] - offsets[22.0] < -0.005 * sig
+    assert abs(offsets[22.0]) < 0.004 * sig
+
+
 def test_tidal_tails_are_the_sum_of_their_two_dimensional_gaussians():
     """The separable evaluation of the tails equals the direct one (a 2-D exponential per blob) to rounding."""
     from galvae.simulate.render import _grid, _tidal_layer
