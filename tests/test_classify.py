@@ -10,7 +10,7 @@ import pytest
 from galvae.config import StretchConfig
 from galvae.data.store import write_store
 from galvae.errors import GalvaeValueError
-from galvae.evaluate.classify import classify
+from galvae.evaluate.classify import accuracy_interval, classify
 
 CLASSES = {"round": 1.0, "in-between": 0.6, "cigar": 0.25}
 
@@ -131,6 +131,28 @@ def test_forest_beats_majority_and_baselines_share_split(tmp_path) -> None:
     assert rows.loc["pca", "method_only_right"] == (~vae_right & pca_right).sum()
     assert pd.isna(rows.loc["vae", "mcnemar_p"]) and 0 < rows.loc["pca", "mcnemar_p"] <= 1
     assert "McNemar" in (out / "table3.md").read_text()
+    # each accuracy inside its Wilson interval, which is as wide as n_test makes it
+    for method, row in rows.iterrows():
+        assert row.accuracy_lo < row.accuracy < row.accuracy_hi or row.accuracy in (0.0, 1.0), method
+        k = round(row.accuracy * row.n_test)
+        assert (row.accuracy_lo, row.accuracy_hi) == pytest.approx(accuracy_interval(k, row.n_test)), method
+    assert "Wilson interval" in (out / "table3.md").read_text()
+
+
+def test_accuracy_interval_reference_values() -> None:
+    # Wilson (1927) by hand, z = 1.959964: 8 of 10 -> centre (0.8 + z²/20) / (1 + z²/10) = 0.71674,
+    # half-width z sqrt(0.016 + z²/400) / (1 + z²/10) = 0.22658
+    lo, hi = accuracy_interval(8, 10)
+    assert (lo, hi) == (pytest.approx(0.490162, abs=1e-6), pytest.approx(0.943318, abs=1e-6))
+    lo, hi = accuracy_interval(10, 10)  # stays inside [0, 1]: upper end exactly 1
+    assert hi == pytest.approx(1.0) and lo == pytest.approx(10 / (10 + 1.959964**2), abs=1e-6)
+    # ten times the galaxies, a third of the width: 80 of 100 -> 0.78890 ± 0.07773
+    assert accuracy_interval(80, 100) == (pytest.approx(0.711170, abs=1e-5), pytest.approx(0.866633, abs=1e-5))
+    assert np.isnan(accuracy_interval(0, 0)).all()
+    with pytest.raises(GalvaeValueError, match="n_right must be between 0 and n = 10"):
+        accuracy_interval(11, 10)
+    with pytest.raises(GalvaeValueError, match="confidence"):
+        accuracy_interval(5, 10, confidence=1.5)
 
 
 def test_mcnemar_reference_values() -> None:

@@ -258,8 +258,9 @@ def test_report_content(report, products) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>alert" not in text
     # Table 3: paper values beside this run's
     t3 = pd.read_csv(products["table3"])
-    acc = t3[(t3.feature == "merger") & (t3.method == "vae")]["accuracy"].iloc[0]
-    assert f'<td class="num">{100 * acc:.1f}</td>' in text and "96.36" in text
+    row = t3[(t3.feature == "merger") & (t3.method == "vae")].iloc[0]
+    cell = f"{100 * row.accuracy:.1f} ({100 * row.accuracy_lo:.1f}–{100 * row.accuracy_hi:.1f})"
+    assert f'<td class="num">{cell}</td>' in text and "96.36" in text  # the accuracy with its Wilson interval
     # the first screen: each claim with this run's number and a verdict
     claims = text[text.index('<section id="claims">') : text.index('<section id="run">')]
     vae = t3[t3.method == "vae"]["accuracy"]
