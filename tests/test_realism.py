@@ -10,7 +10,13 @@ from PIL import Image
 
 from galvae.cli import main
 from galvae.errors import GalvaeFileError, GalvaeValueError
-from galvae.evaluate.realism import compare_realism, measure_image, read_rgb_images, through_jpeg
+from galvae.evaluate.realism import (
+    compare_realism,
+    measure_image,
+    neighbour_peaks,
+    read_rgb_images,
+    through_jpeg,
+)
 
 
 def _galaxies(n: int, size: int, seed: int, sky: float = 0.06, noise: float = 0.012) -> np.ndarray:
@@ -36,6 +42,18 @@ def test_measured_quantities_follow_the_image() -> None:
     bright[:, 2:5, 2:5] += 0.5  # a neighbour in the corner
     assert measure_image(np.clip(bright, 0, 1))["n_neighbours"] == 1
     assert measure_image(img + 0.02)["sky_z"] == pytest.approx(m["sky_z"] + 0.02, abs=1e-6)
+
+
+def test_neighbour_peaks_give_each_neighbours_brightness_and_place() -> None:
+    img = _galaxies(1, 32, seed=0)[0]
+    assert neighbour_peaks(img).shape == (0, 2)
+    faint, bright = img.copy(), img.copy()
+    faint[:, 5, 24] += 0.1  # one pixel of a 3-pixel-wide neighbour; centre (15.5, 15.5)
+    bright[:, 5, 24] += 0.6
+    (h_faint, r_faint), (h_bright, r_bright) = neighbour_peaks(faint)[0], neighbour_peaks(bright)[0]
+    assert r_faint == r_bright == pytest.approx(np.hypot(10.5, 8.5) / 32)
+    assert 5 < h_faint < h_bright and 4.5 < h_bright / h_faint < 6.5  # 6× the flux; the noise under it adds a little
+    assert len(neighbour_peaks(bright)) == measure_image(bright)["n_neighbours"] == 1
 
 
 def test_same_distribution_scores_near_zero_and_a_shifted_sky_is_found(tmp_path) -> None:

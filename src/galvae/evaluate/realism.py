@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .._io import write_json, write_text
 from ..errors import GalvaeFileError, GalvaeValueError
@@ -46,6 +48,7 @@ __all__ = [
     "RealismResult",
     "compare_realism",
     "measure_image",
+    "neighbour_peaks",
     "read_rgb_images",
     "realism_markdown",
     "through_jpeg",
@@ -130,17 +133,13 @@ def _border_lag1(image: np.ndarray, b: int) -> float:
 
 def measure_image(image: np.ndarray) -> dict[str, float]:
     """The quantities of the module docs for one stretched (3, S, S) g, r, z image in [0, 1]."""
-    from scipy import ndimage
-    from skimage.feature import peak_local_max
 
     from ..data.preprocess import inverse_stretch
     from ..data.presentation import GZ_DECALS_STRETCH
 
     s = image.shape[-1]
-    border = np.zeros((s, s), bool)
+    border = _border(s)
     b = max(3, s * 6 // 128)
-    border[:b] = border[-b:] = True
-    border[:, :b] = border[:, -b:] = True
     out: dict[str, float] = {}
     for k, band in enumerate(BANDS):
         out[f"sky_{band}"] = float(np.median(image[k][border]))
@@ -148,14 +147,8 @@ def measure_image(image: np.ndarray) -> dict[str, float]:
     out["noise_corr"] = _border_lag1(image, b)
     sg, sz = image[0][border], image[2][border]
     out["sky_band_corr"] = float(np.corrcoef(sg, sz)[0, 1]) if sg.std() > 0 and sz.std() > 0 else float("nan")
-    det = ndimage.gaussian_filter(image.mean(axis=0), 1.0 * s / 128)
-    sky, sig = float(np.median(det[border])), max(_robust_sigma(det[border]), 1e-4)
-    above = det > sky + 3 * sig
-    labels, _ = ndimage.label(above)
+    det, sky, sig, comp = _central_source(image, border)
     c = s // 2
-    centre_labels = labels[c - 2 : c + 2, c - 2 : c + 2]
-    lab = np.bincount(centre_labels.ravel()[centre_labels.ravel() > 0]).argmax() if (centre_labels > 0).any() else 0
-    comp = labels == lab if lab > 0 else np.zeros_like(above)
     out["size_frac"] = float(comp.mean())
     out["central_sb"] = float(image[1, c - 2 : c + 3, c - 2 : c + 3].mean())
     flux = inverse_stretch(image, GZ_DECALS_STRETCH)
@@ -170,10 +163,62 @@ def measure_image(image: np.ndarray) -> dict[str, float]:
         with np.errstate(divide="ignore", invalid="ignore"):
             out[f"gr_{name}"] = float(-2.5 * np.log10(f[0] / f[1])) if f[0] > 0 and f[1] > 0 else float("nan")
             out[f"rz_{name}"] = float(-2.5 * np.log10(f[1] / f[2])) if f[1] > 0 and f[2] > 0 else float("nan")
+    out["n_neighbours"] = float(len(neighbour_peaks(image)))
+    return out
+
+
+def _border(s: int) -> NDArray[np.bool_]:
+    """The frame's outer band of max(3, 6 S / 128) pixels, where the sky and noise are measured."""
+    border = np.zeros((s, s), bool)
+    b = max(3, s * 6 // 128)
+    border[:b] = border[-b:] = True
+    border[:, :b] = border[:, -b:] = True
+    return border
+
+
+def _central_source(image: np.ndarray, border: np.ndarray) -> tuple[np.ndarray, float, float, np.ndarray]:
+    """Detection image (band mean smoothed by σ = S/128 px), its border sky and σ, and the central source's 3σ area."""
+    from scipy import ndimage
+
+    s = image.shape[-1]
+    det = ndimage.gaussian_filter(image.mean(axis=0), 1.0 * s / 128)
+    sky, sig = float(np.median(det[border])), max(_robust_sigma(det[border]), 1e-4)
+    above = det > sky + 3 * sig
+    labels, _ = ndimage.label(above)
+    c = s // 2
+    centre_labels = labels[c - 2 : c + 2, c - 2 : c + 2]
+    lab = np.bincount(centre_labels.ravel()[centre_labels.ravel() > 0]).argmax() if (centre_labels > 0).any() else 0
+    return det, sky, sig, (labels == lab if lab > 0 else np.zeros_like(above))
+
+
+def neighbour_peaks(image: np.ndarray) -> np.ndarray:
+    """The neighbouring sources ``measure_image`` counts, with their brightness and place.
+
+    Peaks of the detection image (the band mean smoothed by σ = S/128 px)
+    above 5σ of its border, at least 3 pixels apart, outside the central
+    source's 3σ area dilated by 3 pixels.
+
+    Parameters
+    ----------
+    image : ndarray, shape (3, S, S)
+        Stretched g, r, z in [0, 1].
+
+    Returns
+    -------
+    ndarray, shape (K, 2)
+        Per neighbour: peak height above the sky in units of the border σ,
+        and distance from the frame centre in frame sides.
+    """
+    from scipy import ndimage
+    from skimage.feature import peak_local_max
+
+    s = image.shape[-1]
+    det, sky, sig, comp = _central_source(image, _border(s))
     excl = ndimage.binary_dilation(comp, iterations=3) if comp.any() else comp
     peaks = peak_local_max(det, min_distance=3, threshold_abs=sky + 5 * sig, exclude_border=2)
-    out["n_neighbours"] = float(sum(1 for y, x in peaks if not excl[y, x]))
-    return out
+    c = (s - 1) / 2
+    rows = [((det[y, x] - sky) / sig, math.hypot(y - c, x - c) / s) for y, x in peaks if not excl[y, x]]
+    return np.array(rows, dtype=np.float64).reshape(-1, 2)
 
 
 def _montage(real: np.ndarray, sim: np.ndarray, path: Path, k: int = 8, seed: int = 0) -> None:
