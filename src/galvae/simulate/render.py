@@ -488,14 +488,14 @@ def outskirts_sky(galaxy: NDArray, sky_sigma: float, pixel_scale: float, noise: 
     legacypipe (the Legacy Surveys' pipeline, ``image.py: run_sky_calib``)
     fits each exposure's sky with tractor's ``SplineSky``: medians of the
     unmasked pixels in boxes of 512 pixels (DECam and Mosaic-3, 134″; 90Prime
-    256 pixels, 116″), the mask being the pixels whose 5 × 5 boxcar mean
+    256 pixels, 116″; 134″ is used here for every camera), the mask being the pixels whose 5 × 5 boxcar mean
     exceeds 3σ₁ / 5 (σ₁: one exposure's pixel noise), dilated by 3 pixels.
     The DR5 imaging behind Galaxy Zoo DECaLS masked no large galaxies
     beyond that, so a bright galaxy's outskirts below the threshold stay in
     its box's median and the subtracted image around it sits that much below
     zero — more so for larger, brighter galaxies, as the real images show
     (``benchmarks/realism.md``: the real sky darkens with the galaxy's size
-    in the frame, Spearman −0.22 to −0.26).
+    in the frame, Spearman −0.17 to −0.26 by the border's mean or median).
 
     To first order the median of noise plus a faint signal sᵢ moves by the
     mean of sᵢ (the next term is of third order in sᵢ/σ₁), so the shift is
@@ -507,8 +507,7 @@ def outskirts_sky(galaxy: NDArray, sky_sigma: float, pixel_scale: float, noise: 
     0.0046 σ₁ against 0.0036 ± 0.0004 (a face-on exponential disc, r = 15,
     4″), 0.0023 against 0.0019 ± 0.0001 (r = 15.5, 3″, B/T 0.3) and 0.0010
     against 0.0010 ± 0.0002 (r = 17, 2″); with a noiseless mask 0.0063 for
-    the disc.  Only the
-    drawn field is counted: the gz-decals field holds the whole truncated
+    the disc.  Only the drawn field is counted: the gz-decals field holds the whole truncated
     profile (Sérsic components end at 6 half-light radii, the field's half
     side is ≥ 8.5 of them); on a smaller fixed field this is a lower bound.
 
