@@ -133,7 +133,6 @@ def _border_lag1(image: np.ndarray, b: int) -> float:
 
 def measure_image(image: np.ndarray) -> dict[str, float]:
     """The quantities of the module docs for one stretched (3, S, S) g, r, z image in [0, 1]."""
-
     from ..data.preprocess import inverse_stretch
     from ..data.presentation import GZ_DECALS_STRETCH
 
@@ -147,7 +146,7 @@ def measure_image(image: np.ndarray) -> dict[str, float]:
     out["noise_corr"] = _border_lag1(image, b)
     sg, sz = image[0][border], image[2][border]
     out["sky_band_corr"] = float(np.corrcoef(sg, sz)[0, 1]) if sg.std() > 0 and sz.std() > 0 else float("nan")
-    det, sky, sig, comp = _central_source(image, border)
+    comp = _central_source(image, border)[3]
     c = s // 2
     out["size_frac"] = float(comp.mean())
     out["central_sb"] = float(image[1, c - 2 : c + 3, c - 2 : c + 3].mean())
