@@ -1,7 +1,7 @@
 """Neighbours per image by brightness: real GZ DECaLS JPEGs against a simulated gz-decals store.
 
-``galvae.evaluate.realism.neighbour_peaks`` (the sources ``measure_image`` counts as ``n_neighbours``) on
-both sets, with each peak's height in units of the border σ and its distance from the centre in frame
+``galvae.evaluate.realism.neighbour_summary`` (of ``neighbour_peaks``, the sources ``measure_image`` counts as
+``n_neighbours``) on both sets; ``galvae realism`` writes the same table, with each peak's height in units of the border σ and its distance from the centre in frame
 sides.  Simulated images (the store's first 200) pass through the same 8-bit JPEG.
 
     .venv/bin/python benchmarks/neighbours_brightness.py STORE [REAL_DIR]
@@ -15,20 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from galvae.data.store import open_store
-from galvae.evaluate.realism import neighbour_peaks, read_rgb_images, through_jpeg
+from galvae.evaluate.realism import neighbour_summary, read_rgb_images, through_jpeg
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "gz_decals_real"
 
 
 def summary(images: np.ndarray) -> str:
-    peaks = [neighbour_peaks(x) for x in images]
-    h = np.concatenate([p[:, 0] for p in peaks])
-    r = np.concatenate([p[:, 1] for p in peaks])
-    n = len(images)
-    return (
-        f"{len(h) / n:.1f} | {np.sum(h < 10) / n:.1f} | {np.sum((h >= 10) & (h < 50)) / n:.1f} | "
-        f"{np.sum(h >= 50) / n:.2f} | {np.median(h):.1f} | {np.median(r):.2f}"
-    )
+    v = neighbour_summary(images)
+    keys = ("per_image", "faint", "mid", "bright", "median_height", "median_distance")
+    return " | ".join(f"{v[k]:.2f}" for k in keys)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from galvae.evaluate.realism import (
     compare_realism,
     measure_image,
     neighbour_peaks,
+    neighbour_summary,
     read_rgb_images,
     through_jpeg,
 )
@@ -54,6 +55,11 @@ def test_neighbour_peaks_give_each_neighbours_brightness_and_place() -> None:
     assert r_faint == r_bright == pytest.approx(np.hypot(10.5, 8.5) / 32)
     assert 5 < h_faint < h_bright and 4.5 < h_bright / h_faint < 6.5  # 6× the flux; the noise under it adds a little
     assert len(neighbour_peaks(bright)) == measure_image(bright)["n_neighbours"] == 1
+    # over a set: one faint neighbour in one of two images -> 0.5 per image, all of them 5-50σ
+    summary = neighbour_summary(np.stack([img, faint]))
+    assert summary["per_image"] == 0.5 and summary["bright"] == 0.0
+    assert summary["faint"] + summary["mid"] == 0.5 and summary["median_height"] == pytest.approx(h_faint)
+    assert np.isnan(neighbour_summary(img[None])["median_height"])
 
 
 def test_same_distribution_scores_near_zero_and_a_shifted_sky_is_found(tmp_path) -> None:
@@ -69,6 +75,12 @@ def test_same_distribution_scores_near_zero_and_a_shifted_sky_is_found(tmp_path)
     assert files == {"realism.json", "realism.md", "realism.png"}
     saved = json.loads((tmp_path / "same" / "realism.json").read_text())
     assert saved["quantities"]["sky_r"]["ks"] == same.quantities["sky_r"]["ks"]
+    # neighbours by brightness, both sets, in the result, the JSON and the Markdown
+    assert set(same.neighbours) == set(saved["neighbours"]) == {"real", "simulated"}
+    for name, v in same.neighbours.items():
+        assert saved["neighbours"][name] == pytest.approx(v, nan_ok=True)
+    assert same.neighbours["real"]["per_image"] == 0.0  # the blobs have no neighbours
+    assert "Neighbours by brightness" in (tmp_path / "same" / "realism.md").read_text()
 
 
 def test_errors() -> None:

@@ -49,6 +49,7 @@ __all__ = [
     "compare_realism",
     "measure_image",
     "neighbour_peaks",
+    "neighbour_summary",
     "read_rgb_images",
     "realism_markdown",
     "through_jpeg",
@@ -408,6 +409,8 @@ class RealismResult:
     n_real, n_sim : int
     mean_ks : float
         Mean KS statistic over the quantities.
+    neighbours : dict
+        ``"real"`` and ``"simulated"`` -> :func:`neighbour_summary` of each set.
     out_dir : Path or None
         Where ``realism.json``, ``realism.md`` and ``realism.png`` were written.
     """
@@ -418,6 +421,7 @@ class RealismResult:
     n_sim: int
     mean_ks: float
     out_dir: Path | None = field(default=None)
+    neighbours: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def compare_realism(
@@ -480,6 +484,7 @@ def compare_realism(
     quantities = _quantities(mr, ms)
     tests = _classifier_test(rl, sim, mr, ms, seed=seed, cnn=cnn, n_jobs=n_jobs) if classifiers else {}
     mean_ks = float(np.nanmean([q["ks"] for q in quantities.values()]))
+    neighbours = {"real": neighbour_summary(rl), "simulated": neighbour_summary(sim)}
     out = None
     if out_dir is not None:
         out = Path(out_dir)
@@ -487,13 +492,21 @@ def compare_realism(
         _montage(rl, sim, out / "realism.png", seed=seed)
         params = {"jpeg_quality": jpeg_quality, "cnn": cnn, "seed": seed, "size": int(sim.shape[-1])}
         doc = {"n_real": len(rl), "n_sim": len(sim), "mean_ks": mean_ks, "params": params}
-        write_json(out / "realism.json", {**doc, "quantities": quantities, "classifiers": tests})
-        write_text(out / "realism.md", realism_markdown(quantities, tests, len(rl), len(sim)))
-    return RealismResult(quantities, tests, len(rl), len(sim), mean_ks, out)
+        write_json(
+            out / "realism.json", {**doc, "quantities": quantities, "classifiers": tests, "neighbours": neighbours}
+        )
+        write_text(out / "realism.md", realism_markdown(quantities, tests, len(rl), len(sim), neighbours))
+    return RealismResult(quantities, tests, len(rl), len(sim), mean_ks, out, neighbours)
 
 
-def realism_markdown(quantities: dict[str, dict[str, float]], tests: dict[str, dict], n_real: int, n_sim: int) -> str:
-    """The realism tables (quantities, classifier test) as Markdown."""
+def realism_markdown(
+    quantities: dict[str, dict[str, float]],
+    tests: dict[str, dict],
+    n_real: int,
+    n_sim: int,
+    neighbours: dict[str, dict[str, float]] | None = None,
+) -> str:
+    """The realism tables (quantities, classifier test, neighbours by brightness when given) as Markdown."""
     lines = [
         f"# Realism: {n_sim} simulated against {n_real} real images",
         "",
@@ -519,5 +532,43 @@ def realism_markdown(quantities: dict[str, dict[str, float]], tests: dict[str, d
         if top:
             lines += ["", f"Most telling features (random forest): {', '.join(top)}."]
         lines.append("")
+    if neighbours:
+        keys = ("per_image", "faint", "mid", "bright", "median_height", "median_distance")
+        lines += [
+            "Neighbours by brightness (per image; height in border σ, distance in frame sides; `neighbour_peaks`):",
+            "",
+            "| images | all | 5–10σ | 10–50σ | ≥ 50σ | median height | median distance |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [f"| {name} | " + " | ".join(f"{v[k]:.2f}" for k in keys) + " |" for name, v in neighbours.items()]
+        lines.append("")
     lines += ["![8 real (top), 8 simulated (bottom)](realism.png)", ""]
     return "\n".join(lines)
+
+
+def neighbour_summary(images: np.ndarray) -> dict[str, float]:
+    """Neighbours per image by brightness over a set of images (:func:`neighbour_peaks` of each).
+
+    Parameters
+    ----------
+    images : ndarray, shape (N, 3, S, S)
+        Stretched g, r, z images in [0, 1].
+
+    Returns
+    -------
+    dict
+        ``per_image`` (mean count), ``faint`` (5–10σ), ``mid`` (10–50σ) and ``bright`` (≥ 50σ) per image,
+        ``median_height`` (σ) and ``median_distance`` (frame sides) over all neighbours (nan without any).
+    """
+    peaks = [neighbour_peaks(x) for x in images]
+    h = np.concatenate([p[:, 0] for p in peaks]) if peaks else np.empty(0)
+    r = np.concatenate([p[:, 1] for p in peaks]) if peaks else np.empty(0)
+    n = max(len(images), 1)
+    return {
+        "per_image": len(h) / n,
+        "faint": float(np.sum(h < 10)) / n,
+        "mid": float(np.sum((h >= 10) & (h < 50))) / n,
+        "bright": float(np.sum(h >= 50)) / n,
+        "median_height": float(np.median(h)) if len(h) else float("nan"),
+        "median_distance": float(np.median(r)) if len(r) else float("nan"),
+    }
