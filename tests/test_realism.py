@@ -128,6 +128,7 @@ def test_report_section_and_demo_option(tmp_path) -> None:
     section = section[: section.index("</section>")]
     assert "Simulated against real images" in section and "12 simulated against 12 real images" in section
     assert "random forest (features)" in section and "realism montage" in section
+    assert "Neighbouring sources per image by peak height" in section and "10–50σ" in section
     empty = write_report(tmp_path / "e.html", ReportInputs()).read_text()
     assert "galvae demo --real DIR" in empty[empty.index('<section id="realism">') :]
     with pytest.raises(GalvaeFileError, match="real_images"):

@@ -1455,13 +1455,24 @@ def _section_realism(inp: ReportInputs, rep: _Report) -> Markup:
         ],
         caption="5-fold cross-validated; features: the quantities, radial profile, colours in annuli, noise power",
     )
+    nb = res.get("neighbours") or {}
+    keys = ("per_image", "faint", "mid", "bright", "median_height", "median_distance")
+    neighbours = _Table(
+        ["images", "all", "5–10σ", "10–50σ", "≥ 50σ", "median height (σ)", "median distance (sides)"],
+        [[name, *(_fmt(v.get(k), 2) for k in keys)] for name, v in nb.items()],
+        caption="Neighbouring sources per image by peak height above the sky (galvae.evaluate.realism.neighbour_peaks)",
+    )
     montage = None
     if (d / "realism.png").is_file():
         montage = rep.fig_file(
             d / "realism.png", "Real images (top) and simulated ones (bottom), random draws.", "realism montage"
         )
     return _render(
-        "sections/realism.html.j2", quantities=quantities, classifiers=classifiers if tests else None, montage=montage
+        "sections/realism.html.j2",
+        quantities=quantities,
+        classifiers=classifiers if tests else None,
+        neighbours=neighbours if nb else None,
+        montage=montage,
     )
 
 
