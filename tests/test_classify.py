@@ -10,7 +10,7 @@ import pytest
 from galvae.config import StretchConfig
 from galvae.data.store import write_store
 from galvae.errors import GalvaeValueError
-from galvae.evaluate.classify import accuracy_interval, classify
+from galvae.evaluate.classify import accuracy_interval, classify, repeat_splits
 
 CLASSES = {"round": 1.0, "in-between": 0.6, "cigar": 0.25}
 
@@ -263,18 +263,49 @@ def test_cli(tmp_path, capsys) -> None:
             "--cnn-precision",
             "bf16-mixed",
             "--no-cnn-augment",
+            "--repeats",
+            "2",
         ]
     )
     args.progress = False
     assert args.func(args) == 0
+    assert (tmp_path / "o" / "repeats.md").is_file()
+    assert set(pd.read_csv(tmp_path / "o" / "repeats.csv")["seed"]) == {0, 1}
     params = json.loads((tmp_path / "o" / "classify.json").read_text())["params"]
     assert params["cnn_precision"] == "bf16-mixed" and params["cnn_augment"] is False
     out = capsys.readouterr().out
     table = pd.read_csv(tmp_path / "o" / "table3.csv")
     assert table["method"].tolist() == ["vae", "pca", "cnn"] and (table["feature"] == "how_rounded").all()
-    printed = [line.split() for line in out.splitlines() if line.split()[:1] == ["how_rounded"]]
+    table3_part = out[: out.index("wrote")]  # the repeats' summary follows
+    printed = [line.split() for line in table3_part.splitlines() if line.split()[:1] == ["how_rounded"]]
     assert [r[1] for r in printed] == ["VAE", "PCA", "CNN"]
     assert [float(r[4]) for r in printed] == pytest.approx(table["accuracy"].round(3).tolist())
+
+
+def test_repeated_splits_summarise_each_split(tmp_path) -> None:
+    store, cat, lat = _make(tmp_path, n_per=12)
+    kw = dict(store=store, baselines=("pca",), n_estimators=10, min_galaxies=10, features=["how_rounded"])
+    summary = repeat_splits(lat, cat, repeats=3, seed=4, out_dir=tmp_path / "r", **kw)
+    assert summary[["feature", "method"]].values.tolist() == [["how_rounded", "vae"], ["how_rounded", "pca"]]
+    assert (summary["splits"] == 3).all()
+    per = pd.read_csv(tmp_path / "r" / "repeats.csv")
+    assert sorted(set(per["seed"])) == [4, 5, 6]
+    # each split is classify at its seed: the third, recomputed alone
+    third = classify(lat, cat, seed=6, progress=False, **kw).table.set_index("method")["accuracy"]
+    rows = per[per["seed"] == 6].set_index("method")
+    assert rows.loc["pca", "accuracy"] == pytest.approx(third["pca"])
+    assert rows.loc["pca", "vae_minus"] == pytest.approx(third["vae"] - third["pca"])
+    pca = summary.set_index("method").loc["pca"]
+    assert pca["accuracy_mean"] == pytest.approx(per[per.method == "pca"]["accuracy"].mean())
+    assert pca["vae_at_least"] == int((per[per.method == "pca"]["vae_minus"] >= 0).sum())
+    assert summary.set_index("method").loc["vae", "vae_minus_mean"] == 0.0
+    assert "latents − method" in (tmp_path / "r" / "repeats.md").read_text()
+    # a result already computed for the first seed is reused as it is
+    first = classify(lat, cat, seed=4, progress=False, **kw)
+    again = repeat_splits(lat, cat, repeats=3, seed=4, first=first, **kw)
+    pd.testing.assert_frame_equal(again, summary)
+    with pytest.raises(GalvaeValueError, match="repeats must be an integer of at least 2"):
+        repeat_splits(lat, cat, repeats=1, **kw)
 
 
 def test_prelabelled_table_from_csv(tmp_path) -> None:

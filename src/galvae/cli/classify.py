@@ -57,6 +57,14 @@ def _add_split_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--n-estimators", type=int, default=200, help="trees per forest (default 200)")
     p.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="also classify on R splits (seeds SEED ... SEED+R-1) and write repeats.csv, repeats_summary.csv "
+        "and repeats.md: each method's accuracy and its difference from the latent forest, mean ± sd over the "
+        "splits (default 1: the one split)",
+    )
+    p.add_argument(
         "--min-galaxies",
         type=int,
         default=20,
@@ -125,6 +133,7 @@ def _add_classifier_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``galvae classify`` with the parsed ``args``; returns the exit status."""
+    from ..errors import GalvaeValueError
     from ..evaluate.classify import classify
     from ._eval_common import comma_list, print_table
 
@@ -132,14 +141,12 @@ def run(args: argparse.Namespace) -> int:
     if args.store is None and baselines:
         print("note: no --store given, running the latent forest only (no pca/cnn baselines)")
         baselines = []
-    res = classify(
-        args.latents,
-        args.catalog,
+    if args.repeats < 1:
+        raise GalvaeValueError("--repeats must be at least 1", args.repeats)
+    options = dict(
         store=args.store,
-        out_dir=args.out,
         features=comma_list(args.features) if args.features else None,
         test_size=args.test_size,
-        seed=args.seed,
         n_estimators=args.n_estimators,
         min_galaxies=args.min_galaxies,
         min_per_class=args.min_per_class,
@@ -153,7 +160,14 @@ def run(args: argparse.Namespace) -> int:
         cnn_augment=args.cnn_augment,
         cnn_precision=args.cnn_precision,
         device=args.device,
+    )
+    res = classify(
+        args.latents,
+        args.catalog,
+        out_dir=args.out,
+        seed=args.seed,
         progress=getattr(args, "progress", True),
+        **options,
     )
     t = res.table.assign(method=res.table["method"].str.upper())
     print_table(
@@ -176,4 +190,20 @@ def run(args: argparse.Namespace) -> int:
     for feature, classes in res.dropped_classes.items():
         print(f"dropped rare classes of {feature}: {', '.join(classes)}")
     print(f"wrote {res.out_dir}/table3.csv, table3.md, classify.json")
+    if args.repeats > 1:
+        from ..evaluate.classify import repeat_splits
+
+        summary = repeat_splits(
+            args.latents,
+            args.catalog,
+            repeats=args.repeats,
+            seed=args.seed,
+            out_dir=args.out,
+            first=res,
+            **options,
+        )
+        print_table(
+            summary, ["feature", "method", "splits", "accuracy_mean", "accuracy_sd", "vae_minus_mean", "vae_at_least"]
+        )
+        print(f"wrote {res.out_dir}/repeats.csv, repeats_summary.csv, repeats.md")
     return 0

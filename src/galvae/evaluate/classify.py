@@ -67,6 +67,7 @@ __all__ = [
     "accuracy_interval",
     "classify",
     "mcnemar",
+    "repeat_splits",
     "table3_markdown",
 ]
 
@@ -545,6 +546,126 @@ def _score(
             }
         )
         confusion[(fs.feature, method)] = confusion_matrix(fs.y_test, pred, labels=classes)
+
+
+def repeat_splits(
+    latents: Any,
+    catalog: Any,
+    *,
+    repeats: int = 5,
+    seed: int = 0,
+    out_dir: str | os.PathLike[str] | None = None,
+    first: ClassifyResult | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Table 3 over several train/test splits: is the latent forest's place against the baselines the split's?
+
+    One split decides, on a few dozen to a few hundred test galaxies, whether the
+    latents beat PCA-40 on a feature; this runs :func:`classify` with seeds
+    ``seed`` … ``seed + repeats − 1`` (each seed draws another split, forest,
+    PCA subsample and CNN initialisation) and summarises each method's
+    accuracy and its difference from the latent forest over the splits.
+
+    Parameters
+    ----------
+    latents, catalog
+        As :func:`classify`.
+    repeats : int, default 5
+        Splits (at least 2).
+    seed : int, default 0
+        Seed of the first split.
+    out_dir : path, optional
+        Writes ``repeats.csv`` (every split's accuracies), ``repeats_summary.csv``
+        and ``repeats.md``.
+    first : ClassifyResult, optional
+        An already computed :func:`classify` result for ``seed`` (reused as the
+        first split, e.g. by ``galvae classify --repeats``).
+    **kwargs
+        Passed to :func:`classify` (``store``, ``baselines``, ``n_estimators``,
+        ...); ``out_dir`` and ``progress`` are set here.
+
+    Returns
+    -------
+    DataFrame
+        One row per (feature, method): ``splits``, ``accuracy_mean``,
+        ``accuracy_sd``, ``vae_minus_mean``, ``vae_minus_sd`` (the latent
+        forest's accuracy minus this method's; 0 for the latent forest) and
+        ``vae_at_least`` (splits where the latent forest scored at least as
+        well).
+
+    Raises
+    ------
+    GalvaeValueError
+        If ``repeats`` is below 2.
+    """
+    import pandas as pd
+
+    if isinstance(repeats, bool) or not isinstance(repeats, int | np.integer) or repeats < 2:
+        raise GalvaeValueError("repeats must be an integer of at least 2", repeats)
+    kwargs.pop("progress", None)
+    kwargs.pop("out_dir", None)
+    rows = []
+    for k in range(int(repeats)):
+        res = (
+            first
+            if (k == 0 and first is not None)
+            else classify(latents, catalog, seed=seed + k, out_dir=None, progress=False, **kwargs)
+        )
+        t = res.table
+        vae = t[t["method"] == "vae"].set_index("feature")["accuracy"]
+        for _, r in t.iterrows():
+            rows.append(
+                {
+                    "seed": seed + k,
+                    "feature": r["feature"],
+                    "method": r["method"],
+                    "n_test": r["n_test"],
+                    "accuracy": r["accuracy"],
+                    "vae_minus": vae[r["feature"]] - r["accuracy"],
+                }
+            )
+    per = pd.DataFrame(rows)
+    summary = (
+        per.groupby(["feature", "method"], sort=False)
+        .agg(
+            splits=("seed", "size"),
+            accuracy_mean=("accuracy", "mean"),
+            accuracy_sd=("accuracy", "std"),
+            vae_minus_mean=("vae_minus", "mean"),
+            vae_minus_sd=("vae_minus", "std"),
+            vae_at_least=("vae_minus", lambda d: int((d >= 0).sum())),
+        )
+        .reset_index()
+    )
+    if out_dir is not None:
+        from ..data.tables import write_table
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        write_table(per, out / "repeats.csv", overwrite=True)
+        write_table(summary, out / "repeats_summary.csv", overwrite=True)
+        write_text(out / "repeats.md", _repeats_markdown(summary))
+    return summary
+
+
+def _repeats_markdown(summary: Any) -> str:
+    """The repeated-split summary as Markdown."""
+    header = ["feature", "method", "splits", "accuracy (mean ± sd)", "latents − method (mean ± sd)", "latents ≥ it"]
+    rows = [
+        [
+            r["feature"],
+            str(r["method"]).upper(),
+            str(int(r["splits"])),
+            f"{r['accuracy_mean']:.3f} ± {r['accuracy_sd']:.3f}",
+            "–" if r["method"] == "vae" else f"{r['vae_minus_mean']:+.3f} ± {r['vae_minus_sd']:.3f}",
+            "–" if r["method"] == "vae" else f"{int(r['vae_at_least'])} of {int(r['splits'])}",
+        ]
+        for _, r in summary.iterrows()
+    ]
+    return (
+        "Table 3 over several train/test splits (each seed another split, forest, PCA subsample and CNN start):\n\n"
+        + markdown_table(header, rows)
+    )
 
 
 def accuracy_interval(n_right: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
