@@ -145,3 +145,30 @@ def test_cnn_classifier_leaves_the_global_rng_alone() -> None:
     acc = res.classifiers["small CNN (pixels, half resolution)"]
     assert 0.0 <= acc["mean"] <= 1.0 and len(acc["folds"]) == 5
     assert torch.equal(torch.get_rng_state(), state)
+
+
+def _field_with_star(fwhm_px: float, size: int = 64, seed: int = 0) -> np.ndarray:
+    """A gz-decals-stretched field: a round galaxy in the centre and one Gaussian star of ``fwhm_px`` off it."""
+    from galvae.data.preprocess import stretch
+    from galvae.data.presentation import GZ_DECALS_STRETCH
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.indices((size, size)).astype(float)
+    c = (size - 1) / 2
+    galaxy = 1.0 * np.exp(-np.hypot(yy - c, xx - c) / 2.0)
+    s = fwhm_px / 2.3548
+    star = 0.3 * np.exp(-((yy - 9.4) ** 2 + (xx - 54.6) ** 2) / (2 * s**2))
+    flux = np.stack([(galaxy + star) * k + rng.normal(0, 0.005 * k, (size, size)) for k in (0.6, 1.0, 1.3)])
+    return stretch(flux, GZ_DECALS_STRETCH)
+
+
+def test_sharpest_source_width_measures_the_frame() -> None:
+    from galvae.evaluate.realism import sharpest_source_fwhm
+
+    narrow, wide = _field_with_star(2.5), _field_with_star(5.0)
+    # the width of a Gaussian star, in frame sides: its FWHM / S to the pixel's quantisation of the area
+    assert sharpest_source_fwhm(narrow) == pytest.approx(2.5 / 64, rel=0.25)
+    assert sharpest_source_fwhm(wide) == pytest.approx(5.0 / 64, rel=0.15)
+    assert measure_image(wide)["source_fwhm"] == sharpest_source_fwhm(wide)
+    # no neighbour, no width
+    assert np.isnan(sharpest_source_fwhm(_galaxies(1, 32, seed=0)[0]))

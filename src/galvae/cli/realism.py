@@ -15,8 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Compare the images of a store (e.g. a gz-decals simulation) with a folder of real Galaxy Zoo DECaLS "
             "colour JPEG/PNG images (g in blue, r in green, z in red), resampled to the store's size: sky, noise, "
-            "noise correlation, size in the frame, central surface brightness, colours and neighbours per image, "
-            "each with a two-sample Kolmogorov-Smirnov statistic, and a classifier two-sample test (5-fold "
+            "noise correlation, size in the frame, central surface brightness, colours, neighbours per image and "
+            "the width of the sharpest neighbour (which measures the frame), each with a two-sample Kolmogorov-Smirnov statistic, and a classifier two-sample test (5-fold "
             "accuracy telling simulated from real; 0.5 = indistinguishable). Writes realism.json, realism.md and "
             "realism.png (8 real images above 8 simulated)."
         ),

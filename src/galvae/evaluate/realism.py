@@ -17,7 +17,12 @@ Measured per image (:func:`measure_image`; sizes are fractions of the frame):
 * ``gr_centre``, ``rz_centre``, ``gr_outer``, ``rz_outer``: colours (mag) of the flux (the ``gz-decals``
   stretch inverted, sky subtracted) in the centre (within 0.3 of the component's equivalent radius) and
   in the rest of the component;
-* ``n_neighbours``: peaks of the smoothed detection image above sky + 5 σ outside the central component.
+* ``n_neighbours``: peaks of the smoothed detection image above sky + 5 σ outside the central component;
+* ``source_fwhm``: the half-maximum width (r band, the stretch inverted) of the sharpest neighbour peaking
+  at 10-200 σ, in frame sides (:func:`sharpest_source_fwhm`; NaN without one).  The sharpest neighbour is
+  almost always a star or a galaxy smaller than the PSF, whose width is the PSF's (≈ 1.2″ FWHM in DECaLS r,
+  in real and simulated images alike), so it measures the frame in arcsec: a frame twice as wide shows it
+  half as wide.
 
 :func:`compare_realism` gives each quantity's two-sample Kolmogorov-Smirnov statistic (0 = the same
 distribution, 1 = disjoint) and medians, and a classifier two-sample test: a logistic regression and a
@@ -52,6 +57,7 @@ __all__ = [
     "neighbour_summary",
     "read_rgb_images",
     "realism_markdown",
+    "sharpest_source_fwhm",
     "through_jpeg",
 ]
 
@@ -164,7 +170,57 @@ def measure_image(image: np.ndarray) -> dict[str, float]:
             out[f"gr_{name}"] = float(-2.5 * np.log10(f[0] / f[1])) if f[0] > 0 and f[1] > 0 else float("nan")
             out[f"rz_{name}"] = float(-2.5 * np.log10(f[1] / f[2])) if f[1] > 0 and f[2] > 0 else float("nan")
     out["n_neighbours"] = float(len(neighbour_peaks(image)))
+    out["source_fwhm"] = sharpest_source_fwhm(image)
     return out
+
+
+def sharpest_source_fwhm(image: np.ndarray, min_sigma: float = 10.0, max_sigma: float = 200.0) -> float:
+    """Half-maximum width of the sharpest neighbouring source, in frame sides.
+
+    Neighbours are found as :func:`neighbour_peaks` finds them (peaks of the
+    detection image outside the central source), keeping those between
+    ``min_sigma`` and ``max_sigma`` border σ (bright enough to measure, not
+    saturated by the stretch).  Each one's width is taken on the r band with
+    the ``gz-decals`` stretch inverted (flux, sky subtracted): the diameter of
+    a disc with the area of the connected pixels above half the peak within 6
+    pixels of it.
+
+    Parameters
+    ----------
+    image : ndarray, shape (3, S, S)
+        Stretched g, r, z in [0, 1].
+    min_sigma, max_sigma : float, default 10, 200
+        The peak heights kept, in units of the detection image's border σ.
+
+    Returns
+    -------
+    float
+        The smallest width over the kept neighbours, divided by S; NaN if none.
+    """
+    from scipy import ndimage
+    from skimage.feature import peak_local_max
+
+    from ..data.preprocess import inverse_stretch
+    from ..data.presentation import GZ_DECALS_STRETCH
+
+    s = image.shape[-1]
+    border = _border(s)
+    det, sky, sig, comp = _central_source(image, border)
+    excl = ndimage.binary_dilation(comp, iterations=3) if comp.any() else comp
+    r = inverse_stretch(image, GZ_DECALS_STRETCH)[1]
+    r = r - np.median(r[border])
+    h = 6
+    best = math.inf
+    for y, x in peak_local_max(det, min_distance=3, threshold_abs=sky + min_sigma * sig, exclude_border=h):
+        if excl[y, x] or (det[y, x] - sky) / sig > max_sigma:
+            continue
+        cut = r[y - h : y + h + 1, x - h : x + h + 1]
+        peak = cut[h, h]
+        if not peak > 0:
+            continue
+        lab, _ = ndimage.label(cut > peak / 2)
+        best = min(best, 2.0 * math.sqrt(float((lab == lab[h, h]).sum()) / math.pi))
+    return best / s if math.isfinite(best) else float("nan")
 
 
 def _border(s: int) -> NDArray[np.bool_]:
