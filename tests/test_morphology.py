@@ -111,10 +111,11 @@ def test_mgs_like_magnitudes_redshifts_and_sizes():
 
 
 def test_the_default_sample_has_the_gz_decals_size_cut(truth):
-    """Every galaxy's approximate Petrosian p50 passes 3″; the cut keeps large galaxies and favours bright ones."""
+    """Every galaxy's approximate Petrosian p50 passes the cut (4″); it keeps large galaxies and favours bright ones."""
+    cut = MorphologyConfig().min_petro_th50_arcsec
     p50 = approximate_petro_th50(truth)
-    assert (p50 >= 3.0).all()
-    assert 3.2 < np.median(p50) < 6.0
+    assert (p50 >= cut).all()
+    assert cut + 0.2 < np.median(p50) < 2 * cut
     uncut = sample_truth(6000, np.random.default_rng(2), config=MorphologyConfig(min_petro_th50_arcsec=0.0))
     assert truth["truth_mag_r"].median() < uncut["truth_mag_r"].median() - 0.2
     # the same galaxy's Petrosian p50, measured on its rendered profile, agrees with the approximation
@@ -185,6 +186,7 @@ def test_a_changed_prior_changes_the_sample():
         ({"mag_range": (17.0, 14.0)}, r"mag_range must be \(bright, faint\)"),
         ({"min_petro_th50_arcsec": -1.0}, r"min_petro_th50_arcsec must be in"),
         ({"arm_strength": (0.5, 1.2)}, r"arm_strength must be"),
+        ({"hlr_scatter": float("nan")}, r"hlr_scatter must be in \[0, 2\]"),
     ],
 )
 def test_config_errors_name_the_field(kwargs, match):
@@ -229,3 +231,15 @@ def test_ring_priors_are_validated():
         MorphologyConfig(ring=(0.5, 0.5, 0.5))
     with pytest.raises(GalvaeValueError, match="ring_strength"):
         MorphologyConfig(ring_strength=(0.2, 0.1))
+
+
+def test_a_larger_cut_and_scatter_give_larger_galaxies_passing_it():
+    """``galvae simulate --min-p50 4 --size-scatter 0.45`` (real-image frame sizes): every p50 passes 4″."""
+    base = sample_truth(1500, np.random.default_rng(7))
+    big = sample_truth(
+        1500, np.random.default_rng(7), config=MorphologyConfig(min_petro_th50_arcsec=4.0, hlr_scatter=0.45)
+    )
+    assert (approximate_petro_th50(big) >= 4.0).all()
+    assert np.median(approximate_petro_th50(big)) > 1.2 * np.median(approximate_petro_th50(base))
+    # the classes are drawn before the sizes: the same galaxies, only larger
+    assert (big["truth_bar"].fillna("-") == base["truth_bar"].fillna("-")).all()

@@ -29,7 +29,7 @@ from galvae.simulate import (
     simulate,
     vote_fractions,
 )
-from galvae.simulate.morphology import approximate_petro_th50
+from galvae.simulate.morphology import MorphologyConfig, approximate_petro_th50
 from galvae.simulate.render import _draw_native, render_galaxy, render_point_source
 
 FOV = 64 * 0.262
@@ -139,10 +139,10 @@ def test_truth_sampler_deterministic_and_gz_decals_like():
     a, b = sample_truth(500, 3), sample_truth(500, 3)
     pd.testing.assert_frame_equal(a, b)
     assert a["truth_mag_r"].between(14, 17.77).all()
-    # the Galaxy Zoo DECaLS sample: r < 17.77 and Petrosian p50 > 3" (Walmsley et al. 2022, §2.1) keeps the
-    # larger, nearer Main Galaxy Sample galaxies: median z below the MGS's ~0.1, magnitudes spread, not piled
-    # at the limit
-    assert (approximate_petro_th50(a) > 3.0).all()
+    # the Galaxy Zoo DECaLS sample: r < 17.77 and a Petrosian p50 cut (Walmsley et al. 2022, §2.1; 4" set by the
+    # real images, see galvae.simulate.morphology) keeps the larger, nearer Main Galaxy Sample galaxies: median z
+    # below the MGS's ~0.1, magnitudes spread, not piled at the limit
+    assert (approximate_petro_th50(a) >= MorphologyConfig().min_petro_th50_arcsec).all()
     assert 0.03 < a["truth_redshift"].median() < 0.08
     assert 0.2 < (a["truth_mag_r"] > 16).mean() < 0.6
     bal = sample_truth(3000, 4, balance=True)

@@ -225,3 +225,21 @@ def test_render_galaxies_reproduces_a_run_and_renders_any_survey(tmp_path):
     assert (clean >= -1e-6).all() and clean.sum() > 0
     with pytest.raises(ValueError, match="size must be a positive integer"):
         render_galaxies(cat, "decals", size=0)
+
+
+def test_cli_size_cut_and_scatter_reach_the_sample(tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    from galvae.simulate.morphology import approximate_petro_th50
+
+    out = tmp_path / "big"
+    args = ["-q", "simulate", str(out), "--n-galaxies", "6", "--overlap", "0", "--size", "16", "--workers", "1"]
+    assert main([*args, "--surveys", "decals", "--min-p50", "4.5", "--size-scatter", "0.45"]) == 0
+    cat = pd.read_parquet(out / "catalog.parquet")
+    assert (approximate_petro_th50(cat) >= 4.5).all()
+    morph = json.loads((out / "simulation.json").read_text())["config"]["morphology"]
+    assert morph["min_petro_th50_arcsec"] == 4.5 and morph["hlr_scatter"] == 0.45
+    assert main(["-q", "simulate", str(tmp_path / "bad"), "--size-scatter", "-1"]) == 2
+    assert "hlr_scatter must be in [0, 2]" in capsys.readouterr().err

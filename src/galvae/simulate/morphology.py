@@ -17,19 +17,27 @@ Sources and choices
 * **Sizes**: the half-light radius follows an angular size-magnitude
   relation built from Shen et al. (2003, MNRAS 343, 978): median
   2.5″ × 10^(-0.2 (m - 16.5)) (≈ 1.6″ at the limit, 4″ at r = 14.5),
-  log-normal scatter 0.3 in ln, ellipticals 20 % smaller, clipped to
-  0.6-12″.
+  log-normal scatter ``hlr_scatter`` = 0.3 in ln, ellipticals 20 % smaller,
+  clipped to 0.6-12″.  (Shen et al.'s intrinsic scatter of disc sizes is
+  0.25 + 0.23 / (1 + (L / L₀)²) in ln R, 0.28-0.42 over the Main Galaxy
+  Sample's luminosities; the spread in distance at fixed apparent
+  magnitude adds ~0.15, so 0.35-0.45 is as defensible as 0.3.)
 * **Sample selection** (``min_petro_th50_arcsec``, default 3″): the Galaxy
   Zoo DECaLS sample is drawn from the NASA-Sloan Atlas (NSA v1_0_1) with
   r < 17.77 and a minimum Petrosian size (Walmsley et al. 2022, §2.1).  We
   believe the cut is ``petro_th50 > 3″`` but could not verify the exact
-  column (``petro_theta`` vs ``petro_th50``) in a stored copy of the paper;
-  the 200 real GZ DECaLS images in ``shared/data`` settle it empirically:
-  their galaxies fill ~14 % of the frame (median) and their sky noise,
-  which falls with the field (the field is 17 p50 across), implies median
-  fields of ~80″, i.e. p50 ≈ 5″; a p50 > 3″ cut reproduces both, a
-  ``petro_theta`` > 3″ cut (≈ p50 > 1.3″) leaves the simulated galaxies at
-  a third of the real frame fraction (``benchmarks/realism.md``).  Galaxies are
+  column (``petro_theta`` vs ``petro_th50``) in a stored copy of the paper.
+  The 200 real GZ DECaLS images in ``shared/data`` say the real frames are
+  larger than this default gives: their sky noise (which falls as the
+  field grows), the half-maximum widths of their sharpest neighbouring
+  sources (a PSF-sized source measures the frame; calibrated on simulated
+  frames of known size) and their number of neighbours all point to median
+  fields of 80-90″ (p50 ≈ 5″), where p50 > 3″ gives 52″.  ``galvae simulate
+  --min-p50 4 --size-scatter 0.45`` gives 70″ and matches the real images'
+  noise (KS 0.54 → 0.08) and neighbour counts (0.39 → 0.08); it is not the
+  default because, measured on the demo, it slows the simulation 1.6× and
+  changes what the demo shows (``benchmarks/realism.md``, "Frame sizes").
+  Galaxies are
   given their classes, then their magnitude and size are redrawn until
   their Petrosian p50, approximated by :func:`approximate_petro_th50`,
   passes the cut (class frequencies stay as configured) (the PSF term measured
@@ -160,6 +168,8 @@ class MorphologyConfig:
             raise GalvaeValueError(
                 "MorphologyConfig.min_petro_th50_arcsec must be in [0, hlr_max)", self.min_petro_th50_arcsec
             )
+        if not (math.isfinite(self.hlr_scatter) and 0 <= self.hlr_scatter <= 2):
+            raise GalvaeValueError("MorphologyConfig.hlr_scatter must be in [0, 2] (ln of the size)", self.hlr_scatter)
         a_lo, a_hi = self.arm_strength
         if not 0 < a_lo <= a_hi < 1:
             raise GalvaeValueError(
@@ -357,7 +367,10 @@ def _draw_sizes(g: dict[str, Any], n: int, rng: np.random.Generator, cfg: Morpho
     mag = np.empty(n)
     hlr = np.empty(n)
     todo = np.arange(n)
-    for _ in range(500):
+    # rejection sampling per galaxy: a bulge-dominated disc passes a 4″ cut about once in 200 draws (it must be
+    # among the brightest), so the cap is set well above that and only a cut nothing can pass exhausts it (a galaxy
+    # that passed within 500 draws, the cap before, is drawn exactly as it was)
+    for _ in range(20000):
         k = todo.size
         if k == 0:
             break
