@@ -36,6 +36,7 @@ from galvae import __version__
 from galvae.data.store import ImageStore
 from galvae.evaluate.cnn_baseline import Patience, _network
 from galvae.models.layout import to_network_layout, to_network_module
+from galvae.simulate.morphology import MorphologyConfig
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("bench")
@@ -326,13 +327,18 @@ def main() -> None:
         help="simulate discs only (no smooth galaxies): ~2.5x the bar and arm training examples per galaxy rendered",
     )
     p.add_argument("--keep", type=Path, help="keep the simulated stores here (default: a temporary directory)")
+    p.add_argument(
+        "--min-petro-th50",
+        type=float,
+        default=MorphologyConfig().min_petro_th50_arcsec,
+        help="the sample's Petrosian p50 cut in arcsec (MorphologyConfig.min_petro_th50_arcsec)",
+    )
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(max(1, len(__import__("os").sched_getaffinity(0))))
     with tempfile.TemporaryDirectory() as tmp:
         if args.simulate:
             from galvae.simulate.core import SimulationConfig, simulate
-            from galvae.simulate.morphology import MorphologyConfig
 
             cfg = SimulationConfig(
                 n_galaxies=args.simulate,
@@ -342,7 +348,10 @@ def main() -> None:
                 profile=args.profile,
                 surveys=("decals",),
                 defect_fraction=0.0,
-                morphology=MorphologyConfig(p_smooth=0.0) if args.featured_only else MorphologyConfig(),
+                morphology=MorphologyConfig(
+                    p_smooth=0.0 if args.featured_only else MorphologyConfig().p_smooth,
+                    min_petro_th50_arcsec=args.min_petro_th50,
+                ),
             )
             res_sim = simulate(args.keep or Path(tmp) / "sim", cfg, progress=False, overwrite=True)
             store, catalog = res_sim.stores["decals"], res_sim.catalog
