@@ -215,6 +215,8 @@ def test_stage_failure_leaves_no_mark(tmp_path):
         ({"likelihood": "poisson"}, "demo likelihood .*'gaussian'"),
         ({"profile": "sdss"}, "profile .*'gz-decals'"),
         ({"precision": "fp8"}, "demo precision .*'fp8'.*'bf16-mixed'"),
+        ({"min_p50": -1.0}, r"demo min_p50 \(--min-p50\) must be in \[0, 12\)"),
+        ({"size_scatter": 3.0}, r"demo size_scatter \(--size-scatter\) must be in \[0, 2\]"),
     ],
 )
 def test_demo_config_validation(kwargs, match):
@@ -238,3 +240,23 @@ def test_auto_precision_is_bf16_only_on_a_cpu_with_native_bf16(tmp_path):
     assert resolve_precision("16-mixed", "gpu", cpuinfo=emulated) == "16-mixed"
     with pytest.raises(GalvaeValueError, match="precision.*'fp8'"):
         resolve_precision("fp8")
+
+
+def test_the_size_cut_reaches_the_simulation(tmp_path, monkeypatch, capsys):
+    """--min-p50 / --size-scatter go from the command line through DemoConfig into the simulated sample."""
+    import dataclasses
+
+    import galvae.simulate.core as core
+
+    seen = []
+
+    def fake_simulate(out, config, **kwargs):
+        seen.append(config.morphology)
+        raise RuntimeError("stop after the simulate stage's configuration")
+
+    monkeypatch.setattr(core, "simulate", fake_simulate)
+    with pytest.raises(RuntimeError, match="stop after"):
+        run_demo(tmp_path / "a", dataclasses.replace(QUICK, min_p50=4.0, size_scatter=0.45), progress=False)
+    assert (seen[0].min_petro_th50_arcsec, seen[0].hlr_scatter) == (4.0, 0.45)
+    assert main(["demo", "--quick", "--out", str(tmp_path / "b"), "--min-p50", "15", "-q"]) == 2
+    assert "--min-p50" in capsys.readouterr().err

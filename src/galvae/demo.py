@@ -198,6 +198,16 @@ class DemoConfig:
         ``"fixed"`` (a 16.8″ field for every galaxy) shows arms and bulges on
         3× finer pixels, which its latents classify slightly better
         (``benchmarks/science.md``), and simulates in half the time.
+    min_p50 : float, default 3.0
+        The simulated sample's size cut, arcsec (every galaxy's Petrosian
+        p50 passes it; :class:`galvae.simulate.MorphologyConfig`'s
+        ``min_petro_th50_arcsec``).
+    size_scatter : float, default 0.3
+        Log-normal scatter (ln) of the simulated sizes at fixed magnitude
+        (``MorphologyConfig.hlr_scatter``).  ``min_p50=4, size_scatter=0.45``
+        gives the real Galaxy Zoo DECaLS images' frame sizes, sky noise and
+        neighbour counts, at 1.6× the simulation time
+        (``benchmarks/realism.md``, "Frame sizes").
     likelihood : {"sum", "mean", "gaussian"}, default "gaussian"
         Reconstruction term of the VAE (:class:`galvae.ModelConfig`), for the
         main model and the sweep.  ``"gaussian"`` (a decoder at the stores'
@@ -249,6 +259,8 @@ class DemoConfig:
     embedding: str = "both"
     real_images: str | None = None
     profile: str = "gz-decals"
+    min_p50: float = 3.0
+    size_scatter: float = 0.3
     likelihood: str = "gaussian"
     seed: int = 0
     workers: int = 2
@@ -301,6 +313,11 @@ class DemoConfig:
         from .models.config import LIKELIHOODS
 
         check_profile(self.profile)
+        # the same ranges MorphologyConfig enforces (not imported here: it brings GalSim)
+        if not (isinstance(self.min_p50, int | float) and 0 <= self.min_p50 < 12):
+            raise GalvaeValueError("demo min_p50 (--min-p50) must be in [0, 12) arcsec", self.min_p50)
+        if not (isinstance(self.size_scatter, int | float) and 0 <= self.size_scatter <= 2):
+            raise GalvaeValueError("demo size_scatter (--size-scatter) must be in [0, 2]", self.size_scatter)
         if self.precision not in PRECISIONS:
             raise GalvaeValueError("demo precision", self.precision, PRECISIONS)
         if self.likelihood not in LIKELIHOODS:
@@ -569,6 +586,7 @@ def _simulate_stage(d: _DemoRun) -> None:
     """Stage 1: the GalSim DECaLS-like sample and its BASS+MzLS overlap."""
     from .simulate.core import SimulationConfig
     from .simulate.core import simulate as run_simulation
+    from .simulate.morphology import MorphologyConfig
 
     cfg = d.cfg
 
@@ -580,23 +598,22 @@ def _simulate_stage(d: _DemoRun) -> None:
             seed=cfg.seed,
             defect_fraction=cfg.defect_fraction,
             profile=cfg.profile,
+            morphology=MorphologyConfig(min_petro_th50_arcsec=cfg.min_p50, hlr_scatter=cfg.size_scatter),
         )
         run_simulation(d.data, sim_cfg, workers=cfg.workers, overwrite=True, progress=d.progress)
 
-    d.st.run(
-        1,
-        "simulate",
-        {
-            "n": cfg.n_galaxies,
-            "overlap": cfg.overlap,
-            "size": cfg.size,
-            "seed": cfg.seed,
-            "defects": cfg.defect_fraction,
-            "profile": cfg.profile,
-        },
-        [*d.stores.values(), d.catalog],
-        do_simulate,
-    )
+    key = {
+        "n": cfg.n_galaxies,
+        "overlap": cfg.overlap,
+        "size": cfg.size,
+        "seed": cfg.seed,
+        "defects": cfg.defect_fraction,
+        "profile": cfg.profile,
+    }
+    default = DemoConfig()
+    if (cfg.min_p50, cfg.size_scatter) != (default.min_p50, default.size_scatter):  # earlier runs keep their key
+        key |= {"min_p50": cfg.min_p50, "size_scatter": cfg.size_scatter}
+    d.st.run(1, "simulate", key, [*d.stores.values(), d.catalog], do_simulate)
 
 
 def _labels_stage(d: _DemoRun) -> None:
