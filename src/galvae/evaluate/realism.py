@@ -66,6 +66,8 @@ log = logging.getLogger(__name__)
 BANDS = ("g", "r", "z")
 #: libjpeg quality of the real example images (measured from their quantisation table).
 JPEG_QUALITY = 92
+#: Peak heights (border σ) of the neighbours whose widths ``source_fwhm`` measures: bright enough, not saturated.
+_WIDTH_HEIGHTS = (10.0, 200.0)
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
@@ -169,12 +171,15 @@ def measure_image(image: np.ndarray) -> dict[str, float]:
         with np.errstate(divide="ignore", invalid="ignore"):
             out[f"gr_{name}"] = float(-2.5 * np.log10(f[0] / f[1])) if f[0] > 0 and f[1] > 0 else float("nan")
             out[f"rz_{name}"] = float(-2.5 * np.log10(f[1] / f[2])) if f[1] > 0 and f[2] > 0 else float("nan")
-    out["n_neighbours"] = float(len(neighbour_peaks(image)))
-    out["source_fwhm"] = sharpest_source_fwhm(image)
+    _, neighbours = _detect_neighbours(image)
+    out["n_neighbours"] = float(len(neighbours))
+    out["source_fwhm"] = _sharpest_width(image, neighbours, *_WIDTH_HEIGHTS)
     return out
 
 
-def sharpest_source_fwhm(image: np.ndarray, min_sigma: float = 10.0, max_sigma: float = 200.0) -> float:
+def sharpest_source_fwhm(
+    image: np.ndarray, min_sigma: float = _WIDTH_HEIGHTS[0], max_sigma: float = _WIDTH_HEIGHTS[1]
+) -> float:
     """Half-maximum width of the sharpest neighbouring source, in frame sides.
 
     Neighbours are found as :func:`neighbour_peaks` finds them (peaks of the
@@ -197,22 +202,26 @@ def sharpest_source_fwhm(image: np.ndarray, min_sigma: float = 10.0, max_sigma: 
     float
         The smallest width over the kept neighbours, divided by S; NaN if none.
     """
+    return _sharpest_width(image, _detect_neighbours(image)[1], min_sigma, max_sigma)
+
+
+def _sharpest_width(
+    image: np.ndarray, neighbours: list[tuple[int, int, float]], min_sigma: float, max_sigma: float
+) -> float:
+    """:func:`sharpest_source_fwhm` on neighbours already detected (:func:`_detect_neighbours`)."""
     from scipy import ndimage
-    from skimage.feature import peak_local_max
 
     from ..data.preprocess import inverse_stretch
     from ..data.presentation import GZ_DECALS_STRETCH
 
     s = image.shape[-1]
     border = _border(s)
-    det, sky, sig, comp = _central_source(image, border)
-    excl = ndimage.binary_dilation(comp, iterations=3) if comp.any() else comp
     r = inverse_stretch(image, GZ_DECALS_STRETCH)[1]
     r = r - np.median(r[border])
-    h = 6
+    h = 6  # the half-side of the cut-out each width is measured in; nearer the frame's edge is not measured
     best = math.inf
-    for y, x in peak_local_max(det, min_distance=3, threshold_abs=sky + min_sigma * sig, exclude_border=h):
-        if excl[y, x] or (det[y, x] - sky) / sig > max_sigma:
+    for y, x, height in neighbours:
+        if not (min_sigma <= height <= max_sigma and h <= y < s - h and h <= x < s - h):
             continue
         cut = r[y - h : y + h + 1, x - h : x + h + 1]
         peak = cut[h, h]
@@ -265,16 +274,21 @@ def neighbour_peaks(image: np.ndarray) -> np.ndarray:
         Per neighbour: peak height above the sky in units of the border σ,
         and distance from the frame centre in frame sides.
     """
+    s = image.shape[-1]
+    c = (s - 1) / 2
+    _, rows = _detect_neighbours(image)
+    return np.array([(h, math.hypot(y - c, x - c) / s) for y, x, h in rows], dtype=np.float64).reshape(-1, 2)
+
+
+def _detect_neighbours(image: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, float]]]:
+    """The central source's 3σ area and the neighbours (row, column, height in border σ) of :func:`neighbour_peaks`."""
     from scipy import ndimage
     from skimage.feature import peak_local_max
 
-    s = image.shape[-1]
-    det, sky, sig, comp = _central_source(image, _border(s))
+    det, sky, sig, comp = _central_source(image, _border(image.shape[-1]))
     excl = ndimage.binary_dilation(comp, iterations=3) if comp.any() else comp
     peaks = peak_local_max(det, min_distance=3, threshold_abs=sky + 5 * sig, exclude_border=2)
-    c = (s - 1) / 2
-    rows = [((det[y, x] - sky) / sig, math.hypot(y - c, x - c) / s) for y, x in peaks if not excl[y, x]]
-    return np.array(rows, dtype=np.float64).reshape(-1, 2)
+    return comp, [(int(y), int(x), float((det[y, x] - sky) / sig)) for y, x in peaks if not excl[y, x]]
 
 
 def _montage(real: np.ndarray, sim: np.ndarray, path: Path, k: int = 8, seed: int = 0) -> None:
