@@ -260,3 +260,11 @@ def test_the_size_cut_reaches_the_simulation(tmp_path, monkeypatch, capsys):
     assert (seen[0].min_petro_th50_arcsec, seen[0].hlr_scatter) == (4.0, 0.45)
     assert main(["demo", "--quick", "--out", str(tmp_path / "b"), "--min-p50", "15", "-q"]) == 2
     assert "--min-p50" in capsys.readouterr().err
+
+
+def test_demo_size_defaults_are_the_simulators():
+    """DemoConfig repeats MorphologyConfig's two defaults (importing it at config time would load GalSim)."""
+    from galvae.simulate.morphology import MorphologyConfig
+
+    m, d = MorphologyConfig(), DemoConfig()
+    assert (d.min_p50, d.size_scatter) == (m.min_petro_th50_arcsec, m.hlr_scatter)
