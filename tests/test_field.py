@@ -111,24 +111,87 @@ def test_neighbour_profiles_add_the_faint_galaxies_as_point_sources_after_the_br
     assert len(points) >= faint[0].size
 
 
-def test_batched_faint_point_sources_match_their_stamps():
+def test_point_sources_drawn_together_match_their_stamps():
+    import galsim
+
+    from galvae.simulate.field import _STAR_STAMP_FLUX, add_sources
+
+    psf = galsim.Moffat(beta=3.5, fwhm=1.2)
+    faint, bright = 0.5, 2.0 * _STAR_STAMP_FLUX
+    for x, y in [(0.0, 0.0), (1.37, -2.11), (-5.05, 3.3)]:
+        together = galsim.ImageF(101, 101, scale=0.262)
+        stamp = galsim.ImageF(101, 101, scale=0.262)
+        # below _STAR_STAMP_FLUX a point goes through the one inverse FFT, above it gets its own GalSim stamp
+        add_sources(together, [(galsim.DeltaFunction(), np.full(3, faint), (x, y, 0.0))], 0, psf, 1.2)
+        add_sources(stamp, [(galsim.DeltaFunction(), np.full(3, bright), (x, y, 0.0))], 0, psf, 1.2)
+        a, b = together.array / faint, stamp.array / bright
+        yy, xx = np.indices(a.shape)
+        assert a.sum() == pytest.approx(1.0, abs=0.01) and b.sum() == pytest.approx(1.0, abs=0.01)
+        # placed exactly (a phase, not a bilinear spread): the same centroid and peak
+        for w in (xx, yy):
+            assert (a * w).sum() / a.sum() == pytest.approx((b * w).sum() / b.sum(), abs=0.01)
+        assert a.max() == pytest.approx(b.max(), rel=0.02)
+        # and where the stamp says: 50 + x / 0.262 in array columns
+        assert (a * xx).sum() / a.sum() == pytest.approx(50 + x / 0.262, abs=0.02)
+
+
+def test_faint_small_galaxies_drawn_together_keep_flux_place_and_size():
+    import galsim
+
+    from galvae.simulate.field import _SMALL_FLUX, _SMALL_HLR_EDGES, add_sources
+
+    psf = galsim.Moffat(beta=3.5, fwhm=1.2)
+    for hlr in (0.2, 0.4, 0.59):
+        assert hlr <= _SMALL_HLR_EDGES[-1]
+        gal = galsim.Exponential(half_light_radius=hlr)
+        f_faint, f_bright = 0.5 * _SMALL_FLUX, 2.0 * _SMALL_FLUX
+        faint = galsim.ImageF(101, 101, scale=0.262)
+        bright = galsim.ImageF(101, 101, scale=0.262)
+        add_sources(faint, [(gal, np.full(3, f_faint), (2.21, -3.05, hlr))], 1, psf, 1.2)  # drawn together
+        add_sources(bright, [(gal, np.full(3, f_bright), (2.21, -3.05, hlr))], 1, psf, 1.2)  # its own stamp
+        a, b = faint.array / f_faint, bright.array / f_bright
+        yy, xx = np.indices(a.shape)
+        assert a.sum() == pytest.approx(1.0, abs=0.01) and b.sum() == pytest.approx(1.0, abs=0.01)
+        for w in (xx, yy):
+            assert (a * w).sum() / a.sum() == pytest.approx((b * w).sum() / b.sum(), abs=0.02)
+        # the same width to 5 % (a round exponential of the bin's size) and peak to 10 %
+        ca, cb = (a * xx).sum() / a.sum(), (b * xx).sum() / b.sum()
+        assert (a * (xx - ca) ** 2).sum() / a.sum() == pytest.approx((b * (xx - cb) ** 2).sum() / b.sum(), rel=0.05)
+        assert a.max() == pytest.approx(b.max(), rel=0.1)
+
+
+def test_sources_drawn_together_spill_over_the_edge_without_wrapping_round():
     import galsim
 
     from galvae.simulate.field import add_sources
 
     psf = galsim.Moffat(beta=3.5, fwhm=1.2)
-    for x, y in [(0.0, 0.0), (1.37, -2.11), (-5.05, 3.3)]:
-        faint = galsim.ImageF(101, 101, scale=0.262)
-        bright = galsim.ImageF(101, 101, scale=0.262)
-        # 0.5 nmgy goes through the one-FFT batch, 5 nmgy gets its own stamp
-        add_sources(faint, [(galsim.DeltaFunction(), np.full(3, 0.5), (x, y, 0.0))], 0, psf, 1.2)
-        add_sources(bright, [(galsim.DeltaFunction(), np.full(3, 5.0), (x, y, 0.0))], 0, psf, 1.2)
-        a, b = faint.array / 0.5, bright.array / 5.0
-        yy, xx = np.indices(a.shape)
-        assert a.sum() == pytest.approx(1.0, abs=0.01) and b.sum() == pytest.approx(1.0, abs=0.01)
-        # same centroid to 0.01 px and the peak within 10 % (bilinear spread: 0.0297-0.0325 vs 0.0314-0.0325)
-        for w in (xx, yy):
-            assert (a * w).sum() / a.sum() == pytest.approx((b * w).sum() / b.sum(), abs=0.01)
-        assert a.max() == pytest.approx(b.max(), rel=0.1)
-        # and where the stamp says: 50 + x / 0.262 in array columns
-        assert (a * xx).sum() / a.sum() == pytest.approx(50 + x / 0.262, abs=0.05)
+    half = 50 * 0.262
+    img = galsim.ImageF(101, 101, scale=0.262)
+    # a point just outside the left edge and one far outside: only the first adds light, on the left only
+    add_sources(
+        img,
+        [
+            (galsim.DeltaFunction(), np.full(3, 2.0), (-half - 0.5, 0.0, 0.0)),
+            (galsim.DeltaFunction(), np.full(3, 2.0), (-half - 30.0, 0.0, 0.0)),
+        ],
+        0,
+        psf,
+        1.2,
+    )
+    a = img.array
+    assert 0.2 < a.sum() / 2.0 < 0.5  # the inner side of one source's light
+    assert np.abs(a[:, 60:]).max() < 1e-6 * a.max()  # nothing wrapped round onto the right-hand side
+
+
+@pytest.mark.parametrize("n", [8, 9, 312, 315])
+def test_phases_are_the_fourier_shift_of_a_point(n):
+    from galvae.simulate.field import _phases
+
+    pos = np.array([0.0, 1.25, n / 3.7, n - 0.5])
+    expected = np.exp(-2j * np.pi * np.outer(pos, np.fft.fftfreq(n)))
+    got = _phases(pos, n)
+    if n % 2 == 0:  # the Nyquist term of a real signal: the cosine, the mean of +1/2 and -1/2
+        np.testing.assert_allclose(got[:, n // 2], expected[:, n // 2].real, atol=1e-12)
+        got, expected = np.delete(got, n // 2, axis=1), np.delete(expected, n // 2, axis=1)
+    np.testing.assert_allclose(got, expected, atol=1e-11)

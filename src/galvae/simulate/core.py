@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from .._io import atomic_path
@@ -222,6 +223,13 @@ def _render_chunk(task: tuple[int, int, int, np.ndarray | None]) -> tuple[np.nda
     the Galaxy Zoo DECaLS presentation the volunteers saw (424 px, their
     stretch, on the galaxy's Galaxy Zoo field whatever the store's profile).
     """
+    # one BLAS thread per worker: the workers already share the cores, and BLAS threads spinning between the
+    # small matrix products of the neighbours' drawing (field.add_sources) slowed it by half
+    with threadpool_limits(limits=1):
+        return _render_chunk_unlimited(task)
+
+
+def _render_chunk_unlimited(task: tuple[int, int, int, np.ndarray | None]) -> tuple[np.ndarray, ...]:
     s, start, stop, known = task
     st = _STATE
     survey: SurveyConfig = st["surveys"][s]

@@ -56,8 +56,8 @@ from dataclasses import dataclass
 
 import galsim
 import numpy as np
+import scipy.fft
 from numpy.typing import NDArray
-from scipy.signal import fftconvolve
 
 from ..errors import GalvaeValueError
 
@@ -76,8 +76,15 @@ log = logging.getLogger(__name__)
 
 _GSP = galsim.GSParams(folding_threshold=1e-2, maxk_threshold=5e-3, maximum_fft_size=4096)
 _DEG2_PER_ARCSEC2 = 1.0 / 3600.0**2
-#: Point sources fainter than this in a band (nanomaggies; r ≈ 22.5) are drawn together in one convolution.
-_BATCH_FLUX = 1.0
+#: Point sources fainter than this (nanomaggies; r ≈ 16) are drawn together in Fourier space; brighter stars get
+#: stamps wide enough for their wings.
+_STAR_STAMP_FLUX = 400.0
+#: Galaxies no larger than the PSF are drawn together per bin of these half-light radius edges (arcsec) ...
+_SMALL_HLR_EDGES = np.array([0.3, 0.45, 0.6])
+#: ... when fainter than this in the band (nanomaggies; r ≈ 20.7).
+_SMALL_FLUX = 5.0
+#: Half-light radius of an exponential profile in scale lengths.
+_EXP_HLR_PER_SCALE = 1.6783469900166608
 
 
 @dataclass(frozen=True)
@@ -309,29 +316,48 @@ def neighbour_profiles(fov_arcsec: float, rng: np.random.Generator, config: Fiel
 def add_sources(image: galsim.Image, sources: list[Source], band: int, psf: galsim.GSObject, psf_fwhm: float) -> None:
     """Draw ``sources`` convolved with ``psf`` into ``image`` (band index ``band``).
 
-    A stamp per source (a few PSF widths plus a few half-light radii; 64
-    pixels or more for bright stars, whose wings show) keeps the cost at
-    ~1 ms a source instead of one field-sized FFT per source; the pixel
-    response is included as for the galaxy.  Point sources fainter than
-    ``_BATCH_FLUX`` (1 nanomaggy, r ≈ 22.5: most of a field's 100 or so) are
-    instead spread bilinearly onto the pixel grid and convolved together
-    with the PSF drawn with its pixel response, in one FFT (their sub-pixel
-    positions survive as centroids; the bilinear spread widens them by less
-    than a pixel against a PSF of 4-5 pixels FWHM).  ``image`` has its true
-    centre at the field centre.
+    Most of a field's sources are fainter than the noise or no larger than
+    the PSF, and are drawn together in Fourier space, with one inverse FFT,
+    each placed exactly (its position a phase; all of a kind summed in one
+    matrix product, the phases being separable in x and y):
+
+    * point sources below ``_STAR_STAMP_FLUX`` (400 nanomaggies, r ≈ 16):
+      stars and the faint galaxies of :func:`draw_faint_galaxies`, about a
+      hundred in a 60-80″ field;
+    * galaxies no larger than the PSF (half-light radius up to
+      ``_SMALL_HLR_EDGES[-1]`` = 0.6″) and fainter than ``_SMALL_FLUX``
+      (5 nanomaggies, r ≈ 20.7; three quarters of the other galaxies), per
+      size bin (0.15-0.3″, 0.3-0.45″, 0.45-0.6″), as a round exponential of
+      the bin's flux-weighted mean half-light radius: their flux, place and
+      size (to the bin) are kept; their axis ratios and Sérsic indices, which
+      a PSF as large as they are hides, are not;
+
+    all through the PSF drawn with its pixel response (truncated at 3 FWHM,
+    renormalised), on a grid padded so that nothing wraps round.  The others
+    (bright stars, whose wings show, and larger or brighter galaxies) get a
+    stamp each (a few PSF widths plus a few half-light radii; 9 FWHM for
+    bright stars), drawn by GalSim with the pixel response as for the
+    galaxy.  ``image`` has its true centre at the field centre.
     """
     scale = image.scale
     centre = image.true_center
-    batch = np.zeros_like(image.array, dtype=np.float64)
-    n_batch = 0
+    h, w = image.array.shape
+    half = max(15, 2 * int(math.ceil(3.0 * psf_fwhm / scale)) + 1) // 2  # the PSF kernel's half side
+    pad = half + int(math.ceil(5.0 * _SMALL_HLR_EDGES[-1] / scale)) + 2
+    # sources placed in Fourier space, per kernel: 0 = the PSF (point sources), k >= 1 = small-galaxy bin k - 1
+    placed: list[list[tuple[float, float, float, float]]] = [[] for _ in range(len(_SMALL_HLR_EDGES) + 1)]
+    x0, y0 = centre.x - image.xmin + pad, centre.y - image.ymin + pad  # the field centre on the padded grid
     for prof, fluxes, (x, y, hlr) in sources:
         f = float(fluxes[band])
         if not f > 0:
             continue
-        if hlr == 0 and f < _BATCH_FLUX and isinstance(prof, galsim.DeltaFunction):
-            n_batch += _deposit(batch, (centre.x + x / scale) - image.xmin, (centre.y + y / scale) - image.ymin, f)
+        if hlr == 0 and f < _STAR_STAMP_FLUX and isinstance(prof, galsim.DeltaFunction):
+            placed[0].append((x0 + x / scale, y0 + y / scale, f, 0.0))
             continue
-        extent = 3.0 * psf_fwhm + 5.0 * hlr + (6.0 * psf_fwhm if f > 400.0 else 0.0)
+        if 0 < hlr <= _SMALL_HLR_EDGES[-1] and f < _SMALL_FLUX:
+            placed[1 + int(np.searchsorted(_SMALL_HLR_EDGES, hlr))].append((x0 + x / scale, y0 + y / scale, f, hlr))
+            continue
+        extent = 3.0 * psf_fwhm + 5.0 * hlr + (6.0 * psf_fwhm if f > _STAR_STAMP_FLUX else 0.0)
         side = max(15, 2 * int(math.ceil(extent / scale)) + 1)
         pos = galsim.PositionD(centre.x + x / scale, centre.y + y / scale)
         stamp = (
@@ -340,25 +366,56 @@ def add_sources(image: galsim.Image, sources: list[Source], band: int, psf: gals
         overlap = stamp.bounds & image.bounds
         if overlap.isDefined():
             image[overlap] += stamp[overlap]
-    if n_batch:
-        side = max(15, 2 * int(math.ceil(3.0 * psf_fwhm / scale)) + 1)
-        kernel = psf.drawImage(nx=side, ny=side, scale=scale).array.astype(np.float64)
-        image.array[:] += fftconvolve(batch, kernel / kernel.sum(), mode="same").astype(image.array.dtype)
+    if not any(placed):
+        return
+    n_y = scipy.fft.next_fast_len(h + 2 * pad, real=True)
+    n_x = scipy.fft.next_fast_len(w + 2 * pad, real=True)
+    m_x = n_x // 2 + 1
+    total = np.zeros((n_y, m_x), dtype=np.complex128)
+    k2 = None
+    for k, group in enumerate(placed):
+        if not group:
+            continue
+        g = np.asarray(group)
+        inside = (g[:, 0] > -pad) & (g[:, 0] < n_x - pad) & (g[:, 1] > -pad) & (g[:, 1] < n_y - pad)
+        g = g[inside]  # the others' light cannot reach the image
+        if not g.size:
+            continue
+        # sum_i f_i exp(-2 pi i (ky row_i + kx col_i)): separable, one matrix product
+        term = (_phases(g[:, 1], n_y) * g[:, 2:3]).T @ _phases(g[:, 0], n_x)[:, :m_x]
+        if k > 0:
+            # a round exponential of the bin's flux-weighted half-light radius: (1 + (2 pi k r_s)^2)^(-3/2)
+            r_s = float((g[:, 2] * g[:, 3]).sum() / g[:, 2].sum()) / _EXP_HLR_PER_SCALE / scale
+            if k2 is None:
+                k2 = (2.0 * np.pi) ** 2 * (np.fft.fftfreq(n_y)[:, None] ** 2 + np.fft.rfftfreq(n_x)[None, :] ** 2)
+            t = 1.0 + r_s**2 * k2
+            term *= 1.0 / (t * np.sqrt(t))
+        total += term
+    side = 2 * half + 1
+    kernel = psf.drawImage(nx=side, ny=side, scale=scale).array.astype(np.float64)
+    kernel /= kernel.sum()
+    wrapped = np.zeros((n_y, n_x))  # the kernel's centre on pixel (0, 0), wrapping round
+    wrapped[: half + 1, : half + 1] = kernel[half:, half:]
+    wrapped[: half + 1, -half:] = kernel[half:, :half]
+    wrapped[-half:, : half + 1] = kernel[:half, half:]
+    wrapped[-half:, -half:] = kernel[:half, :half]
+    total *= scipy.fft.rfft2(wrapped)
+    field = scipy.fft.irfft2(total, s=(n_y, n_x))
+    image.array[:] += field[pad : pad + h, pad : pad + w].astype(image.array.dtype)
 
 
-def _deposit(grid: NDArray, col: float, row: float, flux: float) -> int:
-    """Spread ``flux`` bilinearly over the four pixels around (col, row) (0-based pixel centres); 1 if any lands."""
-    h, w = grid.shape
-    c0, r0 = math.floor(col), math.floor(row)
-    dc, dr = col - c0, row - r0
-    landed = 0
-    for rr, cc, wgt in (
-        (r0, c0, (1 - dr) * (1 - dc)),
-        (r0, c0 + 1, (1 - dr) * dc),
-        (r0 + 1, c0, dr * (1 - dc)),
-        (r0 + 1, c0 + 1, dr * dc),
-    ):
-        if 0 <= rr < h and 0 <= cc < w and wgt > 0:
-            grid[rr, cc] += flux * wgt
-            landed = 1
-    return landed
+def _phases(pos: NDArray, n: int) -> NDArray:
+    """exp(-2 pi i k pos) for the n frequencies of ``np.fft.fftfreq(n)`` (rows: positions in pixels)."""
+    base = np.exp(-2j * np.pi * pos / n)[:, None]
+    half = n // 2 + 1
+    out = np.empty((pos.size, n), dtype=np.complex128)
+    out[:, 0] = 1.0
+    if half > 1:
+        out[:, 1:half] = np.cumprod(np.broadcast_to(base, (pos.size, half - 1)), axis=1)
+    # the negative frequencies -1 ... -(n - half): conjugates of the positive ones
+    neg = n - half
+    if neg:
+        out[:, half:] = np.conj(out[:, neg:0:-1])
+    if n % 2 == 0:  # the Nyquist frequency, +1/2 and -1/2 at once: a real signal's cosine
+        out[:, n // 2] = out[:, n // 2].real
+    return out
