@@ -20,7 +20,7 @@ import galsim
 import numpy as np
 
 from ..data.presentation import check_profile, gz_decals_field, petrosian_radii
-from .render import REFERENCE_PIXEL_SCALE, galaxy_profiles, make_psf
+from .render import galaxy_profiles, make_psf
 from .surveys import SurveyConfig
 
 __all__ = ["Presentation", "measure_petrosian", "presentation_field"]
@@ -60,8 +60,10 @@ def measure_petrosian(row: Mapping[str, Any], survey: SurveyConfig) -> tuple[flo
     # the galaxy-level stream only places knots along the arms: any fixed seed measures the same light
     profiles = galaxy_profiles(alone, field, np.random.default_rng(0))
     band = survey.band("r")
-    # ~160 pixels across whatever the size, so that small galaxies are measured on more than a few pixels
-    scale = min(REFERENCE_PIXEL_SCALE, field / 160)
+    # 160 pixels across whatever the size: small galaxies are measured on more than a few pixels, and a large one
+    # (a field over 42″, pixels over 0.262″) on no more than it needs -- the field then changes by 0.03 % in the
+    # median (at most 3 %, compact bulges) against drawing it at 0.262″, at 60 % of the cost
+    scale = field / 160
     n = int(math.ceil(field / scale)) | 1
     image = galsim.ImageD(n, n, scale=scale)
     parts = [p * float(f[1]) for p, f in profiles if f[1] != 0]  # a bar's disc hole is negative
