@@ -185,3 +185,29 @@ def test_votes_for_a_bar_fall_as_the_same_galaxy_gets_fainter():
     # measured 2026-12-04: "strong" 0.81 -> 0.62, "no" 0.14 -> 0.31 (V 41 -> 21)
     assert strong.iloc[:n].mean() > strong.iloc[n:].mean() + 0.1
     assert no_bar.iloc[n:].mean() > no_bar.iloc[:n].mean() + 0.1
+
+
+def test_blocks_of_served_pixels_measure_what_the_served_pixels_do(monkeypatch):
+    """At Galaxy Zoo's 424 pixels the components are drawn on 2 x 2 blocks of the served grid, noise halved."""
+    import galvae.simulate.visibility as visibility
+
+    row = _disc(truth_hlr_arcsec=3.0)
+    binned = _vis(row, field_arcsec=60.0, size=424)
+    monkeypatch.setattr(visibility, "_BIN", 1)
+    served = _vis(row, field_arcsec=60.0, size=424)
+    for f in ("bar", "arms", "bulge", "edge_on"):
+        assert served[f] > 5
+        assert binned[f] == pytest.approx(served[f], rel=0.02)
+
+
+def test_a_mild_shrink_is_drawn_on_the_presented_grid_as_the_resize_would_show_it(monkeypatch):
+    import galvae.simulate.visibility as visibility
+
+    row = _disc(truth_hlr_arcsec=6.0)
+    field = 150.0  # 573 served pixels shown on 424
+    direct = _vis(row, field_arcsec=field, size=424)
+    monkeypatch.setattr(visibility, "_MAX_DIRECT_SHRINK", 1.0)  # every served pixel drawn, then resized
+    resized = _vis(row, field_arcsec=field, size=424)
+    for f in ("bar", "arms", "bulge", "edge_on"):
+        assert direct[f] > 5
+        assert resized[f] == pytest.approx(direct[f], rel=0.02)

@@ -53,8 +53,13 @@ through.  With ``Δ_b`` the difference of the two presented images in band
 * where S is at least the ``n`` served pixels across the field (Galaxy
   Zoo's 424-pixel images of all but the largest galaxies), the sum runs on
   the served grid itself: upsampling adds no information and only
-  correlates the noise, so V is the same for any S >= n.  Where S < n the
-  images are brought to S × S first, losing what the coarser pixels lose.
+  correlates the noise, so V is the same for any S >= n.  It is computed on
+  2 × 2 blocks of served pixels (σ halved), which carry the same S/N for
+  patterns smoother than a pixel (V within 1 % on 150 galaxies, the arms'
+  within 3.5 %) at a quarter of the drawing.  Where S < n the images are
+  brought to S × S first, losing what the coarser pixels lose; for a mild
+  shrink (n ≤ 2 S) by drawing straight on the S × S grid (V within 1 % of
+  resizing the served pixels).
 * the sum runs over every pixel: it is the matched-filter S/N of the
   feature's pattern, the most an observer could see.  Human observers reach
   roughly half of it (Burgess, Wagner, Jennings & Barlow 1981, Science 214,
@@ -73,8 +78,8 @@ sums of components: the full galaxy, the comparison galaxies that only move
 flux between components (bar, arms, bulge, merger) cost no extra drawing,
 and the edge-on comparison redraws the disc, bar and arms.  Components
 holding less than ``1e-9`` of the galaxy's flux are not drawn.  The default
-draws the r band only (``bands=("r",)``): about 6 ms per component, 30-50
-ms per galaxy for all five features on a Galaxy Zoo DECaLS field.
+draws the r band only (``bands=("r",)``): about 16 ms per galaxy for all
+five features on a Galaxy Zoo DECaLS field.
 """
 
 from __future__ import annotations
@@ -118,6 +123,12 @@ _QUANTISATION_SIGMA = 1.0 / (255.0 * math.sqrt(12.0))
 _EPS = 1e-12
 #: Components below this fraction of the galaxy's flux in a band are not drawn.
 _TINY = 1e-9
+#: Where the presented image is not resized, the components are drawn on blocks of this many served pixels a side ...
+_BIN = 2
+#: ... if that leaves at least this many across.
+_MIN_BINNED = 48
+#: A presented image up to this many times smaller than the served grid is drawn on its own pixels, not resized.
+_MAX_DIRECT_SHRINK = 2.0
 
 
 def visibility_column(feature: str) -> str:
@@ -279,9 +290,27 @@ class _Drawer:
         self.bands = list(bands)
         self.band_cfg = survey.bands
         scale = survey.bands[0].pixel_scale_arcsec
-        self.scale = scale
-        self.n = served_size(field, survey.bands[0])
-        self.to_ref = (REFERENCE_PIXEL_SCALE / scale) ** 2
+        n = served_size(field, survey.bands[0])
+        self.resize = False
+        if size < n <= _MAX_DIRECT_SHRINK * size:
+            # a mild shrink (Galaxy Zoo's 424 pixels for a field of 424-848 served ones): drawn straight on the
+            # presented grid, each pixel integrating the served ones it covers; V within 1 % of drawing the
+            # served pixels and resizing them, at half the cost (a stronger shrink's anti-aliasing blurs more)
+            self.bin = 1
+            self.scale = field / size
+            self.n = size
+        elif size < n:
+            self.bin = 1
+            self.scale = scale
+            self.n = n
+            self.resize = True
+        else:
+            # the sum runs on the served grid: 2 x 2 blocks of it carry the same S/N for any pattern smoother than
+            # a pixel (a PSF is 4-5 native pixels across) at a quarter of the drawing cost
+            self.bin = _BIN if n >= _BIN * _MIN_BINNED else 1
+            self.scale = scale * self.bin
+            self.n = -(-n // self.bin)
+        self.to_ref = (REFERENCE_PIXEL_SCALE / self.scale) ** 2
         self.psf = {b: make_psf(survey.bands[b], None if psf_fwhm is None else float(psf_fwhm[b])) for b in self.bands}
         self.cache: dict[tuple[int, Any], NDArray] = {}
 
@@ -307,7 +336,7 @@ class _Drawer:
             for prof, f in profiles:
                 if f[b] > _TINY * total:
                     flux[b] += float(f[b]) * self._component(b, prof)
-        if self.size < self.n:
+        if self.resize:
             flux = crop_and_resize(flux, None, self.size)[0]
         return apply_stretch(flux, self.norm).astype(np.float64)
 
@@ -459,7 +488,11 @@ def feature_visibility(
     size = int(size)
     bands = [BANDS.index(b) for b in cfg.bands]
     drawer = _Drawer(survey, field, size, stretch, bands, psf_fwhm)
-    sigma = presented_noise(survey, field_arcsec=field, size=size, stretch=stretch, quantisation=cfg.quantisation)
+    # a block of bin x bin served pixels averages their white-equivalent noise (sky and rounding) down by bin
+    sigma = (
+        presented_noise(survey, field_arcsec=field, size=size, stretch=stretch, quantisation=cfg.quantisation)
+        / drawer.bin
+    )
 
     def profiles(r: Mapping[str, Any], fov: float = field) -> list[tuple[galsim.GSObject, NDArray]]:
         # a fresh generator from the same seed: every variant draws the same knots and tails
