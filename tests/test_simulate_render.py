@@ -112,10 +112,15 @@ def test_per_galaxy_psf_scatter_is_lognormal_with_the_configured_width():
 
 
 @pytest.mark.parametrize("survey", [DECALS, BASS_MZLS], ids=lambda s: s.name)
-def test_served_sky_noise_matches_the_reported_sigma(survey):
-    """Blank sky through the whole path, resampling of BASS g, r included."""
+@pytest.mark.parametrize("extra", [0.0, 0.13], ids=["whole", "fractional"])
+def test_served_sky_noise_matches_the_reported_sigma(survey, extra):
+    """Blank sky through the whole path, resampling of BASS g, r included.
+
+    A field of a fractional number of pixels (a gz-decals field) is drawn on the served grid itself for DECaLS:
+    resampled by half a pixel, its noise would be correlated and ~25 % lower than reported.
+    """
     row = _row(truth_mag_r=40.0)
-    r = _render(row, survey, noise=True, seed=4, fov=3 * FOV)
+    r = _render(row, survey, noise=True, seed=4, fov=3 * FOV + extra)
     measured = r.image[:, 8:-8, 8:-8].std(axis=(1, 2))
     np.testing.assert_allclose(measured, r.sky_sigma, rtol=0.04)
     # BASS g, r: native 0.454" noise spread over 0.262" pixels is lower per pixel than on the native grid
@@ -544,3 +549,41 @@ def test_tidal_tails_are_the_sum_of_their_two_dimensional_gaussians():
             direct += wt * np.exp(-((x - xi) ** 2 + (y - yi) ** 2) / (2 * wi**2))
     np.testing.assert_allclose(layer, direct, rtol=1e-12, atol=1e-12 * direct.max())
     assert direct.max() > 1.0  # the tails are on the grid
+
+
+def test_fast_dilation_is_scipys():
+    from scipy import ndimage
+
+    from galvae.simulate.render import _dilate
+
+    rng = np.random.default_rng(3)
+    for shape, p, it in (((40, 37), 0.02, 2), ((25, 25), 0.1, 3), ((9, 12), 0.3, 1)):
+        mask = rng.random(shape) < p
+        mask[0, 5] = mask[-1, -1] = True  # the edges too
+        np.testing.assert_array_equal(_dilate(mask, it), ndimage.binary_dilation(mask, iterations=it))
+
+
+def test_layers_covering_the_disc_draw_what_layers_covering_the_field_draw(monkeypatch):
+    """Arms, bar hole, ring and tails are drawn on the central 2 (6 r_hl + 2") of a large field, not all of it."""
+    import galvae.simulate.render as render
+
+    row = _row(
+        truth_hlr_arcsec=2.0,
+        truth_inclination_deg=40.0,
+        truth_bar_strength=0.8,
+        truth_bar_length_arcsec=2.5,
+        truth_bar_angle_deg=20.0,
+        truth_arm_strength=0.6,
+        truth_n_arms=2,
+        truth_arm_pitch_deg=18.0,
+        truth_ring_radius_arcsec=3.0,
+        truth_ring_width_arcsec=0.5,
+        truth_ring_strength=0.5,
+        truth_tidal_strength=0.8,
+    )
+    fov = 70.0
+    assert 2 * (6 * 2.0 + 2.0) < fov
+    cropped = _render(row, fov=fov).image
+    monkeypatch.setattr(render, "_LAYER_MARGIN", fov)  # layers over the whole field again
+    whole = _render(row, fov=fov).image
+    assert np.abs(cropped - whole).max() < 1e-4 * whole.max()

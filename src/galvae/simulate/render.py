@@ -119,6 +119,8 @@ _GSP = galsim.GSParams(folding_threshold=1e-2, maxk_threshold=5e-3, maximum_fft_
 _LAYER_OVERSAMPLE = 1  # numpy layers are made at REFERENCE_PIXEL_SCALE
 #: Sérsic profiles are truncated at this many half-light radii (flux renormalised): keeps FFTs small.
 _TRUNC = 6.0
+#: Margin (arcsec) beyond _TRUNC half-light radii that numpy layers cover (knots, tails and shells have widths).
+_LAYER_MARGIN = 2.0
 #: Axis ratio of bars in the disc plane.
 _BAR_Q = 0.25
 #: Bar-to-disc light ratio per unit bar strength.
@@ -321,7 +323,8 @@ def galaxy_profiles(
     row : mapping
         One row of :func:`~galvae.simulate.morphology.sample_truth`.
     fov_arcsec : float
-        Field of view; numpy layers (arms, tails) cover it.
+        Field of view; numpy layers (arms, tails) cover it, or the central
+        ``2 (6 r_hl + 2″)`` of it where that is smaller.
     rng : numpy.random.Generator
         Galaxy-level randomness (knot positions, tail shapes): pass the same
         stream for every survey so that each sees the same galaxy.
@@ -337,6 +340,9 @@ def galaxy_profiles(
     disk_col = _colour_factors(row["truth_disk_gr"], row["truth_disk_rz"])
     arm_col = _colour_factors(row["truth_arm_gr"], row["truth_arm_rz"])
     n_s = float(row["truth_sersic_n"])
+    # the numpy layers need cover no more than the disc (truncated at _TRUNC half-light radii) and the knots',
+    # tails' and shells' widths: a Galaxy Zoo DECaLS field is ~17 of them across, so this draws half the pixels
+    layer_fov = min(float(fov_arcsec), 2.0 * (_TRUNC * float(row["truth_hlr_arcsec"]) + _LAYER_MARGIN))
     out: list[tuple[galsim.GSObject, NDArray]] = []
     smooth = row["truth_smooth_or_featured"] == "smooth"
     if smooth:
@@ -376,7 +382,7 @@ def galaxy_profiles(
         cos_i = math.cos(math.radians(incl))
         if bar_frac > 0:
             # the bar is made of the inner disc's stars: the disc inside it is depleted by what the bar gathers
-            hole, hole_frac = _bar_hole_layer(row, fov_arcsec)
+            hole, hole_frac = _bar_hole_layer(row, layer_fov)
             hole_frac = min(hole_frac, 0.9) if hole.sum() > 0 else 0.0  # a cut-out may miss the bar
             if hole_frac > 0:
                 out.append((_interp(hole, 1.0), -f_r * disk_frac * hole_frac * disk_col))
@@ -389,11 +395,11 @@ def galaxy_profiles(
             bar = bar.transform(1.0, 0.0, 0.0, cos_i).rotate(pa)
             out.append((bar, f_r * ((1 - bt) * bar_frac + disk_frac * hole_frac) * bulge_col))
         if arm_frac > 0 and row["truth_n_arms"] > 0:
-            layer = _arms_layer(row, fov_arcsec, rng)
+            layer = _arms_layer(row, layer_fov, rng)
             if layer.sum() > 0:  # a field smaller than the arms (e.g. a visibility cut-out) may hold none of them
                 out.append((_interp(layer, 1.0), f_r * (1 - bt) * arm_frac * arm_col))
         if ring_frac > 0:
-            layer = _ring_layer(row, fov_arcsec)
+            layer = _ring_layer(row, layer_fov)
             if layer.sum() > 0:  # a ring outside a small field adds nothing
                 out.append((_interp(layer, 1.0), f_r * smooth_disk * ring_frac * arm_col))
         main_col = disk_col
@@ -409,7 +415,7 @@ def galaxy_profiles(
         out.append((comp.shift(sep * math.cos(ang), sep * math.sin(ang)), f_c * bulge_col))
     if row["truth_tidal_strength"] > 0:
         frac = 0.12 * float(row["truth_tidal_strength"])
-        layer = _tidal_layer(row, fov_arcsec, rng)
+        layer = _tidal_layer(row, layer_fov, rng)
         if layer.sum() > 0:  # tails or shells wholly outside a small field add nothing
             out.append((_interp(layer, 1.0), f_r * frac * main_col))
     return out
@@ -459,7 +465,9 @@ def _draw_native(
     (:func:`outskirts_sky`) is then subtracted.
     """
     scale = band.native_pixel_scale_arcsec
-    n = int(math.ceil(fov / scale)) + (2 if scale != band.pixel_scale_arcsec else 0)
+    # a band served at its native scale is drawn on the served grid itself (not resampled: a half-pixel Lanczos
+    # shift would correlate its noise); a resampled one on a native grid two pixels wider than the field
+    n = served_size(fov, band) if scale == band.pixel_scale_arcsec else int(math.ceil(fov / scale)) + 2
     image = galsim.ImageF(n, n, scale=scale)
     parts = [p * float(f[b]) for p, f in profiles if f[b] != 0]  # a bar's disc hole is negative
     if parts:
@@ -472,7 +480,7 @@ def _draw_native(
     if rng is not None:
         arr = image.array
         var = band.sky_sigma**2 + np.clip(arr, 0, None) / band.gain
-        noise = (rng.standard_normal(arr.shape) * np.sqrt(var)).astype(np.float32)
+        noise = rng.standard_normal(arr.shape, dtype=np.float32) * np.sqrt(var, dtype=np.float32)
         galaxy = arr - field.array if field is not None else arr
         sky = outskirts_sky(galaxy, band.sky_sigma, scale, noise * np.float32(math.sqrt(SKY_EXPOSURES)))
         if field is not None:
@@ -534,9 +542,22 @@ def outskirts_sky(galaxy: NDArray, sky_sigma: float, pixel_scale: float, noise: 
     x = np.asarray(galaxy, dtype=np.float64)
     sigma1 = sky_sigma * math.sqrt(SKY_EXPOSURES)
     smooth = ndimage.uniform_filter(x if noise is None else x + noise, size=5, mode="constant")
-    masked = ndimage.binary_dilation(smooth > 0.6 * sigma1, iterations=3)
+    masked = _dilate(smooth > 0.6 * sigma1, 3)
     box = max((SKY_BOX_ARCSEC / pixel_scale) ** 2, x.size)
     return float(x[~masked].sum() / (box - masked.sum()))
+
+
+def _dilate(mask: NDArray[np.bool_], iterations: int) -> NDArray[np.bool_]:
+    """``scipy.ndimage.binary_dilation(mask, iterations=iterations)`` (the 4-connected cross), ~10x faster."""
+    out = mask
+    for _ in range(iterations):
+        grown = out.copy()
+        grown[1:] |= out[:-1]
+        grown[:-1] |= out[1:]
+        grown[:, 1:] |= out[:, :-1]
+        grown[:, :-1] |= out[:, 1:]
+        out = grown
+    return out
 
 
 def pipeline_sky(field: NDArray, psf_fwhm_pixels: float) -> float:
@@ -551,7 +572,8 @@ def pipeline_sky(field: NDArray, psf_fwhm_pixels: float) -> float:
     this step the neighbours' unresolved light lifted the presented sky
     (``benchmarks/realism.md``).  Here: the median of the pixels outside a
     mask of the field smoothed with a Gaussian of the PSF's width above 3σ
-    (σ from the smoothed image's MAD), dilated by 2 pixels; the plain median
+    (centre and σ from the median and MAD of every other pixel of the smoothed
+    image in each axis), dilated by 2 pixels; the plain median
     if the mask would leave fewer than a fifth of the pixels.  The target
     galaxy is not part of ``field``: the over-subtraction of its own
     outskirts is :func:`outskirts_sky`.
@@ -570,9 +592,12 @@ def pipeline_sky(field: NDArray, psf_fwhm_pixels: float) -> float:
     """
     x = np.asarray(field, dtype=np.float64)
     smooth = ndimage.gaussian_filter(x, max(psf_fwhm_pixels, 1.0) / 2.3548)
-    centre = np.median(smooth)
-    sig = 1.4826 * np.median(np.abs(smooth - centre))
-    masked = ndimage.binary_dilation(smooth > centre + 3.0 * sig, iterations=2)
+    # the threshold's centre and MAD from every other pixel of each axis: the smoothed image is correlated over
+    # the PSF (4-5 pixels), so a quarter of its pixels hold nearly all of its information, at a quarter of the cost
+    sample = smooth[::2, ::2]
+    centre = np.median(sample)
+    sig = 1.4826 * np.median(np.abs(sample - centre))
+    masked = _dilate(smooth > centre + 3.0 * sig, 2)
     keep = x[~masked]
     return float(np.median(keep if keep.size >= 0.2 * x.size else x))
 
