@@ -80,7 +80,7 @@ is not the nanomaggie).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -306,6 +306,9 @@ def _interp(layer: NDArray, flux: float) -> galsim.GSObject:
         calculate_stepk=False,
         calculate_maxk=False,
         x_interpolant="lanczos3",
+        # cubic, not GalSim's default quintic, in k: with the 2x padding the drawn images move by at most 4e-5 of
+        # their peak (2 % of the r-band sky sigma at worst, 40 gz-decals discs) and featured galaxies draw 1.3x faster
+        k_interpolant="cubic",
         pad_factor=_LAYER_PAD_FACTOR,
     )
 
@@ -456,8 +459,12 @@ def _draw_native(
     rng: np.random.Generator | None,
     sources: list[Source] | None = None,
     psf_fwhm: float = 1.0,
+    galaxy: NDArray | None = None,
 ) -> galsim.Image:
     """Draw band ``b`` on the native grid (flux per native pixel), with noise when ``rng`` is given.
+
+    ``galaxy``, when given, is the galaxy already drawn on that grid
+    (:func:`_draw_galaxy_bands`), used instead of drawing ``profiles``.
 
     ``sources`` (neighbours) are drawn on stamps of their own, before the
     noise; with noise, the sky a survey pipeline would estimate from them
@@ -469,9 +476,14 @@ def _draw_native(
     # shift would correlate its noise); a resampled one on a native grid two pixels wider than the field
     n = served_size(fov, band) if scale == band.pixel_scale_arcsec else int(math.ceil(fov / scale)) + 2
     image = galsim.ImageF(n, n, scale=scale)
-    parts = [p * float(f[b]) for p, f in profiles if f[b] != 0]  # a bar's disc hole is negative
-    if parts:
-        galsim.Convolve(galsim.Add(parts) if len(parts) > 1 else parts[0], psf, gsparams=_GSP).drawImage(image=image)
+    if galaxy is not None:
+        image.array[:] = galaxy
+    else:
+        parts = [p * float(f[b]) for p, f in profiles if f[b] != 0]  # a bar's disc hole is negative
+        if parts:
+            galsim.Convolve(galsim.Add(parts) if len(parts) > 1 else parts[0], psf, gsparams=_GSP).drawImage(
+                image=image
+            )
     field = None
     if sources:
         field = galsim.ImageF(n, n, scale=scale)  # the neighbours alone, for the sky estimate
@@ -488,6 +500,66 @@ def _draw_native(
         arr += noise
         arr -= np.float32(sky)
     return image
+
+
+def _draw_galaxy_bands(
+    profiles: list[tuple[galsim.GSObject, NDArray]],
+    bands: Sequence[int],
+    psfs: Sequence[galsim.GSObject],
+    n: int,
+    scale: float,
+) -> NDArray | None:
+    """The galaxy in several bands on one n x n grid, each component's Fourier transform drawn once.
+
+    What ``galsim.Convolve(galsim.Add(parts), psf).drawImage(image)`` draws
+    band by band (pixel response included, the profile's centre on the
+    image's true centre), to float32 precision (a test compares them), but
+    the components (their k-space drawing is most of the cost) are drawn
+    once for all bands and only summed with each band's fluxes, multiplied
+    by its PSF's and the pixel's transforms and inverse-transformed per band.
+    The k grid is the largest any band's profile asks GalSim for.
+
+    Returns
+    -------
+    ndarray, shape (len(bands), n, n), or None
+        None when a band's profile is not band-limited within the grid's
+        Nyquist frequency (GalSim would then draw a larger grid and wrap it):
+        draw those band by band.
+    """
+    comps = [p for p, _ in profiles]
+    if not comps:
+        return np.zeros((len(bands), n, n))
+    total = galsim.Add(comps) if len(comps) > 1 else comps[0]
+    pixel = galsim.Pixel(scale, gsparams=_GSP)
+    size = n
+    for psf in psfs:
+        conv = galsim.Convolve(total, psf, pixel, gsparams=_GSP)
+        if conv.maxk > math.pi / scale:
+            return None
+        size = max(size, conv.getGoodImageSize(scale))
+    size = galsim.Image.good_fft_size(size)
+    kimage = galsim.ImageCD(galsim.BoundsI(0, size // 2, -size // 2, size // 2 - 1), scale=2 * math.pi / (size * scale))
+    summed = np.zeros((len(bands), size, size // 2 + 1), dtype=np.complex128)
+    for prof, fluxes in profiles:
+        prof._drawKImage(kimage)  # GalSim's documented fast path: draws on these bounds, no recentring
+        k = np.fft.ifftshift(kimage.array, axes=0)  # rows in FFT order, ky = 0 first
+        for j, b in enumerate(bands):
+            if fluxes[b] != 0:
+                summed[j] += float(fluxes[b]) * k
+    # the pixel response, and half a pixel's shift where the true centre of an even-sized image is a corner
+    ky = np.fft.fftfreq(size)  # cycles per pixel
+    kx = np.fft.rfftfreq(size)
+    response = np.sinc(ky)[:, None] * np.sinc(kx)[None, :]
+    delta = 0.5 if n % 2 == 0 else 0.0
+    if delta:
+        response = response * np.exp(2j * np.pi * delta * (ky[:, None] + kx[None, :]))
+    rows = (np.arange(n) - (n - 1) // 2 - (n % 2 == 0)) % size  # pixel i sits at (i - (n - 1) / 2 - delta) pixels
+    out = np.empty((len(bands), n, n))
+    for j, psf in enumerate(psfs):
+        psf._drawKImage(kimage)
+        real = np.fft.irfft2(summed[j] * np.fft.ifftshift(kimage.array, axes=0) * response, s=(size, size))
+        out[j] = real[np.ix_(rows, rows)]
+    return out
 
 
 def outskirts_sky(galaxy: NDArray, sky_sigma: float, pixel_scale: float, noise: NDArray | None = None) -> float:
@@ -667,6 +739,16 @@ def render_galaxy(
     scale = bands[0].pixel_scale_arcsec
     to_ref = (REFERENCE_PIXEL_SCALE / scale) ** 2
     fwhm = np.array([b.psf_fwhm_arcsec * math.exp(b.psf_fwhm_scatter * survey_rng.standard_normal()) for b in bands])
+    psfs = [make_psf(band, fwhm[i]) for i, band in enumerate(bands)]
+    # bands drawn at their served scale share one drawing of the galaxy's components
+    native_bands = [i for i, band in enumerate(bands) if band.native_pixel_scale_arcsec == scale]
+    drawn = (
+        _draw_galaxy_bands(
+            profiles, native_bands, [psfs[i] for i in native_bands], served_size(fov_arcsec, bands[0]), scale
+        )
+        if len(native_bands) > 1
+        else None
+    )
     out = []
     sky = np.empty(3)
     for i, band in enumerate(bands):
@@ -674,11 +756,12 @@ def render_galaxy(
             profiles,
             i,
             band,
-            make_psf(band, fwhm[i]),
+            psfs[i],
             fov_arcsec,
             survey_rng if noise else None,
             sources,
             float(fwhm[i]),
+            galaxy=None if drawn is None or i not in native_bands else drawn[native_bands.index(i)],
         )
         # image units: nanomaggies unless the band's zero point says otherwise
         out.append(_to_served(native, band, fov_arcsec) * (to_ref / band.unit_nmgy))
