@@ -195,3 +195,23 @@ def test_phases_are_the_fourier_shift_of_a_point(n):
         np.testing.assert_allclose(got[:, n // 2], expected[:, n // 2].real, atol=1e-12)
         got, expected = np.delete(got, n // 2, axis=1), np.delete(expected, n // 2, axis=1)
     np.testing.assert_allclose(got, expected, atol=1e-11)
+
+
+def test_all_bands_at_once_match_each_band_drawn_alone():
+    """draw_sources shares the phases between bands; a source bright in one band gets a stamp in that band only."""
+    import galsim
+
+    from galvae.simulate.field import _SMALL_FLUX, add_sources, draw_sources
+
+    psfs = [galsim.Moffat(beta=3.5, fwhm=w) for w in (1.5, 1.3, 1.1)]
+    sources = neighbour_profiles(30.0, np.random.default_rng(4))
+    red = galsim.Exponential(half_light_radius=0.4)  # a stamp in z, drawn together in g and r
+    sources.append((red, np.array([0.2, 1.0, 3.0 * _SMALL_FLUX]), (2.0, -3.0, 0.4)))
+    together = draw_sources((115, 115), 0.262, sources, [0, 1, 2], psfs, [1.5, 1.3, 1.1])
+    for b, psf in enumerate(psfs):
+        alone = galsim.ImageF(115, 115, scale=0.262)
+        add_sources(alone, sources, b, psf, [1.5, 1.3, 1.1][b])
+        # the same to 1 % of the brightest pixel (in z the red galaxy is on a stamp, but still one of its size
+        # bin's members when the three bands are drawn together)
+        assert np.abs(together[b] - alone.array).max() < 1e-2 * alone.array.max()
+    assert together[2].sum() > 3.0 * _SMALL_FLUX

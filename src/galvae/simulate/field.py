@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import galsim
@@ -67,6 +68,7 @@ __all__ = [
     "Source",
     "add_sources",
     "draw_faint_galaxies",
+    "draw_sources",
     "draw_neighbours",
     "neighbour_profiles",
     "neighbour_rng",
@@ -316,92 +318,155 @@ def neighbour_profiles(fov_arcsec: float, rng: np.random.Generator, config: Fiel
 def add_sources(image: galsim.Image, sources: list[Source], band: int, psf: galsim.GSObject, psf_fwhm: float) -> None:
     """Draw ``sources`` convolved with ``psf`` into ``image`` (band index ``band``).
 
-    Most of a field's sources are fainter than the noise or no larger than
-    the PSF, and are drawn together in Fourier space, with one inverse FFT,
-    each placed exactly (its position a phase; all of a kind summed in one
-    matrix product, the phases being separable in x and y):
+    One band of :func:`draw_sources`; ``image`` has its true centre at the
+    field centre.
+    """
+    centre = image.true_center
+    image.array[:] += draw_sources(
+        image.array.shape,
+        image.scale,
+        sources,
+        [band],
+        [psf],
+        [psf_fwhm],
+        centre=(centre.x - image.xmin, centre.y - image.ymin),
+    )[0].astype(image.array.dtype)
 
-    * point sources below ``_STAR_STAMP_FLUX`` (400 nanomaggies, r ≈ 16):
-      stars and the faint galaxies of :func:`draw_faint_galaxies`, about a
-      hundred in a 60-80″ field;
+
+def draw_sources(
+    shape: tuple[int, int],
+    scale: float,
+    sources: list[Source],
+    bands: Sequence[int],
+    psfs: Sequence[galsim.GSObject],
+    psf_fwhm: Sequence[float],
+    *,
+    centre: tuple[float, float] | None = None,
+) -> NDArray[np.float64]:
+    """The neighbours ``sources`` in several bands of one pixel grid, each convolved with its band's PSF.
+
+    Most of a field's sources are fainter than the noise or no larger than
+    the PSF, and are drawn together in Fourier space, with one inverse FFT
+    per band, each placed exactly (its position a phase; all of a kind
+    summed in one matrix product, the phases being separable in x and y and
+    the same in every band):
+
+    * point sources below ``_STAR_STAMP_FLUX`` (400 nanomaggies, r ≈ 16) in
+      every band: stars and the faint galaxies of
+      :func:`draw_faint_galaxies`, about a hundred in a 60-80″ field;
     * galaxies no larger than the PSF (half-light radius up to
       ``_SMALL_HLR_EDGES[-1]`` = 0.6″) and fainter than ``_SMALL_FLUX``
-      (5 nanomaggies, r ≈ 20.7; three quarters of the other galaxies), per
-      size bin (0.15-0.3″, 0.3-0.45″, 0.45-0.6″), as a round exponential of
-      the bin's flux-weighted mean half-light radius: their flux, place and
-      size (to the bin) are kept; their axis ratios and Sérsic indices, which
-      a PSF as large as they are hides, are not;
+      (5 nanomaggies, r ≈ 20.7) in every band (three quarters of the other
+      galaxies), per size bin (0.15-0.3″, 0.3-0.45″, 0.45-0.6″), as a round
+      exponential of the bin's mean half-light radius: their
+      flux, place and size (to the bin) are kept; their axis ratios and
+      Sérsic indices, which a PSF as large as they are hides, are not;
 
-    all through the PSF drawn with its pixel response (truncated at 3 FWHM,
-    renormalised), on a grid padded so that nothing wraps round.  The others
-    (bright stars, whose wings show, and larger or brighter galaxies) get a
-    stamp each (a few PSF widths plus a few half-light radii; 9 FWHM for
-    bright stars), drawn by GalSim with the pixel response as for the
-    galaxy.  ``image`` has its true centre at the field centre.
+    all through the band's PSF and the pixel response, on a grid padded so
+    that nothing wraps round.  The others (bright stars, whose wings show,
+    and larger or brighter galaxies) get a stamp each (a few PSF widths plus
+    a few half-light radii; 9 FWHM for bright stars), drawn by GalSim with
+    the pixel response as for the galaxy.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Image rows and columns.
+    scale : float
+        Pixel scale (arcsec).
+    sources : list of Source
+        From :func:`neighbour_profiles`.
+    bands : sequence of int
+        Indices into each source's fluxes.
+    psfs, psf_fwhm : sequences
+        Each band's PSF (unit flux) and its FWHM (arcsec).
+    centre : (float, float), optional
+        Column and row (0-based, pixel centres at integers) of the field
+        centre; default the image's centre, ``((w - 1) / 2, (h - 1) / 2)``.
+
+    Returns
+    -------
+    ndarray, shape (len(bands), h, w)
+        Flux per pixel.
     """
-    scale = image.scale
-    centre = image.true_center
-    h, w = image.array.shape
-    half = max(15, 2 * int(math.ceil(3.0 * psf_fwhm / scale)) + 1) // 2  # the PSF kernel's half side
+    h, w = shape
+    nb = len(bands)
+    out = np.zeros((nb, h, w))
+    x0, y0 = ((w - 1) / 2, (h - 1) / 2) if centre is None else centre
+    fwhm_max = max(psf_fwhm)
+    half = max(15, 2 * int(math.ceil(3.0 * fwhm_max / scale)) + 1) // 2
     pad = half + int(math.ceil(5.0 * _SMALL_HLR_EDGES[-1] / scale)) + 2
     # sources placed in Fourier space, per kernel: 0 = the PSF (point sources), k >= 1 = small-galaxy bin k - 1
-    placed: list[list[tuple[float, float, float, float]]] = [[] for _ in range(len(_SMALL_HLR_EDGES) + 1)]
-    x0, y0 = centre.x - image.xmin + pad, centre.y - image.ymin + pad  # the field centre on the padded grid
+    placed: list[list[tuple[float, ...]]] = [[] for _ in range(len(_SMALL_HLR_EDGES) + 1)]
+    stamp_image = galsim.ImageF(w, h, scale=scale)
+    origin = stamp_image.true_center  # where the field centre would be for centre=None
+    dx, dy = x0 - (w - 1) / 2, y0 - (h - 1) / 2
     for prof, fluxes, (x, y, hlr) in sources:
-        f = float(fluxes[band])
-        if not f > 0:
+        f = np.clip(np.asarray(fluxes, dtype=np.float64)[list(bands)], 0.0, None)
+        if not f.max() > 0:
             continue
-        if hlr == 0 and f < _STAR_STAMP_FLUX and isinstance(prof, galsim.DeltaFunction):
-            placed[0].append((x0 + x / scale, y0 + y / scale, f, 0.0))
+        col, row = x0 + x / scale, y0 + y / scale
+        # in each band, drawn together or on a stamp of its own
+        if hlr == 0 and isinstance(prof, galsim.DeltaFunction):
+            kind, together = 0, f < _STAR_STAMP_FLUX
+        elif 0 < hlr <= _SMALL_HLR_EDGES[-1]:
+            kind, together = 1 + int(np.searchsorted(_SMALL_HLR_EDGES, hlr)), f < _SMALL_FLUX
+        else:
+            kind, together = -1, np.zeros(nb, dtype=bool)
+        if together.any():
+            placed[kind].append((col + pad, row + pad, hlr, *np.where(together, f, 0.0)))
+        if together.all():
             continue
-        if 0 < hlr <= _SMALL_HLR_EDGES[-1] and f < _SMALL_FLUX:
-            placed[1 + int(np.searchsorted(_SMALL_HLR_EDGES, hlr))].append((x0 + x / scale, y0 + y / scale, f, hlr))
-            continue
-        extent = 3.0 * psf_fwhm + 5.0 * hlr + (6.0 * psf_fwhm if f > _STAR_STAMP_FLUX else 0.0)
-        side = max(15, 2 * int(math.ceil(extent / scale)) + 1)
-        pos = galsim.PositionD(centre.x + x / scale, centre.y + y / scale)
-        stamp = (
-            galsim.Convolve(prof, psf, gsparams=_GSP).withFlux(f).drawImage(nx=side, ny=side, scale=scale, center=pos)
-        )
-        overlap = stamp.bounds & image.bounds
-        if overlap.isDefined():
-            image[overlap] += stamp[overlap]
+        pos = galsim.PositionD(origin.x + dx + x / scale, origin.y + dy + y / scale)
+        for j in np.flatnonzero(~together & (f > 0)):
+            extent = 3.0 * psf_fwhm[j] + 5.0 * hlr + (6.0 * psf_fwhm[j] if f[j] > _STAR_STAMP_FLUX else 0.0)
+            side = max(15, 2 * int(math.ceil(extent / scale)) + 1)
+            stamp = (
+                galsim.Convolve(prof, psfs[j], gsparams=_GSP)
+                .withFlux(float(f[j]))
+                .drawImage(nx=side, ny=side, scale=scale, center=pos)
+            )
+            overlap = stamp.bounds & stamp_image.bounds
+            if overlap.isDefined():
+                out[j, overlap.ymin - 1 : overlap.ymax, overlap.xmin - 1 : overlap.xmax] += stamp[overlap].array
     if not any(placed):
-        return
-    n_y = scipy.fft.next_fast_len(h + 2 * pad, real=True)
-    n_x = scipy.fft.next_fast_len(w + 2 * pad, real=True)
-    m_x = n_x // 2 + 1
-    total = np.zeros((n_y, m_x), dtype=np.complex128)
-    k2 = None
+        return out
+    n = scipy.fft.next_fast_len(max(h, w) + 2 * pad, real=True)
+    n += n % 2  # even: the k grid's bounds are symmetric
+    m = n // 2 + 1
+    k_y = np.fft.fftfreq(n)  # cycles per pixel
+    k_x = np.fft.rfftfreq(n)
+    totals = np.zeros((nb, n, m), dtype=np.complex64)  # single precision: errors ~1e-6 of the brightest source
     for k, group in enumerate(placed):
         if not group:
             continue
         g = np.asarray(group)
-        inside = (g[:, 0] > -pad) & (g[:, 0] < n_x - pad) & (g[:, 1] > -pad) & (g[:, 1] < n_y - pad)
+        inside = (g[:, 0] > -pad) & (g[:, 0] < n - pad) & (g[:, 1] > -pad) & (g[:, 1] < n - pad)
         g = g[inside]  # the others' light cannot reach the image
         if not g.size:
             continue
-        # sum_i f_i exp(-2 pi i (ky row_i + kx col_i)): separable, one matrix product
-        term = (_phases(g[:, 1], n_y) * g[:, 2:3]).T @ _phases(g[:, 0], n_x)[:, :m_x]
+        # single precision for the products (twice as fast; the sum of a hundred unit phases keeps ~1e-6)
+        rows = _phases(g[:, 1], n).astype(np.complex64)
+        cols = _phases(g[:, 0], n)[:, :m].astype(np.complex64)
         if k > 0:
-            # a round exponential of the bin's flux-weighted half-light radius: (1 + (2 pi k r_s)^2)^(-3/2)
-            r_s = float((g[:, 2] * g[:, 3]).sum() / g[:, 2].sum()) / _EXP_HLR_PER_SCALE / scale
-            if k2 is None:
-                k2 = (2.0 * np.pi) ** 2 * (np.fft.fftfreq(n_y)[:, None] ** 2 + np.fft.rfftfreq(n_x)[None, :] ** 2)
-            t = 1.0 + r_s**2 * k2
-            term *= 1.0 / (t * np.sqrt(t))
-        total += term
-    side = 2 * half + 1
-    kernel = psf.drawImage(nx=side, ny=side, scale=scale).array.astype(np.float64)
-    kernel /= kernel.sum()
-    wrapped = np.zeros((n_y, n_x))  # the kernel's centre on pixel (0, 0), wrapping round
-    wrapped[: half + 1, : half + 1] = kernel[half:, half:]
-    wrapped[: half + 1, -half:] = kernel[half:, :half]
-    wrapped[-half:, : half + 1] = kernel[:half, half:]
-    wrapped[-half:, -half:] = kernel[:half, :half]
-    total *= scipy.fft.rfft2(wrapped)
-    field = scipy.fft.irfft2(total, s=(n_y, n_x))
-    image.array[:] += field[pad : pad + h, pad : pad + w].astype(image.array.dtype)
+            # a round exponential of the bin's mean half-light radius (the same in every band): (1 + (2 pi k r_s)^2)^-1.5
+            r_s = float(g[:, 2].mean()) / _EXP_HLR_PER_SCALE / scale
+            t = 1.0 + (2.0 * np.pi * r_s) ** 2 * (k_y[:, None] ** 2 + k_x[None, :] ** 2)
+            profile = (1.0 / (t * np.sqrt(t))).astype(np.float32)
+        for j in range(nb):
+            # sum_i f_i exp(-2 pi i (ky row_i + kx col_i)): one matrix product
+            term = (rows * g[:, 3 + j : 4 + j].astype(np.float32)).T @ cols
+            totals[j] += term * profile if k > 0 else term
+    # each band's PSF in Fourier space, with the pixel response
+    kimage = galsim.ImageCD(galsim.BoundsI(0, n // 2, -n // 2, n // 2 - 1), scale=2 * math.pi / (n * scale))
+    response = (np.sinc(k_y)[:, None] * np.sinc(k_x)[None, :]).astype(np.float32)
+    for j in range(nb):
+        psfs[j]._drawKImage(kimage)  # GalSim's documented fast path: these bounds, no recentring
+        totals[j] *= np.fft.ifftshift(kimage.array, axes=0).astype(np.complex64)
+        totals[j] *= response
+        field = scipy.fft.irfft2(totals[j], s=(n, n))
+        out[j] += field[pad : pad + h, pad : pad + w]
+    return out
 
 
 def _phases(pos: NDArray, n: int) -> NDArray:

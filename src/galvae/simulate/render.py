@@ -91,7 +91,7 @@ from scipy import ndimage
 
 from ..config import BANDS
 from ..errors import GalvaeValueError
-from .field import FieldConfig, Source, add_sources, neighbour_profiles, neighbour_rng
+from .field import FieldConfig, Source, draw_sources, neighbour_profiles, neighbour_rng
 from .surveys import BandConfig, SurveyConfig, colour_term_factors
 
 __all__ = [
@@ -460,11 +460,14 @@ def _draw_native(
     sources: list[Source] | None = None,
     psf_fwhm: float = 1.0,
     galaxy: NDArray | None = None,
+    neighbours: NDArray | None = None,
 ) -> galsim.Image:
     """Draw band ``b`` on the native grid (flux per native pixel), with noise when ``rng`` is given.
 
-    ``galaxy``, when given, is the galaxy already drawn on that grid
-    (:func:`_draw_galaxy_bands`), used instead of drawing ``profiles``.
+    ``galaxy`` and ``neighbours``, when given, are the galaxy and the
+    neighbours already drawn on that grid (:func:`_draw_galaxy_bands`,
+    :func:`~galvae.simulate.field.draw_sources`), used instead of drawing
+    ``profiles`` and ``sources``.
 
     ``sources`` (neighbours) are drawn on stamps of their own, before the
     noise; with noise, the sky a survey pipeline would estimate from them
@@ -485,9 +488,10 @@ def _draw_native(
                 image=image
             )
     field = None
-    if sources:
-        field = galsim.ImageF(n, n, scale=scale)  # the neighbours alone, for the sky estimate
-        add_sources(field, sources, b, psf, psf_fwhm)
+    if neighbours is None and sources:
+        neighbours = draw_sources((n, n), scale, sources, [b], [psf], [psf_fwhm])[0]
+    if neighbours is not None:
+        field = galsim.ImageF(np.asarray(neighbours, dtype=np.float32), scale=scale)  # for the sky estimate
         image += field
     if rng is not None:
         arr = image.array
@@ -742,11 +746,23 @@ def render_galaxy(
     psfs = [make_psf(band, fwhm[i]) for i, band in enumerate(bands)]
     # bands drawn at their served scale share one drawing of the galaxy's components
     native_bands = [i for i, band in enumerate(bands) if band.native_pixel_scale_arcsec == scale]
+    n_served = served_size(fov_arcsec, bands[0])
     drawn = (
-        _draw_galaxy_bands(
-            profiles, native_bands, [psfs[i] for i in native_bands], served_size(fov_arcsec, bands[0]), scale
-        )
+        _draw_galaxy_bands(profiles, native_bands, [psfs[i] for i in native_bands], n_served, scale)
         if len(native_bands) > 1
+        else None
+    )
+    # so do their neighbours (the phases of their positions are the same in every band)
+    around = (
+        draw_sources(
+            (n_served, n_served),
+            scale,
+            sources,
+            native_bands,
+            [psfs[i] for i in native_bands],
+            [float(fwhm[i]) for i in native_bands],
+        )
+        if sources and len(native_bands) > 1
         else None
     )
     out = []
@@ -762,6 +778,7 @@ def render_galaxy(
             sources,
             float(fwhm[i]),
             galaxy=None if drawn is None or i not in native_bands else drawn[native_bands.index(i)],
+            neighbours=None if around is None or i not in native_bands else around[native_bands.index(i)],
         )
         # image units: nanomaggies unless the band's zero point says otherwise
         out.append(_to_served(native, band, fov_arcsec) * (to_ref / band.unit_nmgy))
