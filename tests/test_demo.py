@@ -256,8 +256,8 @@ def test_the_size_cut_reaches_the_simulation(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(core, "simulate", fake_simulate)
     with pytest.raises(RuntimeError, match="stop after"):
-        run_demo(tmp_path / "a", dataclasses.replace(QUICK, min_p50=4.0, size_scatter=0.45), progress=False)
-    assert (seen[0].min_petro_th50_arcsec, seen[0].hlr_scatter) == (4.0, 0.45)
+        run_demo(tmp_path / "a", dataclasses.replace(QUICK, min_p50=3.0, size_scatter=0.3), progress=False)
+    assert (seen[0].min_petro_th50_arcsec, seen[0].hlr_scatter) == (3.0, 0.3)  # the former sample, not the defaults
     assert main(["demo", "--quick", "--out", str(tmp_path / "b"), "--min-p50", "15", "-q"]) == 2
     assert "--min-p50" in capsys.readouterr().err
 

@@ -234,11 +234,12 @@ def test_ring_priors_are_validated():
 
 
 def test_a_larger_cut_and_scatter_give_larger_galaxies_passing_it():
-    """``galvae simulate --min-p50 4 --size-scatter 0.45`` (real-image frame sizes): every p50 passes 4″."""
-    base = sample_truth(1500, np.random.default_rng(7))
-    big = sample_truth(
-        1500, np.random.default_rng(7), config=MorphologyConfig(min_petro_th50_arcsec=4.0, hlr_scatter=0.45)
+    """The default 4″ cut and 0.45 scatter (real-image frame sizes) against the former 3″ and 0.3: every p50 passes 4″."""
+    assert (MorphologyConfig().min_petro_th50_arcsec, MorphologyConfig().hlr_scatter) == (4.0, 0.45)
+    base = sample_truth(
+        1500, np.random.default_rng(7), config=MorphologyConfig(min_petro_th50_arcsec=3.0, hlr_scatter=0.3)
     )
+    big = sample_truth(1500, np.random.default_rng(7))
     assert (approximate_petro_th50(big) >= 4.0).all()
     assert np.median(approximate_petro_th50(big)) > 1.2 * np.median(approximate_petro_th50(base))
     # the classes are drawn before the sizes: the same galaxies, only larger

@@ -581,9 +581,18 @@ def test_gaussian_likelihood_keeps_latents_active_where_sum_does_not(tmp_path):
     from galvae.losses import kl_divergence
     from galvae.training.module import active_units
 
-    # no votes are used: the images are the same without the visibility renders, which take most of the time
+    # no votes are used: the images are the same without the visibility renders, which take most of the time.
+    # The former sample (p50 > 3", scatter 0.3), on which the numbers above were measured: the default's larger
+    # galaxies overfill this 16.8" fixed field at 32 px (gaussian 28 units and 9.2 nats, sum 2.3 nats on seed 0)
     galvae.simulate.simulate(
-        tmp_path / "sim", n_galaxies=300, size=32, overlap=0, seed=0, progress=False, votes_follow_visibility=False
+        tmp_path / "sim",
+        n_galaxies=300,
+        size=32,
+        overlap=0,
+        seed=0,
+        progress=False,
+        votes_follow_visibility=False,
+        morphology=galvae.simulate.MorphologyConfig(min_petro_th50_arcsec=3.0, hlr_scatter=0.3),
     )
     store = tmp_path / "sim" / "decals.h5"
     with ImageStore(store) as st:

@@ -82,8 +82,8 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
     option(
         "--min-p50",
         "min_p50",
-        "the simulated sample's size cut, Petrosian p50 in arcsec (4 with --size-scatter 0.45: the real Galaxy Zoo "
-        "DECaLS frame sizes, at 1.6x the simulation time)",
+        "the simulated sample's size cut, Petrosian p50 in arcsec (4 with --size-scatter 0.45, the defaults: the "
+        "real Galaxy Zoo DECaLS frame sizes; 3 and 0.3: the former sample)",
         type=float,
     )
     option("--size-scatter", "size_scatter", "scatter (ln) of the simulated sizes at fixed magnitude", type=float)

@@ -70,9 +70,9 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=m.min_petro_th50_arcsec,
         metavar="ARCSEC",
-        help="the sample's size cut: every galaxy's Petrosian p50 passes this (default %(default)s; 4 with "
-        "--size-scatter 0.45 matches the frame sizes, sky noise and neighbour counts of real Galaxy Zoo "
-        "DECaLS images, at 1.6x the rendering time: see galvae.simulate.morphology)",
+        help="the sample's size cut: every galaxy's Petrosian p50 passes this (default %(default)s; with "
+        "--size-scatter 0.45 it matches the frame sizes, sky noise and neighbour counts of real Galaxy Zoo "
+        "DECaLS images; 3 with --size-scatter 0.3 is the former sample: see galvae.simulate.morphology)",
     )
     p.add_argument(
         "--size-scatter",

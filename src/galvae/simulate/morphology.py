@@ -17,26 +17,27 @@ Sources and choices
 * **Sizes**: the half-light radius follows an angular size-magnitude
   relation built from Shen et al. (2003, MNRAS 343, 978): median
   2.5″ × 10^(-0.2 (m - 16.5)) (≈ 1.6″ at the limit, 4″ at r = 14.5),
-  log-normal scatter ``hlr_scatter`` = 0.3 in ln, ellipticals 20 % smaller,
+  log-normal scatter ``hlr_scatter`` = 0.45 in ln, ellipticals 20 % smaller,
   clipped to 0.6-12″.  (Shen et al.'s intrinsic scatter of disc sizes is
   0.25 + 0.23 / (1 + (L / L₀)²) in ln R, 0.28-0.42 over the Main Galaxy
   Sample's luminosities; the spread in distance at fixed apparent
-  magnitude adds ~0.15, so 0.35-0.45 is as defensible as 0.3.)
-* **Sample selection** (``min_petro_th50_arcsec``, default 3″): the Galaxy
+  magnitude adds ~0.15, hence 0.45.)
+* **Sample selection** (``min_petro_th50_arcsec``, default 4″): the Galaxy
   Zoo DECaLS sample is drawn from the NASA-Sloan Atlas (NSA v1_0_1) with
   r < 17.77 and a minimum Petrosian size (Walmsley et al. 2022, §2.1).  We
   believe the cut is ``petro_th50 > 3″`` but could not verify the exact
   column (``petro_theta`` vs ``petro_th50``) in a stored copy of the paper.
   The 200 real GZ DECaLS images in ``shared/data`` say the real frames are
-  larger than this default gives: their sky noise (which falls as the
-  field grows), the half-maximum widths of their sharpest neighbouring
-  sources (a PSF-sized source measures the frame; calibrated on simulated
-  frames of known size) and their number of neighbours all point to median
-  fields of 80-90″ (p50 ≈ 5″), where p50 > 3″ gives 52″.  ``galvae simulate
-  --min-p50 4 --size-scatter 0.45`` gives 70″ and matches the real images'
-  noise (KS 0.54 → 0.08) and neighbour counts (0.39 → 0.08); it is not the
-  default because, measured on the demo, it slows the simulation 1.6× and
-  changes what the demo shows (``benchmarks/realism.md``, "Frame sizes").
+  larger than p50 > 3″ with a 0.3 scatter gives: their sky noise (which
+  falls as the field grows), the half-maximum widths of their sharpest
+  neighbouring sources (a PSF-sized source measures the frame; calibrated on
+  simulated frames of known size) and their number of neighbours all point
+  to median fields of 80-90″ (p50 ≈ 5″), where 3″ and 0.3 give 52″.  The
+  defaults, 4″ and 0.45, give 70″ and match the real images' noise (KS 0.49
+  → 0.09 at 128 px), neighbour counts (0.40 → 0.10) and frame widths (0.55 →
+  0.24) (``benchmarks/realism.md``, "Frame sizes"); ``min_petro_th50_arcsec=3,
+  hlr_scatter=0.3`` (``galvae simulate --min-p50 3 --size-scatter 0.3``)
+  gives the former sample.
   Galaxies are
   given their classes, then their magnitude and size are redrawn until
   their Petrosian p50, approximated by :func:`approximate_petro_th50`,
@@ -146,9 +147,9 @@ class MorphologyConfig:
     bulge_size: tuple[float, float, float, float, float] = (0.07, 0.18, 0.35, 0.30, 0.10)  # dominant..none
     merging: tuple[float, float, float, float] = (0.85, 0.07, 0.04, 0.04)
     hlr_at_16p5: float = 2.5
-    hlr_scatter: float = 0.3
+    hlr_scatter: float = 0.45
     hlr_max: float = 12.0
-    min_petro_th50_arcsec: float = 3.0
+    min_petro_th50_arcsec: float = 4.0
     arm_strength: tuple[float, float] = (0.3, 0.65)
     disk_thickness: tuple[float, float] = (0.08, 0.2)
     ring: tuple[float, float, float] = (0.20, 0.10, 0.70)  # inner, outer, none
