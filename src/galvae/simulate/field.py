@@ -358,18 +358,19 @@ def draw_sources(
     the same in every band):
 
     * point sources below ``_STAR_STAMP_FLUX`` (400 nanomaggies, r ≈ 16) in
-      every band: stars and the faint galaxies of
+      the band: stars and the faint galaxies of
       :func:`draw_faint_galaxies`, about a hundred in a 60-80″ field;
     * galaxies no larger than the PSF (half-light radius up to
       ``_SMALL_HLR_EDGES[-1]`` = 0.6″) and fainter than ``_SMALL_FLUX``
-      (5 nanomaggies, r ≈ 20.7) in every band (three quarters of the other
+      (5 nanomaggies, r ≈ 20.7) in the band (three quarters of the other
       galaxies), per size bin (0.15-0.3″, 0.3-0.45″, 0.45-0.6″), as a round
       exponential of the bin's mean half-light radius: their
       flux, place and size (to the bin) are kept; their axis ratios and
       Sérsic indices, which a PSF as large as they are hides, are not;
 
     all through the band's PSF and the pixel response, on a grid padded so
-    that nothing wraps round.  The others (bright stars, whose wings show,
+    that nothing wraps round.  A source bright in one band only is drawn
+    together with the others in the other bands.  The others (bright stars, whose wings show,
     and larger or brighter galaxies) get a stamp each (a few PSF widths plus
     a few half-light radii; 9 FWHM for bright stars), drawn by GalSim with
     the pixel response as for the galaxy.
