@@ -57,6 +57,26 @@ def _row(**over):
     return row
 
 
+def _every_layer(**over):
+    """An inclined barred two-armed spiral with a ring and tidal tails: every numpy layer the renderer makes."""
+    row = _row(
+        truth_hlr_arcsec=2.0,
+        truth_inclination_deg=50.0,
+        truth_bar_strength=0.7,
+        truth_bar_length_arcsec=2.0,
+        truth_bar_angle_deg=30.0,
+        truth_arm_strength=0.5,
+        truth_n_arms=2,
+        truth_arm_pitch_deg=20.0,
+        truth_ring_radius_arcsec=2.5,
+        truth_ring_width_arcsec=0.4,
+        truth_ring_strength=0.1,
+        truth_tidal_strength=0.6,
+    )
+    row.update(over)
+    return row
+
+
 def _render(row, survey=DECALS, *, noise=False, seed=0, fov=FOV, neighbours=False):
     """The galaxy alone by default (neighbours are tested in tests/test_field.py and below)."""
     return render_galaxy(
@@ -567,20 +587,7 @@ def test_layers_covering_the_disc_draw_what_layers_covering_the_field_draw(monke
     """Arms, bar hole, ring and tails are drawn on the central 2 (6 r_hl + 2") of a large field, not all of it."""
     import galvae.simulate.render as render
 
-    row = _row(
-        truth_hlr_arcsec=2.0,
-        truth_inclination_deg=40.0,
-        truth_bar_strength=0.8,
-        truth_bar_length_arcsec=2.5,
-        truth_bar_angle_deg=20.0,
-        truth_arm_strength=0.6,
-        truth_n_arms=2,
-        truth_arm_pitch_deg=18.0,
-        truth_ring_radius_arcsec=3.0,
-        truth_ring_width_arcsec=0.5,
-        truth_ring_strength=0.5,
-        truth_tidal_strength=0.8,
-    )
+    row = _every_layer(truth_inclination_deg=40.0, truth_ring_strength=0.5)
     fov = 70.0
     assert 2 * (6 * 2.0 + 2.0) < fov
     cropped = _render(row, fov=fov).image
@@ -594,24 +601,12 @@ def test_one_drawing_of_the_components_for_all_bands_is_galsims_band_by_band(n):
     """_draw_galaxy_bands against GalSim's drawImage per band: a barred spiral with a ring, a companion and tails."""
     from galvae.simulate.render import _GSP, _draw_galaxy_bands, galaxy_profiles, make_psf
 
-    row = _row(
-        truth_hlr_arcsec=2.0,
-        truth_inclination_deg=50.0,
+    row = _every_layer(
         truth_bulge_to_total=0.3,
         truth_bulge_hlr_arcsec=0.6,
-        truth_bar_strength=0.7,
-        truth_bar_length_arcsec=2.0,
-        truth_bar_angle_deg=30.0,
-        truth_arm_strength=0.5,
-        truth_n_arms=2,
-        truth_arm_pitch_deg=20.0,
-        truth_ring_radius_arcsec=2.5,
-        truth_ring_width_arcsec=0.4,
-        truth_ring_strength=0.1,
         truth_companion_mag_r=17.0,
         truth_companion_sep_arcsec=6.0,
         truth_companion_angle_deg=40.0,
-        truth_tidal_strength=0.6,
     )
     fov = n * REFERENCE_PIXEL_SCALE
     profiles = galaxy_profiles(row, fov, np.random.default_rng(0))
