@@ -172,3 +172,29 @@ def test_sharpest_source_width_measures_the_frame() -> None:
     assert measure_image(wide)["source_fwhm"] == sharpest_source_fwhm(wide)
     # no neighbour, no width
     assert np.isnan(sharpest_source_fwhm(_galaxies(1, 32, seed=0)[0]))
+
+
+def test_cli_where_compares_the_catalogue_rows_a_query_keeps(tmp_path, capsys) -> None:
+    import pandas as pd
+
+    import galvae
+
+    sim = tmp_path / "sim"
+    galvae.simulate.simulate(sim, n_galaxies=40, size=16, overlap=0, seed=2, progress=False, surveys=("decals",))
+    real = tmp_path / "real"
+    real.mkdir()
+    for i, img in enumerate(_galaxies(12, 16, seed=4)):
+        Image.fromarray((img[::-1].transpose(1, 2, 0) * 255).astype(np.uint8)).save(real / f"g{i:02d}.png")
+    cat = pd.read_parquet(sim / "catalog.parquet")
+    n_smooth = int((cat["truth_smooth_or_featured"] == "smooth").sum())
+    assert 10 <= n_smooth < 40
+    args = ["realism", str(sim / "decals.h5"), str(real), "--out", str(tmp_path / "r"), "--no-classifiers", "-q"]
+    assert main([*args, "--n", "40", "--where", "truth_smooth_or_featured == 'smooth'"]) == 0
+    assert f"({n_smooth} simulated, 12 real)" in capsys.readouterr().out
+    # a query naming no column, one keeping too few, and no catalogue: one-line errors naming the option
+    assert main([*args, "--where", "no_such_column > 1"]) == 2
+    assert "--where" in capsys.readouterr().err
+    assert main([*args, "--where", "truth_mag_r < 0"]) == 2
+    assert "--where keeps 0 of 40" in capsys.readouterr().err
+    assert main([*args, "--where", "id == id", "--catalog", str(tmp_path / "none.parquet")]) == 2
+    assert "catalogue" in capsys.readouterr().err

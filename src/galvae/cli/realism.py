@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 __all__ = ["register", "run"]
 
@@ -34,8 +35,47 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--cnn", action="store_true", help="add a small CNN on the pixels to the classifier test")
     p.add_argument("--no-classifiers", action="store_true", help="skip the classifier two-sample test")
+    p.add_argument(
+        "--where",
+        metavar="QUERY",
+        help="compare only the simulated galaxies whose catalogue rows pass this pandas query, e.g. a set of real "
+        "images' selection: \"`smooth-or-featured_featured-or-disk_fraction` > 0.6 and "
+        '`has-spiral-arms_no_fraction` > 0.5" or "truth_smooth_or_featured == \'featured-or-disk\'"',
+    )
+    p.add_argument("--catalog", help="the simulation's catalogue for --where (default: catalog.parquet beside STORE)")
     p.add_argument("--seed", type=int, default=0, help="seed of the draw, the folds and the classifiers")
     p.set_defaults(func=run)
+
+
+def _selected_rows(args: argparse.Namespace, store_ids: Any) -> Any:
+    """Store rows of the simulated galaxies --where keeps (every row without it)."""
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+
+    from ..data.tables import read_catalog
+    from ..errors import GalvaeFileError, GalvaeValueError
+
+    if args.where is None:
+        return np.arange(len(store_ids))
+    catalog_path = Path(args.catalog) if args.catalog else Path(args.store).parent / "catalog.parquet"
+    if not catalog_path.is_file():
+        raise GalvaeFileError("--where needs the simulation's catalogue (--catalog)", str(catalog_path))
+    cat = read_catalog(catalog_path)
+    try:
+        keep = np.asarray(cat.eval(args.where), dtype=bool)
+    except Exception as exc:  # pandas raises many kinds for a bad expression
+        raise GalvaeValueError(f"--where: not a query on the catalogue's columns ({exc})", args.where) from None
+    if keep.shape != (len(cat),):
+        raise GalvaeValueError("--where must give one true/false per catalogue row", args.where)
+    wanted = set(cat.loc[keep, "id"].astype(str))
+    rows = np.flatnonzero(pd.Index(np.asarray(store_ids).astype(str)).isin(wanted))
+    if rows.size < 10:
+        raise GalvaeValueError(
+            f"--where keeps {rows.size} of {len(store_ids)} simulated galaxies; at least 10 are needed", args.where
+        )
+    return rows
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         n = len(real) if args.n is None else args.n
         if n < 1:
             raise GalvaeValueError("--n must be a positive number of simulated images", n)
-        rows = np.sort(np.random.default_rng(args.seed).choice(len(st), size=min(n, len(st)), replace=False))
+        pool = _selected_rows(args, st.ids)
+        rows = np.sort(np.random.default_rng(args.seed).choice(pool, size=min(n, pool.size), replace=False))
         sim = st.read(rows)
     res = compare_realism(
         sim,
