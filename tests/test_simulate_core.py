@@ -243,3 +243,27 @@ def test_cli_size_cut_and_scatter_reach_the_sample(tmp_path, capsys):
     assert morph["min_petro_th50_arcsec"] == 4.5 and morph["hlr_scatter"] == 0.45
     assert main(["-q", "simulate", str(tmp_path / "bad"), "--size-scatter", "-1"]) == 2
     assert "hlr_scatter must be in [0, 2]" in capsys.readouterr().err
+
+
+def test_cli_star_density_reaches_the_fields(tmp_path, capsys):
+    """--stars-per-deg2 sets FieldConfig.star_n_at_21: recorded, read back, and it changes the images only."""
+    import json
+
+    import pandas as pd
+
+    from galvae import ImageStore
+    from galvae.simulate.core import load_simulation_config
+
+    args = ["-q", "simulate", "--n-galaxies", "6", "--overlap", "0", "--size", "16", "--surveys", "decals"]
+    assert main([*args[:2], str(tmp_path / "none"), *args[2:], "--stars-per-deg2", "0"]) == 0
+    assert main([*args[:2], str(tmp_path / "many"), *args[2:], "--stars-per-deg2", "1e6"]) == 0
+    cfg, _ = load_simulation_config(tmp_path / "many" / "simulation.json")
+    assert cfg.neighbours.star_n_at_21 == 1e6
+    assert json.loads((tmp_path / "none" / "simulation.json").read_text())["config"]["neighbours"]["star_n_at_21"] == 0
+    # the same galaxies (the stars come from the neighbours' own stream), in fields crowded with stars
+    a, b = (pd.read_parquet(tmp_path / d / "catalog.parquet") for d in ("none", "many"))
+    assert a["truth_mag_r"].equals(b["truth_mag_r"])
+    with ImageStore(tmp_path / "none" / "decals.h5") as s0, ImageStore(tmp_path / "many" / "decals.h5") as s1:
+        assert s1.read(slice(None)).mean() > s0.read(slice(None)).mean()
+    assert main(["-q", "simulate", str(tmp_path / "bad"), "--stars-per-deg2", "-5"]) == 2
+    assert "star_n_at_21 must be a non-negative density" in capsys.readouterr().err

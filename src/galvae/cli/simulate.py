@@ -62,6 +62,7 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         "trained on",
     )
     add_config_option(p, SimulationConfig, "defect_fraction", help="fraction of images with a planted defect")
+    from ..simulate.field import FieldConfig
     from ..simulate.morphology import MorphologyConfig
 
     m = MorphologyConfig()
@@ -80,6 +81,14 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         default=m.hlr_scatter,
         metavar="LN",
         help="log-normal scatter (in ln) of the half-light radius at fixed magnitude (default %(default)s)",
+    )
+    p.add_argument(
+        "--stars-per-deg2",
+        type=float,
+        default=FieldConfig().star_n_at_21,
+        metavar="N",
+        help="field stars brighter than r = 21 per square degree (default %(default)s: SDSS counts at Galactic "
+        "latitudes 49-64 deg, Chen et al. 2001; lower towards the poles, higher towards the plane; 0 for no stars)",
     )
     p.add_argument(
         "--defect-kinds",
@@ -121,10 +130,12 @@ def run(args: argparse.Namespace) -> int:
         if bad or not kinds:
             raise GalvaeValueError("--defect-kinds", args.defect_kinds, DEFECT_KINDS)
         kw["defects"] = DefectConfig(weights=tuple(float(k in kinds) for k in DEFECT_KINDS))
+    from ..simulate.field import FieldConfig
     from ..simulate.morphology import MorphologyConfig
 
     config = SimulationConfig(
         morphology=MorphologyConfig(min_petro_th50_arcsec=args.min_p50, hlr_scatter=args.size_scatter),
+        neighbours=FieldConfig(star_n_at_21=args.stars_per_deg2),
         n_galaxies=args.n_galaxies,
         overlap=args.overlap,
         size=args.size,

@@ -16,6 +16,7 @@ from .core import (
     simulate,
 )
 from .defects import DEFECT_KINDS, DefectConfig
+from .field import FieldConfig
 from .morphology import MorphologyConfig, sample_truth
 from .render import render_galaxy, render_point_source
 from .surveys import (
@@ -34,6 +35,7 @@ __all__ = [
     "DEFECT_KINDS",
     "BandConfig",
     "DefectConfig",
+    "FieldConfig",
     "MorphologyConfig",
     "SimulationConfig",
     "SimulationResult",

@@ -63,6 +63,7 @@ from ..data.presentation import (
 from ..data.store import ImageStoreWriter
 from ..errors import GalvaeFileError, GalvaeValueError
 from .defects import DefectConfig, assign_defects, plant_defect, sample_star
+from .field import FieldConfig
 from .morphology import MorphologyConfig, sample_truth
 from .present import presentation_field
 from .render import REFERENCE_PIXEL_SCALE, render_galaxy
@@ -141,6 +142,11 @@ class SimulationConfig:
         Draw morphology classes uniformly (see :mod:`galvae.simulate.morphology`).
     morphology : MorphologyConfig
         Priors of the truth table.
+    neighbours : FieldConfig
+        Densities and magnitudes of the field's stars and background
+        galaxies (:class:`galvae.simulate.field.FieldConfig`; the default
+        star density is SDSS's at |b| = 49-64°, higher nearer the Galactic
+        plane).
     defects : DefectConfig or None, default None
         Kind weights and shapes of planted defects
         (:class:`galvae.simulate.defects.DefectConfig`); its ``fraction`` is
@@ -159,6 +165,7 @@ class SimulationConfig:
     star_shared_probability: float = 0.5
     balance: bool = False
     morphology: MorphologyConfig = field(default_factory=MorphologyConfig)
+    neighbours: FieldConfig = field(default_factory=FieldConfig)
     defects: DefectConfig | None = None
 
     def __post_init__(self) -> None:
@@ -250,7 +257,14 @@ def _render_chunk_unlimited(task: tuple[int, int, int, np.ndarray | None]) -> tu
         )
         fov = float(present[k, 0])
         srng = _rng(seed, i, _STREAM_SURVEY, s)
-        r = render_galaxy(row, survey, fov_arcsec=fov, galaxy_rng=_rng(seed, i, _STREAM_GALAXY), survey_rng=srng)
+        r = render_galaxy(
+            row,
+            survey,
+            fov_arcsec=fov,
+            galaxy_rng=_rng(seed, i, _STREAM_GALAXY),
+            survey_rng=srng,
+            field_config=st["field_config"],
+        )
         if s == 0 and st["visibility"]:
             gz_field = (
                 fov
@@ -587,6 +601,7 @@ def _render_surveys(
         "stretch": profile_stretch(config.profile),
         "defects": sample.defects,
         "defect_config": sample.defect_config,
+        "field_config": config.neighbours,
     }
     fwhm_cols: dict[str, np.ndarray] = {}
     presentation = np.full((n, 4), np.nan)
