@@ -90,8 +90,13 @@ def test_continuous_truth_agrees_with_the_classes(truth):
     comp = truth["truth_companion_mag_r"].notna()
     assert comp[truth["truth_merging"] == "merger"].all() and not comp[truth["truth_merging"] == "none"].any()
     assert (truth.loc[truth["truth_merging"] != "none", "truth_tidal_strength"] > 0).all()
-    # colours: bulges redder than discs, discs redder than arms
-    assert truth["truth_bulge_gr"].mean() > truth["truth_disk_gr"].mean() + 0.2 > truth["truth_arm_gr"].mean() + 0.4
+    # colours: bulges redder than the spirals' discs, discs redder than arms; arm-less (S0-like) discs red
+    spiral = truth["truth_has_spiral_arms"] == "yes"
+    bulge, disc, arm = (truth.loc[spiral, f"truth_{c}_gr"].mean() for c in ("bulge", "disk", "arm"))
+    assert bulge > disc + 0.2 > arm + 0.4
+    armless = truth["truth_has_spiral_arms"] == "no"
+    assert armless.sum() > 50
+    assert truth.loc[armless, "truth_disk_gr"].mean() > truth.loc[spiral, "truth_disk_gr"].mean() + 0.15
 
 
 def test_mgs_like_magnitudes_redshifts_and_sizes():
