@@ -231,7 +231,7 @@ def _render_chunk(task: tuple[int, int, int, np.ndarray | None]) -> tuple[np.nda
     stretch, on the galaxy's Galaxy Zoo field whatever the store's profile).
     """
     # one BLAS thread per worker: the workers already share the cores, and BLAS threads spinning between the
-    # small matrix products of the neighbours' drawing (field.add_sources) slowed it by half
+    # small matrix products of the neighbours' drawing (field.draw_sources) slowed it by half
     with threadpool_limits(limits=1):
         return _render_chunk_unlimited(task)
 
