@@ -154,6 +154,26 @@ def test_default_class_frequencies_follow_the_configuration(truth):
     assert (truth["truth_merging"] == "merger").sum() / n == pytest.approx(cfg.merging[3], abs=0.015)
 
 
+def test_barred_discs_have_larger_bulges_and_the_marginals_stay(truth):
+    # Masters et al. 2011: the barred fraction rises with the bulge; the configured frequencies are kept
+    cfg = MorphologyConfig()
+    face = truth[truth["truth_bar"].notna()]
+    barred = face["truth_bar"] != "no"
+    rate = barred.groupby(face["truth_bulge_size"]).mean()
+    assert rate["dominant"] > 0.55 and rate["large"] > 0.55 and rate["none"] < 0.27
+    assert rate["large"] > rate["moderate"] > rate["small"] > rate["none"]
+    assert barred.mean() == pytest.approx(cfg.bar[0] + cfg.bar[1], abs=0.03)
+    sizes = face["truth_bulge_size"].value_counts(normalize=True)
+    for name, p in zip(("dominant", "large", "moderate", "small", "none"), cfg.bulge_size, strict=True):
+        assert sizes[name] == pytest.approx(p, abs=0.03), name
+    # equal weights: independent, and the sample a plain draw would give
+    flat = sample_truth(6000, np.random.default_rng(2), config=MorphologyConfig(bar_by_bulge=(1, 1, 1, 1, 1)))
+    f = flat[flat["truth_bar"].notna()]
+    r = (f["truth_bar"] != "no").groupby(f["truth_bulge_size"]).mean()
+    assert r.max() - r.min() < 0.08
+    pd.testing.assert_series_equal(flat["truth_bar"], truth["truth_bar"])
+
+
 def test_balance_equalises_classes():
     bal = sample_truth(4000, 9, balance=True)
     for col in CATEGORICAL:
@@ -192,6 +212,8 @@ def test_a_changed_prior_changes_the_sample():
         ({"min_petro_th50_arcsec": -1.0}, r"min_petro_th50_arcsec must be in"),
         ({"arm_strength": (0.5, 1.2)}, r"arm_strength must be"),
         ({"hlr_scatter": float("nan")}, r"hlr_scatter must be in \[0, 2\]"),
+        ({"bar_by_bulge": (1.0, 1.0, -1.0, 1.0, 1.0)}, r"bar_by_bulge must be 5 non-negative weights"),
+        ({"bar_by_bulge": (9.0, 1.0, 1.0, 1.0, 1.0)}, r"bar_by_bulge asks for a barred fraction above 1"),
     ],
 )
 def test_config_errors_name_the_field(kwargs, match):

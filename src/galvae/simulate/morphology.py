@@ -63,6 +63,15 @@ Sources and choices
   half-light radius (0.2-0.8 disc scale lengths; Gadotti 2009, MNRAS 393,
   1531); mergers: none 85 %, minor disturbance 7 %, major
   disturbance 4 %, merger 4 % (Darg et al. 2010 find a few per cent).
+  Bars and bulges go together: the barred fraction of face-on discs rises
+  with the bulge, 1.4 / 1.4 / 1.1 / 0.8 / 0.45 × the overall one for
+  dominant / large / moderate / small / no bulges (``bar_by_bulge``; 62 %
+  of bulge-dominated and 20 % of bulgeless discs barred): "over half of the
+  red, bulge-dominated disc galaxies possess a bar" and the blue cloud has
+  "little or no evidence for a (classical) bulge or bar" (Masters et al.
+  2011, MNRAS 411, 2026, GZ2; Géron et al. 2021, MNRAS 507, 4389 for GZ
+  DECaLS).  The bulge-size frequencies and the barred fraction keep the
+  values above.
 * **Colours** (observed g - r, r - z): bulges and ellipticals red
   (g - r = 0.80 + 1.0 z, i.e. 0.87 at the sample's median z ≈ 0.07: the
   red sequence reddened by the k-correction, e.g. Blanton et al. 2003,
@@ -151,6 +160,9 @@ class MorphologyConfig:
     arm_count: tuple[float, float, float, float, float] = (0.05, 0.55, 0.20, 0.10, 0.10)
     winding: tuple[float, float, float] = (0.35, 0.35, 0.30)
     bulge_size: tuple[float, float, float, float, float] = (0.07, 0.18, 0.35, 0.30, 0.10)  # dominant..none
+    #: Barred fraction of face-on discs per bulge-size class (dominant..none), relative to the overall one
+    #: (Masters et al. 2011); (1, 1, 1, 1, 1) draws bars and bulges independently.
+    bar_by_bulge: tuple[float, float, float, float, float] = (1.4, 1.4, 1.1, 0.8, 0.45)
     merging: tuple[float, float, float, float] = (0.85, 0.07, 0.04, 0.04)
     hlr_at_16p5: float = 2.5
     hlr_scatter: float = 0.45
@@ -186,6 +198,18 @@ class MorphologyConfig:
         if not 0 <= r_lo <= r_hi < 0.5:
             raise GalvaeValueError(
                 "MorphologyConfig.ring_strength must be (low, high) with 0 <= low <= high < 0.5", self.ring_strength
+            )
+        w = np.asarray(self.bar_by_bulge, dtype=float)
+        barred = self.bar[0] + self.bar[1]
+        if w.shape != (5,) or not np.isfinite(w).all() or (w < 0).any() or w @ np.asarray(self.bulge_size) <= 0:
+            raise GalvaeValueError(
+                "MorphologyConfig.bar_by_bulge must be 5 non-negative weights (dominant..none)", self.bar_by_bulge
+            )
+        if barred * (w / (w @ np.asarray(self.bulge_size))).max() > 1 + 1e-9:
+            raise GalvaeValueError(
+                "MorphologyConfig.bar_by_bulge asks for a barred fraction above 1 in some bulge class "
+                f"(overall barred fraction {barred:g})",
+                self.bar_by_bulge,
             )
         lo, hi = self.mag_range
         if not lo < hi:
@@ -325,7 +349,7 @@ def _draw_classes(n: int, rng: np.random.Generator, balance: bool, cfg: Morpholo
         has_arms == "yes", _choice(rng, ("1", "2", "3", "4", "more-than-4"), cfg.arm_count, n, balance), None
     )
     winding = np.where(has_arms == "yes", _choice(rng, ("tight", "medium", "loose"), cfg.winding, n, balance), None)
-    bsize_all = _choice(rng, ("dominant", "large", "moderate", "small", "none"), cfg.bulge_size, n, balance)
+    bsize_all = _bulge_sizes(rng, np.where(face, bar, None), n, balance, cfg)
     return {
         "sof": sof,
         "smooth": smooth,
@@ -346,6 +370,33 @@ def _draw_classes(n: int, rng: np.random.Generator, balance: bool, cfg: Morpholo
         "bsize_all": bsize_all,
         "bulge_size": np.where(face, bsize_all, None),
     }
+
+
+def _bulge_sizes(rng: np.random.Generator, bar: np.ndarray, n: int, balance: bool, cfg: MorphologyConfig) -> np.ndarray:
+    """Bulge-size classes, more prominent in barred discs (Masters et al. 2011) with the configured marginal.
+
+    A face-on disc's class is drawn from ``P(b | barred) = w_b P(b)`` or ``P(b | unbarred) = (1 - F w_b) P(b) /
+    (1 - F)`` (``w`` = ``cfg.bar_by_bulge`` normalised so that ``sum w P = 1``, F the barred fraction), so the
+    bulge-size frequencies and the barred fraction both stay as configured while the barred fraction rises
+    with the bulge; other galaxies (``bar`` None) draw from ``P(b)``.  One uniform per galaxy, as
+    ``rng.choice`` draws: with equal weights the classes are those of ``rng.choice``.
+    """
+    options = ("dominant", "large", "moderate", "small", "none")
+    if balance:
+        return _choice(rng, options, cfg.bulge_size, n, balance)
+    p = np.asarray(cfg.bulge_size, dtype=float)
+    w = np.asarray(cfg.bar_by_bulge, dtype=float)
+    w = w / (w @ p)
+    f_bar = cfg.bar[0] + cfg.bar[1]
+    p_barred = w * p
+    p_unbarred = (1 - f_bar * w) * p / (1 - f_bar) if f_bar < 1 else p
+    probs = np.where(
+        (bar == "strong")[:, None] | (bar == "weak")[:, None], p_barred, np.where((bar == "no")[:, None], p_unbarred, p)
+    )
+    cdf = probs.cumsum(axis=1)
+    cdf /= cdf[:, -1:]
+    u = rng.random(n)
+    return np.asarray(options, dtype=object)[(cdf <= u[:, None]).sum(axis=1)]
 
 
 def _draw_bulges(g: dict[str, Any], n: int, rng: np.random.Generator, cfg: MorphologyConfig) -> None:
