@@ -131,6 +131,29 @@ def test_second_run_reuses_every_stage(demo):
 
 
 @pytest.mark.slow
+def test_a_directory_from_another_simulator_revision_is_simulated_again(demo, tmp_path, monkeypatch):
+    import galvae.simulate.core as core
+
+    res, _ = demo
+    copy = tmp_path / "copy"
+    shutil.copytree(res.out_dir, copy)
+    sim = json.loads((copy / "data" / "simulation.json").read_text())
+    assert sim["simulator_revision"] == core.SIMULATOR_REVISION
+    called = []
+
+    def fake_simulate(out, config, **kwargs):
+        called.append(out)
+        raise RuntimeError("simulated again")
+
+    monkeypatch.setattr(core, "simulate", fake_simulate)
+    assert run_demo(copy, QUICK, progress=False).cached == tuple(STAGES)  # same revision: nothing re-run
+    assert not called
+    monkeypatch.setattr(core, "SIMULATOR_REVISION", core.SIMULATOR_REVISION + 1)
+    with pytest.raises(RuntimeError, match="simulated again"):
+        run_demo(copy, QUICK, progress=False)
+
+
+@pytest.mark.slow
 def test_cli_shows_each_stage_and_reuses(demo, capsys):
     res, _ = demo
     assert main(["demo", "--quick", "--out", str(res.out_dir), "-q"]) == 0

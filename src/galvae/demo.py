@@ -584,7 +584,7 @@ def run_demo(
 
 def _simulate_stage(d: _DemoRun) -> None:
     """Stage 1: the GalSim DECaLS-like sample and its BASS+MzLS overlap."""
-    from .simulate.core import SimulationConfig
+    from .simulate.core import SIMULATOR_REVISION, SimulationConfig
     from .simulate.core import simulate as run_simulation
     from .simulate.morphology import MorphologyConfig
 
@@ -612,6 +612,8 @@ def _simulate_stage(d: _DemoRun) -> None:
     }
     # always in the key: a demo directory simulated before the defaults changed (3", 0.3) is not reused
     key |= {"min_p50": cfg.min_p50, "size_scatter": cfg.size_scatter}
+    # and what the simulator draws: a directory simulated by an older galvae is simulated again
+    key |= {"simulator": SIMULATOR_REVISION}
     d.st.run(1, "simulate", key, [*d.stores.values(), d.catalog], do_simulate)
 
 

@@ -9,6 +9,7 @@ stores and a catalogue).
 """
 
 from .core import (
+    SIMULATOR_REVISION,
     SimulationConfig,
     SimulationResult,
     load_simulation_config,
@@ -33,6 +34,7 @@ __all__ = [
     "BASS_MZLS",
     "DECALS",
     "DEFECT_KINDS",
+    "SIMULATOR_REVISION",
     "BandConfig",
     "DefectConfig",
     "FieldConfig",

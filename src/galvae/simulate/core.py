@@ -78,9 +78,15 @@ __all__ = [
     "render_galaxies",
     "default_workers",
     "load_simulation_config",
+    "SIMULATOR_REVISION",
 ]
 
 log = logging.getLogger(__name__)
+
+#: Revision of what the simulator draws for a given configuration and seed, raised whenever the images or the
+#: truth change (recorded in ``simulation.json``; ``galvae demo`` re-simulates a directory made by another one).
+#: 2: arms leave the bars' ends, barred discs have the bigger bulges (2026-12-05).
+SIMULATOR_REVISION = 2
 
 #: Default field of view: what a 64-pixel Legacy Survey cutout at 0.262″ covers.
 DEFAULT_FOV = 64 * REFERENCE_PIXEL_SCALE
@@ -494,6 +500,7 @@ def simulate(
         "config": config_to_dict(config),
         "surveys": [survey_to_dict(s) for s in resolved],
         "galvae_version": __version__,
+        "simulator_revision": SIMULATOR_REVISION,
     }
     with atomic_path(out / "simulation.json") as tmp:
         tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
