@@ -267,3 +267,24 @@ def test_cli_star_density_reaches_the_fields(tmp_path, capsys):
         assert s1.read(slice(None)).mean() > s0.read(slice(None)).mean()
     assert main(["-q", "simulate", str(tmp_path / "bad"), "--stars-per-deg2", "-5"]) == 2
     assert "star_n_at_21 must be a non-negative density" in capsys.readouterr().err
+
+
+def test_cli_bar_by_bulge_reaches_the_morphology(tmp_path, capsys):
+    """--bar-by-bulge sets MorphologyConfig.bar_by_bulge: recorded with the simulator's revision and read back."""
+    import json
+
+    from galvae.simulate import SIMULATOR_REVISION, MorphologyConfig, sample_truth
+    from galvae.simulate.core import load_simulation_config
+
+    args = ["-q", "simulate", str(tmp_path / "flat"), "--n-galaxies", "40", "--overlap", "0", "--size", "16"]
+    assert main([*args, "--surveys", "decals", "--bar-by-bulge", "1,1,1,1,1", "--votes-from-truth"]) == 0
+    cfg, _ = load_simulation_config(tmp_path / "flat" / "simulation.json")
+    assert cfg.morphology.bar_by_bulge == (1.0, 1.0, 1.0, 1.0, 1.0)
+    assert json.loads((tmp_path / "flat" / "simulation.json").read_text())["simulator_revision"] == SIMULATOR_REVISION
+    flat = sample_truth(2000, 0, config=MorphologyConfig(bar_by_bulge=(1, 1, 1, 1, 1)))
+    assert not flat["truth_bulge_size"].equals(sample_truth(2000, 0)["truth_bulge_size"])  # the option matters
+    for bad in ("1,2", "a,b,c,d,e"):
+        assert main(["-q", "simulate", str(tmp_path / "bad"), "--bar-by-bulge", bad]) == 2
+        assert "--bar-by-bulge must be 5 comma-separated numbers" in capsys.readouterr().err
+    assert main(["-q", "simulate", str(tmp_path / "bad"), "--bar-by-bulge", "1,1,-1,1,1"]) == 2
+    assert "bar_by_bulge must be 5 non-negative weights" in capsys.readouterr().err
