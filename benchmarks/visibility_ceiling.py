@@ -333,6 +333,11 @@ def main() -> None:
         default=MorphologyConfig().min_petro_th50_arcsec,
         help="the sample's Petrosian p50 cut in arcsec (MorphologyConfig.min_petro_th50_arcsec)",
     )
+    p.add_argument(
+        "--independent-bars",
+        action="store_true",
+        help="draw bars independently of bulge size (MorphologyConfig.bar_by_bulge = 1): what the bar itself shows",
+    )
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(max(1, len(__import__("os").sched_getaffinity(0))))
@@ -351,6 +356,7 @@ def main() -> None:
                 morphology=MorphologyConfig(
                     p_smooth=0.0 if args.featured_only else MorphologyConfig().p_smooth,
                     min_petro_th50_arcsec=args.min_petro_th50,
+                    **({"bar_by_bulge": (1.0,) * 5} if args.independent_bars else {}),
                 ),
             )
             res_sim = simulate(args.keep or Path(tmp) / "sim", cfg, progress=False, overwrite=True)
@@ -358,6 +364,8 @@ def main() -> None:
             note = f"freshly simulated, profile {args.profile}, DECaLS, no defects"
             if args.featured_only:
                 note += ", discs only (p_smooth = 0)"
+            if args.independent_bars:
+                note += ", bars independent of bulge size"
         elif args.demo:
             store, catalog = args.demo / "data" / "decals.h5", args.demo / "data" / "catalog.parquet"
             note = f"the DECaLS store of the demo in `{args.demo.name}`"
