@@ -47,8 +47,9 @@ sum of GalSim profiles, each with its own colour:
   the bar's half-length L with a steep edge (p = 4, ``_BAR_ARM_CUT``) and the
   arms' phase puts a ridge through the bar's tip at r = L.  With the arms'
   phase random and the gentle hole, arms wound into the centre across the
-  bar and hid it: a CNN trained on the truth told strong bars from none at
-  0.74 (majority 0.72) on 64-px images, ``benchmarks/visibility_ceiling.md``;
+  bar and hid it: a CNN trained on the truth of 8000 discs told strong bars
+  from none at 0.80 (majority 0.68) on 64-px images, 0.86 with the arms
+  from the bar's ends (``benchmarks/visibility_ceiling_discs8k*.md``);
 * **companion** (mergers, some major disturbances): a second Sérsic galaxy;
 * **tidal tails** (two curved streams) or **shells** (arcs on alternate
   sides, for disturbed ellipticals): another numpy layer.
