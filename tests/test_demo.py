@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from _browser import ARTIFACTS, chromium_run, find_chromium, images_loaded
+from galvae import classify
 from galvae.cli import main
 from galvae.demo import QUICK, STAGES, DemoConfig, _Stages, resolve_precision, run_demo
 from galvae.errors import GalvaeValueError
@@ -108,6 +109,11 @@ def test_demo_latents_hold_information_and_classify(demo):
     103 nats (fp32) / 113 nats (bf16-mixed, what ``precision="auto"`` picks on a CPU with native bf16) per
     galaxy, how-rounded 0.78 / 0.75 against a majority rate of 0.47 on 32 test galaxies; with the summed
     likelihood the same demo keeps a few nats.  Thresholds leave wide margins for other CPUs and precisions.
+
+    How rounded is scored over five 70/30 splits (seeds 0-4): on one split of ~32 test galaxies the same
+    latents scored majority + 0.125 or + 0.30 depending on the split alone (2026-12-05, after bars went with
+    bulges).  Over five splits the quick demo's latents gave majority + 0.17, 0.18, 0.18 on data seeds 0, 1, 2
+    (+ 0.29, 0.18, 0.24 with bars independent of bulges); the bar asserted is issue 11's, majority + 0.10.
     """
     res, _ = demo
     out = res.out_dir
@@ -117,7 +123,15 @@ def test_demo_latents_hold_information_and_classify(demo):
     assert last["val_kl"] >= 50.0  # nats per galaxy; the summed likelihood holds < 10
     t3 = pd.read_csv(out / "table3" / "table3.csv")
     vae = t3[t3["method"] == "vae"].set_index("feature")
-    assert vae.loc["how_rounded", "accuracy"] >= vae.loc["how_rounded", "majority_rate"] + 0.15
+    assert vae.loc["how_rounded", "accuracy"] > vae.loc["how_rounded", "majority_rate"]  # the demo's own split
+    gains = []
+    for seed in range(5):
+        t = classify(
+            out / "latents_decals.parquet", out / "labels.parquet", baselines=(), seed=seed, progress=False
+        ).table
+        row = t[(t["method"] == "vae") & (t["feature"] == "how_rounded")].iloc[0]
+        gains.append(row["accuracy"] - row["majority_rate"])
+    assert np.mean(gains) >= 0.10, gains
 
 
 @pytest.mark.slow
