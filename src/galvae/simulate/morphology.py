@@ -378,8 +378,9 @@ def _bulge_sizes(rng: np.random.Generator, bar: np.ndarray, n: int, balance: boo
     A face-on disc's class is drawn from ``P(b | barred) = w_b P(b)`` or ``P(b | unbarred) = (1 - F w_b) P(b) /
     (1 - F)`` (``w`` = ``cfg.bar_by_bulge`` normalised so that ``sum w P = 1``, F the barred fraction), so the
     bulge-size frequencies and the barred fraction both stay as configured while the barred fraction rises
-    with the bulge; other galaxies (``bar`` None) draw from ``P(b)``.  One uniform per galaxy, as
-    ``rng.choice`` draws: with equal weights the classes are those of ``rng.choice``.
+    with the bulge; other galaxies (``bar`` None) draw from ``P(b)``, and ``balance`` draws every class
+    equally often whatever the bar.  One uniform per galaxy, as ``rng.choice`` draws: with equal weights the
+    classes are those of ``rng.choice``.
     """
     options = ("dominant", "large", "moderate", "small", "none")
     if balance:
