@@ -254,6 +254,8 @@ def test_stage_failure_leaves_no_mark(tmp_path):
         ({"precision": "fp8"}, "demo precision .*'fp8'.*'bf16-mixed'"),
         ({"min_p50": -1.0}, r"demo min_p50 \(--min-p50\) must be in \[0, 12\)"),
         ({"size_scatter": 3.0}, r"demo size_scatter \(--size-scatter\) must be in \[0, 2\]"),
+        ({"bar_by_bulge": (1.0, 1.0)}, r"demo bar_by_bulge \(--bar-by-bulge\) must be 5 non-negative weights"),
+        ({"bar_by_bulge": (1.0, 1.0, -1.0, 1.0, 1.0)}, r"demo bar_by_bulge \(--bar-by-bulge\) must be 5"),
     ],
 )
 def test_demo_config_validation(kwargs, match):
@@ -295,6 +297,10 @@ def test_the_size_cut_reaches_the_simulation(tmp_path, monkeypatch, capsys):
     with pytest.raises(RuntimeError, match="stop after"):
         run_demo(tmp_path / "a", dataclasses.replace(QUICK, min_p50=3.0, size_scatter=0.3), progress=False)
     assert (seen[0].min_petro_th50_arcsec, seen[0].hlr_scatter) == (3.0, 0.3)  # the former sample, not the defaults
+    # the CLI reports the fake's error as an internal one; what matters is what reached the simulation
+    assert main(["demo", "--quick", "--out", str(tmp_path / "c"), "--bar-by-bulge", "1,1,1,1,1", "-q"]) != 0
+    assert seen[1].bar_by_bulge == (1.0,) * 5
+    capsys.readouterr()
     assert main(["demo", "--quick", "--out", str(tmp_path / "b"), "--min-p50", "15", "-q"]) == 2
     assert "--min-p50" in capsys.readouterr().err
 
@@ -305,3 +311,4 @@ def test_demo_size_defaults_are_the_simulators():
 
     m, d = MorphologyConfig(), DemoConfig()
     assert (d.min_p50, d.size_scatter) == (m.min_petro_th50_arcsec, m.hlr_scatter)
+    assert d.bar_by_bulge == m.bar_by_bulge

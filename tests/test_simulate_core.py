@@ -283,8 +283,10 @@ def test_cli_bar_by_bulge_reaches_the_morphology(tmp_path, capsys):
     assert json.loads((tmp_path / "flat" / "simulation.json").read_text())["simulator_revision"] == SIMULATOR_REVISION
     flat = sample_truth(2000, 0, config=MorphologyConfig(bar_by_bulge=(1, 1, 1, 1, 1)))
     assert not flat["truth_bulge_size"].equals(sample_truth(2000, 0)["truth_bulge_size"])  # the option matters
-    for bad in ("1,2", "a,b,c,d,e"):
+    for bad in ("1,2", "1,1,-1,1,1"):
         assert main(["-q", "simulate", str(tmp_path / "bad"), "--bar-by-bulge", bad]) == 2
-        assert "--bar-by-bulge must be 5 comma-separated numbers" in capsys.readouterr().err
-    assert main(["-q", "simulate", str(tmp_path / "bad"), "--bar-by-bulge", "1,1,-1,1,1"]) == 2
-    assert "bar_by_bulge must be 5 non-negative weights" in capsys.readouterr().err
+        assert "bar_by_bulge must be 5 non-negative weights" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["-q", "simulate", str(tmp_path / "bad"), "--bar-by-bulge", "a,b,c,d,e"])
+    assert exc.value.code == 2
+    assert "expected comma-separated numbers, got 'a,b,c,d,e'" in capsys.readouterr().err

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -208,6 +209,14 @@ class DemoConfig:
         Galaxy Zoo DECaLS images' frame sizes, sky noise and neighbour
         counts (``benchmarks/realism.md``, "Frame sizes"); ``min_p50=3,
         size_scatter=0.3`` the former sample (median field 52″ against 70″).
+    bar_by_bulge : tuple of 5 float, default (1.4, 1.4, 1.1, 0.8, 0.45)
+        Barred fraction of face-on discs per bulge-size class (dominant,
+        large, moderate, small, none) relative to the overall one
+        (``MorphologyConfig.bar_by_bulge``, Masters et al. 2011); ``(1, 1, 1,
+        1, 1)`` draws bars and bulges independently, as before 2026-12-05
+        18:00: on the default demo the latents' bar accuracy was 0.62
+        against a majority of 0.65 that way, 0.69 against 0.66 with the
+        relation (``benchmarks/realism.md``, "Bars that show").
     likelihood : {"sum", "mean", "gaussian"}, default "gaussian"
         Reconstruction term of the VAE (:class:`galvae.ModelConfig`), for the
         main model and the sweep.  ``"gaussian"`` (a decoder at the stores'
@@ -261,6 +270,7 @@ class DemoConfig:
     profile: str = "gz-decals"
     min_p50: float = 4.0
     size_scatter: float = 0.45
+    bar_by_bulge: tuple[float, float, float, float, float] = (1.4, 1.4, 1.1, 0.8, 0.45)
     likelihood: str = "gaussian"
     seed: int = 0
     workers: int = 2
@@ -318,6 +328,17 @@ class DemoConfig:
             raise GalvaeValueError("demo min_p50 (--min-p50) must be in [0, 12) arcsec", self.min_p50)
         if not (isinstance(self.size_scatter, int | float) and 0 <= self.size_scatter <= 2):
             raise GalvaeValueError("demo size_scatter (--size-scatter) must be in [0, 2]", self.size_scatter)
+        try:
+            weights = tuple(float(w) for w in self.bar_by_bulge)
+        except (TypeError, ValueError):
+            weights = ()
+        if len(weights) != 5 or not all(math.isfinite(w) and w >= 0 for w in weights) or not any(weights):
+            raise GalvaeValueError(
+                "demo bar_by_bulge (--bar-by-bulge) must be 5 non-negative weights (dominant, large, moderate, "
+                "small, none)",
+                self.bar_by_bulge,
+            )
+        object.__setattr__(self, "bar_by_bulge", weights)
         if self.precision not in PRECISIONS:
             raise GalvaeValueError("demo precision", self.precision, PRECISIONS)
         if self.likelihood not in LIKELIHOODS:
@@ -598,7 +619,9 @@ def _simulate_stage(d: _DemoRun) -> None:
             seed=cfg.seed,
             defect_fraction=cfg.defect_fraction,
             profile=cfg.profile,
-            morphology=MorphologyConfig(min_petro_th50_arcsec=cfg.min_p50, hlr_scatter=cfg.size_scatter),
+            morphology=MorphologyConfig(
+                min_petro_th50_arcsec=cfg.min_p50, hlr_scatter=cfg.size_scatter, bar_by_bulge=cfg.bar_by_bulge
+            ),
         )
         run_simulation(d.data, sim_cfg, workers=cfg.workers, overwrite=True, progress=d.progress)
 
@@ -613,7 +636,7 @@ def _simulate_stage(d: _DemoRun) -> None:
     # always in the key: a demo directory simulated before the defaults changed (3", 0.3) is not reused
     key |= {"min_p50": cfg.min_p50, "size_scatter": cfg.size_scatter}
     # and what the simulator draws: a directory simulated by an older galvae is simulated again
-    key |= {"simulator": SIMULATOR_REVISION}
+    key |= {"simulator": SIMULATOR_REVISION, "bar_by_bulge": list(cfg.bar_by_bulge)}
     d.st.run(1, "simulate", key, [*d.stores.values(), d.catalog], do_simulate)
 
 

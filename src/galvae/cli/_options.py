@@ -24,7 +24,15 @@ import typing
 from collections.abc import Callable
 from typing import Any, Literal
 
-__all__ = ["add_config_option", "add_later"]
+__all__ = ["add_config_option", "add_later", "comma_floats"]
+
+
+def comma_floats(text: str) -> tuple[float, ...]:
+    """An argparse ``type``: ``"1,1,0.5"`` -> ``(1.0, 1.0, 0.5)`` (how many, and their range, the config checks)."""
+    try:
+        return tuple(float(w) for w in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
 def _field(config: type, name: str) -> dataclasses.Field:

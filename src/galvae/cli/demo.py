@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._options import add_later
+from ._options import add_later, comma_floats
 
 __all__ = ["register", "run"]
 
@@ -88,6 +88,14 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
     )
     option("--size-scatter", "size_scatter", "scatter (ln) of the simulated sizes at fixed magnitude", type=float)
     option(
+        "--bar-by-bulge",
+        "bar_by_bulge",
+        "barred fraction of face-on discs per bulge-size class (dominant, large, moderate, small, none) relative "
+        "to the overall one, comma-separated; 1,1,1,1,1 draws bars independently of bulges",
+        type=comma_floats,
+        metavar="W,W,W,W,W",
+    )
+    option(
         "--likelihood",
         "likelihood",
         "VAE reconstruction term: gaussian (a Gaussian decoder at the stores' sky noise), sum (the paper's eq. 2 "
@@ -133,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         profile=args.profile,
         min_p50=args.min_p50,
         size_scatter=args.size_scatter,
+        bar_by_bulge=args.bar_by_bulge,
         likelihood=args.likelihood,
         accelerator=args.accelerator,
         precision=args.precision,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import add_config_option, add_later
+from ._options import add_config_option, add_later, comma_floats
 
 __all__ = ["register", "run"]
 
@@ -84,10 +84,12 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--bar-by-bulge",
-        default=",".join(f"{w:g}" for w in m.bar_by_bulge),
+        type=comma_floats,
+        default=m.bar_by_bulge,
         metavar="W,W,W,W,W",
         help="barred fraction of face-on discs per bulge-size class (dominant, large, moderate, small, none) "
-        "relative to the overall one (default %(default)s: bars go with bulges, Masters et al. 2011; "
+        f"relative to the overall one (default {','.join(f'{w:g}' for w in m.bar_by_bulge)}: bars go with bulges, "
+        "Masters et al. 2011; "
         "1,1,1,1,1 draws them independently)",
     )
     p.add_argument(
@@ -141,18 +143,9 @@ def run(args: argparse.Namespace) -> int:
     from ..simulate.field import FieldConfig
     from ..simulate.morphology import MorphologyConfig
 
-    try:
-        bar_by_bulge = tuple(float(w) for w in args.bar_by_bulge.split(","))
-    except ValueError:
-        bar_by_bulge = ()
-    if len(bar_by_bulge) != 5:
-        raise GalvaeValueError(
-            "--bar-by-bulge must be 5 comma-separated numbers (dominant, large, moderate, small, none)",
-            args.bar_by_bulge,
-        )
     config = SimulationConfig(
         morphology=MorphologyConfig(
-            min_petro_th50_arcsec=args.min_p50, hlr_scatter=args.size_scatter, bar_by_bulge=bar_by_bulge
+            min_petro_th50_arcsec=args.min_p50, hlr_scatter=args.size_scatter, bar_by_bulge=args.bar_by_bulge
         ),
         neighbours=FieldConfig(star_n_at_21=args.stars_per_deg2),
         n_galaxies=args.n_galaxies,
