@@ -181,6 +181,7 @@ def _strong_vs_none(cols, codes, ys, logits, edges, test, forest_pair: float) ->
         "n_test": int(len(sel)),
         "majority": majority,
         "cnn": acc,
+        "cnn_recall": _recall(y, pred, codes["truth_bar"][1]),
         "pca40_forest": forest_pair,
         "ceiling": max(acc, forest_pair),
         "target": None,
@@ -212,6 +213,7 @@ def _bar_by_inclination(cols, codes, ys, logits, edges, test, incl: np.ndarray) 
                 "n_test": int(m.sum()),
                 "majority": majority,
                 "cnn": acc,
+                "cnn_recall": _recall(y, pred, codes["truth_bar"][1]),
                 "pca40_forest": float("nan"),
                 "ceiling": acc,
                 "target": None,
@@ -219,6 +221,11 @@ def _bar_by_inclination(cols, codes, ys, logits, edges, test, incl: np.ndarray) 
             }
         )
     return out
+
+
+def _recall(y: np.ndarray, pred: np.ndarray, names: list[str]) -> dict[str, float]:
+    """Per-class recall (the fraction of each true class predicted as itself): which class limits a feature."""
+    return {n: float((pred[y == k] == k).mean()) for k, n in enumerate(names) if (y == k).any()}
 
 
 def measure(store: Path, catalog: Path, epochs: int, seed: int) -> dict:
@@ -263,6 +270,7 @@ def measure(store: Path, catalog: Path, epochs: int, seed: int) -> dict:
                 "cnn": acc,
                 "pca40_forest": forest[f],
                 "ceiling": max(acc, forest[f]),
+                "cnn_recall": _recall(y, pred, codes[col][1]),
                 "target": target,
                 "met": bool(max(acc, forest[f]) >= (target if target is not None else majority + 0.10)),
             }
@@ -309,6 +317,19 @@ def markdown(res: dict, note: str) -> str:
             f"| {r['feature']} | {', '.join(r['classes'])} | {r['n_test']} | {r['majority']:.3f} | {r['cnn']:.3f}"
             f" | {'—' if r['pca40_forest'] != r['pca40_forest'] else format(r['pca40_forest'], '.3f')} | {r['ceiling']:.3f} | {tgt} | {'yes' if r['met'] else 'no'} |"
         )
+    recalls = [r for r in res["rows"] if r.get("cnn_recall")]
+    if recalls:
+        lines += [
+            "",
+            "Per-class recall of the CNN (the fraction of each true class it predicts as that class; the lowest"
+            " names what limits a feature):",
+            "",
+            "| feature | recall per class |",
+            "|---|---|",
+        ]
+        for r in recalls:
+            cells = ", ".join(f"{k} {v:.2f}" for k, v in r["cnn_recall"].items())
+            lines.append(f"| {r['feature']} | {cells} |")
     return "\n".join(lines) + "\n"
 
 
