@@ -90,6 +90,9 @@ def test_continuous_truth_agrees_with_the_classes(truth):
     comp = truth["truth_companion_mag_r"].notna()
     assert comp[truth["truth_merging"] == "merger"].all() and not comp[truth["truth_merging"] == "none"].any()
     assert (truth.loc[truth["truth_merging"] != "none", "truth_tidal_strength"] > 0).all()
+    # companions 1-2.2 half-light radii out, whatever the galaxy's size (a cap in arcsec once put most at ~1 hlr)
+    sep = (truth["truth_companion_sep_arcsec"] / truth["truth_hlr_arcsec"])[comp]
+    assert sep.between(1.0, 2.2).all() and sep.median() > 1.4
     # colours: bulges redder than the spirals' discs, discs redder than arms; arm-less (S0-like) discs red
     spiral = truth["truth_has_spiral_arms"] == "yes"
     bulge, disc, arm = (truth.loc[spiral, f"truth_{c}_gr"].mean() for c in ("bulge", "disk", "arm"))

@@ -290,3 +290,17 @@ def test_cli_bar_by_bulge_reaches_the_morphology(tmp_path, capsys):
         main(["-q", "simulate", str(tmp_path / "bad"), "--bar-by-bulge", "a,b,c,d,e"])
     assert exc.value.code == 2
     assert "expected comma-separated numbers, got 'a,b,c,d,e'" in capsys.readouterr().err
+
+
+def test_fixed_profile_keeps_merger_companions_inside_its_field(tmp_path):
+    """gz-decals fields grow with the galaxy; the one 'fixed' field caps the companion's separation at 6″."""
+    import pandas as pd
+
+    from galvae.simulate import sample_truth
+
+    cfg = SimulationConfig(n_galaxies=24, overlap=0, size=16, seed=4, surveys=("decals",), balance=True)
+    simulate(tmp_path / "fixed", cfg, workers=1, progress=False)
+    sep = pd.read_parquet(tmp_path / "fixed" / "catalog.parquet")["truth_companion_sep_arcsec"]
+    drawn = sample_truth(24, np.random.default_rng([4, 101]), balance=True)["truth_companion_sep_arcsec"]
+    assert drawn.max() > 6.5  # the galaxies' own separations: beyond the cap for some
+    np.testing.assert_allclose(sep.to_numpy(), np.minimum(drawn, 6.0).to_numpy(), rtol=1e-3)

@@ -86,10 +86,16 @@ log = logging.getLogger(__name__)
 #: Revision of what the simulator draws for a given configuration and seed, raised whenever the images or the
 #: truth change (recorded in ``simulation.json``; ``galvae demo`` re-simulates a directory made by another one).
 #: 2: arms leave the bars' ends, barred discs have the bigger bulges (2026-12-05).
-SIMULATOR_REVISION = 2
+#: 3: merger companions at 1-2.2 half-light radii in the gz-decals profile (no 6" cap) (2026-12-05).
+SIMULATOR_REVISION = 3
 
 #: Default field of view: what a 64-pixel Legacy Survey cutout at 0.262″ covers.
 DEFAULT_FOV = 64 * REFERENCE_PIXEL_SCALE
+
+#: In the 'fixed' profile a companion's separation is at most this fraction of the field (6.0" of the default
+#: 16.8" field, the cap every profile had until revision 3), so that it stays in the frame.
+_FIXED_MAX_COMPANION_SEP = 6.0 / DEFAULT_FOV
+
 _CHUNK = 16
 _STREAM_GALAXY, _STREAM_SURVEY, _STREAM_STAR = 0, 1, 2
 
@@ -555,6 +561,9 @@ def _draw_sample(config: SimulationConfig, n_surveys: int) -> _Sample:
     """Draw the truth, positions and planted defects of every survey (bright stars shared in the overlap)."""
     n, n_ov, seed = config.n_galaxies, config.n_overlap, config.seed
     truth = sample_truth(n, np.random.default_rng([seed, 101]), balance=config.balance, config=config.morphology)
+    if config.profile == "fixed":  # one field for all: keep each companion inside it
+        sep = truth["truth_companion_sep_arcsec"]
+        truth["truth_companion_sep_arcsec"] = np.minimum(sep, _FIXED_MAX_COMPANION_SEP * config.fov_arcsec)
     ids = np.array([f"sim{i:06d}" for i in range(n)])
     ra, dec = _sky_positions(n, n_ov, np.random.default_rng([seed, 102]))
     dcfg = dataclasses.replace(config.defects or DefectConfig(), fraction=config.defect_fraction)

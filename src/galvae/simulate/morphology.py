@@ -478,7 +478,10 @@ def _draw_mergers(g: dict[str, Any], n: int, rng: np.random.Generator, balance: 
     g["comp_mag"] = np.where(
         merging == "merger", mag + rng.uniform(0.0, 1.2, n), np.where(comp, mag + rng.uniform(1.0, 2.5, n), np.nan)
     )
-    g["comp_sep"] = np.minimum(np.where(comp, hlr * rng.uniform(1.0, 2.2, n), np.nan), 6.0)
+    # 1-2.2 half-light radii: two nuclei in a common envelope.  No cap in arcsec: a fixed 6" had been kept from
+    # the first 16.8" field and put 90 % of the default sample's companions at ~1 hlr, inside the main galaxy's
+    # light (the 'fixed' profile still keeps them inside its field: simulate.core._draw_sample)
+    g["comp_sep"] = np.where(comp, hlr * rng.uniform(1.0, 2.2, n), np.nan)
     g["comp_angle"] = np.where(comp, rng.uniform(0, 360, n), np.nan)
     tidal = np.select(
         [merging == "merger", merging == "major-disturbance", merging == "minor-disturbance"],
