@@ -12,7 +12,8 @@ classification head per truth feature, trained jointly on the simulator's truth 
 random flips and quarter turns (morphology does not change under them), Adam (lr 1e-3, batch 64),
 early stopping on the summed validation loss (15 % of the training galaxies, patience 5, at most
 ``--epochs``).  One 70/30 split by galaxy for every feature; test accuracy per feature beside the
-majority rate of its test galaxies and issue 18's target.  Separate from the Table 3 CNN baseline,
+majority rate of its test galaxies and issue 18's target, and the CNN's recall of each class
+(which class keeps a feature short).  Separate from the Table 3 CNN baseline,
 which learns the simulated *votes*.
 """
 
