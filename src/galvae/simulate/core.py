@@ -130,7 +130,9 @@ class SimulationConfig:
         ``size`` is.
     profile : {"fixed", "gz-decals"}, default "fixed"
         Presentation (:mod:`galvae.data.presentation`): ``"fixed"`` renders
-        every galaxy on ``fov_arcsec`` with the default asinh stretch;
+        every galaxy on ``fov_arcsec`` with the default asinh stretch (and
+        keeps merger companions within 0.36 ``fov_arcsec`` of the centre,
+        6″ of the default field);
         ``"gz-decals"`` renders each galaxy on the field Galaxy Zoo DECaLS
         gives it (424 × max(min(0.04 p50, 0.02 p90), 0.1)″ from its
         Petrosian radii, measured on its noiseless r-band image) and presents
