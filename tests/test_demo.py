@@ -312,3 +312,15 @@ def test_demo_size_defaults_are_the_simulators():
     m, d = MorphologyConfig(), DemoConfig()
     assert (d.min_p50, d.size_scatter) == (m.min_petro_th50_arcsec, m.hlr_scatter)
     assert d.bar_by_bulge == m.bar_by_bulge
+
+
+def test_demo_field_fraction_follows_the_profile():
+    from galvae.demo import DEMO_FIELD_FRACTION, QUICK, with_overrides
+
+    assert DemoConfig().field_fraction == DEMO_FIELD_FRACTION == 0.75 and QUICK.field_fraction == 1.0
+    # a new profile without a fraction takes that profile's: the fixed field is kept whole
+    assert with_overrides(DemoConfig(), profile="fixed").field_fraction == 1.0
+    assert with_overrides(QUICK, profile="gz-decals").field_fraction == DEMO_FIELD_FRACTION
+    assert with_overrides(DemoConfig(), field_fraction=0.5).field_fraction == 0.5
+    with pytest.raises(GalvaeValueError, match="gz-decals profile only"):
+        DemoConfig(profile="fixed", field_fraction=0.5)

@@ -229,3 +229,92 @@ def test_gz_present_stretches_native_pixels_before_resizing():
         gz_decals_present(x, np.zeros((5, 5), bool), 64)
     with pytest.raises(GalvaeValueError, match="shape"):
         gz_decals_present(x[:2], None, 64)
+
+
+# --- field fraction: the central part of the Galaxy Zoo field (issue 11)
+
+
+def test_field_fraction_validation_and_combining():
+    from galvae.data.presentation import check_field_fraction
+
+    assert check_field_fraction(0.5) == 0.5 and check_field_fraction(1) == 1.0
+    for bad in (0, -0.1, 1.5, math.nan, "0.5", True):
+        with pytest.raises(GalvaeValueError, match="field_fraction"):
+            check_field_fraction(bad)
+    with pytest.raises(GalvaeValueError, match="gz-decals profile only"):
+        check_field_fraction(0.5, "fixed")
+    check_field_fraction(1.0, "fixed")
+    g = GZ_DECALS_STRETCH
+    check_same_presentation("a", g, "gz-decals", "b", g, "gz-decals", fraction_a=0.5, fraction_b=0.5)
+    with pytest.raises(GalvaeValueError, match="a keeps 0.5 of the Galaxy Zoo field but b keeps 1"):
+        check_same_presentation("a", g, "gz-decals", "b", g, "gz-decals", fraction_a=0.5, fraction_b=1.0)
+
+
+def test_simulate_field_fraction_crops_the_field_and_keeps_the_votes(tmp_path):
+    kw = dict(n_galaxies=4, overlap=1, size=16, seed=0, profile="gz-decals", workers=1, progress=False)
+    whole = simulate(tmp_path / "w", **kw)
+    half = simulate(tmp_path / "h", field_fraction=0.5, **kw)
+    cw, ch = pd.read_parquet(whole.catalog), pd.read_parquet(half.catalog)
+    # the stored field is half the Galaxy Zoo field; the Petrosian radii and the votes (what volunteers saw on
+    # the whole field) are the same
+    np.testing.assert_allclose(ch["field_arcsec"], 0.5 * cw["field_arcsec"])
+    np.testing.assert_allclose(ch["petro_th90"], cw["petro_th90"])
+    vis = [c for c in cw.columns if c.startswith("visibility_") or c.endswith("_fraction")]
+    pd.testing.assert_frame_equal(ch[vis], cw[vis])
+    for name in ("decals", "bass_mzls"):
+        with ImageStore(half.stores[name]) as h, ImageStore(whole.stores[name]) as w:
+            assert h.field_fraction == 0.5 and w.field_fraction == 1.0
+            # the galaxy covers more of the frame: more of the light above the sky's median in the centre
+            a, b = h.read()[:, 1], w.read()[:, 1]
+            assert (a > np.median(a) + 0.1).mean() > 2 * (b > np.median(b) + 0.1).mean()
+    with pytest.raises(GalvaeValueError, match="gz-decals profile only"):
+        simulate(tmp_path / "f", n_galaxies=2, field_fraction=0.5)
+
+
+def test_ingest_field_fraction(tmp_path):
+    # a Galaxy Zoo image keeps its central half: a bright centre 20 px wide on a 40 px image fills the frame
+    img = np.full((40, 40, 3), 20, np.uint8)
+    img[10:30, 10:30] = 200
+    Image.fromarray(img).save(tmp_path / "gz.png")
+    pd.DataFrame({"id": ["g1"], "file": ["gz.png"]}).to_csv(tmp_path / "jpg.csv", index=False)
+    ingest(tmp_path / "jpg.csv", tmp_path / "h.h5", size=8, profile="gz-decals", field_fraction=0.5, progress=False)
+    ingest(tmp_path / "jpg.csv", tmp_path / "w.h5", size=8, profile="gz-decals", progress=False)
+    with ImageStore(tmp_path / "h.h5") as h, ImageStore(tmp_path / "w.h5") as w:
+        assert h.field_fraction == 0.5 and w.field_fraction == 1.0
+        assert h.read()[0].min() > 0.7 and w.read()[0].min() < 0.2
+    with pytest.raises(GalvaeValueError, match="not both"):
+        ingest(tmp_path / "jpg.csv", tmp_path / "x.h5", size=8, profile="gz-decals", field_fraction=0.5, crop=20)
+    with pytest.raises(GalvaeValueError, match="gz-decals profile only"):
+        ingest(tmp_path / "jpg.csv", tmp_path / "y.h5", size=8, field_fraction=0.5)
+
+
+def test_a_model_refuses_a_store_of_another_field_fraction(tmp_path):
+    from galvae import write_store
+    from galvae.latents.export import _card_input, check_store_matches
+    from galvae.models.config import ModelConfig
+
+    imgs = np.zeros((2, 3, 16, 16), np.float32)
+    write_store(
+        tmp_path / "h.h5",
+        imgs,
+        ["a", "b"],
+        survey="decals",
+        normalisation=GZ_DECALS_STRETCH,
+        attrs={"profile": "gz-decals", "field_fraction": 0.5},
+    )
+    meta = {
+        "model_config": ModelConfig(size=16),
+        "normalisation": GZ_DECALS_STRETCH,
+        "profile": "gz-decals",
+        "field_fraction": 0.75,
+        "path": "run/model.json",
+    }
+    with ImageStore(tmp_path / "h.h5") as st:
+        assert st.field_fraction == 0.5
+        with pytest.raises(
+            GalvaeValueError, match="keeps 0.5 of the Galaxy Zoo field but model run/model.json keeps 0.75"
+        ):
+            check_store_matches(meta, st)
+        check_store_matches(dict(meta, field_fraction=0.5), st)
+    card = "\n".join(_card_input(16, "gz-decals", {"kind": "asinh"}, 0.75))
+    assert "| field fraction | 0.75" in card and "field fraction" not in "\n".join(_card_input(16, "fixed", {}))

@@ -80,6 +80,13 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         choices=PROFILES,
     )
     option(
+        "--field-fraction",
+        "field_fraction",
+        "gz-decals: side of the centre crop of each galaxy's Galaxy Zoo field the images keep (1 = the whole "
+        "424-pixel field, ~8.5 p90 across; 0.5 = its central half at twice the pixels per arcsec)",
+        type=float,
+    )
+    option(
         "--min-p50",
         "min_p50",
         "the simulated sample's size cut, Petrosian p50 in arcsec (4 with --size-scatter 0.45, the defaults: the "
@@ -139,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         workers=args.workers,
         profile=args.profile,
+        field_fraction=args.field_fraction,
         min_p50=args.min_p50,
         size_scatter=args.size_scatter,
         bar_by_bulge=args.bar_by_bulge,

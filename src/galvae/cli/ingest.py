@@ -64,6 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "petro_th50/petro_th90 and presented the Galaxy Zoo way (stretch and desaturation, then resize; default fixed)",
     )
     p.add_argument(
+        "--field-fraction",
+        type=float,
+        default=1.0,
+        help="gz-decals: keep the central fraction (side) of each galaxy's Galaxy Zoo field -- of a JPEG/PNG's "
+        "whole image, of a FITS cutout's field -- as 'galvae simulate --field-fraction' (default 1: all of it)",
+    )
+    p.add_argument(
         "--crop", type=int, help="side of the centre crop in input pixels before resizing (default: largest square)"
     )
     p.add_argument(
@@ -108,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         stretch=stretch,
         crop=args.crop,
         profile=args.profile,
+        field_fraction=args.field_fraction,
         workers=args.workers,
         overwrite=args.overwrite,
         progress=args.progress,

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluate.realism import compare_realism, read_rgb_images
 
     with ImageStore(args.store) as st:
-        real, _ = read_rgb_images(args.real, st.size)
+        real, _ = read_rgb_images(args.real, st.size, st.field_fraction)
         n = len(real) if args.n is None else args.n
         if n < 1:
             raise GalvaeValueError("--n must be a positive number of simulated images", n)

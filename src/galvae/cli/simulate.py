@@ -61,6 +61,15 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         "with the Galaxy Zoo DECaLS stretch and desaturation applied before the resize, i.e. the images the paper "
         "trained on",
     )
+    add_config_option(
+        p,
+        SimulationConfig,
+        "field_fraction",
+        type=float,
+        help="gz-decals: side of the centre crop of each galaxy's Galaxy Zoo field the images keep (1 = the whole "
+        "424-pixel field, ~8.5 p90 across; 0.5 = its central half at twice the pixels per arcsec); the votes still "
+        "follow the whole field volunteers saw",
+    )
     add_config_option(p, SimulationConfig, "defect_fraction", help="fraction of images with a planted defect")
     from ..simulate.field import FieldConfig
     from ..simulate.morphology import MorphologyConfig
@@ -156,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
         defect_fraction=args.defect_fraction,
         balance=args.balance,
         profile=args.profile,
+        field_fraction=args.field_fraction,
         fov_arcsec=args.fov,
         votes_follow_visibility=not args.votes_from_truth,
         **kw,

@@ -63,7 +63,7 @@ from ..errors import GalvaeError, GalvaeFileError, GalvaeValueError
 from .manifest import ShardedStoreWriter, manifest_path
 from .preprocess import center_crop, crop_and_resize
 from .preprocess import stretch as apply_stretch
-from .presentation import check_profile, gz_decals_field, gz_decals_present, profile_stretch
+from .presentation import check_field_fraction, check_profile, gz_decals_field, gz_decals_present, profile_stretch
 from .readers import IMAGE_SUFFIXES, ImageData, read_fits_bands, read_image
 from .store import MAX_ID_BYTES, ImageStoreWriter
 
@@ -295,6 +295,7 @@ def _load_block(
     crop: int | None,
     fields: dict[str, float] | None = None,
     scale_override: float | None = None,
+    field_fraction: float = 1.0,
 ) -> list[tuple[Any, ...]]:
     """Read, crop and resize a block; return (id, image, mask2d, kind, scale, side) or (id, None, reason).
 
@@ -303,13 +304,17 @@ def _load_block(
     (:func:`~galvae.data.presentation.gz_decals_present`: stretched and
     desaturated on its native pixels, then resized) and its image is final.
     Every other image is returned in its input units, for the caller's
-    stretch.
+    stretch.  ``field_fraction`` < 1 (gz-decals) keeps the central fraction
+    of the field: of ``fields`` for a flux cutout, of the whole image for a
+    Galaxy Zoo JPEG/PNG (``crop`` is then None).
     """
     out: list[tuple[Any, ...]] = []
     for gid, files in items:
         try:
             data = _read_one(files)
             crop_i = crop
+            if field_fraction != 1.0 and fields is None:  # a Galaxy Zoo image is its whole field
+                crop_i = max(1, round(field_fraction * min(data.image.shape[-2:])))
             if fields is not None and data.kind == "flux":
                 if gid not in fields:
                     raise GalvaeValueError(
@@ -317,7 +322,7 @@ def _load_block(
                         gid,
                     )
                 scale = data.pixel_scale_arcsec if scale_override is None else scale_override
-                crop_i = _field_side(fields[gid], scale, data.image.shape, files.get("file") or gid)
+                crop_i = _field_side(fields[gid] * field_fraction, scale, data.image.shape, files.get("file") or gid)
             side = crop_i if crop_i is not None else min(data.image.shape[-2:])
             if fields is not None and data.kind == "flux":
                 mask = None if data.mask is None else np.asarray(data.mask, dtype=bool)
@@ -388,6 +393,7 @@ def ingest(
     stretch: StretchConfig | None = None,
     crop: int | None = None,
     profile: str = "fixed",
+    field_fraction: float = 1.0,
     workers: int = 1,
     overwrite: bool = False,
     progress: bool = True,
@@ -427,6 +433,12 @@ def ingest(
         the catalogue (``petro_th50``/``petro_th90``; NSA ``PETROTH50``/
         ``PETROTH90`` and other capitalisations accepted), and stretched with
         :data:`~galvae.data.presentation.GZ_DECALS_STRETCH` unless ``stretch`` is given.
+    field_fraction : float, default 1.0
+        ``"gz-decals"`` only: keep the central ``field_fraction`` (side) of
+        each galaxy's Galaxy Zoo field -- of a JPEG/PNG's whole image, of a
+        FITS cutout's field from its Petrosian radii -- as ``galvae simulate
+        --field-fraction`` does (:func:`galvae.data.presentation.check_field_fraction`);
+        recorded in the store.  Not with ``crop``.
     workers : int, default 1
         Processes reading and resizing; the store is identical for any value.
     overwrite : bool, default False
@@ -466,6 +478,11 @@ def ingest(
     if out.exists() and not overwrite:
         raise GalvaeFileError(out, "already exists (use --overwrite / overwrite=True to replace it)")
     check_profile(profile)
+    field_fraction = check_field_fraction(field_fraction, profile)
+    if field_fraction != 1.0 and crop is not None:
+        raise GalvaeValueError(
+            "give crop (input pixels) or field_fraction (of the Galaxy Zoo field), not both", (crop, field_fraction)
+        )
     sources = list_sources(source, images_root)
     fields = _catalog_fields(source) if profile == "gz-decals" and not Path(source).is_dir() else None
 
@@ -476,6 +493,7 @@ def ingest(
         size=size,
         survey=survey,
         profile=profile,
+        field_fraction=field_fraction,
         source=str(source),
         fields=fields,
         pixel_scale_arcsec=pixel_scale_arcsec,
@@ -488,7 +506,14 @@ def ingest(
     pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
         chunks = _blocks(todo, BLOCK)
-        load = functools.partial(_load_block, size=size, crop=crop, fields=fields, scale_override=pixel_scale_arcsec)
+        load = functools.partial(
+            _load_block,
+            size=size,
+            crop=crop,
+            fields=fields,
+            scale_override=pixel_scale_arcsec,
+            field_fraction=field_fraction,
+        )
         results = _pooled(pool, chunks, load, window=2 * workers) if pool is not None else map(load, chunks)
         for block in results:
             imgs, ids, masks = [], [], []
@@ -583,6 +608,7 @@ class _StoreBuilder:
     size: int
     survey: str
     profile: str
+    field_fraction: float
     source: str
     fields: dict[str, float] | None
     pixel_scale_arcsec: float | None
@@ -651,7 +677,7 @@ class _StoreBuilder:
                 # gz-decals fields vary with the galaxy: no single pixel scale holds
                 pixel_scale_arcsec=self.in_scale * self.side_seen / self.size if self.fields is None else math.nan,
                 with_mask=True,
-                attrs={"source": self.source, "profile": self.profile},
+                attrs={"source": self.source, "profile": self.profile, "field_fraction": self.field_fraction},
                 overwrite=self.overwrite,
             )
             self.writer.open()

@@ -461,6 +461,7 @@ class ShardedStore(ImageStore):
         self.bands = first.bands
         self.pixel_scale_arcsec = first.pixel_scale_arcsec
         self.profile = first.profile
+        self.field_fraction = first.field_fraction
         self.normalisation = norm
         self.has_mask = first.has_mask
         self.offsets = np.cumsum([0] + [len(s) for s in self.shards]).astype(np.int64)

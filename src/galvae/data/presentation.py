@@ -67,6 +67,7 @@ __all__ = [
     "petrosian_radii",
     "profile_stretch",
     "check_profile",
+    "check_field_fraction",
     "check_same_presentation",
 ]
 
@@ -195,6 +196,36 @@ def check_profile(profile: str) -> str:
     return profile
 
 
+def check_field_fraction(field_fraction: float, profile: str = "gz-decals") -> float:
+    """Return ``field_fraction`` as a float if it is valid for ``profile``, else raise.
+
+    The field fraction is the side of the centre crop a ``gz-decals`` store
+    keeps, as a fraction of the Galaxy Zoo DECaLS field (1: the whole
+    424-pixel image, about 8.5 ``p90`` across; 0.5: its central half, about
+    4.2 ``p90``, at twice the pixels per arcsec for the same S).  Zoobot
+    trains on random crops of 0.7-0.8 of these images for the same reason:
+    most of the Galaxy Zoo field is sky and neighbours.  The ``fixed``
+    profile has its own field (``fov_arcsec``) and takes only 1.
+
+    Raises
+    ------
+    GalvaeValueError
+        If it is not a number in (0, 1], or not 1 with the ``fixed`` profile.
+    """
+    if isinstance(field_fraction, bool) or not isinstance(field_fraction, int | float | np.floating):
+        raise GalvaeValueError("field_fraction must be a number in (0, 1]", field_fraction)
+    f = float(field_fraction)
+    if not (math.isfinite(f) and 0.0 < f <= 1.0):
+        raise GalvaeValueError("field_fraction must be in (0, 1] (1: the whole Galaxy Zoo field)", field_fraction)
+    if check_profile(profile) == "fixed" and f != 1.0:
+        raise GalvaeValueError(
+            "field_fraction applies to the gz-decals profile only; the fixed profile sets its field with fov_arcsec",
+            field_fraction,
+            (1.0,),
+        )
+    return f
+
+
 def profile_stretch(profile: str) -> StretchConfig:
     """The stretch of a flux image (nanomaggies) presented in ``profile``."""
     return GZ_DECALS_STRETCH if check_profile(profile) == "gz-decals" else StretchConfig()
@@ -316,13 +347,23 @@ def petrosian_radii(image: ArrayLike, pixel_scale: float, eta: float = 0.2) -> t
 
 
 def check_same_presentation(
-    what_a: str, norm_a: StretchConfig, profile_a: str, what_b: str, norm_b: StretchConfig, profile_b: str
+    what_a: str,
+    norm_a: StretchConfig,
+    profile_a: str,
+    what_b: str,
+    norm_b: StretchConfig,
+    profile_b: str,
+    *,
+    fraction_a: float = 1.0,
+    fraction_b: float = 1.0,
 ) -> None:
     """Raise unless two stores (or a store and a model) hold the same kind of pixels.
 
     Two ``gz-decals`` sources match whatever their stretch record says (a
     stretched flux store and an 8-bit Galaxy Zoo composite hold the same
-    presentation); otherwise the profiles and the stretches must be equal.
+    presentation) if they keep the same field fraction
+    (:func:`check_field_fraction`); otherwise the profiles and the stretches
+    must be equal.
 
     Raises
     ------
@@ -330,6 +371,12 @@ def check_same_presentation(
         Naming both sources, their profiles and stretches.
     """
     if profile_a == profile_b == "gz-decals":
+        if not math.isclose(float(fraction_a), float(fraction_b), rel_tol=1e-6):
+            raise GalvaeValueError(
+                f"{what_a} keeps {fraction_a:g} of the Galaxy Zoo field but {what_b} keeps {fraction_b:g}; "
+                "use stores of one field fraction (galvae simulate/ingest --field-fraction)",
+                (fraction_a, fraction_b),
+            )
         return
     if profile_a != profile_b:
         raise GalvaeValueError(

@@ -465,6 +465,8 @@ class ImageStore:
         self.pixel_scale_arcsec = float(self.attrs.get("pixel_scale_arcsec", math.nan))
         #: presentation profile (:mod:`galvae.data.presentation`); stores written before profiles were "fixed"
         self.profile = str(self.attrs.get("profile", "fixed"))
+        #: side of the centre crop of the Galaxy Zoo field a gz-decals store keeps (1: all of it)
+        self.field_fraction = float(self.attrs.get("field_fraction", 1.0))
         norm = self.attrs.get("normalisation", {"kind": "none"})
         try:
             self.normalisation = (

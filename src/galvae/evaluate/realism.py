@@ -71,17 +71,25 @@ _WIDTH_HEIGHTS = (10.0, 200.0)
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
-def read_rgb_images(directory: str | os.PathLike[str], size: int) -> tuple[np.ndarray, list[str]]:
+def read_rgb_images(
+    directory: str | os.PathLike[str], size: int, field_fraction: float = 1.0
+) -> tuple[np.ndarray, list[str]]:
     """Colour JPEG/PNG images of a folder as (N, 3, size, size) float32 in [0, 1], bands g, r, z.
 
-    Galaxy Zoo DECaLS colour images put g in blue, r in green and z in red.  Images of another side are
-    resampled (Lanczos).  Returns the images and their file names, sorted.
+    Galaxy Zoo DECaLS colour images put g in blue, r in green and z in red.  Each image's central
+    ``field_fraction`` (side; a simulated store's :attr:`~galvae.ImageStore.field_fraction`) is kept, and
+    images of another side are resampled (Lanczos).  Returns the images and their file names, sorted.
 
     Raises
     ------
     GalvaeFileError
         If ``directory`` holds no .jpg, .jpeg or .png file, or one cannot be read.
+    GalvaeValueError
+        If ``field_fraction`` is not in (0, 1].
     """
+    from ..data.presentation import check_field_fraction
+
+    field_fraction = check_field_fraction(field_fraction)
     from PIL import Image, UnidentifiedImageError
 
     files = (
@@ -96,6 +104,11 @@ def read_rgb_images(directory: str | os.PathLike[str], size: int) -> tuple[np.nd
         try:
             with Image.open(f) as im:
                 rgb = im.convert("RGB")
+                if field_fraction != 1.0:
+                    w, h = rgb.size
+                    side = max(1, round(field_fraction * min(w, h)))
+                    left, top = (w - side) // 2, (h - side) // 2
+                    rgb = rgb.crop((left, top, left + side, top + side))
                 if rgb.size != (size, size):
                     rgb = rgb.resize((size, size), Image.Resampling.LANCZOS)
                 a = np.asarray(rgb, dtype=np.float32) / 255.0

@@ -391,7 +391,7 @@ def _write_decoded(
         normalisation=st.normalisation,
         pixel_scale_arcsec=st.pixel_scale_arcsec,
         overwrite=overwrite,
-        attrs={**attrs, "profile": st.profile},
+        attrs={**attrs, "profile": st.profile, "field_fraction": st.field_fraction},
     ) as w:
         for i in tqdm(range(0, len(st), batch_size), desc=desc, unit="batch", disable=not progress):
             w.append(fn(st.read(slice(i, i + batch_size)), batch_size=batch_size), ids[i : i + batch_size])
@@ -556,6 +556,7 @@ def generate_mocks(
         ids = [f"mock_{k:05d}" for k in range(len(imgs))]
         attrs.update(kind="prior_sample", seed=-1 if seed is None else int(seed))
     attrs["profile"] = vae.profile
+    attrs["field_fraction"] = vae.field_fraction
     survey = f"vae_mock_{vae.decoder}" if vae.decoder else "vae_mock"
     with ImageStoreWriter(
         out, size=vae.size, survey=survey, normalisation=vae.normalisation, overwrite=overwrite, attrs=attrs

@@ -45,7 +45,7 @@ from typing import Any
 from .._io import atomic_path
 from .._version import __version__
 from ..config import StretchConfig, config_from_dict, config_to_dict
-from ..data.presentation import check_profile, check_same_presentation
+from ..data.presentation import check_field_fraction, check_profile, check_same_presentation
 from ..errors import GalvaeError, GalvaeFileError, GalvaeValueError
 from ..models.config import ModelConfig
 
@@ -90,6 +90,7 @@ def export_model(
     *,
     normalisation: StretchConfig,
     profile: str = "fixed",
+    field_fraction: float = 1.0,
     training: dict[str, Any] | None = None,
     name: str = "model",
     extra: dict[str, Any] | None = None,
@@ -107,6 +108,9 @@ def export_model(
         Normalisation of the images the model was trained on (and expects).
     profile : {"fixed", "gz-decals"}, default "fixed"
         Presentation profile of those images (:mod:`galvae.data.presentation`).
+    field_fraction : float, default 1.0
+        The part of the Galaxy Zoo field they keep (``"gz-decals"``;
+        :func:`galvae.data.presentation.check_field_fraction`).
     training : dict, optional
         Informative JSON-able facts about the training run.
     name : str, default "model"
@@ -142,6 +146,7 @@ def export_model(
             "size": model.config.size,
             "normalisation": config_to_dict(normalisation),
             "profile": check_profile(profile),
+            "field_fraction": check_field_fraction(field_fraction, profile),
         },
         "weights": weights.name,
         "training": training or {},
@@ -305,6 +310,7 @@ def load_exported(
         model_config=cfg,
         normalisation=norm,
         profile=str(meta["preprocessing"].get("profile", "fixed")),
+        field_fraction=float(meta["preprocessing"].get("field_fraction", 1.0)),
         path=str(meta_path),
     )
     return model, meta
@@ -338,6 +344,8 @@ def check_store_matches(meta: dict[str, Any], store: Any) -> None:
         f"model {meta['path']}",
         meta["normalisation"],
         meta.get("profile", "fixed"),
+        fraction_a=store.field_fraction,
+        fraction_b=meta.get("field_fraction", 1.0),
     )
 
 
@@ -501,7 +509,7 @@ def model_card(meta: dict[str, Any], *, name: str, repo_id: str | None = None, l
     lines = [
         *_card_front(surveys, license),
         *_card_use(name, trained_with, size, nl, repo_id or "path/to/this/directory"),
-        *_card_input(size, profile, norm),
+        *_card_input(size, profile, norm, float(pre.get("field_fraction", 1.0))),
         *_card_training_data(stores, data, surveys, meta.get("default_decoder")),
         *_card_training(mc, tcfg, training, trained_with),
         *_card_metrics(training, metrics),
@@ -549,8 +557,8 @@ def _card_use(name: str, trained_with: str, size: Any, nl: Any, where: str) -> l
     ]
 
 
-def _card_input(size: Any, profile: str, norm: dict[str, Any]) -> list[str]:
-    """The input section: bands, size, presentation profile and normalisation."""
+def _card_input(size: Any, profile: str, norm: dict[str, Any], field_fraction: float = 1.0) -> list[str]:
+    """The input section: bands, size, presentation profile, field fraction and normalisation."""
     lines = [
         "## Input: presentation and normalisation",
         "",
@@ -564,6 +572,12 @@ def _card_input(size: Any, profile: str, norm: dict[str, Any]) -> list[str]:
         f"| presentation profile | `{profile}`: {_PROFILE_TEXT.get(profile, 'see galvae.data.presentation')} |",
         f"| normalisation | `{norm.get('kind', '?')}` |",
     ]
+    if profile == "gz-decals":
+        lines.insert(
+            -1,
+            f"| field fraction | {field_fraction:g} (the central {field_fraction:g} of each Galaxy Zoo field; "
+            f"`galvae ingest --profile gz-decals --field-fraction {field_fraction:g}`) |",
+        )
     if norm.get("kind") == "asinh":
         lines += [
             f"| softening (g, r, z) | {_fmt(norm.get('softening'))} nanomaggies |",
@@ -753,6 +767,7 @@ def save_pretrained_files(
         directory,
         normalisation=meta["normalisation"],
         profile=str(meta.get("profile", "fixed")),
+        field_fraction=float(meta.get("field_fraction", 1.0)),
         training=training,
         name="model",
         extra=extra,

@@ -103,6 +103,8 @@ class GalaxyVAE:
         self.normalisation: StretchConfig = meta["normalisation"]
         #: presentation profile of the images the model was trained on (:mod:`galvae.data.presentation`)
         self.profile: str = str(meta.get("profile", "fixed"))
+        #: the part of the Galaxy Zoo field those images keep (gz-decals; 1 = all of it)
+        self.field_fraction: float = float(meta.get("field_fraction", 1.0))
         self.path = str(meta.get("path", ""))
 
     @property

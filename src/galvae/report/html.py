@@ -1036,7 +1036,7 @@ def _section_claims(inp: ReportInputs, rep: _Report) -> Markup:
         caption="The paper's claims against this run (details in the sections below)",
     )
     cfg = dict(inp.run_config or {})
-    keys = ("profile", "likelihood", "latent_dim", "epochs", "n_galaxies", "size")
+    keys = ("profile", "field_fraction", "likelihood", "latent_dim", "epochs", "n_galaxies", "size")
     settings = ", ".join(f"{k} = {cfg[k]}" for k in keys if k in cfg)
     kl_figure = None
     if info is not None and "kl_per_dim" in info:

@@ -56,6 +56,7 @@ from ..data.preprocess import crop_and_resize, stretch
 from ..data.presentation import (
     GZ_DECALS_PIXELS,
     GZ_DECALS_STRETCH,
+    check_field_fraction,
     check_profile,
     gz_decals_present,
     profile_stretch,
@@ -140,6 +141,11 @@ class SimulationConfig:
         (:func:`~galvae.data.presentation.gz_decals_present`: their stretch
         and desaturation on the native pixels, then the resize), so the
         stored images are what the paper trained on, at S × S.
+    field_fraction : float, default 1.0
+        ``"gz-decals"`` only: the stored images keep the central
+        ``field_fraction`` of each galaxy's Galaxy Zoo field (side), rendered
+        at S × S (:func:`~galvae.data.presentation.check_field_fraction`); the
+        votes still follow what volunteers saw on the whole field.
     votes_follow_visibility : bool, default True
         Simulated Galaxy Zoo volunteers recognise a feature with a chance
         that grows with its measured visibility (S/N of the feature in the
@@ -174,6 +180,7 @@ class SimulationConfig:
     surveys: tuple[str, ...] = ("decals", "bass_mzls")
     fov_arcsec: float = DEFAULT_FOV
     profile: str = "fixed"
+    field_fraction: float = 1.0
     votes_follow_visibility: bool = True
     defect_fraction: float = 0.005
     star_shared_probability: float = 0.5
@@ -193,6 +200,7 @@ class SimulationConfig:
         if not (self.fov_arcsec > 0 and math.isfinite(self.fov_arcsec)):
             raise GalvaeValueError("fov_arcsec must be positive", self.fov_arcsec)
         check_profile(self.profile)
+        object.__setattr__(self, "field_fraction", check_field_fraction(self.field_fraction, self.profile))
         for name in ("defect_fraction", "star_shared_probability"):
             if not 0 <= getattr(self, name) <= 1:
                 raise GalvaeValueError(f"{name} must be in [0, 1]", getattr(self, name))
@@ -269,7 +277,8 @@ def _render_chunk_unlimited(task: tuple[int, int, int, np.ndarray | None]) -> tu
         present[k] = (
             known[k] if known is not None else presentation_field(row, st["surveys"][0], st["profile"], st["fov"])
         )
-        fov = float(present[k, 0])
+        # the stored field: the central field_fraction of the Galaxy Zoo field (the fixed field is kept whole)
+        fov = float(present[k, 0]) * st["field_fraction"]
         srng = _rng(seed, i, _STREAM_SURVEY, s)
         r = render_galaxy(
             row,
@@ -281,7 +290,7 @@ def _render_chunk_unlimited(task: tuple[int, int, int, np.ndarray | None]) -> tu
         )
         if s == 0 and st["visibility"]:
             gz_field = (
-                fov
+                float(present[k, 0])
                 if st["profile"] == "gz-decals"
                 else presentation_field(row, survey, "gz-decals", st["fov"]).field_arcsec
             )
@@ -614,6 +623,7 @@ def _render_surveys(
         "size": config.size,
         "fov": config.fov_arcsec,
         "profile": config.profile,
+        "field_fraction": config.field_fraction,
         "visibility": config.votes_follow_visibility,
         "seed": config.seed,
         "stretch": profile_stretch(config.profile),
@@ -651,6 +661,7 @@ def _render_surveys(
                     "simulation_seed": config.seed,
                     "fov_arcsec": config.fov_arcsec,
                     "profile": config.profile,
+                    "field_fraction": config.field_fraction,
                     "survey_config": survey_to_dict(survey),
                 },
                 overwrite=overwrite,
@@ -691,7 +702,8 @@ def _catalogue(
         cat[k] = v
     # NSA / Galaxy Zoo DECaLS names for the Petrosian radii (arcsec), and each galaxy's presented field
     presentation = rendered.presentation
-    cat["field_arcsec"] = presentation[:, 0]
+    # the stored field (field_arcsec / size is the pixel scale); the Galaxy Zoo field is field_arcsec / field_fraction
+    cat["field_arcsec"] = presentation[:, 0] * config.field_fraction
     if config.profile != "fixed":
         cat["petro_theta"], cat["petro_th50"], cat["petro_th90"] = (
             presentation[:, 1],

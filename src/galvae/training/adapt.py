@@ -290,8 +290,11 @@ class PairedDataModule(L.LightningDataModule):
                 f"target store {t.path}",
                 t.normalisation,
                 t.profile,
+                fraction_a=s.field_fraction,
+                fraction_b=t.field_fraction,
             )
             self.size, self.normalisation, self.profile = s.size, s.normalisation, s.profile
+            self.field_fraction = s.field_fraction
             self.surveys = (str(s.survey), str(t.survey))
             self.ids, self.source_rows, self.target_rows, self.source_only, self.target_only = match_ids(s.ids, t.ids)
         if self.ids.size < 3:
@@ -1015,6 +1018,7 @@ def _export_adapted(
             out,
             normalisation=dm.normalisation,
             profile=dm.profile,
+            field_fraction=dm.field_fraction,
             training=training,
             name=f"model_{s}",
             extra={"decoders": decoders, "surveys": list(surveys), "default_decoder": s},

@@ -289,6 +289,7 @@ class GalaxyDataModule(L.LightningDataModule):
             self.size = opened[0].size
             self.normalisation = opened[0].normalisation
             self.profile = opened[0].profile
+            self.field_fraction = opened[0].field_fraction
             for other in opened[1:]:
                 if other.size != self.size:
                     raise GalvaeValueError(
@@ -303,6 +304,8 @@ class GalaxyDataModule(L.LightningDataModule):
                     f"training store {other.path}",
                     other.normalisation,
                     other.profile,
+                    fraction_a=self.field_fraction,
+                    fraction_b=other.field_fraction,
                 )
         finally:
             for s in opened:

@@ -1157,6 +1157,7 @@ def _export_best(
         run,
         normalisation=dm.normalisation,
         profile=dm.profile,
+        field_fraction=dm.field_fraction,
         training={
             "stores": dm.store_paths,
             "seed": tcfg.seed,
