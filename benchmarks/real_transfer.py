@@ -4,7 +4,7 @@ The paper trained on Galaxy Zoo DECaLS images; galvae's demo trains on the simul
 whether what the simulation-trained encoder learned carries over to real galaxies:
 
 * ingests the 200 real Galaxy Zoo DECaLS JPEGs of ``shared/data/`` (``galvae ingest --profile gz-decals``,
-  the presentation they already are) at the run's image size;
+  the presentation they already are) at the run's image size and field fraction;
 * reconstructs them with the run's model: SSIM the paper's way (8-bit, L = 255) on the real images, beside the
   run's own held-out SSIM on simulations;
 * encodes them and asks random forests (5-fold cross-validation, 200 trees, seed 0) to recover the labels
@@ -91,7 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="galvae-real-"))
     t0 = time.perf_counter()
     galvae.ingest(
-        real, work / "real.h5", size=size, images_root=real.parent / real.stem, profile="gz-decals", progress=False
+        real,
+        work / "real.h5",
+        size=size,
+        images_root=real.parent / real.stem,
+        profile="gz-decals",
+        field_fraction=model.field_fraction,  # the part of the Galaxy Zoo field the model was trained on
+        progress=False,
     )
     galvae.encode_store(model, work / "real.h5", work / "real.parquet", progress=False)
     galvae.reconstruct_store(model, work / "real.h5", work / "recon.h5", progress=False)

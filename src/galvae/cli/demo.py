@@ -83,7 +83,8 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         "--field-fraction",
         "field_fraction",
         "gz-decals: side of the centre crop of each galaxy's Galaxy Zoo field the images keep (1 = the whole "
-        "424-pixel field, ~8.5 p90 across; 0.5 = its central half at twice the pixels per arcsec)",
+        "424-pixel field, ~8.5 p90 across; 0.75 at --size 48 has the pixels of the whole field at 64; "
+        "benchmarks/field_fraction.md)",
         type=float,
     )
     option(

@@ -67,8 +67,8 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         "field_fraction",
         type=float,
         help="gz-decals: side of the centre crop of each galaxy's Galaxy Zoo field the images keep (1 = the whole "
-        "424-pixel field, ~8.5 p90 across; 0.5 = its central half at twice the pixels per arcsec); the votes still "
-        "follow the whole field volunteers saw",
+        "424-pixel field, ~8.5 p90 across; 0.5 = its central half, with pixels half the size at the same --size); "
+        "the votes still follow the whole field volunteers saw",
     )
     add_config_option(p, SimulationConfig, "defect_fraction", help="fraction of images with a planted defect")
     from ..simulate.field import FieldConfig
