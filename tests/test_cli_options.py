@@ -57,7 +57,7 @@ COMMANDS = {
     "sweep": (["s.h5", "--out", "sweep"], {"epochs", "batch_size", "lr", "seed", "val_fraction", "accelerator"}),
     "simulate": (
         ["out"],
-        {"n_galaxies", "overlap", "size", "seed", "fov_arcsec", "profile", "defect_fraction"},
+        {"n_galaxies", "overlap", "size", "seed", "fov_arcsec", "profile", "field_fraction", "defect_fraction"},
     ),
 }
 

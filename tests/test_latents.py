@@ -53,6 +53,7 @@ def test_export_files_and_metadata(exported):
     assert meta["preprocessing"] == {
         "size": 16,
         "profile": "fixed",
+        "field_fraction": 1.0,
         "normalisation": {
             "kind": "none",
             "softening": list(NORM.softening),
