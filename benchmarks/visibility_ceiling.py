@@ -340,6 +340,12 @@ def main() -> None:
     p.add_argument("--simulate", type=int, metavar="N", help="render N fresh galaxies instead of using a demo")
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--profile", default="fixed")
+    p.add_argument(
+        "--field-fraction",
+        type=float,
+        default=1.0,
+        help="gz-decals: the central fraction of each Galaxy Zoo field (the demo's: 0.75 with --size 48)",
+    )
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=HERE / "visibility_ceiling")
@@ -373,6 +379,7 @@ def main() -> None:
                 size=args.size,
                 seed=args.seed,
                 profile=args.profile,
+                field_fraction=args.field_fraction,
                 surveys=("decals",),
                 defect_fraction=0.0,
                 morphology=MorphologyConfig(
@@ -384,6 +391,8 @@ def main() -> None:
             res_sim = simulate(args.keep or Path(tmp) / "sim", cfg, progress=False, overwrite=True)
             store, catalog = res_sim.stores["decals"], res_sim.catalog
             note = f"freshly simulated, profile {args.profile}, DECaLS, no defects"
+            if args.field_fraction != 1.0:
+                note += f", the central {args.field_fraction:g} of each field"
             if args.featured_only:
                 note += ", discs only (p_smooth = 0)"
             if args.independent_bars:
