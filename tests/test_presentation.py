@@ -282,6 +282,15 @@ def test_ingest_field_fraction(tmp_path):
     with ImageStore(tmp_path / "h.h5") as h, ImageStore(tmp_path / "w.h5") as w:
         assert h.field_fraction == 0.5 and w.field_fraction == 1.0
         assert h.read()[0].min() > 0.7 and w.read()[0].min() < 0.2
+    # a catalogue with Petrosian radii (as Galaxy Zoo DECaLS's has) crops its JPEGs the same way
+    pd.DataFrame({"id": ["g1"], "file": ["gz.png"], "petro_th50": [2.0], "petro_th90": [5.0]}).to_csv(
+        tmp_path / "jpg_petro.csv", index=False
+    )
+    ingest(
+        tmp_path / "jpg_petro.csv", tmp_path / "p.h5", size=8, profile="gz-decals", field_fraction=0.5, progress=False
+    )
+    with ImageStore(tmp_path / "p.h5") as p:
+        assert p.field_fraction == 0.5 and p.read()[0].min() > 0.7
     with pytest.raises(GalvaeValueError, match="not both"):
         ingest(tmp_path / "jpg.csv", tmp_path / "x.h5", size=8, profile="gz-decals", field_fraction=0.5, crop=20)
     with pytest.raises(GalvaeValueError, match="gz-decals profile only"):

@@ -313,7 +313,8 @@ def _load_block(
         try:
             data = _read_one(files)
             crop_i = crop
-            if field_fraction != 1.0 and fields is None:  # a Galaxy Zoo image is its whole field
+            # a Galaxy Zoo JPEG/PNG is its whole field (whether or not the catalogue has Petrosian radii)
+            if field_fraction != 1.0 and not (fields is not None and data.kind == "flux"):
                 crop_i = max(1, round(field_fraction * min(data.image.shape[-2:])))
             if fields is not None and data.kind == "flux":
                 if gid not in fields:
