@@ -2,6 +2,7 @@
 
 Run:  .venv/bin/python benchmarks/visibility_ceiling.py --demo galvae-demo
       .venv/bin/python benchmarks/visibility_ceiling.py --simulate 2000 --size 64 --profile fixed
+      .venv/bin/python benchmarks/visibility_ceiling.py --simulate 4000 --featured-only --profile gz-decals --noiseless
 Writes benchmarks/visibility_ceiling.json and .md (``--out`` to change).
 
 Table 3 asks random forests on 40 latents to recover Galaxy Zoo classes; no method can recover a
@@ -229,6 +230,44 @@ def _recall(y: np.ndarray, pred: np.ndarray, names: list[str]) -> dict[str, floa
     return {n: float((pred[y == k] == k).mean()) for k, n in enumerate(names) if (y == k).any()}
 
 
+def _render_half(job: tuple[pd.DataFrame, int, int, str]) -> np.ndarray:
+    from galvae.simulate.core import render_galaxies
+
+    rows, size, seed, profile = job
+    return render_galaxies(rows, "decals", size=size, noise=False, profile=profile, progress=False, seed=seed)
+
+
+def noiseless_sample(n: int, size: int, seed: int, profile: str, morphology: MorphologyConfig, out: Path):
+    """``n`` galaxies rendered without noise, neighbours or defects (two processes), stretched as ``profile``
+    stretches (after the resize: noiseless pixels have no noise to treat first); returns (store, catalogue)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from galvae import write_store
+    from galvae.data.preprocess import stretch
+    from galvae.data.presentation import profile_stretch
+    from galvae.simulate.morphology import sample_truth
+
+    truth = sample_truth(n, seed, config=morphology)
+    truth.insert(0, "id", [f"n{i:06d}" for i in range(n)])
+    with ProcessPoolExecutor(2) as pool:
+        halves = list(pool.map(_render_half, [(truth.iloc[k::2], size, seed + k, profile) for k in (0, 1)]))
+    flux = np.empty((n, 3, size, size), np.float32)
+    flux[0::2], flux[1::2] = halves
+    norm = profile_stretch(profile)
+    out.mkdir(parents=True, exist_ok=True)
+    write_store(
+        out / "decals.h5",
+        stretch(flux, norm),
+        truth["id"].tolist(),
+        survey="decals",
+        normalisation=norm,
+        attrs={"profile": profile},
+        overwrite=True,
+    )
+    truth.to_parquet(out / "catalog.parquet")
+    return out / "decals.h5", out / "catalog.parquet"
+
+
 def measure(store: Path, catalog: Path, epochs: int, seed: int) -> dict:
     cat = pd.read_parquet(catalog).set_index("id")
     with ImageStore(store) as st:
@@ -366,11 +405,29 @@ def main() -> None:
         action="store_true",
         help="draw bars independently of bulge size (MorphologyConfig.bar_by_bulge = 1): what the bar itself shows",
     )
+    p.add_argument(
+        "--noiseless",
+        action="store_true",
+        help="with --simulate: render without sky and source noise, neighbours or defects, on the whole field "
+        "(what the geometry alone shows at this size)",
+    )
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(max(1, len(__import__("os").sched_getaffinity(0))))
     with tempfile.TemporaryDirectory() as tmp:
-        if args.simulate:
+        morph = MorphologyConfig(
+            p_smooth=0.0 if args.featured_only else MorphologyConfig().p_smooth,
+            min_petro_th50_arcsec=args.min_petro_th50,
+            **({"bar_by_bulge": (1.0,) * 5} if args.independent_bars else {}),
+        )
+        if args.simulate and args.noiseless:
+            store, catalog = noiseless_sample(
+                args.simulate, args.size, args.seed, args.profile, morph, args.keep or Path(tmp) / "sim"
+            )
+            note = f"rendered without noise, neighbours or defects, profile {args.profile}, whole field, DECaLS PSF"
+            if args.featured_only:
+                note += ", discs only (p_smooth = 0)"
+        elif args.simulate:
             from galvae.simulate.core import SimulationConfig, simulate
 
             cfg = SimulationConfig(
@@ -382,11 +439,7 @@ def main() -> None:
                 field_fraction=args.field_fraction,
                 surveys=("decals",),
                 defect_fraction=0.0,
-                morphology=MorphologyConfig(
-                    p_smooth=0.0 if args.featured_only else MorphologyConfig().p_smooth,
-                    min_petro_th50_arcsec=args.min_petro_th50,
-                    **({"bar_by_bulge": (1.0,) * 5} if args.independent_bars else {}),
-                ),
+                morphology=morph,
             )
             res_sim = simulate(args.keep or Path(tmp) / "sim", cfg, progress=False, overwrite=True)
             store, catalog = res_sim.stores["decals"], res_sim.catalog
