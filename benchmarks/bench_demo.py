@@ -40,6 +40,7 @@ def main() -> None:
             "load_average_at_start": round(load, 2),
             "stages": {k: round(v, 1) for k, v in res.seconds.items()},
             "profile": cfg.profile,
+            "field_fraction": cfg.field_fraction,
             "size": cfg.size,
             "n_galaxies": cfg.n_galaxies,
             "summary": res.summary,
@@ -72,6 +73,7 @@ def write_outputs(here: Path, results: dict) -> None:
         " stage forced. "
         + "; ".join(
             f"{n}: {results[n]['n_galaxies']} galaxies at {results[n]['size']} px, profile {results[n]['profile']}"
+            f" (field fraction {results[n].get('field_fraction', 1.0):g})"
             for n in names
         )
         + ". Run at: "
