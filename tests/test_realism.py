@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from _spiral_image import spiral_image
 from galvae.cli import main
 from galvae.errors import GalvaeFileError, GalvaeValueError
 from galvae.evaluate.realism import (
@@ -198,3 +199,13 @@ def test_cli_where_compares_the_catalogue_rows_a_query_keeps(tmp_path, capsys) -
     assert "--where keeps 0 of 40" in capsys.readouterr().err
     assert main([*args, "--where", "id == id", "--catalog", str(tmp_path / "none.parquet")]) == 2
     assert "catalogue" in capsys.readouterr().err
+
+
+def test_arm_amplitude_and_pitch_measure_the_spiral_structure():
+    def rgb(band):
+        return np.stack([band / band.max()] * 3).astype(np.float32)
+
+    plain = measure_image(rgb(spiral_image(0, 0.0)))
+    armed = measure_image(rgb(spiral_image(3, 20.0)))
+    assert armed["arm_amplitude"] > 5 * plain["arm_amplitude"]
+    assert armed["arm_pitch"] == pytest.approx(20.0, abs=3.0)

@@ -90,6 +90,7 @@ _LAZY: dict[str, str] = {
     "TranslationResult": "galvae.evaluate.translation",
     "compare_realism": "galvae.evaluate.realism",
     "RealismResult": "galvae.evaluate.realism",
+    "measure_spirals": "galvae.evaluate.spirals",
     # latents
     "GalaxyVAE": "galvae.latents.model",
     "VAETransformer": "galvae.latents.estimator",

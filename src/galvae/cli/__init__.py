@@ -33,6 +33,7 @@ COMMANDS: tuple[str, ...] = (
     "demo",
     "simulate",
     "realism",
+    "spirals",
     "download",
     "ingest",
     "labels",

@@ -9,7 +9,9 @@ One module per idea: :mod:`~galvae.evaluate.ssim`, :mod:`~galvae.evaluate.sweep`
 :mod:`~galvae.evaluate.cnn_baseline`, :mod:`~galvae.evaluate.outliers`,
 :mod:`~galvae.evaluate.translation` (survey-to-survey translation against
 PSF-matching baselines), :mod:`~galvae.evaluate.latent_space` (active units, KL, PCA and t-SNE maps),
-:mod:`~galvae.evaluate.reconstruction` (SSIM of stored reconstructions, per class), :mod:`~galvae.evaluate.inputs` (reading latents and catalogues) and
+:mod:`~galvae.evaluate.reconstruction` (SSIM of stored reconstructions, per class),
+:mod:`~galvae.evaluate.spirals` (arm count and pitch angle read from the pixels), :mod:`~galvae.evaluate.realism`
+(simulated against real images), :mod:`~galvae.evaluate.inputs` (reading latents and catalogues) and
 :mod:`~galvae.evaluate.paper` (the paper's published numbers).
 
 ``galvae.evaluate.ssim``, ``.sweep`` and ``.classify`` are those modules;

@@ -22,7 +22,10 @@ Measured per image (:func:`measure_image`; sizes are fractions of the frame):
   at 10-200 σ, in frame sides (:func:`sharpest_source_fwhm`; NaN without one).  The sharpest neighbour is
   almost always a star or a galaxy smaller than the PSF, whose width is the PSF's (≈ 1.2″ FWHM in DECaLS r,
   in real and simulated images alike), so it measures the frame in arcsec: a frame twice as wide shows it
-  half as wide.
+  half as wide;
+* ``arm_amplitude``, ``arm_pitch``: the strongest two-or-more-armed log-spiral mode of the stretched r band
+  and its pitch angle (degrees), from :func:`galvae.evaluate.spirals.log_spiral_spectrum` on the disc's own
+  measured geometry: how strong and how wound the arms are (a smooth galaxy's amplitude is near 0).
 
 :func:`compare_realism` gives each quantity's two-sample Kolmogorov-Smirnov statistic (0 = the same
 distribution, 1 = disjoint) and medians, and a classifier two-sample test: a logistic regression and a
@@ -187,6 +190,13 @@ def measure_image(image: np.ndarray) -> dict[str, float]:
     _, neighbours = _detect_neighbours(image)
     out["n_neighbours"] = float(len(neighbours))
     out["source_fwhm"] = _sharpest_width(image, neighbours, *_WIDTH_HEIGHTS)
+    from .spirals import log_spiral_spectrum
+
+    spec = log_spiral_spectrum(image[1])
+    arms = spec.amplitude[1:]  # m >= 2: an m = 1 mode is lopsidedness, a neighbour or an offset centre
+    k = int(np.nanargmax(arms)) if np.isfinite(arms).any() else -1
+    out["arm_amplitude"] = float(arms[k]) if k >= 0 else float("nan")
+    out["arm_pitch"] = float(spec.pitch_deg[k + 1]) if k >= 0 else float("nan")
     return out
 
 

@@ -130,7 +130,7 @@ import pandas as pd
 
 from ..errors import GalvaeValueError
 
-__all__ = ["MorphologyConfig", "sample_truth", "approximate_petro_th50", "BULGE_SIZE_LIMITS"]
+__all__ = ["MorphologyConfig", "sample_truth", "approximate_petro_th50", "BULGE_SIZE_LIMITS", "WINDING_PITCH_DEG"]
 
 #: B/T class boundaries for none, small, moderate, large, dominant.
 #: p50² ≈ hlr² + this (arcsec²): the PSF's share of a Petrosian half-light radius (DECaLS r, FWHM ≈ 1.2″).
@@ -464,7 +464,7 @@ def _draw_bars_and_arms(g: dict[str, Any], n: int, rng: np.random.Generator, cfg
         [1, 2, 3, 4, rng.choice([5, 6], n)],
         0,
     )
-    pitch_limits = {"tight": (5.0, 15.0), "medium": (15.0, 25.0), "loose": (25.0, 40.0), "x": (0.0, 0.0)}
+    pitch_limits = {**WINDING_PITCH_DEG, "x": (0.0, 0.0)}
     g["pitch"] = np.where(n_arms > 0, _uniform_in(rng, pitch_limits, np.where(n_arms > 0, g["winding"], "x")), np.nan)
     g["arm_strength"] = np.where(n_arms > 0, rng.uniform(*cfg.arm_strength, n), 0.0)
     g["n_arms"] = n_arms
@@ -549,6 +549,13 @@ def _truth_frame(g: dict[str, Any], n: int, rng: np.random.Generator) -> pd.Data
         }
     )
 
+
+#: Pitch angle ranges (degrees) of the tight, medium and loose winding classes (sources in the module docs).
+WINDING_PITCH_DEG: dict[str, tuple[float, float]] = {
+    "tight": (5.0, 15.0),
+    "medium": (15.0, 25.0),
+    "loose": (25.0, 40.0),
+}
 
 #: How much bluer (g - r, r - z) a disc without spiral arms is than its own bulge.
 _ARMLESS_DISC_BLUER = (0.05, 0.03)
