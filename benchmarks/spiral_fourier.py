@@ -12,8 +12,8 @@ the disc geometry measured on each image), on every face-on-ish (< 60°) simulat
 against the simulator's truth; beside it the same transform on the truth's geometry (half-light
 radius, position angle, cos i), which separates what the pixels show from what the geometry
 measurement loses.  With ``--real``, the arm amplitude and pitch of the store's galaxies against real
-Galaxy Zoo DECaLS images presented the same way (crop and size), for the galaxies each set's votes
-call featured, not edge-on.
+Galaxy Zoo DECaLS images presented the same way (crop and size), the simulated galaxies taken inside
+the real set's vote ranges (its CSV's ``*_fraction`` columns).
 """
 
 from __future__ import annotations
@@ -117,31 +117,41 @@ def simulated(store: Path, catalog: Path, max_inclination: float) -> tuple[dict,
     return info, pixels
 
 
-def real_against_simulated(real_dir: Path, store: Path, catalog: Path, n_sim: int, seed: int) -> dict:
-    """Arm amplitude and pitch of real and simulated featured, not edge-on discs (by each set's votes)."""
+def real_against_simulated(
+    real_dir: Path, store: Path, catalog: Path, n_sim: int, seed: int, within_ranges: bool = True
+) -> dict:
+    """Arm amplitude and pitch of real and simulated galaxies, the simulated ones within the real set's vote ranges.
+
+    The real set's selection is taken from its own votes: each vote-fraction column of its CSV spans
+    [min, max] over the real galaxies, and only simulated galaxies inside every range are compared.
+    """
     from scipy import stats
 
     from galvae.evaluate.realism import read_rgb_images
 
+    csv_all = pd.read_csv(real_dir.parent / f"{real_dir.name}.csv")
+    votes = [c for c in csv_all.columns if c.endswith("_fraction")]
     with open_store(store) as st:
         size, fraction = st.size, st.field_fraction
         ids = np.asarray(st.ids).astype(str)
         cat = pd.read_parquet(catalog)
         cat["id"] = cat["id"].astype(str)
         sel = cat.set_index("id").loc[ids]
-        ok = (sel["smooth-or-featured_featured-or-disk_fraction"].to_numpy() > 0.5) & (
-            sel["disk-edge-on_no_fraction"].to_numpy() > 0.5
-        )
+        ok = np.ones(len(sel), bool)
+        if not within_ranges:  # featured, not edge-on by the simulated votes
+            votes = ["smooth-or-featured_featured-or-disk_fraction", "disk-edge-on_no_fraction"]
+            ok = (sel[votes[0]].to_numpy() > 0.5) & (sel[votes[1]].to_numpy() > 0.5)
+            votes = []
+        ranges = {}
+        for c in votes:
+            lo, hi = float(csv_all[c].min()), float(csv_all[c].max())
+            ranges[c] = [lo, hi]
+            ok &= (sel[c].to_numpy() >= lo) & (sel[c].to_numpy() <= hi)
         pick = np.sort(np.random.default_rng(seed).permutation(np.flatnonzero(ok))[:n_sim])
         sim = measure_spirals(st.read(pick))
     real_imgs, names = read_rgb_images(real_dir, size=size, field_fraction=fraction)
-    csv = pd.read_csv(real_dir.parent / f"{real_dir.name}.csv").set_index("file").loc[names]
     real = measure_spirals(real_imgs)
-    rok = (csv["smooth-or-featured_featured-or-disk_fraction"].to_numpy() > 0.5) & (
-        csv["disk-edge-on_no_fraction"].to_numpy() > 0.5
-    )
-    real = real[rok]
-    out = {"n_real": int(rok.sum()), "n_sim": len(sim)}
+    out = {"n_real": len(names), "n_sim": len(sim), "vote_ranges": ranges, "within_ranges": within_ranges}
     for col in ("spiral_amplitude", "spiral_m2_amplitude", "spiral_pitch_deg", "disc_axis_ratio", "disc_hlr_px"):
         a, b = real[col].dropna().to_numpy(), sim[col].dropna().to_numpy()
         out[col] = {
@@ -183,12 +193,17 @@ def markdown(res: dict) -> str:
         f"Recall of each true arm count (pixels): {rec}. Spearman correlation of the measured pitch angle with"
         f" the true one: {s['pitch_spearman_pixels']:.2f}.",
     ]
-    r = res.get("real")
-    if r:
+    for r in res.get("real", []):
+        which = (
+            "inside the real set's vote ranges, "
+            + ", ".join(f"{k} {a:.2f}-{b:.2f}" for k, (a, b) in r["vote_ranges"].items())
+            if r["within_ranges"]
+            else "featured and not edge-on by their votes (> 0.5)"
+        )
         lines += [
             "",
-            f"## Real against simulated ({r['n_real']} real, {r['n_sim']} simulated featured, not edge-on discs by"
-            " their votes; the same presentation)",
+            f"## Real against simulated ({r['n_real']} real, {r['n_sim']} simulated galaxies {which};"
+            " the same presentation)",
             "",
             "| quantity | KS | real quartiles | simulated quartiles |",
             "|---|---|---|---|",
@@ -227,7 +242,10 @@ def main() -> None:
         "simulated": info,
     }
     if args.real:
-        res["real"] = real_against_simulated(args.real, args.store, args.catalog, args.n_sim, args.seed)
+        res["real"] = [
+            real_against_simulated(args.real, args.store, args.catalog, args.n_sim, args.seed, within)
+            for within in (True, False)
+        ]
     args.out.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(markdown(res))
     print(markdown(res))

@@ -414,6 +414,11 @@ def main() -> None:
     )
     p.add_argument("--keep", type=Path, help="keep the simulated stores here (default: a temporary directory)")
     p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --simulate --keep DIR: use DIR's simulation when its configuration is the one asked for",
+    )
+    p.add_argument(
         "--min-petro-th50",
         type=float,
         default=MorphologyConfig().min_petro_th50_arcsec,
@@ -447,7 +452,7 @@ def main() -> None:
             if args.featured_only:
                 note += ", discs only (p_smooth = 0)"
         elif args.simulate:
-            from galvae.simulate.core import SimulationConfig, simulate
+            from galvae.simulate.core import SimulationConfig, load_simulation_config, simulate
 
             cfg = SimulationConfig(
                 n_galaxies=args.simulate,
@@ -460,8 +465,13 @@ def main() -> None:
                 defect_fraction=0.0,
                 morphology=morph,
             )
-            res_sim = simulate(args.keep or Path(tmp) / "sim", cfg, progress=False, overwrite=True)
-            store, catalog = res_sim.stores["decals"], res_sim.catalog
+            kept = args.keep / "simulation.json" if args.keep else None
+            if args.reuse and kept and kept.exists() and load_simulation_config(kept)[0] == cfg:
+                store, catalog = args.keep / "decals.h5", args.keep / "catalog.parquet"
+                log.info("reusing the simulation in %s (same configuration)", args.keep)
+            else:
+                res_sim = simulate(args.keep or Path(tmp) / "sim", cfg, progress=False, overwrite=True)
+                store, catalog = res_sim.stores["decals"], res_sim.catalog
             note = f"freshly simulated, profile {args.profile}, DECaLS, no defects"
             if args.field_fraction != 1.0:
                 note += f", the central {args.field_fraction:g} of each field"
