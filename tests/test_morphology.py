@@ -274,3 +274,33 @@ def test_a_larger_cut_and_scatter_give_larger_galaxies_passing_it():
     assert np.median(approximate_petro_th50(big)) > 1.2 * np.median(approximate_petro_th50(base))
     # the classes are drawn before the sizes: the same galaxies, only larger
     assert (big["truth_bar"].fillna("-") == base["truth_bar"].fillna("-")).all()
+
+
+def test_lopsidedness_follows_rudnick_and_rix_and_only_discs_have_it():
+    t = sample_truth(6000, 4)
+    face = (t["truth_smooth_or_featured"] == "featured-or-disk") & (t["truth_disk_edge_on"] == "no")
+    a1 = t.loc[face, "truth_lopsided_a1"]
+    # Rudnick & Rix 1998: median <A1/A0> 0.11, the most lopsided 20 % at >= 0.19
+    assert a1.median() == pytest.approx(0.11, rel=0.05)
+    assert (a1 >= 0.19).mean() == pytest.approx(0.20, abs=0.02)
+    assert a1.max() <= 0.5
+    assert (t.loc[~face, "truth_lopsided_a1"] == 0).all()
+    assert t.loc[~face, "truth_lopsided_angle_deg"].isna().all()
+    none = sample_truth(200, 4, config=MorphologyConfig(lopsided_median=0.0))
+    assert (none["truth_lopsided_a1"] == 0).all()
+    # drawn last: every other column keeps its value for the seed
+    base = sample_truth(200, 4)
+    cols = [c for c in base.columns if not c.startswith("truth_lopsided")]
+    pd.testing.assert_frame_equal(base[cols], none[cols])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"lopsided_median": 0.7}, r"lopsided_median must be in \[0, 0.5\]"),
+        ({"lopsided_scatter": -1.0}, r"lopsided_scatter must be in \[0, 2\]"),
+    ],
+)
+def test_lopsidedness_options_are_checked(kwargs, match):
+    with pytest.raises(GalvaeValueError, match=match):
+        MorphologyConfig(**kwargs)

@@ -52,6 +52,8 @@ def _row(**over):
         truth_disk_rz=0.4,
         truth_arm_gr=0.3,
         truth_arm_rz=0.2,
+        truth_lopsided_a1=0.0,
+        truth_lopsided_angle_deg=float("nan"),
     )
     row.update(over)
     return row
@@ -305,6 +307,24 @@ def test_spiral_arms_show_as_azimuthal_modes(arms):
     assert power[arms] > 3 * _azimuthal_power(plain[0], arms)
     # arms are bluer than the disc: they raise g relative to z
     assert spiral[0].sum() / spiral[2].sum() > plain[0].sum() / plain[2].sum()
+
+
+@pytest.mark.parametrize("a1", [0.11, 0.3])
+def test_a_lopsided_disc_has_the_drawn_m1_amplitude_and_keeps_its_flux(a1):
+    base = {"truth_hlr_arcsec": 3.0, "truth_mag_r": 14.5, "truth_inclination_deg": 0.0, "truth_pa_deg": 0.0}
+    plain = _render(_row(**base)).image[1]
+    lop = _render(_row(**base, truth_lopsided_a1=a1, truth_lopsided_angle_deg=30.0)).image[1]
+    n = lop.shape[0]
+    y, x = np.indices(lop.shape) - (n - 1) / 2
+    r = np.hypot(x, y) * REFERENCE_PIXEL_SCALE
+    rd = 3.0 / 1.678
+    ring = (r >= 1.5 * rd) & (r < 2.5 * rd)  # where Rudnick & Rix (1998) average <A1/A0>
+    c1 = np.sum(lop[ring] * np.exp(-1j * np.arctan2(y, x)[ring])) / lop[ring].sum()
+    # I (1 + A1 cos) has the complex m = 1 coefficient A1 / 2; the PSF smooths it a little
+    assert 2 * abs(c1) == pytest.approx(a1, rel=0.15)
+    assert lop.sum() == pytest.approx(plain.sum(), rel=0.01)
+    c1_plain = np.sum(plain[ring] * np.exp(-1j * np.arctan2(y, x)[ring])) / plain[ring].sum()
+    assert 2 * abs(c1_plain) < 0.01
 
 
 def test_companion_and_tidal_features_add_light_where_the_truth_puts_them():

@@ -88,7 +88,8 @@ log = logging.getLogger(__name__)
 #: truth change (recorded in ``simulation.json``; ``galvae demo`` re-simulates a directory made by another one).
 #: 2: arms leave the bars' ends, barred discs have the bigger bulges (2026-12-05).
 #: 3: merger companions at 1-2.2 half-light radii in the gz-decals profile (no 6" cap) (2026-12-05).
-SIMULATOR_REVISION = 3
+#: 4: lopsided discs (m = 1, <A1/A0> median 0.11; Rudnick & Rix 1998) (2026-12-06).
+SIMULATOR_REVISION = 4
 
 #: Default field of view: what a 64-pixel Legacy Survey cutout at 0.262″ covers.
 DEFAULT_FOV = 64 * REFERENCE_PIXEL_SCALE

@@ -50,6 +50,12 @@ sum of GalSim profiles, each with its own colour:
   bar and hid it: a CNN trained on the truth of 8000 discs told strong bars
   from none at 0.80 (majority 0.68) on 64-px images, 0.86 with the arms
   from the bar's ends (``benchmarks/visibility_ceiling_discs8k*.md``);
+* **lopsidedness** (discs not edge-on, ``truth_lopsided_a1``): the disc's
+  light times ``1 + A1(r) cos(φ - φ1)`` in the disc plane, A1 rising
+  linearly with radius to the drawn <A1/A0> at 2 r_d (sources in
+  :mod:`galvae.simulate.morphology`): the smooth GalSim disc keeps
+  ``1 - 1.25 <A1/A0>`` of its light and a numpy layer the rest, with the
+  one-sided excess;
 * **companion** (mergers, some major disturbances): a second Sérsic galaxy;
 * **tidal tails** (two curved streams) or **shells** (arcs on alternate
   sides, for disturbed ellipticals): another numpy layer.
@@ -138,6 +144,9 @@ _BAR_FRACTION = 0.25
 _BAR_DEPLETION = 1.0
 #: Power of the depletion taper, 1 - (r / L)^p: flat inside the bar, 0 at its end.
 _BAR_TAPER = 8.0
+#: Lopsidedness A1(r) stops growing at this multiple of its 1.5-2.5 r_d mean (:func:`_lopsided_layer`).
+_LOPSIDED_CAP = 1.25
+
 #: Steepness of the arms' inner cut at a bar's end: ``1 - exp(-(r / L)^p)``.
 _BAR_ARM_CUT = 4.0
 #: Length of the bar box in half-lengths (the Gaussian rounding adds ~0.3 more).
@@ -256,6 +265,24 @@ def _bar_hole_layer(row: Mapping[str, Any], fov: float) -> tuple[NDArray, float]
     # the layer's integral over the disc plane (sky area / cos i) against the disc's, 2 pi r_d^2
     share = float(layer.sum()) * scale**2 / cos_i / (2 * math.pi * rd**2)
     return layer, share * _BAR_DEPLETION * float(row["truth_bar_strength"])
+
+
+def _lopsided_layer(row: Mapping[str, Any], fov: float, a1: float) -> NDArray:
+    """The part of a lopsided disc drawn in numpy: ``exp(-r / r_d) [1.25 a1 + A1(r) cos(φ - φ1)]`` in the disc plane.
+
+    ``A1(r) = a1 min(r / (2 r_d), 1.25)``: with the smooth disc's ``1 - 1.25 a1`` of the light the sum is the
+    disc times ``1 + A1(r) cos(φ - φ1)``, positive everywhere, and the mean of A1 over 1.5-2.5 r_d is ``a1``.
+    """
+    x, y, _ = _grid(fov)
+    pa = math.radians(row["truth_pa_deg"])
+    cos_i = max(math.cos(math.radians(row["truth_inclination_deg"])), 0.05)
+    u = x * math.cos(pa) + y * math.sin(pa)
+    v = (-x * math.sin(pa) + y * math.cos(pa)) / cos_i
+    r = np.hypot(u, v)
+    rd = float(row["truth_hlr_arcsec"]) / 1.678
+    amp = a1 * np.minimum(r / (2.0 * rd), _LOPSIDED_CAP)
+    phase = np.arctan2(v, u) - math.radians(float(row["truth_lopsided_angle_deg"]))
+    return np.exp(-r / rd) * (_LOPSIDED_CAP * a1 + amp * np.cos(phase))
 
 
 def _ring_layer(row: Mapping[str, Any], fov: float) -> NDArray:
@@ -397,7 +424,13 @@ def galaxy_profiles(
             scale_h_over_r=float(row["truth_disk_thickness"]),
             gsparams=_GSP,
         ).rotate(pa)
-        out.append((disk, f_r * disk_frac * disk_col))
+        lopsided = float(row.get("truth_lopsided_a1", 0.0) or 0.0)
+        lop_layer = _lopsided_layer(row, layer_fov, lopsided) if lopsided > 0 else None
+        lop_frac = _LOPSIDED_CAP * lopsided if lop_layer is not None and lop_layer.sum() > 0 else 0.0
+        out.append((disk, f_r * disk_frac * (1.0 - lop_frac) * disk_col))
+        if lop_frac > 0:
+            # a lopsided disc (m = 1): part of the disc's light drawn with the one-sided excess
+            out.append((_interp(lop_layer, 1.0), f_r * disk_frac * lop_frac * disk_col))
         cos_i = math.cos(math.radians(incl))
         if bar_frac > 0:
             # the bar is made of the inner disc's stars: the disc inside it is depleted by what the bar gathers
