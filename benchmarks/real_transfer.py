@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     real = Path(args.real)
     cat = pd.read_csv(real)
     model = galvae.GalaxyVAE.load(args.run)
-    size = model.config.size
+    size, fraction = model.config.size, model.field_fraction
     work = Path(tempfile.mkdtemp(prefix="galvae-real-"))
     t0 = time.perf_counter()
     galvae.ingest(
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         size=size,
         images_root=real.parent / real.stem,
         profile="gz-decals",
-        field_fraction=model.field_fraction,  # the part of the Galaxy Zoo field the model was trained on
+        field_fraction=fraction,  # the part of the Galaxy Zoo field the model was trained on
         progress=False,
     )
     galvae.encode_store(model, work / "real.h5", work / "real.parquet", progress=False)
@@ -142,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         "# Sim-to-real: the simulation-trained VAE on real Galaxy Zoo DECaLS images",
         "",
         f"Run `{args.run}` ({size} px, trained on the simulator's gz-decals images only), applied unchanged to the "
-        f"{len(ids)} real Galaxy Zoo DECaLS images of `shared/data/` (ingested with `--profile gz-decals`). "
+        f"{len(ids)} real Galaxy Zoo DECaLS images of `shared/data/` (ingested with `--profile gz-decals"
+        f" --field-fraction {fraction:g}`, the model's presentation). "
         "Produced by `benchmarks/real_transfer.py`.",
         "",
         f"Reconstruction SSIM on the real images (8-bit, L = 255): median {result['ssim_real_8bit_median']:.3f}, "
