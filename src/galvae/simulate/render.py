@@ -199,12 +199,23 @@ def _grid(fov: float) -> tuple[NDArray, NDArray, float]:
     return x, y, scale
 
 
-def _arms_layer(row: Mapping[str, Any], fov: float, rng: np.random.Generator) -> NDArray:
-    x, y, _ = _grid(fov)
+def _disc_plane(row: Mapping[str, Any], fov: float) -> tuple[NDArray, NDArray, NDArray, NDArray, float, float]:
+    """The layer grid (x, y; arcsec) and its coordinates in the galaxy's disc plane (u along the major axis, v).
+
+    Returns ``(x, y, u, v, cos_i, scale)``: ``v`` is stretched by ``1 / cos i`` (cos i at least 0.05), so a
+    radius ``hypot(u, v)`` is the disc-plane radius of each sky position.
+    """
+    x, y, scale = _grid(fov)
     pa = math.radians(row["truth_pa_deg"])
     cos_i = max(math.cos(math.radians(row["truth_inclination_deg"])), 0.05)
     u = x * math.cos(pa) + y * math.sin(pa)
     v = (-x * math.sin(pa) + y * math.cos(pa)) / cos_i
+    return x, y, u, v, cos_i, scale
+
+
+def _arms_layer(row: Mapping[str, Any], fov: float, rng: np.random.Generator) -> NDArray:
+    x, y, u, v, cos_i, _ = _disc_plane(row, fov)
+    pa = math.radians(row["truth_pa_deg"])
     r = np.hypot(u, v) + 1e-3
     phi = np.arctan2(v, u)
     rd = row["truth_hlr_arcsec"] / 1.678
@@ -253,11 +264,7 @@ def _bar_hole_layer(row: Mapping[str, Any], fov: float) -> tuple[NDArray, float]
     ``exp(-r / r_d) (1 - (r / L)^p)`` (p = ``_BAR_TAPER``) for ``r < L`` in the disc plane, with the disc's face-on
     central surface brightness as unit, times the bar's strength and ``_BAR_DEPLETION``.
     """
-    x, y, scale = _grid(fov)
-    pa = math.radians(row["truth_pa_deg"])
-    cos_i = max(math.cos(math.radians(row["truth_inclination_deg"])), 0.05)
-    u = x * math.cos(pa) + y * math.sin(pa)
-    v = (-x * math.sin(pa) + y * math.cos(pa)) / cos_i
+    _, _, u, v, cos_i, scale = _disc_plane(row, fov)
     r = np.hypot(u, v)
     rd = float(row["truth_hlr_arcsec"]) / 1.678
     length = max(float(row["truth_bar_length_arcsec"]), 0.3)
@@ -273,11 +280,7 @@ def _lopsided_layer(row: Mapping[str, Any], fov: float, a1: float) -> NDArray:
     ``A1(r) = a1 min(r / (2 r_d), 1.25)``: with the smooth disc's ``1 - 1.25 a1`` of the light the sum is the
     disc times ``1 + A1(r) cos(φ - φ1)``, positive everywhere, and the mean of A1 over 1.5-2.5 r_d is ``a1``.
     """
-    x, y, _ = _grid(fov)
-    pa = math.radians(row["truth_pa_deg"])
-    cos_i = max(math.cos(math.radians(row["truth_inclination_deg"])), 0.05)
-    u = x * math.cos(pa) + y * math.sin(pa)
-    v = (-x * math.sin(pa) + y * math.cos(pa)) / cos_i
+    _, _, u, v, _, _ = _disc_plane(row, fov)
     r = np.hypot(u, v)
     rd = float(row["truth_hlr_arcsec"]) / 1.678
     amp = a1 * np.minimum(r / (2.0 * rd), _LOPSIDED_CAP)
@@ -287,11 +290,7 @@ def _lopsided_layer(row: Mapping[str, Any], fov: float, a1: float) -> NDArray:
 
 def _ring_layer(row: Mapping[str, Any], fov: float) -> NDArray:
     """A Gaussian annulus in the disc plane (inclined with the disc), with a mild two-fold modulation."""
-    x, y, _ = _grid(fov)
-    pa = math.radians(row["truth_pa_deg"])
-    cos_i = max(math.cos(math.radians(row["truth_inclination_deg"])), 0.05)
-    u = x * math.cos(pa) + y * math.sin(pa)
-    v = (-x * math.sin(pa) + y * math.cos(pa)) / cos_i
+    _, _, u, v, _, _ = _disc_plane(row, fov)
     r = np.hypot(u, v)
     radius, width = float(row["truth_ring_radius_arcsec"]), float(row["truth_ring_width_arcsec"])
     bar_angle = math.radians(float(row.get("truth_bar_angle_deg", 0.0) or 0.0))
