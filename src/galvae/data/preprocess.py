@@ -19,6 +19,8 @@ resampling, so they never leak NaN into neighbours.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numpy.typing import NDArray
 from skimage.transform import resize as _sk_resize
@@ -62,20 +64,29 @@ def resize(image: NDArray, size: int) -> NDArray:
     """Resample a (B, H, W) array to (B, size, size), bilinear, anti-aliased.
 
     Values are resampled as surface brightness (not summed flux): a constant
-    image stays constant.
+    image stays constant.  The operator is scikit-image's
+    ``resize(..., order=1, mode="edge", anti_aliasing=shrinking)`` (a Gaussian
+    of σ = (H / S - 1) / 2 input pixels, then bilinear interpolation), which
+    is separable: it is applied as one (S, H) and one (S, W) matrix, made
+    once per shape by passing unit vectors through scikit-image (the same
+    numbers to float64 rounding, ~3x faster on 300-pixel images).
     """
     _check_cube(image)
     if image.shape[-2:] == (size, size):
         return np.asarray(image, dtype=np.float32)
-    out = _sk_resize(
-        image.astype(np.float64, copy=False),
-        (image.shape[0], size, size),
-        order=1,
-        mode="edge",
-        anti_aliasing=image.shape[-1] > size or image.shape[-2] > size,
-        preserve_range=True,
-    )
+    h, w = image.shape[-2:]
+    shrink = w > size or h > size
+    rows, cols = _resize_matrix(h, size, shrink), _resize_matrix(w, size, shrink)
+    out = np.matmul(np.matmul(rows, image.astype(np.float64, copy=False)), cols.T)
     return out.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=64)
+def _resize_matrix(n: int, size: int, anti_aliasing: bool) -> NDArray[np.float64]:
+    """(size, n): :func:`resize` along one axis, the scikit-image operator applied to each unit vector."""
+    m = _sk_resize(np.eye(n), (size, n), order=1, mode="edge", anti_aliasing=anti_aliasing, preserve_range=True)
+    m.setflags(write=False)
+    return m
 
 
 def stretch(image: NDArray, config: StretchConfig | None = None) -> NDArray:
