@@ -8,10 +8,12 @@ Writes benchmarks/gz_pipeline_sky.md and .json.
 images; the sky level is the random forest's most telling feature).  This separates the presentation
 from the sky's content on noise-only fields (DECaLS coadd sky noise, no sources), presented two ways:
 
-* *galvae*: :func:`galvae.data.presentation.gz_decals_present` on the native 0.262″ grid (stretch, clip at
-  -0.5 c, desaturate, then crop to 0.75 and resize to 48 px), truncated to 8 bits and sent through JPEG
-  (:func:`galvae.evaluate.realism.through_jpeg`);
-* *GZ pipeline*: the cutout resampled (Lanczos) to 424 pixels at the Galaxy Zoo pixel scale, stretched,
+* *galvae* (simulator revision 5 on): :func:`galvae.data.presentation.gz_decals_present` (the native pixels
+  resampled to the 424-pixel grid, stretched, clipped at -0.5 c, desaturated and truncated to 8 bits there,
+  then cropped to 0.75 and resized to 48 px), sent through JPEG (:func:`galvae.evaluate.realism.through_jpeg`);
+* *native grid* (galvae up to revision 4): stretch, clip and desaturate on the native 0.262″ grid, crop and
+  resize, then truncation to 8 bits and JPEG;
+* *GZ pipeline*: the cutout resampled (PIL Lanczos) to 424 pixels at the Galaxy Zoo pixel scale, stretched,
   clipped and desaturated there, truncated to uint8 (``np.uint8(img * 255)``), Lanczos-resized to 128 px
   and saved as JPEG (quality 90), as the shared real images were made, then read as the real images are
   (:func:`galvae.evaluate.realism.read_rgb_images`, 0.75 of the field at 48 px);
@@ -34,6 +36,7 @@ from PIL import Image
 
 from _common import machine
 from galvae import __version__
+from galvae.data.preprocess import crop_and_resize
 from galvae.data.presentation import GZ_DECALS_STRETCH, gz_decals_desaturate, gz_decals_present
 from galvae.data.store import open_store
 from galvae.evaluate.realism import _border, read_rgb_images, through_jpeg
@@ -42,20 +45,23 @@ from galvae.simulate.surveys import get_survey
 HERE = Path(__file__).resolve().parent
 
 
-def noise_fields(n: int, field: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def noise_fields(n: int, field: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     sig = np.array([b.sky_sigma for b in get_survey("decals").bands])[:, None, None]
     rng = np.random.default_rng(seed)
     n_nat = round(field / 0.262)
     st = GZ_DECALS_STRETCH
     c, top = np.asarray(st.softening)[:, None, None], np.asarray(st.maximum)[:, None, None]
     lo = np.arcsinh(-st.floor)
-    ours, tmp = [], Path(tempfile.mkdtemp())
+    ours, native, tmp = [], [], Path(tempfile.mkdtemp())
     try:
         for i in range(n):
             noise = rng.standard_normal((3, n_nat, n_nat)) * sig
             m = round(0.75 * n_nat)
             o = (n_nat - m) // 2
-            ours.append(gz_decals_present(noise[:, o : o + m, o : o + m], None, 48)[0])
+            crop = noise[:, o : o + m, o : o + m]
+            ours.append(gz_decals_present(crop, None, 48, field_fraction=0.75)[0])
+            y_nat = gz_decals_desaturate((np.arcsinh(crop / c) - lo) / (np.arcsinh(top / c) - lo))
+            native.append(np.floor(crop_and_resize(y_nat, None, 48)[0] * 255.0) / 255.0)  # truncated, as before
             up = np.stack(
                 [
                     np.asarray(Image.fromarray(b.astype(np.float32), mode="F").resize((424, 424), Image.LANCZOS))
@@ -68,7 +74,7 @@ def noise_fields(n: int, field: float, seed: int) -> tuple[np.ndarray, np.ndarra
         gz, _ = read_rgb_images(tmp, 48, 0.75)
     finally:
         shutil.rmtree(tmp)
-    return through_jpeg(np.stack(ours)), gz
+    return through_jpeg(np.stack(ours)), through_jpeg(np.stack(native)), gz
 
 
 def border_stats(x: np.ndarray) -> dict[str, dict[str, float]]:
@@ -86,15 +92,19 @@ def border_stats(x: np.ndarray) -> dict[str, dict[str, float]]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--store", type=Path, help="a simulated gz-decals store at 0.75 of the field, 48 px")
+    p.add_argument("--store", type=Path, help="a simulated gz-decals store at 0.75 of the field, 48 px (revision >= 5)")
     p.add_argument("--real", type=Path, default=HERE.parent.parent / "shared" / "data" / "gz_decals_real")
     p.add_argument("--n", type=int, default=60)
     p.add_argument("--field", type=float, default=70.0, help="field in arcsec (the default sample's median)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=HERE / "gz_pipeline_sky")
     args = p.parse_args()
-    ours, gz = noise_fields(args.n, args.field, args.seed)
-    rows = {"noise only, galvae presentation": border_stats(ours), "noise only, GZ pipeline": border_stats(gz)}
+    ours, native, gz = noise_fields(args.n, args.field, args.seed)
+    rows = {
+        "noise only, galvae presentation (424-pixel grid)": border_stats(ours),
+        "noise only, native-grid presentation (galvae to revision 4)": border_stats(native),
+        "noise only, GZ pipeline": border_stats(gz),
+    }
     if args.real.exists():
         rows["real images"] = border_stats(read_rgb_images(args.real, 48, 0.75)[0])
     if args.store:

@@ -101,7 +101,7 @@ def test_rgb_images_are_g_r_z_and_jpeg_round_trip(tmp_path) -> None:
     x, names = read_rgb_images(tmp_path, 8)
     assert names == ["a.png"] and x.shape == (1, 3, 8, 8)
     np.testing.assert_allclose(x[0, :, 0, 0], [50 / 255, 100 / 255, 200 / 255], rtol=1e-6)
-    back = through_jpeg(x, 95)  # 8-bit truncation, JPEG: a flat image comes back within a few levels
+    back = through_jpeg(x, 95)  # 8-bit rounding, JPEG: a flat image comes back within a few levels
     np.testing.assert_allclose(back, x, atol=4 / 255)
     with pytest.raises(GalvaeFileError, match="no .jpg, .jpeg or .png"):
         read_rgb_images(tmp_path / "missing", 8)

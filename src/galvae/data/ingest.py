@@ -301,8 +301,9 @@ def _load_block(
 
     ``fields`` maps ids to the gz-decals field (arcsec) to crop, from the
     catalogue's Petrosian radii; a flux cutout is then already presented
-    (:func:`~galvae.data.presentation.gz_decals_present`: stretched and
-    desaturated on its native pixels, then resized) and its image is final.
+    (:func:`~galvae.data.presentation.gz_decals_present`: resampled to the
+    424-pixel grid, stretched, desaturated and truncated to 8 bits there, then
+    resized) and its image is final.
     Every other image is returned in its input units, for the caller's
     stretch.  ``field_fraction`` < 1 (gz-decals) keeps the central fraction
     of the field: of ``fields`` for a flux cutout, of the whole image for a
@@ -329,7 +330,7 @@ def _load_block(
                 mask = None if data.mask is None else np.asarray(data.mask, dtype=bool)
                 if mask is not None:
                     mask = center_crop(mask[None], crop_i)[0] if mask.ndim == 2 else center_crop(mask, crop_i)
-                img, m = gz_decals_present(center_crop(data.image, crop_i), mask, size)
+                img, m = gz_decals_present(center_crop(data.image, crop_i), mask, size, field_fraction)
             else:
                 img, m = crop_and_resize(data.image, data.mask, size, crop_i)
             out.append((gid, img, m, data.kind, data.pixel_scale_arcsec, side))

@@ -29,11 +29,15 @@ Two profiles exist:
       as called by ``make_png_from_fits`` in the Galaxy Zoo DECaLS download
       code, github.com/zooniverse/decals,
       ``a_download_decals/get_images/download_images_threaded.py``);
-    * all of this on the cutout's native 0.262″ pixels (the FITS cutout is
-      requested at the native scale with ``ceil(424 s / 0.262)`` pixels), and
-      only then is the 8-bit image resampled (Lanczos) to 424 pixels: the
-      stretch acts on native-pixel noise, before any averaging.
-      :func:`gz_decals_present` follows that order.
+    * all of this on the 424-pixel grid: the DR5 download code
+      (``download_images_threaded.py`` as above) requests the FITS cutout
+      from the Legacy Surveys viewer at ``pixscale = s`` and ``size = 424``,
+      so the viewer has already resampled (Lanczos-3) the native 0.262″
+      pixels onto the grid; the stretched image is then written by
+      ``plt.imsave``, which truncates to 8 bits (``np.uint8(x * 255)``).
+      :func:`gz_decals_present` follows that order.  (The later DR8 code,
+      ``save_carefully_resized_png``, requests native pixels and resizes
+      the 8-bit image instead; the images the paper trained on are DR5's.)
 
     Galaxy Zoo's own JPEG/PNG files are already in this presentation
     (8-bit), so a store ingested from them with ``profile="gz-decals"`` and
@@ -47,6 +51,7 @@ decides whether two of them can be combined.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -114,7 +119,8 @@ def gz_decals_desaturate(image: ArrayLike) -> NDArray[np.float32]:
     GalvaeValueError
         If the band axis does not hold 3 bands.
     """
-    y = np.asarray(image, dtype=np.float64)
+    y = np.asarray(image)
+    y = y if y.dtype == np.float32 else y.astype(np.float64)  # float32 stays float32 (the presentation's grid)
     if y.ndim not in (3, 4) or y.shape[-3] != 3:
         raise GalvaeValueError("gz_decals_desaturate needs shape (3, H, W) or (N, 3, H, W)", y.shape)
     a = y.mean(axis=-3, keepdims=True)
@@ -125,49 +131,94 @@ def gz_decals_desaturate(image: ArrayLike) -> NDArray[np.float32]:
     return np.clip(np.nan_to_num(out, nan=0.0), 0.0, 1.0).astype(np.float32)
 
 
-def gz_decals_present(flux: ArrayLike, mask: ArrayLike | None, size: int) -> tuple[NDArray, NDArray]:
+def _lanczos3(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The Lanczos kernel of order 3, ``sinc(x) sinc(x / 3)`` for ``|x| < 3``, else 0."""
+    return np.where(np.abs(x) < 3.0, np.sinc(x) * np.sinc(x / 3.0), 0.0)
+
+
+@functools.lru_cache(maxsize=64)
+def _resample_matrix(n_in: int, n_out: int) -> NDArray[np.float64]:
+    """(n_out, n_in) weights that resample a row of ``n_in`` pixels onto ``n_out`` covering the same extent.
+
+    Where the output pixels are finer than the input (``n_out >= n_in / 2``) this is Lanczos-3
+    interpolation at the output pixel centres, weights normalised to one, edges replicated.  Coarser
+    output is interpolated from the input averaged in blocks of ``2^k`` pixels (the largest power of two
+    not above ``n_in / n_out``), as a viewer serving a coarse cutout from its binned image pyramid does.
+    """
+    block = 2 ** max(0, math.floor(math.log2(n_in / n_out))) if n_in >= 2 * n_out else 1
+    n_b = n_in // block
+    lead = (n_in - n_b * block) // 2  # input pixels before the first block
+    u = (np.arange(n_out) + 0.5) * n_in / n_out - 0.5  # output centres in input pixel coordinates
+    ub = (u - lead - (block - 1) / 2.0) / block  # ... in blocked pixel coordinates
+    taps = np.floor(ub)[:, None] + np.arange(-2, 4)[None, :]
+    w = _lanczos3(ub[:, None] - taps)
+    w /= w.sum(axis=1, keepdims=True)
+    idx = np.clip(taps.astype(np.int64), 0, n_b - 1)
+    m = np.zeros((n_out, n_b))
+    np.add.at(m, (np.repeat(np.arange(n_out), 6), idx.ravel()), w.ravel())
+    if block > 1:  # blocked pixel b averages input pixels lead + b * block ... lead + b * block + block - 1
+        full = np.zeros((n_out, n_in))
+        for k in range(block):
+            full[:, lead + k : lead + n_b * block : block] += m / block
+        m = full
+    m.setflags(write=False)
+    return m
+
+
+def gz_decals_present(
+    flux: ArrayLike, mask: ArrayLike | None, size: int, field_fraction: float = 1.0
+) -> tuple[NDArray, NDArray]:
     """A flux cutout on native pixels presented as Galaxy Zoo DECaLS made its images, at S × S.
 
-    The stretch (:data:`GZ_DECALS_STRETCH`) and :func:`gz_decals_desaturate`
-    act on the native pixels, then the stretched image is centre-cropped and
-    resized (:func:`galvae.data.preprocess.crop_and_resize`), the order of
-    the Galaxy Zoo DECaLS code (module docs).  Resizing the flux first and
-    stretching after (what ``stretch(crop_and_resize(...))`` does) averages
-    the sky noise while it is still linear, and the asinh then does not
-    compress it: DECaLS sky noise on a 162-pixel (42.4″) field shown at 64
-    pixels has a standard deviation of 4.4, 5.5, 9.2 /255 (g, r, z) that
-    way against 3.3, 3.6, 4.5 /255 this way, and its grains are coloured
-    (g-z correlation -0.01 against 0.76; real images 0.97,
-    ``benchmarks/realism.md``).  Pixels below -0.5 c are clipped to black
-    on the native grid, before the averaging, as in the original: at
-    DECaLS depth that is 8, 14, 26 % of sky pixels (g, r, z), which lifts the
-    presented sky above the stretch's zero level (0.0700).
+    The steps of the Galaxy Zoo DECaLS DR5 images (module docs), in their
+    order: the native pixels resampled (Lanczos-3) onto the 424-pixel grid
+    of the Galaxy Zoo field (``round(424 × field_fraction)`` pixels across
+    the given flux), stretched there (:data:`GZ_DECALS_STRETCH`, pixels below
+    -0.5 c clipped to black) and desaturated (:func:`gz_decals_desaturate`),
+    truncated to 8 bits (``np.uint8(x * 255)``), and only then brought to
+    S × S (:func:`galvae.data.preprocess.crop_and_resize`).  Stretching on
+    that grid, not on the native one, matters for the sky: on noise-only
+    DECaLS fields it puts the presented border at 17.0 / 17.4 / 18.9 8-bit
+    levels (g, r, z) with an interquartile range of 3-4 levels, where
+    stretching the native pixels gave 16.2 / 17.9 / 19.0 and 2 levels; real
+    Galaxy Zoo DECaLS images 17.7 / 17.8 / 19.0 and 4.0-4.6
+    (``benchmarks/gz_pipeline_sky.md``).  Resizing the flux first and
+    stretching after (what ``stretch(crop_and_resize(...))`` does) would
+    average the sky noise while it is still linear and leave its grains
+    coloured (g-z correlation ~0; real images 0.97).
 
     Parameters
     ----------
     flux : array, shape (3, H, W)
         g, r, z in nanomaggies per 0.262″ pixel, on the native grid, the
-        field of the presentation (``gz_decals_field``).  Non-finite values
-        count as invalid.
+        central ``field_fraction`` of the Galaxy Zoo field
+        (:func:`gz_decals_field`).  Non-finite values count as invalid.
     mask : array of bool, shape (3, H, W) or (H, W), optional
         True where a pixel is invalid; invalid pixels are presented as sky
         (flux 0) and flagged in the returned mask.
     size : int
         Output side S.
+    field_fraction : float, default 1.0
+        The fraction of the Galaxy Zoo field's side that ``flux`` covers
+        (:func:`check_field_fraction`): it sets the presentation grid.
 
     Returns
     -------
     image : ndarray of float32, shape (3, size, size), values in [0, 1]
+        At S = ``round(424 × field_fraction)`` exactly the 8-bit levels (/ 255)
+        of a Galaxy Zoo image; resized from them otherwise.
     mask : ndarray of bool, shape (size, size)
 
     Raises
     ------
     GalvaeValueError
-        If ``flux`` is not (3, H, W) or ``mask`` does not match it.
+        If ``flux`` is not (3, H, W), ``mask`` does not match it, or
+        ``field_fraction`` is not in (0, 1].
     """
     x = np.asarray(flux, dtype=np.float64)
     if x.ndim != 3 or x.shape[0] != 3:
         raise GalvaeValueError("gz_decals_present needs flux of shape (3, H, W)", x.shape)
+    grid = max(1, round(GZ_DECALS_PIXELS * check_field_fraction(field_fraction)))
     bad = ~np.isfinite(x)
     if mask is not None:
         m = np.asarray(mask, dtype=bool)
@@ -176,17 +227,23 @@ def gz_decals_present(flux: ArrayLike, mask: ArrayLike | None, size: int) -> tup
         if m.shape != x.shape:
             raise GalvaeValueError(f"mask shape must be {x.shape} or {x.shape[-2:]}", m.shape)
         bad = bad | m
-    x = np.where(bad, 0.0, x)
+    side = min(x.shape[-2:])
+    x = np.where(bad, 0.0, x)[:, (x.shape[1] - side) // 2 :, (x.shape[2] - side) // 2 :][:, :side, :side]
+    bad = bad[:, (bad.shape[1] - side) // 2 :, (bad.shape[2] - side) // 2 :][:, :side, :side]
+    w = _resample_matrix(side, grid).astype(np.float32)
+    # (3, grid, grid), as the cutout service resamples; float32 from here (8-bit levels are the goal)
+    x = np.matmul(np.matmul(w, x.astype(np.float32)), w.T)
     st = GZ_DECALS_STRETCH
-    c = np.asarray(st.softening, dtype=np.float64)[:, None, None]
+    c = np.asarray(st.softening, dtype=np.float32)[:, None, None]
     top = np.asarray(st.maximum, dtype=np.float64)[:, None, None]
     lo = np.arcsinh(-st.floor)
-    y = (np.arcsinh(x / c) - lo) / (np.arcsinh(top / c) - lo)  # unclipped, as the original desaturates
-    y = gz_decals_desaturate(y)
+    scale = (1.0 / (np.arcsinh(top / c) - lo)).astype(np.float32)
+    y = (np.arcsinh(x / c) - np.float32(lo)) * scale  # unclipped, as the original desaturates
+    y = np.floor(gz_decals_desaturate(y) * np.float32(255.0)) / np.float32(255.0)  # np.uint8(x * 255)
     image, _ = crop_and_resize(y, None, size)  # invalid pixels stay the sky they were set to, not black
     if not bad.any():
         return image, np.zeros((size, size), dtype=bool)
-    return image, crop_and_resize(np.zeros_like(y), bad, size)[1]
+    return image, crop_and_resize(np.zeros(bad.shape, dtype=np.float32), bad, size)[1]
 
 
 def check_profile(profile: str) -> str:

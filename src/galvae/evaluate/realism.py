@@ -122,12 +122,17 @@ def read_rgb_images(
 
 
 def through_jpeg(images: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray:
-    """Stretched (N, 3, S, S) g, r, z -> 8-bit RGB (truncated, as ``np.uint8(x * 255)``) JPEG -> back."""
+    """Stretched (N, 3, S, S) g, r, z -> 8-bit RGB (rounded) JPEG -> back.
+
+    As the real Galaxy Zoo DECaLS files were last made: an 8-bit image resized (PIL rounds) and saved
+    as JPEG.  The truncation of the 424-pixel image (``np.uint8(x * 255)``) happens earlier, in the
+    presentation (:func:`galvae.data.presentation.gz_decals_present`).
+    """
     from PIL import Image
 
     out = np.empty(images.shape, dtype=np.float32)
     for i, x in enumerate(images):
-        rgb = (np.clip(x[::-1].transpose(1, 2, 0), 0, 1) * 255).astype(np.uint8)
+        rgb = np.rint(np.clip(x[::-1].transpose(1, 2, 0), 0, 1) * 255).astype(np.uint8)
         buf = io.BytesIO()
         Image.fromarray(rgb).save(buf, format="JPEG", quality=int(quality))
         buf.seek(0)

@@ -89,7 +89,8 @@ log = logging.getLogger(__name__)
 #: 2: arms leave the bars' ends, barred discs have the bigger bulges (2026-12-05).
 #: 3: merger companions at 1-2.2 half-light radii in the gz-decals profile (no 6" cap) (2026-12-05).
 #: 4: lopsided discs (m = 1, <A1/A0> median 0.11; Rudnick & Rix 1998) (2026-12-06).
-SIMULATOR_REVISION = 4
+#: 5: gz-decals presented on the 424-pixel grid and truncated to 8 bits there, as Galaxy Zoo DECaLS DR5 (2026-12-06).
+SIMULATOR_REVISION = 5
 
 #: Default field of view: what a 64-pixel Legacy Survey cutout at 0.262″ covers.
 DEFAULT_FOV = 64 * REFERENCE_PIXEL_SCALE
@@ -139,8 +140,9 @@ class SimulationConfig:
         gives it (424 × max(min(0.04 p50, 0.02 p90), 0.1)″ from its
         Petrosian radii, measured on its noiseless r-band image) and presents
         it as Galaxy Zoo DECaLS made its images
-        (:func:`~galvae.data.presentation.gz_decals_present`: their stretch
-        and desaturation on the native pixels, then the resize), so the
+        (:func:`~galvae.data.presentation.gz_decals_present`: resampled to
+        the 424-pixel grid, stretched, desaturated and truncated to 8 bits
+        there, then resized), so the
         stored images are what the paper trained on, at S × S.
     field_fraction : float, default 1.0
         ``"gz-decals"`` only: the stored images keep the central
@@ -333,8 +335,8 @@ def _render_chunk_unlimited(task: tuple[int, int, int, np.ndarray | None]) -> tu
         if mask is not None:
             mask = _band_mask(image, mask, kind)
         if st["profile"] == "gz-decals":
-            # stretch and desaturate the native pixels, then resize: the Galaxy Zoo DECaLS order
-            imgs[k], masks[k] = gz_decals_present(image, mask, size)
+            # resampled to the 424-pixel grid, stretched, desaturated and truncated there, then resized
+            imgs[k], masks[k] = gz_decals_present(image, mask, size, st["field_fraction"])
         else:
             flux, masks[k] = crop_and_resize(image, mask, size)
             imgs[k] = stretch(flux, norm)
