@@ -59,7 +59,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..config import StretchConfig, config_to_dict
 from ..errors import GalvaeValueError
-from .preprocess import crop_and_resize
+from .preprocess import center_crop, crop_and_resize
 
 __all__ = [
     "PROFILES",
@@ -178,10 +178,10 @@ def gz_decals_present(
     truncated to 8 bits (``np.uint8(x * 255)``), and only then brought to
     S × S (:func:`galvae.data.preprocess.crop_and_resize`).  Stretching on
     that grid, not on the native one, matters for the sky: on noise-only
-    DECaLS fields it puts the presented border at 17.0 / 17.4 / 18.9 8-bit
-    levels (g, r, z) with an interquartile range of 3-4 levels, where
-    stretching the native pixels gave 16.2 / 17.9 / 19.0 and 2 levels; real
-    Galaxy Zoo DECaLS images 17.7 / 17.8 / 19.0 and 4.0-4.6
+    DECaLS fields (0.75 of a 70″ field at 48 px) it puts the presented
+    border at 16.7 / 17.5 / 18.9 8-bit levels (g, r, z; the Galaxy Zoo
+    pipeline emulated down to its 128-px JPEG: 17.0 / 17.4 / 18.9), where
+    stretching the native pixels gave 16.2 / 17.9 / 19.0
     (``benchmarks/gz_pipeline_sky.md``).  Resizing the flux first and
     stretching after (what ``stretch(crop_and_resize(...))`` does) would
     average the sky noise while it is still linear and leave its grains
@@ -227,10 +227,8 @@ def gz_decals_present(
         if m.shape != x.shape:
             raise GalvaeValueError(f"mask shape must be {x.shape} or {x.shape[-2:]}", m.shape)
         bad = bad | m
-    side = min(x.shape[-2:])
-    x = np.where(bad, 0.0, x)[:, (x.shape[1] - side) // 2 :, (x.shape[2] - side) // 2 :][:, :side, :side]
-    bad = bad[:, (bad.shape[1] - side) // 2 :, (bad.shape[2] - side) // 2 :][:, :side, :side]
-    w = _resample_matrix(side, grid).astype(np.float32)
+    x, bad = center_crop(np.where(bad, 0.0, x)), center_crop(bad)  # the largest centred square
+    w = _resample_matrix(x.shape[-1], grid).astype(np.float32)
     # (3, grid, grid), as the cutout service resamples; float32 from here (8-bit levels are the goal)
     x = np.matmul(np.matmul(w, x.astype(np.float32)), w.T)
     st = GZ_DECALS_STRETCH
