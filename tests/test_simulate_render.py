@@ -533,29 +533,36 @@ def test_neighbours_are_the_same_in_both_surveys_and_do_not_depend_on_the_galaxy
 
 
 def test_the_sky_a_pipeline_would_estimate_from_the_neighbours_is_subtracted():
-    from galvae.simulate.render import pipeline_sky
+    from galvae.simulate.render import SKY_EXPOSURES, pipeline_sky
 
     row = _row(truth_mag_r=40.0)  # no galaxy: the field's neighbours and the noise
     sig = DECALS.band("r").sky_sigma
-    psf_pix = DECALS.band("r").psf_fwhm_arcsec / 0.262
-    again, would = [], []
+    sig1 = sig * math.sqrt(SKY_EXPOSURES)
+    would, offset = [], []
     for seed in range(6):
-        noisy = _render(row, DECALS, fov=60.0, neighbours=True, noise=True, seed=seed).image[1]
-        # estimated again on the subtracted image, the pipeline's sky is zero (measured |x| <= 0.0017 sigma) ...
-        again.append(pipeline_sky(noisy, psf_pix) / sig)
-        clean = _render(row, DECALS, fov=60.0, neighbours=True, noise=False, seed=seed).image[1]
-        noise = np.random.default_rng(200 + seed).standard_normal(clean.shape) * sig
-        # ... while on an unsubtracted field it is 0.005-0.023 sigma (mean 0.014): the unresolved neighbours' light
-        would.append(pipeline_sky(clean + noise, psf_pix) / sig)
-    assert abs(np.mean(again)) < 0.004
-    assert np.mean(would) > 0.008
-    # pure noise gives no sky (the median's own scatter is ~0.005 sigma here), a bright star is masked out
-    pure = np.random.default_rng(0).standard_normal((230, 230)) * sig
-    assert abs(pipeline_sky(pure, psf_pix)) < 0.02 * sig
+        clean = _render(row, DECALS, fov=60.0, neighbours=True, noise=False, seed=seed).image[1].astype(np.float64)
+        noisy = _render(row, DECALS, fov=60.0, neighbours=True, noise=True, seed=seed).image[1].astype(np.float64)
+        exposure_noise = np.random.default_rng(200 + seed).standard_normal(clean.shape) * sig1
+        # on one exposure the unmasked neighbours' light lifts the median: 0.048-0.071 sigma (mean 0.058) measured
+        would.append(pipeline_sky(clean + exposure_noise, sig) / sig)
+        # ... so the rendered image's empty sky sits that much below the noiseless one (-0.036 to -0.087)
+        offset.append(np.median(noisy - clean) / sig)
+    assert np.mean(would) > 0.03
+    assert np.mean(offset) < -0.03
+    # pure noise gives no sky (the median's own scatter is ~0.01 sigma here), a bright star is masked out
+    pure = np.random.default_rng(0).standard_normal((230, 230)) * sig1
+    assert abs(pipeline_sky(pure, sig)) < 0.03 * sig
     star = pure.copy()
     yy, xx = np.indices(star.shape)
-    star += 50 * sig * np.exp(-((yy - 80.0) ** 2 + (xx - 120.0) ** 2) / (2 * (psf_pix / 2.3548) ** 2))
-    assert pipeline_sky(star, psf_pix) == pytest.approx(pipeline_sky(pure, psf_pix), abs=0.01 * sig)
+    star += 50 * sig1 * np.exp(-((yy - 80.0) ** 2 + (xx - 120.0) ** 2) / (2 * 2.0**2))
+    assert pipeline_sky(star, sig) == pytest.approx(pipeline_sky(pure, sig), abs=0.01 * sig)
+    # hand values: a faint plateau over 60 % of a noiseless field is below 5 sigma1, unmasked, and is the median;
+    # above 5 sigma1 it is masked (and grown by 3 pixels), and the median is the empty rest's
+    plateau = np.zeros((100, 100))
+    plateau[:60, :] = 0.5 * sig1
+    assert pipeline_sky(plateau, sig) == pytest.approx(0.5 * sig1, rel=1e-12)
+    plateau[:60, :] = 6.0 * sig1
+    assert pipeline_sky(plateau, sig) == 0.0
 
 
 def test_the_sky_box_takes_in_the_galaxys_unmasked_outskirts():
@@ -567,13 +574,14 @@ def test_the_sky_box_takes_in_the_galaxys_unmasked_outskirts():
     box = (SKY_BOX_ARCSEC / 0.262) ** 2  # 512² = 262144 pixels
     assert box == pytest.approx(512**2)
     plateau = np.zeros((100, 100))
-    plateau[25:75, 25:75] = 0.1 * sig1  # below the 5 × 5 boxcar's 3σ₁/5 = 0.6 σ₁: unmasked
+    plateau[25:75, 25:75] = 0.1 * sig1  # below the mask's 5 σ₁ per pixel: unmasked
     # hand value: 2500 pixels of 0.1 σ₁ over a box with nothing masked
     assert outskirts_sky(plateau, sig, 0.262) == pytest.approx(0.1 * sig1 * 2500 / 512**2, rel=1e-9)
     assert outskirts_sky(2 * plateau, sig, 0.262) == pytest.approx(2 * outskirts_sky(plateau, sig, 0.262), rel=1e-9)
     assert outskirts_sky(np.zeros((100, 100)), sig, 0.262) == 0.0
-    # above the threshold the plateau is masked: nothing is left but the rim the boxcar pushes below it
-    assert outskirts_sky(10 * plateau, sig, 0.262) < 0.05 * outskirts_sky(plateau, sig, 0.262)
+    # a plateau of 4 σ₁ still counts whole; one of 6 σ₁ is masked, so nothing is left
+    assert outskirts_sky(40 * plateau, sig, 0.262) == pytest.approx(40 * outskirts_sky(plateau, sig, 0.262), rel=1e-9)
+    assert outskirts_sky(60 * plateau, sig, 0.262) == 0.0
     # a galaxy's extended, faint light counts; larger at the same magnitude means more of it below the threshold
     small = _render(_row(truth_mag_r=15.0, truth_hlr_arcsec=1.0), fov=60.0).image[1].astype(np.float64)
     large = _render(_row(truth_mag_r=15.0, truth_hlr_arcsec=4.0), fov=60.0).image[1].astype(np.float64)

@@ -90,7 +90,8 @@ log = logging.getLogger(__name__)
 #: 3: merger companions at 1-2.2 half-light radii in the gz-decals profile (no 6" cap) (2026-12-05).
 #: 4: lopsided discs (m = 1, <A1/A0> median 0.11; Rudnick & Rix 1998) (2026-12-06).
 #: 5: gz-decals presented on the 424-pixel grid and truncated to 8 bits there, as Galaxy Zoo DECaLS DR5 (2026-12-06).
-SIMULATOR_REVISION = 5
+#: 6: the sky subtracted with legacypipe's DR5-era mask (5 sigma1 per pixel, dilated 3), not a deeper one (2026-12-06).
+SIMULATOR_REVISION = 6
 
 #: Default field of view: what a 64-pixel Legacy Survey cutout at 0.262″ covers.
 DEFAULT_FOV = 64 * REFERENCE_PIXEL_SCALE

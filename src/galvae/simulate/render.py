@@ -102,7 +102,6 @@ from typing import Any
 import galsim
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
 from ..config import BANDS
 from ..errors import GalvaeValueError
@@ -115,6 +114,8 @@ __all__ = [
     "make_psf",
     "SKY_BOX_ARCSEC",
     "SKY_EXPOSURES",
+    "SKY_MASK_SIGMA",
+    "SKY_MASK_DILATION",
     "outskirts_sky",
     "pipeline_sky",
     "galaxy_profiles",
@@ -129,6 +130,10 @@ REFERENCE_PIXEL_SCALE = 0.262
 SKY_BOX_ARCSEC = 512 * 0.262
 #: Exposures per band whose single-exposure noise sets the sky mask (three passes; Dey et al. 2019).
 SKY_EXPOSURES = 3
+#: legacypipe's sky mask in the Galaxy Zoo DECaLS (DR5) era: pixels of one exposure above this many σ₁, ...
+SKY_MASK_SIGMA = 5.0
+#: ... grown by this many 4-connected dilations (``binary_dilation(masked, iterations=3)``).
+SKY_MASK_DILATION = 3
 
 _GSP = galsim.GSParams(folding_threshold=1e-2, maxk_threshold=5e-3, maximum_fft_size=4096)
 _LAYER_OVERSAMPLE = 1  # numpy layers are made at REFERENCE_PIXEL_SCALE
@@ -546,9 +551,10 @@ def _draw_native(
         var = band.sky_sigma**2 + np.clip(arr, 0, None) / band.gain
         noise = rng.standard_normal(arr.shape, dtype=np.float32) * np.sqrt(var, dtype=np.float32)
         galaxy = arr - field.array if field is not None else arr
-        sky = outskirts_sky(galaxy, band.sky_sigma, scale, noise * np.float32(math.sqrt(SKY_EXPOSURES)))
+        exposure_noise = noise * np.float32(math.sqrt(SKY_EXPOSURES))  # one exposure's noise, for the sky mask
+        sky = outskirts_sky(galaxy, band.sky_sigma, scale, exposure_noise)
         if field is not None:
-            sky += pipeline_sky(field.array + noise, psf_fwhm / scale)
+            sky += pipeline_sky(field.array + exposure_noise, band.sky_sigma)
         arr += noise
         arr -= np.float32(sky)
     return image
@@ -617,31 +623,32 @@ def _draw_galaxy_bands(
 def outskirts_sky(galaxy: NDArray, sky_sigma: float, pixel_scale: float, noise: NDArray | None = None) -> float:
     """How much a survey pipeline's sky estimate rises from the target galaxy's own faint outskirts.
 
-    legacypipe (the Legacy Surveys' pipeline, ``image.py: run_sky_calib``)
-    fits each exposure's sky with tractor's ``SplineSky``: medians of the
-    unmasked pixels in boxes of 512 pixels (DECam and Mosaic-3, 134″; 90Prime
-    256 pixels, 116″; 134″ is used here for every camera), the mask being the pixels whose 5 × 5 boxcar mean
-    exceeds 3σ₁ / 5 (σ₁: one exposure's pixel noise), dilated by 3 pixels.
-    The DR5 imaging behind Galaxy Zoo DECaLS masked no large galaxies
-    beyond that, so a bright galaxy's outskirts below the threshold stay in
-    its box's median and the subtracted image around it sits that much below
-    zero — more so for larger, brighter galaxies, as the real images show
-    (``benchmarks/realism.md``: the real sky darkens with the galaxy's size
-    in the frame, Spearman −0.17 to −0.26 by the border's mean or median).
+    legacypipe (the Legacy Surveys' pipeline) fitted each exposure's sky
+    with tractor's ``SplineSky``: medians of the unmasked pixels in boxes of
+    512 pixels (DECam and Mosaic-3, 134″; 90Prime 256 pixels, 116″; 134″ is
+    used here for every camera).  In the SExtractor/PSFEx-era ``run_sky``
+    that made the DR5 calibrations behind Galaxy Zoo DECaLS, the mask is
+    the pixels of (image − median − initial spline) above 5 σ₁ (σ₁: one
+    exposure's pixel noise), dilated three times
+    (:data:`SKY_MASK_SIGMA`, :data:`SKY_MASK_DILATION`); no large galaxies
+    were masked beyond that (the 5 × 5 boxcar mask at 3 σ₁ / 5 and the
+    reference-source masks came with DR8, and the blob masks of DR9 were
+    introduced "to eliminate the (negative) bias in coadd sky background
+    level", legacypipe issue #443, 2019).  So a bright galaxy's outskirts
+    below 5 σ₁ stay in its box's median and the subtracted image around it
+    sits that much below zero — more so for larger, brighter galaxies, as
+    the real images show (``benchmarks/realism.md``: the real sky darkens
+    with the galaxy's size in the frame, Spearman −0.17 to −0.26 by the
+    border's mean or median).
 
     To first order the median of noise plus a faint signal sᵢ moves by the
     mean of sᵢ (the next term is of third order in sᵢ/σ₁), so the shift is
     the target's light in the unmasked pixels divided by the box's unmasked
-    pixel count.  The mask is made on the galaxy plus one exposure's noise,
-    which pushes the mask's edge outwards as the real one is: against the
-    median of a whole 512-pixel box computed pixel by pixel (galaxy plus
-    noise, less the same noise alone), four noise draws each, this gives
-    0.0046 σ₁ against 0.0036 ± 0.0004 (a face-on exponential disc, r = 15,
-    4″), 0.0023 against 0.0019 ± 0.0001 (r = 15.5, 3″, B/T 0.3) and 0.0010
-    against 0.0010 ± 0.0002 (r = 17, 2″); with a noiseless mask 0.0063 for
-    the disc.  Only the drawn field is counted: the gz-decals field holds the whole truncated
-    profile (Sérsic components end at 6 half-light radii, the field's half
-    side is ≥ 8.5 of them); on a smaller fixed field this is a lower bound.
+    pixel count.  The mask is made on the galaxy plus one exposure's noise
+    when ``noise`` is given.  Only the drawn field is counted: the gz-decals
+    field holds the whole truncated profile (Sérsic components end at 6
+    half-light radii, the field's half side is ≥ 8.5 of them); on a smaller
+    fixed field this is a lower bound.
 
     Parameters
     ----------
@@ -655,8 +662,7 @@ def outskirts_sky(galaxy: NDArray, sky_sigma: float, pixel_scale: float, noise: 
         Native pixel scale (arcsec); the box is :data:`SKY_BOX_ARCSEC` on a side.
     noise : ndarray, shape (H, W), optional
         One exposure's noise on the same pixels, for the mask; without it
-        the mask is made on the noiseless galaxy (a smaller mask: the shift
-        is overestimated).
+        the mask is made on the noiseless galaxy.
 
     Returns
     -------
@@ -665,8 +671,7 @@ def outskirts_sky(galaxy: NDArray, sky_sigma: float, pixel_scale: float, noise: 
     """
     x = np.asarray(galaxy, dtype=np.float64)
     sigma1 = sky_sigma * math.sqrt(SKY_EXPOSURES)
-    smooth = ndimage.uniform_filter(x if noise is None else x + noise, size=5, mode="constant")
-    masked = _dilate(smooth > 0.6 * sigma1, 3)
+    masked = _dilate((x if noise is None else x + noise) > SKY_MASK_SIGMA * sigma1, SKY_MASK_DILATION)
     box = max((SKY_BOX_ARCSEC / pixel_scale) ** 2, x.size)
     return float(x[~masked].sum() / (box - masked.sum()))
 
@@ -684,44 +689,48 @@ def _dilate(mask: NDArray[np.bool_], iterations: int) -> NDArray[np.bool_]:
     return out
 
 
-def pipeline_sky(field: NDArray, psf_fwhm_pixels: float) -> float:
+def pipeline_sky(exposure: NDArray, sky_sigma: float) -> float:
     """The sky level a survey pipeline would estimate from a field of faint sources and noise.
 
-    Real cutouts are sky-subtracted with a sky measured on the image itself:
-    tractor's ``SplineSky`` (used by legacypipe for the Legacy Surveys) takes
-    the median of the source-masked pixels in boxes.  Sources below the
-    detection threshold stay unmasked, so the sky absorbs part of their
-    light and the subtracted image's empty sky sits at that much below the
-    true zero.  A simulated field is drawn on an exactly zero sky, so without
-    this step the neighbours' unresolved light lifted the presented sky
-    (``benchmarks/realism.md``).  Here: the median of the pixels outside a
-    mask of the field smoothed with a Gaussian of the PSF's width above 3σ
-    (centre and σ from the median and MAD of every other pixel of the smoothed
-    image in each axis), dilated by 2 pixels; the plain median
-    if the mask would leave fewer than a fifth of the pixels.  The target
-    galaxy is not part of ``field``: the over-subtraction of its own
-    outskirts is :func:`outskirts_sky`.
+    Real cutouts are sky-subtracted with a sky measured on each exposure:
+    the median of its unmasked pixels (tractor's ``SplineSky`` in
+    legacypipe; the mask of :func:`outskirts_sky`: pixels above
+    :data:`SKY_MASK_SIGMA` σ₁, dilated :data:`SKY_MASK_DILATION` times).
+    Sources below that threshold and the wings of brighter ones stay
+    unmasked, so the sky absorbs their light and the subtracted image's
+    empty sky sits that much below the true zero: the negative bias of the
+    coadd sky that legacypipe's DR9 blob masks were made to remove (issue
+    #443).  A simulated field is drawn on an exactly zero sky, so without
+    this step the neighbours' unresolved light lifted the presented sky.
+    Here: that mask on ``exposure``, then the median of the pixels it leaves
+    (the plain median if it would leave fewer than a fifth of them).  The
+    target galaxy is not part of ``exposure``: the over-subtraction of its
+    own outskirts, normalised by a whole sky box, is :func:`outskirts_sky`.
+
+    Until simulator revision 6 the mask was the field smoothed with the
+    PSF above 3σ of the smoothed noise, dilated twice — deeper than
+    legacypipe's, so less of the neighbours' light reached the sky: at
+    128 px on the whole Galaxy Zoo field the simulated border then sat 1–2
+    8-bit levels above the real images' in the median (17 / 18 / 19 against
+    16 / 16 / 17 in g, r, z), with this mask at 16 / 17 / 18
+    (``benchmarks/realism.md``).
 
     Parameters
     ----------
-    field : ndarray, shape (H, W)
-        The neighbours and the noise, native pixels, flux per pixel.
-    psf_fwhm_pixels : float
-        PSF FWHM in pixels.
+    exposure : ndarray, shape (H, W)
+        The neighbours and one exposure's noise, native pixels, flux per pixel.
+    sky_sigma : float
+        The coadd's sky noise per native pixel; one exposure's σ₁ is
+        ``sky_sigma * sqrt(SKY_EXPOSURES)``.
 
     Returns
     -------
     float
         The sky estimate, flux per pixel.
     """
-    x = np.asarray(field, dtype=np.float64)
-    smooth = ndimage.gaussian_filter(x, max(psf_fwhm_pixels, 1.0) / 2.3548)
-    # the threshold's centre and MAD from every other pixel of each axis: the smoothed image is correlated over
-    # the PSF (4-5 pixels), so a quarter of its pixels hold nearly all of its information, at a quarter of the cost
-    sample = smooth[::2, ::2]
-    centre = np.median(sample)
-    sig = 1.4826 * np.median(np.abs(sample - centre))
-    masked = _dilate(smooth > centre + 3.0 * sig, 2)
+    x = np.asarray(exposure, dtype=np.float64)
+    sigma1 = sky_sigma * math.sqrt(SKY_EXPOSURES)
+    masked = _dilate(x > SKY_MASK_SIGMA * sigma1, SKY_MASK_DILATION)
     keep = x[~masked]
     return float(np.median(keep if keep.size >= 0.2 * x.size else x))
 
