@@ -148,6 +148,28 @@ def test_cnn_classifier_leaves_the_global_rng_alone() -> None:
     assert torch.equal(torch.get_rng_state(), state)
 
 
+def test_cnn_threshold_is_set_on_the_training_fold() -> None:
+    from galvae.evaluate.realism import _best_threshold
+
+    # hand values: separable logits around any offset put the threshold at the last class-0 logit
+    y = np.array([0, 0, 1, 1])
+    assert _best_threshold(np.array([-3.0, -2.0, 5.0, 6.0]), y) == -2.0
+    assert _best_threshold(np.array([10.0, 11.0, 20.0, 21.0]), y) == 11.0  # not 0: every logit is positive
+    assert _best_threshold(np.array([-21.0, -20.0, -11.0, -10.0]), y) == -20.0
+    # all one class: the threshold lies under every logit (everything predicted 1)
+    assert _best_threshold(np.array([0.5, 1.0]), np.array([1, 1])) < 0.5
+
+
+def test_cnn_tells_clearly_different_sets_apart() -> None:
+    """A sky 0.1 brighter is obvious; the test must say so (accuracy and AUC), whatever the logits' offset."""
+    real = _galaxies(20, 16, seed=5)
+    sim = _galaxies(20, 16, seed=6, sky=0.16)
+    res = compare_realism(sim, real, jpeg_quality=None, cnn=True)
+    cnn = res.classifiers["small CNN (pixels, half resolution)"]
+    assert cnn["auc"] >= 0.9 and len(cnn["auc_folds"]) == 5
+    assert cnn["mean"] >= 0.8
+
+
 def _field_with_star(fwhm_px: float, size: int = 64, seed: int = 0) -> np.ndarray:
     """A gz-decals-stretched field: a round galaxy in the centre and one Gaussian star of ``fwhm_px`` off it."""
     from galvae.data.preprocess import stretch

@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{key:<{width}}  KS {v['ks']:.2f}  real {v['median_real']:.3g}  simulated {v['median_sim']:.3g}")
     print(f"mean KS {res.mean_ks:.2f} ({res.n_sim} simulated, {res.n_real} real)")
     for name, v in res.classifiers.items():
-        print(f"{name}: accuracy {v['mean']:.2f} ± {v['std']:.2f} (0.5 = indistinguishable)")
+        auc = f", ROC AUC {v['auc']:.2f} ± {v['auc_std']:.2f}" if "auc" in v else ""
+        print(f"{name}: accuracy {v['mean']:.2f} ± {v['std']:.2f}{auc} (0.5 = indistinguishable)")
     print(f"wrote realism.json, realism.md and realism.png to {args.out}")
     return 0

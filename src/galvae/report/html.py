@@ -1450,10 +1450,15 @@ def _section_realism(inp: ReportInputs, rep: _Report) -> Markup:
     classifiers = _Table(
         ["classifier", "accuracy telling simulated from real (0.5 = indistinguishable)"],
         [
-            [name, f"{float(v.get('mean', float('nan'))):.2f} ± {float(v.get('std', float('nan'))):.2f}"]
+            [
+                name,
+                f"{float(v.get('mean', float('nan'))):.2f} ± {float(v.get('std', float('nan'))):.2f}"
+                + (f" (ROC AUC {float(v['auc']):.2f} ± {float(v['auc_std']):.2f})" if "auc" in v else ""),
+            ]
             for name, v in tests.items()
         ],
-        caption="5-fold cross-validated; features: the quantities, radial profile, colours in annuli, noise power",
+        caption="5-fold cross-validated; features: the quantities, radial profile, colours in annuli, noise power;"
+        " the CNN's threshold is set on each training fold",
     )
     nb = res.get("neighbours") or {}
     keys = ("per_image", "faint", "mid", "bright", "median_height", "median_distance")
