@@ -575,12 +575,19 @@ def test_the_sky_box_takes_in_the_galaxys_unmasked_outskirts():
     assert box == pytest.approx(512**2)
     plateau = np.zeros((100, 100))
     plateau[25:75, 25:75] = 0.1 * sig1  # below the mask's 5 σ₁ per pixel: unmasked
-    # hand value: 2500 pixels of 0.1 σ₁ over a box with nothing masked
-    assert outskirts_sky(plateau, sig, 0.262) == pytest.approx(0.1 * sig1 * 2500 / 512**2, rel=1e-9)
-    assert outskirts_sky(2 * plateau, sig, 0.262) == pytest.approx(2 * outskirts_sky(plateau, sig, 0.262), rel=1e-9)
+
+    # hand values (normal CDF from the standard library's erf): 2500 pixels over a box with nothing masked, each
+    # pulling the median by sqrt(2 pi) (Phi(s / sigma1) - 1/2) sigma1: 0.09983 sigma1 for s = 0.1 sigma1 (~ s) ...
+    def pull(t: float) -> float:
+        return math.sqrt(2 * math.pi) * 0.5 * math.erf(t / math.sqrt(2))
+
+    assert pull(0.1) == pytest.approx(0.099834, abs=1e-6)
+    assert outskirts_sky(plateau, sig, 0.262) == pytest.approx(pull(0.1) * sig1 * 2500 / 512**2, rel=1e-9)
     assert outskirts_sky(np.zeros((100, 100)), sig, 0.262) == 0.0
-    # a plateau of 4 σ₁ still counts whole; one of 6 σ₁ is masked, so nothing is left
-    assert outskirts_sky(40 * plateau, sig, 0.262) == pytest.approx(40 * outskirts_sky(plateau, sig, 0.262), rel=1e-9)
+    # ... but a pixel far above the median moves it by one rank only: 4 sigma1 pulls 1.2532 sigma1, not 4
+    assert pull(4.0) == pytest.approx(1.253235, abs=1e-6)  # the limit is sqrt(pi / 2) = 1.25331
+    assert outskirts_sky(40 * plateau, sig, 0.262) == pytest.approx(pull(4.0) * sig1 * 2500 / 512**2, rel=1e-9)
+    # one of 6 sigma1 is masked (5 sigma1 per pixel), so nothing is left
     assert outskirts_sky(60 * plateau, sig, 0.262) == 0.0
     # a galaxy's extended, faint light counts; larger at the same magnitude means more of it below the threshold
     small = _render(_row(truth_mag_r=15.0, truth_hlr_arcsec=1.0), fov=60.0).image[1].astype(np.float64)

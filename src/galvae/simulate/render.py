@@ -102,6 +102,7 @@ from typing import Any
 import galsim
 import numpy as np
 from numpy.typing import NDArray
+from scipy import special
 
 from ..config import BANDS
 from ..errors import GalvaeValueError
@@ -641,11 +642,17 @@ def outskirts_sky(galaxy: NDArray, sky_sigma: float, pixel_scale: float, noise: 
     with the galaxy's size in the frame, Spearman −0.17 to −0.26 by the
     border's mean or median).
 
-    To first order the median of noise plus a faint signal sᵢ moves by the
-    mean of sᵢ (the next term is of third order in sᵢ/σ₁), so the shift is
-    the target's light in the unmasked pixels divided by the box's unmasked
-    pixel count.  The mask is made on the galaxy plus one exposure's noise
-    when ``noise`` is given.  Only the drawn field is counted: the gz-decals
+    The median of N pixels of noise σ₁, of which some carry a signal sᵢ,
+    moves by δ with Σᵢ [Φ(sᵢ/σ₁) − ½] = N φ(0) δ / σ₁ to first order in δ/σ₁
+    (Φ, φ: the normal distribution and density): a faint pixel counts with
+    its value (δ ≈ Σ sᵢ / N, the mean) but a bright one at most ½ σ₁ / φ(0)
+    ≈ 1.25 σ₁, as a pixel far above the median only moves it by one rank.
+    With the 5 σ₁ mask the unmasked outskirts reach a few σ₁, where taking
+    the mean instead overstated the shift: it put the simulated sky's
+    correlation with the galaxy's size in the frame at −0.62 to −0.65
+    (Spearman, 300 galaxies at 128 px) against the real images' −0.17 to
+    −0.19.  The mask is made on the galaxy plus one exposure's noise when
+    ``noise`` is given.  Only the drawn field is counted: the gz-decals
     field holds the whole truncated profile (Sérsic components end at 6
     half-light radii, the field's half side is ≥ 8.5 of them); on a smaller
     fixed field this is a lower bound.
@@ -673,7 +680,9 @@ def outskirts_sky(galaxy: NDArray, sky_sigma: float, pixel_scale: float, noise: 
     sigma1 = sky_sigma * math.sqrt(SKY_EXPOSURES)
     masked = _dilate((x if noise is None else x + noise) > SKY_MASK_SIGMA * sigma1, SKY_MASK_DILATION)
     box = max((SKY_BOX_ARCSEC / pixel_scale) ** 2, x.size)
-    return float(x[~masked].sum() / (box - masked.sum()))
+    # each unmasked pixel's pull on the median: sqrt(2 pi) sigma1 (Phi(s / sigma1) - 1/2), ~ s when s << sigma1
+    pull = math.sqrt(2.0 * math.pi) * sigma1 * (special.ndtr(x[~masked] / sigma1) - 0.5)
+    return float(pull.sum() / (box - masked.sum()))
 
 
 def _dilate(mask: NDArray[np.bool_], iterations: int) -> NDArray[np.bool_]:
