@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "colour JPEG/PNG images (g in blue, r in green, z in red), resampled to the store's size: sky, noise, "
             "noise correlation, size in the frame, central surface brightness, colours, neighbours per image and "
             "the width of the sharpest neighbour (which measures the frame), each with a two-sample Kolmogorov-Smirnov statistic, and a classifier two-sample test (5-fold "
-            "accuracy telling simulated from real; 0.5 = indistinguishable). Writes realism.json, realism.md and "
+            "accuracy telling simulated from real; 0.5 = indistinguishable; with --cnn also the CNN's ROC AUC, its "
+            "threshold set on each training fold). Writes realism.json, realism.md and "
             "realism.png (8 real images above 8 simulated)."
         ),
     )
@@ -33,7 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="send simulated images through 8-bit JPEG at this quality first, as the real files were made "
         "(default 92; 0 = compare them as stored)",
     )
-    p.add_argument("--cnn", action="store_true", help="add a small CNN on the pixels to the classifier test")
+    p.add_argument(
+        "--cnn",
+        action="store_true",
+        help="add a small CNN on the pixels to the classifier test (accuracy and ROC AUC over 5 folds)",
+    )
     p.add_argument("--no-classifiers", action="store_true", help="skip the classifier two-sample test")
     p.add_argument(
         "--where",
