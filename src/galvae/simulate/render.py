@@ -648,10 +648,12 @@ def outskirts_sky(galaxy: NDArray, sky_sigma: float, pixel_scale: float, noise: 
     its value (δ ≈ Σ sᵢ / N, the mean) but a bright one at most ½ σ₁ / φ(0)
     ≈ 1.25 σ₁, as a pixel far above the median only moves it by one rank.
     With the 5 σ₁ mask the unmasked outskirts reach a few σ₁, where taking
-    the mean instead overstated the shift: it put the simulated sky's
-    correlation with the galaxy's size in the frame at −0.62 to −0.65
-    (Spearman, 300 galaxies at 128 px) against the real images' −0.17 to
-    −0.19.  The mask is made on the galaxy plus one exposure's noise when
+    the mean instead overstates the shift (the simulated sky's correlation
+    with the galaxy's size in the frame: −0.62 to −0.65 with the mean, −0.58
+    to −0.61 with the pull; Spearman, 300 galaxies at 128 px).  Either is
+    three times the real images' −0.17 to −0.19: real discs fade faster far
+    out than the simulator's pure exponentials (disc breaks), which is not
+    modelled.  The mask is made on the galaxy plus one exposure's noise when
     ``noise`` is given.  Only the drawn field is counted: the gz-decals
     field holds the whole truncated profile (Sérsic components end at 6
     half-light radii, the field's half side is ≥ 8.5 of them); on a smaller
