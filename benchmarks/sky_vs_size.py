@@ -1,7 +1,8 @@
 """The presented sky level against the galaxy's size in the frame, real GZ DECaLS JPEGs beside simulated stores.
 
 legacypipe's sky boxes take in a bright galaxy's faint outskirts, so the real cutouts' sky darkens around larger
-galaxies (``realism.md``, 2026-12-05); ``galvae.simulate.render.outskirts_sky`` models it.  For each image:
+galaxies (``realism.md``, 2026-12-05); ``galvae.simulate.render.outskirts_sky`` models it.  The measure is
+``galvae.evaluate.realism.sky_size_relation`` (``galvae realism`` reports it too).  For each image:
 the size in the frame (``galvae.evaluate.realism.measure_image``'s ``size_frac``) and the mean of the border
 pixels per band (in 8-bit levels: the median that ``measure_image`` reports sits on whole levels and cannot show
 a fraction of one); then Spearman's correlation of the two and the mean border level of the smaller and the
@@ -18,37 +19,11 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from galvae.data.store import open_store
-from galvae.evaluate.realism import measure_image, read_rgb_images, through_jpeg
+from galvae.evaluate.realism import read_rgb_images, sky_size_relation, through_jpeg
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "gz_decals_real"
-
-
-def sky_vs_size(images: np.ndarray) -> list[dict[str, float]]:
-    """Per band: Spearman rho and p of border mean against size, mean border level overall and per size half."""
-    s = images.shape[-1]
-    b = max(3, s * 6 // 128)  # the border measure_image uses
-    border = np.zeros((s, s), bool)
-    border[:b] = border[-b:] = True
-    border[:, :b] = border[:, -b:] = True
-    size = np.array([measure_image(x)["size_frac"] for x in images])
-    small = size <= np.median(size)
-    out = []
-    for k in range(3):
-        sky = images[:, k][:, border].mean(axis=1) * 255
-        rho, p = spearmanr(size, sky)
-        out.append(
-            dict(
-                rho=float(rho),
-                p=float(p),
-                mean=float(sky.mean()),
-                small=float(sky[small].mean()),
-                large=float(sky[~small].mean()),
-            )
-        )
-    return out
 
 
 def main() -> None:
@@ -68,7 +43,7 @@ def main() -> None:
     for name, x in [("real", real), *sets]:
         cells = [
             f"{r['rho']:+.2f} ({r['p']:.3f}) | {r['mean']:.2f}, {r['small']:.2f} / {r['large']:.2f}"
-            for r in sky_vs_size(x)
+            for r in sky_size_relation(x)
         ]
         print(f"| {name} | {len(x)} | " + " | ".join(cells) + " |")
 

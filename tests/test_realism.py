@@ -82,6 +82,37 @@ def test_same_distribution_scores_near_zero_and_a_shifted_sky_is_found(tmp_path)
         assert saved["neighbours"][name] == pytest.approx(v, nan_ok=True)
     assert same.neighbours["real"]["per_image"] == 0.0  # the blobs have no neighbours
     assert "Neighbours by brightness" in (tmp_path / "same" / "realism.md").read_text()
+    # the sky against the size in the frame, per band and set, in the result, the JSON and the Markdown
+    assert set(same.sky_vs_size) == {"real", "simulated"} and len(same.sky_vs_size["real"]) == 3
+    assert saved["sky_vs_size"]["simulated"][1]["rho"] == pytest.approx(same.sky_vs_size["simulated"][1]["rho"])
+    assert "Sky against size in the frame" in (tmp_path / "same" / "realism.md").read_text()
+
+
+def test_sky_size_relation_follows_the_sky() -> None:
+    """Skies that darken with size give rho = -1, brighten: +1; levels in 8-bit units; bad input is refused."""
+    from galvae.evaluate.realism import sky_size_relation
+
+    imgs = _galaxies(8, 32, seed=3, noise=0.0)
+    size = np.arange(8, dtype=float)  # the given sizes are used as they are
+    darker = imgs.copy()
+    border = np.zeros((32, 32), bool)
+    border[:3] = border[-3:] = True
+    border[:, :3] = border[:, -3:] = True
+    for i in range(8):
+        darker[i][:, border] = 0.06 - 0.002 * i  # the border the measure reads (3 px at 32 px)
+    rows = sky_size_relation(darker, size)
+    assert [r["rho"] for r in rows] == pytest.approx([-1.0, -1.0, -1.0])
+    assert rows[0]["mean"] == pytest.approx(255 * (0.06 - 0.002 * 3.5), rel=1e-5)
+    assert rows[0]["small"] > rows[0]["large"]
+    brighter = sky_size_relation(darker[::-1].copy(), size)
+    assert [r["rho"] for r in brighter] == pytest.approx([1.0, 1.0, 1.0])
+    # a constant sky has no rank correlation: NaN, not a warning (tests run with warnings as errors)
+    flat = sky_size_relation(np.full((5, 3, 16, 16), 0.1, np.float32), np.arange(5.0))
+    assert np.isnan(flat[0]["rho"]) and flat[0]["mean"] == pytest.approx(25.5, rel=1e-5)
+    with pytest.raises(GalvaeValueError, match="size_frac"):
+        sky_size_relation(darker, size[:5])
+    with pytest.raises(GalvaeValueError, match=r"\(N, 3, S, S\)"):
+        sky_size_relation(darker[:, :2])
 
 
 def test_errors() -> None:
@@ -130,6 +161,7 @@ def test_report_section_and_demo_option(tmp_path) -> None:
     assert "Simulated against real images" in section and "12 simulated against 12 real images" in section
     assert "random forest (features)" in section and "realism montage" in section
     assert "Neighbouring sources per image by peak height" in section and "10–50σ" in section
+    assert "sky_size_relation" in section and "Spearman ρ" in section
     empty = write_report(tmp_path / "e.html", ReportInputs()).read_text()
     assert "galvae demo --real DIR" in empty[empty.index('<section id="realism">') :]
     with pytest.raises(GalvaeFileError, match="real_images"):

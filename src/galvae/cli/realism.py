@@ -112,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
     for key, v in res.quantities.items():
         print(f"{key:<{width}}  KS {v['ks']:.2f}  real {v['median_real']:.3g}  simulated {v['median_sim']:.3g}")
     print(f"mean KS {res.mean_ks:.2f} ({res.n_sim} simulated, {res.n_real} real)")
+    for name, rows in res.sky_vs_size.items():
+        rhos = " / ".join(f"{r['rho']:+.2f}" for r in rows)
+        print(f"sky against size in the frame, {name}: Spearman g / r / z {rhos}")
     for name, v in res.classifiers.items():
         auc = f", ROC AUC {v['auc']:.2f} ± {v['auc_std']:.2f}" if "auc" in v else ""
         print(f"{name}: accuracy {v['mean']:.2f} ± {v['std']:.2f}{auc} (0.5 = indistinguishable)")

@@ -1467,6 +1467,16 @@ def _section_realism(inp: ReportInputs, rep: _Report) -> Markup:
         [[name, *(_fmt(v.get(k), 2) for k in keys)] for name, v in nb.items()],
         caption="Neighbouring sources per image by peak height above the sky (galvae.evaluate.realism.neighbour_peaks)",
     )
+    sky = res.get("sky_vs_size") or {}
+    sky_size = _Table(
+        ["images", *(f"{b}: Spearman ρ (small / large half)" for b in "grz")],
+        [
+            [name, *(f"{_fmt(r.get('rho'), 2)} ({_fmt(r.get('small'), 2)} / {_fmt(r.get('large'), 2)})" for r in rows)]
+            for name, rows in sky.items()
+        ],
+        caption="The sky's mean border level (8-bit) against the galaxy's size in the frame "
+        "(galvae.evaluate.realism.sky_size_relation): real skies darken a little around larger galaxies",
+    )
     montage = None
     if (d / "realism.png").is_file():
         montage = rep.fig_file(
@@ -1477,6 +1487,7 @@ def _section_realism(inp: ReportInputs, rep: _Report) -> Markup:
         quantities=quantities,
         classifiers=classifiers if tests else None,
         neighbours=neighbours if nb else None,
+        sky_size=sky_size if sky else None,
         montage=montage,
     )
 
