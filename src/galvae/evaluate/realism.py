@@ -435,7 +435,7 @@ def sky_size_relation(images: np.ndarray, size_frac: ArrayLike | None = None) ->
     out = []
     for k in range(3):
         sky = x[:, k][:, border].mean(axis=1).astype(np.float64) * 255
-        ok = np.isfinite(size) & np.isfinite(sky)
+        ok = finite & np.isfinite(sky)
         if ok.sum() >= 3 and np.ptp(size[ok]) > 0 and np.ptp(sky[ok]) > 0:
             rho, p = spearmanr(size[ok], sky[ok])
         else:  # a constant sky or size (e.g. noiseless images) has no rank correlation
