@@ -294,9 +294,47 @@ def test_lopsidedness_follows_rudnick_and_rix_and_only_discs_have_it():
     pd.testing.assert_frame_equal(base[cols], none[cols])
 
 
+def test_disc_breaks_follow_pohlen_and_trujillo_and_only_discs_have_them():
+    t = sample_truth(6000, 5)
+    face = (t["truth_smooth_or_featured"] == "featured-or-disk") & (t["truth_disk_edge_on"] == "no")
+    arms = face & (t["truth_has_spiral_arms"] == "yes")
+    armless = face & (t["truth_has_spiral_arms"] == "no")
+    kinds = t.loc[arms, "truth_disk_break"].value_counts(normalize=True)
+    # Pohlen & Trujillo 2006: ~10 % Type I, ~60 % II, ~30 % III among late-type discs
+    assert kinds["I"] == pytest.approx(0.10, abs=0.02)
+    assert kinds["II"] == pytest.approx(0.60, abs=0.03)
+    assert kinds["III"] == pytest.approx(0.30, abs=0.03)
+    # field S0s: roughly a third each (Erwin et al. 2012)
+    s0 = t.loc[armless, "truth_disk_break"].value_counts(normalize=True)
+    assert s0.min() > 0.25 and s0.max() < 0.42
+    assert t.loc[~face, "truth_disk_break"].isna().all()
+    rd = t["truth_hlr_arcsec"] / 1.678
+    x = t["truth_disk_break_radius_arcsec"] / rd
+    two, three = t["truth_disk_break"] == "II", t["truth_disk_break"] == "III"
+    assert x[two].between(1.5, 4.5).all() and x[two].median() == pytest.approx(2.8, abs=0.15)
+    assert x[three].between(4.0, 6.0).all()
+    ratio = t["truth_disk_outer_scale_ratio"]
+    assert ratio[two].between(0.4, 0.7).all() and ratio[three].between(1.5, 2.5).all()
+    plain = t["truth_disk_break"] == "I"
+    assert ratio[plain | ~face].isna().all() and x[plain | ~face].isna().all()
+    # drawn last: every other column keeps its value for the seed
+    unbroken = sample_truth(200, 4, config=MorphologyConfig(disc_break=(1.0, 0.0, 0.0)))
+    base = sample_truth(200, 4)
+    cols = [
+        c
+        for c in base.columns
+        if c not in {"truth_disk_break", "truth_disk_break_radius_arcsec", "truth_disk_outer_scale_ratio"}
+    ]
+    pd.testing.assert_frame_equal(base[cols], unbroken[cols])
+    spiral = unbroken["truth_has_spiral_arms"] == "yes"
+    assert (unbroken.loc[spiral, "truth_disk_break"] == "I").all()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
+        ({"disc_break": (0.5, 0.6, 0.3)}, r"disc_break must be probabilities summing to 1"),
+        ({"disc_break_armless": (-0.1, 0.6, 0.5)}, r"disc_break_armless must be probabilities summing to 1"),
         ({"lopsided_median": 0.7}, r"lopsided_median must be in \[0, 0.5\]"),
         ({"lopsided_scatter": -1.0}, r"lopsided_scatter must be in \[0, 2\]"),
     ],

@@ -54,6 +54,9 @@ def _row(**over):
         truth_arm_rz=0.2,
         truth_lopsided_a1=0.0,
         truth_lopsided_angle_deg=float("nan"),
+        truth_disk_break=None,
+        truth_disk_break_radius_arcsec=float("nan"),
+        truth_disk_outer_scale_ratio=float("nan"),
     )
     row.update(over)
     return row
@@ -325,6 +328,44 @@ def test_a_lopsided_disc_has_the_drawn_m1_amplitude_and_keeps_its_flux(a1):
     assert lop.sum() == pytest.approx(plain.sum(), rel=0.01)
     c1_plain = np.sum(plain[ring] * np.exp(-1j * np.arctan2(y, x)[ring])) / plain[ring].sum()
     assert 2 * abs(c1_plain) < 0.01
+
+
+def _radial_profile(image: np.ndarray, radii_arcsec: np.ndarray, width: float = 0.5) -> np.ndarray:
+    """Mean of a centred image in annuli ``[r, r + width)`` arcsec."""
+    n = image.shape[0]
+    y, x = np.indices(image.shape) - (n - 1) / 2
+    r = np.hypot(x, y) * REFERENCE_PIXEL_SCALE
+    return np.array([image[(r >= a) & (r < a + width)].mean() for a in radii_arcsec])
+
+
+@pytest.mark.parametrize(("kind", "radius", "ratio"), [("II", 2.5, 0.5), ("III", 3.0, 2.0)])
+def test_a_broken_disc_has_the_drawn_outer_scale_length_and_keeps_its_flux(kind, radius, ratio):
+    rd = 3.0 / 1.678  # scale length (arcsec) of a 3" half-light radius: the outer one is still wider than the PSF
+    base = {"truth_hlr_arcsec": 3.0, "truth_mag_r": 14.0, "truth_inclination_deg": 0.0}
+    # a field as wide as the numpy layers (2 (6 r_hl + 2")): the light a Type III break adds is all inside it
+    plain = _render(_row(**base), fov=160 * REFERENCE_PIXEL_SCALE).image[1]
+    broken = _render(
+        _row(
+            **base,
+            truth_disk_break=kind,
+            truth_disk_break_radius_arcsec=radius * rd,
+            truth_disk_outer_scale_ratio=ratio,
+        ),
+        fov=160 * REFERENCE_PIXEL_SCALE,
+    ).image[1]
+    assert broken.sum() == pytest.approx(plain.sum(), rel=0.01)  # the disc keeps its light
+    # beyond the break (one scale length past it, clear of the PSF's reach) the profile falls with h_out
+    a, b = (radius + 1.0) * rd, (radius + 3.0) * rd
+    pa_, pb = _radial_profile(broken, np.array([a, b]))
+    assert (b - a) / math.log(pa_ / pb) == pytest.approx(ratio * rd, rel=0.15)
+    qa, qb = _radial_profile(plain, np.array([a, b]))
+    assert (b - a) / math.log(qa / qb) == pytest.approx(rd, rel=0.15)
+    # inside the break the shape is the unbroken disc's (only rescaled to keep the flux)
+    inner = _radial_profile(broken, np.array([0.5, 1.0, 1.5]) * rd) / _radial_profile(
+        plain, np.array([0.5, 1.0, 1.5]) * rd
+    )
+    assert inner.max() / inner.min() == pytest.approx(1.0, abs=0.02)
+    assert (inner > 1.0).all() if kind == "II" else (inner < 1.0).all()
 
 
 def test_companion_and_tidal_features_add_light_where_the_truth_puts_them():

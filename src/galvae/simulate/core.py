@@ -91,7 +91,8 @@ log = logging.getLogger(__name__)
 #: 4: lopsided discs (m = 1, <A1/A0> median 0.11; Rudnick & Rix 1998) (2026-12-06).
 #: 5: gz-decals presented on the 424-pixel grid and truncated to 8 bits there, as Galaxy Zoo DECaLS DR5 (2026-12-06).
 #: 6: the sky subtracted with legacypipe's DR5-era mask (5 sigma1 per pixel, dilated 3), not a deeper one (2026-12-06).
-SIMULATOR_REVISION = 6
+#: 7: broken discs (Type I / II / III outer profiles; Pohlen & Trujillo 2006, Erwin et al. 2012) (2026-12-06).
+SIMULATOR_REVISION = 7
 
 #: Default field of view: what a 64-pixel Legacy Survey cutout at 0.262″ covers.
 DEFAULT_FOV = 64 * REFERENCE_PIXEL_SCALE

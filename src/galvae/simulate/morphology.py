@@ -122,7 +122,25 @@ Sources and choices
   it rises linearly from the centre, A1(r) = <A1/A0> r / (2 r_d), to at most
   1.25 times it.  Without it the simulated discs were five times more
   symmetric than the real GZ DECaLS images (outer A1 median 0.02 against
-  0.10, ``benchmarks/spiral_fourier.md``).  Drawn last, after the rings.
+  0.10, ``benchmarks/spiral_fourier.md``).  Drawn after the rings.
+* **Outer disc profiles** (discs not edge-on): most discs are not one
+  exponential to the noise.  Of ~90 late-type (Sb-Sdm) SDSS discs, ~10 %
+  are (Type I), ~60 % bend down to a steeper outer exponential at 1.5-4.5
+  scale lengths (Type II, "truncations") and ~30 % bend up to a shallower
+  one at 4-6 scale lengths (Type III, "antitruncations"; Pohlen & Trujillo
+  2006, A&A 454, 759); field S0 discs are "roughly equally divided between
+  the three" (Erwin et al. 2012, ApJ 744, L11).  So discs with spiral arms
+  are Type I / II / III at 10 / 60 / 30 % and discs without (S0-like) at
+  a third each (``disc_break``, ``disc_break_armless``).  Type II breaks lie
+  at 1.5-4.5 scale lengths (triangular, peak 2.5), with an outer scale
+  length 0.4-0.7 times the inner one; Type III at 4-6, with 1.5-2.5 times it:
+  the light beyond the break is then ~14 % (Type II at 2.5, 0.55) and ~9 %
+  (Type III at 5, 2) of an unbroken disc's, as Bakos et al. (2008, ApJ 683,
+  L103) find ~15 % and ~9 % of the stellar mass beyond the break.  The arms
+  and the lopsided part of the disc break with it.  Without breaks the
+  simulated sky darkened with the galaxy's size in the frame three times as
+  steeply as the real one (``benchmarks/realism.md``: the pipeline's sky
+  boxes take in the faint outskirts).  Drawn last.
 
 ``balance=True`` draws every categorical truth uniformly among its classes
 (smooth/featured 50/50, each Table 2 class of a reached question equally
@@ -189,9 +207,24 @@ class MorphologyConfig:
     #: Lopsidedness of discs: median and log-normal scatter (ln) of <A1/A0> over 1.5-2.5 scale lengths (0: none).
     lopsided_median: float = 0.11
     lopsided_scatter: float = 0.65
+    #: Outer disc profile Type I / II / III (single exponential, down-bending, up-bending) of discs with spiral
+    #: arms (Pohlen & Trujillo 2006) and of discs without (field S0s; Erwin et al. 2012).
+    disc_break: tuple[float, float, float] = (0.10, 0.60, 0.30)
+    disc_break_armless: tuple[float, float, float] = (1 / 3, 1 / 3, 1 / 3)
 
     def __post_init__(self) -> None:
-        for name in ("how_rounded", "edge_on_bulge", "bar", "arm_count", "winding", "bulge_size", "merging", "ring"):
+        for name in (
+            "how_rounded",
+            "edge_on_bulge",
+            "bar",
+            "arm_count",
+            "winding",
+            "bulge_size",
+            "merging",
+            "ring",
+            "disc_break",
+            "disc_break_armless",
+        ):
             p = np.asarray(getattr(self, name), dtype=float)
             if (p < 0).any() or not math.isclose(p.sum(), 1.0, abs_tol=1e-6):
                 raise GalvaeValueError(
@@ -295,7 +328,11 @@ def sample_truth(
         disc's light, after arms and bar; 0 without a ring); lopsidedness:
         ``truth_lopsided_a1`` (<A1/A0> over 1.5-2.5 disc scale lengths; 0 for
         smooth and edge-on galaxies) and ``truth_lopsided_angle_deg`` (the
-        heavy side, in the disc plane from its major axis; NaN without).
+        heavy side, in the disc plane from its major axis; NaN without);
+        the outer disc: ``truth_disk_break`` ("I", "II", "III"; None for
+        smooth and edge-on galaxies), ``truth_disk_break_radius_arcsec`` and
+        ``truth_disk_outer_scale_ratio`` (outer over inner scale length; NaN
+        for Type I and without a break).
 
     Raises
     ------
@@ -329,7 +366,7 @@ def _sample_all(n: int, rng: np.random.Generator, balance: bool, cfg: Morphology
     """:func:`sample_truth` before the sample's size cut.
 
     The steps draw from ``rng`` in a fixed order (classes, bulges, sizes,
-    bars and arms, mergers, colours, rings, lopsidedness), so a seed gives the same
+    bars and arms, mergers, colours, rings, lopsidedness, disc breaks), so a seed gives the same
     galaxies whatever is added after them.
     """
     g = _draw_classes(n, rng, balance, cfg)
@@ -340,6 +377,7 @@ def _sample_all(n: int, rng: np.random.Generator, balance: bool, cfg: Morphology
     df = _truth_frame(g, n, rng)
     _draw_rings(df, g, n, rng, balance, cfg)
     _draw_lopsidedness(df, g, n, rng, cfg)
+    _draw_disc_breaks(df, g, n, rng, cfg)
     for c in df.columns:
         if df[c].dtype == object:
             df[c] = df[c].where(df[c].notna(), None)
@@ -598,6 +636,31 @@ def _draw_lopsidedness(
     a1 = np.where(g["face"] & (cfg.lopsided_median > 0), np.minimum(a1, _LOPSIDED_MAX), 0.0)
     df["truth_lopsided_a1"] = a1
     df["truth_lopsided_angle_deg"] = np.where(a1 > 0, rng.uniform(0, 360, n), np.nan)
+
+
+#: Type II breaks: radius (triangular: low, peak, high) and outer / inner scale length; Type III: radius, ratio.
+_BREAK_II_RADIUS, _BREAK_II_RATIO = (1.5, 2.5, 4.5), (0.4, 0.7)
+_BREAK_III_RADIUS, _BREAK_III_RATIO = (4.0, 6.0), (1.5, 2.5)
+
+
+def _draw_disc_breaks(
+    df: pd.DataFrame, g: dict[str, Any], n: int, rng: np.random.Generator, cfg: MorphologyConfig
+) -> None:
+    """Type I / II / III outer discs, drawn last so that every column before keeps its value for a seed."""
+    armless = np.asarray(g["has_arms"], dtype=object) == "no"
+    u = rng.random(n)
+    p_arms, p_armless = np.cumsum(cfg.disc_break), np.cumsum(cfg.disc_break_armless)
+    cum = np.where(armless[:, None], p_armless[None, :], p_arms[None, :])
+    kind = np.asarray(["I", "II", "III"], dtype=object)[np.minimum((u[:, None] >= cum).sum(axis=1), 2)]
+    kind = np.where(g["face"], kind, None)
+    rd = g["hlr"] / 1.678  # disc scale length
+    r2 = rng.triangular(*_BREAK_II_RADIUS, n)
+    a2 = rng.uniform(*_BREAK_II_RATIO, n)
+    r3 = rng.uniform(*_BREAK_III_RADIUS, n)
+    a3 = rng.uniform(*_BREAK_III_RATIO, n)
+    df["truth_disk_break"] = kind
+    df["truth_disk_break_radius_arcsec"] = rd * np.where(kind == "II", r2, np.where(kind == "III", r3, np.nan))
+    df["truth_disk_outer_scale_ratio"] = np.where(kind == "II", a2, np.where(kind == "III", a3, np.nan))
 
 
 def _draw_rings(

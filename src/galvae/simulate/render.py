@@ -260,7 +260,8 @@ def _arms_layer(row: Mapping[str, Any], fov: float, rng: np.random.Generator) ->
         g = np.exp(-((x[sy, sx] - xi) ** 2 + (y[sy, sx] - yi) ** 2) / (2 * si**2))
         if g.size and g.sum() > 0:
             arms[sy, sx] += wi * g / g.sum()
-    return arms
+    brk = _break_factor(row, r)
+    return arms if brk is None else arms * brk  # the arms fade with the disc they lie in
 
 
 def _bar_hole_layer(row: Mapping[str, Any], fov: float) -> tuple[NDArray, float]:
@@ -291,7 +292,36 @@ def _lopsided_layer(row: Mapping[str, Any], fov: float, a1: float) -> NDArray:
     rd = float(row["truth_hlr_arcsec"]) / 1.678
     amp = a1 * np.minimum(r / (2.0 * rd), _LOPSIDED_CAP)
     phase = np.arctan2(v, u) - math.radians(float(row["truth_lopsided_angle_deg"]))
-    return np.exp(-r / rd) * (_LOPSIDED_CAP * a1 + amp * np.cos(phase))
+    brk = _break_factor(row, r)
+    return np.exp(-r / rd) * (_LOPSIDED_CAP * a1 + amp * np.cos(phase)) * (1.0 if brk is None else brk)
+
+
+def _break_factor(row: Mapping[str, Any], r: NDArray) -> NDArray | None:
+    """A broken disc's light over its inner exponential's at disc-plane radii ``r`` (None for an unbroken disc).
+
+    1 inside the break radius, ``exp(-(r - r_b) (1 / h_out - 1 / h_in))`` beyond it: below 1 for a Type II
+    (down-bending) disc, above 1 for a Type III (up-bending) one.
+    """
+    kind = row.get("truth_disk_break")
+    if kind not in ("II", "III"):
+        return None
+    rb, ratio = float(row["truth_disk_break_radius_arcsec"]), float(row["truth_disk_outer_scale_ratio"])
+    rd = float(row["truth_hlr_arcsec"]) / 1.678
+    return np.exp(-np.clip(r - rb, 0.0, None) * (1.0 / ratio - 1.0) / rd)
+
+
+def _break_layer(row: Mapping[str, Any], fov: float) -> tuple[NDArray, float]:
+    """What a disc break takes from (Type II) or adds to (Type III) the exponential disc beyond its radius.
+
+    Returns the layer ``exp(-r / r_d) |1 - B(r)|`` (B: :func:`_break_factor`; disc plane, face-on central surface
+    brightness as unit) and its flux as a signed fraction of the unbroken disc's: positive when light is taken.
+    """
+    _, _, u, v, cos_i, scale = _disc_plane(row, fov)
+    r = np.hypot(u, v)
+    rd = float(row["truth_hlr_arcsec"]) / 1.678
+    diff = np.exp(-r / rd) * (1.0 - _break_factor(row, r))
+    share = float(diff.sum()) * scale**2 / cos_i / (2 * math.pi * rd**2)
+    return np.abs(diff), share
 
 
 def _ring_layer(row: Mapping[str, Any], fov: float) -> NDArray:
@@ -432,7 +462,17 @@ def galaxy_profiles(
         lopsided = float(row.get("truth_lopsided_a1", 0.0) or 0.0)
         lop_layer = _lopsided_layer(row, layer_fov, lopsided) if lopsided > 0 else None
         lop_frac = _LOPSIDED_CAP * lopsided if lop_layer is not None and lop_layer.sum() > 0 else 0.0
-        out.append((disk, f_r * disk_frac * (1.0 - lop_frac) * disk_col))
+        brk_layer, brk_share = (
+            _break_layer(row, layer_fov) if _break_factor(row, np.zeros(1)) is not None else (None, 0)
+        )
+        if brk_layer is not None and brk_layer.sum() > 0 and abs(brk_share) < 0.9:
+            # a broken disc: the exponential plus (Type III) or minus (Type II) what the break changes beyond its
+            # radius, scaled so the disc keeps its light (the galaxy its magnitude)
+            smooth_f = f_r * disk_frac * (1.0 - lop_frac) / (1.0 - brk_share)
+            out.append((disk, smooth_f * disk_col))
+            out.append((_interp(brk_layer, 1.0), -math.copysign(smooth_f * abs(brk_share), brk_share) * disk_col))
+        else:
+            out.append((disk, f_r * disk_frac * (1.0 - lop_frac) * disk_col))
         if lop_frac > 0:
             # a lopsided disc (m = 1): part of the disc's light drawn with the one-sided excess
             out.append((_interp(lop_layer, 1.0), f_r * disk_frac * lop_frac * disk_col))
@@ -650,10 +690,13 @@ def outskirts_sky(galaxy: NDArray, sky_sigma: float, pixel_scale: float, noise: 
     With the 5 σ₁ mask the unmasked outskirts reach a few σ₁, where taking
     the mean instead overstates the shift (the simulated sky's correlation
     with the galaxy's size in the frame: −0.62 to −0.65 with the mean, −0.58
-    to −0.61 with the pull; Spearman, 300 galaxies at 128 px).  Either is
-    three times the real images' −0.17 to −0.19: real discs fade faster far
-    out than the simulator's pure exponentials (disc breaks), which is not
-    modelled.  The mask is made on the galaxy plus one exposure's noise when
+    to −0.61 with the pull; Spearman, 300 galaxies at 128 px).  That sample
+    holds the smooth galaxies, whose Sérsic wings darken the sky the most
+    (−0.59 on their own); the real images (all featured, not edge-on, mostly
+    without clear arms) give −0.17 to −0.19, and the simulated galaxies of
+    the same vote selection −0.28 to −0.32 with pure exponential discs,
+    −0.23 to −0.25 with the broken discs of simulator revision 7 (real discs
+    fade faster far out; ``benchmarks/realism.md``).  The mask is made on the galaxy plus one exposure's noise when
     ``noise`` is given.  Only the drawn field is counted: the gz-decals
     field holds the whole truncated profile (Sérsic components end at 6
     half-light radii, the field's half side is ≥ 8.5 of them); on a smaller
