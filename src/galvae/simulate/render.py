@@ -692,12 +692,12 @@ def outskirts_sky(galaxy: NDArray, sky_sigma: float, pixel_scale: float, noise: 
     with the galaxy's size in the frame: −0.62 to −0.65 with the mean, −0.58
     to −0.61 with the pull; Spearman, 300 galaxies at 128 px).  That sample
     holds the smooth galaxies, whose Sérsic wings darken the sky the most
-    (−0.59 on their own); the real images (all featured, not edge-on, mostly
-    without clear arms) give −0.17 to −0.19, and the simulated galaxies of
-    the same vote selection −0.28 to −0.32 with pure exponential discs,
-    −0.23 to −0.25 with the broken discs of simulator revision 7 (real discs
-    fade faster far out; ``benchmarks/realism.md``).  The mask is made on the galaxy plus one exposure's noise when
-    ``noise`` is given.  Only the drawn field is counted: the gz-decals
+    (−0.51 to −0.54 on their own, 1200 galaxies); the real images (all
+    featured, not edge-on, mostly without clear arms) give −0.17 to −0.19,
+    the simulated featured, not edge-on galaxies −0.25 to −0.29, with or
+    without the broken discs of simulator revision 7
+    (``benchmarks/realism.md``).  The mask is made on the galaxy plus one
+    exposure's noise when ``noise`` is given.  Only the drawn field is counted: the gz-decals
     field holds the whole truncated profile (Sérsic components end at 6
     half-light radii, the field's half side is ≥ 8.5 of them); on a smaller
     fixed field this is a lower bound.
