@@ -20,6 +20,7 @@ from galvae.data.labels import TABLE2_RULES
 from galvae.simulate import (
     BASS_MZLS,
     DECALS,
+    DR5_PASS_FRACTIONS,
     BandConfig,
     SimulationConfig,
     SurveyConfig,
@@ -87,6 +88,43 @@ def test_sky_noise_matches_depth(survey):
     # DECaLS g from its 24.7 mag 5-sigma depth (simulate/surveys.py): 10**(-0.4 * 2.2) / (5 * sqrt(NEA)) with
     # NEA = 4 pi ((1.29 / 2.3548)**2 + (0.45 / 1.1774)**2) / 0.262**2 = 81.6 pixels: 0.00292 nanomaggies per pixel
     assert DECALS.band("g").sky_sigma == pytest.approx(0.00292, rel=0.01)
+
+
+def test_a_galaxys_passes_set_its_sky_noise():
+    rng = np.random.default_rng(6)
+    band = DECALS.band("r")
+    one = _draw_native([], 1, band, galsim.Gaussian(fwhm=1.0), 3 * FOV, rng, passes=1)
+    # one pass of three: sqrt(3) times the full depth's noise
+    assert one.array.std() == pytest.approx(band.sky_sigma * math.sqrt(3), rel=0.03)
+    row = _row(truth_mag_r=40.0)
+    seen = set()
+    for seed in range(0, 40, 2):
+        r = _render(row, DECALS, noise=True, seed=seed)
+        full = np.array([b.sky_sigma for b in DECALS.bands])
+        np.testing.assert_allclose(r.sky_sigma, full * np.sqrt(3 / r.passes), rtol=1e-6)
+        # one quantile per galaxy: z (the deepest band in DR5) never has fewer passes than g
+        assert r.passes[2] >= r.passes[1] >= r.passes[0]
+        seen |= set(r.passes.tolist())
+        assert (_render(row, BASS_MZLS, seed=seed).passes == 3).all()  # the finished BASS+MzLS
+    assert seen == {1, 2, 3}
+    shallow = DECALS.at_passes([1, 2, 3])
+    np.testing.assert_allclose([b.sky_sigma for b in shallow.bands], full * np.sqrt([3, 1.5, 1]))
+    assert all(b.pass_fractions == () for b in shallow.bands)
+    with pytest.raises(GalvaeValueError, match=r"passes must be three integers in 1..3"):
+        DECALS.at_passes([0, 1, 2])
+
+
+def test_dr5_pass_fractions_reference_values():
+    # legacysurvey.org/dr5/description: g-band 7107 / 4807 / 2808 deg2 with >= 1 / 2 / 3 passes
+    assert DR5_PASS_FRACTIONS["g"] == pytest.approx((1 - 4807 / 7107, (4807 - 2808) / 7107, 2808 / 7107), abs=1e-3)
+    assert DR5_PASS_FRACTIONS["z"] == pytest.approx((1 - 7867 / 9972, (7867 - 5333) / 9972, 5333 / 9972), abs=1e-3)
+    g = DECALS.band("g")
+    assert [g.draw_passes(u) for u in (0.0, 0.323, 0.325, 0.604, 0.606, 0.999)] == [1, 1, 2, 2, 3, 3]
+    assert BandConfig("g").draw_passes(0.1) == 3
+    with pytest.raises(GalvaeValueError, match=r"pass_fractions must be empty or the fractions of 1, 2 and 3"):
+        BandConfig("g", pass_fractions=(0.5, 0.6, 0.1))
+    with pytest.raises(GalvaeValueError, match=r"pass_fractions must be empty"):
+        BandConfig("g", pass_fractions=(0.5, 0.5))
 
 
 def test_flux_is_conserved_on_the_stamp():
@@ -247,6 +285,10 @@ def test_outputs_follow_the_contracts(tmp_path):
         "psf_fwhm_bass_mzls_g",
     } <= set(cat.columns)
     assert cat["in_overlap"].sum() == 8 and (cat.loc[cat.in_overlap, "dec"] > 32).all()
+    # each galaxy's passes per band: DECaLS as DR5 left it, BASS+MzLS at full depth where it saw the galaxy
+    assert set(cat[["n_pass_decals_g", "n_pass_decals_r", "n_pass_decals_z"]].to_numpy().ravel()) <= {1.0, 2.0, 3.0}
+    assert (cat.loc[cat.in_overlap, "n_pass_bass_mzls_g"] == 3).all()
+    assert cat.loc[~cat.in_overlap, "n_pass_bass_mzls_g"].isna().all()
     d, b = ImageStore(res.stores["decals"]), ImageStore(res.stores["bass_mzls"])
     assert d.ids.tolist() == cat["id"].tolist() and b.ids.tolist() == cat["id"].tolist()[:8]
     assert d.pixel_scale_arcsec == pytest.approx(FOV / 16)

@@ -23,6 +23,7 @@ from .render import render_galaxy, render_point_source
 from .surveys import (
     BASS_MZLS,
     DECALS,
+    DR5_PASS_FRACTIONS,
     BandConfig,
     SurveyConfig,
     get_survey,
@@ -34,6 +35,7 @@ __all__ = [
     "BASS_MZLS",
     "DECALS",
     "DEFECT_KINDS",
+    "DR5_PASS_FRACTIONS",
     "SIMULATOR_REVISION",
     "BandConfig",
     "DefectConfig",

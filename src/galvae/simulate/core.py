@@ -6,7 +6,9 @@ galaxies again in each further survey, and writes::
 
     OUT/<survey>.h5        one image store per survey (ids match across surveys)
     OUT/catalog.parquet    id, ra, dec, in_overlap, truth_*, defect, defect_<survey>,
-                           psf_fwhm_<survey>_<band>, GZ DECaLS fraction and total-vote columns
+                           psf_fwhm_<survey>_<band>, n_pass_<survey>_<band> (passes in the galaxy's
+                           coadd, NaN where the survey did not see it), GZ DECaLS fraction and total-vote
+                           columns
     OUT/simulation.json    the resolved SimulationConfig, the survey configurations, galvae version
                            (:func:`load_simulation_config` reads them back to re-run it)
 
@@ -92,7 +94,8 @@ log = logging.getLogger(__name__)
 #: 5: gz-decals presented on the 424-pixel grid and truncated to 8 bits there, as Galaxy Zoo DECaLS DR5 (2026-12-06).
 #: 6: the sky subtracted with legacypipe's DR5-era mask (5 sigma1 per pixel, dilated 3), not a deeper one (2026-12-06).
 #: 7: broken discs (Type I / II / III outer profiles; Pohlen & Trujillo 2006, Erwin et al. 2012) (2026-12-06).
-SIMULATOR_REVISION = 7
+#: 8: DECaLS galaxies imaged in 1, 2 or 3 passes as in DR5 (``BandConfig.pass_fractions``) (2026-12-06).
+SIMULATOR_REVISION = 8
 
 #: Default field of view: what a 64-pixel Legacy Survey cutout at 0.262″ covers.
 DEFAULT_FOV = 64 * REFERENCE_PIXEL_SCALE
@@ -272,7 +275,7 @@ def _render_chunk_unlimited(task: tuple[int, int, int, np.ndarray | None]) -> tu
     defects = st["defects"][s]
     imgs = np.empty((stop - start, 3, size, size), dtype=np.float32)
     masks = np.zeros((stop - start, size, size), dtype=bool)
-    fwhms = np.empty((stop - start, 3))
+    fwhms = np.empty((stop - start, 6))  # the PSF FWHM and the passes, per band
     present = np.empty((stop - start, 4))
     vis = np.full((stop - start, len(VISIBILITY_FEATURES)), np.nan)
     dcfg = st["defect_config"]
@@ -302,7 +305,7 @@ def _render_chunk_unlimited(task: tuple[int, int, int, np.ndarray | None]) -> tu
             # the same seed sequence as _rng(seed, i, _STREAM_GALAXY): the knots and tails measured are those drawn
             v = feature_visibility(
                 row,
-                survey,
+                survey.at_passes(r.passes),  # the volunteers saw the coadd of the galaxy's own passes
                 field_arcsec=gz_field,
                 size=GZ_DECALS_PIXELS,
                 stretch=GZ_DECALS_STRETCH,
@@ -342,7 +345,7 @@ def _render_chunk_unlimited(task: tuple[int, int, int, np.ndarray | None]) -> tu
         else:
             flux, masks[k] = crop_and_resize(image, mask, size)
             imgs[k] = stretch(flux, norm)
-        fwhms[k] = r.psf_fwhm
+        fwhms[k] = [*r.psf_fwhm, *r.passes]
     return imgs, masks, fwhms, present, vis
 
 
@@ -652,7 +655,7 @@ def _render_surveys(
                 (s, a, min(a + _CHUNK, count), None if s == 0 else presentation[a : min(a + _CHUNK, count)])
                 for a in range(0, count, _CHUNK)
             ]
-            fwhm = np.full((n, 3), np.nan)
+            fwhm = np.full((n, 6), np.nan)
             results = pool.map(_render_chunk, tasks) if pool is not None else map(_render_chunk, tasks)
             with writer_cls(
                 store_paths[survey.name],
@@ -681,6 +684,8 @@ def _render_surveys(
                     bar.update(b - a)
             for j, band in enumerate(BANDS):
                 fwhm_cols[f"psf_fwhm_{survey.name}_{band}"] = fwhm[:, j]
+            for j, band in enumerate(BANDS):
+                fwhm_cols[f"n_pass_{survey.name}_{band}"] = fwhm[:, 3 + j]
     finally:
         bar.close()
         if pool is not None:

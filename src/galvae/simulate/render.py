@@ -94,6 +94,7 @@ is not the nanomaggie).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -107,7 +108,7 @@ from scipy import special
 from ..config import BANDS
 from ..errors import GalvaeValueError
 from .field import FieldConfig, Source, draw_sources, neighbour_profiles, neighbour_rng
-from .surveys import BandConfig, SurveyConfig, colour_term_factors
+from .surveys import FULL_DEPTH_PASSES, BandConfig, SurveyConfig, colour_term_factors
 
 __all__ = [
     "REFERENCE_PIXEL_SCALE",
@@ -129,8 +130,8 @@ __all__ = [
 REFERENCE_PIXEL_SCALE = 0.262
 #: Side (arcsec) of the sky boxes of legacypipe's ``SplineSky``: 512 DECam / Mosaic-3 pixels (:func:`outskirts_sky`).
 SKY_BOX_ARCSEC = 512 * 0.262
-#: Exposures per band whose single-exposure noise sets the sky mask (three passes; Dey et al. 2019).
-SKY_EXPOSURES = 3
+#: Exposures per band at full depth, whose single-exposure noise sets the sky mask (three passes; Dey et al. 2019).
+SKY_EXPOSURES = FULL_DEPTH_PASSES
 #: legacypipe's sky mask in the Galaxy Zoo DECaLS (DR5) era: pixels of one exposure above this many σ₁, ...
 SKY_MASK_SIGMA = 5.0
 #: ... grown by this many 4-connected dilations (``binary_dilation(masked, iterations=3)``).
@@ -536,12 +537,16 @@ class RenderedGalaxy:
         The FWHM used per band (arcsec), after per-galaxy scatter.
     pixel_scale : float
         Served pixel scale (arcsec).
+    passes : ndarray of int, shape (3,)
+        Passes of the survey the galaxy's coadd holds per band
+        (:attr:`~galvae.simulate.surveys.BandConfig.pass_fractions`; 3 is the full depth).
     """
 
     image: NDArray[np.float32]
     sky_sigma: NDArray[np.float64]
     psf_fwhm: NDArray[np.float64]
     pixel_scale: float
+    passes: NDArray[np.int64] = dataclasses.field(default_factory=lambda: np.full(3, FULL_DEPTH_PASSES))
 
 
 def _draw_native(
@@ -555,8 +560,12 @@ def _draw_native(
     psf_fwhm: float = 1.0,
     galaxy: NDArray | None = None,
     neighbours: NDArray | None = None,
+    passes: int = FULL_DEPTH_PASSES,
 ) -> galsim.Image:
     """Draw band ``b`` on the native grid (flux per native pixel), with noise when ``rng`` is given.
+
+    ``passes`` of the survey make the coadd: its noise variance is ``FULL_DEPTH_PASSES / passes`` times the full
+    depth's, one exposure's noise (which sets the pipeline's sky mask) the same whatever the passes.
 
     ``galaxy`` and ``neighbours``, when given, are the galaxy and the
     neighbours already drawn on that grid (:func:`_draw_galaxy_bands`,
@@ -589,10 +598,10 @@ def _draw_native(
         image += field
     if rng is not None:
         arr = image.array
-        var = band.sky_sigma**2 + np.clip(arr, 0, None) / band.gain
+        var = (band.sky_sigma**2 + np.clip(arr, 0, None) / band.gain) * (FULL_DEPTH_PASSES / passes)
         noise = rng.standard_normal(arr.shape, dtype=np.float32) * np.sqrt(var, dtype=np.float32)
         galaxy = arr - field.array if field is not None else arr
-        exposure_noise = noise * np.float32(math.sqrt(SKY_EXPOSURES))  # one exposure's noise, for the sky mask
+        exposure_noise = noise * np.float32(math.sqrt(passes))  # one exposure's noise, for the sky mask
         sky = outskirts_sky(galaxy, band.sky_sigma, scale, exposure_noise)
         if field is not None:
             sky += pipeline_sky(field.array + exposure_noise, band.sky_sigma)
@@ -854,6 +863,9 @@ def render_galaxy(
     scale = bands[0].pixel_scale_arcsec
     to_ref = (REFERENCE_PIXEL_SCALE / scale) ** 2
     fwhm = np.array([b.psf_fwhm_arcsec * math.exp(b.psf_fwhm_scatter * survey_rng.standard_normal()) for b in bands])
+    # the passes of each band's coadd: one quantile for all bands (a field shallow in one band is in the others)
+    u = survey_rng.random() if any(b.pass_fractions for b in bands) else 0.0
+    passes = np.array([b.draw_passes(u) for b in bands], dtype=np.int64)
     psfs = [make_psf(band, fwhm[i]) for i, band in enumerate(bands)]
     # bands drawn at their served scale share one drawing of the galaxy's components
     native_bands = [i for i, band in enumerate(bands) if band.native_pixel_scale_arcsec == scale]
@@ -890,6 +902,7 @@ def render_galaxy(
             float(fwhm[i]),
             galaxy=None if drawn is None or i not in native_bands else drawn[native_bands.index(i)],
             neighbours=None if around is None or i not in native_bands else around[native_bands.index(i)],
+            passes=int(passes[i]),
         )
         # image units: nanomaggies unless the band's zero point says otherwise
         out.append(_to_served(native, band, fov_arcsec) * (to_ref / band.unit_nmgy))
@@ -897,7 +910,8 @@ def render_galaxy(
         # Lanczos-3 interpolation of white noise keeps a fraction _NOISE_KEPT of its sigma
         ratio = (scale / band.native_pixel_scale_arcsec) ** 2
         sky[i] = band.sky_sigma * ratio * to_ref / band.unit_nmgy * (_NOISE_KEPT if ratio != 1 else 1.0)
-    return RenderedGalaxy(np.asarray(out, dtype=np.float32), sky, fwhm, scale)
+        sky[i] *= math.sqrt(FULL_DEPTH_PASSES / passes[i])
+    return RenderedGalaxy(np.asarray(out, dtype=np.float32), sky, fwhm, scale, passes)
 
 
 def render_point_source(

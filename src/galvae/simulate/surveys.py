@@ -13,7 +13,8 @@ Built-in surveys (``get_survey(name)``):
     et al. 2019, AJ 157, 168, Table 1) and the depths the finished survey
     reached, g 24.7, r 23.9, z 23.0 (DR9 medians, NOIRLab Astro Data Lab's
     DECaLS page), not the planning targets of Dey et al. Table 1 (24.0, 23.4,
-    22.5 for a 0.45″ galaxy).
+    22.5 for a 0.45″ galaxy), for three passes; fewer passes for some
+    galaxies, as in DR5 (see "Passes" below).
 ``bass_mzls``
     BASS (Bok/90Prime) g, r: native 0.454″ pixels, served resampled to
     0.262″, PSF FWHM ≈ 1.6″ / 1.5″, depths g 24.2, r 23.6 (BASS DR3 medians,
@@ -43,6 +44,20 @@ stars) gets its own correction from its own colour, with g − i taken as
 (g − r) + ½ (r − z) (i lies midway between r and z in log λ), clipped to
 0.4 ≤ g − i ≤ 2.7, the range of the stars the colour terms were fitted to.
 
+Passes.  Galaxy Zoo DECaLS showed the DR5 coadds (and DR1/DR2 ones), made
+while DECaLS was under way: of each band's DR5 footprint, 32 / 30 / 21 % (g /
+r / z) had one pass, 28 / 27 / 25 % two and 40 / 44 / 53 % three or more
+(:data:`DR5_PASS_FRACTIONS`; over the area with all three bands 39 % had one
+pass in some band).  The built-in ``decals`` survey draws each galaxy's passes
+per band from these fractions, with one quantile per galaxy shared by the
+bands (a shallow field is shallow in every band, as the DR5 tiling left
+it: with ≥ 2 passes in every band 68 % of the galaxies, DR5 61 %); n passes
+have ``sqrt(3 / n)`` times the full depth's sky noise and the galaxy's own
+photon noise alike.  Without it the real images' sky noise was 15–20 % wider
+than the simulated one, with a brighter tail (``benchmarks/realism.md``).
+``bass_mzls`` stays at full depth (the paper's BASS+MzLS cutouts are from the
+finished surveys).  ``BandConfig(pass_fractions=())`` turns it off.
+
 Depth → sky noise.  A band's ``depth_mag`` is the 5σ limit for a galaxy of
 half-light radius 0.45″; with the PSF approximated as a Gaussian, the
 source's noise-equivalent area is ``NEA = 4π (σ_psf² + σ_gal²)`` with
@@ -68,6 +83,7 @@ A new survey is a TOML or JSON file (see :func:`load_survey`)::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -93,6 +109,8 @@ __all__ = [
     "resolve_survey",
     "GI_RANGE",
     "sky_sigma_from_depth",
+    "DR5_PASS_FRACTIONS",
+    "FULL_DEPTH_PASSES",
     "colour_term_factors",
     "survey_to_dict",
 ]
@@ -112,6 +130,18 @@ def sky_sigma_from_depth(depth_mag: float, psf_fwhm_arcsec: float, pixel_scale_a
     sigma2 = (psf_fwhm_arcsec / 2.3548) ** 2 + (DEPTH_GALAXY_HLR / 1.1774) ** 2
     nea_pix = 4.0 * math.pi * sigma2 / pixel_scale_arcsec**2
     return f5 / (5.0 * math.sqrt(nea_pix))
+
+
+#: Passes of the full depth (``BandConfig.depth_mag``): DECaLS, BASS and MzLS planned three (Dey et al. 2019).
+FULL_DEPTH_PASSES = 3
+
+#: DECaLS DR5's area with 1, 2 and 3 or more passes, per band, over that band's footprint (legacysurvey.org/dr5/
+#: description: g 7107 / 4807 / 2808 deg² with >= 1 / 2 / 3 passes, r 7700 / 5406 / 3364, z 9972 / 7867 / 5333).
+DR5_PASS_FRACTIONS: dict[str, tuple[float, float, float]] = {
+    "g": (0.324, 0.281, 0.395),
+    "r": (0.298, 0.265, 0.437),
+    "z": (0.211, 0.254, 0.535),
+}
 
 
 @dataclass(frozen=True)
@@ -149,6 +179,11 @@ class BandConfig:
         Coefficients c_0, c_1, ... (at most 4) of the difference between
         this band's magnitudes and DECam's, ``m − m_DECam = Σ c_k (g − i)^k``;
         empty for the DECam system.  See the module docs.
+    pass_fractions : tuple of 3 floats, default ()
+        Fractions of the galaxies imaged in 1, 2 and 3 (or more) passes of
+        the survey (summing to 1); ``depth_mag`` is the depth of 3 passes and
+        n passes have ``sqrt(3 / n)`` times its sky noise.  Empty: every
+        galaxy at full depth.  See the module docs ("Passes").
     """
 
     name: str
@@ -164,6 +199,7 @@ class BandConfig:
     gain: float = 3000.0
     saturation_nmgy: float = 150.0
     colour_term: tuple[float, ...] = ()
+    pass_fractions: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.name not in BANDS:
@@ -191,6 +227,24 @@ class BandConfig:
         if not math.isfinite(self.zero_point):
             raise GalvaeValueError(f"band {self.name}: zero_point must be a finite magnitude", self.zero_point)
         object.__setattr__(self, "colour_term", tuple(float(c) for c in self.colour_term))
+        p = self.pass_fractions
+        ok = isinstance(p, tuple | list) and len(p) in (0, FULL_DEPTH_PASSES)
+        if ok and p:
+            ok = all(isinstance(v, int | float) and math.isfinite(v) and v >= 0 for v in p)
+            ok = ok and math.isclose(sum(p), 1.0, abs_tol=1e-6)
+        if not ok:
+            raise GalvaeValueError(
+                f"band {self.name}: pass_fractions must be empty or the fractions of 1, 2 and 3 passes, "
+                "non-negative and summing to 1",
+                self.pass_fractions,
+            )
+        object.__setattr__(self, "pass_fractions", tuple(float(v) for v in p))
+
+    def draw_passes(self, u: float) -> int:
+        """The number of passes at quantile ``u`` in [0, 1) of :attr:`pass_fractions` (3 when it is empty)."""
+        if not self.pass_fractions:
+            return FULL_DEPTH_PASSES
+        return min(int(np.searchsorted(np.cumsum(self.pass_fractions), u, side="right")) + 1, FULL_DEPTH_PASSES)
 
     @property
     def unit_nmgy(self) -> float:
@@ -231,14 +285,36 @@ class SurveyConfig:
         """The :class:`BandConfig` of band ``name``."""
         return self.bands[BANDS.index(name)]
 
+    def at_passes(self, passes: Sequence[int]) -> SurveyConfig:
+        """This survey where a galaxy's coadd holds ``passes`` (g, r, z) of :data:`FULL_DEPTH_PASSES` passes.
+
+        Each band's sky noise is ``sqrt(FULL_DEPTH_PASSES / n)`` times its full depth's and its
+        ``pass_fractions`` empty: what a galaxy drawn with those passes was imaged with.
+
+        Raises
+        ------
+        GalvaeValueError
+            If ``passes`` is not three integers in 1 .. FULL_DEPTH_PASSES.
+        """
+        n = list(passes)
+        if len(n) != 3 or not all(isinstance(k, int | np.integer) and 1 <= k <= FULL_DEPTH_PASSES for k in n):
+            raise GalvaeValueError(f"passes must be three integers in 1..{FULL_DEPTH_PASSES} (g, r, z)", passes)
+        bands = tuple(
+            dataclasses.replace(
+                b, sky_sigma_nmgy=b.sky_sigma * math.sqrt(FULL_DEPTH_PASSES / int(k)), pass_fractions=()
+            )
+            for b, k in zip(self.bands, n, strict=True)
+        )
+        return dataclasses.replace(self, bands=bands)  # type: ignore[arg-type]
+
 
 DECALS = SurveyConfig(
     name="decals",
     description="DECaLS-like (Blanco/DECam): 0.262 arcsec pixels (Dey et al. 2019)",
     bands=(
-        BandConfig("g", psf_fwhm_arcsec=1.29, depth_mag=24.7, gain=3000.0),
-        BandConfig("r", psf_fwhm_arcsec=1.18, depth_mag=23.9, gain=3000.0),
-        BandConfig("z", psf_fwhm_arcsec=1.11, depth_mag=23.0, gain=3000.0),
+        BandConfig("g", psf_fwhm_arcsec=1.29, depth_mag=24.7, gain=3000.0, pass_fractions=DR5_PASS_FRACTIONS["g"]),
+        BandConfig("r", psf_fwhm_arcsec=1.18, depth_mag=23.9, gain=3000.0, pass_fractions=DR5_PASS_FRACTIONS["r"]),
+        BandConfig("z", psf_fwhm_arcsec=1.11, depth_mag=23.0, gain=3000.0, pass_fractions=DR5_PASS_FRACTIONS["z"]),
     ),
 )
 
