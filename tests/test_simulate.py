@@ -203,6 +203,13 @@ def test_survey_configuration_and_errors(tmp_path):
     (tmp_path / "bad.toml").write_text("name = [")
     with pytest.raises(GalvaeFileError, match="bad.toml: not a valid survey file"):
         load_survey(tmp_path / "bad.toml")
+    # a survey file sets a band's passes; fractions that do not sum to 1 are refused with the file named
+    bands = '[[bands]]\nname = "g"\npass_fractions = [0.5, 0.25, 0.25]\n[[bands]]\nname = "r"\n[[bands]]\nname = "z"\n'
+    (tmp_path / "passes.toml").write_text('name = "shallow"\n' + bands)
+    assert load_survey(tmp_path / "passes.toml").band("g").pass_fractions == (0.5, 0.25, 0.25)
+    (tmp_path / "passes.toml").write_text('name = "shallow"\n' + bands.replace("0.5, 0.25", "0.5, 0.6"))
+    with pytest.raises(GalvaeFileError, match=r"passes.toml: band g: pass_fractions must be empty"):
+        load_survey(tmp_path / "passes.toml")
 
 
 SDSS_TOML = """
