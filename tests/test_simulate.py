@@ -334,6 +334,11 @@ def test_cli_simulate(tmp_path, capsys):
     )
     text = capsys.readouterr().out
     assert "simulated 10 galaxies (4 in the overlap)" in text
+    # DECaLS's coadds at DR5's depths, reported as the catalogue has them; BASS+MzLS at full depth, not reported
+    n = pd.read_parquet(out / "catalog.parquet")["n_pass_decals_r"]
+    shares = " / ".join(f"{(n == k).mean():.0%}" for k in (1, 2, 3))
+    assert (n < 3).any() and "decals: r-band coadds of 1 / 2 / 3 passes: " + shares in text
+    assert "bass_mzls: r-band coadds" not in text
     assert ImageStore(out / "bass_mzls.h5").size == 16
     assert main(["simulate", str(out), "--n-galaxies", "10", "-q"]) == 2
     assert "already exists" in capsys.readouterr().err

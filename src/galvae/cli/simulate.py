@@ -194,4 +194,11 @@ def run(args: argparse.Namespace) -> int:
         + f"; edge-on {int((cat['truth_disk_edge_on'] == 'yes').sum())}"
         + f"; mergers {int((cat['truth_merging'] == 'merger').sum())}"
     )
+    # how deep each survey's coadds are (BandConfig.pass_fractions): the share of galaxies with 1, 2, 3 passes in r
+    passes = pd.read_parquet(res.catalog, columns=[f"n_pass_{name}_r" for name in res.stores])
+    for name in res.stores:
+        n = passes[f"n_pass_{name}_r"].dropna()
+        if len(n) and (n < 3).any():
+            shares = " / ".join(f"{(n == k).mean():.0%}" for k in (1, 2, 3))
+            print(f"  {name:>10}: r-band coadds of 1 / 2 / 3 passes: {shares}")
     return 0
