@@ -275,7 +275,7 @@ def _render_chunk_unlimited(task: tuple[int, int, int, np.ndarray | None]) -> tu
     defects = st["defects"][s]
     imgs = np.empty((stop - start, 3, size, size), dtype=np.float32)
     masks = np.zeros((stop - start, size, size), dtype=bool)
-    fwhms = np.empty((stop - start, 6))  # the PSF FWHM and the passes, per band
+    per_band = np.empty((stop - start, 6))  # the PSF FWHM and the passes, per band
     present = np.empty((stop - start, 4))
     vis = np.full((stop - start, len(VISIBILITY_FEATURES)), np.nan)
     dcfg = st["defect_config"]
@@ -345,8 +345,8 @@ def _render_chunk_unlimited(task: tuple[int, int, int, np.ndarray | None]) -> tu
         else:
             flux, masks[k] = crop_and_resize(image, mask, size)
             imgs[k] = stretch(flux, norm)
-        fwhms[k] = [*r.psf_fwhm, *r.passes]
-    return imgs, masks, fwhms, present, vis
+        per_band[k] = [*r.psf_fwhm, *r.passes]
+    return imgs, masks, per_band, present, vis
 
 
 def _band_mask(image: np.ndarray, mask: np.ndarray, kind: str) -> np.ndarray:
@@ -598,9 +598,9 @@ def _draw_sample(config: SimulationConfig, n_surveys: int) -> _Sample:
 
 @dataclass(frozen=True)
 class _Rendered:
-    """What rendering measured: PSF FWHM columns, each galaxy's presentation and its features' visibility."""
+    """What rendering measured: per-band columns (PSF FWHM, passes), each galaxy's presentation, its visibility."""
 
-    fwhm_cols: dict[str, np.ndarray]
+    band_cols: dict[str, np.ndarray]
     presentation: np.ndarray
     visibility: np.ndarray
 
@@ -639,7 +639,7 @@ def _render_surveys(
         "defect_config": sample.defect_config,
         "field_config": config.neighbours,
     }
-    fwhm_cols: dict[str, np.ndarray] = {}
+    band_cols: dict[str, np.ndarray] = {}
     presentation = np.full((n, 4), np.nan)
     visibility = np.full((n, len(VISIBILITY_FEATURES)), np.nan)
     bar = tqdm(total=sum(sample.counts), desc="simulate", unit="gal", disable=not progress)
@@ -655,7 +655,7 @@ def _render_surveys(
                 (s, a, min(a + _CHUNK, count), None if s == 0 else presentation[a : min(a + _CHUNK, count)])
                 for a in range(0, count, _CHUNK)
             ]
-            fwhm = np.full((n, 6), np.nan)
+            per_band = np.full((n, 6), np.nan)  # PSF FWHM and passes per band
             results = pool.map(_render_chunk, tasks) if pool is not None else map(_render_chunk, tasks)
             with writer_cls(
                 store_paths[survey.name],
@@ -677,21 +677,21 @@ def _render_surveys(
                 bar.set_description(f"simulate {survey.name}")
                 for (_, a, b, _), (imgs, masks, fw, pres, vis) in zip(tasks, results, strict=True):
                     writer.append(imgs, sample.ids[a:b].tolist(), masks)
-                    fwhm[a:b] = fw
+                    per_band[a:b] = fw
                     if s == 0:
                         presentation[a:b] = pres
                         visibility[a:b] = vis
                     bar.update(b - a)
             for j, band in enumerate(BANDS):
-                fwhm_cols[f"psf_fwhm_{survey.name}_{band}"] = fwhm[:, j]
+                band_cols[f"psf_fwhm_{survey.name}_{band}"] = per_band[:, j]
             for j, band in enumerate(BANDS):
-                fwhm_cols[f"n_pass_{survey.name}_{band}"] = fwhm[:, 3 + j]
+                band_cols[f"n_pass_{survey.name}_{band}"] = per_band[:, 3 + j]
     finally:
         bar.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
         _STATE.clear()
-    return _Rendered(fwhm_cols, presentation, visibility)
+    return _Rendered(band_cols, presentation, visibility)
 
 
 def _catalogue(
@@ -708,7 +708,7 @@ def _catalogue(
         col = np.full(n, None, dtype=object)
         col[: sample.counts[s]] = sample.defects[s]
         cat[f"defect_{survey.name}"] = col
-    for k, v in rendered.fwhm_cols.items():
+    for k, v in rendered.band_cols.items():
         cat[k] = v
     # NSA / Galaxy Zoo DECaLS names for the Petrosian radii (arcsec), and each galaxy's presented field
     presentation = rendered.presentation
