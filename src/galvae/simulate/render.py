@@ -833,7 +833,8 @@ def render_galaxy(
     galaxy_rng : numpy.random.Generator
         Galaxy-level randomness (same stream in every survey).
     survey_rng : numpy.random.Generator
-        This survey's randomness: PSF scatter and noise.
+        This survey's randomness: PSF scatter, the coadd's passes (bands
+        with ``pass_fractions``; one quantile for the three bands) and noise.
     noise : bool, default True
         Add sky and Poisson noise.
     neighbours : bool, default True
