@@ -297,14 +297,17 @@ def _lopsided_layer(row: Mapping[str, Any], fov: float, a1: float) -> NDArray:
     return np.exp(-r / rd) * (_LOPSIDED_CAP * a1 + amp * np.cos(phase)) * (1.0 if brk is None else brk)
 
 
+#: Outer disc profile types with a break (``truth_disk_break``; Type I is one exponential).
+_BROKEN = ("II", "III")
+
+
 def _break_factor(row: Mapping[str, Any], r: NDArray) -> NDArray | None:
     """A broken disc's light over its inner exponential's at disc-plane radii ``r`` (None for an unbroken disc).
 
     1 inside the break radius, ``exp(-(r - r_b) (1 / h_out - 1 / h_in))`` beyond it: below 1 for a Type II
     (down-bending) disc, above 1 for a Type III (up-bending) one.
     """
-    kind = row.get("truth_disk_break")
-    if kind not in ("II", "III"):
+    if row.get("truth_disk_break") not in _BROKEN:
         return None
     rb, ratio = float(row["truth_disk_break_radius_arcsec"]), float(row["truth_disk_outer_scale_ratio"])
     rd = float(row["truth_hlr_arcsec"]) / 1.678
@@ -463,9 +466,7 @@ def galaxy_profiles(
         lopsided = float(row.get("truth_lopsided_a1", 0.0) or 0.0)
         lop_layer = _lopsided_layer(row, layer_fov, lopsided) if lopsided > 0 else None
         lop_frac = _LOPSIDED_CAP * lopsided if lop_layer is not None and lop_layer.sum() > 0 else 0.0
-        brk_layer, brk_share = (
-            _break_layer(row, layer_fov) if _break_factor(row, np.zeros(1)) is not None else (None, 0)
-        )
+        brk_layer, brk_share = _break_layer(row, layer_fov) if row.get("truth_disk_break") in _BROKEN else (None, 0.0)
         if brk_layer is not None and brk_layer.sum() > 0 and abs(brk_share) < 0.9:
             # a broken disc: the exponential plus (Type III) or minus (Type II) what the break changes beyond its
             # radius, scaled so the disc keeps its light (the galaxy its magnitude)
