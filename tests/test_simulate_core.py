@@ -292,6 +292,23 @@ def test_cli_bar_by_bulge_reaches_the_morphology(tmp_path, capsys):
     assert "expected comma-separated numbers, got 'a,b,c,d,e'" in capsys.readouterr().err
 
 
+def test_cli_disc_breaks_reach_the_morphology(tmp_path, capsys):
+    """--disc-breaks / --disc-breaks-armless set the outer-profile fractions; bad fractions are refused."""
+    import pandas as pd
+
+    from galvae.simulate.core import load_simulation_config
+
+    out = tmp_path / "unbroken"
+    args = ["-q", "simulate", str(out), "--n-galaxies", "40", "--overlap", "0", "--size", "16", "--surveys", "decals"]
+    assert main([*args, "--disc-breaks", "1,0,0", "--disc-breaks-armless", "1,0,0", "--votes-from-truth"]) == 0
+    cfg, _ = load_simulation_config(out / "simulation.json")
+    assert cfg.morphology.disc_break == cfg.morphology.disc_break_armless == (1.0, 0.0, 0.0)
+    kinds = pd.read_parquet(out / "catalog.parquet")["truth_disk_break"].dropna()
+    assert len(kinds) > 5 and (kinds == "I").all()
+    assert main(["-q", "simulate", str(tmp_path / "bad"), "--disc-breaks", "0.5,0.6,0.3"]) == 2
+    assert "disc_break must be probabilities summing to 1" in capsys.readouterr().err
+
+
 def test_fixed_profile_keeps_merger_companions_inside_its_field(tmp_path):
     """gz-decals fields grow with the galaxy; the one 'fixed' field caps the companion's separation at 6″."""
     import pandas as pd

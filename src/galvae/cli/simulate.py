@@ -102,6 +102,22 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         "1,1,1,1,1 draws them independently)",
     )
     p.add_argument(
+        "--disc-breaks",
+        type=comma_floats,
+        default=m.disc_break,
+        metavar="I,II,III",
+        help="fractions of discs with spiral arms whose outer profile is one exponential (Type I), bends down "
+        f"(II) or up (III) (default {','.join(f'{w:g}' for w in m.disc_break)}: Pohlen & Trujillo 2006; "
+        "1,0,0 draws unbroken discs, as before simulator revision 7)",
+    )
+    p.add_argument(
+        "--disc-breaks-armless",
+        type=comma_floats,
+        default=m.disc_break_armless,
+        metavar="I,II,III",
+        help="the same for discs without arms (default a third each: field S0s, Erwin et al. 2012)",
+    )
+    p.add_argument(
         "--stars-per-deg2",
         type=float,
         default=FieldConfig().star_n_at_21,
@@ -154,7 +170,11 @@ def run(args: argparse.Namespace) -> int:
 
     config = SimulationConfig(
         morphology=MorphologyConfig(
-            min_petro_th50_arcsec=args.min_p50, hlr_scatter=args.size_scatter, bar_by_bulge=args.bar_by_bulge
+            min_petro_th50_arcsec=args.min_p50,
+            hlr_scatter=args.size_scatter,
+            bar_by_bulge=args.bar_by_bulge,
+            disc_break=args.disc_breaks,
+            disc_break_armless=args.disc_breaks_armless,
         ),
         neighbours=FieldConfig(star_n_at_21=args.stars_per_deg2),
         n_galaxies=args.n_galaxies,
