@@ -263,3 +263,26 @@ def test_arm_amplitude_and_pitch_measure_the_spiral_structure():
     armed = measure_image(rgb(spiral_image(3, 20.0)))
     assert armed["arm_amplitude"] > 5 * plain["arm_amplitude"]
     assert armed["arm_pitch"] == pytest.approx(20.0, abs=3.0)
+
+
+def test_asymmetry_and_clumpiness_follow_the_light_that_breaks_symmetry_and_smoothness() -> None:
+    """CAS A counts light without a 180° counterpart, S light in small clumps: pairs of knots raise only S."""
+    yy, xx = np.indices((64, 64)) - 31.5
+
+    def knots(img: np.ndarray, places) -> np.ndarray:
+        out = img.copy()
+        for x0, y0 in places:
+            out += 0.15 * np.exp(-((xx - x0) ** 2 + (yy - y0) ** 2) / (2 * 0.8**2))
+        return np.clip(out, 0, 1)
+
+    one_sided = ((4, 2), (-3, 5), (6, -4))
+    paired = one_sided + tuple((-x, -y) for x, y in one_sided)
+    rows = []
+    for seed in range(3):
+        img = _galaxies(1, 64, seed=seed)[0]
+        rows.append([measure_image(x) for x in (img, knots(img, one_sided), knots(img, paired))])
+    a = np.array([[m["asymmetry"] for m in r] for r in rows]).mean(axis=0)
+    s = np.array([[m["clumpiness"] for m in r] for r in rows]).mean(axis=0)
+    assert abs(a[0]) < 0.03  # a smooth, symmetric source on noise: the border's share removes the noise's
+    assert a[1] > a[0] + 0.03 and abs(a[2] - a[0]) < 0.5 * (a[1] - a[0])
+    assert s[1] > s[0] + 0.05 and s[2] > s[1]
