@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from galvae import GalvaeValueError
-from galvae.simulate.field import FieldConfig, draw_neighbours, neighbour_profiles, neighbour_rng
+from galvae.simulate.field import (
+    FieldConfig,
+    draw_companions,
+    draw_neighbours,
+    expected_companions,
+    neighbour_profiles,
+    neighbour_rng,
+)
 
 
 def test_counts_scale_with_field_area_and_follow_the_configured_density():
@@ -60,6 +67,10 @@ def test_profiles_carry_fluxes_in_three_bands_and_positions_in_the_field():
         ({"star_n_at_21": -1.0}, "star_n_at_21"),
         ({"galaxy_count_slope": 0.0}, "galaxy_count_slope"),
         ({"galaxy_mag_range": (23.0, 16.0)}, "galaxy_mag_range"),
+        ({"companion_r0": -1.0}, "companion_r0"),
+        ({"companion_gamma": 3.0}, "companion_gamma"),
+        ({"companion_faint_abs": -24.0}, "companion_faint_abs"),
+        ({"companion_min_sep_hlr": math.nan}, "companion_min_sep_hlr"),
     ],
 )
 def test_config_errors_name_the_field(kwargs, match):
@@ -216,3 +227,80 @@ def test_all_bands_at_once_match_each_band_drawn_alone():
         # bin's members when the three bands are drawn together)
         assert np.abs(together[b] - alone.array).max() < 1e-2 * alone.array.max()
     assert together[2].sum() > 3.0 * _SMALL_FLUX
+
+
+# --- the galaxy's own companions (its group; clustering)
+
+
+def _power_law_companions(r0: float, gamma: float, fov: float, hlr: float, z: float) -> float:
+    """The expected count from scratch: n̄ ∫ w_p(r_p) 2π r_p dr_p by quadrature, w_p of a power-law ξ (Davis & Peebles)."""
+    from astropy.cosmology import FlatLambdaCDM
+    from scipy import integrate, special
+
+    cosmo = FlatLambdaCDM(H0=70, Om0=0.3)
+    d_m = cosmo.comoving_transverse_distance(z).value * 0.7  # h^-1 Mpc
+    mu = cosmo.distmod(z).value
+    faint = min(-16.0, 23.5 - mu + 5 * math.log10(0.7))
+
+    def phi(m: float) -> float:  # Blanton et al. (2003) Schechter function per magnitude
+        x = 10 ** (-0.4 * (m + 20.44))
+        return 0.4 * math.log(10) * 0.0149 * x ** (1 - 1.05) * math.exp(-x)
+
+    n_bar = integrate.quad(phi, -23.0, faint)[0]
+    amp = r0**gamma * special.beta(0.5, (gamma - 1) / 2)  # w_p = amp r_p^(1 - gamma)
+    per = d_m * math.pi / 648000
+    lo, hi = 2 * hlr * per, fov / math.sqrt(2) * per
+    return n_bar * integrate.quad(lambda r: amp * r ** (1 - gamma) * 2 * math.pi * r, lo, hi)[0]
+
+
+def test_companion_counts_follow_the_power_law_correlation_function():
+    # the closed form against quadrature, and against the draws (which keep the square's share of the disc)
+    for z in (0.03, 0.07, 0.15):
+        assert expected_companions(60.0, 4.0, z) == pytest.approx(
+            _power_law_companions(5.0, 1.8, 60.0, 4.0, z), rel=1e-3
+        )
+    mean = expected_companions(60.0, 4.0, 0.07)
+    assert 0.2 < mean < 0.6  # a few tenths of a galaxy per cutout: about the field galaxies' count as bright
+    draws = [draw_companions(60.0, np.random.default_rng(s), 16.5, 4.0, 0.07) for s in range(3000)]
+    radius = np.concatenate([np.hypot(d.x, d.y) for d in draws])
+    # the square keeps all of the disc within 30″ and part beyond: between that share and the whole disc
+    inner = mean * (30.0**1.2 - 8.0**1.2) / ((60.0 / math.sqrt(2)) ** 1.2 - 8.0**1.2)
+    assert inner * 0.9 < len(radius) / 3000 < mean
+    assert radius.min() >= 8.0  # no closer than two half-light radii
+    # surface density ∝ r^-0.8: the 8-16″ annulus holds (16^1.2 - 8^1.2) / (30^1.2 - 8^1.2) of those within 30″
+    share = ((radius >= 8) & (radius < 16)).sum() / (radius < 30).sum()
+    assert share == pytest.approx((16**1.2 - 8**1.2) / (30**1.2 - 8**1.2), abs=0.05)
+    assert (
+        FieldConfig(companion_r0=0.0).companion_r0 == 0
+        and expected_companions(60.0, 4.0, 0.07, FieldConfig(companion_r0=0.0)) == 0
+    )
+
+
+def test_companions_follow_the_luminosity_function_at_the_galaxys_distance():
+    near = [draw_companions(80.0, np.random.default_rng(s), 15.0, 5.0, 0.03) for s in range(1500)]
+    far = [draw_companions(80.0, np.random.default_rng(s), 15.0, 5.0, 0.10) for s in range(1500)]
+    m_near = np.concatenate([d.mag_r for d in near])
+    m_far = np.concatenate([d.mag_r for d in far])
+    # the same luminosities 2.6 mag fainter at 0.10 than at 0.03 (distance moduli 35.6 and 38.2 for h = 0.7)
+    assert np.median(m_far) - np.median(m_near) == pytest.approx(2.6, abs=0.4)
+    assert not np.concatenate([d.is_star for d in near]).any()
+    # constant surface brightness: a companion 2.5 mag fainter than the galaxy has 0.32 its half-light radius
+    d = next(d for d in far if len(d))
+    np.testing.assert_allclose(d.hlr, np.clip(5.0 * 10 ** (-0.2 * (d.mag_r - 15.0)), 0.3, 20.0))
+
+
+def test_companions_come_after_the_field_and_leave_it_as_it_was():
+    host = (15.5, 5.0, 0.08)
+    grew = 0
+    for seed in range(40):
+        plain = neighbour_profiles(70.0, np.random.default_rng(seed))
+        with_host = neighbour_profiles(70.0, np.random.default_rng(seed), None, host)
+        assert len(with_host) >= len(plain)
+        for (_, f_a, at_a), (_, f_b, at_b) in zip(plain, with_host[: len(plain)], strict=True):
+            assert at_a == at_b and np.array_equal(f_a, f_b)
+        extra = with_host[len(plain) :]
+        assert all(hlr >= 0.3 and math.hypot(x, y) >= 10.0 for _, _, (x, y, hlr) in extra)  # 2 half-light radii out
+        grew += bool(extra)
+    assert grew >= 5  # ~0.5 companions per 70″ field at z = 0.08
+    with pytest.raises(GalvaeValueError, match="host_hlr_arcsec"):
+        draw_companions(60.0, np.random.default_rng(0), 16.0, 0.0, 0.07)

@@ -269,6 +269,26 @@ def test_cli_star_density_reaches_the_fields(tmp_path, capsys):
     assert "star_n_at_21 must be a non-negative density" in capsys.readouterr().err
 
 
+def test_cli_companions_reach_the_fields(tmp_path, capsys):
+    """--companions-r0 sets FieldConfig.companion_r0: recorded, read back; a richer group adds light, not galaxies."""
+    import pandas as pd
+
+    from galvae import ImageStore
+    from galvae.simulate.core import load_simulation_config
+
+    args = ["-q", "simulate", "--n-galaxies", "6", "--overlap", "0", "--size", "16", "--surveys", "decals"]
+    args += ["--stars-per-deg2", "0"]
+    assert main([*args[:2], str(tmp_path / "alone"), *args[2:], "--companions-r0", "0"]) == 0
+    assert main([*args[:2], str(tmp_path / "group"), *args[2:], "--companions-r0", "60"]) == 0
+    assert load_simulation_config(tmp_path / "group" / "simulation.json")[0].neighbours.companion_r0 == 60
+    a, b = (pd.read_parquet(tmp_path / d / "catalog.parquet") for d in ("alone", "group"))
+    assert a["truth_mag_r"].equals(b["truth_mag_r"])
+    with ImageStore(tmp_path / "alone" / "decals.h5") as s0, ImageStore(tmp_path / "group" / "decals.h5") as s1:
+        assert s1.read(slice(None)).mean() > s0.read(slice(None)).mean()
+    assert main(["-q", "simulate", str(tmp_path / "bad"), "--companions-r0", "-1"]) == 2
+    assert "companion_r0 must be a non-negative length" in capsys.readouterr().err
+
+
 def test_cli_bar_by_bulge_reaches_the_morphology(tmp_path, capsys):
     """--bar-by-bulge sets MorphologyConfig.bar_by_bulge: recorded with the simulator's revision and read back."""
     import json

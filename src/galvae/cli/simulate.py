@@ -126,6 +126,15 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         "latitudes 49-64 deg, Chen et al. 2001; lower towards the poles, higher towards the plane; 0 for no stars)",
     )
     p.add_argument(
+        "--companions-r0",
+        type=float,
+        default=FieldConfig().companion_r0,
+        metavar="MPC",
+        help="correlation length (comoving h^-1 Mpc) of the galaxies of each galaxy's own group drawn around it "
+        "(default %(default)s with slope 1.8: SDSS Main-sample galaxies, Zehavi et al. 2011; 0 for none, the "
+        "simulator before revision 9)",
+    )
+    p.add_argument(
         "--defect-kinds",
         help="comma-separated defect kinds to plant, equally often (default: all, weighted as "
         "galvae.simulate.DefectConfig: bright_star, satellite_trail, missing_band, bleed_trail, chip_edge)",
@@ -176,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
             disc_break=args.disc_breaks,
             disc_break_armless=args.disc_breaks_armless,
         ),
-        neighbours=FieldConfig(star_n_at_21=args.stars_per_deg2),
+        neighbours=FieldConfig(star_n_at_21=args.stars_per_deg2, companion_r0=args.companions_r0),
         n_galaxies=args.n_galaxies,
         overlap=args.overlap,
         size=args.size,

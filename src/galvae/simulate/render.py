@@ -839,8 +839,8 @@ def render_galaxy(
     noise : bool, default True
         Add sky and Poisson noise.
     neighbours : bool, default True
-        Add the field's stars and background galaxies
-        (:func:`galvae.simulate.field.neighbour_profiles`), drawn from a
+        Add the field's stars and background galaxies and the galaxy's own
+        companions (:func:`galvae.simulate.field.neighbour_profiles`), drawn from a
         stream derived from ``galaxy_rng``'s state (which is not advanced by
         it), so they are the same in every survey and whatever features the
         galaxy has.
@@ -853,7 +853,8 @@ def render_galaxy(
     """
     nb_rng = neighbour_rng(galaxy_rng) if neighbours else None
     profiles = galaxy_profiles(row, fov_arcsec, galaxy_rng)
-    sources = neighbour_profiles(fov_arcsec, nb_rng, field_config) if nb_rng is not None else None
+    host = (float(row["truth_mag_r"]), float(row["truth_hlr_arcsec"]), float(row["truth_redshift"]))
+    sources = neighbour_profiles(fov_arcsec, nb_rng, field_config, host) if nb_rng is not None else None
     if any(b.colour_term for b in survey.bands):  # each component in the survey's own filter system
         profiles = [(p, f * colour_term_factors(survey, f)) for p, f in profiles]
         if sources:
