@@ -231,6 +231,9 @@ def test_all_bands_at_once_match_each_band_drawn_alone():
 
 # --- the galaxy's own companions (its group; clustering)
 
+#: SDSS Main-sample clustering (companions are off by default).
+GROUP = FieldConfig(companion_r0=5.0)
+
 
 def _power_law_companions(r0: float, gamma: float, fov: float, hlr: float, z: float) -> float:
     """The expected count from scratch: n̄ ∫ w_p(r_p) 2π r_p dr_p by quadrature, w_p of a power-law ξ (Davis & Peebles)."""
@@ -256,12 +259,12 @@ def _power_law_companions(r0: float, gamma: float, fov: float, hlr: float, z: fl
 def test_companion_counts_follow_the_power_law_correlation_function():
     # the closed form against quadrature, and against the draws (which keep the square's share of the disc)
     for z in (0.03, 0.07, 0.15):
-        assert expected_companions(60.0, 4.0, z) == pytest.approx(
+        assert expected_companions(60.0, 4.0, z, GROUP) == pytest.approx(
             _power_law_companions(5.0, 1.8, 60.0, 4.0, z), rel=1e-3
         )
-    mean = expected_companions(60.0, 4.0, 0.07)
+    mean = expected_companions(60.0, 4.0, 0.07, GROUP)
     assert 0.2 < mean < 0.6  # a few tenths of a galaxy per cutout: about the field galaxies' count as bright
-    draws = [draw_companions(60.0, np.random.default_rng(s), 16.5, 4.0, 0.07) for s in range(3000)]
+    draws = [draw_companions(60.0, np.random.default_rng(s), 16.5, 4.0, 0.07, GROUP) for s in range(3000)]
     radius = np.concatenate([np.hypot(d.x, d.y) for d in draws])
     # the square keeps all of the disc within 30″ and part beyond: between that share and the whole disc
     inner = mean * (30.0**1.2 - 8.0**1.2) / ((60.0 / math.sqrt(2)) ** 1.2 - 8.0**1.2)
@@ -270,15 +273,13 @@ def test_companion_counts_follow_the_power_law_correlation_function():
     # surface density ∝ r^-0.8: the 8-16″ annulus holds (16^1.2 - 8^1.2) / (30^1.2 - 8^1.2) of those within 30″
     share = ((radius >= 8) & (radius < 16)).sum() / (radius < 30).sum()
     assert share == pytest.approx((16**1.2 - 8**1.2) / (30**1.2 - 8**1.2), abs=0.05)
-    assert (
-        FieldConfig(companion_r0=0.0).companion_r0 == 0
-        and expected_companions(60.0, 4.0, 0.07, FieldConfig(companion_r0=0.0)) == 0
-    )
+    assert expected_companions(60.0, 4.0, 0.07) == 0  # off by default
+    assert len(draw_companions(60.0, np.random.default_rng(0), 16.5, 4.0, 0.07)) == 0
 
 
 def test_companions_follow_the_luminosity_function_at_the_galaxys_distance():
-    near = [draw_companions(80.0, np.random.default_rng(s), 15.0, 5.0, 0.03) for s in range(1500)]
-    far = [draw_companions(80.0, np.random.default_rng(s), 15.0, 5.0, 0.10) for s in range(1500)]
+    near = [draw_companions(80.0, np.random.default_rng(s), 15.0, 5.0, 0.03, GROUP) for s in range(1500)]
+    far = [draw_companions(80.0, np.random.default_rng(s), 15.0, 5.0, 0.10, GROUP) for s in range(1500)]
     m_near = np.concatenate([d.mag_r for d in near])
     m_far = np.concatenate([d.mag_r for d in far])
     # the same luminosities 2.6 mag fainter at 0.10 than at 0.03 (distance moduli 35.6 and 38.2 for h = 0.7)
@@ -293,8 +294,9 @@ def test_companions_come_after_the_field_and_leave_it_as_it_was():
     host = (15.5, 5.0, 0.08)
     grew = 0
     for seed in range(40):
-        plain = neighbour_profiles(70.0, np.random.default_rng(seed))
-        with_host = neighbour_profiles(70.0, np.random.default_rng(seed), None, host)
+        plain = neighbour_profiles(70.0, np.random.default_rng(seed), GROUP)
+        with_host = neighbour_profiles(70.0, np.random.default_rng(seed), GROUP, host)
+        assert len(neighbour_profiles(70.0, np.random.default_rng(seed), None, host)) == len(plain)  # off by default
         assert len(with_host) >= len(plain)
         for (_, f_a, at_a), (_, f_b, at_b) in zip(plain, with_host[: len(plain)], strict=True):
             assert at_a == at_b and np.array_equal(f_a, f_b)

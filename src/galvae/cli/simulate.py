@@ -130,9 +130,9 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=FieldConfig().companion_r0,
         metavar="MPC",
-        help="correlation length (comoving h^-1 Mpc) of the galaxies of each galaxy's own group drawn around it "
-        "(default %(default)s with slope 1.8: SDSS Main-sample galaxies, Zehavi et al. 2011; 0 for none, the "
-        "simulator before revision 9)",
+        help="draw each galaxy's own group around it with this correlation length (comoving h^-1 Mpc; 5 with the "
+        "slope 1.8 is SDSS Main-sample clustering, Zehavi et al. 2011; default %(default)s: none, see "
+        "galvae.simulate.field for what they cost the latents)",
     )
     p.add_argument(
         "--defect-kinds",

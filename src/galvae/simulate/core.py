@@ -95,8 +95,9 @@ log = logging.getLogger(__name__)
 #: 6: the sky subtracted with legacypipe's DR5-era mask (5 sigma1 per pixel, dilated 3), not a deeper one (2026-12-06).
 #: 7: broken discs (Type I / II / III outer profiles; Pohlen & Trujillo 2006, Erwin et al. 2012) (2026-12-06).
 #: 8: DECaLS galaxies imaged in 1, 2 or 3 passes as in DR5 (``BandConfig.pass_fractions``) (2026-12-06).
-#: 9: each galaxy's own group around it (clustered companions; Zehavi et al. 2011, Blanton et al. 2003) (2026-12-06).
-SIMULATOR_REVISION = 9
+#: (Each galaxy's own group, ``FieldConfig.companion_r0``, came on 2026-12-06 off by default: the default draws
+#: did not change.)
+SIMULATOR_REVISION = 8
 
 #: Default field of view: what a 64-pixel Legacy Survey cutout at 0.262″ covers.
 DEFAULT_FOV = 64 * REFERENCE_PIXEL_SCALE
