@@ -88,6 +88,10 @@ def test_demo_runs_every_stage_and_writes_the_products(demo):
     assert training["decoder_epochs"] == QUICK.adapt_decoder_epochs
     assert set(res.summary["heldout_paired_over_random"]) == {"before", "after"}
     assert json.loads((out / "demo_config.json").read_text())["demo"]["n_galaxies"] == QUICK.n_galaxies
+    # the centre window reaches the main model, and the adapted one keeps it
+    for run_dir in ("run", "run_da"):
+        model_cfg = json.loads((out / run_dir / "model.json").read_text())["model_config"]
+        assert model_cfg["centre_window"] == QUICK.centre_window > 0
     # the translation stage scored all three predictions of the real BASS+MzLS images of the overlap
     assert set(res.summary["translation_ssim"]) == {"translated", "untranslated", "psf_matched"}
     text = (out / "report.html").read_text(encoding="utf-8")
@@ -250,6 +254,7 @@ def test_stage_failure_leaves_no_mark(tmp_path):
         ({"epochs": 0}, "epochs must be a positive integer"),
         ({"embedding": "umap"}, "embedding"),
         ({"likelihood": "poisson"}, "demo likelihood .*'gaussian'"),
+        ({"centre_window": -0.1}, "centre_window"),
         ({"profile": "sdss"}, "profile .*'gz-decals'"),
         ({"precision": "fp8"}, "demo precision .*'fp8'.*'bf16-mixed'"),
         ({"min_p50": -1.0}, r"demo min_p50 \(--min-p50\) must be in \[0, 12\)"),

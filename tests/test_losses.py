@@ -12,6 +12,7 @@ from galvae.errors import GalvaeValueError
 from galvae.losses import (
     SIGMA_FLOOR,
     LearnedSigma,
+    centre_weights,
     elbo_loss,
     estimate_noise_sigma,
     kl_divergence,
@@ -289,3 +290,67 @@ def test_store_noise_sigma_is_estimated_once_per_unchanged_store(make_store, mon
     p.unlink()
     make_store("n.h5", n=12, seed=6)  # the store rewritten: estimated again, from the new pixels
     assert noise.estimate_store_noise_sigma(p, rows=range(10)) != first and len(calls) == 3
+
+
+# --- the centre window (ModelConfig.centre_window)
+
+
+def test_centre_weights_peak_at_the_centre_with_mean_one():
+    w = centre_weights(16, 0.2)
+    assert w.shape == (16, 16) and float(w.mean()) == pytest.approx(1.0, rel=1e-6)
+    torch.testing.assert_close(w, w.flip(0).flip(1))  # symmetric about the image centre
+    assert float(w[7:9, 7:9].min()) == float(w.max()) and float(w[0, 0]) == float(w.min())
+    # exp(-r^2 / (2 (0.2 S)^2)) relative to the centre: the corner at r = 7.5 sqrt(2) px
+    assert float(w[0, 0] / w[7, 7]) == pytest.approx(math.exp(-(7.5**2 * 2 - 0.5**2 * 2) / (2 * 3.2**2)), rel=1e-5)
+    assert centre_weights(16, 0.0) is None
+    with pytest.raises(GalvaeValueError, match="centre_window must be a non-negative fraction"):
+        centre_weights(16, -0.1)
+    with pytest.raises(GalvaeValueError, match="image size must be a positive integer"):
+        centre_weights(0, 0.2)
+
+
+@pytest.mark.parametrize("likelihood", ["sum", "gaussian"])
+def test_centre_window_counts_the_centre_more_than_the_corners(likelihood):
+    target = torch.zeros(2, 3, 16, 16)
+    recon = target.clone()
+    recon[0, :, 7, 7] = 0.1  # galaxy 0 wrong at the centre, galaxy 1 in a corner
+    recon[1, :, 0, 0] = 0.1
+    kw = dict(likelihood=likelihood, sigma=(0.05, 0.05, 0.05) if likelihood == "gaussian" else None)
+    plain = reconstruction_error(recon, target, "mse", **kw)
+    window = reconstruction_error(recon, target, "mse", weights=centre_weights(16, 0.2), **kw)
+    assert float(plain[0] - plain[1]) == pytest.approx(0.0, abs=1e-4)
+    assert float(window[0]) > float(window[1])
+    # a wide window weights every pixel almost alike: the plain objective (up to the normalisation constant)
+    wide = reconstruction_error(recon, target, "mse", weights=centre_weights(16, 50.0), **kw)
+    torch.testing.assert_close(wide - wide[1], plain - plain[1], rtol=1e-3, atol=1e-3)
+
+
+def test_centre_window_gaussian_is_the_nll_of_a_noise_rising_outwards():
+    recon, target = _random_pair(3, n=1, size=4)
+    w = centre_weights(4, 0.3)
+    sigma = (0.05, 0.2, 0.7)
+    got = reconstruction_error(recon, target, "mse", likelihood="gaussian", sigma=sigma, weights=w)
+    r, t, ww = recon.double().numpy(), target.double().numpy(), w.double().numpy()
+    total = 0.0
+    for b in range(3):
+        for y in range(4):
+            for x in range(4):
+                s = sigma[b] / math.sqrt(ww[y, x])  # the pixel's own noise
+                d = r[0, b, y, x] - t[0, b, y, x]
+                total += d * d / (2 * s * s) + math.log(s) + 0.5 * math.log(2 * math.pi)
+    assert float(got[0]) == pytest.approx(total, rel=1e-5, abs=1e-4)
+    with pytest.raises(GalvaeValueError, match="pixel weights must have the images' shape"):
+        reconstruction_error(recon, target, "mse", likelihood="gaussian", sigma=sigma, weights=centre_weights(8, 0.3))
+
+
+def test_model_config_centre_window():
+    from galvae.config import config_from_dict, config_to_dict
+
+    assert ModelConfig().centre_window == 0.0
+    cfg = ModelConfig(centre_window=0.2)
+    assert config_from_dict(ModelConfig, config_to_dict(cfg)) == cfg
+    old = config_to_dict(ModelConfig())
+    old.pop("centre_window")  # a run saved before the window existed
+    assert config_from_dict(ModelConfig, old).centre_window == 0.0
+    with pytest.raises(GalvaeValueError, match="centre_window"):
+        ModelConfig(centre_window=-1.0)

@@ -489,11 +489,14 @@ def test_cli_train_likelihood_options(blob_store, tmp_path, capsys):
             "0.04",
             "0.05",
             "--learn-sigma",
+            "--centre-window",
+            "0.25",
         ]
     )
     assert rc == 0
     cfg = json.loads((run / "config.json").read_text())["model"]
     assert cfg["likelihood"] == "gaussian" and cfg["noise_sigma"] == [0.03, 0.04, 0.05] and cfg["learn_sigma"]
+    assert cfg["centre_window"] == 0.25
     capsys.readouterr()
     rc = main(["-q", "train", str(blob_store), "--out", str(tmp_path / "cli2"), "--likelihood", "poisson"])
     assert rc == 2
@@ -529,11 +532,14 @@ def test_sweep_passes_the_likelihood_through(blob_store, tmp_path):
             "--likelihood",
             "gaussian",
             "--learn-sigma",
+            "--centre-window",
+            "0.3",
         ]
     )
     assert rc == 0
     cfg = json.loads((tmp_path / "sw/nl2_mse/config.json").read_text())["model"]
     assert cfg["likelihood"] == "gaussian" and cfg["learn_sigma"] is True and len(cfg["noise_sigma"]) == 3
+    assert cfg["centre_window"] == 0.3
     params = json.loads((tmp_path / "sw/sweep.json").read_text())["params"]
     assert params["likelihood"] == "gaussian" and params["learn_sigma"] is True
     # the finished gaussian run is reused for the same request, retrained for another likelihood

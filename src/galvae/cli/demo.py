@@ -110,6 +110,13 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         "as written) or mean",
         choices=LIKELIHOODS,
     )
+    option(
+        "--centre-window",
+        "centre_window",
+        "sigma of the Gaussian window on the VAE's reconstruction term, as a fraction of the image side "
+        "(0: every pixel alike, as in the paper)",
+        type=float,
+    )
     option("--seed", "seed", "seed of every stage", type=int)
     option("--workers", "workers", "simulation processes", type=int)
     option(
@@ -152,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
         size_scatter=args.size_scatter,
         bar_by_bulge=args.bar_by_bulge,
         likelihood=args.likelihood,
+        centre_window=args.centre_window,
         accelerator=args.accelerator,
         precision=args.precision,
         device=args.device,

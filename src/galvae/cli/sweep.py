@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         noise_sigma=args.noise_sigma,
         learn_sigma=args.learn_sigma,
         accelerator=args.accelerator,
-        train_kwargs={"precision": args.precision},
+        train_kwargs={"precision": args.precision, "centre_window": args.centre_window},
         device=args.device,
         progress=getattr(args, "progress", True),
     )

@@ -630,6 +630,8 @@ def _card_training(mc: dict[str, Any], tcfg: dict[str, Any], training: dict[str,
     if mc.get("noise_sigma") is not None:
         learned = " (learned)" if mc.get("learn_sigma") else ""
         lines.append(f"| decoder noise σ (g, r, z) | {_fmt(mc.get('noise_sigma'))}{learned} |")
+    if mc.get("centre_window"):
+        lines.append(f"| centre window (σ / image side) | {_fmt(mc.get('centre_window'))} |")
     for key, label in (("batch_size", "batch size"), ("lr", "Adam learning rate"), ("seed", "seed")):
         value = tcfg.get(key, training.get(key))
         if value is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .elbo import LIKELIHOODS, ElboTerms, elbo_loss, kl_divergence, reconstruction_error
+from .elbo import LIKELIHOODS, ElboTerms, centre_weights, elbo_loss, kl_divergence, reconstruction_error
 from .mmd import DEFAULT_SCALES, median_bandwidth, mmd2, mmd2_unbiased
 from .noise import SIGMA_FLOOR, LearnedSigma, estimate_noise_sigma
 
@@ -12,6 +12,7 @@ __all__ = [
     "LIKELIHOODS",
     "LearnedSigma",
     "SIGMA_FLOOR",
+    "centre_weights",
     "elbo_loss",
     "estimate_noise_sigma",
     "kl_divergence",

@@ -99,6 +99,7 @@ def adaptation_loss(
     z_target: torch.Tensor | None = None,
     likelihood: str = "sum",
     sigma: Any = None,
+    weights: torch.Tensor | None = None,
 ) -> AdaptationTerms:
     """Eq. 6 for one batch of source and one batch of target images.
 
@@ -123,6 +124,8 @@ def adaptation_loss(
         the objective the model was trained with).
     sigma : sequence of 3 float or Tensor, optional
         The decoder noise σ per band for ``likelihood="gaussian"``.
+    weights : Tensor, shape (S, S), optional
+        The VAE's centre window (:func:`galvae.losses.centre_weights`), in both ELBOs.
     kl_weight : float, default 1.0
         k of the paper's eq. 2.
     z_source, z_target : Tensor, optional
@@ -141,8 +144,9 @@ def adaptation_loss(
     check_float("pair_weight", pair_weight, minimum=0)
     rs, xs, mus, lvs = source
     rt, xt, mut, lvt = target
-    es = elbo_loss(rs, xs, mus, lvs, loss=loss, kl_weight=kl_weight, likelihood=likelihood, sigma=sigma)
-    et = elbo_loss(rt, xt, mut, lvt, loss=loss, kl_weight=kl_weight, likelihood=likelihood, sigma=sigma)
+    kw = dict(loss=loss, kl_weight=kl_weight, likelihood=likelihood, sigma=sigma, weights=weights)
+    es = elbo_loss(rs, xs, mus, lvs, **kw)
+    et = elbo_loss(rt, xt, mut, lvt, **kw)
     a, b = (z_source, z_target) if z_source is not None and z_target is not None else (mus, mut)
     mmd = mmd2_unbiased(a, b)
     if mus.shape == mut.shape:

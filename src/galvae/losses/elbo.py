@@ -46,6 +46,18 @@ is the difference of one pixel, b the pixel's band:
     Values may be negative (a density, not a probability).
 
 In every case the KL term and ``kl_weight`` k are the same; only R changes.
+
+Centre window (``ModelConfig.centre_window``, off by default)
+    The decoder's noise grows away from the image centre: σ(r) = σ / √w(r),
+    with ``w(r) = exp(−r² / (2 (c S)²))`` normalised to a mean of 1 over the
+    S × S pixels (:func:`centre_weights`; c the window as a fraction of the
+    side).  Each squared difference is weighted by w (absolute differences
+    by √w), and the Gaussian and Laplace likelihoods keep their
+    normalisation (−½ log w per pixel), so the loss stays a negative
+    log-likelihood.  A cutout's galaxy is at its centre and its neighbours
+    and companions are not: with c = 0.2 the latents spend less of their
+    capacity on the light around the galaxy (measured in
+    ``benchmarks/science.md``).
 """
 
 from __future__ import annotations
@@ -60,7 +72,7 @@ from ..errors import GalvaeValueError
 from ..models.config import LIKELIHOODS
 from .noise import SIGMA_FLOOR
 
-__all__ = ["ElboTerms", "LIKELIHOODS", "elbo_loss", "kl_divergence", "reconstruction_error"]
+__all__ = ["ElboTerms", "LIKELIHOODS", "centre_weights", "elbo_loss", "kl_divergence", "reconstruction_error"]
 
 _LOSSES = ("mse", "mae")
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -91,6 +103,32 @@ def _band_sigma(sigma: torch.Tensor | Sequence[float] | float | None, like: torc
     return s.clamp_min(SIGMA_FLOOR)[:, None, None]
 
 
+def centre_weights(size: int, window: float) -> torch.Tensor | None:
+    """Per-pixel weights of the centre window (module docstring), shape (size, size), mean 1; None for window 0.
+
+    Parameters
+    ----------
+    size : int
+        Image side S in pixels.
+    window : float
+        σ of the Gaussian window as a fraction of the side (0 = every pixel alike).
+
+    Raises
+    ------
+    GalvaeValueError
+        On a size below 1 or a window that is negative or not finite.
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise GalvaeValueError("image size must be a positive integer", size)
+    if not (math.isfinite(window) and window >= 0):
+        raise GalvaeValueError("centre_window must be a non-negative fraction of the image side", window)
+    if window == 0:
+        return None
+    c = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    w = torch.exp(-(c[:, None] ** 2 + c[None, :] ** 2) / (2.0 * (window * size) ** 2))
+    return (w / w.mean()).to(torch.float32)
+
+
 def reconstruction_error(
     recon: torch.Tensor,
     target: torch.Tensor,
@@ -98,6 +136,7 @@ def reconstruction_error(
     *,
     likelihood: str = "sum",
     sigma: torch.Tensor | Sequence[float] | float | None = None,
+    weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Per-galaxy reconstruction term R_i of the objective (see the module docstring).
 
@@ -114,6 +153,9 @@ def reconstruction_error(
         Noise standard deviation per band, shape (C,) (a scalar is used for
         every band), floored at 1e-3; required by ``"gaussian"``, ignored
         otherwise.  Gradients flow to a tensor σ (a learned σ).
+    weights : Tensor, shape (S, S), optional
+        The centre window's per-pixel weights (:func:`centre_weights`): the
+        noise of pixel p is σ / √w_p.  None weights every pixel alike.
 
     Returns
     -------
@@ -135,17 +177,31 @@ def reconstruction_error(
             f"reconstruction shape {tuple(recon.shape)} differs from the target's", tuple(target.shape)
         )
     diff = recon.float() - target.float()
+    w = None
+    if weights is not None:
+        w = weights.to(device=diff.device, dtype=torch.float32)
+        if w.shape != diff.shape[-2:]:
+            raise GalvaeValueError(
+                f"the pixel weights must have the images' shape {tuple(diff.shape[-2:])}", tuple(w.shape)
+            )
     if likelihood == "gaussian":
         if diff.ndim != 4:
             raise GalvaeValueError("the gaussian likelihood needs images of shape (N, C, S, S)", tuple(diff.shape))
         s = _band_sigma(sigma, diff)
         if loss == "mse":
-            per_pixel = diff.square() / (2.0 * s.square()) + torch.log(s) + _HALF_LOG_2PI
+            sq = diff.square() if w is None else diff.square() * w
+            per_pixel = sq / (2.0 * s.square()) + torch.log(s) + _HALF_LOG_2PI
         else:
             scale = s / math.sqrt(2.0)  # Laplace scale with standard deviation σ
-            per_pixel = diff.abs() / scale + torch.log(2.0 * scale)
+            ab = diff.abs() if w is None else diff.abs() * w.sqrt()
+            per_pixel = ab / scale + torch.log(2.0 * scale)
+        if w is not None:
+            per_pixel = per_pixel - 0.5 * torch.log(w)  # the normalisation of a noise σ / √w
         return per_pixel.flatten(1).sum(dim=1)
-    per_pixel = diff.square() if loss == "mse" else diff.abs()
+    if loss == "mse":
+        per_pixel = diff.square() if w is None else diff.square() * w
+    else:
+        per_pixel = diff.abs() if w is None else diff.abs() * w.sqrt()
     flat = per_pixel.flatten(1)
     return flat.sum(dim=1) if likelihood == "sum" else flat.mean(dim=1)
 
@@ -166,6 +222,7 @@ def elbo_loss(
     kl_weight: float = 1.0,
     likelihood: str = "sum",
     sigma: torch.Tensor | Sequence[float] | float | None = None,
+    weights: torch.Tensor | None = None,
 ) -> ElboTerms:
     """The training objective: batch mean of (R_i + k · KL_i).
 
@@ -180,6 +237,8 @@ def elbo_loss(
         Reconstruction term (:func:`reconstruction_error`).
     sigma : Tensor or sequence of float, optional
         Noise σ per band, shape (3,); required by ``"gaussian"``.
+    weights : Tensor, shape (S, S), optional
+        The centre window's pixel weights (:func:`centre_weights`).
 
     Returns
     -------
@@ -195,6 +254,6 @@ def elbo_loss(
     """
     if not kl_weight >= 0:
         raise GalvaeValueError("kl_weight (k) must be a non-negative number", kl_weight)
-    rec = reconstruction_error(recon, target, loss, likelihood=likelihood, sigma=sigma).mean()
+    rec = reconstruction_error(recon, target, loss, likelihood=likelihood, sigma=sigma, weights=weights).mean()
     kl = kl_divergence(mu, logvar).mean()
     return ElboTerms(rec + kl_weight * kl, rec, kl)

@@ -70,6 +70,12 @@ class ModelConfig:
         exported ``model.json`` it is the learned σ of the exported weights.
     learn_sigma : bool, default False
         Learn σ (one per band) with the network (σ-VAE); ``"gaussian"`` only.
+    centre_window : float, default 0.0
+        σ of a Gaussian window on the reconstruction term, as a fraction of
+        the image side: the decoder's noise grows away from the centre as
+        1 / √w (:func:`galvae.losses.centre_weights`), so the light of
+        neighbours and companions around a centred galaxy counts less.  0
+        (the paper) weights every pixel alike.
 
     Raises
     ------
@@ -92,6 +98,7 @@ class ModelConfig:
     likelihood: Likelihood = "sum"
     noise_sigma: tuple[float, float, float] | None = None
     learn_sigma: bool = False
+    centre_window: float = 0.0
 
     def __post_init__(self) -> None:
         chans = tuple(self.channels)
@@ -119,6 +126,9 @@ class ModelConfig:
                 raise GalvaeValueError("noise_sigma must be 3 positive numbers (g, r, z)", self.noise_sigma)
             object.__setattr__(self, "noise_sigma", sig)
         object.__setattr__(self, "learn_sigma", check_bool("learn_sigma", self.learn_sigma))
+        object.__setattr__(
+            self, "centre_window", check_float("centre_window", self.centre_window, minimum=0, maximum=10)
+        )
         if self.likelihood != "gaussian" and (self.noise_sigma is not None or self.learn_sigma):
             raise GalvaeValueError(
                 "noise_sigma and learn_sigma apply to likelihood='gaussian' only", self.likelihood, ("gaussian",)

@@ -45,6 +45,7 @@ from ..data.presentation import check_same_presentation
 from ..data.store import ImageStore
 from ..errors import GalvaeFileError, GalvaeValueError
 from ..losses.adaptation import adaptation_loss, mmd_scale
+from ..losses.elbo import centre_weights
 from ..losses.mmd import mmd2_unbiased
 from ..models.config import ModelConfig
 from ..models.da import DomainAdaptationVAE, check_survey_names
@@ -403,6 +404,10 @@ class DAModule(RngStateMixin, L.LightningModule):
         #: Seeds the per-step noise under distributed training (:func:`global_batch_noise`); set by ``adapt``.
         self.noise_seed = 0
         self._val_mu: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.pixel_weights: torch.Tensor | None
+        self.register_buffer(
+            "pixel_weights", centre_weights(self.config.size, self.config.centre_window), persistent=False
+        )
 
     def _survey(self, x: torch.Tensor, survey: str, noise_step: int | None = None) -> tuple[torch.Tensor, ...]:
         mu, logvar = self.model.encode(x)
@@ -435,6 +440,7 @@ class DAModule(RngStateMixin, L.LightningModule):
             # the VAE's own objective; a learned σ was exported into model_config.noise_sigma and stays fixed here
             likelihood=self.config.likelihood,
             sigma=self.config.noise_sigma,
+            weights=self.pixel_weights,
             z_source=zs if use_z else None,
             z_target=zt if use_z else None,
         )

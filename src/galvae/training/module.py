@@ -25,7 +25,7 @@ import torch
 
 from ..config import BANDS, config_from_dict, config_to_dict
 from ..errors import GalvaeValueError
-from ..losses.elbo import elbo_loss
+from ..losses.elbo import centre_weights, elbo_loss
 from ..losses.noise import DEFAULT_LEARNED_SIGMA, LearnedSigma
 from ..models.config import ModelConfig
 from ..models.layout import to_network_layout, to_network_module
@@ -225,6 +225,9 @@ class VAEModule(RngStateMixin, L.LightningModule):
                 self.register_buffer(
                     "fixed_sigma", torch.tensor(cfg.noise_sigma, dtype=torch.float32), persistent=False
                 )
+        weights = centre_weights(cfg.size, cfg.centre_window)
+        self.pixel_weights: torch.Tensor | None
+        self.register_buffer("pixel_weights", weights, persistent=False)  # None without a centre window
         self._val_mu: list[torch.Tensor] = []
         #: Seeds the per-step noise under distributed training (:func:`global_batch_noise`); set by ``train``.
         self.noise_seed = 0
@@ -259,7 +262,15 @@ class VAEModule(RngStateMixin, L.LightningModule):
         # Training follows the warm-up's ramped k; validation (best checkpoint, early stopping) the full k.
         k = self.kl_weight() if stage == "train" else cfg.kl_weight
         terms = elbo_loss(
-            recon, batch, mu, logvar, loss=cfg.loss, kl_weight=k, likelihood=cfg.likelihood, sigma=self.sigma()
+            recon,
+            batch,
+            mu,
+            logvar,
+            loss=cfg.loss,
+            kl_weight=k,
+            likelihood=cfg.likelihood,
+            sigma=self.sigma(),
+            weights=self.pixel_weights,
         )
         if stage == "val":
             self._val_mu.append(mu.detach().float().cpu())

@@ -374,6 +374,7 @@ def train(
     likelihood: str = "gaussian",
     noise_sigma: Sequence[float] | None = None,
     learn_sigma: bool = False,
+    centre_window: float = 0.0,
     epochs: int = 10,
     batch_size: int = 64,
     lr: float = 1e-3,
@@ -433,6 +434,10 @@ def train(
         Learn σ per band with the network (``"gaussian"`` only); the learned
         value of the exported checkpoint is written to ``model.json``'s
         ``model_config.noise_sigma``.
+    centre_window : float, default 0.0
+        σ of the Gaussian window on the reconstruction term as a fraction of
+        the image side (``ModelConfig.centre_window``): the light around a
+        centred galaxy counts less.  0 (the paper) weights every pixel alike.
     epochs : int, default 10
         Total epochs; with ``resume``, training continues up to this many.
     batch_size : int, default 64
@@ -494,7 +499,7 @@ def train(
         Full architecture for variants (channels, activation, KL warm-up);
         when given, its ``size`` is replaced by the store's (``latent_dim``, ``loss``,
         ``kl_weight``, ``activation``, ``kl_warmup_epochs``, ``likelihood``,
-        ``noise_sigma`` and ``learn_sigma`` are then ignored; its σ is still
+        ``noise_sigma``, ``learn_sigma`` and ``centre_window`` are then ignored; its σ is still
         estimated when it has ``likelihood="gaussian"`` and no ``noise_sigma``).
     trainer_kwargs : dict, optional
         Extra keyword arguments for ``lightning.Trainer`` (e.g.
@@ -585,6 +590,7 @@ def train(
             likelihood=likelihood,
             noise_sigma=None if noise_sigma is None else tuple(noise_sigma),
             learn_sigma=learn_sigma,
+            centre_window=centre_window,
         )
         mcfg = _with_noise_sigma(replace(requested, size=dm.size), stores, dm.train_rows)
     elif mcfg.size != dm.size:
