@@ -88,10 +88,10 @@ def test_demo_runs_every_stage_and_writes_the_products(demo):
     assert training["decoder_epochs"] == QUICK.adapt_decoder_epochs
     assert set(res.summary["heldout_paired_over_random"]) == {"before", "after"}
     assert json.loads((out / "demo_config.json").read_text())["demo"]["n_galaxies"] == QUICK.n_galaxies
-    # the centre window reaches the main model, and the adapted one keeps it
+    # the centre window (none in the quick demo's fixed field) reaches the main model, and the adapted one keeps it
     for run_dir in ("run", "run_da"):
         model_cfg = json.loads((out / run_dir / "model.json").read_text())["model_config"]
-        assert model_cfg["centre_window"] == QUICK.centre_window > 0
+        assert model_cfg["centre_window"] == QUICK.centre_window == 0.0
     # the translation stage scored all three predictions of the real BASS+MzLS images of the overlap
     assert set(res.summary["translation_ssim"]) == {"translated", "untranslated", "psf_matched"}
     text = (out / "report.html").read_text(encoding="utf-8")
@@ -329,3 +329,14 @@ def test_demo_field_fraction_follows_the_profile():
     assert with_overrides(DemoConfig(), field_fraction=0.5).field_fraction == 0.5
     with pytest.raises(GalvaeValueError, match="gz-decals profile only"):
         DemoConfig(profile="fixed", field_fraction=0.5)
+
+
+def test_demo_centre_window_follows_the_profile():
+    from galvae.demo import DEMO_CENTRE_WINDOW, with_overrides
+
+    assert DemoConfig().centre_window == DEMO_CENTRE_WINDOW == 0.2  # gz-decals: the frame scales with the galaxy
+    assert QUICK.centre_window == 0.0 and DemoConfig(profile="fixed").centre_window == 0.0
+    assert with_overrides(DemoConfig(), profile="fixed").centre_window == 0.0
+    assert with_overrides(QUICK, profile="gz-decals").centre_window == DEMO_CENTRE_WINDOW
+    assert with_overrides(DemoConfig(), centre_window=0.0).centre_window == 0.0
+    assert with_overrides(QUICK, centre_window=0.3, profile="gz-decals").centre_window == 0.3
