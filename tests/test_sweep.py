@@ -241,3 +241,22 @@ def test_chain_through_cli_frame(tmp_path, capsys) -> None:
     )
     assert rc == 0
     assert "planted defects: 1" in capsys.readouterr().out
+
+
+def test_a_run_older_than_a_model_field_matches_only_that_fields_default(tmp_path) -> None:
+    """A run saved before ``centre_window`` existed was trained with every pixel alike: reused for 0, not 0.2."""
+    import json
+
+    from galvae.evaluate.sweep import _config_mismatch
+
+    run = tmp_path / "nl4_mse"
+    run.mkdir()
+    model = {"latent_dim": 4, "loss": "mse", "likelihood": "gaussian"}  # no centre_window in it
+    saved = {"model": model, "train": {"epochs": 1}, "data": {"stores": ["/s.h5"]}}
+    (run / "config.json").write_text(json.dumps(saved))
+    (run / "model.json").write_text("{}")
+    assert _config_mismatch(run, "/s.h5", 4, "mse", {"epochs": 1, "centre_window": 0.0}) is None
+    assert _config_mismatch(run, "/s.h5", 4, "mse", {"epochs": 1, "centre_window": 0.2}) == (
+        "centre_window = 0.0, asked 0.2"
+    )
+    assert _config_mismatch(run, "/s.h5", 4, "mse", {"epochs": 2}) == "epochs = 1, asked 2"

@@ -130,7 +130,7 @@ def add_likelihood_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FRACTION",
         help="sigma of a Gaussian window on the reconstruction term, as a fraction of the image side: the "
         "decoder's noise grows as 1/sqrt(w) away from the centre, so neighbours and companions around the "
-        "centred galaxy count less (default %(default)s: every pixel alike, as in the paper; the demo uses 0.2)",
+        "centred galaxy count less (default %(default)s: every pixel alike, as in the paper; the demo uses 0.2 in its gz-decals presentation)",
     )
 
 

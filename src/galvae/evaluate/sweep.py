@@ -224,8 +224,12 @@ def _config_mismatch(run: Path, store_path: str, nl: int, loss: str, train_kw: d
     want.update({k: v for k, v in train_kw.items() if k not in _HARDWARE and v is not None})
     if data.get("stores") != [store_path]:
         return f"trained on {data.get('stores')}"
+    from ..models.config import ModelConfig
+
+    # a model field the run predates (e.g. centre_window) had its default then
+    defaults = config_to_dict(ModelConfig())
     for key, value in want.items():
-        have = model.get(key, training.get(key, value))
+        have = model.get(key, training.get(key, defaults.get(key, value)))
         if isinstance(value, tuple):
             value = list(value)
         if have != value:
