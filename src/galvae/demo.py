@@ -250,12 +250,13 @@ class DemoConfig:
         (``DEMO_CENTRE_WINDOW``) for ``gz-decals``, whose frame scales with
         the galaxy, 0 for ``fixed``, where a large galaxy fills the frame and
         the window would cut its outskirts (the quick demo's how-rounded fell
-        from majority + 0.17 to + 0.03 over five splits with 0.2).  Measured on the default demo (2026-12-06 10:57,
-        five splits; ``benchmarks/science.md``): how rounded 0.887 against
-        PCA-40's 0.845 (0.834 with every pixel alike), edge-on bulge 0.790
-        against 0.743, latents ≥ PCA-40 on 4, 3, 5, 4, 4 of 9 features per
-        split (4, 3, 3, 2, 3), SSIM 0.847 (0.849), adaptation 1.95× (2.25×).
-        0 weights every pixel alike, as the paper.
+        from majority + 0.17 to + 0.03 over five splits with 0.2).  Measured
+        on the default demo (2026-12-06 10:57, five splits;
+        ``benchmarks/science.md``): how rounded 0.887 against PCA-40's 0.845
+        (0.834 with every pixel alike), edge-on bulge 0.790 against 0.743,
+        latents ≥ PCA-40 on 4, 3, 5, 4, 4 of 9 features per split (4, 3, 3,
+        2, 3), SSIM 0.847 (0.849), adaptation 1.95× (2.25×).  0 weights
+        every pixel alike, as the paper.
     seed : int, default 0
     workers : int, default 2
         Simulation processes, and the threads building each random forest of

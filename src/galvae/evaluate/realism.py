@@ -217,21 +217,21 @@ def measure_image(image: np.ndarray) -> dict[str, float]:
 
 
 def _asymmetry_clumpiness(
-    flux: NDArray, comp: NDArray[np.bool_], border: NDArray[np.bool_], rr: NDArray, r_eq: float
+    band: NDArray, comp: NDArray[np.bool_], border: NDArray[np.bool_], rr: NDArray, r_eq: float
 ) -> dict[str, float]:
     """CAS asymmetry and clumpiness (module docs) of one sky-subtracted band; NaN without a source."""
     from scipy import ndimage
 
     mask = comp | comp[::-1, ::-1]
-    total = float(np.abs(flux[mask]).sum())
+    total = float(np.abs(band[mask]).sum())
     if not comp.any() or total <= 0:
         return {"asymmetry": float("nan"), "clumpiness": float("nan")}
-    diff = np.abs(flux - flux[::-1, ::-1])  # the border is its own 180° rotation: its sky's asymmetry per pixel
+    diff = np.abs(band - band[::-1, ::-1])  # the border is its own 180° rotation: its sky's asymmetry per pixel
     asym = (float(diff[mask].sum()) - float(diff[border].mean()) * int(mask.sum())) / total
     width = max(3, int(round(0.25 * r_eq)))
-    resid = np.clip(flux - ndimage.uniform_filter(flux, width, mode="nearest"), 0.0, None)
+    resid = np.clip(band - ndimage.uniform_filter(band, width, mode="nearest"), 0.0, None)
     region = mask & (rr > 0.25 * r_eq)
-    light = float(flux[region].sum())
+    light = float(band[region].sum())
     if not region.any() or light <= 0:
         return {"asymmetry": asym, "clumpiness": float("nan")}
     clump = 10.0 * (float(resid[region].sum()) - float(resid[border].mean()) * int(region.sum())) / light

@@ -839,8 +839,9 @@ def render_galaxy(
     noise : bool, default True
         Add sky and Poisson noise.
     neighbours : bool, default True
-        Add the field's stars and background galaxies and the galaxy's own
-        companions (:func:`galvae.simulate.field.neighbour_profiles`), drawn from a
+        Add the field's stars and background galaxies, and the galaxy's own
+        companions where ``field_config.companion_r0`` > 0
+        (:func:`galvae.simulate.field.neighbour_profiles`), drawn from a
         stream derived from ``galaxy_rng``'s state (which is not advanced by
         it), so they are the same in every survey and whatever features the
         galaxy has.
