@@ -361,11 +361,17 @@ def draw_faint_galaxies(
     return x, y, f_r[:, None] * np.stack([10 ** (-0.4 * gr), np.ones(n), 10 ** (0.4 * rz)], axis=1)
 
 
-def _luminosity_grid(faint_abs: float) -> tuple[NDArray, NDArray]:
-    """Absolute magnitudes (M - 5 log h, bright to faint) and the Schechter density per magnitude on them."""
-    mags = np.linspace(_LF_BRIGHT, faint_abs, 400)
+def _luminosity_grid(cfg: FieldConfig, dist_mod: float) -> tuple[NDArray, NDArray] | None:
+    """The companions' absolute magnitudes (M - 5 log h, bright to faint) and the Schechter function's cumulative
+    density on them (h^3 Mpc^-3), to ``cfg.companion_faint_abs`` or the field galaxies' apparent limit at distance
+    modulus ``dist_mod``; None when that limit is brighter than the brightest companion."""
+    faint = min(cfg.companion_faint_abs, cfg.galaxy_mag_range[1] - dist_mod + 5 * math.log10(_H0 / 100.0))
+    if faint <= _LF_BRIGHT:
+        return None
+    mags = np.linspace(_LF_BRIGHT, faint, 400)
     x = 10 ** (-0.4 * (mags - _LF_MSTAR))
-    return mags, 0.4 * math.log(10) * _LF_PHISTAR * x ** (_LF_ALPHA + 1) * np.exp(-x)
+    phi = 0.4 * math.log(10) * _LF_PHISTAR * x ** (_LF_ALPHA + 1) * np.exp(-x)
+    return mags, np.concatenate([[0.0], np.cumsum(0.5 * (phi[1:] + phi[:-1]) * np.diff(mags))])
 
 
 @functools.lru_cache(maxsize=1)
@@ -399,11 +405,10 @@ def expected_companions(
     if cfg.companion_r0 <= 0 or not redshift > 0:
         return 0.0
     d_m, dist_mod = _distances(redshift)
-    faint = min(cfg.companion_faint_abs, cfg.galaxy_mag_range[1] - dist_mod + 5 * math.log10(_H0 / 100.0))
-    if faint <= _LF_BRIGHT:
+    grid = _luminosity_grid(cfg, dist_mod)
+    if grid is None:
         return 0.0
-    mags, phi = _luminosity_grid(faint)
-    n_bar = float(np.sum(0.5 * (phi[1:] + phi[:-1]) * np.diff(mags)))
+    n_bar = float(grid[1][-1])
     g = cfg.companion_gamma
     amp = cfg.companion_r0**g * math.gamma(0.5) * math.gamma((g - 1) / 2) / math.gamma(g / 2)
     per_arcsec = d_m * math.pi / (180 * 3600)  # h^-1 Mpc per arcsec at the galaxy
@@ -460,9 +465,7 @@ def draw_companions(
     r = (lo + rng.random(n) * (hi - lo)) ** (1 / (3 - g))
     phi = rng.uniform(0, 2 * math.pi, n)
     x, y = r * np.cos(phi), r * np.sin(phi)
-    faint = min(cfg.companion_faint_abs, cfg.galaxy_mag_range[1] - dist_mod + 5 * math.log10(_H0 / 100.0))
-    mags, dens = _luminosity_grid(faint)
-    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(mags))])
+    mags, cdf = _luminosity_grid(cfg, dist_mod)  # not None: the mean count above is positive
     abs_mag = np.interp(rng.random(n) * cdf[-1], cdf, mags)
     mag_r = abs_mag + 5 * math.log10(_H0 / 100.0) + dist_mod
     red = rng.random(n) < 0.5
