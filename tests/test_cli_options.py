@@ -212,8 +212,10 @@ def test_demo_help_shows_the_demo_config_and_quick_defaults():
         f"(default {full.profile}; quick {QUICK.profile})" in text
         and f"MMD² weight of eq. 6 (default {full.lam})" in text
     )
+    assert f"(a Laplace decoder); main model, sweep and adaptation (default {full.loss}" in text
     args = build_parser().parse_args(["demo"])
     assert args.epochs is None and args.profile is None  # unset options leave DemoConfig's value alone
+    assert build_parser().parse_args(["demo", "--loss", "mae"]).loss == "mae"
 
 
 def test_the_config_modules_and_train_help_do_not_import_torch():

@@ -72,7 +72,7 @@ def test_demo_runs_every_stage_and_writes_the_products(demo):
     main = val_losses(out / "run")
     assert len(main) == QUICK.epochs
     pd.testing.assert_series_equal(
-        val_losses(out / "sweep" / f"nl{QUICK.latent_dim}_mse"), main.iloc[: QUICK.sweep_epochs]
+        val_losses(out / "sweep" / f"nl{QUICK.latent_dim}_{QUICK.loss}"), main.iloc[: QUICK.sweep_epochs]
     )
     t3 = pd.read_csv(out / "table3" / "table3.csv")
     assert {"vae", "pca", "cnn"} <= set(t3["method"])
@@ -92,6 +92,7 @@ def test_demo_runs_every_stage_and_writes_the_products(demo):
     for run_dir in ("run", "run_da"):
         model_cfg = json.loads((out / run_dir / "model.json").read_text())["model_config"]
         assert model_cfg["centre_window"] == QUICK.centre_window == 0.0
+        assert model_cfg["loss"] == QUICK.loss
     # the translation stage scored all three predictions of the real BASS+MzLS images of the overlap
     assert set(res.summary["translation_ssim"]) == {"translated", "untranslated", "psf_matched"}
     text = (out / "report.html").read_text(encoding="utf-8")
@@ -255,6 +256,7 @@ def test_stage_failure_leaves_no_mark(tmp_path):
         ({"embedding": "umap"}, "embedding"),
         ({"likelihood": "poisson"}, "demo likelihood .*'gaussian'"),
         ({"centre_window": -0.1}, "centre_window"),
+        ({"loss": "huber"}, "demo loss .*'huber'.*'mae'"),
         ({"profile": "sdss"}, "profile .*'gz-decals'"),
         ({"precision": "fp8"}, "demo precision .*'fp8'.*'bf16-mixed'"),
         ({"min_p50": -1.0}, r"demo min_p50 \(--min-p50\) must be in \[0, 12\)"),

@@ -35,7 +35,7 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
     """The options that override a :class:`~galvae.demo.DemoConfig` field; their help shows its default and QUICK's."""
     from ..data.presentation import PROFILES
     from ..demo import PRECISIONS, QUICK, DemoConfig
-    from ..models.config import LIKELIHOODS
+    from ..models.config import LIKELIHOODS, LOSSES
 
     full = DemoConfig()
 
@@ -111,6 +111,13 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         choices=LIKELIHOODS,
     )
     option(
+        "--loss",
+        "loss",
+        "VAE reconstruction loss per pixel: mse (a Gaussian decoder, the paper's) or mae (a Laplace decoder); "
+        "main model, sweep and adaptation",
+        choices=LOSSES,
+    )
+    option(
         "--centre-window",
         "centre_window",
         "sigma of the Gaussian window on the VAE's reconstruction term, as a fraction of the image side "
@@ -159,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
         size_scatter=args.size_scatter,
         bar_by_bulge=args.bar_by_bulge,
         likelihood=args.likelihood,
+        loss=args.loss,
         centre_window=args.centre_window,
         accelerator=args.accelerator,
         precision=args.precision,
