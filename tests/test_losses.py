@@ -10,6 +10,7 @@ import torch
 
 from galvae.errors import GalvaeValueError
 from galvae.losses import (
+    COLOUR_BASIS,
     SIGMA_FLOOR,
     LearnedSigma,
     centre_weights,
@@ -354,3 +355,89 @@ def test_model_config_centre_window():
     assert config_from_dict(ModelConfig, old).centre_window == 0.0
     with pytest.raises(GalvaeValueError, match="centre_window"):
         ModelConfig(centre_window=-1.0)
+
+
+# --- the colour-weighted likelihood (ModelConfig.colour_weight)
+
+
+def test_colour_basis_is_orthonormal_luminance_and_two_colours():
+    m = np.asarray(COLOUR_BASIS)
+    np.testing.assert_allclose(m @ m.T, np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(m[1:].sum(axis=1), 0.0, atol=1e-12)  # the colours ignore a grey offset
+    assert np.all(m[0] > 0)
+
+
+def test_colour_weight_near_one_is_the_gaussian_likelihood_unchanged():
+    # σ-scaled residuals rotated by an orthonormal basis keep their squared sum: any σ per band
+    recon, target = _random_pair(4, n=3, size=4)
+    sigma = (0.05, 0.2, 0.7)
+    plain = reconstruction_error(recon, target, "mse", likelihood="gaussian", sigma=sigma)
+    rotated = reconstruction_error(recon, target, "mse", likelihood="gaussian", sigma=sigma, colour_weight=1.0 + 1e-6)
+    torch.testing.assert_close(rotated, plain, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae"])
+def test_colour_weight_gaussian_and_laplace_by_hand(loss):
+    recon, target = _random_pair(5, n=1, size=2)
+    sigma, a = (0.05, 0.2, 0.7), 3.0
+    got = reconstruction_error(recon, target, loss, likelihood="gaussian", sigma=sigma, colour_weight=a)
+    r, t, m = recon.double().numpy()[0], target.double().numpy()[0], np.asarray(COLOUR_BASIS)
+    total = 0.0
+    for y in range(2):
+        for x in range(2):
+            z = (r[:, y, x] - t[:, y, x]) / np.asarray(sigma)
+            c = m @ z * np.array([1.0, a, a])
+            if loss == "mse":
+                total += 0.5 * np.sum(c**2) + 1.5 * math.log(2 * math.pi)
+            else:  # unit-variance Laplace per component: scale 1/sqrt(2)
+                total += np.sum(math.sqrt(2) * np.abs(c)) + 3 * math.log(math.sqrt(2))
+            total += sum(math.log(s) for s in sigma) - 2 * math.log(a)  # -log |det| of x -> c
+    assert float(got[0]) == pytest.approx(total, rel=1e-5, abs=1e-4)
+
+
+def test_colour_weight_makes_a_colour_error_cost_more_than_a_grey_one():
+    target = torch.full((2, 3, 4, 4), 0.5)
+    recon = target.clone()
+    recon[0] += 0.02  # galaxy 0: too bright in every band (grey)
+    recon[1, 0] += 0.02 * math.sqrt(3 / 2)  # galaxy 1: the same squared error, as g - r colour
+    recon[1, 1] -= 0.02 * math.sqrt(3 / 2)
+    kw = dict(likelihood="gaussian", sigma=(0.01, 0.01, 0.01))
+    plain = reconstruction_error(recon, target, "mse", **kw)
+    assert float(plain[0]) == pytest.approx(float(plain[1]), rel=1e-5)
+    a = 2.0
+    weighted = reconstruction_error(recon, target, "mse", colour_weight=a, **kw)
+    base = reconstruction_error(target, target, "mse", colour_weight=a, **kw)  # the normalisation alone
+    grey, colour = float(weighted[0] - base[0]), float(weighted[1] - base[1])
+    assert grey == pytest.approx(float(plain[0] - reconstruction_error(target, target, "mse", **kw)[0]), rel=1e-4)
+    assert colour == pytest.approx(a**2 * grey, rel=1e-4)
+    # the sum likelihood rotates the raw residuals the same way
+    s_plain = reconstruction_error(recon, target, "mse")
+    s_w = reconstruction_error(recon, target, "mse", colour_weight=a)
+    assert float(s_w[1]) == pytest.approx(a**2 * float(s_plain[1]), rel=1e-4)
+    assert float(s_w[0]) == pytest.approx(float(s_plain[0]), rel=1e-4)
+
+
+def test_colour_weight_needs_three_bands_and_a_valid_config():
+    recon, target = torch.zeros(1, 4, 2, 2), torch.ones(1, 4, 2, 2)
+    with pytest.raises(GalvaeValueError, match="colour-weighted likelihood needs 3 bands"):
+        reconstruction_error(recon, target, "mse", colour_weight=2.0)
+    assert ModelConfig().colour_weight == 1.0 and ModelConfig().output == "relu"
+    with pytest.raises(GalvaeValueError, match="colour_weight must be"):
+        ModelConfig(colour_weight=0.0)
+    with pytest.raises(GalvaeValueError, match="decoder output .*'tanh'"):
+        ModelConfig(output="tanh")
+
+
+def test_linear_output_decoder_has_the_same_weights_and_can_go_negative():
+    from galvae.models import VAE
+
+    torch.manual_seed(0)
+    relu = VAE(ModelConfig(size=16, latent_dim=4))
+    lin = VAE(ModelConfig(size=16, latent_dim=4, output="linear"))
+    assert relu.state_dict().keys() == lin.state_dict().keys()  # a model file loads into either
+    lin.load_state_dict(relu.state_dict())
+    z = torch.randn(64, 4, generator=torch.Generator().manual_seed(1)) * 3
+    with torch.no_grad():
+        a, b = relu.decode(z), lin.decode(z)
+    assert float(a.min()) >= 0.0 and float(b.min()) < 0.0
+    torch.testing.assert_close(a, b.clamp_min(0.0))

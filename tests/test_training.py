@@ -491,12 +491,17 @@ def test_cli_train_likelihood_options(blob_store, tmp_path, capsys):
             "--learn-sigma",
             "--centre-window",
             "0.25",
+            "--colour-weight",
+            "4",
+            "--output",
+            "linear",
         ]
     )
     assert rc == 0
     cfg = json.loads((run / "config.json").read_text())["model"]
     assert cfg["likelihood"] == "gaussian" and cfg["noise_sigma"] == [0.03, 0.04, 0.05] and cfg["learn_sigma"]
     assert cfg["centre_window"] == 0.25
+    assert cfg["colour_weight"] == 4.0 and cfg["output"] == "linear"
     capsys.readouterr()
     rc = main(["-q", "train", str(blob_store), "--out", str(tmp_path / "cli2"), "--likelihood", "poisson"])
     assert rc == 2

@@ -35,7 +35,7 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
     """The options that override a :class:`~galvae.demo.DemoConfig` field; their help shows its default and QUICK's."""
     from ..data.presentation import PROFILES
     from ..demo import PRECISIONS, QUICK, DemoConfig
-    from ..models.config import LIKELIHOODS, LOSSES
+    from ..models.config import LIKELIHOODS, LOSSES, OUTPUTS
 
     full = DemoConfig()
 
@@ -118,6 +118,19 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         choices=LOSSES,
     )
     option(
+        "--colour-weight",
+        "colour_weight",
+        "weight a of the colour residuals in the VAE's likelihood (bands rotated to luminance and two colours; "
+        "1 = unchanged, as in the paper)",
+        type=float,
+    )
+    option(
+        "--output",
+        "output",
+        "the VAE decoder's last layer: relu (the paper's) or linear",
+        choices=OUTPUTS,
+    )
+    option(
         "--centre-window",
         "centre_window",
         "sigma of the Gaussian window on the VAE's reconstruction term, as a fraction of the image side "
@@ -167,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
         bar_by_bulge=args.bar_by_bulge,
         likelihood=args.likelihood,
         loss=args.loss,
+        colour_weight=args.colour_weight,
+        output=args.output,
         centre_window=args.centre_window,
         accelerator=args.accelerator,
         precision=args.precision,

@@ -87,7 +87,12 @@ def run(args: argparse.Namespace) -> int:
         noise_sigma=args.noise_sigma,
         learn_sigma=args.learn_sigma,
         accelerator=args.accelerator,
-        train_kwargs={"precision": args.precision, "centre_window": args.centre_window},
+        train_kwargs={
+            "precision": args.precision,
+            "centre_window": args.centre_window,
+            "colour_weight": args.colour_weight,
+            "output": args.output,
+        },
         device=args.device,
         progress=getattr(args, "progress", True),
     )

@@ -101,7 +101,7 @@ def add_logger_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_likelihood_arguments(p: argparse.ArgumentParser) -> None:
-    """--likelihood, --noise-sigma, --learn-sigma and --centre-window, shared by train and sweep."""
+    """--likelihood, --noise-sigma, --learn-sigma, --centre-window, --colour-weight and --output (train and sweep)."""
     p.add_argument(
         "--likelihood",
         default="gaussian",
@@ -131,6 +131,22 @@ def add_likelihood_arguments(p: argparse.ArgumentParser) -> None:
         help="sigma of a Gaussian window on the reconstruction term, as a fraction of the image side: the "
         "decoder's noise grows as 1/sqrt(w) away from the centre, so neighbours and companions around the "
         "centred galaxy count less (default %(default)s: every pixel alike, as in the paper; the demo uses 0.2 in its gz-decals presentation)",
+    )
+    p.add_argument(
+        "--colour-weight",
+        type=float,
+        default=1.0,
+        metavar="A",
+        help="weight a of the colour residuals: the reconstruction term on the bands rotated to luminance and "
+        "two colours, the colours' residuals times A (default %(default)s: the likelihood unchanged, as in the "
+        "paper; benchmarks/science.md measured 4 with --output linear)",
+    )
+    p.add_argument(
+        "--output",
+        choices=("relu", "linear"),
+        default="relu",
+        help="the decoder's last layer after its convolution: relu (the paper's, default) or linear (none; a "
+        "large --colour-weight can kill a band's relu)",
     )
 
 
@@ -248,6 +264,8 @@ def run(args: argparse.Namespace) -> int:
             noise_sigma=args.noise_sigma,
             learn_sigma=args.learn_sigma,
             centre_window=args.centre_window,
+            colour_weight=args.colour_weight,
+            output=args.output,
             epochs=args.epochs,
             batch_size=args.batch_size,
             lr=args.lr,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from .elbo import LIKELIHOODS, ElboTerms, centre_weights, elbo_loss, kl_divergence, reconstruction_error
+from .elbo import COLOUR_BASIS, LIKELIHOODS, ElboTerms, centre_weights, elbo_loss, kl_divergence, reconstruction_error
 from .mmd import DEFAULT_SCALES, median_bandwidth, mmd2, mmd2_unbiased
 from .noise import SIGMA_FLOOR, LearnedSigma, estimate_noise_sigma
 
 __all__ = [
+    "COLOUR_BASIS",
     "DEFAULT_SCALES",
     "ElboTerms",
     "LIKELIHOODS",

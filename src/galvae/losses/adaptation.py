@@ -100,6 +100,7 @@ def adaptation_loss(
     likelihood: str = "sum",
     sigma: Any = None,
     weights: torch.Tensor | None = None,
+    colour_weight: float = 1.0,
 ) -> AdaptationTerms:
     """Eq. 6 for one batch of source and one batch of target images.
 
@@ -126,6 +127,8 @@ def adaptation_loss(
         The decoder noise σ per band for ``likelihood="gaussian"``.
     weights : Tensor, shape (S, S), optional
         The VAE's centre window (:func:`galvae.losses.centre_weights`), in both ELBOs.
+    colour_weight : float, default 1.0
+        The VAE's colour weight (:func:`galvae.losses.reconstruction_error`), in both ELBOs.
     kl_weight : float, default 1.0
         k of the paper's eq. 2.
     z_source, z_target : Tensor, optional
@@ -144,7 +147,14 @@ def adaptation_loss(
     check_float("pair_weight", pair_weight, minimum=0)
     rs, xs, mus, lvs = source
     rt, xt, mut, lvt = target
-    kw = dict(loss=loss, kl_weight=kl_weight, likelihood=likelihood, sigma=sigma, weights=weights)
+    kw = dict(
+        loss=loss,
+        kl_weight=kl_weight,
+        likelihood=likelihood,
+        sigma=sigma,
+        weights=weights,
+        colour_weight=colour_weight,
+    )
     es = elbo_loss(rs, xs, mus, lvs, **kw)
     et = elbo_loss(rt, xt, mut, lvt, **kw)
     a, b = (z_source, z_target) if z_source is not None and z_target is not None else (mus, mut)

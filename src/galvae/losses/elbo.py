@@ -72,7 +72,15 @@ from ..errors import GalvaeValueError
 from ..models.config import LIKELIHOODS
 from .noise import SIGMA_FLOOR
 
-__all__ = ["ElboTerms", "LIKELIHOODS", "centre_weights", "elbo_loss", "kl_divergence", "reconstruction_error"]
+__all__ = [
+    "COLOUR_BASIS",
+    "ElboTerms",
+    "LIKELIHOODS",
+    "centre_weights",
+    "elbo_loss",
+    "kl_divergence",
+    "reconstruction_error",
+]
 
 _LOSSES = ("mse", "mae")
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -129,6 +137,24 @@ def centre_weights(size: int, window: float) -> torch.Tensor | None:
     return (w / w.mean()).to(torch.float32)
 
 
+#: The orthonormal luminance / colour basis of the colour-weighted likelihood (rows: (g + r + z) / √3,
+#: (g − r) / √2, (g + r − 2z) / √6), acting on the bands g, r, z.
+COLOUR_BASIS = (
+    (1 / math.sqrt(3.0), 1 / math.sqrt(3.0), 1 / math.sqrt(3.0)),
+    (1 / math.sqrt(2.0), -1 / math.sqrt(2.0), 0.0),
+    (1 / math.sqrt(6.0), 1 / math.sqrt(6.0), -2 / math.sqrt(6.0)),
+)
+
+
+def _to_colour_basis(x: torch.Tensor, colour_weight: float) -> torch.Tensor:
+    """(N, 3, S, S) band residuals → luminance and two colours, the colours times ``colour_weight``."""
+    if x.shape[1] != 3:
+        raise GalvaeValueError("the colour-weighted likelihood needs 3 bands (g, r, z)", x.shape[1])
+    m = torch.tensor(COLOUR_BASIS, dtype=x.dtype, device=x.device)
+    m = m * torch.tensor([1.0, colour_weight, colour_weight], dtype=x.dtype, device=x.device)[:, None]
+    return torch.einsum("cb,nbhw->nchw", m, x)
+
+
 def reconstruction_error(
     recon: torch.Tensor,
     target: torch.Tensor,
@@ -137,6 +163,7 @@ def reconstruction_error(
     likelihood: str = "sum",
     sigma: torch.Tensor | Sequence[float] | float | None = None,
     weights: torch.Tensor | None = None,
+    colour_weight: float = 1.0,
 ) -> torch.Tensor:
     """Per-galaxy reconstruction term R_i of the objective (see the module docstring).
 
@@ -156,6 +183,14 @@ def reconstruction_error(
     weights : Tensor, shape (S, S), optional
         The centre window's per-pixel weights (:func:`centre_weights`): the
         noise of pixel p is σ / √w_p.  None weights every pixel alike.
+    colour_weight : float, default 1.0
+        a of the colour-weighted likelihood (``ModelConfig.colour_weight``):
+        the residuals (divided by σ for ``"gaussian"``) are rotated to
+        :data:`COLOUR_BASIS` and the two colour components multiplied by a
+        before they are squared or taken absolute.  The ``"gaussian"`` term
+        stays the normalised negative log-likelihood of that model (a
+        decoder whose colour noise is σ / a): −2 log a per pixel.  With 1 and
+        ``"mse"`` it equals the unrotated term (the rotation is orthonormal).
 
     Returns
     -------
@@ -165,8 +200,9 @@ def reconstruction_error(
     Raises
     ------
     GalvaeValueError
-        On an unknown loss or likelihood, mismatched shapes, or a missing,
-        non-positive or wrongly sized σ for ``"gaussian"``.
+        On an unknown loss or likelihood, mismatched shapes, a missing,
+        non-positive or wrongly sized σ for ``"gaussian"``, or
+        ``colour_weight`` ≠ 1 on images without 3 bands.
     """
     if loss not in _LOSSES:
         raise GalvaeValueError("unknown reconstruction loss", loss, _LOSSES)
@@ -188,7 +224,20 @@ def reconstruction_error(
         if diff.ndim != 4:
             raise GalvaeValueError("the gaussian likelihood needs images of shape (N, C, S, S)", tuple(diff.shape))
         s = _band_sigma(sigma, diff)
-        if loss == "mse":
+        if colour_weight != 1.0:
+            # in units of σ, rotated to luminance and colours; −log|det| of the map: Σ_b log σ_b − 2 log a
+            y = _to_colour_basis(diff / s, colour_weight)
+            norm = (
+                torch.log(s)
+                - torch.log(torch.tensor([1.0, colour_weight, colour_weight], device=s.device))[:, None, None]
+            )
+            if loss == "mse":
+                sq = y.square() if w is None else y.square() * w
+                per_pixel = 0.5 * sq + norm + _HALF_LOG_2PI
+            else:
+                ab = y.abs() if w is None else y.abs() * w.sqrt()
+                per_pixel = math.sqrt(2.0) * ab + norm + 0.5 * math.log(2.0)
+        elif loss == "mse":
             sq = diff.square() if w is None else diff.square() * w
             per_pixel = sq / (2.0 * s.square()) + torch.log(s) + _HALF_LOG_2PI
         else:
@@ -198,6 +247,8 @@ def reconstruction_error(
         if w is not None:
             per_pixel = per_pixel - 0.5 * torch.log(w)  # the normalisation of a noise σ / √w
         return per_pixel.flatten(1).sum(dim=1)
+    if colour_weight != 1.0:
+        diff = _to_colour_basis(diff, colour_weight)
     if loss == "mse":
         per_pixel = diff.square() if w is None else diff.square() * w
     else:
@@ -223,6 +274,7 @@ def elbo_loss(
     likelihood: str = "sum",
     sigma: torch.Tensor | Sequence[float] | float | None = None,
     weights: torch.Tensor | None = None,
+    colour_weight: float = 1.0,
 ) -> ElboTerms:
     """The training objective: batch mean of (R_i + k · KL_i).
 
@@ -239,6 +291,8 @@ def elbo_loss(
         Noise σ per band, shape (3,); required by ``"gaussian"``.
     weights : Tensor, shape (S, S), optional
         The centre window's pixel weights (:func:`centre_weights`).
+    colour_weight : float, default 1.0
+        a of the colour-weighted likelihood (:func:`reconstruction_error`).
 
     Returns
     -------
@@ -254,6 +308,8 @@ def elbo_loss(
     """
     if not kl_weight >= 0:
         raise GalvaeValueError("kl_weight (k) must be a non-negative number", kl_weight)
-    rec = reconstruction_error(recon, target, loss, likelihood=likelihood, sigma=sigma, weights=weights).mean()
+    rec = reconstruction_error(
+        recon, target, loss, likelihood=likelihood, sigma=sigma, weights=weights, colour_weight=colour_weight
+    ).mean()
     kl = kl_divergence(mu, logvar).mean()
     return ElboTerms(rec + kl_weight * kl, rec, kl)

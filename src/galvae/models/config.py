@@ -9,11 +9,12 @@ from typing import Literal, get_args
 from .._validate import check_bool, check_choice, check_float, check_int
 from ..errors import GalvaeValueError
 
-__all__ = ["ModelConfig", "ACTIVATIONS", "LIKELIHOODS", "LOSSES"]
+__all__ = ["ModelConfig", "ACTIVATIONS", "LIKELIHOODS", "LOSSES", "OUTPUTS"]
 
 Activation = Literal["leaky_relu", "relu"]
 Loss = Literal["mse", "mae"]
 Likelihood = Literal["sum", "mean", "gaussian"]
+Output = Literal["relu", "linear"]
 
 #: Activation names accepted by :class:`ModelConfig`.
 ACTIVATIONS: tuple[str, ...] = get_args(Activation)
@@ -21,6 +22,8 @@ ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 LOSSES: tuple[str, ...] = get_args(Loss)
 #: Reconstruction likelihoods accepted by :class:`ModelConfig` (see :mod:`galvae.losses.elbo`).
 LIKELIHOODS: tuple[str, ...] = get_args(Likelihood)
+#: Output layers of the decoder accepted by :class:`ModelConfig`.
+OUTPUTS: tuple[str, ...] = get_args(Output)
 
 
 @dataclass(frozen=True)
@@ -76,13 +79,27 @@ class ModelConfig:
         1 / √w (:func:`galvae.losses.centre_weights`), so the light of
         neighbours and companions around a centred galaxy counts less.  0
         (the paper) weights every pixel alike.
+    colour_weight : float, default 1.0
+        a of the colour-weighted likelihood: the reconstruction term is
+        computed on the (σ-scaled) bands rotated to an orthonormal luminance
+        and two colours, (g + r + z) / √3, (g − r) / √2, (g + r − 2z) / √6,
+        with the colour residuals multiplied by a, so a colour offset costs
+        a² times as much (:func:`galvae.losses.reconstruction_error`).  1 (the
+        paper) is the likelihood unchanged.  The simulated discs' colours
+        carry what separates armed from arm-less ones, which the latents
+        otherwise keep poorly (``benchmarks/science.md``).
+    output : {"relu", "linear"}, default "relu"
+        Last layer of the decoder after its 3×3 convolution: the paper's
+        ReLU, or none.  With a large ``colour_weight`` a band's ReLU can die
+        (output 0 everywhere); a linear output cannot.
 
     Raises
     ------
     GalvaeValueError
         On a size that is not a positive multiple of ``2 ** len(channels)``,
         a non-positive latent dimension or channel count, an unknown
-        activation, loss or likelihood, a negative k or warm-up, a
+        activation, loss, likelihood or output, a negative k or warm-up, a
+        colour_weight outside [0.01, 100], a
         ``noise_sigma`` that is not 3 positive finite numbers, or
         ``noise_sigma``/``learn_sigma`` given with a likelihood other than
         ``"gaussian"``.
@@ -99,6 +116,8 @@ class ModelConfig:
     noise_sigma: tuple[float, float, float] | None = None
     learn_sigma: bool = False
     centre_window: float = 0.0
+    colour_weight: float = 1.0
+    output: Output = "relu"
 
     def __post_init__(self) -> None:
         chans = tuple(self.channels)
@@ -126,6 +145,10 @@ class ModelConfig:
                 raise GalvaeValueError("noise_sigma must be 3 positive numbers (g, r, z)", self.noise_sigma)
             object.__setattr__(self, "noise_sigma", sig)
         object.__setattr__(self, "learn_sigma", check_bool("learn_sigma", self.learn_sigma))
+        object.__setattr__(
+            self, "colour_weight", check_float("colour_weight", self.colour_weight, minimum=0.01, maximum=100)
+        )
+        object.__setattr__(self, "output", check_choice("decoder output", self.output, OUTPUTS))
         object.__setattr__(
             self, "centre_window", check_float("centre_window", self.centre_window, minimum=0, maximum=10)
         )

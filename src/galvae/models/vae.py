@@ -55,7 +55,7 @@ class VAE(nn.Module):
     """Encoder (3 × conv → max-pool → activation; 32, 64, 128 channels), two
     linear heads for μ and log σ², and a mirrored decoder (3 × transposed
     conv → upsample → activation, taking 128, 64 and 32 channels) with a
-    final 3×3 convolution + ReLU back to (3, S, S).
+    final 3×3 convolution + ReLU back to (3, S, S) (``output="linear"``: no ReLU).
 
     Parameters
     ----------
@@ -88,7 +88,8 @@ class VAE(nn.Module):
         self.decoder = nn.Sequential(
             *[DecoderBlock(i, o, cfg.activation) for i, o in zip(dec_in, dec_out, strict=True)]
         )
-        self.final = nn.Sequential(nn.Conv2d(chans[0], nb, kernel_size=3, padding=1), nn.ReLU())
+        out = [nn.ReLU()] if cfg.output == "relu" else []  # "linear": the convolution alone
+        self.final = nn.Sequential(nn.Conv2d(chans[0], nb, kernel_size=3, padding=1), *out)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Images (N, 3, S, S) → (μ, log σ²), each (N, NL).
@@ -101,7 +102,7 @@ class VAE(nn.Module):
         return self.fc_mu(h), self.fc_logvar(h)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Latents (N, NL) → images (N, 3, S, S), non-negative.
+        """Latents (N, NL) → images (N, 3, S, S), non-negative with the paper's ReLU output.
 
         Without gradients on the CPU, in chunks of :data:`INFERENCE_CHUNK` latents.
         """

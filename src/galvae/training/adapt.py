@@ -441,6 +441,7 @@ class DAModule(RngStateMixin, L.LightningModule):
             likelihood=self.config.likelihood,
             sigma=self.config.noise_sigma,
             weights=self.pixel_weights,
+            colour_weight=self.config.colour_weight,
             z_source=zs if use_z else None,
             z_target=zt if use_z else None,
         )

@@ -271,6 +271,7 @@ class VAEModule(RngStateMixin, L.LightningModule):
             likelihood=cfg.likelihood,
             sigma=self.sigma(),
             weights=self.pixel_weights,
+            colour_weight=cfg.colour_weight,
         )
         if stage == "val":
             self._val_mu.append(mu.detach().float().cpu())

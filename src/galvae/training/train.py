@@ -375,6 +375,8 @@ def train(
     noise_sigma: Sequence[float] | None = None,
     learn_sigma: bool = False,
     centre_window: float = 0.0,
+    colour_weight: float = 1.0,
+    output: str = "relu",
     epochs: int = 10,
     batch_size: int = 64,
     lr: float = 1e-3,
@@ -438,6 +440,13 @@ def train(
         σ of the Gaussian window on the reconstruction term as a fraction of
         the image side (``ModelConfig.centre_window``): the light around a
         centred galaxy counts less.  0 (the paper) weights every pixel alike.
+    colour_weight : float, default 1.0
+        a of the colour-weighted likelihood (``ModelConfig.colour_weight``):
+        colour residuals cost a² times as much.  1 (the paper) leaves the
+        likelihood unchanged.
+    output : {"relu", "linear"}, default "relu"
+        The decoder's last layer (``ModelConfig.output``): the paper's ReLU
+        or none.
     epochs : int, default 10
         Total epochs; with ``resume``, training continues up to this many.
     batch_size : int, default 64
@@ -499,7 +508,7 @@ def train(
         Full architecture for variants (channels, activation, KL warm-up);
         when given, its ``size`` is replaced by the store's (``latent_dim``, ``loss``,
         ``kl_weight``, ``activation``, ``kl_warmup_epochs``, ``likelihood``,
-        ``noise_sigma``, ``learn_sigma`` and ``centre_window`` are then ignored; its σ is still
+        ``noise_sigma``, ``learn_sigma``, ``centre_window``, ``colour_weight`` and ``output`` are then ignored; its σ is still
         estimated when it has ``likelihood="gaussian"`` and no ``noise_sigma``).
     trainer_kwargs : dict, optional
         Extra keyword arguments for ``lightning.Trainer`` (e.g.
@@ -591,6 +600,8 @@ def train(
             noise_sigma=None if noise_sigma is None else tuple(noise_sigma),
             learn_sigma=learn_sigma,
             centre_window=centre_window,
+            colour_weight=colour_weight,
+            output=output,
         )
         mcfg = _with_noise_sigma(replace(requested, size=dm.size), stores, dm.train_rows)
     elif mcfg.size != dm.size:
