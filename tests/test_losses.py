@@ -441,3 +441,6 @@ def test_linear_output_decoder_has_the_same_weights_and_can_go_negative():
         a, b = relu.decode(z), lin.decode(z)
     assert float(a.min()) >= 0.0 and float(b.min()) < 0.0
     torch.testing.assert_close(a, b.clamp_min(0.0))
+    lin.eval()  # reconstructions and mocks: valid images, clamped at 0
+    with torch.no_grad():
+        torch.testing.assert_close(lin.decode(z), a)

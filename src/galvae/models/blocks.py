@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from ..errors import GalvaeValueError
 
-__all__ = ["EncoderBlock", "DecoderBlock", "make_activation"]
+__all__ = ["EncoderBlock", "DecoderBlock", "DecoderOutput", "make_activation"]
 
 
 def make_activation(name: str) -> nn.Module:
@@ -50,3 +51,23 @@ class DecoderBlock(nn.Sequential):
             nn.Upsample(scale_factor=2, mode="nearest"),
             make_activation(activation),
         )
+
+
+class DecoderOutput(nn.Sequential):
+    """The decoder's last layer: Conv2d (3×3, padding 1) to the bands, then the paper's ReLU or nothing.
+
+    Input (N, in_channels, S, S) → output (N, out_channels, S, S).  With ``output="linear"`` (no ReLU, so
+    that a strongly weighted band cannot die during training) the output is clamped at 0, the images'
+    range, in eval mode: reconstructions and mocks are valid images, training sees the raw values.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, output: str = "relu") -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1), *([nn.ReLU()] if output == "relu" else [])
+        )
+        self.output = output
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images from the last block's features."""
+        x = super().forward(x)
+        return x.clamp_min(0.0) if self.output == "linear" and not self.training else x

@@ -23,7 +23,7 @@ from torch import nn
 
 from ..config import BANDS
 from ..errors import GalvaeKeyError, GalvaeValueError
-from .blocks import DecoderBlock, EncoderBlock
+from .blocks import DecoderBlock, DecoderOutput, EncoderBlock
 from .config import ModelConfig
 from .vae import VAE, by_inference_chunks, in_inference_chunks, reparameterise
 
@@ -73,10 +73,10 @@ class SurveyDecoder(nn.Module):
         self.decoder = nn.Sequential(
             *[DecoderBlock(i, o, cfg.activation) for i, o in zip(dec_in, dec_out, strict=True)]
         )
-        self.final = nn.Sequential(nn.Conv2d(chans[0], len(BANDS), kernel_size=3, padding=1), nn.ReLU())
+        self.final = DecoderOutput(chans[0], len(BANDS), cfg.output)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Images (N, 3, S, S), non-negative (a ReLU output), decoded from latents z (N, NL).
+        """Images (N, 3, S, S), non-negative (a ReLU output; ``output="linear"``: in eval mode), from latents z (N, NL).
 
         Without gradients on the CPU, in chunks of :data:`~galvae.models.vae.INFERENCE_CHUNK` latents.
         """

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..config import BANDS
-from .blocks import DecoderBlock, EncoderBlock
+from .blocks import DecoderBlock, DecoderOutput, EncoderBlock
 from .config import ModelConfig
 
 __all__ = ["VAE", "reparameterise", "INFERENCE_CHUNK", "in_inference_chunks", "by_inference_chunks"]
@@ -55,7 +55,7 @@ class VAE(nn.Module):
     """Encoder (3 × conv → max-pool → activation; 32, 64, 128 channels), two
     linear heads for μ and log σ², and a mirrored decoder (3 × transposed
     conv → upsample → activation, taking 128, 64 and 32 channels) with a
-    final 3×3 convolution + ReLU back to (3, S, S) (``output="linear"``: no ReLU).
+    final 3×3 convolution + ReLU back to (3, S, S) (``output="linear"``: no ReLU; clamped at 0 in eval mode).
 
     Parameters
     ----------
@@ -88,8 +88,7 @@ class VAE(nn.Module):
         self.decoder = nn.Sequential(
             *[DecoderBlock(i, o, cfg.activation) for i, o in zip(dec_in, dec_out, strict=True)]
         )
-        out = [nn.ReLU()] if cfg.output == "relu" else []  # "linear": the convolution alone
-        self.final = nn.Sequential(nn.Conv2d(chans[0], nb, kernel_size=3, padding=1), *out)
+        self.final = DecoderOutput(chans[0], nb, cfg.output)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Images (N, 3, S, S) → (μ, log σ²), each (N, NL).
