@@ -632,6 +632,10 @@ def _card_training(mc: dict[str, Any], tcfg: dict[str, Any], training: dict[str,
         lines.append(f"| decoder noise σ (g, r, z) | {_fmt(mc.get('noise_sigma'))}{learned} |")
     if mc.get("centre_window"):
         lines.append(f"| centre window (σ / image side) | {_fmt(mc.get('centre_window'))} |")
+    if mc.get("colour_weight", 1.0) != 1.0:
+        lines.append(f"| colour weight a (colour residuals × a) | {_fmt(mc.get('colour_weight'))} |")
+    if mc.get("output", "relu") != "relu":
+        lines.append(f"| decoder output | `{mc.get('output')}` (no final ReLU; clamped at 0 in eval) |")
     for key, label in (("batch_size", "batch size"), ("lr", "Adam learning rate"), ("seed", "seed")):
         value = tcfg.get(key, training.get(key))
         if value is not None:
