@@ -257,6 +257,8 @@ def test_stage_failure_leaves_no_mark(tmp_path):
         ({"likelihood": "poisson"}, "demo likelihood .*'gaussian'"),
         ({"centre_window": -0.1}, "centre_window"),
         ({"loss": "huber"}, "demo loss .*'huber'.*'mae'"),
+        ({"colour_weight": 0.0}, "demo colour_weight must be"),
+        ({"output": "tanh"}, "demo output .*'tanh'.*'linear'"),
         ({"profile": "sdss"}, "profile .*'gz-decals'"),
         ({"precision": "fp8"}, "demo precision .*'fp8'.*'bf16-mixed'"),
         ({"min_p50": -1.0}, r"demo min_p50 \(--min-p50\) must be in \[0, 12\)"),

@@ -141,9 +141,11 @@ def add_likelihood_arguments(p: argparse.ArgumentParser) -> None:
         "two colours, the colours' residuals times A (default %(default)s: the likelihood unchanged, as in the "
         "paper; benchmarks/science.md measured 4 with --output linear)",
     )
+    from ..models.config import OUTPUTS
+
     p.add_argument(
         "--output",
-        choices=("relu", "linear"),
+        choices=OUTPUTS,
         default="relu",
         help="the decoder's last layer after its convolution: relu (the paper's, default) or linear (none; a "
         "large --colour-weight can kill a band's relu)",
