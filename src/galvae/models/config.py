@@ -91,7 +91,9 @@ class ModelConfig:
     output : {"relu", "linear"}, default "relu"
         Last layer of the decoder after its 3×3 convolution: the paper's
         ReLU, or none.  With a large ``colour_weight`` a band's ReLU can die
-        (output 0 everywhere); a linear output cannot.
+        (output 0 everywhere); a linear output cannot.  In eval mode (validation,
+        reconstructions, mocks) the linear output is clamped at 0, the images' range
+        (:class:`galvae.models.blocks.DecoderOutput`).
 
     Raises
     ------
