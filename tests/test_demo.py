@@ -86,7 +86,18 @@ def test_demo_runs_every_stage_and_writes_the_products(demo):
     training = json.loads((out / "run_da" / "model.json").read_text())["training"]
     assert training["monitor"] == "val_pair_ratio" and training["encoder_checkpoint"] == "best.ckpt"
     assert training["decoder_epochs"] == QUICK.adapt_decoder_epochs
-    assert set(res.summary["heldout_paired_over_random"]) == {"before", "after"}
+    # the adaptation's control: the same pairs, seed, epochs and epoch choice without MMD² and the paired term
+    control, adapted = (
+        json.loads((out / r / "config.json").read_text())["adapt"] for r in ("run_da_control", "run_da")
+    )
+    assert control["lam"] == control["pair_weight"] == 0.0 and adapted["lam"] > 0 and adapted["pair_weight"] > 0
+    same = ("seed", "epochs", "lr", "monitor", "early_stopping", "test_fraction", "val_fraction", "batch_size")
+    assert {k: control[k] for k in same} == {k: adapted[k] for k in same}
+    assert json.loads((out / "run_da_control" / "split.json").read_text())["test_ids"] == held_out
+    assert set(res.summary["heldout_paired_over_random"]) == {"before", "after", "control"}
+    assert domains["heldout"]["gain"] == pytest.approx(
+        domains["heldout"]["gain_control"] * domains["heldout"]["gain_over_control"], rel=1e-9
+    )
     assert json.loads((out / "demo_config.json").read_text())["demo"]["n_galaxies"] == QUICK.n_galaxies
     # the centre window (none in the quick demo's fixed field) reaches the main model, and the adapted one keeps it
     for run_dir in ("run", "run_da"):
@@ -180,6 +191,7 @@ def test_cli_shows_each_stage_and_reuses(demo, capsys):
     lines = [ln for ln in cap.err.splitlines() if ln.startswith("[")]
     assert len(lines) == len(STAGES) and all("reused" in ln for ln in lines)
     assert f"report: {res.report}" in cap.out and "0.417 %" in cap.out
+    assert "(control)" in cap.out and "adaptation over the control" in cap.out
 
 
 @pytest.mark.slow

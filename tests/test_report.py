@@ -549,6 +549,13 @@ def test_domain_claims_use_the_held_out_pairs_and_read_mmd_at_zero_as_nothing_to
     assert c["Adaptation aligns the surveys' latents"].ok is True
     without = next(v for k, v in claims(mse=mse).items() if k.startswith("The same galaxy"))
     assert "1.25× lower" in without.run and without.ok is False
+    # a fine-tuning control (galvae adapt --lambda 0 --pair-weight 0): the alignment terms are judged against it
+    ctl = {**held, "control": {"paired_over_random": 0.002}, "gain_control": 1.5, "gain_over_control": 0.002 / 0.0015}
+    c = claims(mmd2={"before": 0.05, "after": 0.02}, mse=mse, heldout=ctl)
+    own = next(v for k, v in c.items() if k.startswith("… of which the alignment terms"))
+    assert "1.33× lower" in own.run and "the control 1.50× below before" in own.run and own.ok is False
+    assert next(v for k, v in c.items() if k.startswith("The same galaxy")).ok is True
+    assert not any(k.startswith("… of which") for k in claims(mse=mse, heldout=held))
     flat = claims(mmd2={"before": -0.002, "after": -0.0005})["Adaptation aligns the surveys' latents"]
     assert flat.ok is None and "already agree" in flat.run
     assert claims(mmd2={"before": 0.01, "after": 0.02})["Adaptation aligns the surveys' latents"].ok is False

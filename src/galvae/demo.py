@@ -594,6 +594,11 @@ class _DemoRun:
         return self.out / "run_da"
 
     @property
+    def run_da_control(self) -> Path:
+        """The adaptation's control: the same fine-tuning without the MMD² and paired terms."""
+        return self.out / "run_da_control"
+
+    @property
     def latents(self) -> dict[str, Path]:
         return {s: self.out / f"latents_{s}.parquet" for s in SURVEYS}
 
@@ -906,24 +911,30 @@ def _adapt_stage(d: _DemoRun) -> None:
     cfg = d.cfg
 
     def do_adapt() -> None:
-        adapt(
-            d.run,
-            d.stores["decals"],
-            d.stores["bass_mzls"],
-            d.run_da,
-            lam=cfg.lam,
-            pair_weight=cfg.pair_weight,
+        common = dict(
             epochs=cfg.adapt_epochs,
             test_fraction=ADAPT_TEST_FRACTION,
             monitor="val_pair_ratio",
             early_stopping=cfg.adapt_patience,
-            decoder_epochs=cfg.adapt_decoder_epochs,
             export="best",
             seed=cfg.seed,
             overwrite=True,
             progress=d.progress,
             **d.hw,
         )
+        stores = (d.stores["decals"], d.stores["bass_mzls"])
+        adapt(
+            d.run,
+            *stores,
+            d.run_da,
+            lam=cfg.lam,
+            pair_weight=cfg.pair_weight,
+            decoder_epochs=cfg.adapt_decoder_epochs,
+            **common,
+        )
+        # the control: the same pairs, epochs, rate, seed and epoch choice without the alignment terms (no
+        # decoder-only epochs: they leave the latents as they are); fine-tuning alone moves the paired measure
+        adapt(d.run, *stores, d.run_da_control, lam=0.0, pair_weight=0.0, **common)
 
     d.st.run(
         8,
@@ -937,8 +948,9 @@ def _adapt_stage(d: _DemoRun) -> None:
             "monitor": "val_pair_ratio",
             "test_fraction": ADAPT_TEST_FRACTION,
             "precision": d.precision,
+            "control": True,
         },
-        [d.run_da / "model.json"],
+        [d.run_da / "model.json", d.run_da_control / "model.json"],
         do_adapt,
     )
 
@@ -957,6 +969,7 @@ def _compare_stage(d: _DemoRun) -> None:
             d.stores["bass_mzls"],
             d.catalog,
             after=d.run_da,
+            control=d.run_da_control,
             out_dir=d.domains,
             min_galaxies=cfg.min_galaxies,
             seed=cfg.seed,
@@ -966,7 +979,7 @@ def _compare_stage(d: _DemoRun) -> None:
         )
 
     # "source_forests": the adapted source forest learns from the same galaxies as the unadapted one (2026-12-05)
-    key = {"min_galaxies": cfg.min_galaxies, "source_forests": "same", "heldout_pairs": True}
+    key = {"min_galaxies": cfg.min_galaxies, "source_forests": "same", "heldout_pairs": True, "control": True}
     d.st.run(9, "compare", key, [d.domains / "domains.json"], do_compare)
 
 
@@ -1112,7 +1125,8 @@ def _summary(out: Path) -> dict[str, Any]:
         summary["median_pair_mse"] = {k: v.get("median") for k, v in mse.items() if isinstance(v, dict)}
         held = d.get("heldout") or {}
         if "after" in held:
-            summary["heldout_paired_over_random"] = {k: held[k]["paired_over_random"] for k in ("before", "after")}
+            stages = ("before", "after", "control") if "control" in held else ("before", "after")
+            summary["heldout_paired_over_random"] = {k: held[k]["paired_over_random"] for k in stages}
     tc = out / "translation" / "translation.csv"
     if tc.is_file():
         import csv

@@ -215,6 +215,11 @@ def run(args: argparse.Namespace) -> int:
             f"paired over random-pair latent MSE, test pairs (neither trained on nor used to stop): {h['before']:.3g} -> "
             f"{h['after']:.3g} ({h['before'] / h['after']:.2f}x lower)"
         )
+        if h.get("control"):
+            print(
+                f"  the same fine-tuning without MMD² and the paired term (control): {h['control']:.3g} "
+                f"({h['before'] / h['control']:.2f}x lower); adaptation over the control {h['control'] / h['after']:.2f}x"
+            )
     if s.get("translation_ssim"):
         t = s["translation_ssim"]
         print(
