@@ -83,7 +83,7 @@ STAGES: dict[str, str] = {
     "encode": "latent catalogues of both surveys and reconstructions",
     "classify": "Table 3: random forests on latents + PCA/CNN baselines",
     "outliers": "k-sigma outliers against planted defects",
-    "adapt": "domain adaptation: shared encoder, two decoders, MMD²",
+    "adapt": "domain adaptation: shared encoder, two decoders, MMD²; and its fine-tuning control",
     "compare": "Table 4, Fig. 5: the surveys before and after adaptation",
     "translate": "DECaLS -> BASS+MzLS translation scored against the real overlap images",
     "mocks": "mock galaxies from each survey's decoder",
