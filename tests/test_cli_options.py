@@ -216,6 +216,8 @@ def test_demo_help_shows_the_demo_config_and_quick_defaults():
     args = build_parser().parse_args(["demo"])
     assert args.epochs is None and args.profile is None  # unset options leave DemoConfig's value alone
     assert build_parser().parse_args(["demo", "--loss", "mae"]).loss == "mae"
+    assert f"learning rate of the adaptation and its control (default {full.adapt_lr})" in text
+    assert build_parser().parse_args(["demo", "--adapt-lr", "1e-4"]).adapt_lr == 1e-4
 
 
 def test_the_config_modules_and_train_help_do_not_import_torch():

@@ -270,6 +270,8 @@ def test_stage_failure_leaves_no_mark(tmp_path):
         ({"centre_window": -0.1}, "centre_window"),
         ({"loss": "huber"}, "demo loss .*'huber'.*'mae'"),
         ({"colour_weight": 0.0}, "demo colour_weight must be"),
+        ({"adapt_lr": 0.0}, r"demo adapt_lr must be a number in \(0, 1\]"),
+        ({"pair_weight": -1.0}, "demo pair_weight must be"),
         ({"output": "tanh"}, "demo output .*'tanh'.*'linear'"),
         ({"profile": "sdss"}, "profile .*'gz-decals'"),
         ({"precision": "fp8"}, "demo precision .*'fp8'.*'bf16-mixed'"),

@@ -64,6 +64,7 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         "then the adaptation's decoders alone, the encoder frozen at the chosen epoch",
         type=int,
     )
+    option("--adapt-lr", "adapt_lr", "Adam's learning rate of the adaptation and its control", type=float)
     option("--lambda", "lam", "MMD² weight of eq. 6", type=float)
     option(
         "--pair-weight",
@@ -169,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         adapt_epochs=args.adapt_epochs,
         adapt_patience=args.adapt_patience,
         adapt_decoder_epochs=args.adapt_decoder_epochs,
+        adapt_lr=args.adapt_lr,
         lam=args.lam,
         pair_weight=args.pair_weight,
         seed=args.seed,
