@@ -185,7 +185,7 @@ def test_the_mmd_term_does_the_aligning(bed):
     assert no_mmd["mse"] >= 1.3 * paper["mse"], (no_mmd, paper)
 
 
-def test_translation_beats_leaving_the_image_untranslated(bed):
+def test_translation_beats_leaving_the_image_untranslated(bed, tmp_path):
     """Issue 15: DECaLS images decoded by the shallow survey's decoder look more like the real shallow images
     than the DECaLS images themselves do, once adaptation has aligned the latents (λ = 5).
 
@@ -194,18 +194,36 @@ def test_translation_beats_leaving_the_image_untranslated(bed):
     PSF-matched 0.923 / 0.45, translated after λ = 5 0.944 / 0.30, after λ = 0.5 0.887 / 0.52, after λ = 0
     0.891 / 0.50: with the latents of the two surveys apart, the shallow decoder does not know what to do
     with a DECaLS latent.
-    Stated: +0.03 in SSIM over untranslated and a smaller flux residual.
+    One adaptation run decides too little: on a 2-core Intel Xeon (2026-12-06) adapt seed 0 translated at
+    0.935 / 0.33 with one torch thread but 0.911 / 0.46 with two (the float reduction order changes the
+    trajectory), against an untranslated 0.886 / 0.45; adapt seeds 1, 2, 3 gave 0.927 / 0.40, 0.954 / 0.24,
+    0.926 / 0.38 (one thread) and 0.949 / 0.29, 0.943 / 0.25, 0.947 / 0.27 (two).  So the claim is judged
+    on the median of adapt seeds 0, 1, 2 (one thread: 0.935 / 0.33; two: 0.943 / 0.29).
+    Stated: +0.03 in SSIM over untranslated and a smaller flux residual, medians over the three seeds.
     """
     src, tgt = bed["stores"]
-    res = evaluate_translation(
-        bed["run"](5.0),
-        src,
-        tgt,
-        source_psf=survey_psf_fwhm("decals"),
-        target_psf=tuple(b.psf_fwhm_arcsec for b in SHALLOW.bands),
-        gallery=0,
-        progress=False,
-    )
-    tr, un = res.row("translated"), res.row("untranslated")
-    assert tr["ssim_mean"] >= un["ssim_mean"] + 0.03, res.table
-    assert tr["flux_residual_mad"] < un["flux_residual_mad"], res.table
+    runs = [bed["run"](5.0)]
+    base = runs[0].parent / "base"
+    for seed in (1, 2):
+        runs.append(tmp_path / f"da_lam5_seed{seed}")
+        adapt(
+            base, src, tgt, runs[-1], lam=5.0, epochs=EPOCHS, seed=seed, progress=False, trainer_kwargs=FINAL_EPOCH_ONLY
+        )
+    rows = []
+    for run in runs:
+        res = evaluate_translation(
+            run,
+            src,
+            tgt,
+            source_psf=survey_psf_fwhm("decals"),
+            target_psf=tuple(b.psf_fwhm_arcsec for b in SHALLOW.bands),
+            gallery=0,
+            progress=False,
+        )
+        rows.append((res.row("translated"), res.row("untranslated")))
+    un = rows[0][1]
+    assert all(u["ssim_mean"] == un["ssim_mean"] for _, u in rows)  # the untranslated images do not depend on a run
+    ssim_tr = float(np.median([t["ssim_mean"] for t, _ in rows]))
+    flux_tr = float(np.median([t["flux_residual_mad"] for t, _ in rows]))
+    assert ssim_tr >= un["ssim_mean"] + 0.03, rows
+    assert flux_tr < un["flux_residual_mad"], rows
