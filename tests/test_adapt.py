@@ -16,7 +16,7 @@ from galvae.errors import GalvaeError, GalvaeKeyError, GalvaeValueError
 from galvae.latents.catalog import encode_store, generate_mocks, read_latent_catalog
 from galvae.latents.model import GalaxyVAE
 from galvae.losses.adaptation import adaptation_loss
-from galvae.losses.elbo import elbo_loss
+from galvae.losses.elbo import detail_filter, elbo_loss
 from galvae.losses.mmd import mmd2, mmd2_unbiased
 from galvae.models.config import ModelConfig
 from galvae.models.da import DomainAdaptationVAE
@@ -116,6 +116,17 @@ def test_adaptation_loss_is_eq6():
     )
     scale = sum(1 / (2 * s**2) for s in sig) / 3
     assert float(gauss_pair.loss) == pytest.approx(float(gauss.loss) + 2 * scale * pair, rel=1e-5)
+    # and the VAE's detail weight, in both ELBOs
+    lam_d = detail_filter(8, 4.0, 0.125)
+    detailed = adaptation_loss(
+        (rs, xs, ms, ls), (rt, xt, mt, lt), lam=0.0, likelihood="gaussian", sigma=sig, detail=lam_d
+    )
+    want = (
+        elbo_loss(rs, xs, ms, ls, likelihood="gaussian", sigma=sig, detail=lam_d).loss
+        + elbo_loss(rt, xt, mt, lt, likelihood="gaussian", sigma=sig, detail=lam_d).loss
+    )
+    assert float(detailed.loss) == pytest.approx(float(want), rel=1e-6)
+    assert float(detailed.loss) > 2 * float(gauss.loss) > 0  # random residuals are mostly fine-scale: they cost more
 
 
 def test_adaptation_loss_errors():

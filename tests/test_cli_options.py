@@ -218,6 +218,9 @@ def test_demo_help_shows_the_demo_config_and_quick_defaults():
     assert build_parser().parse_args(["demo", "--loss", "mae"]).loss == "mae"
     assert f"learning rate of the adaptation and its control (default {full.adapt_lr})" in text
     assert build_parser().parse_args(["demo", "--adapt-lr", "1e-4"]).adapt_lr == 1e-4
+    assert f"removes: bars, arms, a bulge's edge; 1 = unchanged, as in the paper) (default {full.detail_weight}" in text
+    parsed = build_parser().parse_args(["demo", "--detail-weight", "1", "--detail-scale", "0.1"])
+    assert (parsed.detail_weight, parsed.detail_scale) == (1.0, 0.1)
 
 
 def test_the_config_modules_and_train_help_do_not_import_torch():

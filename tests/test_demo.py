@@ -99,11 +99,13 @@ def test_demo_runs_every_stage_and_writes_the_products(demo):
         domains["heldout"]["gain_control"] * domains["heldout"]["gain_over_control"], rel=1e-9
     )
     assert json.loads((out / "demo_config.json").read_text())["demo"]["n_galaxies"] == QUICK.n_galaxies
-    # the centre window (none in the quick demo's fixed field) reaches the main model, and the adapted one keeps it
+    # the centre window (none in the quick demo's fixed field) and the detail weight reach the main model, and the
+    # adapted one keeps them
     for run_dir in ("run", "run_da"):
         model_cfg = json.loads((out / run_dir / "model.json").read_text())["model_config"]
         assert model_cfg["centre_window"] == QUICK.centre_window == 0.0
         assert model_cfg["loss"] == QUICK.loss
+        assert (model_cfg["detail_weight"], model_cfg["detail_scale"]) == (QUICK.detail_weight, QUICK.detail_scale)
     # the translation stage scored all three predictions of the real BASS+MzLS images of the overlap
     assert set(res.summary["translation_ssim"]) == {"translated", "untranslated", "psf_matched"}
     text = (out / "report.html").read_text(encoding="utf-8")
@@ -270,6 +272,8 @@ def test_stage_failure_leaves_no_mark(tmp_path):
         ({"centre_window": -0.1}, "centre_window"),
         ({"loss": "huber"}, "demo loss .*'huber'.*'mae'"),
         ({"colour_weight": 0.0}, "demo colour_weight must be"),
+        ({"detail_weight": 0.0}, r"demo detail_weight must be a number in \[0.01, 100\]"),
+        ({"detail_scale": 0.0}, r"demo detail_scale must be a number in \(0, 1\]"),
         ({"adapt_lr": 0.0}, r"demo adapt_lr must be a number in \(0, 1\]"),
         ({"pair_weight": -1.0}, "demo pair_weight must be"),
         ({"output": "tanh"}, "demo output .*'tanh'.*'linear'"),

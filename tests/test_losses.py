@@ -14,6 +14,7 @@ from galvae.losses import (
     SIGMA_FLOOR,
     LearnedSigma,
     centre_weights,
+    detail_filter,
     elbo_loss,
     estimate_noise_sigma,
     kl_divergence,
@@ -426,6 +427,85 @@ def test_colour_weight_needs_three_bands_and_a_valid_config():
         ModelConfig(colour_weight=0.0)
     with pytest.raises(GalvaeValueError, match="decoder output .*'tanh'"):
         ModelConfig(output="tanh")
+
+
+def _detail_matrix(size: int, b: float, scale: float) -> np.ndarray:
+    """M = L + b (I - L) built pixel by pixel in float64: L the periodic Gaussian blur of sigma = scale * size."""
+    i = np.arange(size)
+    d = np.minimum(i, size - i)
+    k = np.exp(-(d[:, None] ** 2 + d[None, :] ** 2) / (2 * (scale * size) ** 2))
+    k /= k.sum()
+    blur = np.zeros((size * size, size * size))
+    for y in range(size):
+        for x in range(size):  # row (y, x) of L: the kernel centred on that pixel, wrapped
+            blur[y * size + x] = np.roll(np.roll(k, y, axis=0), x, axis=1).ravel()
+    return blur + b * (np.eye(size * size) - blur)
+
+
+def test_detail_filter_is_the_spectrum_of_smooth_plus_b_times_fine():
+    size, b, scale = 6, 5.0, 0.2
+    lam = detail_filter(size, b, scale)
+    assert lam.shape == (size, size) and lam.dtype == torch.float32
+    assert float(lam[0, 0]) == pytest.approx(1.0, abs=1e-6)  # a constant offset is all smooth
+    assert 1.0 <= float(lam.min()) and float(lam.max()) <= b  # fine modes cost up to b
+    m = _detail_matrix(size, b, scale)
+    assert float(torch.log(lam.double()).sum()) == pytest.approx(np.linalg.slogdet(m)[1], rel=1e-5)
+    # the Gaussian term by hand: 0.5 |M d / sigma|^2 + the normalisation, minus log |det M|
+    recon, target = _random_pair(7, n=1, size=size)
+    sigma = (0.05, 0.2, 0.7)
+    got = reconstruction_error(recon, target, "mse", likelihood="gaussian", sigma=sigma, detail=lam)
+    diff = (recon - target).double().numpy()[0]
+    total = 0.0
+    for band, s in enumerate(sigma):
+        y = m @ diff[band].ravel() / s
+        total += 0.5 * np.sum(y**2) + size * size * (math.log(s) + 0.5 * math.log(2 * math.pi))
+    total -= 3 * np.linalg.slogdet(m)[1]
+    assert float(got[0]) == pytest.approx(total, rel=1e-5, abs=1e-3)
+    assert detail_filter(size, 1.0, scale) is None  # b = 1: the likelihood unchanged
+
+
+def test_detail_weight_makes_a_fine_error_cost_more_than_a_smooth_one():
+    size = 16
+    target = torch.zeros(2, 3, size, size)
+    recon = target.clone()
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    recon[0] += 0.01 * torch.cos(2 * math.pi * xx / size)  # galaxy 0: a smooth, one-cycle offset
+    recon[1] += 0.01 * torch.cos(2 * math.pi * 6 * (xx + yy) / size)  # galaxy 1: a fine pattern, 6 cycles
+    kw = dict(likelihood="gaussian", sigma=(0.01, 0.01, 0.01))
+    plain = reconstruction_error(recon, target, "mse", **kw) - reconstruction_error(target, target, "mse", **kw)
+    lam = detail_filter(size, 4.0, 1 / 16)
+    base = reconstruction_error(target, target, "mse", detail=lam, **kw)  # the normalisation alone
+    weighted = reconstruction_error(recon, target, "mse", detail=lam, **kw) - base
+    ratio = weighted / plain
+    # each cosine is an eigenvector of M: its cost grows by lambda(k)^2
+    assert float(ratio[0]) == pytest.approx(float(lam[0, 1]) ** 2, rel=1e-3)
+    assert float(ratio[1]) == pytest.approx(float(lam[6, 6]) ** 2, rel=1e-3)
+    assert float(ratio[0]) < 1.6 and float(ratio[1]) > 0.95 * 4.0**2  # smooth: little more; fine: ~b^2
+    with pytest.raises(GalvaeValueError, match="detail spectrum must have the images' shape"):
+        reconstruction_error(recon, target, "mse", detail=detail_filter(8, 4.0, 0.1))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"detail_weight": 0.0}, "detail_weight must be a number in"),
+        ({"detail_weight": float("nan")}, "detail_weight must be"),
+        ({"detail_scale": 0.0}, "detail_scale must be a number in"),
+        ({"detail_scale": 1.5}, "detail_scale must be a number in"),
+    ],
+)
+def test_model_config_detail_weight_is_validated(kwargs, match):
+    with pytest.raises(GalvaeValueError, match=match):
+        ModelConfig(**kwargs)
+
+
+def test_detail_filter_rejects_bad_arguments():
+    with pytest.raises(GalvaeValueError, match="detail_weight must be a positive number"):
+        detail_filter(8, -1.0, 0.1)
+    with pytest.raises(GalvaeValueError, match=r"detail_scale must be a fraction of the image side in \(0, 1\]"):
+        detail_filter(8, 2.0, 0.0)
+    with pytest.raises(GalvaeValueError, match="image size must be a positive integer"):
+        detail_filter(0, 2.0, 0.1)
 
 
 def test_linear_output_decoder_has_the_same_weights_and_can_go_negative():

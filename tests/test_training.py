@@ -493,6 +493,10 @@ def test_cli_train_likelihood_options(blob_store, tmp_path, capsys):
             "0.25",
             "--colour-weight",
             "4",
+            "--detail-weight",
+            "3",
+            "--detail-scale",
+            "0.1",
             "--output",
             "linear",
         ]
@@ -502,6 +506,7 @@ def test_cli_train_likelihood_options(blob_store, tmp_path, capsys):
     assert cfg["likelihood"] == "gaussian" and cfg["noise_sigma"] == [0.03, 0.04, 0.05] and cfg["learn_sigma"]
     assert cfg["centre_window"] == 0.25
     assert cfg["colour_weight"] == 4.0 and cfg["output"] == "linear"
+    assert cfg["detail_weight"] == 3.0 and cfg["detail_scale"] == 0.1
     capsys.readouterr()
     rc = main(["-q", "train", str(blob_store), "--out", str(tmp_path / "cli2"), "--likelihood", "poisson"])
     assert rc == 2

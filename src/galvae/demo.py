@@ -286,6 +286,15 @@ class DemoConfig:
         adaptation 2.78× (2.04–3.10× over adaptation seeds) on the default
         galaxies but 1.06× (1.07–1.26×) on seed 1's.  ``1.0`` and
         ``"relu"`` are the paper's.
+    detail_weight : float, default 5.0
+    detail_scale : float, default 0.0625
+        The VAE's detail-weighted likelihood (:class:`galvae.ModelConfig`;
+        main model, sweep and adaptation): the residuals' fine part, what a
+        Gaussian blur of σ = ``detail_scale`` times the side (3 pixels at
+        48) removes, costs b² = 25 times as much, so the latents spend more
+        on bars, arms, bulges and thin discs.  Measured in
+        ``benchmarks/science.md`` ("A detail-weighted likelihood").  ``1.0``
+        is the paper's.
     centre_window : float or None, default None
         σ of the Gaussian window on the VAE's reconstruction term, as a
         fraction of the image side (:class:`galvae.ModelConfig`; main model,
@@ -355,6 +364,8 @@ class DemoConfig:
     likelihood: str = "gaussian"
     loss: str = "mae"
     colour_weight: float = 4.0
+    detail_weight: float = 5.0
+    detail_scale: float = 0.0625
     output: str = "linear"
     centre_window: float | None = None
     seed: int = 0
@@ -441,6 +452,14 @@ class DemoConfig:
             raise GalvaeValueError("demo loss", self.loss, LOSSES)
         object.__setattr__(
             self, "colour_weight", check_float("demo colour_weight", self.colour_weight, minimum=0.01, maximum=100)
+        )
+        object.__setattr__(
+            self, "detail_weight", check_float("demo detail_weight", self.detail_weight, minimum=0.01, maximum=100)
+        )
+        object.__setattr__(
+            self,
+            "detail_scale",
+            check_float("demo detail_scale", self.detail_scale, minimum=0, maximum=1, inclusive=(False, True)),
         )
         if self.output not in OUTPUTS:
             raise GalvaeValueError("demo output", self.output, OUTPUTS)
@@ -778,6 +797,8 @@ def _train_stage(d: _DemoRun) -> None:
             loss=cfg.loss,
             centre_window=cfg.centre_window,
             colour_weight=cfg.colour_weight,
+            detail_weight=cfg.detail_weight,
+            detail_scale=cfg.detail_scale,
             output=cfg.output,
             progress=d.progress,
             **d.hw,
@@ -804,6 +825,8 @@ def _train_stage(d: _DemoRun) -> None:
             "loss": cfg.loss,
             "centre_window": cfg.centre_window,
             "colour_weight": cfg.colour_weight,
+            "detail_weight": cfg.detail_weight,
+            "detail_scale": cfg.detail_scale,
             "output": cfg.output,
             "precision": d.precision,
         },
@@ -841,6 +864,8 @@ def _sweep_stage(d: _DemoRun) -> None:
                 "precision": d.precision,
                 "centre_window": cfg.centre_window,
                 "colour_weight": cfg.colour_weight,
+                "detail_weight": cfg.detail_weight,
+                "detail_scale": cfg.detail_scale,
                 "output": cfg.output,
             },
         )
@@ -855,6 +880,8 @@ def _sweep_stage(d: _DemoRun) -> None:
             "loss": cfg.loss,
             "centre_window": cfg.centre_window,
             "colour_weight": cfg.colour_weight,
+            "detail_weight": cfg.detail_weight,
+            "detail_scale": cfg.detail_scale,
             "output": cfg.output,
             "precision": d.precision,
         },

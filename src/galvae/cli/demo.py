@@ -126,6 +126,19 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
     )
     option(
+        "--detail-weight",
+        "detail_weight",
+        "weight b of the residuals' fine part in the VAE's likelihood (what a Gaussian blur of --detail-scale "
+        "removes: bars, arms, a bulge's edge; 1 = unchanged, as in the paper)",
+        type=float,
+    )
+    option(
+        "--detail-scale",
+        "detail_scale",
+        "sigma of that blur as a fraction of the image side",
+        type=float,
+    )
+    option(
         "--output",
         "output",
         "the VAE decoder's last layer: relu (the paper's) or linear",
@@ -183,6 +196,8 @@ def run(args: argparse.Namespace) -> int:
         likelihood=args.likelihood,
         loss=args.loss,
         colour_weight=args.colour_weight,
+        detail_weight=args.detail_weight,
+        detail_scale=args.detail_scale,
         output=args.output,
         centre_window=args.centre_window,
         accelerator=args.accelerator,

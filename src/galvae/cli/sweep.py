@@ -91,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
             "precision": args.precision,
             "centre_window": args.centre_window,
             "colour_weight": args.colour_weight,
+            "detail_weight": args.detail_weight,
+            "detail_scale": args.detail_scale,
             "output": args.output,
         },
         device=args.device,

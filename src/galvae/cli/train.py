@@ -101,7 +101,8 @@ def add_logger_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_likelihood_arguments(p: argparse.ArgumentParser) -> None:
-    """--likelihood, --noise-sigma, --learn-sigma, --centre-window, --colour-weight and --output (train and sweep)."""
+    """--likelihood, --noise-sigma, --learn-sigma, --centre-window, --colour-weight, --detail-weight/--detail-scale
+    and --output (train and sweep)."""
     p.add_argument(
         "--likelihood",
         default="gaussian",
@@ -140,6 +141,22 @@ def add_likelihood_arguments(p: argparse.ArgumentParser) -> None:
         help="weight a of the colour residuals: the reconstruction term on the bands rotated to luminance and "
         "two colours, the colours' residuals times A (default %(default)s: the likelihood unchanged, as in the "
         "paper; benchmarks/science.md measured 4 with --output linear)",
+    )
+    p.add_argument(
+        "--detail-weight",
+        type=float,
+        default=1.0,
+        metavar="B",
+        help="weight b of the residuals' fine part (what a Gaussian blur of --detail-scale removes: bars, arms, "
+        "a bulge's edge) in the likelihood (default %(default)s: unchanged, as in the paper; the demo uses 5, "
+        "benchmarks/science.md)",
+    )
+    p.add_argument(
+        "--detail-scale",
+        type=float,
+        default=0.0625,
+        metavar="FRACTION",
+        help="sigma of that blur as a fraction of the image side (default %(default)s: 3 pixels at 48)",
     )
     from ..models.config import OUTPUTS
 
@@ -267,6 +284,8 @@ def run(args: argparse.Namespace) -> int:
             learn_sigma=args.learn_sigma,
             centre_window=args.centre_window,
             colour_weight=args.colour_weight,
+            detail_weight=args.detail_weight,
+            detail_scale=args.detail_scale,
             output=args.output,
             epochs=args.epochs,
             batch_size=args.batch_size,

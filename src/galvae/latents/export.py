@@ -634,6 +634,11 @@ def _card_training(mc: dict[str, Any], tcfg: dict[str, Any], training: dict[str,
         lines.append(f"| centre window (σ / image side) | {_fmt(mc.get('centre_window'))} |")
     if mc.get("colour_weight", 1.0) != 1.0:
         lines.append(f"| colour weight a (colour residuals × a) | {_fmt(mc.get('colour_weight'))} |")
+    if mc.get("detail_weight", 1.0) != 1.0:
+        lines.append(
+            f"| detail weight b (fine residuals × b; blur σ / image side {_fmt(mc.get('detail_scale'))}) "
+            f"| {_fmt(mc.get('detail_weight'))} |"
+        )
     if mc.get("output", "relu") != "relu":
         lines.append(f"| decoder output | `{mc.get('output')}` (no final ReLU; clamped at 0 in eval) |")
     for key, label in (("batch_size", "batch size"), ("lr", "Adam learning rate"), ("seed", "seed")):

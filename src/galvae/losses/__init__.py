@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from .elbo import COLOUR_BASIS, LIKELIHOODS, ElboTerms, centre_weights, elbo_loss, kl_divergence, reconstruction_error
+from .elbo import (
+    COLOUR_BASIS,
+    LIKELIHOODS,
+    ElboTerms,
+    centre_weights,
+    detail_filter,
+    elbo_loss,
+    kl_divergence,
+    reconstruction_error,
+)
 from .mmd import DEFAULT_SCALES, median_bandwidth, mmd2, mmd2_unbiased
 from .noise import SIGMA_FLOOR, LearnedSigma, estimate_noise_sigma
 
@@ -14,6 +23,7 @@ __all__ = [
     "LearnedSigma",
     "SIGMA_FLOOR",
     "centre_weights",
+    "detail_filter",
     "elbo_loss",
     "estimate_noise_sigma",
     "kl_divergence",

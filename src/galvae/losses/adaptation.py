@@ -101,6 +101,7 @@ def adaptation_loss(
     sigma: Any = None,
     weights: torch.Tensor | None = None,
     colour_weight: float = 1.0,
+    detail: torch.Tensor | None = None,
 ) -> AdaptationTerms:
     """Eq. 6 for one batch of source and one batch of target images.
 
@@ -129,6 +130,8 @@ def adaptation_loss(
         The VAE's centre window (:func:`galvae.losses.centre_weights`), in both ELBOs.
     colour_weight : float, default 1.0
         The VAE's colour weight (:func:`galvae.losses.reconstruction_error`), in both ELBOs.
+    detail : Tensor, shape (S, S), optional
+        The VAE's detail-weight spectrum (:func:`galvae.losses.detail_filter`), in both ELBOs.
     kl_weight : float, default 1.0
         k of the paper's eq. 2.
     z_source, z_target : Tensor, optional
@@ -154,6 +157,7 @@ def adaptation_loss(
         sigma=sigma,
         weights=weights,
         colour_weight=colour_weight,
+        detail=detail,
     )
     es = elbo_loss(rs, xs, mus, lvs, **kw)
     et = elbo_loss(rt, xt, mut, lvt, **kw)

@@ -58,6 +58,20 @@ Centre window (``ModelConfig.centre_window``, off by default)
     and companions are not: with c = 0.2 the latents spend less of their
     capacity on the light around the galaxy (measured in
     ``benchmarks/science.md``).
+
+Detail weight (``ModelConfig.detail_weight`` b, ``detail_scale`` s; off by default)
+    The residual image of each band is mapped by M = L + b (I − L) before
+    the likelihood, L a periodic Gaussian blur of σ = s S pixels
+    (:func:`detail_filter`): its smooth part counts as before and its fine
+    part (what the blur removes: bars, arms, a bulge's edge, a disc's thin
+    outline) b times as much, so a fine-scale offset costs b² times what it
+    did under the Gaussian.  M is circulant, applied as a product with its
+    spectrum λ(k) = b − (b − 1) ĝ(k) in Fourier space, and the Gaussian and
+    Laplace likelihoods keep their normalisation (−mean log λ per pixel):
+    a decoder whose noise is correlated, b times weaker at fine scales.
+    Arms and bars are a few per cent of a galaxy's light, which a
+    likelihood that counts every scale alike spends little on.  b = 1 is
+    the likelihood unchanged.
 """
 
 from __future__ import annotations
@@ -77,6 +91,7 @@ __all__ = [
     "ElboTerms",
     "LIKELIHOODS",
     "centre_weights",
+    "detail_filter",
     "elbo_loss",
     "kl_divergence",
     "reconstruction_error",
@@ -137,6 +152,51 @@ def centre_weights(size: int, window: float) -> torch.Tensor | None:
     return (w / w.mean()).to(torch.float32)
 
 
+def detail_filter(size: int, weight: float, scale: float) -> torch.Tensor | None:
+    """Spectrum λ(k) of the detail weight's map M (module docstring), shape (size, size); None for weight 1.
+
+    Parameters
+    ----------
+    size : int
+        Image side S in pixels.
+    weight : float
+        b, the factor on the fine part of the residuals (1 = the likelihood unchanged).
+    scale : float
+        σ of the Gaussian blur that defines the smooth part, as a fraction of the side.
+
+    Returns
+    -------
+    Tensor or None
+        float32, real and positive: b − (b − 1) ĝ(k), ĝ the discrete Fourier transform of the
+        periodic Gaussian kernel (sum 1, so ĝ(0) = 1 and λ(0) = 1).
+
+    Raises
+    ------
+    GalvaeValueError
+        On a size below 1, a weight that is not positive and finite, or a scale outside (0, 1].
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise GalvaeValueError("image size must be a positive integer", size)
+    if not (math.isfinite(weight) and weight > 0):
+        raise GalvaeValueError("detail_weight must be a positive number", weight)
+    if not (math.isfinite(scale) and 0 < scale <= 1):
+        raise GalvaeValueError("detail_scale must be a fraction of the image side in (0, 1]", scale)
+    if weight == 1.0:
+        return None
+    i = torch.arange(size, dtype=torch.float64)
+    d2 = torch.minimum(i, size - i) ** 2  # periodic distance
+    kernel = torch.exp(-(d2[:, None] + d2[None, :]) / (2.0 * (scale * size) ** 2))
+    g = torch.fft.fft2(kernel / kernel.sum()).real.clamp(0.0, 1.0)
+    return (weight - (weight - 1.0) * g).to(torch.float32)
+
+
+def _apply_detail(diff: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
+    """M applied to each band of (N, C, S, S) residuals, by its spectrum ``detail`` (S, S)."""
+    size = diff.shape[-2:]
+    half = detail[:, : size[1] // 2 + 1]
+    return torch.fft.irfft2(torch.fft.rfft2(diff) * half, s=size)
+
+
 #: The orthonormal luminance / colour basis of the colour-weighted likelihood (rows: (g + r + z) / √3,
 #: (g − r) / √2, (g + r − 2z) / √6), acting on the bands g, r, z.
 COLOUR_BASIS = (
@@ -164,6 +224,7 @@ def reconstruction_error(
     sigma: torch.Tensor | Sequence[float] | float | None = None,
     weights: torch.Tensor | None = None,
     colour_weight: float = 1.0,
+    detail: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Per-galaxy reconstruction term R_i of the objective (see the module docstring).
 
@@ -191,6 +252,11 @@ def reconstruction_error(
         stays the normalised negative log-likelihood of that model (a
         decoder whose colour noise is σ / a): −2 log a per pixel.  With 1 and
         ``"mse"`` it equals the unrotated term (the rotation is orthonormal).
+    detail : Tensor, shape (S, S), optional
+        The detail weight's spectrum (:func:`detail_filter`): each band's
+        residual image is mapped by M = L + b (I − L) first, and the
+        ``"gaussian"`` term subtracts mean log λ per pixel (log |det M|).
+        None leaves the residuals as they are.
 
     Returns
     -------
@@ -202,7 +268,8 @@ def reconstruction_error(
     GalvaeValueError
         On an unknown loss or likelihood, mismatched shapes, a missing,
         non-positive or wrongly sized σ for ``"gaussian"``, or
-        ``colour_weight`` ≠ 1 on images without 3 bands.
+        ``colour_weight`` ≠ 1 on images without 3 bands, or a ``detail``
+        spectrum whose shape is not the images'.
     """
     if loss not in _LOSSES:
         raise GalvaeValueError("unknown reconstruction loss", loss, _LOSSES)
@@ -220,6 +287,13 @@ def reconstruction_error(
             raise GalvaeValueError(
                 f"the pixel weights must have the images' shape {tuple(diff.shape[-2:])}", tuple(w.shape)
             )
+    if detail is not None:
+        if diff.ndim != 4 or detail.shape != diff.shape[-2:]:
+            raise GalvaeValueError(
+                f"the detail spectrum must have the images' shape {tuple(diff.shape[-2:])}", tuple(detail.shape)
+            )
+        detail = detail.to(device=diff.device, dtype=torch.float32)
+        diff = _apply_detail(diff, detail)
     if likelihood == "gaussian":
         if diff.ndim != 4:
             raise GalvaeValueError("the gaussian likelihood needs images of shape (N, C, S, S)", tuple(diff.shape))
@@ -246,6 +320,8 @@ def reconstruction_error(
             per_pixel = ab / scale + torch.log(2.0 * scale)
         if w is not None:
             per_pixel = per_pixel - 0.5 * torch.log(w)  # the normalisation of a noise σ / √w
+        if detail is not None:
+            per_pixel = per_pixel - torch.log(detail).mean()  # log |det M| / S² per pixel
         return per_pixel.flatten(1).sum(dim=1)
     if colour_weight != 1.0:
         diff = _to_colour_basis(diff, colour_weight)
@@ -275,6 +351,7 @@ def elbo_loss(
     sigma: torch.Tensor | Sequence[float] | float | None = None,
     weights: torch.Tensor | None = None,
     colour_weight: float = 1.0,
+    detail: torch.Tensor | None = None,
 ) -> ElboTerms:
     """The training objective: batch mean of (R_i + k · KL_i).
 
@@ -293,6 +370,8 @@ def elbo_loss(
         The centre window's pixel weights (:func:`centre_weights`).
     colour_weight : float, default 1.0
         a of the colour-weighted likelihood (:func:`reconstruction_error`).
+    detail : Tensor, shape (S, S), optional
+        The detail weight's spectrum (:func:`detail_filter`).
 
     Returns
     -------
@@ -309,7 +388,14 @@ def elbo_loss(
     if not kl_weight >= 0:
         raise GalvaeValueError("kl_weight (k) must be a non-negative number", kl_weight)
     rec = reconstruction_error(
-        recon, target, loss, likelihood=likelihood, sigma=sigma, weights=weights, colour_weight=colour_weight
+        recon,
+        target,
+        loss,
+        likelihood=likelihood,
+        sigma=sigma,
+        weights=weights,
+        colour_weight=colour_weight,
+        detail=detail,
     ).mean()
     kl = kl_divergence(mu, logvar).mean()
     return ElboTerms(rec + kl_weight * kl, rec, kl)

@@ -88,6 +88,16 @@ class ModelConfig:
         paper) is the likelihood unchanged.  The simulated discs' colours
         carry what separates armed from arm-less ones, which the latents
         otherwise keep poorly (``benchmarks/science.md``).
+    detail_weight : float, default 1.0
+        b of the detail-weighted likelihood: each band's residual image is
+        split into a smooth part (a Gaussian blur of σ = ``detail_scale``
+        times the side) and the rest, which is multiplied by b, so a
+        fine-scale offset (bars, arms, a bulge's edge, a disc's thin outline)
+        costs b² times as much (:func:`galvae.losses.detail_filter`).  1 (the
+        paper) is the likelihood unchanged.
+    detail_scale : float, default 0.0625
+        σ of that blur as a fraction of the image side (3 pixels at 48);
+        used when ``detail_weight`` ≠ 1.
     output : {"relu", "linear"}, default "relu"
         Last layer of the decoder after its 3×3 convolution: the paper's
         ReLU, or none.  With a large ``colour_weight`` a band's ReLU can die
@@ -101,7 +111,8 @@ class ModelConfig:
         On a size that is not a positive multiple of ``2 ** len(channels)``,
         a non-positive latent dimension or channel count, an unknown
         activation, loss, likelihood or output, a negative k or warm-up, a
-        colour_weight outside [0.01, 100], a
+        colour_weight or detail_weight outside [0.01, 100], a detail_scale
+        outside (0, 1], a
         ``noise_sigma`` that is not 3 positive finite numbers, or
         ``noise_sigma``/``learn_sigma`` given with a likelihood other than
         ``"gaussian"``.
@@ -119,6 +130,8 @@ class ModelConfig:
     learn_sigma: bool = False
     centre_window: float = 0.0
     colour_weight: float = 1.0
+    detail_weight: float = 1.0
+    detail_scale: float = 0.0625
     output: Output = "relu"
 
     def __post_init__(self) -> None:
@@ -149,6 +162,14 @@ class ModelConfig:
         object.__setattr__(self, "learn_sigma", check_bool("learn_sigma", self.learn_sigma))
         object.__setattr__(
             self, "colour_weight", check_float("colour_weight", self.colour_weight, minimum=0.01, maximum=100)
+        )
+        object.__setattr__(
+            self, "detail_weight", check_float("detail_weight", self.detail_weight, minimum=0.01, maximum=100)
+        )
+        object.__setattr__(
+            self,
+            "detail_scale",
+            check_float("detail_scale", self.detail_scale, minimum=0, maximum=1, inclusive=(False, True)),
         )
         object.__setattr__(self, "output", check_choice("decoder output", self.output, OUTPUTS))
         object.__setattr__(

@@ -45,7 +45,7 @@ from ..data.presentation import check_same_presentation
 from ..data.store import ImageStore
 from ..errors import GalvaeFileError, GalvaeValueError
 from ..losses.adaptation import adaptation_loss, mmd_scale
-from ..losses.elbo import centre_weights
+from ..losses.elbo import centre_weights, detail_filter
 from ..losses.mmd import mmd2_unbiased
 from ..models.config import ModelConfig
 from ..models.da import DomainAdaptationVAE, check_survey_names
@@ -408,6 +408,12 @@ class DAModule(RngStateMixin, L.LightningModule):
         self.register_buffer(
             "pixel_weights", centre_weights(self.config.size, self.config.centre_window), persistent=False
         )
+        self.detail_spectrum: torch.Tensor | None
+        self.register_buffer(
+            "detail_spectrum",
+            detail_filter(self.config.size, self.config.detail_weight, self.config.detail_scale),
+            persistent=False,
+        )
 
     def _survey(self, x: torch.Tensor, survey: str, noise_step: int | None = None) -> tuple[torch.Tensor, ...]:
         mu, logvar = self.model.encode(x)
@@ -442,6 +448,7 @@ class DAModule(RngStateMixin, L.LightningModule):
             sigma=self.config.noise_sigma,
             weights=self.pixel_weights,
             colour_weight=self.config.colour_weight,
+            detail=self.detail_spectrum,
             z_source=zs if use_z else None,
             z_target=zt if use_z else None,
         )

@@ -25,7 +25,7 @@ import torch
 
 from ..config import BANDS, config_from_dict, config_to_dict
 from ..errors import GalvaeValueError
-from ..losses.elbo import centre_weights, elbo_loss
+from ..losses.elbo import centre_weights, detail_filter, elbo_loss
 from ..losses.noise import DEFAULT_LEARNED_SIGMA, LearnedSigma
 from ..models.config import ModelConfig
 from ..models.layout import to_network_layout, to_network_module
@@ -228,6 +228,10 @@ class VAEModule(RngStateMixin, L.LightningModule):
         weights = centre_weights(cfg.size, cfg.centre_window)
         self.pixel_weights: torch.Tensor | None
         self.register_buffer("pixel_weights", weights, persistent=False)  # None without a centre window
+        self.detail_spectrum: torch.Tensor | None
+        self.register_buffer(  # None without a detail weight
+            "detail_spectrum", detail_filter(cfg.size, cfg.detail_weight, cfg.detail_scale), persistent=False
+        )
         self._val_mu: list[torch.Tensor] = []
         #: Seeds the per-step noise under distributed training (:func:`global_batch_noise`); set by ``train``.
         self.noise_seed = 0
@@ -272,6 +276,7 @@ class VAEModule(RngStateMixin, L.LightningModule):
             sigma=self.sigma(),
             weights=self.pixel_weights,
             colour_weight=cfg.colour_weight,
+            detail=self.detail_spectrum,
         )
         if stage == "val":
             self._val_mu.append(mu.detach().float().cpu())

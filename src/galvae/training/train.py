@@ -376,6 +376,8 @@ def train(
     learn_sigma: bool = False,
     centre_window: float = 0.0,
     colour_weight: float = 1.0,
+    detail_weight: float = 1.0,
+    detail_scale: float = 0.0625,
     output: str = "relu",
     epochs: int = 10,
     batch_size: int = 64,
@@ -444,6 +446,13 @@ def train(
         a of the colour-weighted likelihood (``ModelConfig.colour_weight``):
         colour residuals cost a² times as much.  1 (the paper) leaves the
         likelihood unchanged.
+    detail_weight : float, default 1.0
+        b of the detail-weighted likelihood (``ModelConfig.detail_weight``):
+        the residuals' fine part, what a Gaussian blur of σ = ``detail_scale``
+        times the side removes, costs b² times as much.  1 (the paper)
+        leaves the likelihood unchanged.
+    detail_scale : float, default 0.0625
+        σ of that blur as a fraction of the image side (``ModelConfig.detail_scale``).
     output : {"relu", "linear"}, default "relu"
         The decoder's last layer (``ModelConfig.output``): the paper's ReLU
         or none.
@@ -508,7 +517,7 @@ def train(
         Full architecture for variants (channels, activation, KL warm-up);
         when given, its ``size`` is replaced by the store's (``latent_dim``, ``loss``,
         ``kl_weight``, ``activation``, ``kl_warmup_epochs``, ``likelihood``,
-        ``noise_sigma``, ``learn_sigma``, ``centre_window``, ``colour_weight`` and ``output`` are then ignored; its σ is still
+        ``noise_sigma``, ``learn_sigma``, ``centre_window``, ``colour_weight``, ``detail_weight``, ``detail_scale`` and ``output`` are then ignored; its σ is still
         estimated when it has ``likelihood="gaussian"`` and no ``noise_sigma``).
     trainer_kwargs : dict, optional
         Extra keyword arguments for ``lightning.Trainer`` (e.g.
@@ -601,6 +610,8 @@ def train(
             learn_sigma=learn_sigma,
             centre_window=centre_window,
             colour_weight=colour_weight,
+            detail_weight=detail_weight,
+            detail_scale=detail_scale,
             output=output,
         )
         mcfg = _with_noise_sigma(replace(requested, size=dm.size), stores, dm.train_rows)
