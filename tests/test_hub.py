@@ -140,12 +140,15 @@ def test_card_of_a_bare_export_says_what_is_not_recorded(bare, tmp_path):
     meta = json.loads((out / HUB_CONFIG).read_text())
     assert model_card(meta, name="x").count("Not recorded.") == 2
     assert "centre window" not in card  # every pixel alike: nothing to say
-    assert "colour weight" not in card and "decoder output" not in card  # the paper's
-    windowed = VAE(ModelConfig(size=16, latent_dim=4, centre_window=0.2, colour_weight=4.0, output="linear"))
+    assert "colour weight" not in card and "decoder output" not in card and "detail weight" not in card  # the paper's
+    windowed = VAE(
+        ModelConfig(size=16, latent_dim=4, centre_window=0.2, colour_weight=4.0, detail_weight=5.0, output="linear")
+    )
     export_model(windowed, tmp_path / "w", normalisation=StretchConfig(), profile="gz-decals", training={"seed": 3})
     card = GalaxyVAE.load(tmp_path / "w").save_pretrained(tmp_path / "hub_w").joinpath(MODEL_CARD).read_text()
     assert "| centre window (σ / image side) | 0.2 |" in card
     assert "| colour weight a (colour residuals × a) | 4 |" in card and "| decoder output | `linear`" in card
+    assert "| detail weight b (fine residuals × b; blur σ / image side 0.0625) | 5 |" in card
 
 
 def test_saving_again_into_a_hub_directory_replaces_the_model(trained, bare, tmp_path):
