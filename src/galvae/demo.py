@@ -422,7 +422,7 @@ class DemoConfig:
             check_int("demo sweep_dims entry", d, minimum=1)
         check_choice("demo embedding", self.embedding, ("both", "pca", "tsne"))
         from .data.presentation import check_field_fraction, check_profile
-        from .models.config import LIKELIHOODS, LOSSES, OUTPUTS
+        from .models.config import LIKELIHOODS, LOSSES, OUTPUTS, check_detail_options
 
         check_profile(self.profile)
         if self.field_fraction is None:  # the demo's crop for Galaxy Zoo fields; the fixed field is kept whole
@@ -453,14 +453,9 @@ class DemoConfig:
         object.__setattr__(
             self, "colour_weight", check_float("demo colour_weight", self.colour_weight, minimum=0.01, maximum=100)
         )
-        object.__setattr__(
-            self, "detail_weight", check_float("demo detail_weight", self.detail_weight, minimum=0.01, maximum=100)
-        )
-        object.__setattr__(
-            self,
-            "detail_scale",
-            check_float("demo detail_scale", self.detail_scale, minimum=0, maximum=1, inclusive=(False, True)),
-        )
+        weight, scale = check_detail_options(self.detail_weight, self.detail_scale, prefix="demo ")
+        object.__setattr__(self, "detail_weight", weight)
+        object.__setattr__(self, "detail_scale", scale)
         if self.output not in OUTPUTS:
             raise GalvaeValueError("demo output", self.output, OUTPUTS)
         if self.centre_window is None:  # the frame of a Galaxy Zoo field scales with the galaxy; the fixed one does not

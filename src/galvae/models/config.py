@@ -9,7 +9,7 @@ from typing import Literal, get_args
 from .._validate import check_bool, check_choice, check_float, check_int
 from ..errors import GalvaeValueError
 
-__all__ = ["ModelConfig", "ACTIVATIONS", "LIKELIHOODS", "LOSSES", "OUTPUTS"]
+__all__ = ["ModelConfig", "ACTIVATIONS", "LIKELIHOODS", "LOSSES", "OUTPUTS", "check_detail_options"]
 
 Activation = Literal["leaky_relu", "relu"]
 Loss = Literal["mse", "mae"]
@@ -163,14 +163,9 @@ class ModelConfig:
         object.__setattr__(
             self, "colour_weight", check_float("colour_weight", self.colour_weight, minimum=0.01, maximum=100)
         )
-        object.__setattr__(
-            self, "detail_weight", check_float("detail_weight", self.detail_weight, minimum=0.01, maximum=100)
-        )
-        object.__setattr__(
-            self,
-            "detail_scale",
-            check_float("detail_scale", self.detail_scale, minimum=0, maximum=1, inclusive=(False, True)),
-        )
+        weight, scale = check_detail_options(self.detail_weight, self.detail_scale)
+        object.__setattr__(self, "detail_weight", weight)
+        object.__setattr__(self, "detail_scale", scale)
         object.__setattr__(self, "output", check_choice("decoder output", self.output, OUTPUTS))
         object.__setattr__(
             self, "centre_window", check_float("centre_window", self.centre_window, minimum=0, maximum=10)
@@ -179,3 +174,29 @@ class ModelConfig:
             raise GalvaeValueError(
                 "noise_sigma and learn_sigma apply to likelihood='gaussian' only", self.likelihood, ("gaussian",)
             )
+
+
+def check_detail_options(weight: float, scale: float, *, prefix: str = "") -> tuple[float, float]:
+    """Validate the detail weight b in [0.01, 100] and its blur's scale in (0, 1] (``ModelConfig``, ``DemoConfig``).
+
+    Parameters
+    ----------
+    weight, scale : float
+        ``detail_weight`` and ``detail_scale``.
+    prefix : str, default ""
+        Put before the parameter names in the messages (``"demo "`` for :class:`galvae.DemoConfig`).
+
+    Returns
+    -------
+    tuple of float
+        ``(weight, scale)`` as floats.
+
+    Raises
+    ------
+    GalvaeValueError
+        Naming the parameter, the value and the accepted range.
+    """
+    return (
+        check_float(f"{prefix}detail_weight", weight, minimum=0.01, maximum=100),
+        check_float(f"{prefix}detail_scale", scale, minimum=0, maximum=1, inclusive=(False, True)),
+    )
