@@ -221,6 +221,8 @@ def test_demo_help_shows_the_demo_config_and_quick_defaults():
     assert f"removes: bars, arms, a bulge's edge; 1 = unchanged, as in the paper) (default {full.detail_weight}" in text
     parsed = build_parser().parse_args(["demo", "--detail-weight", "1", "--detail-scale", "0.1"])
     assert (parsed.detail_weight, parsed.detail_scale) == (1.0, 0.1)
+    assert f"(32 64 128: the paper's three blocks) (default {full.vae_channels})" in text
+    assert build_parser().parse_args(["demo", "--vae-channels", "32", "64", "128"]).vae_channels == [32, 64, 128]
 
 
 def test_the_config_modules_and_train_help_do_not_import_torch():

@@ -106,6 +106,7 @@ def test_demo_runs_every_stage_and_writes_the_products(demo):
         assert model_cfg["centre_window"] == QUICK.centre_window == 0.0
         assert model_cfg["loss"] == QUICK.loss
         assert (model_cfg["detail_weight"], model_cfg["detail_scale"]) == (QUICK.detail_weight, QUICK.detail_scale)
+        assert model_cfg["channels"] == list(QUICK.vae_channels)
     # the translation stage scored all three predictions of the real BASS+MzLS images of the overlap
     assert set(res.summary["translation_ssim"]) == {"translated", "untranslated", "psf_matched"}
     text = (out / "report.html").read_text(encoding="utf-8")
@@ -277,6 +278,10 @@ def test_stage_failure_leaves_no_mark(tmp_path):
         ({"adapt_lr": 0.0}, r"demo adapt_lr must be a number in \(0, 1\]"),
         ({"pair_weight": -1.0}, "demo pair_weight must be"),
         ({"output": "tanh"}, "demo output .*'tanh'.*'linear'"),
+        ({"vae_channels": ()}, r"demo vae_channels must be a non-empty tuple of positive integers"),
+        ({"vae_channels": 64}, r"demo vae_channels must be a non-empty tuple of positive integers"),
+        ({"vae_channels": (64, 0)}, r"demo vae_channels entry must be"),
+        ({"size": 36, "vae_channels": (8, 16, 32)}, r"demo size must be a multiple of 8 with 3 VAE blocks .*36"),
         ({"profile": "sdss"}, "profile .*'gz-decals'"),
         ({"precision": "fp8"}, "demo precision .*'fp8'.*'bf16-mixed'"),
         ({"min_p50": -1.0}, r"demo min_p50 \(--min-p50\) must be in \[0, 12\)"),

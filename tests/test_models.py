@@ -84,6 +84,8 @@ def test_size_not_multiple_of_8(size):
         ({"activation": "tanh"}, "activation.*tanh"),
         ({"kl_weight": -1.0}, "kl_weight"),
         ({"channels": ()}, "channels"),
+        ({"channels": 64}, "channels must be a non-empty tuple of positive integers.*64"),
+        ({"channels": (8, 8, 8, 8, 8)}, "image size must be a positive multiple of 32 .*16"),
         ({"kl_warmup_epochs": -2}, "kl_warmup_epochs"),
     ],
 )

@@ -499,10 +499,14 @@ def test_cli_train_likelihood_options(blob_store, tmp_path, capsys):
             "0.1",
             "--output",
             "linear",
+            "--channels",
+            "16",
+            "32",
         ]
     )
     assert rc == 0
     cfg = json.loads((run / "config.json").read_text())["model"]
+    assert cfg["channels"] == [16, 32]
     assert cfg["likelihood"] == "gaussian" and cfg["noise_sigma"] == [0.03, 0.04, 0.05] and cfg["learn_sigma"]
     assert cfg["centre_window"] == 0.25
     assert cfg["colour_weight"] == 4.0 and cfg["output"] == "linear"

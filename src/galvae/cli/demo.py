@@ -145,6 +145,14 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         choices=OUTPUTS,
     )
     option(
+        "--vae-channels",
+        "vae_channels",
+        "output channels of the VAE's encoder blocks, mirrored by its decoder (32 64 128: the paper's three blocks)",
+        type=int,
+        nargs="+",
+        metavar="C",
+    )
+    option(
         "--centre-window",
         "centre_window",
         "sigma of the Gaussian window on the VAE's reconstruction term, as a fraction of the image side "
@@ -199,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
         detail_weight=args.detail_weight,
         detail_scale=args.detail_scale,
         output=args.output,
+        vae_channels=None if args.vae_channels is None else tuple(args.vae_channels),
         centre_window=args.centre_window,
         accelerator=args.accelerator,
         precision=args.precision,

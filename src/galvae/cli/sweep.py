@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ._options import add_config_option, add_later
-from .train import add_likelihood_arguments, add_precision_argument
+from .train import add_architecture_arguments, add_likelihood_arguments, add_precision_argument
 
 __all__ = ["register", "run"]
 
@@ -43,6 +43,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_config_option(p, TrainConfig, "epochs", help="epochs per model")
     add_likelihood_arguments(p)
+    add_architecture_arguments(p)
     p.add_argument(
         "--catalog",
         help="GZ DECaLS catalogue (id + fractions) for the SSIM per category (Fig. 4)",
@@ -94,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
             "detail_weight": args.detail_weight,
             "detail_scale": args.detail_scale,
             "output": args.output,
+            "channels": tuple(args.channels),
         },
         device=args.device,
         progress=getattr(args, "progress", True),

@@ -10,6 +10,7 @@ from typing import Any
 from ._options import add_config_option, add_later
 
 __all__ = [
+    "add_architecture_arguments",
     "add_checkpoint_arguments",
     "add_guard_arguments",
     "add_hardware_arguments",
@@ -56,6 +57,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         "checkpoints and early stopping use the validation loss at the full k",
     )
     add_likelihood_arguments(p)
+    add_architecture_arguments(p)
     add_config_option(p, TrainConfig, "epochs", help="training epochs")
     add_config_option(
         p,
@@ -148,7 +150,7 @@ def add_likelihood_arguments(p: argparse.ArgumentParser) -> None:
         default=1.0,
         metavar="B",
         help="weight b of the residuals' fine part (what a Gaussian blur of --detail-scale removes: bars, arms, "
-        "a bulge's edge) in the likelihood (default %(default)s: unchanged, as in the paper; the demo uses 5, "
+        "a bulge's edge) in the likelihood (default %(default)s: unchanged, as in the paper; the demo uses 3, "
         "benchmarks/science.md)",
     )
     p.add_argument(
@@ -166,6 +168,20 @@ def add_likelihood_arguments(p: argparse.ArgumentParser) -> None:
         default="relu",
         help="the decoder's last layer after its convolution: relu (the paper's, default) or linear (none; a "
         "large --colour-weight can kill a band's relu)",
+    )
+
+
+def add_architecture_arguments(p: argparse.ArgumentParser) -> None:
+    """--channels (train and sweep)."""
+    p.add_argument(
+        "--channels",
+        type=int,
+        nargs="+",
+        default=[32, 64, 128],
+        metavar="C",
+        help="output channels of the encoder blocks, mirrored by the decoder (default 32 64 128: three blocks, "
+        "the paper's; the demo uses 64 128, two blocks whose decoder starts from a map of a quarter of the side, "
+        "benchmarks/science.md); the image side must be a multiple of 2 ** (number of blocks)",
     )
 
 
@@ -287,6 +303,7 @@ def run(args: argparse.Namespace) -> int:
             detail_weight=args.detail_weight,
             detail_scale=args.detail_scale,
             output=args.output,
+            channels=tuple(args.channels),
             epochs=args.epochs,
             batch_size=args.batch_size,
             lr=args.lr,

@@ -135,7 +135,10 @@ class ModelConfig:
     output: Output = "relu"
 
     def __post_init__(self) -> None:
-        chans = tuple(self.channels)
+        try:
+            chans = tuple(self.channels)
+        except TypeError:
+            raise GalvaeValueError("channels must be a non-empty tuple of positive integers", self.channels) from None
         if not chans or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in chans):
             raise GalvaeValueError("channels must be a non-empty tuple of positive integers", self.channels)
         object.__setattr__(self, "channels", chans)

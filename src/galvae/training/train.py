@@ -379,6 +379,7 @@ def train(
     detail_weight: float = 1.0,
     detail_scale: float = 0.0625,
     output: str = "relu",
+    channels: Sequence[int] = (32, 64, 128),
     epochs: int = 10,
     batch_size: int = 64,
     lr: float = 1e-3,
@@ -456,6 +457,13 @@ def train(
     output : {"relu", "linear"}, default "relu"
         The decoder's last layer (``ModelConfig.output``): the paper's ReLU
         or none.
+    channels : sequence of int, default (32, 64, 128)
+        Output channels of the encoder blocks (``ModelConfig.channels``); the
+        decoder mirrors them.  Three blocks are the paper's; two, e.g.
+        ``(64, 128)``, halve the image twice instead of three times, so the
+        decoder starts from a map of S / 4 × S / 4 (the demo's, measured in
+        ``benchmarks/science.md``).  The image side must be a multiple of
+        ``2 ** len(channels)``.
     epochs : int, default 10
         Total epochs; with ``resume``, training continues up to this many.
     batch_size : int, default 64
@@ -517,7 +525,7 @@ def train(
         Full architecture for variants (channels, activation, KL warm-up);
         when given, its ``size`` is replaced by the store's (``latent_dim``, ``loss``,
         ``kl_weight``, ``activation``, ``kl_warmup_epochs``, ``likelihood``,
-        ``noise_sigma``, ``learn_sigma``, ``centre_window``, ``colour_weight``, ``detail_weight``, ``detail_scale`` and ``output`` are then ignored; its σ is still
+        ``noise_sigma``, ``learn_sigma``, ``centre_window``, ``colour_weight``, ``detail_weight``, ``detail_scale``, ``output`` and ``channels`` are then ignored; its σ is still
         estimated when it has ``likelihood="gaussian"`` and no ``noise_sigma``).
     trainer_kwargs : dict, optional
         Extra keyword arguments for ``lightning.Trainer`` (e.g.
@@ -613,6 +621,7 @@ def train(
             detail_weight=detail_weight,
             detail_scale=detail_scale,
             output=output,
+            channels=tuple(channels),
         )
         mcfg = _with_noise_sigma(replace(requested, size=dm.size), stores, dm.train_rows)
     elif mcfg.size != dm.size:
