@@ -621,7 +621,7 @@ def train(
             detail_weight=detail_weight,
             detail_scale=detail_scale,
             output=output,
-            channels=tuple(channels),
+            channels=channels,
         )
         mcfg = _with_noise_sigma(replace(requested, size=dm.size), stores, dm.train_rows)
     elif mcfg.size != dm.size:
