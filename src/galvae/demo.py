@@ -435,7 +435,7 @@ class DemoConfig:
             check_int("demo sweep_dims entry", d, minimum=1)
         check_choice("demo embedding", self.embedding, ("both", "pca", "tsne"))
         from .data.presentation import check_field_fraction, check_profile
-        from .models.config import LIKELIHOODS, LOSSES, OUTPUTS, check_detail_options
+        from .models.config import LIKELIHOODS, LOSSES, OUTPUTS, check_channels, check_detail_options
 
         check_profile(self.profile)
         if self.field_fraction is None:  # the demo's crop for Galaxy Zoo fields; the fixed field is kept whole
@@ -471,21 +471,7 @@ class DemoConfig:
         object.__setattr__(self, "detail_scale", scale)
         if self.output not in OUTPUTS:
             raise GalvaeValueError("demo output", self.output, OUTPUTS)
-        try:
-            chans = tuple(check_int("demo vae_channels entry", c, minimum=1) for c in self.vae_channels)
-        except TypeError:
-            chans = ()
-        if not chans:
-            raise GalvaeValueError(
-                "demo vae_channels must be a non-empty tuple of positive integers", self.vae_channels
-            )
-        if self.size % 2 ** len(chans):
-            raise GalvaeValueError(
-                f"demo size must be a multiple of {2 ** len(chans)} with {len(chans)} VAE blocks (vae_channels "
-                f"{chans}; --vae-channels)",
-                self.size,
-            )
-        object.__setattr__(self, "vae_channels", chans)
+        object.__setattr__(self, "vae_channels", check_channels(self.vae_channels, self.size, prefix="demo "))
         if self.centre_window is None:  # the frame of a Galaxy Zoo field scales with the galaxy; the fixed one does not
             object.__setattr__(self, "centre_window", DEMO_CENTRE_WINDOW if self.profile == "gz-decals" else 0.0)
         object.__setattr__(

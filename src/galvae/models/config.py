@@ -9,7 +9,7 @@ from typing import Literal, get_args
 from .._validate import check_bool, check_choice, check_float, check_int
 from ..errors import GalvaeValueError
 
-__all__ = ["ModelConfig", "ACTIVATIONS", "LIKELIHOODS", "LOSSES", "OUTPUTS", "check_detail_options"]
+__all__ = ["ModelConfig", "ACTIVATIONS", "LIKELIHOODS", "LOSSES", "OUTPUTS", "check_channels", "check_detail_options"]
 
 Activation = Literal["leaky_relu", "relu"]
 Loss = Literal["mse", "mae"]
@@ -135,19 +135,7 @@ class ModelConfig:
     output: Output = "relu"
 
     def __post_init__(self) -> None:
-        try:
-            chans = tuple(self.channels)
-        except TypeError:
-            raise GalvaeValueError("channels must be a non-empty tuple of positive integers", self.channels) from None
-        if not chans or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in chans):
-            raise GalvaeValueError("channels must be a non-empty tuple of positive integers", self.channels)
-        object.__setattr__(self, "channels", chans)
-        step = 2 ** len(chans)
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < step or self.size % step:
-            raise GalvaeValueError(
-                f"image size must be a positive multiple of {step} (the encoder halves it {len(chans)} times)",
-                self.size,
-            )
+        object.__setattr__(self, "channels", check_channels(self.channels, self.size))
         object.__setattr__(self, "latent_dim", check_int("latent_dim", self.latent_dim, minimum=1))
         object.__setattr__(self, "activation", check_choice("activation", self.activation, ACTIVATIONS))
         object.__setattr__(self, "loss", check_choice("reconstruction loss", self.loss, LOSSES))
@@ -177,6 +165,46 @@ class ModelConfig:
             raise GalvaeValueError(
                 "noise_sigma and learn_sigma apply to likelihood='gaussian' only", self.likelihood, ("gaussian",)
             )
+
+
+def check_channels(channels: object, size: object, *, prefix: str = "") -> tuple[int, ...]:
+    """Validate encoder block channels and an image side they fit (``ModelConfig``, ``DemoConfig``).
+
+    Parameters
+    ----------
+    channels : sequence of int
+        Output channels of the encoder blocks; non-empty, each a positive integer.
+    size : int
+        Image side in pixels; a positive multiple of ``2 ** len(channels)`` (each block halves it).
+    prefix : str, default ""
+        Put before the parameter names in messages (``"demo "`` for :class:`galvae.demo.DemoConfig`, whose
+        ``vae_channels`` these are).
+
+    Returns
+    -------
+    tuple of int
+        The channels as a tuple.
+
+    Raises
+    ------
+    GalvaeValueError
+        Naming the channels or the size, the bad value and what is accepted.
+    """
+    name = f"{prefix}vae_channels" if prefix else "channels"
+    try:
+        chans = tuple(channels)  # type: ignore[call-overload]
+    except TypeError:
+        chans = ()
+    if not chans or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in chans):
+        raise GalvaeValueError(f"{name} must be a non-empty tuple of positive integers", channels)
+    step = 2 ** len(chans)
+    if isinstance(size, bool) or not isinstance(size, int) or size < step or size % step:
+        raise GalvaeValueError(
+            f"{prefix}image size must be a positive multiple of {step} (the encoder halves it {len(chans)} times"
+            f"{'; --vae-channels' if prefix else ''})",
+            size,
+        )
+    return chans
 
 
 def check_detail_options(weight: float, scale: float, *, prefix: str = "") -> tuple[float, float]:
