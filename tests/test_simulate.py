@@ -6,6 +6,7 @@ galvae.simulate.surveys (Dey et al. 2019); the tolerances are the issue's (FWHM 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import galsim
@@ -31,7 +32,7 @@ from galvae.simulate import (
     vote_fractions,
 )
 from galvae.simulate.morphology import MorphologyConfig, approximate_petro_th50
-from galvae.simulate.render import _draw_native, render_galaxy, render_point_source
+from galvae.simulate.render import _draw_native, _pass_quantiles, render_galaxy, render_point_source
 
 FOV = 64 * 0.262
 
@@ -85,9 +86,9 @@ def test_sky_noise_matches_depth(survey):
     for i, band in enumerate(survey.bands):
         img = _draw_native([], i, band, galsim.Gaussian(fwhm=1.0), 3 * FOV, rng)
         assert img.array.std() == pytest.approx(band.sky_sigma, rel=0.03)
-    # DECaLS g from its 24.7 mag 5-sigma depth (simulate/surveys.py): 10**(-0.4 * 2.2) / (5 * sqrt(NEA)) with
-    # NEA = 4 pi ((1.29 / 2.3548)**2 + (0.45 / 1.1774)**2) / 0.262**2 = 81.6 pixels: 0.00292 nanomaggies per pixel
-    assert DECALS.band("g").sky_sigma == pytest.approx(0.00292, rel=0.01)
+    # DECaLS g from its 24.25 mag 5-sigma depth (simulate/surveys.py): 10**(-0.4 * 1.75) / (5 * sqrt(NEA)) with
+    # NEA = 4 pi ((1.29 / 2.3548)**2 + (0.45 / 1.1774)**2) / 0.262**2 = 81.6 pixels: 0.00442 nanomaggies per pixel
+    assert DECALS.band("g").sky_sigma == pytest.approx(0.00442, rel=0.01)
 
 
 def test_a_galaxys_passes_set_its_sky_noise():
@@ -102,8 +103,6 @@ def test_a_galaxys_passes_set_its_sky_noise():
         r = _render(row, DECALS, noise=True, seed=seed)
         full = np.array([b.sky_sigma for b in DECALS.bands])
         np.testing.assert_allclose(r.sky_sigma, full * np.sqrt(3 / r.passes), rtol=1e-6)
-        # one quantile per galaxy: z (the deepest band in DR5) never has fewer passes than g
-        assert r.passes[2] >= r.passes[1] >= r.passes[0]
         seen |= set(r.passes.tolist())
         assert (_render(row, BASS_MZLS, seed=seed).passes == 3).all()  # the finished BASS+MzLS
     assert seen == {1, 2, 3}
@@ -112,6 +111,33 @@ def test_a_galaxys_passes_set_its_sky_noise():
     assert all(b.pass_fractions == () for b in shallow.bands)
     with pytest.raises(GalvaeValueError, match=r"passes must be three integers in 1..3"):
         DECALS.at_passes([0, 1, 2])
+
+
+def _draw_passes(survey, rng, n):
+    """(n, 3) passes of n galaxies as render_galaxy draws them."""
+    return np.array(
+        [[b.draw_passes(u) for b, u in zip(survey.bands, _pass_quantiles(survey, rng), strict=True)] for _ in range(n)]
+    )
+
+
+def test_pass_correlation_gives_dr5s_joint_areas():
+    # legacysurvey.org/dr5/description, all bands jointly: 6473 / 3931 / 1930 deg2 with >= 1 / 2 / 3 passes, so
+    # 0.607 of the joint area has >= 2 passes in every band and 0.298 >= 3 (independent bands: 0.38 and 0.09)
+    rng = np.random.default_rng(11)
+    passes = _draw_passes(DECALS, rng, 20000)
+    assert (passes >= 2).all(axis=1).mean() == pytest.approx(3931 / 6473, abs=0.03)
+    assert (passes >= 3).all(axis=1).mean() == pytest.approx(1930 / 6473, abs=0.03)
+    # each band keeps its own fractions (the copula changes the joint draws only)
+    assert (passes[:, 0] == 1).mean() == pytest.approx(DR5_PASS_FRACTIONS["g"][0], abs=0.015)
+    assert (passes[:, 2] == 3).mean() == pytest.approx(DR5_PASS_FRACTIONS["z"][2], abs=0.015)
+    # but not the same number in every band, as one shared quantile (revision 8, pass_correlation=1) gives
+    assert (passes[:, 0] > passes[:, 2]).any()
+    shared = dataclasses.replace(DECALS, pass_correlation=1.0)
+    one = _draw_passes(shared, rng, 2000)
+    assert (one[:, 2] >= one[:, 1]).all() and (one[:, 1] >= one[:, 0]).all()
+    assert _pass_quantiles(BASS_MZLS, rng) == [0.0, 0.0, 0.0]  # no pass_fractions: full depth, no draw
+    with pytest.raises(GalvaeValueError, match=r"survey decals: pass_correlation must be in \[0, 1\]"):
+        dataclasses.replace(DECALS, pass_correlation=1.2)
 
 
 def test_dr5_pass_fractions_reference_values():
@@ -207,6 +233,12 @@ def test_survey_configuration_and_errors(tmp_path):
     bands = '[[bands]]\nname = "g"\npass_fractions = [0.5, 0.25, 0.25]\n[[bands]]\nname = "r"\n[[bands]]\nname = "z"\n'
     (tmp_path / "passes.toml").write_text('name = "shallow"\n' + bands)
     assert load_survey(tmp_path / "passes.toml").band("g").pass_fractions == (0.5, 0.25, 0.25)
+    assert load_survey(tmp_path / "passes.toml").pass_correlation == 1.0  # one quantile unless the file says
+    (tmp_path / "corr.toml").write_text('name = "shallow"\npass_correlation = 0.5\n' + bands)
+    assert load_survey(tmp_path / "corr.toml").pass_correlation == 0.5
+    (tmp_path / "corr.toml").write_text('name = "shallow"\npass_correlation = -0.5\n' + bands)
+    with pytest.raises(GalvaeFileError, match=r"corr.toml: survey shallow: pass_correlation must be in \[0, 1\]"):
+        load_survey(tmp_path / "corr.toml")
     (tmp_path / "passes.toml").write_text('name = "shallow"\n' + bands.replace("0.5, 0.25", "0.5, 0.6"))
     with pytest.raises(GalvaeFileError, match=r"passes.toml: band g: pass_fractions must be empty"):
         load_survey(tmp_path / "passes.toml")

@@ -23,6 +23,7 @@ from .render import render_galaxy, render_point_source
 from .surveys import (
     BASS_MZLS,
     DECALS,
+    DR5_PASS_CORRELATION,
     DR5_PASS_FRACTIONS,
     BandConfig,
     SurveyConfig,
@@ -35,6 +36,7 @@ __all__ = [
     "BASS_MZLS",
     "DECALS",
     "DEFECT_KINDS",
+    "DR5_PASS_CORRELATION",
     "DR5_PASS_FRACTIONS",
     "SIMULATOR_REVISION",
     "BandConfig",

@@ -96,8 +96,11 @@ log = logging.getLogger(__name__)
 #: 7: broken discs (Type I / II / III outer profiles; Pohlen & Trujillo 2006, Erwin et al. 2012) (2026-12-06).
 #: 8: DECaLS galaxies imaged in 1, 2 or 3 passes as in DR5 (``BandConfig.pass_fractions``) (2026-12-06).
 #: (Each galaxy's own group, ``FieldConfig.companion_r0``, came on 2026-12-06 off by default: the default draws
-#: did not change.)
-SIMULATOR_REVISION = 8
+#: did not change; ``benchmarks/realism.md`` calls that trial revision 9.)
+#: 10: DECaLS at DR5's depths as the real Galaxy Zoo DECaLS images' sky shows them (g 24.25, r 23.7, z 23.0 for
+#: three passes) and the bands' passes correlated as DR5's joint areas (``SurveyConfig.pass_correlation``)
+#: (2026-12-06).
+SIMULATOR_REVISION = 10
 
 #: Default field of view: what a 64-pixel Legacy Survey cutout at 0.262″ covers.
 DEFAULT_FOV = 64 * REFERENCE_PIXEL_SCALE

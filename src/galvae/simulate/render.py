@@ -811,6 +811,22 @@ def _to_served(image: galsim.Image, band: BandConfig, fov: float) -> NDArray:
     return out.array.astype(np.float64)
 
 
+def _pass_quantiles(survey: SurveyConfig, rng: np.random.Generator) -> list[float]:
+    """Each band's quantile of its ``pass_fractions`` for one galaxy (see ``SurveyConfig.pass_correlation``).
+
+    A correlation of 1 draws one uniform for the three bands (simulator revision 8); below 1 a Gaussian copula:
+    ``u_b = Φ(√ρ z₀ + √(1 − ρ) z_b)`` with z₀ shared and z_b per band.
+    """
+    if not any(b.pass_fractions for b in survey.bands):
+        return [0.0] * len(survey.bands)
+    rho = survey.pass_correlation
+    if rho >= 1.0:
+        return [float(rng.random())] * len(survey.bands)
+    z0 = rng.standard_normal()
+    z = math.sqrt(rho) * z0 + math.sqrt(1.0 - rho) * rng.standard_normal(len(survey.bands))
+    return [float(u) for u in special.ndtr(z)]
+
+
 def render_galaxy(
     row: Mapping[str, Any],
     survey: SurveyConfig,
@@ -867,9 +883,9 @@ def render_galaxy(
     scale = bands[0].pixel_scale_arcsec
     to_ref = (REFERENCE_PIXEL_SCALE / scale) ** 2
     fwhm = np.array([b.psf_fwhm_arcsec * math.exp(b.psf_fwhm_scatter * survey_rng.standard_normal()) for b in bands])
-    # the passes of each band's coadd: one quantile for all bands (a field shallow in one band is in the others)
-    u = survey_rng.random() if any(b.pass_fractions for b in bands) else 0.0
-    passes = np.array([b.draw_passes(u) for b in bands], dtype=np.int64)
+    passes = np.array(
+        [b.draw_passes(u) for b, u in zip(bands, _pass_quantiles(survey, survey_rng), strict=True)], dtype=np.int64
+    )
     psfs = [make_psf(band, fwhm[i]) for i, band in enumerate(bands)]
     # bands drawn at their served scale share one drawing of the galaxy's components
     native_bands = [i for i, band in enumerate(bands) if band.native_pixel_scale_arcsec == scale]

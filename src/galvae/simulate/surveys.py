@@ -10,23 +10,30 @@ Built-in surveys (``get_survey(name)``):
 
 ``decals``
     Blanco/DECam, 0.262″ pixels; PSF FWHM g 1.29″, r 1.18″, z 1.11″ (Dey
-    et al. 2019, AJ 157, 168, Table 1) and the depths the finished survey
-    reached, g 24.7, r 23.9, z 23.0 (DR9 medians, NOIRLab Astro Data Lab's
-    DECaLS page), not the planning targets of Dey et al. Table 1 (24.0, 23.4,
-    22.5 for a 0.45″ galaxy), for three passes; fewer passes for some
-    galaxies, as in DR5 (see "Passes" below).
+    et al. 2019, AJ 157, 168, Table 1); depths g 24.25, r 23.7, z 23.0 for
+    three passes (see "Depths" below), fewer passes for some galaxies, as in
+    DR5 (see "Passes" below).
 ``bass_mzls``
     BASS (Bok/90Prime) g, r: native 0.454″ pixels, served resampled to
     0.262″, PSF FWHM ≈ 1.6″ / 1.5″, depths g 24.2, r 23.6 (BASS DR3 medians,
     Zou et al. 2019, ApJS 245, 4); MzLS (Mayall/Mosaic-3) z: 0.262″, FWHM
     ≈ 1.0″, depth 23.0 (Data Lab's MzLS page; Dey et al. 2019).
 
-Why the achieved depths: with the targets, the presented images of the
-simulator carried twice the border noise of real Galaxy Zoo DECaLS images
-(robust σ 12/255 against 6/255, ``benchmarks/realism.md``).  The achieved
-depths are quoted as medians without restating the reference source; they
-are used here as the 0.45″-galaxy depths of the formula below, which the
-realism benchmark checks against the real images.
+Depths.  Galaxy Zoo DECaLS showed DR5 coadds, whose depths per band are not
+tabulated (legacysurvey.org/dr5 gives the passes, below).  Until simulator
+revision 10 the DECaLS depths were those the finished survey reached, g 24.7,
+r 23.9, z 23.0 (DR9 medians, NOIRLab Astro Data Lab's DECaLS page; with the
+planning targets of Dey et al. Table 1, 24.0, 23.4, 22.5 for a 0.45″ galaxy,
+the presented images carried twice the real border noise).  The real images'
+sky measures the three bands' noise: the desaturation of the Galaxy Zoo
+stretch makes the sky grey, and how far each band's mean level rises above
+the zero-flux level grows with that band's noise against its softening
+(``benchmarks/realism.md``, "DR5's depths").  Their sky's width (5.1 levels
+of 255) and its g − r and z − r mean levels (+0.06, +0.83) are reproduced
+with g 24.25, r 23.7 and z 23.0 (simulated 5.1, +0.03, +0.79; with the DR9
+depths 4.8, −0.52, +1.31): g − r = 0.55 mag, against 0.6 in the survey's
+design (Dey et al. Table 1), where DR9's deeper g (0.8) holds the later and
+other programmes' exposures.
 
 Filter systems.  BASS (90Prime g, r) and MzLS (Mosaic-3 z) do not share
 DECam's bandpasses, and the Legacy Surveys keep each camera's own system (DR9
@@ -49,9 +56,13 @@ while DECaLS was under way: of each band's DR5 footprint, 32 / 30 / 21 % (g /
 r / z) had one pass, 28 / 27 / 25 % two and 40 / 44 / 53 % three or more
 (:data:`DR5_PASS_FRACTIONS`; over the area with all three bands 39 % had one
 pass in some band).  The built-in ``decals`` survey draws each galaxy's passes
-per band from these fractions, with one quantile per galaxy shared by the
-bands (a shallow field is shallow in every band, as the DR5 tiling left
-it: with ≥ 2 passes in every band 68 % of the galaxies, DR5 61 %); n passes
+per band from these fractions, the bands' quantiles correlated
+(``SurveyConfig.pass_correlation`` = :data:`DR5_PASS_CORRELATION`, a
+Gaussian copula) so that the joint areas are DR5's: ≥ 2 passes in every band
+for 59 % of the galaxies (DR5 61 %), ≥ 3 for 30 % (30 %).  Until simulator
+revision 10 one quantile served the three bands (68 % and 40 %), so every
+galaxy's sky had the same colour; the real images' sky colour varies from
+image to image three times as widely (``benchmarks/realism.md``). n passes
 have ``sqrt(3 / n)`` times the full depth's sky noise and the galaxy's own
 photon noise alike.  Without it the real images' sky noise was 15–20 % wider
 than the simulated one, with a brighter tail (``benchmarks/realism.md``).
@@ -110,6 +121,7 @@ __all__ = [
     "GI_RANGE",
     "sky_sigma_from_depth",
     "DR5_PASS_FRACTIONS",
+    "DR5_PASS_CORRELATION",
     "FULL_DEPTH_PASSES",
     "colour_term_factors",
     "survey_to_dict",
@@ -142,6 +154,12 @@ DR5_PASS_FRACTIONS: dict[str, tuple[float, float, float]] = {
     "r": (0.298, 0.265, 0.437),
     "z": (0.211, 0.254, 0.535),
 }
+
+#: Correlation of the bands' pass quantiles (``SurveyConfig.pass_correlation``) that gives DR5's joint three-band
+#: areas from its per-band ones: with every band, ≥ 2 passes over 3931 / 6473 = 0.61 and ≥ 3 over 1930 / 6473 =
+#: 0.30 of the area (legacysurvey.org/dr5/description); the copula gives 0.59 and 0.30 (independent bands 0.38 and
+#: 0.09; one shared quantile 0.68 and 0.40).
+DR5_PASS_CORRELATION = 0.83
 
 
 @dataclass(frozen=True)
@@ -266,17 +284,27 @@ class BandConfig:
 
 @dataclass(frozen=True)
 class SurveyConfig:
-    """A survey: a name and one :class:`BandConfig` per band, in order g, r, z."""
+    """A survey: a name and one :class:`BandConfig` per band, in order g, r, z.
+
+    ``pass_correlation`` (default 1) correlates the bands' numbers of passes (their
+    :attr:`BandConfig.pass_fractions`) at one galaxy: each band's quantile is ``Φ(√ρ z₀ + √(1 − ρ) z_b)``
+    with ``z₀`` shared by the bands (a Gaussian copula); 1 gives every band the same quantile, 0 draws
+    the bands independently.  See the module docs ("Passes").
+    """
 
     name: str
     bands: tuple[BandConfig, BandConfig, BandConfig] = field(
         default_factory=lambda: tuple(BandConfig(b) for b in BANDS)  # type: ignore[return-value]
     )
     description: str = ""
+    pass_correlation: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.name or not all(c.isalnum() or c in "_-" for c in self.name):
             raise GalvaeValueError("survey name must be letters, digits, '_' or '-'", self.name)
+        rho = self.pass_correlation
+        if not (isinstance(rho, int | float) and math.isfinite(rho) and 0.0 <= rho <= 1.0):
+            raise GalvaeValueError(f"survey {self.name}: pass_correlation must be in [0, 1]", rho)
         names = tuple(b.name for b in self.bands)
         if names != BANDS:
             raise GalvaeValueError(f"survey {self.name}: bands must be g, r, z in that order", names)
@@ -312,10 +340,11 @@ DECALS = SurveyConfig(
     name="decals",
     description="DECaLS-like (Blanco/DECam): 0.262 arcsec pixels (Dey et al. 2019)",
     bands=(
-        BandConfig("g", psf_fwhm_arcsec=1.29, depth_mag=24.7, gain=3000.0, pass_fractions=DR5_PASS_FRACTIONS["g"]),
-        BandConfig("r", psf_fwhm_arcsec=1.18, depth_mag=23.9, gain=3000.0, pass_fractions=DR5_PASS_FRACTIONS["r"]),
+        BandConfig("g", psf_fwhm_arcsec=1.29, depth_mag=24.25, gain=3000.0, pass_fractions=DR5_PASS_FRACTIONS["g"]),
+        BandConfig("r", psf_fwhm_arcsec=1.18, depth_mag=23.7, gain=3000.0, pass_fractions=DR5_PASS_FRACTIONS["r"]),
         BandConfig("z", psf_fwhm_arcsec=1.11, depth_mag=23.0, gain=3000.0, pass_fractions=DR5_PASS_FRACTIONS["z"]),
     ),
+    pass_correlation=DR5_PASS_CORRELATION,
 )
 
 #: m_camera − m_DECam colour terms in g − i: legacypipe ps1cat.py (15 Nov 2018), camera minus DECam.
