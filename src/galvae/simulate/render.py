@@ -851,7 +851,7 @@ def render_galaxy(
         Galaxy-level randomness (same stream in every survey).
     survey_rng : numpy.random.Generator
         This survey's randomness: PSF scatter, the coadd's passes (bands
-        with ``pass_fractions``; one quantile for the three bands) and noise.
+        with ``pass_fractions``, correlated between bands as ``survey.pass_correlation`` says) and noise.
     noise : bool, default True
         Add sky and Poisson noise.
     neighbours : bool, default True

@@ -60,10 +60,11 @@ per band from these fractions, the bands' quantiles correlated
 (``SurveyConfig.pass_correlation`` = :data:`DR5_PASS_CORRELATION`, a
 Gaussian copula) so that the joint areas are DR5's: ≥ 2 passes in every band
 for 59 % of the galaxies (DR5 61 %), ≥ 3 for 30 % (30 %).  Until simulator
-revision 10 one quantile served the three bands (68 % and 40 %), so every
-galaxy's sky had the same colour; the real images' sky colour varies from
-image to image three times as widely (``benchmarks/realism.md``). n passes
-have ``sqrt(3 / n)`` times the full depth's sky noise and the galaxy's own
+revision 10 one quantile served the three bands (68 % and 40 %); at these
+depths it left the sky's colour (the outer annulus's g − r) varying between
+images a third as widely as the real images' (interquartile range 0.27
+against 0.71 levels of 255; with the copula 0.41, ``benchmarks/realism.md``).
+n passes have ``sqrt(3 / n)`` times the full depth's sky noise and the galaxy's own
 photon noise alike.  Without it the real images' sky noise was 15–20 % wider
 than the simulated one, with a brighter tail (``benchmarks/realism.md``).
 ``bass_mzls`` stays at full depth (the paper's BASS+MzLS cutouts are from the
