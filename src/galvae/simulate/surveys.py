@@ -76,7 +76,7 @@ source's noise-equivalent area is ``NEA = 4π (σ_psf² + σ_gal²)`` with
 ``σ_gal = 0.45″ / 1.1774``, and the per-pixel sky noise on the native grid is
 ``σ_pix = F5 / (5 √(NEA / p²))`` where ``F5 = 10^(-0.4 (depth - 22.5))``
 nanomaggies and ``p`` the native pixel scale.  For DECaLS this gives about
-0.0029, 0.0065 and 0.015 nanomaggies per pixel in g, r, z.  A survey may give
+0.0044, 0.0078 and 0.015 nanomaggies per pixel in g, r, z (three passes).  A survey may give
 ``sky_sigma_nmgy`` directly instead.
 
 A new survey is a TOML or JSON file (see :func:`load_survey`)::
