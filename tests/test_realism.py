@@ -146,7 +146,7 @@ def test_cli(make_store, tmp_path, capsys) -> None:
         Image.fromarray((img[::-1].transpose(1, 2, 0) * 255).astype(np.uint8)).save(real / f"g{i:02d}.png")
     assert main(["realism", str(store), str(real), "--out", str(tmp_path / "r"), "--n", "12", "-q"]) == 0
     out = capsys.readouterr().out
-    assert "mean KS" in out and "(12 simulated, 12 real)" in out and "random forest (features): accuracy" in out
+    assert "mean KS" in out and "(12 simulated, 12 real)" in out and "random forest (features): balanced accuracy" in out
     assert (tmp_path / "r" / "realism.md").is_file()
 
 
@@ -190,6 +190,17 @@ def test_cnn_threshold_is_set_on_the_training_fold() -> None:
     assert _best_threshold(np.array([-21.0, -20.0, -11.0, -10.0]), y) == -20.0
     # all one class: the threshold lies under every logit (everything predicted 1)
     assert _best_threshold(np.array([0.5, 1.0]), np.array([1, 1])) < 0.5
+    # unequal classes: calling everything 1 is as accurate (8 of 9) as separating at 2.0, but only the separation is
+    # right on both classes (balanced accuracy 0.94 against 0.5)
+    y = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1])
+    assert _best_threshold(np.array([2.0, 1.0, 3, 4, 5, 6, 7, 8, 9]), y) == 2.0
+
+
+def test_classifier_test_reads_chance_whatever_the_sets_sizes() -> None:
+    """Three times as many simulated as real images of the same kind: 0.5, not the 0.75 of calling all simulated."""
+    res = compare_realism(_galaxies(60, 16, seed=101), _galaxies(20, 16, seed=201), jpeg_quality=None, seed=1)
+    for name in ("logistic regression (features)", "random forest (features)"):
+        assert res.classifiers[name]["mean"] < 0.68, name
 
 
 def test_cnn_tells_clearly_different_sets_apart() -> None:

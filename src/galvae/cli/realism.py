@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "colour JPEG/PNG images (g in blue, r in green, z in red), resampled to the store's size: sky, noise, "
             "noise correlation, size in the frame, central surface brightness, colours, neighbours per image and "
             "the width of the sharpest neighbour (which measures the frame), each with a two-sample Kolmogorov-Smirnov statistic, and a classifier two-sample test (5-fold "
-            "accuracy telling simulated from real; 0.5 = indistinguishable; with --cnn also the CNN's ROC AUC, its "
+            "balanced accuracy telling simulated from real; 0.5 = indistinguishable whatever --n is; with --cnn also the CNN's ROC AUC, its "
             "threshold set on each training fold). Writes realism.json, realism.md and "
             "realism.png (8 real images above 8 simulated)."
         ),
@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--cnn",
         action="store_true",
-        help="add a small CNN on the pixels to the classifier test (accuracy and ROC AUC over 5 folds)",
+        help="add a small CNN on the pixels to the classifier test (balanced accuracy and ROC AUC over 5 folds)",
     )
     p.add_argument("--no-classifiers", action="store_true", help="skip the classifier two-sample test")
     p.add_argument(
@@ -117,6 +117,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"sky against size in the frame, {name}: Spearman g / r / z {rhos}")
     for name, v in res.classifiers.items():
         auc = f", ROC AUC {v['auc']:.2f} ± {v['auc_std']:.2f}" if "auc" in v else ""
-        print(f"{name}: accuracy {v['mean']:.2f} ± {v['std']:.2f}{auc} (0.5 = indistinguishable)")
+        print(f"{name}: balanced accuracy {v['mean']:.2f} ± {v['std']:.2f}{auc} (0.5 = indistinguishable)")
     print(f"wrote realism.json, realism.md and realism.png to {args.out}")
     return 0

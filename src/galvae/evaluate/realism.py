@@ -40,8 +40,8 @@ Measured per image (:func:`measure_image`; sizes are fractions of the frame):
 distribution, 1 = disjoint) and medians, and a classifier two-sample test: a logistic regression and a
 random forest on a feature vector per image (the quantities, the r band's radial profile in 8 annuli, the
 colours in 4 annuli, the border noise after smoothing at 4 scales), and optionally a small CNN on the
-pixels, each scored by 5-fold cross-validated accuracy telling simulated from real (0.5 =
-indistinguishable).  ``benchmarks/realism.py`` runs it on fresh simulations; ``galvae realism`` on a store.
+pixels, each scored by 5-fold cross-validated balanced accuracy telling simulated from real (0.5 =
+indistinguishable whatever the two sets' sizes; the plain accuracy when they are equal).  ``benchmarks/realism.py`` runs it on fresh simulations; ``galvae realism`` on a store.
 """
 
 from __future__ import annotations
@@ -487,9 +487,9 @@ def sky_size_relation(images: np.ndarray, size_frac: ArrayLike | None = None) ->
 def _cnn_cv(
     real: np.ndarray, sim: np.ndarray, seed: int, folds: int = 5, epochs: int = 12
 ) -> tuple[list[float], list[float]]:
-    """Per-fold test accuracy and ROC AUC of a small CNN telling sim (1) from real (0), at half resolution.
+    """Per-fold test balanced accuracy and ROC AUC of a small CNN telling sim (1) from real (0), at half resolution.
 
-    The decision threshold is the one that maximises the accuracy on the fold's *training* images, read
+    The decision threshold is the one that maximises the balanced accuracy on the fold's *training* images, read
     in evaluation mode: with batch normalisation the evaluation-mode logits of this network can sit many
     units off zero (+11 and -8 in folds of 400 real and simulated Galaxy Zoo images), so a threshold at
     zero called every test image one class and reported 0.50, "indistinguishable", for a network whose
@@ -503,13 +503,19 @@ def _cnn_cv(
 
 
 def _best_threshold(logits: np.ndarray, y: np.ndarray) -> float:
-    """The threshold t (predict 1 where logit > t) with the highest accuracy on (logits, y); ties: the lowest."""
+    """The threshold t (predict 1 where logit > t) with the highest balanced accuracy on (logits, y); ties: the lowest.
+
+    Each class's correct calls count in proportion to one over its size (plain accuracy when the classes are
+    equal, or when one is absent), so a larger simulated set does not pull the threshold towards "simulated".
+    """
     order = np.argsort(logits)
     z, yy = logits[order], y[order]
+    n0, n1 = int((yy == 0).sum()), int((yy == 1).sum())
+    w0, w1 = (1.0 / n0, 1.0 / n1) if n0 and n1 else (1.0, 1.0)
     # predicting 1 above z[i] (index i and below -> 0): correct = zeros up to i + ones after i
-    correct = np.cumsum(yy == 0) + (yy == 1).sum() - np.cumsum(yy == 1)
+    correct = w0 * np.cumsum(yy == 0) + w1 * (n1 - np.cumsum(yy == 1))
     i = int(np.argmax(correct))
-    below_all = (yy == 1).sum()  # threshold under every logit: all predicted 1
+    below_all = w1 * n1  # threshold under every logit: all predicted 1
     if below_all >= correct[i]:
         return float(z[0] - 1.0)
     return float(z[i])
@@ -519,7 +525,7 @@ def _cnn_cv_seeded(
     real: np.ndarray, sim: np.ndarray, seed: int, folds: int, epochs: int
 ) -> tuple[list[float], list[float]]:
     import torch
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
     from sklearn.model_selection import StratifiedKFold
     from torch import nn
 
@@ -557,7 +563,7 @@ def _cnn_cv_seeded(
             train_logits = net(xt)[:, 0].numpy().astype(np.float64)
             test_logits = net(x[te])[:, 0].numpy().astype(np.float64)
         threshold = _best_threshold(train_logits, y[tr])
-        accs.append(float(((test_logits > threshold) == y[te]).mean()))
+        accs.append(float(balanced_accuracy_score(y[te], test_logits > threshold)))
         aucs.append(float(roc_auc_score(y[te], test_logits)))
     return accs, aucs
 
@@ -571,9 +577,10 @@ def _classifier_test(
     cnn: bool = True,
     n_jobs: int = 1,
 ) -> dict[str, dict]:
-    """Classifier two-sample test: cross-validated accuracy telling simulated from real (0.5 = indistinguishable).
+    """Classifier two-sample test: cross-validated balanced accuracy telling simulated from real (0.5 = chance).
 
-    Returns, per classifier, the mean and standard deviation of the 5 folds' test accuracy, and for the
+    Returns, per classifier, the mean and standard deviation of the 5 folds' test balanced accuracy (the mean of
+    the recall on real and on simulated images, so 0.5 whatever the two sets' sizes), and for the
     random forest the five most important features.
     """
     from sklearn.ensemble import RandomForestClassifier
@@ -594,10 +601,11 @@ def _classifier_test(
     cv = StratifiedKFold(5, shuffle=True, random_state=seed)
     out: dict[str, dict] = {}
     logreg = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
-    acc = cross_val_score(logreg, f, y, cv=cv)
+    # balanced accuracy: 0.5 means indistinguishable whatever the two sets' sizes (equal to the accuracy when equal)
+    acc = cross_val_score(logreg, f, y, cv=cv, scoring="balanced_accuracy")
     out["logistic regression (features)"] = {"mean": float(acc.mean()), "std": float(acc.std())}
     forest = RandomForestClassifier(300, min_samples_leaf=3, random_state=seed, n_jobs=n_jobs)
-    acc = cross_val_score(forest, f, y, cv=cv)
+    acc = cross_val_score(forest, f, y, cv=cv, scoring="balanced_accuracy")
     top = np.argsort(forest.fit(f, y).feature_importances_)[::-1][:5]
     out["random forest (features)"] = {
         "mean": float(acc.mean()),
@@ -627,7 +635,7 @@ class RealismResult:
         Quantity -> ``ks`` (two-sample Kolmogorov-Smirnov statistic), ``p``, ``median_real``,
         ``median_sim``, ``n_real``, ``n_sim``.
     classifiers : dict
-        Classifier -> ``mean`` and ``std`` of the 5-fold accuracy telling simulated from real
+        Classifier -> ``mean`` and ``std`` of the 5-fold balanced accuracy telling simulated from real
         (0.5 = indistinguishable); the random forest's five most telling features in ``top_features``.
     n_real, n_sim : int
     mean_ks : float
@@ -754,9 +762,9 @@ def realism_markdown(
     lines += ["", f"Mean KS: {np.nanmean([v['ks'] for v in quantities.values()]):.2f}", ""]
     if tests:
         lines += [
-            "Classifier two-sample test (5-fold accuracy telling simulated from real; 0.5 = indistinguishable):",
+            "Classifier two-sample test (5-fold balanced accuracy telling simulated from real; 0.5 = indistinguishable):",
             "",
-            "| classifier | accuracy |",
+            "| classifier | balanced accuracy |",
             "|---|---|",
         ]
         lines += [f"| {name} | {v['mean']:.2f} ± {v['std']:.2f} |" for name, v in tests.items()]

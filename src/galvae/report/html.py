@@ -1474,7 +1474,7 @@ def _section_realism(inp: ReportInputs, rep: _Report) -> Markup:
     )
     tests = res.get("classifiers") or {}
     classifiers = _Table(
-        ["classifier", "accuracy telling simulated from real (0.5 = indistinguishable)"],
+        ["classifier", "balanced accuracy telling simulated from real (0.5 = indistinguishable)"],
         [
             [
                 name,
