@@ -146,7 +146,9 @@ def test_cli(make_store, tmp_path, capsys) -> None:
         Image.fromarray((img[::-1].transpose(1, 2, 0) * 255).astype(np.uint8)).save(real / f"g{i:02d}.png")
     assert main(["realism", str(store), str(real), "--out", str(tmp_path / "r"), "--n", "12", "-q"]) == 0
     out = capsys.readouterr().out
-    assert "mean KS" in out and "(12 simulated, 12 real)" in out and "random forest (features): balanced accuracy" in out
+    assert (
+        "mean KS" in out and "(12 simulated, 12 real)" in out and "random forest (features): balanced accuracy" in out
+    )
     assert (tmp_path / "r" / "realism.md").is_file()
 
 
