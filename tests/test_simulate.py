@@ -32,7 +32,13 @@ from galvae.simulate import (
     vote_fractions,
 )
 from galvae.simulate.morphology import MorphologyConfig, approximate_petro_th50
-from galvae.simulate.render import _draw_native, _pass_quantiles, render_galaxy, render_point_source
+from galvae.simulate.render import (
+    _draw_native,
+    _pass_quantiles,
+    render_galaxy,
+    render_point_source,
+    sky_residual_field,
+)
 
 FOV = 64 * 0.262
 
@@ -140,6 +146,47 @@ def test_pass_correlation_gives_dr5s_joint_areas():
         dataclasses.replace(DECALS, pass_correlation=1.2)
 
 
+def test_sky_residual_field_has_unit_variance_and_its_coherence_length():
+    rng = np.random.default_rng(3)
+    f = np.stack([sky_residual_field(rng, (40, 40), 10.0) for _ in range(400)])
+    assert f[:, 20, 20].var() == pytest.approx(1.0, abs=0.2)
+    assert f[:, 0, 0].var() == pytest.approx(1.0, abs=0.2)  # the padding keeps the edges like the middle
+    # covariance exp(-r^2 / 2 L^2): exp(-1/2) = 0.61 at one coherence length, exp(-4.5) = 0.01 at three
+    assert np.corrcoef(f[:, 20, 5], f[:, 20, 15])[0, 1] == pytest.approx(math.exp(-0.5), abs=0.1)
+    assert abs(np.corrcoef(f[:, 20, 5], f[:, 20, 35])[0, 1]) < 0.15
+    np.testing.assert_array_equal(
+        sky_residual_field(np.random.default_rng(1), (8, 9), 4.0),
+        sky_residual_field(np.random.default_rng(1), (8, 9), 4.0),
+    )
+    with pytest.raises(GalvaeValueError, match="coherence length .* must be positive"):
+        sky_residual_field(rng, (8, 8), 0.0)
+
+
+def test_decals_sky_keeps_a_smooth_residual_of_a_tenth_of_its_noise():
+    band, psf = DECALS.band("r"), galsim.Gaussian(fwhm=1.0)
+    res = (DECALS.sky_residual, DECALS.sky_residual_scale_arcsec)
+    centre = []
+    for seed in range(40):
+        flat = _draw_native([], 1, band, psf, 2 * FOV, np.random.default_rng(seed))
+        with_res = _draw_native([], 1, band, psf, 2 * FOV, np.random.default_rng(seed), sky_residual=res)
+        d = with_res.array - flat.array  # the same noise (drawn first): d is the residual alone
+        centre.append(d[d.shape[0] // 2, d.shape[1] // 2])
+        # smooth: neighbouring pixels differ by a small part of the pixel noise, unlike noise (sqrt(2) sigma)
+        assert np.abs(np.diff(d, axis=1)).max() < 0.05 * band.sky_sigma
+    # RMS over realisations: sky_residual (0.1) times the full-depth sky noise per pixel
+    assert np.sqrt(np.mean(np.square(centre))) == pytest.approx(0.1 * band.sky_sigma, rel=0.3)
+    # wired into render_galaxy: the g band (drawn first, so its noise is the same) differs by a smooth field
+    row = _row(truth_mag_r=40.0)
+    plain = _render(row, dataclasses.replace(DECALS, sky_residual=0.0), noise=True, seed=4).image[0]
+    d = _render(row, DECALS, noise=True, seed=4).image[0] - plain
+    assert d.std() > 0 and np.corrcoef(d[:, :-1].ravel(), d[:, 1:].ravel())[0, 1] > 0.99
+    assert BASS_MZLS.sky_residual == 0.0  # nothing calibrates the northern surveys' residual
+    with pytest.raises(GalvaeValueError, match=r"survey decals: sky_residual must be in \[0, 10\]"):
+        dataclasses.replace(DECALS, sky_residual=-0.1)
+    with pytest.raises(GalvaeValueError, match="survey decals: sky_residual_scale_arcsec must be positive"):
+        dataclasses.replace(DECALS, sky_residual_scale_arcsec=0.0)
+
+
 def test_dr5_pass_fractions_reference_values():
     # legacysurvey.org/dr5/description: g-band 7107 / 4807 / 2808 deg2 with >= 1 / 2 / 3 passes
     assert DR5_PASS_FRACTIONS["g"] == pytest.approx((1 - 4807 / 7107, (4807 - 2808) / 7107, 2808 / 7107), abs=1e-3)
@@ -236,6 +283,15 @@ def test_survey_configuration_and_errors(tmp_path):
     assert load_survey(tmp_path / "passes.toml").pass_correlation == 1.0  # one quantile unless the file says
     (tmp_path / "corr.toml").write_text('name = "shallow"\npass_correlation = 0.5\n' + bands)
     assert load_survey(tmp_path / "corr.toml").pass_correlation == 0.5
+    assert load_survey(tmp_path / "corr.toml").sky_residual == 0.0  # no residual unless the file says
+    (tmp_path / "res.toml").write_text('name = "shallow"\nsky_residual = 0.2\nsky_residual_scale_arcsec = 30\n' + bands)
+    assert (
+        load_survey(tmp_path / "res.toml").sky_residual,
+        load_survey(tmp_path / "res.toml").sky_residual_scale_arcsec,
+    ) == (
+        0.2,
+        30,
+    )
     (tmp_path / "corr.toml").write_text('name = "shallow"\npass_correlation = -0.5\n' + bands)
     with pytest.raises(GalvaeFileError, match=r"corr.toml: survey shallow: pass_correlation must be in \[0, 1\]"):
         load_survey(tmp_path / "corr.toml")

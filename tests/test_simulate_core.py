@@ -218,8 +218,10 @@ def test_render_galaxies_reproduces_a_run_and_renders_any_survey(tmp_path):
     a = render_galaxies(cat, "decals", size=16, seed=7, progress=False)
     b = render_galaxies(cat.iloc[:2], "bass_mzls", size=16, seed=7, survey_index=1, progress=False)
     assert a.shape == (5, 3, 16, 16) and a.dtype == np.float32
-    np.testing.assert_array_equal(stretch(a), ImageStore(res.stores["decals"]).read())
-    np.testing.assert_array_equal(stretch(b), ImageStore(res.stores["bass_mzls"]).read())
+    # the same draws; float32 rounding may differ by a few units in the last place between the run's and this
+    # path (measured 1.5e-8 on an AMD EPYC without AVX-512, 0 on others), far below an 8-bit level (0.004)
+    np.testing.assert_allclose(stretch(a), ImageStore(res.stores["decals"]).read(), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(stretch(b), ImageStore(res.stores["bass_mzls"]).read(), rtol=0, atol=1e-6)
     (tmp_path / "sdss.json").write_text(json.dumps(SDSS_JSON))
     clean = render_galaxies(cat, tmp_path / "sdss.json", size=16, seed=7, noise=False, progress=False)
     assert (clean >= -1e-6).all() and clean.sum() > 0

@@ -100,7 +100,9 @@ log = logging.getLogger(__name__)
 #: 10: DECaLS at DR5's depths as the real Galaxy Zoo DECaLS images' sky shows them (g 24.25, r 23.7, z 23.0 for
 #: three passes) and the bands' passes correlated as DR5's joint areas (``SurveyConfig.pass_correlation``)
 #: (2026-12-06).
-SIMULATOR_REVISION = 10
+#: 11: DECaLS coadds keep a smooth sky-subtraction residual (``SurveyConfig.sky_residual``: RMS 0.1 of the sky noise
+#: per pixel, coherence 60″), fitted to the real images' large-scale sky power (2026-12-07).
+SIMULATOR_REVISION = 11
 
 #: Default field of view: what a 64-pixel Legacy Survey cutout at 0.262″ covers.
 DEFAULT_FOV = 64 * REFERENCE_PIXEL_SCALE

@@ -74,7 +74,9 @@ and the galaxy's own Poisson noise (variance = flux / gain); then the sky a
 pipeline would estimate from the neighbours and the noise
 (:func:`pipeline_sky`) and from the galaxy's own faint outskirts, which
 legacypipe's sky boxes take in (:func:`outskirts_sky`), is subtracted, as
-every real cutout is sky-subtracted.  A band whose
+every real cutout is sky-subtracted, and what the sky model leaves (a smooth
+random background, ``SurveyConfig.sky_residual``; :func:`sky_residual_field`)
+is added.  A band whose
 native scale differs from the served one (BASS g, r: 0.454″ served at
 0.262″) is then resampled with a Lanczos-3 interpolant, which correlates
 its noise as in the real resampled cutouts.
@@ -124,6 +126,7 @@ __all__ = [
     "render_galaxy",
     "render_point_source",
     "served_size",
+    "sky_residual_field",
 ]
 
 #: Pixel scale (arcsec) whose surface-brightness units all images share.
@@ -173,6 +176,55 @@ def _lanczos_noise_factor(n: int = 3) -> float:
 
 
 _NOISE_KEPT = _lanczos_noise_factor(3)
+
+
+def sky_residual_field(rng: np.random.Generator, shape: tuple[int, int], length_px: float) -> NDArray[np.float32]:
+    """A smooth background of unit RMS: a Gaussian random field with covariance ``exp(−r² / 2 L²)``.
+
+    White noise on a grid of ``L / 4`` pixels (padded by ``4 L`` so that the edges are as smooth as the
+    middle) is smoothed by a Gaussian of ``L / √2`` (which gives that covariance) and interpolated (cubic
+    convolution, separably) onto the pixels; ``SurveyConfig.sky_residual`` scales it.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    shape : tuple of int
+        (H, W) pixels.
+    length_px : float
+        Coherence length L in pixels (> 0).
+
+    Returns
+    -------
+    ndarray of float32, shape ``shape``
+        Zero mean and unit variance over realisations at every pixel.
+    """
+    from scipy import ndimage
+
+    if not (math.isfinite(length_px) and length_px > 0):
+        raise GalvaeValueError("sky residual coherence length (pixels) must be positive", length_px)
+    h, w = shape
+    step = max(1.0, length_px / 4.0)
+    pad = 16  # coarse pixels: 4 L on each side
+    white = rng.standard_normal((int(math.ceil(h / step)) + 1 + 2 * pad, int(math.ceil(w / step)) + 1 + 2 * pad))
+    sig = length_px / math.sqrt(2.0) / step
+    # white noise smoothed by a Gaussian of sigma s has variance 1 / (4 pi s^2)
+    smooth = ndimage.gaussian_filter(white, sig, mode="constant") * (math.sqrt(4.0 * math.pi) * sig)
+    wy, wx = _cubic_matrix(h, smooth.shape[0], step, pad), _cubic_matrix(w, smooth.shape[1], step, pad)
+    return (wy @ smooth.astype(np.float32) @ wx.T).astype(np.float32)  # separable: two small products
+
+
+def _cubic_matrix(n_out: int, n_in: int, step: float, pad: int) -> NDArray[np.float32]:
+    """(n_out, n_in) cubic-convolution weights (Keys, a = −0.5) placing pixel centres on a grid of ``step`` pixels."""
+    p = pad + (np.arange(n_out) + 0.5) / step
+    i0 = np.floor(p).astype(int)
+    t = p - i0
+    w = np.zeros((n_out, n_in), dtype=np.float32)
+    rows = np.arange(n_out)
+    for k in (-1, 0, 1, 2):
+        x = np.abs(t - k)
+        kern = np.where(x <= 1, (1.5 * x - 2.5) * x * x + 1, np.where(x < 2, ((-0.5 * x + 2.5) * x - 4) * x + 2, 0.0))
+        w[rows, np.clip(i0 + k, 0, n_in - 1)] += kern
+    return w
 
 
 def served_size(fov_arcsec: float, band: BandConfig) -> int:
@@ -562,8 +614,12 @@ def _draw_native(
     galaxy: NDArray | None = None,
     neighbours: NDArray | None = None,
     passes: int = FULL_DEPTH_PASSES,
+    sky_residual: tuple[float, float] = (0.0, 60.0),
 ) -> galsim.Image:
     """Draw band ``b`` on the native grid (flux per native pixel), with noise when ``rng`` is given.
+
+    ``sky_residual`` = (RMS in units of the band's full-depth sky noise, coherence length in arcsec): with noise,
+    a smooth background of that size is added after the sky subtraction (:func:`sky_residual_field`).
 
     ``passes`` of the survey make the coadd: its noise variance is ``FULL_DEPTH_PASSES / passes`` times the full
     depth's, one exposure's noise (which sets the pipeline's sky mask) the same whatever the passes.
@@ -608,6 +664,10 @@ def _draw_native(
             sky += pipeline_sky(field.array + exposure_noise, band.sky_sigma)
         arr += noise
         arr -= np.float32(sky)
+        if sky_residual[0] > 0:
+            arr += np.float32(sky_residual[0] * band.sky_sigma) * sky_residual_field(
+                rng, arr.shape, sky_residual[1] / scale
+            )
     return image
 
 
@@ -923,6 +983,7 @@ def render_galaxy(
             galaxy=None if drawn is None or i not in native_bands else drawn[native_bands.index(i)],
             neighbours=None if around is None or i not in native_bands else around[native_bands.index(i)],
             passes=int(passes[i]),
+            sky_residual=(survey.sky_residual, survey.sky_residual_scale_arcsec),
         )
         # image units: nanomaggies unless the band's zero point says otherwise
         out.append(_to_served(native, band, fov_arcsec) * (to_ref / band.unit_nmgy))

@@ -70,6 +70,28 @@ than the simulated one, with a brighter tail (``benchmarks/realism.md``).
 ``bass_mzls`` stays at full depth (the paper's BASS+MzLS cutouts are from the
 finished surveys).  ``BandConfig(pass_fractions=())`` turns it off.
 
+Sky residuals.  A real coadd's background is not flat after sky subtraction:
+the sky model's errors, scattered light and faint Galactic cirrus leave
+smooth structure that pixel noise does not have (legacypipe's spline sky
+follows nothing smaller than its 512-pixel, 134″ boxes).  In the real Galaxy Zoo
+DECaLS images, with their sources masked, the border's sky smoothed by a
+Gaussian of 8 pixels (of 128) keeps 0.083 of its unsmoothed spread (median;
+interquartile range 0.063–0.120, r band), where simulator revision 10, pure
+noise, kept 0.058 (0.050–0.066): the real sky has structure on scales of
+arcseconds to the whole field, and its four border strips' median levels
+differ by 2 levels of 255 (90th percentile 4) against 1 (2).  No published
+amplitude of DR5's residuals was found, so ``SurveyConfig.sky_residual``
+(a Gaussian random field per band, independent between bands; RMS per native
+pixel ``sky_residual`` × the band's full-depth sky noise, coherence length
+``sky_residual_scale_arcsec``) is fitted to those images:
+:data:`DR5_SKY_RESIDUAL` = 0.1 at :data:`DR5_SKY_RESIDUAL_SCALE` = 60″ gives
+0.092 (0.065–0.121) in r and matches g and z as well (0.086 / 0.093 against
+the real 0.086 / 0.098), where 0.13 gave 0.102 (0.071–0.155) and a 120″
+coherence 0.068 (0.058–0.088) (600 galaxies at 128 px against the 200 real
+ones; ``benchmarks/realism.md``, "Sky residuals").  In surface brightness
+that is an RMS of 28.0 / 27.4 / 26.6 mag arcsec⁻² in g / r / z.  Only the
+built-in ``decals`` has it (nothing calibrates BASS+MzLS's); 0 turns it off.
+
 Depth → sky noise.  A band's ``depth_mag`` is the 5σ limit for a galaxy of
 half-light radius 0.45″; with the PSF approximated as a Gaussian, the
 source's noise-equivalent area is ``NEA = 4π (σ_psf² + σ_gal²)`` with
@@ -123,6 +145,8 @@ __all__ = [
     "sky_sigma_from_depth",
     "DR5_PASS_FRACTIONS",
     "DR5_PASS_CORRELATION",
+    "DR5_SKY_RESIDUAL",
+    "DR5_SKY_RESIDUAL_SCALE",
     "FULL_DEPTH_PASSES",
     "colour_term_factors",
     "survey_to_dict",
@@ -161,6 +185,13 @@ DR5_PASS_FRACTIONS: dict[str, tuple[float, float, float]] = {
 #: 0.30 of the area (legacysurvey.org/dr5/description); the copula gives 0.59 and 0.30 (independent bands 0.38 and
 #: 0.09; one shared quantile 0.68 and 0.40).
 DR5_PASS_CORRELATION = 0.83
+
+#: RMS of the DECaLS DR5 coadds' sky-subtraction residual per native pixel, in units of each band's full-depth sky
+#: noise (``SurveyConfig.sky_residual``), with a coherence length of :data:`DR5_SKY_RESIDUAL_SCALE` arcsec: fitted to
+#: the real Galaxy Zoo DECaLS images' large-scale sky power (module docs, "Sky residuals").
+DR5_SKY_RESIDUAL = 0.1
+#: Coherence length (arcsec) of :data:`DR5_SKY_RESIDUAL`.
+DR5_SKY_RESIDUAL_SCALE = 60.0
 
 
 @dataclass(frozen=True)
@@ -291,6 +322,11 @@ class SurveyConfig:
     :attr:`BandConfig.pass_fractions`) at one galaxy: each band's quantile is ``Φ(√ρ z₀ + √(1 − ρ) z_b)``
     with ``z₀`` shared by the bands (a Gaussian copula); 1 gives every band the same quantile, 0 draws
     the bands independently.  See the module docs ("Passes").
+
+    ``sky_residual`` (default 0: none) adds to every band a smooth background left by the sky subtraction: a
+    Gaussian random field, independent between bands, whose RMS per native pixel is ``sky_residual`` times the
+    band's full-depth sky noise and whose covariance falls as ``exp(−r² / 2 L²)`` with
+    ``L = sky_residual_scale_arcsec`` (default 60).  See the module docs ("Sky residuals").
     """
 
     name: str
@@ -299,6 +335,8 @@ class SurveyConfig:
     )
     description: str = ""
     pass_correlation: float = 1.0
+    sky_residual: float = 0.0
+    sky_residual_scale_arcsec: float = DR5_SKY_RESIDUAL_SCALE
 
     def __post_init__(self) -> None:
         if not self.name or not all(c.isalnum() or c in "_-" for c in self.name):
@@ -306,6 +344,13 @@ class SurveyConfig:
         rho = self.pass_correlation
         if not (isinstance(rho, int | float) and math.isfinite(rho) and 0.0 <= rho <= 1.0):
             raise GalvaeValueError(f"survey {self.name}: pass_correlation must be in [0, 1]", rho)
+        res, length = self.sky_residual, self.sky_residual_scale_arcsec
+        if not (isinstance(res, int | float) and math.isfinite(res) and 0.0 <= res <= 10.0):
+            raise GalvaeValueError(
+                f"survey {self.name}: sky_residual must be in [0, 10] (times the sky noise per pixel)", res
+            )
+        if not (isinstance(length, int | float) and math.isfinite(length) and length > 0):
+            raise GalvaeValueError(f"survey {self.name}: sky_residual_scale_arcsec must be positive", length)
         names = tuple(b.name for b in self.bands)
         if names != BANDS:
             raise GalvaeValueError(f"survey {self.name}: bands must be g, r, z in that order", names)
@@ -346,6 +391,8 @@ DECALS = SurveyConfig(
         BandConfig("z", psf_fwhm_arcsec=1.11, depth_mag=23.0, gain=3000.0, pass_fractions=DR5_PASS_FRACTIONS["z"]),
     ),
     pass_correlation=DR5_PASS_CORRELATION,
+    sky_residual=DR5_SKY_RESIDUAL,
+    sky_residual_scale_arcsec=DR5_SKY_RESIDUAL_SCALE,
 )
 
 #: m_camera − m_DECam colour terms in g − i: legacypipe ps1cat.py (15 Nov 2018), camera minus DECam.
