@@ -85,7 +85,7 @@ amplitude of DR5's residuals was found, so ``SurveyConfig.sky_residual``
 pixel ``sky_residual`` × the band's full-depth sky noise, coherence length
 ``sky_residual_scale_arcsec``) is fitted to those images:
 :data:`DR5_SKY_RESIDUAL` = 0.1 at :data:`DR5_SKY_RESIDUAL_SCALE` = 60″ gives
-0.092 (0.065–0.121) in r and matches g and z as well (0.086 / 0.093 against
+0.091 (0.065–0.121) in r and matches g and z as well (0.084 / 0.094 against
 the real 0.086 / 0.098), where 0.13 gave 0.102 (0.071–0.155) and a 120″
 coherence 0.068 (0.058–0.088) (600 galaxies at 128 px against the 200 real
 ones; ``benchmarks/realism.md``, "Sky residuals").  In surface brightness
