@@ -285,13 +285,8 @@ def test_survey_configuration_and_errors(tmp_path):
     assert load_survey(tmp_path / "corr.toml").pass_correlation == 0.5
     assert load_survey(tmp_path / "corr.toml").sky_residual == 0.0  # no residual unless the file says
     (tmp_path / "res.toml").write_text('name = "shallow"\nsky_residual = 0.2\nsky_residual_scale_arcsec = 30\n' + bands)
-    assert (
-        load_survey(tmp_path / "res.toml").sky_residual,
-        load_survey(tmp_path / "res.toml").sky_residual_scale_arcsec,
-    ) == (
-        0.2,
-        30,
-    )
+    res = load_survey(tmp_path / "res.toml")
+    assert (res.sky_residual, res.sky_residual_scale_arcsec) == (0.2, 30)
     (tmp_path / "corr.toml").write_text('name = "shallow"\npass_correlation = -0.5\n' + bands)
     with pytest.raises(GalvaeFileError, match=r"corr.toml: survey shallow: pass_correlation must be in \[0, 1\]"):
         load_survey(tmp_path / "corr.toml")
