@@ -24,23 +24,17 @@ import numpy as np
 from scipy import ndimage
 
 from galvae.data.store import ImageStore
-from galvae.evaluate.realism import read_rgb_images, through_jpeg
+from galvae.evaluate.realism import _border, _robust_sigma, read_rgb_images, through_jpeg
 
 PERCENTILES = (10, 25, 50, 75, 90)
 SMOOTHINGS = (1, 2, 4, 8)
-BORDER = 6  # pixels of a 128-pixel image (the realism features' border)
-
-
-def _robust_sigma(x: np.ndarray) -> float:
-    return float(1.4826 * np.median(np.abs(x - np.median(x))))
 
 
 def sky_structure(images: np.ndarray, band: int) -> np.ndarray:
     """(N, 5): per image, the masked border's smoothed / unsmoothed spread at 1, 2, 4, 8 px and the strips' range."""
     s = images.shape[-1]
-    border = np.zeros((s, s), bool)
-    border[:BORDER] = border[-BORDER:] = True
-    border[:, :BORDER] = border[:, -BORDER:] = True
+    border = _border(s)  # the realism features' border: 6 pixels of 128
+    b = max(3, s * 6 // 128)
     out = []
     for x in images:
         img = x[band]
@@ -50,7 +44,7 @@ def sky_structure(images: np.ndarray, band: int) -> np.ndarray:
         keep = border & ~sources
         filled = np.where(sources, level, img)
         row = [_robust_sigma(ndimage.gaussian_filter(filled, sg)[keep]) / max(base, 1e-4) for sg in SMOOTHINGS]
-        strips = (img[:BORDER], img[-BORDER:], img[:, :BORDER], img[:, -BORDER:])
+        strips = (img[:b], img[-b:], img[:, :b], img[:, -b:])
         medians = [np.median(t) for t in strips]
         row.append((max(medians) - min(medians)) * 255)
         out.append(row)
