@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "simulate (DECaLS-like sample + BASS+MzLS overlap) -> labels -> train (NL=40) -> reduced latent sweep "
             "-> encode -> classify (Table 3 + baselines) -> outliers -> adapt -> compare domains (Table 4, Fig. 5) "
-            "-> mock images -> report.html. About 6 minutes on an idle 2-core CPU; --quick under a minute. "
+            "-> mock images -> report.html. 6-13 minutes on an idle 2-core CPU (the longer without native "
+            "bfloat16); --quick under a minute. "
             "Finished stages are reused on a second run unless --force."
         ),
     )
