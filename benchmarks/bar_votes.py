@@ -7,7 +7,9 @@ measured visibilities, ``galvae.simulate.votes.vote_fractions``) with the bar qu
 ``visibility_half`` and answer model (``clarity``, ``unsure``) as given, and prints the share of each plurality
 bar answer among the galaxies with featured fraction > 0.5 and not-edge-on fraction > 0.5, for all of them and
 for the Géron-like volume-limited subsample (absolute magnitude without k-correction, flat ΛCDM, H₀ = 70,
-Ωm = 0.3).  Results: ``benchmarks/realism.md``, "Bar votes against Géron et al. (2021)".
+Ωm = 0.3), beside the truth's shares of the same galaxies, and the shares of the bar labels Table 2's thresholds give
+(``galvae.data.labels``; the paper's Table 2: 1782 strong, 103 weak, 3386 no bar).  Results: ``benchmarks/realism.md``, "Bar votes
+against Géron et al. (2021) and the paper's Table 2".
 
     .venv/bin/python benchmarks/bar_votes.py galvae-demo/data/catalog.parquet
 """
@@ -21,12 +23,15 @@ import numpy as np
 import pandas as pd
 from astropy.cosmology import FlatLambdaCDM
 
+from galvae.data.labels import labels_from_catalog
 from galvae.simulate.visibility import VISIBILITY_FEATURES, visibility_column
 from galvae.simulate.votes import DEFAULT_QUESTION_MODELS, VoteConfig, vote_fractions
 
 ANSWERS = ("strong", "weak", "no")
 #: Géron et al. (2021): plurality shares of strong, weak and no bar.
 GERON_2021 = (0.155, 0.281, 0.564)
+#: The paper's Table 2: GZD-5 galaxies labelled strong (> 0.6), weak (> 0.6) and no bar (> 0.8).
+PAPER_TABLE2 = (1782, 103, 3386)
 
 
 def bar_shares(cat: pd.DataFrame, seed: int = 105, **bar_model: object) -> dict[str, tuple[int, list[float]]]:
@@ -52,6 +57,11 @@ def bar_shares(cat: pd.DataFrame, seed: int = 105, **bar_model: object) -> dict[
             int(keep.sum()),
             [float(np.mean(cat["truth_bar"].to_numpy()[keep] == a)) for a in ANSWERS],
         )
+    labels = labels_from_catalog(votes)["bar"].astype(object).dropna()
+    out["Table 2's thresholds (labels)"] = (
+        len(labels),
+        [float(np.mean(labels == a)) for a in ("strong", "weak", "none")],
+    )
     return out
 
 
@@ -59,10 +69,13 @@ def main(path: str) -> None:
     cat = pd.read_parquet(path)
     default = next(q for q in DEFAULT_QUESTION_MODELS if q.question == "bar")
     variants: list[tuple[str, dict[str, object]]] = [("the simulator's volunteers", {})]
-    variants += [(f"visibility_half {h:g}", {"visibility_half": h}) for h in (10.0, 5.0, 3.0)]
+    variants += [(f"visibility_half {h:g}", {"visibility_half": h}) for h in (15.0, 8.0, 4.0)]  # 15: revision 11
     variants += [
         ("clarity of weak 0.8", {"clarity": (default.clarity[0], 0.8, default.clarity[2])}),
-        ("clarity 0.8 each, unsure 0.1 / 0.5 / 0.4", {"clarity": (0.8, 0.8, 0.8), "unsure": (0.1, 0.5, 0.4)}),
+        (
+            "clarity 0.5 / 0.8 / 0.92, unsure 0.05 / 0.35 / 0.6",
+            {"clarity": (0.5, 0.8, 0.92), "unsure": (0.05, 0.35, 0.6)},
+        ),
     ]
     print(
         f"catalogue: {path}; bar visibility_half {default.visibility_half:g}, clarity {default.clarity}, unsure {default.unsure}"
@@ -72,6 +85,9 @@ def main(path: str) -> None:
     print(
         "| Géron et al. (2021) | volume-limited GZ DECaLS | 1867 | " + " | ".join(f"{s:.3f}" for s in GERON_2021) + " |"
     )
+    total = sum(PAPER_TABLE2)
+    shares = " | ".join(f"{n / total:.3f}" for n in PAPER_TABLE2)
+    print(f"| the paper's Table 2 | Table 2's thresholds (labels) | {total} | {shares} |")
     for label, change in variants:
         for sample, (n, shares) in bar_shares(cat, **change).items():
             print(f"| {label} | {sample} | {n} | " + " | ".join(f"{s:.3f}" for s in shares) + " |")

@@ -72,7 +72,12 @@ def test_questions_apply_down_the_decision_tree(truth):
     assert truth["truth_merging"].notna().all()
     assert truth.loc[smooth, "truth_inclination_deg"].isna().all()
     assert truth.loc[~arms, "truth_arm_pitch_deg"].isna().all() and (truth.loc[~arms, "truth_arm_strength"] == 0).all()
-    assert (truth.loc[truth["truth_bar"] != "strong", "truth_bar_strength"] < 0.5).all()
+    # weak bars are weaker than every strong one, and start where bars become detectable (A2 ~ 0.2)
+    weak = truth.loc[truth["truth_bar"] == "weak", "truth_bar_strength"]
+    strong = truth.loc[truth["truth_bar"] == "strong", "truth_bar_strength"]
+    assert len(weak) > 5 and len(strong) > 5
+    assert 0.3 <= weak.min() and weak.max() < strong.min()
+    assert (truth.loc[~truth["truth_bar"].isin(["weak", "strong"]), "truth_bar_strength"] == 0).all()
 
 
 def test_continuous_truth_agrees_with_the_classes(truth):

@@ -332,12 +332,14 @@ def test_votes_for_a_feature_fall_with_its_visibility():
     truth = _truth(_SPIRAL, n, truth_bar="strong", truth_bar_strength=0.8)
     strong = fraction_column("bar", "strong")
     arms = fraction_column("has-spiral-arms", "yes")
+    # bars seen at 4, 1 and 1/5 times their visibility_half (6), arms at 60, 15 and 3 (visibility_half 12); none
+    half = {q.visibility: q.visibility_half for q in DEFAULT_QUESTION_MODELS if q.visibility}
     means = {}
-    for v in (60.0, 15.0, 3.0, 0.0):
-        votes = vote_fractions(truth, 21, visibility=_visibility(n, bar=v, arms=v))
-        means[v] = (votes[strong].mean(), votes[arms].mean(), votes[fraction_column("bar", "no")].mean())
-    assert means[60.0][0] > means[15.0][0] + 0.2 > means[3.0][0] + 0.2
-    assert means[60.0][1] > means[15.0][1] + 0.2 > means[3.0][1] + 0.2
+    for k, v in zip((4.0, 1.0, 0.2, 0.0), (60.0, 15.0, 3.0, 0.0), strict=True):
+        votes = vote_fractions(truth, 21, visibility=_visibility(n, bar=k * half["bar"], arms=v))
+        means[k] = (votes[strong].mean(), votes[arms].mean(), votes[fraction_column("bar", "no")].mean())
+    assert means[4.0][0] > means[1.0][0] + 0.2 > means[0.2][0] + 0.2
+    assert means[4.0][1] > means[1.0][1] + 0.2 > means[0.2][1] + 0.2
     # an invisible strong bar is voted "no bar", not "weak" or "strong"
     assert means[0.0][0] < 0.05 and means[0.0][2] > 0.7
     labels = labels_from_catalog(vote_fractions(truth, 22, visibility=_visibility(n, bar=0.0)))

@@ -102,7 +102,9 @@ log = logging.getLogger(__name__)
 #: (2026-12-06).
 #: 11: DECaLS coadds keep a smooth sky-subtraction residual (``SurveyConfig.sky_residual``: RMS 0.1 of the sky noise
 #: per pixel, coherence 60″), fitted to the real images' large-scale sky power (2026-12-07).
-SIMULATOR_REVISION = 11
+#: 12: weak bars of strength 0.3-0.55 (m = 2 amplitude A2max 0.14-0.37), not 0.15-0.4, and volunteers who recognise
+#: a bar at visibility 6, not 15: the bar votes as Géron et al. (2021) and the paper's Table 2 have them (2026-12-07).
+SIMULATOR_REVISION = 12
 
 #: Default field of view: what a 64-pixel Legacy Survey cutout at 0.262″ covers.
 DEFAULT_FOV = 64 * REFERENCE_PIXEL_SCALE

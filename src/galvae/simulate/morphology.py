@@ -92,11 +92,17 @@ Sources and choices
   parts ≈ 0.7 (a sample rich in early-type and ring discs).
 * **Bars**: half-length 0.6-1.2 × the galaxy half-light radius, i.e.
   1-2 disc scale lengths (Erwin 2005, MNRAS 364, 283); bar strength s
-  (weak 0.15-0.4, strong 0.55-1) sets how much of the inner disc's light
-  the bar gathers (:mod:`galvae.simulate.render`: Bar/T 0.06-0.23 for weak
-  bars, 0.20-0.52 for strong ones, m = 2 amplitude A2max 0.06-0.28 and
+  (weak 0.3-0.55, strong 0.55-1) sets how much of the inner disc's light
+  the bar gathers (:mod:`galvae.simulate.render`: Bar/T 0.11-0.31 for weak
+  bars, 0.20-0.52 for strong ones, m = 2 amplitude A2max 0.14-0.37 and
   0.20-0.59; Gadotti 2009, MNRAS 393, 1531 finds Bar/T typically 0.1, up
-  to ~0.3).
+  to ~0.3).  Weak bars reach from below the amplitude at which bars are
+  detected (A2 ≈ 0.2) to that of the weakest strong ones because Galaxy
+  Zoo DECaLS volunteers vote a weak bar in 28.1 % of face-on discs
+  (Géron et al. 2021, MNRAS 507, 4389); with s 0.15-0.4 (A2max
+  0.06-0.28, simulator revisions up to 11) they were too faint to see and
+  the simulated volunteers voted 5 % (``benchmarks/bar_votes.py``,
+  ``benchmarks/realism.md``, "Bar votes").
 * **Rings** (face-on discs): inner 20 %, outer 10 %, none 70 % -- of the
   order of the visual ring fractions of nearby disc galaxies (inner rings
   are the more common; Buta & Combes 1996, Fund. Cosmic Phys. 17, 95;
@@ -163,6 +169,8 @@ __all__ = ["MorphologyConfig", "sample_truth", "approximate_petro_th50", "BULGE_
 
 #: Largest lopsidedness <A1/A0> drawn (the disc's light stays positive up to 1 / 1.25 = 0.8).
 _LOPSIDED_MAX = 0.5
+#: Strength range of weak bars (strong bars: 0.55-1): m = 2 amplitudes from the detection limit up (module docs).
+_WEAK_BAR = (0.3, 0.55)
 
 #: B/T class boundaries for none, small, moderate, large, dominant.
 #: p50² ≈ hlr² + this (arcsec²): the PSF's share of a Petrosian half-light radius (DECaLS r, FWHM ≈ 1.2″).
@@ -522,7 +530,7 @@ def _draw_bars_and_arms(g: dict[str, Any], n: int, rng: np.random.Generator, cfg
     """Bar strength, length and angle; arm count, pitch angle and strength."""
     bar, arm_count = g["bar"], g["arm_count"]
     g["bar_strength"] = np.select(
-        [bar == "strong", bar == "weak"], [rng.uniform(0.55, 1.0, n), rng.uniform(0.15, 0.4, n)], 0.0
+        [bar == "strong", bar == "weak"], [rng.uniform(0.55, 1.0, n), rng.uniform(_WEAK_BAR[0], _WEAK_BAR[1], n)], 0.0
     )
     g["bar_len"] = np.where(g["bar_strength"] > 0, g["hlr"] * rng.uniform(0.6, 1.2, n), 0.0)
     g["bar_angle"] = rng.uniform(0, 180, n)
