@@ -178,7 +178,7 @@ def test_votes_for_a_bar_fall_as_the_same_galaxy_gets_fainter():
     """End to end: measured visibility -> votes; the same strong bar, bright and faint."""
     n = 300
     frames, vis = [], []
-    for mag in (15.0, 21.0):  # V ~ 40 and ~ 5, around the bar's visibility_half of 6
+    for mag in (15.0, 21.0):  # V ~ 34 and ~ 5, either side of the bar's visibility_half of 6
         row = _disc(truth_mag_r=mag)
         v = _vis(row)
         frames.append(pd.DataFrame([row] * n))

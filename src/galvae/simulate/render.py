@@ -23,8 +23,8 @@ sum of GalSim profiles, each with its own colour:
   B/T 0.2 (r band, noiseless, DECaLS PSF) the bar's m = 2 Fourier amplitude
   A2max is 0.14-0.37 for weak bars (s 0.3-0.55, L 0.6-1.2 hlr; 0.06-0.28
   for the s 0.15-0.4 of revisions up to 11) and 0.20-0.59 for strong ones
-  (s 0.55-1), with Bar/T 0.11-0.31 and 0.20-0.52; bars are detected at A2 ≳ 0.2 and strong ones have A2max
-  ≳ 0.4 in the literature (Athanassoula & Misiriotis 2002, MNRAS 330, 35;
+  (s 0.55-1), with Bar/T 0.11-0.31 and 0.20-0.52; bars are detected at
+  A2 ≳ 0.2 and strong ones have A2max ≳ 0.4 in the literature (Athanassoula & Misiriotis 2002, MNRAS 330, 35;
   Díaz-García et al. 2016, A&A 587, A160 for S4G), with Bar/T typically
   0.1 and up to ~0.3 (Gadotti 2009, MNRAS 393, 1531): the longest strong
   bars here are brighter than most.  Without the depletion (the bar only

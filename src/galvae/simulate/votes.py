@@ -128,8 +128,8 @@ The volunteer model
    78 / 1 / 21 %: weak bars too faint and too rarely recognised.  With the
    weak bars of revision 12 (:mod:`galvae.simulate.morphology`) and
    ``V_half`` 6 -- a bar, one compact shape across the centre, recognised
-   at half the S/N of spiral arms -- they give 24 / 16 / 60 % and
-   58 / 5 / 37 % (``benchmarks/bar_votes.py``, ``benchmarks/realism.md``,
+   at half the S/N of spiral arms -- they give 24 / 15 / 62 % and
+   57 / 5 / 38 % (``benchmarks/bar_votes.py``, ``benchmarks/realism.md``,
    "Bar votes against Géron et al."); clarity and hedging that split
    visible bars further fit Géron's plurality better but break Table 2
    (weak > 0.6 for 19-28 % of the labelled bars).  Walmsley et al. (2022,
