@@ -26,10 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from galvae.data.store import ImageStore
 from galvae.simulate.core import simulate
-from galvae.simulate.morphology import MorphologyConfig
 from galvae.training.adapt import adapt
 from galvae.training.train import train
-from test_adapt_effect import SHALLOW, _gap
+from test_adapt_effect import BED_MORPHOLOGY, BED_NEIGHBOURS, SHALLOW, _gap
 
 
 def one(root: Path, a: argparse.Namespace, sim_seed: int, adapt_seeds: list[int]) -> list[dict]:
@@ -42,7 +41,9 @@ def one(root: Path, a: argparse.Namespace, sim_seed: int, adapt_seeds: list[int]
         workers=2,
         progress=False,
         surveys=("decals", SHALLOW),
-        morphology=MorphologyConfig(min_petro_th50_arcsec=0.0),
+        morphology=BED_MORPHOLOGY,
+        neighbours=BED_NEIGHBOURS,
+        votes_follow_visibility=False,
     )
     src, tgt = root / "sim" / "decals.h5", root / "sim" / "shallow.h5"
     train(src, root / "base", epochs=a.base_epochs, seed=0, progress=False)
