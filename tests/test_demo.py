@@ -268,6 +268,7 @@ def test_stage_failure_leaves_no_mark(tmp_path):
         ({"overlap": 5000}, "overlap must be an integer"),
         ({"n_galaxies": 10}, "at least 50 galaxies"),
         ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"sweep_repeats": 0}, "demo sweep_repeats must be a positive integer"),
         ({"embedding": "umap"}, "embedding"),
         ({"likelihood": "poisson"}, "demo likelihood .*'gaussian'"),
         ({"centre_window": -0.1}, "centre_window"),

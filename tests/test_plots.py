@@ -73,6 +73,18 @@ def test_figures_are_figures_and_save(tmp_path) -> None:
     assert len(figs[4].axes) == 6  # 2 rows x 3 columns
 
 
+def test_ssim_vs_nl_bars_are_the_models_spread_with_repeats() -> None:
+    t = _sweep_table()
+    fig = plot_ssim_vs_nl(t)
+    assert fig.axes[0].get_ylabel() == "mean SSIM (bars: std over galaxies)"
+    t["n_models"], t["ssim_model_std"] = 3, [0.001, 0.002, 0.004] * 2
+    fig = plot_ssim_vs_nl(t)
+    assert fig.axes[0].get_ylabel() == "mean SSIM (bars: std over 3 models)"
+    # the error bars' half-lengths are the models' spread, not the galaxies' 0.05
+    segs = fig.axes[0].collections[0].get_segments()
+    assert sorted(round(float(s[1][1] - s[0][1]) / 2, 4) for s in segs) == [0.001, 0.002, 0.004]
+
+
 def test_existing_axes_used() -> None:
     fig, axes = new_figure((6, 3), 1, 2)
     out = plot_confusion(np.eye(3), ["x", "y", "z"], ax=axes[1])

@@ -147,6 +147,63 @@ def test_sweep_tiny_and_resumable(tmp_path) -> None:
     assert json.loads((out / "nl2_mse" / "config.json").read_text())["train"]["lr"] == 5e-4
 
 
+def test_sweep_repeats_average_models_of_other_seeds(tmp_path, capsys) -> None:
+    """``repeats=2``: a second model per NL with seed + 1, its own split; the row is the two models' mean."""
+    import galvae.cli as frame
+    from galvae.models.config import ModelConfig
+
+    store, _ = _store(tmp_path)
+    kw = {
+        "latent_dims": (2, 4, 6),
+        "losses": ("mse",),
+        "epochs": 1,
+        "batch_size": 16,
+        "accelerator": "cpu",
+        "model_config": ModelConfig(size=16, channels=(4, 8)),
+        "val_fraction": 0.25,
+        "seed": 3,
+        "progress": False,
+    }
+    out = tmp_path / "sw"
+    one = sweep(store, out, **kw)
+    assert (one.table["n_models"] == 1).all() and one.table["ssim_model_std"].isna().all()
+    two = sweep(store, out, **kw, repeats=2)
+    m = two.models
+    assert sorted(m["seed"].unique().tolist()) == [3, 4] and len(m) == 6
+    assert not m.loc[m["seed"] == 3, "trained"].any() and m.loc[m["seed"] == 4, "trained"].all()  # seed 3 reused
+    t = two.table.set_index("latent_dim")
+    for nl in (2, 4, 6):
+        first = pd.read_csv(out / f"nl{nl}_mse" / "ssim_val.csv", dtype={"id": str})
+        second = pd.read_csv(out / f"nl{nl}_mse_seed4" / "ssim_val.csv", dtype={"id": str})
+        assert len(first) == len(second) == 10 and set(first["id"]) != set(second["id"])  # each its own split
+        means = np.array([first["ssim"].mean(), second["ssim"].mean()])
+        assert t.loc[nl, "ssim_mean"] == pytest.approx(means.mean(), abs=1e-6)
+        assert t.loc[nl, "ssim_model_std"] == pytest.approx(means.std(ddof=1), abs=1e-6)
+        assert t.loc[nl, "n_models"] == 2 and bool(t.loc[nl, "trained"])
+        cfg = json.loads((out / f"nl{nl}_mse_seed4" / "config.json").read_text())
+        assert cfg["train"]["seed"] == 4
+    # the knee of the mean curve and of each seed's, as find_knee gives them
+    knee = find_knee(t.index, t["ssim_mean"])
+    assert two.knees["mse"] == (None if knee is None else int(knee))
+    for sd, grp in m.groupby("seed"):
+        k = find_knee(grp["latent_dim"], grp["ssim_mean"])
+        assert two.knees_per_seed["mse"][sd] == (None if k is None else int(k))
+    js = json.loads((out / "sweep.json").read_text())
+    assert js["params"]["repeats"] == 2 and set(js["knees_per_seed"]["mse"]) == {"3", "4"} and len(js["models"]) == 6
+    assert len(pd.read_csv(out / "sweep_models.csv")) == 6
+    # the command line: every model reused, the mean and each seed's knee printed
+    argv = ["sweep", str(store), "--out", str(out), "--latent-dims", "2,4,6", "--losses", "mse", "--epochs", "1"]
+    argv += ["--batch-size", "16", "--channels", "4", "8", "--val-fraction", "0.25", "--seed", "3", "--repeats", "2"]
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("nl*/model.json")}
+    assert frame.main([*argv, "--accelerator", "cpu", "-q"]) == 0
+    assert len(stamps) == 6 and all(p.stat().st_mtime_ns == t0 for p, t0 in stamps.items())
+    printed = capsys.readouterr().out
+    assert "ssim_model_std" in printed and "on the mean of 2 models; each model's curve:" in printed
+    assert "(seed 3)" in printed and "(seed 4)" in printed
+    with pytest.raises(GalvaeValueError, match="repeats must be a positive integer"):
+        sweep(store, out, **kw, repeats=0)
+
+
 def test_errors(tmp_path) -> None:
     store, _ = _store(tmp_path, n=4)
     with pytest.raises(GalvaeValueError, match="unknown loss 'l1'"):

@@ -146,6 +146,13 @@ class DemoConfig:
         before it resumes to ``epochs``, and the sweep takes it instead of
         training it again (``trained`` is False in its row of
         ``sweep.csv``); about 13 s of the demo.
+    sweep_repeats : int, default 1
+        Models per NL in the sweep, seeds ``seed`` … (:func:`galvae.sweep`'s
+        ``repeats``): the curve is their mean and the knee is found on it.
+        One model per NL measures SSIM to about ±0.005 at 3 epochs, as much
+        as the whole rise from NL = 10 to 80, so where one model's knee
+        falls moves with the seed; each repeat adds the sweep stage's time
+        again (``benchmarks/science.md``, "Several models per NL").
     cnn_epochs : int, default 30
         Most training epochs of the CNN baseline per feature; it stops
         earlier by patience (4 epochs) on a held-out 15 % of its training
@@ -355,6 +362,7 @@ class DemoConfig:
     batch_size: int = 32
     sweep_dims: tuple[int, ...] = (10, 20, 40, 80)
     sweep_epochs: int = 3
+    sweep_repeats: int = 1
     cnn_epochs: int = 30
     cnn_channels: tuple[int, ...] = (16, 32, 64)
     cnn_batch_size: int = 32
@@ -397,6 +405,7 @@ class DemoConfig:
             "epochs",
             "batch_size",
             "sweep_epochs",
+            "sweep_repeats",
             "cnn_epochs",
             "cnn_batch_size",
             "adapt_epochs",
@@ -874,6 +883,7 @@ def _sweep_stage(d: _DemoRun) -> None:
             progress=d.progress,
             accelerator=cfg.accelerator,
             train_kwargs={"precision": d.precision, **_vae_options(cfg)},
+            repeats=cfg.sweep_repeats,
         )
 
     d.st.run(
@@ -886,6 +896,8 @@ def _sweep_stage(d: _DemoRun) -> None:
             "loss": cfg.loss,
             **_vae_options(cfg),
             "precision": d.precision,
+            # only when asked: a finished one-model sweep stays valid for a run that predates the option
+            **({"repeats": cfg.sweep_repeats} if cfg.sweep_repeats != 1 else {}),
         },
         [d.out / "sweep" / "sweep.csv"],
         do_sweep,

@@ -52,6 +52,12 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
     option("--size", "size", "image side in pixels", type=int)
     option("--epochs", "epochs", "VAE training epochs", type=int)
     option("--batch-size", "batch_size", "galaxies per step of the VAE and the sweep", type=int)
+    option(
+        "--sweep-repeats",
+        "sweep_repeats",
+        "models per NL in the sweep (their mean SSIM locates the knee; each repeat adds the sweep's time)",
+        type=int,
+    )
     option("--adapt-epochs", "adapt_epochs", "most domain-adaptation epochs", type=int)
     option(
         "--adapt-patience",
@@ -189,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
         size=args.size,
         epochs=args.epochs,
         batch_size=args.batch_size,
+        sweep_repeats=args.sweep_repeats,
         adapt_epochs=args.adapt_epochs,
         adapt_patience=args.adapt_patience,
         adapt_decoder_epochs=args.adapt_decoder_epochs,

@@ -42,6 +42,13 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         help="comma-separated losses: mse, mae (default mse,mae)",
     )
     add_config_option(p, TrainConfig, "epochs", help="epochs per model")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="models per NL and loss, seeds SEED, SEED+1, ...: the SSIM is their mean and the knee is found on it "
+        "(one model per NL measures the curve only to about +-0.005 at a few epochs; default 1)",
+    )
     add_likelihood_arguments(p)
     add_architecture_arguments(p)
     p.add_argument(
@@ -98,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
             "channels": tuple(args.channels),
         },
         device=args.device,
+        repeats=args.repeats,
         progress=getattr(args, "progress", True),
     )
     print_table(
@@ -108,11 +116,16 @@ def run(args: argparse.Namespace) -> int:
             "n_eval",
             "ssim_mean",
             "ssim_std",
+            *(["n_models", "ssim_model_std"] if args.repeats > 1 else []),
             *[f"ssim_{c}" for c in CATEGORIES],
             "trained",
         ],
     )
     for loss, knee in res.knees.items():
-        print(f"knee ({loss}): NL = {knee if knee is not None else 'none found'}")
+        line = f"knee ({loss}): NL = {knee if knee is not None else 'none found'}"
+        if args.repeats > 1:
+            each = ", ".join(f"{'none' if k is None else k} (seed {s})" for s, k in res.knees_per_seed[loss].items())
+            line += f" on the mean of {args.repeats} models; each model's curve: {each}"
+        print(line)
     print(f"wrote sweep.csv, sweep.json and figures to {res.out_dir}")
     return 0

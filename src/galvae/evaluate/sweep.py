@@ -22,6 +22,17 @@ without mergers (smooth, featured, edge-on, artifact), from the catalogue's
 GZ DECaLS fractions or votes, or from its Table 2 labels.  Galaxies without
 them have no category.
 
+Repeats (``repeats=R``): R models per pair, with seeds ``seed``, ``seed + 1``,
+…, in ``nl{NL}_{loss}`` (the first, so an earlier single-model sweep is
+reused) and ``nl{NL}_{loss}_seed{S}``.  The seed draws each model's
+validation split, initial weights, batch order and sampling noise, so each
+model's SSIM is averaged over its own held-out galaxies, and the pair's
+``ssim_mean`` is the mean over the R models: two trainings that differ in
+nothing that matters move the SSIM of one NL by about as much as the whole
+rise from NL = 10 to 80 at a few epochs, which one model per NL cannot
+tell from a knee.  ``sweep_models.csv`` holds one row per model and
+``sweep.json`` the knee of each seed's curve beside the knee of the mean.
+
 Knee (the NL where more latents stop paying): Kneedle (Satopää et al.
 2011) as :class:`kneed.KneeLocator` implements it, without smoothing — scale
 NL and mean SSIM to [0, 1], and take the first local maximum of the height
@@ -38,13 +49,14 @@ import logging
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._io import write_json
+from .._validate import check_int
 from ..data.labels import BROAD_CLASSES
 from ..errors import GalvaeValueError
 
@@ -71,18 +83,31 @@ class SweepResult:
     Attributes
     ----------
     table : DataFrame
-        One row per pair: ``latent_dim``, ``loss``, ``n_eval``,
-        ``ssim_mean``, ``ssim_std``, ``ssim_<category>`` and
-        ``n_<category>`` (with a catalogue), ``best_val_loss``, ``epochs``,
-        ``trained`` (False when the pair was already finished), ``run_dir``.
+        One row per pair: ``latent_dim``, ``loss``, ``n_eval`` (galaxies
+        per model), ``ssim_mean``, ``ssim_std`` (over galaxies),
+        ``ssim_<category>`` and ``n_<category>`` (with a catalogue),
+        ``best_val_loss``, ``epochs``, ``trained`` (False when the pair was
+        already finished), ``run_dir`` (the first seed's), ``n_models`` and
+        ``ssim_model_std`` (the standard deviation of the models' mean SSIM,
+        ddof = 1; NaN with one model).  With repeats every number is the
+        mean over the pair's models that have it (``trained``: any of them;
+        ``n_eval``, ``n_<category>``, ``epochs``, ``run_dir``: the first
+        seed's).
     knees : dict
-        Loss → NL at the knee (or None).
+        Loss → NL at the knee (or None) of the ``ssim_mean`` curve.
     out_dir : Path
+    models : DataFrame or None
+        One row per trained model (the table's columns and ``seed``); with
+        one model per pair its rows are the table's.
+    knees_per_seed : dict
+        Loss → {seed: NL at the knee of that seed's curve, or None}.
     """
 
     table: Any
     knees: dict[str, int | None]
     out_dir: Path
+    models: Any = None
+    knees_per_seed: dict[str, dict[int, int | None]] = field(default_factory=dict)
 
 
 def find_knee(x: Sequence[float], y: Sequence[float]) -> float | None:
@@ -293,6 +318,7 @@ def sweep(
     noise_sigma: Sequence[float] | None = None,
     learn_sigma: bool = False,
     train_kwargs: dict[str, Any] | None = None,
+    repeats: int = 1,
     progress: bool = True,
 ) -> SweepResult:
     """Train one VAE per (NL, loss) pair and measure SSIM (Figs. 3, 4).
@@ -329,6 +355,10 @@ def sweep(
         Learn the ``"gaussian"`` decoder's σ.
     train_kwargs : dict, optional
         Further keyword arguments for :func:`galvae.train`.
+    repeats : int, default 1
+        Models per pair, with seeds ``seed`` … ``seed + repeats - 1`` (each
+        its own split, weights and batch order); the pair's SSIM is their
+        mean and the knee is found on that mean curve.
     progress : bool, default True
 
     Returns
@@ -339,7 +369,7 @@ def sweep(
     ------
     GalvaeValueError
         On empty or non-positive latent dimensions, unknown losses,
-        likelihood or ``evaluate_on``, or likelihood options that do not fit
+        likelihood or ``evaluate_on``, ``repeats`` < 1, or likelihood options that do not fit
         together (:class:`~galvae.models.ModelConfig`).
     """
     import pandas as pd
@@ -349,6 +379,8 @@ def sweep(
     from ..training.datamodule import split_ids
 
     dims, losses = _check_grid(latent_dims, losses, evaluate_on)
+    repeats = check_int("repeats", repeats, minimum=1)
+    seeds = [int(seed) + r for r in range(repeats)]
     objective, model_config = _objective(likelihood, noise_sigma, learn_sigma, model_config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -364,19 +396,40 @@ def sweep(
         **(_likelihood_options(objective) if model_config is None else {}),
         **(train_kwargs or {}),
     )
-    records = []
+    records, models = [], []
     with ImageStore(store_path) as st:
         ids = st.ids.astype(str)
-        rows = np.arange(len(ids)) if evaluate_on == "all" else split_ids(ids, val_fraction, seed)[1]
-        cats = None if catalog is None else _categories(catalog, ids[rows])
-        for nl, loss in tqdm([(n, s) for s in losses for n in dims], desc="sweep", unit="model", disable=not progress):
-            run = out / f"nl{nl}_{loss}"
-            trained, res = _run_pair(store_path, run, nl, loss, train_kw, progress)
-            s = _pair_ssim(run, st, ids[rows], rows, f"ssim_{evaluate_on}.csv", trained, device, progress)
-            records.append(_pair_record(nl, loss, run, s, trained, res, cats))
+        rows_of = {
+            s: np.arange(len(ids)) if evaluate_on == "all" else split_ids(ids, val_fraction, s)[1] for s in seeds
+        }
+        cats_of = {s: None if catalog is None else _categories(catalog, ids[rows_of[s]]) for s in seeds}
+        grid = [(n, s) for s in losses for n in dims]
+        bar = tqdm(total=len(grid) * repeats, desc="sweep", unit="model", disable=not progress)
+        with bar:
+            for nl, loss in grid:
+                per = []
+                for sd in seeds:
+                    run = out / _run_name(nl, loss, sd, seeds[0])
+                    trained, res = _run_pair(store_path, run, nl, loss, {**train_kw, "seed": sd}, progress)
+                    rows = rows_of[sd]
+                    s = _pair_ssim(run, st, ids[rows], rows, f"ssim_{evaluate_on}.csv", trained, device, progress)
+                    per.append({**_pair_record(nl, loss, run, s, trained, res, cats_of[sd]), "seed": sd})
+                    bar.update()
+                models.extend(per)
+                records.append(_combine(per))
     table = pd.DataFrame(records)
+    model_table = pd.DataFrame(models)
     knees = {str(loss): _knee_of(grp) for loss, grp in table.groupby("loss", sort=False)}
-    files = _write_figures(out, table, knees, with_categories=cats is not None)
+    knees_per_seed = {
+        str(loss): {int(sd): _knee_of(g) for sd, g in grp.groupby("seed", sort=True)}
+        for loss, grp in model_table.groupby("loss", sort=False)
+    }
+    files = _write_figures(out, table, knees, with_categories=catalog is not None)
+    if repeats > 1:
+        from ..data.tables import write_table
+
+        write_table(model_table, out / "sweep_models.csv", overwrite=True)
+        files.append("sweep_models.csv")
     params = {
         "latent_dims": dims,
         "losses": losses,
@@ -384,13 +437,48 @@ def sweep(
         "batch_size": batch_size,
         "lr": lr,
         "seed": seed,
+        "repeats": repeats,
         "val_fraction": val_fraction,
         "likelihood": objective.likelihood,
         "noise_sigma": None if noise_sigma is None else list(objective.noise_sigma or ()),
         "learn_sigma": objective.learn_sigma,
     }
-    write_json(out / "sweep.json", _summary(store_path, evaluate_on, len(rows), knees, records, params, files))
-    return SweepResult(table, knees, out)
+    summary = _summary(store_path, evaluate_on, len(rows_of[seeds[0]]), knees, records, params, files)
+    summary["knees_per_seed"] = {k: {str(sd): v for sd, v in d.items()} for k, d in knees_per_seed.items()}
+    if repeats > 1:
+        summary["models"] = _finite(models)
+    write_json(out / "sweep.json", summary)
+    return SweepResult(table, knees, out, model_table, knees_per_seed)
+
+
+def _run_name(nl: int, loss: str, seed: int, first_seed: int) -> str:
+    """The run directory of one model: ``nl{NL}_{loss}`` for the first seed, ``…_seed{S}`` for the others."""
+    return f"nl{nl}_{loss}" if seed == first_seed else f"nl{nl}_{loss}_seed{seed}"
+
+
+def _combine(per: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row of ``sweep.csv`` from the records of a pair's models: means, ``n_models``, ``ssim_model_std``."""
+    first = per[0]
+    rec: dict[str, Any] = {}
+    for key, value in first.items():
+        if key == "seed":
+            continue
+        if key == "trained":
+            rec[key] = any(p[key] for p in per)
+        elif key.startswith("ssim_") or key == "best_val_loss":
+            vals = [float(p[key]) for p in per if p[key] is not None and np.isfinite(p[key])]
+            rec[key] = float(np.mean(vals)) if vals else (None if key == "best_val_loss" else float("nan"))
+        else:
+            rec[key] = value  # latent_dim, loss, n_eval, n_<category>, epochs, run_dir: the first model's
+    means = np.array([p["ssim_mean"] for p in per], dtype=np.float64)
+    rec["n_models"] = len(per)
+    rec["ssim_model_std"] = float(means.std(ddof=1)) if len(per) > 1 else float("nan")
+    return rec
+
+
+def _finite(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``records`` with non-finite floats as None (JSON has no NaN)."""
+    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()} for r in records]
 
 
 def _check_grid(latent_dims: Sequence[int], losses: Sequence[str], evaluate_on: str) -> tuple[list[int], list[str]]:
@@ -539,9 +627,7 @@ def _summary(
         "knee_method": "Kneedle (kneed.KneeLocator, concave increasing, S=1, no smoothing) on the SSIM(NL) curve; none at an end point",
         "knees": knees,
         "category_rule": "argmax of smooth-or-featured fractions; featured with disk-edge-on_yes_fraction > 0.5 -> edge-on",
-        "results": [
-            {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()} for r in records
-        ],
+        "results": _finite(records),
         "params": params,
         "files": files + ["sweep.json"],
     }

@@ -134,15 +134,18 @@ def plot_ssim_vs_nl(table: Any, *, ax: Any = None, knees: Mapping[str, float] | 
     ----------
     table : DataFrame
         Columns ``loss``, ``latent_dim``, ``ssim_mean`` (and optionally
-        ``ssim_std`` drawn as error bars).
+        ``ssim_std`` drawn as error bars; with several models per NL,
+        ``n_models`` > 1, the bars are their ``ssim_model_std`` instead: the
+        spread a knee must stand out of).
     ax : Axes, optional
     knees : mapping loss → NL, optional
         Marked with a dashed vertical line.
     """
     fig, ax = _fig_ax(ax, (5.0, 3.8))
+    per_model = "n_models" in table and "ssim_model_std" in table and bool((table["n_models"] > 1).any())
     for loss, grp in table.groupby("loss", sort=True):
         grp = grp.sort_values("latent_dim")
-        yerr = grp.get("ssim_std", None)
+        yerr = grp["ssim_model_std"] if per_model else grp.get("ssim_std", None)
         line = ax.errorbar(
             grp["latent_dim"],
             grp["ssim_mean"],
@@ -154,7 +157,10 @@ def plot_ssim_vs_nl(table: Any, *, ax: Any = None, knees: Mapping[str, float] | 
         if knees and knees.get(loss) is not None:
             ax.axvline(knees[loss], ls="--", color=line[0].get_color(), alpha=0.7)
     ax.set_xlabel("latent dimension NL")
-    ax.set_ylabel("mean SSIM (bars: std over galaxies)" if "ssim_std" in table else "mean SSIM")
+    if per_model:
+        ax.set_ylabel(f"mean SSIM (bars: std over {int(table['n_models'].max())} models)")
+    else:
+        ax.set_ylabel("mean SSIM (bars: std over galaxies)" if "ssim_std" in table else "mean SSIM")
     ax.legend()
     return fig
 
