@@ -618,3 +618,18 @@ def test_sweep_claim_needs_a_rise_beyond_its_noise(tmp_path) -> None:
     assert paired.ok is True and "paired over 200 galaxies" in paired.run
     noisy = [base, base, base, base + 0.004 + np.random.default_rng(2).normal(0, 0.08, 200)]
     assert claim([0.792, 0.795, 0.792, 0.796], 0.06, noisy).ok is False
+    # several models per NL: the spread between trainings decides, not the galaxies' pairing. The same shared
+    # rise is noise when three models per NL scatter by 0.004 (± 0.0033), real when they agree to 0.001
+    path = tmp_path / "sweep.csv"
+    df = pd.read_csv(path).assign(n_models=3, ssim_model_std=0.004)
+    df.to_csv(path, index=False)
+    spread = _claim_sweep(path)
+    assert spread.ok is False and "± 0.0033, over 3 models per NL)" in spread.run
+    df.assign(ssim_model_std=0.001).to_csv(path, index=False)
+    assert _claim_sweep(path).ok is True
+    from galvae.report.html import _sweep_table
+
+    table = _sweep_table(df, [])
+    assert table.header[5:] == ["models", "SSIM std over models"] and table.rows[0][5:] == ["3", "0.004"]
+    assert "mean over its models" in table.caption
+    assert _sweep_table(df.drop(columns=["n_models", "ssim_model_std"]), []).header[5:] == []

@@ -847,9 +847,11 @@ def _claim_sweep(path: Path) -> _Claim:
     """SSIM rising with NL to a knee, for the sweep's first loss.
 
     The rise from the smallest to the largest NL must exceed twice its standard error, or a flat curve whose
-    knee is noise would pass: from the per-galaxy scores of both runs when the sweep kept them (the same
-    galaxies at every NL: the paired difference), else from each row's ``ssim_std`` and ``n_eval`` as if the
-    two means were independent (conservative).
+    knee is noise would pass.  With several models per NL (``n_models`` > 1, ``galvae sweep --repeats``) the
+    error is that of the two means over the models, from their ``ssim_model_std``: it holds the spread between
+    trainings, which decides where a knee falls.  With one model: from the per-galaxy scores of both runs when
+    the sweep kept them (the same galaxies at every NL: the paired difference), else from each row's
+    ``ssim_std`` and ``n_eval`` as if the two means were independent (conservative).
     """
     from ..evaluate.sweep import find_knee
 
@@ -860,7 +862,12 @@ def _claim_sweep(path: Path) -> _Claim:
     rising = bool(np.all(np.diff(y) > -0.005))
     rise = f"SSIM {y[0]:.3f} → {y[-1]:.3f}"
     se, how = math.nan, ""
-    if "run_dir" in g.columns and len(g) > 1:
+    if {"n_models", "ssim_model_std"} <= set(g.columns) and len(g) > 1 and (g["n_models"] > 1).all():
+        sd, r = g["ssim_model_std"].to_numpy(dtype=float), g["n_models"].to_numpy(dtype=float)
+        if np.isfinite(sd[[0, -1]]).all():
+            se = float(np.sqrt(sd[0] ** 2 / r[0] + sd[-1] ** 2 / r[-1]))
+            how = f", over {int(r[0])} models per NL"
+    if not math.isfinite(se) and "run_dir" in g.columns and len(g) > 1:
         lo, hi = (_sweep_scores(path, g["run_dir"].iloc[k]) for k in (0, -1))
         if lo is not None and hi is not None:
             d = (hi - lo).dropna()
@@ -1078,8 +1085,11 @@ def _section_claims(inp: ReportInputs, rep: _Report) -> Markup:
 
 
 def _sweep_table(df: Any, cats: Sequence[str]) -> _Table:
-    """SSIM of each sweep model, overall and per first-branch category."""
-    header = ["loss", "NL", "N eval", "SSIM mean", "SSIM std"] + [f"SSIM {c}" for c in cats]
+    """SSIM of each sweep model (or the mean of each NL's models), overall and per first-branch category."""
+    repeats = "n_models" in df.columns and bool((df["n_models"] > 1).any())
+    header = ["loss", "NL", "N eval", "SSIM mean", "SSIM std"]
+    header += ["models", "SSIM std over models"] if repeats else []
+    header += [f"SSIM {c}" for c in cats]
     rows = [
         [
             str(r["loss"]).upper(),
@@ -1088,10 +1098,14 @@ def _sweep_table(df: Any, cats: Sequence[str]) -> _Table:
             _fmt(r["ssim_mean"]),
             _fmt(r.get("ssim_std")),
         ]
+        + ([_fmt(int(r["n_models"])), _fmt(r["ssim_model_std"])] if repeats else [])
         + [_fmt(r[f"ssim_{c}"]) for c in cats]
         for _, r in df.iterrows()
     ]
-    return _Table(header, rows, caption="SSIM of each sweep model")
+    caption = "SSIM of each sweep model"
+    if repeats:
+        caption = "SSIM of each NL: the mean over its models (seeds), each averaged over its own held-out galaxies"
+    return _Table(header, rows, caption=caption)
 
 
 def _section_sweep(inp: ReportInputs, rep: _Report) -> Markup:
@@ -1113,7 +1127,8 @@ def _section_sweep(inp: ReportInputs, rep: _Report) -> Markup:
             "Mean SSIM of reconstructions against the latent dimension NL, one line per loss (the paper's Fig. 3); "
             "dashed: the knee found here (Kneedle through kneed: the first maximum of the min–max scaled curve's "
             "height above its chord that the curve then falls back from); "
-            f"dotted: the paper's NL = {_PAPER_NL}.",
+            f"dotted: the paper's NL = {_PAPER_NL}; bars: the standard deviation over galaxies, or over the models "
+            "of each NL when the sweep trained several (galvae sweep --repeats).",
             "SSIM against NL",
         )
     ]
