@@ -233,6 +233,38 @@ def _strong_vs_none(cols, codes, ys, logits, edges, test, forest_pair: float) ->
     }
 
 
+#: Bins of the simulator's bar strength (``truth_bar_strength``): none, the weak bars' range
+#: (``galvae.simulate.morphology._WEAK_BAR``) in halves, the strong bars' 0.55-1 in thirds.
+BAR_STRENGTH_BINS = ((0.0, 0.0), (0.3, 0.425), (0.425, 0.55), (0.55, 0.7), (0.7, 0.85), (0.85, 1.0))
+
+
+def _bar_by_strength(cols, codes, ys, logits, edges, test, strength: np.ndarray) -> list[dict]:
+    """What the CNN calls the test discs' bars, by their true strength: where the weak class goes.
+
+    Each row: a strength bin, its test discs, and the fraction the CNN (eight views) calls each bar class; a
+    weak bar lost to "strong" near 0.55 is the classes' shared boundary, one lost to "no" is a bar too faint
+    to see.
+    """
+    f = cols.index("truth_bar")
+    names = codes["truth_bar"][1]
+    s = strength[test]
+    labelled = ys[test, f] >= 0
+    pred = logits[:, edges[f] : edges[f + 1]].argmax(1).numpy()
+    out = []
+    for lo, hi in BAR_STRENGTH_BINS:
+        m = labelled & ((s == 0) if hi == 0 else (s > lo) & (s <= hi))
+        if not m.any():
+            continue
+        out.append(
+            {
+                "strength": [lo, hi],
+                "n_test": int(m.sum()),
+                "predicted": {n: float((pred[m] == k).mean()) for k, n in enumerate(names)},
+            }
+        )
+    return out
+
+
 def _bar_by_inclination(cols, codes, ys, logits, edges, test, incl: np.ndarray) -> list[dict]:
     """Bar (three classes) on the test discs below and above 60° inclination, from the same CNN's logits.
 
@@ -373,6 +405,10 @@ def measure(store: Path, catalog: Path, epochs: int, seed: int, patience: int = 
     if "truth_bar" in cols and "truth_inclination_deg" in cat:
         incl = cat["truth_inclination_deg"].to_numpy(dtype=np.float64)
         rows += _bar_by_inclination(cols, codes, ys, logits, edges, test, incl)
+    by_strength = []
+    if "truth_bar" in cols and "truth_bar_strength" in cat:
+        strength = cat["truth_bar_strength"].to_numpy(dtype=np.float64)
+        by_strength = _bar_by_strength(cols, codes, ys, logits, edges, test, strength)
     return {
         "galvae_version": __version__,
         "date": time.strftime("%Y-%m-%d"),
@@ -384,6 +420,7 @@ def measure(store: Path, catalog: Path, epochs: int, seed: int, patience: int = 
         "best_epoch": best_ep,
         "train_seconds": round(seconds, 1),
         "rows": rows,
+        "bar_by_strength": by_strength,
     }
 
 
@@ -430,6 +467,22 @@ def markdown(res: dict, note: str) -> str:
         for r in recalls:
             cells = ", ".join(f"{k} {v:.2f}" for k, v in r["cnn_recall"].items())
             lines.append(f"| {r['feature']} | {cells} |")
+    if res.get("bar_by_strength"):
+        names = list(res["bar_by_strength"][0]["predicted"])
+        lines += [
+            "",
+            "What the CNN (eight views) calls the test discs' bars, by their true strength (`truth_bar_strength`;"
+            " weak bars 0.3-0.55, strong 0.55-1): a weak bar called strong sits on the classes' shared boundary,"
+            " one called no is too faint to see:",
+            "",
+            "| true strength | test discs | " + " | ".join(f"called {n}" for n in names) + " |",
+            "|---|---|" + "---|" * len(names),
+        ]
+        for b in res["bar_by_strength"]:
+            lo, hi = b["strength"]
+            label = "0 (no bar)" if hi == 0 else f"{lo:g}-{hi:g}"
+            cells = " | ".join(f"{b['predicted'][n]:.2f}" for n in names)
+            lines.append(f"| {label} | {b['n_test']} | {cells} |")
     return "\n".join(lines) + "\n"
 
 
