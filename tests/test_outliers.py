@@ -115,6 +115,20 @@ def test_report_files(tmp_path) -> None:
         assert (tmp_path / "o" / name).is_file(), name
     js = json.loads((tmp_path / "o" / "outliers.json").read_text())
     assert js["n_defects"] == 3 and len(js["precision_recall_vs_k"]) == 6
+    # two of the three defects rank first of 60 by |z|, the third (g30) among the 57 clean ones
+    z = find_outliers(lat, sigma=5).max_abs_z
+    rank30 = int((z[[i for i in range(60) if i not in (5, 17, 30)]] < z[30]).sum())
+    assert js["auroc"] == {"max_abs_z": pytest.approx((57 + 57 + rank30) / (3 * 57))}
+    # a reconstruction error that ranks every defect first scores 1; one that ranks them last, 0
+    recon = np.where(np.isin(np.arange(60), [5, 17, 30]), 1.0, 0.1)
+    assert outliers_report(lat.assign(recon_error=recon), tmp_path / "o2", sigma=5, catalog=cat)["auroc"] == {
+        "max_abs_z": js["auroc"]["max_abs_z"],
+        "recon_error": 1.0,
+    }
+    last = outliers_report(lat.assign(recon_error=-recon), tmp_path / "o3", sigma=5, catalog=cat)
+    assert last["auroc"]["recon_error"] == 0.0
+    clean = outliers_report(lat, tmp_path / "o4", sigma=5, catalog=cat.assign(defect="none"))
+    assert clean["n_defects"] == 0 and clean["auroc"] == {"max_abs_z": None}
 
 
 def test_cli(tmp_path, capsys) -> None:
@@ -148,6 +162,7 @@ def test_cli(tmp_path, capsys) -> None:
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert "2 of 60 galaxies" in out and "precision" in out
+    assert "planted defects: 3; AUROC (0.5 = blind to them): max_abs_z 0." in out
 
 
 def test_through_cli_frame(tmp_path, capsys) -> None:

@@ -633,3 +633,27 @@ def test_sweep_claim_needs_a_rise_beyond_its_noise(tmp_path) -> None:
     assert table.header[5:] == ["models", "SSIM std over models"] and table.rows[0][5:] == ["3", "0.004"]
     assert "mean over its models" in table.caption
     assert _sweep_table(df.drop(columns=["n_models", "ssim_model_std"]), []).header[5:] == []
+
+
+def test_outliers_table_and_claim_show_how_well_each_score_ranks_the_defects(tmp_path) -> None:
+    from galvae.report.html import _claims_outliers, _outliers_summary
+
+    s = {
+        "sigma": 8.0,
+        "n_galaxies": 2000,
+        "n_flagged": 0,
+        "flagged_fraction": 0.0,
+        "n_defects": 50,
+        "precision": None,
+        "recall": 0.0,
+        "auroc": {"max_abs_z": 0.635, "recon_error": 0.723},
+    }
+    rows = {r[0]: r[1] for r in _outliers_summary(s).rows}
+    assert rows["AUROC of the largest |z| of the latents for the defects (0.5: blind to them)"] == "0.635"
+    assert rows["AUROC of the reconstruction error for the defects (0.5: blind to them)"] == "0.723"
+    path = tmp_path / "outliers.json"
+    path.write_text(json.dumps(s))
+    (claim,) = _claims_outliers(path)
+    assert claim.run == "0.000 %; the largest |z| ranks the planted defects at AUROC 0.64" and claim.ok is None
+    path.write_text(json.dumps({**s, "auroc": {"max_abs_z": None}}))
+    assert _claims_outliers(path)[0].run == "0.000 %"

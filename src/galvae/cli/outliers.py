@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         f"{s['sigma']:g} sigma ({s['centre']}, {s['scale']})"
     )
     if "precision_recall_vs_k" in s:
-        print(f"planted defects: {s['n_defects']}")
+        auroc = ", ".join(f"{k} {v:.3f}" for k, v in s["auroc"].items() if v is not None)
+        print(f"planted defects: {s['n_defects']}" + (f"; AUROC (0.5 = blind to them): {auroc}" if auroc else ""))
         print_table(
             pd.DataFrame(s["precision_recall_vs_k"]).fillna(float("nan")),
             ["k", "n_flagged", "flagged_fraction", "precision", "recall"],

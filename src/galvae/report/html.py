@@ -1022,7 +1022,13 @@ def _claims_outliers(path: Path) -> list[_Claim]:
         _Claim(
             f"{paper.OUTLIER_SIGMA:g}σ latent outliers are rare and mostly defects",
             f"{100 * paper.OUTLIER_FRACTION:.3f} % of {_PAPER_N}",
-            f"{100 * frac:.3f} %" + (f", precision {precision:.2f}" if precision is not None else ""),
+            f"{100 * frac:.3f} %"
+            + (f", precision {precision:.2f}" if precision is not None else "")
+            + (
+                f"; the largest |z| ranks the planted defects at AUROC {auroc:.2f}"
+                if (auroc := (o.get("auroc") or {}).get("max_abs_z")) is not None
+                else ""
+            ),
             None if precision is None else bool(precision >= 0.5),
         )
     ]
@@ -1343,6 +1349,10 @@ def _outliers_summary(s: Mapping[str, Any]) -> _Table:
             ["precision (flagged that are defects)", _fmt(s.get("precision")), "“most were defects”"],
             ["recall (defects flagged)", _fmt(s.get("recall")), "–"],
         ]
+        names = {"max_abs_z": "largest |z| of the latents", "recon_error": "reconstruction error"}
+        for key, value in (s.get("auroc") or {}).items():
+            label = f"AUROC of the {names.get(key, key)} for the defects (0.5: blind to them)"
+            rows.append([label, _fmt(value), "–"])
     return _Table(["", "this run", "paper"], rows, caption="Latent-space outliers")
 
 
