@@ -377,6 +377,7 @@ def sweep(
 
     from ..data.store import ImageStore
     from ..training.datamodule import split_ids
+    from .inputs import load_catalog
 
     dims, losses = _check_grid(latent_dims, losses, evaluate_on)
     repeats = check_int("repeats", repeats, minimum=1)
@@ -402,7 +403,8 @@ def sweep(
         rows_of = {
             s: np.arange(len(ids)) if evaluate_on == "all" else split_ids(ids, val_fraction, s)[1] for s in seeds
         }
-        cats_of = {s: None if catalog is None else _categories(catalog, ids[rows_of[s]]) for s in seeds}
+        cat = None if catalog is None else load_catalog(catalog)  # read once for every seed's split
+        cats_of = {s: None if cat is None else _categories(cat, ids[rows_of[s]]) for s in seeds}
         grid = [(n, s) for s in losses for n in dims]
         bar = tqdm(total=len(grid) * repeats, desc="sweep", unit="model", disable=not progress)
         with bar:
