@@ -483,7 +483,8 @@ def _draw_bulges(g: dict[str, Any], n: int, rng: np.random.Generator, cfg: Morph
     bt = np.where(edge_on, _uniform_in(rng, eob_bt, np.where(edge_on, g["eob"], "none")), bt)
     g["bt"] = np.where(smooth, 1.0, bt)
     g["sersic_n"] = np.where(smooth, rng.choice([2.5, 3.0, 3.5, 4.0, 4.5], n), rng.choice([1.5, 2.0, 2.5, 3.0, 4.0], n))
-    # bulge effective radius 0.1-0.6 disc scale lengths, larger for larger B/T (Gadotti 2009)
+    # bulge effective radius (0.1 + 0.45 B/T) x U(0.8, 1.25) disc half-light radii (0.13-1.0 disc scale lengths),
+    # larger for larger B/T (Gadotti 2009; module docs)
     g["bulge_factor"] = np.where(smooth, 1.0, (0.1 + 0.45 * g["bt"]) * rng.uniform(0.8, 1.25, n))
 
 
