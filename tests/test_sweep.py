@@ -195,7 +195,8 @@ def test_sweep_repeats_average_models_of_other_seeds(tmp_path, capsys) -> None:
     argv = ["sweep", str(store), "--out", str(out), "--latent-dims", "2,4,6", "--losses", "mse", "--epochs", "1"]
     argv += ["--batch-size", "16", "--channels", "4", "8", "--val-fraction", "0.25", "--seed", "3", "--repeats", "2"]
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("nl*/model.json")}
-    assert frame.main([*argv, "--accelerator", "cpu", "-q"]) == 0
+    # --precision 32 as the Python call's default (train's); "auto" would mean bf16 on a CPU with native bf16
+    assert frame.main([*argv, "--accelerator", "cpu", "--precision", "32", "-q"]) == 0
     assert len(stamps) == 6 and all(p.stat().st_mtime_ns == t0 for p, t0 in stamps.items())
     printed = capsys.readouterr().out
     assert "ssim_model_std" in printed and "on the mean of 2 models; each model's curve:" in printed
@@ -317,3 +318,23 @@ def test_a_run_older_than_a_model_field_matches_only_that_fields_default(tmp_pat
         "centre_window = 0.0, asked 0.2"
     )
     assert _config_mismatch(run, "/s.h5", 4, "mse", {"epochs": 2}) == "epochs = 1, asked 2"
+
+
+def test_a_run_in_another_precision_is_trained_again(tmp_path) -> None:
+    """bf16 and fp32 models differ by more than the sweep's error: the precision, as "auto" resolves, must match."""
+    import json
+
+    from galvae.evaluate.sweep import _config_mismatch
+
+    run = tmp_path / "nl4_mse"
+    run.mkdir()
+    saved = {"model": {"latent_dim": 4, "loss": "mse"}, "train": {"epochs": 1, "precision": "bf16-mixed"}}
+    (run / "config.json").write_text(json.dumps({**saved, "data": {"stores": ["/s.h5"]}}))
+    (run / "model.json").write_text("{}")
+    asked = {"epochs": 1, "accelerator": "cpu"}
+    assert _config_mismatch(run, "/s.h5", 4, "mse", {**asked, "precision": "bf16-mixed"}) is None
+    assert _config_mismatch(run, "/s.h5", 4, "mse", {**asked, "precision": "32"}) == (
+        "precision = 'bf16-mixed', asked '32'"
+    )
+    # no precision asked: train's default, fp32
+    assert _config_mismatch(run, "/s.h5", 4, "mse", asked) == "precision = 'bf16-mixed', asked '32'"

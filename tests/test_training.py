@@ -548,6 +548,8 @@ def test_sweep_passes_the_likelihood_through(blob_store, tmp_path):
             "--learn-sigma",
             "--centre-window",
             "0.3",
+            "--precision",
+            "32",  # the Python sweep's default below (train's); "auto" is bf16 on a CPU with native bf16
         ]
     )
     assert rc == 0

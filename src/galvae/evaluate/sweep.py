@@ -72,7 +72,8 @@ log = logging.getLogger(__name__)
 
 #: The first-branch categories of Fig. 4: the broad classes without mergers.
 CATEGORIES: tuple[str, ...] = tuple(c for c in BROAD_CLASSES if c != "merger")
-#: Options of :func:`galvae.train` a finished run need not match (its model config is compared field by field).
+#: Options of :func:`galvae.train` a finished run need not match (its model config is compared field by field;
+#: the precision as it resolves on this machine, since bf16 and fp32 trainings differ by more than the sweep's error).
 _HARDWARE = ("accelerator", "devices", "num_workers", "precision", "model_config", "progress")
 
 
@@ -229,9 +230,12 @@ def _config_mismatch(run: Path, store_path: str, nl: int, loss: str, train_kw: d
 
     Compares the saved ``config.json`` with the latent dimension, loss,
     training store and every setting in ``train_kw`` that the run records
-    (model fields and training fields alike; hardware settings excluded).
+    (model fields and training fields alike; hardware settings excluded but
+    the precision, compared as ``"auto"`` resolves here: a bf16 run is not
+    reused for an fp32 sweep, nor the reverse).
     """
     from ..config import config_to_dict
+    from ..training.precision import resolve_precision
 
     cfg_path = run / "config.json"
     if not cfg_path.is_file():
@@ -249,6 +253,10 @@ def _config_mismatch(run: Path, store_path: str, nl: int, loss: str, train_kw: d
     want.update({k: v for k, v in train_kw.items() if k not in _HARDWARE and v is not None})
     if data.get("stores") != [store_path]:
         return f"trained on {data.get('stores')}"
+    if "precision" in training:  # runs saved before precision was recorded match any
+        asked = resolve_precision(train_kw.get("precision") or "32", train_kw.get("accelerator") or "auto")
+        if str(training["precision"]) != asked:
+            return f"precision = {training['precision']!r}, asked {asked!r}"
     from ..models.config import ModelConfig
 
     # a model field the run predates (e.g. centre_window) had its default then
