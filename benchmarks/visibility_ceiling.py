@@ -544,6 +544,11 @@ def _cell(v: float | None) -> str:
     return "—" if v is None or v != v else f"{v:.3f}"
 
 
+def _table_head(intro: str, columns: list[str]) -> list[str]:
+    """Markdown lines that open a table: a blank line, ``intro``, a blank line, the header and its rule."""
+    return ["", intro, "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def markdown(res: dict, note: str) -> str:
     lines = [
         "# Visibility ceiling: a CNN trained on the simulator's truth classes",
@@ -586,32 +591,26 @@ def markdown(res: dict, note: str) -> str:
             lines.append(f"| {r['feature']} | {cells} |")
     if res.get("bar_by_strength"):
         names = list(res["bar_by_strength"][0]["predicted"])
-        lines += [
-            "",
+        lines += _table_head(
             "What the CNN (eight views) calls the test discs' bars, by their true strength (`truth_bar_strength`;"
             " weak bars 0.3-0.55, strong 0.55-1): a weak bar called strong sits on the classes' shared boundary,"
             " one called no is too faint to see:",
-            "",
-            "| true strength | test discs | " + " | ".join(f"called {n}" for n in names) + " |",
-            "|---|---|" + "---|" * len(names),
-        ]
+            ["true strength", "test discs", *(f"called {n}" for n in names)],
+        )
         for b in res["bar_by_strength"]:
             lo, hi = b["strength"]
             label = "0 (no bar)" if hi == 0 else f"{lo:g}-{hi:g}"
             cells = " | ".join(f"{b['predicted'][n]:.2f}" for n in names)
             lines.append(f"| {label} | {b['n_test']} | {cells} |")
     if res.get("bar_by_resolution"):
-        lines += [
-            "",
+        lines += _table_head(
             "The bar by how well the image resolves it (effective FWHM: the r-band PSF and the presented pixel in"
             f" quadrature, median {res['effective_fwhm_px']:.2f} presented pixels): all discs by half-light radius"
             " over the FWHM, the barred ones by bar semi-major axis over it. Real bars below ~2 FWHM go unseen"
             " (Erwin 2018; Liang et al. 2024):",
-            "",
-            "| ratio | discs (hlr) | three classes | their majority | bars (semi-major axis) | called barred"
-            " | right strength |",
-            "|---|---|---|---|---|---|---|",
-        ]
+            ["ratio", "discs (hlr)", "three classes", "their majority", "bars (semi-major axis)", "called barred"]
+            + ["right strength"],
+        )
         for b in res["bar_by_resolution"]:
             lo, hi = b["ratio"]
             label = f"≥ {lo:g}" if hi is None else f"{lo:g}-{hi:g}"
@@ -621,14 +620,11 @@ def markdown(res: dict, note: str) -> str:
             )
     if res.get("bar_by_bulge"):
         names = sorted({n for b in res["bar_by_bulge"] for n in b["cnn_recall"]})
-        lines += [
-            "",
+        lines += _table_head(
             "The bar (three classes) by the disc's true bulge size (B/T classes none < 0.03 < small < 0.15 < moderate"
             " < 0.35 < large < 0.55 < dominant):",
-            "",
-            "| bulge | test discs | majority | CNN, 8 views | " + " | ".join(f"recall {n}" for n in names) + " |",
-            "|---|---|---|---|" + "---|" * len(names),
-        ]
+            ["bulge", "test discs", "majority", "CNN, 8 views", *(f"recall {n}" for n in names)],
+        )
         for b in res["bar_by_bulge"]:
             cells = " | ".join(_cell(b["cnn_recall"].get(n)) for n in names)
             lines.append(f"| {b['bulge']} | {b['n_test']} | {b['majority']:.3f} | {b['cnn']:.3f} | {cells} |")
