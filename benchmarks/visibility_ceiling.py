@@ -504,17 +504,16 @@ def measure(
             cols, codes, ys, logits, edges, test, forest_pair=pca_pair(x, ys, cols, codes, train, test, seed)
         )
     )
+    bulge = cat["truth_bulge_size"].to_numpy(dtype=object) if "truth_bulge_size" in cat else None
     if "truth_bar" in cols and "truth_inclination_deg" in cat:
         incl = cat["truth_inclination_deg"].to_numpy(dtype=np.float64)
-        bulge = cat["truth_bulge_size"].to_numpy(dtype=object) if "truth_bulge_size" in cat else None
         rows += _bar_by_inclination(cols, codes, ys, logits, edges, test, incl, bulge)
     by_strength = []
     if "truth_bar" in cols and "truth_bar_strength" in cat:
         strength = cat["truth_bar_strength"].to_numpy(dtype=np.float64)
         by_strength = _bar_by_strength(cols, codes, ys, logits, edges, test, strength)
     by_resolution, by_bulge = [], []
-    if "truth_bar" in cols and "truth_bulge_size" in cat:
-        bulge = cat["truth_bulge_size"].to_numpy(dtype=object)
+    if "truth_bar" in cols and bulge is not None:
         by_bulge = _bar_by_bulge(cols, codes, ys, logits, edges, test, bulge)
     fwhm = effective_fwhm(cat, meta["size"])
     if "truth_bar" in cols and fwhm is not None and "truth_bar_length_arcsec" in cat:
