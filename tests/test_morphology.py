@@ -335,6 +335,25 @@ def test_disc_breaks_follow_pohlen_and_trujillo_and_only_discs_have_them():
     assert (unbroken.loc[spiral, "truth_disk_break"] == "I").all()
 
 
+def test_ansae_follow_martinez_valpuesta_and_only_early_type_bars_have_them():
+    t = sample_truth(40000, 6)
+    barred = t["truth_bar_strength"] > 0
+    armless = barred & (t["truth_has_spiral_arms"] == "no")
+    spiral = barred & (t["truth_has_spiral_arms"] == "yes")
+    early = spiral & (t["truth_bulge_to_total"] >= 0.25)
+    # Martinez-Valpuesta, Knapen & Buta 2007: ~40 % of SB0s, fewer in early spirals, hardly any from Sb on
+    assert t.loc[armless, "truth_bar_ansae"].mean() == pytest.approx(0.4, abs=0.05)
+    assert t.loc[early, "truth_bar_ansae"].mean() == pytest.approx(0.2, abs=0.04)
+    assert not t.loc[spiral & ~early, "truth_bar_ansae"].any()
+    assert not t.loc[~barred, "truth_bar_ansae"].any()
+    # drawn last: every other column keeps its value for the seed
+    none = sample_truth(300, 4, config=MorphologyConfig(ansae=(0.0, 0.0)))
+    base = sample_truth(300, 4)
+    assert base["truth_bar_ansae"].any() and not none["truth_bar_ansae"].any()
+    cols = [c for c in base.columns if c != "truth_bar_ansae"]
+    pd.testing.assert_frame_equal(base[cols], none[cols])
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -342,6 +361,8 @@ def test_disc_breaks_follow_pohlen_and_trujillo_and_only_discs_have_them():
         ({"disc_break_armless": (-0.1, 0.6, 0.5)}, r"disc_break_armless must be probabilities summing to 1"),
         ({"lopsided_median": 0.7}, r"lopsided_median must be in \[0, 0.5\]"),
         ({"lopsided_scatter": -1.0}, r"lopsided_scatter must be in \[0, 2\]"),
+        ({"ansae": (0.4, 1.2)}, r"ansae must be 2 fractions in \[0, 1\]"),
+        ({"ansae": (0.4,)}, r"ansae must be 2 fractions"),
     ],
 )
 def test_lopsidedness_options_are_checked(kwargs, match):

@@ -314,6 +314,18 @@ def test_cli_bar_by_bulge_reaches_the_morphology(tmp_path, capsys):
     assert "expected comma-separated numbers, got 'a,b,c,d,e'" in capsys.readouterr().err
 
 
+def test_cli_ansae_reach_the_morphology(tmp_path, capsys):
+    """--ansae sets MorphologyConfig.ansae (recorded, read back); bad fractions are refused with the option's rule."""
+    from galvae.simulate.core import load_simulation_config
+
+    args = ["-q", "simulate", str(tmp_path / "a"), "--n-galaxies", "40", "--overlap", "0", "--size", "16"]
+    assert main([*args, "--surveys", "decals", "--ansae", "1,0.5", "--votes-from-truth"]) == 0
+    cfg, _ = load_simulation_config(tmp_path / "a" / "simulation.json")
+    assert cfg.morphology.ansae == (1.0, 0.5)
+    assert main(["-q", "simulate", str(tmp_path / "bad"), "--ansae", "0.4,2"]) == 2
+    assert "ansae must be 2 fractions in [0, 1]" in capsys.readouterr().err
+
+
 def test_cli_disc_breaks_reach_the_morphology(tmp_path, capsys):
     """--disc-breaks / --disc-breaks-armless set the outer-profile fractions; bad fractions are refused."""
     import pandas as pd

@@ -118,6 +118,15 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         help="the same for discs without arms (default a third each: field S0s, Erwin et al. 2012)",
     )
     p.add_argument(
+        "--ansae",
+        type=comma_floats,
+        default=m.ansae,
+        metavar="F,F",
+        help="fractions of bars ending in ansae in barred discs without spiral arms and in barred spirals with "
+        f"B/T >= 0.25 (default {','.join(f'{w:g}' for w in m.ansae)}: Martinez-Valpuesta et al. 2007; 0,0 for "
+        "none, as before simulator revision 13)",
+    )
+    p.add_argument(
         "--stars-per-deg2",
         type=float,
         default=FieldConfig().star_n_at_21,
@@ -184,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
             bar_by_bulge=args.bar_by_bulge,
             disc_break=args.disc_breaks,
             disc_break_armless=args.disc_breaks_armless,
+            ansae=args.ansae,
         ),
         neighbours=FieldConfig(star_n_at_21=args.stars_per_deg2, companion_r0=args.companions_r0),
         n_galaxies=args.n_galaxies,

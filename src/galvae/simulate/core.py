@@ -104,7 +104,9 @@ log = logging.getLogger(__name__)
 #: per pixel, coherence 60″), fitted to the real images' large-scale sky power (2026-12-07).
 #: 12: weak bars of strength 0.3-0.55 (m = 2 amplitude A2max 0.14-0.37), not 0.15-0.4, and volunteers who recognise
 #: a bar at visibility 6, not 15: the bar votes as Géron et al. (2021) and the paper's Table 2 have them (2026-12-07).
-SIMULATOR_REVISION = 12
+#: 13: ansae at the ends of 40 % of the bars of discs without arms and 20 % of those of spirals with B/T >= 0.25
+#: (Martinez-Valpuesta, Knapen & Buta 2007; ``MorphologyConfig.ansae``) (2026-12-07).
+SIMULATOR_REVISION = 13
 
 #: Default field of view: what a 64-pixel Legacy Survey cutout at 0.262″ covers.
 DEFAULT_FOV = 64 * REFERENCE_PIXEL_SCALE

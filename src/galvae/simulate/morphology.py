@@ -103,6 +103,16 @@ Sources and choices
   0.06-0.28, simulator revisions up to 11) they were too faint to see and
   the simulated volunteers voted 5 % (``benchmarks/bar_votes.py``,
   ``benchmarks/realism.md``, "Bar votes").
+  **Ansae**, bright blobs at a bar's ends, are "common features in barred
+  lenticulars": ~40 % of SB0s show them, the fraction "decreases
+  dramatically with later types, and hardly any ansae are found in
+  galaxies of type Sb or later" (Martinez-Valpuesta, Knapen & Buta 2007,
+  AJ 134, 1863).  So 40 % of barred discs without spiral arms and 20 % of
+  barred spirals with B/T >= 0.25 (Sab and earlier by the mean bulge
+  fraction (10 - T)² / 256 of Hubble stage T) have them, none in later
+  spirals (``ansae``; truth ``truth_bar_ansae``, drawn after every other
+  column).  Bulges hide bars (``benchmarks/visibility_ceiling.md``): the
+  ansae, beyond the bulge, mark early-type bars.
 * **Rings** (face-on discs): inner 20 %, outer 10 %, none 70 % -- of the
   order of the visual ring fractions of nearby disc galaxies (inner rings
   are the more common; Buta & Combes 1996, Fund. Cosmic Phys. 17, 95;
@@ -219,6 +229,10 @@ class MorphologyConfig:
     #: arms (Pohlen & Trujillo 2006) and of discs without (field S0s; Erwin et al. 2012).
     disc_break: tuple[float, float, float] = (0.10, 0.60, 0.30)
     disc_break_armless: tuple[float, float, float] = (1 / 3, 1 / 3, 1 / 3)
+    #: Fraction of bars with ansae (bright blobs at the bar's ends) in barred discs without spiral arms (SB0-like)
+    #: and in barred spirals with B/T >= 0.25 (Sab and earlier); later types have none (Martinez-Valpuesta,
+    #: Knapen & Buta 2007).
+    ansae: tuple[float, float] = (0.4, 0.2)
 
     def __post_init__(self) -> None:
         for name in (
@@ -241,6 +255,13 @@ class MorphologyConfig:
         for name in ("p_smooth", "p_arms"):
             if not 0 <= getattr(self, name) <= 1:
                 raise GalvaeValueError(f"MorphologyConfig.{name} must be in [0, 1]", getattr(self, name))
+        ansae = np.asarray(self.ansae, dtype=float)
+        if ansae.shape != (2,) or not np.isfinite(ansae).all() or (ansae < 0).any() or (ansae > 1).any():
+            raise GalvaeValueError(
+                "MorphologyConfig.ansae must be 2 fractions in [0, 1] (barred discs without arms, "
+                "barred spirals with B/T >= 0.25)",
+                self.ansae,
+            )
         if not (math.isfinite(self.min_petro_th50_arcsec) and 0 <= self.min_petro_th50_arcsec < self.hlr_max):
             raise GalvaeValueError(
                 "MorphologyConfig.min_petro_th50_arcsec must be in [0, hlr_max)", self.min_petro_th50_arcsec
@@ -340,7 +361,8 @@ def sample_truth(
         the outer disc: ``truth_disk_break`` ("I", "II", "III"; None for
         smooth and edge-on galaxies), ``truth_disk_break_radius_arcsec`` and
         ``truth_disk_outer_scale_ratio`` (outer over inner scale length; NaN
-        for Type I and without a break).
+        for Type I and without a break); ``truth_bar_ansae`` (bool: the bar
+        ends in two bright blobs).
 
     Raises
     ------
@@ -374,7 +396,7 @@ def _sample_all(n: int, rng: np.random.Generator, balance: bool, cfg: Morphology
     """:func:`sample_truth` before the sample's size cut.
 
     The steps draw from ``rng`` in a fixed order (classes, bulges, sizes,
-    bars and arms, mergers, colours, rings, lopsidedness, disc breaks), so a seed gives the same
+    bars and arms, mergers, colours, rings, lopsidedness, disc breaks, ansae), so a seed gives the same
     galaxies whatever is added after them.
     """
     g = _draw_classes(n, rng, balance, cfg)
@@ -386,6 +408,7 @@ def _sample_all(n: int, rng: np.random.Generator, balance: bool, cfg: Morphology
     _draw_rings(df, g, n, rng, balance, cfg)
     _draw_lopsidedness(df, g, n, rng, cfg)
     _draw_disc_breaks(df, g, n, rng, cfg)
+    _draw_ansae(df, g, n, rng, cfg)
     for c in df.columns:
         if df[c].dtype == object:
             df[c] = df[c].where(df[c].notna(), None)
@@ -645,6 +668,20 @@ def _draw_lopsidedness(
     a1 = np.where(g["face"] & (cfg.lopsided_median > 0), np.minimum(a1, _LOPSIDED_MAX), 0.0)
     df["truth_lopsided_a1"] = a1
     df["truth_lopsided_angle_deg"] = np.where(a1 > 0, rng.uniform(0, 360, n), np.nan)
+
+
+#: Bulge-to-total ratio from which a barred spiral may have ansae: Sab and earlier, by the mean bulge fraction of
+#: a Hubble stage T, (10 - T)^2 / 256 (0.25 at T = 2; 0.19 at Sb, T = 3).
+_ANSAE_MIN_BT = 0.25
+
+
+def _draw_ansae(df: pd.DataFrame, g: dict[str, Any], n: int, rng: np.random.Generator, cfg: MorphologyConfig) -> None:
+    """Ansae at the ends of bars of early-type discs, drawn after every other column (a seed keeps its galaxies)."""
+    u = rng.random(n)
+    barred = g["bar_strength"] > 0
+    armless = np.asarray(g["has_arms"], dtype=object) == "no"
+    p = np.where(armless, cfg.ansae[0], np.where(g["bt"] >= _ANSAE_MIN_BT, cfg.ansae[1], 0.0))
+    df["truth_bar_ansae"] = barred & (u < p)
 
 
 #: Type II breaks: radius (triangular: low, peak, high) and outer / inner scale length; Type III: radius, ratio.

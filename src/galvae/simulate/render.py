@@ -30,7 +30,14 @@ sum of GalSim profiles, each with its own colour:
   bars here are brighter than most.  Without the depletion (the bar only
   adding 25 % × s) strong bars reached A2max 0.14-0.22 and weak ones
   0.04-0.09, below detection (measured 2026-12-04), and no CNN could tell
-  the bar classes apart (``benchmarks/visibility_ceiling.md``);
+  the bar classes apart (``benchmarks/visibility_ceiling.md``).  Bars
+  with ansae (``truth_bar_ansae``; sources in
+  :mod:`galvae.simulate.morphology`) move a fifth of the bar's light into
+  two round Gaussians (σ = 0.12 L) at ±0.9 L along the bar, in the bar's
+  colour: ansae are "symmetric enhancements at the ends of the stellar
+  bar", round, linear or curved (Martinez-Valpuesta, Knapen & Buta 2007);
+  the share and size are chosen to show at GZ DECaLS presentation, not
+  literature values;
 * **spiral arms and star-forming knots**: the disc light *redistributed*:
   the smooth disc keeps ``1 - arm strength`` of its light and a numpy
   image, made in the disc plane and projected, of ``m`` logarithmic arms of
@@ -159,6 +166,8 @@ _LOPSIDED_CAP = 1.25
 
 #: Steepness of the arms' inner cut at a bar's end: ``1 - exp(-(r / L)^p)``.
 _BAR_ARM_CUT = 4.0
+#: Ansae: share of the bar's light in the two blobs, their Gaussian sigma and distance from the centre (half-lengths).
+_ANSAE_SHARE, _ANSA_SIGMA, _ANSA_AT = 0.2, 0.12, 0.9
 #: Length of the bar box in half-lengths (the Gaussian rounding adds ~0.3 more).
 _BAR_BOX = 2.0
 
@@ -542,7 +551,19 @@ def galaxy_profiles(
                 galsim.Box(width=_BAR_BOX * half, height=_BAR_BOX * half * _BAR_Q, gsparams=_GSP),
                 galsim.Gaussian(sigma=0.15 * half, gsparams=_GSP),
                 gsparams=_GSP,
-            ).rotate(row["truth_bar_angle_deg"] * galsim.degrees)
+            )
+            if isinstance(ansae := row.get("truth_bar_ansae"), bool | np.bool_) and ansae:
+                # two blobs at the bar's ends take a share of its light
+                ansa = galsim.Gaussian(sigma=_ANSA_SIGMA * half, gsparams=_GSP)
+                bar = galsim.Add(
+                    [
+                        bar.withFlux(1.0 - _ANSAE_SHARE),
+                        ansa.withFlux(_ANSAE_SHARE / 2).shift(_ANSA_AT * half, 0.0),
+                        ansa.withFlux(_ANSAE_SHARE / 2).shift(-_ANSA_AT * half, 0.0),
+                    ],
+                    gsparams=_GSP,
+                )
+            bar = bar.rotate(row["truth_bar_angle_deg"] * galsim.degrees)
             bar = bar.transform(1.0, 0.0, 0.0, cos_i).rotate(pa)
             out.append((bar, f_r * ((1 - bt) * bar_frac + disk_frac * hole_frac) * bulge_col))
         if arm_frac > 0 and row["truth_n_arms"] > 0:
