@@ -292,6 +292,8 @@ def test_stage_failure_leaves_no_mark(tmp_path):
         ({"size_scatter": 3.0}, r"demo size_scatter \(--size-scatter\) must be in \[0, 2\]"),
         ({"bar_by_bulge": (1.0, 1.0)}, r"demo bar_by_bulge \(--bar-by-bulge\) must be 5 non-negative weights"),
         ({"bar_by_bulge": (1.0, 1.0, -1.0, 1.0, 1.0)}, r"demo bar_by_bulge \(--bar-by-bulge\) must be 5"),
+        ({"ansae": (0.4, 1.5)}, r"demo ansae \(--ansae\) must be 2 fractions in \[0, 1\]"),
+        ({"ansae": (0.4,)}, r"demo ansae \(--ansae\) must be 2 fractions"),
     ],
 )
 def test_demo_config_validation(kwargs, match):
@@ -336,6 +338,8 @@ def test_the_size_cut_reaches_the_simulation(tmp_path, monkeypatch, capsys):
     # the CLI reports the fake's error as an internal one; what matters is what reached the simulation
     assert main(["demo", "--quick", "--out", str(tmp_path / "c"), "--bar-by-bulge", "1,1,1,1,1", "-q"]) != 0
     assert seen[1].bar_by_bulge == (1.0,) * 5
+    assert main(["demo", "--quick", "--out", str(tmp_path / "d"), "--ansae", "0,0", "-q"]) != 0
+    assert seen[2].ansae == (0.0, 0.0)
     capsys.readouterr()
     assert main(["demo", "--quick", "--out", str(tmp_path / "b"), "--min-p50", "15", "-q"]) == 2
     assert "--min-p50" in capsys.readouterr().err
@@ -348,6 +352,7 @@ def test_demo_size_defaults_are_the_simulators():
     m, d = MorphologyConfig(), DemoConfig()
     assert (d.min_p50, d.size_scatter) == (m.min_petro_th50_arcsec, m.hlr_scatter)
     assert d.bar_by_bulge == m.bar_by_bulge
+    assert d.ansae == m.ansae
 
 
 def test_demo_field_fraction_follows_the_profile():

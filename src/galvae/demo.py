@@ -257,6 +257,11 @@ class DemoConfig:
         18:00: on the default demo the latents' bar accuracy was 0.62
         against a majority of 0.65 that way, 0.69 against 0.66 with the
         relation (``benchmarks/realism.md``, "Bars that show").
+    ansae : tuple of 2 float, default (0.4, 0.2)
+        Fractions of bars ending in ansae in barred discs without spiral arms
+        and in barred spirals with B/T >= 0.25 (``MorphologyConfig.ansae``,
+        Martinez-Valpuesta et al. 2007; simulator revision 13); ``(0, 0)``
+        draws revision 12's bars.
     likelihood : {"sum", "mean", "gaussian"}, default "gaussian"
         Reconstruction term of the VAE (:class:`galvae.ModelConfig`), for the
         main model and the sweep.  ``"gaussian"`` (a decoder at the stores'
@@ -381,6 +386,7 @@ class DemoConfig:
     min_p50: float = 4.0
     size_scatter: float = 0.45
     bar_by_bulge: tuple[float, float, float, float, float] = (1.4, 1.4, 1.1, 0.8, 0.45)
+    ansae: tuple[float, float] = (0.4, 0.2)
     likelihood: str = "gaussian"
     loss: str = "mae"
     colour_weight: float = 4.0
@@ -466,6 +472,17 @@ class DemoConfig:
                 self.bar_by_bulge,
             )
         object.__setattr__(self, "bar_by_bulge", weights)
+        try:
+            ansae = tuple(float(f) for f in self.ansae)
+        except (TypeError, ValueError):
+            ansae = ()
+        if len(ansae) != 2 or not all(0 <= f <= 1 for f in ansae):
+            raise GalvaeValueError(
+                "demo ansae (--ansae) must be 2 fractions in [0, 1] (barred discs without arms, barred spirals "
+                "with B/T >= 0.25)",
+                self.ansae,
+            )
+        object.__setattr__(self, "ansae", ansae)
         if self.precision not in PRECISIONS:
             raise GalvaeValueError("demo precision", self.precision, PRECISIONS)
         if self.likelihood not in LIKELIHOODS:
@@ -769,7 +786,10 @@ def _simulate_stage(d: _DemoRun) -> None:
             profile=cfg.profile,
             field_fraction=cfg.field_fraction,
             morphology=MorphologyConfig(
-                min_petro_th50_arcsec=cfg.min_p50, hlr_scatter=cfg.size_scatter, bar_by_bulge=cfg.bar_by_bulge
+                min_petro_th50_arcsec=cfg.min_p50,
+                hlr_scatter=cfg.size_scatter,
+                bar_by_bulge=cfg.bar_by_bulge,
+                ansae=cfg.ansae,
             ),
         )
         run_simulation(d.data, sim_cfg, workers=cfg.workers, overwrite=True, progress=d.progress)
@@ -785,7 +805,7 @@ def _simulate_stage(d: _DemoRun) -> None:
     # always in the key: a demo directory simulated before the defaults changed (3", 0.3) is not reused
     key |= {"min_p50": cfg.min_p50, "size_scatter": cfg.size_scatter, "field_fraction": cfg.field_fraction}
     # and what the simulator draws: a directory simulated by an older galvae is simulated again
-    key |= {"simulator": SIMULATOR_REVISION, "bar_by_bulge": list(cfg.bar_by_bulge)}
+    key |= {"simulator": SIMULATOR_REVISION, "bar_by_bulge": list(cfg.bar_by_bulge), "ansae": list(cfg.ansae)}
     d.st.run(1, "simulate", key, [*d.stores.values(), d.catalog], do_simulate)
 
 

@@ -112,6 +112,14 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         metavar="W,W,W,W,W",
     )
     option(
+        "--ansae",
+        "ansae",
+        "fractions of bars ending in ansae in barred discs without spiral arms and in barred spirals with "
+        "B/T >= 0.25, comma-separated; 0,0 for none (simulator revision 12)",
+        type=comma_floats,
+        metavar="F,F",
+    )
+    option(
         "--likelihood",
         "likelihood",
         "VAE reconstruction term: gaussian (a Gaussian decoder at the stores' sky noise), sum (the paper's eq. 2 "
@@ -209,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
         min_p50=args.min_p50,
         size_scatter=args.size_scatter,
         bar_by_bulge=args.bar_by_bulge,
+        ansae=args.ansae,
         likelihood=args.likelihood,
         loss=args.loss,
         colour_weight=args.colour_weight,
