@@ -111,8 +111,9 @@ Sources and choices
   barred spirals with B/T >= 0.25 (Sab and earlier by the mean bulge
   fraction (10 - T)² / 256 of Hubble stage T) have them, none in later
   spirals (``ansae``; truth ``truth_bar_ansae``, drawn after every other
-  column).  Bulges hide bars (``benchmarks/visibility_ceiling.md``): the
-  ansae, beyond the bulge, mark early-type bars.
+  column).  Bulges hide bars; the ansae lie beyond the bulge, but at this
+  frequency they leave the bar's visibility ceiling where it was
+  (``benchmarks/realism.md``, "Ansae at the literature's frequency").
 * **Rings** (face-on discs): inner 20 %, outer 10 %, none 70 % -- of the
   order of the visual ring fractions of nearby disc galaxies (inner rings
   are the more common; Buta & Combes 1996, Fund. Cosmic Phys. 17, 95;
