@@ -332,13 +332,13 @@ def test_one_protocol_pca_fit_ids_and_cnn_convergence(tmp_path) -> None:
     kw = dict(store=store, features=["how_rounded"], n_estimators=20, cnn_channels=(8, 16), progress=False)
     # PCA sees exactly the images it is told (the VAE's training galaxies), the forests the same 70/30 split
     fit = lat["id"].tolist()[::3]
-    res = classify(lat, cat, out_dir=tmp_path / "o", fit_ids=fit, cnn_epochs=12, **kw)
+    res = classify(lat, cat, out_dir=tmp_path / "o", fit_ids=fit, cnn_epochs=30, **kw)
     js = json.loads((tmp_path / "o" / "classify.json").read_text())
     assert js["params"]["pca_fit_images"] == len(fit)
     t = res.table.set_index("method")
     # the ellipses are easy: the CNN is the upper bound it should be
     assert t.loc["cnn", "accuracy"] >= t.loc["cnn", "majority_rate"] + 0.3
-    assert t.loc["cnn", "epochs_trained"] <= 12 and np.isnan(t.loc["vae", "epochs_trained"])
+    assert t.loc["cnn", "epochs_trained"] <= 30 and np.isnan(t.loc["vae", "epochs_trained"])
     # early stopping by patience: labels shuffled against the images cannot be learnt, the held-out loss
     # stops improving, and training ends exactly `patience` epochs after its best epoch, long before the cap
     shuffled = cat.assign(id=cat["id"].sample(frac=1.0, random_state=1).to_numpy())
@@ -353,7 +353,7 @@ def test_one_protocol_pca_fit_ids_and_cnn_convergence(tmp_path) -> None:
     with pytest.raises(GalvaeValueError, match="cnn_precision.*'fp8'"):
         classify(lat, cat, cnn_precision="fp8", **kw)
     # bfloat16 arithmetic learns the same easy classes
-    r16 = classify(lat, cat, cnn_epochs=12, cnn_precision="bf16-mixed", **kw).table.set_index("method")
+    r16 = classify(lat, cat, cnn_epochs=30, cnn_precision="bf16-mixed", **kw).table.set_index("method")
     assert r16.loc["cnn", "accuracy"] >= r16.loc["cnn", "majority_rate"] + 0.3
     with pytest.raises(GalvaeValueError, match="n_jobs"):
         classify(lat, cat, n_jobs=0, **kw)
@@ -391,11 +391,46 @@ def test_cnn_augmentation_turns_and_flips() -> None:
             x[i, :, 2:14, 7:9] += 1.0
     kw = dict(channels=(4, 8), epochs=15, patience=15, batch_size=16, lr=3e-3, seed=0)
     plain = train_cnn(x[:120], y[:120], x[120:], 2, CNNOptions(augment=False, **kw)).predictions
-    turned = train_cnn(x[:120], y[:120], x[120:], 2, CNNOptions(augment=True, **kw)).predictions
     assert (plain == y[120:]).mean() >= 0.95  # orientation is easy to see...
-    assert (turned == y[120:]).mean() <= 0.75  # ...and erased by quarter turns
+    # ...and the training images are shown turned: each image by its own quarter turn and mirror (the held-out
+    # images that pick the best epoch are not turned, so the trained network's accuracy here would only say which
+    # way an orientation-blind epoch happened to lean)
+    import torch
+
+    from galvae.evaluate.cnn_baseline import _turn_and_flip
+
+    stripes = torch.zeros(400, 1, s, s)
+    stripes[:, :, 7:9, 2:14] = 1.0
+    stripes[:, :, 3, 2] = 2.0  # a marker that tells the eight turns and mirrors apart
+    out = _turn_and_flip(stripes, torch.Generator().manual_seed(0))
+    horizontal = out[:, 0, 7:9, 2:14].mean(dim=(1, 2)) == 1.0
+    assert 0.4 < horizontal.float().mean() < 0.6
+    d4 = [torch.rot90(torch.flip(stripes[0], (2,)) if f else stripes[0], k, (1, 2)) for f in (0, 1) for k in range(4)]
+    seen = {next(i for i, t in enumerate(d4) if torch.equal(o, t)) for o in out}
+    assert seen == set(range(8))
     with pytest.raises(GalvaeValueError, match="CNN baseline precision.*'16'"):
         train_cnn(x[:20], y[:20], x[:4], 2, CNNOptions(precision="16", **kw))
+
+
+def test_cnn_learns_from_faint_bands_as_from_bright_ones() -> None:
+    """Inputs are standardised per band: the stripes at a thousandth of their brightness on an offset sky."""
+    from galvae.evaluate.cnn_baseline import CNNOptions, train_cnn
+
+    rng = np.random.default_rng(0)
+    n, s = 160, 16
+    y = rng.integers(0, 2, n)
+    x = rng.normal(0, 0.05, (n, 3, s, s)).astype(np.float32)
+    for i in range(n):
+        if y[i] == 0:
+            x[i, :, 7:9, 2:14] += 1.0
+        else:
+            x[i, :, 2:14, 7:9] += 1.0
+    faint = (x * np.float32(1e-3) + np.array([0.02, 0.03, 0.05], np.float32)[None, :, None, None]).astype(np.float32)
+    kw = dict(channels=(4, 8), epochs=15, patience=15, batch_size=16, lr=3e-3, seed=0, augment=False)
+    for images in (x, faint):
+        assert (
+            train_cnn(images[:120], y[:120], images[120:], 2, CNNOptions(**kw)).predictions == y[120:]
+        ).mean() >= 0.95
 
 
 def test_baselines_read_the_labelled_images_once_when_they_fit_in_memory(tmp_path, monkeypatch) -> None:

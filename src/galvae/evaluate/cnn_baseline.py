@@ -3,7 +3,8 @@
 The network is the VAE encoder architecture (three conv/pool/activation
 blocks, :class:`galvae.models.blocks.EncoderBlock`) with a linear
 classification head, trained with Adam and cross-entropy directly on the
-training images, each under a random quarter turn and mirror flip (galaxy
+training images, standardised per band with the fitting images' mean and
+standard deviation, each under a random quarter turn and mirror flip (galaxy
 morphology does not change under them; :attr:`CNNOptions.augment`): the
 supervised upper bound (the paper's "direct neural network" comparison).  A stratified ``val_fraction`` of the training
 galaxies is held out; the weights of the epoch with the lowest held-out loss
@@ -182,10 +183,28 @@ def train_cnn(
         net = to_network_module(_network(x_train.shape[1], x_train.shape[-1], n_classes, options.channels))
         net = net.to(options.device)
     loss_fn = torch.nn.CrossEntropyLoss(weight=_class_weights(y_train[fit_i], n_classes, options))
-    stop = _fit(net, loss_fn, (x_train[fit_i], y_train[fit_i]), (x_train[val_i], y_train[val_i]), options, desc)
+    scale = _standardiser(x_train[fit_i])
+    stop = _fit(
+        net, loss_fn, (scale(x_train[fit_i]), y_train[fit_i]), (scale(x_train[val_i]), y_train[val_i]), options, desc
+    )
     with _autocast(options):
-        predictions = _predict(net, x_test, options.device)
+        predictions = _predict(net, scale(x_test), options.device)
     return CNNResult(predictions, stop.epoch, stop.best_epoch)
+
+
+def _standardiser(x_fit: np.ndarray) -> Any:
+    """``x -> (x - mean) / std`` per band, with the fitting images' mean and standard deviation (float32 out).
+
+    Stored images are mostly sky near 0: unstandardised, the network sat at the class priors for 10-25 epochs
+    before it began to learn, and early stopping (patience 4) ended most trainings there (module docs).
+    """
+    mean = x_fit.mean(axis=(0, 2, 3), dtype=np.float64)[None, :, None, None]
+    std = np.maximum(x_fit.std(axis=(0, 2, 3), dtype=np.float64), 1e-6)[None, :, None, None]
+
+    def scale(x: np.ndarray) -> np.ndarray:
+        return ((x - mean) / std).astype(np.float32)
+
+    return scale
 
 
 def _network(in_channels: int, size: int, n_classes: int, channels: tuple[int, ...]) -> Any:
