@@ -153,9 +153,9 @@ class DemoConfig:
         as the whole rise from NL = 10 to 80, so where one model's knee
         falls moves with the seed; each repeat adds the sweep stage's time
         again (``benchmarks/science.md``, "Several models per NL").
-    cnn_epochs : int, default 30
+    cnn_epochs : int, default 60
         Most training epochs of the CNN baseline per feature; it stops
-        earlier by patience (4 epochs) on a held-out 15 % of its training
+        earlier by patience (8 epochs) on a held-out 15 % of its training
         galaxies (:mod:`galvae.evaluate.cnn_baseline`).  Capped at 4 epochs
         it did not learn (how rounded 0.509, the majority rate; converged
         0.86; edge-on 0.81 against 0.95).
@@ -368,7 +368,7 @@ class DemoConfig:
     sweep_dims: tuple[int, ...] = (10, 20, 40, 80)
     sweep_epochs: int = 3
     sweep_repeats: int = 1
-    cnn_epochs: int = 30
+    cnn_epochs: int = 60
     cnn_channels: tuple[int, ...] = (16, 32, 64)
     cnn_batch_size: int = 32
     adapt_epochs: int = 10
@@ -966,6 +966,7 @@ def _classify_stage(d: _DemoRun) -> None:
     cnn_precision = "bf16-mixed" if d.precision == "bf16-mixed" else "32"
     key = {
         "cnn_epochs": cfg.cnn_epochs,
+        "cnn_patience": 8,  # classify's default since inputs are standardised: results of older runs are not reused
         "cnn_batch_size": cfg.cnn_batch_size,
         "cnn_channels": list(cfg.cnn_channels),
         "cnn_precision": cnn_precision,

@@ -83,14 +83,14 @@ def _add_classifier_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--cnn-epochs",
         type=int,
-        default=30,
-        help="most epochs of the CNN baseline; it stops early on a held-out part of its training split (default 30)",
+        default=60,
+        help="most epochs of the CNN baseline; it stops early on a held-out part of its training split (default 60)",
     )
     p.add_argument(
         "--cnn-patience",
         type=int,
-        default=4,
-        help="epochs without a better validation loss before the CNN baseline stops (default 4)",
+        default=8,
+        help="epochs without a better validation loss before the CNN baseline stops (default 8)",
     )
     p.add_argument(
         "--class-weight",

@@ -42,9 +42,9 @@ class CNNOptions:
     ----------
     channels : tuple of int, default (32, 64, 128)
         Encoder blocks (the VAE's).
-    epochs : int, default 30
+    epochs : int, default 60
         Most epochs.
-    patience : int, default 4
+    patience : int, default 8
         Epochs without improvement before stopping.
     batch_size : int, default 64
     lr : float, default 1e-3
@@ -69,8 +69,8 @@ class CNNOptions:
     """
 
     channels: tuple[int, ...] = (32, 64, 128)
-    epochs: int = 30
-    patience: int = 4
+    epochs: int = 60
+    patience: int = 8
     batch_size: int = 64
     lr: float = 1e-3
     val_fraction: float = 0.15
