@@ -196,7 +196,8 @@ def _standardiser(x_fit: np.ndarray) -> Any:
     """``x -> (x - mean) / std`` per band, with the fitting images' mean and standard deviation (float32 out).
 
     Stored images are mostly sky near 0: unstandardised, the network sat at the class priors for 10-25 epochs
-    before it began to learn, and early stopping (patience 4) ended most trainings there (module docs).
+    before it began to learn, and early stopping (patience 4) ended most trainings there (``benchmarks/science.md``,
+    "The CNN baseline as the supervised upper bound").
     """
     mean = x_fit.mean(axis=(0, 2, 3), dtype=np.float64)[None, :, None, None]
     std = np.maximum(x_fit.std(axis=(0, 2, 3), dtype=np.float64), 1e-6)[None, :, None, None]
