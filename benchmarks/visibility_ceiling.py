@@ -15,7 +15,11 @@ halved after 3 epochs without a better validation loss), early stopping on the s
 (15 % of the training galaxies, ``--patience`` epochs, default 8, at most ``--epochs``, default 100).
 With a constant rate and patience 5 (until 2026-12-06 04:00) the CNN stopped on the validation loss's
 noise: 28 epochs, best 23, three-class bar 0.660 on one seed, where another run still improved at its
-40th epoch; a ceiling must not be under-trained.  One 70/30 split by galaxy for every feature; test accuracy per feature beside the
+40th epoch; a ceiling must not be under-trained.  Its inputs are standardised per band with the
+fitting images' mean and standard deviation (as the Table 3 CNN baseline's; since 2026-12-07 12:30): on the
+raw stretched images, mostly sky near 0, it reached bar 0.702, arm winding 0.642 and bulge size 0.670 on the
+revision-13 discs where standardised it reaches 0.726, 0.715 and 0.722 in fewer epochs
+(``visibility_ceiling_discs8k_field075_rev13*.md``).  One 70/30 split by galaxy for every feature; test accuracy per feature beside the
 majority rate of its test galaxies and issue 18's target, and the CNN's recall of each class
 (which class keeps a feature short).  The CNN is read twice: on each test image as it is, and with its
 class probabilities averaged over the image's eight quarter turns and mirror images (test-time
@@ -48,7 +52,7 @@ from sklearn.model_selection import train_test_split
 from _common import machine
 from galvae import __version__
 from galvae.data.store import ImageStore
-from galvae.evaluate.cnn_baseline import Patience, _network
+from galvae.evaluate.cnn_baseline import Patience, _network, _standardiser
 from galvae.evaluate.spirals import measure_spirals
 from galvae.models.layout import to_network_layout, to_network_module
 from galvae.simulate.morphology import MorphologyConfig
@@ -456,10 +460,11 @@ def measure(
     train, test = train_test_split(idx, test_size=0.3, random_state=seed)
     fit, val = train_test_split(train, test_size=0.15, random_state=seed)
     t0 = time.perf_counter()
-    net, n_ep, best_ep = train_heads(x, ys, n_classes, fit, val, epochs, seed, patience, channels)
+    xs = _standardiser(x[fit])(x)  # the CNN's inputs, per band as the CNN baseline's (the forest and Fourier keep x)
+    net, n_ep, best_ep = train_heads(xs, ys, n_classes, fit, val, epochs, seed, patience, channels)
     seconds = time.perf_counter() - t0
-    single = _predict(net, x, test, n_classes, 1)
-    logits = _predict(net, x, test, n_classes, 8)  # the eight views: what the per-class recall and sub-rows use
+    single = _predict(net, xs, test, n_classes, 1)
+    logits = _predict(net, xs, test, n_classes, 8)  # the eight views: what the per-class recall and sub-rows use
     edges = np.cumsum([0, *n_classes])
     if predictions is not None:  # for analyses beyond these tables, without training again
         np.savez_compressed(
