@@ -941,8 +941,10 @@ def _encode_stage(d: _DemoRun) -> None:
 def _classify_stage(d: _DemoRun) -> None:
     """Stage 6: Table 3, random forests on the latents with the PCA and CNN baselines."""
     from .evaluate.classify import classify
+    from .evaluate.cnn_baseline import CNNOptions
 
     cfg = d.cfg
+    patience = CNNOptions().patience
 
     def do_classify() -> None:
         _rm(d.out / "table3")
@@ -953,6 +955,7 @@ def _classify_stage(d: _DemoRun) -> None:
             out_dir=d.out / "table3",
             seed=cfg.seed,
             cnn_epochs=cfg.cnn_epochs,
+            cnn_patience=patience,
             cnn_batch_size=cfg.cnn_batch_size,
             cnn_channels=cfg.cnn_channels,
             cnn_precision=cnn_precision,
@@ -966,7 +969,7 @@ def _classify_stage(d: _DemoRun) -> None:
     cnn_precision = "bf16-mixed" if d.precision == "bf16-mixed" else "32"
     key = {
         "cnn_epochs": cfg.cnn_epochs,
-        "cnn_patience": 8,  # classify's default since inputs are standardised: results of older runs are not reused
+        "cnn_patience": patience,  # in the key since inputs are standardised: older runs' results are not reused
         "cnn_batch_size": cfg.cnn_batch_size,
         "cnn_channels": list(cfg.cnn_channels),
         "cnn_precision": cnn_precision,
