@@ -258,3 +258,17 @@ def test_lazy_attach_imports_on_first_read_and_caches():
     assert getattr_("check_int") is check_int and namespace["check_int"] is check_int
     with pytest.raises(AttributeError, match="module 'galvae' has no attribute 'nope'"):
         getattr_("nope")
+
+
+def test_classify_cnn_defaults_are_those_of_cnn_options_and_classify():
+    # the CLI keeps literals (importing the CNN module at parse time would slow every command); they must not drift
+    import inspect
+
+    from galvae.evaluate.classify import classify
+    from galvae.evaluate.cnn_baseline import CNNOptions
+
+    args = build_parser().parse_args(["classify", "lat.parquet", "cat.csv", "--out", "o"])
+    api = inspect.signature(classify).parameters
+    options = CNNOptions()
+    for name in ("epochs", "patience", "batch_size", "lr"):
+        assert getattr(args, f"cnn_{name}") == api[f"cnn_{name}"].default == getattr(options, name), name

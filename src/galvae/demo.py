@@ -155,7 +155,7 @@ class DemoConfig:
         again (``benchmarks/science.md``, "Several models per NL").
     cnn_epochs : int, default 60
         Most training epochs of the CNN baseline per feature; it stops
-        earlier by patience (8 epochs) on a held-out 15 % of its training
+        earlier by patience (20 epochs) on a held-out 15 % of its training
         galaxies (:mod:`galvae.evaluate.cnn_baseline`).  Capped at 4 epochs
         it did not learn (how rounded 0.509, the majority rate; converged
         0.86; edge-on 0.81 against 0.95).

@@ -89,8 +89,8 @@ def _add_classifier_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--cnn-patience",
         type=int,
-        default=8,
-        help="epochs without a better validation loss before the CNN baseline stops (default 8)",
+        default=20,
+        help="epochs without a better validation loss before the CNN baseline stops (default %(default)s)",
     )
     p.add_argument(
         "--class-weight",
