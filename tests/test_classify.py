@@ -397,12 +397,12 @@ def test_cnn_augmentation_turns_and_flips() -> None:
     # way an orientation-blind epoch happened to lean)
     import torch
 
-    from galvae.evaluate.cnn_baseline import _turn_and_flip
+    from galvae.data.augment import turn_and_flip
 
     stripes = torch.zeros(400, 1, s, s)
     stripes[:, :, 7:9, 2:14] = 1.0
     stripes[:, :, 3, 2] = 2.0  # a marker that tells the eight turns and mirrors apart
-    out = _turn_and_flip(stripes, torch.Generator().manual_seed(0))
+    out = turn_and_flip(stripes, torch.Generator().manual_seed(0))
     horizontal = out[:, 0, 7:9, 2:14].mean(dim=(1, 2)) == 1.0
     assert 0.4 < horizontal.float().mean() < 0.6
     d4 = [torch.rot90(torch.flip(stripes[0], (2,)) if f else stripes[0], k, (1, 2)) for f in (0, 1) for k in range(4)]

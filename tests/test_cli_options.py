@@ -223,6 +223,12 @@ def test_demo_help_shows_the_demo_config_and_quick_defaults():
     assert (parsed.detail_weight, parsed.detail_scale) == (1.0, 0.1)
     assert f"(32 64 128: the paper's three blocks) (default {full.vae_channels})" in text
     assert build_parser().parse_args(["demo", "--vae-channels", "32", "64", "128"]).vae_channels == [32, 64, 128]
+    assert f"--no-augment: the paper's recipe) (default {full.augment})" in text
+    assert [build_parser().parse_args(["demo", *a]).augment for a in ([], ["--augment"], ["--no-augment"])] == [
+        None,  # DemoConfig's (or QUICK's) then
+        True,
+        False,
+    ]
 
 
 def test_the_config_modules_and_train_help_do_not_import_torch():

@@ -279,6 +279,7 @@ def test_stage_failure_leaves_no_mark(tmp_path):
         ({"adapt_lr": 0.0}, r"demo adapt_lr must be a number in \(0, 1\]"),
         ({"pair_weight": -1.0}, "demo pair_weight must be"),
         ({"output": "tanh"}, "demo output .*'tanh'.*'linear'"),
+        ({"augment": "yes"}, r"demo augment must be True or False \(got 'yes'\)"),
         ({"vae_channels": ()}, r"demo vae_channels must be a non-empty tuple of positive integers"),
         ({"vae_channels": 64}, r"demo vae_channels must be a non-empty tuple of positive integers"),
         ({"vae_channels": (64, 0)}, r"demo vae_channels must be a non-empty tuple of positive integers.*0"),

@@ -318,6 +318,9 @@ def test_a_run_older_than_a_model_field_matches_only_that_fields_default(tmp_pat
         "centre_window = 0.0, asked 0.2"
     )
     assert _config_mismatch(run, "/s.h5", 4, "mse", {"epochs": 2}) == "epochs = 1, asked 2"
+    # a training field the run predates (augment) had its default, False, too
+    assert _config_mismatch(run, "/s.h5", 4, "mse", {"epochs": 1, "augment": False}) is None
+    assert _config_mismatch(run, "/s.h5", 4, "mse", {"epochs": 1, "augment": True}) == "augment = False, asked True"
 
 
 def test_a_run_in_another_precision_is_trained_again(tmp_path) -> None:

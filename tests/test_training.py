@@ -502,9 +502,11 @@ def test_cli_train_likelihood_options(blob_store, tmp_path, capsys):
             "--channels",
             "16",
             "32",
+            "--augment",
         ]
     )
     assert rc == 0
+    assert json.loads((run / "config.json").read_text())["train"]["augment"] is True
     cfg = json.loads((run / "config.json").read_text())["model"]
     assert cfg["channels"] == [16, 32]
     assert cfg["likelihood"] == "gaussian" and cfg["noise_sigma"] == [0.03, 0.04, 0.05] and cfg["learn_sigma"]
@@ -548,11 +550,13 @@ def test_sweep_passes_the_likelihood_through(blob_store, tmp_path):
             "--learn-sigma",
             "--centre-window",
             "0.3",
+            "--augment",
             "--precision",
             "32",  # the Python sweep's default below (train's); "auto" is bf16 on a CPU with native bf16
         ]
     )
     assert rc == 0
+    assert json.loads((tmp_path / "sw/nl2_mse/config.json").read_text())["train"]["augment"] is True
     cfg = json.loads((tmp_path / "sw/nl2_mse/config.json").read_text())["model"]
     assert cfg["likelihood"] == "gaussian" and cfg["learn_sigma"] is True and len(cfg["noise_sigma"]) == 3
     assert cfg["centre_window"] == 0.3
@@ -570,6 +574,7 @@ def test_sweep_passes_the_likelihood_through(blob_store, tmp_path):
         accelerator="cpu",
         likelihood="gaussian",
         learn_sigma=True,
+        train_kwargs={"augment": True},
         progress=False,
     )
     assert not again.table["trained"].iloc[0]
@@ -633,3 +638,44 @@ def test_gaussian_likelihood_keeps_latents_active_where_sum_does_not(tmp_path):
     assert au_gauss >= 24, found
     assert kl_gauss >= 12.0 and kl_sum <= 4.0, found
     assert kl_gauss >= 5 * kl_sum, found
+
+
+def test_augment_turns_training_images_only_and_resume_stays_exact(blob_store, tmp_path):
+    """--augment: recorded, changes what the network learns from, and an interrupted run equals an uninterrupted one."""
+    plain = _train(blob_store, tmp_path / "plain", epochs=2)
+    straight = _train(blob_store, tmp_path / "a", epochs=2, augment=True)
+    assert json.loads((tmp_path / "a/config.json").read_text())["train"]["augment"] is True
+    assert json.loads((tmp_path / "plain/config.json").read_text())["train"]["augment"] is False
+    a = _ckpt(tmp_path / "a/checkpoints/last.ckpt")["state_dict"]
+    p = _ckpt(tmp_path / "plain/checkpoints/last.ckpt")["state_dict"]
+    assert any(not torch.equal(v, p[k]) for k, v in a.items())  # the same seed, other images seen
+    assert straight.global_step == plain.global_step == 6
+    _train(blob_store, tmp_path / "b", epochs=1, augment=True)
+    # resuming takes augment from the run's config.json, not from the arguments
+    resumed = _train(blob_store, tmp_path / "b", epochs=2, resume=True)
+    assert resumed.global_step == 6
+    b = _ckpt(tmp_path / "b/checkpoints/last.ckpt")["state_dict"]
+    for k, v in a.items():
+        assert torch.equal(v, b[k]), k
+
+
+def test_augment_must_be_a_bool():
+    with pytest.raises(GalvaeValueError, match="augment must be True or False"):
+        TrainConfig(augment=1)
+
+
+def test_augment_draws_the_global_batch_so_processes_split_it():
+    """Under DDP each process takes its rows of the global batch's turns: two halves = the whole batch on one."""
+    from galvae.data.augment import turn_and_flip
+    from galvae.training.module import augment_generator
+
+    x = torch.arange(8 * 3 * 4 * 4, dtype=torch.float32).reshape(8, 3, 4, 4)
+    whole = turn_and_flip(x, augment_generator(3, 17))
+    halves = [turn_and_flip(x[r * 4 : (r + 1) * 4], augment_generator(3, 17), rank=r, world_size=2) for r in (0, 1)]
+    assert torch.equal(torch.cat(halves), whole)
+    assert not torch.equal(whole, x)
+    assert not torch.equal(turn_and_flip(x, augment_generator(3, 18)), whole)  # another step, other turns
+    # each output image is one of its input's eight turns and mirrors, with its pixels unchanged
+    for o, i in zip(whole, x, strict=True):
+        d4 = [torch.rot90(torch.flip(i, (2,)) if f else i, k, (1, 2)) for f in (0, 1) for k in range(4)]
+        assert any(torch.equal(o, t) for t in d4)

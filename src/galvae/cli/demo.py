@@ -168,6 +168,12 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         metavar="C",
     )
     option(
+        "--augment",
+        "augment",
+        "turn and mirror the VAE's training images at random (main model and sweep; --no-augment: the paper's recipe)",
+        action=argparse.BooleanOptionalAction,
+    )
+    option(
         "--centre-window",
         "centre_window",
         "sigma of the Gaussian window on the VAE's reconstruction term, as a fraction of the image side "
@@ -225,6 +231,7 @@ def run(args: argparse.Namespace) -> int:
         detail_scale=args.detail_scale,
         output=args.output,
         vae_channels=None if args.vae_channels is None else tuple(args.vae_channels),
+        augment=args.augment,
         centre_window=args.centre_window,
         accelerator=args.accelerator,
         precision=args.precision,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ._options import add_config_option, add_later
-from .train import add_architecture_arguments, add_likelihood_arguments, add_precision_argument
+from .train import add_architecture_arguments, add_augment_argument, add_likelihood_arguments, add_precision_argument
 
 __all__ = ["register", "run"]
 
@@ -51,6 +51,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_likelihood_arguments(p)
     add_architecture_arguments(p)
+    add_augment_argument(p)
     p.add_argument(
         "--catalog",
         help="GZ DECaLS catalogue (id + fractions) for the SSIM per category (Fig. 4)",
@@ -103,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
             "detail_scale": args.detail_scale,
             "output": args.output,
             "channels": tuple(args.channels),
+            "augment": args.augment,
         },
         device=args.device,
         repeats=args.repeats,

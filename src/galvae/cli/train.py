@@ -75,6 +75,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="PATIENCE",
         help="stop after PATIENCE epochs without a better validation loss",
     )
+    add_augment_argument(p)
     add_hardware_arguments(p, TrainConfig)
     add_guard_arguments(p, TrainConfig)
     add_checkpoint_arguments(p, TrainConfig)
@@ -168,6 +169,16 @@ def add_likelihood_arguments(p: argparse.ArgumentParser) -> None:
         default="relu",
         help="the decoder's last layer after its convolution: relu (the paper's, default) or linear (none; a "
         "large --colour-weight can kill a band's relu)",
+    )
+
+
+def add_augment_argument(p: argparse.ArgumentParser) -> None:
+    """--augment (train and sweep): turned and mirrored training images (TrainConfig.augment)."""
+    p.add_argument(
+        "--augment",
+        action="store_true",
+        help="show each training image under its own random quarter turn and mirror flip (off by default, as in "
+        "the paper; the demo turns them, measured in benchmarks/science.md); validation images are not turned",
     )
 
 
@@ -310,6 +321,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             val_fraction=args.val_fraction,
             early_stopping=args.early_stopping,
+            augment=args.augment,
             precision=args.precision,
             accelerator=args.accelerator,
             devices=_devices(args.devices),

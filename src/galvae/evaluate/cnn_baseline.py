@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._validate import check_choice
+from ..data.augment import turn_and_flip
 from ..errors import GalvaeValueError
 from ..models.layout import to_network_layout, to_network_module
 
@@ -273,7 +274,7 @@ def _fit(
             opt.zero_grad()
             xb = xt[b].to(options.device)
             if options.augment:
-                xb = _turn_and_flip(xb, gen)
+                xb = turn_and_flip(xb, gen)
             xb = to_network_layout(xb)  # indexing returns NCHW strides
             with _autocast(options):
                 loss = loss_fn(net(xb).float(), yt[b].to(options.device))
@@ -297,29 +298,6 @@ def _autocast(options: CNNOptions) -> Any:
 
     device_type = torch.device(options.device).type
     return torch.autocast(device_type, dtype=torch.bfloat16, enabled=options.precision == "bf16-mixed")
-
-
-def _turn_and_flip(x: Any, gen: Any) -> Any:
-    """Each image of ``x`` (N, C, S, S) turned by its own random multiple of 90° and mirrored with probability ½.
-
-    Per image, not per batch: a whole batch turned one way pulls the weights towards that orientation, and
-    the epoch kept by early stopping could be one whose last batches happened to be unturned.
-    """
-    import torch
-
-    n = x.shape[0]
-    k = torch.randint(0, 4, (n,), generator=gen).to(x.device)
-    flip = torch.randint(0, 2, (n,), generator=gen).to(x.device).bool()
-    # each turn applied to its own images only (turning the whole batch four times and picking cost 5x more)
-    out = torch.empty_like(x)
-    for j in range(4):
-        sel = (k == j).nonzero(as_tuple=True)[0]
-        if len(sel):
-            out[sel] = torch.rot90(x[sel], j, dims=(2, 3))
-    sel = flip.nonzero(as_tuple=True)[0]
-    if len(sel):
-        out[sel] = torch.flip(out[sel], dims=(3,))
-    return out
 
 
 def _predict(net: Any, x: np.ndarray, device: str, batch: int = 256) -> np.ndarray:

@@ -258,9 +258,10 @@ def _config_mismatch(run: Path, store_path: str, nl: int, loss: str, train_kw: d
         if str(training["precision"]) != asked:
             return f"precision = {training['precision']!r}, asked {asked!r}"
     from ..models.config import ModelConfig
+    from ..training.config import TrainConfig
 
-    # a model field the run predates (e.g. centre_window) had its default then
-    defaults = config_to_dict(ModelConfig())
+    # a model or training field the run predates (e.g. centre_window, augment) had its default then
+    defaults = {**config_to_dict(TrainConfig()), **config_to_dict(ModelConfig())}
     for key, value in want.items():
         have = model.get(key, training.get(key, defaults.get(key, value)))
         if isinstance(value, tuple):

@@ -6,7 +6,7 @@ import numbers
 from dataclasses import dataclass, fields
 from typing import Literal, get_args
 
-from .._validate import check_choice, check_float, check_int
+from .._validate import check_bool, check_choice, check_float, check_int
 from ..errors import GalvaeValueError
 from ..models.config import ModelConfig
 from .precision import PRECISIONS, resolve_precision
@@ -52,6 +52,13 @@ class TrainConfig:
         Fraction of the ids held out for validation, in (0, 1).
     early_stopping : int or None, default None
         Patience in epochs on the validation loss; None trains all epochs.
+    augment : bool, default False
+        Show each training image under its own random quarter turn and
+        mirror flip (:func:`galvae.data.augment.turn_and_flip`; drawn from
+        the seed and the step, so a resumed run stays exact).  Validation
+        images are not turned.  Off is the paper's recipe; the demo turns
+        them (``benchmarks/science.md``, "Turned and mirrored training
+        images").
     precision : {"auto", "32", "bf16-mixed", "16-mixed"}, default "32"
         Passed to ``lightning.Trainer``; ``"auto"`` is replaced by what it
         resolves to for ``accelerator`` on this machine
@@ -92,6 +99,7 @@ class TrainConfig:
     seed: int = 0
     val_fraction: float = 0.1
     early_stopping: int | None = None
+    augment: bool = False
     precision: str = "32"
     accelerator: str = "auto"
     devices: int | str = 1
@@ -111,6 +119,7 @@ class TrainConfig:
         _store(
             self, "val_fraction", check_float("val_fraction", self.val_fraction, minimum=0, maximum=1, inclusive=False)
         )
+        _store(self, "augment", check_bool("augment", self.augment))
         if self.early_stopping is not None:
             _store(self, "early_stopping", check_int("early_stopping (patience)", self.early_stopping, minimum=1))
         _store(self, "precision", resolve_precision(self.precision, self.accelerator))

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..config import BANDS, config_from_dict, config_to_dict
+from ..data.augment import turn_and_flip
 from ..errors import GalvaeValueError
 from ..losses.elbo import centre_weights, detail_filter, elbo_loss
 from ..losses.noise import DEFAULT_LEARNED_SIGMA, LearnedSigma
@@ -37,6 +38,7 @@ __all__ = [
     "SIGMA_LR_FACTOR",
     "VAEModule",
     "active_units",
+    "augment_generator",
     "distributed_active_units",
     "global_batch_noise",
 ]
@@ -134,6 +136,18 @@ def global_batch_noise(like: torch.Tensor, seed: int, step: int, rank: int, worl
     return eps[int(rank) * n : (int(rank) + 1) * n]
 
 
+def augment_generator(seed: int, step: int) -> torch.Generator:
+    """The CPU generator of a training step's turns and flips (``VAEModule(augment=True)``).
+
+    Seeded by (seed, global step) apart from :func:`global_batch_noise`'s
+    stream, the same on every process (each takes its rows of the global
+    batch, :func:`galvae.data.augment.turn_and_flip`), and with no state to
+    restore on resume.
+    """
+    state = np.random.SeedSequence((int(seed), int(step), 1)).generate_state(1, np.uint64)[0]
+    return torch.Generator().manual_seed(int(state) & ((1 << 63) - 1))
+
+
 def _world(module: L.LightningModule) -> tuple[int, int, bool]:
     """(global rank, processes, distributed strategy?) of the module's trainer; (0, 1, False) without one."""
     trainer = getattr(module, "_trainer", None)
@@ -191,6 +205,11 @@ class VAEModule(RngStateMixin, L.LightningModule):
         stores JSON-able values only).
     lr : float, default 1e-3
         Adam learning rate (a learned σ uses ``SIGMA_LR_FACTOR`` × lr).
+    augment : bool, default False
+        Turn and mirror each training image at random
+        (:func:`galvae.data.augment.turn_and_flip`), drawn from
+        ``noise_seed``, the global step and the process's rank, so an
+        interrupted and resumed run sees the same images as an uninterrupted one.
 
     Raises
     ------
@@ -204,7 +223,7 @@ class VAEModule(RngStateMixin, L.LightningModule):
     the same sampling noise as an uninterrupted run.
     """
 
-    def __init__(self, model_config: dict[str, Any], lr: float = 1e-3) -> None:
+    def __init__(self, model_config: dict[str, Any], lr: float = 1e-3, augment: bool = False) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.config: ModelConfig = config_from_dict(ModelConfig, model_config)
@@ -212,6 +231,7 @@ class VAEModule(RngStateMixin, L.LightningModule):
         # NCHW, in fp32 and bf16 alike; exported weights are saved contiguous (NCHW) as before
         self.model = to_network_module(VAE(self.config))
         self.lr = float(lr)
+        self.augment = bool(augment)
         cfg = self.config
         self.noise: LearnedSigma | None = None
         if cfg.likelihood == "gaussian":
@@ -255,8 +275,11 @@ class VAEModule(RngStateMixin, L.LightningModule):
 
     def _step(self, batch: torch.Tensor, stage: str) -> torch.Tensor:
         cfg = self.config
-        batch = to_network_layout(batch)
         rank, world, ddp = _world(self)
+        if self.augment and stage == "train":
+            step = int(self.trainer.global_step) if self._trainer is not None else 0
+            batch = turn_and_flip(batch, augment_generator(self.noise_seed, step), rank=rank, world_size=world)
+        batch = to_network_layout(batch)
         if ddp and stage == "train":  # the global batch's noise, this process's rows (global_batch_noise)
             mu, logvar = self.model.encode(batch)
             eps = global_batch_noise(mu, self.noise_seed, int(self.trainer.global_step), rank, world)
