@@ -333,9 +333,11 @@ class DemoConfig:
         and mirror flip (:attr:`galvae.training.config.TrainConfig.augment`;
         main model and sweep).  Measured on three datasets
         (``benchmarks/science.md``, "Turned and mirrored training images"):
-        latents ≥ PCA-40 on 108 of 135 feature-splits against 104, how
-        rounded +2.6 to +3.7 points, bar at majority + 0.10 on all three.
-        False is the paper's recipe.
+        latents ≥ PCA-40 on 109 of 135 feature-splits against 104, how
+        rounded +2.0 to +3.2 points, bar at majority + 0.10 on all three,
+        the real images' ring label from the latents 0.625–0.640 against
+        0.575–0.625; adaptation 3.07–4.47× against 3.88–5.14×.  False is
+        the paper's recipe.
     centre_window : float or None, default None
         σ of the Gaussian window on the VAE's reconstruction term, as a
         fraction of the image side (:class:`galvae.ModelConfig`; main model,
