@@ -1,0 +1,84 @@
+"""Is merger missing from the latents, or only hard for a forest to read from them?
+
+On a ``galvae demo`` directory, Table 3's protocol (:func:`galvae.classify`, PCA fitted on the VAE run's
+training galaxies, 70/30 splits with seeds 0 … R−1, 200 trees) on four inputs, mean accuracy over the splits:
+
+* the latent means μ (Table 3's "latents");
+* PCA-40 of the pixels (Table 3's baseline);
+* PCA-40 of the VAE's *reconstructions* (``recon_decals.h5``): a function of the latents alone, so whatever it
+  classifies, the latents hold;
+* μ rotated onto its principal axes and whitened (the same information in another basis).
+
+If PCA-40 of the reconstructions matches PCA-40 of the pixels where the latents fall short, the latents carry
+the feature and it is the forest, reading μ axis by axis, that does not find it.  Results:
+``benchmarks/science.md``.
+
+    .venv/bin/python benchmarks/merger_readout.py galvae-demo [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from sklearn.decomposition import PCA
+
+from galvae import classify
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("demo", help="a galvae demo directory (with recon_decals.h5)")
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    logging.getLogger("galvae").setLevel(logging.WARNING)
+    d = Path(args.demo)
+    lat = pd.read_parquet(d / "latents_decals.parquet")
+    mu_cols = [c for c in lat.columns if c.startswith("mu_")]
+    rotated = lat.copy()
+    rotated[mu_cols] = PCA(len(mu_cols), whiten=True, random_state=0).fit_transform(lat[mu_cols].to_numpy())
+    acc: dict[str, dict[str, list[float]]] = {}
+    majority: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        rot_path = Path(tmp) / "latents_rotated.parquet"
+        # the catalogue's metadata (the run it came from) travels with the copy, so PCA fits on the same galaxies
+        meta = pq.read_schema(d / "latents_decals.parquet").metadata
+        rotated.to_parquet(rot_path)
+        pq.write_table(pq.read_table(rot_path).replace_schema_metadata(meta), rot_path)
+        runs = {
+            "latents μ": (d / "latents_decals.parquet", d / "data/decals.h5", "vae"),
+            "PCA-40 of the pixels": (d / "latents_decals.parquet", d / "data/decals.h5", "pca"),
+            "PCA-40 of the reconstructions": (d / "latents_decals.parquet", d / "recon_decals.h5", "pca"),
+            "μ rotated and whitened": (rot_path, d / "data/decals.h5", "vae"),
+        }
+        for seed in range(args.repeats):
+            for name, (latents, store, method) in runs.items():
+                res = classify(
+                    str(latents),
+                    str(d / "labels.parquet"),
+                    store=str(store),
+                    baselines=("pca",),
+                    seed=seed,
+                    n_estimators=200,
+                    min_galaxies=101,
+                    n_jobs=2,
+                    progress=False,
+                )
+                t = res.table[res.table.method == method].set_index("feature")
+                for f in t.index:
+                    acc.setdefault(f, {}).setdefault(name, []).append(float(t.accuracy[f]))
+                    majority[f] = float(t.majority_rate[f])
+    print(f"{args.repeats} splits, 200 trees; mean test accuracy")
+    print("| feature | majority | " + " | ".join(runs) + " |")
+    print("|---|---|" + "---|" * len(runs))
+    for f, row in acc.items():
+        print(f"| {f} | {majority[f]:.3f} | " + " | ".join(f"{np.mean(row[n]):.3f}" for n in runs) + " |")
+
+
+if __name__ == "__main__":
+    main()
