@@ -9,8 +9,8 @@ accuracy of every column, and over the features how often each comparison holds:
 * *after > before*: the paper's reading (a forest retrained on the adapted BASS+MzLS latents against the
   DECaLS forest applied unchanged to the unadapted BASS+MzLS latents);
 * *after > retrained before*: what the adaptation adds to retraining alone (``target_before_retrained``);
-* *aligned > before*: the DECaLS forest on the adapted latents against the same forest on the unadapted ones
-  (``target_after_source_forest``): the same training galaxies, only the encoder differs.
+* *aligned > before*: a forest on the same DECaLS galaxies' adapted latents, applied to the adapted BASS+MzLS
+  latents (``target_after_source_forest``), against *before*: the same training galaxies, only the encoder differs.
 
     .venv/bin/python benchmarks/table4_repeats.py galvae-demo [--repeats 5]
 """

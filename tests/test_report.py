@@ -463,6 +463,34 @@ def test_table4_claim_counts_only_strict_improvements(tmp_path) -> None:
     assert control.run == "2 of 4 features above the retrained-before control" and control.ok is True
 
 
+def test_table4_claims_name_the_training_sets_and_the_encoder_only_control(tmp_path) -> None:
+    # the 'after' forest learns from the overlap galaxies, the DECaLS forest from many more: the claim says so;
+    # the encoder-only control (a forest on the same DECaLS galaxies' adapted latents) is counted up and down
+    from galvae.report.html import _claims_table4
+
+    path = tmp_path / "table4.csv"
+    pd.DataFrame(
+        {
+            "feature": ["a", "b", "c"],
+            "n_train": [89, 308, 120],
+            "n_train_source": [516, 1638, 700],
+            "target_before": [0.80, 0.90, 0.60],
+            "target_after": [0.70, 0.91, 0.50],
+            "target_before_retrained": [0.72, 0.90, 0.55],
+            "target_after_source_forest": [0.86, 0.85, 0.60],
+        }
+    ).to_csv(path, index=False)
+    up, control, encoder = _claims_table4(path)
+    assert up.run == (
+        "1 of 3 features up (the retrained forest learns from 89–308 overlap galaxies per feature,"
+        " the DECaLS forest from 516–1638)"
+    )
+    assert up.ok is False
+    assert control.run == "1 of 3 features above the retrained-before control"
+    assert encoder.run == "1 of 3 features up, 1 down" and encoder.ok is False
+    assert encoder.published == "not tested by the paper"
+
+
 def test_paper_majority_rates_from_table2() -> None:
     # hand-computed from the paper's Table 2 sizes: bar 3386 / (3386 + 103 + 1782), has arms 34670 / (34670 + 2880)
     assert paper.majority_rate("bar") == pytest.approx(3386 / 5271)
