@@ -30,6 +30,8 @@ from sklearn.decomposition import PCA
 
 from galvae import classify
 
+NAMES = ("latents μ", "PCA-40 of the pixels", "PCA-40 of the reconstructions", "μ rotated and whitened")
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -50,34 +52,35 @@ def main() -> None:
         meta = pq.read_schema(d / "latents_decals.parquet").metadata
         rotated.to_parquet(rot_path)
         pq.write_table(pq.read_table(rot_path).replace_schema_metadata(meta), rot_path)
-        runs = {
-            "latents μ": (d / "latents_decals.parquet", d / "data/decals.h5", "vae"),
-            "PCA-40 of the pixels": (d / "latents_decals.parquet", d / "data/decals.h5", "pca"),
-            "PCA-40 of the reconstructions": (d / "latents_decals.parquet", d / "recon_decals.h5", "pca"),
-            "μ rotated and whitened": (rot_path, d / "data/decals.h5", "vae"),
-        }
+        # (latents, store, baselines, {method in classify's table: column here}); one call per input
+        calls = [
+            (d / "latents_decals.parquet", d / "data/decals.h5", ("pca",), {"vae": NAMES[0], "pca": NAMES[1]}),
+            (d / "latents_decals.parquet", d / "recon_decals.h5", ("pca",), {"pca": NAMES[2]}),
+            (rot_path, None, (), {"vae": NAMES[3]}),
+        ]
         for seed in range(args.repeats):
-            for name, (latents, store, method) in runs.items():
+            for latents, store, baselines, methods in calls:
                 res = classify(
                     str(latents),
                     str(d / "labels.parquet"),
-                    store=str(store),
-                    baselines=("pca",),
+                    store=None if store is None else str(store),
+                    baselines=baselines,
                     seed=seed,
                     n_estimators=200,
                     min_galaxies=101,
                     n_jobs=2,
                     progress=False,
                 )
-                t = res.table[res.table.method == method].set_index("feature")
-                for f in t.index:
-                    acc.setdefault(f, {}).setdefault(name, []).append(float(t.accuracy[f]))
-                    majority[f] = float(t.majority_rate[f])
+                for method, name in methods.items():
+                    t = res.table[res.table.method == method].set_index("feature")
+                    for f in t.index:
+                        acc.setdefault(f, {}).setdefault(name, []).append(float(t.accuracy[f]))
+                        majority[f] = float(t.majority_rate[f])
     print(f"{args.repeats} splits, 200 trees; mean test accuracy")
-    print("| feature | majority | " + " | ".join(runs) + " |")
-    print("|---|---|" + "---|" * len(runs))
+    print("| feature | majority | " + " | ".join(NAMES) + " |")
+    print("|---|---|" + "---|" * len(NAMES))
     for f, row in acc.items():
-        print(f"| {f} | {majority[f]:.3f} | " + " | ".join(f"{np.mean(row[n]):.3f}" for n in runs) + " |")
+        print(f"| {f} | {majority[f]:.3f} | " + " | ".join(f"{np.mean(row[n]):.3f}" for n in NAMES) + " |")
 
 
 if __name__ == "__main__":

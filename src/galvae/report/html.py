@@ -978,7 +978,7 @@ def _claims_table4(path: Path) -> list[_Claim]:
 
 
 def _t4_training(t4: Any) -> str:
-    """``; the retrained forest learns from A–B galaxies, the DECaLS forest from C–D`` when Table 4 has the counts."""
+    """The two forests' training-set sizes as a parenthesis for the claim ("" without Table 4's count columns)."""
     if not {"n_train", "n_train_source"} <= set(t4.columns):
         return ""
 
