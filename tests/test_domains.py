@@ -17,7 +17,13 @@ from galvae.config import StretchConfig
 from galvae.data.store import ImageStore, write_store
 from galvae.errors import GalvaeFileError, GalvaeValueError
 from galvae.evaluate import paper
-from galvae.evaluate.domains import TABLE4_COLUMNS, compare_domains, high_mse_defects, table4_markdown
+from galvae.evaluate.domains import (
+    TABLE4_COLUMNS,
+    compare_domains,
+    high_mse_defects,
+    table4_markdown,
+    table4_repeat_summary,
+)
 from galvae.latents import GalaxyVAE
 from galvae.losses.mmd import DEFAULT_SCALES, median_bandwidth, mmd2
 from galvae.plots.domains import plot_mse_histogram, plot_pair_gallery
@@ -203,6 +209,53 @@ def test_target_before_uses_source_forest():
     assert r.pairs["mse_before"].to_numpy() == pytest.approx(np.full(len(ids), 1.0 / 3))
 
 
+def test_repeated_splits_of_table4(tmp_path):
+    # the class is in mu_0; the target's mu_0 is shifted by one class, so the source forest is fooled before DA
+    # (only "strong" stays right), while a forest retrained on the target ("after", and the retrained control)
+    # is nearly always right
+    ids, y, mu = _synthetic(n=150, seed=2)
+    shifted = mu.copy()
+    shifted[:, 0] += 1.0
+    src, tgt = _latent_df(ids, mu), _latent_df(ids, shifted)
+    cat = pd.DataFrame({"id": ids, "bar": y})
+    kw = dict(catalog=cat, after=(src, tgt), features=["bar"], min_galaxies=20, n_estimators=10, progress=False)
+    single = compare_domains((src, tgt), seed=3, **kw)
+    assert single.table4_repeats is None and "table4_repeats" not in single.summary
+    r = compare_domains((src, tgt), seed=3, repeats=3, out_dir=tmp_path / "d", n_gallery=0, **kw)
+    per = r.table4_repeats
+    assert per["seed"].tolist() == [3, 4, 5] and (per["feature"] == "bar").all()
+    # the first split is the single run's table, and the splits differ
+    pd.testing.assert_frame_equal(per[per.seed == 3].drop(columns="seed").reset_index(drop=True), single.table)
+    assert r.splits == single.splits
+    strong = pd.Series(y, index=ids)
+    shares, tests = [], []
+    for seed in (3, 4, 5):
+        tests.append(frozenset(compare_domains((src, tgt), seed=seed, **kw).splits["bar"]["test"]))
+        shares.append(np.mean(strong.loc[list(tests[-1])].to_numpy() == "strong"))
+    assert len(set(tests)) == 3  # each seed draws other test galaxies (stratified: the same class shares)
+    assert per["target_before"].to_numpy() == pytest.approx(shares)
+    # "after" is a forest retrained on the same target latents as the retrained control: equal on every split
+    assert (per["target_after"] > 0.9).all() and (per["target_after"] == per["target_before_retrained"]).all()
+    summ = table4_repeat_summary(per)
+    row = summ.iloc[0]
+    assert row["splits"] == 3 and row["target_before_mean"] == pytest.approx(np.mean(shares))
+    assert row["target_before_sd"] == pytest.approx(np.std(shares, ddof=1))
+    assert row["after_above_before"] == 3 and row["after_above_retrained"] == 0  # a tie is no improvement
+    counts = r.summary["table4_repeats"]
+    assert counts["seeds"] == [3, 4, 5] and counts["feature_splits"] == 3
+    assert counts["after_above_before"]["holds"] == 3
+    assert counts["after_above_retrained"] == {"holds": 0, "ties": 3, "mean_difference": 0.0}
+    assert counts["after_above_before"]["mean_difference"] == pytest.approx(
+        (per.target_after - per.target_before).mean()
+    )
+    md = (tmp_path / "d" / "table4_repeats.md").read_text()
+    assert "Table 4 over 3 splits" in md and "| 3 of 3 (0 ties) |" in md
+    assert pd.read_csv(tmp_path / "d" / "table4_repeats.csv")["seed"].tolist() == [3, 4, 5]
+    assert json.loads((tmp_path / "d" / "domains.json").read_text())["table4_repeats"]["seeds"] == [3, 4, 5]
+    with pytest.raises(GalvaeValueError, match="repeats"):
+        compare_domains((src, tgt), repeats=0, **kw)
+
+
 def test_source_train_all_and_min_galaxies():
     ids, y, mu = _synthetic(n=200, seed=1)
     extra_ids = np.array([f"e{i:03d}" for i in range(50)])
@@ -294,6 +347,8 @@ def test_cli(sim, tmp_path, capsys):
             "2",
             "--high-mse-fraction",
             "0.1",
+            "--repeats",
+            "2",
         ]
     )
     assert rc == 0
@@ -302,6 +357,13 @@ def test_cli(sim, tmp_path, capsys):
     assert "MMD^2" in text and " -> " in text and "| Feature |" in text and "highest-MSE pairs" in text
     s = json.loads((out / "domains.json").read_text())
     assert s["params"]["high_mse_fraction"] == 0.1 and s["defects"]["before"]["top"]["n"] == 6
+    n = s["table4_repeats"]["feature_splits"]
+    assert s["table4_repeats"]["seeds"] == [0, 1] and n == 2 * len(s["table4"])
+    assert f"Table 4 over 2 splits (seeds 0-1), {n} feature-splits:" in text and "  after > before: " in text
+    assert "table4_repeats.md" in s["files"] and (out / "table4_repeats.csv").is_file()
+    stores = [str(res.stores["decals"]), str(res.stores["bass_mzls"])]
+    bad = ["compare-domains", str(root / "before"), *stores, "--out", str(out), "--repeats", "0"]
+    assert main(bad) == 2 and "repeats must be" in capsys.readouterr().err
     assert (
         main(
             [
