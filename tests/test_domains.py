@@ -275,8 +275,8 @@ def test_source_train_all_and_min_galaxies():
     assert o.table.iloc[0]["n_train_source"] == 140 and o.splits == r.splits
     # min_galaxies is a minimum: the 200 overlap galaxies enter Table 4 with 200, not with 201
     assert compare_domains((src, tgt), **{**kw, "min_galaxies": 200}).table["total"].tolist() == [200]
-    skip = compare_domains((src, tgt), **{**kw, "min_galaxies": 201})
-    assert skip.table.empty
+    skip = compare_domains((src, tgt), **{**kw, "min_galaxies": 201}, repeats=2)
+    assert skip.table.empty and skip.table4_repeats is None  # no feature enters Table 4: nothing to repeat
     assert skip.skipped == {"bar": "overlap galaxies: 200 labelled galaxies, fewer than min_galaxies=201"}
 
 

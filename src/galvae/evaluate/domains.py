@@ -208,7 +208,8 @@ class DomainComparison:
     table4_repeats : DataFrame or None
         With ``repeats`` > 1: Table 4 on every split, one row per (seed,
         feature) with the columns of ``table`` and ``seed`` (the first seed's
-        rows are ``table``'s); None otherwise.  :func:`table4_repeat_summary`
+        rows are ``table``'s); None otherwise, and when no feature enters
+        Table 4.  :func:`table4_repeat_summary`
         averages it.
     """
 
@@ -872,7 +873,7 @@ def compare_domains(
             log.info("no catalogue: no Table 4")
         repeated = (
             _repeat_table4(labels, matched, latents, opts, t4.table, repeats)
-            if labels is not None and repeats > 1
+            if labels is not None and repeats > 1 and len(t4.table)
             else None
         )
         summary = {
