@@ -610,9 +610,14 @@ def test_cli_writes_labels_and_prints_counts(tmp_path, capsys, cat_name, out_nam
         f"27 galaxies from {tmp_path / cat_name} ('<question>_<answer>_fraction'; parent threshold 0.5)"
     )
     lines = text.splitlines()
-    assert lines[1].split() == ["feature", "class", "threshold", "count", "percent"]
-    assert lines[2].split() == ["how_rounded", "round", ">", "0.8", "1", "3.70%"]
-    assert lines[5].split() == ["(labelled)", "3", "11.11%"]
+    assert lines[1].split() == ["feature", "class", "threshold", "count", "percent", "of", "feature", "paper"]
+    # one galaxy of each class: 1 of how_rounded's 3 labelled; the paper's round share 10992 / 34091
+    assert lines[2].split() == ["how_rounded", "round", ">", "0.8", "1", "3.70%", "33.3%", "32.2%"]
+    # total variation: 0.5 (|1/3 - 0.3224| + |1/3 - 0.6548| + |1/3 - 0.0227|) = 0.3215
+    assert lines[5].split() == ["(labelled)", "3", "11.11%", "class", "mix", "vs", "the", "paper:", "total"] + [
+        "variation",
+        "0.32",
+    ]
     assert sum(1 for line in lines if "(labelled)" in line) == 9
     assert lines[-1] == f"26 of 27 galaxies have at least one label; wrote {out}"
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import galvae
 from _browser import ARTIFACTS
 from _browser import chromium_run as _chromium_run
 from _browser import find_chromium as _chromium
@@ -685,3 +686,46 @@ def test_outliers_table_and_claim_show_how_well_each_score_ranks_the_defects(tmp
     assert claim.run == "0.000 %; the largest |z| ranks the planted defects at AUROC 0.64" and claim.ok is None
     path.write_text(json.dumps({**s, "auroc": {"max_abs_z": None}}))
     assert _claims_outliers(path)[0].run == "0.000 %"
+
+
+def _labels_frame(rows: dict[str, list[str | None]]) -> pd.DataFrame:
+    n = max(len(v) for v in rows.values())
+    cols = {"id": [f"g{i}" for i in range(n)]}
+    for feature in paper.TABLE2:
+        cols[feature] = (rows.get(feature, []) + [None] * n)[:n]
+    return pd.DataFrame(cols)
+
+
+def test_compare_table2_shares_and_distance() -> None:
+    labels = _labels_frame({"bar": ["none", "none", "strong", "weak"], "merger": ["none"] * 3})
+    cmp = galvae.compare_table2(labels)
+    assert len(cmp) == sum(len(c) for c in paper.TABLE2.values()) == 26
+    bar = cmp[cmp.feature == "bar"].set_index("class")
+    assert bar["count"].tolist() == [2, 1, 1] and bar["share"].tolist() == pytest.approx([0.5, 0.25, 0.25])
+    assert bar.loc["weak", "paper_share"] == pytest.approx(103 / 5271)
+    # hand-computed: 0.5 (|0.5 - 3386/5271| + |0.25 - 103/5271| + |0.25 - 1782/5271|)
+    expected = 0.5 * (abs(0.5 - 3386 / 5271) + abs(0.25 - 103 / 5271) + abs(0.25 - 1782 / 5271))
+    assert bar["total_variation"].tolist() == pytest.approx([expected] * 3)
+    assert bar["majority"].tolist() == [True, False, False] and bar["paper_majority"].tolist() == [True, False, False]
+    merger = cmp[cmp.feature == "merger"].set_index("class")
+    assert merger.loc["merger", "total_variation"] == pytest.approx(4182 / 78079)  # all "none": off by the mergers
+    edge = cmp[cmp.feature == "edge_on"]  # no labels: shares and distance undefined, not 0
+    assert edge["count"].sum() == 0 and edge["share"].isna().all() and edge["total_variation"].isna().all()
+    # the paper's own mix is at distance 0 from itself
+    own = _labels_frame({"bar": ["none"] * 3386 + ["weak"] * 103 + ["strong"] * 1782})
+    assert galvae.compare_table2(own).query("feature == 'bar'")["total_variation"].iloc[0] == pytest.approx(
+        0, abs=1e-12
+    )
+    with pytest.raises(GalvaeValueError, match="bar.*unknown classes.*'huge'"):
+        galvae.compare_table2(_labels_frame({"bar": ["huge"]}))
+
+
+def test_report_shows_table2_mix(tmp_path) -> None:
+    labels = _labels_frame({"bulge_size": ["large"] * 3 + ["small"]})
+    path = tmp_path / "labels.parquet"
+    labels.to_parquet(path)
+    out = write_report(tmp_path / "r.html", ReportInputs(labels=path))
+    html = out.read_text()
+    assert "Table 2: the labelled galaxies" in html
+    assert "large 75 % / 2 %" in html  # 3 of 4 here, 297 of 15091 in the paper
+    assert "Table 3 needs the table3.csv" in html

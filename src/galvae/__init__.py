@@ -67,6 +67,7 @@ _LAZY: dict[str, str] = {
     "adapt": "galvae.training.adapt",
     "mmd2": "galvae.losses.mmd",
     "compare_domains": "galvae.evaluate.domains",
+    "compare_table2": "galvae.evaluate.paper",
     "DomainComparison": "galvae.evaluate.domains",
     # the main job
     "DemoConfig": "galvae.demo",
@@ -158,6 +159,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         outlier_precision_recall,
         outliers_report,
     )
+    from .evaluate.paper import compare_table2  # noqa: F401
     from .evaluate.protocol import classification_metrics  # noqa: F401
     from .evaluate.realism import RealismResult, compare_realism  # noqa: F401
     from .evaluate.ssim import ssim  # noqa: F401

@@ -84,19 +84,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _format_counts(counts, n_galaxies: int) -> list[str]:
-    lines = [f"{'feature':<15} {'class':<11} {'threshold':>9} {'count':>9} {'percent':>8}"]
+def _format_counts(counts, n_galaxies: int, compared=None) -> list[str]:
+    """Table 2's "Size" column as text; with ``compared`` (:func:`galvae.compare_table2`) the paper's shares too."""
+    paper = {} if compared is None else {(r.feature, r[1]): r for r in compared.itertuples(index=False)}
+    lines = [
+        f"{'feature':<15} {'class':<11} {'threshold':>9} {'count':>9} {'percent':>8} {'of feature':>10} {'paper':>7}"
+    ]
     for feature, group in counts.groupby("feature", sort=False):
         first = True
+        total = int(group["count"].sum())
+        tv = None
         for row in group.itertuples(index=False):
             name = feature if first else ""
             share = 100.0 * row.count / n_galaxies if n_galaxies else 0.0
             threshold = "> " + format(row.threshold, "g")
-            lines.append(f"{name:<15} {row[1]:<11} {threshold:>9} {row.count:>9} {share:>7.2f}%")
+            of_feature = f"{100.0 * row.count / total:.1f}%" if total else "-"
+            p = paper.get((feature, row[1]))
+            published = f"{100.0 * p.paper_share:.1f}%" if p is not None else "-"
+            if p is not None and p.total_variation == p.total_variation:  # not NaN
+                tv = p.total_variation
+            lines.append(
+                f"{name:<15} {row[1]:<11} {threshold:>9} {row.count:>9} {share:>7.2f}% {of_feature:>10} {published:>7}"
+            )
             first = False
-        total = int(group["count"].sum())
         share = 100.0 * total / n_galaxies if n_galaxies else 0.0
-        lines.append(f"{'':<15} {'(labelled)':<11} {'':>9} {total:>9} {share:>7.2f}%")
+        distance = f"   class mix vs the paper: total variation {tv:.2f}" if tv is not None else ""
+        lines.append(f"{'':<15} {'(labelled)':<11} {'':>9} {total:>9} {share:>7.2f}%{distance}")
     return lines
 
 
@@ -111,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         read_catalog,
         write_table,
     )
+    from ..evaluate.paper import compare_table2
 
     thresholds = dict(parse_threshold(t) for t in args.threshold)
     config = LabelConfig(parent_threshold=args.parent_threshold).with_thresholds(thresholds)
@@ -119,12 +133,17 @@ def run(args: argparse.Namespace) -> int:
     labels = labels_from_catalog(catalog, config, source=args.catalog)
     path = write_table(labels, args.out, overwrite=args.overwrite)
     counts = label_counts(labels, config)
+    compared = compare_table2(labels, config)
     convention = labels.attrs["galvae_labels"]["convention"]
     columns = {"fractions": "'<question>_<answer>_fraction'", "votes": "'<question>-dr5_<answer>' vote counts"}
     n = len(labels)
     any_label = int(labels[list(config.features)].notna().any(axis=1).sum()) if n else 0
     print(f"{n} galaxies from {args.catalog} ({columns[convention]}; parent threshold {config.parent_threshold:g})")
-    print("\n".join(_format_counts(counts, n)))
+    print("\n".join(_format_counts(counts, n, compared)))
+    print(
+        "of feature: share of the feature's labelled galaxies; paper: the same share in the paper's Table 2 "
+        "(GZD-5 volunteers at the paper's thresholds)"
+    )
     if skipped:
         repeated = list(dict.fromkeys(skipped))
         shown = ", ".join(repeated[:10]) + (", ..." if len(repeated) > 10 else "")

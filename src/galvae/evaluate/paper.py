@@ -13,7 +13,14 @@ keys are the column names of galvae's own tables (``table3.csv``,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import GalvaeValueError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from ..data.labels import LabelConfig
 
 __all__ = [
     "KNEE_LATENT_DIM",
@@ -24,6 +31,7 @@ __all__ = [
     "OUTLIER_FRACTION",
     "OUTLIER_SIGMA",
     "SSIM_RANGE",
+    "compare_table2",
     "majority_rate",
     "TABLE2",
     "TABLE3",
@@ -86,6 +94,102 @@ def majority_rate(feature: str) -> float:
         raise GalvaeValueError("paper Table 2 feature", feature, tuple(TABLE2))
     sizes = TABLE2[feature].values()
     return max(sizes) / sum(sizes)
+
+
+def compare_table2(labels: pd.DataFrame, config: LabelConfig | None = None) -> pd.DataFrame:
+    """Each Table 2 class's share of its feature's labelled galaxies, beside the paper's.
+
+    The paper's Table 2 counts GZD-5 galaxies per class at its thresholds;
+    its shares (a class's count over its feature's) are what the Galaxy Zoo
+    DECaLS volunteers' votes select, and set the majority rate each Table 3
+    forest must beat (:func:`majority_rate`).  A labelled sample -- real
+    Galaxy Zoo votes, or the simulator's -- is compared with them class by
+    class, and per feature by the total variation distance
+    ``0.5 * sum |share - paper_share|`` (0: the same mix of classes; 1: no
+    class in common).
+
+    Parameters
+    ----------
+    labels : DataFrame
+        Output of :func:`galvae.labels_from_catalog` (or the same table read
+        back from Parquet, CSV or FITS): one column per Table 2 feature,
+        missing = no label.
+    config : LabelConfig, optional
+        The configuration the labels were made with; default the paper's
+        thresholds.  With other thresholds the shares answer another
+        question than the paper's, which the ``threshold`` column shows.
+
+    Returns
+    -------
+    DataFrame
+        One row per class of :data:`TABLE2`, in Table 2 order: ``feature``,
+        ``class``, ``threshold``, ``count`` (int), ``share`` (of the
+        feature's labelled galaxies; NaN when it has none), ``paper_count``,
+        ``paper_share``, ``total_variation`` (of the feature, repeated on
+        each of its rows; NaN when it has no labels), ``majority``
+        (whether the class is the feature's largest here) and
+        ``paper_majority`` (in the paper).
+
+    Raises
+    ------
+    GalvaeKeyError
+        If ``labels`` lacks a feature column.
+    GalvaeValueError
+        If ``labels`` is not a DataFrame or holds a class Table 2 does not
+        define.
+
+    Examples
+    --------
+    >>> import galvae
+    >>> labels = galvae.labels_from_catalog(galvae.read_catalog("galvae-demo/data/catalog.parquet"))
+    >>> cmp = galvae.compare_table2(labels)                     # doctest: +SKIP
+    >>> cmp.groupby("feature", sort=False).total_variation.first()  # doctest: +SKIP
+    """
+    import numpy as np
+    import pandas as pd
+
+    from ..data.labels import label_counts
+
+    counts = label_counts(labels, config)
+    rows = []
+    for feature, group in counts.groupby("feature", sort=False):
+        published = TABLE2.get(str(feature))
+        if published is None:  # a feature a custom config adds: nothing to compare with
+            continue
+        n = int(group["count"].sum())
+        paper_n = sum(published.values())
+        share = group["count"].to_numpy(dtype=np.float64) / n if n else np.full(len(group), np.nan)
+        paper_share = np.array([published.get(str(c), 0) for c in group["class"]], dtype=np.float64) / paper_n
+        tv = 0.5 * float(np.abs(share - paper_share).sum()) if n else float("nan")
+        largest = group["count"].to_numpy() == group["count"].max() if n else np.zeros(len(group), bool)
+        for (_, r), s, ps, big in zip(group.iterrows(), share, paper_share, largest, strict=True):
+            rows.append(
+                (
+                    str(feature),
+                    str(r["class"]),
+                    float(r["threshold"]),
+                    int(r["count"]),
+                    float(s),
+                    int(published.get(str(r["class"]), 0)),
+                    float(ps),
+                    tv,
+                    bool(big),
+                    bool(published.get(str(r["class"]), 0) == max(published.values())),
+                )
+            )
+    columns = [
+        "feature",
+        "class",
+        "threshold",
+        "count",
+        "share",
+        "paper_count",
+        "paper_share",
+        "total_variation",
+        "majority",
+        "paper_majority",
+    ]
+    return pd.DataFrame(rows, columns=columns)
 
 
 #: Table 3 ("Nine Random forests classification result of GZD-5 morphological feature

@@ -528,9 +528,54 @@ def _table3_notes(meta: Path) -> list[str]:
     return notes
 
 
+def _table2(path: Path) -> _Table:
+    """This run's Table 2 class mix beside the paper's (:func:`galvae.compare_table2`), one row per feature."""
+    from ..data.labels import LabelConfig, labels_from_catalog
+    from ..data.tables import read_catalog
+
+    df = read_catalog(path)
+    features = LabelConfig().features
+    if not set(features) <= set(df.columns):  # a Galaxy Zoo catalogue: label it as galvae labels would
+        df = labels_from_catalog(df)
+    cmp = paper.compare_table2(df)
+    rows = []
+    for feature, g in cmp.groupby("feature", sort=False):
+        mix = " · ".join(
+            f"{r['class']} {_pct(100 * r['share'], 0) if r['share'] == r['share'] else '–'}"
+            f" / {_pct(100 * r['paper_share'], 0)}"
+            for _, r in g.iterrows()
+        )
+        rows.append(
+            [
+                feature,
+                f"{int(g['count'].sum()):,}",
+                f"{int(g['paper_count'].sum()):,}",
+                mix,
+                _fmt(g["total_variation"].iloc[0], 2),
+            ]
+        )
+    return _Table(
+        ["feature", "labelled here", "labelled (paper)", "class shares: here / paper", "total variation"],
+        rows,
+        caption=(
+            "Table 2: the labelled galaxies' class mix (each class's share of its feature's labelled galaxies) "
+            "beside the paper's GZD-5 sample; total variation 0.5 Σ|share − paper share| (0: the same mix)"
+        ),
+    )
+
+
 def _section_table3(inp: ReportInputs, rep: _Report) -> Markup:
     path = inp.table3_csv
+    t2, t2_notes = None, []
+    if _exists(inp.labels):
+        try:
+            t2 = _table2(inp.labels)
+        except GalvaeError as exc:  # a labels file Table 2 cannot be read from: say so, keep Table 3
+            log.warning("report: Table 2 class mix: %s", exc)
+            t2_notes.append(f"Table 2's class mix could not be made from {inp.labels}: {exc}")
     if not _exists(path):
+        if t2 is not None:
+            return _render("sections/table3.html.j2", t3=None, t2=t2, paper_n=_PAPER_N, notes=t2_notes)
         return _not_run("Table 3 needs the table3.csv of `galvae classify`.", path)
     df = _read_csv(path, ["feature", "method", "accuracy"])
     by: dict[str, dict[str, Any]] = {}
@@ -549,7 +594,11 @@ def _section_table3(inp: ReportInputs, rep: _Report) -> Markup:
         groups=_T3_GROUPS,
     )
     return _render(
-        "sections/table3.html.j2", t3=table, paper_n=_PAPER_N, notes=_table3_notes(path.parent / "classify.json")
+        "sections/table3.html.j2",
+        t3=table,
+        t2=t2,
+        paper_n=_PAPER_N,
+        notes=_table3_notes(path.parent / "classify.json") + t2_notes,
     )
 
 
