@@ -620,6 +620,7 @@ def test_cli_writes_labels_and_prints_counts(tmp_path, capsys, cat_name, out_nam
     ]
     assert sum(1 for line in lines if "(labelled)" in line) == 9
     assert lines[-1] == f"26 of 27 galaxies have at least one label; wrote {out}"
+    assert "against the simulation's truth" not in text  # a Galaxy Zoo catalogue has no truth
 
 
 def test_cli_thresholds_parent_threshold_and_errors(tmp_path, capsys):

@@ -391,3 +391,48 @@ def test_bad_visibility_is_rejected():
         QuestionModel(
             "bar", clarity=(0.9, 0.5, 0.9), unsure=(0.1, 0.3, 0.6), order=("strong", "weak", "no"), absent="none"
         )
+
+
+# ------------------------------------------------------------------ completeness and purity in the CLI and the report
+
+
+def _simulated_catalog(tmp_path):
+    truth = _mixed(80)
+    truth.insert(0, "id", [f"s{i}" for i in range(len(truth))])
+    catalog = pd.concat([truth, vote_fractions(truth, 12)], axis=1)
+    path = tmp_path / "catalog.parquet"
+    catalog.to_parquet(path)
+    return truth, catalog, path
+
+
+def test_cli_labels_prints_completeness_and_purity_of_a_simulation(tmp_path, capsys):
+    from galvae.cli import main
+
+    truth, catalog, path = _simulated_catalog(tmp_path)
+    assert main(["labels", str(path), "--out", str(tmp_path / "labels.parquet")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("against the simulation's truth"))
+    purity = selection_purity(truth, labels_from_catalog(catalog))
+    row = purity.set_index(["feature", "class"]).loc[("arm_count", "2")]
+    two = [line.split() for line in lines[start:] if line.split()[:1] == ["2"]]
+    assert two == [["2", "240", str(int(row["n_selected"])), f"{row['completeness']:.2f}", f"{row['purity']:.2f}"]]
+    assert row["n_selected"] > 0
+
+
+def test_report_shows_completeness_and_purity(tmp_path):
+    from galvae.report import ReportInputs, write_report
+
+    truth, catalog, path = _simulated_catalog(tmp_path)
+    labels = labels_from_catalog(catalog)
+    labels.to_parquet(tmp_path / "labels.parquet")
+    out = write_report(tmp_path / "r.html", ReportInputs(labels=tmp_path / "labels.parquet", truth=path))
+    html = out.read_text()
+    row = selection_purity(truth, labels).set_index(["feature", "class"]).loc[("edge_on", "edge-on")]
+    assert "Table 2&#39;s thresholds against the simulated truth (400 galaxies)" in html
+    assert f"edge-on {row['completeness']:.2f} / {row['purity']:.2f}" in html
+    # a truth file without the simulation's truth columns: the section says so and keeps the class mix
+    labels.to_parquet(tmp_path / "not_truth.parquet")
+    html = write_report(
+        tmp_path / "r2.html", ReportInputs(labels=tmp_path / "labels.parquet", truth=tmp_path / "not_truth.parquet")
+    ).read_text()
+    assert "is not a galvae simulate catalogue" in html and "Table 2: the labelled galaxies" in html

@@ -1211,6 +1211,7 @@ def _report_stage(d: _DemoRun) -> None:
             reconstructions=d.recon,
             split=d.run / "split.json",
             labels=d.labels,
+            truth=d.catalog,
             latents=d.latents["decals"],
             outliers_dir=out / "outliers",
             mocks=d.mocks,

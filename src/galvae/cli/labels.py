@@ -41,6 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             "its fraction is above its threshold; a question counts only where the product of the\n"
             "fractions leading to it down the GZD-5 tree is at least --parent-threshold; where two classes\n"
             "pass, the larger fraction wins (a tie gives no label). bulge_size 'large' is large+dominant.\n\n"
+            "Beside each class's count: its share of the feature's labelled galaxies and the same share\n"
+            "in the paper's Table 2, with the total variation distance between the two mixes. On a\n"
+            "catalogue of galvae simulate (truth_* columns), each class's completeness and purity\n"
+            "against the simulated truth too.\n\n"
             "A repeated id is skipped (the first row kept) with a warning and reported, as galvae ingest\n"
             "does; --strict refuses the catalogue instead."
         ),
@@ -113,6 +117,22 @@ def _format_counts(counts, n_galaxies: int, compared=None) -> list[str]:
     return lines
 
 
+def _format_purity(purity) -> list[str]:
+    """Completeness and purity per class (:func:`galvae.simulate.votes.selection_purity`) as text."""
+    lines = [
+        "against the simulation's truth (completeness: selected and true / true; purity: selected and true / selected)",
+        f"{'feature':<15} {'class':<11} {'truth':>7} {'selected':>9} {'complete':>9} {'purity':>7}",
+    ]
+    last = None
+    for r in purity.itertuples(index=False):
+        name = r.feature if r.feature != last else ""
+        last = r.feature
+        comp = f"{r.completeness:.2f}" if r.completeness == r.completeness else "-"
+        pur = f"{r.purity:.2f}" if r.purity == r.purity else "-"
+        lines.append(f"{name:<15} {r[1]:<11} {r.n_truth:>7} {r.n_selected:>9} {comp:>9} {pur:>7}")
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``galvae labels`` with the parsed ``args``; returns the exit status."""
     from ..data.labels import (
@@ -125,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         write_table,
     )
     from ..evaluate.paper import compare_table2
+    from ..simulate.votes import TRUTH_CATEGORIES, selection_purity
 
     thresholds = dict(parse_threshold(t) for t in args.threshold)
     config = LabelConfig(parent_threshold=args.parent_threshold).with_thresholds(thresholds)
@@ -148,5 +169,8 @@ def run(args: argparse.Namespace) -> int:
         repeated = list(dict.fromkeys(skipped))
         shown = ", ".join(repeated[:10]) + (", ..." if len(repeated) > 10 else "")
         print(f"{len(skipped)} rows with a repeated id skipped (first row of each id kept): {shown}")
+    if set(TRUTH_CATEGORIES) <= set(map(str, catalog.columns)):  # a galvae simulation's catalogue
+        truth = catalog.reset_index(drop=True)
+        print("\n".join(_format_purity(selection_purity(truth, labels.reset_index(drop=True), config))))
     print(f"{any_label} of {n} galaxies have at least one label; wrote {path}")
     return 0

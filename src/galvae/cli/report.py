@@ -54,6 +54,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "galaxies, which the model never trained on",
     )
     p.add_argument("--labels", help="Table 2 labels (galvae labels) or Galaxy Zoo catalogue")
+    p.add_argument(
+        "--truth",
+        metavar="CATALOG",
+        help="catalogue of galvae simulate (truth_* columns): each Table 2 class's completeness and purity",
+    )
     p.add_argument("--latents", help="latent catalogue (galvae encode)")
     p.add_argument("--outliers", metavar="DIR", help="output directory of galvae outliers")
     p.add_argument(
@@ -158,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
         reconstructions=args.reconstructions,
         split=_in_dir(args.split, "split.json"),
         labels=args.labels,
+        truth=args.truth,
         latents=args.latents,
         outliers_dir=args.outliers,
         mocks=mocks or None,

@@ -122,6 +122,10 @@ class ReportInputs:
         never trained on (else on the first 2000 galaxies of the store).
     labels : path, optional
         Table 2 labels (``galvae labels``) or a Galaxy Zoo catalogue.
+    truth : path, optional
+        The catalogue of ``galvae simulate`` (its ``truth_*`` columns): with
+        ``labels``, each Table 2 class's completeness and purity against the
+        simulated truth (:func:`galvae.simulate.votes.selection_purity`).
     latents : path, optional
         Latent catalogue (``galvae encode``).
     outliers_dir : path, optional
@@ -153,6 +157,7 @@ class ReportInputs:
     reconstructions: _PathLike | None = None
     split: _PathLike | None = None
     labels: _PathLike | None = None
+    truth: _PathLike | None = None
     latents: _PathLike | None = None
     outliers_dir: _PathLike | None = None
     mocks: Mapping[str, _PathLike] | None = None
@@ -172,6 +177,7 @@ class ReportInputs:
             "reconstructions",
             "split",
             "labels",
+            "truth",
             "latents",
             "outliers_dir",
             "explorer",
@@ -528,16 +534,20 @@ def _table3_notes(meta: Path) -> list[str]:
     return notes
 
 
-def _table2(path: Path) -> _Table:
-    """This run's Table 2 class mix beside the paper's (:func:`galvae.compare_table2`), one row per feature."""
+def _labels_table(path: Path) -> Any:
+    """A Table 2 labels table from ``path``: read as is, or made from a Galaxy Zoo catalogue as galvae labels would."""
     from ..data.labels import LabelConfig, labels_from_catalog
     from ..data.tables import read_catalog
 
     df = read_catalog(path)
-    features = LabelConfig().features
-    if not set(features) <= set(df.columns):  # a Galaxy Zoo catalogue: label it as galvae labels would
+    if not set(LabelConfig().features) <= set(df.columns):
         df = labels_from_catalog(df)
-    cmp = paper.compare_table2(df)
+    return df
+
+
+def _table2(labels: Any) -> _Table:
+    """This run's Table 2 class mix beside the paper's (:func:`galvae.compare_table2`), one row per feature."""
+    cmp = paper.compare_table2(labels)
     rows = []
     for feature, g in cmp.groupby("feature", sort=False):
         mix = " · ".join(
@@ -564,18 +574,52 @@ def _table2(path: Path) -> _Table:
     )
 
 
+def _purity_table(labels: Any, truth_path: Path) -> _Table:
+    """Completeness and purity of each Table 2 class against the simulated truth, one row per feature."""
+    from ..data.tables import read_catalog
+    from ..simulate.votes import TRUTH_CATEGORIES, selection_purity
+
+    truth = read_catalog(truth_path)
+    missing = sorted(set(TRUTH_CATEGORIES) - set(map(str, truth.columns)))
+    if missing or "id" not in truth.columns or "id" not in labels.columns:
+        raise GalvaeFileError(truth_path, f"is not a galvae simulate catalogue (no id or {', '.join(missing[:3])})")
+    truth, labels = truth.drop_duplicates("id"), labels.drop_duplicates("id")
+    truth.index, labels.index = truth["id"].astype(str).to_numpy(), labels["id"].astype(str).to_numpy()
+    ids = labels.index.intersection(truth.index)
+    if len(ids) == 0:
+        raise GalvaeFileError(truth_path, "shares no galaxy id with the labels")
+    pur = selection_purity(truth.loc[ids], labels.loc[ids])
+    rows = []
+    for feature, g in pur.groupby("feature", sort=False):
+        cells = " · ".join(
+            f"{r['class']} {_fmt(r['completeness'], 2)} / {_fmt(r['purity'], 2)}" for _, r in g.iterrows()
+        )
+        rows.append([feature, f"{int(g['n_truth'].sum()):,}", f"{int(g['n_selected'].sum()):,}", cells])
+    return _Table(
+        ["feature", "true", "selected", "class completeness / purity"],
+        rows,
+        caption=(
+            f"Table 2's thresholds against the simulated truth ({len(ids):,} galaxies): completeness = selected and "
+            "true / true, purity = selected and true / selected, per class"
+        ),
+    )
+
+
 def _section_table3(inp: ReportInputs, rep: _Report) -> Markup:
     path = inp.table3_csv
-    t2, t2_notes = None, []
+    t2, purity, t2_notes = None, None, []
     if _exists(inp.labels):
         try:
-            t2 = _table2(inp.labels)
-        except GalvaeError as exc:  # a labels file Table 2 cannot be read from: say so, keep Table 3
-            log.warning("report: Table 2 class mix: %s", exc)
-            t2_notes.append(f"Table 2's class mix could not be made from {inp.labels}: {exc}")
+            labels = _labels_table(inp.labels)
+            t2 = _table2(labels)
+            if _exists(inp.truth):
+                purity = _purity_table(labels, inp.truth)
+        except GalvaeError as exc:  # a labels or truth file Table 2 cannot be read from: say so, keep Table 3
+            log.warning("report: Table 2: %s", exc)
+            t2_notes.append(f"Table 2's class mix or purity could not be made: {exc}")
     if not _exists(path):
         if t2 is not None:
-            return _render("sections/table3.html.j2", t3=None, t2=t2, paper_n=_PAPER_N, notes=t2_notes)
+            return _render("sections/table3.html.j2", t3=None, t2=t2, purity=purity, paper_n=_PAPER_N, notes=t2_notes)
         return _not_run("Table 3 needs the table3.csv of `galvae classify`.", path)
     df = _read_csv(path, ["feature", "method", "accuracy"])
     by: dict[str, dict[str, Any]] = {}
@@ -597,6 +641,7 @@ def _section_table3(inp: ReportInputs, rep: _Report) -> Markup:
         "sections/table3.html.j2",
         t3=table,
         t2=t2,
+        purity=purity,
         paper_n=_PAPER_N,
         notes=_table3_notes(path.parent / "classify.json") + t2_notes,
     )
