@@ -24,6 +24,7 @@ import pandas as pd
 from astropy.cosmology import FlatLambdaCDM
 
 from galvae.data.labels import labels_from_catalog
+from galvae.evaluate.paper import TABLE2
 from galvae.simulate.visibility import VISIBILITY_FEATURES, visibility_column
 from galvae.simulate.votes import DEFAULT_QUESTION_MODELS, VoteConfig, vote_fractions
 
@@ -31,7 +32,7 @@ ANSWERS = ("strong", "weak", "no")
 #: Géron et al. (2021): plurality shares of strong, weak and no bar.
 GERON_2021 = (0.155, 0.281, 0.564)
 #: The paper's Table 2: GZD-5 galaxies labelled strong (> 0.6), weak (> 0.6) and no bar (> 0.8).
-PAPER_TABLE2 = (1782, 103, 3386)
+PAPER_TABLE2 = tuple(TABLE2["bar"][a if a != "no" else "none"] for a in ANSWERS)
 
 
 def bar_shares(cat: pd.DataFrame, seed: int = 105, **bar_model: object) -> dict[str, tuple[int, list[float]]]:
