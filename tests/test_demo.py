@@ -114,6 +114,9 @@ def test_demo_runs_every_stage_and_writes_the_products(demo):
     assert 'alt="translation gallery"' in tr and "not run" not in tr
     for needle in ("Table 3", "Table 4", "96.36", "79.41", "decals decoder", "bass_mzls decoder", "0.417 %"):
         assert needle in text, needle
+    # Table 2's class mix beside the paper's, and the selection against the simulation's own truth
+    t3 = text[text.index('<section id="table3">') : text.index('<section id="domains">')]
+    assert "Table 2: the labelled galaxies" in t3 and "against the simulated truth" in t3
     for stage in STAGES:  # time per stage in the report (all but the report's own)
         if stage != "report":
             assert stage in text
