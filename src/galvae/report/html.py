@@ -580,9 +580,16 @@ def _purity_table(labels: Any, truth_path: Path) -> _Table:
     from ..simulate.votes import TRUTH_CATEGORIES, selection_purity
 
     truth = read_catalog(truth_path)
-    missing = sorted(set(TRUTH_CATEGORIES) - set(map(str, truth.columns)))
-    if missing or "id" not in truth.columns or "id" not in labels.columns:
-        raise GalvaeFileError(truth_path, f"is not a galvae simulate catalogue (no id or {', '.join(missing[:3])})")
+    missing = [c for c in ("id", *TRUTH_CATEGORIES) if c not in truth.columns]
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise GalvaeFileError(
+            truth_path, f"is not a galvae simulate catalogue: no column {', '.join(missing[:3])}{more}"
+        )
+    if "id" not in labels.columns:
+        raise GalvaeValueError(
+            "the labels need an 'id' column to be matched with the truth", sorted(labels.columns)[:8]
+        )
     truth, labels = truth.drop_duplicates("id"), labels.drop_duplicates("id")
     truth.index, labels.index = truth["id"].astype(str).to_numpy(), labels["id"].astype(str).to_numpy()
     ids = labels.index.intersection(truth.index)
