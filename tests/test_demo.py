@@ -272,6 +272,9 @@ def test_stage_failure_leaves_no_mark(tmp_path):
         ({"n_galaxies": 10}, "at least 50 galaxies"),
         ({"epochs": 0}, "epochs must be a positive integer"),
         ({"sweep_repeats": 0}, "demo sweep_repeats must be a positive integer"),
+        ({"sweep_losses": ("mse", "huber")}, r"demo sweep_losses \(--sweep-losses\) must name distinct losses.*huber"),
+        ({"sweep_losses": ("mae", "mae")}, r"demo sweep_losses \(--sweep-losses\) must name distinct losses"),
+        ({"sweep_losses": ()}, r"demo sweep_losses \(--sweep-losses\)"),
         ({"embedding": "umap"}, "embedding"),
         ({"likelihood": "poisson"}, "demo likelihood .*'gaussian'"),
         ({"centre_window": -0.1}, "centre_window"),
@@ -380,3 +383,41 @@ def test_demo_centre_window_follows_the_profile():
     assert with_overrides(QUICK, profile="gz-decals").centre_window == DEMO_CENTRE_WINDOW
     assert with_overrides(DemoConfig(), centre_window=0.0).centre_window == 0.0
     assert with_overrides(QUICK, centre_window=0.3, profile="gz-decals").centre_window == 0.3
+
+
+def test_sweep_losses_and_dims_reach_the_sweep(tmp_path, monkeypatch):
+    """--sweep-dims / --sweep-losses go from the command line into DemoConfig and from it into galvae.sweep; the
+    stage's key changes only when the losses differ from the main model's (finished default sweeps stay valid)."""
+    import dataclasses
+
+    import galvae.demo as demo_mod
+    import galvae.evaluate.sweep as sweep_mod
+    from galvae.demo import _DemoRun, _sweep_stage
+
+    seen = []
+
+    def fake_run_demo(out, cfg, **kwargs):
+        seen.append(cfg)
+        raise RuntimeError("stop before the stages")
+
+    monkeypatch.setattr(demo_mod, "run_demo", fake_run_demo)
+    args = ["demo", "--quick", "--out", str(tmp_path / "c"), "-q"]
+    assert main([*args, "--sweep-dims", "10,20,40", "--sweep-losses", "mse, mae"]) != 0
+    assert (seen[0].sweep_dims, seen[0].sweep_losses) == ((10, 20, 40), ("mse", "mae"))
+    assert main(args) != 0
+    assert seen[1].sweep_losses is None and seen[1].sweep_dims == QUICK.sweep_dims
+    assert DemoConfig(sweep_losses="mse").sweep_losses == ("mse",)
+
+    calls = []
+    monkeypatch.setattr(sweep_mod, "sweep", lambda store, out, **kw: calls.append(kw))
+
+    def stage(cfg, out):
+        d = _DemoRun(cfg, out, _Stages(out, False, None), False, "32")
+        _sweep_stage(d)
+        return json.loads((out / ".stages" / "sweep.json").read_text())["params"]
+
+    default = stage(QUICK, tmp_path / "a")
+    both = stage(dataclasses.replace(QUICK, sweep_losses=("mse", "mae")), tmp_path / "b")
+    same = stage(dataclasses.replace(QUICK, sweep_losses=(QUICK.loss,)), tmp_path / "d")
+    assert [c["losses"] for c in calls] == [(QUICK.loss,), ("mse", "mae"), (QUICK.loss,)]
+    assert "losses" not in default and both["losses"] == ["mse", "mae"] and same == default

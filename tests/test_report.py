@@ -656,8 +656,25 @@ def test_sweep_claim_needs_a_rise_beyond_its_noise(tmp_path) -> None:
     assert spread.ok is False and "± 0.0033, over 3 models per NL)" in spread.run
     df.assign(ssim_model_std=0.001).to_csv(path, index=False)
     assert _claim_sweep(path).ok is True
-    from galvae.report.html import _sweep_table
+    # the paper's Fig. 3 sweeps two losses: each gets its own claim, named, on its own curve
+    from galvae.report.html import _claims, _sweep_table
 
+    two = pd.concat(
+        [
+            pd.DataFrame({"latent_dim": nl, "loss": "mse", "ssim_mean": [0.70, 0.75, 0.76, 0.76], "ssim_std": 0.06}),
+            pd.DataFrame(
+                {"latent_dim": nl, "loss": "mae", "ssim_mean": [0.792, 0.795, 0.792, 0.796], "ssim_std": 0.06}
+            ),
+        ]
+    ).assign(n_eval=200)
+    two.to_csv(tmp_path / "two.csv", index=False)
+    claims = [c for c in _claims(ReportInputs(sweep_csv=tmp_path / "two.csv"), None) if "knee" in c.claim]
+    assert [(c.claim, c.ok) for c in claims] == [
+        ("SSIM rises with NL to a knee (MSE)", True),
+        ("SSIM rises with NL to a knee (MAE)", False),
+    ]
+    assert "knee NL = 20" in claims[0].run and "rise +0.0040" in claims[1].run
+    assert _claim_sweep(path).claim == "SSIM rises with NL to a knee"  # one loss: the claim as before
     table = _sweep_table(df, [])
     assert table.header[5:] == ["models", "SSIM std over models"] and table.rows[0][5:] == ["3", "0.004"]
     assert "mean over its models" in table.caption

@@ -52,6 +52,22 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
     option("--size", "size", "image side in pixels", type=int)
     option("--epochs", "epochs", "VAE training epochs", type=int)
     option("--batch-size", "batch_size", "galaxies per step of the VAE and the sweep", type=int)
+    p.add_argument(
+        "--sweep-dims",
+        dest="sweep_dims",
+        default=None,
+        metavar="NL,NL,...",
+        help=f"latent dimensions of the sweep, comma-separated ({default('sweep_dims')}; the paper's: "
+        "10,20,40,60,80,100)",
+    )
+    p.add_argument(
+        "--sweep-losses",
+        dest="sweep_losses",
+        default=None,
+        metavar="LOSS,...",
+        help="losses the sweep trains each NL with, comma-separated: mse, mae (default the main model's --loss; "
+        "mse,mae: the paper's Fig. 3; each loss adds the sweep's time)",
+    )
     option(
         "--sweep-repeats",
         "sweep_repeats",
@@ -200,6 +216,7 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``galvae demo`` with the parsed ``args``; returns the exit status."""
     from ..demo import QUICK, DemoConfig, StageEvent, run_demo, with_overrides
+    from ._eval_common import comma_ints, comma_list
 
     base = QUICK if args.quick else DemoConfig()
     cfg = with_overrides(
@@ -209,6 +226,8 @@ def run(args: argparse.Namespace) -> int:
         size=args.size,
         epochs=args.epochs,
         batch_size=args.batch_size,
+        sweep_dims=None if args.sweep_dims is None else tuple(comma_ints(args.sweep_dims, "--sweep-dims")),
+        sweep_losses=None if args.sweep_losses is None else tuple(comma_list(args.sweep_losses)),
         sweep_repeats=args.sweep_repeats,
         adapt_epochs=args.adapt_epochs,
         adapt_patience=args.adapt_patience,

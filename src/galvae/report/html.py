@@ -944,8 +944,9 @@ def _sweep_scores(path: Path, run_dir: Any) -> Any:
     return None
 
 
-def _claim_sweep(path: Path) -> _Claim:
-    """SSIM rising with NL to a knee, for the sweep's first loss.
+def _claim_sweep(path: Path, loss: str | None = None) -> _Claim:
+    """SSIM rising with NL to a knee, for ``loss`` (default the sweep's first; named in the claim when the
+    sweep has several, as the paper's Fig. 3 has MSE and MAE).
 
     The rise from the smallest to the largest NL must exceed twice its standard error, or a flat curve whose
     knee is noise would pass.  With several models per NL (``n_models`` > 1, ``galvae sweep --repeats``) the
@@ -957,7 +958,9 @@ def _claim_sweep(path: Path) -> _Claim:
     from ..evaluate.sweep import find_knee
 
     df = _read_csv(path, ["latent_dim", "loss", "ssim_mean"])
-    g = df[df["loss"] == df["loss"].iloc[0]].sort_values("latent_dim")
+    loss = str(df["loss"].iloc[0]) if loss is None else loss
+    g = df[df["loss"] == loss].sort_values("latent_dim")
+    several = df["loss"].nunique() > 1
     knee = find_knee(g["latent_dim"], g["ssim_mean"])
     y = g["ssim_mean"].to_numpy(dtype=float)
     rising = bool(np.all(np.diff(y) > -0.005))
@@ -981,7 +984,7 @@ def _claim_sweep(path: Path) -> _Claim:
         rising = rising and bool((y[-1] - y[0]) > 2 * se)
         rise = f"SSIM {y[0]:.3f} → {y[-1]:.3f} (rise {y[-1] - y[0]:+.4f} ± {se:.4f}{how})"
     return _Claim(
-        "SSIM rises with NL to a knee",
+        "SSIM rises with NL to a knee" + (f" ({loss.upper()})" if several else ""),
         f"knee at NL ≈ {_PAPER_NL}",
         f"knee {'none' if knee is None else f'NL = {knee:g}'}; {rise} over NL "
         f"{int(g['latent_dim'].iloc[0])}–{int(g['latent_dim'].iloc[-1])}",
@@ -1168,7 +1171,9 @@ def _claims(inp: ReportInputs, info: Mapping[str, Any] | None) -> list[_Claim]:
     if info is not None:
         claims.append(_claim_latents(info))
     if _exists(inp.sweep_csv):
-        claims.append(_claim_sweep(inp.sweep_csv))
+        claims += [
+            _claim_sweep(inp.sweep_csv, str(loss)) for loss in _read_csv(inp.sweep_csv, ["loss"])["loss"].unique()
+        ]
     if _exists(inp.table3_csv):
         claims += _claims_table3(inp.table3_csv)
     if _exists(inp.table4_csv):
