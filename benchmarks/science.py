@@ -147,6 +147,8 @@ RECIPES: dict[str, tuple[str, object]] = {
         "the demo's, colour and detail weights 1",
         lambda: {**_demo_recipe(), "colour_weight": 1.0, "detail_weight": 1.0},
     ),
+    "demo-no-detail": ("the demo's, detail weight 1", lambda: {**_demo_recipe(), "detail_weight": 1.0}),
+    "demo-no-colour": ("the demo's, colour weight 1", lambda: {**_demo_recipe(), "colour_weight": 1.0}),
     "paper": ("the paper's eq. 2: summed squared error, galvae train's network", _paper_recipe),
     "paper-gaussian": (
         "the paper's network and MSE, Gaussian decoder at the sky's noise (galvae train's default)",
