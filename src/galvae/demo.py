@@ -148,9 +148,9 @@ class DemoConfig:
         about four times the sweep's time (both losses, six NL; 194 s against 48
         in bf16 on 2 cores).  Measured on the three demo datasets (paper's
         grid, 3 epochs, one model per NL): MSE rises by 0.011–0.013 from NL = 10
-        to 40 with its knee at 40, 60, 60; the demo's MAE by 0.000–0.007 with
-        none, 20, 20 (``benchmarks/science.md``, "The demo's recipe against the
-        paper's").
+        to 40 with its knee at 40, 60, 60 (60, 60, 80 on the mean of three
+        models per NL); the demo's MAE by 0.001–0.009 with none, 20, 20
+        (``benchmarks/science.md``, "The demo's recipe against the paper's").
     sweep_epochs : int, default 3
         Every NL of the sweep trains this long, so the models are compared
         at equal training, not at convergence: in the gz-decals profile at
