@@ -385,7 +385,7 @@ def test_demo_centre_window_follows_the_profile():
     assert with_overrides(QUICK, centre_window=0.3, profile="gz-decals").centre_window == 0.3
 
 
-def test_sweep_losses_and_dims_reach_the_sweep(tmp_path, monkeypatch):
+def test_sweep_losses_and_dims_reach_the_sweep(tmp_path, monkeypatch, capsys):
     """--sweep-dims / --sweep-losses go from the command line into DemoConfig and from it into galvae.sweep; the
     stage's key changes only when the losses differ from the main model's (finished default sweeps stay valid)."""
     import dataclasses
@@ -407,6 +407,12 @@ def test_sweep_losses_and_dims_reach_the_sweep(tmp_path, monkeypatch):
     assert main(args) != 0
     assert seen[1].sweep_losses is None and seen[1].sweep_dims == QUICK.sweep_dims
     assert DemoConfig(sweep_losses="mse").sweep_losses == ("mse",)
+    capsys.readouterr()
+    assert main([*args, "--sweep-dims", "10,x"]) == 2
+    assert "--sweep-dims must be comma-separated integers (got '10,x')" in capsys.readouterr().err
+    assert main([*args, "--sweep-losses", "mse,huber"]) == 2
+    assert "sweep_losses (--sweep-losses) must name distinct losses" in capsys.readouterr().err
+    assert len(seen) == 2  # neither reached the stages
 
     calls = []
     monkeypatch.setattr(sweep_mod, "sweep", lambda store, out, **kw: calls.append(kw))
