@@ -427,3 +427,52 @@ def test_sweep_losses_and_dims_reach_the_sweep(tmp_path, monkeypatch, capsys):
     same = stage(dataclasses.replace(QUICK, sweep_losses=(QUICK.loss,)), tmp_path / "d")
     assert [c["losses"] for c in calls] == [(QUICK.loss,), ("mse", "mae"), (QUICK.loss,)]
     assert "losses" not in default and both["losses"] == ["mse", "mae"] and same == default
+
+
+def test_a_sweep_as_long_as_the_main_training_takes_the_main_model(tmp_path, monkeypatch):
+    """--sweep-epochs reaches DemoConfig; with sweep_epochs = epochs the sweep's model of the main NL and loss is the
+    main model itself (copied without its checkpoints), shorter sweeps take the train stage's warm copy, and an NL
+    or loss the sweep does not train takes nothing."""
+    import dataclasses
+
+    import galvae.demo as demo_mod
+    import galvae.evaluate.sweep as sweep_mod
+    from galvae.demo import _DemoRun, _sweep_stage
+
+    seen = []
+
+    def fake_run_demo(out, cfg, **kwargs):
+        seen.append(cfg)
+        raise RuntimeError("stop before the stages")
+
+    monkeypatch.setattr(demo_mod, "run_demo", fake_run_demo)
+    assert main(["demo", "--quick", "--out", str(tmp_path / "c"), "-q", "--sweep-epochs", "7"]) != 0
+    assert seen[0].sweep_epochs == 7
+
+    copied = []
+    monkeypatch.setattr(
+        sweep_mod,
+        "sweep",
+        lambda store, out, **kw: copied.append(sorted(str(p.relative_to(out)) for p in out.rglob("*"))),
+    )
+
+    def stage(cfg, out):
+        d = _DemoRun(cfg, out, _Stages(out, False, None), False, "32")
+        for run_dir, epochs in ((d.run, cfg.epochs), (d.sweep_warm, cfg.sweep_epochs)):
+            (run_dir / "checkpoints").mkdir(parents=True)
+            (run_dir / "checkpoints" / "last.ckpt").write_text("state")
+            (run_dir / "model.json").write_text(json.dumps({"epochs": epochs}))
+        _sweep_stage(d)
+        return json.loads((out / "sweep" / d.sweep_warm.name / "model.json").read_text()) if copied[-1] else None
+
+    name = f"nl{QUICK.latent_dim}_{QUICK.loss}"
+    assert QUICK.latent_dim in QUICK.sweep_dims and QUICK.sweep_epochs < QUICK.epochs
+    assert stage(dataclasses.replace(QUICK, sweep_epochs=QUICK.epochs), tmp_path / "long") == {"epochs": QUICK.epochs}
+    assert copied[-1] == [name, f"{name}/model.json"]
+    assert stage(QUICK, tmp_path / "short") == {"epochs": QUICK.sweep_epochs}
+    assert copied[-1] == [name, f"{name}/model.json"]
+    others = tuple(n for n in QUICK.sweep_dims if n != QUICK.latent_dim)
+    long_cfg = dataclasses.replace(QUICK, sweep_epochs=QUICK.epochs)
+    assert stage(dataclasses.replace(long_cfg, sweep_dims=others), tmp_path / "no_nl") is None
+    other_loss = "mse" if QUICK.loss != "mse" else "mae"
+    assert stage(dataclasses.replace(long_cfg, sweep_losses=(other_loss,)), tmp_path / "no_loss") is None

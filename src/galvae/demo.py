@@ -164,7 +164,15 @@ class DemoConfig:
         the same model): the train stage keeps a copy in ``.sweep_warm/``
         before it resumes to ``epochs``, and the sweep takes it instead of
         training it again (``trained`` is False in its row of
-        ``sweep.csv``); about 13 s of the demo.
+        ``sweep.csv``); about 13 s of the demo.  ``sweep_epochs = epochs``
+        (``--sweep-epochs 24``) compares converged models, the main model
+        serving as the sweep's model of its own NL and loss: on the three demo
+        datasets at the paper's NL grid SSIM then rises at every step to
+        NL = 80 (+0.012 to +0.019 from NL = 10 to 100, 8-10 times its paired
+        error) with its knee at 60, 40, 40, where the 3-epoch curves were flat
+        within their noise; each other NL costs a main model's training (about
+        2 minutes in bf16 on 2 cores; ``benchmarks/science.md``, "The sweep at
+        convergence").
     sweep_repeats : int, default 1
         Models per NL in the sweep, seeds ``seed`` … (:func:`galvae.sweep`'s
         ``repeats``): the curve is their mean and the knee is found on it.
@@ -935,10 +943,12 @@ def _sweep_stage(d: _DemoRun) -> None:
 
     def do_sweep() -> None:
         _rm(d.out / "sweep")
-        if d.sweep_warm.is_dir() and cfg.loss in _sweep_losses(cfg):
-            # the main model's first sweep_epochs epochs (the train stage): the sweep takes it where its
-            # recorded configuration is the sweep's own, and trains that NL itself otherwise
-            shutil.copytree(d.sweep_warm, d.out / "sweep" / d.sweep_warm.name)
+        # the main model's first sweep_epochs epochs (kept by the train stage), or the main model itself when the
+        # sweep trains as long: the sweep takes it where its recorded configuration is the sweep's own, and trains
+        # that NL itself otherwise
+        warm = d.run if cfg.sweep_epochs == cfg.epochs else d.sweep_warm
+        if warm.is_dir() and cfg.latent_dim in cfg.sweep_dims and cfg.loss in _sweep_losses(cfg):
+            shutil.copytree(warm, d.out / "sweep" / d.sweep_warm.name, ignore=shutil.ignore_patterns("checkpoints"))
         sweep(
             d.stores["decals"],
             d.out / "sweep",

@@ -69,6 +69,13 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
         "mse,mae: the paper's Fig. 3; each loss adds the sweep's time)",
     )
     option(
+        "--sweep-epochs",
+        "sweep_epochs",
+        "epochs each sweep model trains (= --epochs: converged models, the main model serving its own NL; "
+        "each other NL then costs a main model's training)",
+        type=int,
+    )
+    option(
         "--sweep-repeats",
         "sweep_repeats",
         "models per NL in the sweep (their mean SSIM locates the knee; each repeat adds the sweep's time)",
@@ -228,6 +235,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         sweep_dims=None if args.sweep_dims is None else tuple(comma_ints(args.sweep_dims, "--sweep-dims")),
         sweep_losses=None if args.sweep_losses is None else tuple(comma_list(args.sweep_losses)),
+        sweep_epochs=args.sweep_epochs,
         sweep_repeats=args.sweep_repeats,
         adapt_epochs=args.adapt_epochs,
         adapt_patience=args.adapt_patience,
