@@ -638,7 +638,10 @@ def test_sweep_claim_needs_a_rise_beyond_its_noise(tmp_path) -> None:
     assert flat.ok is False and "rise +0.0040 ± 0.0060)" in flat.run
     # the same shape ten times taller clears twice its standard error
     tall = claim([0.70, 0.75, 0.76, 0.76], 0.06)
-    assert tall.ok is True and "knee NL = 20" in tall.run
+    assert tall.ok is True and "knee NL = 20" in tall.run and "epochs per model" not in tall.run
+    # how long the sweep's models trained is part of what the curve means (3-epoch vs converged models)
+    pd.read_csv(tmp_path / "sweep.csv").assign(epochs=24).to_csv(tmp_path / "sweep.csv", index=False)
+    assert _claim_sweep(tmp_path / "sweep.csv").run.endswith("over NL 10–80, 24 epochs per model")
     # the same galaxies scored at every NL: the paired difference decides. A rise of 0.004 that every galaxy
     # shares (spread 0.001) is real; one that is noise per galaxy (spread 0.08) is not
     base = np.random.default_rng(0).uniform(0.6, 0.9, 200)

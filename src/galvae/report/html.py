@@ -983,11 +983,15 @@ def _claim_sweep(path: Path, loss: str | None = None) -> _Claim:
     if math.isfinite(se):
         rising = rising and bool((y[-1] - y[0]) > 2 * se)
         rise = f"SSIM {y[0]:.3f} → {y[-1]:.3f} (rise {y[-1] - y[0]:+.4f} ± {se:.4f}{how})"
+    # how long each model trained says what the curve compares: NL at a few epochs (how fast a model learns) or
+    # at convergence (what NL latents hold; benchmarks/science.md, "The sweep at convergence")
+    epochs = g["epochs"].dropna().unique() if "epochs" in g.columns else []
+    trained = f", {int(epochs[0])} epochs per model" if len(epochs) == 1 else ""
     return _Claim(
         "SSIM rises with NL to a knee" + (f" ({loss.upper()})" if several else ""),
         f"knee at NL ≈ {_PAPER_NL}",
         f"knee {'none' if knee is None else f'NL = {knee:g}'}; {rise} over NL "
-        f"{int(g['latent_dim'].iloc[0])}–{int(g['latent_dim'].iloc[-1])}",
+        f"{int(g['latent_dim'].iloc[0])}–{int(g['latent_dim'].iloc[-1])}{trained}",
         bool(rising and knee is not None and 20 <= knee <= 60),
     )
 
