@@ -272,6 +272,7 @@ def test_stage_failure_leaves_no_mark(tmp_path):
         ({"n_galaxies": 10}, "at least 50 galaxies"),
         ({"epochs": 0}, "epochs must be a positive integer"),
         ({"sweep_repeats": 0}, "demo sweep_repeats must be a positive integer"),
+        ({"sweep_epochs": 0}, r"demo sweep_epochs must be a positive integer \(got 0\)"),
         ({"sweep_losses": ("mse", "huber")}, r"demo sweep_losses \(--sweep-losses\) must name distinct losses.*huber"),
         ({"sweep_losses": ("mae", "mae")}, r"demo sweep_losses \(--sweep-losses\) must name distinct losses"),
         ({"sweep_losses": ()}, r"demo sweep_losses \(--sweep-losses\)"),
@@ -448,6 +449,8 @@ def test_a_sweep_as_long_as_the_main_training_takes_the_main_model(tmp_path, mon
     monkeypatch.setattr(demo_mod, "run_demo", fake_run_demo)
     assert main(["demo", "--quick", "--out", str(tmp_path / "c"), "-q", "--sweep-epochs", "7"]) != 0
     assert seen[0].sweep_epochs == 7
+    assert main(["demo", "--quick", "--out", str(tmp_path / "c"), "-q", "--sweep-epochs", "0"]) != 0
+    assert len(seen) == 1  # refused before any stage
 
     copied = []
     monkeypatch.setattr(
