@@ -30,6 +30,9 @@ def test_info_on_a_store(make_store, capsys):
     assert main(["info", str(path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["n_images"] == 3 and info["size"] == 16 and info["first_ids"] == ids
+    from galvae.data.store import ImageStore
+
+    assert info["fingerprint"] == ImageStore(path).fingerprint()
 
 
 def test_errors_are_one_line_without_traceback(tmp_path):

@@ -106,6 +106,9 @@ def test_dataset_over_shards_equals_single_store(sharded, tmp_path):
         want = torch.cat(list(torch.utils.data.DataLoader(b, batch_size=7))).numpy()
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(a.get_batch([3, 0, 29]).numpy(), imgs[subset[[3, 0, 29]]])
+    # the same content sharded or in one file: the fingerprint a training run records is the same
+    with ImageStore(path) as sh, ImageStore(single) as one:
+        assert sh.fingerprint() == one.fingerprint()
 
 
 def test_in_memory_limit_from_environment(sharded, monkeypatch):

@@ -238,3 +238,31 @@ def test_reading_rows_in_blocks_equals_hdf5_point_selection(tmp_path, monkeypatc
         mixed = np.concatenate([sparse, dense, [3, 3, 58]])[::-1]  # repeats and any order
         for idx in (dense, sparse, mixed, np.array([59]), rng.integers(0, 60, 200)):
             np.testing.assert_array_equal(s.read(idx), imgs[idx])
+
+
+def test_fingerprint_follows_the_content_not_the_path(make_store, tmp_path):
+    import shutil
+
+    path, images, ids = make_store(n=40, seed=3)
+    fp = ImageStore(path).fingerprint()
+    assert len(fp) == 64 and int(fp, 16) >= 0
+    copy = tmp_path / "elsewhere" / "renamed.h5"
+    copy.parent.mkdir()
+    shutil.copy(path, copy)
+    assert ImageStore(copy).fingerprint() == fp  # a copy, moved and renamed
+    # the same images written again: the write time and version attributes do not enter it
+    again = write_store(tmp_path / "again.h5", images, ids, survey="test", normalisation=StretchConfig())
+    assert ImageStore(again).fingerprint() == fp
+    # a sampled image (the first and last are always sampled) with one pixel changed
+    changed = images.copy()
+    changed[-1, 1, 4, 4] += 0.25
+    other = write_store(tmp_path / "px.h5", changed, ids, survey="test", normalisation=StretchConfig())
+    assert ImageStore(other).fingerprint() != fp
+    # other ids, another survey, or the images in another order
+    renamed = write_store(
+        tmp_path / "ids.h5", images, [f"h{i}" for i in range(40)], survey="test", normalisation=StretchConfig()
+    )
+    survey = write_store(tmp_path / "sv.h5", images, ids, survey="bass", normalisation=StretchConfig())
+    order = write_store(tmp_path / "ord.h5", images[::-1], ids[::-1], survey="test", normalisation=StretchConfig())
+    prints = {ImageStore(p).fingerprint() for p in (renamed, survey, order)}
+    assert len(prints) == 3 and fp not in prints

@@ -145,6 +145,22 @@ def test_sweep_tiny_and_resumable(tmp_path) -> None:
     other = sweep(store, tmp_path / "sw", **{**kw, "latent_dims": (2,), "lr": 5e-4})
     assert other.table["trained"].tolist() == [True]
     assert json.loads((out / "nl2_mse" / "config.json").read_text())["train"]["lr"] == 5e-4
+    # the store and the sweep copied elsewhere (a copied demo directory): the runs record the old store path,
+    # but the store's content is the same, so nothing is trained again and the SSIM is the one measured there
+    import shutil
+
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy(store, copy / "s.h5")
+    shutil.copytree(out, copy / "sw")
+    moved = sweep(copy / "s.h5", copy / "sw", **{**kw, "latent_dims": (4,)})
+    assert moved.table["trained"].tolist() == [False]
+    np.testing.assert_allclose(moved.table["ssim_mean"], val.table["ssim_mean"].iloc[1:])
+    # other images under the same ids at that path: trained again
+    with ImageStore(store) as st:
+        images, ids = st.read(), st.ids.tolist()
+    write_store(copy / "s.h5", images[::-1].copy(), ids, survey="t", normalisation=StretchConfig(), overwrite=True)
+    assert sweep(copy / "s.h5", copy / "sw", **{**kw, "latent_dims": (4,)}).table["trained"].tolist() == [True]
 
 
 def test_sweep_repeats_average_models_of_other_seeds(tmp_path, capsys) -> None:

@@ -285,6 +285,14 @@ def test_resume_checks_run_configuration(blob_store, tmp_path):
     )
     with pytest.raises(GalvaeValueError, match="was trained on .*blobs.h5.*not on.*other.h5"):
         _train(other, run, epochs=2, resume=True)
+    # the same store copied elsewhere (a copied run directory, a moved data folder) is the same content
+    import shutil
+
+    moved = tmp_path / "moved" / "blobs.h5"
+    moved.parent.mkdir()
+    shutil.copy(blob_store, moved)
+    _train(moved, run, epochs=2, resume=True)
+    assert json.loads((run / "config.json").read_text())["data"]["stores"] == [str(moved)]
     (run / "config.json").write_text("{")
     with pytest.raises(GalvaeFileError, match="unreadable run configuration"):
         _train(blob_store, run, epochs=2, resume=True)

@@ -16,7 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Print the layout and attributes of an HDF5 image store, or of a sharded store given its "
             "manifest (.json). Opening a manifest checks that every shard exists with the recorded byte size "
-            "and image count; --verify also recomputes every shard's sha256 (reads every byte)."
+            "and image count; --verify also recomputes every shard's sha256 (reads every byte). The fingerprint "
+            "(ids, layout and a sample of the images) is what a training run records of its store, so "
+            "galvae sweep and --resume recognise a copied or moved store."
         ),
     )
     p.add_argument(
@@ -49,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
             "has_mask": store.has_mask,
             "attrs": store.attrs,
             "first_ids": store.ids[:5].tolist(),
+            # what a training run records of its store: a copy of this content anywhere is the same store
+            "fingerprint": store.fingerprint(),
         }
         if isinstance(store, ShardedStore):
             info["shards"] = len(store.shards)

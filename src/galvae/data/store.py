@@ -30,6 +30,7 @@ with this class's interface.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -679,6 +680,44 @@ class ImageStore:
     def nbytes(self) -> int:
         """Size of the image array in bytes."""
         return self._len * 3 * self.size * self.size * 4
+
+    def fingerprint(self, sample_rows: int = 16) -> str:
+        """A content fingerprint: equal for a store and its copy, moved or renamed, different for other content.
+
+        The SHA-256 (hex) of the image shape, the survey, bands, profile, field fraction and normalisation,
+        every id in order, and the pixels of ``sample_rows`` evenly spaced images (first and last among them).
+        It reads the ids and those images only, so it costs milliseconds on a store of any size; two stores
+        that share every id and the sampled images but differ in another image's pixels share it too.
+        Training runs record it (``config.json``, ``data.store_fingerprints``) so a run is recognised as made
+        from this content wherever the store now lies (:func:`galvae.sweep`).
+
+        Parameters
+        ----------
+        sample_rows : int, default 16
+            How many images' pixels enter the hash (all of them for smaller stores).
+
+        Returns
+        -------
+        str
+            64 hexadecimal digits.
+        """
+        n = len(self)
+        h = hashlib.sha256()
+        facts = {
+            "shape": [n, 3, self.size, self.size],
+            "survey": self.survey,
+            "bands": self.bands,
+            "profile": self.profile,
+            "field_fraction": self.field_fraction,
+            "normalisation": config_to_dict(self.normalisation),
+        }
+        h.update(json.dumps(facts, sort_keys=True, default=str).encode())
+        for i in self.ids.tolist():
+            h.update(i.encode() + b"\0")
+        if n:
+            rows = np.unique(np.linspace(0, n - 1, min(max(int(sample_rows), 1), n)).round().astype(np.int64))
+            h.update(np.ascontiguousarray(self.read(rows), dtype="<f4").tobytes())
+        return h.hexdigest()
 
 
 def _gather(ds: h5py.Dataset, rows: NDArray) -> NDArray:

@@ -4,8 +4,10 @@ One VAE is trained per (latent dimension NL, reconstruction loss) pair with
 :func:`galvae.train`, each in its own run directory ``<out>/nl{NL}_{loss}``.
 A pair whose exported model (``model.json``) exists is not trained again when
 the run's saved configuration (``config.json``: architecture, objective,
-epochs, batch size, learning rate, seed, split, training store) is the one
-asked for now; a finished run made with other settings is trained again.  A
+epochs, batch size, learning rate, seed, split, training store: its path, or
+its content fingerprint, :meth:`galvae.data.store.ImageStore.fingerprint`, so
+a sweep copied or moved with its store is reused) is the one asked for now;
+a finished run made with other settings is trained again.  A
 pair with a last checkpoint but no exported model is resumed; so a killed
 sweep restarts where it stopped.  The per-galaxy SSIM of each model is
 stored in ``<run>/ssim.csv`` and reused on the next call.
@@ -225,11 +227,15 @@ def reconstruction_ssim(
     return out
 
 
-def _config_mismatch(run: Path, store_path: str, nl: int, loss: str, train_kw: dict[str, Any]) -> str | None:
+def _config_mismatch(
+    run: Path, store_path: str, nl: int, loss: str, train_kw: dict[str, Any], fingerprint: str | None = None
+) -> str | None:
     """None when ``run`` was configured as asked (or is new); else what differs, for the log.
 
     Compares the saved ``config.json`` with the latent dimension, loss,
-    training store and every setting in ``train_kw`` that the run records
+    training store (its path, or its content ``fingerprint`` when the run
+    recorded one: a copied or moved store is the same store) and every
+    setting in ``train_kw`` that the run records
     (model fields and training fields alike; hardware settings excluded but
     the precision, compared as ``"auto"`` resolves here: a bf16 run is not
     reused for an fp32 sweep, nor the reverse).
@@ -252,7 +258,9 @@ def _config_mismatch(run: Path, store_path: str, nl: int, loss: str, train_kw: d
         want = {**mc, **want}
     want.update({k: v for k, v in train_kw.items() if k not in _HARDWARE and v is not None})
     if data.get("stores") != [store_path]:
-        return f"trained on {data.get('stores')}"
+        if fingerprint is None or data.get("store_fingerprints") != [fingerprint]:
+            return f"trained on {data.get('stores')}"
+        log.info("%s was trained on %s, the same content as %s", run.name, data["stores"][0], store_path)
     if "precision" in training:  # runs saved before precision was recorded match any
         asked = resolve_precision(train_kw.get("precision") or "32", train_kw.get("accelerator") or "auto")
         if str(training["precision"]) != asked:
@@ -278,12 +286,13 @@ def _run_pair(
     loss: str,
     train_kw: dict[str, Any],
     progress: bool,
+    fingerprint: str | None = None,
 ) -> tuple[bool, Any]:
     from dataclasses import replace
 
     from ..training.train import train
 
-    mismatch = _config_mismatch(run, store_path, nl, loss, train_kw)
+    mismatch = _config_mismatch(run, store_path, nl, loss, train_kw, fingerprint)
     if (run / "model.json").is_file() and mismatch is None:
         log.info("%s finished: not trained again", run.name)
         return False, None
@@ -409,6 +418,7 @@ def sweep(
     records, models = [], []
     with ImageStore(store_path) as st:
         ids = st.ids.astype(str)
+        fingerprint = st.fingerprint()  # finished runs made from a copy of this store's content are reused
         rows_of = {
             s: np.arange(len(ids)) if evaluate_on == "all" else split_ids(ids, val_fraction, s)[1] for s in seeds
         }
@@ -421,7 +431,7 @@ def sweep(
                 per = []
                 for sd in seeds:
                     run = out / _run_name(nl, loss, sd, seeds[0])
-                    trained, res = _run_pair(store_path, run, nl, loss, {**train_kw, "seed": sd}, progress)
+                    trained, res = _run_pair(store_path, run, nl, loss, {**train_kw, "seed": sd}, progress, fingerprint)
                     rows = rows_of[sd]
                     s = _pair_ssim(run, st, ids[rows], rows, f"ssim_{evaluate_on}.csv", trained, device, progress)
                     per.append({**_pair_record(nl, loss, run, s, trained, res, cats_of[sd]), "seed": sd})
