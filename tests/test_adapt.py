@@ -252,7 +252,15 @@ def test_resume_is_exact(pair_stores, base_run, tmp_path):
     src, tgt = pair_stores
     adapt(base_run, src, tgt, tmp_path / "straight", epochs=2, batch_size=4, seed=3, progress=False)
     adapt(base_run, src, tgt, tmp_path / "resumed", epochs=1, batch_size=4, seed=3, progress=False)
-    res = adapt(base_run, src, tgt, tmp_path / "resumed", epochs=2, resume=True, progress=False)
+    # resumed from copies of the two stores elsewhere (a moved data folder): the same content, the same run
+    import shutil
+
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    src2, tgt2 = shutil.copy(src, moved / "a.h5"), shutil.copy(tgt, moved / "b.h5")
+    with pytest.raises(GalvaeValueError, match="adapted .* not"):  # the stores swapped are other content
+        adapt(base_run, tgt2, src2, tmp_path / "resumed", epochs=2, resume=True, progress=False)
+    res = adapt(base_run, src2, tgt2, tmp_path / "resumed", epochs=2, resume=True, progress=False)
     assert res.epochs == 2
     a = torch.load(tmp_path / "straight/checkpoints/last.ckpt", weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "resumed/checkpoints/last.ckpt", weights_only=True)["state_dict"]

@@ -54,6 +54,7 @@ __all__ = [
     "ImageStoreWriter",
     "write_store",
     "open_store",
+    "store_fingerprints",
     "value_range",
     "MODEL_OUTPUT_KINDS",
     "MAX_ID_BYTES",
@@ -741,6 +742,21 @@ def _gather(ds: h5py.Dataset, rows: NDArray) -> NDArray:
         else:
             out[i:j] = ds[sel]
         i = j
+    return out
+
+
+def store_fingerprints(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """Each store's :meth:`ImageStore.fingerprint`, in order: what a training run's ``config.json`` records.
+
+    Raises
+    ------
+    GalvaeFileError
+        If a store is missing or damaged.
+    """
+    out = []
+    for path in paths:
+        with ImageStore(path) as store:
+            out.append(store.fingerprint())
     return out
 
 

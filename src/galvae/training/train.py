@@ -43,6 +43,7 @@ from lightning.pytorch.callbacks import Callback
 from .._io import atomic_path, write_json
 from .._version import __version__
 from ..config import config_from_dict, config_to_dict
+from ..data.store import store_fingerprints
 from ..errors import GalvaeFileError, GalvaeInterruptedError, GalvaeValueError
 from ..models.config import ModelConfig
 from .checkpoints import (
@@ -614,7 +615,7 @@ def train(
     )
     data = {
         "stores": stores,
-        "store_fingerprints": _store_fingerprints(stores),
+        "store_fingerprints": store_fingerprints(stores),
         "size": dm.size,
         "normalisation": config_to_dict(dm.normalisation),
     }
@@ -660,17 +661,6 @@ def train(
     return _finish_training(trainer, ckpt, module, run, dm, tcfg, export_model)
 
 
-def _store_fingerprints(stores: list[str]) -> list[str]:
-    """Each store's :meth:`~galvae.data.store.ImageStore.fingerprint`, as a run's ``config.json`` records them."""
-    from ..data.store import ImageStore
-
-    out = []
-    for path in stores:
-        with ImageStore(path) as st:
-            out.append(st.fingerprint())
-    return out
-
-
 def _resumed_configs(run: Path, stores: list[str], epochs: int, hw: dict[str, Any]) -> tuple[ModelConfig, TrainConfig]:
     """The model and training configurations a resumed run continues with, from its ``config.json``.
 
@@ -686,7 +676,7 @@ def _resumed_configs(run: Path, stores: list[str], epochs: int, hw: dict[str, An
         saved_stores = saved["data"]["stores"]
     except (OSError, json.JSONDecodeError, KeyError, TypeError, GalvaeValueError) as exc:
         raise GalvaeFileError(run / "config.json", f"cannot resume: unreadable run configuration ({exc})") from None
-    if saved_stores != stores and saved["data"].get("store_fingerprints") != _store_fingerprints(stores):
+    if saved_stores != stores and saved["data"].get("store_fingerprints") != store_fingerprints(stores):
         # a copied or moved store (the same content, fingerprinted when the run began) resumes where it lies
         raise GalvaeValueError(f"resumed run {run} was trained on {saved_stores}, not on", stores)
     return mcfg, tcfg
