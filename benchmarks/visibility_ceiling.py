@@ -32,6 +32,8 @@ does not show that the pixels hide the count.  The bar is also tabulated by its 
 well the presented image resolves it (disc half-light radius and bar semi-major axis over the effective
 FWHM, PSF and presented pixel in quadrature; real bars shorter than ~2 FWHM go unseen, Erwin 2018):
 ``--size 96 --channels 32,64,128,128`` renders the same galaxies at twice the demo's resolution.
+Merging is tabulated by the measured visibility of each disturbance (``visibility_merger``), and
+``--ensemble K`` averages K networks from other initialisations (the same split) as well as the views.
 """
 
 from __future__ import annotations
@@ -322,6 +324,34 @@ def _bar_by_resolution(cols, codes, ys, logits, edges, test, cat: pd.DataFrame, 
     return out
 
 
+#: Bins of a disturbance's measured visibility (``visibility_merger``: the S/N of the companion and tidal
+#: features in the presented image, :mod:`galvae.simulate.visibility`; the simulated volunteers' V_half is 10).
+VISIBILITY_BINS = ((0.0, 5.0), (5.0, 10.0), (10.0, 20.0), (20.0, 40.0), (40.0, np.inf))
+
+
+def _merging_by_visibility(cols, codes, ys, logits, edges, test, vis: np.ndarray) -> list[dict]:
+    """Each disturbed merging class's recall, and the share called disturbed at all, by measured visibility."""
+    f = cols.index("truth_merging")
+    names = list(codes["truth_merging"][1])
+    none = names.index("none")
+    y = ys[test, f]
+    pred = logits[:, edges[f] : edges[f + 1]].argmax(1).numpy()
+    v = vis[test]
+    out = []
+    for lo, hi in VISIBILITY_BINS:
+        row: dict = {"visibility": [lo, hi if np.isfinite(hi) else None], "classes": {}}
+        inbin = (y >= 0) & (y != none) & (v >= lo) & (v < hi)
+        row["disturbed"] = int(inbin.sum())
+        if inbin.sum():
+            row["called_disturbed"] = float((pred[inbin] != none).mean())
+        for k, name in enumerate(names):
+            m = inbin & (y == k)
+            if k != none and m.sum():
+                row["classes"][name] = {"n": int(m.sum()), "recall": float((pred[m] == k).mean())}
+        out.append(row)
+    return out
+
+
 def _bar_by_bulge(cols, codes, ys, logits, edges, test, bulge: np.ndarray) -> list[dict]:
     """Bar (three classes) on the test discs of each true bulge-size class (``truth_bulge_size``).
 
@@ -528,6 +558,10 @@ def measure(
     by_resolution, by_bulge = [], []
     if "truth_bar" in cols and bulge is not None:
         by_bulge = _bar_by_bulge(cols, codes, ys, logits, edges, test, bulge)
+    by_visibility = []
+    if "truth_merging" in cols and "visibility_merger" in cat:
+        vis = cat["visibility_merger"].to_numpy(dtype=np.float64)
+        by_visibility = _merging_by_visibility(cols, codes, ys, logits, edges, test, vis)
     fwhm = effective_fwhm(cat, meta["size"])
     if "truth_bar" in cols and fwhm is not None and "truth_bar_length_arcsec" in cat:
         by_resolution = _bar_by_resolution(cols, codes, ys, logits, edges, test, cat, fwhm)
@@ -547,6 +581,7 @@ def measure(
         "bar_by_strength": by_strength,
         "bar_by_resolution": by_resolution,
         "bar_by_bulge": by_bulge,
+        "merging_by_visibility": by_visibility,
         "effective_fwhm_px": (
             None if fwhm is None else float(np.median(fwhm * meta["size"] / cat["field_arcsec"].to_numpy()))
         ),
@@ -653,6 +688,22 @@ def markdown(res: dict, note: str) -> str:
         for b in res["bar_by_bulge"]:
             cells = " | ".join(_cell(b["cnn_recall"].get(n)) for n in names)
             lines.append(f"| {b['bulge']} | {b['n_test']} | {b['majority']:.3f} | {b['cnn']:.3f} | {cells} |")
+    if res.get("merging_by_visibility"):
+        names = sorted({n for b in res["merging_by_visibility"] for n in b["classes"]})
+        lines += _table_head(
+            "The disturbed test galaxies by how visible their companion and tidal features are in the presented"
+            " image (`visibility_merger`: their S/N against the presented noise; the simulated volunteers recognise"
+            " a disturbance with half their clarity at 10): the share called disturbed at all, and each class's"
+            " recall (test galaxies in brackets):",
+            ["visibility", "disturbed", "called disturbed", *(f"recall {n}" for n in names)],
+        )
+        for b in res["merging_by_visibility"]:
+            lo, hi = b["visibility"]
+            label = f"≥ {lo:g}" if hi is None else f"{lo:g}-{hi:g}"
+            cells = " | ".join(
+                f"{b['classes'][n]['recall']:.2f} ({b['classes'][n]['n']})" if n in b["classes"] else "—" for n in names
+            )
+            lines.append(f"| {label} | {b['disturbed']} | {_cell(b.get('called_disturbed'))} | {cells} |")
     return "\n".join(lines) + "\n"
 
 
