@@ -18,7 +18,7 @@ every configuration's with ``--sweep-all``).
 
 **Recipes on a demo's galaxies.** ``--sim DEMO/data`` takes the simulation of a ``galvae demo`` run (its
 ``decals.h5``, ``bass_mzls.h5`` and ``catalog.parquet``) instead of simulating, and a configuration may then
-be a named recipe (:data:`RECIPES`): ``demo`` trains exactly as the demo's train stage (the Laplace decoder at
+be a named recipe (:data:`RECIPES`), with ``+KEY=VALUE`` to change one of its settings (``demo+colour_weight=6``): ``demo`` trains exactly as the demo's train stage (the Laplace decoder at
 the sky's noise, colour and detail weights, two blocks, linear output, turned and mirrored images, batch 32,
 24 epochs), ``paper`` as the paper's eq. 2 is written (summed squared error, ``galvae train``'s three-block
 network), and the ``demo-…`` / ``paper-…`` variants change one thing each.  With ``--labels`` (the demo's
@@ -335,11 +335,18 @@ def _simulation(args: argparse.Namespace, work: Path, profile: str, sims: dict) 
 
 def _config(spec: str, args: argparse.Namespace) -> tuple[str, str, dict, dict]:
     """(name, profile or "" for a recipe, train keyword arguments, fields for the results)."""
-    if spec in RECIPES:
-        what, make = RECIPES[spec]
+    base, *overrides = spec.split("+")
+    if base in RECIPES:
+        what, make = RECIPES[base]
         kw = make()
         if args.recipe_epochs:
             kw["epochs"] = args.recipe_epochs
+        for item in overrides:  # RECIPE+key=value: one setting of the recipe changed
+            key, sep, value = item.partition("=")
+            if not sep or key not in kw:
+                raise SystemExit(f"config {spec!r}: {item!r} is not KEY=VALUE with KEY one of {', '.join(kw)}")
+            kw[key] = type(kw[key])(float(value)) if isinstance(kw[key], int | float) else value
+            what += f", {key} = {value}"
         return spec, "", kw, {"recipe": spec, "what": what, "train": {k: v for k, v in kw.items()}}
     profile, likelihood, k, extra = parse_config(spec)
     tag = "".join(f":{key}{val:g}" for key, val in extra.items())
