@@ -266,3 +266,11 @@ def test_fingerprint_follows_the_content_not_the_path(make_store, tmp_path):
     order = write_store(tmp_path / "ord.h5", images[::-1], ids[::-1], survey="test", normalisation=StretchConfig())
     prints = {ImageStore(p).fingerprint() for p in (renamed, survey, order)}
     assert len(prints) == 3 and fp not in prints
+    # every image sampled: the changed pixel of an image between the 16 sampled ones shows only then
+    middle = images.copy()
+    middle[1, 0, 2, 2] += 0.25
+    mid = write_store(tmp_path / "mid.h5", middle, ids, survey="test", normalisation=StretchConfig())
+    assert ImageStore(mid).fingerprint() == fp
+    assert ImageStore(mid).fingerprint(sample_rows=40) != ImageStore(path).fingerprint(sample_rows=40)
+    with pytest.raises(GalvaeValueError, match="sample_rows"):
+        ImageStore(path).fingerprint(sample_rows=0)

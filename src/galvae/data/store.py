@@ -701,7 +701,15 @@ class ImageStore:
         -------
         str
             64 hexadecimal digits.
+
+        Raises
+        ------
+        GalvaeValueError
+            If ``sample_rows`` is not an integer ≥ 1.
         """
+        from .._validate import check_int
+
+        sample_rows = check_int("sample_rows", sample_rows, minimum=1)
         n = len(self)
         h = hashlib.sha256()
         facts = {
@@ -715,7 +723,7 @@ class ImageStore:
         h.update(json.dumps(facts, sort_keys=True, default=str).encode())
         h.update("\0".join(self.ids.tolist()).encode() + b"\0")
         if n:
-            rows = np.unique(np.linspace(0, n - 1, min(max(int(sample_rows), 1), n)).round().astype(np.int64))
+            rows = np.unique(np.linspace(0, n - 1, min(sample_rows, n)).round().astype(np.int64))
             h.update(np.ascontiguousarray(self.read(rows), dtype="<f4").tobytes())
         return h.hexdigest()
 
