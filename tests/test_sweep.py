@@ -161,6 +161,9 @@ def test_sweep_tiny_and_resumable(tmp_path) -> None:
         images, ids = st.read(), st.ids.tolist()
     write_store(copy / "s.h5", images[::-1].copy(), ids, survey="t", normalisation=StretchConfig(), overwrite=True)
     assert sweep(copy / "s.h5", copy / "sw", **{**kw, "latent_dims": (4,)}).table["trained"].tolist() == [True]
+    # the original store rewritten in place with other images: the path is the recorded one, the content is not
+    write_store(store, images[::-1].copy(), ids, survey="t", normalisation=StretchConfig(), overwrite=True)
+    assert sweep(store, out, **{**kw, "latent_dims": (4,)}).table["trained"].tolist() == [True]
 
 
 def test_sweep_repeats_average_models_of_other_seeds(tmp_path, capsys) -> None:

@@ -293,6 +293,11 @@ def test_resume_checks_run_configuration(blob_store, tmp_path):
     shutil.copy(blob_store, moved)
     _train(moved, run, epochs=2, resume=True)
     assert json.loads((run / "config.json").read_text())["data"]["stores"] == [str(moved)]
+    # the same path rewritten with other images is another store
+    imgs, ids = blobs(8, 16)[0], [f"o{i}" for i in range(8)]
+    write_store(moved, imgs, ids, survey="sim", normalisation=StretchConfig(kind="none"), overwrite=True)
+    with pytest.raises(GalvaeValueError, match="was trained on .*moved.*blobs.h5.*not on"):
+        _train(moved, run, epochs=3, resume=True)
     (run / "config.json").write_text("{")
     with pytest.raises(GalvaeFileError, match="unreadable run configuration"):
         _train(blob_store, run, epochs=2, resume=True)

@@ -54,6 +54,7 @@ __all__ = [
     "ImageStoreWriter",
     "write_store",
     "open_store",
+    "same_stores",
     "store_fingerprints",
     "value_range",
     "MODEL_OUTPUT_KINDS",
@@ -765,6 +766,37 @@ def store_fingerprints(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
         with ImageStore(path) as store:
             out.append(store.fingerprint())
     return out
+
+
+def same_stores(
+    recorded: Sequence[str] | None,
+    recorded_paths: Sequence[str],
+    paths: Sequence[str | os.PathLike[str]],
+    fingerprints: Sequence[str] | None = None,
+) -> bool:
+    """Whether ``paths`` hold the stores a run recorded.
+
+    Where the run recorded content fingerprints, they decide: a copied or moved store is the same store, one
+    rewritten in place with other images is not. Runs saved before fingerprints are matched by path.
+
+    Parameters
+    ----------
+    recorded : sequence of str or None
+        The run's ``store_fingerprints`` (None for a run saved without them).
+    recorded_paths : sequence of str
+        The store paths the run recorded.
+    paths : sequence of path
+        The stores asked for now, in the run's order.
+    fingerprints : sequence of str, optional
+        The fingerprints of ``paths`` when already computed (else they are computed here).
+
+    Returns
+    -------
+    bool
+    """
+    if recorded is not None:
+        return list(recorded) == list(fingerprints if fingerprints is not None else store_fingerprints(paths))
+    return [str(p) for p in recorded_paths] == [str(p) for p in paths]
 
 
 def open_store(path: str | os.PathLike[str], *, verify: bool = False) -> ImageStore:

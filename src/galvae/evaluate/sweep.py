@@ -4,9 +4,10 @@ One VAE is trained per (latent dimension NL, reconstruction loss) pair with
 :func:`galvae.train`, each in its own run directory ``<out>/nl{NL}_{loss}``.
 A pair whose exported model (``model.json``) exists is not trained again when
 the run's saved configuration (``config.json``: architecture, objective,
-epochs, batch size, learning rate, seed, split, training store: its path, or
-its content fingerprint, :meth:`galvae.data.store.ImageStore.fingerprint`, so
-a sweep copied or moved with its store is reused) is the one asked for now;
+epochs, batch size, learning rate, seed, split, training store: its content
+fingerprint, :meth:`galvae.data.store.ImageStore.fingerprint`, so a sweep
+copied or moved with its store is reused and a store rewritten in place is
+not; the path for runs saved without one) is the one asked for now;
 a finished run made with other settings is trained again.  A
 pair with a last checkpoint but no exported model is resumed; so a killed
 sweep restarts where it stopped.  The per-galaxy SSIM of each model is
@@ -233,14 +234,16 @@ def _config_mismatch(
     """None when ``run`` was configured as asked (or is new); else what differs, for the log.
 
     Compares the saved ``config.json`` with the latent dimension, loss,
-    training store (its path, or its content ``fingerprint`` when the run
-    recorded one: a copied or moved store is the same store) and every
+    training store (its content ``fingerprint`` when the run recorded one:
+    a copied or moved store is the same store, a store rewritten in place
+    with other images is not; its path for older runs) and every
     setting in ``train_kw`` that the run records
     (model fields and training fields alike; hardware settings excluded but
     the precision, compared as ``"auto"`` resolves here: a bf16 run is not
     reused for an fp32 sweep, nor the reverse).
     """
     from ..config import config_to_dict
+    from ..data.store import same_stores
     from ..training.precision import resolve_precision
 
     cfg_path = run / "config.json"
@@ -257,9 +260,10 @@ def _config_mismatch(
         mc = {k: v for k, v in config_to_dict(train_kw["model_config"]).items() if v is not None}
         want = {**mc, **want}
     want.update({k: v for k, v in train_kw.items() if k not in _HARDWARE and v is not None})
+    fingerprints = None if fingerprint is None else [fingerprint]
+    if not same_stores(data.get("store_fingerprints"), data.get("stores") or [], [store_path], fingerprints):
+        return f"trained on other images ({data.get('stores')})"
     if data.get("stores") != [store_path]:
-        if fingerprint is None or data.get("store_fingerprints") != [fingerprint]:
-            return f"trained on {data.get('stores')}"
         log.info("%s was trained on %s, the same content as %s", run.name, data["stores"][0], store_path)
     if "precision" in training:  # runs saved before precision was recorded match any
         asked = resolve_precision(train_kw.get("precision") or "32", train_kw.get("accelerator") or "auto")

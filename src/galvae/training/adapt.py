@@ -42,7 +42,7 @@ from .._version import __version__
 from ..config import config_from_dict, config_to_dict
 from ..data.dataset import GalaxyDataset
 from ..data.presentation import check_same_presentation
-from ..data.store import ImageStore, store_fingerprints
+from ..data.store import ImageStore, same_stores, store_fingerprints
 from ..errors import GalvaeFileError, GalvaeValueError
 from ..losses.adaptation import adaptation_loss, mmd_scale
 from ..losses.elbo import centre_weights, detail_filter
@@ -742,8 +742,7 @@ def _resumed_config(
         saved_stores = [saved["data"]["source_store"], saved["data"]["target_store"]]
     except (OSError, json.JSONDecodeError, KeyError, TypeError, GalvaeValueError) as exc:
         raise GalvaeFileError(out / "config.json", f"cannot resume: unreadable run configuration ({exc})") from None
-    if saved_stores != [src, tgt] and saved["data"].get("store_fingerprints") != store_fingerprints([src, tgt]):
-        # copied or moved stores (the same content, fingerprinted when the run began) resume where they lie
+    if not same_stores(saved["data"].get("store_fingerprints"), saved_stores, [src, tgt]):
         raise GalvaeValueError(f"resumed run {out} adapted {saved_stores}, not", [src, tgt])
     return acfg, base_path, surveys
 

@@ -43,7 +43,7 @@ from lightning.pytorch.callbacks import Callback
 from .._io import atomic_path, write_json
 from .._version import __version__
 from ..config import config_from_dict, config_to_dict
-from ..data.store import store_fingerprints
+from ..data.store import same_stores, store_fingerprints
 from ..errors import GalvaeFileError, GalvaeInterruptedError, GalvaeValueError
 from ..models.config import ModelConfig
 from .checkpoints import (
@@ -676,8 +676,7 @@ def _resumed_configs(run: Path, stores: list[str], epochs: int, hw: dict[str, An
         saved_stores = saved["data"]["stores"]
     except (OSError, json.JSONDecodeError, KeyError, TypeError, GalvaeValueError) as exc:
         raise GalvaeFileError(run / "config.json", f"cannot resume: unreadable run configuration ({exc})") from None
-    if saved_stores != stores and saved["data"].get("store_fingerprints") != store_fingerprints(stores):
-        # a copied or moved store (the same content, fingerprinted when the run began) resumes where it lies
+    if not same_stores(saved["data"].get("store_fingerprints"), saved_stores, stores):
         raise GalvaeValueError(f"resumed run {run} was trained on {saved_stores}, not on", stores)
     return mcfg, tcfg
 
