@@ -360,3 +360,27 @@ def test_a_run_in_another_precision_is_trained_again(tmp_path) -> None:
     )
     # no precision asked: train's default, fp32
     assert _config_mismatch(run, "/s.h5", 4, "mse", asked) == "precision = 'bf16-mixed', asked '32'"
+
+
+def test_a_run_is_matched_on_its_stores_content_where_it_recorded_it(tmp_path) -> None:
+    """The fingerprint decides (a copy elsewhere is the same store, other images at the same path are not);
+    runs saved before fingerprints are matched on the path."""
+    import json
+
+    from galvae.evaluate.sweep import _config_mismatch
+
+    run = tmp_path / "nl4_mse"
+    run.mkdir()
+    (run / "model.json").write_text("{}")
+    model, train = {"latent_dim": 4, "loss": "mse"}, {"epochs": 1}
+    data = {"stores": ["/old/s.h5"], "store_fingerprints": ["f" * 64]}
+    (run / "config.json").write_text(json.dumps({"model": model, "train": train, "data": data}))
+    assert _config_mismatch(run, "/new/s.h5", 4, "mse", {"epochs": 1}, fingerprint="f" * 64) is None
+    assert _config_mismatch(run, "/old/s.h5", 4, "mse", {"epochs": 1}, fingerprint="e" * 64) == (
+        "trained on other images than /old/s.h5 holds now; it recorded ['/old/s.h5']"
+    )
+    (run / "config.json").write_text(json.dumps({"model": model, "train": train, "data": {"stores": ["/old/s.h5"]}}))
+    assert _config_mismatch(run, "/old/s.h5", 4, "mse", {"epochs": 1}, fingerprint="e" * 64) is None
+    assert _config_mismatch(run, "/new/s.h5", 4, "mse", {"epochs": 1}, fingerprint="f" * 64) == (
+        "trained on ['/old/s.h5'] (saved without a store fingerprint: matched on the path)"
+    )

@@ -260,9 +260,11 @@ def _config_mismatch(
         mc = {k: v for k, v in config_to_dict(train_kw["model_config"]).items() if v is not None}
         want = {**mc, **want}
     want.update({k: v for k, v in train_kw.items() if k not in _HARDWARE and v is not None})
-    fingerprints = None if fingerprint is None else [fingerprint]
-    if not same_stores(data.get("store_fingerprints"), data.get("stores") or [], [store_path], fingerprints):
-        return f"trained on other images ({data.get('stores')})"
+    fingerprints, recorded = None if fingerprint is None else [fingerprint], data.get("store_fingerprints")
+    if not same_stores(recorded, data.get("stores") or [], [store_path], fingerprints):
+        if recorded is None:
+            return f"trained on {data.get('stores')} (saved without a store fingerprint: matched on the path)"
+        return f"trained on other images than {store_path} holds now; it recorded {data.get('stores')}"
     if data.get("stores") != [store_path]:
         log.info("%s was trained on %s, the same content as %s", run.name, data["stores"][0], store_path)
     if "precision" in training:  # runs saved before precision was recorded match any
